@@ -1,0 +1,352 @@
+"""Primitives: the functions `f_k` a Program is made of, each with its partial-derivative rules.
+
+A rule is written with lagrad's own operations, so the backward computation
+traces like any other (higher order for free). Which forward values a rule
+reads is read off the rule's code when it is registered, so a Program keeps
+only those values (DESIGN principle 4) without anyone declaring it.
+
+Rule signatures, for a primitive called as ``f(x, y, **params)``:
+
+* vjp (transpose-apply of ``∂f/∂x``): ``rule(g, ans, x, y, **params)``, `g` shaped like `ans`;
+* jvp (apply of ``∂f/∂x``): ``rule(t, ans, x, y, **params)``, `t` shaped like `x`;
+* elementwise partial (`defrule`): one rule serves both, ``g * ∂f/∂x`` pointwise.
+"""
+
+from __future__ import annotations
+
+import dis
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from . import registry
+from .program import Parts, zeros_of
+from .trace import Var
+
+Rule = Callable[..., Any]
+
+#: Attributes a rule may read from a value without needing the value itself.
+META_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
+
+UNREAD, META, READ = 0, 1, 2
+
+
+class _LinearReads:
+    """Marker: the rule reads every argument but the one it differentiates, not `ans`."""
+
+
+LINEAR_READS = _LinearReads()
+
+
+class _ShapeReads:
+    """Marker: the rule reads only the shapes and dtypes of `ans` and the arguments."""
+
+
+SHAPE_READS = _ShapeReads()
+
+
+def rule_reads(rule: Rule | None) -> tuple[int, ...] | None:
+    """How the rule reads each parameter after `g`: (ans, x, y, ...) as UNREAD, META or READ.
+
+    None means the rule cannot be read (not plain Python, or takes ``*args``):
+    every value is then kept.
+    """
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_flags & inspect.CO_VARARGS:
+        return None
+    names = code.co_varnames[: code.co_argcount]
+    use = dict.fromkeys(names, UNREAD)
+    for name in code.co_cellvars:  # captured by an inner function: read in full
+        if name in use:
+            use[name] = READ
+    instructions = list(dis.get_instructions(code))
+    for j, ins in enumerate(instructions):
+        if not (ins.opname.startswith("LOAD_FAST") or ins.opname in ("LOAD_DEREF", "LOAD_CLOSURE")):
+            continue
+        loaded = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+        following = instructions[j + 1] if j + 1 < len(instructions) else None
+        for n, name in enumerate(loaded):
+            if name not in use:
+                continue
+            meta = (
+                n == len(loaded) - 1
+                and following is not None
+                and following.opname == "LOAD_ATTR"
+                and following.argval in META_ATTRIBUTES
+            )
+            use[name] = max(use[name], META if meta else READ)
+    return tuple(use[name] for name in names[1:])
+
+
+class Plan:
+    """What recording an equation keeps, for one pattern of traced arguments."""
+
+    __slots__ = ("ans", "drop", "meta", "diff")
+
+    def __init__(self, ans: int, drop: tuple[int, ...], meta: tuple[int, ...], diff: tuple[int, ...]):
+        self.ans = ans  # UNREAD, META or READ
+        self.drop = drop  # positions in (ans, *args) of traced values no rule reads
+        self.meta = meta  # positions in (ans, *args) of traced values read only for shape or dtype
+        self.diff = diff  # argument positions (from 0) that carry a derivative
+
+
+class Primitive:
+    """A function `f` the library knows: its implementation and its partial-derivative rules.
+
+    Calling it on plain arrays runs the implementation; calling it on traced
+    values records one equation in the innermost trace among its arguments.
+    Positional arguments are the arrays `f` depends on; keyword arguments are
+    static parameters (axis, shape, ...), kept with the equation.
+
+    `kernel` evaluates it while tracing, where at least one argument is an
+    array (default: `impl`). The arithmetic ufuncs use Python's operators
+    there: NumPy sends those to the same ufunc for arrays, and evaluates them
+    ten times faster on the NumPy scalars of scalar code.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        impl: Callable[..., Any],
+        *,
+        elementwise: bool = False,
+        kernel: Callable[..., Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.impl = impl
+        self.kernel = kernel or impl
+        self.elementwise = elementwise
+        self.vjps: list[Rule | None] = []
+        self.jvps: list[Rule | None] = []
+        self.vjp_reads: list[Any] = []
+        self.jvp_reads: list[Any] = []
+        self.vjp_argnum: Rule | None = None
+        self.jvp_argnum: Rule | None = None
+        self.argnum_reads: Any = None
+        self.jvp_joint: Rule | None = None  # all tangents at once (jointly linear primitives)
+        self.joint_reads: Any = None
+        self.linear = False
+        self._plans: dict[int, Plan] = {}
+        self.__doc__ = getattr(impl, "__doc__", None)
+        self.__wrapped__ = impl
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        top = None
+        for a in args:
+            if type(a) is Var:
+                t = a._trace
+                if top is None or t.level > top.level:
+                    top = t
+        if top is None:
+            return self.impl(*args, **params)
+        return top.apply(self, args, params)
+
+    def __repr__(self) -> str:
+        return f"<lagrad primitive {self.name}>"
+
+    # -- rules ---------------------------------------------------------------
+
+    def vjp_rule(self, pos: int) -> Rule | None:
+        if pos < len(self.vjps):
+            return self.vjps[pos]
+        if self.vjp_argnum is not None:
+            return _at_argnum(self.vjp_argnum, pos)
+        return None
+
+    def jvp_rule(self, pos: int) -> Rule | None:
+        if pos < len(self.jvps):
+            return self.jvps[pos]
+        if self.jvp_argnum is not None:
+            return _at_argnum(self.jvp_argnum, pos)
+        if self.linear:
+            return _linear_jvp(self, pos)
+        return None
+
+    def has_derivative(self, pos: int) -> bool:
+        return self.vjp_rule(pos) is not None or self.jvp_rule(pos) is not None or self.jvp_joint is not None
+
+    def plan(self, key: int, nargs: int) -> Plan:
+        """The plan for arguments whose traced-ness `key` encodes: bit 2p marks a traced
+        argument at position p (counting from 1, as in (ans, *args)), bit 2p+1 one that
+        carries a derivative. `drop` and `meta` count the same way; `diff` from 0."""
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._make_plan(key, nargs)
+        return plan
+
+    def _make_plan(self, key: int, nargs: int) -> Plan:
+        traced = [p for p in range(nargs) if key >> (2 * p + 2) & 1]
+        diff = tuple(p for p in traced if key >> (2 * p + 3) & 1 and self.has_derivative(p))
+        use = [UNREAD] * (nargs + 1)  # index 0: ans
+        for p in diff:
+            for reads in self._reads_for(p):
+                if reads is None:
+                    use = [READ] * (nargs + 1)
+                elif reads is LINEAR_READS:
+                    for q in range(nargs):
+                        if q != p:
+                            use[q + 1] = READ
+                elif reads is SHAPE_READS:
+                    use = [max(u, META) for u in use]
+                else:
+                    for q in range(nargs + 1):
+                        r = reads[q] if q < len(reads) else READ
+                        use[q] = max(use[q], r)
+        drop = tuple(p + 1 for p in traced if use[p + 1] == UNREAD)
+        meta = tuple(p + 1 for p in traced if use[p + 1] == META)
+        return Plan(use[0], drop, meta, diff)
+
+    def _reads_for(self, pos: int) -> list[Any]:
+        reads = []
+        if pos < len(self.vjps) and self.vjps[pos] is not None:
+            reads.append(self.vjp_reads[pos])
+        elif self.vjp_argnum is not None:
+            reads.append(self.argnum_reads)
+        if self.jvp_joint is not None:
+            reads.append(self.joint_reads)
+        elif pos < len(self.jvps) and self.jvps[pos] is not None:
+            reads.append(self.jvp_reads[pos])
+        elif self.jvp_argnum is not None:
+            reads.append(self.argnum_reads)
+        elif self.linear:
+            reads.append(LINEAR_READS)
+        return reads
+
+    def _rules_changed(self) -> None:
+        self._plans.clear()
+
+
+def _at_argnum(rule: Rule, pos: int) -> Rule:
+    def at(g: Any, ans: Any, *args: Any, **params: Any) -> Any:
+        return rule(pos, g, ans, *args, **params)
+
+    return at
+
+
+def _linear_jvp(prim: Primitive, pos: int) -> Rule:
+    def apply(t: Any, ans: Any, *args: Any, **params: Any) -> Any:
+        return prim(*args[:pos], t, *args[pos + 1 :], **params)
+
+    return apply
+
+
+# -- declaring primitives and their rules -------------------------------------
+
+
+def primitive(fun: Callable[..., Any] | None = None, *, name: str | None = None, elementwise: bool = False) -> Any:
+    """Declare `fun` (a NumPy implementation) a primitive; give it rules with `defvjp`/`defjvp`.
+
+    Usable as ``@primitive`` or ``@primitive(name="loss")``.
+    """
+    if fun is None:
+        return lambda f: primitive(f, name=name, elementwise=elementwise)
+    return Primitive(name or fun.__name__, fun, elementwise=elementwise)
+
+
+def _check(prim: Any, who: str) -> Primitive:
+    if not isinstance(prim, Primitive):
+        raise TypeError(
+            f"lagrad.{who}: {prim!r} is not a primitive; declare it first with "
+            f"`@lagrad.primitive` and pass the object that returns."
+        )
+    return prim
+
+
+def defvjp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None) -> Primitive:
+    """Transpose-apply rules, one per positional argument (None: zero derivative).
+
+    Each is ``rule(g, ans, *args, **params)`` and returns the argument's share of
+    the multiplier, shaped like that argument. Where no jvp rule is given, the
+    solvers derive it by transposing this one. `reads` overrides, per rule, what
+    is read off its code: a tuple of UNREAD/META/READ for (ans, *args).
+    """
+    _check(prim, "defvjp")
+    prim.vjps = list(rules)
+    prim.vjp_reads = list(reads) if reads is not None else [rule_reads(r) for r in rules]
+    prim._rules_changed()
+    return prim
+
+
+def defjvp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None) -> Primitive:
+    """Apply rules, one per positional argument: ``rule(t, ans, *args, **params)``
+    returns ``∂f/∂arg · t``, shaped like `ans` (or broadcastable to it)."""
+    _check(prim, "defjvp")
+    prim.jvps = list(rules)
+    prim.jvp_reads = list(reads) if reads is not None else [rule_reads(r) for r in rules]
+    prim._rules_changed()
+    return prim
+
+
+def defrule(prim: Primitive, *partials: Rule | None) -> Primitive:
+    """Rules of an elementwise primitive: ``partial(g, ans, *args)`` is ``g * ∂f/∂arg``
+    pointwise. The Jacobian is diagonal, so one rule is both the vjp (broadcasting
+    undone by the solver's shared `unbroadcast`) and the jvp."""
+    _check(prim, "defrule")
+    prim.elementwise = True
+    defvjp(prim, *partials)
+    defjvp(prim, *partials)
+    return prim
+
+
+def deflinear(prim: Primitive, *vjps: Rule | None, reads: list[Any] | None = None) -> Primitive:
+    """Rules of a primitive linear in each argument with the others fixed (sum, reshape,
+    matmul, ...): the vjps are given, and the jvp of an argument is the primitive applied
+    to its tangent in that argument's place."""
+    defvjp(prim, *vjps, reads=reads)
+    prim.jvps = []
+    prim.jvp_reads = []
+    prim.linear = True
+    prim._rules_changed()
+    return prim
+
+
+def defvjp_argnum(prim: Primitive, rule: Rule, *, reads: str = "all") -> Primitive:
+    """One vjp rule for every position of a primitive with any number of arguments:
+    ``rule(argnum, g, ans, *args, **params)``. `reads` is "all" or "shapes" (the rule
+    reads only the arguments' shapes and dtypes)."""
+    _check(prim, "defvjp_argnum")
+    prim.vjp_argnum = rule
+    prim.argnum_reads = _declared_reads(reads)
+    prim._rules_changed()
+    return prim
+
+
+def defjvp_joint(prim: Primitive, rule: Rule, *, reads: str = "all") -> Primitive:
+    """One jvp rule taking every argument's tangent at once (None where an argument has
+    none): ``rule(tangents, ans, *args, **params)``. For primitives linear in all their
+    arguments jointly (concatenate, stack), where per-argument rules would each build
+    the whole result."""
+    _check(prim, "defjvp_joint")
+    prim.jvp_joint = rule
+    prim.joint_reads = _declared_reads(reads)
+    prim._rules_changed()
+    return prim
+
+
+def defjvp_argnum(prim: Primitive, rule: Rule) -> Primitive:
+    """One jvp rule for every position: ``rule(argnum, t, ans, *args, **params)``."""
+    _check(prim, "defjvp_argnum")
+    prim.jvp_argnum = rule
+    prim._rules_changed()
+    return prim
+
+
+def _declared_reads(reads: str) -> Any:
+    if reads == "all":
+        return None
+    if reads == "shapes":
+        return SHAPE_READS
+    raise ValueError(f"lagrad: reads must be 'all' or 'shapes', not {reads!r}")
+
+
+# -- several outputs ------------------------------------------------------------------
+
+
+def _part_vjp(g: Any, ans: Any, z: Any, index: int) -> Parts:
+    return Parts(g if j == index else zeros_of(s, d) for j, (s, d) in enumerate(zip(z.shape, z.dtype)))
+
+
+#: ``part(z, index=j)``: output j of a primitive with several outputs (whose value is `Parts`).
+part = Primitive("part", lambda z, index: z[index])
+deflinear(part, _part_vjp)
+registry.helpers["part"] = part

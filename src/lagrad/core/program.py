@@ -1,0 +1,363 @@
+"""The recorded computation as plain data: a Program of numbered Equations.
+
+Variables are numbered as in the seed: the inputs first (z1 … zm), then one
+variable per equation, in the order the equations ran. An equation is
+``z_k = f_k(z_{a(k)})``: its primitive, the variables (or constants) it reads,
+its static parameters, and only those forward values its rules read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+
+class Aval:
+    """The shape and dtype of a forward value that a rule reads only for those."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.shape = shape
+        self.dtype = dtype
+
+    @classmethod
+    def of(cls, value: Any) -> Aval:
+        return cls(value.shape, value.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"Aval({self.shape}, {self.dtype})"
+
+
+class PartsDtype(tuple):
+    """The dtypes of a several-array value; its `kind` says whether any part is inexact."""
+
+    __slots__ = ()
+
+    @property
+    def kind(self) -> str:
+        return "f" if any(np.dtype(d).kind in "fc" for d in self) else "b"
+
+
+class Parts(tuple):
+    """A value made of several arrays: the result of a primitive with several outputs, or
+    its multiplier. It adds part by part, a None part counting as zero."""
+
+    __slots__ = ()
+
+    def __add__(self, other: Any) -> Parts:  # type: ignore[override]
+        return Parts(b if a is None else a if b is None else a + b for a, b in zip(self, other))
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Parts:
+        return Parts(None if a is None else -a for a in self)
+
+    def __sub__(self, other: Any) -> Parts:
+        return self + (-Parts(other))
+
+    @property
+    def shape(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(tuple(a.shape) for a in self)
+
+    @property
+    def dtype(self) -> PartsDtype:
+        return PartsDtype(a.dtype for a in self)
+
+    def __repr__(self) -> str:
+        return f"Parts{tuple.__repr__(self)}"
+
+
+def is_parts_shape(shape: Any) -> bool:
+    return len(shape) > 0 and isinstance(shape[0], tuple)
+
+
+def size_of(shape: Any) -> int:
+    """Number of scalars in a value of this shape (several arrays' shapes add up)."""
+    if is_parts_shape(shape):
+        return sum(size_of(s) for s in shape)
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def zeros_of(shape: Any, dtype: Any) -> Any:
+    """Zeros of a (possibly several-array) shape, as floats where the dtype is not."""
+    if is_parts_shape(shape):
+        return Parts(zeros_of(s, d) for s, d in zip(shape, dtype))
+    return np.zeros(shape, dtype=dtype if np.dtype(dtype).kind in "fc" else np.float64)
+
+
+def flat(value: Any) -> np.ndarray:
+    """A value as one vector (the parts of a several-array value one after another)."""
+    if isinstance(value, Parts):
+        return np.concatenate([flat(v) for v in value]) if value else np.zeros(0)
+    return np.ravel(value)
+
+
+def unflat(vector: np.ndarray, shape: Any, dtype: Any = None) -> Any:
+    """The inverse of `flat` for a value of this shape."""
+    if is_parts_shape(shape):
+        parts, start = [], 0
+        for j, s in enumerate(shape):
+            n = size_of(s)
+            parts.append(unflat(vector[start : start + n], s, None if dtype is None else dtype[j]))
+            start += n
+        return Parts(parts)
+    out = np.asarray(vector).reshape(shape)
+    return out if dtype is None or np.dtype(dtype).kind not in "fc" else out.astype(dtype, copy=False)
+
+
+class Constant:
+    """A program output that does not depend on the inputs."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Constant({self.value!r})"
+
+
+class BranchError(RuntimeError):
+    """A replay would take a branch other than the one recorded."""
+
+
+class Equation:
+    """One step ``z_out = primitive(args, **params)``.
+
+    `args` holds, per positional argument, the variable index it reads or -1
+    for a constant; `values` holds ``(ans, *args)`` as kept for the rules
+    (None where no rule reads a value, an `Aval` where only its shape is read;
+    constants are always kept). `diff` lists the argument positions that carry
+    a derivative.
+    """
+
+    __slots__ = ("primitive", "out", "args", "values", "params", "diff", "shape", "dtype", "source")
+
+    def __init__(
+        self,
+        primitive: Any,
+        out: int,
+        args: list[int],
+        values: list[Any],
+        params: dict[str, Any],
+        diff: tuple[int, ...],
+        shape: tuple[int, ...],
+        dtype: Any,
+    ) -> None:
+        self.primitive = primitive
+        self.out = out
+        self.args = args
+        self.values = values
+        self.params = params
+        self.diff = diff
+        self.shape = shape
+        self.dtype = dtype
+        self.source: str | None = None
+
+    def reads(self) -> Iterator[tuple[int, int]]:
+        """(position, variable) for every argument that carries a derivative: the nonzero
+        blocks ∂f_k/∂z_i of this equation's column."""
+        for pos in self.diff:
+            yield pos, self.args[pos]
+
+    def constant(self, pos: int) -> Any:
+        return self.values[pos + 1]
+
+    def rhs(self) -> str:
+        """The right-hand side in the seed's notation: ``matmul(z1, z3)``."""
+        parts = [f"z{a + 1}" if a >= 0 else _constant_label(self.values[pos + 1]) for pos, a in enumerate(self.args)]
+        parts += [f"{k}={_param_label(v)}" for k, v in self.params.items()]
+        return f"{self.primitive.name}({', '.join(parts)})"
+
+    def __repr__(self) -> str:
+        return f"z{self.out + 1} = {self.rhs()}"
+
+
+def _constant_label(value: Any) -> str:
+    if hasattr(value, "_trace"):  # a value of an outer trace, a constant here
+        return f"outer{tuple(value.shape)}"
+    if isinstance(value, (int, float, complex, bool, np.generic)) or np.ndim(value) == 0:
+        return str(value.item() if hasattr(value, "item") else value)
+    if np.size(value) <= 4:
+        return np.array2string(np.asarray(value), separator=", ")
+    return f"const{tuple(np.shape(value))}"
+
+
+def _param_label(value: Any) -> str:
+    if isinstance(value, (np.dtype, type)):
+        return np.dtype(value).name
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Program:
+    """The recorded computation: inputs, the ordered equations, outputs.
+
+    ``print(program)`` lists the equations; calling the program replays it on
+    new inputs of the same shapes, and refuses (`BranchError`) where a recorded
+    branch would go the other way.
+    """
+
+    def __init__(
+        self,
+        *,
+        inputs: list[tuple[tuple[int, ...], Any]],
+        equations: list[Equation],
+        outputs: list[Any],
+        in_tree: Any = None,
+        out_tree: Any = None,
+        input_names: list[str] | None = None,
+        guards: dict[int, Any] | None = None,
+        tags: dict[str, int] | None = None,
+    ) -> None:
+        self.inputs = inputs  # (shape, dtype) of z1 … zm
+        self.equations = equations
+        self.outputs = outputs  # variable index, or Constant, per output leaf
+        self.in_tree = in_tree
+        self.out_tree = out_tree
+        self.input_names = input_names or [f"x{j}" for j in range(len(inputs))]
+        self.guards = guards or {}
+        self.tags = tags or {}
+
+    # -- shape of the system --------------------------------------------------
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def n_vars(self) -> int:
+        return len(self.inputs) + len(self.equations)
+
+    def __len__(self) -> int:
+        return self.n_vars
+
+    def equation(self, i: int) -> Equation | None:
+        """The equation defining variable `i` (0-based), or None for an input."""
+        return None if i < len(self.inputs) else self.equations[i - len(self.inputs)]
+
+    def shape(self, i: int) -> tuple[int, ...]:
+        return self.inputs[i][0] if i < len(self.inputs) else self.equations[i - len(self.inputs)].shape
+
+    def dtype(self, i: int) -> Any:
+        return self.inputs[i][1] if i < len(self.inputs) else self.equations[i - len(self.inputs)].dtype
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        return [s for s, _ in self.inputs] + [eq.shape for eq in self.equations]
+
+    def size(self, i: int) -> int:
+        return size_of(self.shape(i))
+
+    def differentiable(self, i: int) -> bool:
+        dtype = self.dtype(i)
+        return dtype.kind in "fc" if isinstance(dtype, PartsDtype) else np.dtype(dtype).kind in "fc"
+
+    def consumers(self) -> list[list[tuple[int, int]]]:
+        """b(i) for every variable: (equation number, argument position) of each use
+        that carries a derivative."""
+        used: list[list[tuple[int, int]]] = [[] for _ in range(self.n_vars)]
+        for k, eq in enumerate(self.equations):
+            for pos, i in eq.reads():
+                used[i].append((k, pos))
+        return used
+
+    def output_index(self) -> int:
+        """The variable of the single output (the seed's z_n)."""
+        if len(self.outputs) != 1 or isinstance(self.outputs[0], Constant):
+            raise ValueError("lagrad: the program has no single traced output")
+        return self.outputs[0]
+
+    def tag_of(self, i: int) -> list[str]:
+        return [name for name, j in self.tags.items() if j == i]
+
+    # -- replay ---------------------------------------------------------------
+
+    def __call__(self, *args: Any) -> Any:
+        leaves = self.in_tree.flatten(args) if self.in_tree is not None else list(args)
+        if len(leaves) != len(self.inputs):
+            raise TypeError(f"lagrad: the program takes {len(self.inputs)} input arrays, got {len(leaves)}")
+        env: list[Any] = [None] * self.n_vars
+        for j, (leaf, (shape, _dtype)) in enumerate(zip(leaves, self.inputs)):
+            leaf_shape = tuple(np.shape(leaf))
+            if leaf_shape != tuple(shape):
+                raise ValueError(
+                    f"lagrad: input z{j + 1} ({self.input_names[j]}) was traced with shape "
+                    f"{tuple(shape)} and is given shape {leaf_shape}; trace the function again "
+                    f"for new shapes"
+                )
+            env[j] = leaf
+            self._check_guard(j, leaf)
+        for eq in self.equations:
+            vals = [env[a] if a >= 0 else eq.values[pos + 1] for pos, a in enumerate(eq.args)]
+            env[eq.out] = value = eq.primitive(*vals, **eq.params)
+            if eq.out in self.guards:
+                self._check_guard(eq.out, value)
+        outs = [env[o] if not isinstance(o, Constant) else o.value for o in self.outputs]
+        if self.out_tree is None:
+            return outs[0] if len(outs) == 1 else tuple(outs)
+        return self.out_tree.unflatten(outs)
+
+    def _check_guard(self, i: int, value: Any) -> None:
+        if i not in self.guards:
+            return
+        recorded = self.guards[i]
+        now = type(recorded)(value) if not isinstance(recorded, np.ndarray) else np.asarray(value)
+        same = np.array_equal(now, recorded) if isinstance(recorded, np.ndarray) else now == recorded
+        if not same:
+            raise BranchError(
+                f"lagrad: on these inputs the branch on z{i + 1} = {self._definition(i)} "
+                f"goes {now!r}, but the program was traced with {recorded!r}; replaying would "
+                f"compute the other path wrongly. Trace the function again on these inputs."
+            )
+
+    def _definition(self, i: int) -> str:
+        eq = self.equation(i)
+        text = self.input_names[i] if eq is None else eq.rhs()
+        if eq is not None and eq.source:
+            text += f" ({eq.source})"
+        return text
+
+    # -- printing ---------------------------------------------------------------
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(equation, comment) per variable, in the seed's notation."""
+        rows = []
+        for j, (shape, dtype) in enumerate(self.inputs):
+            rows.append((f"z{j + 1} = {self.input_names[j]}", self._comment(j, shape, dtype, "input")))
+        for eq in self.equations:
+            rows.append((repr(eq), self._comment(eq.out, eq.shape, eq.dtype, eq.source)))
+        return rows
+
+    def _comment(self, i: int, shape: Any, dtype: Any, extra: str | None) -> str:
+        bits = [str(tuple(shape))]
+        if isinstance(dtype, PartsDtype):
+            bits.append(f"{len(dtype)} parts")
+        elif np.dtype(dtype) != np.float64:
+            bits.append(np.dtype(dtype).name)
+        if extra:
+            bits.append(extra)
+        if i in self.guards:
+            bits.append(f"branch: {self.guards[i]!r}")
+        bits += [f"tag: {name}" for name in self.tag_of(i)]
+        return "  ".join(bits)
+
+    def __str__(self) -> str:
+        rows = self.lines()
+        width = max((len(r[0]) for r in rows), default=0)
+        outs = ", ".join(f"z{o + 1}" if not isinstance(o, Constant) else "constant" for o in self.outputs)
+        head = f"Program: {self.n_inputs} inputs, {len(self.equations)} equations, output {outs}"
+        return "\n".join([head] + [f"  {eq.ljust(width)}   # {comment}" for eq, comment in rows])
+
+    def __repr__(self) -> str:
+        return f"<Program: {self.n_inputs} inputs, {len(self.equations)} equations>"

@@ -1,0 +1,416 @@
+"""Recording a computation: `Var`, the value being traced, and `Trace`, the recording.
+
+Every trace has a level; a primitive called on traced values records into the
+innermost (highest-level) trace among its arguments and sees values of outer
+traces as constants. That is what keeps nested `grad`s apart: in
+``d/dx [x · d/dy (x + y)]`` the inner trace records ``x + y`` with `x` a
+constant, so its derivative in `y` cannot leak into `x`'s (no perturbation
+confusion). Levels come from one global counter, so a trace needs no
+thread-local state and traces in different threads never meet.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from . import registry
+from .program import Aval, Constant, Equation, Parts, Program
+
+_levels = itertools.count(1)
+_LAGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Frames in these are lagrad's machinery, not the user's line (the demo and examples are the user's).
+_MACHINERY = (
+    *(
+        os.path.join(_LAGRAD_DIR, name)
+        for name in ("core", "numpy", "scipy", "adjoint", "transforms.py", "control.py", "testing.py", "tree.py")
+    ),
+    os.path.dirname(np.__file__),
+    "<frozen",
+)
+
+
+class Var:
+    """A value being traced: its array value and its index `i` in the Program.
+
+    It behaves like the array it holds: operators and NumPy functions on it
+    record equations. A user never needs to name it.
+    """
+
+    __slots__ = ("value", "index", "_trace", "inexact")
+
+    def __init__(self, value: Any, index: int, trace: Trace, inexact: bool) -> None:
+        self.value = value
+        self.index = index
+        self._trace = trace
+        self.inexact = inexact
+
+    # -- what it looks like ---------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    @property
+    def dtype(self) -> Any:
+        return self.value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.value.ndim
+
+    @property
+    def size(self) -> int:
+        return self.value.size
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __repr__(self) -> str:
+        return f"Traced<z{self.index + 1}>({self.value!r})"
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    __hash__ = None  # type: ignore[assignment]  # arrays are not hashable either
+
+    # -- NumPy's dispatch hooks -----------------------------------------------
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if kwargs.pop("out", None) is not None:
+            raise TypeError(
+                f"lagrad: numpy.{ufunc.__name__}(..., out=...) writes into an array in place; "
+                f"a traced value cannot be written into. Drop `out=` and use the result."
+            )
+        if method != "__call__":
+            fun = registry.lookup(registry.functions, (ufunc, method), f"NumPy ufunc method .{method} of")
+            return fun(*inputs, **kwargs)
+        dtype = kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(
+                f"lagrad: numpy.{ufunc.__name__} with {sorted(kwargs)} is not supported on traced "
+                f"values; use lagrad.numpy.where to select elements instead of `where=`."
+            )
+        result = registry.lookup(registry.ufuncs, ufunc, "NumPy ufunc")(*inputs)
+        return result if dtype is None else registry.helpers["astype"](result, dtype)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        fun = registry.functions.get(func)
+        if fun is None:
+            raise TypeError(
+                f"lagrad: numpy.{_qualname(func)} is not supported on traced values (lagrad has no "
+                f"derivative rule for it). Use a supported function (docs/coverage.md) or declare "
+                f"it with lagrad.primitive and lagrad.defvjp."
+            )
+        return fun(*args, **kwargs)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        raise TypeError(
+            f"lagrad: z{self.index + 1} is traced and was turned into a plain NumPy array "
+            f"(numpy.asarray / numpy.array, or written into a NumPy array): its derivative would "
+            f"be lost. Build arrays from traced values with lagrad.numpy.stack or "
+            f"lagrad.numpy.array, and update them with x.at[i].set(v)."
+        )
+
+    # -- Python control flow on a traced value ----------------------------------
+
+    def __bool__(self) -> bool:
+        taken = bool(self.value)
+        self._trace.guard(self, taken)
+        return taken
+
+    def __index__(self) -> int:
+        return self._to_python(int, "used as an index or size")
+
+    def __int__(self) -> int:
+        return self._to_python(int, "converted with int()")
+
+    def __float__(self) -> float:
+        return self._to_python(float, "converted with float()")
+
+    def __complex__(self) -> complex:
+        return self._to_python(complex, "converted with complex()")
+
+    def _to_python(self, kind: type, how: str) -> Any:
+        if self.inexact:
+            raise TypeError(
+                f"lagrad: traced value z{self.index + 1} was {how}, which would drop its "
+                f"derivative. Keep computing with lagrad.numpy functions; to read the number "
+                f"without a derivative (logging), use lagrad.value(x)."
+            )
+        result = kind(self.value)
+        self._trace.guard(self, result)
+        return result
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            f"lagrad: in-place write into traced array z{self.index + 1} (x[...] = v); traced "
+            f"arrays are immutable because the recorded equations need their values. Use "
+            f"`x = x.at[index].set(v)` (or .add(v)), or build the array with lagrad.numpy.where."
+        )
+
+    def __iter__(self) -> Any:
+        if _holds_parts(self):
+            return (_getitem(self, i) for i in range(len(self.shape)))
+        if self.ndim == 0:
+            raise TypeError("lagrad: iteration over a 0-d traced array")
+        getitem = registry.methods["__getitem__"]
+        return (getitem(self, i) for i in range(self.shape[0]))
+
+    def __getattr__(self, name: str) -> Any:
+        prop = registry.methods.get(name)
+        if prop is not None:
+            if name in _PROPERTIES:
+                return prop(self)
+            return lambda *args, **kwargs: prop(self, *args, **kwargs)
+        if hasattr(np.ndarray, name):
+            raise AttributeError(
+                f"lagrad: ndarray.{name} is not supported on traced values yet (no derivative "
+                f"rule); see docs/coverage.md"
+            )
+        raise AttributeError(f"'Var' object has no attribute {name!r}")
+
+    def __copy__(self) -> Var:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Var:
+        return self
+
+    def __reduce__(self) -> Any:
+        raise TypeError("lagrad: a traced value cannot be pickled; pickle lagrad.value(x)")
+
+
+_PROPERTIES = frozenset({"T", "mT", "real", "imag", "at", "flat"})
+
+
+def _operator(name: str, ufunc: Any, reflected: bool = False) -> Any:
+    if reflected:
+
+        def op(self: Var, other: Any) -> Any:
+            return registry.ufuncs[ufunc](other, self)
+
+    else:
+
+        def op(self: Var, other: Any) -> Any:
+            return registry.ufuncs[ufunc](self, other)
+
+    op.__name__ = name
+    return op
+
+
+def _unary(name: str, ufunc: Any) -> Any:
+    def op(self: Var) -> Any:
+        return registry.ufuncs[ufunc](self)
+
+    op.__name__ = name
+    return op
+
+
+for _name, _ufunc in [
+    ("add", np.add),
+    ("sub", np.subtract),
+    ("mul", np.multiply),
+    ("truediv", np.true_divide),
+    ("floordiv", np.floor_divide),
+    ("mod", np.remainder),
+    ("pow", np.power),
+    ("matmul", np.matmul),
+    ("and", np.bitwise_and),
+    ("or", np.bitwise_or),
+    ("xor", np.bitwise_xor),
+]:
+    setattr(Var, f"__{_name}__", _operator(f"__{_name}__", _ufunc))
+    setattr(Var, f"__r{_name}__", _operator(f"__r{_name}__", _ufunc, reflected=True))
+for _name, _ufunc in [
+    ("lt", np.less),
+    ("le", np.less_equal),
+    ("gt", np.greater),
+    ("ge", np.greater_equal),
+    ("eq", np.equal),
+    ("ne", np.not_equal),
+]:
+    setattr(Var, f"__{_name}__", _operator(f"__{_name}__", _ufunc))
+for _name, _ufunc in [("neg", np.negative), ("pos", np.positive), ("abs", np.absolute), ("invert", np.invert)]:
+    setattr(Var, f"__{_name}__", _unary(f"__{_name}__", _ufunc))
+
+
+def _holds_parts(var: Var) -> bool:
+    value = var.value
+    while type(value) is Var:
+        value = value.value
+    return type(value) is Parts
+
+
+def _getitem(self: Var, index: Any) -> Any:
+    if _holds_parts(self):  # one output of a primitive with several
+        return registry.helpers["part"](self, index=index)
+    return registry.methods["__getitem__"](self, index)
+
+
+Var.__getitem__ = _getitem  # type: ignore[attr-defined]
+
+
+def _qualname(func: Any) -> str:
+    module = getattr(func, "__module__", "") or ""
+    name = getattr(func, "__name__", repr(func))
+    if module.startswith("numpy.") and module.count(".") >= 1:
+        sub = module.split(".")[1]
+        if sub in ("linalg", "fft", "random"):
+            return f"{sub}.{name}"
+    return name
+
+
+class TraceEnded(RuntimeError):
+    """A traced value was used after the trace that made it had ended."""
+
+
+class Trace:
+    """One recording in progress: the equations, in order, as the function runs.
+
+    Inputs are made first (`new_input`), then every primitive call on this
+    trace's values appends one equation; `finish` closes the recording and
+    returns the Program. With `record_source`, each equation also remembers
+    the user's source line (for `lagrad.trace`/`adjoint`, off the fast path).
+    """
+
+    __slots__ = ("level", "equations", "n_vars", "n_inputs", "guards", "tags", "record_source", "active")
+
+    def __init__(self, record_source: bool = False) -> None:
+        self.level = next(_levels)
+        self.equations: list[Equation] = []
+        self.n_vars = 0
+        self.n_inputs = 0
+        self.guards: dict[int, Any] = {}
+        self.tags: dict[str, int] = {}
+        self.record_source = record_source
+        self.active = True
+
+    def new_input(self, value: Any) -> Var:
+        if self.equations:
+            raise RuntimeError("lagrad internal: inputs must be made before any equation")
+        index = self.n_vars
+        self.n_vars += 1
+        self.n_inputs += 1
+        return Var(value, index, self, value.dtype.kind in "fc")
+
+    def apply(self, prim: Any, args: tuple[Any, ...], params: dict[str, Any]) -> Var:
+        """Record ``z = prim(*args, **params)``: the hot path of tracing."""
+        if not self.active:
+            raise _ended(prim)
+        values = [None, *args]  # (ans, *args), as the rules take them
+        arg_vars = []
+        key = 0
+        nested = False
+        pos = 0
+        for a in args:
+            pos += 1
+            if type(a) is Var and a._trace is self:
+                v = values[pos] = a.value
+                arg_vars.append(a.index)
+                key |= (3 if a.inexact else 1) << (2 * pos)
+                nested = nested or type(v) is Var
+            else:
+                arg_vars.append(-1)
+                nested = nested or type(a) is Var
+        try:
+            ans = prim(*values[1:], **params) if nested else prim.kernel(*values[1:], **params)
+            shape = ans.shape
+            dtype = ans.dtype
+        except AttributeError:  # several outputs, or a Python scalar from a user's primitive
+            ans = Parts(ans) if isinstance(ans, tuple) else np.asarray(ans)
+            shape, dtype = ans.shape, ans.dtype
+        except Exception as error:
+            raise _equation_error(self, prim, args, params, error) from error
+        plan = prim._plans.get(key) or prim.plan(key, pos)
+        if plan.ans:
+            values[0] = ans if plan.ans == 2 else Aval(shape, dtype)
+        for p in plan.drop:
+            values[p] = None
+        for p in plan.meta:
+            values[p] = Aval(values[p].shape, values[p].dtype)
+        index = self.n_vars
+        self.n_vars = index + 1
+        inexact = dtype.kind in "fc"  # integer and boolean results carry no derivative
+        eq = Equation(prim, index, arg_vars, values, params, plan.diff if inexact else (), shape, dtype)
+        if self.record_source:
+            eq.source = user_line()
+        self.equations.append(eq)
+        return Var(ans, index, self, inexact)
+
+    def guard(self, var: Var, value: Any) -> None:
+        """Remember that Python control flow used `var`'s value, so a replay can check it."""
+        if not self.active:
+            raise _ended("a branch")
+        self.guards[var.index] = value
+
+    def tag(self, var: Var, name: str) -> None:
+        self.tags[name] = var.index
+
+    def finish(
+        self,
+        inputs: list[Var],
+        outputs: list[Any],
+        *,
+        in_tree: Any = None,
+        out_tree: Any = None,
+        input_names: list[str] | None = None,
+    ) -> Program:
+        """Close the recording and return it as a Program."""
+        self.active = False
+        out = []
+        for o in outputs:
+            if type(o) is Var and o._trace is self:
+                out.append(o.index)
+            else:
+                out.append(Constant(o))
+        return Program(
+            inputs=[(v.shape, v.dtype) for v in inputs],
+            equations=self.equations,
+            outputs=out,
+            in_tree=in_tree,
+            out_tree=out_tree,
+            input_names=input_names,
+            guards=self.guards,
+            tags=self.tags,
+        )
+
+
+def _ended(what: Any) -> TraceEnded:
+    name = getattr(what, "name", what)
+    return TraceEnded(
+        f"lagrad: {name} was applied to a traced value after its trace had ended (the value "
+        f"escaped the function being differentiated, e.g. stored in a global or returned as "
+        f"aux). Use lagrad.value(x) to keep a plain copy instead."
+    )
+
+
+def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], error: Exception) -> Exception:
+    """Re-raise an implementation's error with the equation it was recording."""
+    parts = []
+    for a in args:
+        if type(a) is Var and a._trace is trace:
+            parts.append(f"z{a.index + 1} {tuple(a.shape)}")
+        else:
+            parts.append(f"{type(a).__name__} {tuple(np.shape(a)) if hasattr(a, 'shape') else ''}".strip())
+    call = f"{prim.name}({', '.join(parts)}{''.join(f', {k}={v!r}' for k, v in params.items())})"
+    where = user_line()
+    message = f"lagrad: equation z{trace.n_vars + 1} = {call}{' at ' + where if where else ''}: {error}"
+    try:
+        return type(error)(message)
+    except Exception:
+        return ValueError(message)
+
+
+def user_line() -> str | None:
+    """`file.py:line` of the innermost frame outside lagrad and NumPy."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_MACHINERY):
+            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
