@@ -1,0 +1,396 @@
+"""The adjoint system ``A λ = b`` of a Program, as an object to print, check and solve.
+
+Layout as in the seed: row `i` is variable ``z_i``, column `k` is equation
+``f_k`` (numbered by the variable it defines), ``-1`` on the diagonal,
+``A[i, k] = ∂f_k/∂z_i`` above it, and ``b = (0, …, 0, -1)``. Blocks are linear
+operators over the recorded values; the scalar-level matrix is assembled
+only when asked for, for programs small enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from typing import Any
+
+import scipy.sparse
+import scipy.sparse.linalg
+
+import numpy as np
+
+from ..core import Program, registry
+from ..core.program import Constant, flat, unflat, zeros_of
+from . import solvers
+
+METHODS = ("back_substitution", "forward_substitution", "sparse")
+DENSE_LIMIT = 2_000
+SPARSE_LIMIT = 20_000
+
+
+def _dtypes(dtype: Any) -> list[Any]:
+    """The dtypes of a value's parts (one for a plain array)."""
+    return list(dtype) if isinstance(dtype, tuple) else [dtype]
+
+
+def _plain(x: Any) -> Any:
+    """The NumPy value under any layers of tracing."""
+    while hasattr(x, "_trace"):
+        x = x.value
+    return x
+
+
+class Block:
+    """``A[i, k] = ∂f_k/∂z_i``: an operator of shape (size of z_i, size of z_k).
+
+    ``block @ λ_k`` is the transpose-apply (what back-substitution does);
+    ``block.T @ t_i`` applies the partial (what forward substitution does).
+    """
+
+    def __init__(self, system: AdjointSystem, i: int, k: int, positions: list[int]) -> None:
+        self.system = system
+        self.i, self.k = i, k
+        self.positions = positions
+        program = system.program
+        self.equation = program.equation(k)
+        self.in_shape = program.shape(i)
+        self.out_shape = program.shape(k)
+        self.shape = (program.size(i), program.size(k))
+
+    @property
+    def label(self) -> str:
+        return f"∂f{self.k + 1}/∂z{self.i + 1}"
+
+    def transpose_apply(self, g: Any) -> Any:
+        """``(∂f_k/∂z_i)ᵀ g``: g shaped like z_k, the result like z_i."""
+        out = None
+        for pos in self.positions:
+            ct = solvers.apply_transpose(self.equation, pos, g, self.in_shape)
+            out = ct if out is None else out + ct
+        return out
+
+    def apply(self, t: Any) -> Any:
+        """``∂f_k/∂z_i t``: t shaped like z_i, the result like z_k."""
+        tangents = [t if pos in self.positions else None for pos in range(len(self.equation.args))]
+        out = solvers.apply_block(self.equation, tangents)
+        return zeros_of(self.out_shape, self.equation.dtype) if out is None else out
+
+    def __matmul__(self, v: Any) -> Any:
+        return flat(_plain(self.transpose_apply(unflat(np.asarray(v), self.out_shape, self.equation.dtype))))
+
+    def todense(self) -> np.ndarray:
+        """The block as a (size_i, size_k) matrix, built column by column (or row by row,
+        whichever is fewer), or from one product when the partial is diagonal."""
+        m, n = self.shape
+        eq = self.equation
+        in_dtype = self.system.program.dtype(self.i)
+        if eq.primitive.elementwise and self.in_shape == self.out_shape:
+            diagonal = _plain(self.transpose_apply(np.ones(self.out_shape, dtype=eq.dtype)))
+            return np.diag(np.ravel(diagonal))
+        dense = np.zeros((m, n), dtype=np.result_type(float, *_dtypes(eq.dtype), *_dtypes(in_dtype)))
+        if n <= m:
+            for c in range(n):
+                e = np.zeros(n)
+                e[c] = 1
+                dense[:, c] = flat(_plain(self.transpose_apply(unflat(e, self.out_shape, eq.dtype))))
+        else:
+            for r in range(m):
+                e = np.zeros(m)
+                e[r] = 1
+                dense[r, :] = flat(_plain(self.apply(unflat(e, self.in_shape, in_dtype))))
+        return dense
+
+    def __repr__(self) -> str:
+        return f"<Block {self.label}: {self.shape[0]}×{self.shape[1]}>"
+
+
+class Multipliers(Mapping):
+    """λ for every variable, indexed like the seed's z: ``multipliers[5]`` is λ5;
+    ``multipliers["z5"]`` and ``multipliers["hidden"]`` (a `lagrad.tag`) work too."""
+
+    def __init__(self, values: list[Any], program: Program, method: str) -> None:
+        self.values = values
+        self.program = program
+        self.method = method
+
+    def _index(self, key: Any) -> int:
+        if isinstance(key, str):
+            if key in self.program.tags:
+                return self.program.tags[key]
+            if key.startswith("z") and key[1:].isdigit():
+                key = int(key[1:])
+            else:
+                raise KeyError(f"lagrad: no variable named {key!r}; tags are {sorted(self.program.tags)}")
+        i = int(key)
+        if not 1 <= i <= len(self.values):
+            raise KeyError(f"lagrad: variables are numbered z1 … z{len(self.values)}, not {key!r}")
+        return i - 1
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.values[self._index(key)]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(1, len(self.values) + 1))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def norms(self) -> list[float]:
+        return [float(np.linalg.norm(flat(_plain(v)))) for v in self.values]
+
+    def __repr__(self) -> str:
+        rows = [f"Multipliers ({self.method}):"]
+        for i, (v, norm) in enumerate(zip(self.values, self.norms())):
+            tags = self.program.tag_of(i)
+            rows.append(
+                f"  λ{i + 1:<4} {tuple(np.shape(v))!s:>14}   ‖λ‖ = {norm:.6g}"
+                + (f"   ({', '.join(tags)})" if tags else "")
+            )
+        return "\n".join(rows)
+
+
+class SymbolicMatrix:
+    """The labels of ``A``: ``-1`` on the diagonal, ``∂f_k/∂z_i`` where equation `k`
+    reads variable `i` with a nonzero partial, empty elsewhere."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        self.labels = labels
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.labels.shape
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.labels[index]
+
+    def nonzeros(self) -> set[tuple[int, int]]:
+        """(row, column) of every entry off the diagonal, numbered from 1 as z1, f1."""
+        rows, cols = np.nonzero(self.labels != "")
+        return {(int(r) + 1, int(c) + 1) for r, c in zip(rows, cols) if r != c}
+
+    def __str__(self) -> str:
+        n = self.labels.shape[0]
+        show = min(n, 24)
+        width = max([len(s) for s in self.labels[:show, :show].ravel()] + [4])
+        head = " " * 6 + " ".join(f"f{k + 1}".rjust(width) for k in range(show)) + (" …" if show < n else "")
+        lines = [head]
+        for i in range(show):
+            cells = " ".join((self.labels[i, k] or "·").rjust(width) for k in range(show))
+            lines.append(f"z{i + 1}".ljust(6) + cells + (" …" if show < n else ""))
+        if show < n:
+            lines.append(f"… ({n} × {n})")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class AdjointSystem:
+    """``A λ = b`` for a Program with one output: the Lagrangian view of its derivative.
+
+    `cotangent` replaces ``-b``'s last block for a non-scalar output (a vjp).
+    """
+
+    def __init__(self, program: Program, cotangent: Any = None) -> None:
+        self.program = program
+        out = program.outputs[0] if len(program.outputs) == 1 else None
+        if len(program.outputs) != 1:
+            raise ValueError(
+                f"lagrad: the adjoint system needs one output; the function returns {len(program.outputs)} arrays"
+            )
+        self.output = None if isinstance(out, Constant) else out
+        shape = np.shape(_plain(out.value)) if isinstance(out, Constant) else program.shape(out)
+        if cotangent is None:
+            if shape != ():
+                raise ValueError(
+                    f"lagrad: the output has shape {shape}; b = (0, …, 0, -1) needs a scalar. Pass "
+                    f"cotangent= (an array of that shape) for a vector-Jacobian product."
+                )
+            dtype = np.float64 if self.output is None else program.dtype(out)
+            cotangent = np.ones((), dtype=dtype)
+        self.cotangent = cotangent
+        self._solutions: dict[str, Multipliers] = {}
+
+    # -- the system ---------------------------------------------------------------
+
+    @property
+    def n(self) -> int:
+        return self.program.n_vars
+
+    @cached_property
+    def layout(self) -> list[tuple[int, int]]:
+        """(start, stop) of each variable's scalars in the scalar-level matrix."""
+        spans, start = [], 0
+        for i in range(self.n):
+            size = self.program.size(i)
+            spans.append((start, start + size))
+            start += size
+        return spans
+
+    @property
+    def size(self) -> int:
+        return self.layout[-1][1] if self.layout else 0
+
+    @property
+    def rhs(self) -> list[Any]:
+        """b, blockwise: zeros, and ``-cotangent`` (−1 for a scalar) at the output."""
+        b = [self._zeros(i) for i in range(self.n)]
+        if self.output is not None:
+            b[self.output] = -np.asarray(_plain(self.cotangent))
+        return b
+
+    def blocks(self) -> list[Block]:
+        """Every nonzero off-diagonal block ``∂f_k/∂z_i``, column by column."""
+        found: list[Block] = []
+        for eq in self.program.equations:
+            positions: dict[int, list[int]] = {}
+            for pos, i in eq.reads():
+                positions.setdefault(i, []).append(pos)
+            found += [Block(self, i, eq.out, ps) for i, ps in positions.items()]
+        return found
+
+    def block(self, i: int, k: int) -> Block:
+        """The block ``∂f_k/∂z_i`` (numbered from 1, as printed)."""
+        for b in self.blocks():
+            if (b.i, b.k) == (i - 1, k - 1):
+                return b
+        raise KeyError(f"lagrad: A[{i}, {k}] = ∂f{k}/∂z{i} is zero (f{k} does not read z{i})")
+
+    # -- solving ----------------------------------------------------------------
+
+    def solve(self, method: str = "back_substitution", *, max_size: int | None = None) -> Multipliers:
+        """λ for every variable, by `method`: ``back_substitution`` (reverse mode),
+        ``forward_substitution`` (tangent mode, one sweep per scalar: for checking
+        small programs) or ``sparse`` (the assembled scalar matrix)."""
+        if method not in self._solutions:
+            if method == "back_substitution":
+                values = self._back_substitution()
+            elif method == "forward_substitution":
+                values = self._forward_substitution(max_size or SPARSE_LIMIT)
+            elif method == "sparse":
+                values = self._sparse(max_size or SPARSE_LIMIT)
+            else:
+                raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(METHODS)}")
+            self._solutions[method] = Multipliers(values, self.program, method)
+        return self._solutions[method]
+
+    @property
+    def multipliers(self) -> Multipliers:
+        """λ for every variable, by back-substitution."""
+        return self.solve()
+
+    @property
+    def gradients(self) -> Any:
+        """λ of the inputs, shaped like the traced arguments (one entry per argument)."""
+        return input_gradients(self.program, self.multipliers.values)
+
+    def residual(self, multipliers: Multipliers | None = None) -> float:
+        """``‖A λ − b‖`` (2-norm over all scalars): ~1e-16 for a solution."""
+        lam = (multipliers or self.multipliers).values
+        r = [-flat(_plain(v)) for v in lam]
+        for block in self.blocks():
+            lam_k = lam[block.k]
+            if not np.any(flat(_plain(lam_k))):
+                continue
+            r[block.i] = r[block.i] + flat(_plain(block.transpose_apply(lam_k)))
+        for i, b in enumerate(self.rhs):
+            r[i] = r[i] - flat(b)
+        return float(np.sqrt(sum(np.sum(np.abs(x) ** 2) for x in r)))
+
+    def _zeros(self, i: int) -> Any:
+        return zeros_of(self.program.shape(i), self.program.dtype(i))
+
+    def _back_substitution(self) -> list[Any]:
+        seeds = {} if self.output is None else {self.output: self.cotangent}
+        lam = solvers.back_substitution(self.program, seeds, keep_all=True)
+        return [self._zeros(i) if v is None else v for i, v in enumerate(lam)]
+
+    def _forward_substitution(self, max_size: int) -> list[Any]:
+        """λ_i is the output's sensitivity to z_i: one tangent sweep per scalar of z_i,
+        over the equations after it."""
+        self._check_size("forward_substitution", max_size)
+        program = self.program
+        values = [self._zeros(i) for i in range(self.n)]
+        if self.output is None:
+            return values
+        cotangent = np.asarray(_plain(self.cotangent))
+        for i in range(self.n):
+            if not program.differentiable(i) or i > self.output:
+                continue
+            start = max(i - program.n_inputs + 1, 0)
+            shape, dtype = program.shape(i), program.dtype(i)
+            lam_i = flat(values[i]).copy()
+            for s in range(lam_i.size):
+                e = np.zeros(lam_i.size)
+                e[s] = 1
+                t = solvers.forward_substitution(program, {i: unflat(e, shape, dtype)}, start=start)
+                t_out = t[self.output]
+                if t_out is not None:
+                    lam_i[s] = np.sum(np.asarray(_plain(t_out)) * cotangent)
+            values[i] = unflat(lam_i, shape, dtype)
+        return values
+
+    def _sparse(self, max_size: int) -> list[Any]:
+        A = self.matrix("sparse", max_size=max_size).tocsr()
+        b = np.concatenate([flat(x) for x in self.rhs]) if self.n else np.zeros(0)
+        lam = scipy.sparse.linalg.spsolve_triangular(A, b.astype(A.dtype), lower=False)
+        program = self.program
+        return [
+            unflat(lam[start:stop], program.shape(i), program.dtype(i)) for i, (start, stop) in enumerate(self.layout)
+        ]
+
+    # -- the matrix ----------------------------------------------------------------
+
+    def matrix(self, kind: str = "symbolic", *, max_size: int | None = None) -> Any:
+        """``A`` as ``"symbolic"`` labels (a `SymbolicMatrix`), or at scalar level as a
+        ``"dense"`` NumPy array or a ``"sparse"`` SciPy matrix, for programs of at most
+        `max_size` scalars (raise it to build larger ones)."""
+        if kind == "symbolic":
+            labels = np.full((self.n, self.n), "", dtype=object)
+            for i in range(self.n):
+                labels[i, i] = "-1"
+            for block in self.blocks():
+                labels[block.i, block.k] = block.label
+            return SymbolicMatrix(labels)
+        if kind not in ("dense", "sparse"):
+            raise ValueError(f"lagrad: matrix kind must be 'symbolic', 'dense' or 'sparse', not {kind!r}")
+        limit = max_size or (DENSE_LIMIT if kind == "dense" else SPARSE_LIMIT)
+        self._check_size(f"matrix({kind!r})", limit)
+        rows, cols, vals = [np.arange(self.size)], [np.arange(self.size)], [-np.ones(self.size)]
+        for block in self.blocks():
+            dense = block.todense()
+            r, c = np.nonzero(dense)
+            rows.append(r + self.layout[block.i][0])
+            cols.append(c + self.layout[block.k][0])
+            vals.append(dense[r, c])
+        data = np.concatenate(vals)
+        A = scipy.sparse.coo_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(self.size, self.size))
+        return A.toarray() if kind == "dense" else A.tocsr()
+
+    def _check_size(self, what: str, limit: int) -> None:
+        if self.size > limit:
+            raise ValueError(
+                f"lagrad: {what} works at the level of scalars and this program has {self.size} "
+                f"of them, above the limit of {limit}. Pass max_size={self.size} to go ahead, or "
+                f"use matrix('symbolic'), the block operators (system.blocks()) or "
+                f"back-substitution."
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"<AdjointSystem: {self.n} variables ({self.size} scalars), "
+            f"{len(self.program.equations)} equations, {len(self.blocks())} nonzero blocks>"
+        )
+
+
+def input_gradients(program: Program, lam: list[Any]) -> Any:
+    """The inputs' multipliers as gradients: zeros where none reached, in the input's
+    dtype, rebuilt into the structure of the traced arguments."""
+    grads = []
+    for j, (shape, dtype) in enumerate(program.inputs):
+        g = lam[j]
+        if g is None:
+            g = np.zeros(shape, dtype=dtype)
+        elif g.dtype != dtype and np.dtype(dtype).kind in "fc":
+            g = registry.helpers["astype"](g, dtype)
+        grads.append(g)
+    return program.in_tree.unflatten(grads) if program.in_tree is not None else tuple(grads)
