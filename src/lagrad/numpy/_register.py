@@ -1,0 +1,98 @@
+"""Making NumPy functions lagrad primitives and registering them where the core looks.
+
+`ufunc(numpy.exp)` is the primitive for an elementwise ufunc; `function(numpy.sum)`
+registers a lagrad wrapper with NumPy's signature for `__array_function__`
+dispatch; `method("reshape")` makes it an array method of traced values;
+`nondiff(numpy.argmax)` records a function that has no derivative, so a replay
+still recomputes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..core import Primitive, registry
+
+F = Callable[..., Any]
+
+#: Every primitive the NumPy layer defines, by name (the coverage report reads it).
+PRIMITIVES: dict[str, Primitive] = {}
+#: Functions evaluated on traced values with no derivative, by name.
+NONDIFF: dict[str, Any] = {}
+
+
+def _keep(prim: Primitive) -> Primitive:
+    PRIMITIVES[prim.name] = prim
+    return prim
+
+
+def ufunc(np_ufunc: Any, name: str | None = None, *, elementwise: bool = True, kernel: F | None = None) -> Primitive:
+    """The primitive for a NumPy (or SciPy) ufunc, found by operators and by
+    ``numpy.<ufunc>(traced)``; generalized ufuncs (matmul) are not elementwise.
+    `kernel` (a Python operator) evaluates it while tracing."""
+    prim = Primitive(name or np_ufunc.__name__, np_ufunc, elementwise=elementwise, kernel=kernel)
+    registry.ufuncs[np_ufunc] = prim
+    return _keep(prim)
+
+
+def elementwise(name: str, impl: F) -> Primitive:
+    """An elementwise primitive that is not a ufunc (where, clip)."""
+    return _keep(Primitive(name, impl, elementwise=True))
+
+
+def prim(name: str, impl: F, *, kernel: F | None = None) -> Primitive:
+    """A primitive that is not a ufunc (rules declared beside it)."""
+    return _keep(Primitive(name, impl, kernel=kernel))
+
+
+def function(*np_functions: Any) -> Callable[[F], F]:
+    """Register the decorated lagrad function for ``numpy.<f>(traced)`` dispatch."""
+
+    def register(fun: F) -> F:
+        for f in np_functions:
+            registry.functions[f] = fun
+        return fun
+
+    return register
+
+
+def method(*names: str) -> Callable[[F], F]:
+    """Register the decorated function (array first) as a method of traced values."""
+
+    def register(fun: F) -> F:
+        for n in names:
+            registry.methods[n] = fun
+        return fun
+
+    return register
+
+
+def nondiff(
+    np_function: Any, name: str | None = None, *, method_name: str | None = None, kernel: F | None = None
+) -> Primitive:
+    """Record `np_function` on traced values with no derivative (zero almost everywhere,
+    or an integer result): the value is right, the multiplier stops here."""
+    name = name or np_function.__name__
+    p = Primitive(name, np_function, kernel=kernel)
+    if isinstance(np_function, np.ufunc):
+        registry.ufuncs[np_function] = p
+    elif getattr(np_function, "__module__", "").startswith("numpy"):
+        registry.functions[np_function] = p
+    if method_name:
+        registry.methods[method_name] = p
+    NONDIFF[name] = p
+    return p
+
+
+def unsupported_keywords(name: str, **kwargs: Any) -> None:
+    """Refuse NumPy keywords lagrad does not implement, rather than ignore them."""
+    given = [k for k, v in kwargs.items() if v is not None and v is not False]
+    if given:
+        raise TypeError(
+            f"lagrad.numpy.{name}: keyword {', '.join(given)} is not supported on traced "
+            f"values; compute without it (e.g. `out=` -> use the result, `where=` -> "
+            f"lagrad.numpy.where)."
+        )

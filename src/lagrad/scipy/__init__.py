@@ -1,0 +1,5 @@
+"""`lagrad.scipy`: SciPy functions as primitives (`lagrad.scipy.special`, ...)."""
+
+from . import special
+
+__all__ = ["special"]
