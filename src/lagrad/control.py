@@ -1,0 +1,29 @@
+"""Control flow in the seed's terms: indicators and values that carry no derivative.
+
+Python `if`/`while` on a traced value already works (the branch taken is
+recorded); comparisons are indicator equations; `lagrad.numpy.where` is an
+indicator blend. Structured loops with their own adjoint belong here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .numpy import astype
+from .numpy._register import nondiff
+
+_stop_gradient = nondiff(lambda x: x, "stop_gradient")
+
+
+def stop_gradient(x: Any) -> Any:
+    """`x` as a value of the computation that the derivative does not flow through
+    (recorded, so a replay recomputes it)."""
+    return _stop_gradient(x)
+
+
+def indicator(condition: Any, dtype: Any = np.float64) -> Any:
+    """The indicator function of `condition`: 1 where it holds, 0 elsewhere, as floats,
+    with zero derivative (the seed's model of a branch)."""
+    return astype(condition, dtype)
