@@ -1,0 +1,126 @@
+"""The Program: printing in the seed's notation, replay, branches, tags, what it keeps."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import lagrad
+import lagrad.numpy as lnp
+import numpy as np
+from lagrad.core.program import Aval
+from tests.conftest import rand
+
+
+def mlp(w1, w2, x):
+    h = lnp.tanh(x @ w1)
+    return lnp.sum((h @ w2) ** 2)
+
+
+def test_program_prints_numbered_equations_with_shapes_and_source_lines():
+    w1, w2, x = rand(4, 8), rand(8, 2), rand(16, 4)
+    program = lagrad.trace(mlp, w1, w2, x)
+    text = str(program)
+    assert text.splitlines()[0] == "Program: 3 inputs, 5 equations, output z8"
+    assert re.search(r"z1 = w1 +# \(4, 8\)  input", text)
+    assert re.search(r"z4 = matmul\(z3, z1\) +# \(16, 8\)  test_program.py:\d+", text)
+    assert re.search(r"z5 = tanh\(z4\)", text)
+    assert re.search(r"z7 = power\(z6, 2\)", text)
+    assert program.n_inputs == 3 and len(program.equations) == 5 and program.n_vars == 8
+    assert program.equations[0].source.startswith("test_program.py:")
+
+
+def test_grad_does_not_record_source_lines():
+    # the fast path skips frame inspection
+    seen = []
+
+    def f(x):
+        y = lnp.sin(x)
+        seen.append(y._trace.record_source)
+        return lnp.sum(y)
+
+    lagrad.grad(f)(rand(3))
+    assert seen == [False]
+
+
+def test_replay_on_new_inputs():
+    args = rand(4, 8), rand(8, 2), rand(16, 4)
+    program = lagrad.trace(mlp, *args)
+    new = rand(4, 8), rand(8, 2), rand(16, 4)
+    assert np.isclose(program(*new), mlp(*new))
+    with pytest.raises(ValueError, match=r"z1 \(w1\) was traced with shape \(4, 8\) and is given shape \(3, 8\)"):
+        program(rand(3, 8), new[1], new[2])
+
+
+def test_replay_refuses_the_other_branch():
+    def f(x):
+        y = x * 2.0
+        if lnp.sum(y) > 0:
+            return lnp.sum(lnp.sin(y))
+        return lnp.sum(y**2)
+
+    program = lagrad.trace(f, np.array([1.0, 2.0]))
+    assert np.isclose(program(np.array([0.5, 0.1])), f(np.array([0.5, 0.1])))
+    with pytest.raises(lagrad.BranchError, match=r"branch on z4 = greater\(z3, 0\) \(test_program.py:\d+\) goes False"):
+        program(np.array([-1.0, -2.0]))
+
+
+def test_replay_checks_integers_used_by_python():
+    def f(x):
+        n = int(lnp.sum(x > 0))
+        return x[n]
+
+    program = lagrad.trace(f, np.array([1.0, -1.0, 5.0]))
+    assert program(np.array([2.0, -3.0, 7.0])) == 7.0
+    with pytest.raises(lagrad.BranchError):
+        program(np.array([2.0, 3.0, 7.0]))
+
+
+def test_replay_is_itself_differentiable():
+    args = rand(4, 8), rand(8, 2), rand(16, 4)
+    program = lagrad.trace(mlp, *args)
+    g_program = lagrad.grad(lambda w1: program(w1, args[1], args[2]))(args[0])
+    assert np.allclose(g_program, lagrad.grad(mlp)(*args))
+
+
+def test_tags_name_intermediates():
+    def f(w, x):
+        hidden = lagrad.tag(lnp.tanh(x @ w), "hidden")
+        return lnp.sum(hidden**2)
+
+    w, x = rand(3, 4), rand(5, 3)
+    program = lagrad.trace(f, w, x)
+    assert program.tags == {"hidden": 3}
+    assert "tag: hidden" in str(program)
+    adj = lagrad.adjoint(f, w, x)
+    h = np.tanh(x @ w)
+    assert np.allclose(adj.multipliers["hidden"], 2 * h)  # ∂(Σ h²)/∂h
+    assert lagrad.tag(3.0, "plain") == 3.0  # no trace: nothing to name
+    with pytest.raises(TypeError, match="non-empty string"):
+        lagrad.tag(w, "")
+
+
+def test_program_keeps_only_values_the_rules_read():
+    alpha = 0.2
+    u0 = rand(64)
+
+    def heat_step(alpha, u):
+        return u + alpha * (lnp.roll(u, 1) - 2 * u + lnp.roll(u, -1))
+
+    program = lagrad.trace(heat_step, alpha, u0)
+    kept = {eq.primitive.name: eq.values for eq in program.equations}
+    assert kept["roll"] == [None, None]  # roll's transpose is a roll: nothing kept
+    assert kept["subtract"] == [None, None, None]
+    scaled = [eq for eq in program.equations if eq.primitive.name == "multiply"]
+    assert scaled[0].values[1] == 2 and scaled[0].values[2] is None  # 2*u: the constant only
+    assert scaled[1].values[1] is not None and scaled[1].values[2] is not None  # alpha*(...) needs both
+    total = lagrad.trace(lambda u: lnp.sum(lnp.exp(u)), u0).equations
+    assert total[0].values[0] is not None  # exp's rule reads its result
+    assert isinstance(total[1].values[1], Aval)  # sum's rule reads only the shape
+
+
+def test_constant_output_and_unused_inputs():
+    program = lagrad.trace(lambda x: 3.0, 1.0)
+    assert program.outputs[0].value == 3.0
+    assert lagrad.grad(lambda x, y: lnp.sum(x**2), (0, 1))(np.ones(2), np.ones(3))[1].tolist() == [0, 0, 0]

@@ -1,0 +1,51 @@
+"""The benchmarked gradients are right (at a small size): a fast wrong answer measures nothing."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import pytest
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import cases
+
+
+def _fd(f, args, eps=1e-6):
+    grads = []
+    for i, a in enumerate(args):
+        a = np.asarray(a, dtype=float)
+        g = np.zeros_like(a)
+        for idx in np.ndindex(a.shape):
+            e = np.zeros_like(a)
+            e[idx] = eps
+            plus = list(args)
+            minus = list(args)
+            plus[i], minus[i] = a + e, a - e
+            g[idx] = (f(*plus) - f(*minus)) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+@pytest.mark.parametrize("case", ["a", "b", "c"])
+def test_lagrad_cell_matches_finite_differences(case):
+    import scipy.special as sp
+
+    d = cases.data(case, 0.02)
+    run = cases.build("lagrad", case, 0.02)
+    got = run()
+    if case == "a":
+        f = cases.seed_network(np, sp.expit, lambda z: sp.softmax(z, axis=1), d["x"], d["y"])
+        args = (d["w1"][:3], d["w2"])  # a slice of W1 keeps the finite differences quick
+        fd = _fd(lambda w1, w2: f(np.vstack([w1, d["w1"][3:]]), w2), args)
+        assert np.allclose(got[0][:3], fd[0], atol=1e-7) and np.allclose(got[1], fd[1], atol=1e-7)
+        return
+    if case == "b":
+        f, args = cases.branchy_loop(np.sin, d["steps"]), (d["a"], d["b"])
+    else:
+        f, args = cases.heat(np, d["target"], d["steps"]), (d["alpha"], d["u0"])
+    for g, ref in zip(got, _fd(f, args)):
+        assert np.allclose(g, ref, rtol=1e-5, atol=1e-7)

@@ -1,0 +1,153 @@
+"""grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp, elementwise_grad, trace, adjoint."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import pytest
+
+import lagrad
+import lagrad.numpy as lnp
+import numpy as np
+from tests.conftest import rand
+
+
+def f_xy(x, y):
+    return lnp.sum(lnp.sin(x) * y**2)
+
+
+def test_grad_argnums():
+    x, y = rand(3), rand(3)
+    assert np.allclose(lagrad.grad(f_xy)(x, y), np.cos(x) * y**2)
+    assert np.allclose(lagrad.grad(f_xy, 1)(x, y), 2 * np.sin(x) * y)
+    _gx, gy = lagrad.grad(f_xy, (0, 1))(x, y)
+    assert np.allclose(gy, 2 * np.sin(x) * y)
+    (gy2,) = lagrad.grad(f_xy, (1,))(x, y)
+    assert np.allclose(gy2, gy)
+    assert np.allclose(lagrad.grad(f_xy, -1)(x, y), gy)
+    with pytest.raises(ValueError, match="argnums=3"):
+        lagrad.grad(f_xy, 3)(x, y)
+
+
+def test_value_and_grad_and_has_aux():
+    x = rand(3)
+
+    def f(x):
+        loss = lnp.sum(x**2)
+        return loss, {"norm": lnp.sqrt(loss), "n": 3}
+
+    (value, aux), g = lagrad.value_and_grad(f, has_aux=True)(x)
+    assert np.isclose(value, np.sum(x**2)) and np.allclose(g, 2 * x)
+    assert isinstance(aux["norm"], np.floating) and aux["n"] == 3  # aux comes back as plain values
+    g2, aux2 = lagrad.grad(f, has_aux=True)(x)
+    assert np.allclose(g2, g) and np.isclose(aux2["norm"], aux["norm"])
+    with pytest.raises(TypeError, match="pair"):
+        lagrad.grad(lambda x: lnp.sum(x), has_aux=True)(x)
+
+
+def test_nested_containers():
+    Params = namedtuple("Params", ["w", "b"])
+    params = {"layer": Params(rand(3, 2), rand(2)), "scale": [np.float64(2.0)]}
+    x = rand(4, 3)
+
+    def loss(p, x):
+        w, b = p["layer"]
+        return lnp.sum((x @ w + b) ** 2) * p["scale"][0]
+
+    g = lagrad.grad(loss)(params, x)
+    assert isinstance(g["layer"], Params) and g["layer"].w.shape == (3, 2)
+    y = x @ params["layer"].w + params["layer"].b
+    assert np.allclose(g["layer"].b, 2 * 2.0 * y.sum(0))
+    assert np.isclose(g["scale"][0], np.sum(y**2))
+    program = lagrad.trace(loss, params, x)
+    assert "z1 = p['layer'][0]" in str(program)
+
+
+def test_vjp_and_jvp():
+    x = rand(3)
+    _out, vjp_fun = lagrad.vjp(lambda x: (lnp.sin(x), x**2), x)
+    ct = (rand(3), rand(3))
+    (gx,) = vjp_fun(ct)
+    assert np.allclose(gx, ct[0] * np.cos(x) + ct[1] * 2 * x)
+    assert np.allclose(vjp_fun(ct)[0], gx)  # may be called again
+    with pytest.raises(ValueError, match="cotangent has shape"):
+        vjp_fun((rand(2), rand(3)))
+    y, t = lagrad.jvp(lambda x, y: x * lnp.exp(y), (x, x), (np.ones(3), np.zeros(3)))
+    assert np.allclose(y, x * np.exp(x)) and np.allclose(t, np.exp(x))
+    with pytest.raises(ValueError, match="tangent"):
+        lagrad.jvp(lnp.sin, (x,), (rand(2),))
+
+
+def test_jacobian_both_modes():
+    A = rand(2, 3)
+    f = lambda x: lnp.tanh(A @ x)
+    x = rand(3)
+    expected = (1 - np.tanh(A @ x) ** 2)[:, None] * A
+    for mode in ("rev", "fwd"):
+        assert np.allclose(lagrad.jacobian(f, mode=mode)(x), expected)
+    J = lagrad.jacobian(lambda x, y: {"a": x * y, "b": lnp.sum(x)}, (0, 1))(rand(2), rand(2))
+    assert J["a"][0].shape == (2, 2) and J["b"][1].shape == (2,) and np.all(J["b"][1] == 0)
+    with pytest.raises(ValueError, match="mode"):
+        lagrad.jacobian(f, mode="both")
+
+
+def test_hessian_and_hvp():
+    A = rand(3, 3)
+    A = A + A.T
+    f = lambda x: 0.5 * x @ A @ x + lnp.sum(x**4)
+    x, v = rand(3), rand(3)
+    H = A + np.diag(12 * x**2)
+    assert np.allclose(lagrad.hessian(f)(x), H)
+    assert np.allclose(lagrad.hvp(f)(x, v), H @ v)
+
+
+def test_elementwise_grad():
+    x = rand(5)
+    assert np.allclose(lagrad.elementwise_grad(lnp.tanh)(x), 1 - np.tanh(x) ** 2)
+
+
+def test_function_not_using_its_input_has_zero_gradient():
+    assert lagrad.grad(lambda x: 3.0)(1.0) == 0.0
+    assert np.array_equal(lagrad.grad(lambda x: lnp.sum(np.ones(3)))(rand(2)), [0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "bad,kind",
+    [
+        (3, "int"),
+        (True, "bool"),
+        (np.arange(3), "int64"),
+        (np.array([True]), "bool"),
+        (np.array(["a"]), "<U1"),
+        (np.array([None, 1.0], dtype=object), "object"),
+        ("text", "str"),
+        (None, "NoneType"),
+    ],
+)
+def test_integer_bool_and_object_inputs_are_refused(bad, kind):
+    with pytest.raises(TypeError, match=r"floats|float"):
+        lagrad.grad(lambda x: x)(bad)
+
+
+def test_non_scalar_output_suggests_jacobian_or_vjp():
+    with pytest.raises(TypeError, match=r"shape \(3,\).*jacobian.*vjp"):
+        lagrad.grad(lnp.sin)(rand(3))
+    with pytest.raises(TypeError, match="has_aux"):
+        lagrad.grad(lambda x: (lnp.sum(x), lnp.sum(x)))(rand(3))
+    with pytest.raises(TypeError, match="no derivative"):
+        lagrad.grad(lambda x: lnp.sum(x > 0))(rand(3))
+
+
+def test_float32_gradients_stay_float32():
+    x = rand(4).astype(np.float32)
+    g = lagrad.grad(lambda x: lnp.sum(lnp.exp(x) * 3.0))(x)
+    assert g.dtype == np.float32
+
+
+def test_python_float_input():
+    assert lagrad.grad(lambda x: x**3)(2.0) == 12.0
+    assert lagrad.grad(lambda x: lnp.sin(x))(0.0) == 1.0
+
+
+def test_kwargs_pass_through():
+    assert lagrad.grad(lambda x, scale=1.0: scale * x**2)(3.0, scale=2.0) == 12.0
