@@ -7,7 +7,7 @@ back-substitution (reverse mode), forward substitution (tangent mode) or a
 sparse solver — while staying a fast, everyday ``grad``.
 """
 
-from . import numpy, scipy
+from . import numpy, optimize, scipy
 from .adjoint import AdjointSystem, Block, Multipliers, SymbolicMatrix
 from .control import indicator, stop_gradient
 from .core import (
@@ -67,6 +67,7 @@ __all__ = [
     "jacobian",
     "jvp",
     "numpy",
+    "optimize",
     "primitive",
     "scipy",
     "stop_gradient",

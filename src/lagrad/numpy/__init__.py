@@ -46,11 +46,14 @@ from numpy import (  # constants, dtypes and constructors: no derivative, NumPy'
 )
 
 from ..core import Var
+from . import fft, linalg
 from ._register import NONDIFF, PRIMITIVES
 from .indexing import *  # noqa: F403
 from .manipulation import *  # noqa: F403
+from .nondiff import *  # noqa: F403
 from .products import *  # noqa: F403
 from .reductions import *  # noqa: F403
+from .sorting import *  # noqa: F403
 from .ufuncs import *  # noqa: F403
 
 

@@ -1,5 +1,5 @@
-"""`lagrad.scipy`: SciPy functions as primitives (`lagrad.scipy.special`, ...)."""
+"""`lagrad.scipy`: SciPy functions as primitives (`lagrad.scipy.special`, `.linalg`, `.stats`, `.signal`)."""
 
-from . import special
+from . import linalg, signal, special, stats
 
-__all__ = ["special"]
+__all__ = ["linalg", "signal", "special", "stats"]
