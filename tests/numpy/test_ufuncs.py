@@ -7,6 +7,7 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 import numpy as np
+from lagrad.testing import check_grads
 from tests.conftest import positive, rand
 from tests.helpers import check
 
@@ -156,3 +157,20 @@ def test_unsupported_ufunc_keywords_are_refused():
         lagrad.grad(lambda x: np.sum(np.sin(x, out=np.empty(3))))(x)
     with pytest.raises(TypeError, match="where"):
         lagrad.grad(lambda x: np.sum(np.sin(x, where=x > 0)))(x)
+
+
+def test_complex_parts_and_the_convention():
+    # autograd's and JAX's convention: grad |z|² at 1+2j is 2·conj(z) = 2-4j (PyTorch gives 2+4j)
+    assert lagrad.grad(lambda z: lnp.real(z * lnp.conj(z)))(np.complex128(1 + 2j)) == 2 - 4j
+    z = np.array([1 + 2j, 0.5 - 1j, -0.3 + 0.1j])
+    check_grads(lambda z: lnp.real(z) * lnp.imag(z) + lnp.imag(z) ** 2, z)
+    check_grads(lambda z: lnp.conj(z) * z + lnp.exp(z), z)
+    check_grads(lambda z: z.real - 2 * z.imag + z.conj(), z)
+
+
+def test_real_input_through_complex_values_has_a_real_gradient():
+    x = rand(3)
+    g = lagrad.grad(lambda x: lnp.sum(lnp.real(lnp.exp(1j * x)) + lnp.imag(x * (2 + 1j)) ** 2))(x)
+    assert g.dtype == np.float64
+    assert np.allclose(g, -np.sin(x) + 2 * x)
+    check_grads(lambda x: lnp.imag(lnp.exp(1j * x)) * lnp.astype(x, np.complex128), x)

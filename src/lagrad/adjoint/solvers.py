@@ -96,10 +96,15 @@ def back_substitution(
         lam[i] = seed if lam[i] is None else lam[i] + seed
     shapes = program.shapes()
     unbroadcast = registry.helpers["unbroadcast"]
+    has_complex = program.has_complex
     for eq in reversed(program.equations):
         g = lam[eq.out]
         if g is None:
             continue
+        if has_complex and eq.dtype.kind == "f" and g.dtype.kind == "c":
+            g = registry.helpers["real"](g)  # a real variable's multiplier is real
+            if keep_all:
+                lam[eq.out] = g
         if not keep_all:
             lam[eq.out] = None
         prim = eq.primitive

@@ -390,7 +390,10 @@ def input_gradients(program: Program, lam: list[Any]) -> Any:
         g = lam[j]
         if g is None:
             g = np.zeros(shape, dtype=dtype)
-        elif g.dtype != dtype and np.dtype(dtype).kind in "fc":
-            g = registry.helpers["astype"](g, dtype)
+        else:
+            if np.dtype(g.dtype).kind == "c" and np.dtype(dtype).kind == "f":
+                g = registry.helpers["real"](g)  # a real input's gradient is real
+            if g.dtype != dtype:
+                g = registry.helpers["astype"](g, dtype)
         grads.append(g)
     return program.in_tree.unflatten(grads) if program.in_tree is not None else tuple(grads)

@@ -220,6 +220,7 @@ class Program:
         input_names: list[str] | None = None,
         guards: dict[int, Any] | None = None,
         tags: dict[str, int] | None = None,
+        has_complex: bool = False,
     ) -> None:
         self.inputs = inputs  # (shape, dtype) of z1 … zm
         self.equations = equations
@@ -229,6 +230,7 @@ class Program:
         self.input_names = input_names or [f"x{j}" for j in range(len(inputs))]
         self.guards = guards or {}
         self.tags = tags or {}
+        self.has_complex = has_complex  # multipliers of real variables may arrive complex
 
     # -- shape of the system --------------------------------------------------
 

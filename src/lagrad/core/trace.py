@@ -277,7 +277,17 @@ class Trace:
     the user's source line (for `lagrad.trace`/`adjoint`, off the fast path).
     """
 
-    __slots__ = ("level", "equations", "n_vars", "n_inputs", "guards", "tags", "record_source", "active")
+    __slots__ = (
+        "level",
+        "equations",
+        "n_vars",
+        "n_inputs",
+        "guards",
+        "tags",
+        "record_source",
+        "active",
+        "complex_seen",
+    )
 
     def __init__(self, record_source: bool = False) -> None:
         self.level = next(_levels)
@@ -288,6 +298,7 @@ class Trace:
         self.tags: dict[str, int] = {}
         self.record_source = record_source
         self.active = True
+        self.complex_seen = False  # a complex value was recorded: multipliers may turn complex
 
     def new_input(self, value: Any) -> Var:
         if self.equations:
@@ -295,7 +306,9 @@ class Trace:
         index = self.n_vars
         self.n_vars += 1
         self.n_inputs += 1
-        return Var(value, index, self, value.dtype.kind in "fc")
+        kind = value.dtype.kind
+        self.complex_seen = self.complex_seen or kind == "c"
+        return Var(value, index, self, kind in "fc")
 
     def apply(self, prim: Any, args: tuple[Any, ...], params: dict[str, Any]) -> Var:
         """Record ``z = prim(*args, **params)``: the hot path of tracing."""
@@ -334,7 +347,10 @@ class Trace:
             values[p] = Aval(values[p].shape, values[p].dtype)
         index = self.n_vars
         self.n_vars = index + 1
-        inexact = dtype.kind in "fc"  # integer and boolean results carry no derivative
+        kind = dtype.kind
+        inexact = kind in "fc"  # integer and boolean results carry no derivative
+        if kind == "c":
+            self.complex_seen = True
         eq = Equation(prim, index, arg_vars, values, params, plan.diff if inexact else (), shape, dtype)
         if self.record_source:
             eq.source = user_line()
@@ -376,6 +392,7 @@ class Trace:
             input_names=input_names,
             guards=self.guards,
             tags=self.tags,
+            has_complex=self.complex_seen,
         )
 
 

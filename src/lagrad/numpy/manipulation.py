@@ -111,12 +111,19 @@ deflinear(_transpose,    lambda g, ans, x, axes: transpose(g, _inverse_permutati
 deflinear(_broadcast_to, lambda g, ans, x, shape: unbroadcast(g, x.shape))
 deflinear(_moveaxis,     lambda g, ans, x, source, destination: moveaxis(g, destination, source))
 deflinear(_roll,         lambda g, ans, x, shift, axis: roll(g, _negate(shift), axis))
-deflinear(_astype,       lambda g, ans, x, dtype: astype(g, x.dtype))
+deflinear(_astype,       lambda g, ans, x, dtype: astype(_real_for(g, x.dtype), x.dtype))
 defvjp_argnum(_concatenate, _concatenate_vjp, reads="shapes")
 defvjp_argnum(_stack,       _stack_vjp,       reads="shapes")
 defjvp_joint(_concatenate,  _joined_tangent(_concatenate), reads="shapes")
 defjvp_joint(_stack,        _joined_tangent(_stack),       reads="shapes")
 # fmt: on
+
+
+def _real_for(g: Any, dtype: Any) -> Any:
+    """The real part of a complex multiplier headed for a real variable."""
+    if np.dtype(g.dtype).kind == "c" and np.dtype(dtype).kind != "c":
+        return registry.helpers["real"](g)
+    return g
 
 
 def _negate(shift: Any) -> Any:

@@ -4,6 +4,12 @@ A rule is ``g * ∂f/∂x`` pointwise; the same rule serves reverse mode (the
 solver undoes broadcasting with the shared `unbroadcast`) and tangent mode.
 Comparisons and other integer- or boolean-valued ufuncs are indicators:
 recorded, with zero derivative.
+
+Complex numbers follow the convention of autograd and JAX: the transpose of a
+holomorphic function's derivative is applied without conjugation (``g * f'(z)``),
+``conj`` transposes to ``conj``, and the gradient of a real function of a
+complex `z` is the conjugate of the Wirtinger one: ``grad(|z|**2)(1+2j) = 2-4j``.
+A real input's gradient is real: the real part of what reaches it.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import defrule, registry
+from ..core import defjvp, defrule, defvjp, registry
 from ._register import elementwise, function, method, nondiff, ufunc
 
 __all__ = [
@@ -25,6 +31,8 @@ __all__ = [
     "bitwise_or",
     "bitwise_xor",
     "clip",
+    "conj",
+    "conjugate",
     "cos",
     "cosh",
     "divide",
@@ -34,6 +42,7 @@ __all__ = [
     "floor_divide",
     "greater",
     "greater_equal",
+    "imag",
     "invert",
     "isfinite",
     "isinf",
@@ -54,6 +63,7 @@ __all__ = [
     "not_equal",
     "positive",
     "power",
+    "real",
     "remainder",
     "sign",
     "sin",
@@ -96,12 +106,17 @@ tanh         = ufunc(np.tanh)
 # ----- sign and magnitude -------------------------------------------------------
 absolute     = ufunc(np.absolute, kernel=op.abs)
 sign         = ufunc(np.sign)
+# ----- complex parts --------------------------------------------------------------
+conjugate    = ufunc(np.conjugate)
+_real        = elementwise("real", np.real)
+_imag        = elementwise("imag", np.imag)
 # ----- selection ------------------------------------------------------------------
 _where       = elementwise("where", np.where)
 _clip        = elementwise("clip", np.clip)
 
 true_divide = divide
 abs = absolute
+conj = conjugate
 
 
 def _wins(g: Any, x: Any, y: Any) -> Any:
@@ -118,6 +133,11 @@ def _power_partial(x: Any, y: Any) -> Any:
 
 def zeros_like(x: Any) -> Any:
     return registry.helpers["zeros_like"](x)
+
+
+def _like_input(g: Any, x: Any) -> Any:
+    """A real multiplier `g`, as the input's (possibly complex) dtype."""
+    return registry.helpers["astype"](g, x.dtype) if np.dtype(x.dtype).kind == "c" else g
 
 
 def _nonzero_base(x: Any) -> Any:
@@ -161,6 +181,12 @@ defrule(tanh,         lambda g, ans, x: g * (1 - ans**2))
 # ----- sign and magnitude -------------------------------------------------------
 defrule(absolute,     lambda g, ans, x: g * sign(x))
 defrule(sign,         None)
+# ----- complex parts: reverse mode follows autograd and JAX (see the module docstring) --------
+defrule(conjugate,    lambda g, ans, x: conjugate(g))
+defvjp(_real,         lambda g, ans, x: _like_input(g, x))
+defjvp(_real,         lambda t, ans, x: _real(t))
+defvjp(_imag,         lambda g, ans, x: _like_input(-1j * g, x) if np.dtype(x.dtype).kind == "c" else 0.0 * g)
+defjvp(_imag,         lambda t, ans, x: _imag(t))
 # ----- selection ------------------------------------------------------------------
 defrule(_where,       None,
                       lambda g, ans, c, x, y: where(c, g, 0.0),
@@ -213,6 +239,23 @@ def nonzero(a: Any) -> tuple[Any, ...]:
     return tuple(_nonzero_along(a, axis=k) for k in range(max(np.ndim(a), 1)))
 
 
+@function(np.real)
+@method("real")
+def real(val: Any) -> Any:
+    """The real part (the array itself for real arrays)."""
+    return _real(val) if np.dtype(val.dtype).kind == "c" else val
+
+
+@function(np.imag)
+@method("imag")
+def imag(val: Any) -> Any:
+    """The imaginary part (zeros, with no derivative, for real arrays)."""
+    return _imag(val)
+
+
+method("conj", "conjugate")(conjugate)
+
+
 @function(np.clip)
 @method("clip")
 def clip(a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs: Any) -> Any:
@@ -226,3 +269,6 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, **kwargs
     if a_min is None and a_max is None:
         raise ValueError("lagrad.numpy.clip: give a_min, a_max or both")
     return _clip(a, -np.inf if a_min is None else a_min, np.inf if a_max is None else a_max)
+
+
+registry.helpers["real"] = real
