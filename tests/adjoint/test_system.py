@@ -113,3 +113,25 @@ def test_unknown_method():
 
 def test_repr():
     assert "nonzero blocks" in repr(lagrad.adjoint(small, rand(2, 3), rand(3, 2)))
+
+
+def test_complex_variables_count_twice_in_the_scalar_system():
+    # under the convention λ = ∂/∂x − i ∂/∂y a complex map is only real-linear, so the scalar-level
+    # matrix works on real and imaginary parts separately
+    z, x = np.array([1 + 2j, -0.5 + 0.3j]), rand(2)
+    f = lambda z, x: lnp.sum(lnp.real(lnp.conj(z) * z) * x + lnp.imag(z * x))
+    adj = lagrad.adjoint(f, z, x)
+    assert adj.layout[0] == (0, 4) and adj.layout[1] == (4, 6)
+    dense = adj.matrix("dense")
+    assert dense.dtype == np.float64
+    b = np.concatenate(
+        [np.ravel(v.real) if not np.iscomplexobj(v) else np.r_[v.real.ravel(), -v.imag.ravel()] for v in adj.rhs]
+    )
+    lam = np.linalg.solve(dense, b)
+    expected_z = 2 * np.conj(z) * x - 1j * x  # ∂/∂x − i ∂/∂y of |z|² x + Im(z) x
+    assert np.allclose(lam[:2] - 1j * lam[2:4], expected_z)
+    assert np.allclose(adj.multipliers[1], expected_z)
+    assert adj.multipliers[2].dtype == np.float64  # a real variable's multiplier is real
+    for method in ("forward_substitution", "sparse"):
+        assert np.allclose(adj.solve(method)[1], expected_z) and np.allclose(adj.solve(method)[2], adj.multipliers[2])
+    assert adj.residual() < 1e-14

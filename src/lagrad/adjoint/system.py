@@ -19,17 +19,12 @@ import scipy.sparse.linalg
 import numpy as np
 
 from ..core import Program, registry
-from ..core.program import Constant, flat, unflat, zeros_of
+from ..core.program import Constant, flat, real_size, unflat, zeros_of
 from . import solvers
 
 METHODS = ("back_substitution", "forward_substitution", "sparse")
 DENSE_LIMIT = 2_000
 SPARSE_LIMIT = 20_000
-
-
-def _dtypes(dtype: Any) -> list[Any]:
-    """The dtypes of a value's parts (one for a plain array)."""
-    return list(dtype) if isinstance(dtype, tuple) else [dtype]
 
 
 def _plain(x: Any) -> Any:
@@ -52,9 +47,9 @@ class Block:
         self.positions = positions
         program = system.program
         self.equation = program.equation(k)
-        self.in_shape = program.shape(i)
-        self.out_shape = program.shape(k)
-        self.shape = (program.size(i), program.size(k))
+        self.in_shape, self.in_dtype = program.shape(i), program.dtype(i)
+        self.out_shape, self.out_dtype = program.shape(k), program.dtype(k)
+        self.shape = (real_size(self.in_shape, self.in_dtype), real_size(self.out_shape, self.out_dtype))
 
     @property
     def label(self) -> str:
@@ -75,28 +70,33 @@ class Block:
         return zeros_of(self.out_shape, self.equation.dtype) if out is None else out
 
     def __matmul__(self, v: Any) -> Any:
-        return flat(_plain(self.transpose_apply(unflat(np.asarray(v), self.out_shape, self.equation.dtype))))
+        g = unflat(np.asarray(v), self.out_shape, self.out_dtype, covector=True)
+        return flat(_plain(self.transpose_apply(g)), self.in_dtype, covector=True)
 
     def todense(self) -> np.ndarray:
-        """The block as a (size_i, size_k) matrix, built column by column (or row by row,
-        whichever is fewer), or from one product when the partial is diagonal."""
+        """The block as a real (size_i, size_k) matrix (a complex scalar counts as two real
+        ones), built column by column or row by row, whichever is fewer, or from one product
+        when the partial is diagonal."""
         m, n = self.shape
-        eq = self.equation
-        in_dtype = self.system.program.dtype(self.i)
-        if eq.primitive.elementwise and self.in_shape == self.out_shape:
-            diagonal = _plain(self.transpose_apply(np.ones(self.out_shape, dtype=eq.dtype)))
-            return np.diag(np.ravel(diagonal))
-        dense = np.zeros((m, n), dtype=np.result_type(float, *_dtypes(eq.dtype), *_dtypes(in_dtype)))
+        if (
+            self.equation.primitive.elementwise
+            and self.in_shape == self.out_shape
+            and m == n == self.system.program.size(self.i)
+        ):
+            ones = np.ones(self.out_shape, dtype=self.out_dtype)
+            return np.diag(flat(_plain(self.transpose_apply(ones)), self.in_dtype, covector=True))
+        dense = np.zeros((m, n))
         if n <= m:
             for c in range(n):
                 e = np.zeros(n)
                 e[c] = 1
-                dense[:, c] = flat(_plain(self.transpose_apply(unflat(e, self.out_shape, eq.dtype))))
+                g = unflat(e, self.out_shape, self.out_dtype, covector=True)
+                dense[:, c] = flat(_plain(self.transpose_apply(g)), self.in_dtype, covector=True)
         else:
             for r in range(m):
                 e = np.zeros(m)
                 e[r] = 1
-                dense[r, :] = flat(_plain(self.apply(unflat(e, self.in_shape, in_dtype))))
+                dense[r, :] = flat(_plain(self.apply(unflat(e, self.in_shape, self.in_dtype))), self.out_dtype)
         return dense
 
     def __repr__(self) -> str:
@@ -218,10 +218,11 @@ class AdjointSystem:
 
     @cached_property
     def layout(self) -> list[tuple[int, int]]:
-        """(start, stop) of each variable's scalars in the scalar-level matrix."""
+        """(start, stop) of each variable's scalars in the scalar-level matrix; a complex
+        variable's real parts come first, then its imaginary parts."""
         spans, start = [], 0
         for i in range(self.n):
-            size = self.program.size(i)
+            size = real_size(self.program.shape(i), self.program.dtype(i))
             spans.append((start, start + size))
             start += size
         return spans
@@ -286,15 +287,16 @@ class AdjointSystem:
     def residual(self, multipliers: Multipliers | None = None) -> float:
         """``‖A λ − b‖`` (2-norm over all scalars): ~1e-16 for a solution."""
         lam = (multipliers or self.multipliers).values
-        r = [-flat(_plain(v)) for v in lam]
+        dtypes = [self.program.dtype(i) for i in range(self.n)]
+        r = [-flat(_plain(v), d, covector=True) for v, d in zip(lam, dtypes)]
         for block in self.blocks():
             lam_k = lam[block.k]
             if not np.any(flat(_plain(lam_k))):
                 continue
-            r[block.i] = r[block.i] + flat(_plain(block.transpose_apply(lam_k)))
+            r[block.i] = r[block.i] + flat(_plain(block.transpose_apply(lam_k)), dtypes[block.i], covector=True)
         for i, b in enumerate(self.rhs):
-            r[i] = r[i] - flat(b)
-        return float(np.sqrt(sum(np.sum(np.abs(x) ** 2) for x in r)))
+            r[i] = r[i] - flat(b, dtypes[i], covector=True)
+        return float(np.sqrt(sum(np.sum(x**2) for x in r)))
 
     def _zeros(self, i: int) -> Any:
         return zeros_of(self.program.shape(i), self.program.dtype(i))
@@ -302,7 +304,14 @@ class AdjointSystem:
     def _back_substitution(self) -> list[Any]:
         seeds = {} if self.output is None else {self.output: self.cotangent}
         lam = solvers.back_substitution(self.program, seeds, keep_all=True)
-        return [self._zeros(i) if v is None else v for i, v in enumerate(lam)]
+        out = []
+        for i, v in enumerate(lam):
+            if v is None:
+                v = self._zeros(i)
+            elif self.program.has_complex and not self.program.is_complex(i) and np.iscomplexobj(_plain(v)):
+                v = registry.helpers["real"](v)  # a real variable's multiplier is real
+            out.append(v)
+        return out
 
     def _forward_substitution(self, max_size: int) -> list[Any]:
         """λ_i is the output's sensitivity to z_i: one tangent sweep per scalar of z_i,
@@ -318,24 +327,25 @@ class AdjointSystem:
                 continue
             start = max(i - program.n_inputs + 1, 0)
             shape, dtype = program.shape(i), program.dtype(i)
-            lam_i = flat(values[i]).copy()
-            for s in range(lam_i.size):
+            lam_i = np.zeros(real_size(shape, dtype))
+            for s in range(lam_i.size):  # one sweep along each real direction of z_i
                 e = np.zeros(lam_i.size)
                 e[s] = 1
                 t = solvers.forward_substitution(program, {i: unflat(e, shape, dtype)}, start=start)
                 t_out = t[self.output]
-                if t_out is not None:
-                    lam_i[s] = np.sum(np.asarray(_plain(t_out)) * cotangent)
-            values[i] = unflat(lam_i, shape, dtype)
+                if t_out is not None:  # the derivative of Re Σ cotangent · output
+                    lam_i[s] = np.real(np.sum(flat(_plain(t_out)) * flat(cotangent)))
+            values[i] = unflat(lam_i, shape, dtype, covector=True)
         return values
 
     def _sparse(self, max_size: int) -> list[Any]:
         A = self.matrix("sparse", max_size=max_size).tocsr()
-        b = np.concatenate([flat(x) for x in self.rhs]) if self.n else np.zeros(0)
-        lam = scipy.sparse.linalg.spsolve_triangular(A, b.astype(A.dtype), lower=False)
         program = self.program
+        b = [flat(x, program.dtype(i), covector=True) for i, x in enumerate(self.rhs)]
+        lam = scipy.sparse.linalg.spsolve_triangular(A, np.concatenate(b) if b else np.zeros(0), lower=False)
         return [
-            unflat(lam[start:stop], program.shape(i), program.dtype(i)) for i, (start, stop) in enumerate(self.layout)
+            unflat(lam[start:stop], program.shape(i), program.dtype(i), covector=True)
+            for i, (start, stop) in enumerate(self.layout)
         ]
 
     # -- the matrix ----------------------------------------------------------------

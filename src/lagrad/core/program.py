@@ -96,23 +96,48 @@ def zeros_of(shape: Any, dtype: Any) -> Any:
     return np.zeros(shape, dtype=dtype if np.dtype(dtype).kind in "fc" else np.float64)
 
 
-def flat(value: Any) -> np.ndarray:
-    """A value as one vector (the parts of a several-array value one after another)."""
+def _is_complex(dtype: Any) -> bool:
+    return dtype is not None and np.dtype(dtype).kind == "c"
+
+
+def real_size(shape: Any, dtype: Any) -> int:
+    """Number of real scalars in a value: a complex scalar is two (its real and imaginary parts)."""
+    if is_parts_shape(shape):
+        return sum(real_size(s, d) for s, d in zip(shape, dtype))
+    return size_of(shape) * (2 if _is_complex(dtype) else 1)
+
+
+def flat(value: Any, dtype: Any = None, *, covector: bool = False) -> np.ndarray:
+    """A value as one real vector: the parts of a several-array value one after another, and a
+    complex array as its real parts then its imaginary parts. A `covector` (a multiplier, in the
+    convention λ = ∂/∂x − i ∂/∂y) becomes (∂/∂x, ∂/∂y): its imaginary parts change sign."""
     if isinstance(value, Parts):
-        return np.concatenate([flat(v) for v in value]) if value else np.zeros(0)
-    return np.ravel(value)
+        dtypes = dtype if dtype is not None else [None] * len(value)
+        if not value:
+            return np.zeros(0)
+        return np.concatenate([flat(v, d, covector=covector) for v, d in zip(value, dtypes)])
+    v = np.ravel(value)
+    if _is_complex(dtype):
+        return np.concatenate([v.real, -v.imag if covector else v.imag])
+    return v.real if np.iscomplexobj(v) and dtype is not None else v
 
 
-def unflat(vector: np.ndarray, shape: Any, dtype: Any = None) -> Any:
-    """The inverse of `flat` for a value of this shape."""
+def unflat(vector: np.ndarray, shape: Any, dtype: Any = None, *, covector: bool = False) -> Any:
+    """The inverse of `flat` for a value of this shape and dtype."""
     if is_parts_shape(shape):
         parts, start = [], 0
         for j, s in enumerate(shape):
-            n = size_of(s)
-            parts.append(unflat(vector[start : start + n], s, None if dtype is None else dtype[j]))
+            d = None if dtype is None else dtype[j]
+            n = real_size(s, d)
+            parts.append(unflat(vector[start : start + n], s, d, covector=covector))
             start += n
         return Parts(parts)
-    out = np.asarray(vector).reshape(shape)
+    vector = np.asarray(vector)
+    if _is_complex(dtype):
+        n = size_of(shape)
+        re, im = vector[:n], vector[n:]
+        return (re - 1j * im if covector else re + 1j * im).reshape(shape).astype(dtype, copy=False)
+    out = vector.reshape(shape)
     return out if dtype is None or np.dtype(dtype).kind not in "fc" else out.astype(dtype, copy=False)
 
 
@@ -260,6 +285,12 @@ class Program:
 
     def size(self, i: int) -> int:
         return size_of(self.shape(i))
+
+    def is_complex(self, i: int) -> bool:
+        """Whether variable i is complex (any part of it)."""
+        dtype = self.dtype(i)
+        dtypes = dtype if isinstance(dtype, PartsDtype) else (dtype,)
+        return any(np.dtype(d).kind == "c" for d in dtypes)
 
     def differentiable(self, i: int) -> bool:
         dtype = self.dtype(i)
