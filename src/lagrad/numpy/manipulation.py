@@ -62,12 +62,12 @@ _moveaxis = prim("moveaxis", lambda x, source, destination: np.moveaxis(x, sourc
 
 
 def _roll_kernel(x: Any, shift: Any, axis: Any) -> Any:
-    """numpy.roll, by two slices joined, for the common case of one integer shift along
-    one axis (NumPy's general version costs several times more on small arrays)."""
+    """numpy.roll; one integer shift along one axis is two slices joined (NumPy's general
+    version costs several times more on small arrays, and roll is a simulation's inner loop)."""
     if isinstance(shift, tuple) or isinstance(axis, tuple) or x.ndim == 0:
         return np.roll(x, shift, axis)
     if axis is None:
-        return _roll_kernel(x.reshape(-1), shift, 0).reshape(x.shape)
+        return _roll_kernel(x, shift, 0) if x.ndim == 1 else _roll_kernel(x.reshape(-1), shift, 0).reshape(x.shape)
     n = x.shape[axis]
     if n == 0:
         return x.copy()
@@ -78,7 +78,7 @@ def _roll_kernel(x: Any, shift: Any, axis: Any) -> Any:
     return np.concatenate((x[(*index, slice(n - k, None))], x[(*index, slice(0, n - k))]), axis=axis)
 
 
-_roll = prim("roll", lambda x, shift, axis: np.roll(x, shift, axis), kernel=_roll_kernel)
+_roll = prim("roll", _roll_kernel)
 _astype = prim("astype", lambda x, dtype: x.astype(dtype))
 _concatenate = prim("concatenate", lambda *xs, axis: np.concatenate(xs, axis))
 _stack = prim("stack", lambda *xs, axis: np.stack(xs, axis))
@@ -139,8 +139,8 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if lead < 0:
         return broadcast_to(g, shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
-    if axes:
-        g = reductions.sum(g, axis=axes)
+    if axes:  # the sum primitive itself: the axes are already normalised
+        g = reductions._sum(g, axis=axes, keepdims=False)
     return g if g.shape == shape else reshape(g, shape)
 
 
