@@ -150,3 +150,14 @@ def test_primitive_with_several_outputs(with_vjp):
     lam = np.linalg.solve(dense, rhs)
     assert np.allclose(lam[:3], lagrad.grad(lambda x, y: lnp.sum(f(x, y)))(x, y))
     assert adj.residual() < 1e-12
+
+
+def test_traced_keyword_argument_is_refused():
+    @lagrad.primitive
+    def scaled(x, scale=1.0):
+        return x * scale
+
+    lagrad.defvjp(scaled, lambda g, ans, x, scale=1.0: g * scale)
+    assert lagrad.grad(lambda x: scaled(x, scale=3.0))(2.0) == 3.0
+    with pytest.raises(TypeError, match=r"scaled\(\.\.\., scale=<traced value>\).*positionally"):
+        lagrad.grad(lambda x: scaled(x, scale=x))(2.0)

@@ -314,6 +314,8 @@ class Trace:
         """Record ``z = prim(*args, **params)``: the hot path of tracing."""
         if not self.active:
             raise _ended(prim)
+        if params:
+            _check_static(prim, params)
         values = [None, *args]  # (ans, *args), as the rules take them
         arg_vars = []
         key = 0
@@ -394,6 +396,15 @@ class Trace:
             tags=self.tags,
             has_complex=self.complex_seen,
         )
+
+
+def _check_static(prim: Any, params: dict[str, Any]) -> None:
+    for name, value in params.items():
+        if type(value) is Var:
+            raise TypeError(
+                f"lagrad: {prim.name}(..., {name}=<traced value>): keyword arguments of a primitive are "
+                f"static parameters and carry no derivative. Pass traced arrays positionally."
+            )
 
 
 def _ended(what: Any) -> TraceEnded:
