@@ -1,7 +1,11 @@
 """`lagrad.scipy.special`: special functions as primitives, with their derivative rules.
 
-SciPy's ufuncs (`expit`) are also found by ``scipy.special.expit(traced)``
-through NumPy's ufunc hook; the others are called from here.
+SciPy's special functions are ufuncs, so ``scipy.special.erf(traced)`` finds
+the primitive here through NumPy's ufunc hook; `polygamma`, `multigammaln`,
+`logsumexp`, `softmax` and `log_softmax` are Python functions in SciPy and
+are called from here. Derivatives follow the arguments of the function, not
+its integer orders or shape parameters where no closed form exists:
+differentiating those raises an error that says so.
 """
 
 from __future__ import annotations
@@ -10,11 +14,163 @@ from typing import Any
 
 import scipy.special as _sp
 
-from ..core import defjvp, defrule, defvjp
-from ..numpy import exp, log, sum
-from ..numpy._register import prim, ufunc
+import numpy as np
+
+from ..core import Var, defjvp, defrule, defvjp
+from ..numpy import exp, log, log1p, sign, sum, where
+from ..numpy._register import elementwise, prim, ufunc
 from ..numpy.manipulation import reshape, shape_of
 from ..numpy.reductions import kept_shape, normalize_axes
+
+__all__ = [
+    "beta",
+    "betainc",
+    "betaincc",
+    "betainccinv",
+    "betaincinv",
+    "betaln",
+    "digamma",
+    "entr",
+    "erf",
+    "erfc",
+    "erfcinv",
+    "erfcx",
+    "erfinv",
+    "expit",
+    "gamma",
+    "gammainc",
+    "gammaincc",
+    "gammainccinv",
+    "gammaincinv",
+    "gammaln",
+    "i0",
+    "i0e",
+    "i1",
+    "i1e",
+    "iv",
+    "ive",
+    "kl_div",
+    "log_expit",
+    "log_ndtr",
+    "log_softmax",
+    "logit",
+    "logsumexp",
+    "multigammaln",
+    "ndtr",
+    "ndtri",
+    "polygamma",
+    "psi",
+    "rel_entr",
+    "softmax",
+    "stdtr",
+    "stdtrit",
+    "xlog1py",
+    "xlogy",
+]
+
+_SQRT_2PI = float(np.sqrt(2 * np.pi))
+_2_OVER_SQRT_PI = float(2 / np.sqrt(np.pi))
+_SQRT_PI_OVER_2 = float(np.sqrt(np.pi) / 2)
+
+
+# ----- primitives ----------------------------------------------------------------
+# fmt: off
+gamma        = ufunc(_sp.gamma)
+gammaln      = ufunc(_sp.gammaln)
+digamma      = ufunc(_sp.digamma, "digamma")
+_polygamma   = elementwise("polygamma", _sp.polygamma)
+beta         = ufunc(_sp.beta)
+betaln       = ufunc(_sp.betaln)
+erf          = ufunc(_sp.erf)
+erfc         = ufunc(_sp.erfc)
+erfcx        = ufunc(_sp.erfcx)
+erfinv       = ufunc(_sp.erfinv)
+erfcinv      = ufunc(_sp.erfcinv)
+ndtr         = ufunc(_sp.ndtr)
+log_ndtr     = ufunc(_sp.log_ndtr)
+ndtri        = ufunc(_sp.ndtri)
+expit        = ufunc(_sp.expit)
+log_expit    = ufunc(_sp.log_expit)
+logit        = ufunc(_sp.logit)
+xlogy        = ufunc(_sp.xlogy)
+xlog1py      = ufunc(_sp.xlog1py)
+entr         = ufunc(_sp.entr)
+rel_entr     = ufunc(_sp.rel_entr)
+kl_div       = ufunc(_sp.kl_div)
+gammainc     = ufunc(_sp.gammainc)
+gammaincc    = ufunc(_sp.gammaincc)
+gammaincinv  = ufunc(_sp.gammaincinv)
+gammainccinv = ufunc(_sp.gammainccinv)
+betainc      = ufunc(_sp.betainc)
+betaincc     = ufunc(_sp.betaincc)
+betaincinv   = ufunc(_sp.betaincinv)
+betainccinv  = ufunc(_sp.betainccinv)
+stdtr        = ufunc(_sp.stdtr)
+stdtrit      = ufunc(_sp.stdtrit)
+i0           = ufunc(_sp.i0)
+i1           = ufunc(_sp.i1)
+iv           = ufunc(_sp.iv)
+i0e          = ufunc(_sp.i0e)
+i1e          = ufunc(_sp.i1e)
+ive          = ufunc(_sp.ive)
+_logsumexp   = prim("logsumexp", lambda x, axis, keepdims: _sp.logsumexp(x, axis=axis, keepdims=keepdims))
+_softmax     = prim("softmax", lambda x, axis: _sp.softmax(x, axis=axis))
+_log_softmax = prim("log_softmax", lambda x, axis: _sp.log_softmax(x, axis=axis))
+# fmt: on
+
+psi = digamma
+
+
+# ----- helpers of the rules --------------------------------------------------------
+
+
+def _no_derivative(fun: str, arg: str, why: str) -> Any:
+    """The rule of an argument lagrad cannot differentiate in: reached only when that
+    argument is traced and its derivative is needed, where it stops with the reason."""
+
+    def rule(g: Any, ans: Any, *args: Any) -> Any:
+        raise NotImplementedError(
+            f"lagrad.scipy.special.{fun}: no derivative in `{arg}` ({why}). Pass `{arg}` as a "
+            f"constant, or wrap it in lagrad.stop_gradient if its derivative may be taken as zero."
+        )
+
+    return rule
+
+
+_SHAPE = "no simple closed form"
+_INTEGER = "an integer order"
+_ORDER = "the derivative in the order has no simple closed form"
+
+
+def _normal_density(x: Any) -> Any:
+    return exp(-0.5 * x**2) / _SQRT_2PI
+
+
+def _gamma_density(a: Any, x: Any) -> Any:
+    """∂gammainc(a, x)/∂x = x**(a-1) exp(-x) / Γ(a)."""
+    return exp(xlogy(a - 1, x) - x - gammaln(a))
+
+
+def _beta_density(a: Any, b: Any, x: Any) -> Any:
+    """∂betainc(a, b, x)/∂x = x**(a-1) (1-x)**(b-1) / B(a, b)."""
+    return exp(xlogy(a - 1, x) + xlog1py(b - 1, -x) - betaln(a, b))
+
+
+def _t_density(df: Any, t: Any) -> Any:
+    """∂stdtr(df, t)/∂t: Student's t density with `df` degrees of freedom."""
+    log_norm = gammaln(0.5 * (df + 1)) - gammaln(0.5 * df) - 0.5 * log(np.pi * df)
+    return exp(log_norm - 0.5 * (df + 1) * log1p(t**2 / df))
+
+
+def _real_sign(z: Any) -> Any:
+    """sign(z), the derivative of |z| in exp(-|z|), for the real arguments of the scaled
+    Bessel functions; for complex z SciPy scales by exp(-|Re z|), which is not holomorphic."""
+    if np.dtype(z.dtype).kind == "c":
+        raise NotImplementedError(
+            "lagrad.scipy.special.ive: no derivative at complex z (its scaling exp(-|Re z|) is not "
+            "holomorphic); use iv(v, z) * exp(-abs(real(z))) written out, or real z"
+        )
+    return sign(z)
 
 
 def _axes(axis: Any, x: Any) -> tuple[int, ...]:
@@ -31,13 +187,74 @@ def _shifted_exp(x: Any, ans: Any, axis: tuple[int, ...], keepdims: bool) -> Any
     return exp(x - _kept(ans, x, axis, keepdims))
 
 
-expit = ufunc(_sp.expit)
-_logsumexp = prim("logsumexp", lambda x, axis, keepdims: _sp.logsumexp(x, axis=axis, keepdims=keepdims))
-_softmax = prim("softmax", lambda x, axis: _sp.softmax(x, axis=axis))
-_log_softmax = prim("log_softmax", lambda x, axis: _sp.log_softmax(x, axis=axis))
-
 # fmt: off
+# ----- gamma and beta functions --------------------------------------------------
+defrule(gamma,        lambda g, ans, x: g * ans * digamma(x))
+defrule(gammaln,      lambda g, ans, x: g * digamma(x))
+defrule(digamma,      lambda g, ans, x: g * _polygamma(1, x))
+defrule(_polygamma,   _no_derivative("polygamma", "n", _INTEGER),
+                      lambda g, ans, n, x: g * _polygamma(n + 1, x))
+defrule(beta,         lambda g, ans, a, b: g * ans * (digamma(a) - digamma(a + b)),
+                      lambda g, ans, a, b: g * ans * (digamma(b) - digamma(a + b)))
+defrule(betaln,       lambda g, ans, a, b: g * (digamma(a) - digamma(a + b)),
+                      lambda g, ans, a, b: g * (digamma(b) - digamma(a + b)))
+# ----- error function and the normal distribution ---------------------------------
+defrule(erf,          lambda g, ans, x: g * _2_OVER_SQRT_PI * exp(-(x**2)))
+defrule(erfc,         lambda g, ans, x: -g * _2_OVER_SQRT_PI * exp(-(x**2)))
+defrule(erfcx,        lambda g, ans, x: g * (2 * x * ans - _2_OVER_SQRT_PI))
+defrule(erfinv,       lambda g, ans, x: g * _SQRT_PI_OVER_2 * exp(ans**2))
+defrule(erfcinv,      lambda g, ans, x: -g * _SQRT_PI_OVER_2 * exp(ans**2))
+defrule(ndtr,         lambda g, ans, x: g * _normal_density(x))
+defrule(log_ndtr,     lambda g, ans, x: g * exp(-0.5 * x**2 - ans) / _SQRT_2PI)
+defrule(ndtri,        lambda g, ans, x: g * _SQRT_2PI * exp(0.5 * ans**2))
+# ----- logistic function, x·log y and entropies -------------------------------------
 defrule(expit,        lambda g, ans, x: g * ans * (1 - ans))
+defrule(log_expit,    lambda g, ans, x: g * expit(-x))
+defrule(logit,        lambda g, ans, x: g / (x * (1 - x)))
+defrule(xlogy,        lambda g, ans, x, y: g * log(y),
+                      lambda g, ans, x, y: g * x / where(x == 0, 1.0, y))  # 0 where x == 0, as the value
+defrule(xlog1py,      lambda g, ans, x, y: g * log1p(y),
+                      lambda g, ans, x, y: g * x / where(x == 0, 1.0, 1 + y))
+defrule(entr,         lambda g, ans, x: -g * (log(x) + 1))
+defrule(rel_entr,     lambda g, ans, x, y: g * (log(x / y) + 1),
+                      lambda g, ans, x, y: -g * x / y)
+defrule(kl_div,       lambda g, ans, x, y: g * log(x / y),
+                      lambda g, ans, x, y: g * (1 - x / y))
+# ----- incomplete gamma and beta functions: derivative in x, not in the shapes --------
+defrule(gammainc,     _no_derivative("gammainc", "a", _SHAPE),
+                      lambda g, ans, a, x: g * _gamma_density(a, x))
+defrule(gammaincc,    _no_derivative("gammaincc", "a", _SHAPE),
+                      lambda g, ans, a, x: -g * _gamma_density(a, x))
+defrule(gammaincinv,  _no_derivative("gammaincinv", "a", _SHAPE),
+                      lambda g, ans, a, y: g / _gamma_density(a, ans))
+defrule(gammainccinv, _no_derivative("gammainccinv", "a", _SHAPE),
+                      lambda g, ans, a, y: -g / _gamma_density(a, ans))
+defrule(betainc,      _no_derivative("betainc", "a", _SHAPE),
+                      _no_derivative("betainc", "b", _SHAPE),
+                      lambda g, ans, a, b, x: g * _beta_density(a, b, x))
+defrule(betaincc,     _no_derivative("betaincc", "a", _SHAPE),
+                      _no_derivative("betaincc", "b", _SHAPE),
+                      lambda g, ans, a, b, x: -g * _beta_density(a, b, x))
+defrule(betaincinv,   _no_derivative("betaincinv", "a", _SHAPE),
+                      _no_derivative("betaincinv", "b", _SHAPE),
+                      lambda g, ans, a, b, y: g / _beta_density(a, b, ans))
+defrule(betainccinv,  _no_derivative("betainccinv", "a", _SHAPE),
+                      _no_derivative("betainccinv", "b", _SHAPE),
+                      lambda g, ans, a, b, y: -g / _beta_density(a, b, ans))
+defrule(stdtr,        _no_derivative("stdtr", "df", _SHAPE),
+                      lambda g, ans, df, t: g * _t_density(df, t))
+defrule(stdtrit,      _no_derivative("stdtrit", "df", _SHAPE),
+                      lambda g, ans, df, p: g / _t_density(df, ans))
+# ----- modified Bessel functions: I_v' = (I_{v-1} + I_{v+1}) / 2; the scaled ones carry exp(-|x|)
+defrule(i0,           lambda g, ans, x: g * i1(x))
+defrule(i1,           lambda g, ans, x: g * 0.5 * (i0(x) + iv(2, x)))
+defrule(iv,           _no_derivative("iv", "v", _ORDER),
+                      lambda g, ans, v, z: g * 0.5 * (iv(v - 1, z) + iv(v + 1, z)))
+defrule(i0e,          lambda g, ans, x: g * (i1e(x) - sign(x) * ans))
+defrule(i1e,          lambda g, ans, x: g * (0.5 * (i0e(x) + ive(2, x)) - sign(x) * ans))
+defrule(ive,          _no_derivative("ive", "v", _ORDER),
+                      lambda g, ans, v, z: g * (0.5 * (ive(v - 1, z) + ive(v + 1, z)) - _real_sign(z) * ans))
+# ----- normalisers: logsumexp, softmax, log_softmax --------------------------------------
 defvjp(_logsumexp,    lambda g, ans, x, axis, keepdims: _kept(g, x, axis, keepdims) * _shifted_exp(x, ans, axis, keepdims))  # noqa: E501
 defjvp(_logsumexp,    lambda t, ans, x, axis, keepdims: sum(t * _shifted_exp(x, ans, axis, keepdims), axis, keepdims=keepdims))  # noqa: E501
 defvjp(_softmax,      lambda g, ans, x, axis: ans * (g - sum(g * ans, axis=axis, keepdims=True)))
@@ -45,6 +262,41 @@ defjvp(_softmax,      lambda t, ans, x, axis: ans * (t - sum(t * ans, axis=axis,
 defvjp(_log_softmax,  lambda g, ans, x, axis: g - exp(ans) * sum(g, axis=axis, keepdims=True))
 defjvp(_log_softmax,  lambda t, ans, x, axis: t - sum(exp(ans) * t, axis=axis, keepdims=True))
 # fmt: on
+
+
+# ----- functions SciPy writes in Python -------------------------------------------------
+
+
+def _plain(x: Any) -> Any:
+    """The value of a traced array, for checks that carry no derivative."""
+    while isinstance(x, Var):
+        x = x.value
+    return x
+
+
+def polygamma(n: Any, x: Any) -> Any:
+    """The n-th derivative of digamma at `x`; `n` is an integer order (no derivative in it).
+
+    Call it from here: ``scipy.special.polygamma`` is a Python function that NumPy's hooks
+    cannot redirect for traced values."""
+    order = np.asarray(_plain(n))
+    if order.dtype.kind not in "iub" and not np.all(order == np.floor(order)):
+        raise ValueError(f"lagrad.scipy.special.polygamma: the order n must be an integer, not {order!r}")
+    return _polygamma(n, x)
+
+
+def multigammaln(a: Any, d: int) -> Any:
+    """The log of the multivariate gamma function of dimension `d`:
+    ``d(d-1)/4 log π + Σ_{j<d} gammaln(a - j/2)``, for ``a > (d-1)/2``."""
+    if int(d) != d or d < 1:
+        raise ValueError(f"lagrad.scipy.special.multigammaln: d must be a positive integer, not {d!r}")
+    d = int(d)
+    if np.any(np.asarray(_plain(a)) <= 0.5 * (d - 1)):
+        raise ValueError(f"lagrad.scipy.special.multigammaln: needs a > (d-1)/2 = {0.5 * (d - 1)} everywhere")
+    result = gammaln(a)
+    for j in range(1, d):
+        result = result + gammaln(a - 0.5 * j)
+    return result + 0.25 * d * (d - 1) * np.log(np.pi)
 
 
 def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, return_sign: bool = False) -> Any:
