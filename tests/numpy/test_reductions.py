@@ -7,7 +7,8 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 import numpy as np
-from tests.conftest import rand
+from lagrad.testing import check_grads
+from tests.conftest import positive, rand
 from tests.helpers import check
 
 AXES = [
@@ -70,3 +71,367 @@ def test_reductions_keep_only_the_shape_of_their_input():
     program = lagrad.trace(lambda x: lnp.sum(lnp.sin(x)), rand(50))
     summed = program.equations[-1]
     assert type(summed.values[1]).__name__ == "Aval"  # sum's rule reads x.shape only
+
+
+# ----- helpers for the statistics, scans and nan-reductions below ---------------------------
+
+
+def traced(f, *args):
+    """f's value computed on traced inputs (the path whose derivative is checked)."""
+    return lagrad.vjp(f, *args)[0]
+
+
+def assert_like_numpy(f, *args, **kwargs):
+    """f on traced inputs gives what NumPy gives on plain ones: values, shape and dtype."""
+    expected = f(*args)  # plain inputs: NumPy's own function
+    got = traced(f, *args)
+    for e, g in zip(*(x if isinstance(x, tuple) else (x,) for x in (expected, got))):
+        assert np.shape(g) == np.shape(e)
+        assert np.asarray(g).dtype == np.asarray(e).dtype
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14, **kwargs)
+
+
+# NaN at a few places of a (2, 3, 4) array; no slice along axis 1, (0, 2) or None is all NaN
+# and each keeps at least two numbers (for ddof=1).
+NAN_AT = np.zeros((2, 3, 4), dtype=bool)
+NAN_AT[0, 0, 1] = NAN_AT[1, 2, 3] = NAN_AT[0, 1, 0] = True
+
+
+def with_nan(x):
+    return lnp.where(NAN_AT, np.nan, x)
+
+
+# ----- var, std ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduce", [lnp.var, lnp.std], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("shape,axis", AXES[1:], ids=str)
+@pytest.mark.parametrize("keepdims,ddof", [(False, 0), (True, 1)], ids=["ddof0", "keepdims-ddof1"])
+def test_var_std(reduce, shape, axis, keepdims, ddof):
+    x = rand(*shape)
+    check(lambda x: reduce(x, axis=axis, keepdims=keepdims, ddof=ddof), x)
+    assert_like_numpy(lambda x: reduce(x, axis=axis, keepdims=keepdims, ddof=ddof), x)
+
+
+def test_var_closed_form_and_scalar():
+    x = rand(5)
+    expected = 2 * (x - x.mean()) / (5 - 1)
+    np.testing.assert_allclose(lagrad.grad(lambda x: lnp.var(x, ddof=1))(x), expected, rtol=1e-12)
+    check(lnp.var, rand())  # one entry: var is 0 whatever it is
+
+
+def test_var_of_complex_follows_the_convention():
+    z = rand(4) + 1j * rand(4)
+    check_grads(lnp.var, z)  # not check(): the solvers' cross-check needs holomorphic blocks
+    # a real function of z: the gradient is the conjugate of the Wirtinger one (|z|² -> 2 z̄)
+    expected = 2 * np.conj(z - z.mean()) / 4
+    np.testing.assert_allclose(lagrad.grad(lnp.var)(z), expected, rtol=1e-12)
+    assert_like_numpy(lambda z: lnp.std(z), z)
+
+
+def test_var_with_mean_and_correction():
+    x = rand(3, 4)
+    m = x.mean(axis=1, keepdims=True) + 0.1
+    check(lambda x, m: lnp.var(x, axis=1, mean=m), x, m)
+    check(lambda x, m: lnp.std(x, axis=1, mean=m, ddof=1), x, m)
+    assert_like_numpy(lambda x, m: lnp.var(x, axis=1, mean=m, ddof=1), x, m)
+    assert_like_numpy(lambda x: lnp.var(x, axis=0, correction=1), x)
+    with pytest.raises(ValueError, match="ddof or correction"):
+        lagrad.grad(lambda x: lnp.sum(lnp.var(x, ddof=1, correction=1)))(x)
+
+
+def test_var_keeps_float32():
+    x = rand(3, 4).astype(np.float32)
+    for f in (lnp.var, lnp.std, lnp.nanvar, lnp.nanmean, lnp.cumprod, lnp.cumsum, lnp.ptp):
+        g = lagrad.grad(lambda x: lnp.sum(f(x)))(x)
+        assert g.dtype == np.float32, f.__name__
+        assert traced(f, x).dtype == f(x).dtype == np.float32, f.__name__
+
+
+# ----- average, ptp ---------------------------------------------------------------------------
+
+
+AVERAGE_CASES = [
+    (None, (2, 3, 4)),
+    (2, (4,)),
+    (-2, (3,)),
+    ((2, 0), (4, 2)),  # weights laid out in the order the axes are given
+    ((0, 2), (2, 4)),
+]
+
+
+@pytest.mark.parametrize("axis,wshape", AVERAGE_CASES, ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_average_with_weights(axis, wshape, keepdims):
+    a, w = rand(2, 3, 4), positive(*wshape)
+    check(lambda a, w: lnp.average(a, axis=axis, weights=w, keepdims=keepdims), a, w)
+    assert_like_numpy(lambda a, w: lnp.average(a, axis=axis, weights=w, keepdims=keepdims), a, w)
+
+
+def test_average_returned_and_unweighted():
+    a, w = rand(2, 3), positive(3)
+    check(lambda a, w: lnp.average(a, axis=1, weights=w, returned=True), a, w)
+    assert_like_numpy(lambda a, w: lnp.average(a, axis=1, weights=w, returned=True), a, w)
+    check(lambda a: lnp.average(a, axis=0), a)
+    assert_like_numpy(lambda a: lnp.average(a, axis=0, returned=True, keepdims=True), a)
+    # the closed form: ∂/∂w_j of Σ a_j w_j / Σ w = (a_j − average) / Σ w
+    v, u = rand(4), positive(4)
+    expected = (v - np.average(v, weights=u)) / u.sum()
+    np.testing.assert_allclose(lagrad.grad(lambda w: lnp.average(v, weights=w))(u), expected, rtol=1e-12)
+
+
+def test_average_refuses_bad_weights():
+    a = rand(2, 3)
+    with pytest.raises(ZeroDivisionError, match="average"):
+        lagrad.grad(lambda w: lnp.sum(lnp.average(a, axis=1, weights=w)))(np.array([1.0, -1.0, 0.0]))
+    with pytest.raises(TypeError, match="axis"):
+        lagrad.grad(lambda a: lnp.average(a, weights=np.ones(3)))(a)
+    with pytest.raises(ValueError, match="weights of shape"):
+        lagrad.grad(lambda a: lnp.sum(lnp.average(a, axis=0, weights=np.ones(3))))(a)
+
+
+@pytest.mark.parametrize("shape,axis", AXES[1:], ids=str)
+def test_ptp(shape, axis):
+    check(lambda x: lnp.ptp(x, axis=axis), rand(*shape))
+    assert_like_numpy(lambda x: lnp.ptp(x, axis=axis, keepdims=True), rand(*shape))
+
+
+def test_ptp_splits_ties():
+    assert np.array_equal(lagrad.grad(lnp.ptp)(np.array([1.0, 3.0, 3.0, 0.0])), [0.0, 0.5, 0.5, -1.0])
+    assert np.array_equal(lagrad.grad(lnp.ptp)(np.full(3, 2.0)), np.zeros(3))
+
+
+# ----- nan-reductions -------------------------------------------------------------------------
+
+
+NAN_REDUCTIONS = [lnp.nansum, lnp.nanprod, lnp.nanmean, lnp.nanvar, lnp.nanstd, lnp.nanmax, lnp.nanmin]
+
+
+@pytest.mark.parametrize("reduce", NAN_REDUCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("axis", [None, 1, (0, 2)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_nan_reductions(reduce, axis, keepdims):
+    x = rand(2, 3, 4)
+    check(lambda x: reduce(with_nan(x), axis=axis, keepdims=keepdims), x)
+    assert_like_numpy(lambda x: reduce(with_nan(x), axis=axis, keepdims=keepdims), x)
+
+
+@pytest.mark.parametrize("reduce", NAN_REDUCTIONS, ids=lambda f: f.__name__)
+def test_nan_entries_get_zero_derivative(reduce):
+    x = np.where(NAN_AT, np.nan, rand(2, 3, 4))
+    g = lagrad.grad(lambda x: lnp.sum(reduce(x, axis=1)))(x)
+    assert np.all(g[NAN_AT] == 0) and np.all(np.isfinite(g))
+
+
+def test_nan_reductions_agree_with_the_plain_ones_on_what_is_left():
+    x = np.array([1.0, np.nan, 3.0, 0.5])
+    left = np.array([1.0, 3.0, 0.5])
+    pairs = [(lnp.nansum, lnp.sum), (lnp.nanmean, lnp.mean), (lnp.nanvar, lnp.var), (lnp.nanmax, lnp.max)]
+    for nanreduce, reduce in pairs:
+        g = lagrad.grad(nanreduce)(x)
+        np.testing.assert_allclose(np.delete(g, 1), lagrad.grad(reduce)(left), rtol=1e-12)
+        assert g[1] == 0
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("reduce", [lnp.nanmean, lnp.nanvar, lnp.nanstd, lnp.nanmax, lnp.nanmin])
+def test_all_nan_slice_is_nan_with_zero_derivative(reduce):
+    x = np.array([[np.nan, np.nan], [1.0, 2.5]])
+    out, back = lagrad.vjp(lambda x: reduce(x, axis=1), x)
+    np.testing.assert_array_equal(out, reduce(x, axis=1))  # NaN in the first place, as NumPy
+    g = back(np.ones(2))[0]
+    assert np.all(g[0] == 0) and np.all(np.isfinite(g))
+
+
+def test_nanmax_splits_ties_and_skips_nan():
+    x = np.array([np.nan, 3.0, 1.0, 3.0])
+    assert np.array_equal(lagrad.grad(lnp.nanmax)(x), [0.0, 0.5, 0.0, 0.5])
+    assert np.array_equal(lagrad.grad(lnp.nanmin)(-x), [0.0, 0.5, 0.0, 0.5])
+
+
+def test_nanvar_without_degrees_of_freedom_is_nan():
+    x = np.array([[1.0, np.nan], [1.0, 2.0]])
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        out, back = lagrad.vjp(lambda x: lnp.nanvar(x, axis=1, ddof=1), x)
+        assert np.isnan(out[0]) and np.isnan(np.nanvar(x, axis=1, ddof=1)[0])
+    assert np.all(np.isfinite(back(np.ones(2))[0]))
+
+
+# ----- cumsum, cumprod -------------------------------------------------------------------------
+
+
+SCAN_AXES = [((), None), ((4,), None), ((4,), 0), ((3, 4), None), ((3, 4), 0), ((3, 4), -1), ((2, 3, 4), 1)]
+SCANS = [lnp.cumsum, lnp.cumprod]
+
+
+@pytest.mark.parametrize("scan", SCANS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("shape,axis", SCAN_AXES, ids=str)
+def test_scans(scan, shape, axis):
+    x = rand(*shape)
+    check(lambda x: scan(x, axis=axis), x)
+    assert_like_numpy(lambda x: scan(x, axis=axis), x)
+
+
+def test_scans_of_complex():
+    z = rand(2, 3) + 1j * rand(2, 3)
+    for scan in SCANS:
+        check(lambda z: scan(z, axis=1), z)
+        assert_like_numpy(lambda z: scan(z, axis=0), z)
+
+
+def _cumprod_jacobian(x):
+    """∂P_i/∂x_j = Π_{k ≤ i, k ≠ j} x_k for j ≤ i, by the definition."""
+    n = len(x)
+    return np.array(
+        [[np.prod([x[k] for k in range(i + 1) if k != j]) if j <= i else 0.0 for j in range(n)] for i in range(n)]
+    )
+
+
+def _cumprod_hessian(x, w):
+    """∂²(Σ w_i P_i)/∂x_j∂x_k = Σ_{i ≥ j, k} w_i Π_{l ≤ i, l ∉ {j, k}} x_l for j ≠ k."""
+    n = len(x)
+    h = np.zeros((n, n))
+    for j in range(n):
+        for k in range(n):
+            if j != k:
+                h[j, k] = sum(
+                    w[i] * np.prod([x[m] for m in range(i + 1) if m not in (j, k)]) for i in range(max(j, k), n)
+                )
+    return h
+
+
+ZEROS = [[2.0, 0.0, 3.0, 0.5], [0.0, 1.5, -2.0, 3.0], [1.5, 0.0, -2.0, 0.0, 3.0], [1.5, 2.0, 0.5, 0.0], [0.0, 0.0, 2.0]]
+
+
+@pytest.mark.parametrize("x", ZEROS, ids=str)
+def test_cumprod_is_exact_at_zeros(x):
+    x = np.array(x)
+    w = np.linspace(1.0, 2.0, len(x))
+    np.testing.assert_allclose(lagrad.jacobian(lnp.cumprod)(x), _cumprod_jacobian(x), atol=1e-15)
+    np.testing.assert_allclose(
+        lagrad.hessian(lambda x: lnp.sum(w * lnp.cumprod(x)))(x), _cumprod_hessian(x, w), atol=1e-14
+    )
+    check(lnp.cumprod, x)
+
+
+def test_cumprod_at_zeros_along_an_axis():
+    x = rand(3, 4)
+    x[0, 1] = x[1, 0] = x[1, 2] = x[2, 3] = 0.0
+    check(lambda x: lnp.cumprod(x, axis=1), x)
+    check(lambda x: lnp.cumprod(x, axis=0), x)
+
+
+def _recurrence(a, b, reverse):
+    """The definition, one step at a time along the last axis."""
+    y = np.zeros_like(b)
+    n = b.shape[-1]
+    steps = range(n - 1, -1, -1) if reverse else range(n)
+    for j in steps:
+        y[..., j] = b[..., j]
+        if reverse and j + 1 < n:
+            y[..., j] += a[..., j + 1] * y[..., j + 1]
+        elif not reverse and j > 0:
+            y[..., j] += a[..., j] * y[..., j - 1]
+    return y
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("n", [1, 2, 5, 8])
+def test_linear_scan_solves_the_recurrence(reverse, n):
+    from lagrad.numpy.reductions import _scan
+
+    a, b = rand(3, n), rand(3, n)
+    a[1, n // 2] = 0.0
+    np.testing.assert_allclose(_scan(a, b, axis=1, reverse=reverse), _recurrence(a, b, reverse), rtol=1e-13)
+    np.testing.assert_allclose(_scan(a.T, b.T, axis=0, reverse=reverse), _recurrence(a, b, reverse).T, rtol=1e-13)
+    check(lambda a, b: _scan(a, b, axis=1, reverse=reverse), a, b)
+
+
+def test_linear_scan_keeps_a_zero_times_an_overflow_zero():
+    from lagrad.numpy.reductions import _scan
+
+    a = np.array([0.0, 1e300, 1e300, 1e300, 1e300])
+    b = np.array([0.0, 0.0, 0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(_scan(a, b, axis=0, reverse=False), _recurrence(a, b, False))
+
+
+def test_nan_scans():
+    x = rand(2, 3, 4)
+    for scan in (lnp.nancumsum, lnp.nancumprod):
+        check(lambda x: scan(with_nan(x), axis=2), x)
+        assert_like_numpy(lambda x: scan(with_nan(x), axis=1), x)
+        assert_like_numpy(lambda x: scan(with_nan(x)), x)
+        g = lagrad.grad(lambda x: lnp.sum(scan(x, axis=2)))(np.where(NAN_AT, np.nan, x))
+        assert np.all(g[NAN_AT] == 0) and np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("scan", [lnp.cumulative_sum, lnp.cumulative_prod], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("shape,axis", [((4,), None), ((3, 4), 1), ((2, 3, 4), 0)], ids=str)
+@pytest.mark.parametrize("initial", [False, True])
+def test_cumulative(scan, shape, axis, initial):
+    x = rand(*shape)
+    check(lambda x: scan(x, axis=axis, include_initial=initial), x)
+    assert_like_numpy(lambda x: scan(x, axis=axis, include_initial=initial), x)
+
+
+def test_cumsum_keeps_nothing_for_its_rule():
+    program = lagrad.trace(lambda x: lnp.sum(lnp.cumsum(lnp.sin(x))), rand(50))
+    scanned = program.equations[1]
+    assert scanned.primitive.name == "cumsum" and scanned.values[1] is None
+
+
+def test_scans_refuse_several_axes():
+    with pytest.raises(TypeError, match="one integer"):
+        lagrad.grad(lambda x: lnp.sum(lnp.cumsum(x, axis=(0, 1))))(rand(2, 3))
+
+
+def test_duplicate_axes_are_refused():
+    with pytest.raises(ValueError, match="duplicate"):
+        lagrad.grad(lambda x: lnp.sum(lnp.var(x, axis=(1, -1))))(rand(2, 3))
+
+
+# ----- the same functions as array methods and through plain NumPy --------------------------
+
+
+PLAIN_NUMPY = [
+    (np.var, {"axis": 1}),
+    (np.std, {"axis": 0, "ddof": 1}),
+    (np.average, {"axis": 1, "weights": np.arange(1.0, 5.0)}),
+    (np.ptp, {"axis": 1}),
+    (np.nansum, {"axis": 0}),
+    (np.nanprod, {}),
+    (np.nanmean, {"axis": 1}),
+    (np.nanvar, {"axis": 1, "ddof": 1}),
+    (np.nanstd, {}),
+    (np.nanmax, {"axis": 0}),
+    (np.nanmin, {"axis": 1}),
+    (np.cumsum, {"axis": 0}),
+    (np.cumprod, {"axis": 1}),
+    (np.nancumsum, {}),
+    (np.nancumprod, {"axis": 0}),
+    (np.cumulative_sum, {"axis": 1, "include_initial": True}),
+    (np.cumulative_prod, {"axis": 0}),
+]
+
+
+@pytest.mark.parametrize("fun,kwargs", PLAIN_NUMPY, ids=[f.__name__ for f, _ in PLAIN_NUMPY])
+def test_plain_numpy_dispatches(fun, kwargs):
+    x = rand(3, 4)
+    check(lambda x: fun(x, **kwargs), x)
+    assert_like_numpy(lambda x: fun(x, **kwargs), x)
+
+
+@pytest.mark.parametrize(
+    "name,kwargs", [("var", {"axis": 1}), ("std", {"ddof": 1}), ("cumsum", {}), ("cumprod", {"axis": 0})]
+)
+def test_new_methods(name, kwargs):
+    x = rand(3, 4)
+    check(lambda x: getattr(x, name)(**kwargs), x)
+    assert_like_numpy(lambda x: getattr(x, name)(**kwargs), x)
+
+
+def test_new_reductions_refuse_unsupported_keywords():
+    with pytest.raises(TypeError, match="out"):
+        lagrad.grad(lambda x: lnp.sum(lnp.var(x, out=np.empty(()))))(rand(3))
+    with pytest.raises(TypeError, match="where"):
+        lagrad.grad(lambda x: lnp.nansum(x, where=np.ones(3, bool)))(rand(3))

@@ -1,30 +1,53 @@
-"""Reductions: sum, mean, prod, max, min over an axis (or several), with keepdims.
+"""Reductions and scans: sum, mean, prod, max, min, var, std, average, ptp, the
+nan-reductions, cumsum and cumprod, over an axis (or several), with keepdims.
 
 The transpose of a reduction spreads the multiplier back over the reduced
 axes; ``max``/``min`` split it evenly between ties, and ``prod`` uses the
 product of the other entries, so it stays exact where some entry is zero.
+``cumsum``'s transpose is a cumulative sum run backwards; ``cumprod``'s is a
+backward linear recurrence (`linear_scan`), so it is exact at zeros too, at
+every order, with no division. NaN entries of the nan-reductions are held
+out with `where`, so their derivative is zero.
 """
 
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
 
-from ..core import defjvp, deflinear, defvjp, registry
+from ..core import Var, defjvp, deflinear, defvjp, registry
 from . import manipulation as _shape
-from ._register import function, method, prim, unsupported_keywords
-from .ufuncs import where
+from ._register import function, method, nondiff, prim, unsupported_keywords
+from .ufuncs import conjugate, isnan, real, sqrt, where
 
 __all__ = [
     "amax",
     "amin",
+    "average",
+    "cumprod",
+    "cumsum",
+    "cumulative_prod",
+    "cumulative_sum",
     "max",
     "mean",
     "min",
+    "nancumprod",
+    "nancumsum",
+    "nanmax",
+    "nanmean",
+    "nanmin",
+    "nanprod",
+    "nanstd",
+    "nansum",
+    "nanvar",
     "prod",
+    "ptp",
+    "std",
     "sum",
+    "var",
 ]
 
 
@@ -39,6 +62,8 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
         if not -ndim <= a < builtins.max(ndim, 1):
             raise np.exceptions.AxisError(a, ndim)
         out.append(a + ndim if a < 0 else a)
+    if len(set(out)) != len(out):
+        raise ValueError(f"lagrad.numpy: duplicate value in axis {axis!r}")
     return tuple(sorted(out))
 
 
@@ -207,3 +232,487 @@ registry.functions[(np.add, "reduce")] = _ufunc_reduce("sum", _sum)
 registry.functions[(np.multiply, "reduce")] = _ufunc_reduce("prod", _prod)
 registry.functions[(np.maximum, "reduce")] = _ufunc_reduce("max", _max)
 registry.functions[(np.minimum, "reduce")] = _ufunc_reduce("min", _min)
+
+
+# ----- variance ---------------------------------------------------------------------
+
+
+def _dof(shape: tuple[int, ...], axis: tuple[int, ...], ddof: float) -> float:
+    """The divisor of a variance: the count less `ddof`, never below zero (as NumPy)."""
+    return builtins.max(count(shape, axis) - ddof, 0)
+
+
+def _slope(shape: tuple[int, ...], axis: tuple[int, ...], ddof: float) -> float:
+    """2 / (N − ddof), a Python float so it keeps float32 arrays float32."""
+    dof = _dof(shape, axis, ddof)
+    return 2.0 / dof if dof else math.inf
+
+
+def _var_gradient(x: Any, axis: tuple[int, ...], ddof: float) -> Any:
+    """∂var/∂x = 2(x − mean(x))/(N − ddof), conjugated where x is complex."""
+    d = x - mean(x, axis=axis, keepdims=True)
+    return (conjugate(d) if np.dtype(x.dtype).kind == "c" else d) * _slope(x.shape, axis, ddof)
+
+
+_var = prim("var", lambda x, axis, ddof, keepdims: np.var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+
+# fmt: off
+defvjp(_var, lambda g, ans, x, axis, ddof, keepdims: spread(g, x.shape, axis) * _var_gradient(x, axis, ddof))
+defjvp(_var, lambda t, ans, x, axis, ddof, keepdims: real(sum(t * _var_gradient(x, axis, ddof), axis=axis,
+                                                              keepdims=keepdims)))
+# fmt: on
+
+
+# ----- scans ----------------------------------------------------------------------------
+
+
+def _along(axis: int, ndim: int, part: slice) -> tuple[slice, ...]:
+    return (slice(None),) * axis + (part,) + (slice(None),) * (ndim - axis - 1)
+
+
+def _cumsum_reverse_impl(x: Any, axis: int) -> Any:
+    """Sums from each entry to the end of `axis`: the transpose of cumsum."""
+    flip = _along(axis, x.ndim, slice(None, None, -1))
+    return np.cumsum(x[flip], axis=axis)[flip]
+
+
+def _times(u: Any, v: Any) -> Any:
+    """u·v, where a zero factor wins over an infinite one (an empty product times anything)."""
+    w = u * v
+    if np.isnan(w).any():  # rare: look closer only then
+        w[np.isnan(w) & ~np.isnan(u) & ~np.isnan(v)] = 0
+    return w
+
+
+def _scan_impl(a: Any, b: Any, axis: int, reverse: bool) -> Any:
+    """y_j = b_j + a_j·y_{j−1} along `axis` (reverse: y_j = b_j + a_{j+1}·y_{j+1}), y = 0 before
+    the start. Solved by recursive doubling: log2(n) vectorised steps, no division."""
+    dtype = np.result_type(a, b)
+    A = np.moveaxis(a, axis, -1).astype(dtype)  # copies: updated in place below
+    B = np.moveaxis(b, axis, -1).astype(dtype)
+    if reverse:  # the same recurrence read from the end: a'_j = a_{n−j}
+        A = np.roll(A[..., ::-1], 1, axis=-1)
+        B = B[..., ::-1].copy()
+    A[..., :1] = 0  # the first entry starts from nothing: a_0 is never used
+    n = A.shape[-1]
+    step = 1
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        while step < n:
+            # entry j, a map from y_{j−step} to y_j, composed with entry j−step's map
+            B[..., step:] = B[..., step:] + _times(A[..., step:], B[..., :-step])
+            A[..., step:] = _times(A[..., step:], A[..., :-step])
+            step *= 2
+    return np.moveaxis(B[..., ::-1] if reverse else B, -1, axis)
+
+
+_cumsum = prim("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
+_cumsum_reverse = prim("cumsum_reverse", _cumsum_reverse_impl)
+_cumprod = prim("cumprod", lambda x, axis: np.cumprod(x, axis=axis))
+_scan = prim("linear_scan", _scan_impl)
+
+
+def _shifted(v: Any, axis: int, fill: float, step: int) -> Any:
+    """`v` moved one place along `axis` (step 1: v_{j−1} at j; step −1: v_{j+1} at j), with
+    `fill` in the place left empty."""
+    n = v.shape[axis]
+    if n == 0:
+        return v
+    edge = np.full(kept_shape(v.shape, (axis,)), fill, dtype=v.dtype)
+    if step > 0:
+        return _shape.concatenate([edge, v[_along(axis, len(v.shape), slice(0, n - 1))]], axis=axis)
+    return _shape.concatenate([v[_along(axis, len(v.shape), slice(1, n))], edge], axis=axis)
+
+
+def _scan_vjp_a(g: Any, ans: Any, a: Any, b: Any, axis: int, reverse: bool) -> Any:
+    back = _scan(a, g, axis=axis, reverse=not reverse)
+    return ans * _shifted(back, axis, 0, 1) if reverse else _shifted(ans, axis, 0, 1) * back
+
+
+def _scan_jvp_a(t: Any, ans: Any, a: Any, b: Any, axis: int, reverse: bool) -> Any:
+    if reverse:
+        return _scan(a, _shifted(t * ans, axis, 0, -1), axis=axis, reverse=True)
+    return _scan(a, t * _shifted(ans, axis, 0, 1), axis=axis, reverse=False)
+
+
+# Scanning forward and backward with the same coefficients are transposes of each other;
+# cumprod's tangent obeys dP_j = x_j·dP_{j−1} + P_{j−1}·dx_j, a forward scan.
+# fmt: off
+deflinear(_cumsum,         lambda g, ans, x, axis: _cumsum_reverse(g, axis=axis))
+deflinear(_cumsum_reverse, lambda g, ans, x, axis: _cumsum(g, axis=axis))
+defvjp(_scan,    _scan_vjp_a,
+                 lambda g, ans, a, b, axis, reverse: _scan(a, g, axis=axis, reverse=not reverse))
+defjvp(_scan,    _scan_jvp_a,
+                 lambda t, ans, a, b, axis, reverse: _scan(a, t, axis=axis, reverse=reverse))
+defvjp(_cumprod, lambda g, ans, x, axis: _shifted(ans, axis, 1, 1) * _scan(x, g, axis=axis, reverse=True))
+defjvp(_cumprod, lambda t, ans, x, axis: _scan(x, t * _shifted(ans, axis, 1, 1), axis=axis, reverse=False))
+# fmt: on
+
+
+# ----- NaN bookkeeping: recorded, no derivative ------------------------------------------
+
+
+def _real_dtype(dtype: Any) -> Any:
+    return np.empty(0, dtype).real.dtype
+
+
+count_not_nan = nondiff(
+    lambda x, axis, keepdims: np.sum(~np.isnan(x), axis=axis, keepdims=keepdims).astype(_real_dtype(x.dtype)),
+    "count_not_nan",
+)
+all_nan = nondiff(lambda x, axis, keepdims: np.isnan(x).all(axis=axis, keepdims=keepdims), "all_nan")
+any_nan = nondiff(lambda x, axis, keepdims: np.isnan(x).any(axis=axis, keepdims=keepdims), "any_nan")
+
+
+def _without_nan(a: Any, fill: float) -> Any:
+    """`a` with `fill` in place of NaN: those entries then get no derivative."""
+    return where(isnan(a), fill, a)
+
+
+def _abs2(d: Any) -> Any:
+    return real(d * conjugate(d)) if np.dtype(d.dtype).kind == "c" else d * d
+
+
+def is_traced(*values: Any) -> bool:
+    """Whether any of `values` is traced (else NumPy itself answers)."""
+    return any(isinstance(v, Var) for v in values)
+
+
+def given_keywords(**kwargs: Any) -> dict[str, Any]:
+    """The keywords a caller gave (NumPy tells 'not given' from None for some)."""
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _cast(a: Any, dtype: Any) -> Any:
+    return a if dtype is None else _shape.astype(a, dtype)
+
+
+def _ddof(name: str, ddof: Any, correction: Any) -> Any:
+    if correction is None:
+        return ddof
+    if ddof != 0:
+        raise ValueError(f"lagrad.numpy.{name}: give ddof or correction, not both")
+    return correction
+
+
+# ----- the NumPy API: statistics -------------------------------------------------------
+
+
+@function(np.var)
+@method("var")
+def var(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    ddof: float = 0,
+    keepdims: bool = False,
+    *,
+    where: Any = None,
+    mean: Any = None,
+    correction: Any = None,
+) -> Any:
+    """numpy.var over `axis`, divided by N − ddof (`correction` is ddof's other name).
+
+    `mean`, if given, is used in place of the mean (shaped as with keepdims=True) and
+    is differentiated too."""
+    unsupported_keywords("var", out=out, where=where)
+    ddof = _ddof("var", ddof, correction)
+    a = _cast(a, dtype)
+    axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    if mean is None:
+        return _var(a, axis=axes, ddof=ddof, keepdims=bool(keepdims))
+    total = sum(_abs2(a - mean), axis=axes, keepdims=keepdims)
+    return total / _dof(_shape.shape_of(a), axes, ddof)
+
+
+@function(np.std)
+@method("std")
+def std(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    ddof: float = 0,
+    keepdims: bool = False,
+    *,
+    where: Any = None,
+    mean: Any = None,
+    correction: Any = None,
+) -> Any:
+    """numpy.std: the square root of `var` (its derivative is infinite where that is zero)."""
+    unsupported_keywords("std", out=out, where=where)
+    return sqrt(var(a, axis, dtype, None, ddof, keepdims, mean=mean, correction=correction))
+
+
+@function(np.average)
+def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *, keepdims: bool = False) -> Any:
+    """numpy.average: the mean, or sum(a·w)/sum(w) over `axis`; differentiable in `a` and `w`.
+
+    Weights shaped like `a` along `axis` only are spread over the other axes, as in NumPy.
+    With `returned`, also the sum of the weights, broadcast to the average's shape."""
+    if not is_traced(a, weights):
+        return np.average(a, axis, weights, returned, keepdims=keepdims)
+    shape = _shape.shape_of(a)
+    axes = normalize_axes(axis, len(shape))
+    if weights is None:
+        avg = mean(a, axis=axes, keepdims=keepdims)
+        scale: Any = np.asarray(count(shape, axes), dtype=_real_dtype(avg.dtype))
+    else:
+        weights = _spread_weights(weights if isinstance(weights, Var) else np.asarray(weights), shape, axis, axes)
+        scale = sum(_shape.broadcast_to(weights, shape), axis=axes, keepdims=keepdims)
+        if np.any(plain_value(scale) == 0):
+            raise ZeroDivisionError("lagrad.numpy.average: the weights sum to zero along the axis; can't normalize")
+        avg = sum(a * weights, axis=axes, keepdims=keepdims) / scale
+    if not returned:
+        return avg
+    if isinstance(scale, Var):
+        return avg, _shape.broadcast_to(scale, _shape.shape_of(avg))
+    return avg, np.broadcast_to(scale, _shape.shape_of(avg)).copy()
+
+
+def _spread_weights(weights: Any, shape: tuple[int, ...], axis: Any, axes: tuple[int, ...]) -> Any:
+    """Weights given along `axis` only, reshaped to broadcast against `a` (NumPy's rule)."""
+    wshape = _shape.shape_of(weights)
+    if wshape == shape:
+        return weights
+    if axis is None:
+        raise TypeError("lagrad.numpy.average: weights shaped unlike a need an axis; give axis=")
+    given = _order_given(axis, len(shape))
+    if wshape != tuple(shape[ax] for ax in given):
+        raise ValueError(
+            f"lagrad.numpy.average: weights of shape {wshape} do not match a's shape {shape} along axis {axis}"
+        )
+    weights = _shape.transpose(weights, tuple(int(i) for i in np.argsort(given)))
+    return _shape.reshape(weights, tuple(n if i in axes else 1 for i, n in enumerate(shape)))
+
+
+def _order_given(axis: Any, ndim: int) -> list[int]:
+    """The axes in the order the caller gave them, made non-negative."""
+    axes = [axis] if np.ndim(axis) == 0 else list(axis)
+    return [int(a) % builtins.max(ndim, 1) for a in axes]
+
+
+def plain_value(x: Any) -> Any:
+    """The array inside a traced value (of every trace level)."""
+    while isinstance(x, Var):
+        x = x.value
+    return x
+
+
+@function(np.ptp)
+def ptp(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+    """numpy.ptp: max − min over `axis` (ties share the derivative evenly, as in max and min)."""
+    unsupported_keywords("ptp", out=out)
+    return max(a, axis, keepdims=keepdims) - min(a, axis, keepdims=keepdims)
+
+
+# ----- the NumPy API: ignoring NaN ------------------------------------------------------
+
+
+@function(np.nansum)
+def nansum(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Any:
+    """numpy.nansum: the sum with NaN counted as zero; NaN entries get no derivative."""
+    if not is_traced(a):
+        return np.nansum(a, axis, dtype, out, keepdims, **given_keywords(initial=initial, where=where))
+    return sum(_without_nan(a, 0.0), axis, dtype, out, keepdims, initial, where)
+
+
+@function(np.nanprod)
+def nanprod(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    keepdims: bool = False,
+    initial: Any = None,
+    where: Any = None,
+) -> Any:
+    """numpy.nanprod: the product with NaN counted as one; NaN entries get no derivative."""
+    if not is_traced(a):
+        return np.nanprod(a, axis, dtype, out, keepdims, **given_keywords(initial=initial, where=where))
+    return prod(_without_nan(a, 1.0), axis, dtype, out, keepdims, initial, where)
+
+
+@function(np.nanmean)
+def nanmean(
+    a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, *, where: Any = None
+) -> Any:
+    """numpy.nanmean: the mean of the entries that are not NaN (NaN where there are none)."""
+    if not is_traced(a):
+        return np.nanmean(a, axis, dtype, out, keepdims, **given_keywords(where=where))
+    unsupported_keywords("nanmean", out=out, where=where)
+    a = _cast(a, dtype)
+    axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    return sum(_without_nan(a, 0.0), axis=axes, keepdims=keepdims) / count_not_nan(a, axis=axes, keepdims=keepdims)
+
+
+@function(np.nanvar)
+def nanvar(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    ddof: float = 0,
+    keepdims: bool = False,
+    *,
+    where: Any = None,
+    mean: Any = None,
+    correction: Any = None,
+) -> Any:
+    """numpy.nanvar: the variance of the entries that are not NaN; NaN where N − ddof <= 0."""
+    if not is_traced(a, mean):
+        extra = given_keywords(where=where, mean=mean, correction=correction)
+        return np.nanvar(a, axis, dtype, out, ddof, keepdims, **extra)
+    unsupported_keywords("nanvar", out=out, where=where)
+    a = _cast(a, dtype)
+    return _nanvar(a, normalize_axes(axis, len(_shape.shape_of(a))), _ddof("nanvar", ddof, correction), mean, keepdims)
+
+
+def _nanvar(a: Any, axes: tuple[int, ...], ddof: float, mean: Any, keepdims: bool) -> Any:
+    missing = isnan(a)
+    n = count_not_nan(a, axis=axes, keepdims=True)
+    if mean is None:
+        mean = sum(where(missing, 0.0, a), axis=axes, keepdims=True) / n
+    total = sum(_abs2(where(missing, 0.0, a - mean)), axis=axes, keepdims=keepdims)
+    dof = _shape.reshape(n, _shape.shape_of(total)) - ddof
+    # NaN where no degrees of freedom are left (as NumPy); the divisor stays positive so
+    # that the derivative of the branch not taken is zero, not 0/0
+    left = dof > 0
+    return where(left, total / where(left, dof, 1.0), np.nan)
+
+
+@function(np.nanstd)
+def nanstd(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    out: Any = None,
+    ddof: float = 0,
+    keepdims: bool = False,
+    *,
+    where: Any = None,
+    mean: Any = None,
+    correction: Any = None,
+) -> Any:
+    """numpy.nanstd: the square root of `nanvar`."""
+    if not is_traced(a, mean):
+        extra = given_keywords(where=where, mean=mean, correction=correction)
+        return np.nanstd(a, axis, dtype, out, ddof, keepdims, **extra)
+    unsupported_keywords("nanstd", out=out, where=where)
+    return sqrt(nanvar(a, axis, dtype, None, ddof, keepdims, mean=mean, correction=correction))
+
+
+def _nan_extreme(name: str, reduce: Any, fill: float, a: Any, axis: Any, out: Any, keepdims: bool, **kw: Any) -> Any:
+    unsupported_keywords(name, out=out, **kw)
+    axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    result = reduce(_without_nan(a, fill), axes, keepdims=keepdims)
+    return where(all_nan(a, axis=axes, keepdims=bool(keepdims)), np.nan, result)
+
+
+@function(np.nanmax)
+def nanmax(
+    a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, initial: Any = None, where: Any = None
+) -> Any:
+    """numpy.nanmax: the max of the entries that are not NaN; ties share the derivative."""
+    if not is_traced(a):
+        return np.nanmax(a, axis, out, keepdims, **given_keywords(initial=initial, where=where))
+    return _nan_extreme("nanmax", max, -np.inf, a, axis, out, keepdims, initial=initial, where=where)
+
+
+@function(np.nanmin)
+def nanmin(
+    a: Any, axis: Any = None, out: Any = None, keepdims: bool = False, initial: Any = None, where: Any = None
+) -> Any:
+    """numpy.nanmin: the min of the entries that are not NaN; ties share the derivative."""
+    if not is_traced(a):
+        return np.nanmin(a, axis, out, keepdims, **given_keywords(initial=initial, where=where))
+    return _nan_extreme("nanmin", min, np.inf, a, axis, out, keepdims, initial=initial, where=where)
+
+
+# ----- the NumPy API: cumulative sums and products ---------------------------------------
+
+
+def _scan_axis(name: str, a: Any, axis: Any, dtype: Any, out: Any) -> tuple[Any, int]:
+    """The array to scan and the one axis to scan along (None: the flattened array)."""
+    unsupported_keywords(name, out=out)
+    a = _cast(a, dtype)
+    if axis is None:
+        return _shape.ravel(a), 0
+    ndim = len(_shape.shape_of(a))
+    if np.ndim(axis) != 0:
+        raise TypeError(f"lagrad.numpy.{name}: axis must be one integer or None, not {axis!r}")
+    return a, normalize_axes(axis, ndim)[0]
+
+
+@function(np.cumsum)
+@method("cumsum")
+def cumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """numpy.cumsum along `axis` (None: the flattened array)."""
+    a, axis = _scan_axis("cumsum", a, axis, dtype, out)
+    return _cumsum(a, axis=axis)
+
+
+@function(np.cumprod)
+@method("cumprod")
+def cumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """numpy.cumprod along `axis` (None: the flattened array); exact where entries are zero."""
+    a, axis = _scan_axis("cumprod", a, axis, dtype, out)
+    return _cumprod(a, axis=axis)
+
+
+@function(np.nancumsum)
+def nancumsum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """numpy.nancumsum: cumsum with NaN counted as zero (and given no derivative)."""
+    if not is_traced(a):
+        return np.nancumsum(a, axis, dtype, out)
+    return cumsum(_without_nan(a, 0.0), axis, dtype, out)
+
+
+@function(np.nancumprod)
+def nancumprod(a: Any, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """numpy.nancumprod: cumprod with NaN counted as one (and given no derivative)."""
+    if not is_traced(a):
+        return np.nancumprod(a, axis, dtype, out)
+    return cumprod(_without_nan(a, 1.0), axis, dtype, out)
+
+
+def _cumulative(name: str, scan: Any, empty: float, x: Any, axis: Any, dtype: Any, out: Any, initial: bool) -> Any:
+    ndim = len(_shape.shape_of(x))
+    if axis is None:
+        if ndim > 1:
+            raise ValueError(f"lagrad.numpy.{name}: give axis= for arrays of more than one dimension")
+        axis = 0
+    x, axis = _scan_axis(name, x, axis, dtype, out)
+    result = scan(x, axis=axis)
+    if not initial:
+        return result
+    edge = np.full(kept_shape(_shape.shape_of(x), (axis,)), empty, dtype=result.dtype)
+    return _shape.concatenate([edge, result], axis=axis)
+
+
+@function(np.cumulative_sum)
+def cumulative_sum(
+    x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None, include_initial: bool = False
+) -> Any:
+    """numpy.cumulative_sum (the array API's cumsum): `include_initial` puts a zero first."""
+    if not is_traced(x):
+        return np.cumulative_sum(x, axis=axis, dtype=dtype, out=out, include_initial=include_initial)
+    return _cumulative("cumulative_sum", _cumsum, 0.0, x, axis, dtype, out, include_initial)
+
+
+@function(np.cumulative_prod)
+def cumulative_prod(
+    x: Any, /, *, axis: Any = None, dtype: Any = None, out: Any = None, include_initial: bool = False
+) -> Any:
+    """numpy.cumulative_prod (the array API's cumprod): `include_initial` puts a one first."""
+    if not is_traced(x):
+        return np.cumulative_prod(x, axis=axis, dtype=dtype, out=out, include_initial=include_initial)
+    return _cumulative("cumulative_prod", _cumprod, 1.0, x, axis, dtype, out, include_initial)
