@@ -7,7 +7,6 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 import numpy as np
-from lagrad.testing import check_grads
 from tests.conftest import positive, rand
 from tests.helpers import check
 

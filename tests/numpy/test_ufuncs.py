@@ -11,7 +11,7 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 import numpy as np
-from lagrad.core import Var, registry
+from lagrad.core import registry
 from tests.conftest import positive, rand
 from tests.helpers import check
 
@@ -300,13 +300,20 @@ def test_round_method_and_pythons_round_on_a_0d_float():
         lagrad.grad(lambda x: lnp.sum(python_round(x)))(x)
 
 
-@pytest.mark.xfail(
-    not hasattr(Var, "__round__"), strict=True, reason="needs Var.__round__ in core/trace.py (see the ufuncs report)"
-)
 def test_builtin_round_of_a_traced_0d_float():
     x = np.array([2.5, -1.26])
     g = lagrad.grad(lambda x: lnp.sum(x * round(x[0]) + x * round(x[1], 1)))(x)
     assert np.allclose(g, 2 + np.round(-1.26, 1))
+
+
+def test_python_divmod_and_shifts_on_traced_values():
+    x, y = positive(3) + 2.0, positive(3)
+    q, r = lagrad.value(lagrad.trace(lambda x, y: divmod(x, y), x, y)(x, y))
+    assert np.allclose(q, x // y) and np.allclose(r, x % y)
+    check(lambda x, y: divmod(x, y)[1] * 2.0, x, y)
+    n = np.array([1, 2, 3])
+    program = lagrad.trace(lambda x, n: x * (n << 1) + x * (n >> 1), x, n, argnums=0)
+    assert np.allclose(program(x), x * (n << 1) + x * (n >> 1))
 
 
 def test_clip_and_where_shapes():

@@ -222,6 +222,9 @@ for _name, _ufunc in [
     ("and", np.bitwise_and),
     ("or", np.bitwise_or),
     ("xor", np.bitwise_xor),
+    ("lshift", np.left_shift),
+    ("rshift", np.right_shift),
+    ("divmod", np.divmod),
 ]:
     setattr(Var, f"__{_name}__", _operator(f"__{_name}__", _ufunc))
     setattr(Var, f"__r{_name}__", _operator(f"__r{_name}__", _ufunc, reflected=True))
@@ -252,6 +255,13 @@ def _getitem(self: Var, index: Any) -> Any:
 
 
 Var.__getitem__ = _getitem  # type: ignore[attr-defined]
+
+
+def _round(self: Var, ndigits: int | None = None) -> Any:
+    return registry.methods["__round__"](self, ndigits)
+
+
+Var.__round__ = _round  # type: ignore[attr-defined]
 
 
 def _qualname(func: Any) -> str:
