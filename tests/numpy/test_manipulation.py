@@ -1,4 +1,5 @@
-"""Shape functions: reshape, transpose, broadcast, join, roll, astype."""
+"""Shape functions: reshape, transpose, broadcast, join, split, flip, tile, pad, differences, astype,
+and the array methods on them; each NumPy function checked as lagrad.numpy.X and as plain numpy.X."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 import numpy as np
+from lagrad.testing import check_grads
 from tests.conftest import rand
 from tests.helpers import check
 
@@ -75,3 +77,228 @@ def test_astype_to_integer_stops_the_derivative():
 def test_shape_queries_record_nothing():
     program = lagrad.trace(lambda x: x + lnp.ones_like(x) * lnp.size(x) + lnp.ndim(x) * lnp.shape(x)[0], rand(2, 2))
     assert [eq.primitive.name for eq in program.equations] == ["add", "add"]  # the rest is constant
+
+
+# ----- the NumPy functions built on the shape primitives, written once for both modules ---------
+
+
+def traced_value(fun, *args):
+    """What `fun` returns while traced (every argument a traced input)."""
+    return lagrad.vjp(fun, *args)[0]
+
+
+def assert_same(out, expected):
+    got, want = lagrad.tree_flatten(out)[0], lagrad.tree_flatten(expected)[0]
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        g = lagrad.value(g)
+        assert np.shape(g) == np.shape(w) and np.asarray(g).dtype == np.asarray(w).dtype
+        assert np.allclose(g, w)
+
+
+def both(fun, *args, order=2, solvers=True):
+    """`fun(m, *args)` for m = lagrad.numpy and m = numpy (NumPy's dispatch): NumPy's values
+    while traced, derivatives checked (plain NumPy to first order: the rules are the same).
+    `solvers=False` leaves out check_solvers, whose forward substitution is real-only."""
+    expected = fun(np, *args)
+    for m in (lnp, np):
+        assert_same(traced_value(lambda *a: fun(m, *a), *args), expected)
+    if solvers:
+        check(lambda *a: fun(lnp, *a), *args, order=order)
+    else:
+        check_grads(lambda *a: fun(lnp, *a), *args, order=order)
+    check_grads(lambda *a: fun(np, *a), *args, order=1)
+
+
+FUNCTIONS = [
+    # flips and rotations
+    ("flip", lambda m, x: m.flip(x), (4,)),
+    ("flip matrix", lambda m, x: m.flip(x), (2, 3)),
+    ("flip axis", lambda m, x: m.flip(x, 1), (2, 3)),
+    ("flip axes", lambda m, x: m.flip(x, (0, -1)), (2, 3, 2)),
+    ("flip scalar", lambda m, x: m.flip(x) * 2.0, ()),
+    ("fliplr", lambda m, x: m.fliplr(x), (2, 3)),
+    ("flipud", lambda m, x: m.flipud(x), (3,)),
+    ("rot90", lambda m, x: m.rot90(x), (2, 3)),
+    ("rot90 twice", lambda m, x: m.rot90(x, 2), (2, 3)),
+    ("rot90 thrice", lambda m, x: m.rot90(x, -1), (2, 3)),
+    ("rot90 axes", lambda m, x: m.rot90(x, 1, axes=(2, 1)), (2, 3, 2)),
+    # repetition
+    ("tile", lambda m, x: m.tile(x, 2), (3,)),
+    ("tile more axes", lambda m, x: m.tile(x, (2, 1, 2)), (2, 3)),
+    ("tile fewer reps", lambda m, x: m.tile(x, 2), (2, 3)),
+    ("tile scalar", lambda m, x: m.tile(x, 3), ()),
+    ("repeat", lambda m, x: m.repeat(x, 2), (3,)),
+    ("repeat flat", lambda m, x: m.repeat(x, 2), (2, 3)),
+    ("repeat counts", lambda m, x: m.repeat(x, [1, 0, 3], axis=1), (2, 3)),
+    ("repeat method", lambda m, x: x.repeat(3, axis=0), (2, 3)),
+    ("repeat scalar", lambda m, x: m.repeat(x, 3), ()),
+    # padding
+    ("pad", lambda m, x: m.pad(x, 2), (3,)),
+    ("pad widths", lambda m, x: m.pad(x, ((1, 0), (2, 1))), (2, 3)),
+    ("pad constant", lambda m, x: m.pad(x, 1, constant_values=1.5), (2, 3)),
+    ("pad constants per axis", lambda m, x: m.pad(x, (1, 2), constant_values=((1.0, 2.0), (3.0, 4.0))), (2, 2)),
+    ("pad edge", lambda m, x: m.pad(x, ((1, 2), (0, 1)), mode="edge"), (2, 3)),
+    ("pad reflect", lambda m, x: m.pad(x, (2, 1), mode="reflect"), (3,)),
+    ("pad symmetric", lambda m, x: m.pad(x, 2, mode="symmetric"), (2, 3)),
+    ("pad wrap wide", lambda m, x: m.pad(x, (4, 5), mode="wrap"), (3,)),
+    ("pad edge 3-d", lambda m, x: m.pad(x, 1, mode="edge"), (2, 1, 2)),
+    # promotion and joining
+    ("atleast_1d", lambda m, x: m.atleast_1d(x), ()),
+    ("atleast_2d", lambda m, x: m.atleast_2d(x), (3,)),
+    ("atleast_3d", lambda m, x: m.atleast_3d(x), (2, 3)),
+    ("atleast_3d several", lambda m, x: m.atleast_3d(x, x[0], x[0, 0]), (2, 3)),
+    ("atleast_2d unchanged", lambda m, x: m.atleast_2d(x) * 1.0, (2, 1, 2)),
+    ("hstack", lambda m, x: m.hstack([x, x**2]), (3,)),
+    ("hstack matrices", lambda m, x: m.hstack((x, x[:, :1])), (2, 3)),
+    ("vstack", lambda m, x: m.vstack([x, x[0], 2.0 * x]), (2, 3)),
+    ("vstack vectors", lambda m, x: m.vstack([x, x**2]), (3,)),
+    ("dstack", lambda m, x: m.dstack([x, x**2]), (2, 3)),
+    ("dstack vectors", lambda m, x: m.dstack([x, x]), (3,)),
+    ("column_stack", lambda m, x: m.column_stack([x, x**2]), (3,)),
+    ("column_stack matrix", lambda m, x: m.column_stack([x, x[:, 0]]), (2, 3)),
+    ("row_stack", lambda m, x: lnp.row_stack([x, x**2]) if m is lnp else np.vstack([x, x**2]), (3,)),
+    ("block", lambda m, x: m.block([[x, x[:, :1]], [x[:1], x[:1, :1]]]), (2, 3)),
+    ("block vectors", lambda m, x: m.block([x, x[:2], x[0]]), (3,)),
+    ("block scalars", lambda m, x: m.block([[x[0], x[1]], [x[1], x[2]]]), (3,)),
+    ("append", lambda m, x: m.append(x, x[0]), (2, 3)),
+    ("append axis", lambda m, x: m.append(x, x[:1] ** 2, axis=0), (2, 3)),
+    ("unstack", lambda m, x: m.unstack(x, axis=1), (2, 3)),
+    # splitting
+    ("split", lambda m, x: m.split(x, 2), (4,)),
+    ("split axis", lambda m, x: m.split(x, 3, axis=1), (2, 3)),
+    ("split indices", lambda m, x: m.split(x, [1, 3]), (5,)),
+    ("array_split", lambda m, x: m.array_split(x, 3, axis=1), (2, 5)),
+    ("array_split decreasing", lambda m, x: m.array_split(x, [3, 1]), (5,)),
+    ("hsplit", lambda m, x: m.hsplit(x, [1]), (2, 3)),
+    ("hsplit vector", lambda m, x: m.hsplit(x, 2), (4,)),
+    ("vsplit", lambda m, x: m.vsplit(x, 2), (4, 2)),
+    ("dsplit", lambda m, x: m.dsplit(x, [1]), (2, 1, 3)),
+    # insertions, deletions, resizing
+    ("insert", lambda m, x: m.insert(x, 1, 5.0), (3,)),
+    ("insert flat", lambda m, x: m.insert(x, [0, 2, 2], x[0, :3] ** 2), (2, 3)),
+    ("insert column", lambda m, x: m.insert(x, 1, x[:, 0] * 2.0, axis=1), (2, 3)),
+    ("insert broadcast", lambda m, x: m.insert(x, [1, 3], x[0, :1], axis=1), (2, 3)),
+    ("insert row", lambda m, x: m.insert(x, 2, x[0], axis=0), (2, 3)),
+    ("delete", lambda m, x: m.delete(x, 1), (3,)),
+    ("delete flat", lambda m, x: m.delete(x, [0, 4]), (2, 3)),
+    ("delete slice", lambda m, x: m.delete(x, slice(0, 3, 2), axis=1), (2, 3)),
+    ("delete mask", lambda m, x: m.delete(x, np.array([True, False]), axis=0), (2, 3)),
+    ("resize", lambda m, x: m.resize(x, (4, 4)), (2, 3)),
+    ("resize smaller", lambda m, x: m.resize(x, 2), (3,)),
+    # grids and broadcasting
+    ("broadcast_arrays", lambda m, x: m.broadcast_arrays(x, x[:1], x[0, 0]), (2, 3)),
+    ("meshgrid", lambda m, x: m.meshgrid(x, x[:2] ** 2), (3,)),
+    ("meshgrid ij", lambda m, x: m.meshgrid(x, x[:2], x[:1], indexing="ij"), (3,)),
+    ("meshgrid sparse", lambda m, x: m.meshgrid(x[0], x[1, :2], sparse=True), (2, 3)),
+    ("meshgrid one", lambda m, x: m.meshgrid(x), (3,)),
+    # differences and numerical derivatives
+    ("diff", lambda m, x: m.diff(x), (4,)),
+    ("diff second", lambda m, x: m.diff(x, 2), (2, 4)),
+    ("diff third axis", lambda m, x: m.diff(x, 3, axis=0), (4, 2)),
+    ("diff 3-d", lambda m, x: m.diff(x, axis=1), (2, 3, 2)),
+    ("diff prepend append", lambda m, x: m.diff(x, prepend=0.5, append=x[:, :1]), (2, 3)),
+    ("diff order zero", lambda m, x: m.diff(x, 0) * 1.0, (3,)),
+    ("ediff1d", lambda m, x: m.ediff1d(x), (2, 3)),
+    ("ediff1d ends", lambda m, x: m.ediff1d(x, to_end=x[:2] ** 2, to_begin=-1.0), (3,)),
+    ("gradient", lambda m, x: m.gradient(x), (4,)),
+    ("gradient matrix", lambda m, x: m.gradient(x), (3, 4)),
+    ("gradient spacing", lambda m, x: m.gradient(x, 0.5, axis=1), (3, 4)),
+    ("gradient edge order", lambda m, x: m.gradient(x, 2.0, 0.5, edge_order=2), (3, 4)),
+    ("gradient coordinates", lambda m, x: m.gradient(x, np.array([0.0, 0.5, 2.0, 2.5, 4.0])), (5,)),
+    ("gradient coordinates 2", lambda m, x: m.gradient(x, np.array([0, 1, 3, 4.0]), axis=-1, edge_order=2), (2, 4)),
+    ("gradient two points", lambda m, x: m.gradient(x), (2,)),
+    # aliases and copies
+    ("matrix_transpose", lambda m, x: m.matrix_transpose(x), (2, 2, 3)),
+    ("permute_dims", lambda m, x: m.permute_dims(x, (2, 0, 1)), (2, 3, 2)),
+    ("concat", lambda m, x: m.concat([x, x[:1]]), (2, 3)),
+    ("copy", lambda m, x: m.copy(x) * 2.0, (3,)),
+    ("copy method", lambda m, x: x.copy() + x.view(), (3,)),
+    ("flat", lambda m, x: x.flat[1:3] * 1.0, (2, 3)),
+    ("mT", lambda m, x: x.mT * 1.0, (2, 3)),
+]
+
+
+@pytest.mark.parametrize("name,fun,shape", FUNCTIONS, ids=[c[0] for c in FUNCTIONS])
+def test_function(name, fun, shape):
+    both(fun, rand(*shape))
+
+
+def test_functions_of_two_arrays():
+    x, y = rand(2, 3), rand(3)
+    both(lambda m, x, y: m.pad(x, 1, constant_values=y[0]), x, y)
+    both(lambda m, x, y: m.insert(x, [1, 1], y[:2], axis=1), x, y)
+    both(lambda m, x, y: m.block([[x], [m.reshape(y, (1, 3))]]), x, y)
+    both(lambda m, x, y: m.meshgrid(x[0], y, indexing="xy"), x, y)
+    both(lambda m, x, y: m.gradient(x, y**2 + np.array([0.0, 1.0, 2.0]), axis=1, edge_order=2), x, y)
+    both(lambda m, x, y: m.gradient(x[0], y[0] ** 2 + 0.5), x, y)
+    both(lambda m, x, y: m.append(y, x), x, y)
+    both(lambda m, x, y: m.diff(x, prepend=y[0], append=m.reshape(y, (3, 1))[:2]), x, y)
+
+
+def test_values_without_derivative():
+    x = rand(6)
+    # the n-th difference of fewer than n + 1 entries is empty; of booleans, inequality
+    assert_same(traced_value(lambda x: lnp.diff(x, 6), x), np.diff(x, 6))
+    assert_same(traced_value(lambda x: lnp.diff(x > 0.0), x), np.diff(x > 0.0))
+    assert_same(traced_value(lambda x: lnp.resize(x[:0], (2, 2)), x), np.resize(x[:0], (2, 2)))
+    assert_same(traced_value(lambda x: lnp.gradient(lnp.astype(x > 0.0, np.int64)), x), np.gradient((x > 0) * 1))
+
+
+def test_traced_repeat_count_is_a_guard():
+    x = rand(3)
+
+    def f(x, k):  # the count is traced: computed from the float k
+        return lnp.repeat(x, lnp.astype(k, np.int64))
+
+    check(f, x, 2.5)
+    program = lagrad.trace(f, x, 2.5)
+    assert np.allclose(program(x, 2.25), np.repeat(x, 2))
+    with pytest.raises(lagrad.BranchError):
+        program(x, 3.5)
+    with pytest.raises(TypeError, match=r"repeat: traced repeat counts"):
+        lagrad.trace(f, x, np.array([1.0, 2.0, 1.0]))
+
+
+@pytest.mark.parametrize(
+    "fun,message",
+    [
+        (lambda x: lnp.pad(x, 1, mode="mean"), r"pad: mode 'mean' is not supported"),
+        (lambda x: lnp.pad(x, 1, mode="reflect", reflect_type="odd"), r"reflect_type='even'"),
+        (lambda x: lnp.pad(x, -1), r"non-negative"),
+        (lambda x: lnp.split(x, 2), r"equal division"),
+        (lambda x: lnp.vsplit(x, 1), r"2 or more dimensions"),
+        (lambda x: lnp.block([x, [x]]), r"different depths"),
+        (lambda x: lnp.block((x, x)), r"tuple"),
+        (lambda x: lnp.delete(x, lnp.astype(x[:1] > 9.0, np.int64)), r"delete: the positions"),
+        (lambda x: lnp.diff(x, -1), r"non-negative"),
+        (lambda x: lnp.gradient(x, 1.0, 2.0), r"spacing"),
+        (lambda x: lnp.gradient(x[:1]), r"too small"),
+        (lambda x: lnp.flip(x, 1), r"axis 1 is out of bounds"),
+        (lambda x: x.view(np.int64), r"x.view\(dtype\)"),
+        (lambda x: x.resize((2, 2)), r"x.resize\(...\) changes a traced array in place.*lagrad.numpy.resize"),
+        (lambda x: x.fill(0.0), r"x.fill\(...\) changes a traced array in place.*full_like"),
+    ],
+)
+def test_clear_errors(fun, message):
+    with pytest.raises((TypeError, ValueError, NotImplementedError, np.exceptions.AxisError), match=message):
+        lagrad.grad(lambda x: lnp.sum(fun(x)))(rand(3))
+
+
+def test_byte_counts_are_plain_numbers():
+    from lagrad.core import registry
+
+    x = np.zeros((2, 3), dtype=np.float32)
+
+    def f(x):
+        assert registry.methods["nbytes"](x) == 24 and registry.methods["itemsize"](x) == 4
+        return lnp.sum(x)
+
+    lagrad.grad(f)(x)
+
+
+def test_pad_and_diff_rules_read_only_shapes():
+    program = lagrad.trace(lambda x: lnp.diff(lnp.pad(x, 1), 2), rand(3))
+    pad_eq, diff_eq = program.equations
+    assert pad_eq.values[0] is None and not isinstance(pad_eq.values[1], np.ndarray)  # x: shape only
+    assert diff_eq.values == [None, None]  # the transpose needs nothing of the forward values

@@ -1,10 +1,13 @@
-"""Indexing: ``x[i]``, slices, integer and boolean arrays, and functional updates.
+"""Indexing: ``x[i]``, slices, integer and boolean arrays, functional updates, and the
+NumPy functions that select entries: take, take_along_axis, choose, compress, select,
+diagonals and triangles, interp.
 
 ``x[index]`` is linear in `x`; its transpose scatters the multiplier back into
 zeros (adding where an integer index repeats). Traced integer or boolean
 arrays inside an index become arguments of the equation, so a replay indexes
 with the new values. Traced arrays are immutable: ``x.at[i].set(v)`` and
-``x.at[i].add(v)`` return updated copies.
+``x.at[i].add(v)`` return updated copies, and NumPy's in-place writers
+(put, put_along_axis, x.fill) refuse them with the functional way to say it.
 """
 
 from __future__ import annotations
@@ -16,11 +19,27 @@ import numpy as np
 from ..core import Var, defjvp, deflinear, defvjp
 from ..core.primitive import META, UNREAD
 from . import manipulation as _shape
-from ._register import method, prim
+from . import reductions, ufuncs
+from ._register import function, method, nondiff, prim
 
 __all__ = [
     "at",
+    "choose",
+    "compress",
+    "diag",
+    "diagflat",
+    "diagonal",
+    "extract",
     "getitem",
+    "interp",
+    "put",
+    "put_along_axis",
+    "select",
+    "take",
+    "take_along_axis",
+    "trace",
+    "tril",
+    "triu",
 ]
 
 
@@ -142,10 +161,39 @@ def _scatter(t: Any, x: Any, dynamic: tuple[Any, ...], index: Index) -> Any:
     return _untake(part, *dynamic, index=index, shape=x.shape)
 
 
+def _winners_impl(*dynamic: Any, index: Index, shape: tuple[int, ...]) -> Any:
+    """For ``x.at[index].set(v)``: True where an entry of the indexed part is the one that
+    lands (the last written, where an integer index repeats); the others are overwritten."""
+    where = index.fill(dynamic)
+    part = np.empty(shape, dtype=np.bool_)[where].shape
+    labels = np.arange(int(np.prod(part, dtype=np.int64))).reshape(part)
+    written = np.full(shape, -1, dtype=labels.dtype)
+    written[where] = labels
+    return written[where] == labels
+
+
+_winners = nondiff(_winners_impl, "index_winners")
+
+
+def _landed(part: Any, x: Any, dynamic: tuple[Any, ...], index: Index) -> Any:
+    """`part` (shaped like x[index]) zeroed where a repeated index overwrote the entry."""
+    return part * _winners(*dynamic, index=index, shape=x.shape) if index.repeats else part
+
+
+def _set_part(g: Any, x: Any, v: Any, dynamic: tuple[Any, ...], index: Index) -> Any:
+    return _shape.unbroadcast(_landed(_getitem(g, *dynamic, index=index), x, dynamic, index), v.shape)
+
+
+def _set_scatter(t: Any, x: Any, dynamic: tuple[Any, ...], index: Index) -> Any:
+    part = _landed(_shape.broadcast_to(t, _indexed_shape(x.shape, index, dynamic)), x, dynamic, index)
+    return _untake(part, *dynamic, index=index, shape=x.shape)
+
+
 # What a rule reads of (ans, x, v): the traced index arrays after them are read in full.
 _NOTHING = (UNREAD, UNREAD, UNREAD)
 _X_SHAPE = (UNREAD, META, UNREAD)
 _V_SHAPE = (UNREAD, UNREAD, META)
+_SHAPES = (UNREAD, META, META)
 
 # fmt: off
 deflinear(_getitem,  lambda g, ans, x, *dynamic, index: _untake(g, *dynamic, index=index, shape=x.shape),
@@ -153,10 +201,10 @@ deflinear(_getitem,  lambda g, ans, x, *dynamic, index: _untake(g, *dynamic, ind
 deflinear(_untake,   lambda g, ans, t, *dynamic, index, shape: _getitem(g, *dynamic, index=index),
                      reads=[_NOTHING[:2]])
 defvjp(_index_set,   lambda g, ans, x, v, *dynamic, index: _index_set(g, 0.0, *dynamic, index=index),
-                     lambda g, ans, x, v, *dynamic, index: _part(g, v, dynamic, index),
-                     reads=[_NOTHING, _V_SHAPE])
+                     lambda g, ans, x, v, *dynamic, index: _set_part(g, x, v, dynamic, index),
+                     reads=[_NOTHING, _SHAPES])
 defjvp(_index_set,   lambda t, ans, x, v, *dynamic, index: _index_set(t, 0.0, *dynamic, index=index),
-                     lambda t, ans, x, v, *dynamic, index: _scatter(t, x, dynamic, index),
+                     lambda t, ans, x, v, *dynamic, index: _set_scatter(t, x, dynamic, index),
                      reads=[_NOTHING, _X_SHAPE])
 defvjp(_index_add,   lambda g, ans, x, v, *dynamic, index: g,
                      lambda g, ans, x, v, *dynamic, index: _part(g, v, dynamic, index),
@@ -204,3 +252,402 @@ class _At:
 def at(x: Any) -> _At:
     """``at(x)[index].set(v)``: the functional update, for traced and plain arrays alike."""
     return _At(x)
+
+
+# ----- gathers along an axis: take, take_along_axis and their scatter-add transposes ----------
+
+
+def _along_axis_index(indices: Any, axis: int, shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """The advanced index that picks ``x[..., indices[..., j, ...], ...]`` along `axis`,
+    broadcasting the other axes of `indices` against those of an array of `shape`."""
+    ndim = len(shape)
+    return tuple(
+        indices if d == axis else np.arange(shape[d]).reshape([-1 if e == d else 1 for e in range(ndim)])
+        for d in range(ndim)
+    )
+
+
+def _untake_along_impl(g: Any, indices: Any, axis: int, shape: tuple[int, ...]) -> Any:
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, _along_axis_index(indices, axis, shape), g)
+    return out
+
+
+_take_along = prim("take_along_axis", lambda x, indices, axis: np.take_along_axis(x, indices, axis=axis))
+_untake_along = prim("untake_along_axis", _untake_along_impl)
+
+
+# ----- diagonals: a gather along two axes, and its transpose that fills zeros ------------------
+
+
+def _embed_diagonal_impl(g: Any, offset: int, axis1: int, axis2: int, shape: tuple[int, ...]) -> Any:
+    """Zeros of `shape` with `g` (laid out as numpy.diagonal returns it) on the diagonal."""
+    out = np.zeros(shape, dtype=g.dtype)
+    k = np.arange(g.shape[-1])
+    np.moveaxis(out, (axis1, axis2), (-2, -1))[..., k + max(-offset, 0), k + max(offset, 0)] = g
+    return out
+
+
+_diagonal = prim("diagonal", lambda x, offset, axis1, axis2: np.diagonal(x, offset, axis1, axis2))
+_embed_diagonal = prim("embed_diagonal", _embed_diagonal_impl)
+
+# fmt: off
+deflinear(_take_along,     lambda g, ans, x, indices, axis: _untake_along(g, indices, axis=axis, shape=x.shape),
+                           None)
+deflinear(_untake_along,   lambda g, ans, t, indices, axis, shape: _take_along(g, indices, axis=axis),
+                           None)
+deflinear(_diagonal,       lambda g, ans, x, offset, axis1, axis2:
+                               _embed_diagonal(g, offset=offset, axis1=axis1, axis2=axis2, shape=x.shape))
+deflinear(_embed_diagonal, lambda g, ans, t, offset, axis1, axis2, shape:
+                               _diagonal(g, offset=offset, axis1=axis1, axis2=axis2))
+# fmt: on
+
+
+def _index_array(name: str, indices: Any) -> Any:
+    """Integer indices: a traced integer array as it is, anything else as a NumPy array."""
+    if type(indices) is Var:
+        if indices.dtype.kind not in "iu":
+            raise IndexError(f"lagrad.numpy.{name}: indices must be integers, got {indices.dtype}")
+        return indices
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise IndexError(f"lagrad.numpy.{name}: indices must be integers, got {indices.dtype}")
+    return indices
+
+
+def _fit_indices(name: str, indices: Any, n: int, mode: str) -> Any:
+    """Indices in range for an axis of length `n`: NumPy's modes 'raise', 'wrap' and 'clip'."""
+    if mode == "wrap":
+        return indices % n
+    if mode == "clip":
+        return ufuncs.clip(indices, 0, n - 1) if type(indices) is Var else np.clip(indices, 0, n - 1)
+    if mode != "raise":
+        raise ValueError(f"lagrad.numpy.{name}: mode must be 'raise', 'wrap' or 'clip', not {mode!r}")
+    return indices
+
+
+@function(np.take)
+@method("take")
+def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "raise") -> Any:
+    """The entries of `a` at `indices` along `axis` (of the flattened array when None)."""
+    if out is not None:
+        raise TypeError("lagrad.numpy.take: out= is not supported on traced values; use the result")
+    if not _shape.traced(a, indices):
+        return np.take(a, indices, axis, mode=mode)
+    if axis is None:
+        a, axis = _shape.ravel(a), 0
+    axis = _shape.axis_index(axis, len(_shape.shape_of(a)))
+    indices = _fit_indices("take", _index_array("take", indices), _shape.shape_of(a)[axis], mode)
+    return getitem(a, _shape.along(axis, indices))
+
+
+@function(np.take_along_axis)
+def take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Any:
+    """``arr[..., indices[..., j, ...], ...]`` along `axis`, matching 1-d slices of `arr` and
+    `indices` (as argsort's result picks sorted values); the transpose scatter-adds."""
+    if not _shape.traced(arr, indices):
+        return np.take_along_axis(arr, indices, axis=axis)
+    indices = _index_array("take_along_axis", indices)
+    if axis is None:
+        arr, axis = _shape.ravel(arr), 0
+    ndim = len(_shape.shape_of(arr))
+    if len(_shape.shape_of(indices)) != ndim:
+        raise ValueError("lagrad.numpy.take_along_axis: indices and arr must have the same number of dimensions")
+    return _take_along(arr, indices, axis=_shape.axis_index(axis, ndim))
+
+
+@function(np.put_along_axis)
+def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, *, inplace: bool = True) -> Any:
+    """numpy.put_along_axis writes into `arr` in place; with ``inplace=False`` this returns
+    the updated copy instead, which is the only form traced arrays allow."""
+    if inplace:
+        if _shape.traced(arr, indices, values):
+            raise TypeError(
+                "lagrad.numpy.put_along_axis: writing into a traced array in place is not possible "
+                "(traced arrays are immutable); call lagrad.numpy.put_along_axis(arr, indices, "
+                "values, axis, inplace=False), which returns the updated array"
+            )
+        return np.put_along_axis(arr, indices, values, axis)
+    indices = _index_array("put_along_axis", indices)
+    shape = _shape.shape_of(arr)
+    flat = axis is None
+    if flat:
+        arr, axis = _shape.ravel(arr), 0
+    ndim = len(_shape.shape_of(arr))
+    if len(_shape.shape_of(indices)) != ndim:
+        raise ValueError("lagrad.numpy.put_along_axis: indices and arr must have the same number of dimensions")
+    index = _along_axis_index(indices, _shape.axis_index(axis, ndim), _shape.shape_of(arr))
+    out = _At(arr, index).set(values)
+    return _shape.reshape(out, shape) if flat else out
+
+
+@function(np.put)
+def put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
+    """numpy.put writes into `a` in place: for plain arrays it does; traced arrays refuse."""
+    if _shape.traced(a, ind, v):
+        raise TypeError(
+            "lagrad.numpy.put: writing into a traced array in place is not possible (traced arrays "
+            "are immutable); use `a = a.at[...].set(v)` on the flattened array, e.g. "
+            "`a.ravel().at[ind].set(v).reshape(a.shape)`"
+        )
+    np.put(a, ind, v, mode)
+
+
+@method("put")
+def _put_method(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
+    put(a, ind, v, mode)
+
+
+@function(np.choose)
+@method("choose")
+def choose(a: Any, choices: Any, out: Any = None, mode: str = "raise") -> Any:
+    """``choices[a[i]][i]`` for every i, with `a` and the choices broadcast together."""
+    if out is not None:
+        raise TypeError("lagrad.numpy.choose: out= is not supported on traced values; use the result")
+    if not _shape.traced(a, choices):
+        return np.choose(a, choices, mode=mode)
+    a = _index_array("choose", a)
+    # a list of arrays, or an array whose first axis enumerates the choices
+    stacked = _shape.stack(list(_shape.broadcast_arrays(*choices))) if isinstance(choices, (list, tuple)) else choices
+    n = _shape.shape_of(stacked)[0]
+    if mode == "raise":
+        plain = _plain(a)
+        if plain.size and (plain.min() < 0 or plain.max() >= n):
+            raise ValueError("lagrad.numpy.choose: invalid entry in choice array")
+    a = _fit_indices("choose", a, n, mode)
+    inner = _shape.shape_of(stacked)[1:]
+    shape = np.broadcast_shapes(_shape.shape_of(a), inner)
+    stacked = _shape.reshape(stacked, (n,) + (1,) * (len(shape) - len(inner)) + inner)
+    a = _shape.reshape(a, (1,) * (len(shape) + 1 - len(_shape.shape_of(a))) + _shape.shape_of(a))
+    return _shape.reshape(take_along_axis(stacked, a, axis=0), shape)
+
+
+@function(np.compress)
+def compress(condition: Any, a: Any, axis: Any = None, out: Any = None) -> Any:
+    """The slices of `a` along `axis` where `condition` (1-d) is true."""
+    if out is not None:
+        raise TypeError("lagrad.numpy.compress: out= is not supported on traced values; use the result")
+    if not _shape.traced(condition, a):
+        return np.compress(condition, a, axis)
+    if len(_shape.shape_of(condition)) != 1:
+        raise ValueError("lagrad.numpy.compress: condition must be a 1-d array")
+    return take(a, _nonzero_flat(condition), axis=axis)
+
+
+@method("compress")
+def _compress_method(a: Any, condition: Any, axis: Any = None, out: Any = None) -> Any:
+    return compress(condition, a, axis, out)
+
+
+def _nonzero_flat(condition: Any) -> Any:
+    """The positions of the nonzero entries of a 1-d condition (recorded if it is traced)."""
+    return ufuncs.nonzero(condition)[0] if type(condition) is Var else np.nonzero(condition)[0]
+
+
+@function(np.extract)
+def extract(condition: Any, arr: Any) -> Any:
+    """The entries of `arr` where `condition` is nonzero, as a 1-d array."""
+    if not _shape.traced(condition, arr):
+        return np.extract(condition, arr)
+    return take(_shape.ravel(arr), _nonzero_flat(_shape.ravel(condition)))
+
+
+@function(np.select)
+def select(condlist: Any, choicelist: Any, default: Any = 0) -> Any:
+    """From each choice where its condition holds, the first that does; `default` elsewhere."""
+    if not _shape.traced(condlist, choicelist, default):
+        return np.select(condlist, choicelist, default)
+    condlist, choicelist = list(condlist), list(choicelist)
+    if len(condlist) != len(choicelist):
+        raise ValueError("lagrad.numpy.select: list of cases must be same length as list of conditions")
+    if not condlist:
+        raise ValueError("lagrad.numpy.select: select with an empty condition list is not possible")
+    for i, c in enumerate(condlist):
+        dtype = c.dtype if hasattr(c, "dtype") else np.asarray(c).dtype
+        if dtype != np.bool_:
+            raise TypeError(f"lagrad.numpy.select: invalid entry {i} in condlist: should be boolean ndarray")
+    dtype = np.result_type(*(_dtype_of(c) for c in choicelist), _dtype_of(default))
+    result = default
+    for c, choice in zip(reversed(condlist), reversed(choicelist)):
+        result = ufuncs.where(c, choice, result)
+    shape = np.broadcast_shapes(*(_shape.shape_of(x) for x in (*condlist, *choicelist, default)))
+    result = _shape.broadcast_to(result, shape)
+    return _shape.astype(result, dtype) if type(result) is Var else np.asarray(result, dtype=dtype)
+
+
+def _dtype_of(x: Any) -> Any:
+    """What np.result_type needs of `x`: its dtype, or a Python number as it is (weak)."""
+    if hasattr(x, "dtype"):
+        return x.dtype
+    return x if isinstance(x, (bool, int, float, complex)) else np.asarray(x).dtype
+
+
+# ----- diagonals, triangles, trace ----------------------------------------------------------------
+
+
+@function(np.diagonal)
+@method("diagonal")
+def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """The diagonal of `a` in the plane of (axis1, axis2), `offset` above it, as the last axis."""
+    if not _shape.traced(a):
+        return np.diagonal(a, offset, axis1, axis2)
+    ndim = len(_shape.shape_of(a))
+    if ndim < 2:
+        raise ValueError("lagrad.numpy.diagonal: the array must be at least 2-d")
+    axis1, axis2 = _shape.axis_index(axis1, ndim), _shape.axis_index(axis2, ndim)
+    if axis1 == axis2:
+        raise ValueError("lagrad.numpy.diagonal: axis1 and axis2 cannot be the same")
+    return _diagonal(a, offset=int(offset), axis1=axis1, axis2=axis2)
+
+
+@function(np.diag)
+def diag(v: Any, k: int = 0) -> Any:
+    """The k-th diagonal of a 2-d array, or a 2-d array with the 1-d `v` on its k-th diagonal."""
+    if not _shape.traced(v):
+        return np.diag(v, k)
+    shape = _shape.shape_of(v)
+    if len(shape) == 2:
+        return diagonal(v, k)
+    if len(shape) != 1:
+        raise ValueError("lagrad.numpy.diag: input must be 1- or 2-d")
+    n = shape[0] + abs(int(k))
+    return _embed_diagonal(v, offset=int(k), axis1=0, axis2=1, shape=(n, n))
+
+
+@function(np.diagflat)
+def diagflat(v: Any, k: int = 0) -> Any:
+    """A 2-d array with the flattened `v` on its k-th diagonal."""
+    if not _shape.traced(v):
+        return np.diagflat(v, k)
+    return diag(_shape.ravel(v), k)
+
+
+@function(np.trace)
+@method("trace")
+def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None, out: Any = None) -> Any:
+    """The sum along a diagonal of `a` (see diagonal)."""
+    if out is not None:
+        raise TypeError("lagrad.numpy.trace: out= is not supported on traced values; use the result")
+    if not _shape.traced(a):
+        return np.trace(a, offset, axis1, axis2, dtype)
+    return reductions.sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype)
+
+
+def _triangle(name: str, m: Any, lower: Any) -> Any:
+    shape = _shape.shape_of(m)
+    if not shape:
+        raise ValueError(f"lagrad.numpy.{name}: the array must be at least 1-d")
+    rows, cols = shape[-2:] if len(shape) > 1 else (shape[0], shape[0])
+    return ufuncs.where(lower(rows, cols), m, np.zeros((), dtype=m.dtype))
+
+
+@function(np.tril)
+def tril(m: Any, k: int = 0) -> Any:
+    """`m` (the last two axes) with the entries above the k-th diagonal zeroed."""
+    if not _shape.traced(m):
+        return np.tril(m, k)
+    return _triangle("tril", m, lambda n, p: np.tri(n, p, int(k), dtype=bool))
+
+
+@function(np.triu)
+def triu(m: Any, k: int = 0) -> Any:
+    """`m` (the last two axes) with the entries below the k-th diagonal zeroed."""
+    if not _shape.traced(m):
+        return np.triu(m, k)
+    return _triangle("triu", m, lambda n, p: ~np.tri(n, p, int(k) - 1, dtype=bool))
+
+
+# ----- interpolation: the interval is an integer (no derivative), the rest is arithmetic --------
+
+
+def _interval_impl(x: Any, xp: Any) -> Any:
+    """j with xp[j] <= x < xp[j+1], clipped to the table's intervals."""
+    return np.clip(np.searchsorted(xp, x, side="right") - 1, 0, max(len(xp) - 2, 0))
+
+
+_interval = nondiff(_interval_impl, "interp_interval")
+
+
+@function(np.interp)
+def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period: Any = None) -> Any:
+    """Piecewise-linear interpolation of the table (xp, fp) at `x`: linear in `fp`, with
+    derivative in `x` the slope of the interval `x` falls in, and differentiable in `xp`."""
+    if not _shape.traced(x, xp, fp, left, right, period):
+        return np.interp(x, xp, fp, left, right, period)
+    x, xp, fp = (a if hasattr(a, "shape") else np.asarray(a) for a in (x, xp, fp))
+    if len(_shape.shape_of(xp)) != 1 or _shape.shape_of(xp) != _shape.shape_of(fp):
+        raise ValueError("lagrad.numpy.interp: xp and fp must be 1-d sequences of the same length")
+    if _shape.shape_of(xp)[0] == 0:
+        raise ValueError("lagrad.numpy.interp: array of sample points is empty")
+    if period is not None:
+        x, xp, fp = _periodic(x, xp, fp, period)
+        left = right = None
+    lo, hi = xp[0], xp[-1]
+    if _shape.shape_of(xp)[0] == 1:
+        inner = fp[0] + 0.0 * x
+    else:
+        j = _interval(x, xp)
+        x0, x1, f0, f1 = getitem(xp, j), getitem(xp, j + 1), getitem(fp, j), getitem(fp, j + 1)
+        h = x1 - x0
+        inner = f0 + (x - x0) * (f1 - f0) / ufuncs.where(h == 0, 1.0, h)
+        inner = ufuncs.where(x == hi, fp[-1], inner)
+    inner = ufuncs.where(x > hi, fp[-1] if right is None else right, inner)
+    return ufuncs.where(x < lo, fp[0] if left is None else left, inner)
+
+
+def _periodic(x: Any, xp: Any, fp: Any, period: Any) -> tuple[Any, Any, Any]:
+    """The table of a periodic interpolation: xp reduced modulo `period`, sorted, and
+    extended by one point at each end; `x` reduced modulo `period`."""
+    if _shape.traced(xp, period):
+        raise TypeError("lagrad.numpy.interp: with period=, give xp and period as plain arrays")
+    if period == 0:
+        raise ValueError("lagrad.numpy.interp: period must be a non-zero value")
+    period = abs(period)
+    xp = np.asarray(xp) % period
+    order = np.argsort(xp, kind="stable")
+    xp = xp[order]
+    fp = getitem(fp, order) if type(fp) is Var else np.asarray(fp)[order]
+    xp = np.concatenate([xp[-1:] - period, xp, xp[:1] + period])
+    fp = _shape.concatenate([fp[-1:], fp, fp[:1]])
+    return x % period, xp, fp
+
+
+# ----- array methods that turn traced values into Python objects --------------------------------
+
+
+def _to_python(x: Any, what: str) -> Any:
+    """The plain value of an integer or boolean traced `x`, remembered as a branch, so that a
+    replay on inputs that would change it refuses. Float values would lose their derivative."""
+    if x.inexact:
+        raise TypeError(
+            f"lagrad: x.{what}() turns traced float value z{x.index + 1} into Python numbers, "
+            f"which drops its derivative. Keep computing with arrays (x[i], x.reshape(())); to "
+            f"read the numbers without a derivative (logging), use lagrad.value(x)."
+        )
+    inner = x.value
+    result = getattr(inner, what)() if type(inner) is not Var else _PYTHON[what](inner)
+    x._trace.guard(x, np.asarray(result))
+    return result
+
+
+@method("item")
+def item(a: Any, *args: Any) -> Any:
+    """ndarray.item: the Python scalar at a position (the only entry when none is given)."""
+    if type(a) is not Var:
+        return a.item(*args)
+    if len(args) == 1 and not isinstance(args[0], tuple):
+        a = _shape.ravel(a)[args[0]]
+    elif args:
+        a = a[args[0] if len(args) == 1 else args]
+    elif a.size != 1:
+        raise ValueError("lagrad: x.item() can only convert an array of size 1 to a Python scalar")
+    return _to_python(_shape.reshape(a, ()), "item")
+
+
+@method("tolist")
+def tolist(a: Any) -> Any:
+    """ndarray.tolist: nested Python lists of the entries."""
+    return _to_python(a, "tolist") if type(a) is Var else a.tolist()
+
+
+_PYTHON = {"item": item, "tolist": tolist}

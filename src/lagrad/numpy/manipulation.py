@@ -1,14 +1,19 @@
-"""Shape functions: reshape, transpose, broadcast, join, roll — all linear.
+"""Shape functions: reshape, transpose, broadcast, join, split, flip, tile, pad, differences.
 
 Each is linear in its array argument, so its tangent rule is the function
-itself applied to the tangent and only the transpose is written out. The
-shared `unbroadcast` (sum a broadcast multiplier back to an argument's shape)
-lives here and is what the solvers call for elementwise primitives.
+itself applied to the tangent and only the transpose is written out. Most of
+the NumPy API here is composed from a few primitives (reshape, transpose,
+broadcast_to, concatenate, slicing); zero padding and n-th differences have
+their own, whose transposes are a crop and a difference of the padded
+multiplier. The shared `unbroadcast` (sum a broadcast multiplier back to an
+argument's shape) lives here and is what the solvers call for elementwise
+primitives. On plain arrays the public functions are NumPy's own.
 """
 
 from __future__ import annotations
 
 import builtins
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,25 +24,60 @@ from . import reductions
 from ._register import function, method, prim
 
 __all__ = [
+    "append",
+    "array_split",
     "astype",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "block",
+    "broadcast_arrays",
     "broadcast_to",
+    "column_stack",
+    "concat",
     "concatenate",
+    "copy",
+    "delete",
+    "diff",
+    "dsplit",
+    "dstack",
+    "ediff1d",
     "empty_like",
     "expand_dims",
+    "flip",
+    "fliplr",
+    "flipud",
     "full_like",
+    "gradient",
+    "hsplit",
+    "hstack",
+    "insert",
+    "matrix_transpose",
+    "meshgrid",
     "moveaxis",
     "ndim",
     "ones_like",
+    "pad",
+    "permute_dims",
     "ravel",
+    "repeat",
     "reshape",
+    "resize",
     "roll",
+    "rot90",
+    "row_stack",
     "shape",
     "size",
+    "split",
     "squeeze",
     "stack",
     "swapaxes",
+    "tile",
     "transpose",
     "unbroadcast",
+    "unstack",
+    "vsplit",
+    "vstack",
     "zeros_like",
 ]
 
@@ -49,6 +89,25 @@ def shape_of(a: Any) -> tuple[int, ...]:
 
 def _normalize_axis(axis: int, ndim: int) -> int:
     return axis + ndim if axis < 0 else axis
+
+
+def axis_index(axis: Any, ndim: int) -> int:
+    """`axis` as an index in [0, ndim), or NumPy's AxisError."""
+    axis = int(axis)
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(axis, ndim)
+    return axis + ndim if axis < 0 else axis
+
+
+def traced(*objs: Any) -> bool:
+    """Whether any of `objs` (looking inside lists and tuples) is a traced value: if none
+    is, the public functions hand the call to NumPy unchanged."""
+    return any(type(o) is Var or (isinstance(o, (list, tuple)) and traced(*o)) for o in objs)
+
+
+def along(axis: int, index: Any) -> tuple[Any, ...]:
+    """The index that applies `index` (a slice, an integer or an index array) along `axis`."""
+    return (slice(None),) * axis + (index,)
 
 
 def _inverse_permutation(axes: Sequence[int]) -> tuple[int, ...]:
@@ -79,9 +138,33 @@ def _roll_kernel(x: Any, shift: Any, axis: Any) -> Any:
 
 
 _roll = prim("roll", _roll_kernel)
-_astype = prim("astype", lambda x, dtype: x.astype(dtype))
+_astype = prim("astype", lambda x, dtype: x.astype(dtype) if hasattr(x, "astype") else np.asarray(x, dtype))
 _concatenate = prim("concatenate", lambda *xs, axis: np.concatenate(xs, axis))
 _stack = prim("stack", lambda *xs, axis: np.stack(xs, axis))
+
+
+def _interior(widths: tuple[tuple[int, int], ...], shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """Where an array of `shape` sits inside its padding."""
+    return tuple(slice(before, before + n) for (before, _), n in zip(widths, shape))
+
+
+def _pad_impl(x: Any, widths: tuple[tuple[int, int], ...]) -> Any:
+    """Zeros around `x`, `widths[d]` = (before, after) along axis d (numpy.pad's constant mode)."""
+    out = np.zeros(tuple(n + b + a for n, (b, a) in zip(x.shape, widths)), dtype=x.dtype)
+    out[_interior(widths, x.shape)] = x
+    return out
+
+
+_pad = prim("pad", _pad_impl)
+_diff = prim("diff", lambda x, n, axis: np.diff(x, n, axis))
+
+
+def _diff_transpose(g: Any, n: int, axis: int) -> Any:
+    """The transpose of the n-th difference: the n-th difference of g padded with n zeros
+    on each side, negated for odd n (the first difference's transpose is -diff(pad(g)))."""
+    widths = tuple((n, n) if d == axis else (0, 0) for d in range(g.ndim))
+    d = _diff(_pad(g, widths=widths), n=n, axis=axis)
+    return -d if n % 2 else d
 
 
 def _concatenate_vjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
@@ -112,6 +195,8 @@ deflinear(_broadcast_to, lambda g, ans, x, shape: unbroadcast(g, x.shape))
 deflinear(_moveaxis,     lambda g, ans, x, source, destination: moveaxis(g, destination, source))
 deflinear(_roll,         lambda g, ans, x, shift, axis: roll(g, _negate(shift), axis))
 deflinear(_astype,       lambda g, ans, x, dtype: astype(_real_for(g, x.dtype), x.dtype))
+deflinear(_pad,          lambda g, ans, x, widths: g[_interior(widths, x.shape)])
+deflinear(_diff,         lambda g, ans, x, n, axis: _diff_transpose(g, n, axis))
 defvjp_argnum(_concatenate, _concatenate_vjp, reads="shapes")
 defvjp_argnum(_stack,       _stack_vjp,       reads="shapes")
 defjvp_joint(_concatenate,  _joined_tangent(_concatenate), reads="shapes")
@@ -214,6 +299,17 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
     return transpose(a, axes)
 
 
+@function(np.matrix_transpose)
+def matrix_transpose(x: Any, /) -> Any:
+    """`x` with its last two axes swapped (a stack of transposed matrices)."""
+    if len(shape_of(x)) < 2:
+        raise ValueError("lagrad.numpy.matrix_transpose: the array must be at least 2-d")
+    return swapaxes(x, -1, -2)
+
+
+permute_dims = transpose
+
+
 @function(np.moveaxis)
 def moveaxis(a: Any, source: Any, destination: Any) -> Any:
     ndim = len(shape_of(a))
@@ -257,15 +353,22 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
 def astype(x: Any, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True, copy: bool = True) -> Any:
     """`x` converted to `dtype`; no derivative flows into integer or boolean results."""
     dtype = np.dtype(dtype)
+    if not hasattr(x, "dtype"):  # a Python number or a list
+        x = np.asarray(x)
     if np.dtype(x.dtype) == dtype:
         return x
     return _astype(x, dtype=dtype)
 
 
+@function(np.astype)
+def _astype_function(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
+    return astype(x, dtype)
+
+
 def _join_arrays(name: str, arrays: Any, out: Any, dtype: Any, casting: Any) -> list[Any]:
     if out is not None or dtype is not None:
         raise TypeError(f"lagrad.numpy.{name}: out= and dtype= are not supported on traced values")
-    arrays = list(arrays)
+    arrays = [a if hasattr(a, "shape") else np.asarray(a) for a in arrays]
     if not arrays:
         raise ValueError(f"lagrad.numpy.{name}: need at least one array")
     return arrays
@@ -280,11 +383,610 @@ def concatenate(arrays: Any, axis: Any = 0, out: Any = None, *, dtype: Any = Non
     return _concatenate(*arrays, axis=int(axis))
 
 
+concat = concatenate
+
+
 @function(np.stack)
 def stack(arrays: Any, axis: int = 0, out: Any = None, *, dtype: Any = None, casting: Any = "same_kind") -> Any:
     """The arrays joined along a new axis."""
     arrays = _join_arrays("stack", arrays, out, dtype, casting)
     return _stack(*arrays, axis=int(axis))
+
+
+@function(np.unstack)
+def unstack(x: Any, /, *, axis: int = 0) -> tuple[Any, ...]:
+    """The slices of `x` along `axis`, as a tuple (the inverse of stack)."""
+    if not traced(x):
+        return np.unstack(x, axis=axis)
+    axis = axis_index(axis, len(shape_of(x)))
+    return tuple(x[along(axis, i)] for i in range(shape_of(x)[axis]))
+
+
+# ----- flips and rotations: reversed slices -------------------------------------
+
+
+@function(np.flip)
+def flip(m: Any, axis: Any = None) -> Any:
+    """`m` with the order of its entries reversed along `axis` (all axes when None)."""
+    if not traced(m):
+        return np.flip(m, axis)
+    ndim = len(shape_of(m))
+    axes = reductions.normalize_axes(axis, ndim)
+    if not axes:
+        return m
+    return m[tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(ndim))]
+
+
+@function(np.fliplr)
+def fliplr(m: Any) -> Any:
+    """`m` reversed along axis 1."""
+    if len(shape_of(m)) < 2:
+        raise ValueError("lagrad.numpy.fliplr: the array must be at least 2-d")
+    return flip(m, 1)
+
+
+@function(np.flipud)
+def flipud(m: Any) -> Any:
+    """`m` reversed along axis 0."""
+    if len(shape_of(m)) < 1:
+        raise ValueError("lagrad.numpy.flipud: the array must be at least 1-d")
+    return flip(m, 0)
+
+
+@function(np.rot90)
+def rot90(m: Any, k: int = 1, axes: Any = (0, 1)) -> Any:
+    """`m` rotated by k quarter turns in the plane of `axes`, from the first axis towards the second."""
+    if not traced(m):
+        return np.rot90(m, k, axes)
+    ndim = len(shape_of(m))
+    if len(axes) != 2:
+        raise ValueError("lagrad.numpy.rot90: axes must name two axes")
+    a0, a1 = axis_index(axes[0], ndim), axis_index(axes[1], ndim)
+    if a0 == a1:
+        raise ValueError("lagrad.numpy.rot90: the two axes must differ")
+    k = int(k) % 4
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(m, (a0, a1))
+    order = list(range(ndim))
+    order[a0], order[a1] = a1, a0
+    return transpose(flip(m, a1), order) if k == 1 else flip(transpose(m, order), a1)
+
+
+# ----- repetition: broadcast a length-1 axis, then merge it --------------------------
+
+
+@function(np.tile)
+def tile(A: Any, reps: Any) -> Any:
+    """`A` repeated `reps` times along each axis (the transpose sums the copies)."""
+    if not traced(A):
+        return np.tile(A, reps)
+    reps = (int(reps),) if np.ndim(reps) == 0 else tuple(int(r) for r in reps)
+    shape = shape_of(A)
+    n = max(len(reps), len(shape))
+    reps = (1,) * (n - len(reps)) + reps
+    shape = (1,) * (n - len(shape)) + shape
+    if builtins.all(r == 1 for r in reps):
+        return reshape(A, shape)
+    spread_out = tuple(v for s in shape for v in (1, s))
+    copies = tuple(v for r, s in zip(reps, shape) for v in (r, s))
+    return reshape(broadcast_to(reshape(A, spread_out), copies), tuple(r * s for r, s in zip(reps, shape)))
+
+
+@function(np.repeat)
+@method("repeat")
+def repeat(a: Any, repeats: Any, axis: Any = None) -> Any:
+    """Each entry of `a` repeated `repeats` times along `axis` (the flattened array when None)."""
+    if not traced(a, repeats):
+        return np.repeat(a, repeats, axis)
+    if type(repeats) is Var:
+        if repeats.ndim:
+            raise TypeError(
+                "lagrad.numpy.repeat: traced repeat counts set the result's shape; give them as "
+                "plain integers (lagrad.value(counts))"
+            )
+        repeats = int(repeats)  # recorded as a guard
+    if axis is None:
+        a, axis = ravel(a), 0
+    shape = shape_of(a)
+    axis = axis_index(axis, len(shape))
+    counts = np.asarray(repeats)
+    if counts.ndim == 0 or counts.size == 1:
+        r = int(counts.reshape(()))
+        inner = (*shape[: axis + 1], 1, *shape[axis + 1 :])
+        copies = (*shape[: axis + 1], r, *shape[axis + 1 :])
+        out = (*shape[:axis], shape[axis] * r, *shape[axis + 1 :])
+        return reshape(broadcast_to(reshape(a, inner), copies), out)
+    source = np.repeat(np.arange(shape[axis]), counts)
+    return a[along(axis, source)]
+
+
+# ----- padding ----------------------------------------------------------------------
+
+_GATHER_MODES = ("edge", "reflect", "symmetric", "wrap")
+
+
+@function(np.pad)
+def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
+    """`array` padded: with constants (zeros by default), or with its own entries in the
+    modes edge, reflect, symmetric and wrap (a gather, whose transpose scatters back)."""
+    if not traced(array, kwargs.get("constant_values")):
+        return np.pad(array, pad_width, mode, **kwargs)
+    shape = shape_of(array)
+    widths = np.broadcast_to(np.asarray(pad_width), (len(shape), 2))
+    if widths.dtype.kind not in "iu" or np.any(widths < 0):
+        raise ValueError("lagrad.numpy.pad: pad_width must be non-negative integers")
+    widths = tuple((int(b), int(a)) for b, a in widths)
+    if mode == "constant":
+        values = kwargs.pop("constant_values", 0)
+        if kwargs:
+            raise TypeError(f"lagrad.numpy.pad: unsupported keywords {sorted(kwargs)} for mode 'constant'")
+        out = _pad(array, widths=widths) if builtins.any(b or a for b, a in widths) else array
+        if type(values) is Var:
+            if values.ndim:
+                raise TypeError(
+                    "lagrad.numpy.pad: a traced constant_values must be one number; give "
+                    "per-axis values as plain numbers"
+                )
+            border = np.pad(np.zeros(shape, dtype=bool), widths, constant_values=True)
+            return out + astype(values, array.dtype) * border
+        if np.any(np.asarray(values) != 0):
+            return out + np.pad(np.zeros(shape, dtype=array.dtype), widths, constant_values=values)
+        return out
+    if mode not in _GATHER_MODES:
+        raise NotImplementedError(
+            f"lagrad.numpy.pad: mode {mode!r} is not supported on traced values; use 'constant', "
+            f"{', '.join(repr(m) for m in _GATHER_MODES)}"
+        )
+    if kwargs.get("reflect_type", "even") != "even":
+        raise NotImplementedError("lagrad.numpy.pad: only reflect_type='even' is supported on traced values")
+    if builtins.any(n == 0 and (b or a) for n, (b, a) in zip(shape, widths)):
+        raise ValueError(f"lagrad.numpy.pad: can't extend an empty axis in mode {mode!r}")
+    sources = [np.pad(np.arange(n), w, mode) for n, w in zip(shape, widths)]
+    return array[np.ix_(*sources)] if shape else array
+
+
+# ----- joining: concatenate after promoting to enough dimensions -----------------------
+
+
+def _promote(arys: tuple[Any, ...], ndmin: int, place: Any) -> Any:
+    """Each array reshaped to at least `ndmin` dimensions by `place(shape)`."""
+    out = [a if len(shape_of(a)) >= ndmin else reshape(a, place(shape_of(a))) for a in arys]
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@function(np.atleast_1d)
+def atleast_1d(*arys: Any) -> Any:
+    """Each array with at least one dimension (a scalar becomes shape (1,))."""
+    return _promote(arys, 1, lambda s: (1,))
+
+
+@function(np.atleast_2d)
+def atleast_2d(*arys: Any) -> Any:
+    """Each array with at least two dimensions: (n,) becomes (1, n)."""
+    return _promote(arys, 2, lambda s: (1, *s) if s else (1, 1))
+
+
+@function(np.atleast_3d)
+def atleast_3d(*arys: Any) -> Any:
+    """Each array with at least three dimensions: (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1)."""
+    return _promote(arys, 3, lambda s: (*s, 1) if len(s) == 2 else (1, *s, 1) if s else (1, 1, 1))
+
+
+def _as_list(name: str, tup: Any) -> list[Any]:
+    if type(tup) is Var or isinstance(tup, np.ndarray):
+        raise TypeError(f"lagrad.numpy.{name}: give the arrays as a list or tuple")
+    arrays = list(tup)
+    if not arrays:
+        raise ValueError(f"lagrad.numpy.{name}: need at least one array")
+    return arrays
+
+
+@function(np.hstack)
+def hstack(tup: Any, *, dtype: Any = None, casting: str = "same_kind") -> Any:
+    """The arrays joined column-wise (along axis 1, or 0 for 1-d arrays)."""
+    arrays = [atleast_1d(a) for a in _as_list("hstack", tup)]
+    return concatenate(arrays, axis=0 if len(shape_of(arrays[0])) == 1 else 1, dtype=dtype, casting=casting)
+
+
+@function(np.vstack)
+def vstack(tup: Any, *, dtype: Any = None, casting: str = "same_kind") -> Any:
+    """The arrays joined row-wise (1-d arrays become rows)."""
+    arrays = [atleast_2d(a) for a in _as_list("vstack", tup)]
+    return concatenate(arrays, axis=0, dtype=dtype, casting=casting)
+
+
+row_stack = vstack
+
+
+@function(np.dstack)
+def dstack(tup: Any) -> Any:
+    """The arrays joined along the third axis."""
+    return concatenate([atleast_3d(a) for a in _as_list("dstack", tup)], axis=2)
+
+
+@function(np.column_stack)
+def column_stack(tup: Any) -> Any:
+    """1-d arrays as the columns of a 2-d array (2-d arrays joined along axis 1)."""
+    arrays = [a if len(shape_of(a)) >= 2 else reshape(a, (-1, 1)) for a in _as_list("column_stack", tup)]
+    return concatenate(arrays, axis=1)
+
+
+def _block_depth(arrays: Any, where: str) -> int:
+    if isinstance(arrays, tuple):
+        raise TypeError(f"lagrad.numpy.block: {where} is a tuple; use lists to build blocks")
+    if not isinstance(arrays, list):
+        return 0
+    if not arrays:
+        raise ValueError(f"lagrad.numpy.block: {where} is an empty list")
+    depths = {_block_depth(a, f"{where}[{i}]") for i, a in enumerate(arrays)}
+    if len(depths) != 1:
+        raise ValueError(f"lagrad.numpy.block: the lists in {where} are nested to different depths")
+    return 1 + depths.pop()
+
+
+def _block_ndim(arrays: Any) -> int:
+    return builtins.max(_block_ndim(a) for a in arrays) if isinstance(arrays, list) else len(shape_of(arrays))
+
+
+def _assemble(arrays: Any, depth: int, ndim: int) -> Any:
+    if depth == 0:
+        shape = shape_of(arrays)
+        return reshape(arrays, (1,) * (ndim - len(shape)) + shape)
+    return concatenate([_assemble(a, depth - 1, ndim) for a in arrays], axis=-depth)
+
+
+@function(np.block)
+def block(arrays: Any) -> Any:
+    """An array assembled from nested lists of blocks: the innermost lists are joined along
+    the last axis, the next ones along the axis before it, and so on."""
+    if not traced(arrays):
+        return np.block(arrays)
+    depth = _block_depth(arrays, "arrays")
+    return _assemble(arrays, depth, builtins.max(depth, _block_ndim(arrays)))
+
+
+@function(np.append)
+def append(arr: Any, values: Any, axis: Any = None) -> Any:
+    """`values` appended to `arr` along `axis` (both flattened when None)."""
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], axis=0)
+    return concatenate([arr, values], axis=axis)
+
+
+# ----- splitting: slices along an axis ------------------------------------------------------
+
+
+def _split(name: str, ary: Any, sections: Any, axis: Any, equal: bool) -> list[Any]:
+    ndim = len(shape_of(ary))
+    axis = axis_index(axis, ndim)
+    n = shape_of(ary)[axis]
+    if np.ndim(sections) == 0:
+        count = int(sections)
+        if count <= 0:
+            raise ValueError(f"lagrad.numpy.{name}: the number of sections must be larger than 0")
+        if equal and n % count:
+            raise ValueError(f"lagrad.numpy.{name}: array split does not result in an equal division")
+        each, extra = divmod(n, count)
+        sizes = [each + 1] * extra + [each] * (count - extra)
+        bounds = [0, *np.cumsum(sizes).tolist()]
+    else:
+        bounds = [0, *(int(i) for i in sections), n]
+    return [ary[along(axis, slice(start, stop))] for start, stop in itertools.pairwise(bounds)]
+
+
+@function(np.split)
+def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+    """`ary` cut into equal sections, or at the given indices, along `axis`."""
+    if not traced(ary):
+        return np.split(ary, indices_or_sections, axis)
+    return _split("split", ary, indices_or_sections, axis, equal=True)
+
+
+@function(np.array_split)
+def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+    """Like split, allowing sections of unequal size (the first ones one longer)."""
+    if not traced(ary):
+        return np.array_split(ary, indices_or_sections, axis)
+    return _split("array_split", ary, indices_or_sections, axis, equal=False)
+
+
+def _split_at_least(name: str, ary: Any, ndmin: int) -> None:
+    if len(shape_of(ary)) < ndmin:
+        raise ValueError(f"lagrad.numpy.{name}: only works on arrays of {ndmin} or more dimensions")
+
+
+@function(np.hsplit)
+def hsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
+    """split along axis 1 (axis 0 for 1-d arrays)."""
+    _split_at_least("hsplit", ary, 1)
+    return split(ary, indices_or_sections, 1 if len(shape_of(ary)) > 1 else 0)
+
+
+@function(np.vsplit)
+def vsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
+    """split along axis 0 of an array of two or more dimensions."""
+    _split_at_least("vsplit", ary, 2)
+    return split(ary, indices_or_sections, 0)
+
+
+@function(np.dsplit)
+def dsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
+    """split along axis 2 of an array of three or more dimensions."""
+    _split_at_least("dsplit", ary, 3)
+    return split(ary, indices_or_sections, 2)
+
+
+# ----- static insertions and deletions: one gather by source position -------------------------
+
+
+def _static_indices(name: str, obj: Any) -> Any:
+    if traced(obj):
+        raise TypeError(
+            f"lagrad.numpy.{name}: the positions set the result's shape; give them as plain "
+            f"integers, a slice or a boolean mask (lagrad.value(obj))"
+        )
+    return obj
+
+
+@function(np.delete)
+def delete(arr: Any, obj: Any, axis: Any = None) -> Any:
+    """`arr` without the entries at `obj` (integers, a slice or a mask) along `axis`
+    (of the flattened array when None)."""
+    obj = _static_indices("delete", obj)
+    if not traced(arr):
+        return np.delete(arr, obj, axis)
+    if axis is None:
+        arr, axis = ravel(arr), 0
+    axis = axis_index(axis, len(shape_of(arr)))
+    return arr[along(axis, np.delete(np.arange(shape_of(arr)[axis]), obj))]
+
+
+@function(np.insert)
+def insert(arr: Any, obj: Any, values: Any, axis: Any = None) -> Any:
+    """`values` inserted into `arr` before the positions `obj` along `axis` (of the flattened
+    array when None), with NumPy's broadcasting of `values`."""
+    obj = _static_indices("insert", obj)
+    if not traced(arr, values):
+        return np.insert(arr, obj, values, axis)
+    if axis is None:
+        arr, axis = ravel(arr), 0
+    shape, dtype = shape_of(arr), arr.dtype if hasattr(arr, "dtype") else np.asarray(arr).dtype
+    values = astype(values, dtype) if type(values) is Var else np.asarray(values, dtype=dtype)
+    n = int(np.prod(shape, dtype=np.int64))
+    # NumPy places labels where it would place entries: arr's as 0..n-1, values' after them
+    labels = np.insert(np.arange(n).reshape(shape), obj, n + np.arange(values.size).reshape(values.shape), axis)
+    return concatenate([ravel(arr), ravel(values)])[labels]
+
+
+@function(np.resize)
+def resize(a: Any, new_shape: Any) -> Any:
+    """An array of `new_shape` filled with the entries of `a`, repeated in order as needed."""
+    if not traced(a):
+        return np.resize(a, new_shape)
+    shape = shape_of(a)
+    n = int(np.prod(shape, dtype=np.int64))
+    if n == 0:
+        return np.resize(np.zeros(shape, a.dtype), new_shape)
+    return ravel(a)[np.resize(np.arange(n), new_shape)]
+
+
+# ----- grids and broadcasting --------------------------------------------------------------
+
+
+@function(np.broadcast_arrays)
+def broadcast_arrays(*args: Any, subok: bool = False) -> tuple[Any, ...]:
+    """The arrays broadcast against each other, as a tuple."""
+    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
+    return tuple(broadcast_to(a, shape) for a in args)
+
+
+@function(np.meshgrid)
+def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> tuple[Any, ...]:
+    """Coordinate arrays from coordinate vectors ('xy': Cartesian, 'ij': matrix indexing)."""
+    if not traced(xi):
+        return np.meshgrid(*xi, copy=copy, sparse=sparse, indexing=indexing)
+    if indexing not in ("xy", "ij"):
+        raise ValueError("lagrad.numpy.meshgrid: indexing must be 'xy' or 'ij'")
+    n = len(xi)
+    out = []
+    for i, x in enumerate(xi):
+        shape = [1] * n
+        shape[i] = -1
+        if indexing == "xy" and n > 1 and i < 2:
+            shape[0], shape[1] = shape[1], shape[0]
+        out.append(reshape(x, tuple(shape)))
+    return tuple(out) if sparse else broadcast_arrays(*out)
+
+
+# ----- differences ----------------------------------------------------------------------------
+
+_NO_VALUE: Any = np._NoValue
+
+
+def _edge(value: Any, shape: tuple[int, ...], axis: int) -> Any:
+    """`value` as a block to join along `axis`: a scalar fills one slice."""
+    if len(shape_of(value)) == 0:
+        return broadcast_to(value, (*shape[:axis], 1, *shape[axis + 1 :]))
+    return value
+
+
+@function(np.diff)
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NO_VALUE, append: Any = _NO_VALUE) -> Any:
+    """The n-th differences along `axis` (with `prepend`/`append` joined first)."""
+    if not traced(a, prepend, append):
+        kwargs = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not _NO_VALUE}
+        return np.diff(a, n, axis, **kwargs)
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"lagrad.numpy.diff: order must be non-negative but got {n}")
+    ndim = len(shape_of(a))
+    if ndim == 0:
+        raise ValueError("lagrad.numpy.diff: requires input that is at least one dimensional")
+    axis = axis_index(axis, ndim)
+    parts = [_edge(prepend, shape_of(a), axis)] if prepend is not _NO_VALUE else []
+    parts.append(a)
+    if append is not _NO_VALUE:
+        parts.append(_edge(append, shape_of(a), axis))
+    if len(parts) > 1:
+        a = concatenate(parts, axis=axis)
+    if n == 0:
+        return a
+    shape = shape_of(a)
+    if n >= shape[axis]:  # nothing left: a constant, empty along `axis`
+        return np.zeros((*shape[:axis], 0, *shape[axis + 1 :]), dtype=a.dtype)
+    if np.dtype(a.dtype) == np.bool_:  # NumPy's difference of booleans is inequality
+        for _ in range(n):
+            a = a[along(axis, slice(1, None))] != a[along(axis, slice(None, -1))]
+        return a
+    return _diff(a, n=n, axis=axis)
+
+
+@function(np.ediff1d)
+def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
+    """The differences of the flattened array, with `to_begin` and `to_end` joined around them."""
+    if not traced(ary, to_end, to_begin):
+        return np.ediff1d(ary, to_end, to_begin)
+    parts = [diff(ravel(ary))]
+    if to_begin is not None:
+        parts.insert(0, ravel(to_begin))
+    if to_end is not None:
+        parts.append(ravel(to_end))
+    return concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _gradient_along(f: Any, axis: int, h: Any, edge_order: int) -> Any:
+    """Second-order central differences inside, first- or second-order one-sided ones at
+    the two ends, along `axis`, for a uniform spacing `h` or coordinates `h`."""
+    shape = shape_of(f)
+    n = shape[axis]
+    if n < edge_order + 1:
+        raise ValueError(
+            "lagrad.numpy.gradient: shape of array too small to calculate a numerical gradient, "
+            "at least (edge_order + 1) elements are required"
+        )
+
+    def s(start: Any, stop: Any) -> Any:
+        return f[along(axis, slice(start, stop))]
+
+    if len(shape_of(h)) == 0:
+        interior = (s(2, None) - s(None, -2)) / (2.0 * h)
+        if edge_order == 1:
+            first = (s(1, 2) - s(0, 1)) / h
+            last = (s(n - 1, n) - s(n - 2, n - 1)) / h
+        else:
+            first = (-1.5 * s(0, 1) + 2.0 * s(1, 2) - 0.5 * s(2, 3)) / h
+            last = (0.5 * s(n - 3, n - 2) - 2.0 * s(n - 2, n - 1) + 1.5 * s(n - 1, n)) / h
+        return concatenate([first, interior, last], axis=axis)
+    if shape_of(h) != (n,):
+        raise ValueError(
+            "lagrad.numpy.gradient: distances must be scalars or 1-d coordinates matching the length "
+            "of the corresponding dimension"
+        )
+    dx = diff(h)
+
+    def coefficient(c: Any) -> Any:  # a 1-d coefficient, laid along `axis`
+        return reshape(c, tuple(-1 if d == axis else 1 for d in range(len(shape))))
+
+    d1, d2 = dx[:-1], dx[1:]
+    interior = (
+        coefficient(-d2 / (d1 * (d1 + d2))) * s(None, -2)
+        + coefficient((d2 - d1) / (d1 * d2)) * s(1, -1)
+        + coefficient(d1 / (d2 * (d1 + d2))) * s(2, None)
+    )
+    if edge_order == 1:
+        first = (s(1, 2) - s(0, 1)) / dx[0]
+        last = (s(n - 1, n) - s(n - 2, n - 1)) / dx[-1]
+    else:
+        d1, d2 = dx[0], dx[1]
+        first = (
+            -(2.0 * d1 + d2) / (d1 * (d1 + d2)) * s(0, 1)
+            + (d1 + d2) / (d1 * d2) * s(1, 2)
+            - d1 / (d2 * (d1 + d2)) * s(2, 3)
+        )
+        d1, d2 = dx[-2], dx[-1]
+        last = (
+            d2 / (d1 * (d1 + d2)) * s(n - 3, n - 2)
+            - (d2 + d1) / (d1 * d2) * s(n - 2, n - 1)
+            + (2.0 * d2 + d1) / (d2 * (d1 + d2)) * s(n - 1, n)
+        )
+    return concatenate([first, interior, last], axis=axis)
+
+
+@function(np.gradient)
+def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> Any:
+    """numpy.gradient: central differences inside, one-sided at the ends, per axis; uniform
+    spacings or coordinate arrays. One array for one axis, else a tuple."""
+    if not traced(f, varargs):
+        return np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
+    ndim = len(shape_of(f))
+    axes = tuple(range(ndim)) if axis is None else tuple(axis_index(a, ndim) for a in np.atleast_1d(axis))
+    if len(set(axes)) != len(axes):
+        raise ValueError("lagrad.numpy.gradient: repeated axis")
+    if edge_order not in (1, 2):
+        raise ValueError("lagrad.numpy.gradient: edge_order must be 1 or 2")
+    if not varargs:
+        spacings: list[Any] = [1.0] * len(axes)
+    elif len(varargs) == 1 and len(shape_of(varargs[0])) == 0:
+        spacings = [varargs[0]] * len(axes)
+    elif len(varargs) == len(axes):
+        spacings = list(varargs)
+    else:
+        raise TypeError("lagrad.numpy.gradient: invalid number of spacing arguments")
+    if np.dtype(f.dtype).kind not in "fc":
+        f = astype(f, np.float64)
+    out = tuple(_gradient_along(f, a, h, edge_order) for a, h in zip(axes, spacings))
+    return out[0] if len(out) == 1 else out
+
+
+# ----- copies and views: traced arrays are immutable, so a copy is the array itself -----------
+
+
+@function(np.copy)
+@method("copy")
+def copy(a: Any, order: str = "K", subok: bool = False) -> Any:
+    """`a` itself: a traced array is never written into, so it needs no copy."""
+    return a if type(a) is Var else np.copy(a, order=order, subok=subok)
+
+
+@method("view")
+def _view(a: Any, dtype: Any = None, type: Any = None) -> Any:
+    if (dtype is not None and np.dtype(dtype) != np.dtype(a.dtype)) or type is not None:
+        raise TypeError(
+            "lagrad: x.view(dtype) reinterprets the bytes of a traced array, which has no "
+            "derivative; use x.astype(dtype) to convert values"
+        )
+    return a
+
+
+@method("flat")
+def _flat(a: Any) -> Any:
+    return ravel(a)
+
+
+@method("nbytes")
+def _nbytes(a: Any) -> int:
+    return int(a.size * np.dtype(a.dtype).itemsize)
+
+
+@method("itemsize")
+def _itemsize(a: Any) -> int:
+    return int(np.dtype(a.dtype).itemsize)
+
+
+def _in_place(what: str, instead: str) -> Any:
+    def refuse(a: Any, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            f"lagrad: x.{what}(...) changes a traced array in place, and traced arrays are "
+            f"immutable (the recorded equations need their values). Use {instead}."
+        )
+
+    return refuse
+
+
+method("resize")(_in_place("resize", "x = lagrad.numpy.resize(x, new_shape) (it returns the new array)"))
+method("fill")(_in_place("fill", "x = lagrad.numpy.full_like(x, value)"))
 
 
 # ----- shape queries: no equation, the shape is static ---------------------------

@@ -1,29 +1,44 @@
-"""Products that contract axes: matmul, dot, tensordot, einsum.
+"""Products: matmul, dot, tensordot, einsum, and the NumPy products built on them (outer,
+inner, vdot, kron, cross, vecdot, matvec, vecmat), convolution and correlation, and
+trapezoidal integration.
 
 Each is linear in every argument with the others fixed, so tangent mode
 applies the product to the tangent; the transposes contract the multiplier
-with the other factors and undo broadcasting of batch axes.
+with the other factors and undo broadcasting of batch axes. A convolution's
+transposes are convolutions of the multiplier with the other factor reversed.
 """
 
 from __future__ import annotations
 
 import operator
 import string
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ..core import deflinear, defvjp_argnum
+from ..core import deflinear, defvjp_argnum, registry
 from . import manipulation as _shape
 from . import reductions
 from ._register import function, method, prim, ufunc
-from .ufuncs import multiply
+from .ufuncs import conjugate, multiply
 
 __all__ = [
+    "convolve",
+    "correlate",
+    "cross",
     "dot",
     "einsum",
+    "inner",
+    "kron",
     "matmul",
+    "matvec",
+    "outer",
     "tensordot",
+    "trapezoid",
+    "vdot",
+    "vecdot",
+    "vecmat",
 ]
 
 matmul = ufunc(np.matmul, elementwise=False, kernel=operator.matmul)
@@ -201,3 +216,205 @@ def einsum(subscripts: str, *operands: Any, out: Any = None, optimize: Any = Fal
         raise TypeError("lagrad.numpy.einsum: give the subscripts as a string")
     shapes = [_shape.shape_of(op) for op in operands]
     return _einsum(*operands, subscripts=_normalize_subscripts(subscripts, shapes))
+
+
+# ----- products built from the ones above -----------------------------------------------------
+
+
+@function(np.outer)
+def outer(a: Any, b: Any, out: Any = None) -> Any:
+    """``a[i] * b[j]`` for the flattened `a` and `b`."""
+    if out is not None:
+        raise TypeError("lagrad.numpy.outer: out= is not supported on traced values; use the result")
+    if not _shape.traced(a, b):
+        return np.outer(a, b)
+    return multiply(_shape.reshape(a, (-1, 1)), _shape.reshape(b, (1, -1)))
+
+
+@function(np.inner)
+def inner(a: Any, b: Any, /) -> Any:
+    """Sums of products over the last axes of `a` and `b` (a product when either is a scalar)."""
+    if not _shape.traced(a, b):
+        return np.inner(a, b)
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        return multiply(a, b)
+    return tensordot(a, b, axes=((-1,), (-1,)))
+
+
+def _conj(a: Any) -> Any:
+    return conjugate(a) if np.dtype(a.dtype).kind == "c" else a
+
+
+@function(np.vdot)
+def vdot(a: Any, b: Any, /) -> Any:
+    """The dot product of the flattened arrays, conjugating the first."""
+    if not _shape.traced(a, b):
+        return np.vdot(a, b)
+    return dot(_conj(_shape.ravel(a)), _shape.ravel(b))
+
+
+@function(np.kron)
+def kron(a: Any, b: Any) -> Any:
+    """The Kronecker product: blocks ``a[i, j] * b``, as one broadcast product and a reshape."""
+    if not _shape.traced(a, b):
+        return np.kron(a, b)
+    sa, sb = _shape.shape_of(a), _shape.shape_of(b)
+    n = max(len(sa), len(sb))
+    sa, sb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+    wide_a = _shape.reshape(a, tuple(v for s in sa for v in (s, 1)))
+    wide_b = _shape.reshape(b, tuple(v for s in sb for v in (1, s)))
+    return _shape.reshape(multiply(wide_a, wide_b), tuple(p * q for p, q in zip(sa, sb)))
+
+
+@function(np.cross)
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: Any = None) -> Any:
+    """The cross product of 3-vectors (or 2-vectors, as vectors in the plane z = 0) along the
+    given axes, broadcasting the others; two 2-vectors give the z component only."""
+    if not _shape.traced(a, b):
+        return np.cross(a, b, axisa, axisb, axisc, axis)
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = _shape.moveaxis(a, _shape.axis_index(axisa, _ndim(a)), -1)
+    b = _shape.moveaxis(b, _shape.axis_index(axisb, _ndim(b)), -1)
+    na, nb = _shape.shape_of(a)[-1], _shape.shape_of(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("lagrad.numpy.cross: incompatible dimensions for cross product (dimension must be 2 or 3)")
+    if na == 2 or nb == 2:  # as NumPy 2 does
+        warnings.warn(
+            "lagrad.numpy.cross: arrays of 2-dimensional vectors are deprecated (as in NumPy 2.0); "
+            "use 3-dimensional vectors",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    a0, a1, a2 = (a[..., i] if i < na else None for i in range(3))
+    b0, b1, b2 = (b[..., i] if i < nb else None for i in range(3))
+    z = a0 * b1 - a1 * b0
+    if na == nb == 2:
+        return z
+    x = a1 * b2 if a2 is None else -(a2 * b1) if b2 is None else a1 * b2 - a2 * b1
+    y = -(a0 * b2) if a2 is None else a2 * b0 if b2 is None else a2 * b0 - a0 * b2
+    c = _shape.stack(list(_shape.broadcast_arrays(x, y, z)), axis=-1)
+    return _shape.moveaxis(c, -1, _shape.axis_index(axisc, _ndim(c)))
+
+
+# ----- the array API's vector products (NumPy ufuncs) --------------------------------------------
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """``sum(conj(x1) * x2, axis)``: vector dot products over `axis`, broadcasting the others."""
+    if not _shape.traced(x1, x2):
+        return np.vecdot(x1, x2, axis=axis)
+    return reductions.sum(multiply(_conj(x1), x2), axis=axis)
+
+
+def matvec(x1: Any, x2: Any, /) -> Any:
+    """Matrix-vector products over the last axes: ``x1[..., i, :] @ x2[..., :]``."""
+    if not _shape.traced(x1, x2):
+        return np.matvec(x1, x2)
+    return matmul(x1, _shape.expand_dims(x2, -1))[..., 0]
+
+
+def vecmat(x1: Any, x2: Any, /) -> Any:
+    """Vector-matrix products over the last axes, conjugating the vector: ``conj(x1) @ x2``."""
+    if not _shape.traced(x1, x2):
+        return np.vecmat(x1, x2)
+    return matmul(_shape.expand_dims(_conj(x1), -2), x2)[..., 0, :]
+
+
+registry.ufuncs[np.vecdot] = vecdot
+registry.ufuncs[np.matvec] = matvec
+registry.ufuncs[np.vecmat] = vecmat
+
+
+# ----- convolution: the transposes are convolutions with the other factor reversed ----------------
+
+_convolve = prim("convolve", lambda a, v, mode: np.convolve(a, v, mode))
+
+
+def _full(g: Any, n: int, m: int, mode: str) -> Any:
+    """The multiplier of a 'same' or 'valid' convolution of lengths n and m, as that of the
+    'full' one (zeros where the mode cut the full result)."""
+    if mode == "full":
+        return g
+    start = (min(n, m) - 1) // 2 if mode == "same" else min(n, m) - 1
+    return _shape.pad(g, ((start, n + m - 1 - start - g.shape[0]),))
+
+
+def _unconvolve(g: Any, other: Any) -> Any:
+    """The transpose of convolving with `other`, applied to the 'full' multiplier `g`."""
+    return _convolve(g, other[::-1], mode="valid")
+
+
+# fmt: off
+deflinear(_convolve, lambda g, ans, a, v, mode: _unconvolve(_full(g, a.shape[0], v.shape[0], mode), v),
+                     lambda g, ans, a, v, mode: _unconvolve(_full(g, a.shape[0], v.shape[0], mode), a))
+# fmt: on
+
+
+def _as_1d(name: str, x: Any) -> Any:
+    x = x if hasattr(x, "shape") else np.asarray(x)
+    if _ndim(x) > 1:
+        raise ValueError(f"lagrad.numpy.{name}: the arrays must be 1-d")
+    if _ndim(x) == 0:
+        x = _shape.reshape(x, (1,))
+    if _shape.shape_of(x)[0] == 0:
+        raise ValueError(f"lagrad.numpy.{name}: the arrays cannot be empty")
+    return x
+
+
+_MODES = ("full", "same", "valid")
+
+
+def _mode(name: str, mode: Any) -> str:
+    mode = {0: "valid", 1: "same", 2: "full"}.get(mode, mode) if isinstance(mode, int) else mode
+    if mode not in _MODES:
+        raise ValueError(f"lagrad.numpy.{name}: mode must be 'full', 'same' or 'valid', not {mode!r}")
+    return mode
+
+
+@function(np.convolve)
+def convolve(a: Any, v: Any, mode: str = "full") -> Any:
+    """The discrete linear convolution of two 1-d arrays (modes 'full', 'same', 'valid')."""
+    if not _shape.traced(a, v):
+        return np.convolve(a, v, mode)
+    return _convolve(_as_1d("convolve", a), _as_1d("convolve", v), mode=_mode("convolve", mode))
+
+
+@function(np.correlate)
+def correlate(a: Any, v: Any, mode: str = "valid") -> Any:
+    """The cross-correlation ``sum_n a[n + k] * conj(v[n])``: a convolution with `v` reversed
+    and conjugated."""
+    if not _shape.traced(a, v):
+        return np.correlate(a, v, mode)
+    a, v = _as_1d("correlate", a), _as_1d("correlate", v)
+    mode = _mode("correlate", mode)
+    n, m = _shape.shape_of(a)[0], _shape.shape_of(v)[0]
+    reversed_v = _conj(v)[::-1]
+    if mode == "same" and n < m and n % 2 == 0:  # NumPy centres this case one place later
+        return _convolve(a, reversed_v, mode="full")[n // 2 : n // 2 + m]
+    return _convolve(a, reversed_v, mode=mode)
+
+
+# ----- integration --------------------------------------------------------------------------------
+
+
+@function(np.trapezoid)
+def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
+    """The integral of `y` along `axis` by the trapezoidal rule, over sample points `x`
+    (or a uniform spacing `dx`)."""
+    if not _shape.traced(y, x, dx):
+        return np.trapezoid(y, x, dx, axis)
+    y = y if hasattr(y, "shape") else np.asarray(y)
+    ndim = _ndim(y)
+    axis = _shape.axis_index(axis, ndim)
+    if x is None:
+        d = dx
+    else:
+        x = x if hasattr(x, "shape") else np.asarray(x)
+        if _ndim(x) == 1:
+            d = _shape.reshape(_shape.diff(x), tuple(-1 if i == axis else 1 for i in range(ndim)))
+        else:
+            d = _shape.diff(x, axis=axis)
+    upper = y[_shape.along(axis, slice(1, None))]
+    lower = y[_shape.along(axis, slice(None, -1))]
+    return reductions.sum(d * (upper + lower) / 2.0, axis=axis)
