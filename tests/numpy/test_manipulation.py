@@ -96,17 +96,13 @@ def assert_same(out, expected):
         assert np.allclose(g, w)
 
 
-def both(fun, *args, order=2, solvers=True):
+def both(fun, *args, order=2):
     """`fun(m, *args)` for m = lagrad.numpy and m = numpy (NumPy's dispatch): NumPy's values
-    while traced, derivatives checked (plain NumPy to first order: the rules are the same).
-    `solvers=False` leaves out check_solvers, whose forward substitution is real-only."""
+    while traced, derivatives checked (plain NumPy to first order: the rules are the same)."""
     expected = fun(np, *args)
     for m in (lnp, np):
         assert_same(traced_value(lambda *a: fun(m, *a), *args), expected)
-    if solvers:
-        check(lambda *a: fun(lnp, *a), *args, order=order)
-    else:
-        check_grads(lambda *a: fun(lnp, *a), *args, order=order)
+    check(lambda *a: fun(lnp, *a), *args, order=order)
     check_grads(lambda *a: fun(np, *a), *args, order=1)
 
 

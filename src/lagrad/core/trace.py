@@ -89,13 +89,16 @@ class Var:
         if method != "__call__":
             fun = registry.lookup(registry.functions, (ufunc, method), f"NumPy ufunc method .{method} of")
             return fun(*inputs, **kwargs)
+        fun = registry.lookup(registry.ufuncs, ufunc, "NumPy ufunc")
+        if not hasattr(fun, "vjps"):  # a wrapper with NumPy's signature (vecdot's axis=): it checks
+            return fun(*inputs, **kwargs)
         dtype = kwargs.pop("dtype", None)
         if kwargs:
             raise TypeError(
                 f"lagrad: numpy.{ufunc.__name__} with {sorted(kwargs)} is not supported on traced "
                 f"values; use lagrad.numpy.where to select elements instead of `where=`."
             )
-        result = registry.lookup(registry.ufuncs, ufunc, "NumPy ufunc")(*inputs)
+        result = fun(*inputs)
         return result if dtype is None else registry.helpers["astype"](result, dtype)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -184,7 +187,7 @@ class Var:
         raise TypeError("lagrad: a traced value cannot be pickled; pickle lagrad.value(x)")
 
 
-_PROPERTIES = frozenset({"T", "mT", "real", "imag", "at", "flat"})
+_PROPERTIES = frozenset({"T", "mT", "real", "imag", "at", "flat", "nbytes", "itemsize"})
 
 
 def _operator(name: str, ufunc: Any, reflected: bool = False) -> Any:
