@@ -1,90 +1,130 @@
-"""The `lagrad` command: ``lagrad demo`` shows the seed's network as a linear system."""
+"""The `lagrad` command: ``lagrad demo`` shows the seed's network as a linear system, trains it
+on real data and draws the pictures; ``lagrad demo --example NAME`` runs a worked example."""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
 
-import lagrad
-import numpy as np
-from lagrad.scipy.special import expit, softmax
-
-
-@lagrad.primitive
-def cross_entropy(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean cross-entropy of probabilities `p` against one-hot labels `y`: the seed's loss."""
-    return -np.sum(y * np.log(p)) / p.shape[0]
+#: The worked examples in the repository's examples/ folder, each a script with a `main`.
+EXAMPLES = ("heat_equation", "densenet_block", "inception_block", "branches", "maximize")
 
 
-lagrad.defvjp(
-    cross_entropy,
-    lambda g, ans, p, y: -g * y / p / p.shape[0],
-    lambda g, ans, p, y: -g * lagrad.numpy.log(p) / p.shape[0],
-)
+def examples_folder() -> Path | None:
+    """examples/ beside the source tree (a checkout or an editable install), else in the
+    current folder (a checkout where lagrad was installed with ``pip install .``)."""
+    for folder in (Path(__file__).resolve().parents[2] / "examples", Path.cwd() / "examples"):
+        if (folder / f"{EXAMPLES[0]}.py").is_file():
+            return folder
+    return None
 
 
-def seed_network(x: np.ndarray, y: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
-    """a1 = σ(x w1), a2 = softmax(a1 w2), l = loss(a2, y): z5 … z9 of the derivation."""
-    a1 = expit(x @ w1)
-    a2 = softmax(a1 @ w2, axis=1)
-    return cross_entropy(a2, y)
+def _summary(path: Path) -> str:
+    """The first line of a script's docstring."""
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    except (OSError, SyntaxError):
+        return ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
-def _finite_difference(f: object, w: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    g = np.zeros_like(w)
-    for idx in np.ndindex(w.shape):
-        e = np.zeros_like(w)
-        e[idx] = eps
-        g[idx] = (f(w + e) - f(w - e)) / (2 * eps)  # type: ignore[operator]
-    return g
+def load_example(name: str) -> ModuleType:
+    """Import examples/NAME.py as a module (its `main` runs the example)."""
+    if name not in EXAMPLES:
+        raise SystemExit(f"lagrad demo: no example {name!r}; choose one of {', '.join(EXAMPLES)}")
+    folder = examples_folder()
+    if folder is None:
+        raise SystemExit(
+            "lagrad demo: the examples are scripts in the examples/ folder of lagrad's source; "
+            "run this command from a checkout of lagrad (the folder holding examples/)"
+        )
+    path = folder / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"lagrad_example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def demo(seed: int = 0, out: object = None) -> lagrad.AdjointSystem:
-    """Trace the seed's network on a small batch and print the whole Lagrangian view."""
-    out = out or sys.stdout
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((8, 4))
-    y = np.eye(3)[rng.integers(0, 3, 8)]
-    w1 = 0.5 * rng.standard_normal((4, 5))
-    w2 = 0.5 * rng.standard_normal((5, 3))
+def _examples_help() -> str:
+    folder = examples_folder()
+    lines = ["examples (lagrad demo --example NAME):"]
+    for name in EXAMPLES:
+        summary = _summary(folder / f"{name}.py") if folder is not None else ""
+        lines.append(f"  {name:<16} {summary}")
+    return "\n".join(lines)
 
-    def say(text: str = "") -> None:
-        print(text, file=out)  # type: ignore[call-overload]
 
-    adj = lagrad.adjoint(seed_network, x, y, w1, w2)
-    say("The seed's network, a1 = σ(x w1), a2 = softmax(a1 w2), l = loss(a2, y), as equations:")
-    say(str(adj.program))
-    say()
-    say("Its adjoint system A λ = b (row i: variable z_i, column k: equation f_k):")
-    say(str(adj.matrix("symbolic")))
-    say()
-    say("b = (0, …, 0, -1). Back-substitution, from the last row up, is backpropagation:")
-    lam = adj.multipliers
-    say(str(lam))
-    say(f"‖A λ − b‖ = {adj.residual():.2e}")
-    for name, i, _w, fd in (
-        ("w1", 3, w1, _finite_difference(lambda v: seed_network(x, y, v, w2), w1)),
-        ("w2", 4, w2, _finite_difference(lambda v: seed_network(x, y, w1, v), w2)),
-    ):
-        say(f"λ{i} is the gradient for {name}: max |λ{i} − finite differences| = {np.max(np.abs(lam[i] - fd)):.1e}")
-    return adj
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lagrad",
+        description=(
+            "lagrad: automatic differentiation as the linear system A λ = b. A computation is a "
+            "sequence of equations z_i = f_i(z_a(i)); its gradient is the solution λ of A λ = b, "
+            "and back-substitution on A is backpropagation."
+        ),
+        epilog="Start with `lagrad demo`; `lagrad demo --help` lists its options and the examples.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="print the seed's network as A λ = b, train it on handwritten digits, draw the pictures",
+        description=(
+            "Trace the seed's network a1 = σ(x w1), a2 = softmax(a1 w2), l = loss(a2, y) and print it as\n"
+            "the linear system A λ = b: its equations z1 … z9, the adjoint matrix A with its partials\n"
+            "∂f_k/∂z_i, the back-substitution steps, the multipliers λ and their checks. Then train the\n"
+            "same network on scikit-learn's handwritten digits with lagrad's gradients, and write the\n"
+            "pictures (A's structure, the computation graph, the loss curve) into --out.\n"
+            'Needs the demo extra: pip install "lagrad[demo]".'
+        ),
+        epilog=_examples_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--epochs", type=int, default=20, help="passes over the training images (default: 20)")
+    demo.add_argument("--seed", type=int, default=0, help="random seed for data, weights and batches (default: 0)")
+    demo.add_argument(
+        "--out", type=Path, default=Path("lagrad-demo"), help="folder for the pictures (default: ./lagrad-demo/)"
+    )
+    demo.add_argument("--no-train", action="store_true", help="print the system and draw it, skip the training")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines instead)")
+    demo.add_argument("--example", metavar="NAME", choices=EXAMPLES, help=f"run one example: {', '.join(EXAMPLES)}")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="lagrad", description="lagrad: automatic differentiation as the linear system A λ = b."
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo_parser = commands.add_parser(
-        "demo", help="trace the seed's network and print its program, adjoint matrix and multipliers"
-    )
-    demo_parser.add_argument("--seed", type=int, default=0, help="random seed for the data and weights")
+    parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        demo(seed=args.seed)
+    if args.command != "demo":
+        parser.print_help()
         return 0
-    parser.print_help()
+    from .demo import MissingExtra, run  # the demo's imports only when it runs
+
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    try:
+        if args.example:
+            load_example(args.example).main(out=args.out, seed=args.seed)
+        else:
+            run(
+                epochs=args.epochs,
+                seed=args.seed,
+                out_dir=args.out,
+                train_network=not args.no_train,
+                progress="lines" if args.no_progress else "bar",
+            )
+    except MissingExtra as error:
+        print(error, file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:  # an example's optional package
+        if error.name not in ("matplotlib", "sklearn", "tqdm"):
+            raise
+        print(f'lagrad demo: {error}; install the demo extra with `pip install "lagrad[demo]"`', file=sys.stderr)
+        return 1
     return 0
 
 

@@ -385,6 +385,13 @@ class AdjointSystem:
                 f"back-substitution."
             )
 
+    def plot(self, **options: Any) -> Any:
+        """A matplotlib Figure of ``A``'s block structure (and, for small systems, its
+        scalar-level nonzeros): `lagrad.plot.plot_system`, which lists the options."""
+        from ..plot import plot_system  # matplotlib is optional: loaded only to draw
+
+        return plot_system(self, **options)
+
     def __repr__(self) -> str:
         return (
             f"<AdjointSystem: {self.n} variables ({self.size} scalars), "

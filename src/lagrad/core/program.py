@@ -392,5 +392,19 @@ class Program:
         head = f"Program: {self.n_inputs} inputs, {len(self.equations)} equations, output {outs}"
         return "\n".join([head] + [f"  {eq.ljust(width)}   # {comment}" for eq, comment in rows])
 
+    # -- pictures (matplotlib and lagrad.plot are loaded only when asked) ----------
+
+    def plot(self, **options: Any) -> Any:
+        """A matplotlib Figure of the computation graph: `lagrad.plot.plot_program`."""
+        from ..plot import plot_program
+
+        return plot_program(self, **options)
+
+    def to_dot(self) -> str:
+        """The computation graph as Graphviz DOT text: `lagrad.plot.to_dot`."""
+        from ..plot import to_dot
+
+        return to_dot(self)
+
     def __repr__(self) -> str:
         return f"<Program: {self.n_inputs} inputs, {len(self.equations)} equations>"
