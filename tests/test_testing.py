@@ -74,3 +74,8 @@ def test_check_grads_holds_integer_arguments_fixed():
     check_grads(lambda x, i: x[i] * 2.0, rand(4), np.array([0, 3]))
     with pytest.raises(ValueError, match="no float"):
         check_grads(lambda i: i, np.arange(3))
+
+
+def test_check_solvers_compares_multipliers_of_several_outputs():
+    x = np.array([0.3, -1.2, 0.7, 0.3])
+    check_solvers(lambda x: np.unique(x, return_counts=True)[0] ** 2, x)  # unique's indices: Parts
