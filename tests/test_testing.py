@@ -7,7 +7,7 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 import numpy as np
-from lagrad.testing import GradientCheckError, check_grads, check_solvers
+from lagrad.testing import GradientCheckError, check_grads, check_solvers, checked_primitives
 from tests.conftest import rand
 
 
@@ -74,3 +74,35 @@ def test_check_grads_holds_integer_arguments_fixed():
     check_grads(lambda x, i: x[i] * 2.0, rand(4), np.array([0, 3]))
     with pytest.raises(ValueError, match="no float"):
         check_grads(lambda i: i, np.arange(3))
+
+
+def test_check_grads_records_the_primitives_whose_derivatives_it_checked():
+    @lagrad.primitive
+    def cube(x):
+        return x**3
+
+    @lagrad.primitive
+    def cube_partial(x):
+        return 3 * x**2
+
+    lagrad.defrule(cube_partial, lambda g, ans, x: g * 6 * x)
+    lagrad.defrule(cube, lambda g, ans, x: g * cube_partial(x))
+    check_grads(cube, rand(3), order=1)
+    assert cube in checked_primitives and cube_partial not in checked_primitives
+    check_grads(cube, rand(3), order=2)  # the second order checks the rule's own primitive
+    assert cube_partial in checked_primitives
+
+
+def test_check_grads_records_nothing_it_did_not_check():
+    wrong = _wrong(vjp=lambda g, ans, x: 3 * g * x, jvp=lambda t, ans, x: 2 * t * x)
+    with pytest.raises(GradientCheckError):
+        check_grads(wrong, rand(3))
+    assert wrong not in checked_primitives
+    right = _wrong(vjp=lambda g, ans, x: 2 * g * x, jvp=lambda t, ans, x: 2 * t * x)
+    check_grads(lambda x, i: x * lnp.astype(right(i), float), rand(3), np.arange(3.0).astype(int))
+    assert right not in checked_primitives  # applied to integers only: no derivative was checked
+
+
+def test_check_solvers_compares_multipliers_of_several_outputs():
+    x = np.array([0.3, -1.2, 0.7, 0.3])
+    check_solvers(lambda x: np.unique(x, return_counts=True)[0] ** 2, x)  # unique's indices: Parts

@@ -1,0 +1,295 @@
+"""What lagrad covers: every public function of NumPy and of the SciPy modules lagrad
+mirrors, marked differentiable, no derivative, or not supported.
+
+    python -m lagrad.coverage            print the counts and write docs/coverage.md
+    python -m lagrad.coverage --check    exit 1 if docs/coverage.md is out of date
+
+The classification reads the registries the families fill when imported
+(`lagrad.core.registry`, `lagrad.numpy.PRIMITIVES` and `NONDIFF`, and each
+module's public names), so a function added there shows up on the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import pathlib
+import sys
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy
+
+from . import numpy as lnp
+from . import scipy as lsp
+from .core import Primitive, registry
+from .numpy import NONDIFF, PRIMITIVES
+from .numpy.nondiff import PARTLY_DIFFERENTIABLE
+
+DIFFERENTIABLE = "differentiable"
+NO_DERIVATIVE = "no derivative"
+NOT_SUPPORTED = "not supported"
+STATUSES = (DIFFERENTIABLE, NO_DERIVATIVE, NOT_SUPPORTED)
+
+#: The SciPy distributions lagrad mirrors, and the methods of theirs that are counted.
+DISTRIBUTIONS = ("norm", "t", "gamma", "beta", "poisson", "dirichlet", "multivariate_normal")
+DENSITY_METHODS = ("logpdf", "pdf", "logpmf", "pmf", "cdf", "logcdf")
+
+DEFAULT_OUTPUT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "coverage.md"
+
+_FUNCTION_TYPES = (types.FunctionType, types.BuiltinFunctionType, np.ufunc, type(np.sum))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One public function and what lagrad does with it."""
+
+    module: str
+    name: str
+    status: str
+    note: str = ""
+
+
+# ----- what lagrad has ------------------------------------------------------------------
+
+
+def has_derivative(prim: Primitive) -> bool:
+    """Whether any rule of `prim` gives a derivative in some argument."""
+    return (
+        any(rule is not None for rule in (*prim.vjps, *prim.jvps))
+        or prim.linear
+        or prim.vjp_argnum is not None
+        or prim.jvp_argnum is not None
+        or prim.jvp_joint is not None
+    )
+
+
+def differentiable_primitives() -> list[Primitive]:
+    """Every registered primitive (NumPy and SciPy families) that has a derivative rule."""
+    return [p for p in PRIMITIVES.values() if has_derivative(p)]
+
+
+def unchecked_primitives(checked: set[Primitive]) -> list[str]:
+    """Names of the differentiable primitives not in `checked` (lagrad.testing.checked_primitives
+    after a test suite has run): derivative rules that no gradient check has exercised."""
+    return sorted(p.name for p in differentiable_primitives() if p not in checked)
+
+
+def _public_names(module: Any) -> list[str]:
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n in dir(module) if not n.startswith("_")]
+    return [n for n in dict.fromkeys(names) if not isinstance(getattr(module, n, None), types.ModuleType)]
+
+
+def _public_functions(module: Any) -> list[tuple[str, Any]]:
+    """The public callables of a NumPy or SciPy module: functions and ufuncs, not classes."""
+    found = []
+    for name in _public_names(module):
+        try:
+            obj = getattr(module, name)
+        except Exception:  # a name NumPy lists but refuses (expired aliases)
+            continue
+        if isinstance(obj, _FUNCTION_TYPES):
+            found.append((name, obj))
+    return found
+
+
+def _registered(obj: Any) -> Any:
+    """The lagrad function NumPy's dispatch finds for `obj`, or None."""
+    try:
+        return registry.ufuncs.get(obj) if isinstance(obj, np.ufunc) else registry.functions.get(obj)
+    except TypeError:  # unhashable
+        return None
+
+
+def _nondiff_note(target: Any) -> str:
+    return "recorded" if isinstance(target, Primitive) else "metadata: no equation"
+
+
+def _classify(name: str, obj: Any, mirror: Any, by_name: bool) -> Row:
+    """How lagrad handles `obj` (`name` in a NumPy or SciPy module) given its mirror module.
+    `by_name`: the NONDIFF list is keyed by NumPy names, so it is consulted by name too."""
+    target = _registered(obj)
+    mine = getattr(mirror, name, None) if name in _public_names(mirror) else None
+    if target is None and mine is None:
+        return Row("", name, NOT_SUPPORTED)
+    if target is None and mine is obj:
+        return Row("", name, NO_DERIVATIVE, "NumPy's own: a constant, no traced argument")
+    # Found only in lagrad's module: calling NumPy's function on a traced value does not reach it.
+    only = f"as {mirror.__name__}.{name} only" if target is None else ""
+    target = target if target is not None else mine
+    if by_name and name in PARTLY_DIFFERENTIABLE:
+        return Row("", name, DIFFERENTIABLE, _join(PARTLY_DIFFERENTIABLE[name], only))
+    listed = next((f for f in NONDIFF.values() if f is target), None)
+    if listed is None and by_name:
+        listed = NONDIFF.get(name)
+    if listed is not None:
+        return Row("", name, NO_DERIVATIVE, _join(_nondiff_note(listed), only))
+    if isinstance(target, Primitive) and not has_derivative(target):
+        return Row("", name, NO_DERIVATIVE, _join("zero derivative rule", only))
+    return Row("", name, DIFFERENTIABLE, only)
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def _module_rows(label: str, module: Any, mirror: Any, by_name: bool) -> list[Row]:
+    rows = []
+    for name, obj in _public_functions(module):
+        row = _classify(name, obj, mirror, by_name)
+        rows.append(Row(label, name, row.status, row.note))
+    return rows
+
+
+def _distribution_rows() -> list[Row]:
+    import scipy.stats
+
+    rows = []
+    for dist in DISTRIBUTIONS:
+        theirs = getattr(scipy.stats, dist)
+        mine = getattr(lsp.stats, dist, None)
+        for method in DENSITY_METHODS:
+            if not hasattr(theirs, method):
+                continue
+            status = DIFFERENTIABLE if callable(getattr(mine, method, None)) else NOT_SUPPORTED
+            rows.append(Row("scipy.stats", f"{dist}.{method}", status))
+    return rows
+
+
+def rows() -> list[Row]:
+    """Every counted function, module by module, sorted by name."""
+    import scipy.linalg
+    import scipy.signal
+    import scipy.special
+
+    out = [
+        *_module_rows("numpy", np, lnp, by_name=True),
+        *_module_rows("numpy.linalg", np.linalg, lnp.linalg, by_name=True),
+        *_module_rows("numpy.fft", np.fft, lnp.fft, by_name=True),
+        *_module_rows("scipy.special", scipy.special, lsp.special, by_name=False),
+        *_module_rows("scipy.linalg", scipy.linalg, lsp.linalg, by_name=False),
+        *_module_rows("scipy.signal", scipy.signal, lsp.signal, by_name=False),
+        *_distribution_rows(),
+    ]
+    return sorted(out, key=lambda r: (_MODULES.index(r.module), r.name))
+
+
+_MODULES = ("numpy", "numpy.linalg", "numpy.fft", "scipy.special", "scipy.linalg", "scipy.signal", "scipy.stats")
+
+
+def counts(table: Iterable[Row]) -> dict[str, dict[str, int]]:
+    """Per module, how many functions have each status."""
+    out: dict[str, dict[str, int]] = {m: dict.fromkeys(STATUSES, 0) for m in _MODULES}
+    for row in table:
+        out[row.module][row.status] += 1
+    return out
+
+
+# ----- the report -------------------------------------------------------------------------
+
+
+def _versions() -> str:
+    return f"NumPy {np.__version__}, SciPy {scipy.__version__}"
+
+
+def _summary(table: list[Row]) -> list[str]:
+    lines = [
+        f"| module | {' | '.join(STATUSES)} | total |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    total = dict.fromkeys(STATUSES, 0)
+    for module, by_status in counts(table).items():
+        for s in STATUSES:
+            total[s] += by_status[s]
+        cells = " | ".join(str(by_status[s]) for s in STATUSES)
+        lines.append(f"| {module} | {cells} | {sum(by_status.values())} |")
+    cells = " | ".join(f"**{total[s]}**" for s in STATUSES)
+    lines.append(f"| **all** | {cells} | **{sum(total.values())}** |")
+    return lines
+
+
+def _names(table: list[Row]) -> str:
+    return ", ".join(f"`{r.name}`" + (f" ({r.note})" if r.note else "") for r in table) or "—"
+
+
+def render(table: list[Row] | None = None) -> str:
+    """docs/coverage.md, as text."""
+    table = rows() if table is None else table
+    differentiable = sum(r.status == DIFFERENTIABLE for r in table)
+    out = [
+        "# What lagrad differentiates",
+        "",
+        "<!-- Generated by `python -m lagrad.coverage`; do not edit by hand. -->",
+        "",
+        "Every public function of NumPy (top level, `numpy.linalg`, `numpy.fft`), `scipy.special`,",
+        "`scipy.linalg`, `scipy.signal`, and the density methods of the `scipy.stats` distributions",
+        f"{', '.join(DISTRIBUTIONS)}; generated with {_versions()}. Classes, dtypes and",
+        "submodules are not counted.",
+        "",
+        f"**{differentiable} functions are differentiable.**",
+        "",
+        "* **differentiable**: on traced values lagrad records the function with its derivative rules",
+        "  (for NumPy's own names, plain `numpy.f(x)` works too, through NumPy's dispatch).",
+        "* **no derivative**: it works on traced values and gives no gradient, never an error:",
+        "  *recorded* (an equation, recomputed on replay, with integer or boolean results),",
+        "  *metadata* (answered from shapes and dtypes, no equation), or NumPy's own constant",
+        "  constructors, which never see a traced value.",
+        "* **not supported**: lagrad has no rule for it: NumPy's dispatch of a traced value to it",
+        "  raises an error naming the function (the few functions NumPy does not dispatch, such as",
+        "  `promote_types`, simply run as NumPy's own).",
+        "",
+        *_summary(table),
+        "",
+    ]
+    for module in _MODULES:
+        in_module = [r for r in table if r.module == module]
+        out += [f"## {module}", ""]
+        for status in STATUSES:
+            chosen = [r for r in in_module if r.status == status]
+            out += [f"**{status}** ({len(chosen)}): {_names(chosen)}", ""]
+    listed = sorted(NONDIFF)
+    out += [
+        "## The no-derivative list",
+        "",
+        f"`lagrad.numpy.NONDIFF`: the {len(listed)} functions lagrad evaluates on traced values",
+        "with no derivative (some are lagrad's own steps inside a function that has one).",
+        "",
+        ", ".join(f"`{name}`" for name in listed),
+        "",
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the counts and write the report; with --check, only compare."""
+    parser = argparse.ArgumentParser(prog="python -m lagrad.coverage", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the report is out of date; write nothing")
+    parser.add_argument("--output", type=pathlib.Path, default=DEFAULT_OUTPUT, help="where the report goes")
+    args = parser.parse_args(argv)
+    table = rows()
+    text = render(table)
+    if args.check:
+        old = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        if old == text:
+            print(f"{args.output} is up to date")
+            return 0
+        diff = difflib.unified_diff(old.splitlines(), text.splitlines(), "written", "now", lineterm="", n=0)
+        print("\n".join(list(diff)[:40]))
+        print(f"{args.output} is out of date: run `python -m lagrad.coverage`", file=sys.stderr)
+        return 1
+    for line in _summary(table):
+        print(line)
+    print(f"{sum(r.status == DIFFERENTIABLE for r in table)} functions are differentiable")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
