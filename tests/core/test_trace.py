@@ -161,3 +161,9 @@ def test_array_attributes_and_methods():
     check(f, rand(2, 3))
     with pytest.raises(AttributeError, match=r"ndarray\.tofile is not supported"):
         lagrad.grad(lambda x: x.tofile("x"))(rand(2))
+
+
+def test_traced_value_passed_by_keyword_to_numpy():
+    x = np.array([0.3, 2.0, -1.0])
+    assert np.array_equal(lagrad.grad(lambda x: x[np.argmax(a=x)] * 2.0)(x), [0.0, 2.0, 0.0])
+    assert np.allclose(lagrad.grad(lambda x: np.sum(a=x * x))(x), 2 * x)

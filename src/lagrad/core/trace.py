@@ -109,6 +109,8 @@ class Var:
                 f"derivative rule for it). Use a supported function (docs/coverage.md) or declare "
                 f"it with lagrad.primitive and lagrad.defvjp."
             )
+        if kwargs and hasattr(fun, "vjps") and any(type(v) is Var for v in kwargs.values()):
+            args, kwargs = _positional(func, args, kwargs)  # a primitive takes its arrays positionally
         return fun(*args, **kwargs)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
@@ -265,6 +267,31 @@ def _round(self: Var, ndigits: int | None = None) -> Any:
 
 
 Var.__round__ = _round  # type: ignore[attr-defined]
+
+
+def _positional(func: Any, args: Any, kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A NumPy call with traced keyword arguments moved to their positions."""
+    import inspect
+
+    try:
+        signature = inspect.signature(func)
+        bound = signature.bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return tuple(args), kwargs
+    params = list(signature.parameters.values())
+    last = max(i for i, p in enumerate(params) if type(bound.arguments.get(p.name)) is Var)
+    new_args: list[Any] = []
+    new_kwargs: dict[str, Any] = {}
+    for i, p in enumerate(params):
+        if p.kind is p.VAR_POSITIONAL:
+            new_args.extend(bound.arguments.get(p.name, ()))
+        elif p.kind is p.VAR_KEYWORD:
+            new_kwargs.update(bound.arguments.get(p.name, {}))
+        elif i <= last and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            new_args.append(bound.arguments.get(p.name, p.default))
+        elif p.name in bound.arguments:
+            new_kwargs[p.name] = bound.arguments[p.name]
+    return tuple(new_args), new_kwargs
 
 
 def _qualname(func: Any) -> str:
