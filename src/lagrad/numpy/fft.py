@@ -172,47 +172,62 @@ def _one(n: Any) -> Any:
     return None if n is None else (n,)
 
 
+def _complex(name: str, a: Any, s: Any, axes: Any, norm: Any, out: Any, inverse: bool) -> Any:
+    _no_out(name, out)
+    s, axes = _nd(name, a, s, axes)
+    return _fftn(a, s=s, axes=axes, norm=_norm(name, norm), inverse=inverse)
+
+
+def _real_to_half(name: str, a: Any, s: Any, axes: Any, norm: Any, out: Any) -> Any:
+    _no_out(name, out)
+    _real_input(name, a)
+    s, axes = _nd(name, a, s, axes)
+    return _rfftn(a, s=s, axes=axes, norm=_norm(name, norm))
+
+
+def _half_to_real(name: str, a: Any, s: Any, axes: Any, norm: Any, out: Any) -> Any:
+    _no_out(name, out)
+    s, axes = _nd(name, a, s, axes, real_output=True)
+    return _irfftn(a, s=s, axes=axes, norm=_norm(name, norm))
+
+
 # ----- complex transforms -----------------------------------------------------------------------
 
 
 @function(np.fft.fftn)
 def fftn(a: Any, s: Any = None, axes: Any = None, norm: Any = None, out: Any = None) -> Any:
     """The n-D discrete Fourier transform over `axes`, input cut or zero-padded to `s`."""
-    _no_out("fftn", out)
-    s, axes = _nd("fftn", a, s, axes)
-    return _fftn(a, s=s, axes=axes, norm=_norm("fftn", norm), inverse=False)
+    return _complex("fftn", a, s, axes, norm, out, inverse=False)
 
 
 @function(np.fft.ifftn)
 def ifftn(a: Any, s: Any = None, axes: Any = None, norm: Any = None, out: Any = None) -> Any:
     """The n-D inverse discrete Fourier transform."""
-    _no_out("ifftn", out)
-    s, axes = _nd("ifftn", a, s, axes)
-    return _fftn(a, s=s, axes=axes, norm=_norm("ifftn", norm), inverse=True)
+    return _complex("ifftn", a, s, axes, norm, out, inverse=True)
 
 
 @function(np.fft.fft)
 def fft(a: Any, n: Any = None, axis: int = -1, norm: Any = None, out: Any = None) -> Any:
     """The 1-D discrete Fourier transform along `axis`."""
-    return fftn(a, _one(n), (axis,), norm, out)
+    return _complex("fft", a, _one(n), (axis,), norm, out, inverse=False)
 
 
 @function(np.fft.ifft)
 def ifft(a: Any, n: Any = None, axis: int = -1, norm: Any = None, out: Any = None) -> Any:
     """The 1-D inverse discrete Fourier transform along `axis`."""
-    return ifftn(a, _one(n), (axis,), norm, out)
+    return _complex("ifft", a, _one(n), (axis,), norm, out, inverse=True)
 
 
 @function(np.fft.fft2)
 def fft2(a: Any, s: Any = None, axes: Any = (-2, -1), norm: Any = None, out: Any = None) -> Any:
     """The 2-D discrete Fourier transform."""
-    return fftn(a, s, axes, norm, out)
+    return _complex("fft2", a, s, axes, norm, out, inverse=False)
 
 
 @function(np.fft.ifft2)
 def ifft2(a: Any, s: Any = None, axes: Any = (-2, -1), norm: Any = None, out: Any = None) -> Any:
     """The 2-D inverse discrete Fourier transform."""
-    return ifftn(a, s, axes, norm, out)
+    return _complex("ifft2", a, s, axes, norm, out, inverse=True)
 
 
 # ----- real transforms ---------------------------------------------------------------------------
@@ -221,42 +236,37 @@ def ifft2(a: Any, s: Any = None, axes: Any = (-2, -1), norm: Any = None, out: An
 @function(np.fft.rfftn)
 def rfftn(a: Any, s: Any = None, axes: Any = None, norm: Any = None, out: Any = None) -> Any:
     """The n-D transform of real input: the last axis keeps its non-negative frequencies."""
-    _no_out("rfftn", out)
-    _real_input("rfftn", a)
-    s, axes = _nd("rfftn", a, s, axes)
-    return _rfftn(a, s=s, axes=axes, norm=_norm("rfftn", norm))
+    return _real_to_half("rfftn", a, s, axes, norm, out)
 
 
 @function(np.fft.irfftn)
 def irfftn(a: Any, s: Any = None, axes: Any = None, norm: Any = None, out: Any = None) -> Any:
     """The inverse of rfftn: real output, 2(m-1) points along the last axis unless `s` says."""
-    _no_out("irfftn", out)
-    s, axes = _nd("irfftn", a, s, axes, real_output=True)
-    return _irfftn(a, s=s, axes=axes, norm=_norm("irfftn", norm))
+    return _half_to_real("irfftn", a, s, axes, norm, out)
 
 
 @function(np.fft.rfft)
 def rfft(a: Any, n: Any = None, axis: int = -1, norm: Any = None, out: Any = None) -> Any:
     """The 1-D transform of real input (non-negative frequencies)."""
-    return rfftn(a, _one(n), (axis,), norm, out)
+    return _real_to_half("rfft", a, _one(n), (axis,), norm, out)
 
 
 @function(np.fft.irfft)
 def irfft(a: Any, n: Any = None, axis: int = -1, norm: Any = None, out: Any = None) -> Any:
     """The inverse of rfft: `n` real points (default 2(m-1))."""
-    return irfftn(a, _one(n), (axis,), norm, out)
+    return _half_to_real("irfft", a, _one(n), (axis,), norm, out)
 
 
 @function(np.fft.rfft2)
 def rfft2(a: Any, s: Any = None, axes: Any = (-2, -1), norm: Any = None, out: Any = None) -> Any:
     """The 2-D transform of real input."""
-    return rfftn(a, s, axes, norm, out)
+    return _real_to_half("rfft2", a, s, axes, norm, out)
 
 
 @function(np.fft.irfft2)
 def irfft2(a: Any, s: Any = None, axes: Any = (-2, -1), norm: Any = None, out: Any = None) -> Any:
     """The inverse of rfft2."""
-    return irfftn(a, s, axes, norm, out)
+    return _half_to_real("irfft2", a, s, axes, norm, out)
 
 
 @function(np.fft.hfft)
@@ -265,14 +275,14 @@ def hfft(a: Any, n: Any = None, axis: int = -1, norm: Any = None, out: Any = Non
     _no_out("hfft", out)
     dtype = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
     a = conjugate(a) if np.dtype(dtype).kind == "c" else a
-    return irfft(a, n, axis, _swap(_norm("hfft", norm)))
+    return _half_to_real("hfft", a, _one(n), (axis,), _swap(_norm("hfft", norm)), None)
 
 
 @function(np.fft.ihfft)
 def ihfft(a: Any, n: Any = None, axis: int = -1, norm: Any = None, out: Any = None) -> Any:
     """The inverse of hfft, for real input: the first half of a Hermitian spectrum."""
     _no_out("ihfft", out)
-    return conjugate(rfft(a, n, axis, _swap(_norm("ihfft", norm))))
+    return conjugate(_real_to_half("ihfft", a, _one(n), (axis,), _swap(_norm("ihfft", norm)), None))
 
 
 # ----- shifts: rolls by half the length ------------------------------------------------------------
