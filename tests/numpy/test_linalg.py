@@ -206,6 +206,34 @@ def test_eigenvectors_at_a_tie_are_nan_not_silently_wrong():
     assert np.all(np.isfinite(g))
 
 
+# ----- eig: general matrices --------------------------------------------------------------------
+
+
+def test_eig_real_eigenvalues():
+    q = well(3, 3)
+    a = q @ np.diag([1.0, 2.0, 3.0]) @ np.linalg.inv(q)  # not symmetric, real spectrum: real unit eigenvectors
+    w, v = la.eig(a)
+    assert np.allclose(w, np.linalg.eig(a)[0]) and np.allclose(v, np.linalg.eig(a)[1])
+    check(lambda a: tuple(la.eig(a)), a)
+
+
+@pytest.mark.parametrize("kind", ["real", "complex", "batch"])
+def test_eig_complex_spectrum_through_phase_invariant_functions(kind):
+    a = {"real": rand(3, 3), "complex": crand(3, 3), "batch": crand(2, 3, 3)}[kind]
+    assert np.allclose(la.eigvals(a), np.linalg.eigvals(a))
+
+    def invariant(a):
+        w, v = la.eig(a)
+        return la.eigvals(a), (v * w[..., None, :] ** 2) @ la.inv(v), lnp.real(v * lnp.conj(v))
+
+    check(invariant, a)
+
+
+def test_eig_ties():
+    assert np.allclose(lagrad.grad(lambda a: lnp.real(la.eigvals(a)[0]))(np.eye(3)), np.eye(3) / 3)
+    assert np.all(np.isnan(lagrad.grad(lambda a: la.eig(a).eigenvectors[0, 0])(np.eye(3))))
+
+
 # ----- svd ---------------------------------------------------------------------------------------
 
 
@@ -405,6 +433,7 @@ def test_plain_numpy_linalg_dispatches():
             np.linalg.cholesky(s),
             np.linalg.eigh(s)[1],
             np.linalg.eigvalsh(s),
+            np.linalg.eigvals(s),
             np.linalg.svd(a)[1],
             np.linalg.svdvals(a),
             np.linalg.qr(a)[0],

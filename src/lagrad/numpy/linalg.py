@@ -2,7 +2,8 @@
 
 Each decomposition's rules come from its defining equations (``L Lᴴ = A``,
 ``A V = V diag(w)``, ``A = U S Vᴴ``, ``A = Q R``) and use triangular solves and
-products rather than explicit inverses. Conventions, where NumPy leaves a choice:
+products rather than explicit inverses; ``triangular_solve`` (op(A) x = b, reading
+one triangle) also serves lagrad.scipy.linalg. Conventions, where NumPy leaves a choice:
 
 * cholesky, eigh and ``hermitian=True`` read one triangle of `a`, as LAPACK does;
   the derivative is that of the function NumPy computes, so a perturbation of the
@@ -13,8 +14,9 @@ products rather than explicit inverses. Conventions, where NumPy leaves a choice
   differentiable at a tie; where a tie meets a nonzero multiplier or tangent of
   the vectors, the derivative is NaN rather than a silently wrong number.
 * Complex eigenvectors and singular vectors are defined up to a phase; their
-  derivative is that of the phase-fixed vectors (``Im diag(Vᴴ dV) = 0``), so
-  only phase-invariant functions of them agree with finite differences.
+  derivative fixes the phase its own way (eigh, svd: ``Im diag(Vᴴ dV) = 0``), so
+  only phase-invariant functions of them agree with finite differences. eig's
+  eigenvectors keep unit length, as LAPACK's do.
 * det's derivative is the transposed adjugate, computed through the SVD, so it
   is exact for singular matrices too (rank n-1: rank one; lower rank: zero).
 """
@@ -37,6 +39,7 @@ from .products import einsum, matmul, tensordot
 from .ufuncs import absolute, conjugate, real, sqrt, where
 
 __all__ = [
+    "EigResult",
     "EighResult",
     "LinAlgError",
     "QRResult",
@@ -44,7 +47,9 @@ __all__ = [
     "SlogdetResult",
     "cond",
     "det",
+    "eig",
     "eigh",
+    "eigvals",
     "eigvalsh",
     "inv",
     "lstsq",
@@ -69,6 +74,11 @@ __all__ = [
 ]
 
 LinAlgError = np.linalg.LinAlgError
+
+
+class EigResult(NamedTuple):
+    eigenvalues: Any
+    eigenvectors: Any
 
 
 class EighResult(NamedTuple):
@@ -178,12 +188,13 @@ def _over(x: Any, d: Any) -> Any:
 
 
 def _clusters_impl(w: np.ndarray) -> np.ndarray:
-    """C[i, j] = 1/size of the cluster where w_i and w_j tie to rounding (w sorted), else 0."""
+    """C[i, j] = 1/size of the cluster where w_i and w_j tie to rounding (chains of ties
+    included), else 0. `w` may be complex and in any order."""
     n = w.shape[-1]
     tol = 16 * n * np.finfo(w.dtype).eps * np.max(np.abs(w), axis=-1, keepdims=True)
-    breaks = np.abs(np.diff(w, axis=-1)) > tol
-    labels = np.concatenate([np.zeros((*w.shape[:-1], 1), dtype=int), np.cumsum(breaks, axis=-1)], axis=-1)
-    same = labels[..., :, None] == labels[..., None, :]
+    same = np.abs(w[..., :, None] - w[..., None, :]) <= tol[..., None]
+    for _ in range(max(n - 1, 1).bit_length()):  # transitive closure by squaring
+        same = (same.astype(np.int64) @ same.astype(np.int64)) > 0
     return same / same.sum(axis=-1, keepdims=True)
 
 
@@ -239,6 +250,7 @@ _det = prim("det", np.linalg.det)
 _adjugate = prim("adjugate", _adjugate_impl)
 _slogdet = prim("slogdet", lambda a: tuple(np.linalg.slogdet(a)))
 _cholesky = prim("cholesky", lambda a, upper: np.linalg.cholesky(a, upper=upper))
+_eig = prim("eig", lambda a: tuple(np.linalg.eig(a)))
 _eigh = prim("eigh", lambda a, lower: tuple(np.linalg.eigh(a, UPLO="L" if lower else "U")))
 _svd = prim("svd", _svd_impl)
 _qr = prim("qr", lambda a, complete: tuple(np.linalg.qr(a, mode="complete" if complete else "reduced")))
@@ -375,6 +387,26 @@ def _eigh_vjp(g: Any, ans: Any, a: Any, lower: bool) -> Any:
     z = _mT(v) @ g[1]
     inner = _diag_embed(_cluster_mean(clusters, g[0])) + _gap_quotient(z, _gaps(w), clusters, z)
     return _to_triangle(_conj(v) @ inner @ _mT(v), lower)
+
+
+# ----- eig: with M = V⁻¹ dA V, dw = diag M and dV = V (F ∘ M), then kept of unit length -----------
+
+
+def _eig_jvp(t: Any, ans: Any, a: Any) -> tuple[Any, Any]:
+    w, v = ans[0], ans[1]
+    m = _solve(v, t @ v)
+    clusters = _clusters(w)
+    dv = v @ _gap_quotient(m, _gaps(w), clusters, m)
+    return _cluster_mean(clusters, _diag(m)), dv - v * _row(real(_diag(_mH(v) @ dv)))
+
+
+def _eig_vjp(g: Any, ans: Any, a: Any) -> Any:
+    w, v = ans[0], ans[1]
+    clusters = _clusters(w)
+    raw = _mT(v) @ g[1]
+    z = raw - (_mT(v) @ _conj(v)) * _row(real(_diag(raw)))  # after the unit-length step's transpose
+    mbar = _diag_embed(_cluster_mean(clusters, g[0])) + _gap_quotient(z, _gaps(w), clusters, raw)
+    return _solve(_mT(v), mbar @ _mT(v))
 
 
 # ----- svd: with dP = Uᴴ dA V, ds = Re diag dP, and F_ij = 1/(s_j² - s_i²) ----------------------
@@ -545,6 +577,8 @@ defjvp(_slogdet,  _slogdet_jvp)
 # ----- decompositions ----------------------------------------------------------------------------
 defvjp(_cholesky, _cholesky_vjp)
 defjvp(_cholesky, _cholesky_jvp)
+defvjp(_eig,      _eig_vjp)
+defjvp(_eig,      _eig_jvp)
 defvjp(_eigh,     _eigh_vjp)
 defjvp(_eigh,     _eigh_jvp)
 defvjp(_svd,      _svd_vjp)
@@ -616,6 +650,25 @@ def _uplo(name: str, UPLO: str) -> bool:
     if uplo not in ("L", "U"):
         raise ValueError(f"lagrad.numpy.linalg.{name}: UPLO must be 'L' or 'U', not {UPLO!r}")
     return uplo == "L"
+
+
+@function(np.linalg.eig)
+def eig(a: Any) -> EigResult:
+    """Eigenvalues and unit eigenvectors of a general square matrix (complex where NumPy's are).
+
+    The derivatives assume distinct eigenvalues (tied ones share theirs; vectors at a tie
+    give NaN). An eigenvector's phase is LAPACK's choice: only phase-invariant functions of
+    complex eigenvectors have a derivative (real eigenvectors are fine as they are).
+    """
+    _matrices("eig", a)
+    result = _eig(a)
+    return EigResult(result[0], result[1])
+
+
+@function(np.linalg.eigvals)
+def eigvals(a: Any) -> Any:
+    """Eigenvalues of a general square matrix; their derivative is diag(V⁻¹ dA V)."""
+    return eig(a).eigenvalues
 
 
 @function(np.linalg.eigh)
