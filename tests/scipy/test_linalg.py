@@ -10,7 +10,7 @@ import lagrad
 import lagrad.scipy.linalg as sla
 import numpy as np
 from tests.conftest import rand
-from tests.numpy.test_linalg import check, crand, spd, well
+from tests.numpy.test_linalg import check, crand, spd, traced, well
 
 
 @pytest.mark.parametrize("trans", [0, 1, 2, "T"])
@@ -37,10 +37,10 @@ def test_cholesky_cho_factor_cho_solve(lower):
     x, b = rand(3, 3), rand(3, 2)
     a = spd(x)
     assert np.allclose(sla.cholesky(a, lower=lower), scipy.linalg.cholesky(a, lower=lower))
-    c, low = sla.cho_factor(a, lower=lower)
     c0, low0 = scipy.linalg.cho_factor(a, lower=lower)
-    assert low == low0 and np.allclose(c, c0)
-    assert np.allclose(sla.cho_solve((c, low), b), scipy.linalg.cho_solve((c0, low0), b))
+    assert np.allclose(traced(lambda a: sla.cho_factor(a, lower=lower)[0], a), c0)
+    solution = traced(lambda a, b: sla.cho_solve(sla.cho_factor(a, lower=lower), b), a, b)
+    assert np.allclose(solution, scipy.linalg.cho_solve((c0, low0), b))
     check(lambda x: sla.cholesky(spd(x), lower=lower), x)
     check(lambda a: sla.cho_factor(a, lower=lower)[0], a)
     check(lambda a, b: sla.cho_solve(sla.cho_factor(a, lower=lower), b), a, b)
@@ -88,7 +88,8 @@ def test_lu_factor_lu_solve(trans):
     lu, piv = sla.lu_factor(a)
     lu0, piv0 = scipy.linalg.lu_factor(a)
     assert np.allclose(lu, lu0) and np.array_equal(piv, piv0)
-    assert np.allclose(sla.lu_solve((lu, piv), b, trans), scipy.linalg.lu_solve((lu0, piv0), b, trans))
+    x = traced(lambda a, b: sla.lu_solve(sla.lu_factor(a), b, trans), a, b)
+    assert np.allclose(x, scipy.linalg.lu_solve((lu0, piv0), b, trans))
     check(lambda a: sla.lu_factor(a)[0], a)
     check(lambda a, b: sla.lu_solve(sla.lu_factor(a), b, trans), a, b)
     check(lambda a, b: sla.lu_solve(sla.lu_factor(a), b, trans), a + 0.5j * rand(3, 3), crand(3))
@@ -102,16 +103,17 @@ def test_inv_det_solve():
     check(sla.det, a)
     for kw in [{}, {"transposed": True}, {"assume_a": "pos"}, {"assume_a": "pos", "lower": True}]:
         m = spd(a) if "assume_a" in kw else a
-        assert np.allclose(sla.solve(m, b, **kw), scipy.linalg.solve(m, b, **kw))
+        assert np.allclose(traced(lambda m, b: sla.solve(m, b, **kw), m, b), scipy.linalg.solve(m, b, **kw))
         check(lambda m, b: sla.solve(m, b, **kw), m, b)
     for assume in ["lower triangular", "upper triangular"]:
-        assert np.allclose(sla.solve(a, b, assume_a=assume), scipy.linalg.solve(a, b, assume_a=assume))
+        expected = scipy.linalg.solve(a, b, assume_a=assume)
+        assert np.allclose(traced(lambda m, b: sla.solve(m, b, assume_a=assume), a, b), expected)
         check(lambda m, b: sla.solve(m, b, assume_a=assume), a, b)
 
 
 def test_clear_errors():
     with pytest.raises(NotImplementedError, match="assume_a='sym' is not supported"):
-        sla.solve(rand(2, 2), rand(2), assume_a="sym")
+        lagrad.grad(lambda a: np.sum(sla.solve(a, np.ones(2), assume_a="sym")))(rand(2, 2))
     with pytest.raises(ValueError, match="trans must be"):
         sla.solve_triangular(well(2, 2), rand(2), trans=3)
     with pytest.raises(ValueError, match="lu_factor: one square matrix"):

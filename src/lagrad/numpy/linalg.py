@@ -23,14 +23,16 @@ one triangle) also serves lagrad.scipy.linalg. Conventions, where NumPy leaves a
 
 from __future__ import annotations
 
+import functools
 import operator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import scipy.linalg
 
 import numpy as np
 
-from ..core import defjvp, defvjp
+from ..core import Var, defjvp, defvjp
 from . import manipulation as _shape
 from . import reductions as _red
 from ._register import function, nondiff, prim
@@ -593,6 +595,26 @@ matrix_rank = nondiff(np.linalg.matrix_rank)
 # ----- the NumPy API ----------------------------------------------------------------------------
 
 
+def _traced(items: Any) -> bool:
+    return any(isinstance(x, Var) or (isinstance(x, (list, tuple)) and _traced(x)) for x in items)
+
+
+def _numpy_when_plain(np_function: Any) -> Callable[[Any], Any]:
+    """Register the decorated function for ``numpy.linalg.<f>(traced)`` and, where nothing is
+    traced, call NumPy's own: built from other operations, it would round differently."""
+
+    def register(fun: Any) -> Any:
+        @functools.wraps(fun)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if _traced(args) or _traced(kwargs.values()):
+                return fun(*args, **kwargs)
+            return np_function(*args, **kwargs)
+
+        return function(np_function)(call)
+
+    return register
+
+
 def _matrices(name: str, a: Any, square: bool = True) -> tuple[int, ...]:
     """The shape of `a`, checked to be a (stack of) (square) matrices."""
     shape = _shape.shape_of(a)
@@ -665,7 +687,7 @@ def eig(a: Any) -> EigResult:
     return EigResult(result[0], result[1])
 
 
-@function(np.linalg.eigvals)
+@_numpy_when_plain(np.linalg.eigvals)
 def eigvals(a: Any) -> Any:
     """Eigenvalues of a general square matrix; their derivative is diag(V⁻¹ dA V)."""
     return eig(a).eigenvalues
@@ -683,14 +705,14 @@ def eigh(a: Any, UPLO: str = "L") -> EighResult:
     return EighResult(result[0], result[1])
 
 
-@function(np.linalg.eigvalsh)
+@_numpy_when_plain(np.linalg.eigvalsh)
 def eigvalsh(a: Any, UPLO: str = "L") -> Any:
     """Eigenvalues (ascending) of the Hermitian matrix read from one triangle; tied
     eigenvalues share their derivative evenly."""
     return eigh(a, UPLO).eigenvalues
 
 
-@function(np.linalg.svd)
+@_numpy_when_plain(np.linalg.svd)
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False) -> Any:
     """U, S, Vh with ``a = U diag(S) Vh``; S only without `compute_uv`.
 
@@ -704,7 +726,7 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: 
     return SVDResult(result[0], result[1], result[2]) if compute_uv else result[1]
 
 
-@function(np.linalg.svdvals)
+@_numpy_when_plain(np.linalg.svdvals)
 def svdvals(x: Any, /) -> Any:
     """The singular values, descending."""
     return svd(x, compute_uv=False)
@@ -747,7 +769,7 @@ def _shape_dtype(a: Any) -> Any:
     return a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
 
 
-@function(np.linalg.lstsq)
+@_numpy_when_plain(np.linalg.lstsq)
 def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
     """(x, residuals, rank, s): the minimum-norm least-squares solution ``pinv(a) @ b``,
     differentiable where the rank is locally constant; residuals and singular values are
@@ -769,7 +791,7 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
     return x, residuals, rank, svdvals(a)
 
 
-@function(np.linalg.matrix_power)
+@_numpy_when_plain(np.linalg.matrix_power)
 def matrix_power(a: Any, n: int) -> Any:
     """``a @ a @ … @ a`` (n times) by repeated squaring; inverse powers for negative n."""
     shape = _matrices("matrix_power", a)
@@ -802,7 +824,7 @@ def _chain_order(dims: list[int]) -> list[list[int]]:
     return split
 
 
-@function(np.linalg.multi_dot)
+@_numpy_when_plain(np.linalg.multi_dot)
 def multi_dot(arrays: Any, *, out: Any = None) -> Any:
     """The product of the arrays, multiplied in the cheapest order; the first and last may be 1-D."""
     if out is not None:
@@ -833,7 +855,7 @@ def multi_dot(arrays: Any, *, out: Any = None) -> Any:
     return _shape.squeeze(result, -1) if last == 1 else result
 
 
-@function(np.linalg.tensorinv)
+@_numpy_when_plain(np.linalg.tensorinv)
 def tensorinv(a: Any, ind: int = 2) -> Any:
     """The inverse of `a` read as a matrix from its first `ind` axes to the rest."""
     shape = _shape.shape_of(a)
@@ -843,7 +865,7 @@ def tensorinv(a: Any, ind: int = 2) -> Any:
     return _shape.reshape(inv(_shape.reshape(a, (int(np.prod(out)), -1))), (*rest, *out))
 
 
-@function(np.linalg.tensorsolve)
+@_numpy_when_plain(np.linalg.tensorsolve)
 def tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
     """x with ``tensordot(a, x, x.ndim) = b``."""
     shape = _shape.shape_of(a)
@@ -925,7 +947,7 @@ def _axes(axis: Any, ndim: int, name: str) -> tuple[int, ...]:
     return out
 
 
-@function(np.linalg.norm)
+@_numpy_when_plain(np.linalg.norm)
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
     """Vector and matrix norms of every order NumPy has (vectors: any p, ±inf, 0 — a count
     without derivative; matrices: 'fro', 'nuc', ±1, ±2, ±inf), over `axis`, with `keepdims`."""
@@ -946,7 +968,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     raise ValueError("lagrad.numpy.linalg.norm: improper number of dimensions to norm")
 
 
-@function(np.linalg.vector_norm)
+@_numpy_when_plain(np.linalg.vector_norm)
 def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:
     """The vector norm over `axis` (None: all axes, as one vector)."""
     ndim = len(_shape.shape_of(x))
@@ -956,14 +978,14 @@ def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any
     return _vector_norm(x, ord, axes, bool(keepdims))
 
 
-@function(np.linalg.matrix_norm)
+@_numpy_when_plain(np.linalg.matrix_norm)
 def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:
     """The matrix norm of each matrix of `x` (the last two axes)."""
     ndim = len(_matrices("matrix_norm", x, square=False))
     return _matrix_norm(x, ord, (ndim - 2, ndim - 1), bool(keepdims))
 
 
-@function(np.linalg.cond)
+@_numpy_when_plain(np.linalg.cond)
 def cond(x: Any, p: Any = None) -> Any:
     """The condition number in norm `p` (None: the 2-norm's, by singular values)."""
     _matrices("cond", x, square=p not in (None, 2, -2))
@@ -995,7 +1017,7 @@ def matrix_transpose(x: Any, /) -> Any:
     return _mT(x)
 
 
-@function(np.linalg.vecdot)
+@_numpy_when_plain(np.linalg.vecdot)
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     """``sum(conj(x1) * x2, axis)``: the dot product of vectors along `axis`, broadcasting."""
     x1 = conjugate(x1) if np.dtype(_shape_dtype(x1)).kind == "c" else x1

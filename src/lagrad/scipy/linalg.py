@@ -12,6 +12,8 @@ its strictly lower and upper parts.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import scipy.linalg
@@ -23,7 +25,7 @@ from ..numpy import linalg as _linalg
 from ..numpy import manipulation as _shape
 from ..numpy._register import prim
 from ..numpy.indexing import getitem
-from ..numpy.linalg import _mT, triangular_solve
+from ..numpy.linalg import _mT, _traced, triangular_solve
 
 __all__ = [
     "cho_factor",
@@ -124,6 +126,22 @@ defjvp(_lu,        _lu_jvp)
 # ----- the SciPy API -----------------------------------------------------------------------------
 
 
+def _scipy_when_plain(sp_function: Any) -> Callable[[Any], Any]:
+    """Where nothing is traced, call SciPy's own function: built from other operations, the
+    decorated one would round differently."""
+
+    def wrap(fun: Any) -> Any:
+        @functools.wraps(fun)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if _traced(args) or _traced(kwargs.values()):
+                return fun(*args, **kwargs)
+            return sp_function(*args, **kwargs)
+
+        return call
+
+    return wrap
+
+
 def _as_matrix(b: Any) -> tuple[Any, bool]:
     """`b` as a stack of matrices, and whether it was a vector."""
     if len(_shape.shape_of(b)) == 1:
@@ -162,6 +180,7 @@ def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False, check_finit
     return _linalg.cholesky(a, upper=not lower)
 
 
+@_scipy_when_plain(scipy.linalg.cho_factor)
 def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True) -> tuple[Any, bool]:
     """(c, lower): the Cholesky factor in c's `lower` (or upper) triangle, a's entries in the other
     (as SciPy leaves them; cho_solve ignores them)."""
@@ -171,6 +190,7 @@ def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False, check_fin
     return factor + a * other, bool(lower)
 
 
+@_scipy_when_plain(scipy.linalg.cho_solve)
 def cho_solve(c_and_lower: tuple[Any, bool], b: Any, overwrite_b: bool = False, check_finite: bool = True) -> Any:
     """x with ``a x = b``, from ``cho_factor(a)``."""
     c, lower = c_and_lower
@@ -194,6 +214,7 @@ def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> t
     return result[0], result[1]
 
 
+@_scipy_when_plain(scipy.linalg.lu_solve)
 def lu_solve(
     lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: bool = False, check_finite: bool = True
 ) -> Any:
@@ -239,6 +260,7 @@ def det(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
     return _linalg.det(a)
 
 
+@_scipy_when_plain(scipy.linalg.solve)
 def solve(
     a: Any,
     b: Any,
