@@ -28,9 +28,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 
 KINK, JUMP = 0.0, 1.0
 

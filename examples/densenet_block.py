@@ -19,9 +19,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 
 
 def dense_block(x: Any, weights: list[Any], head: Any) -> Any:

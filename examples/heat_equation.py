@@ -20,11 +20,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import scipy.optimize
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 
 KAPPA_MIN, KAPPA_MAX = 0.2, 2.0
 

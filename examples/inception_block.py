@@ -22,9 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.plot import block_structure, solve_levels
 
 BRANCHES = ("branch 1", "branch 2", "branch 3", "pool")

@@ -20,8 +20,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import lagrad.numpy as lnp
 import numpy as np
+
+import lagrad.numpy as lnp
 from lagrad.optimize import maximize
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pathlib
 
-import pytest
-
 import numpy as np
+import pytest
 
 TESTS = pathlib.Path(__file__).resolve().parent
 #: The test that asserts every differentiable primitive met a check_grads call: it runs last.

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pathlib
 import sys
 
-import pytest
-
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pathlib
 import sys
 
+import numpy as np
 import pytest
 
 import lagrad
-import numpy as np
 from lagrad.testing import check_grads
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))

@@ -10,11 +10,11 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad import cli
 from lagrad.cli import EXAMPLES, main
 from lagrad.demo import back_substitution_steps, explain, train

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from tests.conftest import rand
 
 

@@ -7,12 +7,12 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import scipy
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
-import scipy
 from lagrad import coverage
 from lagrad.core import registry
 from lagrad.numpy import NONDIFF, PRIMITIVES

@@ -3,11 +3,11 @@ into float computations promote as NumPy does; integer outputs are not different
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.scipy import special
 from lagrad.testing import check_grads
 from tests.conftest import rand

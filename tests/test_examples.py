@@ -8,9 +8,9 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-import numpy as np
 from lagrad.cli import EXAMPLES, load_example
 from lagrad.testing import check_grads
 from tests.helpers import check

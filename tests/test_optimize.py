@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 import scipy.optimize
 
 import lagrad
-import numpy as np
 from lagrad.optimize import adam, maximize, minimize, sgd
 
 # A strictly convex quadratic on a dict of two arrays, ½ zᵀ Q z − cᵀ z with z = (u, v):

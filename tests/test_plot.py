@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad import plot
 from lagrad.plot import block_structure, plot_program, plot_system, solve_levels, to_dot
 from lagrad.scipy.special import expit

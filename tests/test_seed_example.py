@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import lagrad
 import numpy as np
+
+import lagrad
 from lagrad.scipy.special import expit, softmax
 from lagrad.testing import check_grads
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.testing import GradientCheckError, check_grads, check_solvers, checked_primitives
 from tests.conftest import rand
 

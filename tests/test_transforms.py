@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from tests.conftest import rand
 
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
+
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.adjoint import AdjointSystem
 from lagrad.optimize import adam
 from lagrad.scipy.special import expit, softmax

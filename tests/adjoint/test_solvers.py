@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.adjoint import back_substitution, forward_substitution
 from lagrad.scipy.special import expit, logsumexp, softmax
 from lagrad.testing import check_solvers

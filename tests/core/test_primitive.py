@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.core.primitive import META, READ, UNREAD, rule_reads
 from tests.conftest import positive, rand
 from tests.helpers import check

@@ -8,11 +8,11 @@ holomorphic f, grad Re f(z) = f'(z). A real input's gradient is real.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from tests.conftest import positive, rand
 from tests.helpers import check
 

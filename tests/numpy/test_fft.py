@@ -3,11 +3,11 @@ against NumPy's values, finite differences (both modes, second order) and explic
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from tests.conftest import rand
 from tests.helpers import check
 

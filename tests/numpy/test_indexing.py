@@ -3,11 +3,11 @@ selecting functions (take, take_along_axis, choose, compress, select, diagonals,
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from tests.conftest import rand
 from tests.helpers import check
 from tests.numpy.test_manipulation import assert_same, both, traced_value

@@ -5,49 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
-from lagrad.adjoint import METHODS
-from lagrad.core.program import flat
-from lagrad.testing import GradientCheckError, check_grads
-from lagrad.transforms import value
-from lagrad.tree import tree_flatten
+from lagrad.testing import check_grads
 from tests.conftest import rand
+from tests.helpers import check
 
 la = lnp.linalg
-
-
-def solvers_agree(f: Any, *args: Any, atol: float = 1e-10) -> None:
-    """lagrad.testing.check_solvers, comparing each variable's multipliers flattened: its
-    np.allclose cannot stack the differently shaped parts of an eigh, svd or qr result."""
-    rng = np.random.default_rng(0)
-    weights = [rng.standard_normal(np.shape(value(x))) for x in tree_flatten(f(*args))[0]]
-
-    def weighted(*a: Any) -> Any:
-        total = 0.0
-        for x, w in zip(tree_flatten(f(*a))[0], weights):
-            if np.dtype(value(x).dtype).kind in "fc":
-                total = total + lnp.sum(lnp.real(x * w))
-        return total
-
-    system = lagrad.adjoint(weighted, *args)
-    reference = system.solve("back_substitution")
-    scale = max(1.0, max(reference.norms(), default=1.0))
-    for method in METHODS:
-        solution = system.solve(method)
-        if system.residual(solution) > atol * scale:
-            raise GradientCheckError(f"{method} leaves a residual {system.residual(solution):.3g}")
-        for i, (a, b) in enumerate(zip(solution.values, reference.values)):
-            if not np.allclose(flat(value(a)), flat(value(b)), rtol=atol, atol=atol):
-                raise GradientCheckError(f"{method} and back_substitution disagree on λ{i + 1}")
-
-
-def check(f: Any, *args: Any, order: int = 2) -> None:
-    check_grads(f, *args, modes=("fwd", "rev"), order=order)
-    solvers_agree(f, *args)
 
 
 def traced(f: Any, *args: Any) -> Any:
@@ -475,3 +442,16 @@ def test_clear_errors():
         lagrad.grad(lambda x: la.norm(x, "fro"))(rand(3))
     with pytest.raises(ValueError, match="invalid norm order 3 for matrices"):
         lagrad.grad(lambda x: np.linalg.norm(x, 3))(rand(3, 3))
+
+
+def test_numpy2_aliases_work_on_the_last_two_axes():
+    x, u, v = rand(2, 3, 3), rand(3), rand(3)
+    for name, f, args in [
+        ("diagonal", lambda m, x: m.linalg.diagonal(x, offset=1), (x,)),
+        ("trace", lambda m, x: m.linalg.trace(x), (x,)),
+        ("outer", lambda m, u, v: m.linalg.outer(u, v), (u, v)),
+        ("cross", lambda m, u, v: m.linalg.cross(u, v), (u, v)),
+    ]:
+        assert np.allclose(f(lnp, *args), f(np, *args)), name
+        check(lambda *a: f(lnp, *a), *args)
+        check_grads(lambda *a: f(np, *a), *args, order=1)  # NumPy's dispatch reaches the same rules

@@ -3,11 +3,11 @@ and the array methods on them; each NumPy function checked as lagrad.numpy.X and
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.testing import check_grads
 from tests.conftest import rand
 from tests.helpers import check

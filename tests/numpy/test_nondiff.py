@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.core import BranchError, Primitive
 from lagrad.numpy import NONDIFF
 from lagrad.numpy.nondiff import PARTLY_DIFFERENTIABLE

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from tests.conftest import rand
 from tests.helpers import check
 from tests.numpy.test_manipulation import both, traced_value

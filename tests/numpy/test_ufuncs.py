@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.core import registry
 from tests.conftest import positive, rand
 from tests.helpers import check

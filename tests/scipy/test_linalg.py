@@ -3,12 +3,12 @@ and finite differences (both modes, second order) on small well-conditioned matr
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import scipy.linalg
 
 import lagrad
 import lagrad.scipy.linalg as sla
-import numpy as np
 from tests.conftest import rand
 from tests.numpy.test_linalg import check, crand, spd, traced, well
 

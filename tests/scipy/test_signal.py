@@ -3,11 +3,11 @@ derivatives in both inputs against finite differences (both modes, second order)
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import scipy.signal
 
 import lagrad
-import numpy as np
 from lagrad.scipy import signal
 from tests.conftest import rand
 from tests.helpers import check

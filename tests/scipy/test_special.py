@@ -3,11 +3,11 @@ values against SciPy, closed forms, and the errors for arguments without a deriv
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import scipy.special
 
 import lagrad
-import numpy as np
 from lagrad.scipy import special
 from tests.conftest import positive, rand
 from tests.helpers import check

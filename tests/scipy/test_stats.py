@@ -3,11 +3,11 @@ parameter against finite differences (both modes, second order)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import scipy.stats
 
 import lagrad
-import numpy as np
 from lagrad.scipy import stats
 from tests.conftest import positive, rand
 from tests.helpers import check

@@ -13,10 +13,9 @@ from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
-
-import numpy as np
 
 from ..core import Program, registry
 from ..core.program import Constant, flat, real_size, unflat, zeros_of

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from numpy.fft import fftfreq, rfftfreq
-
 import numpy as np
+from numpy.fft import fftfreq, rfftfreq
 
 from ..core import deflinear
 from . import manipulation as _shape

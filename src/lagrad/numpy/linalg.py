@@ -28,17 +28,18 @@ import operator
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
 import scipy.linalg
 
-import numpy as np
-
 from ..core import Var, defjvp, defvjp
+from . import indexing as _indexing
 from . import manipulation as _shape
+from . import products as _products
 from . import reductions as _red
 from ._register import function, nondiff, prim
 from .indexing import getitem
 from .products import einsum, matmul, tensordot
-from .ufuncs import absolute, conjugate, real, sqrt, where
+from .ufuncs import absolute, conjugate, imag, real, sqrt, where
 
 __all__ = [
     "EigResult",
@@ -48,7 +49,9 @@ __all__ = [
     "SVDResult",
     "SlogdetResult",
     "cond",
+    "cross",
     "det",
+    "diagonal",
     "eig",
     "eigh",
     "eigvals",
@@ -62,6 +65,7 @@ __all__ = [
     "matrix_transpose",
     "multi_dot",
     "norm",
+    "outer",
     "pinv",
     "qr",
     "slogdet",
@@ -71,6 +75,7 @@ __all__ = [
     "tensordot",
     "tensorinv",
     "tensorsolve",
+    "trace",
     "vecdot",
     "vector_norm",
 ]
@@ -139,11 +144,6 @@ def _diag(x: Any) -> Any:
 
 def _diag_embed(v: Any) -> Any:
     return _col(v) * np.eye(v.shape[-1])
-
-
-def _im(z: Any) -> Any:
-    """Im z as Re(-i z): stays an array where `z` (or its multiplier) is a 0-d NumPy scalar."""
-    return real(z * -1j)
 
 
 def _trace(x: Any) -> Any:
@@ -338,14 +338,14 @@ def _adjugate_vjp(g: Any, ans: Any, a: Any) -> Any:
 
 
 def _slogdet_vjp(g: Any, ans: Any, a: Any) -> Any:
-    weight = g[1] + _im(ans[0] * g[0]) * 1j if _complex(a) else g[1]  # d sign = sign · i Im tr(A⁻¹ dA)
+    weight = g[1] + imag(ans[0] * g[0]) * 1j if _complex(a) else g[1]  # d sign = sign · i Im tr(A⁻¹ dA)
     return _col(_col(weight)) * _mT(_inv(a))
 
 
 def _slogdet_jvp(t: Any, ans: Any, a: Any) -> tuple[Any, Any]:
     tau = _trace(_solve(a, t))
     if _complex(a) or _complex(t):
-        return ans[0] * (_im(tau) * 1j), real(tau)
+        return ans[0] * (imag(tau) * 1j), real(tau)
     return _shape.zeros_like(tau), tau
 
 
@@ -445,7 +445,7 @@ def _svd_jvp(t: Any, ans: Any, a: Any, full_matrices: bool, hermitian: bool) -> 
     if n > k:
         dv = dv + _over(_mH(t) @ uk - v @ _mH(dp), _row(s))
     if _complex(dp):
-        du = du + uk * _over(_im(_row(_diag(dp))) * 1j, _row(s))
+        du = du + uk * _over(imag(_row(_diag(dp))) * 1j, _row(s))
     if u_perp is not None:
         du = _shape.concatenate([du, _complement_tangent(du, uk, u_perp)], axis=-1)
     if vh_perp is not None:
@@ -476,7 +476,7 @@ def _svd_vjp(g: Any, ans: Any, a: Any, full_matrices: bool, hermitian: bool) -> 
         + _col(s) * _gap_quotient(zv - _mH(zv), gaps, clusters, zv)
     )
     if _complex(zu):
-        pbar = pbar + _diag_embed(_over(_im(_diag(zu)) * 1j, s))
+        pbar = pbar + _diag_embed(_over(imag(_diag(zu)) * 1j, s))
     ga = _conj(uk) @ pbar @ _mT(v)
     if m > k:
         ga = ga + _over(gu - _conj(uk) @ zu, _row(s)) @ _mT(v)
@@ -1007,6 +1007,32 @@ def _matmul(x1: Any, x2: Any, /) -> Any:
 @function(np.linalg.tensordot)
 def _tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Any:
     return tensordot(x1, x2, axes)
+
+
+@function(np.linalg.diagonal)
+def diagonal(x: Any, /, *, offset: int = 0) -> Any:
+    """The diagonals of the matrices of `x` (the last two axes)."""
+    return _indexing.diagonal(x, offset, -2, -1)
+
+
+@function(np.linalg.trace)
+def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
+    """The traces of the matrices of `x` (the last two axes)."""
+    return _indexing.trace(x, offset, -2, -1, dtype)
+
+
+@function(np.linalg.outer)
+def outer(x1: Any, x2: Any, /) -> Any:
+    """The outer product of two vectors."""
+    if len(_shape.shape_of(x1)) != 1 or len(_shape.shape_of(x2)) != 1:
+        raise ValueError("lagrad.numpy.linalg.outer: both inputs must be 1-D")
+    return _products.outer(x1, x2)
+
+
+@function(np.linalg.cross)
+def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """The cross product of 3-vectors along `axis`."""
+    return _products.cross(x1, x2, axis=axis)
 
 
 @function(np.linalg.matrix_transpose)

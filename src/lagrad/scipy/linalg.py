@@ -16,9 +16,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import scipy.linalg
-
 import numpy as np
+import scipy.linalg
 
 from ..core import defjvp, defvjp
 from ..numpy import linalg as _linalg

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import scipy.signal as _signal
-
 import numpy as np
+import scipy.signal as _signal
 
 from ..core import Var, deflinear
 from ..numpy import conjugate, multiply

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import scipy.special as _sp
-
 import numpy as np
+import scipy.special as _sp
 
 from ..core import Var, defjvp, defrule, defvjp
 from ..numpy import exp, log, log1p, sign, sum, where

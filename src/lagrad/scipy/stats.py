@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import scipy.linalg as _linalg
-
 import numpy as np
+import scipy.linalg as _linalg
 
 from ..core import Var, defjvp, defvjp
 from ..numpy import concatenate, exp, expand_dims, log, log1p, reshape, squeeze, sum, swapaxes, transpose, where
