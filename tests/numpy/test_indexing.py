@@ -8,6 +8,8 @@ import pytest
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.numpy import PRIMITIVES
+from lagrad.testing import checked_primitives
 from tests.conftest import rand
 from tests.helpers import check
 from tests.numpy.test_manipulation import assert_same, both, traced_value
@@ -285,3 +287,11 @@ def test_take_along_axis_scatters():
     program = lagrad.trace(lambda x: lagrad.vjp(lambda x: lnp.take_along_axis(x, _ORDER, 1), x)[1](x)[0], x)
     names = [eq.primitive.name for eq in program.equations]
     assert "untake_along_axis" in names and "einsum" not in names and "matmul" not in names
+
+
+def test_take_along_axis_to_second_order_reaches_the_scatter():
+    """After a nonlinear function the multiplier reaching untake_along_axis depends on x, so a
+    second-order check differentiates the scatter-add (and its own transpose, the gather) too."""
+    check(lambda x: lnp.take_along_axis(x, _ORDER, axis=1) ** 3, rand(2, 3))
+    check(lambda x: lnp.sin(np.take_along_axis(x, np.array([5, 0, 0]), axis=None)), rand(2, 3))  # repeats
+    assert PRIMITIVES["untake_along_axis"] in checked_primitives

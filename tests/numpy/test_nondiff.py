@@ -72,6 +72,8 @@ RECORDED: dict[str, Callable[[Any], Any]] = {
     "left_shift": lambda x: np.left_shift(np.digitize(x, EDGES), 1),
     "right_shift": lambda x: np.right_shift(np.digitize(x, EDGES), 1),
     "bitwise_count": lambda x: np.bitwise_count(np.digitize(x, EDGES)),
+    # datetimes reach isnat through astype of a traced integer array
+    "isnat": lambda x: np.isnat(np.digitize(x, EDGES).astype("datetime64[D]")),
 }
 DATETIME_ONLY = {"isnat"}  # takes datetimes: nothing traced can reach it
 METHODS = {

@@ -6,7 +6,9 @@ Each case is written once against a NumPy-like module `m` and run with
 give the same derivatives, and the plain-NumPy one passes the gradient checks.
 To cover a new function, add a `Case` (its `name` is the NumPy name, with
 ``linalg.``/``fft.`` in front for those modules); `test_every_dispatched_function_has_a_case`
-lists the ones still missing.
+lists the ones still missing. The functions NumPy defines as writes in place (put,
+put_along_axis) cannot differentiate on immutable traced arrays: they are listed in `IN_PLACE`
+instead, and tested to refuse with the fix.
 """
 
 from __future__ import annotations
@@ -47,11 +49,23 @@ P = positive(2, 3)
 Z = rand(3) + 1j * rand(3)
 EDGES = np.array([-0.5, 0.0, 0.5])
 SPECIAL = np.array([[1.0, np.nan, np.inf], [-np.inf, 1.0, 2.0]])
+U = 0.8 * X  # inside (-1, 1): arcsin, arccos, arctanh
+NAN_AT = np.array([[False, True, False], [False, False, False]])  # every row keeps two numbers
 
 
 def _special(m: Any, x: Any) -> Any:
     """x with non-finite entries put in (where x > 0): no derivative reaches them."""
     return m.where(x > 0, SPECIAL, x)
+
+
+def _nan(m: Any, x: Any) -> Any:
+    """x with NaN at NAN_AT: the nan-functions skip it."""
+    return m.where(NAN_AT, np.nan, x)
+
+
+def _bins(m: Any, x: Any) -> Any:
+    """Small non-negative integers computed from x (no derivative): input for the integer ufuncs."""
+    return m.digitize(x, EDGES)
 
 
 CASES = [
@@ -89,6 +103,57 @@ CASES = [
     Case("imag", lambda m, x: m.imag(m.exp(1j * x)), (X,), solvers=False),
     Case("clip", lambda m, x: m.clip(x, -0.5, 0.5), (X,)),
     Case("where", lambda m, x, y: m.where(x > y, x * y, m.sin(y)), (X, Y)),
+    Case("float_power", lambda m, x, y: m.float_power(x, y), (P, Y[0])),
+    Case("pow", lambda m, x, y: m.pow(x, y), (P, Y)),
+    Case("reciprocal", lambda m, x: m.reciprocal(x), (P,)),
+    Case("square", lambda m, x: m.square(x), (X,)),
+    Case("fmax", lambda m, x, y: m.fmax(x, y), (X, Y)),
+    Case("fmin", lambda m, x, y: m.fmin(x, y), (X, Y[1])),
+    Case("mod", lambda m, x, y: m.mod(x, y), (P, P + 3.0)),
+    Case("fmod", lambda m, x, y: m.fmod(x, y), (X, P + 1.0)),
+    Case("divmod", lambda m, x, y: m.divmod(x, y)[0] * x + m.divmod(x, y)[1], (3.0 * X, P)),
+    Case("exp2", lambda m, x: m.exp2(x), (X,)),
+    Case("log2", lambda m, x: m.log2(x), (P,)),
+    Case("log10", lambda m, x: m.log10(x), (P,)),
+    Case("logaddexp", lambda m, x, y: m.logaddexp(x, y), (X, Y)),
+    Case("logaddexp2", lambda m, x, y: m.logaddexp2(x, y), (X, Y[0])),
+    Case("cbrt", lambda m, x: m.cbrt(x), (P,)),
+    Case("arcsin", lambda m, x: m.arcsin(x), (U,)),
+    Case("asin", lambda m, x: m.asin(x), (U,)),
+    Case("arccos", lambda m, x: m.arccos(x), (U,)),
+    Case("acos", lambda m, x: m.acos(x), (U,)),
+    Case("atan", lambda m, x: m.atan(x), (X,)),
+    Case("arctan2", lambda m, x, y: m.arctan2(x, y), (X, Y)),
+    Case("atan2", lambda m, x, y: m.atan2(x, y), (X, P)),
+    Case("hypot", lambda m, x, y: m.hypot(x, y), (X, Y)),
+    Case("arcsinh", lambda m, x: m.arcsinh(x), (X,)),
+    Case("asinh", lambda m, x: m.asinh(x), (X,)),
+    Case("arccosh", lambda m, x: m.arccosh(x), (1.0 + P,)),
+    Case("acosh", lambda m, x: m.acosh(x), (1.0 + P,)),
+    Case("arctanh", lambda m, x: m.arctanh(x), (U,)),
+    Case("atanh", lambda m, x: m.atanh(x), (U,)),
+    Case("deg2rad", lambda m, x: m.deg2rad(x), (X,)),
+    Case("radians", lambda m, x: m.radians(x), (X,)),
+    Case("rad2deg", lambda m, x: m.rad2deg(x), (X,)),
+    Case("degrees", lambda m, x: m.degrees(x), (X,)),
+    Case("sinc", lambda m, x: m.sinc(x), (X,)),
+    Case("fabs", lambda m, x: m.fabs(x), (X,)),
+    Case("copysign", lambda m, x, y: m.copysign(x, y), (X, Y)),
+    Case("nextafter", lambda m, x, y: m.nextafter(x, y), (X, Y)),
+    Case("spacing", lambda m, x: m.spacing(x) * 1e12 + x, (X,)),
+    Case("ldexp", lambda m, x: m.ldexp(x, np.array([1, -2, 3])), (X,)),
+    Case("frexp", lambda m, x: m.frexp(x)[0] * m.frexp(x)[1], (X,)),
+    Case("modf", lambda m, x: m.modf(x)[0] * m.modf(x)[1], (3.0 * X,)),
+    Case("heaviside", lambda m, x, y: m.heaviside(x, y) * x, (X, Y)),
+    Case("floor", lambda m, x: m.floor(x) * x, (3.0 * X,)),
+    Case("ceil", lambda m, x: m.ceil(x) * x, (3.0 * X,)),
+    Case("trunc", lambda m, x: m.trunc(x) * x, (3.0 * X,)),
+    Case("fix", lambda m, x: m.fix(x) * x, (3.0 * X,)),
+    Case("rint", lambda m, x: m.rint(x) * x, (3.0 * X,)),
+    Case("round", lambda m, x: m.round(x, 1) * x, (X,)),
+    Case("around", lambda m, x: m.around(x) * x, (3.0 * X,)),
+    Case("angle", lambda m, z: m.angle(z) * m.angle(z, deg=True), (Z,), solvers=False),
+    Case("nan_to_num", lambda m, x: m.nan_to_num(_special(m, x), posinf=5.0, neginf=-5.0) * x, (X,)),
     # ----- comparisons, logic and tests: indicators with no derivative -------------------
     Case("less", lambda m, x, y: m.where(m.less(x, y), x, y), (X, Y)),
     Case("less_equal", lambda m, x, y: m.where(m.less_equal(x, y), x, y), (X, Y)),
@@ -104,6 +169,16 @@ CASES = [
     Case("bitwise_or", lambda m, x, y: m.where(m.bitwise_or(x > 0, y > 0), x, y), (X, Y)),
     Case("bitwise_xor", lambda m, x, y: m.where(m.bitwise_xor(x > 0, y > 0), x, y), (X, Y)),
     Case("invert", lambda m, x, y: m.where(m.invert(x > 0), x, y), (X, Y)),
+    Case("bitwise_invert", lambda m, x, y: m.where(m.bitwise_invert(x > 0), x, y), (X, Y)),
+    Case("bitwise_not", lambda m, x, y: m.where(m.bitwise_not(x > 0), x, y), (X, Y)),
+    Case("bitwise_count", lambda m, x: x * m.bitwise_count(_bins(m, x)), (V,)),
+    Case("gcd", lambda m, x: x * m.gcd(_bins(m, x), 2), (V,)),
+    Case("lcm", lambda m, x: x * m.lcm(_bins(m, x), 3), (V,)),
+    Case("left_shift", lambda m, x: x * m.left_shift(_bins(m, x), 1), (V,)),
+    Case("bitwise_left_shift", lambda m, x: x * m.bitwise_left_shift(1, _bins(m, x)), (V,)),
+    Case("right_shift", lambda m, x: x * m.right_shift(_bins(m, x), 1), (V,)),
+    Case("bitwise_right_shift", lambda m, x: x * m.bitwise_right_shift(8, _bins(m, x)), (V,)),
+    Case("isnat", lambda m, x: m.where(m.isnat(m.astype(_bins(m, x), "datetime64[D]")), 0.0, x), (V,)),
     Case("isnan", lambda m, x: m.where(m.isnan(_special(m, x)), 0.0, x), (X,)),
     Case("isinf", lambda m, x: m.where(m.isinf(_special(m, x)), 0.0, x), (X,)),
     Case("isfinite", lambda m, x: m.where(m.isfinite(_special(m, x)), x, 0.0), (X,)),
@@ -159,6 +234,31 @@ CASES = [
     Case("amax", lambda m, x: m.amax(x), (X,)),
     Case("min", lambda m, x: m.min(x, axis=0), (X,)),
     Case("amin", lambda m, x: m.amin(x, axis=(0, 1)), (X,)),
+    Case("average", lambda m, x, w: m.average(x, axis=1, weights=w), (X, P[0])),
+    Case("ptp", lambda m, x: m.ptp(x, axis=0), (X,)),
+    Case("var", lambda m, x: m.var(x, axis=1, ddof=1), (X,)),
+    Case("std", lambda m, x: m.std(x), (X,)),
+    Case("cumsum", lambda m, x: m.cumsum(x, axis=1), (X,)),
+    Case("cumprod", lambda m, x: m.cumprod(x), (X,)),
+    Case("cumulative_sum", lambda m, x: m.cumulative_sum(x, axis=0, include_initial=True), (X,)),
+    Case("cumulative_prod", lambda m, x: m.cumulative_prod(x, axis=1), (X,)),
+    Case("nansum", lambda m, x: m.nansum(_nan(m, x), axis=0), (X,)),
+    Case("nanmean", lambda m, x: m.nanmean(_nan(m, x), axis=1), (X,)),
+    Case("nanprod", lambda m, x: m.nanprod(_nan(m, x)), (X,)),
+    Case("nanmax", lambda m, x: m.nanmax(_nan(m, x), axis=1), (X,)),
+    Case("nanmin", lambda m, x: m.nanmin(_nan(m, x), axis=0), (X,)),
+    Case("nanvar", lambda m, x: m.nanvar(_nan(m, x), axis=1, ddof=1), (X,)),
+    Case("nanstd", lambda m, x: m.nanstd(_nan(m, x), axis=1, keepdims=True), (X,)),
+    Case("nancumsum", lambda m, x: m.nancumsum(_nan(m, x), axis=1), (X,)),
+    Case("nancumprod", lambda m, x: m.nancumprod(_nan(m, x)), (X,)),
+    # ----- order statistics ---------------------------------------------------------------
+    Case("sort", lambda m, x: m.sort(x) * W, (V,)),
+    Case("median", lambda m, x: m.median(x.reshape(2, 3), axis=1), (V,)),
+    Case("nanmedian", lambda m, x: m.nanmedian(_nan(m, x.reshape(2, 3)), axis=1), (V,)),
+    Case("quantile", lambda m, x, q: m.quantile(x, q), (V, np.array([0.3, 0.75]))),
+    Case("nanquantile", lambda m, x: m.nanquantile(_nan(m, x.reshape(2, 3)), 0.4, axis=1), (V,)),
+    Case("percentile", lambda m, x: m.percentile(x.reshape(2, 3), 35.0, axis=0), (V,)),
+    Case("nanpercentile", lambda m, x, q: m.nanpercentile(_nan(m, x.reshape(2, 3)), q), (V, np.array([20.0, 90.0]))),
     # ----- shapes -------------------------------------------------------------------------
     Case("reshape", lambda m, x: m.reshape(x, (3, 2)), (X,)),
     Case("ravel", lambda m, x: m.ravel(x), (X,)),
@@ -171,12 +271,87 @@ CASES = [
     Case("roll", lambda m, x: m.roll(x, 1, axis=1), (X,)),
     Case("concatenate", lambda m, x, y: m.concatenate([x, y], axis=1), (X, Y)),
     Case("stack", lambda m, x, y: m.stack([x, y], axis=-1), (X, Y)),
+    Case("astype", lambda m, x: m.astype(x, np.complex128) * Z, (X,)),
+    Case("copy", lambda m, x: m.copy(x) * x, (X,)),
+    Case("matrix_transpose", lambda m, x: m.matrix_transpose(x), (rand(2, 2, 3),)),
+    Case("permute_dims", lambda m, x: m.permute_dims(x, (2, 0, 1)), (rand(2, 3, 2),)),
+    Case("atleast_1d", lambda m, x: m.atleast_1d(x), (X[0, 0],)),
+    Case("atleast_2d", lambda m, x: m.atleast_2d(x), (W,)),
+    Case("atleast_3d", lambda m, x, y: m.atleast_3d(x, y), (X, W)),
+    Case("flip", lambda m, x: m.flip(x, 1), (X,)),
+    Case("fliplr", lambda m, x: m.fliplr(x), (X,)),
+    Case("flipud", lambda m, x: m.flipud(x), (X,)),
+    Case("rot90", lambda m, x: m.rot90(x, -1), (X,)),
+    Case("tile", lambda m, x: m.tile(x, (2, 1, 2)), (X,)),
+    Case("repeat", lambda m, x: m.repeat(x, [1, 0, 3], axis=1), (X,)),
+    Case("resize", lambda m, x: m.resize(x, (4, 4)), (X,)),
+    Case("pad", lambda m, x: m.pad(x, ((1, 0), (2, 1)), mode="edge"), (X,)),
+    Case("concat", lambda m, x, y: m.concat([x, y[:1]]), (X, Y)),
+    Case("hstack", lambda m, x, y: m.hstack([x, y[:, :1]]), (X, Y)),
+    Case("vstack", lambda m, x, y: m.vstack([x, y[0]]), (X, Y)),
+    Case("dstack", lambda m, x, y: m.dstack([x, y]), (X, Y)),
+    Case("column_stack", lambda m, x, y: m.column_stack([x, y]), (W, V)),
+    Case("block", lambda m, x, y: m.block([[x, y[:, :1]], [y[:1], x[:1, :1]]]), (X, Y)),
+    Case("append", lambda m, x, y: m.append(x, y[:1], axis=0), (X, Y)),
+    Case("insert", lambda m, x, y: m.insert(x, [1, 3], y[0, :2], axis=1), (X, Y)),
+    Case("delete", lambda m, x: m.delete(x, [0, 4]), (X,)),
+    Case("broadcast_arrays", lambda m, x, y: m.broadcast_arrays(x, y[0]), (X, Y)),
+    Case("meshgrid", lambda m, x, y: m.meshgrid(x, y[:2], indexing="ij"), (W, V)),
+    Case("unstack", lambda m, x: m.unstack(x, axis=1), (X,)),
+    Case("split", lambda m, x: m.split(x, [1, 3]), (V,)),
+    Case("array_split", lambda m, x: m.array_split(x, 4), (V,)),
+    Case("hsplit", lambda m, x: m.hsplit(x, [1]), (X,)),
+    Case("vsplit", lambda m, x: m.vsplit(x, 2), (X,)),
+    Case("dsplit", lambda m, x: m.dsplit(x, [1]), (rand(2, 1, 3),)),
+    Case("diff", lambda m, x: m.diff(x, 2, prepend=0.5), (X,)),
+    Case("ediff1d", lambda m, x, y: m.ediff1d(x, to_end=y[:2]), (X, W)),
+    Case("gradient", lambda m, x: m.gradient(x, np.array([0.0, 1.0, 3.0]), axis=1, edge_order=2), (X,)),
+    Case("gradient", lambda m, x: m.gradient(x, 0.5, 2.0), (X,)),
     # ----- products -----------------------------------------------------------------------
     Case("matmul", lambda m, x, y: m.matmul(x, y), (X, rand(3, 2))),
     Case("dot", lambda m, x, y: m.dot(x, y), (X, rand(3))),
     Case("tensordot", lambda m, x, y: m.tensordot(x, y, axes=([1], [0])), (X, rand(3, 2))),
     Case("einsum", lambda m, x, y: m.einsum("ij,kj->ik", x, y), (X, Y)),
+    Case("outer", lambda m, x, y: m.outer(x, y), (X, W)),
+    Case("inner", lambda m, x, y: m.inner(x, y), (X, Y)),
+    Case("vdot", lambda m, x, y: m.vdot(x, y), (X, Y)),
+    Case("vdot", lambda m, z, w: m.vdot(z, w), (Z, Z[::-1] * 1j), solvers=False),
+    Case("kron", lambda m, x, y: m.kron(x, y), (X, W[:2])),
+    Case("cross", lambda m, x, y: m.cross(x, y), (X, Y[0])),
+    Case("vecdot", lambda m, x, y: m.vecdot(x, y), (X, Y)),
+    Case("matvec", lambda m, x, y: m.matvec(x, y), (X, Y[1])),
+    Case("vecmat", lambda m, x, y: m.vecmat(x, y), (W[:2], X)),
+    Case("convolve", lambda m, x, y: m.convolve(x, y, "same"), (V, W[:3])),
+    Case("correlate", lambda m, x, y: m.correlate(x, y, "full"), (V, W[:2])),
+    Case("trapezoid", lambda m, y, x: m.trapezoid(y, x, axis=1), (X, W[:3])),
+    # ----- selection ----------------------------------------------------------------------
+    Case("take", lambda m, x: m.take(x, [[1, 0], [2, 2]], axis=1), (X,)),
+    Case("take_along_axis", lambda m, x: m.take_along_axis(x, m.argsort(x, axis=1), axis=1), (X,)),
+    Case("choose", lambda m, x, y: m.choose(np.array([[0, 1, 1], [1, 0, 0]]), [x, y]), (X, Y)),
+    Case("compress", lambda m, x: m.compress(x[0] > 0.0, x, axis=1), (X,)),
+    Case("extract", lambda m, x: m.extract(x > 0.0, x**2), (X,)),
+    Case("select", lambda m, x, y: m.select([x > 0.5, x < -0.5], [x, y**2], 0.25), (X, Y)),
+    Case("diagonal", lambda m, x: m.diagonal(x, 1), (X,)),
+    Case("diag", lambda m, x: m.diag(x, -1), (Y[0],)),
+    Case("diagflat", lambda m, x: m.diagflat(x, 1), (X,)),
+    Case("trace", lambda m, x: m.trace(x, 1), (X,)),
+    Case("tril", lambda m, x: m.tril(x, 1), (X,)),
+    Case("triu", lambda m, x: m.triu(x), (X,)),
+    Case("interp", lambda m, x, fp: m.interp(x, [-1.0, -0.2, 0.1, 1.0], fp), (X, W[:4])),
 ]
+
+# NumPy's functions that write into their first argument and return None. Traced arrays are
+# immutable, so plain NumPy code calling these cannot be differentiated and there is no Case:
+# each refuses to write into a traced array, or a traced value into a plain one, with an error
+# naming the functional form (tested below).
+_ONE_PER_ROW = np.array([[2], [0]])  # one position per row of a (2, 3) array
+IN_PLACE = {
+    "put": (lambda x: np.put(x, [0, 2], 1.0), lambda x: np.put(np.zeros(6), [0, 2], x[0, :2])),
+    "put_along_axis": (
+        lambda x: np.put_along_axis(x, _ONE_PER_ROW, 0.0, axis=1),
+        lambda x: np.put_along_axis(np.zeros((2, 3)), _ONE_PER_ROW, x[:, :1], axis=1),
+    ),
+}
 
 
 def _label(case: Case) -> str:
@@ -189,8 +364,10 @@ def _jvp_and_vjp(f: Callable[..., Any], args: tuple[Any, ...]) -> list[Any]:
     rng = np.random.default_rng(0)
     tangents = tuple(rng.standard_normal(np.shape(a)).astype(np.asarray(a).dtype) for a in args)
     out, tangent = lagrad.jvp(f, args, tangents)
-    cotangent = rng.standard_normal(np.shape(out)).astype(np.result_type(out, float))
-    return [out, tangent, *lagrad.vjp(f, *args)[1](cotangent)]
+    leaves, treedef = lagrad.tree_flatten(out)  # several outputs (split, meshgrid): one cotangent each
+    cotangent = [rng.standard_normal(np.shape(o)).astype(np.result_type(o, float)) for o in leaves]
+    multipliers = lagrad.vjp(f, *args)[1](lagrad.tree_unflatten(treedef, cotangent))
+    return [*leaves, *lagrad.tree_flatten(tangent)[0], *multipliers]
 
 
 @pytest.mark.parametrize("case", CASES, ids=_label)
@@ -236,8 +413,27 @@ def test_every_dispatched_function_has_a_case():
     dispatched = (
         _dispatched(np, lnp, "") | _dispatched(np.linalg, lnp.linalg, "linalg.") | _dispatched(np.fft, lnp.fft, "fft.")
     )
-    missing = sorted(dispatched - {case.name for case in CASES})
+    missing = sorted(dispatched - {case.name for case in CASES} - set(IN_PLACE))
     assert not missing, f"add a Case to tests/numpy/test_plain_numpy.py for: {', '.join(missing)}"
+    assert set(IN_PLACE) <= dispatched
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE))
+def test_in_place_functions_refuse_traced_arrays_and_name_the_fix(name):
+    for write in IN_PLACE[name]:
+
+        def f(x, write=write):
+            write(x)
+            return lnp.sum(x)
+
+        with pytest.raises(TypeError, match=rf"lagrad\.numpy\.{name}: writing into a traced array in place"):
+            lagrad.grad(f)(X)
+
+
+def test_the_functional_forms_of_the_in_place_functions():
+    # what the errors above suggest instead: the updated array, returned
+    check(lambda x: lnp.reshape(lnp.at(lnp.ravel(x))[np.array([0, 2])].set(x[1, 0] ** 2), x.shape), X)
+    check(lambda x, v: lnp.put_along_axis(x, _ONE_PER_ROW, v, axis=1, inplace=False), X, W[:2, None])
 
 
 def test_numpy_dispatch_of_an_unsupported_function_names_it():

@@ -7,6 +7,8 @@ import pytest
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.numpy import PRIMITIVES
+from lagrad.testing import checked_primitives
 from tests.conftest import positive, rand
 from tests.helpers import check
 
@@ -269,6 +271,15 @@ def test_scans(scan, shape, axis):
     x = rand(*shape)
     check(lambda x: scan(x, axis=axis), x)
     assert_like_numpy(lambda x: scan(x, axis=axis), x)
+
+
+def test_scans_to_second_order_reach_the_transposes():
+    """After a nonlinear function the multiplier reaching cumsum's transpose (cumsum_reverse)
+    depends on x, so a second-order check differentiates the transpose too."""
+    x = rand(3, 4)
+    check(lambda x: lnp.cumsum(x, axis=1) ** 3, x)
+    check(lambda x: lnp.sin(np.cumsum(x)), x)
+    assert PRIMITIVES["cumsum_reverse"] in checked_primitives
 
 
 def test_scans_of_complex():
