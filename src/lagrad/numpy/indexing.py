@@ -363,8 +363,8 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, *, inplace: b
     if inplace:
         if _shape.traced(arr, indices, values):
             raise TypeError(
-                "lagrad.numpy.put_along_axis: writing into a traced array in place is not possible "
-                "(traced arrays are immutable); call lagrad.numpy.put_along_axis(arr, indices, "
+                "lagrad.numpy.put_along_axis: writing in place is not possible with traced values "
+                "(a traced array is immutable, and a plain array would lose the derivative); call lagrad.numpy.put_along_axis(arr, indices, "
                 "values, axis, inplace=False), which returns the updated array"
             )
         return np.put_along_axis(arr, indices, values, axis)
@@ -386,8 +386,8 @@ def put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
     """numpy.put writes into `a` in place: for plain arrays it does; traced arrays refuse."""
     if _shape.traced(a, ind, v):
         raise TypeError(
-            "lagrad.numpy.put: writing into a traced array in place is not possible (traced arrays "
-            "are immutable); use `a = a.at[...].set(v)` on the flattened array, e.g. "
+            "lagrad.numpy.put: writing in place is not possible with traced values (a traced array is "
+            "immutable, and a plain array would lose the derivative); use `a = a.at[...].set(v)` on the flattened array, e.g. "
             "`a.ravel().at[ind].set(v).reshape(a.shape)`"
         )
     np.put(a, ind, v, mode)
