@@ -364,8 +364,9 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, *, inplace: b
         if _shape.traced(arr, indices, values):
             raise TypeError(
                 "lagrad.numpy.put_along_axis: writing in place is not possible with traced values "
-                "(a traced array is immutable, and a plain array would lose the derivative); call lagrad.numpy.put_along_axis(arr, indices, "
-                "values, axis, inplace=False), which returns the updated array"
+                "(a traced array is immutable, and a plain array would lose the derivative); call "
+                "lagrad.numpy.put_along_axis(arr, indices, values, axis, inplace=False), which returns "
+                "the updated array"
             )
         return np.put_along_axis(arr, indices, values, axis)
     indices = _index_array("put_along_axis", indices)
@@ -387,8 +388,8 @@ def put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
     if _shape.traced(a, ind, v):
         raise TypeError(
             "lagrad.numpy.put: writing in place is not possible with traced values (a traced array is "
-            "immutable, and a plain array would lose the derivative); use `a = a.at[...].set(v)` on the flattened array, e.g. "
-            "`a.ravel().at[ind].set(v).reshape(a.shape)`"
+            "immutable, and a plain array would lose the derivative); use `a = a.at[...].set(v)` on "
+            "the flattened array, e.g. `a.ravel().at[ind].set(v).reshape(a.shape)`"
         )
     np.put(a, ind, v, mode)
 
