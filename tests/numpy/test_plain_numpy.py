@@ -426,7 +426,7 @@ def test_in_place_functions_refuse_traced_arrays_and_name_the_fix(name):
             write(x)
             return lnp.sum(x)
 
-        with pytest.raises(TypeError, match=rf"lagrad\.numpy\.{name}: writing in place is not possible with traced values"):
+        with pytest.raises(TypeError, match=rf"lagrad\.numpy\.{name}: writing in place is not possible"):
             lagrad.grad(f)(X)
 
 
