@@ -68,6 +68,75 @@ def _bins(m: Any, x: Any) -> Any:
     return m.digitize(x, EDGES)
 
 
+# The linear algebra and Fourier cases draw from a generator of their own: drawing from the shared
+# one in tests.conftest at import would shift the inputs of every test module imported after this one.
+_own = np.random.default_rng(20260412)
+
+
+def _r(*shape: int) -> np.ndarray:
+    return _own.uniform(-1.0, 1.0, shape)
+
+
+def _c(*shape: int) -> np.ndarray:
+    return _r(*shape) + 1j * _r(*shape)
+
+
+def _well(x: Any) -> Any:
+    """A well-conditioned (stack of) square matrices from free parameters x: with entries below
+    1/2 in size (up to 4 × 4), 2I + x is strictly diagonally dominant."""
+    return x + 2.0 * np.eye(x.shape[-1])
+
+
+def _gram(x: Any) -> Any:
+    """A (Hermitian) positive definite matrix from free parameters: x xᴴ + nI."""
+    xh = x.mT.conj() if x.dtype.kind == "c" else x.mT
+    return x @ xh + x.shape[-1] * np.eye(x.shape[-1])
+
+
+def _sym(x: Any) -> Any:
+    """A symmetric (Hermitian) matrix from free parameters, eigenvalues near 0, 2 and 4: well apart,
+    so the eigenvectors are differentiable and finite differences resolve them."""
+    xh = x.mT.conj() if x.dtype.kind == "c" else x.mT
+    return x + xh + np.diag([0.0, 2.0, 4.0])
+
+
+#: Real, distinct eigenvalues near 1, 2, 3 (not symmetric); and a complex pair near 1 ± 2i with 3.
+REAL_SPECTRUM = np.diag([1.0, 2.0, 3.0])
+COMPLEX_SPECTRUM = np.array([[1.0, 2.0, 0.0], [-2.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+
+
+def _eig_invariants(m: Any, a: Any) -> tuple[Any, ...]:
+    """Eigenvalues and phase-invariant functions of the eigenvectors: |v|² entrywise (unit columns),
+    and V diag(w²) V⁻¹ = a²."""
+    w, v = m.linalg.eig(a)
+    return w, m.real(v * m.conj(v)), (v * w**2) @ m.linalg.inv(v)
+
+
+def _eigh_invariants(m: Any, a: Any) -> tuple[Any, ...]:
+    """Eigenvalues, |v|² entrywise and V diag(w²) Vᴴ: unchanged by each eigenvector's phase (sign)."""
+    w, v = m.linalg.eigh(a)
+    return w, m.real(v * m.conj(v)), (v * w**2) @ m.conj(v.mT)
+
+
+def _svd_invariants(m: Any, a: Any) -> tuple[Any, ...]:
+    """Singular values, U diag(s²) Vᴴ and the projector U Uᴴ: unchanged when a pair (uᵢ, vᵢ) shares a phase."""
+    u, s, vh = m.linalg.svd(a, full_matrices=False)
+    return s, (u * s**2) @ vh, u @ m.conj(u.mT)
+
+
+def _lstsq(m: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """The solution, residuals and singular values lstsq returns (the rank is an integer)."""
+    x, residuals, _, s = m.linalg.lstsq(a, b)
+    return x, residuals, s
+
+
+M3, N3 = 0.5 * _r(3, 3), 0.5 * _r(2, 3, 3)  # free parameters of well-conditioned matrices
+S3 = 0.25 * _r(3, 3)  # free parameters of symmetric matrices with eigenvalues apart
+T32, T23 = _r(3, 2), _r(2, 3)
+F25, F232 = _r(2, 5), _r(2, 3, 2)  # signals
+H3 = _c(3)  # a half spectrum
+
+
 CASES = [
     # ----- arithmetic and elementwise functions (ufuncs) ---------------------------------
     Case("add", lambda m, x, y: m.add(x, y), (X, rand(3))),
@@ -338,6 +407,71 @@ CASES = [
     Case("tril", lambda m, x: m.tril(x, 1), (X,)),
     Case("triu", lambda m, x: m.triu(x), (X,)),
     Case("interp", lambda m, x, fp: m.interp(x, [-1.0, -0.2, 0.1, 1.0], fp), (X, W[:4])),
+    # ----- linear algebra (numpy.linalg) -------------------------------------------------
+    Case("linalg.inv", lambda m, x: m.linalg.inv(_well(x)), (N3,)),
+    Case("linalg.solve", lambda m, x, b: m.linalg.solve(_well(x), b), (M3, T32)),
+    Case("linalg.solve", lambda m, x, b: m.linalg.solve(_well(x), b), (N3, T32[:, 0])),
+    Case("linalg.det", lambda m, x: m.linalg.det(_well(x)), (N3,)),
+    Case("linalg.slogdet", lambda m, x: tuple(m.linalg.slogdet(_well(x) * [1.0, -1.0, 1.0])), (M3,)),
+    Case("linalg.slogdet", lambda m, z: tuple(m.linalg.slogdet(_well(z))), (0.3 * _c(3, 3),), solvers=False),
+    Case("linalg.cholesky", lambda m, x: m.linalg.cholesky(_gram(x)), (M3,)),
+    Case("linalg.cholesky", lambda m, x: m.linalg.cholesky(_gram(x), upper=True), (N3,)),
+    Case("linalg.eigh", lambda m, x: _eigh_invariants(m, _sym(x)), (S3,)),
+    Case("linalg.eigh", lambda m, z: _eigh_invariants(m, _sym(z)), (0.25 * _c(3, 3),), solvers=False),
+    Case("linalg.eigvalsh", lambda m, x: m.linalg.eigvalsh(_sym(x), UPLO="U"), (S3,)),
+    Case("linalg.eig", lambda m, x: _eig_invariants(m, REAL_SPECTRUM + 0.3 * x), (M3,)),
+    Case("linalg.eig", lambda m, x: _eig_invariants(m, COMPLEX_SPECTRUM + 0.3 * x), (M3,)),
+    Case("linalg.eigvals", lambda m, x: m.linalg.eigvals(COMPLEX_SPECTRUM + 0.3 * x), (M3,)),
+    Case("linalg.svd", lambda m, x: _svd_invariants(m, x), (T32,)),
+    Case("linalg.svd", lambda m, z: _svd_invariants(m, z), (_c(2, 3),), solvers=False),
+    Case("linalg.svdvals", lambda m, x: m.linalg.svdvals(x), (F232,)),
+    Case("linalg.qr", lambda m, x: tuple(m.linalg.qr(x)), (T32,)),
+    Case("linalg.pinv", lambda m, x: m.linalg.pinv(x), (T23,)),
+    Case("linalg.lstsq", lambda m, a, b: _lstsq(m, a, b), (T32, _r(3))),
+    Case("linalg.matrix_power", lambda m, x: m.linalg.matrix_power(x, 3), (M3,)),
+    Case("linalg.matrix_power", lambda m, x: m.linalg.matrix_power(_well(x), -2), (N3,)),
+    Case("linalg.matrix_rank", lambda m, x: x * m.linalg.matrix_rank(x), (T23,)),
+    Case("linalg.multi_dot", lambda m, u, a, b, v: m.linalg.multi_dot([u, a, b, v]), (_r(3), M3, T32, _r(2))),
+    Case("linalg.tensorinv", lambda m, x: m.linalg.tensorinv(_well(x).reshape(2, 2, 4)), (0.5 * _r(4, 4),)),
+    Case(
+        "linalg.tensorsolve",
+        lambda m, x, b: m.linalg.tensorsolve(_well(x).reshape(2, 2, 4), b),
+        (0.5 * _r(4, 4), _r(2, 2)),
+    ),
+    Case("linalg.norm", lambda m, x: m.linalg.norm(x, axis=1), (T23,)),
+    Case("linalg.norm", lambda m, x: m.linalg.norm(x, "nuc"), (T32,)),
+    Case("linalg.norm", lambda m, x: m.linalg.norm(x, np.inf, axis=(0, 2), keepdims=True), (F232,)),
+    Case("linalg.vector_norm", lambda m, x: m.linalg.vector_norm(x, ord=3, axis=(0, 2)), (F232,)),
+    Case("linalg.matrix_norm", lambda m, x: m.linalg.matrix_norm(x, ord=2), (F232,)),
+    Case("linalg.cond", lambda m, x: m.linalg.cond(_well(x)), (M3,)),
+    Case("linalg.cond", lambda m, x: m.linalg.cond(_well(x), "fro"), (M3,)),
+    Case("linalg.matmul", lambda m, x, y: m.linalg.matmul(x, y), (F232, T23)),
+    Case("linalg.tensordot", lambda m, x, y: m.linalg.tensordot(x, y, axes=1), (T32, T23)),
+    Case("linalg.vecdot", lambda m, x, y: m.linalg.vecdot(x, y), (T23, _r(3))),
+    Case("linalg.outer", lambda m, x, y: m.linalg.outer(x, y), (_r(3), _r(2))),
+    Case("linalg.cross", lambda m, x, y: m.linalg.cross(x, y), (T23, _r(3))),
+    Case("linalg.diagonal", lambda m, x: m.linalg.diagonal(x, offset=-1), (N3,)),
+    Case("linalg.trace", lambda m, x: m.linalg.trace(x, offset=1), (N3,)),
+    Case("linalg.matrix_transpose", lambda m, x: m.linalg.matrix_transpose(x), (F232,)),
+    # ----- Fourier transforms (numpy.fft) ------------------------------------------------
+    Case("fft.fft", lambda m, x: m.fft.fft(x, 4), (F25,)),
+    Case("fft.fft", lambda m, z: m.fft.fft(z, norm="ortho"), (_c(2, 3),), solvers=False),
+    Case("fft.ifft", lambda m, x: m.fft.ifft(x, 3, axis=0, norm="forward"), (F25,)),
+    Case("fft.fft2", lambda m, x: m.fft.fft2(x, s=(3, 4)), (F25,)),
+    Case("fft.ifft2", lambda m, x: m.fft.ifft2(x, norm="ortho"), (F232,)),
+    Case("fft.fftn", lambda m, x: m.fft.fftn(x, axes=(0, 2)), (F232,)),
+    Case("fft.ifftn", lambda m, x: m.fft.ifftn(x, s=(3, 3), axes=(2, 0)), (F232,)),
+    Case("fft.rfft", lambda m, x: m.fft.rfft(x, 6), (F25,)),
+    Case("fft.irfft", lambda m, z: m.fft.irfft(z, 4), (H3,), solvers=False),
+    Case("fft.irfft", lambda m, x: m.fft.irfft(x, 5, axis=0, norm="ortho"), (F25,)),
+    Case("fft.rfft2", lambda m, x: m.fft.rfft2(x), (F25,)),
+    Case("fft.irfft2", lambda m, z: m.fft.irfft2(z, s=(2, 4)), (_c(2, 3),), solvers=False),
+    Case("fft.rfftn", lambda m, x: m.fft.rfftn(x, axes=(2, 0)), (F232,)),
+    Case("fft.irfftn", lambda m, x: m.fft.irfftn(x, s=(2, 5), axes=(1, 2)), (F232,)),
+    Case("fft.hfft", lambda m, z: m.fft.hfft(z, 5), (H3,), solvers=False),
+    Case("fft.ihfft", lambda m, x: m.fft.ihfft(x, norm="forward"), (F25,)),
+    Case("fft.fftshift", lambda m, x: m.fft.fftshift(x), (F25,)),
+    Case("fft.ifftshift", lambda m, x: m.fft.ifftshift(x, axes=1), (F25,)),
 ]
 
 # NumPy's functions that write into their first argument and return None. Traced arrays are

@@ -48,6 +48,7 @@ __all__ = [
     "QRResult",
     "SVDResult",
     "SlogdetResult",
+    "cholesky",
     "cond",
     "cross",
     "det",
