@@ -109,6 +109,8 @@ class Var:
         return fun(*args, **kwargs)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        if not self._trace.active:
+            raise _ended("numpy.asarray")
         raise TypeError(
             f"lagrad: z{self.index + 1} is traced and was turned into a plain NumPy array "
             f"(numpy.asarray / numpy.array, or written into a NumPy array): its derivative would "
@@ -136,6 +138,8 @@ class Var:
         return self._to_python(complex, "converted with complex()")
 
     def _to_python(self, kind: type, how: str) -> Any:
+        if not self._trace.active:
+            raise _ended(kind.__name__ + "()")
         if self.inexact:
             raise TypeError(
                 f"lagrad: traced value z{self.index + 1} was {how}, which would drop its "
@@ -407,6 +411,8 @@ def _ended(what: Any) -> TraceEnded:
 
 def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], error: Exception) -> Exception:
     """Re-raise an implementation's error with the equation it was recording."""
+    if isinstance(error, TraceEnded):  # a value of an ended outer trace: that is the whole story
+        return error
     parts = []
     for a in args:
         if type(a) is Var and a._trace is trace:
