@@ -108,7 +108,10 @@ def _input_value(leaf: Any, who: str, where: str) -> Any:
             f"lagrad.{who}: {where} has dtype {dtype}; only float (or complex) arrays can be "
             f"differentiated. Pass floats (e.g. x.astype(float)) or leave it out of argnums."
         )
-    return leaf
+    # The recorded equations keep this array's values for the rules. A copy makes the derivative
+    # that of the values the function was called with, whatever later writes into the caller's
+    # array (through another name inside the function, by another thread, before a vjp_fun call).
+    return leaf.copy() if isinstance(leaf, np.ndarray) else leaf
 
 
 def _foreign_array(leaf: Any) -> bool:
@@ -125,47 +128,18 @@ def _foreign_array(leaf: Any) -> bool:
     return True
 
 
-def _protect(values: list[Any]) -> list[np.ndarray]:
-    """Make the writeable NumPy arrays among `values` read-only while the function runs: the
-    recorded equations hold them, so a write through another name would change the
-    derivative silently. Returns the arrays to make writeable again."""
-    locked = []
-    for v in values:
-        # NumPy makes an array writeable again only over memory it (or a buffer) owns
-        if type(v) is np.ndarray and v.flags.writeable and (v.base is None or isinstance(v.base, _OWNERS)):
-            v.flags.writeable = False
-            locked.append(v)
-    return locked
-
-
-_OWNERS = (np.ndarray, memoryview, bytearray)
-
-
-def _unprotect(locked: list[np.ndarray]) -> None:
-    for v in locked:
-        v.flags.writeable = True
-
-
-def _explain(error: BaseException, who: str, selected: tuple[Any, ...], locked: list[np.ndarray]) -> None:
+def _explain(error: BaseException, who: str, selected: tuple[Any, ...]) -> None:
     """Add what lagrad knows to an error the user's function raised while traced."""
-    note = None
-    if locked and isinstance(error, ValueError) and "read-only" in str(error):
-        note = (
-            f"lagrad.{who}: the function wrote into an array it was given to differentiate; lagrad "
-            f"keeps those read-only while it traces, because the recorded equations hold their "
-            f"values. Write into a copy (x.copy()), or use x.at[i].set(v) on the traced argument."
-        )
-    elif (
+    if (
         isinstance(error, TypeError)
         and any(isinstance(a, (list, tuple)) for a in selected)
         and ("'list'" in str(error) or "'tuple'" in str(error))
+        and hasattr(error, "add_note")  # Python 3.11+
     ):
-        note = (
+        error.add_note(
             f"lagrad.{who}: a list or tuple argument is a container of separate inputs (one per "
             f"element, as in JAX), not an array; pass numpy.array(...) to differentiate an array."
         )
-    if note is not None and hasattr(error, "add_note"):  # Python 3.11+
-        error.add_note(note)
 
 
 def _names(fun: Fun, nums: tuple[int, ...]) -> list[str]:
@@ -208,21 +182,17 @@ def _trace(
     paths = in_tree.paths()
     arg_names = _names(fun, nums) if record_source else [f"args[{i}]" for i in nums]
     names = [arg_names[int(p[1 : p.index("]")])] + p[p.index("]") + 1 :] for p in paths]
-    values = [_input_value(leaf, who, f"argument {name}") for leaf, name in zip(leaves, names)]
-    inputs = [trace.new_input(v) for v in values]
+    inputs = [trace.new_input(_input_value(leaf, who, f"argument {name}")) for leaf, name in zip(leaves, names)]
     boxed = in_tree.unflatten(inputs)
     call_args = list(args)
     for j, i in enumerate(nums):
         call_args[i] = boxed[j]
-    locked = _protect(values)
     try:
         result = fun(*call_args, **kwargs)
     except BaseException as error:
         trace.active = False
-        _explain(error, who, selected, locked)
+        _explain(error, who, selected)
         raise
-    finally:
-        _unprotect(locked)
     aux = None
     if has_aux:
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
