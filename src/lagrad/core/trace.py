@@ -387,7 +387,7 @@ class Trace:
                 out.append(o.index)
             else:
                 out.append(Constant(o))
-        return Program(
+        program = Program(
             inputs=[(v.shape, v.dtype) for v in inputs],
             equations=self.equations,
             outputs=out,
@@ -398,6 +398,10 @@ class Trace:
             tags=self.tags,
             has_complex=self.complex_seen,
         )
+        # The Program owns the equations now: a traced value that escapes the function holds
+        # its trace, and must not hold every recorded equation with it.
+        self.equations = []
+        return program
 
 
 def _ended(what: Any) -> TraceEnded:
