@@ -11,6 +11,7 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 import numpy as np
+from lagrad.core import defjvp_joint
 from lagrad.testing import check_grads
 
 # (name, the guarded function, its derivative, its second derivative, where it is selected)
@@ -200,3 +201,55 @@ def test_float32_keeps_its_dtype_through_the_mask():
     x = np.array([-1.0, 0.0, 4.0], dtype=np.float32)
     g = _quiet(lagrad.grad(lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0))), x)
     assert g.dtype == np.float32 and np.array_equal(g, np.array([0.0, 0.0, 0.25], dtype=np.float32))
+
+
+# ----- user-defined primitives: rules derived by transposition, joint tangent rules -------------
+
+
+@lagrad.primitive(elementwise=True)
+def sqrt_with_jvp_only(x):
+    return np.sqrt(x)
+
+
+lagrad.defjvp(sqrt_with_jvp_only, lambda t, ans, x: t / (2 * ans))  # the vjp comes by transposition
+
+
+@lagrad.primitive(elementwise=True)
+def sqrt_with_vjp_only(x):
+    return np.sqrt(x)
+
+
+lagrad.defvjp(sqrt_with_vjp_only, lambda g, ans, x: g / (2 * ans))  # the jvp comes by transposition
+
+
+@pytest.mark.parametrize("sqrt", [sqrt_with_jvp_only, sqrt_with_vjp_only], ids=["jvp only", "vjp only"])
+def test_rules_derived_by_transposition_keep_zeros(sqrt):
+    x = np.array([-1.0, 0.0, 4.0])
+    f = lambda x: lnp.where(x > 0, sqrt(x), 0.0)
+    assert np.array_equal(_quiet(lagrad.grad(lambda x: lnp.sum(f(x))), x), [0.0, 0.0, 0.25])
+    g = lambda x: sqrt(lnp.where(x > 0, x, 0.0))  # a zero tangent meets sqrt's infinite slope at 0
+    assert np.array_equal(_quiet(lagrad.jvp, g, (x,), (np.ones(3),))[1], [0.0, 0.0, 0.25])
+
+
+@lagrad.primitive
+def sqrt_pair(x, y):
+    """(sqrt(x), y) stacked: a primitive jointly linear in its tangents' rule, with an
+    infinite partial at x = 0."""
+    return np.stack([np.sqrt(x), y])
+
+
+def _sqrt_pair_jvp(tangents, ans, x, y):
+    tx, ty = tangents
+    return lnp.stack([tx / (2 * ans[0]) if tx is not None else 0.0 * ans[0], ty if ty is not None else 0.0 * y])
+
+
+defjvp_joint(sqrt_pair, _sqrt_pair_jvp)
+lagrad.defvjp(sqrt_pair, lambda g, ans, x, y: g[0] / (2 * ans[0]), lambda g, ans, x, y: g[1])
+
+
+def test_a_joint_tangent_rule_with_zero_tangents():
+    f = lambda x, y: lnp.sum(sqrt_pair(x, y))
+    _, t = _quiet(lagrad.jvp, f, (np.float64(0.0), np.float64(1.0)), (np.float64(0.0), np.float64(0.0)))
+    assert t == 0.0
+    _, t = _quiet(lagrad.jvp, f, (np.float64(4.0), np.float64(1.0)), (np.float64(1.0), np.float64(2.0)))
+    assert t == 2.25

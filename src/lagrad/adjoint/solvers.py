@@ -47,7 +47,7 @@ def apply_transpose(eq: Any, pos: int, g: Any, shape: tuple[int, ...], *, guarde
     rule = vjp_rule(prim, pos)
     if rule is None:
         ct = _transposed(jvp_rule(prim, pos), g, shape, eq.dtype, eq.values, eq.params)
-        return _zero_if_all_zero(g, ct) if guarded else ct
+        return _masked(g, ct, prim.elementwise and eq.shape == shape) if guarded else ct
     if not guarded:
         ct = rule(g, *eq.values, **eq.params)
     else:
@@ -87,7 +87,7 @@ def apply_block(eq: Any, tangents: list[Any], *, guarded: bool = True) -> Any:
             rule = jvp_rule(prim, pos)
             if rule is None:
                 c = _transposed(vjp_rule(prim, pos), t, eq.shape, eq.dtype, eq.values, eq.params)
-                c = _zero_if_all_zero(t, c) if guarded else c
+                c = _masked(t, c, prim.elementwise and np.shape(_plain(t)) == eq.shape) if guarded else c
             elif not guarded:
                 c = _parts(rule(t, *eq.values, **eq.params))
             else:
