@@ -24,6 +24,7 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 import numpy as np
+from lagrad.scipy.special import logsumexp
 
 DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 
@@ -315,6 +316,15 @@ CASES = [
     Case(EMPTY, "a 0-d array", "grad(lambda x: x ** 2)(np.array(3.0))", lambda: grad(lambda x: x**2)(np.array(3.0)),
          says="a gradient of shape (), as a NumPy scalar (as NumPy's own operations on 0-d arrays give)",
          holds=lambda g: np.shape(g) == () and g == 6.0),
+    Case(EMPTY, "logsumexp of a 0-d value", "grad(logsumexp)(0.3)", lambda: grad(logsumexp)(0.3),
+         says="the derivative 1.0 of a scalar logsumexp", holds=lambda g: g == 1.0,
+         gap="TypeError: the function returns an array of shape (1,): scipy/special.py passes SciPy axis=() "
+         "for a 0-d value, and SciPy's logsumexp then keeps an axis (found by the random programs)"),
+    Case(EMPTY, "a functional update of a 0-d value", "grad(lambda x: lnp.at(x)[()].set(x * 2.0) * x)(1.5)",
+         lambda: grad(lambda x: lnp.at(x)[()].set(x * 2.0) * x)(1.5),
+         says="the derivative of 2x², 6.0", holds=lambda g: g == 6.0,
+         gap="TypeError: 'numpy.float64' object does not support item assignment: index_set in "
+         "numpy/indexing.py copies the value with x.copy(), a NumPy scalar for 0-d (found by the random programs)"),
     # ----- precision and layout ---------------------------------------------------------------
     Case(DTYPES, "float32 arguments", "grad, jvp, vjp, jacobian, hessian, hvp, ... of float32 x",
          lambda: dtypes_kept(np.float32),

@@ -402,6 +402,8 @@ class _Builder:
             y = self.operand(sx)
             return Step("op", op, (x, y)), np.broadcast_shapes(sx, self.shape(y))
         if rule in ("reduce", "along"):
+            if op.name == "logsumexp" and sx == ():
+                return None  # a known gap, in docs/errors.md and tests/test_hostile_inputs.py
             axes = draw(st.sampled_from([None, *[(a,) for a in range(len(sx))], tuple(range(len(sx)))]))
             if rule == "along":
                 return Step("op", op, (x,), {"axis": None if axes is None or len(axes) != 1 else axes[0]}), sx
@@ -460,7 +462,7 @@ class _Builder:
             return Step("op", op, (x, y), {"axis": axis}), tuple(out)
         if rule in ("index", "update"):
             if rule == "update" and sx == ():
-                return None  # x.at[()].set(v) on a 0-d value: test_known_bug_update_of_a_0d_value
+                return None  # x.at[()].set(v) on a 0-d value: a known gap, in docs/errors.md
             # x.at[i].set(v) with i repeating: test_known_bug_set_with_repeated_indices
             index = self.index(sx, repeats=op.name != "at_set")
             part = np.zeros(sx)[index].shape
@@ -658,14 +660,6 @@ def test_each_table_line(op: Op, data: Any) -> None:
     """Every line of the table, as the first step of a short program, passes the same checks:
     a broken line shows here by name, not as a rare random failure."""
     check_program(data.draw(programs(max_steps=2, first=op)))
-
-
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="indexing.py copies a NumPy scalar, which has no items")
-def test_known_bug_update_of_a_0d_value():
-    # found by the generator: _set_impl and _add_impl (numpy/indexing.py) call x.copy() on the
-    # 0-d value, a NumPy scalar, and assign into it; the fix (np.array(x, copy=True)) is that
-    # module's to make, and the generator leaves 0-d updates out until then
-    assert lagrad.grad(lambda x: lnp.at(x)[()].set(x * 2.0) * x)(1.5) == 6.0
 
 
 @pytest.mark.xfail(strict=True, reason="index_set's rules add up the repeats, as index_add's must")
