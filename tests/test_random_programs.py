@@ -417,7 +417,7 @@ class _Builder:
         if rule == "tensordot":
             return Step("op", op, (x, self.new_input((sx[-1], 2))), {"axes": 1}), (*sx[:-1], 2)
         if rule == "einsum":
-            letters = "ijk"[: len(sx)]
+            letters = "ijklmn"[: len(sx)]
             out = "".join(dict.fromkeys(draw(st.sampled_from([letters[:-1] + "z", "z", letters[0] + "z"]))))
             sizes = {**dict(zip(letters, sx)), "z": 2}
             step = Step("op", op, (x, self.new_input((sx[-1], 2))), {"subscripts": f"{letters},{letters[-1]}z->{out}"})
