@@ -168,6 +168,16 @@ def test_transforms_refuse_what_is_not_a_function():
     for transform in (lagrad.grad, lagrad.value_and_grad, lagrad.elementwise_grad, lagrad.jacobian):
         with pytest.raises(TypeError, match="must be the function to differentiate"):
             transform(np.ones(3))
+    for call in (
+        lambda: lagrad.vjp(np.ones(3), 1.0),
+        lambda: lagrad.jvp(np.ones(3), (1.0,), (1.0,)),
+        lambda: lagrad.trace(np.ones(3), 1.0),
+        lambda: lagrad.adjoint(np.ones(3), 1.0),
+    ):
+        with pytest.raises(
+            TypeError, match=r"lagrad\.(vjp|jvp|trace|adjoint): the first argument must be the function"
+        ):
+            call()
 
 
 def test_the_derivative_is_of_the_values_the_function_was_called_with():

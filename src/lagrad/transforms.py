@@ -172,6 +172,7 @@ def _trace(
     has_aux: bool = False,
     record_source: bool = False,
 ) -> _Traced:
+    _check_callable(fun, who)
     nums, single = _argnums(argnums, len(args), who)
     trace = Trace(record_source=record_source)
     selected = tuple(args[i] for i in nums)
