@@ -151,3 +151,78 @@ def test_python_float_input():
 
 def test_kwargs_pass_through():
     assert lagrad.grad(lambda x, scale=1.0: scale * x**2)(3.0, scale=2.0) == 12.0
+
+
+def test_argnums_must_name_each_argument_once_as_an_int():
+    f = lambda x, y: x * y
+    with pytest.raises(ValueError, match=r"argnums=\(0, 0\) names an argument twice"):
+        lagrad.grad(f, (0, 0))(1.0, 2.0)  # it used to return 0 for the first (a silent wrong answer)
+    for bad in ("x", 1.0, True, [0, "y"]):
+        with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
+            lagrad.grad(f, bad)(1.0, 2.0)
+    assert lagrad.grad(f, [1, 0])(1.0, 2.0) == (1.0, 2.0)  # a list of ints is fine
+    assert lagrad.grad(f, np.int64(1))(1.0, 2.0) == 1.0
+
+
+def test_transforms_refuse_what_is_not_a_function():
+    for transform in (lagrad.grad, lagrad.value_and_grad, lagrad.elementwise_grad, lagrad.jacobian):
+        with pytest.raises(TypeError, match="must be the function to differentiate"):
+            transform(np.ones(3))
+    for call in (
+        lambda: lagrad.vjp(np.ones(3), 1.0),
+        lambda: lagrad.jvp(np.ones(3), (1.0,), (1.0,)),
+        lambda: lagrad.trace(np.ones(3), 1.0),
+        lambda: lagrad.adjoint(np.ones(3), 1.0),
+    ):
+        with pytest.raises(
+            TypeError, match=r"lagrad\.(vjp|jvp|trace|adjoint): the first argument must be the function"
+        ):
+            call()
+
+
+def test_the_derivative_is_of_the_values_the_function_was_called_with():
+    # sin's rule reads x's values after the function wrote into the caller's array through
+    # another name: the recorded values are a copy, so the derivative is cos(1), not cos(100)
+    x0 = np.ones(3)
+
+    def f(x):
+        y = lnp.sin(x)
+        x0[0] = 100.0
+        return lnp.sum(y)
+
+    assert np.array_equal(lagrad.grad(f)(x0), np.cos(np.ones(3)))
+    assert x0[0] == 100.0  # the write itself happened, as NumPy does it
+    # and a vjp_fun called after the caller's array changed
+    x1 = np.ones(3)
+    _, f_vjp = lagrad.vjp(lnp.sin, x1)
+    x1[:] = 5.0
+    assert np.array_equal(f_vjp(np.ones(3))[0], np.cos(np.ones(3)))
+
+
+def test_arrays_numpy_can_read_are_read():
+    import array
+
+    g = lagrad.grad(lambda x: lnp.sum(x**3))(array.array("f", [1.0, 2.0]))
+    assert g.dtype == np.float32 and np.array_equal(g, [3.0, 12.0])
+    g = lagrad.grad(lambda x: lnp.sum(x**3))(memoryview(np.array([1.0, 2.0])))
+    assert np.array_equal(g, [3.0, 12.0])
+
+
+def test_jacobian_keeps_the_dtype_of_float32_arguments_and_outputs():
+    # the gradient of a float32 function that uses float64 constants is float32 (grad casts it);
+    # its Jacobian, in both modes, must not upcast through the float64 multipliers inside
+    x = np.array([0.5, 1.5], dtype=np.float32)
+    g = lagrad.grad(lambda x: lnp.sum(lnp.sin(x) * np.arange(1.0, 3.0)))
+    for mode in ("rev", "fwd"):
+        J = lagrad.jacobian(g, mode=mode)(x)
+        assert J.dtype == np.float32
+        assert np.allclose(J, np.diag(-np.sin(x) * np.arange(1.0, 3.0)), atol=1e-6)
+
+
+def test_hostile_tree_errors_name_the_transform():
+    with pytest.raises(ValueError, match=r"lagrad\.jvp: the tangents must have the structure of the primals"):
+        lagrad.jvp(lambda x: x, ({"a": 1.0},), ({"b": 1.0},))
+    _, f_vjp = lagrad.vjp(lambda x: {"a": x * 2.0}, 1.0)
+    with pytest.raises(ValueError, match=r"lagrad\.vjp: the cotangent must have the structure of the output"):
+        f_vjp([1.0])
+    assert f_vjp({"a": 1.0}) == (2.0,)

@@ -27,3 +27,15 @@ def test_structure_mismatch_is_reported_with_its_path():
         treedef.flatten({"b": [1, 2]})
     with pytest.raises(ValueError, match="leaves"):
         treedef.unflatten([1])
+
+
+def test_cycles_and_runaway_nesting_are_refused_clearly():
+    loop = [1]
+    loop.append(loop)
+    with pytest.raises(ValueError, match="contains itself"):
+        tree_flatten(loop)
+    deep = 1
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="recursion limit"):
+        tree_flatten(deep)

@@ -38,17 +38,33 @@ class _Traced:
         self.single = single
 
 
+def _is_int(a: Any) -> bool:
+    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+
+
 def _argnums(argnums: ArgNums | None, nargs: int, who: str) -> tuple[tuple[int, ...], bool]:
     if argnums is None:
         return tuple(range(nargs)), False
-    single = isinstance(argnums, (int, np.integer))
+    single = _is_int(argnums)
+    if not single and not (isinstance(argnums, (tuple, list)) and all(_is_int(a) for a in argnums)):
+        raise TypeError(f"lagrad.{who}: argnums must be an int or a tuple of ints, not {argnums!r}")
     nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
     out = []
     for a in nums:
         if not -nargs <= a < nargs:
             raise ValueError(f"lagrad.{who}: argnums={argnums!r}, but the function was given {nargs} arguments")
         out.append(a % nargs)
+    if len(set(out)) != len(out):
+        raise ValueError(
+            f"lagrad.{who}: argnums={argnums!r} names an argument twice; each argument is one input, "
+            f"so name it once and reuse its gradient"
+        )
     return tuple(out), single
+
+
+def _check_callable(fun: Any, who: str) -> None:
+    if not callable(fun):
+        raise TypeError(f"lagrad.{who}: the first argument must be the function to differentiate, not {fun!r}")
 
 
 def _input_value(leaf: Any, who: str, where: str) -> Any:
@@ -66,6 +82,21 @@ def _input_value(leaf: Any, who: str, where: str) -> Any:
         return np.float64(leaf)
     if isinstance(leaf, complex):
         return np.complex128(leaf)
+    if isinstance(leaf, np.matrix):
+        raise TypeError(
+            f"lagrad.{who}: {where} is a numpy.matrix, whose `*` is a matrix product and whose reductions "
+            f"keep two axes; pass numpy.asarray(x) (and write `@` for the product)"
+        )
+    if _foreign_array(leaf):
+        # another library's array that NumPy can read but that does not take part in NumPy's
+        # dispatch (PyTorch, JAX, memoryview, array.array): its values, as a NumPy array
+        try:
+            leaf = np.asarray(leaf)
+        except Exception as error:
+            raise TypeError(
+                f"lagrad.{who}: {where} is a {type(leaf).__name__} that NumPy cannot read as an array "
+                f"({error}); pass a NumPy array of floats"
+            ) from error
     dtype = getattr(leaf, "dtype", None)
     if dtype is None or not hasattr(leaf, "shape"):
         raise TypeError(
@@ -77,7 +108,38 @@ def _input_value(leaf: Any, who: str, where: str) -> Any:
             f"lagrad.{who}: {where} has dtype {dtype}; only float (or complex) arrays can be "
             f"differentiated. Pass floats (e.g. x.astype(float)) or leave it out of argnums."
         )
-    return leaf
+    # The recorded equations keep this array's values for the rules. A copy makes the derivative
+    # that of the values the function was called with, whatever later writes into the caller's
+    # array (through another name inside the function, by another thread, before a vjp_fun call).
+    return leaf.copy() if isinstance(leaf, np.ndarray) else leaf
+
+
+def _foreign_array(leaf: Any) -> bool:
+    """Whether `leaf` is an array NumPy can read (``__array__`` or the buffer protocol) that is
+    neither NumPy's nor a duck array that NumPy's dispatch lets carry the computation."""
+    if isinstance(leaf, (np.ndarray, np.generic, str, bytes)) or hasattr(type(leaf), "__array_function__"):
+        return False
+    if hasattr(leaf, "__array__"):
+        return True
+    try:
+        memoryview(leaf)
+    except TypeError:
+        return False
+    return True
+
+
+def _explain(error: BaseException, who: str, selected: tuple[Any, ...]) -> None:
+    """Add what lagrad knows to an error the user's function raised while traced."""
+    if (
+        isinstance(error, TypeError)
+        and any(isinstance(a, (list, tuple)) for a in selected)
+        and ("'list'" in str(error) or "'tuple'" in str(error))
+        and hasattr(error, "add_note")  # Python 3.11+
+    ):
+        error.add_note(
+            f"lagrad.{who}: a list or tuple argument is a container of separate inputs (one per "
+            f"element, as in JAX), not an array; pass numpy.array(...) to differentiate an array."
+        )
 
 
 def _names(fun: Fun, nums: tuple[int, ...]) -> list[str]:
@@ -110,6 +172,7 @@ def _trace(
     has_aux: bool = False,
     record_source: bool = False,
 ) -> _Traced:
+    _check_callable(fun, who)
     nums, single = _argnums(argnums, len(args), who)
     trace = Trace(record_source=record_source)
     selected = tuple(args[i] for i in nums)
@@ -127,8 +190,9 @@ def _trace(
         call_args[i] = boxed[j]
     try:
         result = fun(*call_args, **kwargs)
-    except BaseException:
+    except BaseException as error:
         trace.active = False
+        _explain(error, who, selected)
         raise
     aux = None
     if has_aux:
@@ -152,8 +216,10 @@ def _scalar_output(traced: _Traced, who: str) -> int | None:
             f"{who} needs a single scalar. If the rest is auxiliary data, pass has_aux=True; for "
             f"several outputs use lagrad.jacobian or lagrad.vjp."
         )
-    out = traced.outputs[0]
-    shape, dtype = np.shape(value(out)), getattr(value(out), "dtype", np.dtype(type(out)))
+    out = value(traced.outputs[0])
+    if not hasattr(out, "dtype") and not isinstance(out, (int, float, complex)):
+        raise TypeError(f"lagrad.{who}: the function returns a {type(out).__name__}; {who} needs a float scalar")
+    shape, dtype = np.shape(out), getattr(out, "dtype", np.dtype(type(out)))
     if shape != ():
         raise TypeError(
             f"lagrad.{who}: the function returns an array of shape {shape}; {who} needs a scalar "
@@ -162,7 +228,8 @@ def _scalar_output(traced: _Traced, who: str) -> int | None:
         )
     if np.dtype(dtype).kind not in "fc":
         raise TypeError(
-            f"lagrad.{who}: the function returns a {np.dtype(dtype)} value, which has no derivative; return a float"
+            f"lagrad.{who}: the function returns a value of dtype {np.dtype(dtype)}, which has no derivative; "
+            f"return a float"
         )
     o = program.outputs[0]
     return None if isinstance(o, Constant) else o
@@ -186,6 +253,7 @@ def _solve(program: Program, out: int | None, seed: Any, method: str) -> list[An
 def value_and_grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str = "back_substitution") -> Fun:
     """A function returning ``(fun(*args), gradient)`` (``((value, aux), gradient)`` with
     `has_aux`); the gradient is shaped like ``args[argnums]`` (a tuple for several)."""
+    _check_callable(fun, "grad")
 
     @functools.wraps(fun)
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
@@ -216,6 +284,7 @@ def grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str =
 def elementwise_grad(fun: Fun, argnums: ArgNums = 0) -> Fun:
     """The sum over outputs of their gradients (the vjp with a cotangent of ones): the
     derivative of each output element for functions acting elementwise."""
+    _check_callable(fun, "elementwise_grad")
 
     @functools.wraps(fun)
     def elementwise_grad_fun(*args: Any, **kwargs: Any) -> Any:
@@ -238,8 +307,17 @@ def _seeds(program: Program, cotangents: list[Any], who: str) -> dict[int, Any]:
                 f"lagrad.{who}: a cotangent has shape {np.shape(value(ct))}, but its output z{o + 1} "
                 f"has shape {tuple(program.shape(o))}"
             )
+        ct = _number_as_array(ct, program.dtype(o))
         seeds[o] = ct if o not in seeds else seeds[o] + ct
     return seeds
+
+
+def _number_as_array(x: Any, dtype: Any) -> Any:
+    """A Python number given as a cotangent or tangent, as a NumPy scalar of the variable's
+    dtype: rules on Python numbers alone would give Python numbers, which have no shape."""
+    if isinstance(x, (int, float, complex)):
+        return np.asarray(x, dtype=np.result_type(dtype, x))[()]  # NumPy's promotion of a Python number
+    return x
 
 
 def vjp(fun: Fun, *primals: Any, has_aux: bool = False) -> Any:
@@ -250,7 +328,7 @@ def vjp(fun: Fun, *primals: Any, has_aux: bool = False) -> Any:
     out = program.out_tree.unflatten(traced.outputs)
 
     def vjp_fun(cotangent: Any) -> tuple[Any, ...]:
-        cotangents = program.out_tree.flatten(cotangent)
+        cotangents = _flatten_like(program.out_tree, cotangent, "vjp", "the cotangent", "the output")
         lam = back_substitution(program, _seeds(program, cotangents, "vjp"))
         return tuple(input_gradients(program, lam))
 
@@ -260,24 +338,41 @@ def vjp(fun: Fun, *primals: Any, has_aux: bool = False) -> Any:
 def jvp(fun: Fun, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False) -> Any:
     """``(fun(*primals), tangent_out)``: the derivative applied to `tangents` (one per
     primal, same structure), by forward substitution on the traced system."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(
+            "lagrad.jvp: primals and tangents must be tuples (one entry per argument of the function), "
+            f"not {type(primals).__name__} and {type(tangents).__name__}"
+        )
     traced = _trace(fun, tuple(primals), {}, None, "jvp", has_aux=has_aux)
     program = traced.program
-    leaves = program.in_tree.flatten(tuple(tangents))
+    leaves = _flatten_like(program.in_tree, tuple(tangents), "jvp", "the tangents", "the primals")
     seeds = {}
-    for j, (t, (shape, _dtype)) in enumerate(zip(leaves, program.inputs)):
+    for j, (t, (shape, dtype)) in enumerate(zip(leaves, program.inputs)):
         if np.shape(value(t)) != tuple(shape):
             raise ValueError(
                 f"lagrad.jvp: tangent of {program.input_names[j]} has shape {np.shape(value(t))}, "
                 f"its primal {tuple(shape)}"
             )
-        seeds[j] = t
-    t_all = forward_substitution(program, seeds)
+        seeds[j] = _number_as_array(t, dtype)
+    t_all = forward_substitution(program, seeds, outputs=_traced_outputs(program))
     outs = []
     for o, v in zip(program.outputs, traced.outputs):
         t = None if isinstance(o, Constant) else t_all[o]
         outs.append(np.zeros_like(value(v), dtype=_float_dtype(value(v))) if t is None else t)
     result = (program.out_tree.unflatten(traced.outputs), program.out_tree.unflatten(outs))
     return (*result, traced.aux) if has_aux else result
+
+
+def _flatten_like(treedef: Any, tree: Any, who: str, what: str, like: str) -> list[Any]:
+    """The leaves of `tree`, which must have the structure `treedef` (that of `like`)."""
+    try:
+        return treedef.flatten(tree)
+    except ValueError as error:
+        raise ValueError(f"lagrad.{who}: {what} must have the structure of {like}: {error}") from None
+
+
+def _traced_outputs(program: Program) -> list[int]:
+    return [o for o in program.outputs if not isinstance(o, Constant)]
 
 
 def _float_dtype(x: Any) -> Any:
@@ -289,6 +384,7 @@ def jacobian(fun: Fun, argnums: ArgNums = 0, mode: str = "rev", has_aux: bool = 
     """The full derivative: for each output, an array shaped ``out.shape + in.shape`` per
     input (a tuple for several argnums). ``mode="rev"`` back-substitutes once per output
     scalar, ``"fwd"`` forward-substitutes once per input scalar."""
+    _check_callable(fun, "jacobian")
     if mode not in ("rev", "fwd"):
         raise ValueError(f"lagrad.jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
 
@@ -323,22 +419,32 @@ def _jacobian_blocks(traced: _Traced, mode: str) -> list[list[Any]]:
             for e in _basis(out_shapes[a], dtype):
                 lam = back_substitution(program, {o: e})
                 for j, s in enumerate(in_shapes):
-                    rows[j].append(np.zeros(s, dtype=dtype) if lam[j] is None else lam[j])
+                    rows[j].append(np.zeros(s, dtype=dtype) if lam[j] is None else _as_dtype(lam[j], dtype))
             for j, s in enumerate(in_shapes):
                 blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True)
     else:
         cols: list[list[list[Any]]] = [[[] for _ in in_shapes] for _ in out_shapes]
         for j, s in enumerate(in_shapes):
             for e in _basis(s, dtype):
-                t = forward_substitution(program, {j: e})
+                t = forward_substitution(program, {j: e}, outputs=_traced_outputs(program))
                 for a, o in enumerate(program.outputs):
                     if not isinstance(o, Constant):
-                        cols[a][j].append(np.zeros(out_shapes[a], dtype=dtype) if t[o] is None else t[o])
+                        cols[a][j].append(
+                            np.zeros(out_shapes[a], dtype=dtype) if t[o] is None else _as_dtype(t[o], dtype)
+                        )
         for a, o in enumerate(program.outputs):
             if not isinstance(o, Constant):
                 for j, s in enumerate(in_shapes):
                     blocks[a][j] = _assemble(cols[a][j], out_shapes[a], s, rows_first=False)
     return blocks
+
+
+def _as_dtype(x: Any, dtype: Any) -> Any:
+    """`x` in the Jacobian's dtype: float64 constants inside the function must not upcast the
+    derivative of float32 arguments and results (as `input_gradients` does for grad)."""
+    if x.dtype == dtype or (np.dtype(x.dtype).kind == "c" and np.dtype(dtype).kind != "c"):
+        return x
+    return lnp.astype(x, dtype)
 
 
 def _basis(shape: tuple[int, ...], dtype: Any) -> Any:

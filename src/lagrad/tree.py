@@ -114,7 +114,14 @@ def _is_namedtuple(x: Any) -> bool:
 def tree_flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of `tree`, in order, and its structure."""
     leaves: list[Any] = []
-    return leaves, _flatten(tree, leaves)
+    try:
+        return leaves, _flatten(tree, leaves)
+    except RecursionError:
+        raise ValueError(
+            "lagrad: a container (list, tuple or dict) contains itself, or is nested deeper than "
+            "Python's recursion limit; pass a tree of arrays without cycles (or stack deep lists "
+            "into one array)"
+        ) from None
 
 
 def _flatten(tree: Any, leaves: list[Any]) -> TreeDef:

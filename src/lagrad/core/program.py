@@ -141,6 +141,14 @@ def unflat(vector: np.ndarray, shape: Any, dtype: Any = None, *, covector: bool 
     return out if dtype is None or np.dtype(dtype).kind not in "fc" else out.astype(dtype, copy=False)
 
 
+def _dtype_of(value: Any) -> np.dtype | None:
+    """The NumPy dtype of a value given to a replay, or None if it has none NumPy knows."""
+    try:
+        return np.dtype(value.dtype) if hasattr(value, "dtype") else np.asarray(value).dtype
+    except (TypeError, ValueError):
+        return None
+
+
 class Constant:
     """A program output that does not depend on the inputs."""
 
@@ -317,17 +325,33 @@ class Program:
     # -- replay ---------------------------------------------------------------
 
     def __call__(self, *args: Any) -> Any:
-        leaves = self.in_tree.flatten(args) if self.in_tree is not None else list(args)
+        if self.in_tree is not None:
+            n_args = len(self.in_tree.children)
+            if len(args) != n_args:
+                raise TypeError(f"lagrad: the program takes {n_args} arguments (as traced), got {len(args)}")
+            try:
+                leaves = self.in_tree.flatten(args)
+            except ValueError as error:
+                raise ValueError(f"lagrad: the arguments must have the structure traced: {error}") from None
+        else:
+            leaves = list(args)
         if len(leaves) != len(self.inputs):
             raise TypeError(f"lagrad: the program takes {len(self.inputs)} input arrays, got {len(leaves)}")
         env: list[Any] = [None] * self.n_vars
-        for j, (leaf, (shape, _dtype)) in enumerate(zip(leaves, self.inputs)):
+        for j, (leaf, (shape, dtype)) in enumerate(zip(leaves, self.inputs)):
             leaf_shape = tuple(np.shape(leaf))
             if leaf_shape != tuple(shape):
                 raise ValueError(
                     f"lagrad: input z{j + 1} ({self.input_names[j]}) was traced with shape "
                     f"{tuple(shape)} and is given shape {leaf_shape}; trace the function again "
                     f"for new shapes"
+                )
+            given, traced = _dtype_of(leaf), np.dtype(dtype)
+            if given is not None and given.kind != traced.kind and not {given.kind, traced.kind} <= set("biu"):
+                raise TypeError(
+                    f"lagrad: input z{j + 1} ({self.input_names[j]}) was traced as {traced.name} and is "
+                    f"given {given.name}; the replay would compute in other arithmetic. Pass "
+                    f"{traced.name} values (x.astype(...)) or trace the function again"
                 )
             env[j] = leaf
             self._check_guard(j, leaf)

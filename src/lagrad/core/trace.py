@@ -114,6 +114,8 @@ class Var:
         return fun(*args, **kwargs)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        if not self._trace.active:
+            raise _ended("numpy.asarray")
         raise TypeError(
             f"lagrad: z{self.index + 1} is traced and was turned into a plain NumPy array "
             f"(numpy.asarray / numpy.array, or written into a NumPy array): its derivative would "
@@ -141,6 +143,8 @@ class Var:
         return self._to_python(complex, "converted with complex()")
 
     def _to_python(self, kind: type, how: str) -> Any:
+        if not self._trace.active:
+            raise _ended(kind.__name__ + "()")
         if self.inexact:
             raise TypeError(
                 f"lagrad: traced value z{self.index + 1} was {how}, which would drop its "
@@ -425,7 +429,7 @@ class Trace:
                 out.append(o.index)
             else:
                 out.append(Constant(o))
-        return Program(
+        program = Program(
             inputs=[(v.shape, v.dtype) for v in inputs],
             equations=self.equations,
             outputs=out,
@@ -436,6 +440,10 @@ class Trace:
             tags=self.tags,
             has_complex=self.complex_seen,
         )
+        # The Program owns the equations now: a traced value that escapes the function holds
+        # its trace, and must not hold every recorded equation with it.
+        self.equations = []
+        return program
 
 
 def _check_static(prim: Any, params: dict[str, Any]) -> None:
@@ -458,6 +466,8 @@ def _ended(what: Any) -> TraceEnded:
 
 def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], error: Exception) -> Exception:
     """Re-raise an implementation's error with the equation it was recording."""
+    if isinstance(error, TraceEnded):  # a value of an ended outer trace: that is the whole story
+        return error
     parts = []
     for a in args:
         if type(a) is Var and a._trace is trace:
