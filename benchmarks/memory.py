@@ -30,9 +30,10 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
+import numpy as np
+
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 
 
 def unrolled(steps: int) -> Any:

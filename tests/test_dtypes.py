@@ -109,5 +109,5 @@ def test_integer_inputs_are_held_fixed_or_refused():
     "fun", [lnp.argmax, lambda x: np.argmin(x), lambda x: lnp.count_nonzero(x > 0), lambda x: np.all(x > 0)]
 )
 def test_the_gradient_of_an_integer_valued_output_is_refused(fun):
-    with pytest.raises(TypeError, match=r"(int64|bool) value, which has no derivative"):
+    with pytest.raises(TypeError, match=r"returns z\d+ = \w+\(.*\), an? (int64|bool) value, which has no derivative"):
         lagrad.grad(fun)(rand(4))

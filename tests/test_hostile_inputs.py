@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.scipy.special import logsumexp
 
 DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "errors.md"
@@ -310,21 +310,15 @@ CASES = [
     Case(EMPTY, "the max of an empty array", "grad(lnp.max)(np.zeros(0))", lambda: grad(lnp.max)(np.zeros(0)),
          ValueError, "zero-size array to reduction operation maximum which has no identity"),
     Case(EMPTY, "the product of an empty array", "grad(lnp.prod)(np.zeros(0))", lambda: grad(lnp.prod)(np.zeros(0)),
-         says="an empty gradient (the product of nothing is 1, a constant)", holds=lambda g: same(g, np.zeros(0)),
-         gap="ValueError: cannot reshape array of size 1 into shape (0,), from prod_others in "
-         "numpy/reductions.py (fix proposed to that module's owner)"),
+         says="an empty gradient (the product of nothing is 1, a constant)", holds=lambda g: same(g, np.zeros(0))),
     Case(EMPTY, "a 0-d array", "grad(lambda x: x ** 2)(np.array(3.0))", lambda: grad(lambda x: x**2)(np.array(3.0)),
          says="a gradient of shape (), as a NumPy scalar (as NumPy's own operations on 0-d arrays give)",
          holds=lambda g: np.shape(g) == () and g == 6.0),
     Case(EMPTY, "logsumexp of a 0-d value", "grad(logsumexp)(0.3)", lambda: grad(logsumexp)(0.3),
-         says="the derivative 1.0 of a scalar logsumexp", holds=lambda g: g == 1.0,
-         gap="TypeError: the function returns an array of shape (1,): scipy/special.py passes SciPy axis=() "
-         "for a 0-d value, and SciPy's logsumexp then keeps an axis (found by the random programs)"),
+         says="the derivative 1.0 of a scalar logsumexp", holds=lambda g: g == 1.0),
     Case(EMPTY, "a functional update of a 0-d value", "grad(lambda x: lnp.at(x)[()].set(x * 2.0) * x)(1.5)",
          lambda: grad(lambda x: lnp.at(x)[()].set(x * 2.0) * x)(1.5),
-         says="the derivative of 2x², 6.0", holds=lambda g: g == 6.0,
-         gap="TypeError: 'numpy.float64' object does not support item assignment: index_set in "
-         "numpy/indexing.py copies the value with x.copy(), a NumPy scalar for 0-d (found by the random programs)"),
+         says="the derivative of 2x², 6.0", holds=lambda g: g == 6.0),
     # ----- precision and layout ---------------------------------------------------------------
     Case(DTYPES, "float32 arguments", "grad, jvp, vjp, jacobian, hessian, hvp, ... of float32 x",
          lambda: dtypes_kept(np.float32),
@@ -372,10 +366,10 @@ CASES = [
          holds=lambda r: same(r[0], np.array([2.0, 4.0])) and same(r[1], np.full(2, 2.0))),
     # ----- outputs ---------------------------------------------------------------------------------
     Case(OUTPUTS, "an int", "grad(lambda x: 3)(1.0)", lambda: grad(lambda x: 3)(1.0),
-         TypeError, "the function returns a value of dtype int64, which has no derivative; return a float"),
+         TypeError, "the function returns an int64 value, which has no derivative"),
     Case(OUTPUTS, "a boolean array", "grad(lambda x: lnp.sum(x) > 0)(x)",
          lambda: grad(lambda x: lnp.sum(x) > 0)(np.ones(2)),
-         TypeError, "returns a value of dtype bool, which has no derivative"),
+         TypeError, "returns z3 = greater(z2, 0), a bool value, which has no derivative"),
     Case(OUTPUTS, "a string", 'grad(lambda x: "done")(1.0)', lambda: grad(lambda x: "done")(1.0),
          TypeError, "the function returns a str; grad needs a float scalar"),
     Case(OUTPUTS, "None", "grad(lambda x: None)(1.0)", lambda: grad(lambda x: None)(1.0),
@@ -475,7 +469,7 @@ CASES = [
          lambda: grad(lambda x, y: lnp.sum(y), (0, 1))(np.ones(3), np.ones(2)),
          says="zeros for the unused one", holds=lambda g: same(g[0], np.zeros(3)) and same(g[1], np.ones(2))),
     Case(UNUSED, "a constant int output", "grad(lambda x: 0)(1.0)", lambda: grad(lambda x: 0)(1.0),
-         TypeError, "the function returns a value of dtype int64, which has no derivative"),
+         TypeError, "the function returns an int64 value, which has no derivative"),
     # ----- calls -------------------------------------------------------------------------------------------------
     Case(CALLS, "argnums out of range", "grad(f, argnums=2)(x)", lambda: grad(sum_sq, argnums=2)(np.ones(2)),
          ValueError, "lagrad.grad: argnums=2, but the function was given 1 arguments"),

@@ -11,11 +11,11 @@ import pathlib
 import sys
 import tracemalloc
 
+import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
 

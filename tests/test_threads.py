@@ -11,12 +11,12 @@ from __future__ import annotations
 import sys
 import threading
 
+import numpy as np
 import pytest
 import scipy.special
 
 import lagrad
 import lagrad.numpy as lnp
-import numpy as np
 from lagrad.scipy.special import expit, logsumexp
 from lagrad.testing import check_grads
 from tests.conftest import positive, rand

@@ -226,12 +226,17 @@ def _scalar_output(traced: _Traced, who: str) -> int | None:
             f"output. Use lagrad.jacobian for the whole derivative, lagrad.vjp for a "
             f"vector-Jacobian product, or reduce the output (e.g. with .sum())."
         )
-    if np.dtype(dtype).kind not in "fc":
-        raise TypeError(
-            f"lagrad.{who}: the function returns a value of dtype {np.dtype(dtype)}, which has no derivative; "
-            f"return a float"
-        )
     o = program.outputs[0]
+    if np.dtype(dtype).kind not in "fc":
+        equation = program.equation(o) if not isinstance(o, Constant) else None
+        name = np.dtype(dtype).name
+        what = f"{'an' if name[0] in 'aeiou' else 'a'} {name} value"
+        if equation is not None:
+            what = f"z{o + 1} = {equation.rhs()}, {what}"
+        raise TypeError(
+            f"lagrad.{who}: the function returns {what}, which has no derivative (an index or count is "
+            f"constant almost everywhere); return a float"
+        )
     return None if isinstance(o, Constant) else o
 
 

@@ -341,7 +341,11 @@ class AdjointSystem:
         A = self.matrix("sparse", max_size=max_size).tocsr()
         program = self.program
         b = [flat(x, program.dtype(i), covector=True) for i, x in enumerate(self.rhs)]
-        lam = scipy.sparse.linalg.spsolve_triangular(A, np.concatenate(b) if b else np.zeros(0), lower=False)
+        b = np.concatenate(b) if b else np.zeros(0)
+        with np.errstate(invalid="ignore"):
+            lam = scipy.sparse.linalg.spsolve_triangular(A, b, lower=False)
+        if np.isnan(lam).any():  # perhaps 0 · inf or 0 · nan: solve again, with zeros contributing nothing
+            lam = _back_substitute_columns(A.tocsc(), b)
         return [
             unflat(lam[start:stop], program.shape(i), program.dtype(i), covector=True)
             for i, (start, stop) in enumerate(self.layout)
@@ -396,6 +400,24 @@ class AdjointSystem:
             f"<AdjointSystem: {self.n} variables ({self.size} scalars), "
             f"{len(self.program.equations)} equations, {len(self.blocks())} nonzero blocks>"
         )
+
+
+def _back_substitute_columns(A: Any, b: np.ndarray) -> np.ndarray:
+    """Solve ``A λ = b`` (upper triangular, −1 on the diagonal) column by column from the last,
+    skipping columns whose multiplier is zero: a zero multiplier contributes nothing even where
+    the partial is infinite or undefined (an unselected branch's)."""
+    n = b.shape[0]
+    lam = np.zeros(n)
+    acc = -b.astype(float)  # λ_i = Σ_k A[i, k] λ_k − b_i, accumulated as columns are solved
+    indptr, indices, data = A.indptr, A.indices, A.data
+    for k in range(n - 1, -1, -1):
+        lam[k] = acc[k]
+        if lam[k] == 0.0:
+            continue
+        rows = indices[indptr[k] : indptr[k + 1]]
+        above = rows < k
+        acc[rows[above]] += data[indptr[k] : indptr[k + 1]][above] * lam[k]
+    return lam
 
 
 def input_gradients(program: Program, lam: list[Any]) -> Any:

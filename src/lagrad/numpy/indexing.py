@@ -123,13 +123,13 @@ def _untake_impl(g: Any, *dynamic: Any, index: Index, shape: tuple[int, ...]) ->
 
 
 def _set_impl(x: Any, v: Any, *dynamic: Any, index: Index) -> Any:
-    out = x.copy()
+    out = np.array(x, copy=True)  # a 0-d value may be a NumPy scalar, which has no in-place write
     out[index.fill(dynamic)] = v
     return out
 
 
 def _add_impl(x: Any, v: Any, *dynamic: Any, index: Index) -> Any:
-    out = x.copy()
+    out = np.array(x, copy=True)
     np.add.at(out, index.fill(dynamic), v)
     return out
 

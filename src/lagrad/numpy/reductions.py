@@ -94,6 +94,8 @@ _min = prim("min", _impl(np.min))
 
 def _others_impl(x: Any, axis: tuple[int, ...]) -> Any:
     """The product of all entries but one along `axis`, for each entry: no division."""
+    if x.size == 0:
+        return np.zeros_like(x)
     moved = np.moveaxis(x, axis, tuple(range(-len(axis), 0)))
     flat = moved.reshape((*moved.shape[: moved.ndim - len(axis)], -1))
     ones = np.ones((*flat.shape[:-1], 1), dtype=flat.dtype)

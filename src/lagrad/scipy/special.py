@@ -112,7 +112,7 @@ iv           = ufunc(_sp.iv)
 i0e          = ufunc(_sp.i0e)
 i1e          = ufunc(_sp.i1e)
 ive          = ufunc(_sp.ive)
-_logsumexp   = prim("logsumexp", lambda x, axis, keepdims: _sp.logsumexp(x, axis=axis, keepdims=keepdims))
+_logsumexp   = prim("logsumexp", lambda x, axis, keepdims: _sp.logsumexp(x, axis=axis or None, keepdims=keepdims))
 _softmax     = prim("softmax", lambda x, axis: _sp.softmax(x, axis=axis))
 _log_softmax = prim("log_softmax", lambda x, axis: _sp.log_softmax(x, axis=axis))
 # fmt: on
