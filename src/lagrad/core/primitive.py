@@ -20,15 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 from . import registry
-from .program import Parts, zeros_of
+from .program import META, READ, UNREAD, Parts, zeros_of
 from .trace import Var
 
 Rule = Callable[..., Any]
 
 #: Attributes a rule may read from a value without needing the value itself.
 META_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
-
-UNREAD, META, READ = 0, 1, 2
 
 
 class _LinearReads:

@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+#: How a rule reads a forward value: not at all, only its shape and dtype, or in full.
+UNREAD, META, READ = 0, 1, 2
+
 
 class Aval:
     """The shape and dtype of a forward value that a rule reads only for those."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
-from .program import Aval, Constant, Equation, Parts, Program
+from .program import READ, Aval, Constant, Equation, Parts, Program
 
 _levels = itertools.count(1)
 _LAGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -377,16 +377,17 @@ class Trace:
                 nested = nested or type(a) is Var
         try:
             ans = prim(*values[1:], **params) if nested else prim.kernel(*values[1:], **params)
+        except Exception as error:
+            raise _equation_error(self, prim, args, params, error) from error
+        try:
             shape = ans.shape
             dtype = ans.dtype
         except AttributeError:  # several outputs, or a Python scalar from a user's primitive
             ans = Parts(ans) if isinstance(ans, tuple) else np.asarray(ans)
             shape, dtype = ans.shape, ans.dtype
-        except Exception as error:
-            raise _equation_error(self, prim, args, params, error) from error
         plan = prim._plans.get(key) or prim.plan(key, pos)
         if plan.ans:
-            values[0] = ans if plan.ans == 2 else Aval(shape, dtype)
+            values[0] = ans if plan.ans == READ else Aval(shape, dtype)
         for p in plan.drop:
             values[p] = None
         for p in plan.meta:
