@@ -32,6 +32,7 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.plot import save
 
 KINK, JUMP = 0.0, 1.0
 
@@ -176,10 +177,7 @@ def _draw(folder: Path) -> Path:
         fontsize=7,
         arrowprops={"arrowstyle": "->", "color": "0.4"},
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "branches.png"
-    figure.savefig(path, dpi=110)
-    return path
+    return save(figure, folder, "branches.png")
 
 
 if __name__ == "__main__":

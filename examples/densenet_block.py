@@ -133,7 +133,7 @@ def main(
 def _draw(folder: Path, results: dict[str, Any]) -> Path:
     from matplotlib.figure import Figure
 
-    from lagrad.plot import plot_system
+    from lagrad.plot import plot_system, save
 
     figure = Figure(figsize=(16, 5.6), layout="constrained")
     axes = figure.subplots(1, 3, width_ratios=[1.6, 1, 1])
@@ -145,10 +145,7 @@ def _draw(folder: Path, results: dict[str, Any]) -> Path:
     plain = results["plain"]
     plot_system(plain["system"], ax=axes[2], groups=plain["groups"], labels=False)
     axes[2].set_title("Plain stack: A by layer (one band)", fontsize=9)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "densenet_block.png"
-    figure.savefig(path, dpi=100)
-    return path
+    return save(figure, folder, "densenet_block.png", dpi=100)
 
 
 if __name__ == "__main__":

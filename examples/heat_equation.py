@@ -25,6 +25,7 @@ import scipy.optimize
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.plot import save
 
 KAPPA_MIN, KAPPA_MAX = 0.2, 2.0
 
@@ -158,10 +159,7 @@ def _draw(
     right.set_xlabel("x")
     right.set_ylabel("u at the final time")
     right.set_title("Measured (dots) and fitted (lines) final temperatures", fontsize=9)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "heat_equation.png"
-    figure.savefig(path, dpi=110)
-    return path
+    return save(figure, folder, "heat_equation.png")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.plot import block_structure, solve_levels
+from lagrad.plot import block_structure, save, solve_levels
 
 BRANCHES = ("branch 1", "branch 2", "branch 3", "pool")
 
@@ -162,10 +162,7 @@ def _draw(folder: Path, system: lagrad.AdjointSystem, groups: dict[str, list[int
     right.set_title("A grouped by branch: the branches never meet", fontsize=9)
     for label in right.get_yticklabels():
         label.set_color(colours[label.get_text()])
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "inception_block.png"
-    figure.savefig(path, dpi=100)
-    return path
+    return save(figure, folder, "inception_block.png", dpi=100)
 
 
 if __name__ == "__main__":

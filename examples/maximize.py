@@ -97,6 +97,8 @@ def _draw(
 ) -> Path:
     from matplotlib.figure import Figure
 
+    from lagrad.plot import save
+
     figure = Figure(figsize=(9, 3.4), layout="constrained")
     left, right = figure.subplots(1, 2)
     left.hist(data, bins=30, density=True, color="0.8")
@@ -109,10 +111,7 @@ def _draw(
     right.set_xlabel("fitted rate exp(X β)")
     right.set_ylabel("observed count")
     right.set_title("Poisson regression by maximum likelihood", fontsize=9)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "maximize.png"
-    figure.savefig(path, dpi=110)
-    return path
+    return save(figure, folder, "maximize.png")
 
 
 if __name__ == "__main__":

@@ -288,21 +288,14 @@ def write_pictures(system: AdjointSystem, result: TrainingResult | None, directo
     and scalar-level nonzeros), its computation graph and, after training, the loss
     curve into `directory`; return the paths written."""
     _require("matplotlib", "drawing the pictures")
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    from .plot import save
+
     figure = system.plot(levels=True)
     figure.suptitle("The seed's network: A λ = b", fontsize=11)
-    written.append(_save(figure, folder / "adjoint-matrix.png"))
-    written.append(_save(system.program.plot(), folder / "program.png"))
+    written = [save(figure, directory, "adjoint-matrix.png"), save(system.program.plot(), directory, "program.png")]
     if result is not None:
-        written.append(_save(_loss_figure(result), folder / "loss.png"))
+        written.append(save(_loss_figure(result), directory, "loss.png"))
     return written
-
-
-def _save(figure: Any, path: Path) -> Path:
-    figure.savefig(path, dpi=110)
-    return path
 
 
 def _loss_figure(result: TrainingResult) -> Any:

@@ -11,6 +11,7 @@ only inside the functions that draw, so ``import lagrad`` never loads it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .adjoint import AdjointSystem
     from .core import Program
 
-__all__ = ["block_structure", "plot_program", "plot_system", "solve_levels", "to_dot"]
+__all__ = ["block_structure", "plot_program", "plot_system", "save", "solve_levels", "to_dot"]
 
 #: Programs with at most this many variables get a label in every cell.
 LABEL_LIMIT = 12
@@ -387,3 +388,11 @@ def to_dot(program: Program) -> str:
                 lines.append(f"  z{a + 1} -> z{eq.out + 1} [style=dashed];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def save(figure: Figure, folder: str | Path, name: str, *, dpi: int = 110) -> Path:
+    """Write `figure` as `folder`/`name` (creating the folder) and return the path."""
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path / name, dpi=dpi)
+    return path / name
