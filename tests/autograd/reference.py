@@ -12,13 +12,12 @@ import numpy as np
 def real_autograd() -> SimpleNamespace | None:
     """autograd's modules, as a program imports them, or None where autograd is not installed."""
     try:
+        import autograd
         import autograd.extend
         import autograd.misc.optimizers
         import autograd.numpy
         import autograd.scipy.special
         import autograd.scipy.stats.multivariate_normal
-
-        import autograd
     except ImportError:
         return None
     return SimpleNamespace(
