@@ -19,7 +19,7 @@ lagrad returns the slope of the branch the comparison chose there. Shown on:
   input that needs another number of iterations raises BranchError instead of
   silently computing the wrong path.
 
-Run: python examples/branches.py [--out DIR]
+Run: lagrad demo --example branches [--out DIR], or python -m lagrad.examples.branches [--out DIR]
 """
 
 from __future__ import annotations

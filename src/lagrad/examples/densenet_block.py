@@ -10,7 +10,7 @@ back-substitution gives λ_{h_j} = Σ_{l>j} (contribution through layer l) — t
 contrast, fills only the first diagonal above the main one. The picture shows A
 variable by variable and layer by layer, for the block and for the plain stack.
 
-Run: python examples/densenet_block.py [--out DIR]
+Run: lagrad demo --example densenet_block [--out DIR], or python -m lagrad.examples.densenet_block [--out DIR]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ scipy.optimize.minimize(method="L-BFGS-B"), whose bounds keep κ positive and th
 explicit scheme stable. Prints the error of the recovered field; draws true vs
 recovered κ and the measured vs fitted final temperatures.
 
-Run: python examples/heat_equation.py [--out DIR]
+Run: lagrad demo --example heat_equation [--out DIR], or python -m lagrad.examples.heat_equation [--out DIR]
 """
 
 from __future__ import annotations

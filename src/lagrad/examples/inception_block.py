@@ -11,7 +11,7 @@ what the branches send it. `lagrad.plot.solve_levels` lists which multipliers
 can be computed at the same time; the picture shows A with those levels and A
 grouped by branch.
 
-Run: python examples/inception_block.py [--out DIR]
+Run: lagrad demo --example inception_block [--out DIR], or python -m lagrad.examples.inception_block [--out DIR]
 """
 
 from __future__ import annotations

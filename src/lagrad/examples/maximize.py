@@ -11,7 +11,7 @@ reports the maximum (the value of f, and f's own gradient). Two fits:
   against iteratively reweighted least squares written out by hand, and by the
   score equations Xᵀ(y − exp(X β)) = 0 at the maximum.
 
-Run: python examples/maximize.py [--out DIR]
+Run: lagrad demo --example maximize [--out DIR], or python -m lagrad.examples.maximize [--out DIR]
 """
 
 from __future__ import annotations
