@@ -161,3 +161,29 @@ def test_containers_are_pythons():
     gradient = ag.grad(lambda p: np.sum(p["w"] * p["b"][0]))({"w": X, "b": ag.list([Y])})
     np.testing.assert_allclose(gradient["w"], Y)
     np.testing.assert_allclose(gradient["b"][0], X)
+
+
+def test_documented_difference_plain_array_indexed_by_traced_integers():
+    plain = onp.arange(5.0)
+    x = onp.array([1.5, 2.5])
+    with pytest.raises(TypeError, match="turned into a plain NumPy array"):
+        ag.grad(lambda x: np.sum(plain[np.floor(x).astype(int)] * x))(x)
+    # the way around it that docs/migrating-from-autograd.md gives
+    np.testing.assert_allclose(ag.grad(lambda x: np.sum(np.take(plain, np.floor(x).astype(int)) * x))(x), [1.0, 2.0])
+    if REAL is not None:
+        np.testing.assert_allclose(
+            REAL.ag.grad(lambda x: REAL.np.sum(plain[REAL.np.floor(x).astype(int)] * x))(x), [1.0, 2.0]
+        )
+
+
+def test_documented_difference_traced_keyword_arguments_are_refused():
+    from lagrad.autograd.extend import defvjp, primitive
+
+    @primitive
+    def weighted(x, w=1.0):
+        return onp.sum(x * w)
+
+    defvjp(weighted, lambda ans, x, w=1.0: lambda g: g * w)
+    np.testing.assert_allclose(ag.grad(weighted)(X, w=Y), Y)
+    with pytest.raises(TypeError, match="positionally"):
+        ag.grad(lambda x: weighted(x, w=x))(Y)

@@ -43,6 +43,8 @@ def test_defvjp_curried_rules_both_modes_second_order():
     assert product.__name__ == "product"
     check_grads(lambda x, y: np.sin(product(x, y)), X, Y, modes=("fwd", "rev"), order=2)
     np.testing.assert_allclose(ag.grad(lambda y: np.sum(product(X, y)))(Y), X)
+    # forward mode from the vjp rule alone (autograd would want a defjvp)
+    np.testing.assert_allclose(ag.make_jvp(lambda x: product(x, Y))(X)(onp.ones(3))[1], Y)
 
 
 def test_defvjp_argnums_and_none():
