@@ -34,6 +34,18 @@ def test_numpy_namespace():
         _ = np.nonsense
 
 
+def test_make_diagonal_and_i0():
+    d = onp.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(np.make_diagonal(d), onp.stack([onp.diag(row) for row in d]))
+    np.testing.assert_allclose(
+        ag.grad(lambda d: np.sum(np.make_diagonal(d) * onp.arange(9.0).reshape(3, 3)))(d[0]), [0, 4, 8]
+    )
+    with pytest.raises(NotImplementedError, match="offset=0"):
+        np.make_diagonal(d, axis1=0, axis2=1)
+    assert np.i0(0.7) == pytest.approx(onp.i0(0.7))
+    assert ag.grad(np.i0)(0.7) == pytest.approx(scipy.special.i1(0.7))
+
+
 def test_full_of_a_traced_value():
     np.testing.assert_allclose(ag.grad(lambda x: np.sum(np.full((2, 3), np.sum(x**2))))(X), 12 * X)
     assert np.full(2, 1.5).dtype == onp.float64
