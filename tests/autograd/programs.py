@@ -221,3 +221,31 @@ def fluid_simulation(ag: Module, np: Module, size: int = 8, steps: int = 3) -> d
     init_vel = 0.3 * rng.standard_normal((2, size, size))
     gradient = ag.grad(distance_from_target, (0, 1))(init_vel, smoke0)
     return {"init_vel": init_vel, "smoke": smoke0, "gradient": gradient, "objective": distance_from_target}
+
+
+def black_box_svi(ag: Module, np: Module, norm: Any, adam: Any, num_iters: int = 40) -> dict[str, Any]:
+    """examples/black_box_svi.py: a diagonal Gaussian fitted to Neal's funnel by stochastic
+    variational inference, its ELBO estimated with reparameterised samples and maximised by adam."""
+    D, num_samples = 2, 20
+
+    def log_density(x: Any) -> Any:
+        mu, log_sigma = x[:, 0], x[:, 1]
+        return norm.logpdf(log_sigma, 0, 1.35) + norm.logpdf(mu, 0, np.exp(log_sigma))
+
+    def unpack_params(params: Any) -> tuple[Any, Any]:
+        return params[:D], params[D:]
+
+    def gaussian_entropy(log_std: Any) -> Any:
+        return 0.5 * D * (1.0 + numpy.log(2 * numpy.pi)) + np.sum(log_std)
+
+    def variational_objective(params: Any, t: int) -> Any:
+        mean, log_std = unpack_params(params)
+        noise = numpy.random.default_rng(t).standard_normal((num_samples, D))
+        samples = noise * np.exp(log_std) + mean
+        lower_bound = gaussian_entropy(log_std) + np.mean(log_density(samples))
+        return -lower_bound
+
+    gradient = ag.grad(variational_objective)
+    init = numpy.array([-1.0, -1.0, -5.0, -5.0])
+    fitted = adam(gradient, init, step_size=0.1, num_iters=num_iters)
+    return {"init": init, "gradient": gradient(init, 0), "fitted": fitted, "objective": variational_objective}

@@ -18,6 +18,7 @@ def real_autograd() -> SimpleNamespace | None:
         import autograd.numpy
         import autograd.scipy.special
         import autograd.scipy.stats.multivariate_normal
+        import autograd.scipy.stats.norm
     except ImportError:
         return None
     return SimpleNamespace(
@@ -27,6 +28,7 @@ def real_autograd() -> SimpleNamespace | None:
         logsumexp=autograd.scipy.special.logsumexp,
         adam=autograd.misc.optimizers.adam,
         mvn=autograd.scipy.stats.multivariate_normal,
+        norm=autograd.scipy.stats.norm,
     )
 
 
@@ -37,6 +39,7 @@ def ours() -> SimpleNamespace:
     import lagrad.autograd.numpy
     import lagrad.autograd.scipy.special
     import lagrad.autograd.scipy.stats.multivariate_normal
+    import lagrad.autograd.scipy.stats.norm
 
     return SimpleNamespace(
         ag=lagrad.autograd,
@@ -45,6 +48,7 @@ def ours() -> SimpleNamespace:
         logsumexp=lagrad.autograd.scipy.special.logsumexp,
         adam=lagrad.autograd.misc.optimizers.adam,
         mvn=lagrad.autograd.scipy.stats.multivariate_normal,
+        norm=lagrad.autograd.scipy.stats.norm,
     )
 
 

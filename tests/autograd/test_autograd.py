@@ -156,6 +156,13 @@ def test_checkpoint_recomputes_in_the_backward_pass():
     np.testing.assert_allclose(ag.grad(loss)(X), ag.grad(lambda x: np.sum(block(x) ** 2))(X), rtol=1e-12)
 
 
+def test_import_autograd_gives_autograd_numpy():
+    assert ag.numpy is np and ag.extend.primitive is ag.primitive
+    from lagrad.autograd import numpy as np_from
+
+    assert np_from is np
+
+
 def test_containers_are_pythons():
     assert ag.tuple is tuple and ag.list is list and ag.dict is dict and ag.isinstance is isinstance
     gradient = ag.grad(lambda p: np.sum(p["w"] * p["b"][0]))({"w": X, "b": ag.list([Y])})

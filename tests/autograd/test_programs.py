@@ -117,3 +117,20 @@ def test_fluid_simulation_matches_autograd():
     ours_ = programs.fluid_simulation(OURS.ag, OURS.np)
     real = programs.fluid_simulation(REAL.ag, REAL.np)
     assert_trees_close(ours_["gradient"], real["gradient"], rtol=1e-9, atol=1e-15)
+
+
+def test_black_box_svi_raises_the_elbo():
+    result = programs.black_box_svi(OURS.ag, OURS.np, OURS.norm, OURS.adam)
+    objective = result["objective"]
+    assert objective(result["fitted"], 0) < objective(result["init"], 0)
+    np.testing.assert_allclose(
+        result["gradient"], numerical_gradient(lambda p: objective(p, 0), result["init"]), rtol=1e-6, atol=1e-9
+    )
+
+
+@needs_autograd
+def test_black_box_svi_matches_autograd():
+    ours_ = programs.black_box_svi(OURS.ag, OURS.np, OURS.norm, OURS.adam)
+    real = programs.black_box_svi(REAL.ag, REAL.np, REAL.norm, REAL.adam)
+    np.testing.assert_allclose(ours_["gradient"], real["gradient"], rtol=1e-10)
+    np.testing.assert_allclose(ours_["fitted"], real["fitted"], rtol=1e-8)

@@ -23,6 +23,7 @@ import numpy as _np
 
 from .. import numpy as _lnp
 from .. import transforms as _lagrad
+from . import extend, numpy  # `import autograd` makes autograd.numpy available too
 from .builtins import dict, isinstance, list, tuple, type  # noqa: A004 (Python's own, as autograd's names)
 from .extend import primitive
 
@@ -34,6 +35,7 @@ __all__ = [
     "deriv",
     "dict",
     "elementwise_grad",
+    "extend",
     "grad",
     "grad_and_aux",
     "grad_named",
@@ -49,6 +51,7 @@ __all__ = [
     "make_jvp",
     "make_vjp",
     "multigrad_dict",
+    "numpy",
     "primitive",
     "tensor_jacobian_product",
     "tuple",
@@ -116,10 +119,6 @@ def _vjp(f: Fun, x: Any) -> tuple[Callable[[Any], Any], Any]:
 
 def _ones_like(y: Any) -> Any:
     return _np.ones(_np.shape(y), dtype=_result_dtype(y))
-
-
-def _zeros_like(y: Any) -> Any:
-    return _np.zeros(_np.shape(y), dtype=_result_dtype(y))
 
 
 def _result_dtype(y: Any) -> Any:
