@@ -133,9 +133,17 @@ def test_help_is_clear(capsys):
         main(["demo", "--epochs", "0"])
 
 
-def test_examples_are_the_scripts_in_examples():
-    assert sorted(EXAMPLES) == sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
-    assert cli.examples_folder() == ROOT / "examples"
+def test_examples_are_the_modules_shipped_in_lagrad_examples():
+    shipped = ROOT / "src" / "lagrad" / "examples"
+    assert sorted(EXAMPLES) == sorted(p.stem for p in shipped.glob("*.py") if p.stem != "__init__")
+    assert sorted(EXAMPLES) == sorted(p.stem for p in (ROOT / "examples").glob("*.py"))  # the checkout's scripts
+    # a package, so setuptools' package discovery (pyproject.toml) puts it in the wheel
+    setuptools = pytest.importorskip("setuptools")
+    assert "lagrad.examples" in setuptools.find_packages(str(ROOT / "src"))
+    for name in EXAMPLES:
+        module = cli.load_example(name)
+        assert module.__name__ == f"lagrad.examples.{name}"
+        assert pathlib.Path(module.__file__).resolve().parent == shipped
 
 
 def test_demo_runs_an_example(tmp_path, capsys):
@@ -145,10 +153,18 @@ def test_demo_runs_an_example(tmp_path, capsys):
     assert (tmp_path / "branches.png").is_file()
 
 
-def test_examples_outside_a_checkout_are_explained(monkeypatch):
-    monkeypatch.setattr(cli, "examples_folder", lambda: None)
-    with pytest.raises(SystemExit, match="checkout"):
-        cli.load_example("branches")
+def test_demo_never_runs_a_script_from_the_current_folder(tmp_path, monkeypatch):
+    ran = tmp_path / "ran"
+    (tmp_path / "examples").mkdir()
+    for name in EXAMPLES:
+        script = f"import pathlib\npathlib.Path({str(ran)!r}).write_text('local')\n"
+        (tmp_path / "examples" / f"{name}.py").write_text(script + "def main(**kwargs):\n    raise SystemExit(1)\n")
+    monkeypatch.chdir(tmp_path)
+    for name in EXAMPLES:
+        assert cli.load_example(name).__name__ == f"lagrad.examples.{name}"
+    assert not ran.exists()
+    with pytest.raises(SystemExit, match="no example"):
+        cli.load_example("../examples/heat_equation")
 
 
 def test_command_line_entry_point():
@@ -170,3 +186,21 @@ def test_seed_network_is_the_derivation():
     a2 /= a2.sum(axis=1, keepdims=True)
     assert float(seed_network(x, y, w1, w2)) == pytest.approx(-np.mean(np.sum(y * np.log(a2), axis=1)))
     check(seed_network, x, y, w1, w2)  # both rules of the loss, both modes, second order
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_examples(tmp_path):
+    """Build the wheel (about 20 s) and look inside: the examples and lagrad.autograd are in it."""
+    import zipfile
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = tmp_path.glob("lagrad-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in EXAMPLES:
+        assert f"lagrad/examples/{name}.py" in names
+    assert {"lagrad/examples/__init__.py", "lagrad/autograd/__init__.py", "lagrad/autograd/numpy/random.py"} <= names

@@ -1,4 +1,4 @@
-"""Every script in examples/ runs, in small form, and shows what its docstring says."""
+"""Every example shipped in lagrad.examples runs, in small form, and shows what its docstring says."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.helpers import check
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "src" / "lagrad" / "examples"
 
 
 @pytest.fixture
@@ -37,10 +38,13 @@ def drew(out, name):
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_each_example_says_what_it_shows(name):
-    source = (ROOT / "examples" / f"{name}.py").read_text()
+    source = (SHIPPED / f"{name}.py").read_text()
     doc = ast.get_docstring(ast.parse(source))
-    assert doc and len(doc.splitlines()) >= 5 and f"python examples/{name}.py" in doc
+    assert doc and len(doc.splitlines()) >= 5
+    assert f"lagrad demo --example {name}" in doc and f"python -m lagrad.examples.{name}" in doc
     assert callable(load_example(name).main)
+    script = ast.get_docstring(ast.parse((ROOT / "examples" / f"{name}.py").read_text()))
+    assert script.splitlines()[0] == doc.splitlines()[0] and f"python examples/{name}.py" in script
 
 
 def test_heat_equation(out, capsys):
@@ -150,12 +154,14 @@ def test_maximize(out):
     check(lambda p: example.normal_log_likelihood(p, counts), {"mu": np.array(0.5), "log_sigma": np.array(0.1)})
 
 
-def test_an_example_runs_as_a_script(tmp_path):
+@pytest.mark.parametrize("command", [["examples/maximize.py"], ["-m", "lagrad.examples.maximize"]])
+def test_an_example_runs_as_a_script_and_as_a_module(tmp_path, command):
     pytest.importorskip("matplotlib")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "maximize.py"), "--out", str(tmp_path)],
+        [sys.executable, *command, "--out", str(tmp_path)],
         capture_output=True,
         text=True,
+        cwd=ROOT,
         env={"PYTHONPATH": str(ROOT / "src"), "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
@@ -164,7 +170,7 @@ def test_an_example_runs_as_a_script(tmp_path):
 
 def test_examples_use_public_api_only():
     for name in EXAMPLES:
-        tree = ast.parse((ROOT / "examples" / f"{name}.py").read_text())
+        tree = ast.parse((SHIPPED / f"{name}.py").read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lagrad"):
                 assert not any(part.startswith("_") for part in node.module.split(".")), (name, node.module)

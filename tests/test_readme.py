@@ -40,7 +40,7 @@ def test_demo_excerpt_is_what_the_demo_prints():
 
 def test_examples_and_picture_are_linked():
     for name in EXAMPLES:
-        assert f"(examples/{name}.py)" in README
+        assert f"(src/lagrad/examples/{name}.py)" in README
     pictures = re.findall(r"!\[[^\]]*\]\((docs/[^)]+)\)", README)
     assert pictures
     for picture in pictures:

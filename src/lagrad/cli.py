@@ -5,58 +5,39 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-#: The worked examples in the repository's examples/ folder, each a script with a `main`.
-EXAMPLES = ("heat_equation", "densenet_block", "inception_block", "branches", "maximize")
+from .examples import EXAMPLES
 
 
-def examples_folder() -> Path | None:
-    """examples/ beside the source tree (a checkout or an editable install), else in the
-    current folder (a checkout where lagrad was installed with ``pip install .``)."""
-    for folder in (Path(__file__).resolve().parents[2] / "examples", Path.cwd() / "examples"):
-        if (folder / f"{EXAMPLES[0]}.py").is_file():
-            return folder
-    return None
+def load_example(name: str) -> ModuleType:
+    """The example module ``lagrad.examples.NAME`` (its `main` runs the example). Only the
+    examples shipped with lagrad: never a script of that name in the current folder."""
+    if name not in EXAMPLES:
+        raise SystemExit(f"lagrad demo: no example {name!r}; choose one of {', '.join(EXAMPLES)}")
+    return importlib.import_module(f"lagrad.examples.{name}")
 
 
-def _summary(path: Path) -> str:
-    """The first line of a script's docstring."""
+def _summary(name: str) -> str:
+    """The first line of an example's docstring, read without importing it."""
+    spec = importlib.util.find_spec(f"lagrad.examples.{name}")
     try:
-        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        source = Path(spec.origin).read_text(encoding="utf-8") if spec and spec.origin else ""
+        doc = ast.get_docstring(ast.parse(source)) or ""
     except (OSError, SyntaxError):
         return ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
-def load_example(name: str) -> ModuleType:
-    """Import examples/NAME.py as a module (its `main` runs the example)."""
-    if name not in EXAMPLES:
-        raise SystemExit(f"lagrad demo: no example {name!r}; choose one of {', '.join(EXAMPLES)}")
-    folder = examples_folder()
-    if folder is None:
-        raise SystemExit(
-            "lagrad demo: the examples are scripts in the examples/ folder of lagrad's source; "
-            "run this command from a checkout of lagrad (the folder holding examples/)"
-        )
-    path = folder / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"lagrad_example_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _examples_help() -> str:
-    folder = examples_folder()
     lines = ["examples (lagrad demo --example NAME):"]
     for name in EXAMPLES:
-        summary = _summary(folder / f"{name}.py") if folder is not None else ""
-        lines.append(f"  {name:<16} {summary}")
+        lines.append(f"  {name:<16} {_summary(name)}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,15 @@
+"""`lagrad.autograd.scipy.stats.poisson`: the methods of `lagrad.scipy.stats.poisson` as functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ....scipy.stats import poisson as _distribution
+
+__all__ = [name for name in dir(_distribution) if not name.startswith("_") and callable(getattr(_distribution, name))]
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("_"):
+        raise AttributeError(name)
+    return getattr(_distribution, name)
