@@ -20,7 +20,7 @@ from . import numpy as lnp
 from .adjoint import METHODS, AdjointSystem, back_substitution, forward_substitution, input_gradients
 from .core import Program, Trace, Var
 from .core.program import Constant
-from .tree import tree_flatten
+from .tree import tree_flatten, tree_map
 
 Fun = Callable[..., Any]
 ArgNums = int | Sequence[int]
@@ -252,7 +252,7 @@ def _solve(program: Program, out: int | None, seed: Any, method: str) -> list[An
         return back_substitution(program, {out: seed}, release=True)
     if method not in METHODS:
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return AdjointSystem(program, seed).solve(method).values
+    return AdjointSystem(program, seed).solve(method).lambdas
 
 
 def value_and_grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str = "back_substitution") -> Fun:
@@ -511,8 +511,15 @@ def adjoint(
 
 
 def value(x: Any) -> Any:
-    """The plain value of a traced array (no derivative flows through it); other values
-    are returned as they are. For logging and for values meant as constants."""
+    """The plain value of a traced array (no derivative flows through it), of every leaf
+    of a tree (dict, list, tuple) of them; other values are returned as they are. For
+    logging and for values meant as constants."""
+    if isinstance(x, (list, tuple, dict)):
+        return tree_map(_leaf_value, x)
+    return _leaf_value(x)
+
+
+def _leaf_value(x: Any) -> Any:
     while isinstance(x, Var):
         x = x.value
     return x
@@ -520,9 +527,17 @@ def value(x: Any) -> Any:
 
 def tag(x: Any, name: str) -> Any:
     """Name an intermediate: ``adjoint(...).multipliers[name]`` is then its λ, the gradient
-    of the output with respect to it. Returns `x` unchanged."""
+    of the output with respect to it. Returns `x` unchanged. In a tree (dict, list, tuple)
+    each traced leaf is named by its path: ``tag({"w": w, "b": [b0, b1]}, "p")`` names
+    ``"p/w"``, ``"p/b/0"`` and ``"p/b/1"``. A name names one variable: reusing it for
+    another is an error."""
     if not isinstance(name, str) or not name:
         raise TypeError("lagrad.tag: the name must be a non-empty string")
-    if isinstance(x, Var):
+    if isinstance(x, (list, tuple, dict)):
+        leaves, treedef = tree_flatten(x)
+        for leaf, path in zip(leaves, treedef.key_paths()):
+            if isinstance(leaf, Var):
+                leaf._trace.tag(leaf, "/".join([name, *map(str, path)]))
+    elif isinstance(x, Var):
         x._trace.tag(x, name)
     return x

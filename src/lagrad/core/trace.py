@@ -411,6 +411,13 @@ class Trace:
         self.guards[var.index] = value
 
     def tag(self, var: Var, name: str) -> None:
+        named = self.tags.get(name)
+        if named is not None and named != var.index:
+            raise ValueError(
+                f"lagrad.tag: the name {name!r} already names z{named + 1}; a name names one variable, "
+                f"so it cannot also name z{var.index + 1}. Give each its own name (e.g. "
+                f'f"{name}/{{i}}" in a loop), or tag a container of them at once.'
+            )
         self.tags[name] = var.index
 
     def finish(
