@@ -450,7 +450,7 @@ def assert_dtypes_kept(f, *args):
     """Every multiplier of an inexact variable has that variable's dtype, and so has the tangent."""
     system = lagrad.adjoint(lambda *a: lnp.sum(f(*a)), *args)
     program = system.program
-    for i, lam in enumerate(system.multipliers.values):
+    for i, lam in enumerate(system.multipliers.lambdas):
         dtype = program.dtype(i)
         if not isinstance(dtype, tuple) and np.dtype(dtype).kind in "fc":
             assert np.asarray(lagrad.value(lam)).dtype == dtype, f"λ{i + 1} of {program}"
