@@ -457,9 +457,11 @@ defrule(_angle_real,  None)
 defrule(_where,       None,
                       lambda g, ans, c, x, y: where(c, g, 0.0),
                       lambda g, ans, c, x, y: where(c, 0.0, g))
+# clip is minimum(maximum(x, lo), hi), as NumPy computes it: where the bounds cross
+# (lo > hi) the result is hi, whatever x is. At a bound the derivative is x's.
 defrule(_clip,        lambda g, ans, x, lo, hi: g * ((x >= lo) & (x <= hi)),
-                      lambda g, ans, x, lo, hi: g * (x < lo),
-                      lambda g, ans, x, lo, hi: g * (x > hi))
+                      lambda g, ans, x, lo, hi: g * ((x < lo) & (lo <= hi)),
+                      lambda g, ans, x, lo, hi: g * ((x > hi) | (lo > hi)))
 defrule(_nan_to_num,  lambda g, ans, x, **replacements: _finite_part(g, x))
 # fmt: on
 
