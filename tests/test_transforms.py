@@ -267,3 +267,41 @@ def test_reusing_a_tag_name_is_refused():
         lagrad.adjoint(f, rand(3))
     same = lagrad.adjoint(lambda x: lnp.sum(lagrad.tag(lagrad.tag(x * 2, "h"), "h")), rand(3))
     assert np.allclose(same.multipliers["h"], 1)  # the same variable twice is one name
+
+
+@pytest.mark.parametrize(
+    "who, call",
+    [
+        ("grad", lambda f: lagrad.grad(f)(np.ones(2))),
+        ("grad", lambda f: lagrad.value_and_grad(f)(np.ones(2))),
+        ("elementwise_grad", lambda f: lagrad.elementwise_grad(f)(np.ones(2))),
+        ("jacobian", lambda f: lagrad.jacobian(f)(np.ones(2))),
+        ("jacobian", lambda f: lagrad.jacobian(f, mode="fwd")(np.ones(2))),
+        ("hessian", lambda f: lagrad.hessian(f)(np.ones(2))),
+        ("hvp", lambda f: lagrad.hvp(f)(np.ones(2), np.ones(2))),
+        ("jvp", lambda f: lagrad.jvp(f, (np.ones(2),), (np.ones(2),))),
+        ("vjp", lambda f: lagrad.vjp(f, np.ones(2))),
+        ("trace", lambda f: lagrad.trace(f, np.ones(2))),
+        ("adjoint", lambda f: lagrad.adjoint(f, np.ones(2))),
+    ],
+)
+@pytest.mark.parametrize("output", ["abc", b"abc", object(), {"loss": "abc"}], ids=["str", "bytes", "object", "in a dict"])
+def test_every_transform_refuses_an_output_that_is_not_numbers(who, call, output):
+    # issue 16.9: a string made jacobian/jvp/hessian raise NumPy's "data type 'abc' not understood",
+    # and elementwise_grad return zeros
+    with pytest.raises(TypeError, match=rf"lagrad\.{who}: the function returns .*not an array of numbers"):
+        call(lambda x: output)
+
+
+def test_a_buffer_filled_in_a_loop_gets_lagrads_explanation_first():
+    # issue 16.9: NumPy's "setting an array element with a sequence" came first
+    def f(x):
+        out = np.zeros(3)
+        for i in range(3):
+            out[i] = lnp.sin(x[i])
+        return lnp.sum(out)
+
+    with pytest.raises(TypeError, match=r"lagrad.grad: a traced value was written into an element") as info:
+        lagrad.grad(f)(np.ones(3))
+    assert "lagrad.numpy.stack" in str(info.value)
+    assert "setting an array element" in str(info.value.__cause__)
