@@ -285,7 +285,9 @@ def test_reusing_a_tag_name_is_refused():
         ("adjoint", lambda f: lagrad.adjoint(f, np.ones(2))),
     ],
 )
-@pytest.mark.parametrize("output", ["abc", b"abc", object(), {"loss": "abc"}], ids=["str", "bytes", "object", "in a dict"])
+@pytest.mark.parametrize(
+    "output", ["abc", b"abc", object(), {"loss": "abc"}], ids=["str", "bytes", "object", "in a dict"]
+)
 def test_every_transform_refuses_an_output_that_is_not_numbers(who, call, output):
     # issue 16.9: a string made jacobian/jvp/hessian raise NumPy's "data type 'abc' not understood",
     # and elementwise_grad return zeros
