@@ -166,7 +166,7 @@ def _check_outputs(leaves: list[Any], tree: Any, who: str, trace: Trace) -> None
     """Refuse outputs that are not arrays of numbers (a string, an object), naming the transform."""
     paths = tree.paths()
     for leaf, path in zip(leaves, paths):
-        if isinstance(leaf, Var):
+        if isinstance(leaf, (Var, np.dtype, type)):  # a dtype is metadata NumPy answers with, as a shape is
             continue
         kind = np.asarray(leaf).dtype.kind if not isinstance(leaf, (str, bytes)) else "U"
         if kind not in "biufc":
