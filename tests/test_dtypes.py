@@ -46,7 +46,7 @@ def test_float32_in_float32_out(name):
     system = lagrad.adjoint(_loss(f), x32)
     floats = [i for i in range(system.program.n_vars) if np.dtype(system.program.dtype(i)).kind == "f"]
     assert {np.dtype(system.program.dtype(i)) for i in floats} == {np.dtype(np.float32)}
-    multipliers = system.solve("back_substitution").values
+    multipliers = system.solve("back_substitution").lambdas
     assert {np.asarray(lagrad.value(multipliers[i])).dtype for i in floats} == {np.dtype(np.float32)}
 
 

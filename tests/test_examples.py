@@ -97,7 +97,7 @@ def test_inception_block(out):
     assert result["separate"]
     assert result["difference"] < 1e-14
     system = result["system"]
-    for got, want in zip(result["multipliers"], system.multipliers.values):
+    for got, want in zip(result["multipliers"], system.multipliers.lambdas):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
     # the branches' first layers can all be solved at once: same level, different branches
     owner = {v: g for g, members in result["groups"].items() for v in members}

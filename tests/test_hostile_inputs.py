@@ -21,6 +21,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.linalg
+import scipy.special
+import scipy.stats
 
 import lagrad
 import lagrad.numpy as lnp
@@ -108,6 +111,19 @@ def _readonly() -> np.ndarray:
     x = np.ones(2)
     x.flags.writeable = False
     return x
+
+
+def fill_buffer(x):
+    out = np.zeros(3)
+    for i in range(3):
+        out[i] = lnp.sin(x[i])
+    return lnp.sum(out)
+
+
+def retag(x):
+    for _ in range(2):
+        x = lagrad.tag(x * 2.0, "h")
+    return lnp.sum(x)
 
 
 def changing_structure():
@@ -371,7 +387,21 @@ CASES = [
          lambda: grad(lambda x: lnp.sum(x) > 0)(np.ones(2)),
          TypeError, "returns z3 = greater(z2, 0), a bool value, which has no derivative"),
     Case(OUTPUTS, "a string", 'grad(lambda x: "done")(1.0)', lambda: grad(lambda x: "done")(1.0),
-         TypeError, "the function returns a str; grad needs a float scalar"),
+         TypeError, "lagrad.grad: the function returns str 'done', which is not an array of numbers"),
+    *[
+        Case(OUTPUTS, f"a string, to {who}", f'{who}(lambda x: "abc")' + ("" if who in ("jvp", "vjp") else "(x)"),
+             call, TypeError, f"lagrad.{who}: the function returns str 'abc', which is not an array of numbers")
+        for who, call in [
+            ("jacobian", lambda: lagrad.jacobian(lambda x: "abc")(np.ones(2))),
+            ("hessian", lambda: lagrad.hessian(lambda x: "abc")(np.ones(2))),
+            ("elementwise_grad", lambda: lagrad.elementwise_grad(lambda x: "abc")(np.ones(2))),
+            ("jvp", lambda: lagrad.jvp(lambda x: "abc", (np.ones(2),), (np.ones(2),))),
+            ("vjp", lambda: lagrad.vjp(lambda x: "abc", np.ones(2))),
+        ]
+    ],
+    Case(OUTPUTS, "a string inside a tuple", 'jacobian(lambda x: (x, "abc"))(x)',
+         lambda: lagrad.jacobian(lambda x: (x * 2.0, "abc"))(np.ones(2)),
+         TypeError, "lagrad.jacobian: the function returns output [1] str 'abc'"),
     Case(OUTPUTS, "None", "grad(lambda x: None)(1.0)", lambda: grad(lambda x: None)(1.0),
          TypeError, "the function returns None (0 arrays); grad needs a single scalar"),
     Case(OUTPUTS, "a tuple where a scalar is needed", "grad(lambda x: (x, x))(1.0)",
@@ -437,8 +467,11 @@ CASES = [
          TypeError, "is traced and was turned into a plain NumPy array"),
     Case(MUTATION, "a traced scalar written into an element of a NumPy array", "buf = np.zeros(3); buf[0] = x",
          lambda: grad(lambda x: np.zeros(3).__setitem__(0, x))(1.0),
-         ValueError, "setting an array element with a sequence",
-         caused="traced value z1 was converted with float(), which would drop its derivative"),
+         TypeError, "lagrad.grad: a traced value was written into an element of a NumPy array (out[i] = ...)",
+         caused="setting an array element with a sequence"),
+    Case(MUTATION, "a buffer filled in a loop", "out = np.zeros(3); for i in ...: out[i] = lnp.sin(x[i])",
+         lambda: grad(fill_buffer)(np.ones(3)),
+         TypeError, "collect the values in a list and lagrad.numpy.stack them"),
     Case(MUTATION, "out= on a traced value", "np.sin(x, out=buf)",
          lambda: grad(lambda x: np.sum(np.sin(x, out=np.empty(3))))(np.ones(3)),
          TypeError, "numpy.sin(..., out=...) writes into an array in place; a traced value cannot be written into"),
@@ -488,6 +521,30 @@ CASES = [
     Case(CALLS, "float() of a traced value", "grad(lambda x: float(x) * x)(1.0)",
          lambda: grad(lambda x: float(x) * x)(1.0),
          TypeError, "was converted with float(), which would drop its derivative"),
+    *[
+        Case(CALLS, f"plain {name} on a traced value", f"grad(lambda x: lnp.sum({name}(x)))(x)",
+             (lambda call=call: grad(lambda x: lnp.sum(call(x)))(np.eye(2))), TypeError,
+             f"lagrad: {name} was called on traced value z1; it turns its input into a plain NumPy array, "
+             f"which would lose the derivative: use lagrad.{name}")
+        for name, call in [
+            ("scipy.special.logsumexp", lambda x: scipy.special.logsumexp(x)),
+            ("scipy.linalg.cholesky", lambda x: scipy.linalg.cholesky(x)),
+            ("scipy.stats.norm.logpdf", lambda x: scipy.stats.norm.logpdf(x)),
+        ]
+    ],
+    Case(CALLS, "a SciPy function lagrad has no version of", "grad(lambda x: scipy.linalg.logm(x)[0, 0])(x)",
+         lambda: grad(lambda x: scipy.linalg.logm(x)[0, 0])(np.eye(2)),
+         TypeError, "scipy.linalg.logm was called on traced value z1; it turns its input into a plain NumPy array, "
+         "which would lose the derivative: lagrad has no version of it"),
+    Case(CALLS, "one tag name for two values", 'for _ in range(2): x = lagrad.tag(x * 2, "h")',
+         lambda: lagrad.adjoint(retag, np.ones(2)),
+         ValueError, "lagrad.tag: the name 'h' already names z2; a name names one variable"),
+    Case(CALLS, "a container as the cotangent of adjoint", 'adjoint(f, x, cotangent={"a": v})',
+         lambda: lagrad.adjoint(lambda x: 2.0 * x, np.ones(2), cotangent={"a": np.ones(2)}),
+         ValueError, "lagrad.adjoint: the cotangent must be an array shaped like the output (2,), not a dict"),
+    Case(CALLS, "interp on an unsorted table", "grad(lambda x: lnp.interp(x, [0, 2, 1], fp))(0.5)",
+         lambda: grad(lambda x: lnp.interp(x, np.array([0.0, 2.0, 1.0]), np.arange(3.0)))(0.5),
+         ValueError, "lagrad.numpy.interp: xp must be increasing"),
     Case(CALLS, "a NumPy function lagrad has no rule for", "grad(lambda x: np.sum(np.partition(x, 1)))(x)",
          lambda: grad(lambda x: np.sum(np.partition(x, 1)))(np.ones(3)),
          TypeError, "numpy.partition is not supported on traced values"),

@@ -81,7 +81,7 @@ def test_lambda3_and_lambda4_are_the_weight_gradients():
     assert adj.residual() < 1e-14
     for method in ("forward_substitution", "sparse"):
         other = adj.solve(method)
-        assert all(np.allclose(a, b, atol=1e-10) for a, b in zip(other.values, lam.values))
+        assert all(np.allclose(a, b, atol=1e-10) for a, b in zip(other.lambdas, lam.lambdas))
 
 
 def test_back_substitution_chain_matches_the_derivation():

@@ -226,3 +226,84 @@ def test_hostile_tree_errors_name_the_transform():
     with pytest.raises(ValueError, match=r"lagrad\.vjp: the cotangent must have the structure of the output"):
         f_vjp([1.0])
     assert f_vjp({"a": 1.0}) == (2.0,)
+
+
+def test_value_of_a_container_is_the_value_of_every_leaf():
+    # issue 16.1: lagrad.value(params) on a dict passed the derivative straight through
+    x, y = rand(3), rand(3)
+
+    def f(p):
+        v = lagrad.value(p)
+        assert type(v) is dict and type(v["b"]) is tuple
+        assert all(type(leaf) is np.ndarray for leaf in (v["a"], *v["b"]))
+        return lnp.sum(v["a"] * p["a"]) + lnp.sum(v["b"][0] * p["b"][0])
+
+    g = lagrad.grad(f)({"a": x, "b": (y,)})
+    assert np.allclose(g["a"], x) and np.allclose(g["b"][0], y)
+
+
+def test_tag_of_a_container_names_each_leaf_by_its_path():
+    # issue 16.1: tag(dict, name) was silently ignored
+    P = namedtuple("P", "w b")
+    x = rand(3)
+
+    def f(x):
+        h = lagrad.tag({"a": x * 2, "b": [x * 3, x], "c": P(x + 1, None)}, "h")
+        return lnp.sum(h["a"]) + lnp.sum(h["b"][0] ** 2) + lnp.sum(h["c"].w)
+
+    lam = lagrad.adjoint(f, x).multipliers
+    assert sorted(lagrad.adjoint(f, x).program.tags) == ["h/a", "h/b/0", "h/b/1", "h/c/w"]
+    assert np.allclose(lam["h/a"], 1) and np.allclose(lam["h/b/0"], 6 * x) and np.allclose(lam["h/c/w"], 1)
+
+
+def test_reusing_a_tag_name_is_refused():
+    # issue 16.9: a reused name silently moved the tag
+    def f(x):
+        for _ in range(2):
+            x = lagrad.tag(x * 2, "h")
+        return lnp.sum(x)
+
+    with pytest.raises(ValueError, match=r"lagrad.tag: the name 'h' already names z2.*z3"):
+        lagrad.adjoint(f, rand(3))
+    same = lagrad.adjoint(lambda x: lnp.sum(lagrad.tag(lagrad.tag(x * 2, "h"), "h")), rand(3))
+    assert np.allclose(same.multipliers["h"], 1)  # the same variable twice is one name
+
+
+@pytest.mark.parametrize(
+    "who, call",
+    [
+        ("grad", lambda f: lagrad.grad(f)(np.ones(2))),
+        ("grad", lambda f: lagrad.value_and_grad(f)(np.ones(2))),
+        ("elementwise_grad", lambda f: lagrad.elementwise_grad(f)(np.ones(2))),
+        ("jacobian", lambda f: lagrad.jacobian(f)(np.ones(2))),
+        ("jacobian", lambda f: lagrad.jacobian(f, mode="fwd")(np.ones(2))),
+        ("hessian", lambda f: lagrad.hessian(f)(np.ones(2))),
+        ("hvp", lambda f: lagrad.hvp(f)(np.ones(2), np.ones(2))),
+        ("jvp", lambda f: lagrad.jvp(f, (np.ones(2),), (np.ones(2),))),
+        ("vjp", lambda f: lagrad.vjp(f, np.ones(2))),
+        ("trace", lambda f: lagrad.trace(f, np.ones(2))),
+        ("adjoint", lambda f: lagrad.adjoint(f, np.ones(2))),
+    ],
+)
+@pytest.mark.parametrize(
+    "output", ["abc", b"abc", object(), {"loss": "abc"}], ids=["str", "bytes", "object", "in a dict"]
+)
+def test_every_transform_refuses_an_output_that_is_not_numbers(who, call, output):
+    # issue 16.9: a string made jacobian/jvp/hessian raise NumPy's "data type 'abc' not understood",
+    # and elementwise_grad return zeros
+    with pytest.raises(TypeError, match=rf"lagrad\.{who}: the function returns .*not an array of numbers"):
+        call(lambda x: output)
+
+
+def test_a_buffer_filled_in_a_loop_gets_lagrads_explanation_first():
+    # issue 16.9: NumPy's "setting an array element with a sequence" came first
+    def f(x):
+        out = np.zeros(3)
+        for i in range(3):
+            out[i] = lnp.sin(x[i])
+        return lnp.sum(out)
+
+    with pytest.raises(TypeError, match=r"lagrad.grad: a traced value was written into an element") as info:
+        lagrad.grad(f)(np.ones(3))
+    assert "lagrad.numpy.stack" in str(info.value)
+    assert "setting an array element" in str(info.value.__cause__)

@@ -13,17 +13,18 @@ import numpy as np
 
 from .numpy import astype
 from .numpy._register import nondiff
+from .tree import tree_map
 
 _stop_gradient = nondiff(lambda x: x, "stop_gradient")
 
 
 def stop_gradient(x: Any) -> Any:
     """`x` as a value of the computation that the derivative does not flow through
-    (recorded, so a replay recomputes it)."""
-    return _stop_gradient(x)
+    (recorded, so a replay recomputes it); in a tree (dict, list, tuple), every leaf."""
+    return tree_map(_stop_gradient, x)
 
 
 def indicator(condition: Any, dtype: Any = np.float64) -> Any:
     """The indicator function of `condition`: 1 where it holds, 0 elsewhere, as floats,
-    with zero derivative (the seed's model of a branch)."""
-    return astype(condition, dtype)
+    with zero derivative (the seed's model of a branch); in a tree, of every leaf."""
+    return tree_map(lambda c: astype(c, dtype), condition)

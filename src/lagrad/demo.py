@@ -156,7 +156,7 @@ def explain(seed: int = 0, out: IO[str] | None = None) -> AdjointSystem:
         ("sparse", "a sparse solve"),
     ):
         other = system.solve(method)
-        diff = max(float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(other.values, lam.values))
+        diff = max(float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(other.lambdas, lam.lambdas))
         say(f"   {label} gives the same λ: max difference {diff:.1e}")
     for name, i, fd in (
         ("w1", 3, _finite_difference(lambda v: seed_network(x, y, v, w2), w1)),

@@ -198,7 +198,7 @@ def check_solvers(f: Callable[..., Any], *args: Any, atol: float = 1e-10, seed: 
         residual = system.residual(solution)
         if residual > atol * max(1.0, max(reference.norms(), default=1.0)):
             raise GradientCheckError(f"check_solvers: {method} leaves ‖Aλ − b‖ = {residual:.3g}\n{system.program}")
-        for i, (a, b) in enumerate(zip(solution.values, reference.values)):
+        for i, (a, b) in enumerate(zip(solution.lambdas, reference.lambdas)):
             a, b = flat(value(a)), flat(value(b))  # flat: a multiplier of several outputs is Parts
             if not np.allclose(a, b, rtol=atol, atol=atol):
                 raise GradientCheckError(

@@ -20,7 +20,7 @@ from . import numpy as lnp
 from .adjoint import METHODS, AdjointSystem, back_substitution, forward_substitution, input_gradients
 from .core import Program, Trace, Var
 from .core.program import Constant
-from .tree import tree_flatten
+from .tree import tree_flatten, tree_map
 
 Fun = Callable[..., Any]
 ArgNums = int | Sequence[int]
@@ -142,6 +142,48 @@ def _explain(error: BaseException, who: str, selected: tuple[Any, ...]) -> None:
         )
 
 
+def _lagrad_cause(error: BaseException, who: str) -> BaseException | None:
+    """lagrad's own error, where NumPy raised another in its place: writing a traced scalar into
+    an element of a NumPy array (``out[i] = f(x[i])``) converts it with float(), and NumPy
+    replaces lagrad's explanation by "setting an array element with a sequence"."""
+    cause = error.__cause__
+    if not (
+        isinstance(error, ValueError)
+        and "setting an array element with a sequence" in str(error)
+        and isinstance(cause, TypeError)
+        and str(cause).startswith("lagrad")
+    ):
+        return None
+    return TypeError(
+        f"lagrad.{who}: a traced value was written into an element of a NumPy array (out[i] = ...), "
+        f"which NumPy does by converting it to a plain float: {cause} To fill an array, collect the "
+        f"values in a list and lagrad.numpy.stack them, or update a traced array with "
+        f"out = out.at[i].set(v)."
+    )
+
+
+def _check_outputs(leaves: list[Any], tree: Any, who: str, trace: Trace) -> None:
+    """Refuse outputs that are not arrays of numbers (a string, an object), naming the transform."""
+    paths = tree.paths()
+    for leaf, path in zip(leaves, paths):
+        if isinstance(leaf, (Var, np.dtype, type)):  # a dtype is metadata NumPy answers with, as a shape is
+            continue
+        kind = np.asarray(leaf).dtype.kind if not isinstance(leaf, (str, bytes)) else "U"
+        if kind not in "biufc":
+            trace.active = False
+            where = f"output {path} " if path else ""
+            raise TypeError(
+                f"lagrad.{who}: the function returns {where}{type(leaf).__name__} {_short(leaf)}, which is "
+                f"not an array of numbers; {who} differentiates arrays of floats. Return those (and "
+                f"anything else as aux, with has_aux=True)."
+            )
+
+
+def _short(x: Any) -> str:
+    text = repr(x)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _names(fun: Fun, nums: tuple[int, ...]) -> list[str]:
     try:
         params = list(inspect.signature(fun).parameters.values())
@@ -192,6 +234,9 @@ def _trace(
         result = fun(*call_args, **kwargs)
     except BaseException as error:
         trace.active = False
+        surfaced = _lagrad_cause(error, who)
+        if surfaced is not None:
+            raise surfaced from error
         _explain(error, who, selected)
         raise
     aux = None
@@ -202,6 +247,7 @@ def _trace(
         result, aux = result
         aux = _strip(aux)
     out_leaves, out_tree = tree_flatten(result)
+    _check_outputs(out_leaves, out_tree, who, trace)
     program = trace.finish(inputs, out_leaves, in_tree=in_tree, out_tree=out_tree, input_names=names)
     outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
     return _Traced(program, outputs, aux, single)
@@ -252,18 +298,22 @@ def _solve(program: Program, out: int | None, seed: Any, method: str) -> list[An
         return back_substitution(program, {out: seed}, release=True)
     if method not in METHODS:
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return AdjointSystem(program, seed).solve(method).values
+    return AdjointSystem(program, seed).solve(method).lambdas
 
 
 def value_and_grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str = "back_substitution") -> Fun:
     """A function returning ``(fun(*args), gradient)`` (``((value, aux), gradient)`` with
     `has_aux`); the gradient is shaped like ``args[argnums]`` (a tuple for several)."""
-    _check_callable(fun, "grad")
+    return _value_and_grad(fun, argnums, has_aux, method, "grad")
+
+
+def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who: str) -> Fun:
+    _check_callable(fun, who)
 
     @functools.wraps(fun)
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
-        traced = _trace(fun, args, kwargs, argnums, "grad", has_aux=has_aux)
-        out = _scalar_output(traced, "grad")
+        traced = _trace(fun, args, kwargs, argnums, who, has_aux=has_aux)
+        out = _scalar_output(traced, who)
         value_out = traced.outputs[0]
         seed = np.ones((), dtype=np.dtype(value(value_out).dtype if hasattr(value(value_out), "dtype") else float))
         lam = _solve(traced.program, out, seed, method)
@@ -389,13 +439,17 @@ def jacobian(fun: Fun, argnums: ArgNums = 0, mode: str = "rev", has_aux: bool = 
     """The full derivative: for each output, an array shaped ``out.shape + in.shape`` per
     input (a tuple for several argnums). ``mode="rev"`` back-substitutes once per output
     scalar, ``"fwd"`` forward-substitutes once per input scalar."""
-    _check_callable(fun, "jacobian")
+    return _jacobian(fun, argnums, mode, has_aux, "jacobian")
+
+
+def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str) -> Fun:
+    _check_callable(fun, who)
     if mode not in ("rev", "fwd"):
-        raise ValueError(f"lagrad.jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
+        raise ValueError(f"lagrad.{who}: mode must be 'rev' or 'fwd', not {mode!r}")
 
     @functools.wraps(fun)
     def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
-        traced = _trace(fun, args, kwargs, argnums, "jacobian", has_aux=has_aux)
+        traced = _trace(fun, args, kwargs, argnums, who, has_aux=has_aux)
         blocks = _jacobian_blocks(traced, mode)
         program = traced.program
         per_output = [_unpack(program.in_tree.unflatten(row), traced.single) for row in blocks]
@@ -470,13 +524,16 @@ def _assemble(parts: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int,
 
 def hessian(fun: Fun, argnums: ArgNums = 0) -> Fun:
     """Second derivatives, shaped ``in.shape + in.shape``: forward mode over reverse."""
-    return jacobian(jacobian(fun, argnums, mode="rev"), argnums, mode="fwd")
+    return _jacobian(_jacobian(fun, argnums, "rev", False, "hessian"), argnums, "fwd", False, "hessian")
 
 
 def hvp(fun: Fun, argnums: ArgNums = 0) -> Fun:
     """``hvp(fun)(*args, v)``: the Hessian of a scalar `fun` applied to `v` (shaped like
     ``args[argnums]``), by a tangent sweep through the traced gradient."""
-    gradient = grad(fun, argnums)
+    value_and_gradient = _value_and_grad(fun, argnums, False, "back_substitution", "hvp")
+
+    def gradient(*args: Any, **kwargs: Any) -> Any:
+        return value_and_gradient(*args, **kwargs)[1]
 
     @functools.wraps(fun)
     def hvp_fun(*args_and_vector: Any, **kwargs: Any) -> Any:
@@ -511,8 +568,15 @@ def adjoint(
 
 
 def value(x: Any) -> Any:
-    """The plain value of a traced array (no derivative flows through it); other values
-    are returned as they are. For logging and for values meant as constants."""
+    """The plain value of a traced array (no derivative flows through it), of every leaf
+    of a tree (dict, list, tuple) of them; other values are returned as they are. For
+    logging and for values meant as constants."""
+    if isinstance(x, (list, tuple, dict)):
+        return tree_map(_leaf_value, x)
+    return _leaf_value(x)
+
+
+def _leaf_value(x: Any) -> Any:
     while isinstance(x, Var):
         x = x.value
     return x
@@ -520,9 +584,17 @@ def value(x: Any) -> Any:
 
 def tag(x: Any, name: str) -> Any:
     """Name an intermediate: ``adjoint(...).multipliers[name]`` is then its λ, the gradient
-    of the output with respect to it. Returns `x` unchanged."""
+    of the output with respect to it. Returns `x` unchanged. In a tree (dict, list, tuple)
+    each traced leaf is named by its path: ``tag({"w": w, "b": [b0, b1]}, "p")`` names
+    ``"p/w"``, ``"p/b/0"`` and ``"p/b/1"``. A name names one variable: reusing it for
+    another is an error."""
     if not isinstance(name, str) or not name:
         raise TypeError("lagrad.tag: the name must be a non-empty string")
-    if isinstance(x, Var):
+    if isinstance(x, (list, tuple, dict)):
+        leaves, treedef = tree_flatten(x)
+        for leaf, path in zip(leaves, treedef.key_paths()):
+            if isinstance(leaf, Var):
+                leaf._trace.tag(leaf, "/".join([name, *map(str, path)]))
+    elif isinstance(x, Var):
         x._trace.tag(x, name)
     return x

@@ -72,6 +72,20 @@ class TreeDef:
         for j, (item, child) in enumerate(zip(tree, self.children)):
             child._collect(item, out, f"{path}[{j}]")
 
+    def key_paths(self) -> list[tuple[Any, ...]]:
+        """The keys leading to each leaf: dict keys, list and tuple positions, namedtuple fields."""
+        if self.kind == "leaf":
+            return [()]
+        if self.kind is None:
+            return []
+        if self.kind is dict:
+            keys: Any = self.keys
+        elif self.kind is tuple or self.kind is list:
+            keys = range(len(self.children))
+        else:
+            keys = self.kind._fields
+        return [(key, *p) for key, child in zip(keys, self.children) for p in child.key_paths()]
+
     def paths(self) -> list[str]:
         """A path string per leaf, like ``[0]['W1']``."""
         if self.kind == "leaf":

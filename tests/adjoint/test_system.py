@@ -83,7 +83,7 @@ def test_multipliers_residual_and_gradients():
 def test_a_wrong_solution_has_a_residual():
     adj = lagrad.adjoint(small, rand(2, 3), rand(3, 2))
     good = adj.multipliers
-    bad = lagrad.Multipliers([v * 1.01 for v in good.values], adj.program, "perturbed")
+    bad = lagrad.Multipliers([v * 1.01 for v in good.lambdas], adj.program, "perturbed")
     assert adj.residual(bad) > 1e-3
 
 

@@ -161,3 +161,15 @@ def test_traced_keyword_argument_is_refused():
     assert lagrad.grad(lambda x: scaled(x, scale=3.0))(2.0) == 3.0
     with pytest.raises(TypeError, match=r"scaled\(\.\.\., scale=<traced value>\).*positionally"):
         lagrad.grad(lambda x: scaled(x, scale=x))(2.0)
+
+
+def test_a_ufunc_primitive_has_the_ufuncs_methods():
+    # lnp.maximum.accumulate raised "'Primitive' object has no attribute 'accumulate'"
+    x = np.array([1.0, 3.0, 2.0])
+    assert np.array_equal(lnp.maximum.accumulate(x), [1.0, 3.0, 3.0]) and lnp.add.reduce(x) == 6.0
+    assert lnp.maximum.nin == 2
+    assert np.allclose(lagrad.grad(lambda x: lnp.add.reduce(x))(x), 1.0)  # recorded, as np.add.reduce
+    with pytest.raises(TypeError, match=r"ufunc method .accumulate .* is not supported on traced values"):
+        lagrad.grad(lambda x: lnp.sum(lnp.maximum.accumulate(x)))(x)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        lnp.maximum.nonsense  # noqa: B018

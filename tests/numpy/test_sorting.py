@@ -8,6 +8,7 @@ import pytest
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.core import Var
 from tests.conftest import rand
 from tests.helpers import check
 
@@ -242,3 +243,82 @@ def test_the_permutation_is_recorded_and_replayed():
     assert program(np.array([0.0, 1.0, 2.0])) == 5.0  # replayed: sorted anew
     program = lagrad.trace(lambda x: lnp.median(x), np.array([3.0, 1.0, 2.0]))
     assert program(np.array([5.0, 7.0, 6.0])) == 6.0
+
+
+# ----- the class of issue 16.2: rules that assume an ordering of their arguments ------------------
+#
+# np.clip with crossing bounds (a_min > a_max) returns a_max, but its rule sent the derivative to
+# both bounds. Every function whose rule depends on which argument is larger, or on sorted input,
+# is swept here: on generic points, some with crossing bounds, the derivative against finite
+# differences (both modes, second order); at ties, crossings and unsorted tables, the value
+# against NumPy's (or a clear refusal where NumPy's own answer is meaningless).
+
+_rng = np.random.default_rng(16)
+X = _rng.standard_normal(8)
+LO = _rng.standard_normal(8)
+HI = LO + np.where(np.arange(8) % 2 == 0, 0.8, -0.6)  # the bounds cross at odd entries
+TIES = np.array([1.0, 3.0, 3.0, 0.0, 3.0, -1.0, 0.0, 1.0])
+XP = np.sort(_rng.standard_normal(6))
+FP = _rng.standard_normal(6)
+
+QUANTILE_METHODS = (
+    "inverted_cdf", "averaged_inverted_cdf", "closest_observation", "interpolated_inverted_cdf",
+    "hazen", "weibull", "linear", "median_unbiased", "normal_unbiased", "lower", "higher",
+    "midpoint", "nearest",
+)  # fmt: skip
+ORDERED = {
+    "clip": (lambda m, x, lo, hi: m.clip(x, lo, hi), (X, LO, HI)),
+    "clip, crossing constant bounds": (lambda m, x: m.clip(x, 0.5, -0.5), (X,)),
+    "clip, crossing scalar bounds": (lambda m, lo, hi: m.clip(0.5, lo, hi), (np.float64(1.0), np.float64(0))),
+    "x.clip": (lambda m, x, lo, hi: x.clip(lo, hi), (X, LO, HI)),
+    "minimum(maximum)": (lambda m, x, lo, hi: m.minimum(m.maximum(x, lo), hi), (X, LO, HI)),
+    "maximum(minimum)": (lambda m, x, lo, hi: m.maximum(m.minimum(x, hi), lo), (X, LO, HI)),
+    "fmin(fmax)": (lambda m, x, lo, hi: m.fmin(m.fmax(x, lo), hi), (X, LO, HI)),
+    "max of a stack": (lambda m, x, lo, hi: m.max(m.stack([x, lo, hi]), axis=0), (X, LO, HI)),
+    "min, max, ptp": (lambda m, x: m.min(x) * m.max(x) + m.ptp(x.reshape(2, 4), axis=1), (X,)),
+    "sort": (lambda m, x: m.sort(x.reshape(2, 4), axis=0), (X,)),
+    "sort, descending": (lambda m, x: -m.sort(-x), (X,)),
+    "x[argsort(x)]": (lambda m, x: x[m.argsort(x)], (X,)),
+    "median": (lambda m, x: m.median(x.reshape(2, 4), axis=1), (X,)),
+    **{
+        f"quantile, {method}": (lambda m, x, method=method: m.quantile(x, [0.0, 0.3, 0.5, 1.0], method=method), (X,))
+        for method in QUANTILE_METHODS
+    },
+    "quantile, traced q": (lambda m, x, q: m.quantile(x, q), (X, np.array([0.15, 0.55, 0.8]))),
+    "percentile, traced q": (lambda m, x, q: m.percentile(x, q), (X, np.array([15.0, 55.0]))),
+    "interp": (lambda m, x, xp, fp: m.interp(x, xp, fp), (X, XP, FP)),
+    "interp, left and right": (lambda m, x, fp: m.interp(x, XP, fp, left=-2.0, right=fp[0]), (X, FP)),
+    "lookup by searchsorted": (lambda m, x, fp: fp[m.clip(m.searchsorted(XP, x) - 1, 0, 4)] * x, (X, FP)),
+}
+
+
+@pytest.mark.parametrize("name", list(ORDERED))
+def test_ordered_rules_agree_with_finite_differences(name):
+    f, args = ORDERED[name]
+    check(lambda *a: f(lnp, *a), *args)
+
+
+@pytest.mark.parametrize("name", list(ORDERED))
+@pytest.mark.parametrize("point", ["generic", "ties"])
+def test_ordered_rules_take_numpys_value(name, point):
+    f, args = ORDERED[name]
+    if point == "ties":  # every array argument from one tied, crossing set of values
+        args = tuple(a if np.ndim(a) == 0 or a is XP or len(a) != 8 else np.roll(TIES, k) for k, a in enumerate(args))
+    assert_like_numpy(lambda *a: f(lnp if any(isinstance(v, Var) for v in a) else np, *a), *args)
+
+
+def test_clip_with_crossing_bounds_sends_the_derivative_to_a_max():
+    # issue 16.2: NumPy returns a_max where a_min > a_max; the rule gave (1, 1)
+    g = lagrad.grad(lambda lo, hi: lnp.clip(0.5, lo, hi), (0, 1))(1.0, 0.0)
+    assert g == (0.0, 1.0)
+    g = lagrad.grad(lambda x, lo, hi: lnp.sum(lnp.clip(x, lo, hi)), (0, 1, 2))(X, LO, HI)
+    crossing = LO > HI
+    assert np.all(g[0][crossing] == 0) and np.all(g[1][crossing] == 0) and np.all(g[2][crossing] == 1)
+    assert np.allclose(sum(g), 1.0)  # exactly one argument wins each entry, at bounds and ties too
+
+
+def test_interp_refuses_an_unsorted_table():
+    # NumPy does not check xp; its answer for unsorted points came out different from lagrad's
+    xp = np.array([0.0, 2.0, 1.0, 3.0])
+    with pytest.raises(ValueError, match=r"lagrad.numpy.interp: xp must be increasing.*argsort"):
+        lagrad.grad(lambda x: lnp.sum(lnp.interp(x, xp, np.arange(4.0))))(np.array([0.5, 1.5]))

@@ -450,7 +450,7 @@ def assert_dtypes_kept(f, *args):
     """Every multiplier of an inexact variable has that variable's dtype, and so has the tangent."""
     system = lagrad.adjoint(lambda *a: lnp.sum(f(*a)), *args)
     program = system.program
-    for i, lam in enumerate(system.multipliers.values):
+    for i, lam in enumerate(system.multipliers.lambdas):
         dtype = program.dtype(i)
         if not isinstance(dtype, tuple) and np.dtype(dtype).kind in "fc":
             assert np.asarray(lagrad.value(lam)).dtype == dtype, f"λ{i + 1} of {program}"
@@ -519,3 +519,20 @@ def test_constant_for_the_degree_conversions_is_exact():
     x = rand(3)
     assert np.array_equal(lagrad.grad(lambda x: lnp.sum(lnp.deg2rad(x)))(x), np.full(3, math.pi / 180))
     assert np.array_equal(lagrad.grad(lambda x: lnp.sum(lnp.degrees(x)))(x), np.full(3, 180 / math.pi))
+
+
+@pytest.mark.parametrize("fun", [lnp.logaddexp, lnp.logaddexp2], ids=["logaddexp", "logaddexp2"])
+def test_logaddexp_slopes_at_infinities(fun):
+    # exp(x - ans) is exp(inf - inf) = NaN where x = +inf; the slope there is 1 (0.5 at a tie),
+    # and at (-inf, -inf), two zero probabilities, the limit along x = y: 0.5 each
+    g = lagrad.grad(fun, (0, 1))
+    for (x, y), want in [
+        ((np.inf, 0.0), (1.0, 0.0)),
+        ((0.0, np.inf), (0.0, 1.0)),
+        ((np.inf, np.inf), (0.5, 0.5)),
+        ((-np.inf, -np.inf), (0.5, 0.5)),
+        ((0.0, -np.inf), (1.0, 0.0)),
+        ((0.3, 0.3), (0.5, 0.5)),
+    ]:
+        assert np.allclose(g(x, y), want, rtol=1e-15, atol=0), (x, y)
+    assert lagrad.grad(lambda x: fun(x, x))(-np.inf) == 1.0  # fun(x, x) = x + log 2

@@ -259,3 +259,29 @@ def test_softmax_gradient_closed_form():
     s = scipy.special.softmax(x)
     g = lagrad.grad(lambda x: np.dot(special.softmax(x), v))(x)
     assert np.allclose(g, s * (v - s @ v))
+
+
+def test_logsumexp_with_negative_weights():
+    # issue 16.3: log(e^2 - e^1) by negative weights was NaN (even untraced); SciPy's is finite
+    a, b = np.array([2.0, 1.0]), np.array([1.0, -1.0])
+    assert special.logsumexp(a, b=b) == pytest.approx(np.log(np.e**2 - np.e))
+    assert special.logsumexp(a, b=b) == pytest.approx(scipy.special.logsumexp(a, b=b), rel=1e-15)
+    assert np.isnan(special.logsumexp(a, b=-b))  # a negative sum, as SciPy
+    ga, gb = lagrad.grad(lambda a, b: special.logsumexp(a, b=b), (0, 1))(a, b)
+    total = np.e**2 - np.e
+    assert np.allclose(ga, b * np.exp(a) / total) and np.allclose(gb, np.exp(a) / total)
+    check(lambda a, b: special.logsumexp(a, axis=1, b=b), rand(2, 3), positive(2, 3) - 0.3)
+    check(lambda a, b: special.logsumexp(a, axis=0, b=b, keepdims=True), rand(2, 3), positive(3))
+
+
+def test_logsumexp_return_sign():
+    a, b = rand(3, 4), rand(3, 4)
+    out, sign = special.logsumexp(a, axis=1, b=b, return_sign=True)
+    want_out, want_sign = scipy.special.logsumexp(a, axis=1, b=b, return_sign=True)
+    assert np.allclose(out, want_out) and np.array_equal(sign, want_sign)
+    check(lambda a, b: special.logsumexp(a, axis=1, b=b, return_sign=True)[0], a, b)
+    check(lambda a: special.logsumexp(a, return_sign=True)[0] * special.logsumexp(a, return_sign=True)[1], a)
+    # a zero weight drops the term from the value, not from the derivative in the weight
+    w = np.array([1.0, 0.0, 0.5])
+    g = lagrad.grad(lambda w: special.logsumexp(a[0, :3], b=w))(w)
+    assert np.allclose(g, np.exp(a[0, :3] - scipy.special.logsumexp(a[0, :3], b=w)))

@@ -106,8 +106,8 @@ class Multipliers(Mapping):
     """λ for every variable, indexed like the seed's z: ``multipliers[5]`` is λ5;
     ``multipliers["z5"]`` and ``multipliers["hidden"]`` (a `lagrad.tag`) work too."""
 
-    def __init__(self, values: list[Any], program: Program, method: str) -> None:
-        self.values = values
+    def __init__(self, lambdas: list[Any], program: Program, method: str) -> None:
+        self.lambdas = lambdas  # λ1 … λn as a list (not `values`: that is Mapping.values())
         self.program = program
         self.method = method
 
@@ -119,26 +119,28 @@ class Multipliers(Mapping):
                 key = int(key[1:])
             else:
                 raise KeyError(f"lagrad: no variable named {key!r}; tags are {sorted(self.program.tags)}")
+        if not isinstance(key, (int, np.integer)) or isinstance(key, (bool, np.bool_)):
+            raise KeyError(f"lagrad: multipliers are keyed by variable number (5 or 'z5') or tag, not {key!r}")
         i = int(key)
-        if not 1 <= i <= len(self.values):
-            raise KeyError(f"lagrad: variables are numbered z1 … z{len(self.values)}, not {key!r}")
+        if not 1 <= i <= len(self.lambdas):
+            raise KeyError(f"lagrad: variables are numbered z1 … z{len(self.lambdas)}, not {key!r}")
         return i - 1
 
     def __getitem__(self, key: Any) -> Any:
-        return self.values[self._index(key)]
+        return self.lambdas[self._index(key)]
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(1, len(self.values) + 1))
+        return iter(range(1, len(self.lambdas) + 1))
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.lambdas)
 
     def norms(self) -> list[float]:
-        return [float(np.linalg.norm(flat(_plain(v)))) for v in self.values]
+        return [float(np.linalg.norm(flat(_plain(v)))) for v in self.lambdas]
 
     def __repr__(self) -> str:
         rows = [f"Multipliers ({self.method}):"]
-        for i, (v, norm) in enumerate(zip(self.values, self.norms())):
+        for i, (v, norm) in enumerate(zip(self.lambdas, self.norms())):
             tags = self.program.tag_of(i)
             rows.append(
                 f"  λ{i + 1:<4} {tuple(np.shape(v))!s:>14}   ‖λ‖ = {norm:.6g}"
@@ -206,6 +208,16 @@ class AdjointSystem:
                 )
             dtype = np.float64 if self.output is None else program.dtype(out)
             cotangent = np.ones((), dtype=dtype)
+        elif isinstance(cotangent, (dict, list, tuple)) or np.shape(_plain(cotangent)) != shape:
+            given = (
+                f"a {type(cotangent).__name__}"
+                if isinstance(cotangent, (dict, list, tuple))
+                else f"an array of shape {np.shape(_plain(cotangent))}"
+            )
+            raise ValueError(
+                f"lagrad.adjoint: the cotangent must be an array shaped like the output {shape}, not "
+                f"{given}; for a function with several outputs, use lagrad.vjp"
+            )
         self.cotangent = cotangent
         self._solutions: dict[str, Multipliers] = {}
 
@@ -281,11 +293,11 @@ class AdjointSystem:
     @property
     def gradients(self) -> Any:
         """λ of the inputs, shaped like the traced arguments (one entry per argument)."""
-        return input_gradients(self.program, self.multipliers.values)
+        return input_gradients(self.program, self.multipliers.lambdas)
 
     def residual(self, multipliers: Multipliers | None = None) -> float:
         """``‖A λ − b‖`` (2-norm over all scalars): ~1e-16 for a solution."""
-        lam = (multipliers or self.multipliers).values
+        lam = (multipliers or self.multipliers).lambdas
         dtypes = [self.program.dtype(i) for i in range(self.n)]
         r = [-flat(_plain(v), d, covector=True) for v, d in zip(lam, dtypes)]
         for block in self.blocks():

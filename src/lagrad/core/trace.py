@@ -11,6 +11,7 @@ thread-local state and traces in different threads never meet.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import sys
@@ -116,6 +117,19 @@ class Var:
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
         if not self._trace.active:
             raise _ended("numpy.asarray")
+        library = _library_caller()
+        if library is not None:
+            name, replacement = library
+            fix = (
+                f"use {replacement}, which records it"
+                if replacement
+                else "lagrad has no version of it (docs/coverage.md lists what it has); write it with "
+                "lagrad.numpy functions or declare it with lagrad.primitive and lagrad.defvjp"
+            )
+            raise TypeError(
+                f"lagrad: {name} was called on traced value z{self.index + 1}; it turns its input into a "
+                f"plain NumPy array, which would lose the derivative: {fix}."
+            )
         raise TypeError(
             f"lagrad: z{self.index + 1} is traced and was turned into a plain NumPy array "
             f"(numpy.asarray / numpy.array, or written into a NumPy array): its derivative would "
@@ -308,6 +322,35 @@ def _qualname(func: Any) -> str:
     return name
 
 
+def _library_caller() -> tuple[str, str | None] | None:
+    """The SciPy function converting a traced value to a NumPy array (as ``scipy.linalg.cholesky``),
+    and lagrad's version of it where there is one: the outermost SciPy frame below the user's."""
+    frame, found = sys._getframe(2), None
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(("numpy", "scipy")):
+        if frame.f_globals["__name__"].startswith("scipy."):
+            found = frame
+        frame = frame.f_back
+    if found is None:
+        return None
+    module, name = found.f_globals["__name__"], found.f_code.co_name
+    wrapped = next((v for k, v in found.f_locals.items() if k in ("f", "func", "fun") and callable(v)), None)
+    if wrapped is not None and (name == "wrapper" or name.startswith(("_", "<"))):
+        module, name = getattr(wrapped, "__module__", module), getattr(wrapped, "__name__", name)
+    public = ".".join(part for part in module.split(".")[:2] if not part.startswith("_"))
+    owner = found.f_locals.get("self")
+    if public == "scipy.stats" and isinstance(getattr(owner, "name", None), str):
+        public, name = f"scipy.stats.{owner.name}", name
+    parts = public.split(".")  # scipy, the subpackage, and a distribution's name
+    try:  # only on the way to an error: the layer above is looked up, not imported by the core
+        ours: Any = importlib.import_module("lagrad." + ".".join(parts[:2]))
+    except ImportError:
+        ours = None
+    for part in parts[2:]:
+        ours = getattr(ours, part, None)
+    replacement = f"lagrad.{public}.{name}" if ours is not None and hasattr(ours, name) else None
+    return f"{public}.{name}", replacement
+
+
 class TraceEnded(RuntimeError):
     """A traced value was used after the trace that made it had ended."""
 
@@ -411,6 +454,13 @@ class Trace:
         self.guards[var.index] = value
 
     def tag(self, var: Var, name: str) -> None:
+        named = self.tags.get(name)
+        if named is not None and named != var.index:
+            raise ValueError(
+                f"lagrad.tag: the name {name!r} already names z{named + 1}; a name names one variable, "
+                f"so it cannot also name z{var.index + 1}. Give each its own name (e.g. "
+                f'f"{name}/{{i}}" in a loop), or tag a container of them at once.'
+            )
         self.tags[name] = var.index
 
     def finish(

@@ -120,7 +120,7 @@ def main(
     owner = {v: name for name, members in groups.items() for v in members}
     lam = solve_by_branch(system, groups)
     reference = system.multipliers
-    difference = max(float(np.max(np.abs(a - b))) for a, b in zip(lam, reference.values))
+    difference = max(float(np.max(np.abs(a - b))) for a, b in zip(lam, reference.lambdas))
     print(f"Inception block: {len(BRANCHES)} branches, {len(program.equations)} equations, {system.n} variables")
     print(f"no block of A connects two branches: {separate}")
     print("multipliers back-substitution can compute at the same time (level: variables, by group):")

@@ -583,6 +583,14 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
     if period is not None:
         x, xp, fp = _periodic(x, xp, fp, period)
         left = right = None
+    elif np.any(np.diff(reductions.plain_value(xp)) < 0):
+        # NumPy does not check, and answers from a binary search that assumes the order: refuse
+        # rather than give other numbers (and their derivative)
+        raise ValueError(
+            "lagrad.numpy.interp: xp must be increasing (NumPy does not check, and its result for "
+            "unsorted points is meaningless); sort the table first: order = np.argsort(xp); "
+            "np.interp(x, xp[order], fp[order])"
+        )
     lo, hi = xp[0], xp[-1]
     if _shape.shape_of(xp)[0] == 1:
         inner = fp[0] + 0.0 * x

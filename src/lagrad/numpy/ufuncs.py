@@ -277,6 +277,12 @@ def _wins(g: Any, x: Any, y: Any) -> Any:
     return where(x > y, g, where(x == y, 0.5 * g, 0.0))
 
 
+def _share_of_sum(g: Any, ans: Any, x: Any, y: Any, exp_: Any) -> Any:
+    """x's share of logaddexp(x, y): exp(x - ans), and all of it where x is the result itself
+    (x = +inf, where exp(inf - inf) would be NaN), half of it where y is too (both +inf)."""
+    return where(x == ans, where(y == ans, 0.5 * g, g), g * exp_(x - ans))
+
+
 def _wins_over_nan(g: Any, x: Any, y: Any, x_wins: Any) -> Any:
     """x's share of fmax/fmin(x, y): as for maximum, and all of it where y is NaN."""
     return where(x_wins | isnan(y), g, where(x == y, 0.5 * g, 0.0))
@@ -390,10 +396,10 @@ defrule(log,          lambda g, ans, x: g / x)
 defrule(log2,         lambda g, ans, x: g / (x * _LN2))
 defrule(log10,        lambda g, ans, x: g / (x * _LN10))
 defrule(log1p,        lambda g, ans, x: g / (1 + x))
-defrule(logaddexp,    lambda g, ans, x, y: g * exp(x - ans),
-                      lambda g, ans, x, y: g * exp(y - ans))
-defrule(logaddexp2,   lambda g, ans, x, y: g * exp2(x - ans),
-                      lambda g, ans, x, y: g * exp2(y - ans))
+defrule(logaddexp,    lambda g, ans, x, y: _share_of_sum(g, ans, x, y, exp),
+                      lambda g, ans, x, y: _share_of_sum(g, ans, y, x, exp))
+defrule(logaddexp2,   lambda g, ans, x, y: _share_of_sum(g, ans, x, y, exp2),
+                      lambda g, ans, x, y: _share_of_sum(g, ans, y, x, exp2))
 defrule(sqrt,         lambda g, ans, x: g / (2 * ans))
 defrule(cbrt,         lambda g, ans, x: g / (3 * ans**2))
 # ----- trigonometric, hyperbolic, angle units -----------------------------------
@@ -457,9 +463,11 @@ defrule(_angle_real,  None)
 defrule(_where,       None,
                       lambda g, ans, c, x, y: where(c, g, 0.0),
                       lambda g, ans, c, x, y: where(c, 0.0, g))
+# clip is minimum(maximum(x, lo), hi), as NumPy computes it: where the bounds cross
+# (lo > hi) the result is hi, whatever x is. At a bound the derivative is x's.
 defrule(_clip,        lambda g, ans, x, lo, hi: g * ((x >= lo) & (x <= hi)),
-                      lambda g, ans, x, lo, hi: g * (x < lo),
-                      lambda g, ans, x, lo, hi: g * (x > hi))
+                      lambda g, ans, x, lo, hi: g * ((x < lo) & (lo <= hi)),
+                      lambda g, ans, x, lo, hi: g * ((x > hi) | (lo > hi)))
 defrule(_nan_to_num,  lambda g, ans, x, **replacements: _finite_part(g, x))
 # fmt: on
 

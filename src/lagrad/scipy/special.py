@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import scipy.special as _sp
 
+from ..control import stop_gradient
 from ..core import Var, defjvp, defrule, defvjp
-from ..numpy import exp, log, log1p, sign, sum, where
+from ..numpy import abs, broadcast_to, exp, isfinite, log, log1p, max, minimum, sign, sum, where
 from ..numpy._register import elementwise, prim, ufunc
 from ..numpy.manipulation import reshape, shape_of
 from ..numpy.reductions import kept_shape, normalize_axes
@@ -299,12 +300,37 @@ def multigammaln(a: Any, d: int) -> Any:
 
 
 def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, return_sign: bool = False) -> Any:
-    """log(sum(b * exp(a))) over `axis`, computed stably; `b` (positive) scales each term."""
-    if return_sign:
-        raise NotImplementedError("lagrad.scipy.special.logsumexp: return_sign=True is not supported")
-    if b is not None:
-        a = a + log(b)
-    return _logsumexp(a, axis=_axes(axis, a), keepdims=bool(keepdims))
+    """log(sum(b * exp(a))) over `axis`, computed stably. `b` scales each term and may be
+    negative (a log-difference of exponentials); where the sum is negative the result is
+    NaN, or, with `return_sign`, log|sum| and the sign are returned, as SciPy does."""
+    if b is None and not return_sign:
+        return _logsumexp(a, axis=_axes(axis, a), keepdims=bool(keepdims))
+    a = a if hasattr(a, "shape") else np.asarray(a, dtype=np.float64)
+    b = np.ones((), dtype=np.result_type(_plain(a).dtype, np.float64)) if b is None else b
+    b = b if hasattr(b, "shape") else np.asarray(b, dtype=np.float64)
+    if np.dtype(a.dtype).kind == "c" or np.dtype(b.dtype).kind == "c":
+        raise NotImplementedError(
+            "lagrad.scipy.special.logsumexp: b= or return_sign=True with complex values is not "
+            "supported; split the sum into real terms or drop b="
+        )
+    shape = np.broadcast_shapes(shape_of(a), shape_of(b))
+    a, b = broadcast_to(a, shape), broadcast_to(b, shape)
+    axes = _axes(axis, a)
+    # As SciPy: a term with zero weight adds nothing, even where `a` is infinite or NaN.
+    a = where((b == 0) & ~isfinite(a), -np.inf, a)
+    top = max(where(b == 0, -np.inf, a), axis=axes, keepdims=True)
+    shift = stop_gradient(where(isfinite(top), top, 0.0))  # cancels in value and derivative
+    # a zero-weight term far above the others would overflow exp (and 0·inf is NaN): capped
+    total = sum(b * exp(minimum(a - shift, 700.0)), axis=axes, keepdims=True)
+    with np.errstate(divide="ignore"):  # log(0) = -inf: an empty or cancelling sum
+        out = log(abs(total)) + shift
+    sign_ = stop_gradient(sign(total))
+    if not return_sign:
+        out = where(total < 0, np.nan, out)
+    if not keepdims:
+        out, sign_ = (reshape(v, tuple(n for i, n in enumerate(shape) if i not in axes)) for v in (out, sign_))
+    out, sign_ = (v[()] if isinstance(v, np.ndarray) else v for v in (out, sign_))  # 0-d: scalars, as SciPy
+    return (out, sign_) if return_sign else out
 
 
 def softmax(x: Any, axis: Any = None) -> Any:

@@ -157,12 +157,17 @@ class _Continuous:
         x = z if _is(scale, 1) else z * scale
         return x if _is(loc, 0) else x + loc
 
-    # the log-distribution functions, where a subclass has nothing more stable
+    # the log-distribution functions, where a subclass has nothing more stable: log(cdf)
+    # loses every digit where cdf is near 1, so there the log of 1 - sf is taken (as SciPy)
     def _logcdf(self, z: Any, *shapes: Any) -> Any:
-        return log(self._cdf(z, *shapes))
+        cdf = self._cdf(z, *shapes)
+        with np.errstate(divide="ignore"):
+            return where(cdf < 0.5, log(cdf), log1p(-self._sf(z, *shapes)))
 
     def _logsf(self, z: Any, *shapes: Any) -> Any:
-        return log(self._sf(z, *shapes))
+        sf = self._sf(z, *shapes)
+        with np.errstate(divide="ignore"):
+            return where(sf < 0.5, log(sf), log1p(-self._cdf(z, *shapes)))
 
     def _logpdf(self, z: Any, *shapes: Any) -> Any:
         raise NotImplementedError
@@ -334,12 +339,16 @@ class _Poisson:
         return where(k < 0, 1.0, special.gammainc(where(k < 0, 0, floor) + 1, mu))
 
     def logcdf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
-        """The log of `cdf`."""
-        return log(self.cdf(k, mu, loc))
+        """The log of `cdf` (of 1 - sf where cdf is near 1)."""
+        cdf = self.cdf(k, mu, loc)
+        with np.errstate(divide="ignore"):
+            return where(cdf < 0.5, log(cdf), log1p(-self.sf(k, mu, loc)))
 
     def logsf(self, k: Any, mu: Any, loc: Any = 0) -> Any:
-        """The log of `sf`."""
-        return log(self.sf(k, mu, loc))
+        """The log of `sf` (of 1 - cdf where sf is near 1)."""
+        sf = self.sf(k, mu, loc)
+        with np.errstate(divide="ignore"):
+            return where(sf < 0.5, log(sf), log1p(-self.cdf(k, mu, loc)))
 
     def __repr__(self) -> str:
         return "<lagrad.scipy.stats.poisson>"
