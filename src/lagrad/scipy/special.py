@@ -194,7 +194,7 @@ def _beta_density(a: Any, b: Any, x: Any) -> Any:
 
 def _t_density(df: Any, t: Any) -> Any:
     """∂stdtr(df, t)/∂t: Student's t density with `df` degrees of freedom."""
-    log_norm = gammaln(0.5 * (df + 1)) - gammaln(0.5 * df) - 0.5 * log(np.pi * df)
+    log_norm = -betaln(0.5 * df, 0.5) - 0.5 * log(df)  # 1/(sqrt(df) B(df/2, 1/2)), no cancellation at large df
     return exp(log_norm - 0.5 * (df + 1) * log1p(t**2 / df))
 
 
