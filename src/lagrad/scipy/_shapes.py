@@ -98,6 +98,85 @@ def gammainc_da(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out[()] if out.ndim == 0 else out
 
 
+def _gamma_series_second(a: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d log P / da, d² log P / da²) from the series of `_gamma_series`: with dt_n/da = -t_n h_n
+    and d²t_n/da² = t_n (h_n² + k_n), k_n = Σ_{j≤n} 1/(a+j)², d² log P / da² is
+    -ψ'(a+1) + Σ t_n (h_n² + k_n) / Σ t_n - (Σ t_n h_n / Σ t_n)²."""
+
+    def step(n, a, x, t, h, k, s, th, tq, first, second):
+        h = h + 1 / (a + n)
+        k = k + 1 / (a + n) ** 2
+        t = t * x / (a + n)
+        s = s + t
+        th = th + t * h
+        tq = tq + t * (h * h + k)
+        new_first, new_second = th / s, tq / s
+        converged = (
+            (t <= _EPS * s)
+            & (np.abs(new_first - first) <= _EPS * np.abs(new_first))
+            & (np.abs(new_second - second) <= _EPS * np.abs(new_second))
+        )
+        return a, x, t, h, k, s, th, tq, new_first, new_second, converged
+
+    one, zero = np.ones_like(a), np.zeros_like(a)
+    first, second = _iterate(step, (a, x, one, zero, zero, one, zero, zero, zero, zero), [8, 9])
+    return np.log(x) - _sp.digamma(a + 1) - first, -_sp.polygamma(1, a + 1) + second - first * first
+
+
+def _gamma_fraction_second(a: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d log Q / da, d² log Q / da²) from the continued fraction of `_gamma_fraction`, its
+    recurrences differentiated twice (b_n and a_n are linear in a): F'/F and F''/F give
+    d log Q / da = log x - ψ(a) + F'/F, d² log Q / da² = -ψ'(a) + F''/F - (F'/F)²."""
+
+    def step(n, a, x, p1, p2, q1, q2, dp1, dp2, dq1, dq2, ep1, ep2, eq1, eq2, f, g1, g2):
+        bn, db = x + 2 * n - 1 - a, -1.0
+        an, da = (np.ones_like(a), 0.0) if n == 1 else (-(n - 1) * (n - 1 - a), float(n - 1))
+        p0, q0 = bn * p1 + an * p2, bn * q1 + an * q2
+        dp0 = db * p1 + bn * dp1 + da * p2 + an * dp2
+        dq0 = db * q1 + bn * dq1 + da * q2 + an * dq2
+        ep0 = bn * ep1 + 2 * db * dp1 + an * ep2 + 2 * da * dp2
+        eq0 = bn * eq1 + 2 * db * dq1 + an * eq2 + 2 * da * dq2
+        scale = 1 / q0
+        p0, p1, q1 = p0 * scale, p1 * scale, q1 * scale
+        dp0, dp1, dq0, dq1 = dp0 * scale, dp1 * scale, dq0 * scale, dq1 * scale
+        ep0, ep1, eq0, eq1 = ep0 * scale, ep1 * scale, eq0 * scale, eq1 * scale
+        new_g1 = dp0 / p0 - dq0
+        new_g2 = ep0 / p0 - 2 * dp0 * dq0 / p0 - eq0 + 2 * dq0 * dq0
+        converged = (
+            (np.abs(p0 - f) <= _EPS * np.abs(p0))
+            & (np.abs(new_g1 - g1) <= _EPS * np.abs(new_g1))
+            & (np.abs(new_g2 - g2) <= _EPS * np.abs(new_g2))
+        )
+        one = np.ones_like(a)
+        return a, x, p0, p1, one, q1, dp0, dp1, dq0, dq1, ep0, ep1, eq0, eq1, p0, new_g1, new_g2, converged
+
+    one, zero = np.ones_like(a), np.zeros_like(a)
+    state = (a, x, zero, one, one, zero, *([zero] * 8), zero, zero, zero)
+    g1, g2 = _iterate(step, state, [15, 16])
+    return np.log(x) - _sp.digamma(a) + g1, -_sp.polygamma(1, a) + g2 - g1 * g1
+
+
+def gammainc_daa(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """∂² gammainc(a, x) / ∂a² (= -∂² gammaincc / ∂a²): P ((d log P)² + d² log P), from whichever
+    tail the series or the continued fraction gives; 0 at x = 0 and x = ∞."""
+    a, x = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(x, dtype=float))
+    out = np.full(a.shape, np.nan)
+    valid = (a > 0) & (x >= 0)
+    out[valid & ((x == 0) | (x == np.inf))] = 0.0
+    inner = valid & (x > 0) & (x < np.inf)
+    series = inner & (x < a + 1)
+    fraction = inner & ~series
+    if np.any(series):
+        a_s, x_s = a[series], x[series]
+        first, second = _gamma_series_second(a_s, x_s)
+        out[series] = _sp.gammainc(a_s, x_s) * (first * first + second)
+    if np.any(fraction):
+        a_f, x_f = a[fraction], x[fraction]
+        first, second = _gamma_fraction_second(a_f, x_f)
+        out[fraction] = -_sp.gammaincc(a_f, x_f) * (first * first + second)
+    return out[()] if out.ndim == 0 else out
+
+
 # ----- continued fractions and their derivatives ----------------------------------------------
 
 

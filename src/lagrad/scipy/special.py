@@ -7,9 +7,10 @@ are called from here. Derivatives follow the arguments of the function, not
 its integer orders or Bessel orders: differentiating those raises an error
 that says so. The incomplete gamma and beta functions, Student's t
 distribution function and their inverses are differentiable in their shape
-parameters too (`_shapes`: series and continued fractions); their second
+parameters too (`_shapes`: series and continued fractions): twice in `a`
+for the gamma functions, once in the shapes for the others. A higher
 derivative in a shape parameter is refused with an error, while the mixed
-derivative in a shape parameter and `x` is given.
+derivatives in a shape parameter and `x` are given.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ __all__ = [
 
 #: The derivatives a function here still lacks, by SciPy's name (docs/coverage.md shows them).
 DERIVATIVE_GAPS = {
-    **dict.fromkeys(["gammainc", "gammaincc", "gammaincinv", "gammainccinv"], "no second derivative in `a`"),
+    **dict.fromkeys(["gammainc", "gammaincc", "gammaincinv", "gammainccinv"], "no third derivative in `a`"),
     **dict.fromkeys(
         ["betainc", "betaincc", "betaincinv", "betainccinv"], "no second derivative in `a` or `b`, each alone or mixed"
     ),
@@ -131,6 +132,7 @@ i1e          = ufunc(_sp.i1e)
 ive          = ufunc(_sp.ive)
 # the first derivatives in the shape parameters, themselves primitives (with rules in x)
 _gammainc_da = elementwise("gammainc_da", _shapes.gammainc_da)
+_gammainc_daa = elementwise("gammainc_daa", _shapes.gammainc_daa)
 _betainc_da  = elementwise("betainc_da", _shapes.betainc_da)
 _betainc_db  = elementwise("betainc_db", _shapes.betainc_db)
 _stdtr_ddf   = elementwise("stdtr_ddf", _shapes.stdtr_ddf)
@@ -158,17 +160,16 @@ def _no_derivative(fun: str, arg: str, why: str) -> Any:
     return rule
 
 
-def _no_second_derivative(fun: str, arg: str) -> Any:
-    """The rule of a shape parameter's first derivative in that same parameter."""
+def _no_second_derivative(fun: str, arg: str, order: str = "second") -> Any:
+    """The rule of a shape parameter's highest derivative given, in that same parameter."""
 
     def rule(g: Any, ans: Any, *args: Any) -> Any:
         raise NotImplementedError(
-            f"lagrad.scipy.special.{fun}: no second derivative in `{arg}`, here or in the functions built "
+            f"lagrad.scipy.special.{fun}: no {order} derivative in `{arg}`, here or in the functions built "
             f"on it (complement, inverses, distribution functions): the first is computed by a series or "
-            f"continued fraction that has no derivative rule of its own. First derivatives, "
-            f"and second derivatives in the other arguments and mixed with `{arg}`, are provided. Take "
-            f"the second derivative in `{arg}` by finite differences of lagrad.grad, or hold `{arg}` "
-            f"constant."
+            f"continued fraction that has no derivative rule of its own. Lower derivatives, and "
+            f"derivatives in the other arguments and mixed with `{arg}`, are provided. Take the {order} "
+            f"derivative in `{arg}` by finite differences of lagrad.grad, or hold `{arg}` constant."
         )
 
     return rule
@@ -289,8 +290,10 @@ defrule(stdtr,        lambda g, ans, df, t: g * _stdtr_ddf(df, t),
 defrule(stdtrit,      lambda g, ans, df, p: -g * _stdtr_ddf(df, ans) / _t_density(df, ans),
                       lambda g, ans, df, p: g / _t_density(df, ans))
 # the first derivatives in the shapes: in x they are closed forms, in the shapes refused
-defrule(_gammainc_da, _no_second_derivative("gammainc", "a"),
+defrule(_gammainc_da, lambda g, ans, a, x: g * _gammainc_daa(a, x),
                       lambda g, ans, a, x: g * _gamma_density(a, x) * (log(x) - digamma(a)))
+defrule(_gammainc_daa, _no_second_derivative("gammainc", "a", "third"),
+                      lambda g, ans, a, x: g * _gamma_density(a, x) * ((log(x) - digamma(a)) ** 2 - _polygamma(1, a)))
 defrule(_betainc_da,  _no_second_derivative("betainc", "a"),
                       _no_second_derivative("betainc", "b"),
                       lambda g, ans, a, b, x: g * _beta_density(a, b, x) * (log(x) - digamma(a) + digamma(a + b)))

@@ -6,9 +6,10 @@ are called as in SciPy (``norm.logpdf(x, loc=0, scale=1)``,
 with lagrad.numpy and lagrad.scipy.special, so their derivatives in `x` and in
 the parameters come from those rules. The distribution functions of t,
 gamma and beta and their inverses are differentiable in the shape parameters
-(`df`, `a`, `b`) once: their second derivative in a shape parameter raises an
-error naming the special function (`stdtr`, `gammainc`, `betainc`), while
-second derivatives in x, loc and scale, and mixed with a shape, are given.
+(`df`, `a`, `b`): gamma twice in `a`, t and beta once. A higher derivative in
+a shape parameter raises an error naming the special function (`stdtr`,
+`gammainc`, `betainc`), while second derivatives in x, loc and scale, and
+mixed with a shape, are given.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ __all__ = ["beta", "dirichlet", "gamma", "multivariate_normal", "norm", "poisson
 #: The derivatives a method here still lacks, as "distribution.method" (docs/coverage.md shows them).
 DERIVATIVE_GAPS = {
     **{f"t.{m}": "no second derivative in `df`" for m in ("cdf", "logcdf", "sf", "logsf", "ppf", "isf")},
-    **{f"gamma.{m}": "no second derivative in `a`" for m in ("cdf", "logcdf", "sf", "logsf", "ppf", "isf")},
+    **{f"gamma.{m}": "no third derivative in `a`" for m in ("cdf", "logcdf", "sf", "logsf", "ppf", "isf")},
     **{
         f"beta.{m}": "no second derivative in `a` or `b`, each alone or mixed"
         for m in ("cdf", "logcdf", "sf", "logsf", "ppf", "isf")
