@@ -117,3 +117,14 @@ def test_every_differentiable_primitive_has_a_gradient_check(request):
         f"{', '.join(missing)}. Add a test calling tests.helpers.check (or lagrad.testing.check_grads) "
         f"on a function that uses each."
     )
+
+
+def test_the_report_names_the_derivatives_a_function_lacks():
+    """The shape-parameter derivatives not given are stated, as are the orders without a derivative."""
+    assert _row("scipy.special", "gammainc").note == "no third derivative in `a`"
+    assert _row("scipy.special", "stdtr").note == "no second derivative in `df`"
+    assert "no derivative in the order `v`" in _row("scipy.special", "iv").note
+    assert _row("scipy.stats", "gamma.cdf") == coverage.Row(
+        "scipy.stats", "gamma.cdf", coverage.DIFFERENTIABLE, "no third derivative in `a`"
+    )
+    assert _row("scipy.special", "erf").note == ""

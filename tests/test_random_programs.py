@@ -199,14 +199,21 @@ def discovered() -> list[Op]:
 
 
 def _differentiable_in_all(prim: Any, grids: list[np.ndarray]) -> bool:
-    """Whether the derivative in every argument is implemented and finite on the domain (some
-    special functions refuse a derivative in a parameter, e.g. stdtr's degrees of freedom)."""
+    """Whether the derivatives in every argument, first and second (the programs are checked to
+    second order), are implemented and finite on the domain (some special functions refuse a
+    derivative in a parameter, e.g. iv's order, or a second one, e.g. stdtr's degrees of freedom)."""
+    argnums = tuple(range(len(grids)))
+
+    def total_slope(*a: Any) -> Any:
+        return sum(lnp.sum(g) for g in lagrad.grad(lambda *b: lnp.sum(prim(*b)), argnums)(*a))
+
     try:
         with np.errstate(all="ignore"):
-            grads = lagrad.grad(lambda *a: lnp.sum(prim(*a)), tuple(range(len(grids))))(*grids)
+            grads = lagrad.grad(lambda *a: lnp.sum(prim(*a)), argnums)(*grids)
+            second = lagrad.grad(total_slope, argnums)(*grids)
     except NotImplementedError:
         return False
-    return all(np.all(np.isfinite(g)) for g in grads)
+    return all(np.all(np.isfinite(g)) for g in (*grads, *second))
 
 
 ALL_OPS = OPS + discovered()

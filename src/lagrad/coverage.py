@@ -139,10 +139,14 @@ def _join(*notes: str) -> str:
 
 
 def _module_rows(label: str, module: Any, mirror: Any, by_name: bool) -> list[Row]:
+    """The rows of a module; a differentiable function's note also names the derivatives it
+    still lacks, from the mirror module's DERIVATIVE_GAPS."""
+    gaps = getattr(mirror, "DERIVATIVE_GAPS", {})
     rows = []
     for name, obj in _public_functions(module):
         row = _classify(name, obj, mirror, by_name)
-        rows.append(Row(label, name, row.status, row.note))
+        note = _join(row.note, gaps.get(name, "")) if row.status == DIFFERENTIABLE else row.note
+        rows.append(Row(label, name, row.status, note))
     return rows
 
 
@@ -157,7 +161,8 @@ def _distribution_rows() -> list[Row]:
             if not hasattr(theirs, method):
                 continue
             status = DIFFERENTIABLE if callable(getattr(mine, method, None)) else NOT_SUPPORTED
-            rows.append(Row("scipy.stats", f"{dist}.{method}", status))
+            note = lsp.stats.DERIVATIVE_GAPS.get(f"{dist}.{method}", "") if status == DIFFERENTIABLE else ""
+            rows.append(Row("scipy.stats", f"{dist}.{method}", status, note))
     return rows
 
 
@@ -234,7 +239,8 @@ def render(table: list[Row] | None = None) -> str:
         f"**{differentiable} functions are differentiable.**",
         "",
         "* **differentiable**: on traced values lagrad records the function with its derivative rules",
-        "  (for NumPy's own names, plain `numpy.f(x)` works too, through NumPy's dispatch).",
+        "  (for NumPy's own names, plain `numpy.f(x)` works too, through NumPy's dispatch); a note",
+        "  names any derivative it still lacks, which raises an error naming the function if taken.",
         "* **no derivative**: it works on traced values and gives no gradient, never an error:",
         "  *recorded* (an equation, recomputed on replay, with integer or boolean results),",
         "  *metadata* (answered from shapes and dtypes, no equation), or NumPy's own constant",

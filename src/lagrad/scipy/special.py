@@ -4,8 +4,13 @@ SciPy's special functions are ufuncs, so ``scipy.special.erf(traced)`` finds
 the primitive here through NumPy's ufunc hook; `polygamma`, `multigammaln`,
 `logsumexp`, `softmax` and `log_softmax` are Python functions in SciPy and
 are called from here. Derivatives follow the arguments of the function, not
-its integer orders or shape parameters where no closed form exists:
-differentiating those raises an error that says so.
+its integer orders or Bessel orders: differentiating those raises an error
+that says so. The incomplete gamma and beta functions, Student's t
+distribution function and their inverses are differentiable in their shape
+parameters too (`_shapes`: series and continued fractions): twice in `a`
+for the gamma functions, once in the shapes for the others. A higher
+derivative in a shape parameter is refused with an error, while the mixed
+derivatives in a shape parameter and `x` are given.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from ..numpy import abs, broadcast_to, exp, isfinite, log, log1p, max, minimum, 
 from ..numpy._register import elementwise, prim, ufunc
 from ..numpy.manipulation import reshape, shape_of
 from ..numpy.reductions import kept_shape, normalize_axes
+from . import _shapes
 
 __all__ = [
     "beta",
@@ -68,6 +74,18 @@ __all__ = [
     "xlogy",
 ]
 
+#: The derivatives a function here still lacks, by SciPy's name (docs/coverage.md shows them).
+DERIVATIVE_GAPS = {
+    **dict.fromkeys(["gammainc", "gammaincc", "gammaincinv", "gammainccinv"], "no third derivative in `a`"),
+    **dict.fromkeys(
+        ["betainc", "betaincc", "betaincinv", "betainccinv"], "no second derivative in `a` or `b`, each alone or mixed"
+    ),
+    **dict.fromkeys(["stdtr", "stdtrit"], "no second derivative in `df`"),
+    "iv": "no derivative in the order `v`",
+    "ive": "no derivative in the order `v`, nor at complex `z`",
+    "polygamma": "no derivative in the integer order `n`",
+}
+
 _SQRT_2PI = float(np.sqrt(2 * np.pi))
 _2_OVER_SQRT_PI = float(2 / np.sqrt(np.pi))
 _SQRT_PI_OVER_2 = float(np.sqrt(np.pi) / 2)
@@ -113,6 +131,12 @@ iv           = ufunc(_sp.iv)
 i0e          = ufunc(_sp.i0e)
 i1e          = ufunc(_sp.i1e)
 ive          = ufunc(_sp.ive)
+# the first derivatives in the shape parameters, themselves primitives (with rules in x)
+_gammainc_da = elementwise("gammainc_da", _shapes.gammainc_da)
+_gammainc_daa = elementwise("gammainc_daa", _shapes.gammainc_daa)
+_betainc_da  = elementwise("betainc_da", _shapes.betainc_da)
+_betainc_db  = elementwise("betainc_db", _shapes.betainc_db)
+_stdtr_ddf   = elementwise("stdtr_ddf", _shapes.stdtr_ddf)
 _logsumexp   = prim("logsumexp", lambda x, axis, keepdims: _sp.logsumexp(x, axis=axis or None, keepdims=keepdims))
 _softmax     = prim("softmax", lambda x, axis: _sp.softmax(x, axis=axis))
 _log_softmax = prim("log_softmax", lambda x, axis: _sp.log_softmax(x, axis=axis))
@@ -137,7 +161,21 @@ def _no_derivative(fun: str, arg: str, why: str) -> Any:
     return rule
 
 
-_SHAPE = "no simple closed form"
+def _no_second_derivative(fun: str, arg: str, order: str = "second") -> Any:
+    """The rule of a shape parameter's highest derivative given, in that same parameter."""
+
+    def rule(g: Any, ans: Any, *args: Any) -> Any:
+        raise NotImplementedError(
+            f"lagrad.scipy.special.{fun}: no {order} derivative in `{arg}`, here or in the functions built "
+            f"on it (complement, inverses, distribution functions): the first is computed by a series or "
+            f"continued fraction that has no derivative rule of its own. Lower derivatives, and "
+            f"derivatives in the other arguments and mixed with `{arg}`, are provided. Take the {order} "
+            f"derivative in `{arg}` by finite differences of lagrad.grad, or hold `{arg}` constant."
+        )
+
+    return rule
+
+
 _INTEGER = "an integer order"
 _ORDER = "the derivative in the order has no simple closed form"
 
@@ -158,8 +196,14 @@ def _beta_density(a: Any, b: Any, x: Any) -> Any:
 
 def _t_density(df: Any, t: Any) -> Any:
     """∂stdtr(df, t)/∂t: Student's t density with `df` degrees of freedom."""
-    log_norm = gammaln(0.5 * (df + 1)) - gammaln(0.5 * df) - 0.5 * log(np.pi * df)
+    log_norm = -betaln(0.5 * df, 0.5) - 0.5 * log(df)  # 1/(sqrt(df) B(df/2, 1/2)), no cancellation at large df
     return exp(log_norm - 0.5 * (df + 1) * log1p(t**2 / df))
+
+
+def _t_density_dlog_ddf(df: Any, t: Any) -> Any:
+    """∂ log(t density) / ∂df, for the mixed derivative ∂²stdtr / ∂t ∂df."""
+    ratio = t**2 / df
+    return 0.5 * (digamma(0.5 * (df + 1)) - digamma(0.5 * df) - 1 / df - log1p(ratio) + (df + 1) * ratio / (df + t**2))
 
 
 def _real_sign(z: Any) -> Any:
@@ -220,31 +264,45 @@ defrule(rel_entr,     lambda g, ans, x, y: g * (log(x / y) + 1),
                       lambda g, ans, x, y: -g * x / y)
 defrule(kl_div,       lambda g, ans, x, y: g * log(x / y),
                       lambda g, ans, x, y: g * (1 - x / y))
-# ----- incomplete gamma and beta functions: derivative in x, not in the shapes --------
-defrule(gammainc,     _no_derivative("gammainc", "a", _SHAPE),
+# ----- incomplete gamma and beta functions, Student's t: in x and in the shapes ----------
+# ∂/∂shape of an inverse x(shape, y) of F(shape, x) = y is -(∂F/∂shape) / (∂F/∂x) at x = ans
+defrule(gammainc,     lambda g, ans, a, x: g * _gammainc_da(a, x),
                       lambda g, ans, a, x: g * _gamma_density(a, x))
-defrule(gammaincc,    _no_derivative("gammaincc", "a", _SHAPE),
+defrule(gammaincc,    lambda g, ans, a, x: -g * _gammainc_da(a, x),
                       lambda g, ans, a, x: -g * _gamma_density(a, x))
-defrule(gammaincinv,  _no_derivative("gammaincinv", "a", _SHAPE),
+defrule(gammaincinv,  lambda g, ans, a, y: -g * _gammainc_da(a, ans) / _gamma_density(a, ans),
                       lambda g, ans, a, y: g / _gamma_density(a, ans))
-defrule(gammainccinv, _no_derivative("gammainccinv", "a", _SHAPE),
+defrule(gammainccinv, lambda g, ans, a, y: -g * _gammainc_da(a, ans) / _gamma_density(a, ans),
                       lambda g, ans, a, y: -g / _gamma_density(a, ans))
-defrule(betainc,      _no_derivative("betainc", "a", _SHAPE),
-                      _no_derivative("betainc", "b", _SHAPE),
+defrule(betainc,      lambda g, ans, a, b, x: g * _betainc_da(a, b, x),
+                      lambda g, ans, a, b, x: g * _betainc_db(a, b, x),
                       lambda g, ans, a, b, x: g * _beta_density(a, b, x))
-defrule(betaincc,     _no_derivative("betaincc", "a", _SHAPE),
-                      _no_derivative("betaincc", "b", _SHAPE),
+defrule(betaincc,     lambda g, ans, a, b, x: -g * _betainc_da(a, b, x),
+                      lambda g, ans, a, b, x: -g * _betainc_db(a, b, x),
                       lambda g, ans, a, b, x: -g * _beta_density(a, b, x))
-defrule(betaincinv,   _no_derivative("betaincinv", "a", _SHAPE),
-                      _no_derivative("betaincinv", "b", _SHAPE),
+defrule(betaincinv,   lambda g, ans, a, b, y: -g * _betainc_da(a, b, ans) / _beta_density(a, b, ans),
+                      lambda g, ans, a, b, y: -g * _betainc_db(a, b, ans) / _beta_density(a, b, ans),
                       lambda g, ans, a, b, y: g / _beta_density(a, b, ans))
-defrule(betainccinv,  _no_derivative("betainccinv", "a", _SHAPE),
-                      _no_derivative("betainccinv", "b", _SHAPE),
+defrule(betainccinv,  lambda g, ans, a, b, y: -g * _betainc_da(a, b, ans) / _beta_density(a, b, ans),
+                      lambda g, ans, a, b, y: -g * _betainc_db(a, b, ans) / _beta_density(a, b, ans),
                       lambda g, ans, a, b, y: -g / _beta_density(a, b, ans))
-defrule(stdtr,        _no_derivative("stdtr", "df", _SHAPE),
+defrule(stdtr,        lambda g, ans, df, t: g * _stdtr_ddf(df, t),
                       lambda g, ans, df, t: g * _t_density(df, t))
-defrule(stdtrit,      _no_derivative("stdtrit", "df", _SHAPE),
+defrule(stdtrit,      lambda g, ans, df, p: -g * _stdtr_ddf(df, ans) / _t_density(df, ans),
                       lambda g, ans, df, p: g / _t_density(df, ans))
+# the first derivatives in the shapes: in x they are closed forms, in the shapes refused
+defrule(_gammainc_da, lambda g, ans, a, x: g * _gammainc_daa(a, x),
+                      lambda g, ans, a, x: g * _gamma_density(a, x) * (log(x) - digamma(a)))
+defrule(_gammainc_daa, _no_second_derivative("gammainc", "a", "third"),
+                      lambda g, ans, a, x: g * _gamma_density(a, x) * ((log(x) - digamma(a)) ** 2 - _polygamma(1, a)))
+defrule(_betainc_da,  _no_second_derivative("betainc", "a"),
+                      _no_second_derivative("betainc", "b"),
+                      lambda g, ans, a, b, x: g * _beta_density(a, b, x) * (log(x) - digamma(a) + digamma(a + b)))
+defrule(_betainc_db,  _no_second_derivative("betainc", "a"),
+                      _no_second_derivative("betainc", "b"),
+                      lambda g, ans, a, b, x: g * _beta_density(a, b, x) * (log1p(-x) - digamma(b) + digamma(a + b)))
+defrule(_stdtr_ddf,   _no_second_derivative("stdtr", "df"),
+                      lambda g, ans, df, t: g * _t_density(df, t) * _t_density_dlog_ddf(df, t))
 # ----- modified Bessel functions: I_v' = (I_{v-1} + I_{v+1}) / 2; the scaled ones carry exp(-|x|)
 defrule(i0,           lambda g, ans, x: g * i1(x))
 defrule(i1,           lambda g, ans, x: g * 0.5 * (i0(x) + iv(2, x)))
