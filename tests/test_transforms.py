@@ -226,3 +226,71 @@ def test_hostile_tree_errors_name_the_transform():
     with pytest.raises(ValueError, match=r"lagrad\.vjp: the cotangent must have the structure of the output"):
         f_vjp([1.0])
     assert f_vjp({"a": 1.0}) == (2.0,)
+
+
+# ----- full Jacobians and Hessians as batched solves ---------------------------------------
+
+
+def _step_map(As):
+    def f(y):
+        for A in As:
+            y = np.tanh(A @ y) + np.sin(y)
+        return y
+
+    return f
+
+
+def _rows_one_by_one(f, x):
+    """The Jacobian built one gradient at a time (the unbatched path)."""
+    n = f(x).size
+    return np.stack([lagrad.grad(lambda x, i=i: f(x).ravel()[i])(x) for i in range(n)]).reshape(f(x).shape + x.shape)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd", "auto"])
+@pytest.mark.parametrize("max_bytes", [None, 1])  # 1 byte: every right-hand side its own chunk
+def test_jacobian_is_one_batched_solve_equal_to_the_unbatched_path(mode, max_bytes):
+    rng = np.random.default_rng(1)
+    f = _step_map([rng.standard_normal((4, 4)) / 2 for _ in range(3)])
+    x = rng.standard_normal(4)
+    J = lagrad.jacobian(f, mode=mode, max_bytes=max_bytes)(x)
+    assert np.allclose(J, _rows_one_by_one(f, x), atol=1e-12)
+    lagrad.testing.check_grads(f, x, modes=("fwd", "rev"), order=2)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_jacobian_of_matrix_inputs_and_outputs(mode):
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((3, 4))
+
+    def f(a, b):
+        return np.tanh(a @ w) * np.sum(b, axis=0), np.transpose(a)[1:] ** 2
+
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((5, 4))
+    (j_aa, j_ab), (j_ba, j_bb) = lagrad.jacobian(f, (0, 1), mode=mode)(a, b)
+    for out, (ja, jb) in enumerate([(j_aa, j_ab), (j_ba, j_bb)]):
+        assert np.allclose(ja, _rows_one_by_one(lambda a: f(a, b)[out], a), atol=1e-12)
+        assert np.allclose(jb, _rows_one_by_one(lambda b: f(a, b)[out], b), atol=1e-12)
+
+
+def test_batched_jacobians_trace_again_for_higher_order():
+    rng = np.random.default_rng(3)
+    f = _step_map([rng.standard_normal((3, 3)) / 2 for _ in range(2)])
+    x = rng.standard_normal(3)
+    rev_rev = lagrad.jacobian(lagrad.jacobian(f, mode="rev"), mode="rev")(x)
+    fwd_fwd = lagrad.jacobian(lagrad.jacobian(f, mode="fwd"), mode="fwd")(x)
+    for i in range(3):
+        ref = lagrad.hessian(lambda x, i=i: f(x)[i])(x)
+        assert np.allclose(rev_rev[i], ref, atol=1e-10) and np.allclose(fwd_fwd[i], ref, atol=1e-10)
+
+
+def test_hessian_batched_in_chunks_equals_the_gradient_of_the_gradient():
+    rng = np.random.default_rng(4)
+    f = _step_map([rng.standard_normal((5, 5)) / 2 for _ in range(2)])
+
+    def loss(x):
+        return np.sum(f(x) ** 2)
+
+    x = rng.standard_normal(5)
+    ref = np.stack([lagrad.grad(lambda x, i=i: lagrad.grad(loss)(x)[i])(x) for i in range(5)])
+    assert np.allclose(lagrad.hessian(loss)(x), ref, atol=1e-10)
+    assert np.allclose(lagrad.hessian(loss, max_bytes=1)(x), ref, atol=1e-10)

@@ -385,18 +385,28 @@ def _float_dtype(x: Any) -> Any:
     return dtype if dtype.kind in "fc" else np.float64
 
 
-def jacobian(fun: Fun, argnums: ArgNums = 0, mode: str = "rev", has_aux: bool = False) -> Fun:
+#: The memory (bytes) a batched Jacobian or Hessian solve may hold for its k right-hand sides
+#: at once; larger batches are cut into chunks. `jacobian(..., max_bytes=)` overrides it.
+BATCH_BYTES = 256 * 2**20
+
+
+def jacobian(
+    fun: Fun, argnums: ArgNums = 0, mode: str = "rev", has_aux: bool = False, *, max_bytes: int | None = None
+) -> Fun:
     """The full derivative: for each output, an array shaped ``out.shape + in.shape`` per
-    input (a tuple for several argnums). ``mode="rev"`` back-substitutes once per output
-    scalar, ``"fwd"`` forward-substitutes once per input scalar."""
+    input (a tuple for several argnums). ``mode="rev"`` is one back-substitution with the
+    identity over each output's scalars as a matrix right-hand side, ``"fwd"`` one forward
+    substitution with the identity over each input's scalars; ``"auto"`` picks the one with
+    fewer right-hand sides. Batches that would hold more than `max_bytes` (default
+    `BATCH_BYTES`) are solved in chunks."""
     _check_callable(fun, "jacobian")
-    if mode not in ("rev", "fwd"):
-        raise ValueError(f"lagrad.jacobian: mode must be 'rev' or 'fwd', not {mode!r}")
+    if mode not in ("rev", "fwd", "auto"):
+        raise ValueError(f"lagrad.jacobian: mode must be 'rev', 'fwd' or 'auto', not {mode!r}")
 
     @functools.wraps(fun)
     def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
         traced = _trace(fun, args, kwargs, argnums, "jacobian", has_aux=has_aux)
-        blocks = _jacobian_blocks(traced, mode)
+        blocks = _jacobian_blocks(traced, mode, BATCH_BYTES if max_bytes is None else max_bytes)
         program = traced.program
         per_output = [_unpack(program.in_tree.unflatten(row), traced.single) for row in blocks]
         jac = program.out_tree.unflatten(per_output)
@@ -405,42 +415,55 @@ def jacobian(fun: Fun, argnums: ArgNums = 0, mode: str = "rev", has_aux: bool = 
     return jacobian_fun
 
 
-def _jacobian_blocks(traced: _Traced, mode: str) -> list[list[Any]]:
+def _size(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[Any]]:
     """J[o][j] shaped out_o.shape + in_j.shape, for every output o and input j."""
     program = traced.program
     in_shapes = [tuple(s) for s, _ in program.inputs]
     out_shapes = [tuple(np.shape(value(v))) for v in traced.outputs]
     dtype = np.result_type(*[_float_dtype(value(v)) for v in traced.outputs], *[d for _, d in program.inputs])
-    blocks: list[list[Any]] = [[None] * len(in_shapes) for _ in out_shapes]
-    for a, o in enumerate(program.outputs):
-        if isinstance(o, Constant):
-            for j, s in enumerate(in_shapes):
-                blocks[a][j] = np.zeros(out_shapes[a] + s, dtype=dtype)
+    blocks: list[list[Any]] = [[np.zeros(o + s, dtype=dtype) for s in in_shapes] for o in out_shapes]
+    if mode == "auto":
+        mode = "rev" if sum(map(_size, out_shapes)) <= sum(map(_size, in_shapes)) else "fwd"
+    # one right-hand side holds at most one value per variable
+    row_bytes = np.dtype(dtype).itemsize * (
+        sum(map(_size, in_shapes))
+        + sum(_size(eq.shape) for eq in program.equations if not isinstance(eq.shape[0] if eq.shape else None, tuple))
+    )
+    chunk = max(1, max_bytes // max(row_bytes, 1))
     if mode == "rev":
         for a, o in enumerate(program.outputs):
             if isinstance(o, Constant):
                 continue
             rows: list[list[Any]] = [[] for _ in in_shapes]
-            for e in _basis(out_shapes[a], dtype):
-                lam = back_substitution(program, {o: e})
+            for seed in _identity(out_shapes[a], dtype, chunk):
+                lam = back_substitution(program, {o: seed}, batched=seed.ndim > len(out_shapes[a]))
                 for j, s in enumerate(in_shapes):
-                    rows[j].append(np.zeros(s, dtype=dtype) if lam[j] is None else _as_dtype(lam[j], dtype))
+                    rows[j].append(
+                        np.zeros(seed.shape[:1] + s, dtype=dtype) if lam[j] is None else _as_dtype(lam[j], dtype)
+                    )
             for j, s in enumerate(in_shapes):
                 blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True)
     else:
-        cols: list[list[list[Any]]] = [[[] for _ in in_shapes] for _ in out_shapes]
+        outputs = _traced_outputs(program)
         for j, s in enumerate(in_shapes):
-            for e in _basis(s, dtype):
-                t = forward_substitution(program, {j: e}, outputs=_traced_outputs(program))
+            cols: list[list[Any]] = [[] for _ in out_shapes]
+            for seed in _identity(s, dtype, chunk):
+                t = forward_substitution(program, {j: seed}, outputs=outputs, batched=seed.ndim > len(s))
                 for a, o in enumerate(program.outputs):
                     if not isinstance(o, Constant):
-                        cols[a][j].append(
-                            np.zeros(out_shapes[a], dtype=dtype) if t[o] is None else _as_dtype(t[o], dtype)
+                        t_o = None if isinstance(o, Constant) else t[o]
+                        cols[a].append(
+                            np.zeros(seed.shape[:1] + out_shapes[a], dtype=dtype)
+                            if t_o is None
+                            else _as_dtype(t_o, dtype)
                         )
-        for a, o in enumerate(program.outputs):
-            if not isinstance(o, Constant):
-                for j, s in enumerate(in_shapes):
-                    blocks[a][j] = _assemble(cols[a][j], out_shapes[a], s, rows_first=False)
+            for a, o in enumerate(program.outputs):
+                if not isinstance(o, Constant):
+                    blocks[a][j] = _assemble(cols[a], out_shapes[a], s, rows_first=False)
     return blocks
 
 
@@ -452,25 +475,37 @@ def _as_dtype(x: Any, dtype: Any) -> Any:
     return lnp.astype(x, dtype)
 
 
-def _basis(shape: tuple[int, ...], dtype: Any) -> Any:
-    n = int(np.prod(shape, dtype=np.int64))
-    for s in range(n):
-        e = np.zeros(n, dtype=dtype)
-        e[s] = 1
-        yield e.reshape(shape)
+def _identity(shape: tuple[int, ...], dtype: Any, chunk: int) -> Any:
+    """The identity over the scalars of `shape`, as seeds: one unbatched seed for a single
+    scalar, else batches ``(c, *shape)`` of at most `chunk` rows."""
+    n = _size(shape)
+    if n == 1:
+        yield np.ones(shape, dtype=dtype)
+        return
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        e = np.zeros((stop - start, n), dtype=dtype)
+        e[np.arange(stop - start), np.arange(start, stop)] = 1
+        yield e.reshape((stop - start, *shape))
 
 
 def _assemble(parts: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int, ...], rows_first: bool) -> Any:
-    """Stack per-scalar results into an ``out_shape + in_shape`` array (traceable)."""
+    """Join per-batch results into an ``out_shape + in_shape`` array (traceable): `parts` are
+    stacked over the output's scalars (`rows_first`) or over the input's."""
     if not parts:
         return np.zeros(out_shape + in_shape)
-    stacked = lnp.stack(parts, axis=0 if rows_first else -1)
-    return lnp.reshape(stacked, out_shape + in_shape)
+    major, minor = (out_shape, in_shape) if rows_first else (in_shape, out_shape)
+    whole = parts[0] if len(parts) == 1 else lnp.concatenate(parts, axis=0)
+    whole = lnp.reshape(whole, (_size(major), _size(minor)))
+    if not rows_first:
+        whole = lnp.transpose(whole)
+    return lnp.reshape(whole, out_shape + in_shape)
 
 
-def hessian(fun: Fun, argnums: ArgNums = 0) -> Fun:
-    """Second derivatives, shaped ``in.shape + in.shape``: forward mode over reverse."""
-    return jacobian(jacobian(fun, argnums, mode="rev"), argnums, mode="fwd")
+def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None) -> Fun:
+    """Second derivatives, shaped ``in.shape + in.shape``: forward mode over reverse, the
+    forward sweep batched over the identity (in chunks within `max_bytes`)."""
+    return jacobian(jacobian(fun, argnums, mode="rev"), argnums, mode="fwd", max_bytes=max_bytes)
 
 
 def hvp(fun: Fun, argnums: ArgNums = 0) -> Fun:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Trace, registry
-from ..core.program import Constant, Parts, zeros_of
+from ..core.program import Constant, Parts, is_parts_shape, zeros_of
 
 
 def vjp_rule(prim: Any, pos: int) -> Any:
@@ -101,6 +101,95 @@ def apply_block(eq: Any, tangents: list[Any], *, guarded: bool = True) -> Any:
     return out
 
 
+# ----- the same operators batched over a leading axis of k right-hand sides ---------------
+
+
+def _batch_size(x: Any) -> int:
+    if isinstance(x, Parts):
+        return next(p for p in x if p is not None).shape[0]
+    return x.shape[0]
+
+
+def _row(x: Any, b: int) -> Any:
+    if isinstance(x, Parts):
+        return Parts(None if p is None else p[b] for p in x)
+    return x[b]
+
+
+def _stacked(rows: list[Any]) -> Any:
+    if isinstance(rows[0], Parts):
+        return Parts(np.stack([r[j] for r in rows]) for j in range(len(rows[0])))
+    return np.stack(rows)  # NumPy's dispatch records it for traced values
+
+
+def apply_transpose_batched(eq: Any, pos: int, g: Any, shape: Any, *, guarded: bool = False) -> Any:
+    """k stacked ``(∂f_k/∂z_i)ᵀ g[b]``: `g` shaped ``(k, *z_k.shape)``, the result ``(k, *shape)``.
+
+    A primitive's batched rule if it has one, its elementwise rule by broadcasting, or else
+    the unbatched operator row by row."""
+    prim = eq.primitive
+    rule = prim.batch_vjps.get(pos)
+    if rule is None and prim.elementwise:
+        rule = vjp_rule(prim, pos)
+    if rule is None or isinstance(g, Parts) or is_parts_shape(shape):
+        return _stacked([apply_transpose(eq, pos, _row(g, b), shape, guarded=guarded) for b in range(_batch_size(g))])
+    if not guarded:
+        ct = rule(g, *eq.values, **eq.params)
+    else:
+        with np.errstate(invalid="ignore"):
+            ct = rule(g, *eq.values, **eq.params)
+        if _has_nan(ct):
+            if not prim.elementwise:
+                rows = [apply_transpose(eq, pos, _row(g, b), shape) for b in range(_batch_size(g))]
+                return _stacked(rows)
+            ct = np.where(g == 0, 0, ct)
+    if prim.elementwise and ct.shape[1:] != shape:
+        ct = registry.helpers["unbroadcast_batched"](ct, shape)
+    return ct
+
+
+def apply_block_batched(eq: Any, tangents: list[Any], *, guarded: bool = False) -> Any:
+    """k stacked ``Σ_i ∂f_k/∂z_i t_i[b]``: each tangent shaped ``(k, *z_i.shape)`` (or None)."""
+    prim = eq.primitive
+    present = [pos for pos in eq.diff if tangents[pos] is not None]
+    if not present:
+        return None
+    k = _batch_size(tangents[present[0]])
+    if prim.jvp_joint is not None or is_parts_shape(eq.shape):
+        return _block_rows(eq, tangents, present, k, guarded)
+    out = None
+    for pos in present:
+        t = tangents[pos]
+        rule = prim.batch_jvps.get(pos)
+        if rule is None and prim.elementwise and not isinstance(t, Parts):
+            rule = jvp_rule(prim, pos)
+            pad = len(eq.shape) - (t.ndim - 1)
+            if rule is not None and pad > 0:  # align the argument's axes with the result's
+                t = registry.helpers["reshape"](t, (k,) + (1,) * pad + t.shape[1:])
+        if rule is None or isinstance(t, Parts):
+            c = _block_rows(eq, tangents, [pos], k, guarded)
+        elif not guarded:
+            c = rule(t, *eq.values, **eq.params)
+        else:
+            with np.errstate(invalid="ignore"):
+                c = rule(t, *eq.values, **eq.params)
+            if _has_nan(c):
+                c = np.where(t == 0, 0, c) if prim.elementwise else _block_rows(eq, tangents, [pos], k, True)
+        out = c if out is None else out + c
+    if out.shape != (k, *eq.shape):
+        out = registry.helpers["broadcast_to"](out, (k, *eq.shape))
+    return out
+
+
+def _block_rows(eq: Any, tangents: list[Any], positions: list[int], k: int, guarded: bool) -> Any:
+    rows = []
+    for b in range(k):
+        ts = [_row(t, b) if p in positions and t is not None else None for p, t in enumerate(tangents)]
+        out = apply_block(eq, ts, guarded=guarded)
+        rows.append(zeros_of(eq.shape, eq.dtype) if out is None else out)
+    return _stacked(rows)
+
+
 def _parts(value: Any) -> Any:
     """A tuple of tangents (from a rule of a primitive with several outputs) as Parts."""
     return Parts(value) if type(value) is tuple else value
@@ -112,6 +201,7 @@ def back_substitution(
     *,
     keep_all: bool = False,
     release: bool = False,
+    batched: bool = False,
 ) -> list[Any]:
     """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``.
 
@@ -119,19 +209,22 @@ def back_substitution(
     as soon as its equation's rules have run (the inputs' are kept); with
     `release`, the equations' forward values are dropped at the end (a one-shot
     gradient). A zero multiplier contributes nothing (see the module docstring).
+    `batched`: every seed has a leading axis of k cotangents, solved for together.
     """
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
-        lam = _back_substitution(program, seeds, keep_all, guarded=False)
+        lam = _back_substitution(program, seeds, keep_all, False, batched)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
         if any(_has_nan(v) for v in returned if v is not None):
-            lam = _back_substitution(program, seeds, keep_all, guarded=True)
+            lam = _back_substitution(program, seeds, keep_all, True, batched)
     if release:
         for eq in program.equations:
             eq.values = None
     return lam
 
 
-def _back_substitution(program: Program, seeds: dict[int, Any], keep_all: bool, guarded: bool) -> list[Any]:
+def _back_substitution(
+    program: Program, seeds: dict[int, Any], keep_all: bool, guarded: bool, batched: bool
+) -> list[Any]:
     """One sweep of back-substitution: the hot path of every gradient."""
     lam: list[Any] = [None] * program.n_vars
     for i, seed in seeds.items():
@@ -156,7 +249,9 @@ def _back_substitution(program: Program, seeds: dict[int, Any], keep_all: bool, 
         for pos in eq.diff:
             i = eq.args[pos]
             rule = vjps[pos] if pos < len(vjps) else prim.vjp_rule(pos)
-            if rule is None or guarded:
+            if batched:
+                ct = apply_transpose_batched(eq, pos, g, shapes[i], guarded=guarded)
+            elif rule is None or guarded:
                 ct = apply_transpose(eq, pos, g, shapes[i], guarded=guarded)
             else:
                 ct = rule(g, *values, **params)
@@ -168,29 +263,37 @@ def _back_substitution(program: Program, seeds: dict[int, Any], keep_all: bool, 
 
 
 def forward_substitution(
-    program: Program, tangents: dict[int, Any], *, start: int = 0, outputs: list[int] | None = None
+    program: Program,
+    tangents: dict[int, Any],
+    *,
+    start: int = 0,
+    outputs: list[int] | None = None,
+    batched: bool = False,
 ) -> list[Any]:
     """Tangents of every variable from the given ones, top row down:
     ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero). `start` skips equations
     that cannot depend on the seeded variables. A zero tangent contributes nothing
     (see the module docstring): the tangents of `outputs` (default: every variable)
-    are the ones looked at for NaN."""
+    are the ones looked at for NaN. `batched`: every tangent has a leading axis of k."""
     with np.errstate(invalid="ignore"):
-        t = _forward_substitution(program, tangents, start, guarded=False)
+        t = _forward_substitution(program, tangents, start, False, batched)
         wanted = (t[o] for o in outputs) if outputs is not None else iter(t)
         if any(_has_nan(v) for v in wanted if v is not None):
-            t = _forward_substitution(program, tangents, start, guarded=True)
+            t = _forward_substitution(program, tangents, start, True, batched)
     return t
 
 
-def _forward_substitution(program: Program, tangents: dict[int, Any], start: int, guarded: bool) -> list[Any]:
+def _forward_substitution(
+    program: Program, tangents: dict[int, Any], start: int, guarded: bool, batched: bool
+) -> list[Any]:
     t: list[Any] = [None] * program.n_vars
     for i, v in tangents.items():
         t[i] = v
+    apply = apply_block_batched if batched else apply_block
     for eq in program.equations[start:]:
         if not eq.diff:
             continue
-        out = apply_block(eq, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
+        out = apply(eq, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
         if out is not None:
             t[eq.out] = out
     return t

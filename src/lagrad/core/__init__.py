@@ -5,6 +5,7 @@ It imports nothing else of lagrad's; the NumPy layer registers itself here.
 
 from .primitive import (
     Primitive,
+    defbatch,
     defjvp,
     defjvp_argnum,
     defjvp_joint,
@@ -27,6 +28,7 @@ __all__ = [
     "Trace",
     "TraceEnded",
     "Var",
+    "defbatch",
     "defjvp",
     "defjvp_argnum",
     "defjvp_joint",

@@ -124,6 +124,9 @@ class Primitive:
         self.jvp_joint: Rule | None = None  # all tangents at once (jointly linear primitives)
         self.joint_reads: Any = None
         self.linear = False
+        # forms batched over a leading axis of k tangents or cotangents (see `defbatch`)
+        self.batch_vjps: dict[int, Rule] = {}
+        self.batch_jvps: dict[int, Rule] = {}
         self._plans: dict[int, Plan] = {}
         self.__doc__ = getattr(impl, "__doc__", None)
         self.__wrapped__ = impl
@@ -159,6 +162,10 @@ class Primitive:
         if self.linear:
             return _linear_jvp(self, pos)
         return None
+
+    def batches(self) -> bool:
+        """Whether the rules have batched forms (elementwise rules batch by broadcasting)."""
+        return self.elementwise or bool(self.batch_vjps or self.batch_jvps)
 
     def has_derivative(self, pos: int) -> bool:
         return self.vjp_rule(pos) is not None or self.jvp_rule(pos) is not None or self.jvp_joint is not None
@@ -326,6 +333,18 @@ def defjvp_argnum(prim: Primitive, rule: Rule) -> Primitive:
     _check(prim, "defjvp_argnum")
     prim.jvp_argnum = rule
     prim._rules_changed()
+    return prim
+
+
+def defbatch(prim: Primitive, *, vjps: dict[int, Rule] | None = None, jvps: dict[int, Rule] | None = None) -> Primitive:
+    """Rules batched over a leading axis of k cotangents (`vjps`) or tangents (`jvps`), per
+    argument position: ``rule(G, ans, *args, **params)`` with ``G.shape[0] == k`` returns
+    the k results stacked on a leading axis. They must read no more forward values than the
+    unbatched rules. Positions without one fall back to a loop over the batch; elementwise
+    rules need none (they batch by broadcasting)."""
+    _check(prim, "defbatch")
+    prim.batch_vjps.update(vjps or {})
+    prim.batch_jvps.update(jvps or {})
     return prim
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Aval, Var, defjvp_joint, deflinear, defvjp_argnum, registry
+from ..core import Aval, Var, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
 from . import reductions
 from ._register import function, method, prim
 
@@ -201,6 +201,15 @@ defvjp_argnum(_concatenate, _concatenate_vjp, reads="shapes")
 defvjp_argnum(_stack,       _stack_vjp,       reads="shapes")
 defjvp_joint(_concatenate,  _joined_tangent(_concatenate), reads="shapes")
 defjvp_joint(_stack,        _joined_tangent(_stack),       reads="shapes")
+defbatch(_reshape,
+         vjps={0: lambda g, ans, x, shape: reshape(g, (g.shape[0], *x.shape))},
+         jvps={0: lambda t, ans, x, shape: reshape(t, (t.shape[0], *shape))})
+defbatch(_transpose,
+         vjps={0: lambda g, ans, x, axes: transpose(g, _batched_axes(_inverse_permutation(axes)))},
+         jvps={0: lambda t, ans, x, axes: transpose(t, _batched_axes(axes))})
+defbatch(_broadcast_to,
+         vjps={0: lambda g, ans, x, shape: unbroadcast_batched(g, x.shape)},
+         jvps={0: lambda t, ans, x, shape: broadcast_batched(t, shape)})
 # fmt: on
 
 
@@ -227,6 +236,35 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if axes:  # the sum primitive itself: the axes are already normalised
         g = reductions._sum(g, axis=axes, keepdims=False)
     return g if g.shape == shape else reshape(g, shape)
+
+
+def unbroadcast_batched(g: Any, shape: tuple[int, ...]) -> Any:
+    """`unbroadcast` of k stacked results: `g` is ``(k, ...)``, the result ``(k, *shape)``."""
+    gshape = g.shape
+    k = gshape[0]
+    if gshape[1:] == shape:
+        return g
+    lead = len(gshape) - 1 - len(shape)
+    if lead < 0:
+        return broadcast_batched(g, shape)
+    axes = tuple(range(1, 1 + lead))
+    axes += tuple(i + 1 + lead for i, n in enumerate(shape) if n == 1 and gshape[i + 1 + lead] != 1)
+    if axes:
+        g = reductions._sum(g, axis=axes, keepdims=False)
+    return g if g.shape[1:] == shape else reshape(g, (k, *shape))
+
+
+def broadcast_batched(t: Any, shape: tuple[int, ...]) -> Any:
+    """`broadcast_to` of k stacked values: `t` is ``(k, ...)``, the result ``(k, *shape)``."""
+    k, tshape = t.shape[0], t.shape[1:]
+    pad = len(shape) - len(tshape)
+    if pad > 0:
+        t = reshape(t, (k, *(1,) * pad, *tshape))
+    return t if t.shape[1:] == shape else broadcast_to(t, (k, *shape))
+
+
+def _batched_axes(axes: Sequence[int]) -> tuple[int, ...]:
+    return (0, *(int(a) + 1 for a in axes))
 
 
 # ----- the NumPy API ------------------------------------------------------------
@@ -1035,6 +1073,8 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None, **kw: Any) -> Any:
 
 
 registry.helpers["unbroadcast"] = unbroadcast
+registry.helpers["unbroadcast_batched"] = unbroadcast_batched
+registry.helpers["reshape"] = reshape
 registry.helpers["broadcast_to"] = broadcast_to
 registry.helpers["zeros_like"] = zeros_like
 registry.helpers["astype"] = astype

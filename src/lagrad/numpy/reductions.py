@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Var, defjvp, deflinear, defvjp, registry
+from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
 from . import manipulation as _shape
 from ._register import function, method, nondiff, prim, unsupported_keywords
 from .ufuncs import conjugate, isnan, real, sqrt, where
@@ -79,6 +79,16 @@ def count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
 def spread(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
     """The multiplier of a reduction over `axes`, broadcast back to the input's `shape`."""
     return _shape.broadcast_to(_shape.reshape(g, kept_shape(shape, axes)), shape)
+
+
+def _spread_batched(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
+    """`spread` of k stacked multipliers (leading axis)."""
+    k = g.shape[0]
+    return _shape.broadcast_to(_shape.reshape(g, (k, *kept_shape(shape, axes))), (k, *shape))
+
+
+def _shifted_axes(axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(a + 1 for a in axes)
 
 
 def _impl(np_fun: Any) -> Any:
@@ -153,6 +163,12 @@ defvjp(_max,     lambda g, ans, x, axis, keepdims: spread(g, x.shape, axis) * _t
 defjvp(_max,     lambda t, ans, x, axis, keepdims: sum(t * _ties(x, ans, axis, keepdims), axis=axis, keepdims=keepdims))
 defvjp(_min,     lambda g, ans, x, axis, keepdims: spread(g, x.shape, axis) * _ties(x, ans, axis, keepdims))
 defjvp(_min,     lambda t, ans, x, axis, keepdims: sum(t * _ties(x, ans, axis, keepdims), axis=axis, keepdims=keepdims))
+defbatch(_sum,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _sum(t, axis=_shifted_axes(axis), keepdims=keepdims)})
+defbatch(_mean,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis) / count(x.shape, axis)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _mean(t, axis=_shifted_axes(axis), keepdims=keepdims)})
 # fmt: on
 
 
