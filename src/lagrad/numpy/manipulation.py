@@ -210,6 +210,12 @@ defbatch(_transpose,
 defbatch(_broadcast_to,
          vjps={0: lambda g, ans, x, shape: unbroadcast_batched(g, x.shape)},
          jvps={0: lambda t, ans, x, shape: broadcast_batched(t, shape)})
+defbatch(_moveaxis,
+         vjps={0: lambda g, ans, x, source, destination: _moveaxis_batched(g, destination, source)},
+         jvps={0: lambda t, ans, x, source, destination: _moveaxis_batched(t, source, destination)})
+defbatch(_astype,
+         vjps={0: lambda g, ans, x, dtype: astype(_real_for(g, x.dtype), x.dtype)},
+         jvps={0: lambda t, ans, x, dtype: _astype(t, dtype=dtype)})
 # fmt: on
 
 
@@ -261,6 +267,14 @@ def broadcast_batched(t: Any, shape: tuple[int, ...]) -> Any:
     if pad > 0:
         t = reshape(t, (k, *(1,) * pad, *tshape))
     return t if t.shape[1:] == shape else broadcast_to(t, (k, *shape))
+
+
+def _plus1(axes: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(a) + 1 for a in axes)
+
+
+def _moveaxis_batched(g: Any, source: Sequence[int], destination: Sequence[int]) -> Any:
+    return _moveaxis(g, source=_plus1(source), destination=_plus1(destination))
 
 
 def _batched_axes(axes: Sequence[int]) -> tuple[int, ...]:

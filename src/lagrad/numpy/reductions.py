@@ -169,6 +169,18 @@ defbatch(_sum,
 defbatch(_mean,
          vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis) / count(x.shape, axis)},
          jvps={0: lambda t, ans, x, axis, keepdims: _mean(t, axis=_shifted_axes(axis), keepdims=keepdims)})
+defbatch(_prod,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis) * _others(x, axis=axis)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _sum(t * _others(x, axis=axis), axis=_shifted_axes(axis),
+                                                         keepdims=keepdims)})
+defbatch(_max,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis) * _ties(x, ans, axis, keepdims)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _sum(t * _ties(x, ans, axis, keepdims), axis=_shifted_axes(axis),
+                                                         keepdims=keepdims)})
+defbatch(_min,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis) * _ties(x, ans, axis, keepdims)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _sum(t * _ties(x, ans, axis, keepdims), axis=_shifted_axes(axis),
+                                                         keepdims=keepdims)})
 # fmt: on
 
 
