@@ -174,7 +174,7 @@ def check_grads(
 def check_solvers(f: Callable[..., Any], *args: Any, atol: float = 1e-10, seed: int = 0) -> None:
     """Solve the adjoint system of `f` (reduced to a scalar by a random weighting of
     its outputs) by every method, and check that they agree and that ``‖Aλ − b‖ ≈ 0``."""
-    from .adjoint import METHODS
+    from .adjoint import SOLVERS
     from .numpy import sum as _sum
     from .transforms import adjoint
 
@@ -193,7 +193,7 @@ def check_solvers(f: Callable[..., Any], *args: Any, atol: float = 1e-10, seed: 
 
     system = adjoint(weighted, *args, argnums=which)
     reference = system.solve("back_substitution")
-    for method in METHODS:
+    for method in SOLVERS:
         solution = system.solve(method)
         residual = system.residual(solution)
         if residual > atol * max(1.0, max(reference.norms(), default=1.0)):

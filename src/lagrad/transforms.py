@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import numpy as lnp
-from .adjoint import METHODS, AdjointSystem, back_substitution, forward_substitution, input_gradients
+from .adjoint import SOLVERS, AdjointSystem, back_substitution, forward_substitution, input_gradients
 from .core import Program, Trace, Var
 from .core.program import Constant
 from .tree import tree_flatten
@@ -250,9 +250,9 @@ def _solve(program: Program, out: int | None, seed: Any, method: str) -> list[An
         return [None] * program.n_vars
     if method == "back_substitution":
         return back_substitution(program, {out: seed}, release=True)
-    if method not in METHODS:
-        raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return AdjointSystem(program, seed).solve(method).values
+    if method not in SOLVERS:
+        raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
+    return AdjointSystem(program, seed).solve(method, wanted=range(program.n_inputs)).values
 
 
 def value_and_grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str = "back_substitution") -> Fun:
@@ -537,12 +537,20 @@ def trace(fun: Fun, *args: Any, argnums: ArgNums | None = None, **kwargs: Any) -
 
 
 def adjoint(
-    fun: Fun, *args: Any, argnums: ArgNums | None = None, cotangent: Any = None, **kwargs: Any
+    fun: Fun,
+    *args: Any,
+    argnums: ArgNums | None = None,
+    cotangent: Any = None,
+    method: str = "back_substitution",
+    **kwargs: Any,
 ) -> AdjointSystem:
     """The adjoint system ``A λ = b`` of a scalar function at `args` (all of them inputs
-    unless `argnums` says otherwise). `cotangent` seeds a non-scalar output."""
+    unless `argnums` says otherwise). `cotangent` seeds a non-scalar output; `method` is the
+    solver behind its `multipliers` and `gradients`."""
+    if method not in SOLVERS:
+        raise ValueError(f"lagrad.adjoint: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
     traced = _trace(fun, args, kwargs, argnums, "adjoint", record_source=True)
-    return AdjointSystem(traced.program, cotangent)
+    return AdjointSystem(traced.program, cotangent, method=method)
 
 
 def value(x: Any) -> Any:

@@ -15,7 +15,7 @@ from .primitive import (
     defvjp_argnum,
     primitive,
 )
-from .program import Aval, BranchError, Constant, Equation, Program
+from .program import Aval, BranchError, Constant, Equation, Program, Tape
 from .trace import Trace, TraceEnded, Var
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Equation",
     "Primitive",
     "Program",
+    "Tape",
     "Trace",
     "TraceEnded",
     "Var",

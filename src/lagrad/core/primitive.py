@@ -366,4 +366,4 @@ def _part_vjp(g: Any, ans: Any, z: Any, index: int) -> Parts:
 #: ``part(z, index=j)``: output j of a primitive with several outputs (whose value is `Parts`).
 part = Primitive("part", lambda z, index: z[index])
 deflinear(part, _part_vjp)
-registry.helpers["part"] = part
+registry.ops.part = part

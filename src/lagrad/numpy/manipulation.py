@@ -222,7 +222,7 @@ defbatch(_astype,
 def _real_for(g: Any, dtype: Any) -> Any:
     """The real part of a complex multiplier headed for a real variable."""
     if np.dtype(g.dtype).kind == "c" and np.dtype(dtype).kind != "c":
-        return registry.helpers["real"](g)
+        return registry.ops.real(g)
     return g
 
 
@@ -1086,9 +1086,9 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None, **kw: Any) -> Any:
     return base + fill_value if isinstance(fill_value, Var) else np.full_like(base, fill_value, dtype=dtype, **kw)
 
 
-registry.helpers["unbroadcast"] = unbroadcast
-registry.helpers["unbroadcast_batched"] = unbroadcast_batched
-registry.helpers["reshape"] = reshape
-registry.helpers["broadcast_to"] = broadcast_to
-registry.helpers["zeros_like"] = zeros_like
-registry.helpers["astype"] = astype
+registry.ops.unbroadcast = unbroadcast
+registry.ops.unbroadcast_batched = unbroadcast_batched
+registry.ops.reshape = reshape
+registry.ops.broadcast_to = broadcast_to
+registry.ops.zeros_like = zeros_like
+registry.ops.astype = astype
