@@ -294,3 +294,47 @@ def test_hessian_batched_in_chunks_equals_the_gradient_of_the_gradient():
     ref = np.stack([lagrad.grad(lambda x, i=i: lagrad.grad(loss)(x)[i])(x) for i in range(5)])
     assert np.allclose(lagrad.hessian(loss)(x), ref, atol=1e-10)
     assert np.allclose(lagrad.hessian(loss, max_bytes=1)(x), ref, atol=1e-10)
+
+
+# ----- NaN and 0·∞ (issue 16, items 4 and 5) -------------------------------------------------
+
+
+def test_a_nan_loss_does_not_come_back_with_a_clean_gradient():
+    def loss(z):
+        e = np.exp(z)  # overflows: inf / inf
+        return (e / np.sum(e))[0]
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, gradient = lagrad.value_and_grad(loss)(np.array([1000.0, 1.0]))
+        by_forward = lagrad.grad(loss, method="forward_substitution")(np.array([1000.0, 1.0]))
+    assert np.isnan(value)
+    assert np.isnan(gradient).any() and np.isnan(by_forward).any()
+    # zero means zero still applies to a finite loss with an unselected infinite branch
+    assert lagrad.grad(lambda x: np.where(x > 0, np.sqrt(x), 0.0))(-1.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: np.sum(np.sqrt(x) * x),
+        lambda x: np.sum(0 * np.sqrt(x)),
+        lambda x: np.sqrt(x) @ np.array([0.0, 2.0]),
+        lambda x: np.sum(np.sqrt(x) * x * x),
+    ],
+    ids=["sqrt(x)*x", "0*sqrt(x)", "sqrt(x)@w", "sqrt(x)*x*x"],
+)
+def test_tangent_mode_resolves_zero_times_infinity_as_reverse_mode_does(f):
+    x = np.array([0.0, 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reverse = lagrad.grad(f)(x)
+        assert np.all(np.isfinite(reverse))
+        assert np.allclose(lagrad.grad(f, method="forward_substitution")(x), reverse)
+        assert np.allclose(lagrad.jacobian(f, mode="fwd")(x), reverse)
+        assert np.isclose(lagrad.jvp(f, (x,), (np.ones(2),))[1], reverse.sum())
+        assert np.allclose(lagrad.hessian(f)(x), lagrad.jacobian(lagrad.grad(f), mode="rev")(x))
+
+
+def test_the_hessian_of_sqrt_x_times_x_squared_at_zero_is_finite():
+    f = lambda x: np.sqrt(x) * x * x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert lagrad.hessian(f)(0.0) == 0.0 == lagrad.grad(lagrad.grad(f))(0.0)

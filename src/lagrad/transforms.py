@@ -244,15 +244,23 @@ def _unpack(grads: tuple[Any, ...], single: bool) -> Any:
     return grads[0] if single else tuple(grads)
 
 
-def _solve(program: Program, out: int | None, seed: Any, method: str) -> list[Any]:
-    """Multipliers of every variable for the output seeded with `seed`."""
+def _solve(program: Program, out: int | None, seed: Any, method: str, nan_output: bool = False) -> list[Any]:
+    """Multipliers of every variable for the output seeded with `seed`. Zero means zero does not
+    apply to an output that is NaN (`nan_output`): its gradient must not look clean."""
     if out is None:
         return [None] * program.n_vars
-    if method == "back_substitution":
-        return back_substitution(program, {out: seed}, release=True)
+    if method == "back_substitution" or (nan_output and method in SOLVERS):
+        return back_substitution(program, {out: seed}, release=True, mask=not nan_output)
     if method not in SOLVERS:
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
     return AdjointSystem(program, seed).solve(method, wanted=range(program.n_inputs)).values
+
+
+def _is_nan(x: Any) -> bool:
+    try:
+        return bool(np.isnan(x))
+    except TypeError:
+        return False
 
 
 def value_and_grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str = "back_substitution") -> Fun:
@@ -266,7 +274,7 @@ def value_and_grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, met
         out = _scalar_output(traced, "grad")
         value_out = traced.outputs[0]
         seed = np.ones((), dtype=np.dtype(value(value_out).dtype if hasattr(value(value_out), "dtype") else float))
-        lam = _solve(traced.program, out, seed, method)
+        lam = _solve(traced.program, out, seed, method, _is_nan(value(value_out)))
         grads = _unpack(input_gradients(traced.program, lam), traced.single)
         return ((value_out, traced.aux) if has_aux else value_out), grads
 

@@ -21,6 +21,7 @@ def back_substitution(
     keep_all: bool = False,
     release: bool = False,
     batched: bool = False,
+    mask: bool = True,
 ) -> list[Any]:
     """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``.
 
@@ -30,11 +31,13 @@ def back_substitution(
     gradient; the constants stay, the program still replays). A zero multiplier
     contributes nothing (see `operators`).
     `batched`: every seed has a leading axis of k cotangents, solved for together.
+    `mask=False` turns zero means zero off: for an output that is itself NaN, whose
+    gradient must not come back looking clean.
     """
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
         lam = _back_substitution(program, seeds, keep_all, False, batched)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
-        if any(_has_nan(v) for v in returned if v is not None):
+        if mask and any(_has_nan(v) for v in returned if v is not None):
             lam = _back_substitution(program, seeds, keep_all, True, batched)
     if release:
         program.release()

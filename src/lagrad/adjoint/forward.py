@@ -24,13 +24,48 @@ def forward_substitution(
     ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero). `start` skips equations
     that cannot depend on the seeded variables. A zero tangent contributes nothing
     (see the module docstring): the tangents of `outputs` (default: every variable)
-    are the ones looked at for NaN. `batched`: every tangent has a leading axis of k."""
+    are the ones looked at for NaN. `batched`: every tangent has a leading axis of k.
+
+    A tangent sweep meets ``0 × ∞`` where reverse mode does not: in ``sqrt(x) * x`` at 0
+    the infinite tangent of ``sqrt(x)`` meets the zero partial ``x``, while the reverse
+    sweep sends a zero multiplier into the infinite partial, which zero means zero
+    resolves. So NaN entries left in the wanted outputs are recomputed by transposed
+    solves: the Jacobian rows of those entries by one batched back-substitution, applied
+    to the given tangents (real values; traced ones are left as they are)."""
     with np.errstate(invalid="ignore"):
         t = _forward_substitution(program, tangents, start, False, batched)
-        wanted = (t[o] for o in outputs) if outputs is not None else iter(t)
-        if any(_has_nan(v) for v in wanted if v is not None):
+        wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
+        if any(_has_nan(t[o]) for o in wanted):
             t = _forward_substitution(program, tangents, start, True, batched)
+            for o in wanted:
+                if _has_nan(t[o]):
+                    t[o] = _by_transposed_solves(program, tangents, o, t[o], batched)
     return t
+
+
+def _by_transposed_solves(program: Program, tangents: dict[int, Any], o: int, t_o: Any, batched: bool) -> Any:
+    """`t_o` with its NaN entries recomputed as (row of the Jacobian, by back-substitution) ·
+    tangents, where that gives a number."""
+    values = [t_o, *tangents.values()]
+    if any(type(v) is not np.ndarray and not isinstance(v, np.generic) for v in values):
+        return t_o  # traced tangents (or several-array values): left to the tangent sweep
+    if any(np.dtype(v.dtype).kind != "f" for v in values) or program.dtype(o).kind != "f":
+        return t_o
+    from .backward import back_substitution  # transposed solves of the same system
+
+    k = t_o.shape[0] if batched else 1
+    flat_t = np.reshape(t_o, (k, -1)).copy()
+    entries = np.unique(np.nonzero(np.isnan(flat_t))[1])
+    seeds = np.zeros((len(entries), flat_t.shape[1]))
+    seeds[np.arange(len(entries)), entries] = 1
+    lam = back_substitution(program, {o: seeds.reshape((len(entries), *program.shape(o)))}, keep_all=True, batched=True)
+    rows = np.zeros((len(entries), k))  # J[entry] · t, per batch row
+    for i, t_i in tangents.items():
+        if lam[i] is not None:
+            rows += np.reshape(lam[i], (len(entries), -1)) @ np.reshape(t_i, (k, -1)).T
+    fixed = flat_t[:, entries]
+    flat_t[:, entries] = np.where(np.isnan(fixed) & np.isfinite(rows.T), rows.T, fixed)
+    return flat_t.reshape(np.shape(t_o))
 
 
 def _forward_substitution(
