@@ -123,7 +123,7 @@ def apply_transpose_batched(eq: Any, pos: int, g: Any, shape: Any, *, guarded: b
     A primitive's batched rule if it has one, its elementwise rule by broadcasting, or else
     the unbatched operator row by row."""
     prim = eq.primitive
-    rule = prim.batch_vjps.get(pos)
+    rule = prim.batch_vjp_rule(pos)
     if rule is None and prim.elementwise:
         rule = vjp_rule(prim, pos)
     if rule is None or isinstance(g, Parts) or is_parts_shape(shape):
@@ -150,6 +150,10 @@ def apply_block_batched(eq: Any, tangents: list[Any], *, guarded: bool = False) 
     if not present:
         return None
     k = _batch_size(tangents[present[0]])
+    if prim.batch_jvp_joint is not None and not guarded:
+        out = prim.batch_jvp_joint([tangents[p] if p in present else None for p in range(len(eq.args))],
+                                   *eq.values, **eq.params)  # fmt: skip
+        return out if out.shape == (k, *eq.shape) else registry.ops.broadcast_to(out, (k, *eq.shape))
     if prim.jvp_joint is not None or is_parts_shape(eq.shape):
         return _block_rows(eq, tangents, present, k, guarded)
     out = None

@@ -179,6 +179,27 @@ def _stack_vjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
     return g[(slice(None),) * axis + (argnum,)]
 
 
+def _concatenate_bvjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
+    axis = _normalize_axis(axis, ans.ndim)
+    start = builtins.sum(x.shape[axis] for x in xs[:argnum])
+    return g[(slice(None),) * (axis + 1) + (slice(start, start + xs[argnum].shape[axis]),)]
+
+
+def _stack_bvjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
+    axis = _normalize_axis(axis, ans.ndim)
+    return g[(slice(None),) * (axis + 1) + (argnum,)]
+
+
+def _joined_tangent_batched(join: Any) -> Any:
+    def jvp(tangents: list[Any], ans: Any, *xs: Any, axis: int) -> Any:
+        first = next(t for t in tangents if t is not None)
+        k, dtype = first.shape[0], first.dtype
+        parts = [t if t is not None else np.zeros((k, *x.shape), dtype=dtype) for t, x in zip(tangents, xs)]
+        return join(*parts, axis=_normalize_axis(axis, ans.ndim) + 1)
+
+    return jvp
+
+
 def _joined_tangent(join: Any) -> Any:
     def jvp(tangents: list[Any], ans: Any, *xs: Any, axis: int) -> Any:
         dtype = next(t for t in tangents if t is not None).dtype
@@ -210,6 +231,8 @@ defbatch(_transpose,
 defbatch(_broadcast_to,
          vjps={0: lambda g, ans, x, shape: unbroadcast_batched(g, x.shape)},
          jvps={0: lambda t, ans, x, shape: broadcast_batched(t, shape)})
+defbatch(_concatenate, vjp_argnum=_concatenate_bvjp, jvp_joint=_joined_tangent_batched(_concatenate))
+defbatch(_stack,       vjp_argnum=_stack_bvjp,       jvp_joint=_joined_tangent_batched(_stack))
 defbatch(_moveaxis,
          vjps={0: lambda g, ans, x, source, destination: _moveaxis_batched(g, destination, source)},
          jvps={0: lambda t, ans, x, source, destination: _moveaxis_batched(t, source, destination)})
