@@ -33,10 +33,10 @@ def forward_substitution(
     solves: the Jacobian rows of those entries by one batched back-substitution, applied
     to the given tangents (real values; traced ones are left as they are)."""
     with np.errstate(invalid="ignore"):
-        t = _forward_substitution(program, tangents, start, False, batched)
+        t = _forward_substitution(program, tangents, start, False, batched, outputs)
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
         if any(_has_nan(t[o]) for o in wanted):
-            t = _forward_substitution(program, tangents, start, True, batched)
+            t = _forward_substitution(program, tangents, start, True, batched, outputs)
             for o in wanted:
                 if _has_nan(t[o]):
                     t[o] = _by_transposed_solves(program, tangents, o, t[o], batched)
@@ -69,18 +69,36 @@ def _by_transposed_solves(program: Program, tangents: dict[int, Any], o: int, t_
 
 
 def _forward_substitution(
-    program: Program, tangents: dict[int, Any], start: int, guarded: bool, batched: bool
+    program: Program,
+    tangents: dict[int, Any],
+    start: int,
+    guarded: bool,
+    batched: bool,
+    outputs: list[int] | None,
 ) -> list[Any]:
+    """One sweep. With `outputs` given, every other tangent is dropped after its last use
+    (fresh arrays for every tangent would also cost the allocator a page fault per page)."""
     t: list[Any] = [None] * program.n_vars
     for i, v in tangents.items():
         t[i] = v
     apply = apply_block_batched if batched else apply_block
-    for eq in program.equations[start:]:
-        if not eq.diff:
-            continue
-        out = apply(eq, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
-        if out is not None:
-            t[eq.out] = out
+    equations = program.equations[start:]
+    last = {}
+    if outputs is not None:
+        for j, eq in enumerate(equations):
+            for a in eq.args:
+                last[a] = j
+        for o in outputs:
+            last.pop(o, None)
+    for j, eq in enumerate(equations):
+        if eq.diff:
+            out = apply(eq, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
+            if out is not None:
+                t[eq.out] = out
+        if outputs is not None:
+            for a in eq.args:
+                if a >= 0 and last.get(a) == j:
+                    t[a] = None
     return t
 
 
@@ -110,12 +128,16 @@ def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[
             rows = np.eye(m)[first : first + CHUNK]
             if is_parts_shape(shape):  # several arrays: one direction at a time
                 for s, e in enumerate(rows):
-                    t = forward_substitution(program, {i: unflat(e, shape, dtype)}, start=start)[system.output]
+                    t = forward_substitution(
+                        program, {i: unflat(e, shape, dtype)}, start=start, outputs=[system.output]
+                    )
+                    t = t[system.output]
                     if t is not None:
                         lam_i[first + s] = np.real(np.sum(np.ravel(_plain(t)) * c))
                 continue
             seeds = np.stack([unflat(e, shape, dtype) for e in rows])
-            t = forward_substitution(program, {i: seeds}, start=start, batched=True)[system.output]
+            t = forward_substitution(program, {i: seeds}, start=start, outputs=[system.output], batched=True)
+            t = t[system.output]
             if t is not None:  # the derivative of Re Σ cotangent · output, per direction
                 lam_i[first : first + len(rows)] = np.real(np.reshape(_plain(t), (len(rows), -1)) @ c)
         lam[i] = unflat(lam_i, shape, dtype, covector=True)
