@@ -9,6 +9,7 @@ import pytest
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.testing import check_grads
 from tests.conftest import rand
 
 
@@ -254,7 +255,7 @@ def test_jacobian_is_one_batched_solve_equal_to_the_unbatched_path(mode, max_byt
     x = rng.standard_normal(4)
     J = lagrad.jacobian(f, mode=mode, max_bytes=max_bytes)(x)
     assert np.allclose(J, _rows_one_by_one(f, x), atol=1e-12)
-    lagrad.testing.check_grads(f, x, modes=("fwd", "rev"), order=2)
+    check_grads(f, x, modes=("fwd", "rev"), order=2)
 
 
 @pytest.mark.parametrize("mode", ["rev", "fwd"])
