@@ -369,6 +369,10 @@ def _scan_jvp_a(t: Any, ans: Any, a: Any, b: Any, axis: int, reverse: bool) -> A
 # fmt: off
 deflinear(_cumsum,         lambda g, ans, x, axis: _cumsum_reverse(g, axis=axis))
 deflinear(_cumsum_reverse, lambda g, ans, x, axis: _cumsum(g, axis=axis))
+defbatch(_cumsum,         vjps={0: lambda g, ans, x, axis: _cumsum_reverse(g, axis=axis + 1)},
+                          jvps={0: lambda t, ans, x, axis: _cumsum(t, axis=axis + 1)})
+defbatch(_cumsum_reverse, vjps={0: lambda g, ans, x, axis: _cumsum(g, axis=axis + 1)},
+                          jvps={0: lambda t, ans, x, axis: _cumsum_reverse(t, axis=axis + 1)})
 defvjp(_scan,    _scan_vjp_a,
                  lambda g, ans, a, b, axis, reverse: _scan(a, g, axis=axis, reverse=not reverse))
 defjvp(_scan,    _scan_jvp_a,
