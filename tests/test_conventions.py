@@ -66,6 +66,7 @@ def show(value: Any) -> str:
 
 KINKS = "Kinks and ties: a choice, where the derivative does not exist"
 TRUE = "Where lagrad gives the true value and a peer does not"
+NANS = "Where the value is NaN: its gradient is NaN too, never a clean-looking number"
 GAPS = "Where lagrad is wrong too (known)"
 
 CONVENTIONS = [
@@ -158,10 +159,11 @@ CONVENTIONS = [
                lambda: lagrad.grad(lambda x: lnp.sqrt(x) * x)(0.0),
                lambda jax, jnp: jax.grad(lambda x: jnp.sqrt(x) * x)(0.0),
                lambda torch: _torch_grad(torch, lambda x: torch.sqrt(x) * x, 0.0), ("0", "NaN", "NaN")),
-    Convention(TRUE, "x·log(x) at 0", "d(x·log x)/dx at x = 0, the limit of log x + 1",
+    Convention(NANS, "x·log(x) at 0", "d(x·log x)/dx at x = 0, where the value 0·log 0 is NaN",
                lambda: lagrad.grad(lambda x: x * lnp.log(x))(0.0),
                lambda jax, jnp: jax.grad(lambda x: x * jnp.log(x))(0.0),
-               lambda torch: _torch_grad(torch, lambda x: x * torch.log(x), 0.0), ("−∞", "NaN", "NaN")),
+               lambda torch: _torch_grad(torch, lambda x: x * torch.log(x), 0.0), ("NaN", "NaN", "NaN"),
+               "the limit of log x + 1 is −∞, but a NaN output gets no masked gradient (issue 16, item 4)"),
     Convention(TRUE, "the logaddexp slope at −∞", "d logaddexp(x, x)/dx at x = −∞ (= d(x + log 2)/dx)",
                lambda: lagrad.grad(lambda x: lnp.logaddexp(x, x))(-np.inf),
                lambda jax, jnp: jax.grad(lambda x: jnp.logaddexp(x, x))(-np.inf),

@@ -517,7 +517,7 @@ CASES = [
          lambda: grad(sum_sq, method="magic")(np.ones(2)),
          ValueError, "unknown method 'magic'; choose one of back_substitution, forward_substitution, sparse"),
     Case(CALLS, "an unknown jacobian mode", 'jacobian(f, mode="both")', lambda: lagrad.jacobian(sum_sq, mode="both"),
-         ValueError, "lagrad.jacobian: mode must be 'rev' or 'fwd', not 'both'"),
+         ValueError, "lagrad.jacobian: mode must be 'rev', 'fwd' or 'auto', not 'both'"),
     Case(CALLS, "float() of a traced value", "grad(lambda x: float(x) * x)(1.0)",
          lambda: grad(lambda x: float(x) * x)(1.0),
          TypeError, "was converted with float(), which would drop its derivative"),

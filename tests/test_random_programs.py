@@ -681,3 +681,46 @@ def test_set_with_repeated_indices():
     assert g == 1.0
     _, t = lagrad.jvp(lambda v: lnp.at(x)[np.array([0, 0])].set(v), (1.5,), (1.0,))
     assert np.array_equal(t, [1.0, 0.0, 0.0])
+
+
+# ----- forward and reverse mode agree at 0·∞ points (issue 16, item 5) ---------------------
+
+#: Factors that are 0 at x = 0 with an infinite (or undefined) derivative there, or a zero
+#: derivative: products of them have finite derivatives that a tangent sweep meets as 0·∞.
+_ZERO_INF_FACTORS: list[Callable[[Any], Any]] = [
+    lambda x: lnp.sqrt(x),
+    lambda x: x,
+    lambda x: x * x,
+    lambda x: 0.0 * lnp.sqrt(x),
+    lambda x: lnp.sqrt(x) * lnp.sqrt(x),
+    lambda x: lnp.sin(x),
+]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    factors=st.lists(st.sampled_from(range(len(_ZERO_INF_FACTORS))), min_size=2, max_size=4),
+    zeros=st.lists(st.booleans(), min_size=3, max_size=3),
+)
+def test_forward_and_reverse_mode_agree_at_zero_times_infinity(factors: list[int], zeros: list[bool]) -> None:
+    w = np.array([1.0, -2.0, 0.5])
+    x = np.where(zeros, 0.0, np.array([0.3, 1.2, 0.7]))
+
+    def f(x):
+        y = _ZERO_INF_FACTORS[factors[0]](x)
+        for j in factors[1:]:
+            y = y * _ZERO_INF_FACTORS[j](x)
+        return y @ w
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reverse = lagrad.grad(f)(x)
+        assume(np.all(np.isfinite(reverse)))  # where reverse mode finds a finite solution ...
+        forward = lagrad.grad(f, method="forward_substitution")(x)
+        jac = lagrad.jacobian(f, mode="fwd")(x)
+        tangent = lagrad.jvp(f, (x,), (np.ones(3),))[1]
+        hess_rev = lagrad.jacobian(lagrad.grad(f), mode="rev")(x)
+        hess = lagrad.hessian(f)(x)
+    assert np.allclose(forward, reverse) and np.allclose(jac, reverse)  # ... every solver finds it
+    assert np.isclose(tangent, reverse.sum())
+    if np.all(np.isfinite(hess_rev)):
+        assert np.allclose(hess, hess_rev)

@@ -9,6 +9,7 @@ import pytest
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.testing import check_grads
 from tests.conftest import rand
 
 
@@ -307,3 +308,116 @@ def test_a_buffer_filled_in_a_loop_gets_lagrads_explanation_first():
         lagrad.grad(f)(np.ones(3))
     assert "lagrad.numpy.stack" in str(info.value)
     assert "setting an array element" in str(info.value.__cause__)
+
+
+# ----- full Jacobians and Hessians as batched solves ---------------------------------------
+
+
+def _step_map(As):
+    def f(y):
+        for A in As:
+            y = np.tanh(A @ y) + np.sin(y)
+        return y
+
+    return f
+
+
+def _rows_one_by_one(f, x):
+    """The Jacobian built one gradient at a time (the unbatched path)."""
+    n = f(x).size
+    return np.stack([lagrad.grad(lambda x, i=i: f(x).ravel()[i])(x) for i in range(n)]).reshape(f(x).shape + x.shape)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd", "auto"])
+@pytest.mark.parametrize("max_bytes", [None, 1])  # 1 byte: every right-hand side its own chunk
+def test_jacobian_is_one_batched_solve_equal_to_the_unbatched_path(mode, max_bytes):
+    rng = np.random.default_rng(1)
+    f = _step_map([rng.standard_normal((4, 4)) / 2 for _ in range(3)])
+    x = rng.standard_normal(4)
+    J = lagrad.jacobian(f, mode=mode, max_bytes=max_bytes)(x)
+    assert np.allclose(J, _rows_one_by_one(f, x), atol=1e-12)
+    check_grads(f, x, modes=("fwd", "rev"), order=2)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_jacobian_of_matrix_inputs_and_outputs(mode):
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((3, 4))
+
+    def f(a, b):
+        return np.tanh(a @ w) * np.sum(b, axis=0), np.transpose(a)[1:] ** 2
+
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((5, 4))
+    (j_aa, j_ab), (j_ba, j_bb) = lagrad.jacobian(f, (0, 1), mode=mode)(a, b)
+    for out, (ja, jb) in enumerate([(j_aa, j_ab), (j_ba, j_bb)]):
+        assert np.allclose(ja, _rows_one_by_one(lambda a: f(a, b)[out], a), atol=1e-12)
+        assert np.allclose(jb, _rows_one_by_one(lambda b: f(a, b)[out], b), atol=1e-12)
+
+
+def test_batched_jacobians_trace_again_for_higher_order():
+    rng = np.random.default_rng(3)
+    f = _step_map([rng.standard_normal((3, 3)) / 2 for _ in range(2)])
+    x = rng.standard_normal(3)
+    rev_rev = lagrad.jacobian(lagrad.jacobian(f, mode="rev"), mode="rev")(x)
+    fwd_fwd = lagrad.jacobian(lagrad.jacobian(f, mode="fwd"), mode="fwd")(x)
+    for i in range(3):
+        ref = lagrad.hessian(lambda x, i=i: f(x)[i])(x)
+        assert np.allclose(rev_rev[i], ref, atol=1e-10) and np.allclose(fwd_fwd[i], ref, atol=1e-10)
+
+
+def test_hessian_batched_in_chunks_equals_the_gradient_of_the_gradient():
+    rng = np.random.default_rng(4)
+    f = _step_map([rng.standard_normal((5, 5)) / 2 for _ in range(2)])
+
+    def loss(x):
+        return np.sum(f(x) ** 2)
+
+    x = rng.standard_normal(5)
+    ref = np.stack([lagrad.grad(lambda x, i=i: lagrad.grad(loss)(x)[i])(x) for i in range(5)])
+    assert np.allclose(lagrad.hessian(loss)(x), ref, atol=1e-10)
+    assert np.allclose(lagrad.hessian(loss, max_bytes=1)(x), ref, atol=1e-10)
+
+
+# ----- NaN and 0·∞ (issue 16, items 4 and 5) -------------------------------------------------
+
+
+def test_a_nan_loss_does_not_come_back_with_a_clean_gradient():
+    def loss(z):
+        e = np.exp(z)  # overflows: inf / inf
+        return (e / np.sum(e))[0]
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, gradient = lagrad.value_and_grad(loss)(np.array([1000.0, 1.0]))
+        by_forward = lagrad.grad(loss, method="forward_substitution")(np.array([1000.0, 1.0]))
+    assert np.isnan(value)
+    assert np.isnan(gradient).any() and np.isnan(by_forward).any()
+    # zero means zero still applies to a finite loss with an unselected infinite branch
+    with np.errstate(invalid="ignore"):
+        assert lagrad.grad(lambda x: np.where(x > 0, np.sqrt(x), 0.0))(-1.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: np.sum(np.sqrt(x) * x),
+        lambda x: np.sum(0 * np.sqrt(x)),
+        lambda x: np.sqrt(x) @ np.array([0.0, 2.0]),
+        lambda x: np.sum(np.sqrt(x) * x * x),
+    ],
+    ids=["sqrt(x)*x", "0*sqrt(x)", "sqrt(x)@w", "sqrt(x)*x*x"],
+)
+def test_tangent_mode_resolves_zero_times_infinity_as_reverse_mode_does(f):
+    x = np.array([0.0, 1.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reverse = lagrad.grad(f)(x)
+        assert np.all(np.isfinite(reverse))
+        assert np.allclose(lagrad.grad(f, method="forward_substitution")(x), reverse)
+        assert np.allclose(lagrad.jacobian(f, mode="fwd")(x), reverse)
+        assert np.isclose(lagrad.jvp(f, (x,), (np.ones(2),))[1], reverse.sum())
+        assert np.allclose(lagrad.hessian(f)(x), lagrad.jacobian(lagrad.grad(f), mode="rev")(x))
+
+
+def test_the_hessian_of_sqrt_x_times_x_squared_at_zero_is_finite():
+    f = lambda x: np.sqrt(x) * x * x
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert lagrad.hessian(f)(0.0) == 0.0 == lagrad.grad(lagrad.grad(f))(0.0)

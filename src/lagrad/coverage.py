@@ -72,6 +72,15 @@ def differentiable_primitives() -> list[Primitive]:
     return [p for p in PRIMITIVES.values() if has_derivative(p)]
 
 
+def batching() -> tuple[list[str], list[str]]:
+    """The differentiable primitives whose rules batch natively over a leading axis of right-hand
+    sides (elementwise, or with batched forms), and those that loop over the batch."""
+    native, looped = [], []
+    for p in differentiable_primitives():
+        (native if p.batches() else looped).append(p.name)
+    return sorted(set(native)), sorted(set(looped) - set(native))
+
+
 def unchecked_primitives(checked: set[Primitive]) -> list[str]:
     """Names of the differentiable primitives not in `checked` (lagrad.testing.checked_primitives
     after a test suite has run): derivative rules that no gradient check has exercised."""
@@ -258,6 +267,18 @@ def render(table: list[Row] | None = None) -> str:
         for status in STATUSES:
             chosen = [r for r in in_module if r.status == status]
             out += [f"**{status}** ({len(chosen)}): {_names(chosen)}", ""]
+    native, looped = batching()
+    out += [
+        "## Batched rules",
+        "",
+        "Full Jacobians and Hessians solve for many right-hand sides at once, batched over a",
+        "leading axis. Of the differentiable primitives, "
+        f"**{len(native)} batch natively** (elementwise, or with batched forms);",
+        f"the other {len(looped)} loop over the batch, one right-hand side at a time:",
+        "",
+        ", ".join(f"`{name}`" for name in looped) or "—",
+        "",
+    ]
     listed = sorted(NONDIFF)
     out += [
         "## The no-derivative list",
@@ -291,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     for line in _summary(table):
         print(line)
     print(f"{sum(r.status == DIFFERENTIABLE for r in table)} functions are differentiable")
+    native, looped = batching()
+    print(f"{len(native)} of {len(native) + len(looped)} differentiable primitives batch natively")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
     print(f"wrote {args.output}")

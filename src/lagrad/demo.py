@@ -288,11 +288,14 @@ def write_pictures(system: AdjointSystem, result: TrainingResult | None, directo
     and scalar-level nonzeros), its computation graph and, after training, the loss
     curve into `directory`; return the paths written."""
     _require("matplotlib", "drawing the pictures")
-    from .plot import save
+    from .plot import plot_program, save
 
     figure = system.plot(levels=True)
     figure.suptitle("The seed's network: A λ = b", fontsize=11)
-    written = [save(figure, directory, "adjoint-matrix.png"), save(system.program.plot(), directory, "program.png")]
+    written = [
+        save(figure, directory, "adjoint-matrix.png"),
+        save(plot_program(system.program), directory, "program.png"),
+    ]
     if result is not None:
         written.append(save(_loss_figure(result), directory, "loss.png"))
     return written

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .adjoint.levels import schedule
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -127,26 +129,10 @@ def block_structure(
 
 
 def solve_levels(system: AdjointSystem) -> list[list[int]]:
-    """Variables (1-based) grouped by when back-substitution can have their multiplier.
-
-    ``λ_i = Σ_k λ_k ∂f_k/∂z_i`` needs every ``λ_k`` of the equations reading ``z_i``,
-    so ``level(i) = 1 + max level(k)`` over those, and 0 where none reads it (the
-    output; or a variable the output does not depend on, whose λ is 0). The
-    multipliers of one level depend on none of each other: they can be solved
-    independently, e.g. one branch of a network per worker.
-    """
-    n = system.program.n_vars
-    readers: list[list[int]] = [[] for _ in range(n)]
-    for block in system.blocks():
-        readers[block.i].append(block.k)
-    level = [0] * n
-    for i in reversed(range(n)):  # a reader always comes after what it reads
-        if readers[i]:
-            level[i] = 1 + max(level[k] for k in readers[i])
-    out: list[list[int]] = [[] for _ in range(max(level, default=-1) + 1)]
-    for i, lv in enumerate(level):
-        out[lv].append(i + 1)
-    return out
+    """Variables (1-based) grouped by when back-substitution can have their multiplier: the
+    level schedule of the `levels` solver (`lagrad.adjoint.levels.schedule`), numbered as
+    printed. The multipliers of one level depend on none of each other."""
+    return [[i + 1 for i in members] for members in schedule(system.program)]
 
 
 # -- drawing ----------------------------------------------------------------------------

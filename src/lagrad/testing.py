@@ -174,7 +174,7 @@ def check_grads(
 def check_solvers(f: Callable[..., Any], *args: Any, atol: float = 1e-10, seed: int = 0) -> None:
     """Solve the adjoint system of `f` (reduced to a scalar by a random weighting of
     its outputs) by every method, and check that they agree and that ``‖Aλ − b‖ ≈ 0``."""
-    from .adjoint import METHODS
+    from .adjoint import SOLVERS
     from .numpy import sum as _sum
     from .transforms import adjoint
 
@@ -193,7 +193,7 @@ def check_solvers(f: Callable[..., Any], *args: Any, atol: float = 1e-10, seed: 
 
     system = adjoint(weighted, *args, argnums=which)
     reference = system.solve("back_substitution")
-    for method in METHODS:
+    for method in SOLVERS:
         solution = system.solve(method)
         residual = system.residual(solution)
         if residual > atol * max(1.0, max(reference.norms(), default=1.0)):
@@ -205,3 +205,46 @@ def check_solvers(f: Callable[..., Any], *args: Any, atol: float = 1e-10, seed: 
                     f"check_solvers: {method} and back_substitution disagree on λ{i + 1} "
                     f"(max difference {np.max(np.abs(a - b)):.3g})\n{system.program}"
                 )
+    _check_batched(system.program, rng, atol)
+
+
+def _check_batched(program: Any, rng: np.random.Generator, atol: float) -> None:
+    """The solvers batched over k right-hand sides agree with k unbatched solves."""
+    from .adjoint import back_substitution, forward_substitution
+    from .core.program import Constant, is_parts_shape
+
+    k = 3
+    out = program.outputs[0]
+    if not isinstance(out, Constant):
+        shape, dtype = program.shape(out), program.dtype(out)
+        seeds = rng.standard_normal((k, *shape)).astype(dtype)
+        together = back_substitution(program, {out: seeds}, batched=True)
+        for b in range(k):
+            alone = back_substitution(program, {out: seeds[b]})
+            for i in range(program.n_inputs):
+                _agree(together[i], b, alone[i], f"batched back_substitution, λ{i + 1}", program, atol)
+    tangents = {}
+    for j, (shape, dtype) in enumerate(program.inputs):
+        if not is_parts_shape(shape):
+            t = rng.standard_normal((k, *shape))
+            tangents[j] = (t + 1j * rng.standard_normal(t.shape) if np.dtype(dtype).kind == "c" else t).astype(dtype)
+    outputs = [o for o in program.outputs if not isinstance(o, Constant)]
+    together = forward_substitution(program, tangents, outputs=outputs, batched=True)
+    for b in range(k):
+        alone = forward_substitution(program, {j: t[b] for j, t in tangents.items()}, outputs=outputs)
+        for o in outputs:
+            _agree(together[o], b, alone[o], f"batched forward_substitution, z{o + 1}", program, atol)
+
+
+def _agree(together: Any, b: int, alone: Any, what: str, program: Any, atol: float) -> None:
+    a = None if together is None else flat(value(together[b]))
+    c = None if alone is None else flat(value(alone))
+    if a is None and c is None:
+        return
+    a = np.zeros_like(c) if a is None else a
+    c = np.zeros_like(a) if c is None else c
+    if not np.allclose(a, c, rtol=atol, atol=atol, equal_nan=True):
+        raise GradientCheckError(
+            f"check_solvers: {what} differs from the unbatched solve (row {b}, max difference "
+            f"{np.max(np.abs(a - c)):.3g})\n{program}"
+        )

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import numpy as lnp
-from .adjoint import METHODS, AdjointSystem, back_substitution, forward_substitution, input_gradients
+from .adjoint import SOLVERS, AdjointSystem, back_substitution, forward_substitution, input_gradients
 from .core import Program, Trace, Var
 from .core.program import Constant
 from .tree import tree_flatten, tree_map
@@ -290,15 +290,23 @@ def _unpack(grads: tuple[Any, ...], single: bool) -> Any:
     return grads[0] if single else tuple(grads)
 
 
-def _solve(program: Program, out: int | None, seed: Any, method: str) -> list[Any]:
-    """Multipliers of every variable for the output seeded with `seed`."""
+def _solve(program: Program, out: int | None, seed: Any, method: str, nan_output: bool = False) -> list[Any]:
+    """Multipliers of every variable for the output seeded with `seed`. Zero means zero does not
+    apply to an output that is NaN (`nan_output`): its gradient must not look clean."""
     if out is None:
         return [None] * program.n_vars
-    if method == "back_substitution":
-        return back_substitution(program, {out: seed}, release=True)
-    if method not in METHODS:
-        raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return AdjointSystem(program, seed).solve(method).lambdas
+    if method == "back_substitution" or (nan_output and method in SOLVERS):
+        return back_substitution(program, {out: seed}, release=True, mask=not nan_output)
+    if method not in SOLVERS:
+        raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
+    return AdjointSystem(program, seed).solve(method, wanted=range(program.n_inputs)).lambdas
+
+
+def _is_nan(x: Any) -> bool:
+    try:
+        return bool(np.isnan(x))
+    except TypeError:
+        return False
 
 
 def value_and_grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str = "back_substitution") -> Fun:
@@ -316,7 +324,7 @@ def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who:
         out = _scalar_output(traced, who)
         value_out = traced.outputs[0]
         seed = np.ones((), dtype=np.dtype(value(value_out).dtype if hasattr(value(value_out), "dtype") else float))
-        lam = _solve(traced.program, out, seed, method)
+        lam = _solve(traced.program, out, seed, method, _is_nan(value(value_out)))
         grads = _unpack(input_gradients(traced.program, lam), traced.single)
         return ((value_out, traced.aux) if has_aux else value_out), grads
 
@@ -435,22 +443,32 @@ def _float_dtype(x: Any) -> Any:
     return dtype if dtype.kind in "fc" else np.float64
 
 
-def jacobian(fun: Fun, argnums: ArgNums = 0, mode: str = "rev", has_aux: bool = False) -> Fun:
+#: The memory (bytes) a batched Jacobian or Hessian solve may hold for its k right-hand sides
+#: at once; larger batches are cut into chunks. `jacobian(..., max_bytes=)` overrides it.
+BATCH_BYTES = 256 * 2**20
+
+
+def jacobian(
+    fun: Fun, argnums: ArgNums = 0, mode: str = "rev", has_aux: bool = False, *, max_bytes: int | None = None
+) -> Fun:
     """The full derivative: for each output, an array shaped ``out.shape + in.shape`` per
-    input (a tuple for several argnums). ``mode="rev"`` back-substitutes once per output
-    scalar, ``"fwd"`` forward-substitutes once per input scalar."""
-    return _jacobian(fun, argnums, mode, has_aux, "jacobian")
+    input (a tuple for several argnums). ``mode="rev"`` is one back-substitution with the
+    identity over each output's scalars as a matrix right-hand side, ``"fwd"`` one forward
+    substitution with the identity over each input's scalars; ``"auto"`` picks the one with
+    fewer right-hand sides. Batches that would hold more than `max_bytes` (default
+    `BATCH_BYTES`) are solved in chunks."""
+    return _jacobian(fun, argnums, mode, has_aux, "jacobian", max_bytes)
 
 
-def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str) -> Fun:
+def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, max_bytes: int | None = None) -> Fun:
     _check_callable(fun, who)
-    if mode not in ("rev", "fwd"):
-        raise ValueError(f"lagrad.{who}: mode must be 'rev' or 'fwd', not {mode!r}")
+    if mode not in ("rev", "fwd", "auto"):
+        raise ValueError(f"lagrad.{who}: mode must be 'rev', 'fwd' or 'auto', not {mode!r}")
 
     @functools.wraps(fun)
     def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
         traced = _trace(fun, args, kwargs, argnums, who, has_aux=has_aux)
-        blocks = _jacobian_blocks(traced, mode)
+        blocks = _jacobian_blocks(traced, mode, BATCH_BYTES if max_bytes is None else max_bytes)
         program = traced.program
         per_output = [_unpack(program.in_tree.unflatten(row), traced.single) for row in blocks]
         jac = program.out_tree.unflatten(per_output)
@@ -459,42 +477,55 @@ def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str) ->
     return jacobian_fun
 
 
-def _jacobian_blocks(traced: _Traced, mode: str) -> list[list[Any]]:
+def _size(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[Any]]:
     """J[o][j] shaped out_o.shape + in_j.shape, for every output o and input j."""
     program = traced.program
     in_shapes = [tuple(s) for s, _ in program.inputs]
     out_shapes = [tuple(np.shape(value(v))) for v in traced.outputs]
     dtype = np.result_type(*[_float_dtype(value(v)) for v in traced.outputs], *[d for _, d in program.inputs])
-    blocks: list[list[Any]] = [[None] * len(in_shapes) for _ in out_shapes]
-    for a, o in enumerate(program.outputs):
-        if isinstance(o, Constant):
-            for j, s in enumerate(in_shapes):
-                blocks[a][j] = np.zeros(out_shapes[a] + s, dtype=dtype)
+    blocks: list[list[Any]] = [[np.zeros(o + s, dtype=dtype) for s in in_shapes] for o in out_shapes]
+    if mode == "auto":
+        mode = "rev" if sum(map(_size, out_shapes)) <= sum(map(_size, in_shapes)) else "fwd"
+    # one right-hand side holds at most one value per variable
+    row_bytes = np.dtype(dtype).itemsize * (
+        sum(map(_size, in_shapes))
+        + sum(_size(eq.shape) for eq in program.equations if not isinstance(eq.shape[0] if eq.shape else None, tuple))
+    )
+    chunk = max(1, max_bytes // max(row_bytes, 1))
     if mode == "rev":
         for a, o in enumerate(program.outputs):
             if isinstance(o, Constant):
                 continue
             rows: list[list[Any]] = [[] for _ in in_shapes]
-            for e in _basis(out_shapes[a], dtype):
-                lam = back_substitution(program, {o: e})
+            for seed in _identity(out_shapes[a], dtype, chunk):
+                lam = back_substitution(program, {o: seed}, batched=seed.ndim > len(out_shapes[a]))
                 for j, s in enumerate(in_shapes):
-                    rows[j].append(np.zeros(s, dtype=dtype) if lam[j] is None else _as_dtype(lam[j], dtype))
+                    rows[j].append(
+                        np.zeros(seed.shape[:1] + s, dtype=dtype) if lam[j] is None else _as_dtype(lam[j], dtype)
+                    )
             for j, s in enumerate(in_shapes):
                 blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True)
     else:
-        cols: list[list[list[Any]]] = [[[] for _ in in_shapes] for _ in out_shapes]
+        outputs = _traced_outputs(program)
         for j, s in enumerate(in_shapes):
-            for e in _basis(s, dtype):
-                t = forward_substitution(program, {j: e}, outputs=_traced_outputs(program))
+            cols: list[list[Any]] = [[] for _ in out_shapes]
+            for seed in _identity(s, dtype, chunk):
+                t = forward_substitution(program, {j: seed}, outputs=outputs, batched=seed.ndim > len(s))
                 for a, o in enumerate(program.outputs):
                     if not isinstance(o, Constant):
-                        cols[a][j].append(
-                            np.zeros(out_shapes[a], dtype=dtype) if t[o] is None else _as_dtype(t[o], dtype)
+                        t_o = None if isinstance(o, Constant) else t[o]
+                        cols[a].append(
+                            np.zeros(seed.shape[:1] + out_shapes[a], dtype=dtype)
+                            if t_o is None
+                            else _as_dtype(t_o, dtype)
                         )
-        for a, o in enumerate(program.outputs):
-            if not isinstance(o, Constant):
-                for j, s in enumerate(in_shapes):
-                    blocks[a][j] = _assemble(cols[a][j], out_shapes[a], s, rows_first=False)
+            for a, o in enumerate(program.outputs):
+                if not isinstance(o, Constant):
+                    blocks[a][j] = _assemble(cols[a], out_shapes[a], s, rows_first=False)
     return blocks
 
 
@@ -506,25 +537,38 @@ def _as_dtype(x: Any, dtype: Any) -> Any:
     return lnp.astype(x, dtype)
 
 
-def _basis(shape: tuple[int, ...], dtype: Any) -> Any:
-    n = int(np.prod(shape, dtype=np.int64))
-    for s in range(n):
-        e = np.zeros(n, dtype=dtype)
-        e[s] = 1
-        yield e.reshape(shape)
+def _identity(shape: tuple[int, ...], dtype: Any, chunk: int) -> Any:
+    """The identity over the scalars of `shape`, as seeds: one unbatched seed for a single
+    scalar, else batches ``(c, *shape)`` of at most `chunk` rows."""
+    n = _size(shape)
+    if n == 1:
+        yield np.ones(shape, dtype=dtype)
+        return
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        e = np.zeros((stop - start, n), dtype=dtype)
+        e[np.arange(stop - start), np.arange(start, stop)] = 1
+        yield e.reshape((stop - start, *shape))
 
 
 def _assemble(parts: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int, ...], rows_first: bool) -> Any:
-    """Stack per-scalar results into an ``out_shape + in_shape`` array (traceable)."""
+    """Join per-batch results into an ``out_shape + in_shape`` array (traceable): `parts` are
+    stacked over the output's scalars (`rows_first`) or over the input's."""
     if not parts:
         return np.zeros(out_shape + in_shape)
-    stacked = lnp.stack(parts, axis=0 if rows_first else -1)
-    return lnp.reshape(stacked, out_shape + in_shape)
+    major, minor = (out_shape, in_shape) if rows_first else (in_shape, out_shape)
+    whole = parts[0] if len(parts) == 1 else lnp.concatenate(parts, axis=0)
+    whole = lnp.reshape(whole, (_size(major), _size(minor)))
+    if not rows_first:
+        whole = lnp.transpose(whole)
+    return lnp.reshape(whole, out_shape + in_shape)
 
 
-def hessian(fun: Fun, argnums: ArgNums = 0) -> Fun:
-    """Second derivatives, shaped ``in.shape + in.shape``: forward mode over reverse."""
-    return _jacobian(_jacobian(fun, argnums, "rev", False, "hessian"), argnums, "fwd", False, "hessian")
+def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None) -> Fun:
+    """Second derivatives, shaped ``in.shape + in.shape``: forward mode over reverse, the
+    forward sweep batched over the identity (in chunks within `max_bytes`)."""
+    inner = _jacobian(fun, argnums, "rev", False, "hessian")
+    return _jacobian(inner, argnums, "fwd", False, "hessian", max_bytes)
 
 
 def hvp(fun: Fun, argnums: ArgNums = 0) -> Fun:
@@ -559,12 +603,20 @@ def trace(fun: Fun, *args: Any, argnums: ArgNums | None = None, **kwargs: Any) -
 
 
 def adjoint(
-    fun: Fun, *args: Any, argnums: ArgNums | None = None, cotangent: Any = None, **kwargs: Any
+    fun: Fun,
+    *args: Any,
+    argnums: ArgNums | None = None,
+    cotangent: Any = None,
+    method: str = "back_substitution",
+    **kwargs: Any,
 ) -> AdjointSystem:
     """The adjoint system ``A λ = b`` of a scalar function at `args` (all of them inputs
-    unless `argnums` says otherwise). `cotangent` seeds a non-scalar output."""
+    unless `argnums` says otherwise). `cotangent` seeds a non-scalar output; `method` is the
+    solver behind its `multipliers` and `gradients`."""
+    if method not in SOLVERS:
+        raise ValueError(f"lagrad.adjoint: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
     traced = _trace(fun, args, kwargs, argnums, "adjoint", record_source=True)
-    return AdjointSystem(traced.program, cotangent)
+    return AdjointSystem(traced.program, cotangent, method=method)
 
 
 def value(x: Any) -> Any:

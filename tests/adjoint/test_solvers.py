@@ -59,7 +59,10 @@ def test_back_substitution_drops_each_multiplier_after_its_last_consumer():
     kept = back_substitution(program, seeds, keep_all=True)
     assert all(v is not None for v in kept)
     back_substitution(program, seeds, release=True)
-    assert all(eq.values is None for eq in program.equations)  # a one-shot gradient frees the forward values
+    for eq in program.equations:  # a one-shot gradient frees the run's forward values, not the constants
+        assert all(v is None or eq.is_constant(p - 1) for p, v in enumerate(eq.values) if p)
+        assert eq.values[0] is None
+    assert any(eq.values[2] == 2.0 for eq in program.equations if eq.primitive.name == "multiply")
 
 
 def test_forward_substitution_is_tangent_mode():

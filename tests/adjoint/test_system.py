@@ -135,3 +135,69 @@ def test_complex_variables_count_twice_in_the_scalar_system():
     for method in ("forward_substitution", "sparse"):
         assert np.allclose(adj.solve(method)[1], expected_z) and np.allclose(adj.solve(method)[2], adj.multipliers[2])
     assert adj.residual() < 1e-14
+
+
+def test_scipy_solves_the_scalar_system_with_the_flat_rhs():
+    import scipy.sparse.linalg
+
+    adj = lagrad.adjoint(small, rand(2, 3), rand(3, 2))
+    lam = scipy.sparse.linalg.spsolve(adj.matrix("sparse").tocsc(), adj.rhs_vector())
+    for mine, reference in zip(adj.multipliers_from_vector(lam), adj.multipliers.lambdas):
+        assert np.allclose(mine, reference)
+
+
+def test_the_symbolic_matrix_is_an_object_array_with_the_diagonal_read_from_the_system():
+    adj = lagrad.adjoint(small, rand(2, 3), rand(3, 2))
+    labels = np.asarray(adj.matrix("symbolic"))
+    assert labels.shape == (adj.n, adj.n) and labels.dtype == object
+    assert all(labels[i, i] == adj.diagonal(i).label == "-1" for i in range(adj.n))
+    assert labels[0, 2] == "∂f3/∂z1"
+
+
+def test_every_registered_solver_through_every_entry_point():
+    from lagrad.adjoint import SOLVERS, register
+    from lagrad.adjoint.backward import solve as back
+
+    calls = []
+
+    def counting(system, wanted=None, **options):
+        calls.append(wanted)
+        return back(system, wanted)
+
+    register("counting", counting)
+    try:
+        x, w = rand(2, 3), rand(3, 2)
+        reference = lagrad.grad(small, (0, 1))(x, w)
+        for method in SOLVERS:
+            mine = lagrad.grad(small, (0, 1), method=method)(x, w)
+            assert all(np.allclose(a, b) for a, b in zip(mine, reference))
+            adj = lagrad.adjoint(small, x, w, method=method)
+            assert all(np.allclose(a, b) for a, b in zip(adj.gradients, reference))
+            assert np.allclose(adj.solve(method)[1], reference[0])
+        assert calls == [[0, 1], None]  # grad asks only for the inputs' multipliers; the system caches
+    finally:
+        del SOLVERS["counting"]
+
+
+def test_forward_substitution_computes_only_the_wanted_multipliers():
+    adj = lagrad.adjoint(small, rand(2, 3), rand(3, 2))
+    only = adj.solve("forward_substitution", wanted=[0])
+    assert np.allclose(only[1], adj.multipliers[1])
+    assert not np.any(only[2]) and not np.any(only[4])
+
+
+def test_level_schedule_and_the_levels_solver():
+    from lagrad.adjoint.levels import schedule
+
+    def branches(x):
+        return lnp.sum(lnp.sin(x) * lnp.cos(x)) + lnp.sum(lnp.exp(x))
+
+    adj = lagrad.adjoint(branches, rand(3))
+    levels = schedule(adj.program)
+    assert levels[0] == [adj.n - 1]  # the output first
+    position = {i: lv for lv, members in enumerate(levels) for i in members}
+    for eq in adj.program.equations:  # every reader is solved before what it reads
+        assert all(position[i] > position[eq.out] for _, i in eq.reads())
+    for workers in (1, 4):
+        lam = adj.solve("levels", workers=workers)
+        assert all(np.allclose(a, b) for a, b in zip(lam.lambdas, adj.multipliers.lambdas))

@@ -124,3 +124,28 @@ def test_constant_output_and_unused_inputs():
     program = lagrad.trace(lambda x: 3.0, 1.0)
     assert program.outputs[0].value == 3.0
     assert lagrad.grad(lambda x, y: lnp.sum(x**2), (0, 1))(np.ones(2), np.ones(3))[1].tolist() == [0, 0, 0]
+
+
+def test_a_program_replays_any_number_of_times_and_a_gradient_consumes_nothing():
+    import lagrad.numpy as lnp
+    from lagrad.adjoint import AdjointSystem, back_substitution
+
+    c = np.array([0.5, -1.0, 2.0])
+
+    def f(x):
+        return lnp.sum(lnp.sin(x) * c + x**2)
+
+    x0, x1 = np.array([0.1, 0.2, 0.3]), np.array([1.0, -2.0, 0.5])
+    program = lagrad.trace(f, x0)
+    first = [program(x1) for _ in range(3)]
+    tapes = [program.replay(x1) for _ in range(2)]
+    back_substitution(program, {program.outputs[0]: np.ones(())}, release=True)  # a one-shot gradient
+    assert all(eq.values is not None for eq in program.equations)
+    after = [program(x1) for _ in range(3)]
+    assert all(v == first[0] for v in first + after)  # identical results, also after the gradient
+    assert program(x0) == f(x0)
+    for tape in [*tapes, program.replay(x1)]:
+        assert tape.outputs == first[0]
+        lam = AdjointSystem(program.at(tape)).multipliers
+        assert np.allclose(lam[1], np.cos(x1) * c + 2 * x1)
+    assert np.allclose(AdjointSystem(program.at(program.replay(x0))).gradients[0], lagrad.grad(f)(x0))

@@ -1,263 +1,63 @@
-"""Solvers for the adjoint system ``A λ = b`` of a Program.
+"""Solvers of the adjoint system, as strategies registered by name.
 
-`A` is block upper-triangular: row `i` (a variable), column `k` (an
-equation), ``A[i, k] = ∂f_k/∂z_i`` above the diagonal and ``-1`` on it.
+A solver is ``solve(system, wanted=None, **options) -> list`` of λ, one entry per variable
+(None for zero; `wanted` lists the variables whose multipliers are asked for, None for all).
+It only calls the operator layer (`operators`), which resolves the rules, batching and zero
+means zero for every solver alike. `AdjointSystem.solve(method)`, ``grad(method=)`` and
+``adjoint(method=)`` all go through `solve` here; adding a solver is one module in
+`adjoint/` and one `register` call.
 
-* `back_substitution` solves from the last row up: reverse mode.
-* `forward_substitution` solves the transposed system from the top down for
-  given input tangents: tangent mode (jvp), on the same blocks.
-* the sparse solver (in `system`) assembles the scalar-level matrix and hands
-  it to SciPy's triangular solve.
-
-The blocks are never formed here: a block is applied through its primitive's
-rules (transpose-apply for back-substitution, apply for forward substitution).
-
-Zero means zero: a multiplier (or tangent) that is zero contributes nothing,
-whatever the partial it meets, so ``where(x > 0, sqrt(x), 0.0)`` has gradient 0
-where ``x <= 0`` rather than ``0 × nan``. Each solver first runs as it is, then
-looks for NaN in the multipliers it returns; only if it finds one does it solve
-again, masking ``0 × (inf or nan)`` inside each rule (`guarded`). The first run
-can only differ from the masked one by NaN entries (NaN propagates through
-every rule), so a result without NaN is already the masked one: programs
-without NaN pay one look at their inputs' multipliers, nothing per equation.
+* ``back_substitution`` (`backward`): from the last row up, reverse mode;
+* ``forward_substitution`` (`forward`): the transposed system from the top down, tangent
+  mode, batched over each variable's directions;
+* ``sparse`` (`sparse`): the scalar-level matrix, solved by SciPy;
+* ``levels`` (`levels`): back-substitution by level schedule, each level in a thread pool.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
+from . import backward, forward, levels, sparse
+from .backward import back_substitution
+from .forward import forward_substitution
+from .operators import apply_block, apply_block_batched, apply_transpose, apply_transpose_batched
 
-from ..core import Program, Trace, registry
-from ..core.program import Constant, Parts, zeros_of
+Solver = Callable[..., list[Any]]
 
-
-def vjp_rule(prim: Any, pos: int) -> Any:
-    """The transpose-apply rule of `prim` in argument `pos`, or None."""
-    return prim.vjps[pos] if pos < len(prim.vjps) else prim.vjp_rule(pos)
-
-
-def apply_transpose(eq: Any, pos: int, g: Any, shape: tuple[int, ...], *, guarded: bool = True) -> Any:
-    """``(∂f_k/∂z_i)ᵀ g`` for the argument at `pos` of equation `eq`, shaped like z_i.
-
-    `guarded`: entries of `g` that are zero contribute exactly zero, even against an
-    infinite or undefined partial (elementwise rules entry by entry, others when all
-    of `g` is zero)."""
-    prim = eq.primitive
-    rule = vjp_rule(prim, pos)
-    if rule is None:
-        ct = _transposed(jvp_rule(prim, pos), g, shape, eq.dtype, eq.values, eq.params)
-        return _masked(g, ct, prim.elementwise and eq.shape == shape) if guarded else ct
-    if not guarded:
-        ct = rule(g, *eq.values, **eq.params)
-    else:
-        with np.errstate(invalid="ignore"):  # 0 × inf is masked just below
-            ct = _masked(g, rule(g, *eq.values, **eq.params), prim.elementwise)
-    if prim.elementwise and ct.shape != shape:
-        ct = registry.helpers["unbroadcast"](ct, shape)
-    return ct
+#: name -> solver; `register` adds one.
+SOLVERS: dict[str, Solver] = {}
 
 
-def jvp_rule(prim: Any, pos: int) -> Any:
-    return prim.jvps[pos] if pos < len(prim.jvps) and prim.jvps[pos] is not None else prim.jvp_rule(pos)
+def register(name: str, solver: Solver) -> Solver:
+    """Make `solver` available as ``method=name`` everywhere a method is taken."""
+    SOLVERS[name] = solver
+    return solver
 
 
-def apply_block(eq: Any, tangents: list[Any], *, guarded: bool = True) -> Any:
-    """``Σ_i ∂f_k/∂z_i t_i`` over the arguments of `eq` that have a tangent (None if none).
-
-    `guarded`: zero tangents contribute exactly zero (see `apply_transpose`)."""
-    prim = eq.primitive
-    if prim.jvp_joint is not None:
-        ts = [None] * len(eq.args)
-        any_tangent = False
-        for pos in eq.diff:
-            ts[pos] = tangents[pos]
-            any_tangent = any_tangent or tangents[pos] is not None
-        if not any_tangent:
-            return None
-        out = _parts(prim.jvp_joint(ts, *eq.values, **eq.params))
-        if guarded and _has_nan(out) and not any(_nonzero(t) for t in ts if t is not None):
-            return None
-    else:
-        out = None
-        for pos in eq.diff:
-            t = tangents[pos]
-            if t is None:
-                continue
-            rule = jvp_rule(prim, pos)
-            if rule is None:
-                c = _transposed(vjp_rule(prim, pos), t, eq.shape, eq.dtype, eq.values, eq.params)
-                c = _masked(t, c, prim.elementwise and np.shape(_plain(t)) == eq.shape) if guarded else c
-            elif not guarded:
-                c = _parts(rule(t, *eq.values, **eq.params))
-            else:
-                with np.errstate(invalid="ignore"):
-                    c = _masked(t, _parts(rule(t, *eq.values, **eq.params)), prim.elementwise)
-            out = c if out is None else out + c
-        if out is None:
-            return None
-    if out.shape != eq.shape:
-        out = registry.helpers["broadcast_to"](out, eq.shape)
-    return out
-
-
-def _parts(value: Any) -> Any:
-    """A tuple of tangents (from a rule of a primitive with several outputs) as Parts."""
-    return Parts(value) if type(value) is tuple else value
-
-
-def back_substitution(
-    program: Program,
-    seeds: dict[int, Any],
-    *,
-    keep_all: bool = False,
-    release: bool = False,
-) -> list[Any]:
-    """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``.
-
-    None stands for a zero multiplier. Unless `keep_all`, a multiplier is dropped
-    as soon as its equation's rules have run (the inputs' are kept); with
-    `release`, the equations' forward values are dropped at the end (a one-shot
-    gradient). A zero multiplier contributes nothing (see the module docstring).
-    """
-    with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
-        lam = _back_substitution(program, seeds, keep_all, guarded=False)
-        returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
-        if any(_has_nan(v) for v in returned if v is not None):
-            lam = _back_substitution(program, seeds, keep_all, guarded=True)
-    if release:
-        for eq in program.equations:
-            eq.values = None
-    return lam
-
-
-def _back_substitution(program: Program, seeds: dict[int, Any], keep_all: bool, guarded: bool) -> list[Any]:
-    """One sweep of back-substitution: the hot path of every gradient."""
-    lam: list[Any] = [None] * program.n_vars
-    for i, seed in seeds.items():
-        lam[i] = seed if lam[i] is None else lam[i] + seed
-    shapes = program.shapes()
-    unbroadcast = registry.helpers["unbroadcast"]
-    has_complex = program.has_complex
-    for eq in reversed(program.equations):
-        g = lam[eq.out]
-        if g is None:
-            continue
-        if has_complex and eq.dtype.kind == "f" and g.dtype.kind == "c":
-            g = registry.helpers["real"](g)  # a real variable's multiplier is real
-            if keep_all:
-                lam[eq.out] = g
-        if not keep_all:
-            lam[eq.out] = None
-        prim = eq.primitive
-        vjps = prim.vjps
-        values = eq.values
-        params = eq.params
-        for pos in eq.diff:
-            i = eq.args[pos]
-            rule = vjps[pos] if pos < len(vjps) else prim.vjp_rule(pos)
-            if rule is None or guarded:
-                ct = apply_transpose(eq, pos, g, shapes[i], guarded=guarded)
-            else:
-                ct = rule(g, *values, **params)
-                if prim.elementwise and ct.shape != shapes[i]:
-                    ct = unbroadcast(ct, shapes[i])
-            prev = lam[i]
-            lam[i] = ct if prev is None else prev + ct
-    return lam
-
-
-def forward_substitution(
-    program: Program, tangents: dict[int, Any], *, start: int = 0, outputs: list[int] | None = None
-) -> list[Any]:
-    """Tangents of every variable from the given ones, top row down:
-    ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero). `start` skips equations
-    that cannot depend on the seeded variables. A zero tangent contributes nothing
-    (see the module docstring): the tangents of `outputs` (default: every variable)
-    are the ones looked at for NaN."""
-    with np.errstate(invalid="ignore"):
-        t = _forward_substitution(program, tangents, start, guarded=False)
-        wanted = (t[o] for o in outputs) if outputs is not None else iter(t)
-        if any(_has_nan(v) for v in wanted if v is not None):
-            t = _forward_substitution(program, tangents, start, guarded=True)
-    return t
-
-
-def _forward_substitution(program: Program, tangents: dict[int, Any], start: int, guarded: bool) -> list[Any]:
-    t: list[Any] = [None] * program.n_vars
-    for i, v in tangents.items():
-        t[i] = v
-    for eq in program.equations[start:]:
-        if not eq.diff:
-            continue
-        out = apply_block(eq, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
-        if out is not None:
-            t[eq.out] = out
-    return t
-
-
-# ----- zero means zero ------------------------------------------------------------
-
-
-def _plain(x: Any) -> Any:
-    while hasattr(x, "_trace"):  # a traced value (higher order): look at its number
-        x = x.value
-    return x
-
-
-def _has_nan(x: Any) -> bool:
-    x = _plain(x)
-    if isinstance(x, Parts):
-        return any(_has_nan(p) for p in x if p is not None)
-    a = np.asarray(x)
-    return a.dtype.kind in "fc" and bool(np.isnan(a).any())
-
-
-def _nonzero(x: Any) -> bool:
-    x = _plain(x)
-    if isinstance(x, Parts):
-        return any(_nonzero(p) for p in x if p is not None)
-    return bool(np.any(x))
-
-
-def _masked(g: Any, ct: Any, elementwise: bool) -> Any:
-    """A rule's result `ct` for multiplier (or tangent) `g`, with the contributions of
-    g's zero entries made exactly zero where they came out NaN. An elementwise rule's
-    entries are masked one by one (traceably, so higher derivatives keep the mask);
-    any other rule only when all of `g` is zero."""
-    if not _has_nan(ct):
-        return ct
-    if elementwise:
-        return np.where(g == 0, 0, ct)  # NumPy's dispatch records it for traced values
-    return _zero_if_all_zero(g, ct)
-
-
-def _zero_if_all_zero(g: Any, ct: Any) -> Any:
-    if _nonzero(g) or not _has_nan(ct):
-        return ct
-    ct = _plain(ct)
-    return zeros_of(ct.shape, ct.dtype)
-
-
-def _transposed(
-    rule: Any, v: Any, in_shape: tuple[int, ...], dtype: Any, values: list[Any], params: dict[str, Any]
-) -> Any:
-    """Apply the transpose of the linear map ``x ↦ rule(x, *values)`` to `v`.
-
-    A primitive declared with only one kind of rule gets the other this way:
-    the map is traced and back-substituted, so it works at any order.
-    """
-    trace = Trace()
-    x = trace.new_input(zeros_of(in_shape, dtype))
+def solve(system: Any, method: str, wanted: list[int] | None = None, **options: Any) -> list[Any]:
+    """λ of `system` by the solver registered as `method`."""
     try:
-        y = rule(x, *values, **params)
-    finally:
-        trace.active = False
-    several = isinstance(y, tuple)  # a primitive with several outputs: one part each
-    program = trace.finish([x], list(y) if several else [y])
-    seeds: dict[int, Any] = {}
-    for out, part in zip(program.outputs, v if several else (v,)):
-        if not isinstance(out, Constant) and part is not None:
-            seeds[out] = part if out not in seeds else seeds[out] + part
-    lam = back_substitution(program, seeds)
-    return lam[0] if lam[0] is not None else zeros_of(in_shape, dtype)
+        solver = SOLVERS[method]
+    except KeyError:
+        raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}") from None
+    return solver(system, wanted, **options)
+
+
+register("back_substitution", backward.solve)
+register("forward_substitution", forward.solve)
+register("sparse", sparse.solve)
+register("levels", levels.solve)
+
+__all__ = [
+    "SOLVERS",
+    "apply_block",
+    "apply_block_batched",
+    "apply_transpose",
+    "apply_transpose_batched",
+    "back_substitution",
+    "forward_substitution",
+    "register",
+    "solve",
+]

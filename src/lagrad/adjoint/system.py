@@ -1,10 +1,11 @@
 """The adjoint system ``A λ = b`` of a Program, as an object to print, check and solve.
 
 Layout as in the seed: row `i` is variable ``z_i``, column `k` is equation
-``f_k`` (numbered by the variable it defines), ``-1`` on the diagonal,
-``A[i, k] = ∂f_k/∂z_i`` above it, and ``b = (0, …, 0, -1)``. Blocks are linear
-operators over the recorded values; the scalar-level matrix is assembled
-only when asked for, for programs small enough.
+``f_k`` (numbered by the variable it defines), the diagonal blocks (`diagonal`: ``-I``
+for an equation that defines its variable explicitly, the only kind a Program has
+today), ``A[i, k] = ∂f_k/∂z_i`` above it, and ``b = (0, …, 0, -1)``. Blocks are
+linear operators over the recorded values; the scalar-level matrix is assembled
+only when asked for, for programs small enough. Solving is the solvers' (`solvers`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
-import scipy.sparse.linalg
 
 from ..core import Program, registry
 from ..core.program import Constant, flat, real_size, unflat, zeros_of
-from . import solvers
+from . import operators, solvers
 
-METHODS = ("back_substitution", "forward_substitution", "sparse")
+#: The built-in solvers (`solvers.SOLVERS` has every registered one).
+METHODS = ("back_substitution", "forward_substitution", "sparse", "levels")
 DENSE_LIMIT = 2_000
 SPARSE_LIMIT = 20_000
 
@@ -58,14 +59,14 @@ class Block:
         """``(∂f_k/∂z_i)ᵀ g``: g shaped like z_k, the result like z_i."""
         out = None
         for pos in self.positions:
-            ct = solvers.apply_transpose(self.equation, pos, g, self.in_shape)
+            ct = operators.apply_transpose(self.equation, pos, g, self.in_shape)
             out = ct if out is None else out + ct
         return out
 
     def apply(self, t: Any) -> Any:
         """``∂f_k/∂z_i t``: t shaped like z_i, the result like z_k."""
         tangents = [t if pos in self.positions else None for pos in range(len(self.equation.args))]
-        out = solvers.apply_block(self.equation, tangents)
+        out = operators.apply_block(self.equation, tangents)
         return zeros_of(self.out_shape, self.equation.dtype) if out is None else out
 
     def __matmul__(self, v: Any) -> Any:
@@ -149,12 +150,35 @@ class Multipliers(Mapping):
         return "\n".join(rows)
 
 
+class Diagonal:
+    """The diagonal block ``A[k, k]`` of an equation: ``-I`` for ``z_k = f_k(…)``, which
+    defines its variable explicitly. Matrix builders and labels read it from here."""
+
+    label = "-1"
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, columns, values) of its nonzero scalars, within the block."""
+        i = np.arange(self.size)
+        return i, i, -np.ones(self.size)
+
+    def solve_transpose(self, r: Any) -> Any:
+        """``λ_k`` from ``A[k, k]ᵀ λ_k = -r`` (r: what the blocks above send, less b_k)."""
+        return r
+
+
 class SymbolicMatrix:
     """The labels of ``A``: ``-1`` on the diagonal, ``∂f_k/∂z_i`` where equation `k`
-    reads variable `i` with a nonzero partial, empty elsewhere."""
+    reads variable `i` with a nonzero partial, empty elsewhere. ``numpy.asarray`` of it
+    is the ``(n, n)`` object array of labels."""
 
     def __init__(self, labels: np.ndarray) -> None:
         self.labels = labels
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.labels if dtype is None else self.labels.astype(dtype)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -191,8 +215,9 @@ class AdjointSystem:
     `cotangent` replaces ``-b``'s last block for a non-scalar output (a vjp).
     """
 
-    def __init__(self, program: Program, cotangent: Any = None) -> None:
+    def __init__(self, program: Program, cotangent: Any = None, *, method: str = "back_substitution") -> None:
         self.program = program
+        self.method = method
         out = program.outputs[0] if len(program.outputs) == 1 else None
         if len(program.outputs) != 1:
             raise ValueError(
@@ -269,26 +294,56 @@ class AdjointSystem:
 
     # -- solving ----------------------------------------------------------------
 
-    def solve(self, method: str = "back_substitution", *, max_size: int | None = None) -> Multipliers:
-        """λ for every variable, by `method`: ``back_substitution`` (reverse mode),
-        ``forward_substitution`` (tangent mode, one sweep per scalar: for checking
-        small programs) or ``sparse`` (the assembled scalar matrix)."""
-        if method not in self._solutions:
-            if method == "back_substitution":
-                values = self._back_substitution()
-            elif method == "forward_substitution":
-                values = self._forward_substitution(max_size or SPARSE_LIMIT)
-            elif method == "sparse":
-                values = self._sparse(max_size or SPARSE_LIMIT)
-            else:
-                raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(METHODS)}")
-            self._solutions[method] = Multipliers(values, self.program, method)
-        return self._solutions[method]
+    def diagonal(self, k: int) -> Diagonal:
+        """The diagonal block ``A[k, k]`` (0-based), an operator."""
+        return Diagonal(real_size(self.program.shape(k), self.program.dtype(k)))
+
+    def solve(
+        self, method: str = "back_substitution", *, max_size: int | None = None, wanted: Any = None, **options: Any
+    ) -> Multipliers:
+        """λ for every variable, by `method`, any solver registered in `solvers.SOLVERS`:
+        ``back_substitution`` (reverse mode), ``forward_substitution`` (tangent mode, one
+        batched sweep per variable), ``sparse`` (the assembled scalar matrix, by SciPy) or
+        ``levels`` (back-substitution level by level, each level's blocks in a thread pool).
+        `wanted` (variables, 0-based) limits the work to those multipliers; the others are
+        then zero in the result."""
+        cacheable = wanted is None and not options and max_size is None
+        if cacheable and method in self._solutions:
+            return self._solutions[method]
+        if method == "forward_substitution" and wanted is None:
+            self._check_size("forward_substitution", max_size or SPARSE_LIMIT)
+        lam = solvers.solve(self, method, None if wanted is None else list(wanted), max_size=max_size, **options)
+        result = Multipliers([self._finish(i, v) for i, v in enumerate(lam)], self.program, method)
+        if cacheable:
+            self._solutions[method] = result
+        return result
+
+    def _finish(self, i: int, v: Any) -> Any:
+        """A solver's λ_i as a multiplier: zeros for None, real for a real variable."""
+        if v is None:
+            return self._zeros(i)
+        if self.program.has_complex and not self.program.is_complex(i) and np.iscomplexobj(_plain(v)):
+            return registry.ops.real(v)
+        return v
+
+    def rhs_vector(self) -> np.ndarray:
+        """b as one real vector, laid out like the scalar-level matrix (`layout`): with
+        ``matrix("sparse")``, what SciPy solves; `multipliers_from_vector` reads its solution."""
+        b = [flat(x, self.program.dtype(i), covector=True) for i, x in enumerate(self.rhs)]
+        return np.concatenate(b) if b else np.zeros(0)
+
+    def multipliers_from_vector(self, lam: np.ndarray) -> list[Any]:
+        """The flat solution of the scalar-level system as one multiplier per variable."""
+        program = self.program
+        return [
+            unflat(np.asarray(lam)[start:stop], program.shape(i), program.dtype(i), covector=True)
+            for i, (start, stop) in enumerate(self.layout)
+        ]
 
     @property
     def multipliers(self) -> Multipliers:
-        """λ for every variable, by back-substitution."""
-        return self.solve()
+        """λ for every variable, by the system's method (back-substitution by default)."""
+        return self.solve(self.method)
 
     @property
     def gradients(self) -> Any:
@@ -312,57 +367,6 @@ class AdjointSystem:
     def _zeros(self, i: int) -> Any:
         return zeros_of(self.program.shape(i), self.program.dtype(i))
 
-    def _back_substitution(self) -> list[Any]:
-        seeds = {} if self.output is None else {self.output: self.cotangent}
-        lam = solvers.back_substitution(self.program, seeds, keep_all=True)
-        out = []
-        for i, v in enumerate(lam):
-            if v is None:
-                v = self._zeros(i)
-            elif self.program.has_complex and not self.program.is_complex(i) and np.iscomplexobj(_plain(v)):
-                v = registry.helpers["real"](v)  # a real variable's multiplier is real
-            out.append(v)
-        return out
-
-    def _forward_substitution(self, max_size: int) -> list[Any]:
-        """λ_i is the output's sensitivity to z_i: one tangent sweep per scalar of z_i,
-        over the equations after it."""
-        self._check_size("forward_substitution", max_size)
-        program = self.program
-        values = [self._zeros(i) for i in range(self.n)]
-        if self.output is None:
-            return values
-        cotangent = np.asarray(_plain(self.cotangent))
-        for i in range(self.n):
-            if not program.differentiable(i) or i > self.output:
-                continue
-            start = max(i - program.n_inputs + 1, 0)
-            shape, dtype = program.shape(i), program.dtype(i)
-            lam_i = np.zeros(real_size(shape, dtype))
-            for s in range(lam_i.size):  # one sweep along each real direction of z_i
-                e = np.zeros(lam_i.size)
-                e[s] = 1
-                t = solvers.forward_substitution(program, {i: unflat(e, shape, dtype)}, start=start)
-                t_out = t[self.output]
-                if t_out is not None:  # the derivative of Re Σ cotangent · output
-                    lam_i[s] = np.real(np.sum(flat(_plain(t_out)) * flat(cotangent)))
-            values[i] = unflat(lam_i, shape, dtype, covector=True)
-        return values
-
-    def _sparse(self, max_size: int) -> list[Any]:
-        A = self.matrix("sparse", max_size=max_size).tocsr()
-        program = self.program
-        b = [flat(x, program.dtype(i), covector=True) for i, x in enumerate(self.rhs)]
-        b = np.concatenate(b) if b else np.zeros(0)
-        with np.errstate(invalid="ignore"):
-            lam = scipy.sparse.linalg.spsolve_triangular(A, b, lower=False)
-        if np.isnan(lam).any():  # perhaps 0 · inf or 0 · nan: solve again, with zeros contributing nothing
-            lam = _back_substitute_columns(A.tocsc(), b)
-        return [
-            unflat(lam[start:stop], program.shape(i), program.dtype(i), covector=True)
-            for i, (start, stop) in enumerate(self.layout)
-        ]
-
     # -- the matrix ----------------------------------------------------------------
 
     def matrix(self, kind: str = "symbolic", *, max_size: int | None = None) -> Any:
@@ -372,7 +376,7 @@ class AdjointSystem:
         if kind == "symbolic":
             labels = np.full((self.n, self.n), "", dtype=object)
             for i in range(self.n):
-                labels[i, i] = "-1"
+                labels[i, i] = self.diagonal(i).label
             for block in self.blocks():
                 labels[block.i, block.k] = block.label
             return SymbolicMatrix(labels)
@@ -380,15 +384,21 @@ class AdjointSystem:
             raise ValueError(f"lagrad: matrix kind must be 'symbolic', 'dense' or 'sparse', not {kind!r}")
         limit = max_size or (DENSE_LIMIT if kind == "dense" else SPARSE_LIMIT)
         self._check_size(f"matrix({kind!r})", limit)
-        rows, cols, vals = [np.arange(self.size)], [np.arange(self.size)], [-np.ones(self.size)]
+        rows, cols, vals = [], [], []
+        for i, (start, _stop) in enumerate(self.layout):
+            r, c, v = self.diagonal(i).entries()
+            rows.append(r + start)
+            cols.append(c + start)
+            vals.append(v)
         for block in self.blocks():
             dense = block.todense()
             r, c = np.nonzero(dense)
             rows.append(r + self.layout[block.i][0])
             cols.append(c + self.layout[block.k][0])
             vals.append(dense[r, c])
-        data = np.concatenate(vals)
-        A = scipy.sparse.coo_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(self.size, self.size))
+        data = np.concatenate(vals) if vals else np.zeros(0)
+        index = (np.concatenate(rows), np.concatenate(cols)) if rows else (np.zeros(0, int), np.zeros(0, int))
+        A = scipy.sparse.coo_matrix((data, index), shape=(self.size, self.size))
         return A.toarray() if kind == "dense" else A.tocsr()
 
     def _check_size(self, what: str, limit: int) -> None:
@@ -414,24 +424,6 @@ class AdjointSystem:
         )
 
 
-def _back_substitute_columns(A: Any, b: np.ndarray) -> np.ndarray:
-    """Solve ``A λ = b`` (upper triangular, −1 on the diagonal) column by column from the last,
-    skipping columns whose multiplier is zero: a zero multiplier contributes nothing even where
-    the partial is infinite or undefined (an unselected branch's)."""
-    n = b.shape[0]
-    lam = np.zeros(n)
-    acc = -b.astype(float)  # λ_i = Σ_k A[i, k] λ_k − b_i, accumulated as columns are solved
-    indptr, indices, data = A.indptr, A.indices, A.data
-    for k in range(n - 1, -1, -1):
-        lam[k] = acc[k]
-        if lam[k] == 0.0:
-            continue
-        rows = indices[indptr[k] : indptr[k + 1]]
-        above = rows < k
-        acc[rows[above]] += data[indptr[k] : indptr[k + 1]][above] * lam[k]
-    return lam
-
-
 def input_gradients(program: Program, lam: list[Any]) -> Any:
     """The inputs' multipliers as gradients: zeros where none reached, in the input's
     dtype, rebuilt into the structure of the traced arguments."""
@@ -442,8 +434,8 @@ def input_gradients(program: Program, lam: list[Any]) -> Any:
             g = np.zeros(shape, dtype=dtype)
         else:
             if np.dtype(g.dtype).kind == "c" and np.dtype(dtype).kind == "f":
-                g = registry.helpers["real"](g)  # a real input's gradient is real
+                g = registry.ops.real(g)  # a real input's gradient is real
             if g.dtype != dtype:
-                g = registry.helpers["astype"](g, dtype)
+                g = registry.ops.astype(g, dtype)
         grads.append(g)
     return program.in_tree.unflatten(grads) if program.in_tree is not None else tuple(grads)

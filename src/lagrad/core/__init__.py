@@ -5,6 +5,7 @@ It imports nothing else of lagrad's; the NumPy layer registers itself here.
 
 from .primitive import (
     Primitive,
+    defbatch,
     defjvp,
     defjvp_argnum,
     defjvp_joint,
@@ -14,7 +15,7 @@ from .primitive import (
     defvjp_argnum,
     primitive,
 )
-from .program import Aval, BranchError, Constant, Equation, Program
+from .program import Aval, BranchError, Constant, Equation, Program, Tape
 from .trace import Trace, TraceEnded, Var
 
 __all__ = [
@@ -24,9 +25,11 @@ __all__ = [
     "Equation",
     "Primitive",
     "Program",
+    "Tape",
     "Trace",
     "TraceEnded",
     "Var",
+    "defbatch",
     "defjvp",
     "defjvp_argnum",
     "defjvp_joint",

@@ -129,6 +129,11 @@ class Primitive:
         self.jvp_joint: Rule | None = None  # all tangents at once (jointly linear primitives)
         self.joint_reads: Any = None
         self.linear = False
+        # forms batched over a leading axis of k tangents or cotangents (see `defbatch`)
+        self.batch_vjps: dict[int, Rule] = {}
+        self.batch_jvps: dict[int, Rule] = {}
+        self.batch_vjp_argnum: Rule | None = None
+        self.batch_jvp_joint: Rule | None = None
         self._plans: dict[int, Plan] = {}
         self.__doc__ = getattr(impl, "__doc__", None)
         self.__wrapped__ = impl
@@ -171,6 +176,19 @@ class Primitive:
         if self.linear:
             return _linear_jvp(self, pos)
         return None
+
+    def batches(self) -> bool:
+        """Whether the rules have batched forms (elementwise rules batch by broadcasting)."""
+        return self.elementwise or bool(
+            self.batch_vjps or self.batch_jvps or self.batch_vjp_argnum or self.batch_jvp_joint
+        )
+
+    def batch_vjp_rule(self, pos: int) -> Rule | None:
+        """The batched transpose-apply rule in argument `pos`, or None."""
+        rule = self.batch_vjps.get(pos)
+        if rule is None and self.batch_vjp_argnum is not None:
+            return _at_argnum(self.batch_vjp_argnum, pos)
+        return rule
 
     def has_derivative(self, pos: int) -> bool:
         return self.vjp_rule(pos) is not None or self.jvp_rule(pos) is not None or self.jvp_joint is not None
@@ -341,6 +359,28 @@ def defjvp_argnum(prim: Primitive, rule: Rule) -> Primitive:
     return prim
 
 
+def defbatch(
+    prim: Primitive,
+    *,
+    vjps: dict[int, Rule] | None = None,
+    jvps: dict[int, Rule] | None = None,
+    vjp_argnum: Rule | None = None,
+    jvp_joint: Rule | None = None,
+) -> Primitive:
+    """Rules batched over a leading axis of k cotangents (`vjps`) or tangents (`jvps`), per
+    argument position: ``rule(G, ans, *args, **params)`` with ``G.shape[0] == k`` returns
+    the k results stacked on a leading axis. They must read no more forward values than the
+    unbatched rules. Positions without one fall back to a loop over the batch; elementwise
+    rules need none (they batch by broadcasting). `vjp_argnum` and `jvp_joint` are the
+    batched forms of `defvjp_argnum` and `defjvp_joint` rules."""
+    _check(prim, "defbatch")
+    prim.batch_vjps.update(vjps or {})
+    prim.batch_jvps.update(jvps or {})
+    prim.batch_vjp_argnum = vjp_argnum or prim.batch_vjp_argnum
+    prim.batch_jvp_joint = jvp_joint or prim.batch_jvp_joint
+    return prim
+
+
 def _declared_reads(reads: str) -> Any:
     if reads == "all":
         return None
@@ -359,4 +399,4 @@ def _part_vjp(g: Any, ans: Any, z: Any, index: int) -> Parts:
 #: ``part(z, index=j)``: output j of a primitive with several outputs (whose value is `Parts`).
 part = Primitive("part", lambda z, index: z[index])
 deflinear(part, _part_vjp)
-registry.helpers["part"] = part
+registry.ops.part = part

@@ -152,6 +152,21 @@ def _dtype_of(value: Any) -> np.dtype | None:
         return None
 
 
+def _kept_values(eq: Equation, values: list[Any]) -> list[Any]:
+    """Of one run's ``(ans, *args)``, what the equation's rules read (as its first run kept)."""
+    out = []
+    for p, (how, v) in enumerate(zip(eq.kept(), values)):
+        if p and eq.args[p - 1] < 0:
+            out.append(eq.values[p])  # a constant: structure
+        elif how == UNREAD:
+            out.append(None)
+        elif how == META:
+            out.append(Aval.of(v) if hasattr(v, "shape") else Aval(np.shape(v), np.result_type(v)))
+        else:
+            out.append(v)
+    return out
+
+
 class Constant:
     """A program output that does not depend on the inputs."""
 
@@ -178,7 +193,7 @@ class Equation:
     a derivative.
     """
 
-    __slots__ = ("primitive", "out", "args", "values", "params", "diff", "shape", "dtype", "source")
+    __slots__ = ("primitive", "out", "args", "values", "params", "diff", "shape", "dtype", "source", "_kept")
 
     def __init__(
         self,
@@ -200,6 +215,24 @@ class Equation:
         self.shape = shape
         self.dtype = dtype
         self.source: str | None = None
+        self._kept: tuple[int, ...] | None = None
+
+    def kept(self) -> tuple[int, ...]:
+        """Per value in ``(ans, *args)``: how a run keeps it (UNREAD, META or READ); constants
+        are structure, kept always. Read off the first run's values and remembered, so a
+        released equation still knows what a replay must keep."""
+        if self._kept is None:
+            self._kept = tuple(UNREAD if v is None else META if type(v) is Aval else READ for v in self.values)
+        return self._kept
+
+    def is_constant(self, pos: int) -> bool:
+        return self.args[pos] < 0
+
+    def at(self, values: list[Any]) -> Equation:
+        """The same equation with another run's values."""
+        eq = Equation(self.primitive, self.out, self.args, values, self.params, self.diff, self.shape, self.dtype)
+        eq.source, eq._kept = self.source, self.kept()
+        return eq
 
     def reads(self) -> Iterator[tuple[int, int]]:
         """(position, variable) for every argument that carries a derivative: the nonzero
@@ -235,6 +268,21 @@ def _param_label(value: Any) -> str:
         return np.dtype(value).name
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+class Tape:
+    """One run of a Program: per equation, the forward values ``(ans, *args)`` its rules read
+    (constants included), and the outputs' values. `Program.replay` makes one; `Program.at`
+    pairs it with the structure again, for the adjoint system at that point."""
+
+    __slots__ = ("values", "outputs")
+
+    def __init__(self, values: list[list[Any]], outputs: Any) -> None:
+        self.values = values
+        self.outputs = outputs
+
+    def __repr__(self) -> str:
+        return f"<Tape: {len(self.values)} equations>"
 
 
 class Program:
@@ -328,6 +376,34 @@ class Program:
     # -- replay ---------------------------------------------------------------
 
     def __call__(self, *args: Any) -> Any:
+        """The outputs on new inputs (of the traced shapes); the structure is not changed."""
+        return self._run(args, record=False)[0]
+
+    def replay(self, *args: Any) -> Tape:
+        """Run the program on new inputs and record what the rules read: a new Tape. The
+        Program is not changed; ``program.at(tape)`` is the program linearised there."""
+        outputs, values = self._run(args, record=True)
+        return Tape(values, outputs)
+
+    def at(self, tape: Tape) -> Program:
+        """This structure with the forward values of `tape`: what `AdjointSystem` and the solvers
+        take, so that ``AdjointSystem(program.at(program.replay(x)))`` is the system at x."""
+        equations = [eq.at(values) for eq, values in zip(self.equations, tape.values)]
+        return Program(
+            inputs=self.inputs, equations=equations, outputs=self.outputs, in_tree=self.in_tree,
+            out_tree=self.out_tree, input_names=self.input_names, guards=self.guards, tags=self.tags,
+            has_complex=self.has_complex,
+        )  # fmt: skip
+
+    def release(self) -> None:
+        """Drop the forward values of the recorded run (memory after a one-shot gradient);
+        the constants are structure and stay, so the program still replays."""
+        for eq in self.equations:
+            kept = eq.kept()
+            eq.values = [v if p and eq.args[p - 1] < 0 else None for p, v in enumerate(eq.values)]
+            eq._kept = kept
+
+    def _run(self, args: tuple[Any, ...], record: bool) -> tuple[Any, list[list[Any]]]:
         if self.in_tree is not None:
             n_args = len(self.in_tree.children)
             if len(args) != n_args:
@@ -358,15 +434,18 @@ class Program:
                 )
             env[j] = leaf
             self._check_guard(j, leaf)
+        taped: list[list[Any]] = []
         for eq in self.equations:
             vals = [env[a] if a >= 0 else eq.values[pos + 1] for pos, a in enumerate(eq.args)]
             env[eq.out] = value = eq.primitive(*vals, **eq.params)
             if eq.out in self.guards:
                 self._check_guard(eq.out, value)
+            if record:
+                taped.append(_kept_values(eq, [value, *vals]))
         outs = [env[o] if not isinstance(o, Constant) else o.value for o in self.outputs]
         if self.out_tree is None:
-            return outs[0] if len(outs) == 1 else tuple(outs)
-        return self.out_tree.unflatten(outs)
+            return (outs[0] if len(outs) == 1 else tuple(outs)), taped
+        return self.out_tree.unflatten(outs), taped
 
     def _check_guard(self, i: int, value: Any) -> None:
         if i not in self.guards:
@@ -418,20 +497,6 @@ class Program:
         outs = ", ".join(f"z{o + 1}" if not isinstance(o, Constant) else "constant" for o in self.outputs)
         head = f"Program: {self.n_inputs} inputs, {len(self.equations)} equations, output {outs}"
         return "\n".join([head] + [f"  {eq.ljust(width)}   # {comment}" for eq, comment in rows])
-
-    # -- pictures (matplotlib and lagrad.plot are loaded only when asked) ----------
-
-    def plot(self, **options: Any) -> Any:
-        """A matplotlib Figure of the computation graph: `lagrad.plot.plot_program`."""
-        from ..plot import plot_program
-
-        return plot_program(self, **options)
-
-    def to_dot(self) -> str:
-        """The computation graph as Graphviz DOT text: `lagrad.plot.to_dot`."""
-        from ..plot import to_dot
-
-        return to_dot(self)
 
     def __repr__(self) -> str:
         return f"<Program: {self.n_inputs} inputs, {len(self.equations)} equations>"

@@ -1,8 +1,9 @@
 """Where the core finds the NumPy layer without importing it.
 
-`lagrad.numpy` fills these tables when it is imported: operators on a `Var`,
-NumPy's dispatch hooks and the solvers' shared broadcasting helpers look their
-function up here, so data flows one way and the core stays free of the layer.
+`lagrad.numpy` fills these when it is imported: operators on a `Var` and NumPy's
+dispatch hooks look their function up in the tables, the solvers take the array
+operations they need from `ops`, so data flows one way and the core stays free
+of the layer.
 """
 
 from __future__ import annotations
@@ -19,9 +20,25 @@ functions: dict[Any, Callable[..., Any]] = {}
 #: Array method or attribute name -> lagrad function taking the array first (``"reshape"``).
 methods: dict[str, Callable[..., Any]] = {}
 
-#: Named helpers the solvers need: ``unbroadcast(x, shape)``, ``broadcast_to(x, shape)``,
-#: ``zeros_like(x)``, ``astype(x, dtype)``.
-helpers: dict[str, Callable[..., Any]] = {}
+
+class ArrayOps:
+    """The array operations the core and the solvers apply to multipliers and tangents, as
+    recorded operations (so that they trace, for higher order). One explicit object with
+    typed attributes, which `lagrad.numpy` fills when it is imported: the core names what it
+    needs here and never imports the layer."""
+
+    unbroadcast: Callable[[Any, tuple[int, ...]], Any]  # sum an elementwise result back to a shape
+    unbroadcast_batched: Callable[[Any, tuple[int, ...]], Any]  # the same, under a leading batch axis
+    broadcast_to: Callable[[Any, tuple[int, ...]], Any]
+    reshape: Callable[[Any, tuple[int, ...]], Any]
+    zeros_like: Callable[[Any], Any]
+    astype: Callable[[Any, Any], Any]
+    real: Callable[[Any], Any]  # a real variable's multiplier is real
+    part: Callable[..., Any]  # output j of a primitive with several outputs
+
+
+#: The array operations, filled by `lagrad.numpy`.
+ops = ArrayOps()
 
 
 def lookup(table: dict[Any, Callable[..., Any]], key: Any, what: str) -> Callable[..., Any]:

@@ -100,7 +100,7 @@ class Var:
                 f"values; use lagrad.numpy.where to select elements instead of `where=`."
             )
         result = fun(*inputs)
-        return result if dtype is None else registry.helpers["astype"](result, dtype)
+        return result if dtype is None else registry.ops.astype(result, dtype)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         fun = registry.functions.get(func)
@@ -273,7 +273,7 @@ def _holds_parts(var: Var) -> bool:
 
 def _getitem(self: Var, index: Any) -> Any:
     if _holds_parts(self):  # one output of a primitive with several
-        return registry.helpers["part"](self, index=index)
+        return registry.ops.part(self, index=index)
     return registry.methods["__getitem__"](self, index)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Var, defjvp, deflinear, defvjp
+from ..core import Var, defbatch, defjvp, deflinear, defvjp
 from ..core.primitive import META, UNREAD
 from . import manipulation as _shape
 from . import reductions, ufuncs
@@ -213,6 +213,53 @@ defjvp(_index_add,   lambda t, ans, x, v, *dynamic, index: t,
                      lambda t, ans, x, v, *dynamic, index: _scatter(t, x, dynamic, index),
                      reads=[_NOTHING, _X_SHAPE])
 # fmt: on
+
+
+def batched(index: Index, dynamic: tuple[Any, ...]) -> Index | None:
+    """`index` for k stacked arrays (a leading axis kept whole), or None where NumPy would move
+    the batch axis: advanced indices (arrays, and integers among them) apart from each other."""
+    advanced = [
+        j
+        for j, i in enumerate(index.items)
+        if type(i) is Slot or isinstance(i, np.ndarray) or (isinstance(i, int) and not isinstance(i, bool))
+    ]
+    arrays = any(type(i) is Slot or isinstance(i, np.ndarray) for i in index.items)
+    if arrays and advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+        return None
+    return Index((slice(None), *index.items), index.repeats)
+
+
+def _getitem_bvjp(g: Any, ans: Any, x: Any, *dynamic: Any, index: Index) -> Any:
+    b = batched(index, dynamic)
+    if b is None:
+        return _rows(lambda r: _untake(r, *dynamic, index=index, shape=x.shape), g)
+    return _untake(g, *dynamic, index=b, shape=(g.shape[0], *x.shape))
+
+
+def _getitem_bjvp(t: Any, ans: Any, x: Any, *dynamic: Any, index: Index) -> Any:
+    b = batched(index, dynamic)
+    if b is None:
+        return _rows(lambda r: _getitem(r, *dynamic, index=index), t)
+    return _getitem(t, *dynamic, index=b)
+
+
+def _untake_bvjp(g: Any, ans: Any, t: Any, *dynamic: Any, index: Index, shape: tuple[int, ...]) -> Any:
+    return _getitem_bjvp(g, None, None, *dynamic, index=index)
+
+
+def _untake_bjvp(t: Any, ans: Any, x: Any, *dynamic: Any, index: Index, shape: tuple[int, ...]) -> Any:
+    b = batched(index, dynamic)
+    if b is None:
+        return _rows(lambda r: _untake(r, *dynamic, index=index, shape=shape), t)
+    return _untake(t, *dynamic, index=b, shape=(t.shape[0], *shape))
+
+
+def _rows(f: Any, stacked: Any) -> Any:
+    return _shape.stack([f(stacked[b]) for b in range(stacked.shape[0])])
+
+
+defbatch(_getitem, vjps={0: _getitem_bvjp}, jvps={0: _getitem_bjvp})
+defbatch(_untake, vjps={0: _untake_bvjp}, jvps={0: _untake_bjvp})
 
 
 @method("__getitem__")

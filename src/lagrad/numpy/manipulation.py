@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Aval, Var, defjvp_joint, deflinear, defvjp_argnum, registry
+from ..core import Aval, Var, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
 from . import reductions
 from ._register import function, method, prim
 
@@ -179,6 +179,27 @@ def _stack_vjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
     return g[(slice(None),) * axis + (argnum,)]
 
 
+def _concatenate_bvjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
+    axis = _normalize_axis(axis, ans.ndim)
+    start = builtins.sum(x.shape[axis] for x in xs[:argnum])
+    return g[(slice(None),) * (axis + 1) + (slice(start, start + xs[argnum].shape[axis]),)]
+
+
+def _stack_bvjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
+    axis = _normalize_axis(axis, ans.ndim)
+    return g[(slice(None),) * (axis + 1) + (argnum,)]
+
+
+def _joined_tangent_batched(join: Any) -> Any:
+    def jvp(tangents: list[Any], ans: Any, *xs: Any, axis: int) -> Any:
+        first = next(t for t in tangents if t is not None)
+        k, dtype = first.shape[0], first.dtype
+        parts = [t if t is not None else np.zeros((k, *x.shape), dtype=dtype) for t, x in zip(tangents, xs)]
+        return join(*parts, axis=_normalize_axis(axis, ans.ndim) + 1)
+
+    return jvp
+
+
 def _joined_tangent(join: Any) -> Any:
     def jvp(tangents: list[Any], ans: Any, *xs: Any, axis: int) -> Any:
         dtype = next(t for t in tangents if t is not None).dtype
@@ -201,13 +222,30 @@ defvjp_argnum(_concatenate, _concatenate_vjp, reads="shapes")
 defvjp_argnum(_stack,       _stack_vjp,       reads="shapes")
 defjvp_joint(_concatenate,  _joined_tangent(_concatenate), reads="shapes")
 defjvp_joint(_stack,        _joined_tangent(_stack),       reads="shapes")
+defbatch(_reshape,
+         vjps={0: lambda g, ans, x, shape: reshape(g, (g.shape[0], *x.shape))},
+         jvps={0: lambda t, ans, x, shape: reshape(t, (t.shape[0], *shape))})
+defbatch(_transpose,
+         vjps={0: lambda g, ans, x, axes: transpose(g, _batched_axes(_inverse_permutation(axes)))},
+         jvps={0: lambda t, ans, x, axes: transpose(t, _batched_axes(axes))})
+defbatch(_broadcast_to,
+         vjps={0: lambda g, ans, x, shape: unbroadcast_batched(g, x.shape)},
+         jvps={0: lambda t, ans, x, shape: broadcast_batched(t, shape)})
+defbatch(_concatenate, vjp_argnum=_concatenate_bvjp, jvp_joint=_joined_tangent_batched(_concatenate))
+defbatch(_stack,       vjp_argnum=_stack_bvjp,       jvp_joint=_joined_tangent_batched(_stack))
+defbatch(_moveaxis,
+         vjps={0: lambda g, ans, x, source, destination: _moveaxis_batched(g, destination, source)},
+         jvps={0: lambda t, ans, x, source, destination: _moveaxis_batched(t, source, destination)})
+defbatch(_astype,
+         vjps={0: lambda g, ans, x, dtype: astype(_real_for(g, x.dtype), x.dtype)},
+         jvps={0: lambda t, ans, x, dtype: _astype(t, dtype=dtype)})
 # fmt: on
 
 
 def _real_for(g: Any, dtype: Any) -> Any:
     """The real part of a complex multiplier headed for a real variable."""
     if np.dtype(g.dtype).kind == "c" and np.dtype(dtype).kind != "c":
-        return registry.helpers["real"](g)
+        return registry.ops.real(g)
     return g
 
 
@@ -227,6 +265,43 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if axes:  # the sum primitive itself: the axes are already normalised
         g = reductions._sum(g, axis=axes, keepdims=False)
     return g if g.shape == shape else reshape(g, shape)
+
+
+def unbroadcast_batched(g: Any, shape: tuple[int, ...]) -> Any:
+    """`unbroadcast` of k stacked results: `g` is ``(k, ...)``, the result ``(k, *shape)``."""
+    gshape = g.shape
+    k = gshape[0]
+    if gshape[1:] == shape:
+        return g
+    lead = len(gshape) - 1 - len(shape)
+    if lead < 0:
+        return broadcast_batched(g, shape)
+    axes = tuple(range(1, 1 + lead))
+    axes += tuple(i + 1 + lead for i, n in enumerate(shape) if n == 1 and gshape[i + 1 + lead] != 1)
+    if axes:
+        g = reductions._sum(g, axis=axes, keepdims=False)
+    return g if g.shape[1:] == shape else reshape(g, (k, *shape))
+
+
+def broadcast_batched(t: Any, shape: tuple[int, ...]) -> Any:
+    """`broadcast_to` of k stacked values: `t` is ``(k, ...)``, the result ``(k, *shape)``."""
+    k, tshape = t.shape[0], t.shape[1:]
+    pad = len(shape) - len(tshape)
+    if pad > 0:
+        t = reshape(t, (k, *(1,) * pad, *tshape))
+    return t if t.shape[1:] == shape else broadcast_to(t, (k, *shape))
+
+
+def _plus1(axes: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(a) + 1 for a in axes)
+
+
+def _moveaxis_batched(g: Any, source: Sequence[int], destination: Sequence[int]) -> Any:
+    return _moveaxis(g, source=_plus1(source), destination=_plus1(destination))
+
+
+def _batched_axes(axes: Sequence[int]) -> tuple[int, ...]:
+    return (0, *(int(a) + 1 for a in axes))
 
 
 # ----- the NumPy API ------------------------------------------------------------
@@ -1034,7 +1109,9 @@ def full_like(a: Any, fill_value: Any, dtype: Any = None, **kw: Any) -> Any:
     return base + fill_value if isinstance(fill_value, Var) else np.full_like(base, fill_value, dtype=dtype, **kw)
 
 
-registry.helpers["unbroadcast"] = unbroadcast
-registry.helpers["broadcast_to"] = broadcast_to
-registry.helpers["zeros_like"] = zeros_like
-registry.helpers["astype"] = astype
+registry.ops.unbroadcast = unbroadcast
+registry.ops.unbroadcast_batched = unbroadcast_batched
+registry.ops.reshape = reshape
+registry.ops.broadcast_to = broadcast_to
+registry.ops.zeros_like = zeros_like
+registry.ops.astype = astype

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import deflinear, defvjp_argnum, registry
+from ..core import defbatch, deflinear, defvjp_argnum, registry
 from . import manipulation as _shape
 from . import reductions
 from ._register import function, method, prim, ufunc
@@ -73,6 +73,71 @@ def _matmul_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
     x2 = _shape.reshape(x, xs)
     ct = _shape.unbroadcast(matmul(_shape.swapaxes(x2, -1, -2), g2), ys)
     return _shape.reshape(ct, y.shape)
+
+
+# ----- matmul batched over a leading axis of k tangents or cotangents ------------------
+
+
+def _promoted(xs: tuple[int, ...], ys: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """The factors' shapes promoted to matrices, and the promoted product's shape."""
+    xs2 = (1, *xs) if len(xs) == 1 else tuple(xs)
+    ys2 = (*ys, 1) if len(ys) == 1 else tuple(ys)
+    batch = np.broadcast_shapes(xs2[:-2], ys2[:-2])
+    return xs2, ys2, (*batch, xs2[-2], ys2[-1])
+
+
+# A matrix times k vectors is one matrix product with the k vectors as rows: the 1-D cases
+# fold the batch into the product rather than run k matrix-vector products.
+
+
+def _matmul_bvjp_x(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    k = g.shape[0]
+    if len(x.shape) == 1 and y.ndim == 2:
+        return matmul(g, _shape.swapaxes(y, -1, -2))
+    xs2, ys2, out2 = _promoted(x.shape, y.shape)
+    g2 = _shape.reshape(g, (k, *out2))
+    ct = matmul(g2, _shape.swapaxes(_shape.reshape(y, ys2), -1, -2))
+    return _shape.reshape(_shape.unbroadcast_batched(ct, xs2), (k, *x.shape))
+
+
+def _matmul_bvjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    k = g.shape[0]
+    if x.ndim == 2 and len(y.shape) == 1:
+        return matmul(g, x)
+    xs2, ys2, out2 = _promoted(x.shape, y.shape)
+    g2 = _shape.reshape(g, (k, *out2))
+    ct = matmul(_shape.swapaxes(_shape.reshape(x, xs2), -1, -2), g2)
+    return _shape.reshape(_shape.unbroadcast_batched(ct, ys2), (k, *y.shape))
+
+
+def _matmul_bjvp_x(t: Any, ans: Any, x: Any, y: Any) -> Any:
+    k, xs = t.shape[0], t.shape[1:]
+    if len(xs) == 1 and y.ndim == 2:
+        return matmul(t, y)
+    xs2, ys2, out2 = _promoted(xs, y.shape)
+    pad = (1,) * (len(ys2) - len(xs2))
+    out = matmul(_shape.reshape(t, (k, *pad, *xs2)), _shape.reshape(y, ys2))
+    return _shape.reshape(out, (k, *_product_shape(xs, y.shape, out2)))
+
+
+def _product_shape(xs: tuple[int, ...], ys: tuple[int, ...], out2: tuple[int, ...]) -> tuple[int, ...]:
+    """matmul's result shape: the promoted product's, less the axes added to 1-D factors."""
+    shape = out2[:-2]
+    if len(xs) > 1:
+        shape += out2[-2:-1]
+    if len(ys) > 1:
+        shape += out2[-1:]
+    return shape
+
+
+def _matmul_bjvp_y(t: Any, ans: Any, x: Any, y: Any) -> Any:
+    k, ys = t.shape[0], t.shape[1:]
+    if x.ndim == 2 and len(ys) == 1:
+        return matmul(t, _shape.swapaxes(x, -1, -2))
+    xs2, ys2, out2 = _promoted(x.shape, ys)
+    pad = (1,) * (len(xs2) - len(ys2))
+    out = matmul(_shape.reshape(x, xs2), _shape.reshape(t, (k, *pad, *ys2)))
+    return _shape.reshape(out, (k, *_product_shape(x.shape, ys, out2)))
 
 
 # ----- tensordot: contract the multiplier with the other factor, then restore axis order --
@@ -147,6 +212,7 @@ deflinear(matmul,     _matmul_vjp_x,    _matmul_vjp_y)
 deflinear(_tensordot, _tensordot_vjp_a, _tensordot_vjp_b)
 deflinear(_einsum)
 defvjp_argnum(_einsum, _einsum_vjp)
+defbatch(matmul, vjps={0: _matmul_bvjp_x, 1: _matmul_bvjp_y}, jvps={0: _matmul_bjvp_x, 1: _matmul_bjvp_y})
 # fmt: on
 
 

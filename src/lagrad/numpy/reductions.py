@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Var, defjvp, deflinear, defvjp, registry
+from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
 from . import manipulation as _shape
 from ._register import function, method, nondiff, prim, unsupported_keywords
 from .ufuncs import conjugate, isnan, real, sqrt, where
@@ -79,6 +79,16 @@ def count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
 def spread(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
     """The multiplier of a reduction over `axes`, broadcast back to the input's `shape`."""
     return _shape.broadcast_to(_shape.reshape(g, kept_shape(shape, axes)), shape)
+
+
+def _spread_batched(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
+    """`spread` of k stacked multipliers (leading axis)."""
+    k = g.shape[0]
+    return _shape.broadcast_to(_shape.reshape(g, (k, *kept_shape(shape, axes))), (k, *shape))
+
+
+def _shifted_axes(axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(a + 1 for a in axes)
 
 
 def _impl(np_fun: Any) -> Any:
@@ -153,6 +163,24 @@ defvjp(_max,     lambda g, ans, x, axis, keepdims: spread(g, x.shape, axis) * _t
 defjvp(_max,     lambda t, ans, x, axis, keepdims: sum(t * _ties(x, ans, axis, keepdims), axis=axis, keepdims=keepdims))
 defvjp(_min,     lambda g, ans, x, axis, keepdims: spread(g, x.shape, axis) * _ties(x, ans, axis, keepdims))
 defjvp(_min,     lambda t, ans, x, axis, keepdims: sum(t * _ties(x, ans, axis, keepdims), axis=axis, keepdims=keepdims))
+defbatch(_sum,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _sum(t, axis=_shifted_axes(axis), keepdims=keepdims)})
+defbatch(_mean,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis) / count(x.shape, axis)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _mean(t, axis=_shifted_axes(axis), keepdims=keepdims)})
+defbatch(_prod,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis) * _others(x, axis=axis)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _sum(t * _others(x, axis=axis), axis=_shifted_axes(axis),
+                                                         keepdims=keepdims)})
+defbatch(_max,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis) * _ties(x, ans, axis, keepdims)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _sum(t * _ties(x, ans, axis, keepdims), axis=_shifted_axes(axis),
+                                                         keepdims=keepdims)})
+defbatch(_min,
+         vjps={0: lambda g, ans, x, axis, keepdims: _spread_batched(g, x.shape, axis) * _ties(x, ans, axis, keepdims)},
+         jvps={0: lambda t, ans, x, axis, keepdims: _sum(t * _ties(x, ans, axis, keepdims), axis=_shifted_axes(axis),
+                                                         keepdims=keepdims)})
 # fmt: on
 
 
@@ -341,6 +369,10 @@ def _scan_jvp_a(t: Any, ans: Any, a: Any, b: Any, axis: int, reverse: bool) -> A
 # fmt: off
 deflinear(_cumsum,         lambda g, ans, x, axis: _cumsum_reverse(g, axis=axis))
 deflinear(_cumsum_reverse, lambda g, ans, x, axis: _cumsum(g, axis=axis))
+defbatch(_cumsum,         vjps={0: lambda g, ans, x, axis: _cumsum_reverse(g, axis=axis + 1)},
+                          jvps={0: lambda t, ans, x, axis: _cumsum(t, axis=axis + 1)})
+defbatch(_cumsum_reverse, vjps={0: lambda g, ans, x, axis: _cumsum(g, axis=axis + 1)},
+                          jvps={0: lambda t, ans, x, axis: _cumsum_reverse(t, axis=axis + 1)})
 defvjp(_scan,    _scan_vjp_a,
                  lambda g, ans, a, b, axis, reverse: _scan(a, g, axis=axis, reverse=not reverse))
 defjvp(_scan,    _scan_jvp_a,

@@ -249,11 +249,11 @@ _RAD = math.pi / 180.0
 
 
 def zeros_like(x: Any) -> Any:
-    return registry.helpers["zeros_like"](x)
+    return registry.ops.zeros_like(x)
 
 
 def _broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
-    return registry.helpers["broadcast_to"](x, shape)
+    return registry.ops.broadcast_to(x, shape)
 
 
 def _is_complex(x: Any) -> bool:
@@ -263,7 +263,7 @@ def _is_complex(x: Any) -> bool:
 
 def _like_input(g: Any, x: Any) -> Any:
     """A real multiplier `g`, as the input's (possibly complex) dtype."""
-    return registry.helpers["astype"](g, x.dtype) if np.dtype(x.dtype).kind == "c" else g
+    return registry.ops.astype(g, x.dtype) if np.dtype(x.dtype).kind == "c" else g
 
 
 def _nonzero_base(x: Any) -> Any:
@@ -618,7 +618,7 @@ def _python_round(x: Any, ndigits: int | None = None) -> Any:
             f"{tuple(x.shape)}; use lagrad.numpy.round(x, decimals) for arrays."
         )
     if ndigits is None:
-        return registry.helpers["astype"](_round(x, decimals=0), np.int64)
+        return registry.ops.astype(_round(x, decimals=0), np.int64)
     return _round(x, decimals=int(ndigits))
 
 
@@ -646,4 +646,4 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None, 
     return _nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
 
 
-registry.helpers["real"] = real
+registry.ops.real = real

@@ -1,0 +1,90 @@
+"""Back-substitution: ``A λ = b`` solved from the last row up, which is reverse mode.
+
+The one back-substitution of lagrad: `grad`, `vjp`, the full Jacobian in reverse mode
+(a batch of right-hand sides) and the system's ``back_substitution`` method all call it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import Program, registry
+from .operators import _has_nan, apply_transpose, apply_transpose_batched
+
+
+def back_substitution(
+    program: Program,
+    seeds: dict[int, Any],
+    *,
+    keep_all: bool = False,
+    release: bool = False,
+    batched: bool = False,
+    mask: bool = True,
+) -> list[Any]:
+    """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``.
+
+    None stands for a zero multiplier. Unless `keep_all`, a multiplier is dropped
+    as soon as its equation's rules have run (the inputs' are kept); with
+    `release`, the run's forward values are dropped at the end (a one-shot
+    gradient; the constants stay, the program still replays). A zero multiplier
+    contributes nothing (see `operators`).
+    `batched`: every seed has a leading axis of k cotangents, solved for together.
+    `mask=False` turns zero means zero off: for an output that is itself NaN, whose
+    gradient must not come back looking clean.
+    """
+    with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
+        lam = _back_substitution(program, seeds, keep_all, False, batched)
+        returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
+        if mask and any(_has_nan(v) for v in returned if v is not None):
+            lam = _back_substitution(program, seeds, keep_all, True, batched)
+    if release:
+        program.release()
+    return lam
+
+
+def _back_substitution(
+    program: Program, seeds: dict[int, Any], keep_all: bool, guarded: bool, batched: bool
+) -> list[Any]:
+    """One sweep of back-substitution: the hot path of every gradient."""
+    lam: list[Any] = [None] * program.n_vars
+    for i, seed in seeds.items():
+        lam[i] = seed if lam[i] is None else lam[i] + seed
+    shapes = program.shapes()
+    unbroadcast = registry.ops.unbroadcast
+    has_complex = program.has_complex
+    for eq in reversed(program.equations):
+        g = lam[eq.out]
+        if g is None:
+            continue
+        if has_complex and eq.dtype.kind == "f" and g.dtype.kind == "c":
+            g = registry.ops.real(g)  # a real variable's multiplier is real
+            if keep_all:
+                lam[eq.out] = g
+        if not keep_all:
+            lam[eq.out] = None
+        prim = eq.primitive
+        vjps = prim.vjps
+        values = eq.values
+        params = eq.params
+        for pos in eq.diff:
+            i = eq.args[pos]
+            rule = vjps[pos] if pos < len(vjps) else prim.vjp_rule(pos)
+            if batched:
+                ct = apply_transpose_batched(eq, pos, g, shapes[i], guarded=guarded)
+            elif rule is None or guarded:
+                ct = apply_transpose(eq, pos, g, shapes[i], guarded=guarded)
+            else:
+                ct = rule(g, *values, **params)
+                if prim.elementwise and ct.shape != shapes[i]:
+                    ct = unbroadcast(ct, shapes[i])
+            prev = lam[i]
+            lam[i] = ct if prev is None else prev + ct
+    return lam
+
+
+def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[Any]:
+    """The `back_substitution` method of an AdjointSystem: every λ in one sweep."""
+    seeds = {} if system.output is None else {system.output: system.cotangent}
+    return back_substitution(system.program, seeds, keep_all=True)

@@ -1,0 +1,144 @@
+"""Forward substitution: the transposed system solved from the top down for given input
+tangents, which is tangent mode (jvp), on the same blocks as back-substitution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core import Program
+from ..core.program import is_parts_shape, real_size, unflat
+from .operators import _has_nan, _plain, apply_block, apply_block_batched
+
+
+def forward_substitution(
+    program: Program,
+    tangents: dict[int, Any],
+    *,
+    start: int = 0,
+    outputs: list[int] | None = None,
+    batched: bool = False,
+) -> list[Any]:
+    """Tangents of every variable from the given ones, top row down:
+    ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero). `start` skips equations
+    that cannot depend on the seeded variables. A zero tangent contributes nothing
+    (see the module docstring): the tangents of `outputs` (default: every variable)
+    are the ones looked at for NaN. `batched`: every tangent has a leading axis of k.
+
+    A tangent sweep meets ``0 × ∞`` where reverse mode does not: in ``sqrt(x) * x`` at 0
+    the infinite tangent of ``sqrt(x)`` meets the zero partial ``x``, while the reverse
+    sweep sends a zero multiplier into the infinite partial, which zero means zero
+    resolves. So NaN entries left in the wanted outputs are recomputed by transposed
+    solves: the Jacobian rows of those entries by one batched back-substitution, applied
+    to the given tangents (real values; traced ones are left as they are)."""
+    with np.errstate(invalid="ignore"):
+        t = _forward_substitution(program, tangents, start, False, batched, outputs)
+        wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
+        if any(_has_nan(t[o]) for o in wanted):
+            t = _forward_substitution(program, tangents, start, True, batched, outputs)
+            for o in wanted:
+                if _has_nan(t[o]):
+                    t[o] = _by_transposed_solves(program, tangents, o, t[o], batched)
+    return t
+
+
+def _by_transposed_solves(program: Program, tangents: dict[int, Any], o: int, t_o: Any, batched: bool) -> Any:
+    """`t_o` with its NaN entries recomputed as (row of the Jacobian, by back-substitution) ·
+    tangents, where that gives a number."""
+    values = [t_o, *tangents.values()]
+    if any(type(v) is not np.ndarray and not isinstance(v, np.generic) for v in values):
+        return t_o  # traced tangents (or several-array values): left to the tangent sweep
+    if any(np.dtype(v.dtype).kind != "f" for v in values) or program.dtype(o).kind != "f":
+        return t_o
+    from .backward import back_substitution  # transposed solves of the same system
+
+    k = t_o.shape[0] if batched else 1
+    flat_t = np.reshape(t_o, (k, -1)).copy()
+    entries = np.unique(np.nonzero(np.isnan(flat_t))[1])
+    seeds = np.zeros((len(entries), flat_t.shape[1]))
+    seeds[np.arange(len(entries)), entries] = 1
+    lam = back_substitution(program, {o: seeds.reshape((len(entries), *program.shape(o)))}, keep_all=True, batched=True)
+    rows = np.zeros((len(entries), k))  # J[entry] · t, per batch row
+    for i, t_i in tangents.items():
+        if lam[i] is not None:
+            rows += np.reshape(lam[i], (len(entries), -1)) @ np.reshape(t_i, (k, -1)).T
+    fixed = flat_t[:, entries]
+    flat_t[:, entries] = np.where(np.isnan(fixed) & np.isfinite(rows.T), rows.T, fixed)
+    return flat_t.reshape(np.shape(t_o))
+
+
+def _forward_substitution(
+    program: Program,
+    tangents: dict[int, Any],
+    start: int,
+    guarded: bool,
+    batched: bool,
+    outputs: list[int] | None,
+) -> list[Any]:
+    """One sweep. With `outputs` given, every other tangent is dropped after its last use
+    (fresh arrays for every tangent would also cost the allocator a page fault per page)."""
+    t: list[Any] = [None] * program.n_vars
+    for i, v in tangents.items():
+        t[i] = v
+    apply = apply_block_batched if batched else apply_block
+    equations = program.equations[start:]
+    last = {}
+    if outputs is not None:
+        for j, eq in enumerate(equations):
+            for a in eq.args:
+                last[a] = j
+        for o in outputs:
+            last.pop(o, None)
+    for j, eq in enumerate(equations):
+        if eq.diff:
+            out = apply(eq, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
+            if out is not None:
+                t[eq.out] = out
+        if outputs is not None:
+            for a in eq.args:
+                if a >= 0 and last.get(a) == j:
+                    t[a] = None
+    return t
+
+
+#: Directions swept together by the `forward_substitution` method (one batched sweep each).
+CHUNK = 256
+
+
+def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[Any]:
+    """The `forward_substitution` method of an AdjointSystem: λ_i is the output's sensitivity
+    to z_i, one tangent sweep along each real direction of z_i, all of them batched into one
+    sweep (in chunks of `CHUNK`) over the equations after z_i. Only the `wanted` variables'
+    multipliers are computed (default: all), so a gradient costs one batched sweep per input."""
+    program = system.program
+    lam: list[Any] = [None] * program.n_vars
+    if system.output is None:
+        return lam
+    cotangent = np.asarray(_plain(system.cotangent))
+    c = np.ravel(cotangent)
+    for i in range(program.n_vars) if wanted is None else wanted:
+        if not program.differentiable(i) or i > system.output:
+            continue
+        start = max(i - program.n_inputs + 1, 0)
+        shape, dtype = program.shape(i), program.dtype(i)
+        m = real_size(shape, dtype)
+        lam_i = np.zeros(m)
+        for first in range(0, m, CHUNK):
+            rows = np.eye(m)[first : first + CHUNK]
+            if is_parts_shape(shape):  # several arrays: one direction at a time
+                for s, e in enumerate(rows):
+                    t = forward_substitution(
+                        program, {i: unflat(e, shape, dtype)}, start=start, outputs=[system.output]
+                    )
+                    t = t[system.output]
+                    if t is not None:
+                        lam_i[first + s] = np.real(np.sum(np.ravel(_plain(t)) * c))
+                continue
+            seeds = np.stack([unflat(e, shape, dtype) for e in rows])
+            t = forward_substitution(program, {i: seeds}, start=start, outputs=[system.output], batched=True)
+            t = t[system.output]
+            if t is not None:  # the derivative of Re Σ cotangent · output, per direction
+                lam_i[first : first + len(rows)] = np.real(np.reshape(_plain(t), (len(rows), -1)) @ c)
+        lam[i] = unflat(lam_i, shape, dtype, covector=True)
+    return lam

@@ -1,0 +1,75 @@
+"""The `levels` method: back-substitution by level schedule, each level's equations in a thread pool.
+
+``λ_i = Σ_k (∂f_k/∂z_i)ᵀ λ_k`` needs the multipliers of every equation reading ``z_i``.
+An equation's level is 0 if no later equation reads its variable, else one more than the
+highest level among those readers; the equations of one level depend on none of each
+other, so their transpose-applies run at the same time (NumPy releases the GIL in its
+large kernels), and their contributions are added up before the next level starts.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ..core import Program, registry
+from .operators import _has_nan, apply_transpose
+
+#: Threads for the `levels` method (None: as many as the machine has cores).
+WORKERS: int | None = None
+
+
+def schedule(program: Program) -> list[list[int]]:
+    """Variables (0-based) grouped by level: ``level(i) = 1 + max level(k)`` over the
+    equations `k` that read ``z_i``, 0 where none does. The multipliers of one level depend on
+    none of each other."""
+    n = program.n_vars
+    level = [0] * n
+    readers: list[list[int]] = [[] for _ in range(n)]
+    for eq in program.equations:
+        for _, i in eq.reads():
+            readers[i].append(eq.out)
+    for i in reversed(range(n)):  # a reader always comes after what it reads
+        if readers[i]:
+            level[i] = 1 + max(level[k] for k in readers[i])
+    out: list[list[int]] = [[] for _ in range(max(level, default=-1) + 1)]
+    for i, lv in enumerate(level):
+        out[lv].append(i)
+    return out
+
+
+def solve(system: Any, wanted: list[int] | None = None, *, workers: int | None = None, **options: Any) -> list[Any]:
+    """Every λ, level by level from the output's, each level's blocks applied concurrently."""
+    program = system.program
+    lam: list[Any] = [None] * program.n_vars
+    if system.output is None:
+        return lam
+    lam[system.output] = system.cotangent
+    with np.errstate(invalid="ignore"), ThreadPoolExecutor(workers or WORKERS) as pool:
+        for guarded in (False, True):
+            result = _sweep(program, list(lam), pool, guarded)
+            if not any(_has_nan(v) for v in result if v is not None):
+                break
+    return result
+
+
+def _sweep(program: Program, lam: list[Any], pool: ThreadPoolExecutor, guarded: bool) -> list[Any]:
+    shapes = program.shapes()
+    for members in schedule(program):
+        tasks = []
+        for k in members:
+            if k < program.n_inputs or lam[k] is None:
+                continue
+            eq = program.equation(k)
+            g = lam[k]
+            if program.has_complex and eq.dtype.kind == "f" and g.dtype.kind == "c":
+                g = lam[k] = registry.ops.real(g)  # a real variable's multiplier is real
+            for pos in eq.diff:
+                i = eq.args[pos]
+                tasks.append((i, pool.submit(apply_transpose, eq, pos, g, shapes[i], guarded=guarded)))
+        for i, future in tasks:  # added up in a fixed order: the result does not depend on timing
+            ct = future.result()
+            lam[i] = ct if lam[i] is None else lam[i] + ct
+    return lam
