@@ -116,11 +116,17 @@ class Var:
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
         if not self._trace.active:
             raise _ended("numpy.asarray")
+        if not self.inexact:  # an index or a mask has no derivative to lose: NumPy may read it,
+            value = np.asarray(self.value, dtype=dtype)  # and a replay checks it is unchanged
+            self._trace.guard(self, value)
+            return value
         raise TypeError(
             f"lagrad: z{self.index + 1} is traced and was turned into a plain NumPy array "
             f"(numpy.asarray / numpy.array, or written into a NumPy array): its derivative would "
             f"be lost. Build arrays from traced values with lagrad.numpy.stack or "
-            f"lagrad.numpy.array, and update them with x.at[i].set(v)."
+            f"lagrad.numpy.array, and update them with x.at[i].set(v). A list of traced values "
+            f"given to a plain NumPy function (numpy.mean([a, b])) is read this way, because "
+            f"NumPy does not look inside lists: call lagrad.numpy's function of the same name."
         )
 
     # -- Python control flow on a traced value ----------------------------------

@@ -20,7 +20,7 @@ from ..core import Var, defjvp, deflinear, defvjp
 from ..core.primitive import META, UNREAD
 from . import manipulation as _shape
 from . import reductions, ufuncs
-from ._register import function, method, nondiff, prim
+from ._register import array_like, function, method, nondiff, prim
 
 __all__ = [
     "at",
@@ -575,7 +575,7 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
     derivative in `x` the slope of the interval `x` falls in, and differentiable in `xp`."""
     if not _shape.traced(x, xp, fp, left, right, period):
         return np.interp(x, xp, fp, left, right, period)
-    x, xp, fp = (a if hasattr(a, "shape") else np.asarray(a) for a in (x, xp, fp))
+    x, xp, fp = (array_like(a) for a in (x, xp, fp))
     if len(_shape.shape_of(xp)) != 1 or _shape.shape_of(xp) != _shape.shape_of(fp):
         raise ValueError("lagrad.numpy.interp: xp and fp must be 1-d sequences of the same length")
     if _shape.shape_of(xp)[0] == 0:

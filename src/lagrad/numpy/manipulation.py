@@ -21,7 +21,7 @@ import numpy as np
 
 from ..core import Aval, Var, defjvp_joint, deflinear, defvjp_argnum, registry
 from . import reductions
-from ._register import function, method, prim
+from ._register import array_like, function, holds_traced, method, prim
 
 __all__ = [
     "append",
@@ -83,8 +83,12 @@ __all__ = [
 
 
 def shape_of(a: Any) -> tuple[int, ...]:
-    """The shape of an array, traced value or Python scalar, without NumPy's dispatch."""
-    return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
+    """The shape of an array, traced value, Python scalar or (nested) list, without NumPy's dispatch."""
+    if hasattr(a, "shape"):
+        return tuple(a.shape)
+    if isinstance(a, (list, tuple)) and holds_traced(a):
+        return (len(a), *shape_of(a[0]))
+    return np.shape(a)
 
 
 def _normalize_axis(axis: int, ndim: int) -> int:
@@ -368,7 +372,7 @@ def _astype_function(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = 
 def _join_arrays(name: str, arrays: Any, out: Any, dtype: Any, casting: Any) -> list[Any]:
     if out is not None or dtype is not None:
         raise TypeError(f"lagrad.numpy.{name}: out= and dtype= are not supported on traced values")
-    arrays = [a if hasattr(a, "shape") else np.asarray(a) for a in arrays]
+    arrays = [array_like(a) for a in arrays]
     if not arrays:
         raise ValueError(f"lagrad.numpy.{name}: need at least one array")
     return arrays
@@ -511,8 +515,9 @@ _GATHER_MODES = ("edge", "reflect", "symmetric", "wrap")
 def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
     """`array` padded: with constants (zeros by default), or with its own entries in the
     modes edge, reflect, symmetric and wrap (a gather, whose transpose scatters back)."""
-    if not traced(array, kwargs.get("constant_values")):
+    if not traced(array, kwargs.get("constant_values"), kwargs.get("end_values")):
         return np.pad(array, pad_width, mode, **kwargs)
+    array = array_like(array)
     shape = shape_of(array)
     widths = np.broadcast_to(np.asarray(pad_width), (len(shape), 2))
     if widths.dtype.kind not in "iu" or np.any(widths < 0):
@@ -534,10 +539,12 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
         if np.any(np.asarray(values) != 0):
             return out + np.pad(np.zeros(shape, dtype=array.dtype), widths, constant_values=values)
         return out
+    if mode == "linear_ramp":
+        return _linear_ramp(array, widths, kwargs.pop("end_values", 0), kwargs)
     if mode not in _GATHER_MODES:
         raise NotImplementedError(
             f"lagrad.numpy.pad: mode {mode!r} is not supported on traced values; use 'constant', "
-            f"{', '.join(repr(m) for m in _GATHER_MODES)}"
+            f"'linear_ramp', {', '.join(repr(m) for m in _GATHER_MODES)}"
         )
     if kwargs.get("reflect_type", "even") != "even":
         raise NotImplementedError("lagrad.numpy.pad: only reflect_type='even' is supported on traced values")
@@ -545,6 +552,35 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
         raise ValueError(f"lagrad.numpy.pad: can't extend an empty axis in mode {mode!r}")
     sources = [np.pad(np.arange(n), w, mode) for n, w in zip(shape, widths)]
     return array[np.ix_(*sources)] if shape else array
+
+
+def _linear_ramp(x: Any, widths: tuple[tuple[int, int], ...], end_values: Any, kwargs: dict[str, Any]) -> Any:
+    """Pad axis after axis (as NumPy does, so corners ramp too) with straight lines from
+    `end_values` to the edge entries: ``end + (edge − end)·k/width``, k = 0, …, width − 1."""
+    if kwargs:
+        raise TypeError(f"lagrad.numpy.pad: unsupported keywords {sorted(kwargs)} for mode 'linear_ramp'")
+    ndim = len(shape_of(x))
+    if type(end_values) is not Var:
+        end_values = np.broadcast_to(np.asarray(end_values), (ndim, 2))
+    elif end_values.ndim:
+        raise TypeError(
+            "lagrad.numpy.pad: a traced end_values must be one number; give per-axis values as plain numbers"
+        )
+    for axis, (before, after) in enumerate(widths):
+        if not (before or after):
+            continue
+        n = shape_of(x)[axis]
+        if n == 0:
+            raise ValueError("lagrad.numpy.pad: can't extend an empty axis in mode 'linear_ramp'")
+        line = [-1 if d == axis else 1 for d in range(ndim)]
+        ramps: list[list[Any]] = [[], []]
+        for side, (width, edge) in enumerate(((before, slice(0, 1)), (after, slice(n - 1, n)))):
+            if width:
+                end = end_values if type(end_values) is Var else end_values[axis, side]
+                k = np.arange(width) / width
+                ramps[side].append(end + (x[along(axis, edge)] - end) * (k[::-1] if side else k).reshape(line))
+        x = concatenate([*ramps[0], x, *ramps[1]], axis=axis)
+    return x
 
 
 # ----- joining: concatenate after promoting to enough dimensions -----------------------
@@ -819,6 +855,7 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NO_VALUE, append: A
         kwargs = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not _NO_VALUE}
         return np.diff(a, n, axis, **kwargs)
     n = int(n)
+    a = array_like(a)
     if n < 0:
         raise ValueError(f"lagrad.numpy.diff: order must be non-negative but got {n}")
     ndim = len(shape_of(a))

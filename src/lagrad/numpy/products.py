@@ -20,7 +20,7 @@ import numpy as np
 from ..core import deflinear, defvjp_argnum, registry
 from . import manipulation as _shape
 from . import reductions
-from ._register import function, method, prim, ufunc
+from ._register import array_like, function, method, prim, ufunc
 from .ufuncs import conjugate, multiply
 
 __all__ = [
@@ -250,6 +250,7 @@ def vdot(a: Any, b: Any, /) -> Any:
     """The dot product of the flattened arrays, conjugating the first."""
     if not _shape.traced(a, b):
         return np.vdot(a, b)
+    a, b = array_like(a), array_like(b)
     return dot(_conj(_shape.ravel(a)), _shape.ravel(b))
 
 
@@ -272,6 +273,7 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axi
     given axes, broadcasting the others; two 2-vectors give the z component only."""
     if not _shape.traced(a, b):
         return np.cross(a, b, axisa, axisb, axisc, axis)
+    a, b = array_like(a), array_like(b)
     if axis is not None:
         axisa = axisb = axisc = axis
     a = _shape.moveaxis(a, _shape.axis_index(axisa, _ndim(a)), -1)
@@ -304,6 +306,7 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     """``sum(conj(x1) * x2, axis)``: vector dot products over `axis`, broadcasting the others."""
     if not _shape.traced(x1, x2):
         return np.vecdot(x1, x2, axis=axis)
+    x1, x2 = array_like(x1), array_like(x2)
     return reductions.sum(multiply(_conj(x1), x2), axis=axis)
 
 
@@ -318,6 +321,7 @@ def vecmat(x1: Any, x2: Any, /) -> Any:
     """Vector-matrix products over the last axes, conjugating the vector: ``conj(x1) @ x2``."""
     if not _shape.traced(x1, x2):
         return np.vecmat(x1, x2)
+    x1, x2 = array_like(x1), array_like(x2)
     return matmul(_shape.expand_dims(_conj(x1), -2), x2)[..., 0, :]
 
 
@@ -352,7 +356,7 @@ deflinear(_convolve, lambda g, ans, a, v, mode: _unconvolve(_full(g, a.shape[0],
 
 
 def _as_1d(name: str, x: Any) -> Any:
-    x = x if hasattr(x, "shape") else np.asarray(x)
+    x = array_like(x)
     if _ndim(x) > 1:
         raise ValueError(f"lagrad.numpy.{name}: the arrays must be 1-d")
     if _ndim(x) == 0:
@@ -404,13 +408,13 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
     (or a uniform spacing `dx`)."""
     if not _shape.traced(y, x, dx):
         return np.trapezoid(y, x, dx, axis)
-    y = y if hasattr(y, "shape") else np.asarray(y)
+    y = array_like(y)
     ndim = _ndim(y)
     axis = _shape.axis_index(axis, ndim)
     if x is None:
         d = dx
     else:
-        x = x if hasattr(x, "shape") else np.asarray(x)
+        x = array_like(x)
         if _ndim(x) == 1:
             d = _shape.reshape(_shape.diff(x), tuple(-1 if i == axis else 1 for i in range(ndim)))
         else:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core import Var, defjvp, deflinear, defvjp
 from . import manipulation as _shape
-from ._register import function, method, nondiff, prim, unsupported_keywords
+from ._register import array_like, function, method, nondiff, prim, unsupported_keywords
 from .reductions import any_nan, count_not_nan, given_keywords, is_traced, kept_shape, normalize_axes, plain_value
 from .ufuncs import maximum, minimum, where
 
@@ -155,7 +155,7 @@ def _interpolated(x: Any, q: Any, skip_nan: bool, dtype: Any) -> Any:
 def _quantile(
     name: str, np_fun: Any, a: Any, q: Any, axis: Any, method: str, keepdims: bool, *, percent: bool, skip_nan: bool
 ) -> Any:
-    a = a if isinstance(a, Var) else np.asarray(a)
+    a = array_like(a)
     if np.dtype(a.dtype).kind == "c":
         raise TypeError(f"lagrad.numpy.{name}: a must be an array of real numbers, not complex")
     top = 100 if percent else 1

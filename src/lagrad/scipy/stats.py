@@ -19,7 +19,7 @@ import scipy.linalg as _linalg
 
 from ..core import Var, defjvp, defvjp
 from ..numpy import concatenate, exp, expand_dims, log, log1p, reshape, squeeze, sum, swapaxes, transpose, where
-from ..numpy._register import prim
+from ..numpy._register import array_like, prim
 from ..numpy.manipulation import shape_of
 from . import special
 
@@ -36,6 +36,7 @@ def _plain(x: Any) -> Any:
 
 
 def _array(x: Any) -> Any:
+    x = array_like(x)
     return x if isinstance(x, Var) else np.asarray(x, dtype=float)
 
 
@@ -305,7 +306,7 @@ class _Poisson:
                     f"lagrad.scipy.stats.poisson.{method}: `{name}` is traced as floats, but the "
                     f"probabilities have no derivative in a count; pass it as a constant or as integers"
                 )
-        k = k if isinstance(k, Var) else np.asarray(k)
+        k = array_like(k)
         if not _is(loc, 0):
             k = k - loc
         if isinstance(k, Var):  # integers: whole already
