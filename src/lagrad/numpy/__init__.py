@@ -33,8 +33,6 @@ from numpy import (  # constants, dtypes and constructors: no derivative, NumPy'
     int16,
     int32,
     int64,
-    linspace,
-    logspace,
     nan,
     ndarray,
     newaxis,
@@ -46,7 +44,7 @@ from numpy import (  # constants, dtypes and constructors: no derivative, NumPy'
 )
 
 from ..core import Var
-from . import fft, linalg
+from . import fft, linalg, ufunc_methods
 from ._register import NONDIFF, PRIMITIVES
 from .indexing import *  # noqa: F403
 from .manipulation import *  # noqa: F403

@@ -55,6 +55,25 @@ class ArrayPrimitive(Primitive):
                 break
         return Primitive.__call__(self, *args, **params)
 
+    def __getattr__(self, name: str) -> Any:
+        """A ufunc's methods (``lagrad.numpy.add.outer``): lagrad's on traced values, NumPy's
+        own otherwise (``at`` is always NumPy's, which dispatches traced values itself)."""
+        impl = self.__dict__.get("impl")
+        if name.startswith("_") or not isinstance(impl, np.ufunc) or not hasattr(impl, name):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        numpy_method = getattr(impl, name)
+        traced_method = registry.functions.get((impl, name))
+        if traced_method is None:
+            return numpy_method
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            if holds_traced(args) or holds_traced(tuple(kwargs.values())):
+                return traced_method(*args, **kwargs)
+            return numpy_method(*args, **kwargs)
+
+        method.__name__ = name
+        return method
+
 
 def _keep(prim: Primitive) -> Primitive:
     PRIMITIVES[prim.name] = prim

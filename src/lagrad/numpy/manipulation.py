@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "block",
     "broadcast_arrays",
     "broadcast_to",
+    "c_",
     "column_stack",
     "concat",
     "concatenate",
@@ -48,10 +50,13 @@ __all__ = [
     "fliplr",
     "flipud",
     "full_like",
+    "geomspace",
     "gradient",
     "hsplit",
     "hstack",
     "insert",
+    "linspace",
+    "logspace",
     "matrix_transpose",
     "meshgrid",
     "moveaxis",
@@ -59,15 +64,18 @@ __all__ = [
     "ones_like",
     "pad",
     "permute_dims",
+    "r_",
     "ravel",
     "repeat",
     "reshape",
     "resize",
     "roll",
+    "rollaxis",
     "rot90",
     "row_stack",
     "shape",
     "size",
+    "sliding_window_view",
     "split",
     "squeeze",
     "stack",
@@ -324,6 +332,37 @@ def moveaxis(a: Any, source: Any, destination: Any) -> Any:
     return _moveaxis(a, source=src, destination=dst)
 
 
+@function(np.rollaxis)
+def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
+    """numpy.rollaxis: `axis` moved to lie before position `start` (moveaxis's older form)."""
+    n = len(shape_of(a))
+    axis = axis_index(axis, n)
+    if not -n <= start <= n:
+        raise np.exceptions.AxisError(f"'start' arg requires {-n} <= start < {n + 1}, but {start} was passed in")
+    start = start + n if start < 0 else start
+    if axis < start:
+        start -= 1
+    return a if axis == start else moveaxis(a, axis, start)
+
+
+@function(np.lib.stride_tricks.sliding_window_view)
+def sliding_window_view(
+    x: Any, window_shape: Any, axis: Any = None, *, subok: bool = False, writeable: bool = False
+) -> Any:
+    """numpy.lib.stride_tricks.sliding_window_view: every window of `window_shape` along
+    `axis`, as a gather (a copy here, where NumPy gives a read-only view)."""
+    if not traced(x):
+        return np.lib.stride_tricks.sliding_window_view(x, window_shape, axis, subok=subok, writeable=writeable)
+    if writeable:
+        raise ValueError("lagrad.numpy.sliding_window_view: a traced array's windows cannot be writeable")
+    x = array_like(x)
+    shape = shape_of(x)
+    positions = np.lib.stride_tricks.sliding_window_view(
+        np.arange(int(np.prod(shape))).reshape(shape), window_shape, axis
+    )
+    return ravel(x)[positions]
+
+
 @function(np.expand_dims)
 def expand_dims(a: Any, axis: Any) -> Any:
     shape = np.expand_dims(np.empty(shape_of(a), dtype=np.bool_), axis).shape
@@ -372,9 +411,7 @@ def _astype_function(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = 
 def _join_arrays(name: str, arrays: Any, out: Any, dtype: Any, casting: Any) -> list[Any]:
     if out is not None or dtype is not None:
         raise TypeError(f"lagrad.numpy.{name}: out= and dtype= are not supported on traced values")
-    arrays = [array_like(a) for a in arrays]
-    if not arrays:
-        raise ValueError(f"lagrad.numpy.{name}: need at least one array")
+    arrays = [array_like(a) for a in _as_list(name, arrays)]
     return arrays
 
 
@@ -554,6 +591,130 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
     return array[np.ix_(*sources)] if shape else array
 
 
+# ----- ranges with traced endpoints ----------------------------------------------------------
+
+
+@function(np.linspace)
+def linspace(
+    start: Any,
+    stop: Any,
+    num: int = 50,
+    endpoint: bool = True,
+    retstep: bool = False,
+    dtype: Any = None,
+    axis: int = 0,
+    *,
+    device: Any = None,
+) -> Any:
+    """numpy.linspace: `num` evenly spaced samples from `start` to `stop`, differentiable in
+    both (array endpoints give one line per entry, along `axis`)."""
+    if not traced(start, stop):
+        return np.linspace(start, stop, num, endpoint, retstep, dtype, axis, device=device)
+    num = operator.index(num)
+    start, stop = array_like(start), array_like(stop)
+    div = num - 1 if endpoint else num
+    start, stop = broadcast_arrays(start * 1.0, stop * 1.0)
+    ndim = len(shape_of(start))
+    k = np.arange(num, dtype=float).reshape((-1,) + (1,) * ndim)
+    step = (stop - start) / div if div > 0 else (stop - start) * np.nan
+    y = start + k * step if div > 0 else start + k * (stop - start)
+    if endpoint and num > 1:
+        y = concatenate([y[: num - 1], expand_dims(stop, 0)], axis=0)
+    y = moveaxis(y, 0, axis_index(axis, ndim + 1))
+    y = y if dtype is None else astype(y, dtype)
+    return (y, step) if retstep else y
+
+
+@function(np.logspace)
+def logspace(
+    start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: Any = 10.0, dtype: Any = None, axis: int = 0
+) -> Any:
+    """numpy.logspace: ``base ** linspace(start, stop)``, differentiable in the endpoints and `base`."""
+    if not traced(start, stop, base):
+        return np.logspace(start, stop, num, endpoint, base, dtype, axis)
+    exponents = linspace(start, stop, num, endpoint, axis=axis)
+    base = array_like(base)
+    if len(shape_of(base)):
+        base = expand_dims(base, axis_index(axis, len(shape_of(exponents))))
+    y = base**exponents
+    return y if dtype is None else astype(y, dtype)
+
+
+@function(np.geomspace)
+def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None, axis: int = 0) -> Any:
+    """numpy.geomspace: samples evenly spaced on a log scale (real endpoints of one sign),
+    with the endpoints exact, as NumPy makes them."""
+    if not traced(start, stop):
+        return np.geomspace(start, stop, num, endpoint, dtype, axis)
+    start, stop = broadcast_arrays(array_like(start) * 1.0, array_like(stop) * 1.0)
+    if np.any(reductions.plain_value(start) == 0) or np.any(reductions.plain_value(stop) == 0):
+        raise ValueError("lagrad.numpy.geomspace: Geometric sequence cannot include zero")
+    sign = np.sign(reductions.plain_value(start))
+    if np.any(sign != np.sign(reductions.plain_value(stop))):
+        raise NotImplementedError(
+            "lagrad.numpy.geomspace: endpoints of opposite signs are not supported on traced values"
+        )
+    y = sign * _exp(linspace(_log(sign * start), _log(sign * stop), num, endpoint))
+    if num > 0:
+        ends = [expand_dims(start, 0), y[1 : num - 1 if endpoint else num]]
+        y = concatenate([*ends, expand_dims(stop, 0)] if endpoint and num > 1 else ends, axis=0)
+    y = moveaxis(y, 0, axis_index(axis, len(shape_of(start)) + 1))
+    return y if dtype is None else astype(y, dtype)
+
+
+def _exp(x: Any) -> Any:
+    return registry.ufuncs[np.exp](x)
+
+
+def _log(x: Any) -> Any:
+    return registry.ufuncs[np.log](x)
+
+
+class _AxisConcatenator:
+    """``lagrad.numpy.r_`` and ``c_``: NumPy's index-expression concatenation, for traced
+    arrays too (plain ``numpy.r_`` converts every item with numpy.array, so it cannot see
+    traced values; with nothing traced, this is NumPy's own)."""
+
+    def __init__(self, numpy_object: Any, axis: int, ndmin: int, trans1d: int) -> None:
+        self.numpy_object = numpy_object
+        self.defaults = (axis, ndmin, trans1d)
+
+    def __getitem__(self, key: Any) -> Any:
+        if not traced(key):
+            return self.numpy_object[key]
+        items = key if isinstance(key, tuple) else (key,)
+        axis, ndmin, trans1d = self.defaults
+        if isinstance(items[0], str):
+            spec, items = items[0], items[1:]
+            if spec in ("r", "c"):
+                raise TypeError("lagrad.numpy.r_: the matrix directives 'r' and 'c' are not supported on traced values")
+            numbers = [int(v) for v in spec.split(",")]
+            axis, ndmin, trans1d = (numbers + [ndmin, trans1d][len(numbers) - 1 :])[:3]
+        parts = [
+            self._promoted(self.numpy_object[item] if isinstance(item, slice) else item, ndmin, trans1d)
+            for item in items
+        ]
+        return concatenate(parts, axis=axis)
+
+    @staticmethod
+    def _promoted(item: Any, ndmin: int, trans1d: int) -> Any:
+        a = array_like(item)
+        n = len(shape_of(a))
+        if n >= ndmin:
+            return a
+        a = reshape(a, (1,) * (ndmin - n) + shape_of(a))
+        if trans1d == -1:
+            return a
+        k1, k2 = trans1d, ndmin - n
+        k1 = k1 + k2 + 1 if k1 < 0 else k1
+        axes = list(range(ndmin))
+        return transpose(a, axes[:k1] + axes[k2:] + axes[k1:k2])
+
+
+r_ = _AxisConcatenator(np.r_, 0, 1, -1)
+c_ = _AxisConcatenator(np.c_, -1, 2, 0)
+
+
 def _linear_ramp(x: Any, widths: tuple[tuple[int, int], ...], end_values: Any, kwargs: dict[str, Any]) -> Any:
     """Pad axis after axis (as NumPy does, so corners ramp too) with straight lines from
     `end_values` to the edge entries: ``end + (edge − end)·k/width``, k = 0, …, width − 1."""
@@ -611,8 +772,11 @@ def atleast_3d(*arys: Any) -> Any:
 
 
 def _as_list(name: str, tup: Any) -> list[Any]:
-    if type(tup) is Var or isinstance(tup, np.ndarray):
-        raise TypeError(f"lagrad.numpy.{name}: give the arrays as a list or tuple")
+    """The arrays to join: a list or tuple, or an array (its rows), as NumPy takes them."""
+    if not isinstance(tup, (list, tuple, np.ndarray, Var)):
+        raise TypeError(
+            f'lagrad.numpy.{name}: arrays to stack must be passed as a "sequence" type such as list or tuple.'
+        )
     arrays = list(tup)
     if not arrays:
         raise ValueError(f"lagrad.numpy.{name}: need at least one array")

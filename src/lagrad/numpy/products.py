@@ -207,13 +207,42 @@ def _normalize_subscripts(subscripts: str, shapes: list[tuple[int, ...]]) -> str
     return ",".join(terms) + "->" + output
 
 
+def _sublist_letters(sublist: Any) -> str:
+    """A sub-list of the operand form (integers 0-51 and Ellipsis) as subscript letters."""
+    letters = []
+    for item in sublist:
+        if item is Ellipsis:
+            letters.append("...")
+            continue
+        k = operator.index(item)
+        if not 0 <= k < 52:
+            raise ValueError(f"lagrad.numpy.einsum: subscript is not within the valid range [0, 52), got {k}")
+        letters.append(string.ascii_letters[k])
+    return "".join(letters)
+
+
+def _from_sublists(args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """``einsum(op0, sublist0, op1, sublist1, ..., [sublistout])`` as subscripts and operands."""
+    operands, terms = args[0::2], [_sublist_letters(s) for s in args[1::2]]
+    if len(args) % 2:  # an output sub-list closes the list
+        operands, output = operands[:-1], _sublist_letters(args[-1])
+        return ",".join(terms) + "->" + output, operands
+    return ",".join(terms), operands
+
+
 @function(np.einsum)
-def einsum(subscripts: str, *operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any) -> Any:
-    """Einstein summation (explicit or implicit output, ``...`` broadcasting)."""
+def einsum(*operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any) -> Any:
+    """Einstein summation (explicit or implicit output, ``...`` broadcasting), with the
+    subscripts as a string or in the operand/sub-list form."""
     if out is not None or kwargs:
         raise TypeError("lagrad.numpy.einsum: only subscripts and operands are supported on traced values")
-    if not isinstance(subscripts, str):
-        raise TypeError("lagrad.numpy.einsum: give the subscripts as a string")
+    if not operands:
+        raise TypeError("lagrad.numpy.einsum: no operands given")
+    if isinstance(operands[0], str):
+        subscripts, operands = operands[0], operands[1:]
+    else:
+        subscripts, operands = _from_sublists(operands)
+    operands = tuple(array_like(op) for op in operands)
     shapes = [_shape.shape_of(op) for op in operands]
     return _einsum(*operands, subscripts=_normalize_subscripts(subscripts, shapes))
 

@@ -25,6 +25,7 @@ __all__ = [
     "nanmedian",
     "nanpercentile",
     "nanquantile",
+    "partition",
     "percentile",
     "quantile",
     "sort",
@@ -101,6 +102,16 @@ def _sort_in_place(a: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 method("sort")(_sort_in_place)
+
+
+@function(np.partition)
+def partition(a: Any, kth: Any, axis: Any = -1, kind: str = "introselect", order: Any = None) -> Any:
+    """numpy.partition: NumPy's own arrangement (the entries at `kth` in sorted place, smaller
+    ones before), gathered by the recorded argpartition; the derivative follows the entries."""
+    unsupported_keywords("partition", order=order)
+    a, axis = _axis("partition", array_like(a), axis)
+    order_ = partition_order(a, kth=kth, axis=axis)
+    return _gather(a, order_, axis=axis, unique=True)
 
 
 # ----- order statistics ----------------------------------------------------------------
