@@ -115,3 +115,55 @@ def test_real_if_close():
     assert np.isrealobj(lagrad.value(lagrad.vjp(f, rand(3))[0]))
     assert np.allclose(lnp.real_if_close(z), np.real_if_close(z))
     check(lambda x: lnp.real(lnp.real_if_close(x * (1 + 1e-3j))), rand(3))
+
+
+# ----- polynomials, numpy.polynomial, statistics ------------------------------------------------
+
+_POINTS = np.linspace(-0.9, 0.9, 7)
+_DATA = np.sin(2 * _POINTS) + 0.1 * np.cos(7 * _POINTS)
+_FAMILY = {"poly": "polynomial", "cheb": "chebyshev", "leg": "legendre", "herm": "hermite", "herme": "hermite_e"}
+_FAMILY["lag"] = "laguerre"
+
+
+@pytest.mark.parametrize("prefix", sorted(_FAMILY))
+@pytest.mark.parametrize("what", ["vander", "val in c", "val in x", "fit in y", "fit weighted in x"])
+def test_numpy_polynomial_families(prefix, what):
+    """numpy.polynomial.<family>.<prefix>{vander,val,fit}: NumPy's values, derivatives checked."""
+    mine, theirs = getattr(lnp.polynomial, _FAMILY[prefix]), getattr(np.polynomial, _FAMILY[prefix])
+    c, w = np.array([0.5, -1.0, 0.25, 0.75]), np.linspace(0.5, 1.5, 7)
+    calls = {
+        "vander": (lambda m, x: getattr(m, f"{prefix}vander")(x, 3), _POINTS),
+        "val in c": (lambda m, c: getattr(m, f"{prefix}val")(_POINTS, c), c),
+        "val in x": (lambda m, x: getattr(m, f"{prefix}val")(x, c), _POINTS),
+        "fit in y": (lambda m, y: getattr(m, f"{prefix}fit")(_POINTS, y, 3), _DATA),
+        "fit weighted in x": (lambda m, x: getattr(m, f"{prefix}fit")(x, _DATA, 2, w=w), _POINTS),
+    }
+    fun, arg = calls[what]
+    assert np.allclose(lagrad.value(lagrad.vjp(lambda a: fun(mine, a), arg)[0]), fun(theirs, arg))
+    assert np.allclose(fun(mine, arg), fun(theirs, arg))  # plain: NumPy's own
+    check(lambda a: fun(mine, a), arg)
+
+
+W6 = np.linspace(1, 2, 6)
+STATISTICS = [
+    ("cov", lambda m, x: m.cov(x), (3, 6)),
+    ("cov rowvar bias", lambda m, x: m.cov(x, rowvar=False, bias=True), (6, 3)),
+    ("cov y", lambda m, x: m.cov(x[0], x[1]), (2, 6)),
+    (
+        "cov fweights aweights",
+        lambda m, x: m.cov(x, fweights=[1, 2, 1, 3, 1, 1], aweights=np.linspace(1, 2, 6)),
+        (2, 6),
+    ),
+    ("cov ddof 0 aweights", lambda m, x: m.cov(x, ddof=0, aweights=W6), (2, 6)),
+    ("cov in the weights", lambda m, w: m.cov(np.arange(12.0).reshape(2, 6) ** 1.5, aweights=w + 2.0), (6,)),
+    ("corrcoef", lambda m, x: m.corrcoef(x), (3, 6)),
+    ("corrcoef x y", lambda m, x: m.corrcoef(x[0], x[1]), (2, 6)),
+]
+
+
+@pytest.mark.parametrize("name,fun,shape", STATISTICS, ids=[c[0] for c in STATISTICS])
+def test_cov_and_corrcoef(name, fun, shape):
+    x = rand(*shape)
+    for m in (lnp, np):
+        assert np.allclose(lagrad.value(lagrad.vjp(lambda x: fun(m, x), x)[0]), fun(np, x))
+    check(lambda x: fun(lnp, x), x)

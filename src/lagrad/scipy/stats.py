@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg as _linalg
+import scipy.stats as _scipy_stats
 
 from ..core import Var, defjvp, defvjp
 from ..numpy import concatenate, exp, expand_dims, log, log1p, reshape, squeeze, sum, swapaxes, transpose, where
@@ -517,3 +518,24 @@ beta = _Beta()
 poisson = _Poisson()
 dirichlet = _Dirichlet()
 multivariate_normal = _MultivariateNormal()
+
+
+def _scipy_method(self: Any, name: str) -> Any:
+    """SciPy's own method, for those lagrad does not differentiate (rvs, fit, stats, entropy,
+    interval, moment, expect, ...): they run as SciPy's, on plain values."""
+    if name.startswith("_"):
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    return getattr(_SCIPY[type(self)], name)
+
+
+_SCIPY = {
+    _Norm: _scipy_stats.norm,
+    _T: _scipy_stats.t,
+    _Gamma: _scipy_stats.gamma,
+    _Beta: _scipy_stats.beta,
+    _Poisson: _scipy_stats.poisson,
+    _Dirichlet: _scipy_stats.dirichlet,
+    _MultivariateNormal: _scipy_stats.multivariate_normal,
+}
+for _cls in _SCIPY:
+    _cls.__getattr__ = _scipy_method  # type: ignore[attr-defined]
