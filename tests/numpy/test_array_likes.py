@@ -141,3 +141,13 @@ def test_a_traced_index_is_checked_on_replay():
     assert np.isclose(program(1.3), KX[2] * 1.3)
     with pytest.raises(lagrad.BranchError):
         program(0.2)  # another index: the program's constant would be stale
+
+
+def test_a_library_that_converts_its_arguments_is_named():
+    """A pure-Python function over NumPy that calls numpy.asarray: the error names it and the
+    user's line, not the conversion inside it."""
+    with pytest.raises(TypeError, match=r"numpy\.polynomial\.polynomial\.polyval \(called at test_array_likes\.py"):
+        lagrad.grad(lambda c: np.polynomial.polynomial.polyval(2.0, c))(np.ones(3))
+    with pytest.raises(TypeError) as info:  # a direct conversion names no library
+        lagrad.grad(lambda x: np.sum(np.asarray(x)))(np.ones(3))
+    assert str(info.value).startswith("lagrad: z1 is traced")
