@@ -278,3 +278,13 @@ def test_scipy_methods_without_derivative_pass_through(dist, call):
     mine, theirs = getattr(lagrad.scipy.stats, dist), getattr(scipy.stats, dist)
     got, expected = call(mine), call(theirs)
     assert np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float))
+
+
+def test_frozen_distributions():
+    """``norm(loc, scale).logpdf(x)`` as SciPy freezes it: lagrad's methods, SciPy's for the rest."""
+    import scipy.stats
+
+    assert np.isclose(stats.norm(1.0, 2.0).logpdf(0.5), scipy.stats.norm(1.0, 2.0).logpdf(0.5))
+    assert np.isclose(stats.poisson(3.0).logpmf(2), scipy.stats.poisson(3.0).logpmf(2))
+    assert np.isclose(stats.gamma(2.0, scale=3.0).mean(), 6.0)
+    check(lambda m, s: stats.norm(m, s).logpdf(0.3) + stats.t(5.0, loc=m).cdf(0.4), 0.2, 1.5)

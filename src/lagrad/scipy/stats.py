@@ -537,5 +537,29 @@ _SCIPY = {
     _Dirichlet: _scipy_stats.dirichlet,
     _MultivariateNormal: _scipy_stats.multivariate_normal,
 }
+
+
+class _Frozen:
+    """``norm(loc, scale)``: the distribution with its parameters fixed, as SciPy freezes it.
+    lagrad's methods take the parameters after the point (``logpdf(x)``); every other
+    attribute is the SciPy frozen distribution's."""
+
+    def __init__(self, dist: Any, args: tuple[Any, ...], kwds: dict[str, Any]) -> None:
+        self.dist, self.args, self.kwds = dist, args, kwds
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if callable(getattr(type(self.dist), name, None)):
+            method = getattr(self.dist, name)
+            return lambda x, **kwds: method(x, *self.args, **{**self.kwds, **kwds})
+        return getattr(_SCIPY[type(self.dist)](*self.args, **self.kwds), name)
+
+
+def _freeze(self: Any, *args: Any, **kwds: Any) -> _Frozen:
+    return _Frozen(self, args, kwds)
+
+
 for _cls in _SCIPY:
     _cls.__getattr__ = _scipy_method  # type: ignore[attr-defined]
+    _cls.__call__ = _freeze  # type: ignore[attr-defined]
