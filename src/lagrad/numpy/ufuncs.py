@@ -553,6 +553,10 @@ def nonzero(a: Any) -> tuple[Any, ...]:
 @method("real")
 def real(val: Any) -> Any:
     """The real part (the array itself for real arrays)."""
+    if not hasattr(val, "dtype"):  # a Python number or a list
+        if not holds_traced(val):
+            return np.real(val)
+        val = array_like(val)
     return _real(val) if np.dtype(val.dtype).kind == "c" else val
 
 
@@ -560,6 +564,10 @@ def real(val: Any) -> Any:
 @method("imag")
 def imag(val: Any) -> Any:
     """The imaginary part (zeros, with no derivative, for real arrays)."""
+    if not hasattr(val, "dtype"):  # a Python number or a list
+        if not holds_traced(val):
+            return np.imag(val)
+        val = array_like(val)
     return _imag(val)
 
 
