@@ -32,6 +32,7 @@ __all__ = [
     "extract",
     "getitem",
     "interp",
+    "piecewise",
     "put",
     "put_along_axis",
     "select",
@@ -451,6 +452,44 @@ def extract(condition: Any, arr: Any) -> Any:
     if not _shape.traced(condition, arr):
         return np.extract(condition, arr)
     return take(_shape.ravel(arr), _nonzero_flat(_shape.ravel(condition)))
+
+
+@function(np.piecewise)
+def piecewise(x: Any, condlist: Any, funclist: Any, *args: Any, **kw: Any) -> Any:
+    """numpy.piecewise: each function evaluated where its condition holds (on those entries
+    only, as NumPy does), written with functional updates; a last extra function (or value)
+    takes the entries no condition holds."""
+    if not _shape.traced(x, condlist, args, tuple(kw.values())):
+        return np.piecewise(x, condlist, funclist, *args, **kw)
+    x = array_like(x)
+    ndim = len(_shape.shape_of(x))
+    if type(condlist) is Var or isinstance(condlist, np.ndarray) or np.isscalar(condlist):
+        conds = [condlist] if np.ndim(_value_of(condlist)) == ndim else list(condlist)
+    else:
+        conds = list(condlist) if isinstance(condlist[0], (list, np.ndarray, Var)) or ndim == 0 else [condlist]
+    conds = [_shape.broadcast_to(array_like(c), _shape.shape_of(x)) for c in conds]
+    if len(conds) == len(funclist) - 1:
+        taken = conds[0]
+        for c in conds[1:]:
+            taken = ufuncs.logical_or(taken, c)
+        conds.append(ufuncs.logical_not(taken))
+    elif len(conds) != len(funclist):
+        raise ValueError(
+            f"with {len(conds)} condition(s), either {len(conds)} or {len(conds) + 1} functions are expected"
+        )
+    y = _shape.zeros_like(x)
+    for cond, func in zip(conds, funclist):
+        if not callable(func):
+            y = at(y)[cond].set(func)
+        elif np.any(_value_of(cond)):
+            y = at(y)[cond].set(func(getitem(x, cond), *args, **kw))
+    return y
+
+
+def _value_of(x: Any) -> Any:
+    while type(x) is Var:
+        x = x.value
+    return x
 
 
 @function(np.select)

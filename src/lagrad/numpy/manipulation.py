@@ -22,10 +22,11 @@ import numpy as np
 
 from ..core import Aval, Var, defjvp_joint, deflinear, defvjp_argnum, registry
 from . import reductions
-from ._register import array_like, function, holds_traced, method, prim
+from ._register import array_like, function, holds_traced, method, nondiff, prim
 
 __all__ = [
     "append",
+    "apply_along_axis",
     "array_split",
     "astype",
     "atleast_1d",
@@ -84,6 +85,7 @@ __all__ = [
     "transpose",
     "unbroadcast",
     "unstack",
+    "unwrap",
     "vsplit",
     "vstack",
     "zeros_like",
@@ -1042,6 +1044,39 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NO_VALUE, append: A
             a = a[along(axis, slice(1, None))] != a[along(axis, slice(None, -1))]
         return a
     return _diff(a, n=n, axis=axis)
+
+
+# The multiples of the period unwrap adds: piecewise constant in p, so no derivative.
+_unwrap_step = nondiff(lambda p, discont, axis, period: np.unwrap(p, discont, axis, period=period) - p, "unwrap_step")
+
+
+@function(np.unwrap)
+def unwrap(p: Any, discont: Any = None, axis: int = -1, *, period: float = 2 * np.pi) -> Any:
+    """numpy.unwrap: `p` plus multiples of `period` chosen from the jumps, a correction that is
+    piecewise constant in `p` (recorded with no derivative), so the derivative is the identity."""
+    if not traced(p):
+        return np.unwrap(p, discont, axis, period=period)
+    p = array_like(p)
+    return p + _unwrap_step(p, discont=discont, axis=axis, period=period)
+
+
+@function(np.apply_along_axis)
+def apply_along_axis(func1d: Any, axis: int, arr: Any, *args: Any, **kwargs: Any) -> Any:
+    """numpy.apply_along_axis: `func1d` on every 1-d slice along `axis`, the results stacked
+    where the axis was (a Python loop, as NumPy's; each call traced)."""
+    if not traced(arr, args, tuple(kwargs.values())):
+        return np.apply_along_axis(func1d, axis, arr, *args, **kwargs)
+    arr = array_like(arr)
+    shape = shape_of(arr)
+    axis = axis_index(axis, len(shape))
+    rest = shape[:axis] + shape[axis + 1 :]
+    if 0 in rest:
+        raise ValueError("lagrad.numpy.apply_along_axis: Cannot apply_along_axis when any iteration dimensions are 0")
+    moved = moveaxis(arr, axis, -1)
+    results = [array_like(func1d(moved[index], *args, **kwargs)) for index in np.ndindex(*rest)]
+    out = reshape(stack(results), rest + shape_of(results[0]))
+    k = len(shape_of(results[0]))
+    return moveaxis(out, tuple(range(len(rest), len(rest) + k)), tuple(range(axis, axis + k)))
 
 
 @function(np.ediff1d)

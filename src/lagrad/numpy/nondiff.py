@@ -63,12 +63,15 @@ __all__ = [
     "isclose",
     "iscomplex",
     "iscomplexobj",
+    "isin",
     "isneginf",
     "isposinf",
     "isreal",
     "isrealobj",
     "isscalar",
     "lexsort",
+    "nanargmax",
+    "nanargmin",
     "result_type",
     "searchsorted",
     "signbit",
@@ -97,6 +100,9 @@ argmax        = nondiff(np.argmax, method_name="argmax")
 argmin        = nondiff(np.argmin, method_name="argmin")
 argsort       = nondiff(np.argsort, method_name="argsort")
 argpartition  = nondiff(np.argpartition, method_name="argpartition")
+nanargmax     = nondiff(np.nanargmax)
+nanargmin     = nondiff(np.nanargmin)
+isin          = nondiff(np.isin)
 argwhere      = nondiff(np.argwhere)
 flatnonzero   = nondiff(np.flatnonzero)
 count_nonzero = nondiff(np.count_nonzero)
