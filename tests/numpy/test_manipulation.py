@@ -139,6 +139,8 @@ FUNCTIONS = [
     ("pad symmetric", lambda m, x: m.pad(x, 2, mode="symmetric"), (2, 3)),
     ("pad wrap wide", lambda m, x: m.pad(x, (4, 5), mode="wrap"), (3,)),
     ("pad edge 3-d", lambda m, x: m.pad(x, 1, mode="edge"), (2, 1, 2)),
+    ("pad linear_ramp", lambda m, x: m.pad(x, ((1, 2), (3, 0)), mode="linear_ramp", end_values=(1.0, -2.0)), (2, 3)),
+    ("pad linear_ramp 1-d", lambda m, x: m.pad(x, 3, mode="linear_ramp"), (4,)),
     # promotion and joining
     ("atleast_1d", lambda m, x: m.atleast_1d(x), ()),
     ("atleast_2d", lambda m, x: m.atleast_2d(x), (3,)),

@@ -61,11 +61,48 @@ def test_ufunc_reduce_maps_to_the_reduction():
     check(lambda x: np.multiply.reduce(x), x)
 
 
+_MASK = np.array([[True, False, True, True], [True, True, False, False], [True, False, False, True]])
+_WITH_NAN = np.array([[0.3, np.nan, 1.2, -0.4], [0.7, 0.1, np.nan, 2.0], [np.nan, -1.1, 0.5, 0.9]])
+WHERE = [
+    ("sum", dict(where=_MASK, initial=1.5, axis=1)),
+    ("sum", dict(where=_MASK[0], keepdims=True)),
+    ("prod", dict(where=_MASK, axis=0)),
+    ("prod", dict(initial=2.0)),
+    ("max", dict(where=_MASK, initial=-5.0, axis=1)),
+    ("min", dict(where=_MASK, initial=5.0)),
+    ("max", dict(initial=0.5)),
+    ("mean", dict(where=_MASK, axis=1)),
+    ("mean", dict(where=_MASK)),
+    ("var", dict(where=_MASK, axis=1)),
+    ("std", dict(where=_MASK, ddof=1)),
+    ("nansum", dict(where=_MASK, initial=1.0)),
+    ("nanprod", dict(where=_MASK)),
+    ("nanmean", dict(where=_MASK, axis=0)),
+    ("nanvar", dict(where=_MASK, axis=1)),
+    ("nanstd", dict(where=_MASK)),
+    ("nanmax", dict(where=_MASK, initial=-9.0, axis=1)),
+    ("nanmin", dict(where=_MASK, initial=9.0)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", WHERE, ids=lambda v: v if isinstance(v, str) else "-".join(v))
+def test_where_and_initial(name, kwargs):
+    """Every reduction takes NumPy's where= and initial=: NumPy's value, and the derivative."""
+    f = lambda x: getattr(np, name)(x, **kwargs)
+    x = rand(3, 4)
+    check(f, x)
+    assert np.allclose(lagrad.value(lagrad.trace(f, x)(x)), f(x))
+    if name.startswith("nan"):
+        assert np.allclose(getattr(lnp, name)(_WITH_NAN, **kwargs), f(_WITH_NAN), equal_nan=True)
+        grad = lagrad.grad(lambda x: lnp.sum(f(x)))(_WITH_NAN)
+        assert np.all(grad[np.isnan(_WITH_NAN)] == 0)
+
+
 def test_unsupported_keywords_are_refused():
-    with pytest.raises(TypeError, match="where"):
-        lagrad.grad(lambda x: lnp.sum(x, where=x > 0))(rand(3))
-    with pytest.raises(TypeError, match="initial"):
-        lagrad.grad(lambda x: np.max(x, initial=0.0))(rand(3))
+    with pytest.raises(ValueError, match="initial"):  # as NumPy: max has no identity to fill with
+        lagrad.grad(lambda x: np.max(x, where=x > 0))(rand(3))
+    with pytest.raises(TypeError, match="out"):
+        lagrad.grad(lambda x: np.sum(x, out=np.zeros(())))(rand(3))
 
 
 def test_reductions_keep_only_the_shape_of_their_input():
@@ -443,5 +480,5 @@ def test_new_methods(name, kwargs):
 def test_new_reductions_refuse_unsupported_keywords():
     with pytest.raises(TypeError, match="out"):
         lagrad.grad(lambda x: lnp.sum(lnp.var(x, out=np.empty(()))))(rand(3))
-    with pytest.raises(TypeError, match="where"):
-        lagrad.grad(lambda x: lnp.nansum(x, where=np.ones(3, bool)))(rand(3))
+    with pytest.raises(TypeError, match="out"):
+        lagrad.grad(lambda x: lnp.nansum(x, out=np.empty(())))(rand(3))

@@ -332,3 +332,36 @@ def test_multivariate_normal_bad_input():
         stats.multivariate_normal.logpdf(rand(2), np.zeros(2), COV)
     with pytest.raises(ValueError, match="x has 2 components"):
         stats.multivariate_normal.logpdf(rand(2), MEAN, COV)
+
+
+@pytest.mark.parametrize(
+    "dist,call",
+    [
+        ("norm", lambda d: d.rvs(size=3, random_state=0)),
+        ("norm", lambda d: d.fit([1.0, 2.0, 4.0])),
+        ("norm", lambda d: d.interval(0.9, loc=1.0)),
+        ("t", lambda d: d.stats(5.0, moments="mv")),
+        ("gamma", lambda d: d.mean(2.0, scale=3.0)),
+        ("beta", lambda d: d.entropy(2.0, 3.0)),
+        ("poisson", lambda d: d.rvs(3.0, size=4, random_state=1)),
+        ("dirichlet", lambda d: d.mean([1.0, 2.0, 3.0])),
+        ("multivariate_normal", lambda d: d.rvs(mean=[0.0, 1.0], random_state=2)),
+    ],
+)
+def test_scipy_methods_without_derivative_pass_through(dist, call):
+    """Every method of SciPy's distribution is there: those lagrad does not differentiate are SciPy's."""
+    import scipy.stats
+
+    mine, theirs = getattr(lagrad.scipy.stats, dist), getattr(scipy.stats, dist)
+    got, expected = call(mine), call(theirs)
+    assert np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float))
+
+
+def test_frozen_distributions():
+    """``norm(loc, scale).logpdf(x)`` as SciPy freezes it: lagrad's methods, SciPy's for the rest."""
+    import scipy.stats
+
+    assert np.isclose(stats.norm(1.0, 2.0).logpdf(0.5), scipy.stats.norm(1.0, 2.0).logpdf(0.5))
+    assert np.isclose(stats.poisson(3.0).logpmf(2), scipy.stats.poisson(3.0).logpmf(2))
+    assert np.isclose(stats.gamma(2.0, scale=3.0).mean(), 6.0)
+    check(lambda m, s: stats.norm(m, s).logpdf(0.3) + stats.t(5.0, loc=m).cdf(0.4), 0.2, 1.5)

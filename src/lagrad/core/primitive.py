@@ -19,8 +19,6 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from . import registry
 from .program import META, READ, UNREAD, Parts, zeros_of
 from .trace import Var
@@ -90,9 +88,6 @@ class Plan:
         self.diff = diff  # argument positions (from 0) that carry a derivative
 
 
-_UFUNC_METHODS = frozenset({"reduce", "accumulate", "reduceat", "outer", "at", "nin", "nout", "nargs", "identity"})
-
-
 class Primitive:
     """A function `f` the library knows: its implementation and its partial-derivative rules.
 
@@ -151,13 +146,6 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<lagrad primitive {self.name}>"
-
-    def __getattr__(self, name: str) -> Any:
-        # lnp.maximum.accumulate(x): the ufunc's own method, which NumPy's dispatch sends back to
-        # lagrad for traced values (recorded, or refused naming the method)
-        if name in _UFUNC_METHODS and isinstance(self.__dict__.get("impl"), np.ufunc):
-            return getattr(self.__dict__["impl"], name)
-        raise AttributeError(f"'Primitive' object has no attribute {name!r}")
 
     # -- rules ---------------------------------------------------------------
 

@@ -46,7 +46,7 @@ def lookup(table: dict[Any, Callable[..., Any]], key: Any, what: str) -> Callabl
     try:
         return table[key]
     except KeyError:
-        name = getattr(key, "__name__", key)
+        name = ".".join(getattr(k, "__name__", k) for k in key) if type(key) is tuple else getattr(key, "__name__", key)
         raise TypeError(
             f"lagrad: {what} '{name}' is not supported on traced values: it has no "
             f"derivative rule in lagrad. Write the computation with functions lagrad "

@@ -88,7 +88,7 @@ class Var:
                 f"a traced value cannot be written into. Drop `out=` and use the result."
             )
         if method != "__call__":
-            fun = registry.lookup(registry.functions, (ufunc, method), f"NumPy ufunc method .{method} of")
+            fun = registry.lookup(registry.functions, (ufunc, method), "NumPy ufunc method")
             return fun(*inputs, **kwargs)
         fun = registry.lookup(registry.ufuncs, ufunc, "NumPy ufunc")
         if not hasattr(fun, "vjps"):  # a wrapper with NumPy's signature (vecdot's axis=): it checks
@@ -117,6 +117,10 @@ class Var:
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
         if not self._trace.active:
             raise _ended("numpy.asarray")
+        if not self.inexact:  # an index or a mask has no derivative to lose: NumPy may read it,
+            value = np.asarray(self.value, dtype=dtype)  # and a replay checks it is unchanged
+            self._trace.guard(self, value)
+            return value
         library = _library_caller()
         if library is not None:
             name, replacement = library
@@ -131,10 +135,12 @@ class Var:
                 f"plain NumPy array, which would lose the derivative: {fix}."
             )
         raise TypeError(
-            f"lagrad: z{self.index + 1} is traced and was turned into a plain NumPy array "
+            f"lagrad: {_library_call()}z{self.index + 1} is traced and was turned into a plain NumPy array "
             f"(numpy.asarray / numpy.array, or written into a NumPy array): its derivative would "
             f"be lost. Build arrays from traced values with lagrad.numpy.stack or "
-            f"lagrad.numpy.array, and update them with x.at[i].set(v)."
+            f"lagrad.numpy.array, and update them with x.at[i].set(v). A list of traced values "
+            f"given to a plain NumPy function (numpy.mean([a, b])) is read this way, because "
+            f"NumPy does not look inside lists: call lagrad.numpy's function of the same name."
         )
 
     # -- Python control flow on a traced value ----------------------------------
@@ -532,6 +538,33 @@ def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], 
         return type(error)(message)
     except Exception:
         return ValueError(message)
+
+
+def _library_call() -> str:
+    """'numpy.polynomial.polynomial.polyval (called at file.py:12) ', when the conversion
+    happened inside a Python library function the user called, else ''."""
+    import sysconfig
+
+    libraries = (*_MACHINERY, *{sysconfig.get_paths()[k] for k in ("purelib", "platlib")})
+    lagrad_dirs = _MACHINERY[:-2]
+    frame = sys._getframe(2)
+    callee = None
+    while frame is not None:  # outward to the user's frame; the last library frame is the callee
+        filename = frame.f_code.co_filename
+        if not filename.startswith(libraries):
+            break
+        if not filename.startswith(lagrad_dirs):
+            callee = frame
+        frame = frame.f_back
+    if frame is None or callee is None or callee.f_back is not frame:
+        return ""
+    module = callee.f_globals.get("__name__", "?")
+    name = getattr(callee.f_code, "co_qualname", callee.f_code.co_name)
+    where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+    return (
+        f"{module}.{name} (called at {where}) converts its arguments with numpy.asarray, so it cannot "
+        f"be traced; use lagrad's version if docs/coverage.md lists one, or write it with lagrad.numpy. "
+    )
 
 
 def user_line() -> str | None:

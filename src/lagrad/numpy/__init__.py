@@ -33,8 +33,6 @@ from numpy import (  # constants, dtypes and constructors: no derivative, NumPy'
     int16,
     int32,
     int64,
-    linspace,
-    logspace,
     nan,
     ndarray,
     newaxis,
@@ -46,11 +44,12 @@ from numpy import (  # constants, dtypes and constructors: no derivative, NumPy'
 )
 
 from ..core import Var
-from . import fft, linalg
+from . import fft, linalg, polynomial, ufunc_methods
 from ._register import NONDIFF, PRIMITIVES
 from .indexing import *  # noqa: F403
 from .manipulation import *  # noqa: F403
 from .nondiff import *  # noqa: F403
+from .polynomials import *  # noqa: F403
 from .products import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .sorting import *  # noqa: F403

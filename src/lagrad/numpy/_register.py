@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Primitive, registry
+from ..core import Primitive, Var, registry
 
 F = Callable[..., Any]
 
@@ -22,6 +22,57 @@ F = Callable[..., Any]
 PRIMITIVES: dict[str, Primitive] = {}
 #: Functions evaluated on traced values with no derivative, by name.
 NONDIFF: dict[str, Any] = {}
+
+
+def holds_traced(obj: Any) -> bool:
+    """Whether `obj` is a traced value or a list or tuple holding one (at any depth)."""
+    if type(obj) is Var:
+        return True
+    return isinstance(obj, (list, tuple)) and any(holds_traced(o) for o in obj)
+
+
+def array_like(obj: Any) -> Any:
+    """`obj` as an array, the way NumPy reads an array-like: a list or tuple (nested,
+    holding traced values or not) becomes one array; arrays and traced values stay."""
+    if not isinstance(obj, (list, tuple)):
+        return obj if type(obj) is Var or hasattr(obj, "shape") else np.asarray(obj)
+    if not holds_traced(obj):
+        return np.asarray(obj)
+    from .manipulation import stack  # manipulation registers through this module
+
+    return stack([array_like(o) if isinstance(o, (list, tuple)) else o for o in obj])
+
+
+class ArrayPrimitive(Primitive):
+    """A primitive of the NumPy layer. NumPy reads a list or tuple argument as an array;
+    so does this, before recording, so that rules see arrays (``np.dot([1, 2], x)``) and a
+    list of traced values is one traced array (``np.mean([a, b])``)."""
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        for a in args:
+            if type(a) is list or type(a) is tuple:
+                args = tuple(array_like(b) if type(b) is list or type(b) is tuple else b for b in args)
+                break
+        return Primitive.__call__(self, *args, **params)
+
+    def __getattr__(self, name: str) -> Any:
+        """A ufunc's methods (``lagrad.numpy.add.outer``): lagrad's on traced values, NumPy's
+        own otherwise (``at`` is always NumPy's, which dispatches traced values itself)."""
+        impl = self.__dict__.get("impl")
+        if name.startswith("_") or not isinstance(impl, np.ufunc) or not hasattr(impl, name):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        numpy_method = getattr(impl, name)
+        traced_method = registry.functions.get((impl, name))
+        if traced_method is None:
+            return numpy_method
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            if holds_traced(args) or holds_traced(tuple(kwargs.values())):
+                return traced_method(*args, **kwargs)
+            return numpy_method(*args, **kwargs)
+
+        method.__name__ = name
+        return method
 
 
 def _keep(prim: Primitive) -> Primitive:
@@ -33,19 +84,19 @@ def ufunc(np_ufunc: Any, name: str | None = None, *, elementwise: bool = True, k
     """The primitive for a NumPy (or SciPy) ufunc, found by operators and by
     ``numpy.<ufunc>(traced)``; generalized ufuncs (matmul) are not elementwise.
     `kernel` (a Python operator) evaluates it while tracing."""
-    prim = Primitive(name or np_ufunc.__name__, np_ufunc, elementwise=elementwise, kernel=kernel)
+    prim = ArrayPrimitive(name or np_ufunc.__name__, np_ufunc, elementwise=elementwise, kernel=kernel)
     registry.ufuncs[np_ufunc] = prim
     return _keep(prim)
 
 
 def elementwise(name: str, impl: F) -> Primitive:
     """An elementwise primitive that is not a ufunc (where, clip)."""
-    return _keep(Primitive(name, impl, elementwise=True))
+    return _keep(ArrayPrimitive(name, impl, elementwise=True))
 
 
 def prim(name: str, impl: F, *, kernel: F | None = None) -> Primitive:
     """A primitive that is not a ufunc (rules declared beside it)."""
-    return _keep(Primitive(name, impl, kernel=kernel))
+    return _keep(ArrayPrimitive(name, impl, kernel=kernel))
 
 
 def function(*np_functions: Any) -> Callable[[F], F]:
@@ -76,7 +127,7 @@ def nondiff(
     """Record `np_function` on traced values with no derivative (zero almost everywhere,
     or an integer result): the value is right, the multiplier stops here."""
     name = name or np_function.__name__
-    p = Primitive(name, np_function, kernel=kernel)
+    p = ArrayPrimitive(name, np_function, kernel=kernel)
     if isinstance(np_function, np.ufunc):
         registry.ufuncs[np_function] = p
     elif getattr(np_function, "__module__", "").startswith("numpy"):

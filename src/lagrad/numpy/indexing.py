@@ -20,7 +20,7 @@ from ..core import Var, defbatch, defjvp, deflinear, defvjp
 from ..core.primitive import META, UNREAD
 from . import manipulation as _shape
 from . import reductions, ufuncs
-from ._register import function, method, nondiff, prim
+from ._register import array_like, function, method, nondiff, prim
 
 __all__ = [
     "at",
@@ -32,6 +32,7 @@ __all__ = [
     "extract",
     "getitem",
     "interp",
+    "piecewise",
     "put",
     "put_along_axis",
     "select",
@@ -500,6 +501,44 @@ def extract(condition: Any, arr: Any) -> Any:
     return take(_shape.ravel(arr), _nonzero_flat(_shape.ravel(condition)))
 
 
+@function(np.piecewise)
+def piecewise(x: Any, condlist: Any, funclist: Any, *args: Any, **kw: Any) -> Any:
+    """numpy.piecewise: each function evaluated where its condition holds (on those entries
+    only, as NumPy does), written with functional updates; a last extra function (or value)
+    takes the entries no condition holds."""
+    if not _shape.traced(x, condlist, args, tuple(kw.values())):
+        return np.piecewise(x, condlist, funclist, *args, **kw)
+    x = array_like(x)
+    ndim = len(_shape.shape_of(x))
+    if type(condlist) is Var or isinstance(condlist, np.ndarray) or np.isscalar(condlist):
+        conds = [condlist] if np.ndim(_value_of(condlist)) == ndim else list(condlist)
+    else:
+        conds = list(condlist) if isinstance(condlist[0], (list, np.ndarray, Var)) or ndim == 0 else [condlist]
+    conds = [_shape.broadcast_to(array_like(c), _shape.shape_of(x)) for c in conds]
+    if len(conds) == len(funclist) - 1:
+        taken = conds[0]
+        for c in conds[1:]:
+            taken = ufuncs.logical_or(taken, c)
+        conds.append(ufuncs.logical_not(taken))
+    elif len(conds) != len(funclist):
+        raise ValueError(
+            f"with {len(conds)} condition(s), either {len(conds)} or {len(conds) + 1} functions are expected"
+        )
+    y = _shape.zeros_like(x)
+    for cond, func in zip(conds, funclist):
+        if not callable(func):
+            y = at(y)[cond].set(func)
+        elif np.any(_value_of(cond)):
+            y = at(y)[cond].set(func(getitem(x, cond), *args, **kw))
+    return y
+
+
+def _value_of(x: Any) -> Any:
+    while type(x) is Var:
+        x = x.value
+    return x
+
+
 @function(np.select)
 def select(condlist: Any, choicelist: Any, default: Any = 0) -> Any:
     """From each choice where its condition holds, the first that does; `default` elsewhere."""
@@ -622,7 +661,7 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
     derivative in `x` the slope of the interval `x` falls in, and differentiable in `xp`."""
     if not _shape.traced(x, xp, fp, left, right, period):
         return np.interp(x, xp, fp, left, right, period)
-    x, xp, fp = (a if hasattr(a, "shape") else np.asarray(a) for a in (x, xp, fp))
+    x, xp, fp = (array_like(a) for a in (x, xp, fp))
     if len(_shape.shape_of(xp)) != 1 or _shape.shape_of(xp) != _shape.shape_of(fp):
         raise ValueError("lagrad.numpy.interp: xp and fp must be 1-d sequences of the same length")
     if _shape.shape_of(xp)[0] == 0:

@@ -36,7 +36,7 @@ from . import indexing as _indexing
 from . import manipulation as _shape
 from . import products as _products
 from . import reductions as _red
-from ._register import function, nondiff, prim
+from ._register import array_like, function, nondiff, prim
 from .indexing import getitem
 from .products import einsum, matmul, tensordot
 from .ufuncs import absolute, conjugate, imag, real, sqrt, where
@@ -602,12 +602,16 @@ def _traced(items: Any) -> bool:
 
 def _numpy_when_plain(np_function: Any) -> Callable[[Any], Any]:
     """Register the decorated function for ``numpy.linalg.<f>(traced)`` and, where nothing is
-    traced, call NumPy's own: built from other operations, it would round differently."""
+    traced, call NumPy's own: built from other operations, it would round differently.
+    A list or tuple holding traced values is read as one array, as NumPy reads it (but
+    multi_dot's first argument is a sequence of arrays)."""
 
     def register(fun: Any) -> Any:
         @functools.wraps(fun)
         def call(*args: Any, **kwargs: Any) -> Any:
             if _traced(args) or _traced(kwargs.values()):
+                if np_function is not np.linalg.multi_dot:
+                    args = tuple(array_like(a) if isinstance(a, (list, tuple)) else a for a in args)
                 return fun(*args, **kwargs)
             return np_function(*args, **kwargs)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,10 +22,11 @@ import numpy as np
 
 from ..core import Aval, Var, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
 from . import reductions
-from ._register import function, method, prim
+from ._register import array_like, function, holds_traced, method, nondiff, prim
 
 __all__ = [
     "append",
+    "apply_along_axis",
     "array_split",
     "astype",
     "atleast_1d",
@@ -33,6 +35,7 @@ __all__ = [
     "block",
     "broadcast_arrays",
     "broadcast_to",
+    "c_",
     "column_stack",
     "concat",
     "concatenate",
@@ -48,10 +51,13 @@ __all__ = [
     "fliplr",
     "flipud",
     "full_like",
+    "geomspace",
     "gradient",
     "hsplit",
     "hstack",
     "insert",
+    "linspace",
+    "logspace",
     "matrix_transpose",
     "meshgrid",
     "moveaxis",
@@ -59,15 +65,18 @@ __all__ = [
     "ones_like",
     "pad",
     "permute_dims",
+    "r_",
     "ravel",
     "repeat",
     "reshape",
     "resize",
     "roll",
+    "rollaxis",
     "rot90",
     "row_stack",
     "shape",
     "size",
+    "sliding_window_view",
     "split",
     "squeeze",
     "stack",
@@ -76,6 +85,7 @@ __all__ = [
     "transpose",
     "unbroadcast",
     "unstack",
+    "unwrap",
     "vsplit",
     "vstack",
     "zeros_like",
@@ -83,8 +93,12 @@ __all__ = [
 
 
 def shape_of(a: Any) -> tuple[int, ...]:
-    """The shape of an array, traced value or Python scalar, without NumPy's dispatch."""
-    return tuple(a.shape) if hasattr(a, "shape") else np.shape(a)
+    """The shape of an array, traced value, Python scalar or (nested) list, without NumPy's dispatch."""
+    if hasattr(a, "shape"):
+        return tuple(a.shape)
+    if isinstance(a, (list, tuple)) and holds_traced(a):
+        return (len(a), *shape_of(a[0]))
+    return np.shape(a)
 
 
 def _normalize_axis(axis: int, ndim: int) -> int:
@@ -395,6 +409,37 @@ def moveaxis(a: Any, source: Any, destination: Any) -> Any:
     return _moveaxis(a, source=src, destination=dst)
 
 
+@function(np.rollaxis)
+def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
+    """numpy.rollaxis: `axis` moved to lie before position `start` (moveaxis's older form)."""
+    n = len(shape_of(a))
+    axis = axis_index(axis, n)
+    if not -n <= start <= n:
+        raise np.exceptions.AxisError(f"'start' arg requires {-n} <= start < {n + 1}, but {start} was passed in")
+    start = start + n if start < 0 else start
+    if axis < start:
+        start -= 1
+    return a if axis == start else moveaxis(a, axis, start)
+
+
+@function(np.lib.stride_tricks.sliding_window_view)
+def sliding_window_view(
+    x: Any, window_shape: Any, axis: Any = None, *, subok: bool = False, writeable: bool = False
+) -> Any:
+    """numpy.lib.stride_tricks.sliding_window_view: every window of `window_shape` along
+    `axis`, as a gather (a copy here, where NumPy gives a read-only view)."""
+    if not traced(x):
+        return np.lib.stride_tricks.sliding_window_view(x, window_shape, axis, subok=subok, writeable=writeable)
+    if writeable:
+        raise ValueError("lagrad.numpy.sliding_window_view: a traced array's windows cannot be writeable")
+    x = array_like(x)
+    shape = shape_of(x)
+    positions = np.lib.stride_tricks.sliding_window_view(
+        np.arange(int(np.prod(shape))).reshape(shape), window_shape, axis
+    )
+    return ravel(x)[positions]
+
+
 @function(np.expand_dims)
 def expand_dims(a: Any, axis: Any) -> Any:
     shape = np.expand_dims(np.empty(shape_of(a), dtype=np.bool_), axis).shape
@@ -443,9 +488,7 @@ def _astype_function(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = 
 def _join_arrays(name: str, arrays: Any, out: Any, dtype: Any, casting: Any) -> list[Any]:
     if out is not None or dtype is not None:
         raise TypeError(f"lagrad.numpy.{name}: out= and dtype= are not supported on traced values")
-    arrays = [a if hasattr(a, "shape") else np.asarray(a) for a in arrays]
-    if not arrays:
-        raise ValueError(f"lagrad.numpy.{name}: need at least one array")
+    arrays = [array_like(a) for a in _as_list(name, arrays)]
     return arrays
 
 
@@ -586,8 +629,9 @@ _GATHER_MODES = ("edge", "reflect", "symmetric", "wrap")
 def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
     """`array` padded: with constants (zeros by default), or with its own entries in the
     modes edge, reflect, symmetric and wrap (a gather, whose transpose scatters back)."""
-    if not traced(array, kwargs.get("constant_values")):
+    if not traced(array, kwargs.get("constant_values"), kwargs.get("end_values")):
         return np.pad(array, pad_width, mode, **kwargs)
+    array = array_like(array)
     shape = shape_of(array)
     widths = np.broadcast_to(np.asarray(pad_width), (len(shape), 2))
     if widths.dtype.kind not in "iu" or np.any(widths < 0):
@@ -609,10 +653,12 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
         if np.any(np.asarray(values) != 0):
             return out + np.pad(np.zeros(shape, dtype=array.dtype), widths, constant_values=values)
         return out
+    if mode == "linear_ramp":
+        return _linear_ramp(array, widths, kwargs.pop("end_values", 0), kwargs)
     if mode not in _GATHER_MODES:
         raise NotImplementedError(
             f"lagrad.numpy.pad: mode {mode!r} is not supported on traced values; use 'constant', "
-            f"{', '.join(repr(m) for m in _GATHER_MODES)}"
+            f"'linear_ramp', {', '.join(repr(m) for m in _GATHER_MODES)}"
         )
     if kwargs.get("reflect_type", "even") != "even":
         raise NotImplementedError("lagrad.numpy.pad: only reflect_type='even' is supported on traced values")
@@ -620,6 +666,159 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
         raise ValueError(f"lagrad.numpy.pad: can't extend an empty axis in mode {mode!r}")
     sources = [np.pad(np.arange(n), w, mode) for n, w in zip(shape, widths)]
     return array[np.ix_(*sources)] if shape else array
+
+
+# ----- ranges with traced endpoints ----------------------------------------------------------
+
+
+@function(np.linspace)
+def linspace(
+    start: Any,
+    stop: Any,
+    num: int = 50,
+    endpoint: bool = True,
+    retstep: bool = False,
+    dtype: Any = None,
+    axis: int = 0,
+    *,
+    device: Any = None,
+) -> Any:
+    """numpy.linspace: `num` evenly spaced samples from `start` to `stop`, differentiable in
+    both (array endpoints give one line per entry, along `axis`)."""
+    if not traced(start, stop):
+        return np.linspace(start, stop, num, endpoint, retstep, dtype, axis, device=device)
+    num = operator.index(num)
+    start, stop = array_like(start), array_like(stop)
+    div = num - 1 if endpoint else num
+    start, stop = broadcast_arrays(start * 1.0, stop * 1.0)
+    ndim = len(shape_of(start))
+    k = np.arange(num, dtype=float).reshape((-1,) + (1,) * ndim)
+    step = (stop - start) / div if div > 0 else (stop - start) * np.nan
+    y = start + k * step if div > 0 else start + k * (stop - start)
+    if endpoint and num > 1:
+        y = concatenate([y[: num - 1], expand_dims(stop, 0)], axis=0)
+    y = moveaxis(y, 0, axis_index(axis, ndim + 1))
+    y = y if dtype is None else astype(y, dtype)
+    return (y, step) if retstep else y
+
+
+@function(np.logspace)
+def logspace(
+    start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: Any = 10.0, dtype: Any = None, axis: int = 0
+) -> Any:
+    """numpy.logspace: ``base ** linspace(start, stop)``, differentiable in the endpoints and `base`."""
+    if not traced(start, stop, base):
+        return np.logspace(start, stop, num, endpoint, base, dtype, axis)
+    exponents = linspace(start, stop, num, endpoint, axis=axis)
+    base = array_like(base)
+    if len(shape_of(base)):
+        base = expand_dims(base, axis_index(axis, len(shape_of(exponents))))
+    y = base**exponents
+    return y if dtype is None else astype(y, dtype)
+
+
+@function(np.geomspace)
+def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype: Any = None, axis: int = 0) -> Any:
+    """numpy.geomspace: samples evenly spaced on a log scale (real endpoints of one sign),
+    with the endpoints exact, as NumPy makes them."""
+    if not traced(start, stop):
+        return np.geomspace(start, stop, num, endpoint, dtype, axis)
+    start, stop = broadcast_arrays(array_like(start) * 1.0, array_like(stop) * 1.0)
+    if np.any(reductions.plain_value(start) == 0) or np.any(reductions.plain_value(stop) == 0):
+        raise ValueError("lagrad.numpy.geomspace: Geometric sequence cannot include zero")
+    sign = np.sign(reductions.plain_value(start))
+    if np.any(sign != np.sign(reductions.plain_value(stop))):
+        raise NotImplementedError(
+            "lagrad.numpy.geomspace: endpoints of opposite signs are not supported on traced values"
+        )
+    y = sign * _exp(linspace(_log(sign * start), _log(sign * stop), num, endpoint))
+    if num > 0:
+        ends = [expand_dims(start, 0), y[1 : num - 1 if endpoint else num]]
+        y = concatenate([*ends, expand_dims(stop, 0)] if endpoint and num > 1 else ends, axis=0)
+    y = moveaxis(y, 0, axis_index(axis, len(shape_of(start)) + 1))
+    return y if dtype is None else astype(y, dtype)
+
+
+def _exp(x: Any) -> Any:
+    return registry.ufuncs[np.exp](x)
+
+
+def _log(x: Any) -> Any:
+    return registry.ufuncs[np.log](x)
+
+
+class _AxisConcatenator:
+    """``lagrad.numpy.r_`` and ``c_``: NumPy's index-expression concatenation, for traced
+    arrays too (plain ``numpy.r_`` converts every item with numpy.array, so it cannot see
+    traced values; with nothing traced, this is NumPy's own)."""
+
+    def __init__(self, numpy_object: Any, axis: int, ndmin: int, trans1d: int) -> None:
+        self.numpy_object = numpy_object
+        self.defaults = (axis, ndmin, trans1d)
+
+    def __getitem__(self, key: Any) -> Any:
+        if not traced(key):
+            return self.numpy_object[key]
+        items = key if isinstance(key, tuple) else (key,)
+        axis, ndmin, trans1d = self.defaults
+        if isinstance(items[0], str):
+            spec, items = items[0], items[1:]
+            if spec in ("r", "c"):
+                raise TypeError("lagrad.numpy.r_: the matrix directives 'r' and 'c' are not supported on traced values")
+            numbers = [int(v) for v in spec.split(",")]
+            axis, ndmin, trans1d = (numbers + [ndmin, trans1d][len(numbers) - 1 :])[:3]
+        parts = [
+            self._promoted(self.numpy_object[item] if isinstance(item, slice) else item, ndmin, trans1d)
+            for item in items
+        ]
+        return concatenate(parts, axis=axis)
+
+    @staticmethod
+    def _promoted(item: Any, ndmin: int, trans1d: int) -> Any:
+        a = array_like(item)
+        n = len(shape_of(a))
+        if n >= ndmin:
+            return a
+        a = reshape(a, (1,) * (ndmin - n) + shape_of(a))
+        if trans1d == -1:
+            return a
+        k1, k2 = trans1d, ndmin - n
+        k1 = k1 + k2 + 1 if k1 < 0 else k1
+        axes = list(range(ndmin))
+        return transpose(a, axes[:k1] + axes[k2:] + axes[k1:k2])
+
+
+r_ = _AxisConcatenator(np.r_, 0, 1, -1)
+c_ = _AxisConcatenator(np.c_, -1, 2, 0)
+
+
+def _linear_ramp(x: Any, widths: tuple[tuple[int, int], ...], end_values: Any, kwargs: dict[str, Any]) -> Any:
+    """Pad axis after axis (as NumPy does, so corners ramp too) with straight lines from
+    `end_values` to the edge entries: ``end + (edge − end)·k/width``, k = 0, …, width − 1."""
+    if kwargs:
+        raise TypeError(f"lagrad.numpy.pad: unsupported keywords {sorted(kwargs)} for mode 'linear_ramp'")
+    ndim = len(shape_of(x))
+    if type(end_values) is not Var:
+        end_values = np.broadcast_to(np.asarray(end_values), (ndim, 2))
+    elif end_values.ndim:
+        raise TypeError(
+            "lagrad.numpy.pad: a traced end_values must be one number; give per-axis values as plain numbers"
+        )
+    for axis, (before, after) in enumerate(widths):
+        if not (before or after):
+            continue
+        n = shape_of(x)[axis]
+        if n == 0:
+            raise ValueError("lagrad.numpy.pad: can't extend an empty axis in mode 'linear_ramp'")
+        line = [-1 if d == axis else 1 for d in range(ndim)]
+        ramps: list[list[Any]] = [[], []]
+        for side, (width, edge) in enumerate(((before, slice(0, 1)), (after, slice(n - 1, n)))):
+            if width:
+                end = end_values if type(end_values) is Var else end_values[axis, side]
+                k = np.arange(width) / width
+                ramps[side].append(end + (x[along(axis, edge)] - end) * (k[::-1] if side else k).reshape(line))
+        x = concatenate([*ramps[0], x, *ramps[1]], axis=axis)
+    return x
 
 
 # ----- joining: concatenate after promoting to enough dimensions -----------------------
@@ -650,8 +849,11 @@ def atleast_3d(*arys: Any) -> Any:
 
 
 def _as_list(name: str, tup: Any) -> list[Any]:
-    if type(tup) is Var or isinstance(tup, np.ndarray):
-        raise TypeError(f"lagrad.numpy.{name}: give the arrays as a list or tuple")
+    """The arrays to join: a list or tuple, or an array (its rows), as NumPy takes them."""
+    if not isinstance(tup, (list, tuple, np.ndarray, Var)):
+        raise TypeError(
+            f'lagrad.numpy.{name}: arrays to stack must be passed as a "sequence" type such as list or tuple.'
+        )
     arrays = list(tup)
     if not arrays:
         raise ValueError(f"lagrad.numpy.{name}: need at least one array")
@@ -894,6 +1096,7 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NO_VALUE, append: A
         kwargs = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not _NO_VALUE}
         return np.diff(a, n, axis, **kwargs)
     n = int(n)
+    a = array_like(a)
     if n < 0:
         raise ValueError(f"lagrad.numpy.diff: order must be non-negative but got {n}")
     ndim = len(shape_of(a))
@@ -916,6 +1119,39 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NO_VALUE, append: A
             a = a[along(axis, slice(1, None))] != a[along(axis, slice(None, -1))]
         return a
     return _diff(a, n=n, axis=axis)
+
+
+# The multiples of the period unwrap adds: piecewise constant in p, so no derivative.
+_unwrap_step = nondiff(lambda p, discont, axis, period: np.unwrap(p, discont, axis, period=period) - p, "unwrap_step")
+
+
+@function(np.unwrap)
+def unwrap(p: Any, discont: Any = None, axis: int = -1, *, period: float = 2 * np.pi) -> Any:
+    """numpy.unwrap: `p` plus multiples of `period` chosen from the jumps, a correction that is
+    piecewise constant in `p` (recorded with no derivative), so the derivative is the identity."""
+    if not traced(p):
+        return np.unwrap(p, discont, axis, period=period)
+    p = array_like(p)
+    return p + _unwrap_step(p, discont=discont, axis=axis, period=period)
+
+
+@function(np.apply_along_axis)
+def apply_along_axis(func1d: Any, axis: int, arr: Any, *args: Any, **kwargs: Any) -> Any:
+    """numpy.apply_along_axis: `func1d` on every 1-d slice along `axis`, the results stacked
+    where the axis was (a Python loop, as NumPy's; each call traced)."""
+    if not traced(arr, args, tuple(kwargs.values())):
+        return np.apply_along_axis(func1d, axis, arr, *args, **kwargs)
+    arr = array_like(arr)
+    shape = shape_of(arr)
+    axis = axis_index(axis, len(shape))
+    rest = shape[:axis] + shape[axis + 1 :]
+    if 0 in rest:
+        raise ValueError("lagrad.numpy.apply_along_axis: Cannot apply_along_axis when any iteration dimensions are 0")
+    moved = moveaxis(arr, axis, -1)
+    results = [array_like(func1d(moved[index], *args, **kwargs)) for index in np.ndindex(*rest)]
+    out = reshape(stack(results), rest + shape_of(results[0]))
+    k = len(shape_of(results[0]))
+    return moveaxis(out, tuple(range(len(rest), len(rest) + k)), tuple(range(axis, axis + k)))
 
 
 @function(np.ediff1d)

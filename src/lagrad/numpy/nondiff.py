@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..core import Var
-from ._register import NONDIFF, function, method, nondiff, unsupported_keywords
+from ._register import NONDIFF, array_like, function, method, nondiff, unsupported_keywords
 from .indexing import at, getitem
 from .manipulation import astype, empty_like, ndim, ones_like, ravel, shape, shape_of, size, zeros_like
 from .reductions import max as _max
@@ -63,12 +63,15 @@ __all__ = [
     "isclose",
     "iscomplex",
     "iscomplexobj",
+    "isin",
     "isneginf",
     "isposinf",
     "isreal",
     "isrealobj",
     "isscalar",
     "lexsort",
+    "nanargmax",
+    "nanargmin",
     "result_type",
     "searchsorted",
     "signbit",
@@ -97,6 +100,9 @@ argmax        = nondiff(np.argmax, method_name="argmax")
 argmin        = nondiff(np.argmin, method_name="argmin")
 argsort       = nondiff(np.argsort, method_name="argsort")
 argpartition  = nondiff(np.argpartition, method_name="argpartition")
+nanargmax     = nondiff(np.nanargmax)
+nanargmin     = nondiff(np.nanargmin)
+isin          = nondiff(np.isin)
 argwhere      = nondiff(np.argwhere)
 flatnonzero   = nondiff(np.flatnonzero)
 count_nonzero = nondiff(np.count_nonzero)
@@ -257,7 +263,7 @@ def _edges(a: Any, bins: Any, range: Any, weights: Any) -> Any:
     with the data. `weights` (plain) only reach NumPy's checks and estimators."""
     if np.ndim(_plain(bins)) == 1:  # explicit edges: the given array, checked by NumPy
         np.histogram_bin_edges(_plain(a), _plain(bins))
-        return bins if isinstance(bins, Var) else np.asarray(bins)
+        return array_like(bins)
     if range is None and _carries_derivative(a):
         # The number of bins a string estimator picks is read here, once.
         n = len(np.histogram_bin_edges(_plain(a), bins, None, weights)) - 1

@@ -20,7 +20,7 @@ import numpy as np
 from ..core import defbatch, deflinear, defvjp_argnum, registry
 from . import manipulation as _shape
 from . import reductions
-from ._register import function, method, prim, ufunc
+from ._register import array_like, function, method, prim, ufunc
 from .ufuncs import conjugate, multiply
 
 __all__ = [
@@ -273,13 +273,42 @@ def _normalize_subscripts(subscripts: str, shapes: list[tuple[int, ...]]) -> str
     return ",".join(terms) + "->" + output
 
 
+def _sublist_letters(sublist: Any) -> str:
+    """A sub-list of the operand form (integers 0-51 and Ellipsis) as subscript letters."""
+    letters = []
+    for item in sublist:
+        if item is Ellipsis:
+            letters.append("...")
+            continue
+        k = operator.index(item)
+        if not 0 <= k < 52:
+            raise ValueError(f"lagrad.numpy.einsum: subscript is not within the valid range [0, 52), got {k}")
+        letters.append(string.ascii_letters[k])
+    return "".join(letters)
+
+
+def _from_sublists(args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """``einsum(op0, sublist0, op1, sublist1, ..., [sublistout])`` as subscripts and operands."""
+    operands, terms = args[0::2], [_sublist_letters(s) for s in args[1::2]]
+    if len(args) % 2:  # an output sub-list closes the list
+        operands, output = operands[:-1], _sublist_letters(args[-1])
+        return ",".join(terms) + "->" + output, operands
+    return ",".join(terms), operands
+
+
 @function(np.einsum)
-def einsum(subscripts: str, *operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any) -> Any:
-    """Einstein summation (explicit or implicit output, ``...`` broadcasting)."""
+def einsum(*operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any) -> Any:
+    """Einstein summation (explicit or implicit output, ``...`` broadcasting), with the
+    subscripts as a string or in the operand/sub-list form."""
     if out is not None or kwargs:
         raise TypeError("lagrad.numpy.einsum: only subscripts and operands are supported on traced values")
-    if not isinstance(subscripts, str):
-        raise TypeError("lagrad.numpy.einsum: give the subscripts as a string")
+    if not operands:
+        raise TypeError("lagrad.numpy.einsum: no operands given")
+    if isinstance(operands[0], str):
+        subscripts, operands = operands[0], operands[1:]
+    else:
+        subscripts, operands = _from_sublists(operands)
+    operands = tuple(array_like(op) for op in operands)
     shapes = [_shape.shape_of(op) for op in operands]
     return _einsum(*operands, subscripts=_normalize_subscripts(subscripts, shapes))
 
@@ -316,6 +345,7 @@ def vdot(a: Any, b: Any, /) -> Any:
     """The dot product of the flattened arrays, conjugating the first."""
     if not _shape.traced(a, b):
         return np.vdot(a, b)
+    a, b = array_like(a), array_like(b)
     return dot(_conj(_shape.ravel(a)), _shape.ravel(b))
 
 
@@ -338,6 +368,7 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axi
     given axes, broadcasting the others; two 2-vectors give the z component only."""
     if not _shape.traced(a, b):
         return np.cross(a, b, axisa, axisb, axisc, axis)
+    a, b = array_like(a), array_like(b)
     if axis is not None:
         axisa = axisb = axisc = axis
     a = _shape.moveaxis(a, _shape.axis_index(axisa, _ndim(a)), -1)
@@ -370,6 +401,7 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     """``sum(conj(x1) * x2, axis)``: vector dot products over `axis`, broadcasting the others."""
     if not _shape.traced(x1, x2):
         return np.vecdot(x1, x2, axis=axis)
+    x1, x2 = array_like(x1), array_like(x2)
     return reductions.sum(multiply(_conj(x1), x2), axis=axis)
 
 
@@ -384,6 +416,7 @@ def vecmat(x1: Any, x2: Any, /) -> Any:
     """Vector-matrix products over the last axes, conjugating the vector: ``conj(x1) @ x2``."""
     if not _shape.traced(x1, x2):
         return np.vecmat(x1, x2)
+    x1, x2 = array_like(x1), array_like(x2)
     return matmul(_shape.expand_dims(_conj(x1), -2), x2)[..., 0, :]
 
 
@@ -418,7 +451,7 @@ deflinear(_convolve, lambda g, ans, a, v, mode: _unconvolve(_full(g, a.shape[0],
 
 
 def _as_1d(name: str, x: Any) -> Any:
-    x = x if hasattr(x, "shape") else np.asarray(x)
+    x = array_like(x)
     if _ndim(x) > 1:
         raise ValueError(f"lagrad.numpy.{name}: the arrays must be 1-d")
     if _ndim(x) == 0:
@@ -470,13 +503,13 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
     (or a uniform spacing `dx`)."""
     if not _shape.traced(y, x, dx):
         return np.trapezoid(y, x, dx, axis)
-    y = y if hasattr(y, "shape") else np.asarray(y)
+    y = array_like(y)
     ndim = _ndim(y)
     axis = _shape.axis_index(axis, ndim)
     if x is None:
         d = dx
     else:
-        x = x if hasattr(x, "shape") else np.asarray(x)
+        x = array_like(x)
         if _ndim(x) == 1:
             d = _shape.reshape(_shape.diff(x), tuple(-1 if i == axis else 1 for i in range(ndim)))
         else:

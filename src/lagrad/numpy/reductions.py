@@ -20,8 +20,8 @@ import numpy as np
 
 from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
 from . import manipulation as _shape
-from ._register import function, method, nondiff, prim, unsupported_keywords
-from .ufuncs import conjugate, isnan, real, sqrt, where
+from ._register import array_like, function, holds_traced, method, nondiff, prim, unsupported_keywords
+from .ufuncs import conjugate, isnan, logical_and, logical_not, maximum, minimum, real, sqrt, where
 
 __all__ = [
     "amax",
@@ -184,11 +184,48 @@ defbatch(_min,
 # fmt: on
 
 
-def _reduce(name: str, primitive: Any, a: Any, axis: Any, dtype: Any, keepdims: Any, **unsupported: Any) -> Any:
-    unsupported_keywords(name, **unsupported)
+# How `initial` joins a reduction, and what a `where=False` entry counts as (None: it must
+# be given as `initial`, since max and min have no identity).
+_JOIN = {"sum": (lambda r, i: r + i, 0.0), "prod": (lambda r, i: r * i, 1.0), "mean": (None, 0.0)}
+
+
+def _masked(name: str, a: Any, mask: Any, fill: Any) -> Any:
+    """`a` with `fill` where `mask` (broadcast to `a`'s shape, as NumPy requires) is False."""
+    return where(_shape.broadcast_to(mask, _shape.shape_of(a)), a, fill)
+
+
+def _reduce(
+    name: str,
+    primitive: Any,
+    a: Any,
+    axis: Any,
+    dtype: Any,
+    keepdims: Any,
+    out: Any = None,
+    initial: Any = None,
+    where: Any = None,
+) -> Any:
+    """The reduction `primitive` with NumPy's keywords: `where` fills the entries it leaves
+    out with the identity (max and min: with `initial`), and `initial` joins the result."""
+    unsupported_keywords(name, out=out)
+    a = array_like(a)
     axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    if dtype is not None:
+        a = _shape.astype(a, dtype)
+    join, identity = _JOIN[name] if name in _JOIN else (_EXTREME_JOIN[name], None)
+    if where is not None and where is not True:
+        fill = identity if identity is not None else initial
+        if fill is None:
+            raise ValueError(
+                f"lagrad.numpy.{name}: reduction operation '{name}' does not have an identity, so to use "
+                f"a where mask one has to specify 'initial'"
+            )
+        if name == "mean":
+            n = sum(_masked(name, np.ones(_shape.shape_of(a)), where, 0.0), axis=axes, keepdims=bool(keepdims))
+            return sum(_masked(name, a, where, 0.0), axis=axes, keepdims=bool(keepdims)) / n
+        a = _masked(name, a, where, fill)
     result = primitive(a, axis=axes, keepdims=bool(keepdims))
-    return result if dtype is None else _shape.astype(result, dtype)
+    return result if initial is None else join(result, initial)
 
 
 @function(np.sum)
@@ -240,6 +277,7 @@ def min(
 
 
 amax, amin = max, min
+_EXTREME_JOIN = {"max": lambda r, i: maximum(r, i), "min": lambda r, i: minimum(r, i)}
 
 
 @function(np.mean)
@@ -408,7 +446,7 @@ def _abs2(d: Any) -> Any:
 
 def is_traced(*values: Any) -> bool:
     """Whether any of `values` is traced (else NumPy itself answers)."""
-    return any(isinstance(v, Var) for v in values)
+    return any(holds_traced(v) for v in values)
 
 
 def given_keywords(**kwargs: Any) -> dict[str, Any]:
@@ -449,14 +487,26 @@ def var(
 
     `mean`, if given, is used in place of the mean (shaped as with keepdims=True) and
     is differentiated too."""
-    unsupported_keywords("var", out=out, where=where)
+    unsupported_keywords("var", out=out)
     ddof = _ddof("var", ddof, correction)
-    a = _cast(a, dtype)
+    a = _cast(array_like(a), dtype)
     axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    if where is not None and where is not True:
+        return _masked_var(a, where, axes, ddof, mean, keepdims)
     if mean is None:
         return _var(a, axis=axes, ddof=ddof, keepdims=bool(keepdims))
     total = sum(_abs2(a - mean), axis=axes, keepdims=keepdims)
     return total / _dof(_shape.shape_of(a), axes, ddof)
+
+
+def _masked_var(a: Any, mask: Any, axes: tuple[int, ...], ddof: float, mean: Any, keepdims: bool) -> Any:
+    """The variance of the entries `mask` selects: their squared deviations over N − ddof."""
+    mask = _shape.broadcast_to(mask, _shape.shape_of(a))
+    n = sum(where(mask, 1.0, 0.0), axis=axes, keepdims=True)
+    if mean is None:
+        mean = sum(where(mask, a, 0.0), axis=axes, keepdims=True) / n
+    total = sum(where(mask, _abs2(a - mean), 0.0), axis=axes, keepdims=keepdims)
+    return total / _shape.reshape(maximum(n - ddof, 0.0), _shape.shape_of(total))
 
 
 @function(np.std)
@@ -474,8 +524,8 @@ def std(
     correction: Any = None,
 ) -> Any:
     """numpy.std: the square root of `var` (its derivative is infinite where that is zero)."""
-    unsupported_keywords("std", out=out, where=where)
-    return sqrt(var(a, axis, dtype, None, ddof, keepdims, mean=mean, correction=correction))
+    unsupported_keywords("std", out=out)
+    return sqrt(var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction))
 
 
 @function(np.average)
@@ -486,13 +536,14 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     With `returned`, also the sum of the weights, broadcast to the average's shape."""
     if not is_traced(a, weights):
         return np.average(a, axis, weights, returned, keepdims=keepdims)
+    a = array_like(a)
     shape = _shape.shape_of(a)
     axes = normalize_axes(axis, len(shape))
     if weights is None:
         avg = mean(a, axis=axes, keepdims=keepdims)
         scale: Any = np.asarray(count(shape, axes), dtype=_real_dtype(avg.dtype))
     else:
-        weights = _spread_weights(weights if isinstance(weights, Var) else np.asarray(weights), shape, axis, axes)
+        weights = _spread_weights(array_like(weights), shape, axis, axes)
         scale = sum(_shape.broadcast_to(weights, shape), axis=axes, keepdims=keepdims)
         if np.any(plain_value(scale) == 0):
             raise ZeroDivisionError("lagrad.numpy.average: the weights sum to zero along the axis; can't normalize")
@@ -582,10 +633,17 @@ def nanmean(
     """numpy.nanmean: the mean of the entries that are not NaN (NaN where there are none)."""
     if not is_traced(a):
         return np.nanmean(a, axis, dtype, out, keepdims, **given_keywords(where=where))
-    unsupported_keywords("nanmean", out=out, where=where)
-    a = _cast(a, dtype)
+    unsupported_keywords("nanmean", out=out)
+    a = _cast(array_like(a), dtype)
     axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    if where is not None and where is not True:
+        return mean(_without_nan(a, 0.0), axes, keepdims=keepdims, where=_not_nan_and(a, where))
     return sum(_without_nan(a, 0.0), axis=axes, keepdims=keepdims) / count_not_nan(a, axis=axes, keepdims=keepdims)
+
+
+def _not_nan_and(a: Any, mask: Any) -> Any:
+    """The entries `mask` selects that are not NaN."""
+    return logical_and(logical_not(isnan(a)), mask)
 
 
 @function(np.nanvar)
@@ -605,8 +663,12 @@ def nanvar(
     if not is_traced(a, mean):
         extra = given_keywords(where=where, mean=mean, correction=correction)
         return np.nanvar(a, axis, dtype, out, ddof, keepdims, **extra)
-    unsupported_keywords("nanvar", out=out, where=where)
-    a = _cast(a, dtype)
+    unsupported_keywords("nanvar", out=out)
+    a = _cast(array_like(a), dtype)
+    if where is not None and where is not True:
+        axes = normalize_axes(axis, len(_shape.shape_of(a)))
+        ddof = _ddof("nanvar", ddof, correction)
+        return _masked_var(_without_nan(a, 0.0), _not_nan_and(a, where), axes, ddof, mean, keepdims)
     return _nanvar(a, normalize_axes(axis, len(_shape.shape_of(a))), _ddof("nanvar", ddof, correction), mean, keepdims)
 
 
@@ -640,15 +702,23 @@ def nanstd(
     if not is_traced(a, mean):
         extra = given_keywords(where=where, mean=mean, correction=correction)
         return np.nanstd(a, axis, dtype, out, ddof, keepdims, **extra)
-    unsupported_keywords("nanstd", out=out, where=where)
-    return sqrt(nanvar(a, axis, dtype, None, ddof, keepdims, mean=mean, correction=correction))
+    unsupported_keywords("nanstd", out=out)
+    return sqrt(nanvar(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction))
 
 
 def _nan_extreme(name: str, reduce: Any, fill: float, a: Any, axis: Any, out: Any, keepdims: bool, **kw: Any) -> Any:
-    unsupported_keywords(name, out=out, **kw)
+    a = array_like(a)
     axes = normalize_axes(axis, len(_shape.shape_of(a)))
-    result = reduce(_without_nan(a, fill), axes, keepdims=keepdims)
-    return where(all_nan(a, axis=axes, keepdims=bool(keepdims)), np.nan, result)
+    result = reduce(_without_nan(a, fill), axes, out=out, keepdims=keepdims, **kw)
+    if kw.get("initial") is not None:  # NumPy's fmax.reduce: initial stands in for an all-NaN slice
+        return result
+    mask = kw.get("where")
+    if mask is not None and mask is not True:  # NaN where the selected entries are all NaN
+        missing = logical_not(_shape.broadcast_to(mask, _shape.shape_of(a)))
+        empty = all_nan(where(missing, np.nan, where(isnan(a), np.nan, 0.0)), axis=axes, keepdims=bool(keepdims))
+    else:
+        empty = all_nan(a, axis=axes, keepdims=bool(keepdims))
+    return where(empty, np.nan, result)
 
 
 @function(np.nanmax)

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core import Var, defjvp, deflinear, defvjp
 from . import manipulation as _shape
-from ._register import function, method, nondiff, prim, unsupported_keywords
+from ._register import array_like, function, method, nondiff, prim, unsupported_keywords
 from .reductions import any_nan, count_not_nan, given_keywords, is_traced, kept_shape, normalize_axes, plain_value
 from .ufuncs import maximum, minimum, where
 
@@ -25,6 +25,7 @@ __all__ = [
     "nanmedian",
     "nanpercentile",
     "nanquantile",
+    "partition",
     "percentile",
     "quantile",
     "sort",
@@ -103,6 +104,16 @@ def _sort_in_place(a: Any, *args: Any, **kwargs: Any) -> Any:
 method("sort")(_sort_in_place)
 
 
+@function(np.partition)
+def partition(a: Any, kth: Any, axis: Any = -1, kind: str = "introselect", order: Any = None) -> Any:
+    """numpy.partition: NumPy's own arrangement (the entries at `kth` in sorted place, smaller
+    ones before), gathered by the recorded argpartition; the derivative follows the entries."""
+    unsupported_keywords("partition", order=order)
+    a, axis = _axis("partition", array_like(a), axis)
+    order_ = partition_order(a, kth=kth, axis=axis)
+    return _gather(a, order_, axis=axis, unique=True)
+
+
 # ----- order statistics ----------------------------------------------------------------
 
 
@@ -155,7 +166,7 @@ def _interpolated(x: Any, q: Any, skip_nan: bool, dtype: Any) -> Any:
 def _quantile(
     name: str, np_fun: Any, a: Any, q: Any, axis: Any, method: str, keepdims: bool, *, percent: bool, skip_nan: bool
 ) -> Any:
-    a = a if isinstance(a, Var) else np.asarray(a)
+    a = array_like(a)
     if np.dtype(a.dtype).kind == "c":
         raise TypeError(f"lagrad.numpy.{name}: a must be an array of real numbers, not complex")
     top = 100 if percent else 1

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..core import defjvp, defrule, defvjp, registry
-from ._register import elementwise, function, method, nondiff, ufunc
+from ._register import array_like, elementwise, function, holds_traced, method, nondiff, ufunc
 
 __all__ = [
     "abs",
@@ -127,6 +127,7 @@ __all__ = [
     "rad2deg",
     "radians",
     "real",
+    "real_if_close",
     "reciprocal",
     "remainder",
     "right_shift",
@@ -560,6 +561,10 @@ def nonzero(a: Any) -> tuple[Any, ...]:
 @method("real")
 def real(val: Any) -> Any:
     """The real part (the array itself for real arrays)."""
+    if not hasattr(val, "dtype"):  # a Python number or a list
+        if not holds_traced(val):
+            return np.real(val)
+        val = array_like(val)
     return _real(val) if np.dtype(val.dtype).kind == "c" else val
 
 
@@ -567,10 +572,33 @@ def real(val: Any) -> Any:
 @method("imag")
 def imag(val: Any) -> Any:
     """The imaginary part (zeros, with no derivative, for real arrays)."""
+    if not hasattr(val, "dtype"):  # a Python number or a list
+        if not holds_traced(val):
+            return np.imag(val)
+        val = array_like(val)
     return _imag(val)
 
 
 method("conj", "conjugate")(conjugate)
+
+
+@function(np.real_if_close)
+def real_if_close(a: Any, tol: float = 100) -> Any:
+    """The real part where every imaginary part is within `tol` (in machine epsilons when
+    above 1) of zero, else `a` unchanged: a branch on the values, checked on replay."""
+    if not holds_traced(a):
+        return np.real_if_close(a, tol)
+    a = array_like(a)
+    if np.dtype(a.dtype).kind != "c":
+        return a
+    if tol > 1:
+        tol = tol * np.finfo(a.dtype).eps
+    return _real(a) if _all_small(a, tol) else a
+
+
+def _all_small(a: Any, tol: float) -> bool:
+    close = less(absolute(_imag(a)), tol)
+    return bool(close.all()) if hasattr(close, "all") else bool(np.all(close))
 
 
 @function(np.angle)

@@ -1,5 +1,6 @@
-"""`lagrad.scipy`: SciPy functions as primitives (`lagrad.scipy.special`, `.linalg`, `.stats`, `.signal`)."""
+"""`lagrad.scipy`: SciPy functions as primitives (`lagrad.scipy.special`, `.linalg`, `.stats`, `.signal`,
+`.integrate`)."""
 
-from . import linalg, signal, special, stats
+from . import integrate, linalg, signal, special, stats
 
-__all__ = ["linalg", "signal", "special", "stats"]
+__all__ = ["integrate", "linalg", "signal", "special", "stats"]

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import scipy.signal as _signal
 
-from ..core import Var, deflinear
+from ..core import deflinear
 from ..numpy import conjugate, multiply
-from ..numpy._register import prim
+from ..numpy._register import array_like, prim
 from ..numpy.manipulation import shape_of
 
 __all__ = ["convolve", "correlate"]
@@ -27,7 +27,7 @@ _convolve = prim("signal.convolve", lambda in1, in2, mode, method: _signal.convo
 
 
 def _array(x: Any) -> Any:
-    return x if isinstance(x, Var) else np.asarray(x)
+    return array_like(x)
 
 
 def _flip(x: Any) -> Any:

@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg as _linalg
+import scipy.stats as _scipy_stats
 
 from ..core import Var, defjvp, defvjp
 from ..numpy import concatenate, exp, expand_dims, log, log1p, reshape, squeeze, sum, swapaxes, transpose, where
-from ..numpy._register import prim
+from ..numpy._register import array_like, prim
 from ..numpy.manipulation import shape_of
 from . import special
 
@@ -48,6 +49,7 @@ def _plain(x: Any) -> Any:
 
 
 def _array(x: Any) -> Any:
+    x = array_like(x)
     return x if isinstance(x, Var) else np.asarray(x, dtype=float)
 
 
@@ -319,7 +321,7 @@ class _Poisson:
                     f"lagrad.scipy.stats.poisson.{method}: `{name}` is traced as floats, but the "
                     f"probabilities have no derivative in a count; pass it as a constant or as integers"
                 )
-        k = k if isinstance(k, Var) else np.asarray(k)
+        k = array_like(k)
         if not _is(loc, 0):
             k = k - loc
         if isinstance(k, Var):  # integers: whole already
@@ -534,3 +536,48 @@ beta = _Beta()
 poisson = _Poisson()
 dirichlet = _Dirichlet()
 multivariate_normal = _MultivariateNormal()
+
+
+def _scipy_method(self: Any, name: str) -> Any:
+    """SciPy's own method, for those lagrad does not differentiate (rvs, fit, stats, entropy,
+    interval, moment, expect, ...): they run as SciPy's, on plain values."""
+    if name.startswith("_"):
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    return getattr(_SCIPY[type(self)], name)
+
+
+_SCIPY = {
+    _Norm: _scipy_stats.norm,
+    _T: _scipy_stats.t,
+    _Gamma: _scipy_stats.gamma,
+    _Beta: _scipy_stats.beta,
+    _Poisson: _scipy_stats.poisson,
+    _Dirichlet: _scipy_stats.dirichlet,
+    _MultivariateNormal: _scipy_stats.multivariate_normal,
+}
+
+
+class _Frozen:
+    """``norm(loc, scale)``: the distribution with its parameters fixed, as SciPy freezes it.
+    lagrad's methods take the parameters after the point (``logpdf(x)``); every other
+    attribute is the SciPy frozen distribution's."""
+
+    def __init__(self, dist: Any, args: tuple[Any, ...], kwds: dict[str, Any]) -> None:
+        self.dist, self.args, self.kwds = dist, args, kwds
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if callable(getattr(type(self.dist), name, None)):
+            method = getattr(self.dist, name)
+            return lambda x, **kwds: method(x, *self.args, **{**self.kwds, **kwds})
+        return getattr(_SCIPY[type(self.dist)](*self.args, **self.kwds), name)
+
+
+def _freeze(self: Any, *args: Any, **kwds: Any) -> _Frozen:
+    return _Frozen(self, args, kwds)
+
+
+for _cls in _SCIPY:
+    _cls.__getattr__ = _scipy_method  # type: ignore[attr-defined]
+    _cls.__call__ = _freeze  # type: ignore[attr-defined]

@@ -1,0 +1,33 @@
+"""`lagrad.numpy.polynomial`: the functions of ``numpy.polynomial``'s families that scientific
+code calls on data, differentiable: ``polynomial.polyval``, ``chebyshev.chebfit``, … (each
+family module with its ``*vander``, ``*val`` and ``*fit``, also at this level).
+
+NumPy's own versions convert their arguments with ``numpy.array``, so they cannot see traced
+values; call these instead. The classes (``Polynomial``, ``Chebyshev``, …) are not mirrored:
+evaluate and fit with the functions.
+"""
+
+from __future__ import annotations
+
+import types
+
+from .polynomials import FAMILIES
+
+_MODULES = {
+    "poly": "polynomial",
+    "cheb": "chebyshev",
+    "leg": "legendre",
+    "herm": "hermite",
+    "herme": "hermite_e",
+    "lag": "laguerre",
+}
+
+__all__: list[str] = []
+for _prefix, _module_name in _MODULES.items():
+    _module = types.ModuleType(f"{__name__}.{_module_name}", f"numpy.polynomial.{_module_name}, differentiable.")
+    for _what, _fun in FAMILIES[_prefix].items():
+        setattr(_module, f"{_prefix}{_what}", _fun)
+        globals()[f"{_prefix}{_what}"] = _fun
+        __all__.append(f"{_prefix}{_what}")
+    _module.__all__ = [f"{_prefix}{w}" for w in FAMILIES[_prefix]]  # type: ignore[attr-defined]
+    globals()[_module_name] = _module
