@@ -363,8 +363,11 @@ def check_grads(
     while s ≈ 2σ√n (each inner product has n terms of size about σ). The error is
     missed only if ``|u_k| ≤ rtol · 2√n / 0.01 = 0.02`` (rtol = 1e-6), which has
     probability ``P(|N(0,1)| ≤ 0.02) ≈ 0.016``; with 8 independent projections, about
-    0.016⁸ ≈ 4e-15. Tangent mode compares every entry of each Ju, so an error of 1 % in an
-    entry of J is caught unless that coordinate of u is as small, with the same bound.
+    0.016⁸ ≈ 4e-15. Tangent mode compares every entry of each Ju against the largest
+    (a few times σ√n for Gaussian u): an error of 1 % of σ in one entry of J shifts one
+    entry of Ju by 0.01·σ·u_k, missed only if ``|u_k| ≤ 0.04`` or so, about 0.03 per
+    projection and 1e-12 for eight. Small inputs need no such argument: every entry of
+    the Jacobian is compared.
     """
     for mode in modes:
         if mode not in ("fwd", "rev"):
