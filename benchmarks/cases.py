@@ -4,8 +4,15 @@
 (b) a scalar loop with data-dependent branches, 1,000 steps, gradient for (a, b);
 (c) a 1-D explicit heat equation, N = 512, 2,000 steps, gradient for (alpha, u0).
 
-`build(library, case, size)` gives the callable; ``library="numpy"`` is the plain
-forward pass every ratio is taken against. `size` scales the problems down for tests.
+`build(library, case, size, form)` gives the callable. Each differentiating library
+runs a case in two forms: ``"ops"``, op by op as users write it (a sigmoid as
+``1/(1+exp(-z))``, a stable softmax from max, exp and sum), and ``"fused"``, with the
+library's own primitives for them (expit, softmax); (b) and (c) have none to use, so
+their two forms are one. ``library="numpy"`` is the plain forward pass the ratios are
+taken against, in two spellings: ``"fastest"`` (``1/(1+np.exp(-z))``, max/exp/sum,
+``math.sin`` on floats, a roll as two slices joined: the floor to beat) and ``"user"``
+(``scipy.special.expit`` and ``softmax``, ``np.sin``, ``np.roll``: what a user's NumPy
+code often spells). `size` scales the problems down for tests.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ CASES = {
     "c": "heat equation, N = 512, 2,000 steps",
 }
 LIBRARIES = ("numpy", "lagrad", "autograd", "torch", "jax")
+FLOORS = ("fastest", "user")  # NumPy's two spellings of the forward pass
+FORMS = ("ops", "fused")  # the differentiating libraries' two
+FUSED = {"a"}  # the cases with fused primitives to use; the others have one form
 
 
 def data(case: str, size: float = 1.0) -> dict[str, Any]:
@@ -63,43 +73,81 @@ def branchy_loop(sin: Any, steps: int) -> Callable[[Any, Any], Any]:
     return loop
 
 
-def heat(m: Any, target: Any, steps: int) -> Callable[[Any, Any], Any]:
+def heat(m: Any, target: Any, steps: int, roll: Any = None) -> Callable[[Any, Any], Any]:
+    roll = roll or m.roll
+
     def loss(alpha: Any, u: Any) -> Any:
         for _ in range(steps):
-            u = u + alpha * (m.roll(u, 1) - 2 * u + m.roll(u, -1))
+            u = u + alpha * (roll(u, 1) - 2 * u + roll(u, -1))
         return m.sum((u - target) ** 2)
 
     return loss
 
 
+def sigmoid(m: Any) -> Callable[[Any], Any]:
+    """The logistic function op by op, as users write it."""
+    return lambda z: 1 / (1 + m.exp(-z))
+
+
+def softmax_ops(m: Any, axis: str = "axis", keepdims: str = "keepdims", amax: str = "max") -> Callable[[Any], Any]:
+    """The stable softmax along axis 1 from max, exp and sum, as users write it."""
+    largest = getattr(m, amax)
+
+    def softmax(z: Any) -> Any:
+        e = m.exp(z - largest(z, **{axis: 1, keepdims: True}))
+        return e / m.sum(e, **{axis: 1, keepdims: True})
+
+    return softmax
+
+
+def two_slice_roll(u: np.ndarray, shift: int) -> np.ndarray:
+    """np.roll of a 1-D array by ±1 as two slices joined: several times faster on small arrays."""
+    return np.concatenate((u[-shift:], u[:-shift]))
+
+
 # ----- one builder per library ---------------------------------------------------------
 
 
-def build(library: str, case: str, size: float = 1.0) -> Callable[[], Any]:
+def build(library: str, case: str, size: float = 1.0, form: str | None = None) -> Callable[[], Any]:
+    """The callable for one cell; `form` is one of FLOORS for NumPy, of FORMS otherwise
+    (default: the first)."""
     d = data(case, size)
-    return {"numpy": _numpy, "lagrad": _lagrad, "autograd": _autograd, "torch": _torch, "jax": _jax}[library](case, d)
+    form = form or (FLOORS if library == "numpy" else FORMS)[0]
+    if form not in (FLOORS if library == "numpy" else FORMS):
+        raise ValueError(f"unknown form {form!r} for {library}")
+    builders = {"numpy": _numpy, "lagrad": _lagrad, "autograd": _autograd, "torch": _torch, "jax": _jax}
+    return builders[library](case, d, form)
 
 
-def _numpy(case: str, d: dict[str, Any]) -> Callable[[], Any]:
+def _numpy(case: str, d: dict[str, Any], form: str) -> Callable[[], Any]:
+    import math
+
     import scipy.special as sp
 
+    fastest = form == "fastest"
     if case == "a":
-        f = seed_network(np, sp.expit, lambda z: sp.softmax(z, axis=1), d["x"], d["y"])
+        if fastest:
+            f = seed_network(np, sigmoid(np), softmax_ops(np), d["x"], d["y"])
+        else:
+            f = seed_network(np, sp.expit, lambda z: sp.softmax(z, axis=1), d["x"], d["y"])
         return lambda: f(d["w1"], d["w2"])
     if case == "b":
-        f = branchy_loop(np.sin, d["steps"])
+        f = branchy_loop(math.sin if fastest else np.sin, d["steps"])
         return lambda: f(d["a"], d["b"])
-    f = heat(np, d["target"], d["steps"])
+    f = heat(np, d["target"], d["steps"], roll=two_slice_roll if fastest else np.roll)
     return lambda: f(d["alpha"], d["u0"])
 
 
-def _lagrad(case: str, d: dict[str, Any]) -> Callable[[], Any]:
+def _lagrad(case: str, d: dict[str, Any], form: str) -> Callable[[], Any]:
     import lagrad
     import lagrad.numpy as lnp
     from lagrad.scipy.special import expit, softmax
 
     if case == "a":
-        f = seed_network(lnp, expit, lambda z: softmax(z, axis=1), d["x"], d["y"])
+        if form == "fused":
+            f = seed_network(lnp, expit, lambda z: softmax(z, axis=1), d["x"], d["y"])
+        else:
+            f = seed_network(lnp, sigmoid(lnp), softmax_ops(lnp), d["x"], d["y"])
         g = lagrad.grad(f, (0, 1))
         return lambda: g(d["w1"], d["w2"])
     if case == "b":
@@ -109,7 +157,7 @@ def _lagrad(case: str, d: dict[str, Any]) -> Callable[[], Any]:
     return lambda: g(d["alpha"], d["u0"])
 
 
-def _autograd(case: str, d: dict[str, Any]) -> Callable[[], Any]:
+def _autograd(case: str, d: dict[str, Any], form: str) -> Callable[[], Any]:
     import autograd
     import autograd.numpy as anp
     import autograd.scipy.special as asp
@@ -119,7 +167,10 @@ def _autograd(case: str, d: dict[str, Any]) -> Callable[[], Any]:
         def softmax(z):
             return anp.exp(z - asp.logsumexp(z, axis=1, keepdims=True))
 
-        f = seed_network(anp, asp.expit, softmax, d["x"], d["y"])
+        if form == "fused":
+            f = seed_network(anp, asp.expit, softmax, d["x"], d["y"])
+        else:
+            f = seed_network(anp, sigmoid(anp), softmax_ops(anp), d["x"], d["y"])
         g = autograd.grad(f, (0, 1))
         return lambda: g(d["w1"], d["w2"])
     if case == "b":
@@ -129,7 +180,7 @@ def _autograd(case: str, d: dict[str, Any]) -> Callable[[], Any]:
     return lambda: g(d["alpha"], d["u0"])
 
 
-def _torch(case: str, d: dict[str, Any]) -> Callable[[], Any]:
+def _torch(case: str, d: dict[str, Any], form: str) -> Callable[[], Any]:
     import torch
 
     torch.set_default_dtype(torch.float64)
@@ -143,7 +194,10 @@ def _torch(case: str, d: dict[str, Any]) -> Callable[[], Any]:
 
     if case == "a":
         x, y = torch.tensor(d["x"]), torch.tensor(d["y"])
-        f = seed_network(torch, torch.sigmoid, lambda z: torch.softmax(z, dim=1), x, y)
+        if form == "fused":
+            f = seed_network(torch, torch.sigmoid, lambda z: torch.softmax(z, dim=1), x, y)
+        else:
+            f = seed_network(torch, sigmoid(torch), softmax_ops(torch, "dim", "keepdim", "amax"), x, y)
         return grad_of(f, d["w1"], d["w2"])
     if case == "b":
         return grad_of(branchy_loop(torch.sin, d["steps"]), d["a"], d["b"])
@@ -159,18 +213,23 @@ def _torch(case: str, d: dict[str, Any]) -> Callable[[], Any]:
     return grad_of(heat(Rolls, target, d["steps"]), d["alpha"], d["u0"])
 
 
-def _jax(case: str, d: dict[str, Any]) -> Callable[[], Any]:
+def _jax(case: str, d: dict[str, Any], form: str) -> Callable[[], Any]:
     import jax
 
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    from jax.nn import sigmoid, softmax
+    from jax.nn import sigmoid as jax_sigmoid
+    from jax.nn import softmax as jax_softmax
 
     def block(g: Callable[..., Any], *values: Any) -> Callable[[], Any]:
         return lambda: jax.block_until_ready(g(*values))
 
     if case == "a":
-        f = seed_network(jnp, sigmoid, lambda z: softmax(z, axis=1), jnp.asarray(d["x"]), jnp.asarray(d["y"]))
+        x, y = jnp.asarray(d["x"]), jnp.asarray(d["y"])
+        if form == "fused":
+            f = seed_network(jnp, jax_sigmoid, lambda z: jax_softmax(z, axis=1), x, y)
+        else:
+            f = seed_network(jnp, sigmoid(jnp), softmax_ops(jnp), x, y)
         return block(jax.grad(f, (0, 1)), jnp.asarray(d["w1"]), jnp.asarray(d["w2"]))
     if case == "b":
         return block(jax.grad(branchy_loop(jnp.sin, d["steps"]), (0, 1)), d["a"], d["b"])

@@ -5,7 +5,7 @@
     python benchmarks/run.py --size 0.1     # smaller problems, for a quick look
 
 Every cell runs in a fresh Python process: the library is imported, the problem
-built and the gradient run once to warm up; the time is the best of the runs made
+built and the gradient run once to warm up (forms and floors: see cases.py); the time is the best of the runs made
 in about two seconds (at least --repeats); peak memory is the rise of the process's resident set (VmHWM, reset
 before the measured run) above what it held just before. Peers: ``pip install
 -e ".[bench]"`` (autograd, jax, torch==2.13.0).
@@ -26,9 +26,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from cases import CASES, LIBRARIES, build  # noqa: E402  (benchmarks/ is not a package)
+from cases import CASES, FLOORS, FORMS, FUSED, LIBRARIES, build  # noqa: E402  (benchmarks/ is not a package)
 
 TARGETS = {"a": 4.0, "b": 120.0, "c": 5.0}  # lagrad's time ratio, from the issue
+#: Every library's linear algebra on one thread: on a shared 2-core machine a second BLAS
+#: thread waits for a core, and the spinning made one 0.4 ms matmul take 30 ms.
+SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _status(field: str) -> int:
@@ -44,9 +47,9 @@ def _trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def measure(library: str, case: str, size: float, repeats: int) -> dict[str, float]:
+def measure(library: str, case: str, size: float, repeats: int, form: str) -> dict[str, float]:
     """Time (best of `repeats`) and peak extra memory of one cell, in this process."""
-    run = build(library, case, size)
+    run = build(library, case, size, form)
     run()  # warm up: imports, caches, first-call costs
     times = []
     start_all = time.perf_counter()
@@ -74,19 +77,21 @@ def measure(library: str, case: str, size: float, repeats: int) -> dict[str, flo
     return {"time": min(times), "peak": max(peak, 4096)}
 
 
-def _cell(library: str, case: str, size: float, repeats: int) -> dict[str, float] | None:
+def _cell(library: str, case: str, size: float, repeats: int, form: str) -> dict[str, float] | None:
     env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([os.path.join(HERE, "..", "src"), os.environ.get("PYTHONPATH", "")])
+        os.environ,
+        PYTHONPATH=os.pathsep.join([os.path.join(HERE, "..", "src"), os.environ.get("PYTHONPATH", "")]),
+        **SINGLE_THREADED,
     )
     proc = subprocess.run(
-        [sys.executable, __file__, "--cell", library, case, str(size), str(repeats)],
+        [sys.executable, __file__, "--cell", library, case, str(size), str(repeats), form],
         capture_output=True,
         text=True,
         env=env,
         timeout=600,
     )
     if proc.returncode != 0:
-        print(f"  {library} on ({case}) failed:\n{proc.stderr.strip()[-800:]}", file=sys.stderr)
+        print(f"  {library} ({form}) on ({case}) failed:\n{proc.stderr.strip()[-800:]}", file=sys.stderr)
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -101,39 +106,40 @@ def main() -> None:
     parser.add_argument("--size", type=float, default=1.0, help="scale the problems (default 1)")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per cell, at least (default 7)")
     parser.add_argument("--libraries", nargs="*", default=list(LIBRARIES), help="libraries to compare")
-    parser.add_argument("--cell", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--cell", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:
-        library, case, size, repeats = args.cell
-        print(json.dumps(measure(library, case, float(size), int(repeats))))
+        library, case, size, repeats, form = args.cell
+        print(json.dumps(measure(library, case, float(size), int(repeats), form)))
         return
-    libraries = [lib for lib in args.libraries if available(lib)]
-    skipped = [lib for lib in args.libraries if lib not in libraries]
-    rows = []
-    for case in args.case or sorted(CASES):
-        base = _cell("numpy", case, args.size, args.repeats)
-        if base is None:
-            continue
-        for library in libraries:
-            if library == "numpy":
-                continue
-            cell = _cell(library, case, args.size, args.repeats)
-            if cell is not None:
-                rows.append((case, library, cell, base))
+    libraries = [lib for lib in args.libraries if available(lib) and lib != "numpy"]
+    skipped = [lib for lib in args.libraries if not available(lib)]
     version = sys.version.split()[0]
     print(f"gradient cost as a ratio to the plain NumPy forward pass (size {args.size:g}, python {version})")
-    print(f"{'case':<5}{'library':<10}{'time':>12}{'ratio':>9}{'peak MB':>10}{'mem ratio':>11}   numpy forward")
-    for case, library, cell, base in rows:
-        mark = ""
-        if library == "lagrad" and args.size == 1.0:
-            mark = "  ok" if cell["time"] / base["time"] <= TARGETS[case] else f"  above target {TARGETS[case]:g}x"
-        print(
-            f"({case})  {library:<10}{cell['time'] * 1e3:>9.2f} ms{cell['time'] / base['time']:>8.1f}x"
-            f"{cell['peak'] / 2**20:>10.2f}{cell['peak'] / base['peak']:>10.1f}x"
-            f"   {base['time'] * 1e3:.2f} ms, {base['peak'] / 2**20:.2f} MB{mark}"
-        )
+    print("ratios: to NumPy's fastest spelling first, to the user's spelling second; all cells of a case in one run")
     for case in args.case or sorted(CASES):
-        print(f"({case}) {CASES[case]}")
+        floors = {form: _cell("numpy", case, args.size, args.repeats, form) for form in FLOORS}
+        if floors["fastest"] is None or floors["user"] is None:
+            continue
+        fast, user = floors["fastest"], floors["user"]
+        print(
+            f"({case}) {CASES[case]}: NumPy forward {fast['time'] * 1e3:.2f} ms fastest, "
+            f"{user['time'] * 1e3:.2f} ms as users spell it; {fast['peak'] / 2**20:.2f} MB"
+        )
+        print(f"  {'library':<10}{'form':<7}{'time':>12}{'÷ fastest':>11}{'÷ user':>9}{'peak MB':>10}{'mem ratio':>11}")
+        for library in libraries:
+            for form in FORMS if case in FUSED else FORMS[:1]:
+                cell = _cell(library, case, args.size, args.repeats, form)
+                if cell is None:
+                    continue
+                mark = ""
+                if library == "lagrad" and form == "ops" and args.size == 1.0:
+                    ratio = cell["time"] / fast["time"]
+                    mark = "  ok" if ratio <= TARGETS[case] else f"  above target {TARGETS[case]:g}x"
+                time_cols = f"{cell['time'] * 1e3:>9.2f} ms{cell['time'] / fast['time']:>10.1f}x"
+                time_cols += f"{cell['time'] / user['time']:>8.1f}x"
+                memory_cols = f"{cell['peak'] / 2**20:>10.2f}{cell['peak'] / fast['peak']:>10.1f}x"
+                print(f"  {library:<10}{form:<7}{time_cols}{memory_cols}{mark}")
     if skipped:
         print(f"skipped (not installed): {', '.join(skipped)}")
 

@@ -30,11 +30,24 @@ def _fd(f, args, eps=1e-6):
 
 
 @pytest.mark.parametrize("case", ["a", "b", "c"])
-def test_lagrad_cell_matches_finite_differences(case):
+def test_numpy_floors_compute_the_same_forward_pass(case):
+    fastest, user = (cases.build("numpy", case, 0.02, form)() for form in cases.FLOORS)
+    assert np.isfinite(fastest) and np.isclose(fastest, user, rtol=1e-12, atol=0)
+
+
+def test_the_two_slice_roll_is_np_roll():
+    u = np.arange(7.0)
+    for shift in (1, -1):
+        assert np.array_equal(cases.two_slice_roll(u, shift), np.roll(u, shift))
+
+
+@pytest.mark.parametrize("form", ["ops", "fused"])
+@pytest.mark.parametrize("case", ["a", "b", "c"])
+def test_lagrad_cell_matches_finite_differences(case, form):
     import scipy.special as sp
 
     d = cases.data(case, 0.02)
-    run = cases.build("lagrad", case, 0.02)
+    run = cases.build("lagrad", case, 0.02, form)
     got = run()
     if case == "a":
         f = cases.seed_network(np, sp.expit, lambda z: sp.softmax(z, axis=1), d["x"], d["y"])

@@ -34,13 +34,14 @@ def test_the_chain_uses_fifty_different_differentiable_primitives():
 def test_the_forward_pass_is_numpys():
     f, x = _loss()
     assert np.isclose(lagrad.value(f(x)), chain.build("numpy", N)(), rtol=1e-13)
+    assert np.isclose(lagrad.value(f(x)), chain.build("numpy-user", N)(), rtol=1e-13)
 
 
 def test_lagrad_gradient_of_the_chain_matches_finite_differences():
     f, x = _loss()
     # check_grads, not tests.helpers.check: the chain passes through complex values, whose
     # multipliers of real variables the solvers' cross-check does not yet project alike
-    check_grads(f, x, order=1)
+    check_grads(f, x, order=1)  # order 1: each primitive's second order is checked in its own module's tests
     g = chain.build("lagrad", N)()
     assert g.shape == x.shape and np.abs(g).max() > 0.1  # a gradient of a useful size
 

@@ -6,6 +6,9 @@ import io
 import pathlib
 import re
 
+import numpy as np
+import scipy.special as sp
+
 from lagrad.cli import EXAMPLES
 from lagrad.demo import explain
 
@@ -24,6 +27,38 @@ def test_two_setup_commands_and_ci_runs_the_test_one():
 def test_python_examples_run():
     for block in re.findall(r"```python\n(.*?)```", README, flags=re.S):
         exec(compile(block, "README.md", "exec"), {})
+
+
+def test_python_example_gives_what_its_comments_say():
+    block = re.search(r"```python\n(.*?)```", README, flags=re.S).group(1)
+    env: dict = {}
+    exec(compile(block.replace("print(", "str("), "README.md", "exec"), env)  # quiet: the checks below read it
+    adj, x, y, w1, w2 = (env[k] for k in ("adj", "x", "y", "w1", "w2"))
+    # the everyday gradient, against the closed form of this network's, written with SciPy
+    a1 = sp.expit(x @ w1)
+    dlogits = (sp.softmax(a1 @ w2, axis=1) - y) / len(x)
+    dz5 = (dlogits @ w2.T) * a1 * (1 - a1)
+    assert np.allclose(env["g1"], x.T @ dz5, rtol=1e-12, atol=1e-14)
+    assert np.allclose(env["g2"], a1.T @ dlogits, rtol=1e-12, atol=1e-14)
+    # print(adj.program): z5 = matmul(z3, z1)   # (32, 8) ...
+    assert re.search(r"^  z5 = matmul\(z3, z1\) +# \(32, 8\)", str(adj.program), flags=re.M)
+    # adj.matrix("symbolic"): -1 on the diagonal, ∂f_k/∂z_i above it, nothing below
+    rows = [line.split() for line in str(adj.matrix("symbolic")).splitlines()[1:]]
+    assert len(rows) == 13
+    for i, row in enumerate(rows, start=1):
+        for k, entry in enumerate(row[1:], start=1):
+            expected = "-1" if k == i else ("·" if k < i else {"·", f"∂f{k}/∂z{i}"})
+            assert entry == expected if isinstance(expected, str) else entry in expected, (i, k, entry)
+    assert any(entry == "∂f5/∂z1" for entry in rows[0])
+    # adj.multipliers[5]: the gradient with respect to the intermediate z5 = x @ w1
+    assert np.allclose(adj.multipliers[5], dz5, rtol=1e-12, atol=1e-14)
+    # adj.residual(): ‖A λ − b‖ ≈ 1e-16
+    assert adj.residual() < 1e-14
+    # adj.solve("sparse"): the same multipliers
+    sparse = adj.solve("sparse")
+    assert len(sparse.lambdas) == 13
+    for k in range(1, 14):
+        assert np.allclose(sparse[k], adj.multipliers[k], rtol=1e-12, atol=1e-15), k
 
 
 def test_demo_excerpt_is_what_the_demo_prints():

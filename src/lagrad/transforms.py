@@ -407,23 +407,33 @@ def jvp(fun: Fun, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool
             f"not {type(primals).__name__} and {type(tangents).__name__}"
         )
     traced = _trace(fun, tuple(primals), {}, None, "jvp", has_aux=has_aux)
-    program = traced.program
-    leaves = _flatten_like(program.in_tree, tuple(tangents), "jvp", "the tangents", "the primals")
-    seeds = {}
-    for j, (t, (shape, dtype)) in enumerate(zip(leaves, program.inputs)):
-        if np.shape(value(t)) != tuple(shape):
-            raise ValueError(
-                f"lagrad.jvp: tangent of {program.input_names[j]} has shape {np.shape(value(t))}, "
-                f"its primal {tuple(shape)}"
-            )
-        seeds[j] = _number_as_array(t, dtype)
-    t_all = forward_substitution(program, seeds, outputs=_traced_outputs(program))
-    outs = []
-    for o, v in zip(program.outputs, traced.outputs):
-        t = None if isinstance(o, Constant) else t_all[o]
-        outs.append(np.zeros_like(value(v), dtype=_float_dtype(value(v))) if t is None else t)
-    result = (program.out_tree.unflatten(traced.outputs), program.out_tree.unflatten(outs))
+    result = (traced.program.out_tree.unflatten(traced.outputs), _tangent_map(traced)(tuple(tangents)))
     return (*result, traced.aux) if has_aux else result
+
+
+def _tangent_map(traced: _Traced) -> Callable[[tuple[Any, ...]], Any]:
+    """tangents ↦ tangent_out on one traced program (jvp's second half; check_grads applies
+    it once per column of a Jacobian)."""
+    program = traced.program
+
+    def apply(tangents: tuple[Any, ...]) -> Any:
+        leaves = _flatten_like(program.in_tree, tangents, "jvp", "the tangents", "the primals")
+        seeds = {}
+        for j, (t, (shape, dtype)) in enumerate(zip(leaves, program.inputs)):
+            if np.shape(value(t)) != tuple(shape):
+                raise ValueError(
+                    f"lagrad.jvp: tangent of {program.input_names[j]} has shape {np.shape(value(t))}, "
+                    f"its primal {tuple(shape)}"
+                )
+            seeds[j] = _number_as_array(t, dtype)
+        t_all = forward_substitution(program, seeds, outputs=_traced_outputs(program))
+        outs = []
+        for o, v in zip(program.outputs, traced.outputs):
+            t = None if isinstance(o, Constant) else t_all[o]
+            outs.append(np.zeros_like(value(v), dtype=_float_dtype(value(v))) if t is None else t)
+        return program.out_tree.unflatten(outs)
+
+    return apply
 
 
 def _flatten_like(treedef: Any, tree: Any, who: str, what: str, like: str) -> list[Any]:

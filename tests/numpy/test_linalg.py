@@ -98,7 +98,8 @@ def _cofactors(m: np.ndarray) -> np.ndarray:
 def test_det_of_singular_matrices_differentiates_to_the_adjugate(m):
     assert np.allclose(lagrad.grad(la.det)(m), _cofactors(m), atol=1e-12)
     assert np.allclose(lagrad.jvp(la.det, (m,), (np.ones_like(m),))[1], np.sum(_cofactors(m)), atol=1e-12)
-    check(la.det, m, order=1)
+    # atol: the adjugate of a rank-1 matrix is exactly zero, the rule's is rounding (1e-15)
+    check(la.det, m, order=2, atol=1e-12)
 
 
 def test_det_second_derivative_is_exact_at_a_singular_matrix():
@@ -261,7 +262,7 @@ def test_qr(shape, kind):
     q0, r0 = np.linalg.qr(a)
     assert np.allclose(q, q0) and np.allclose(r, r0)
     check(lambda a: tuple(la.qr(a)), a)
-    check(lambda a: la.qr(a, mode="r"), a, order=1)
+    check(lambda a: la.qr(a, mode="r"), a, order=2)
 
 
 def test_qr_complete():
@@ -299,8 +300,8 @@ def test_matrix_norms(p):
     y = rand(2, 3, 4)
     expected = np.linalg.norm(y, p, axis=(2, 0), keepdims=True)
     assert np.allclose(traced(lambda y: la.norm(y, p, axis=(2, 0), keepdims=True), y), expected)
-    check(lambda y: la.norm(y, p, axis=(2, 0), keepdims=True), y, order=1)
-    check(lambda y: la.matrix_norm(y, ord="fro" if p is None else p), y, order=1)
+    check(lambda y: la.norm(y, p, axis=(2, 0), keepdims=True), y, order=2)
+    check(lambda y: la.matrix_norm(y, ord="fro" if p is None else p), y, order=2)
 
 
 @pytest.mark.parametrize("p", [None, 1, np.inf, 3, "fro", "nuc", 2], ids=str)
@@ -371,7 +372,7 @@ def test_tensorinv_tensorsolve_cond():
     m = well(3, 3)
     for p in [None, 2, -2, 1, "fro", np.inf]:
         assert np.isclose(traced(lambda m: la.cond(m, p), m), np.linalg.cond(m, p))
-        check(lambda m: la.cond(m, p), m, order=1)
+        check(lambda m: la.cond(m, p), m, order=2)
 
 
 def test_matrix_rank_has_no_derivative():
@@ -423,7 +424,7 @@ def test_plain_numpy_linalg_dispatches():
             np.linalg.tensorsolve(a, x[0]),
         )
 
-    check(everything, a, x, order=1)
+    check(everything, a, x, order=2)
 
 
 def test_every_function_numpy_linalg_has_and_lagrad_defines_is_public():

@@ -103,7 +103,7 @@ def both(fun, *args, order=2):
     for m in (lnp, np):
         assert_same(traced_value(lambda *a: fun(m, *a), *args), expected)
     check(lambda *a: fun(lnp, *a), *args, order=order)
-    check_grads(lambda *a: fun(np, *a), *args, order=1)
+    check_grads(lambda *a: fun(np, *a), *args, order=1)  # order 1: the same rules as the lnp spelling above, at order
 
 
 FUNCTIONS = [

@@ -86,7 +86,7 @@ def test_einsum(subscripts, shapes):
     ops = [rand(*s) for s in shapes]
     assert np.allclose(lnp.einsum(subscripts, *ops), np.einsum(subscripts, *ops))
     check(lambda *ops: lnp.einsum(subscripts, *ops), *ops)
-    check(lambda *ops: np.einsum(subscripts, *ops), *ops, order=1)
+    check(lambda *ops: np.einsum(subscripts, *ops), *ops, order=1)  # order 1: the rules checked to order 2 above
 
 
 # ----- the NumPy products built on the ones above, written once for both modules -------------------

@@ -87,11 +87,11 @@ CASES: list[Case] = [
     Case(f"{S}.ndtr", "R", lambda s, x: s.special.ndtr(x), (a(-37.0, -8.0, -1.0, 0.0, 2.0, 8.0),)),
     Case(f"{S}.log_ndtr", "R", lambda s, x: s.special.log_ndtr(x), (a(-1e3, -40.0, -3.0, 0.0, 5.0, 30.0),)),
     Case(f"{S}.ndtri", "(0, 1)", lambda s, x: s.special.ndtri(x), (a(1e-300, 1e-10, 0.2, 0.5, 0.9, 1 - 1e-12),),
-         fd=(a(1e-4, 0.2, 0.5, 0.9, 0.9999),)),
+         fd=(a(1e-3, 0.2, 0.5, 0.9, 0.999),)),
     # ----- logistic -------------------------------------------------------------------------------
     Case(f"{S}.expit", "R", lambda s, x: s.special.expit(x), (a(-700.0, -30.0, -1.0, 0.0, 2.0, 40.0, 700.0),)),
     Case(f"{S}.log_expit", "R", lambda s, x: s.special.log_expit(x), (a(-700.0, -30.0, -1.0, 0.0, 2.0, 40.0, 700.0),)),
-    Case(f"{S}.logit", "(0, 1)", lambda s, x: s.special.logit(x), (a(1e-12, 0.1, 0.5, 0.8, 1 - 1e-9),), fd=(a(1e-4, 0.1, 0.5, 0.8, 0.9999),)),
+    Case(f"{S}.logit", "(0, 1)", lambda s, x: s.special.logit(x), (a(1e-12, 0.1, 0.5, 0.8, 1 - 1e-9),), fd=(a(1e-3, 0.1, 0.5, 0.8, 0.999),)),
     # ----- information theory: x log x with 0 log 0 = 0 -------------------------------------------------
     Case(f"{S}.entr", "x > 0", lambda s, x: s.special.entr(x), (a(1e-12, 0.3, 1.0, 5.0, 1e8),), fd=(a(1e-3, 0.3, 1.0, 5.0, 1e3),)),
     Case(f"{S}.rel_entr", "x, y > 0", lambda s, x, y: s.special.rel_entr(x, y), (a(1e-9, 0.3, 2.0, 50.0), a(0.5, 1e-6, 2.0, 3.0)),

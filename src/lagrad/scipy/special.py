@@ -222,8 +222,10 @@ def _axes(axis: Any, x: Any) -> tuple[int, ...]:
 
 
 def _kept(y: Any, x: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
-    """A reduction's result `y`, with the reduced axes kept as length 1."""
-    return y if keepdims else reshape(y, kept_shape(x.shape, axis))
+    """A reduction's result `y`, with the reduced axes kept as length 1 (SciPy keeps a 0-d
+    input's result as shape (1,), which is reshaped back to ())."""
+    kept = kept_shape(x.shape, axis)
+    return y if keepdims and y.shape == kept else reshape(y, kept)
 
 
 def _shifted_exp(x: Any, ans: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
