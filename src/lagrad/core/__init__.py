@@ -15,7 +15,7 @@ from .primitive import (
     primitive,
 )
 from .program import Aval, BranchError, Constant, Equation, Program
-from .trace import Trace, TraceEnded, Var
+from .trace import Trace, TraceEnded, Var, View
 
 __all__ = [
     "Aval",
@@ -27,6 +27,7 @@ __all__ = [
     "Trace",
     "TraceEnded",
     "Var",
+    "View",
     "defjvp",
     "defjvp_argnum",
     "defjvp_joint",
