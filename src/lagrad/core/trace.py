@@ -45,11 +45,11 @@ class View:
     `kind` with the static `param` (the index of ``u[1:-1]``, the axes of a transpose).
 
     `kind.derive(parent, param)` reads the view again from the parent's current
-    variable after a write elsewhere in the family; `kind.restore(parent, new, param)`
-    is the parent with the view's entries replaced by `new`. A kind whose `restore` is
-    None refuses writes, with `kind.refusal` saying why: NumPy's view is read-only, or
-    NumPy copies where code may expect a view (`parent` is then None: a copy is not
-    kept in step with the array it came from).
+    variable after a write elsewhere in the family (`kind.value` on plain values);
+    `kind.restore(parent, new, param)` is the parent with the view's entries replaced
+    by `new`. A kind whose `restore` is None refuses writes, with `kind.refusal` saying
+    why: NumPy's view is read-only, or NumPy copies where code may expect a view
+    (`parent` is then None: a copy is not kept in step with the array it came from).
     """
 
     __slots__ = ("parent", "kind", "param")
@@ -227,11 +227,17 @@ class Var:
             parent_new = None if link is None else link.kind.restore(link.parent, new, link.param)
             var._rebind(new)
             new = parent_new
+        pending = self._trace.pending
         for ref in chain[-1]._views or ():
             view = ref()
             if view is not None and not any(view is var for var in chain):
                 link = view._view
-                view._rebind(link.kind.derive(link.parent, link.param))
+                parent = link.parent.value
+                if type(parent) is np.ndarray:
+                    view.value = link.kind.value(parent, link.param)  # its equation waits for a use
+                    pending.append((ref, view.index))
+                else:
+                    view._rebind(link.kind.derive(link.parent, link.param))
 
     def _equation(self) -> str:
         """``z7 = reshape(z6, shape=(6,)) at file.py:12``, for errors about this object."""
@@ -453,6 +459,7 @@ class Trace:
         "record_source",
         "active",
         "complex_seen",
+        "pending",
     )
 
     def __init__(self, record_source: bool = False) -> None:
@@ -465,6 +472,7 @@ class Trace:
         self.record_source = record_source
         self.active = True
         self.complex_seen = False  # a complex value was recorded: multipliers may turn complex
+        self.pending: list[Any] = []  # views read again after a write, whose equation waits for a use
 
     def new_input(self, value: Any) -> Var:
         if self.equations:
@@ -480,6 +488,8 @@ class Trace:
         """Record ``z = prim(*args, **params)``: the hot path of tracing."""
         if not self.active:
             raise _ended(prim)
+        if self.pending:
+            self.settle()
         if params:
             _check_static(prim, params)
         values = [None, *args]  # (ans, *args), as the rules take them
@@ -530,10 +540,25 @@ class Trace:
         """Remember that Python control flow used `var`'s value, so a replay can check it."""
         if not self.active:
             raise _ended("a branch")
+        if self.pending:
+            self.settle()
         self.guards[var.index] = value
 
     def tag(self, var: Var, name: str) -> None:
+        if self.pending:
+            self.settle()
         self.tags[name] = var.index
+
+    def settle(self) -> None:
+        """Record the equations of the views read again after a write (`Var._write`) that are
+        still alive: their values are already current, their variables wait for a use, so
+        the view ``u[1:-1]`` that ``u[1:-1] += v`` writes through costs no equation."""
+        pending, self.pending = self.pending, []
+        for ref, index in pending:
+            view = ref()
+            if view is not None and view.index == index:  # not written since
+                link = view._view
+                view._rebind(link.kind.derive(link.parent, link.param))
 
     def finish(
         self,
@@ -545,6 +570,8 @@ class Trace:
         input_names: list[str] | None = None,
     ) -> Program:
         """Close the recording and return it as a Program."""
+        if self.pending:
+            self.settle()
         self.active = False
         out = []
         for o in outputs:

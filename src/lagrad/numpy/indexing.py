@@ -134,7 +134,10 @@ def _set_impl(x: Any, v: Any, *dynamic: Any, index: Index) -> Any:
 
 def _add_impl(x: Any, v: Any, *dynamic: Any, index: Index) -> Any:
     out = np.array(x, copy=True)
-    np.add.at(out, index.fill(dynamic), v)
+    if index.repeats:
+        np.add.at(out, index.fill(dynamic), v)  # unbuffered: a repeated index adds up
+    else:
+        out[index.fill(dynamic)] += v  # a slice or a mask: NumPy's buffered add, much faster
     return out
 
 
@@ -233,6 +236,7 @@ def _is_view(index: Index, ndim: int) -> bool:
 BASIC_INDEX = _shape.ViewKind(
     "x[index]",
     lambda p, index: _getitem(p, index=index),
+    lambda p, index: p[index.items],
     lambda p, new, index: _index_set(p, new, index=index),
 )
 
@@ -242,10 +246,28 @@ def getitem(x: Any, index: Any) -> Any:
     """``x[index]``: basic and advanced indexing, traced index arrays included. A basic
     index gives a view of a traced `x`, as in NumPy."""
     static, dynamic = make_index(index)
-    out = _getitem(x, *dynamic, index=static)
-    if type(x) is Var and not dynamic and _is_view(static, x.ndim):
-        _shape.view_of(out, x, BASIC_INDEX, static)
-    return out
+    if type(x) is not Var or dynamic or not _is_view(static, x.ndim):
+        return _getitem(x, *dynamic, index=static)
+    twin = _live_twin(x, static)
+    out = _getitem(x, index=static) if twin is None else twin._alias()
+    return _shape.view_of(out, x, BASIC_INDEX, static)
+
+
+def _live_twin(x: Var, index: Index) -> Var | None:
+    """A live view ``x[index]`` taken a moment ago (``u[1:-1] += k * u[1:-1]`` takes two):
+    views are kept current, so a second one is its variable again, with no equation."""
+    views = x._root()._views
+    if not views or not x._trace.active:
+        return None
+    if x._trace.pending:
+        x._trace.settle()
+    for ref in views[-3:]:
+        view = ref()
+        if view is not None:
+            link = view._view
+            if link.parent is x and link.kind is BASIC_INDEX and link.param.items == index.items:
+                return view
+    return None
 
 
 class _At:
@@ -757,6 +779,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
 _DIAGONAL = _shape.ViewKind(
     "diagonal",
     lambda p, params: _diagonal(p, offset=params[0], axis1=params[1], axis2=params[2]),
+    lambda p, params: np.diagonal(p, *params),
     refusal="it is numpy.diagonal's view, which NumPy makes read-only; write into the array "
     "with lagrad.numpy.fill_diagonal(a, values), or into a copy (d = a.diagonal().copy())",
 )

@@ -233,15 +233,17 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 
 
 class ViewKind:
-    """One way NumPy takes a view: `derive(parent, param)` reads it from the parent,
-    `restore(parent, new, param)` writes `new` back into the parent (None: writes
-    refuse, with `refusal` saying why and what to do)."""
+    """One way NumPy takes a view: `derive(parent, param)` records it from the parent,
+    `value(parent_value, param)` computes it on a plain value, `restore(parent, new,
+    param)` writes `new` back into the parent (None: writes refuse, with `refusal`
+    saying why and what to do)."""
 
-    __slots__ = ("name", "derive", "restore", "refusal")
+    __slots__ = ("name", "derive", "value", "restore", "refusal")
 
-    def __init__(self, name: str, derive: Any, restore: Any = None, refusal: str = "") -> None:
+    def __init__(self, name: str, derive: Any, value: Any, restore: Any = None, refusal: str = "") -> None:
         self.name = name
         self.derive = derive
+        self.value = value
         self.restore = restore
         self.refusal = refusal
 
@@ -272,10 +274,14 @@ def _value(x: Any) -> Any:
 
 
 RESHAPE = ViewKind(
-    "reshape", lambda p, shape: _reshape(p, shape=shape), lambda p, new, shape: _reshape(new, shape=shape_of(p))
+    "reshape",
+    lambda p, shape: _reshape(p, shape=shape),
+    np.reshape,
+    lambda p, new, shape: _reshape(new, shape=shape_of(p)),
 )
 RESHAPED_COPY = ViewKind(
     "reshape",
+    None,
     None,
     refusal="it was reshaped from an array whose layout NumPy cannot reshape without copying "
     "(a transpose or a strided slice), so NumPy writes into a copy and the original never sees "
@@ -285,16 +291,19 @@ RESHAPED_COPY = ViewKind(
 TRANSPOSE = ViewKind(
     "transpose",
     lambda p, axes: _transpose(p, axes=axes),
+    np.transpose,
     lambda p, new, axes: _transpose(new, axes=_inverse_permutation(axes)),
 )
 MOVEAXIS = ViewKind(
     "moveaxis",
     lambda p, moves: _moveaxis(p, source=moves[0], destination=moves[1]),
+    lambda p, moves: np.moveaxis(p, *moves),
     lambda p, new, moves: _moveaxis(new, source=moves[1], destination=moves[0]),
 )
 BROADCAST = ViewKind(
     "broadcast_to",
     lambda p, shape: _broadcast_to(p, shape=shape),
+    np.broadcast_to,
     refusal="it is a broadcast view (numpy.broadcast_to), which NumPy makes read-only; "
     "write into a copy: `y = lagrad.numpy.broadcast_to(x, shape).copy()`",
 )
