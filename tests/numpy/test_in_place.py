@@ -148,7 +148,18 @@ def _views_read_after_base_writes(x):
     return head * 1.0, tail * 1.0, flipped * 1.0, diagonal * 1.0
 
 
-@pytest.mark.parametrize("fun", [_through_views, _through_transpose_and_reshape, _views_read_after_base_writes])
+def _complex_parts(x):
+    z = x.astype(np.complex128)
+    z.imag[:3] = x[3:]  # the parts are views: the writes reach z
+    r = z.real
+    z[0] = 2.0 + 1.0j
+    r *= x
+    return np.abs(z) ** 2, r * 1.0, z.imag * 1.0
+
+
+@pytest.mark.parametrize(
+    "fun", [_through_views, _through_transpose_and_reshape, _views_read_after_base_writes, _complex_parts]
+)
 def test_views_behave_as_in_numpy(fun):
     same_as_numpy(fun, rand(6))
 
@@ -242,6 +253,16 @@ def test_the_heat_equation_in_place_is_the_functional_form():
     assert len(lagrad.trace(heat_in_place, u0, k).equations) == len(lagrad.trace(heat_functional, u0, k).equations)
 
 
+def test_a_copy_of_an_argument_that_is_not_differentiated_is_a_plain_array():
+    # the example differentiates in k only: u0.copy() is then NumPy's own array, which
+    # cannot hold traced values; the error says so, and differentiating in u0 as well works
+    u0 = rand(6)
+    with pytest.raises(TypeError, match=r"out=o\) with a plain NumPy array.*add that argument to argnums"):
+        lagrad.grad(heat_in_place, argnums=1)(u0, 0.2)
+    g = lagrad.grad(heat_in_place, argnums=(0, 1))(u0, 0.2)[1]
+    assert np.isclose(g, lagrad.grad(heat_functional, argnums=1)(u0, 0.2))
+
+
 def test_a_view_is_current_after_a_write_before_it_is_used_again():
     def f(x):
         y = x.copy()
@@ -276,6 +297,7 @@ def test_the_program_shows_the_updates():
         (lambda x: x.reshape(2, 3).T.reshape(6).__setitem__(0, 1.0), ValueError, r"reshaped from an array .*copy\(\)"),
         (lambda x: lnp.broadcast_to(x[:3], (2, 3)).__setitem__(0, 1.0), ValueError, r"read-only.*copy\(\)"),
         (lambda x: x.reshape(2, 3).diagonal().__setitem__(0, 1.0), ValueError, r"read-only.*fill_diagonal"),
+        (lambda x: x.imag.__setitem__(0, 1.0), ValueError, r"imaginary part of a real array.*astype\(complex\)"),
         (lambda x: np.zeros(6).__setitem__(slice(None), x), TypeError, r"plain NumPy array.*x.copy\(\)"),
         (lambda x: np.add(x, 1.0, out=np.zeros(6)), TypeError, r"out=o\) with a plain NumPy array"),
         (lambda x: np.add.at(np.zeros(6), [0], x[0]), TypeError, r"add.at\(a, ...\) with a plain array"),

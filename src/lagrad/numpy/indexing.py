@@ -393,7 +393,8 @@ def ufunc_out(dispatch: Any, ufunc: Any, method: str, inputs: Any, kwargs: Any, 
             raise TypeError(
                 f"lagrad: numpy.{ufunc.__name__}(..., out=o) with a plain NumPy array `o` and traced "
                 f"arguments: o cannot hold a traced result. Use the result, or make o a traced "
-                f"array (o = x.copy(), or lagrad.numpy.zeros_like(x) + 0 * x)"
+                f"array: o = x.copy() of a traced x; where o is a copy of an argument that is not "
+                f"differentiated (a plain array), add that argument to argnums"
             )
     result = dispatch(ufunc, method, *inputs, **kwargs)
     results = result if isinstance(result, tuple) else (result,)
