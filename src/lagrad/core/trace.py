@@ -228,9 +228,14 @@ class Var:
             var._rebind(new)
             new = parent_new
         pending = self._trace.pending
-        for ref in chain[-1]._views or ():
+        root = chain[-1]
+        live = []
+        for ref in root._views or ():
             view = ref()
-            if view is not None and not any(view is var for var in chain):
+            if view is None:
+                continue
+            live.append(ref)
+            if len(chain) == 1 or not any(view is var for var in chain):  # a root is in no list
                 link = view._view
                 parent = link.parent.value
                 if type(parent) is np.ndarray:
@@ -238,6 +243,8 @@ class Var:
                     pending.append((ref, view.index))
                 else:
                     view._rebind(link.kind.derive(link.parent, link.param))
+        if root._views is not None:
+            root._views = live  # the dead views forgotten
 
     def _equation(self) -> str:
         """``z7 = reshape(z6, shape=(6,)) at file.py:12``, for errors about this object."""
@@ -254,11 +261,6 @@ class Var:
                 f"lagrad: in-place write into z{self.index + 1} of an outer trace from inside an "
                 f"inner differentiation (a closure written into by the function being "
                 f"differentiated); pass the array as an argument, or build a new one"
-            )
-        if new.value is not self.value and (new.shape != self.shape or new.dtype != self.dtype):
-            raise ValueError(
-                f"lagrad internal: in-place write into z{self.index + 1} changes its shape or dtype "
-                f"({self.shape}, {self.dtype} -> {new.shape}, {new.dtype})"
             )
         self.value = new.value
         self.index = new.index

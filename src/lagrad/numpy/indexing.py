@@ -50,11 +50,13 @@ __all__ = [
 class Index:
     """A static index expression; `Slot`s stand for traced arrays passed as arguments."""
 
-    __slots__ = ("items", "repeats")
+    __slots__ = ("items", "repeats", "source", "ints")
 
-    def __init__(self, items: tuple[Any, ...], repeats: bool) -> None:
+    def __init__(self, items: tuple[Any, ...], repeats: bool, source: Any = None, ints: int = -1) -> None:
         self.items = items
         self.repeats = repeats  # an integer array may name an element twice: scatter with add
+        self.source = source  # the index object as the user wrote it
+        self.ints = ints  # how many integers, for NumPy's basic indexing; -1 for advanced
 
     def fill(self, dynamic: tuple[Any, ...]) -> tuple[Any, ...]:
         if not dynamic:
@@ -94,8 +96,15 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
     out: list[Any] = []
     dynamic: list[Any] = []
     repeats = False
+    ints = 0
     for item in items:
-        if isinstance(item, Var):
+        kind = type(item)
+        if kind is int:
+            out.append(item)
+            ints += 1
+        elif kind is slice and _plain_slice(item):
+            out.append(item)
+        elif isinstance(item, Var):
             if item.dtype.kind not in "iub":
                 raise IndexError(f"lagrad: arrays used as indices must be integers or booleans, got {item.dtype}")
             out.append(Slot(len(dynamic)))
@@ -113,7 +122,13 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
             out.append(item)
         else:
             out.append(int(item))
-    return Index(tuple(out), repeats), tuple(dynamic)
+            ints += 1
+    basic = all(type(i) in (int, slice) or i is None or i is Ellipsis for i in out)
+    return Index(tuple(out), repeats, index, ints if basic else -1), tuple(dynamic)
+
+
+def _plain_slice(item: slice) -> bool:
+    return all(v is None or type(v) is int for v in (item.start, item.stop, item.step))
 
 
 def _untake_impl(g: Any, *dynamic: Any, index: Index, shape: tuple[int, ...]) -> Any:
@@ -224,13 +239,13 @@ defjvp(_index_add,   lambda t, ans, x, v, *dynamic, index: t,
 
 def _basic(index: Index) -> bool:
     """Whether `index` is NumPy's basic indexing (integers, slices, None, Ellipsis)."""
-    return all(type(i) in (int, slice) or i is None or i is Ellipsis for i in index.items)
+    return index.ints >= 0
 
 
 def _is_view(index: Index, ndim: int) -> bool:
     """Whether ``x[index]`` is a view in NumPy: basic indexing that does not pick a single
     element with one integer per axis (that gives a scalar, a copy)."""
-    return _basic(index) and not (len(index.items) == ndim and all(type(i) is int for i in index.items))
+    return index.ints >= 0 and not (index.ints == len(index.items) == ndim)
 
 
 BASIC_INDEX = _shape.ViewKind(
@@ -307,17 +322,13 @@ def at(x: Any) -> _At:
 
 def setitem(x: Var, index: Any, value: Any) -> None:
     """``x[index] = value``: `x` now refers to ``x.at[index].set(value)``."""
-    static, dynamic = make_index(index)
     link = value._view if type(value) is Var else None
-    if (
-        link is not None
-        and link.kind is BASIC_INDEX
-        and link.parent is x
-        and not dynamic
-        and _basic(static)
-        and link.param.items == static.items
-    ):
-        return  # u[i] = u[i], the end of `u[i] += v`: the entries are already there
+    same = link is not None and link.kind is BASIC_INDEX and link.parent is x
+    if same and link.param.source is index:
+        return  # u[i] = u[i], the end of `u[i] += v` (the same index object): already there
+    static, dynamic = make_index(index)
+    if same and not dynamic and _basic(static) and link.param.items == static.items:
+        return
     x._write(_index_set(x, value, *dynamic, index=static))
 
 
