@@ -55,7 +55,7 @@ class Index:
     def __init__(self, items: tuple[Any, ...], repeats: bool, source: Any = None, ints: int = -1) -> None:
         self.items = items
         self.repeats = repeats  # an integer array may name an element twice: scatter with add
-        self.source = source  # the index object as the user wrote it
+        self.source = source  # a basic index as the user wrote it (else None)
         self.ints = ints  # how many integers, for NumPy's basic indexing; -1 for advanced
 
     def fill(self, dynamic: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -124,7 +124,9 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
             out.append(int(item))
             ints += 1
     basic = all(type(i) in (int, slice) or i is None or i is Ellipsis for i in out)
-    return Index(tuple(out), repeats, index, ints if basic else -1), tuple(dynamic)
+    if not basic:  # only a basic index is compared by its source (and it holds no traced value)
+        return Index(tuple(out), repeats), tuple(dynamic)
+    return Index(tuple(out), repeats, index, ints), tuple(dynamic)
 
 
 def _plain_slice(item: slice) -> bool:
