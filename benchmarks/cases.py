@@ -2,7 +2,11 @@
 
 (a) the seed's network: x 256×64, W1 64×128, W2 128×10, gradient for (W1, W2);
 (b) a scalar loop with data-dependent branches, 1,000 steps, gradient for (a, b);
-(c) a 1-D explicit heat equation, N = 512, 2,000 steps, gradient for (alpha, u0).
+(c) a 1-D explicit heat equation, N = 512, 2,000 steps, gradient for (alpha, u0);
+(d) the heat equation with zero ends written in place as NumPy code is
+    (``u[1:-1] += ...; u[0] = u[-1] = 0.0``), N = 512, 2,000 steps, gradient for (alpha, u0);
+(e) the same computation written functionally (``u = u.at[1:-1].add(...)``): lagrad only,
+    against the same NumPy forward pass as (d).
 
 `build(library, case, size, form)` gives the callable. Each differentiating library
 runs a case in two forms: ``"ops"``, op by op as users write it (a sigmoid as
@@ -26,11 +30,15 @@ CASES = {
     "a": "seed network, x 256×64, W1 64×128, W2 128×10",
     "b": "scalar loop with branches, 1,000 steps",
     "c": "heat equation, N = 512, 2,000 steps",
+    "d": "heat equation written in place, N = 512, 2,000 steps",
+    "e": "heat equation as (d), written with functional updates (lagrad's .at)",
 }
 LIBRARIES = ("numpy", "lagrad", "autograd", "torch", "jax")
 FLOORS = ("fastest", "user")  # NumPy's two spellings of the forward pass
 FORMS = ("ops", "fused")  # the differentiating libraries' two
 FUSED = {"a"}  # the cases with fused primitives to use; the others have one form
+#: The libraries a case is written for, where not all of them (autograd and JAX refuse in-place writes).
+ONLY = {"d": ("numpy", "lagrad"), "e": ("numpy", "lagrad")}
 
 
 def data(case: str, size: float = 1.0) -> dict[str, Any]:
@@ -45,7 +53,7 @@ def data(case: str, size: float = 1.0) -> dict[str, Any]:
         }
     if case == "b":
         return {"a": 3.7, "b": 0.3, "steps": max(int(1000 * size), 2)}
-    if case == "c":
+    if case in ("c", "d", "e"):
         n = max(int(512 * size), 4)
         return {"u0": rng.random(n), "target": rng.random(n), "alpha": 0.2, "steps": max(int(2000 * size), 2)}
     raise ValueError(f"unknown case {case!r}")
@@ -105,6 +113,27 @@ def two_slice_roll(u: np.ndarray, shift: int) -> np.ndarray:
     return np.concatenate((u[-shift:], u[:-shift]))
 
 
+def heat_in_place(m: Any, target: Any, steps: int) -> Callable[[Any, Any], Any]:
+    def loss(alpha: Any, u0: Any) -> Any:
+        u = u0.copy()
+        for _ in range(steps):
+            u[1:-1] += alpha * (u[2:] - 2 * u[1:-1] + u[:-2])
+            u[0] = u[-1] = 0.0
+        return m.sum((u - target) ** 2)
+
+    return loss
+
+
+def heat_functional(at: Any, m: Any, target: Any, steps: int) -> Callable[[Any, Any], Any]:
+    def loss(alpha: Any, u: Any) -> Any:
+        for _ in range(steps):
+            u = at(u)[1:-1].add(alpha * (u[2:] - 2 * u[1:-1] + u[:-2]))
+            u = at(at(u)[0].set(0.0))[-1].set(0.0)
+        return m.sum((u - target) ** 2)
+
+    return loss
+
+
 # ----- one builder per library ---------------------------------------------------------
 
 
@@ -134,6 +163,9 @@ def _numpy(case: str, d: dict[str, Any], form: str) -> Callable[[], Any]:
     if case == "b":
         f = branchy_loop(math.sin if fastest else np.sin, d["steps"])
         return lambda: f(d["a"], d["b"])
+    if case in ("d", "e"):  # NumPy's in-place step is its fastest spelling too
+        f = heat_in_place(np, d["target"], d["steps"])
+        return lambda: f(d["alpha"], d["u0"])
     f = heat(np, d["target"], d["steps"], roll=two_slice_roll if fastest else np.roll)
     return lambda: f(d["alpha"], d["u0"])
 
@@ -153,6 +185,12 @@ def _lagrad(case: str, d: dict[str, Any], form: str) -> Callable[[], Any]:
     if case == "b":
         g = lagrad.grad(branchy_loop(lnp.sin, d["steps"]), (0, 1))
         return lambda: g(d["a"], d["b"])
+    if case == "d":
+        g = lagrad.grad(heat_in_place(lnp, d["target"], d["steps"]), (0, 1))
+        return lambda: g(d["alpha"], d["u0"])
+    if case == "e":
+        g = lagrad.grad(heat_functional(lnp.at, lnp, d["target"], d["steps"]), (0, 1))
+        return lambda: g(d["alpha"], d["u0"])
     g = lagrad.grad(heat(lnp, d["target"], d["steps"]), (0, 1))
     return lambda: g(d["alpha"], d["u0"])
 

@@ -29,7 +29,7 @@ def _fd(f, args, eps=1e-6):
     return grads
 
 
-@pytest.mark.parametrize("case", ["a", "b", "c"])
+@pytest.mark.parametrize("case", ["a", "b", "c", "d"])
 def test_numpy_floors_compute_the_same_forward_pass(case):
     fastest, user = (cases.build("numpy", case, 0.02, form)() for form in cases.FLOORS)
     assert np.isfinite(fastest) and np.isclose(fastest, user, rtol=1e-12, atol=0)
@@ -42,7 +42,7 @@ def test_the_two_slice_roll_is_np_roll():
 
 
 @pytest.mark.parametrize("form", ["ops", "fused"])
-@pytest.mark.parametrize("case", ["a", "b", "c"])
+@pytest.mark.parametrize("case", ["a", "b", "c", "d", "e"])
 def test_lagrad_cell_matches_finite_differences(case, form):
     import scipy.special as sp
 
@@ -57,6 +57,8 @@ def test_lagrad_cell_matches_finite_differences(case, form):
         return
     if case == "b":
         f, args = cases.branchy_loop(np.sin, d["steps"]), (d["a"], d["b"])
+    elif case in ("d", "e"):  # the in-place NumPy code, whichever way lagrad's version is written
+        f, args = cases.heat_in_place(np, d["target"], d["steps"]), (d["alpha"], d["u0"])
     else:
         f, args = cases.heat(np, d["target"], d["steps"]), (d["alpha"], d["u0"])
     for g, ref in zip(got, _fd(f, args)):

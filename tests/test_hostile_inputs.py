@@ -100,11 +100,31 @@ def in_place_add():
     x0 = np.ones(3)
 
     def f(x):
-        x += 1.0  # a traced value is immutable: this rebinds x to x + 1.0
+        x += 1.0  # recorded as x + 1.0, which the object x now refers to
         return lnp.sum(x**2)
 
     g = grad(f)(x0)
     return g, x0
+
+
+def item_assignment():
+    x0 = np.ones(3)
+
+    def f(x):
+        x[0] = 5.0
+        return lnp.sum(x**2)
+
+    return grad(f)(x0), x0
+
+
+def write_through_view():
+    def f(x):
+        y = x.copy()
+        v = y[1:]
+        v *= 3.0
+        return lnp.sum(y**2)
+
+    return grad(f)(np.ones(3))
 
 
 def _readonly() -> np.ndarray:
@@ -451,17 +471,28 @@ CASES = [
     Case(PROGRAMS, "inputs that take the other branch", "trace(lambda x: x * 2.0 if x > 0 else -x, 1.0)(-1.0)",
          branch_replay, lagrad.BranchError, "goes False, but the program was traced with True"),
     # ----- mutation ------------------------------------------------------------------------------------------
-    Case(MUTATION, "an item assignment on the traced argument", "def f(x): x[0] = 1.0; ...",
-         lambda: grad(lambda x: (x.__setitem__(0, 1.0), lnp.sum(x))[1])(np.ones(3)),
-         TypeError, "in-place write into traced array z1 (x[...] = v); traced arrays are immutable"),
+    Case(MUTATION, "an item assignment on the traced argument", "def f(x): x[0] = 5.0; return lnp.sum(x**2)",
+         item_assignment,
+         says="recorded as the functional update x.at[0].set(5.0), which x now refers to (the earlier value "
+         "stays in the Program); the caller's array is not changed",
+         holds=lambda r: same(r[0], np.array([0.0, 2.0, 2.0])) and same(r[1], np.ones(3))),
+    Case(MUTATION, "a write through a view", "y = x.copy(); v = y[1:]; v *= 3.0; return lnp.sum(y**2)",
+         write_through_view, says="as in NumPy: a basic slice, reshape or transpose is a view, and the write "
+         "reaches y", holds=lambda g: same(g, np.array([2.0, 18.0, 18.0]))),
+    Case(MUTATION, "a write through a reshape that NumPy copies", "x.T.reshape(-1)[0] = 1.0",
+         lambda: grad(lambda x: (x.T.reshape(-1).__setitem__(0, 1.0), lnp.sum(x))[1])(np.ones((2, 2))),
+         ValueError, "was reshaped from an array whose layout NumPy cannot reshape without copying"),
+    Case(MUTATION, "a write into a read-only view", "lnp.broadcast_to(x, (2, 3))[0] = 1.0",
+         lambda: grad(lambda x: (lnp.broadcast_to(x, (2, 3)).__setitem__(0, 1.0), lnp.sum(x))[1])(np.ones(3)),
+         ValueError, "it is a broadcast view (numpy.broadcast_to), which NumPy makes read-only"),
     Case(MUTATION, "a write into the argument's array through another name",
          "x0 = np.ones(3); def f(x): y = lnp.sin(x); x0[0] = 100.0; ...; grad(f)(x0)", write_through_closure,
          says="the write happens, as in NumPy; the derivative is of the values the function was called with "
          "(lagrad records a copy of the arrays it differentiates)",
          holds=lambda r: same(r[0], np.cos(np.ones(3))) and r[1][0] == 100.0),
     Case(MUTATION, "an in-place operator on the traced argument", "def f(x): x += 1.0; ...", in_place_add,
-         says="rebinds the name to a new traced value, as for any immutable value; the caller's array is "
-         "not changed", holds=lambda r: same(r[0], np.full(3, 4.0)) and same(r[1], np.ones(3))),
+         says="recorded as x + 1.0, which the object x now refers to; the caller's array is not changed",
+         holds=lambda r: same(r[0], np.full(3, 4.0)) and same(r[1], np.ones(3))),
     Case(MUTATION, "a traced array written into a NumPy array", "buf = np.zeros(3); buf[:] = x",
          lambda: grad(lambda x: np.zeros(3).__setitem__(slice(None), x))(np.ones(3)),
          TypeError, "is traced and was turned into a plain NumPy array"),
@@ -472,9 +503,13 @@ CASES = [
     Case(MUTATION, "a buffer filled in a loop", "out = np.zeros(3); for i in ...: out[i] = lnp.sin(x[i])",
          lambda: grad(fill_buffer)(np.ones(3)),
          TypeError, "collect the values in a list and lagrad.numpy.stack them"),
-    Case(MUTATION, "out= on a traced value", "np.sin(x, out=buf)",
+    Case(MUTATION, "out= a plain NumPy array", "np.sin(x, out=buf)",
          lambda: grad(lambda x: np.sum(np.sin(x, out=np.empty(3))))(np.ones(3)),
-         TypeError, "numpy.sin(..., out=...) writes into an array in place; a traced value cannot be written into"),
+         TypeError, "numpy.sin(..., out=o) with a plain NumPy array `o` and traced arguments: o cannot hold a "
+         "traced result"),
+    Case(MUTATION, "out= a traced array", "y = x.copy(); np.sin(x, out=y)",
+         lambda: grad(lambda x: (lambda y: (np.sin(x, out=y), lnp.sum(y))[1])(x.copy()))(np.zeros(3)),
+         says="the result is written into y, as in NumPy", holds=lambda g: same(g, np.ones(3))),
     # ----- after the trace -----------------------------------------------------------------------------------
     Case(ENDED, "arithmetic", "leaked * 3.0", lambda: leaked() * 3.0,
          lagrad.TraceEnded, "multiply was applied to a traced value after its trace had ended"),

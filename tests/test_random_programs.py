@@ -99,6 +99,20 @@ class Op:
     margin: Callable[..., float] | None = None
 
 
+def _written(x: Any, v: Any, index: Any, how: str) -> Any:
+    """A copy of `x` written into in place: ``y[index] = v``, ``y[index] += v``, or
+    ``y[index] *= v`` through the view (a copy, for an advanced index, as in NumPy)."""
+    y = x.copy() if isinstance(x, lagrad.core.Var) else np.array(x)
+    if how == "set":
+        y[index] = v
+    elif how == "add":
+        y[index] += v
+    else:
+        part = y[index]
+        part *= v
+    return y
+
+
 def _unary(name: str, domain: str = "real", fn: Any = None, margin: Any = None) -> Op:
     return Op(name, fn or getattr(lnp, name), (domain,), "same", margin)
 
@@ -170,6 +184,10 @@ OPS: list[Op] = [
     Op("getitem", lambda x, index: x[index], ("real",), "index"),
     Op("at_set", lambda x, v, index: lnp.at(x)[index].set(v), ("real", "real"), "update"),
     Op("at_add", lambda x, v, index: lnp.at(x)[index].add(v), ("real", "real"), "update"),
+    # in-place writes, as NumPy code makes them (plain NumPy runs the same lines)
+    Op("setitem", lambda x, v, index: _written(x, v, index, "set"), ("real", "real"), "update"),
+    Op("iadd", lambda x, v, index: _written(x, v, index, "add"), ("real", "real"), "update"),
+    Op("imul_view", lambda x, v, index: _written(x, v, index, "view"), ("real", "real"), "update"),
 ]
 #: Registered elementwise primitives `discovered` leaves out: no derivative, or one the table
 #: already draws in its own form (where: the "where" step; clip: with constant bounds above),

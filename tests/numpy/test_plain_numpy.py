@@ -498,17 +498,22 @@ CASES = [
     Case("fft.ifftshift", lambda m, x: m.fft.ifftshift(x, axes=1), (F25,)),
 ]
 
-# NumPy's functions that write into their first argument and return None. Traced arrays are
-# immutable, so plain NumPy code calling these cannot be differentiated and there is no Case:
-# each refuses to write into a traced array, or a traced value into a plain one, with an error
-# naming the functional form (tested below).
+# NumPy's functions that write into their first argument and return None, so there is no
+# Case: each writes into a traced array as NumPy does (the written array now refers to the
+# update; compared with NumPy below and in tests/numpy/test_in_place.py), and refuses to write
+# a traced value into a plain array, which cannot hold it.
 _ONE_PER_ROW = np.array([[2], [0]])  # one position per row of a (2, 3) array
 IN_PLACE = {
-    "put": (lambda x: np.put(x, [0, 2], 1.0), lambda x: np.put(np.zeros(6), [0, 2], x[0, :2])),
+    "put": (lambda x: np.put(x, [0, 2], x[1, :2]), lambda x: np.put(np.zeros(6), [0, 2], x[0, :2])),
     "put_along_axis": (
-        lambda x: np.put_along_axis(x, _ONE_PER_ROW, 0.0, axis=1),
+        lambda x: np.put_along_axis(x, _ONE_PER_ROW, x[:, 1:2] ** 2, axis=1),
         lambda x: np.put_along_axis(np.zeros((2, 3)), _ONE_PER_ROW, x[:, :1], axis=1),
     ),
+    "copyto": (
+        lambda x: np.copyto(x, x[::-1] * 2.0, where=x > 0.5),
+        lambda x: np.copyto(np.zeros((2, 3)), x),
+    ),
+    "fill_diagonal": (lambda x: np.fill_diagonal(x, x[1, 1:] ** 2), lambda x: np.fill_diagonal(np.zeros((2, 3)), x[0])),
 }
 
 
@@ -593,15 +598,25 @@ def test_every_dispatched_function_has_a_case():
 
 
 @pytest.mark.parametrize("name", sorted(IN_PLACE))
-def test_in_place_functions_refuse_traced_arrays_and_name_the_fix(name):
-    for write in IN_PLACE[name]:
+def test_in_place_functions_write_as_numpy_does(name):
+    write_traced, write_plain = IN_PLACE[name]
 
-        def f(x, write=write):
-            write(x)
-            return lnp.sum(x)
+    def f(x):
+        y = x * 1.0
+        write_traced(y)
+        return y
 
-        with pytest.raises(TypeError, match=rf"lagrad\.numpy\.{name}: writing in place is not possible"):
-            lagrad.grad(f)(X)
+    expected = X * 1.0
+    write_traced(expected)
+    assert np.allclose(lagrad.vjp(f, X)[0], expected)
+    check(f, X)
+
+    def g(x):
+        write_plain(x)
+        return lnp.sum(x)
+
+    with pytest.raises(TypeError, match="a plain NumPy array"):  # fill_diagonal: NumPy dispatches on `a` only
+        lagrad.grad(g)(X)
 
 
 def test_the_functional_forms_of_the_in_place_functions():

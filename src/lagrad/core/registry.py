@@ -35,6 +35,10 @@ class ArrayOps:
     astype: Callable[[Any, Any], Any]
     real: Callable[[Any], Any]  # a real variable's multiplier is real
     part: Callable[..., Any]  # output j of a primitive with several outputs
+    # in-place writes on a traced array, recorded as functional updates (Var's hooks)
+    setitem: Callable[[Any, Any, Any], None]  # x[index] = value
+    inplace: Callable[[Any, Any, Any], Any]  # x op= other, through a ufunc
+    ufunc_out: Callable[..., Any]  # a ufunc's out= argument
 
 
 #: The array operations, filled by `lagrad.numpy`.

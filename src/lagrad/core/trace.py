@@ -7,6 +7,11 @@ traces as constants. That is what keeps nested `grad`s apart: in
 constant, so its derivative in `y` cannot leak into `x`'s (no perturbation
 confusion). Levels come from one global counter, so a trace needs no
 thread-local state and traces in different threads never meet.
+
+A `Var` is the Python object the user holds, not the variable: an in-place write
+(``x[i] = v``, ``x += y``) records a new equation and makes the object refer to its
+variable, the earlier one staying in the Program. A `View` links an object to the
+array it was taken from, so that a write through either is seen by both, as in NumPy.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import importlib
 import itertools
 import os
 import sys
+import weakref
 from typing import Any
 
 import numpy as np
@@ -35,20 +41,44 @@ _MACHINERY = (
 )
 
 
+class View:
+    """How an array was taken from the array `parent` (itself a root or a view): by
+    `kind` with the static `param` (the index of ``u[1:-1]``, the axes of a transpose).
+
+    `kind.derive(parent, param)` reads the view again from the parent's current
+    variable after a write elsewhere in the family (`kind.value` on plain values);
+    `kind.restore(parent, new, param)` is the parent with the view's entries replaced
+    by `new`. A kind whose `restore` is None refuses writes, with `kind.refusal` saying
+    why: NumPy's view is read-only, or NumPy copies where code may expect a view
+    (`parent` is then None: a copy is not kept in step with the array it came from).
+    """
+
+    __slots__ = ("parent", "kind", "param")
+
+    def __init__(self, parent: Var | None, kind: Any, param: Any = None) -> None:
+        self.parent = parent
+        self.kind = kind
+        self.param = param
+
+
 class Var:
     """A value being traced: its array value and its index `i` in the Program.
 
     It behaves like the array it holds: operators and NumPy functions on it
-    record equations. A user never needs to name it.
+    record equations. A user never needs to name it. An in-place write makes it
+    refer to a new variable; `_view` links it to the array it is a view of, and a
+    root keeps (weakly) the views taken from it in `_views`, oldest first.
     """
 
-    __slots__ = ("value", "index", "_trace", "inexact")
+    __slots__ = ("value", "index", "_trace", "inexact", "_view", "_views", "__weakref__")
 
     def __init__(self, value: Any, index: int, trace: Trace, inexact: bool) -> None:
         self.value = value
         self.index = index
         self._trace = trace
         self.inexact = inexact
+        self._view: View | None = None
+        self._views: list[Any] | None = None
 
     # -- what it looks like ---------------------------------------------------
 
@@ -82,11 +112,9 @@ class Var:
     # -- NumPy's dispatch hooks -----------------------------------------------
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if kwargs.pop("out", None) is not None:
-            raise TypeError(
-                f"lagrad: numpy.{ufunc.__name__}(..., out=...) writes into an array in place; "
-                f"a traced value cannot be written into. Drop `out=` and use the result."
-            )
+        out = kwargs.pop("out", None)
+        if out is not None:  # the result, then written into `out` as `out[...] = result` would
+            return registry.ops.ufunc_out(self.__array_ufunc__, ufunc, method, inputs, kwargs, out)
         if method != "__call__":
             fun = registry.lookup(registry.functions, (ufunc, method), "NumPy ufunc method")
             return fun(*inputs, **kwargs)
@@ -136,11 +164,12 @@ class Var:
             )
         raise TypeError(
             f"lagrad: {_library_call()}z{self.index + 1} is traced and was turned into a plain NumPy array "
-            f"(numpy.asarray / numpy.array, or written into a NumPy array): its derivative would "
-            f"be lost. Build arrays from traced values with lagrad.numpy.stack or "
-            f"lagrad.numpy.array, and update them with x.at[i].set(v). A list of traced values "
-            f"given to a plain NumPy function (numpy.mean([a, b])) is read this way, because "
-            f"NumPy does not look inside lists: call lagrad.numpy's function of the same name."
+            f"(numpy.asarray / numpy.array, or written into a plain NumPy array, which cannot hold "
+            f"it): its derivative would be lost. Build arrays from traced values with "
+            f"lagrad.numpy.stack or lagrad.numpy.array, or write into a traced array "
+            f"(y = x.copy(); y[i] = v). A list of traced values given to a plain NumPy function "
+            f"(numpy.mean([a, b])) is read this way, because NumPy does not look inside lists: "
+            f"call lagrad.numpy's function of the same name."
         )
 
     # -- Python control flow on a traced value ----------------------------------
@@ -175,12 +204,87 @@ class Var:
         self._trace.guard(self, result)
         return result
 
+    # -- in-place writes: a new variable for this object, its views kept in step --------
+
     def __setitem__(self, index: Any, value: Any) -> None:
-        raise TypeError(
-            f"lagrad: in-place write into traced array z{self.index + 1} (x[...] = v); traced "
-            f"arrays are immutable because the recorded equations need their values. Use "
-            f"`x = x.at[index].set(v)` (or .add(v)), or build the array with lagrad.numpy.where."
-        )
+        registry.ops.setitem(self, index, value)
+
+    def _alias(self) -> Var:
+        """A new object for the same variable: a copy (variables never change)."""
+        return Var(self.value, self.index, self._trace, self.inexact)
+
+    def _root(self) -> Var:
+        var = self
+        while var._view is not None and var._view.parent is not None:
+            var = var._view.parent
+        return var
+
+    def _adopt_view(self, view: View) -> Var:
+        """Make this (new) object a view of `view.parent`, seen again after every write."""
+        self._view = view
+        if view.parent is None:  # a copy that refuses writes: nothing to keep in step
+            return self
+        root = view.parent._root()
+        if root._views is None:
+            root._views = []
+        elif len(root._views) > 8 and len(root._views) & (len(root._views) - 1) == 0:
+            root._views = [r for r in root._views if r() is not None]  # forget dead views now and then
+        root._views.append(weakref.ref(self))
+        return self
+
+    def _write(self, new: Var) -> None:
+        """The entries of this array are now `new`'s: an in-place write. The object (and the
+        arrays it is a view of, up to the root) refer to new variables; every other live
+        view of the root is read again from them, so all see the write as in NumPy."""
+        chain = [self]
+        while chain[-1]._view is not None:
+            link = chain[-1]._view
+            if link.kind.restore is None:
+                raise ValueError(f"lagrad: in-place write into {chain[-1]._equation()}: {link.kind.refusal}")
+            chain.append(link.parent)
+        for var in chain:
+            link = var._view
+            parent_new = None if link is None else link.kind.restore(link.parent, new, link.param)
+            var._rebind(new)
+            new = parent_new
+        pending = self._trace.pending
+        root = chain[-1]
+        live = []
+        for ref in root._views or ():
+            view = ref()
+            if view is None:
+                continue
+            live.append(ref)
+            if len(chain) == 1 or not any(view is var for var in chain):  # a root is in no list
+                link = view._view
+                parent = link.parent.value
+                if type(parent) is np.ndarray:
+                    view.value = link.kind.value(parent, link.param)  # its equation waits for a use
+                    pending.append((ref, view.index))
+                else:
+                    view._rebind(link.kind.derive(link.parent, link.param))
+        if root._views is not None:
+            root._views = live  # the dead views forgotten
+
+    def _equation(self) -> str:
+        """``z7 = reshape(z6, shape=(6,)) at file.py:12``, for errors about this object."""
+        trace = self._trace
+        position = self.index - trace.n_inputs
+        where = user_line()
+        if 0 <= position < len(trace.equations):
+            return f"z{self.index + 1} = {trace.equations[position].rhs()}{' at ' + where if where else ''}"
+        return f"z{self.index + 1}{' at ' + where if where else ''}"
+
+    def _rebind(self, new: Any) -> None:
+        if type(new) is not Var or new._trace is not self._trace:
+            raise TypeError(
+                f"lagrad: in-place write into z{self.index + 1} of an outer trace from inside an "
+                f"inner differentiation (a closure written into by the function being "
+                f"differentiated); pass the array as an argument, or build a new one"
+            )
+        self.value = new.value
+        self.index = new.index
+        self.inexact = new.inexact
 
     def __iter__(self) -> Any:
         if _holds_parts(self):
@@ -204,10 +308,10 @@ class Var:
         raise AttributeError(f"'Var' object has no attribute {name!r}")
 
     def __copy__(self) -> Var:
-        return self
+        return self._alias()
 
     def __deepcopy__(self, memo: Any) -> Var:
-        return self
+        return self._alias()
 
     def __reduce__(self) -> Any:
         raise TypeError("lagrad: a traced value cannot be pickled; pickle lagrad.value(x)")
@@ -266,6 +370,32 @@ for _name, _ufunc in [
     ("ne", np.not_equal),
 ]:
     setattr(Var, f"__{_name}__", _operator(f"__{_name}__", _ufunc))
+
+
+def _in_place(name: str, ufunc: Any) -> Any:
+    def op(self: Var, other: Any) -> Any:
+        return registry.ops.inplace(self, ufunc, other)
+
+    op.__name__ = name
+    return op
+
+
+for _name, _ufunc in [
+    ("add", np.add),
+    ("sub", np.subtract),
+    ("mul", np.multiply),
+    ("truediv", np.true_divide),
+    ("floordiv", np.floor_divide),
+    ("mod", np.remainder),
+    ("pow", np.power),
+    ("matmul", np.matmul),
+    ("and", np.bitwise_and),
+    ("or", np.bitwise_or),
+    ("xor", np.bitwise_xor),
+    ("lshift", np.left_shift),
+    ("rshift", np.right_shift),
+]:
+    setattr(Var, f"__i{_name}__", _in_place(f"__i{_name}__", _ufunc))
 for _name, _ufunc in [("neg", np.negative), ("pos", np.positive), ("abs", np.absolute), ("invert", np.invert)]:
     setattr(Var, f"__{_name}__", _unary(f"__{_name}__", _ufunc))
 
@@ -380,6 +510,7 @@ class Trace:
         "record_source",
         "active",
         "complex_seen",
+        "pending",
     )
 
     def __init__(self, record_source: bool = False) -> None:
@@ -392,6 +523,7 @@ class Trace:
         self.record_source = record_source
         self.active = True
         self.complex_seen = False  # a complex value was recorded: multipliers may turn complex
+        self.pending: list[Any] = []  # views read again after a write, whose equation waits for a use
 
     def new_input(self, value: Any) -> Var:
         if self.equations:
@@ -407,6 +539,8 @@ class Trace:
         """Record ``z = prim(*args, **params)``: the hot path of tracing."""
         if not self.active:
             raise _ended(prim)
+        if self.pending:
+            self.settle()
         if params:
             _check_static(prim, params)
         values = [None, *args]  # (ans, *args), as the rules take them
@@ -457,9 +591,13 @@ class Trace:
         """Remember that Python control flow used `var`'s value, so a replay can check it."""
         if not self.active:
             raise _ended("a branch")
+        if self.pending:
+            self.settle()
         self.guards[var.index] = value
 
     def tag(self, var: Var, name: str) -> None:
+        if self.pending:
+            self.settle()
         named = self.tags.get(name)
         if named is not None and named != var.index:
             raise ValueError(
@@ -468,6 +606,17 @@ class Trace:
                 f'f"{name}/{{i}}" in a loop), or tag a container of them at once.'
             )
         self.tags[name] = var.index
+
+    def settle(self) -> None:
+        """Record the equations of the views read again after a write (`Var._write`) that are
+        still alive: their values are already current, their variables wait for a use, so
+        the view ``u[1:-1]`` that ``u[1:-1] += v`` writes through costs no equation."""
+        pending, self.pending = self.pending, []
+        for ref, index in pending:
+            view = ref()
+            if view is not None and view.index == index:  # not written since
+                link = view._view
+                view._rebind(link.kind.derive(link.parent, link.param))
 
     def finish(
         self,
@@ -479,6 +628,8 @@ class Trace:
         input_names: list[str] | None = None,
     ) -> Program:
         """Close the recording and return it as a Program."""
+        if self.pending:
+            self.settle()
         self.active = False
         out = []
         for o in outputs:

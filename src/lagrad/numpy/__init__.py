@@ -67,7 +67,9 @@ def _contains_traced(obj: Any) -> bool:
 def array(object: Any, dtype: Any = None, *, copy: bool = True, ndmin: int = 0, **kwargs: Any) -> Any:
     """numpy.array; nested lists holding traced values are stacked into a traced array."""
     if isinstance(object, Var):
-        return object if dtype is None else astype(object, dtype)  # noqa: F405
+        if dtype is None:
+            return object._alias() if copy else object
+        return astype(object, dtype, copy=bool(copy))  # noqa: F405
     if isinstance(object, (list, tuple)) and _contains_traced(object):
         result = stack([array(o) for o in object])  # noqa: F405
         return result if dtype is None else astype(result, dtype)  # noqa: F405
@@ -77,7 +79,7 @@ def array(object: Any, dtype: Any = None, *, copy: bool = True, ndmin: int = 0, 
 def asarray(a: Any, dtype: Any = None, **kwargs: Any) -> Any:
     """numpy.asarray; traced values pass through unchanged."""
     if isinstance(a, Var) or (isinstance(a, (list, tuple)) and _contains_traced(a)):
-        return array(a, dtype=dtype)
+        return array(a, dtype=dtype, copy=False)
     return _np.asarray(a, dtype=dtype, **kwargs)
 
 

@@ -6,8 +6,10 @@ diagonals and triangles, interp.
 zeros (adding where an integer index repeats). Traced integer or boolean
 arrays inside an index become arguments of the equation, so a replay indexes
 with the new values. Traced arrays are immutable: ``x.at[i].set(v)`` and
-``x.at[i].add(v)`` return updated copies, and NumPy's in-place writers
-(put, put_along_axis, x.fill) refuse them with the functional way to say it.
+``x.at[i].add(v)`` return updated copies. NumPy's in-place writers (``x[i] = v``,
+``x += v``, ``out=``, ``numpy.add.at``, put, put_along_axis, copyto, fill_diagonal,
+x.fill) record the same updates and make the written object refer to the result;
+a basic index gives a view, so a write through it reaches the array it came from.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Var, defbatch, defjvp, deflinear, defvjp
+from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
 from ..core.primitive import META, UNREAD
 from . import manipulation as _shape
 from . import reductions, ufuncs
@@ -26,10 +28,12 @@ __all__ = [
     "at",
     "choose",
     "compress",
+    "copyto",
     "diag",
     "diagflat",
     "diagonal",
     "extract",
+    "fill_diagonal",
     "getitem",
     "interp",
     "piecewise",
@@ -47,11 +51,13 @@ __all__ = [
 class Index:
     """A static index expression; `Slot`s stand for traced arrays passed as arguments."""
 
-    __slots__ = ("items", "repeats")
+    __slots__ = ("items", "repeats", "source", "ints")
 
-    def __init__(self, items: tuple[Any, ...], repeats: bool) -> None:
+    def __init__(self, items: tuple[Any, ...], repeats: bool, source: Any = None, ints: int = -1) -> None:
         self.items = items
         self.repeats = repeats  # an integer array may name an element twice: scatter with add
+        self.source = source  # a basic index as the user wrote it (else None)
+        self.ints = ints  # how many integers, for NumPy's basic indexing; -1 for advanced
 
     def fill(self, dynamic: tuple[Any, ...]) -> tuple[Any, ...]:
         if not dynamic:
@@ -91,8 +97,15 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
     out: list[Any] = []
     dynamic: list[Any] = []
     repeats = False
+    ints = 0
     for item in items:
-        if isinstance(item, Var):
+        kind = type(item)
+        if kind is int:
+            out.append(item)
+            ints += 1
+        elif kind is slice and _plain_slice(item):
+            out.append(item)
+        elif isinstance(item, Var):
             if item.dtype.kind not in "iub":
                 raise IndexError(f"lagrad: arrays used as indices must be integers or booleans, got {item.dtype}")
             out.append(Slot(len(dynamic)))
@@ -110,7 +123,15 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
             out.append(item)
         else:
             out.append(int(item))
-    return Index(tuple(out), repeats), tuple(dynamic)
+            ints += 1
+    basic = all(type(i) in (int, slice) or i is None or i is Ellipsis for i in out)
+    if not basic:  # only a basic index is compared by its source (and it holds no traced value)
+        return Index(tuple(out), repeats), tuple(dynamic)
+    return Index(tuple(out), repeats, index, ints), tuple(dynamic)
+
+
+def _plain_slice(item: slice) -> bool:
+    return all(v is None or type(v) is int for v in (item.start, item.stop, item.step))
 
 
 def _untake_impl(g: Any, *dynamic: Any, index: Index, shape: tuple[int, ...]) -> Any:
@@ -131,7 +152,10 @@ def _set_impl(x: Any, v: Any, *dynamic: Any, index: Index) -> Any:
 
 def _add_impl(x: Any, v: Any, *dynamic: Any, index: Index) -> Any:
     out = np.array(x, copy=True)
-    np.add.at(out, index.fill(dynamic), v)
+    if index.repeats:
+        np.add.at(out, index.fill(dynamic), v)  # unbuffered: a repeated index adds up
+    else:
+        out[index.fill(dynamic)] += v  # a slice or a mask: NumPy's buffered add, much faster
     return out
 
 
@@ -263,11 +287,52 @@ defbatch(_getitem, vjps={0: _getitem_bvjp}, jvps={0: _getitem_bjvp})
 defbatch(_untake, vjps={0: _untake_bvjp}, jvps={0: _untake_bjvp})
 
 
+def _basic(index: Index) -> bool:
+    """Whether `index` is NumPy's basic indexing (integers, slices, None, Ellipsis)."""
+    return index.ints >= 0
+
+
+def _is_view(index: Index, ndim: int) -> bool:
+    """Whether ``x[index]`` is a view in NumPy: basic indexing that does not pick a single
+    element with one integer per axis (that gives a scalar, a copy)."""
+    return index.ints >= 0 and not (index.ints == len(index.items) == ndim)
+
+
+BASIC_INDEX = _shape.ViewKind(
+    "x[index]",
+    lambda p, index: _getitem(p, index=index),
+    lambda p, index: p[index.items],
+    lambda p, new, index: _index_set(p, new, index=index),
+)
+
+
 @method("__getitem__")
 def getitem(x: Any, index: Any) -> Any:
-    """``x[index]``: basic and advanced indexing, traced index arrays included."""
+    """``x[index]``: basic and advanced indexing, traced index arrays included. A basic
+    index gives a view of a traced `x`, as in NumPy."""
     static, dynamic = make_index(index)
-    return _getitem(x, *dynamic, index=static)
+    if type(x) is not Var or dynamic or not _is_view(static, x.ndim):
+        return _getitem(x, *dynamic, index=static)
+    twin = _live_twin(x, static)
+    out = _getitem(x, index=static) if twin is None else twin._alias()
+    return _shape.view_of(out, x, BASIC_INDEX, static)
+
+
+def _live_twin(x: Var, index: Index) -> Var | None:
+    """A live view ``x[index]`` taken a moment ago (``u[1:-1] += k * u[1:-1]`` takes two):
+    views are kept current, so a second one is its variable again, with no equation."""
+    views = x._root()._views
+    if not views or not x._trace.active:
+        return None
+    if x._trace.pending:
+        x._trace.settle()
+    for ref in views[-3:]:
+        view = ref()
+        if view is not None:
+            link = view._view
+            if link.parent is x and link.kind is BASIC_INDEX and link.param.items == index.items:
+                return view
+    return None
 
 
 class _At:
@@ -302,7 +367,172 @@ def at(x: Any) -> _At:
     return _At(x)
 
 
-# ----- gathers along an axis: take, take_along_axis and their scatter-add transposes ----------
+# ----- in-place writes: the updates above, recorded for the object written into ----------------
+
+
+def setitem(x: Var, index: Any, value: Any) -> None:
+    """``x[index] = value``: `x` now refers to ``x.at[index].set(value)``."""
+    link = value._view if type(value) is Var else None
+    same = link is not None and link.kind is BASIC_INDEX and link.parent is x
+    if same and link.param.source is index:
+        return  # u[i] = u[i], the end of `u[i] += v` (the same index object): already there
+    static, dynamic = make_index(index)
+    if same and not dynamic and _basic(static) and link.param.items == static.items:
+        return
+    x._write(_index_set(x, value, *dynamic, index=static))
+
+
+def _dtype_of_operand(x: Any) -> Any:
+    return x.dtype if hasattr(x, "dtype") else x if isinstance(x, (bool, int, float, complex)) else np.asarray(x).dtype
+
+
+def _into(ufunc: Any, result: Any, out: Var) -> Any:
+    """`result` as NumPy's ``out=`` takes it: the same shape, cast to out's dtype under
+    the 'same_kind' rule (NumPy's own errors otherwise)."""
+    shape = _shape.shape_of(result)
+    if shape != out.shape:
+        raise ValueError(
+            f"non-broadcastable output operand with shape {out.shape} doesn't match the broadcast shape {shape}"
+        )
+    dtype = np.dtype(_dtype_of_operand(result))
+    if dtype == out.dtype:
+        return result
+    if not np.can_cast(dtype, out.dtype, "same_kind"):
+        raise TypeError(
+            f"Cannot cast ufunc '{ufunc.__name__}' output from {dtype!r} to {out.dtype!r} with casting rule 'same_kind'"
+        )
+    return _shape.astype(result, out.dtype)
+
+
+def _write_all(x: Var, result: Any) -> None:
+    """Every entry of `x` replaced by `result` (already x's shape and dtype)."""
+    if type(result) is Var and result._trace is x._trace:
+        x._write(result)
+    else:
+        x._write(_index_set(x, result, index=Index((Ellipsis,), False)))
+
+
+def inplace(x: Var, ufunc: Any, other: Any) -> Any:
+    """``x op= other`` (``+=``, ``*=``, …): x's entries are replaced by the result, cast
+    to x's dtype. ``u[1:-1] += v`` records one update of u, as ``u.at[1:-1].add(v)``."""
+    op = registry.ufuncs[ufunc]
+    if x.ndim == 0 and x._view is None:
+        return op(x, other)  # NumPy's 0-d results are scalars: `s += 1` makes a new one
+    link = x._view
+    if ufunc in (np.add, np.subtract) and link is not None and link.kind is BASIC_INDEX and _fits(other, x):
+        step = other if ufunc is np.add else ufuncs.negative(other)
+        link.parent._write(_index_add(link.parent, step, index=link.param))
+        return x
+    _write_all(x, _into(ufunc, op(x, other), x))
+    return x
+
+
+def _fits(other: Any, x: Var) -> bool:
+    """Whether `other` can be added into `x` as it is: x's dtype (or a Python number that
+    NumPy casts to it) and a shape that broadcasts to x's."""
+    if type(other) is Var:
+        if other.dtype != x.dtype:
+            return False
+        shape = other.shape
+    elif isinstance(other, (int, float)) and not isinstance(other, bool):
+        return x.dtype.kind in "fc" or (x.dtype.kind in "iu" and isinstance(other, int))
+    else:
+        return False
+    try:
+        return shape == x.shape or np.broadcast_shapes(shape, x.shape) == x.shape
+    except ValueError:
+        return False
+
+
+def ufunc_out(dispatch: Any, ufunc: Any, method: str, inputs: Any, kwargs: Any, out: Any) -> Any:
+    """``numpy.<ufunc>(..., out=o)``: the result, then written into `o` (traced) in place."""
+    outs = out if isinstance(out, tuple) else (out,)
+    if method != "__call__":
+        raise TypeError(f"lagrad: numpy.{ufunc.__name__}.{method}(..., out=...) is not supported on traced values")
+    for o in outs:
+        if o is not None and type(o) is not Var:
+            raise TypeError(
+                f"lagrad: numpy.{ufunc.__name__}(..., out=o) with a plain NumPy array `o` and traced "
+                f"arguments: o cannot hold a traced result. Use the result, or make o a traced "
+                f"array: o = x.copy() of a traced x; where o is a copy of an argument that is not "
+                f"differentiated (a plain array), add that argument to argnums"
+            )
+    result = dispatch(ufunc, method, *inputs, **kwargs)
+    results = result if isinstance(result, tuple) else (result,)
+    for o, r in zip(outs, results):
+        if o is not None:
+            _write_all(o, _into(ufunc, r, o))
+    if ufunc.nout == 1:
+        return outs[0]
+    return tuple(r if o is None else o for o, r in zip(outs, results))
+
+
+def _ufunc_at(ufunc: Any) -> Any:
+    def at(a: Any, indices: Any, b: Any = None) -> None:
+        operands = () if b is None else (b,)
+        if type(a) is not Var:
+            if _shape.traced(indices, *operands):
+                raise TypeError(
+                    f"lagrad: numpy.{ufunc.__name__}.at(a, ...) with a plain array `a` and traced "
+                    f"values: a cannot hold them. Make a traced (a = x.copy()) or use x.at[i].add(v)"
+                )
+            return ufunc.at(a, indices, *operands)
+        static, dynamic = make_index(indices)
+        if ufunc in (np.add, np.subtract):
+            step = b if ufunc is np.add else ufuncs.negative(b)
+            a._write(_index_add(a, step, *dynamic, index=static))
+            return None
+        if static.repeats and _repeats(static, dynamic, a.shape):
+            raise NotImplementedError(
+                f"lagrad: numpy.{ufunc.__name__}.at with an index that names an entry more than "
+                f"once is supported for add and subtract only; apply the repeated updates one "
+                f"at a time, or combine them first (e.g. multiply the factors of an entry together)"
+            )
+        part = _getitem(a, *dynamic, index=static)
+        a._write(_index_set(a, registry.ufuncs[ufunc](part, *operands), *dynamic, index=static))
+        return None
+
+    at.__name__ = f"{ufunc.__name__}_at"
+    at.__doc__ = f"numpy.{ufunc.__name__}.at(a, indices, b): ``a[indices] = {ufunc.__name__}(a[indices], b)`` in place."
+    return at
+
+
+def _repeats(index: Index, dynamic: tuple[Any, ...], shape: tuple[int, ...]) -> bool:
+    """Whether the (advanced) index names an entry of an array of `shape` twice."""
+    labels = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape)
+    picked = labels[index.fill(tuple(_plain(d) for d in dynamic))].ravel()
+    return len(np.unique(picked)) != picked.size
+
+
+for _ufunc in (np.add, np.subtract, np.multiply, np.divide, np.power, np.maximum, np.minimum, np.negative):
+    registry.functions[(_ufunc, "at")] = _ufunc_at(_ufunc)
+
+
+def _flat_positions(name: str, size: int, ind: Any, mode: str) -> Any:
+    ind = np.asarray(_plain(ind)).ravel()
+    if ind.dtype.kind not in "iu":
+        raise TypeError(f"lagrad.numpy.{name}: indices must be integers, got {ind.dtype}")
+    if mode == "raise" and ind.size and (ind.min() < -size or ind.max() >= size):
+        raise IndexError(f"index {int(ind.max() if ind.max() >= size else ind.min())} is out of bounds for size {size}")
+    return _fit_indices(name, ind, size, mode) if mode != "raise" else ind
+
+
+def _cycled(v: Any, n: int) -> Any:
+    """The first `n` entries of the flattened `v`, repeated as needed (put's convention)."""
+    flat = _shape.ravel(v) if type(v) is Var else np.ravel(v)
+    size = _shape.shape_of(flat)[0]
+    if size == n:
+        return flat
+    if size == 0:
+        raise ValueError("cannot write an empty array of values into a non-empty selection")
+    return take(flat, np.arange(n) % size) if type(flat) is Var else flat[np.arange(n) % size]
+
+
+def _put_flat(a: Var, positions: Any, v: Any) -> None:
+    """``a.flat[positions] = v`` with v cycled over the positions: a's update."""
+    shape = a.shape
+    new = _At(_shape.ravel(a), positions).set(_cycled(v, len(positions)))
+    a._write(_shape.reshape(new, shape))
 
 
 def _along_axis_index(indices: Any, axis: int, shape: tuple[int, ...]) -> tuple[Any, ...]:
@@ -409,12 +639,14 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, *, inplace: b
     """numpy.put_along_axis writes into `arr` in place; with ``inplace=False`` this returns
     the updated copy instead, which is the only form traced arrays allow."""
     if inplace:
-        if _shape.traced(arr, indices, values):
+        if type(arr) is Var:
+            arr._write(put_along_axis(arr, indices, values, axis, inplace=False))
+            return None
+        if _shape.traced(indices, values):
             raise TypeError(
-                "lagrad.numpy.put_along_axis: writing in place is not possible with traced values "
-                "(a traced array is immutable, and a plain array would lose the derivative); call "
-                "lagrad.numpy.put_along_axis(arr, indices, values, axis, inplace=False), which returns "
-                "the updated array"
+                "lagrad.numpy.put_along_axis: `arr` is a plain NumPy array and cannot hold traced "
+                "values; make it traced (arr = x.copy()) or call lagrad.numpy.put_along_axis(arr, "
+                "indices, values, axis, inplace=False), which returns the updated array"
             )
         return np.put_along_axis(arr, indices, values, axis)
     indices = _index_array("put_along_axis", indices)
@@ -432,14 +664,70 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, *, inplace: b
 
 @function(np.put)
 def put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
-    """numpy.put writes into `a` in place: for plain arrays it does; traced arrays refuse."""
-    if _shape.traced(a, ind, v):
+    """``a.flat[ind] = v`` in place, `v` repeated as needed (numpy.put)."""
+    if type(a) is Var:
+        _put_flat(a, _flat_positions("put", a.size, ind, mode), v)
+        return
+    if _shape.traced(ind, v):
         raise TypeError(
-            "lagrad.numpy.put: writing in place is not possible with traced values (a traced array is "
-            "immutable, and a plain array would lose the derivative); use `a = a.at[...].set(v)` on "
-            "the flattened array, e.g. `a.ravel().at[ind].set(v).reshape(a.shape)`"
+            "lagrad.numpy.put: `a` is a plain NumPy array and cannot hold traced values; make it "
+            "traced (a = x.copy()) or use `a.ravel().at[ind].set(v).reshape(a.shape)`"
         )
     np.put(a, ind, v, mode)
+
+
+@function(np.copyto)
+def copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) -> None:
+    """``dst[...] = src`` in place where `where` holds, src broadcast and cast as NumPy does."""
+    if type(dst) is not Var:
+        if _shape.traced(src, where):
+            raise TypeError(
+                "lagrad.numpy.copyto: `dst` is a plain NumPy array and cannot hold traced values; "
+                "make it traced (dst = x.copy()) or use lagrad.numpy.where(where, src, dst)"
+            )
+        return np.copyto(dst, src, casting=casting, where=where)
+    dtype = np.dtype(_dtype_of_operand(src))
+    if not np.can_cast(dtype, dst.dtype, casting):
+        raise TypeError(f"Cannot cast array data from {dtype!r} to {dst.dtype!r} according to the rule {casting!r}")
+    new = _shape.broadcast_to(src if type(src) is Var else np.asarray(src), dst.shape)
+    if dtype != dst.dtype:
+        new = _shape.astype(new, dst.dtype)
+    if not (where is True or (not _shape.traced(where) and np.all(where))):
+        new = ufuncs.where(where, new, dst)
+    _write_all(dst, new)
+    return None
+
+
+@function(np.fill_diagonal)
+def fill_diagonal(a: Any, val: Any, wrap: bool = False) -> None:
+    """The main diagonal of `a` set to `val` (repeated as needed), in place."""
+    if type(a) is not Var:
+        if _shape.traced(val):
+            raise TypeError(
+                "lagrad.numpy.fill_diagonal: `a` is a plain NumPy array and cannot hold traced "
+                "values; make it traced (a = x.copy())"
+            )
+        return np.fill_diagonal(a, val, wrap)
+    marks = np.zeros(a.shape, dtype=np.bool_)
+    np.fill_diagonal(marks, True, wrap)
+    _put_flat(a, np.flatnonzero(marks), val)
+    return None
+
+
+@method("fill")
+def fill(a: Any, value: Any) -> None:
+    """ndarray.fill: every entry set to `value`, in place."""
+    if type(a) is not Var:
+        return a.fill(value)
+    if _shape.shape_of(value) != ():
+        raise ValueError("lagrad: x.fill(value) takes a scalar value")
+    _write_all(
+        a,
+        _shape.broadcast_to(
+            _shape.astype(value, a.dtype) if type(value) is Var else np.asarray(value, a.dtype), a.shape
+        ),
+    )
+    return None
 
 
 @method("put")
@@ -584,7 +872,17 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     axis1, axis2 = _shape.axis_index(axis1, ndim), _shape.axis_index(axis2, ndim)
     if axis1 == axis2:
         raise ValueError("lagrad.numpy.diagonal: axis1 and axis2 cannot be the same")
-    return _diagonal(a, offset=int(offset), axis1=axis1, axis2=axis2)
+    params = (int(offset), axis1, axis2)
+    return _shape.view_of(_diagonal(a, offset=params[0], axis1=axis1, axis2=axis2), a, _DIAGONAL, params)
+
+
+_DIAGONAL = _shape.ViewKind(
+    "diagonal",
+    lambda p, params: _diagonal(p, offset=params[0], axis1=params[1], axis2=params[2]),
+    lambda p, params: np.diagonal(p, *params),
+    refusal="it is numpy.diagonal's view, which NumPy makes read-only; write into the array "
+    "with lagrad.numpy.fill_diagonal(a, values), or into a copy (d = a.diagonal().copy())",
+)
 
 
 @function(np.diag)
@@ -746,3 +1044,8 @@ def tolist(a: Any) -> Any:
 
 
 _PYTHON = {"item": item, "tolist": tolist}
+
+
+registry.ops.setitem = setitem
+registry.ops.inplace = inplace
+registry.ops.ufunc_out = ufunc_out

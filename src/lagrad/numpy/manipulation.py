@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Aval, Var, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
+from ..core import Aval, Var, View, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
 from . import reductions
 from ._register import array_like, function, holds_traced, method, nondiff, prim
 
@@ -318,6 +318,86 @@ def _batched_axes(axes: Sequence[int]) -> tuple[int, ...]:
     return (0, *(int(a) + 1 for a in axes))
 
 
+# ----- views: how a write through a reshape or a transpose reaches the array it came from -----
+
+
+class ViewKind:
+    """One way NumPy takes a view: `derive(parent, param)` records it from the parent,
+    `value(parent_value, param)` computes it on a plain value, `restore(parent, new,
+    param)` writes `new` back into the parent (None: writes refuse, with `refusal`
+    saying why and what to do)."""
+
+    __slots__ = ("name", "derive", "value", "restore", "refusal")
+
+    def __init__(self, name: str, derive: Any, value: Any, restore: Any = None, refusal: str = "") -> None:
+        self.name = name
+        self.derive = derive
+        self.value = value
+        self.restore = restore
+        self.refusal = refusal
+
+
+def view_of(out: Any, parent: Any, kind: ViewKind, param: Any = None) -> Any:
+    """`out`, recorded from the traced `parent`, made a view of it (`parent` None: a copy
+    that refuses writes); plain values and values of other traces are left as they are."""
+    if (
+        type(out) is Var
+        and out is not parent
+        and (parent is None or (type(parent) is Var and out._trace is parent._trace))
+    ):
+        out._adopt_view(View(parent, kind, param))
+    return out
+
+
+def shares_memory(out: Any, a: Any) -> bool:
+    """Whether NumPy's own operation made `out` a view of `a` (their values' layouts
+    are NumPy's, so the forward values answer it)."""
+    out, a = _value(out), _value(a)
+    return out.size == 0 or np.may_share_memory(out, a)
+
+
+def _value(x: Any) -> Any:
+    while type(x) is Var:
+        x = x.value
+    return x
+
+
+RESHAPE = ViewKind(
+    "reshape",
+    lambda p, shape: _reshape(p, shape=shape),
+    np.reshape,
+    lambda p, new, shape: _reshape(new, shape=shape_of(p)),
+)
+RESHAPED_COPY = ViewKind(
+    "reshape",
+    None,
+    None,
+    refusal="it was reshaped from an array whose layout NumPy cannot reshape without copying "
+    "(a transpose or a strided slice), so NumPy writes into a copy and the original never sees "
+    "the write. Write into the original before reshaping, or make the copy explicit: "
+    "`y = x.reshape(shape).copy()`",
+)
+TRANSPOSE = ViewKind(
+    "transpose",
+    lambda p, axes: _transpose(p, axes=axes),
+    np.transpose,
+    lambda p, new, axes: _transpose(new, axes=_inverse_permutation(axes)),
+)
+MOVEAXIS = ViewKind(
+    "moveaxis",
+    lambda p, moves: _moveaxis(p, source=moves[0], destination=moves[1]),
+    lambda p, moves: np.moveaxis(p, *moves),
+    lambda p, new, moves: _moveaxis(new, source=moves[1], destination=moves[0]),
+)
+BROADCAST = ViewKind(
+    "broadcast_to",
+    lambda p, shape: _broadcast_to(p, shape=shape),
+    np.broadcast_to,
+    refusal="it is a broadcast view (numpy.broadcast_to), which NumPy makes read-only; "
+    "write into a copy: `y = lagrad.numpy.broadcast_to(x, shape).copy()`",
+)
+
+
 # ----- the NumPy API ------------------------------------------------------------
 
 
@@ -335,7 +415,10 @@ def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None
         shape = tuple(size // known if s == -1 and known else s for s in shape)
     if shape == shape_of(a):
         return a
-    return _reshape(a, shape=shape)
+    out = _reshape(a, shape=shape)
+    if type(a) is not Var:
+        return out
+    return view_of(out, a, RESHAPE, shape) if shares_memory(out, a) else view_of(out, None, RESHAPED_COPY)
 
 
 @method("reshape")
@@ -346,9 +429,15 @@ def _reshape_method(a: Any, *shape: Any, order: str = "C") -> Any:
 
 
 @function(np.ravel)
-@method("ravel", "flatten")
+@method("ravel")
 def ravel(a: Any, order: str = "C") -> Any:
     return reshape(a, (-1,), order)
+
+
+@method("flatten")
+def flatten(a: Any, order: str = "C") -> Any:
+    """A 1-d copy of `a` (never a view, unlike ravel)."""
+    return copy(ravel(a, order))
 
 
 @function(np.transpose)
@@ -358,7 +447,7 @@ def transpose(a: Any, axes: Any = None) -> Any:
     axes = tuple(range(ndim))[::-1] if axes is None else tuple(_normalize_axis(int(i), ndim) for i in axes)
     if axes == tuple(range(ndim)):
         return a
-    return _transpose(a, axes=axes)
+    return view_of(_transpose(a, axes=axes), a, TRANSPOSE, axes)
 
 
 @method("transpose")
@@ -406,7 +495,7 @@ def moveaxis(a: Any, source: Any, destination: Any) -> Any:
     dst = tuple(_normalize_axis(int(d), ndim) for d in np.atleast_1d(destination))
     if src == dst:
         return a
-    return _moveaxis(a, source=src, destination=dst)
+    return view_of(_moveaxis(a, source=src, destination=dst), a, MOVEAXIS, (src, dst))
 
 
 @function(np.rollaxis)
@@ -458,7 +547,7 @@ def broadcast_to(array: Any, shape: Any, subok: bool = False) -> Any:
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
     if np.shape(array) == shape:
         return array
-    return _broadcast_to(array, shape=shape)
+    return view_of(_broadcast_to(array, shape=shape), array, BROADCAST, shape)
 
 
 @function(np.roll)
@@ -476,7 +565,7 @@ def astype(x: Any, dtype: Any, order: str = "K", casting: str = "unsafe", subok:
     if not hasattr(x, "dtype"):  # a Python number or a list
         x = np.asarray(x)
     if np.dtype(x.dtype) == dtype:
-        return x
+        return x._alias() if copy and type(x) is Var else x
     return _astype(x, dtype=dtype)
 
 
@@ -1251,14 +1340,15 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
     return out[0] if len(out) == 1 else out
 
 
-# ----- copies and views: traced arrays are immutable, so a copy is the array itself -----------
+# ----- copies and views: a copy is a new object for the same variable -------------------
 
 
 @function(np.copy)
 @method("copy")
 def copy(a: Any, order: str = "K", subok: bool = False) -> Any:
-    """`a` itself: a traced array is never written into, so it needs no copy."""
-    return a if type(a) is Var else np.copy(a, order=order, subok=subok)
+    """A copy of `a`: for a traced array, a new object for the same variable (a variable
+    never changes, so no equation is needed); writing into it leaves `a` as it is."""
+    return a._alias() if type(a) is Var else np.copy(a, order=order, subok=subok)
 
 
 @method("view")
@@ -1297,7 +1387,6 @@ def _in_place(what: str, instead: str) -> Any:
 
 
 method("resize")(_in_place("resize", "x = lagrad.numpy.resize(x, new_shape) (it returns the new array)"))
-method("fill")(_in_place("fill", "x = lagrad.numpy.full_like(x, value)"))
 
 
 # ----- shape queries: no equation, the shape is static ---------------------------

@@ -93,12 +93,11 @@ def sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *, stable:
     return _sort(a, axis=axis)
 
 
-def _sort_in_place(a: Any, *args: Any, **kwargs: Any) -> Any:
-    raise TypeError(
-        "lagrad: x.sort() sorts the array in place, and a traced array cannot be changed in place "
-        "(the recorded equations need its values). Use the function, which returns a new array: "
-        "x = lagrad.numpy.sort(x, axis)."
-    )
+def _sort_in_place(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> None:
+    """ndarray.sort: `a` sorted in place (it now refers to numpy.sort's result)."""
+    if axis is None:
+        raise TypeError("lagrad: x.sort(axis=None) is not NumPy's: ndarray.sort sorts along an axis")
+    a._write(sort(a, axis, kind, order, stable=stable))
 
 
 method("sort")(_sort_in_place)

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import defjvp, defrule, defvjp, registry
+from ..core import Var, defjvp, defrule, defvjp, registry
 from ._register import array_like, elementwise, function, holds_traced, method, nondiff, ufunc
 
 __all__ = [
@@ -560,23 +560,53 @@ def nonzero(a: Any) -> tuple[Any, ...]:
 @function(np.real)
 @method("real")
 def real(val: Any) -> Any:
-    """The real part (the array itself for real arrays)."""
+    """The real part (the array itself for real arrays); of a traced complex array, a view
+    as in NumPy: a write into it reaches the array."""
     if not hasattr(val, "dtype"):  # a Python number or a list
         if not holds_traced(val):
             return np.real(val)
         val = array_like(val)
-    return _real(val) if np.dtype(val.dtype).kind == "c" else val
+    if np.dtype(val.dtype).kind != "c":
+        return val
+    return _part_view(_real(val), val, "real")
 
 
 @function(np.imag)
 @method("imag")
 def imag(val: Any) -> Any:
-    """The imaginary part (zeros, with no derivative, for real arrays)."""
+    """The imaginary part (zeros, with no derivative, for real arrays, which NumPy makes
+    read-only); of a traced complex array, a view as in NumPy."""
     if not hasattr(val, "dtype"):  # a Python number or a list
         if not holds_traced(val):
             return np.imag(val)
         val = array_like(val)
-    return _imag(val)
+    return _part_view(_imag(val), val, "imag" if np.dtype(val.dtype).kind == "c" else "zeros")
+
+
+_PART_KINDS: dict[str, Any] = {}
+
+
+def _part_view(out: Any, val: Any, part: str) -> Any:
+    """`out` (x.real or x.imag) made a view of the traced `val`."""
+    if type(val) is not Var:
+        return out
+    from .manipulation import ViewKind, view_of  # manipulation imports this module
+
+    if not _PART_KINDS:
+        _PART_KINDS["real"] = ViewKind(
+            "real", lambda p, _: _real(p), lambda p, _: np.real(p), lambda p, new, _: add(new, multiply(1j, _imag(p)))
+        )
+        _PART_KINDS["imag"] = ViewKind(
+            "imag", lambda p, _: _imag(p), lambda p, _: np.imag(p), lambda p, new, _: add(_real(p), multiply(1j, new))
+        )
+        _PART_KINDS["zeros"] = ViewKind(
+            "imag",
+            lambda p, _: _imag(p),
+            lambda p, _: np.imag(p),
+            refusal="it is the imaginary part of a real array, which NumPy makes read-only; "
+            "convert first: `z = x.astype(complex)`, then write into z.imag",
+        )
+    return view_of(out, val, _PART_KINDS[part])
 
 
 method("conj", "conjugate")(conjugate)
