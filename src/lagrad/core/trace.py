@@ -343,7 +343,8 @@ def _unary(name: str, ufunc: Any) -> Any:
     return op
 
 
-for _name, _ufunc in [
+#: Python's binary operators and their ufuncs; each also has an in-place form (``x += y``).
+_BINARY = [
     ("add", np.add),
     ("sub", np.subtract),
     ("mul", np.multiply),
@@ -357,8 +358,8 @@ for _name, _ufunc in [
     ("xor", np.bitwise_xor),
     ("lshift", np.left_shift),
     ("rshift", np.right_shift),
-    ("divmod", np.divmod),
-]:
+]
+for _name, _ufunc in [*_BINARY, ("divmod", np.divmod)]:
     setattr(Var, f"__{_name}__", _operator(f"__{_name}__", _ufunc))
     setattr(Var, f"__r{_name}__", _operator(f"__r{_name}__", _ufunc, reflected=True))
 for _name, _ufunc in [
@@ -380,21 +381,7 @@ def _in_place(name: str, ufunc: Any) -> Any:
     return op
 
 
-for _name, _ufunc in [
-    ("add", np.add),
-    ("sub", np.subtract),
-    ("mul", np.multiply),
-    ("truediv", np.true_divide),
-    ("floordiv", np.floor_divide),
-    ("mod", np.remainder),
-    ("pow", np.power),
-    ("matmul", np.matmul),
-    ("and", np.bitwise_and),
-    ("or", np.bitwise_or),
-    ("xor", np.bitwise_xor),
-    ("lshift", np.left_shift),
-    ("rshift", np.right_shift),
-]:
+for _name, _ufunc in _BINARY:
     setattr(Var, f"__i{_name}__", _in_place(f"__i{_name}__", _ufunc))
 for _name, _ufunc in [("neg", np.negative), ("pos", np.positive), ("abs", np.absolute), ("invert", np.invert)]:
     setattr(Var, f"__{_name}__", _unary(f"__{_name}__", _ufunc))

@@ -12,6 +12,7 @@ elements: every element that has not converged takes the next term at once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.special as _sp
@@ -82,19 +83,24 @@ def _gamma_fraction(a: np.ndarray, x: np.ndarray) -> np.ndarray:
 def gammainc_da(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """∂ gammainc(a, x) / ∂a (= -∂ gammaincc(a, x) / ∂a), for a > 0 and x ≥ 0; 0 at x = 0 and
     x = ∞, NaN where gammainc is."""
+    return _by_tail(a, x, lambda a, x: _sp.gammainc(a, x) * _gamma_series(a, x),
+                    lambda a, x: -_sp.gammaincc(a, x) * _gamma_fraction(a, x))  # fmt: skip
+
+
+def _by_tail(a: Any, x: Any, series: Any, fraction: Any) -> np.ndarray:
+    """A derivative of gammainc in `a`: 0 at x = 0 and x = ∞, `series(a, x)` where x < a + 1
+    (P's series converges fast), `fraction(a, x)` elsewhere (Q's continued fraction)."""
     a, x = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(x, dtype=float))
     out = np.full(a.shape, np.nan)
     valid = (a > 0) & (x >= 0)
     out[valid & ((x == 0) | (x == np.inf))] = 0.0
     inner = valid & (x > 0) & (x < np.inf)
-    series = inner & (x < a + 1)
-    fraction = inner & ~series
-    if np.any(series):
-        a_s, x_s = a[series], x[series]
-        out[series] = _sp.gammainc(a_s, x_s) * _gamma_series(a_s, x_s)
-    if np.any(fraction):
-        a_f, x_f = a[fraction], x[fraction]
-        out[fraction] = -_sp.gammaincc(a_f, x_f) * _gamma_fraction(a_f, x_f)
+    in_series = inner & (x < a + 1)
+    in_fraction = inner & ~in_series
+    if np.any(in_series):
+        out[in_series] = series(a[in_series], x[in_series])
+    if np.any(in_fraction):
+        out[in_fraction] = fraction(a[in_fraction], x[in_fraction])
     return out[()] if out.ndim == 0 else out
 
 
@@ -159,22 +165,17 @@ def _gamma_fraction_second(a: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np
 def gammainc_daa(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """∂² gammainc(a, x) / ∂a² (= -∂² gammaincc / ∂a²): P ((d log P)² + d² log P), from whichever
     tail the series or the continued fraction gives; 0 at x = 0 and x = ∞."""
-    a, x = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(x, dtype=float))
-    out = np.full(a.shape, np.nan)
-    valid = (a > 0) & (x >= 0)
-    out[valid & ((x == 0) | (x == np.inf))] = 0.0
-    inner = valid & (x > 0) & (x < np.inf)
-    series = inner & (x < a + 1)
-    fraction = inner & ~series
-    if np.any(series):
-        a_s, x_s = a[series], x[series]
-        first, second = _gamma_series_second(a_s, x_s)
-        out[series] = _sp.gammainc(a_s, x_s) * (first * first + second)
-    if np.any(fraction):
-        a_f, x_f = a[fraction], x[fraction]
-        first, second = _gamma_fraction_second(a_f, x_f)
-        out[fraction] = -_sp.gammaincc(a_f, x_f) * (first * first + second)
-    return out[()] if out.ndim == 0 else out
+
+    def by(second_log: Any, tail: Any) -> Any:
+        def part(a: Any, x: Any) -> Any:
+            first, second = second_log(a, x)
+            return tail(a, x) * (first * first + second)
+
+        return part
+
+    return _by_tail(
+        a, x, by(_gamma_series_second, _sp.gammainc), by(_gamma_fraction_second, lambda a, x: -_sp.gammaincc(a, x))
+    )
 
 
 # ----- continued fractions and their derivatives ----------------------------------------------
