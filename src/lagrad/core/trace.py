@@ -16,7 +16,6 @@ array it was taken from, so that a write through either is seen by both, as in N
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import os
 import sys
@@ -464,10 +463,8 @@ def _library_caller() -> tuple[str, str | None] | None:
     if public == "scipy.stats" and isinstance(getattr(owner, "name", None), str):
         public, name = f"scipy.stats.{owner.name}", name
     parts = public.split(".")  # scipy, the subpackage, and a distribution's name
-    try:  # only on the way to an error: the layer above is looked up, not imported by the core
-        ours: Any = importlib.import_module("lagrad." + ".".join(parts[:2]))
-    except ImportError:
-        ours = None
+    # `import lagrad` has loaded lagrad.scipy's modules: the core looks them up, never imports them
+    ours: Any = sys.modules.get("lagrad." + ".".join(parts[:2]))
     for part in parts[2:]:
         ours = getattr(ours, part, None)
     replacement = f"lagrad.{public}.{name}" if ours is not None and hasattr(ours, name) else None
