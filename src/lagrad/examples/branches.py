@@ -24,7 +24,6 @@ Run: lagrad demo --example branches [--out DIR], or python -m lagrad.examples.br
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.examples import run_from_command_line
 from lagrad.plot import save
 
 KINK, JUMP = 0.0, 1.0
@@ -181,8 +181,4 @@ def _draw(folder: Path) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("lagrad-demo"), help="folder for the picture")
-    parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args()
-    main(out=options.out, seed=options.seed)
+    run_from_command_line(main, __doc__)

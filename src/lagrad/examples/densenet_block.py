@@ -15,7 +15,6 @@ Run: lagrad demo --example densenet_block [--out DIR], or python -m lagrad.examp
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.examples import run_from_command_line
 
 
 def dense_block(x: Any, weights: list[Any], head: Any) -> Any:
@@ -149,8 +149,4 @@ def _draw(folder: Path, results: dict[str, Any]) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("lagrad-demo"), help="folder for the picture")
-    parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args()
-    main(out=options.out, seed=options.seed)
+    run_from_command_line(main, __doc__)

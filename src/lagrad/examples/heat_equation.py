@@ -16,7 +16,6 @@ Run: lagrad demo --example heat_equation [--out DIR], or python -m lagrad.exampl
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import scipy.optimize
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.examples import run_from_command_line
 from lagrad.plot import save
 
 KAPPA_MIN, KAPPA_MAX = 0.2, 2.0
@@ -163,8 +163,4 @@ def _draw(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("lagrad-demo"), help="folder for the picture")
-    parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args()
-    main(out=options.out, seed=options.seed)
+    run_from_command_line(main, __doc__)

@@ -16,7 +16,6 @@ Run: lagrad demo --example inception_block [--out DIR], or python -m lagrad.exam
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.examples import run_from_command_line
 from lagrad.plot import block_structure, save, solve_levels
 
 BRANCHES = ("branch 1", "branch 2", "branch 3", "pool")
@@ -166,8 +166,4 @@ def _draw(folder: Path, system: lagrad.AdjointSystem, groups: dict[str, list[int
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("lagrad-demo"), help="folder for the picture")
-    parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args()
-    main(out=options.out, seed=options.seed)
+    run_from_command_line(main, __doc__)

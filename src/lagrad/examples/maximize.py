@@ -16,13 +16,13 @@ Run: lagrad demo --example maximize [--out DIR], or python -m lagrad.examples.ma
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import lagrad.numpy as lnp
+from lagrad.examples import run_from_command_line
 from lagrad.optimize import maximize
 
 
@@ -115,8 +115,4 @@ def _draw(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("lagrad-demo"), help="folder for the picture")
-    parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args()
-    main(out=options.out, seed=options.seed)
+    run_from_command_line(main, __doc__)
