@@ -6,12 +6,13 @@ The one back-substitution of lagrad: `grad`, `vjp`, the full Jacobian in reverse
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ..core import Program, registry
-from .operators import _has_nan, apply_transpose, apply_transpose_batched
+from .operators import _has_nan, operator
 
 
 def back_substitution(
@@ -22,6 +23,7 @@ def back_substitution(
     release: bool = False,
     batched: bool = False,
     mask: bool = True,
+    diagonals: Mapping[int, Any] | None = None,
 ) -> list[Any]:
     """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``.
 
@@ -33,19 +35,26 @@ def back_substitution(
     `batched`: every seed has a leading axis of k cotangents, solved for together.
     `mask=False` turns zero means zero off: for an output that is itself NaN, whose
     gradient must not come back looking clean.
+    `diagonals`: the equations whose diagonal block is not ``-I`` (`AdjointSystem.implicit`);
+    λ_k is then ``diagonal.solve`` of what the blocks send.
     """
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
-        lam = _back_substitution(program, seeds, keep_all, False, batched)
+        lam = _back_substitution(program, seeds, keep_all, False, batched, diagonals)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
         if mask and any(_has_nan(v) for v in returned if v is not None):
-            lam = _back_substitution(program, seeds, keep_all, True, batched)
+            lam = _back_substitution(program, seeds, keep_all, True, batched, diagonals)
     if release:
         program.release()
     return lam
 
 
 def _back_substitution(
-    program: Program, seeds: dict[int, Any], keep_all: bool, guarded: bool, batched: bool
+    program: Program,
+    seeds: dict[int, Any],
+    keep_all: bool,
+    guarded: bool,
+    batched: bool,
+    diagonals: Mapping[int, Any] | None,
 ) -> list[Any]:
     """One sweep of back-substitution: the hot path of every gradient."""
     lam: list[Any] = [None] * program.n_vars
@@ -62,22 +71,25 @@ def _back_substitution(
             g = registry.ops.real(g)  # a real variable's multiplier is real
             if keep_all:
                 lam[eq.out] = g
+        if diagonals and eq.out in diagonals:  # explicit equations (-I) skip this
+            d = diagonals[eq.out]
+            g = lam[eq.out] = d.solve_batched(g) if batched else d.solve(g)
         if not keep_all:
             lam[eq.out] = None
         prim = eq.primitive
-        vjps = prim.vjps
+        ops = prim.operators
         values = eq.values
         params = eq.params
         for pos in eq.diff:
             i = eq.args[pos]
-            rule = vjps[pos] if pos < len(vjps) else prim.vjp_rule(pos)
+            op = ops.get(pos) or operator(prim, pos)
             if batched:
-                ct = apply_transpose_batched(eq, pos, g, shapes[i], guarded=guarded)
-            elif rule is None or guarded:
-                ct = apply_transpose(eq, pos, g, shapes[i], guarded=guarded)
-            else:
-                ct = rule(g, *values, **params)
-                if prim.elementwise and ct.shape != shapes[i]:
+                ct = op.transpose_batched(g, values, params, shapes[i], eq.dtype, guarded)
+            elif guarded or op.vjp is None:
+                ct = op.transpose(g, values, params, shapes[i], eq.dtype, guarded)
+            else:  # the hot path of every gradient, inlined
+                ct = op.vjp(g, *values, **params)
+                if op.elementwise and ct.shape != shapes[i]:
                     ct = unbroadcast(ct, shapes[i])
             prev = lam[i]
             lam[i] = ct if prev is None else prev + ct
@@ -87,4 +99,4 @@ def _back_substitution(
 def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[Any]:
     """The `back_substitution` method of an AdjointSystem: every λ in one sweep."""
     seeds = {} if system.output is None else {system.output: system.cotangent}
-    return back_substitution(system.program, seeds, keep_all=True)
+    return back_substitution(system.program, seeds, keep_all=True, diagonals=system.implicit)

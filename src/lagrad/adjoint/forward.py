@@ -3,6 +3,7 @@ tangents, which is tangent mode (jvp), on the same blocks as back-substitution."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -19,12 +20,15 @@ def forward_substitution(
     start: int = 0,
     outputs: list[int] | None = None,
     batched: bool = False,
+    diagonals: Mapping[int, Any] | None = None,
 ) -> list[Any]:
     """Tangents of every variable from the given ones, top row down:
     ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero). `start` skips equations
     that cannot depend on the seeded variables. A zero tangent contributes nothing
     (see the module docstring): the tangents of `outputs` (default: every variable)
     are the ones looked at for NaN. `batched`: every tangent has a leading axis of k.
+    `diagonals`: the equations whose diagonal block is not ``-I``; t_k is then
+    ``diagonal.solve_transpose`` of what the blocks send.
 
     A tangent sweep meets ``0 × ∞`` where reverse mode does not: in ``sqrt(x) * x`` at 0
     the infinite tangent of ``sqrt(x)`` meets the zero partial ``x``, while the reverse
@@ -33,17 +37,19 @@ def forward_substitution(
     solves: the Jacobian rows of those entries by one batched back-substitution, applied
     to the given tangents (real values; traced ones are left as they are)."""
     with np.errstate(invalid="ignore"):
-        t = _forward_substitution(program, tangents, start, False, batched, outputs)
+        t = _forward_substitution(program, tangents, start, False, batched, outputs, diagonals)
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
         if any(_has_nan(t[o]) for o in wanted):
-            t = _forward_substitution(program, tangents, start, True, batched, outputs)
+            t = _forward_substitution(program, tangents, start, True, batched, outputs, diagonals)
             for o in wanted:
                 if _has_nan(t[o]):
-                    t[o] = _by_transposed_solves(program, tangents, o, t[o], batched)
+                    t[o] = _by_transposed_solves(program, tangents, o, t[o], batched, diagonals)
     return t
 
 
-def _by_transposed_solves(program: Program, tangents: dict[int, Any], o: int, t_o: Any, batched: bool) -> Any:
+def _by_transposed_solves(
+    program: Program, tangents: dict[int, Any], o: int, t_o: Any, batched: bool, diagonals: Any
+) -> Any:
     """`t_o` with its NaN entries recomputed as (row of the Jacobian, by back-substitution) ·
     tangents, where that gives a number."""
     values = [t_o, *tangents.values()]
@@ -58,7 +64,8 @@ def _by_transposed_solves(program: Program, tangents: dict[int, Any], o: int, t_
     entries = np.unique(np.nonzero(np.isnan(flat_t))[1])
     seeds = np.zeros((len(entries), flat_t.shape[1]))
     seeds[np.arange(len(entries)), entries] = 1
-    lam = back_substitution(program, {o: seeds.reshape((len(entries), *program.shape(o)))}, keep_all=True, batched=True)
+    seeds = {o: seeds.reshape((len(entries), *program.shape(o)))}
+    lam = back_substitution(program, seeds, keep_all=True, batched=True, diagonals=diagonals)
     rows = np.zeros((len(entries), k))  # J[entry] · t, per batch row
     for i, t_i in tangents.items():
         if lam[i] is not None:
@@ -75,6 +82,7 @@ def _forward_substitution(
     guarded: bool,
     batched: bool,
     outputs: list[int] | None,
+    diagonals: Mapping[int, Any] | None,
 ) -> list[Any]:
     """One sweep. With `outputs` given, every other tangent is dropped after its last use
     (fresh arrays for every tangent would also cost the allocator a page fault per page)."""
@@ -92,8 +100,12 @@ def _forward_substitution(
             last.pop(o, None)
     for j, eq in enumerate(equations):
         if eq.diff:
-            out = apply(eq, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
+            values = eq.values
+            out = apply(eq, values, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
             if out is not None:
+                if diagonals and eq.out in diagonals:  # explicit equations (-I) skip this
+                    d = diagonals[eq.out]
+                    out = d.solve_transpose_batched(out) if batched else d.solve_transpose(out)
                 t[eq.out] = out
         if outputs is not None:
             for a in eq.args:
@@ -123,20 +135,26 @@ def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[
         start = max(i - program.n_inputs + 1, 0)
         shape, dtype = program.shape(i), program.dtype(i)
         m = real_size(shape, dtype)
+        diagonal = system.implicit.get(i)
         lam_i = np.zeros(m)
         for first in range(0, m, CHUNK):
             rows = np.eye(m)[first : first + CHUNK]
             if is_parts_shape(shape):  # several arrays: one direction at a time
                 for s, e in enumerate(rows):
+                    seed = unflat(e, shape, dtype)
+                    seed = diagonal.solve_transpose(seed) if diagonal else seed
                     t = forward_substitution(
-                        program, {i: unflat(e, shape, dtype)}, start=start, outputs=[system.output]
+                        program, {i: seed}, start=start, outputs=[system.output], diagonals=system.implicit
                     )
                     t = t[system.output]
                     if t is not None:
                         lam_i[first + s] = np.real(np.sum(np.ravel(_plain(t)) * c))
                 continue
             seeds = np.stack([unflat(e, shape, dtype) for e in rows])
-            t = forward_substitution(program, {i: seeds}, start=start, outputs=[system.output], batched=True)
+            seeds = diagonal.solve_transpose_batched(seeds) if diagonal else seeds  # t_i from A[i, i]ᵀ
+            t = forward_substitution(
+                program, {i: seeds}, start=start, outputs=[system.output], batched=True, diagonals=system.implicit
+            )
             t = t[system.output]
             if t is not None:  # the derivative of Re Σ cotangent · output, per direction
                 lam_i[first : first + len(rows)] = np.real(np.reshape(_plain(t), (len(rows), -1)) @ c)

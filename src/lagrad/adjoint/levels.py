@@ -49,13 +49,15 @@ def solve(system: Any, wanted: list[int] | None = None, *, workers: int | None =
     lam[system.output] = system.cotangent
     with np.errstate(invalid="ignore"), ThreadPoolExecutor(workers or WORKERS) as pool:
         for guarded in (False, True):
-            result = _sweep(program, list(lam), pool, guarded)
+            result = _sweep(program, list(lam), pool, guarded, system.implicit)
             if not any(_has_nan(v) for v in result if v is not None):
                 break
     return result
 
 
-def _sweep(program: Program, lam: list[Any], pool: ThreadPoolExecutor, guarded: bool) -> list[Any]:
+def _sweep(
+    program: Program, lam: list[Any], pool: ThreadPoolExecutor, guarded: bool, diagonals: dict[int, Any]
+) -> list[Any]:
     shapes = program.shapes()
     for members in schedule(program):
         tasks = []
@@ -66,9 +68,12 @@ def _sweep(program: Program, lam: list[Any], pool: ThreadPoolExecutor, guarded: 
             g = lam[k]
             if program.has_complex and eq.dtype.kind == "f" and g.dtype.kind == "c":
                 g = lam[k] = registry.ops.real(g)  # a real variable's multiplier is real
+            if k in diagonals:
+                g = lam[k] = diagonals[k].solve(g)
+            values = eq.values
             for pos in eq.diff:
                 i = eq.args[pos]
-                tasks.append((i, pool.submit(apply_transpose, eq, pos, g, shapes[i], guarded=guarded)))
+                tasks.append((i, pool.submit(apply_transpose, eq, pos, values, g, shapes[i], guarded=guarded)))
         for i, future in tasks:  # added up in a fixed order: the result does not depend on timing
             ct = future.result()
             lam[i] = ct if lam[i] is None else lam[i] + ct

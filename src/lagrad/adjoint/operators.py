@@ -2,19 +2,22 @@
 
 `A` is block upper-triangular: row `i` (a variable), column `k` (an equation),
 ``A[i, k] = ∂f_k/∂z_i`` above the diagonal. A block is never formed here: it is
-applied through its primitive's rules, resolved in one place for every solver:
+applied through an `Operator`, one per (primitive, argument position), into which the
+declared rules are resolved once (again after a rule is redeclared):
 
-* `apply_transpose` (``(∂f_k/∂z_i)ᵀ g``, what back-substitution needs) and `apply_block`
-  (``Σ_i ∂f_k/∂z_i t_i``, what forward substitution needs), each using the rule of the
-  other kind, transposed, where a primitive declares only one;
-* the same two batched over a leading axis of k right-hand sides
-  (`apply_transpose_batched`, `apply_block_batched`): a primitive's batched rule, its
-  elementwise rule by broadcasting, or else a loop over the batch;
+* `transpose` (``(∂f_k/∂z_i)ᵀ g``, what back-substitution needs) and `apply`
+  (``∂f_k/∂z_i t``, what forward substitution needs), each the rule of the other kind,
+  transposed, where a primitive declares only one;
+* the same two batched over a leading axis of k right-hand sides: a primitive's batched
+  rule, its elementwise rule by broadcasting, or else a loop over the batch;
 * zero means zero: with `guarded`, a multiplier (or tangent) that is zero contributes
   nothing, whatever the partial it meets, so ``where(x > 0, sqrt(x), 0.0)`` has gradient 0
   where ``x <= 0`` rather than ``0 × nan``. Solvers run unguarded first and again guarded
   only if NaN shows in what they return (NaN propagates through every rule, so a result
   without NaN is already the masked one).
+
+The functions below (`apply_transpose`, `apply_block` and their batched forms) apply the
+blocks of one equation with one run's forward `values` (``(ans, *args)``, as kept).
 """
 
 from __future__ import annotations
@@ -24,79 +27,182 @@ from typing import Any
 import numpy as np
 
 from ..core import Trace, registry
+from ..core.primitive import _at_argnum
 from ..core.program import Constant, Parts, is_parts_shape, zeros_of
 
 
-def vjp_rule(prim: Any, pos: int) -> Any:
-    """The transpose-apply rule of `prim` in argument `pos`, or None."""
-    return prim.vjps[pos] if pos < len(prim.vjps) else prim.vjp_rule(pos)
+class Operator:
+    """``∂f/∂x`` of a primitive `f` in its argument at `pos`, with its rules resolved.
+
+    Every method takes the forward `values` ``(ans, *args)`` and static `params` of one
+    call, `shape`/`dtype` of the other side (the argument's for `transpose`, the result's
+    for `apply`), and `guarded` (zero means zero)."""
+
+    __slots__ = ("primitive", "pos", "elementwise", "vjp", "jvp", "batch_vjp", "batch_jvp", "broadcasts")
+
+    def __init__(self, prim: Any, pos: int) -> None:
+        self.primitive, self.pos, self.elementwise = prim, pos, prim.elementwise
+        self.vjp, self.jvp = prim.rules_at(pos)  # None: the other kind, transposed
+        batch_vjp = prim.batch_vjps.get(pos)
+        if batch_vjp is None and prim.batch_vjp_argnum is not None:
+            batch_vjp = _at_argnum(prim.batch_vjp_argnum, pos)
+        self.batch_jvp = prim.batch_jvps.get(pos)
+        self.broadcasts = self.batch_jvp is None and self.elementwise and self.jvp is not None
+        if self.broadcasts:
+            self.batch_jvp = self.jvp
+        self.batch_vjp = self.vjp if batch_vjp is None and self.elementwise else batch_vjp
+
+    @property
+    def reads(self) -> list[Any]:
+        """What its rules read of ``(ans, *args)`` (per rule; see `lagrad.core.rule_reads`)."""
+        return self.primitive.reads(self.pos)
+
+    def transpose(self, g: Any, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any,
+                  guarded: bool = False) -> Any:  # fmt: skip
+        """``(∂f/∂x)ᵀ g``, shaped like x (`shape`). `guarded`: entries of `g` that are zero
+        contribute exactly zero, even against an infinite or undefined partial (elementwise
+        rules entry by entry, others when all of `g` is zero)."""
+        rule = self.vjp
+        if rule is None:
+            ct = _transposed(self.jvp, g, shape, dtype, values, params)
+            return _masked(g, ct, self.elementwise and np.shape(_plain(g)) == shape) if guarded else ct
+        if not guarded:
+            ct = rule(g, *values, **params)
+        else:
+            with np.errstate(invalid="ignore"):  # 0 × inf is masked just below
+                ct = _masked(g, rule(g, *values, **params), self.elementwise)
+        if self.elementwise and ct.shape != shape:
+            ct = registry.ops.unbroadcast(ct, shape)
+        return ct
+
+    def apply(self, t: Any, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any,
+              guarded: bool = False) -> Any:  # fmt: skip
+        """``∂f/∂x t``, shaped like f's result (`shape`) or broadcastable to it."""
+        rule = self.jvp
+        if rule is None:
+            c = _transposed(self.vjp, t, shape, dtype, values, params)
+            return _masked(t, c, self.elementwise and np.shape(_plain(t)) == shape) if guarded else c
+        if not guarded:
+            return _parts(rule(t, *values, **params))
+        with np.errstate(invalid="ignore"):
+            return _masked(t, _parts(rule(t, *values, **params)), self.elementwise)
+
+    def transpose_batched(self, g: Any, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any,
+                          guarded: bool = False) -> Any:  # fmt: skip
+        """k stacked ``(∂f/∂x)ᵀ g[b]``: `g` shaped ``(k, *result shape)``, the result ``(k, *shape)``."""
+        rule = self.batch_vjp
+        if rule is None or isinstance(g, Parts) or is_parts_shape(shape):
+            return _stacked([self.transpose(r, values, params, shape, dtype, guarded) for r in _rows(g)])
+        if not guarded:
+            ct = rule(g, *values, **params)
+        else:
+            with np.errstate(invalid="ignore"):
+                ct = rule(g, *values, **params)
+            if _has_nan(ct):
+                if not self.elementwise:
+                    return _stacked([self.transpose(r, values, params, shape, dtype, True) for r in _rows(g)])
+                ct = np.where(g == 0, 0, ct)
+        if self.elementwise and ct.shape[1:] != shape:
+            ct = registry.ops.unbroadcast_batched(ct, shape)
+        return ct
+
+    def apply_batched(self, t: Any, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any,
+                      guarded: bool = False) -> Any:  # fmt: skip
+        """k stacked ``∂f/∂x t[b]``: `t` shaped ``(k, *x's shape)``, the result ``(k, *shape)``
+        or broadcastable to it."""
+        rule = self.batch_jvp
+        if rule is not None and not isinstance(t, Parts):
+            if self.broadcasts and len(shape) > t.ndim - 1:  # align x's axes with the result's
+                t = registry.ops.reshape(t, (t.shape[0],) + (1,) * (len(shape) - t.ndim + 1) + t.shape[1:])
+            if not guarded:
+                return rule(t, *values, **params)
+            with np.errstate(invalid="ignore"):
+                c = rule(t, *values, **params)
+            if not _has_nan(c):
+                return c
+            if self.elementwise:
+                return np.where(t == 0, 0, c)
+        rows = [self.apply(r, values, params, shape, dtype, guarded) for r in _rows(t)]
+        return _stacked([r if r.shape == shape else registry.ops.broadcast_to(r, shape) for r in rows])
+
+    def __repr__(self) -> str:
+        return f"<Operator ∂{self.primitive.name}/∂x{self.pos}>"
 
 
-def apply_transpose(eq: Any, pos: int, g: Any, shape: tuple[int, ...], *, guarded: bool = True) -> Any:
-    """``(∂f_k/∂z_i)ᵀ g`` for the argument at `pos` of equation `eq`, shaped like z_i.
-
-    `guarded`: entries of `g` that are zero contribute exactly zero, even against an
-    infinite or undefined partial (elementwise rules entry by entry, others when all
-    of `g` is zero)."""
-    prim = eq.primitive
-    rule = vjp_rule(prim, pos)
-    if rule is None:
-        ct = _transposed(jvp_rule(prim, pos), g, shape, eq.dtype, eq.values, eq.params)
-        return _masked(g, ct, prim.elementwise and eq.shape == shape) if guarded else ct
-    if not guarded:
-        ct = rule(g, *eq.values, **eq.params)
-    else:
-        with np.errstate(invalid="ignore"):  # 0 × inf is masked just below
-            ct = _masked(g, rule(g, *eq.values, **eq.params), prim.elementwise)
-    if prim.elementwise and ct.shape != shape:
-        ct = registry.ops.unbroadcast(ct, shape)
-    return ct
+def operator(prim: Any, pos: int) -> Operator:
+    """The resolved operator of `prim` in argument `pos` (made once, kept on the primitive)."""
+    op = prim.operators.get(pos)
+    if op is None:
+        op = prim.operators[pos] = Operator(prim, pos)
+    return op
 
 
-def jvp_rule(prim: Any, pos: int) -> Any:
-    return prim.jvps[pos] if pos < len(prim.jvps) and prim.jvps[pos] is not None else prim.jvp_rule(pos)
+# ----- one equation's blocks, with one run's values ------------------------------------
 
 
-def apply_block(eq: Any, tangents: list[Any], *, guarded: bool = True) -> Any:
+def apply_transpose(eq: Any, pos: int, values: list[Any], g: Any, shape: Any, *, guarded: bool = True) -> Any:
+    """``(∂f_k/∂z_i)ᵀ g`` for the argument at `pos` of equation `eq`, shaped like z_i."""
+    op = eq.primitive.operators.get(pos) or operator(eq.primitive, pos)
+    return op.transpose(g, values, eq.params, shape, eq.dtype, guarded)
+
+
+def apply_transpose_batched(eq: Any, pos: int, values: list[Any], g: Any, shape: Any, *, guarded: bool = False) -> Any:
+    """k stacked ``(∂f_k/∂z_i)ᵀ g[b]``: `g` shaped ``(k, *z_k.shape)``, the result ``(k, *shape)``."""
+    op = eq.primitive.operators.get(pos) or operator(eq.primitive, pos)
+    return op.transpose_batched(g, values, eq.params, shape, eq.dtype, guarded)
+
+
+def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: bool = True) -> Any:
     """``Σ_i ∂f_k/∂z_i t_i`` over the arguments of `eq` that have a tangent (None if none).
 
-    `guarded`: zero tangents contribute exactly zero (see `apply_transpose`)."""
+    A primitive with a joint rule (all tangents at once) is applied through it."""
     prim = eq.primitive
     if prim.jvp_joint is not None:
-        ts = [None] * len(eq.args)
-        any_tangent = False
-        for pos in eq.diff:
-            ts[pos] = tangents[pos]
-            any_tangent = any_tangent or tangents[pos] is not None
-        if not any_tangent:
+        ts = [tangents[p] if p in eq.diff else None for p in range(len(eq.args))]
+        if all(t is None for t in ts):
             return None
-        out = _parts(prim.jvp_joint(ts, *eq.values, **eq.params))
+        out = _parts(prim.jvp_joint(ts, *values, **eq.params))
         if guarded and _has_nan(out) and not any(_nonzero(t) for t in ts if t is not None):
             return None
     else:
         out = None
         for pos in eq.diff:
             t = tangents[pos]
-            if t is None:
-                continue
-            rule = jvp_rule(prim, pos)
-            if rule is None:
-                c = _transposed(vjp_rule(prim, pos), t, eq.shape, eq.dtype, eq.values, eq.params)
-                c = _masked(t, c, prim.elementwise and np.shape(_plain(t)) == eq.shape) if guarded else c
-            elif not guarded:
-                c = _parts(rule(t, *eq.values, **eq.params))
-            else:
-                with np.errstate(invalid="ignore"):
-                    c = _masked(t, _parts(rule(t, *eq.values, **eq.params)), prim.elementwise)
-            out = c if out is None else out + c
+            if t is not None:
+                op = prim.operators.get(pos) or operator(prim, pos)
+                c = op.apply(t, values, eq.params, eq.shape, eq.dtype, guarded)
+                out = c if out is None else out + c
         if out is None:
             return None
-    if out.shape != eq.shape:
-        out = registry.ops.broadcast_to(out, eq.shape)
-    return out
+    return out if out.shape == eq.shape else registry.ops.broadcast_to(out, eq.shape)
 
 
-# ----- the same operators batched over a leading axis of k right-hand sides ---------------
+def apply_block_batched(eq: Any, values: list[Any], tangents: list[Any], *, guarded: bool = False) -> Any:
+    """k stacked ``Σ_i ∂f_k/∂z_i t_i[b]``: each tangent shaped ``(k, *z_i.shape)`` (or None)."""
+    prim = eq.primitive
+    present = [pos for pos in eq.diff if tangents[pos] is not None]
+    if not present:
+        return None
+    k = _batch_size(tangents[present[0]])
+    if prim.batch_jvp_joint is not None and not guarded:
+        out = prim.batch_jvp_joint([tangents[p] if p in present else None for p in range(len(eq.args))],
+                                   *values, **eq.params)  # fmt: skip
+    elif prim.jvp_joint is not None or is_parts_shape(eq.shape):  # one row at a time
+        rows = []
+        for b in range(k):
+            out = apply_block(eq, values, [None if t is None else _row(t, b) for t in tangents], guarded=guarded)
+            rows.append(zeros_of(eq.shape, eq.dtype) if out is None else out)
+        return _stacked(rows)
+    else:
+        out = None
+        for pos in present:
+            op = prim.operators.get(pos) or operator(prim, pos)
+            c = op.apply_batched(tangents[pos], values, eq.params, eq.shape, eq.dtype, guarded)
+            out = c if out is None else out + c
+    return out if out.shape == (k, *eq.shape) else registry.ops.broadcast_to(out, (k, *eq.shape))
+
+
+# ----- batches: a leading axis of k ------------------------------------------------
 
 
 def _batch_size(x: Any) -> int:
@@ -111,82 +217,14 @@ def _row(x: Any, b: int) -> Any:
     return x[b]
 
 
+def _rows(x: Any) -> list[Any]:
+    return [_row(x, b) for b in range(_batch_size(x))]
+
+
 def _stacked(rows: list[Any]) -> Any:
     if isinstance(rows[0], Parts):
         return Parts(np.stack([r[j] for r in rows]) for j in range(len(rows[0])))
     return np.stack(rows)  # NumPy's dispatch records it for traced values
-
-
-def apply_transpose_batched(eq: Any, pos: int, g: Any, shape: Any, *, guarded: bool = False) -> Any:
-    """k stacked ``(∂f_k/∂z_i)ᵀ g[b]``: `g` shaped ``(k, *z_k.shape)``, the result ``(k, *shape)``.
-
-    A primitive's batched rule if it has one, its elementwise rule by broadcasting, or else
-    the unbatched operator row by row."""
-    prim = eq.primitive
-    rule = prim.batch_vjp_rule(pos)
-    if rule is None and prim.elementwise:
-        rule = vjp_rule(prim, pos)
-    if rule is None or isinstance(g, Parts) or is_parts_shape(shape):
-        return _stacked([apply_transpose(eq, pos, _row(g, b), shape, guarded=guarded) for b in range(_batch_size(g))])
-    if not guarded:
-        ct = rule(g, *eq.values, **eq.params)
-    else:
-        with np.errstate(invalid="ignore"):
-            ct = rule(g, *eq.values, **eq.params)
-        if _has_nan(ct):
-            if not prim.elementwise:
-                rows = [apply_transpose(eq, pos, _row(g, b), shape) for b in range(_batch_size(g))]
-                return _stacked(rows)
-            ct = np.where(g == 0, 0, ct)
-    if prim.elementwise and ct.shape[1:] != shape:
-        ct = registry.ops.unbroadcast_batched(ct, shape)
-    return ct
-
-
-def apply_block_batched(eq: Any, tangents: list[Any], *, guarded: bool = False) -> Any:
-    """k stacked ``Σ_i ∂f_k/∂z_i t_i[b]``: each tangent shaped ``(k, *z_i.shape)`` (or None)."""
-    prim = eq.primitive
-    present = [pos for pos in eq.diff if tangents[pos] is not None]
-    if not present:
-        return None
-    k = _batch_size(tangents[present[0]])
-    if prim.batch_jvp_joint is not None and not guarded:
-        out = prim.batch_jvp_joint([tangents[p] if p in present else None for p in range(len(eq.args))],
-                                   *eq.values, **eq.params)  # fmt: skip
-        return out if out.shape == (k, *eq.shape) else registry.ops.broadcast_to(out, (k, *eq.shape))
-    if prim.jvp_joint is not None or is_parts_shape(eq.shape):
-        return _block_rows(eq, tangents, present, k, guarded)
-    out = None
-    for pos in present:
-        t = tangents[pos]
-        rule = prim.batch_jvps.get(pos)
-        if rule is None and prim.elementwise and not isinstance(t, Parts):
-            rule = jvp_rule(prim, pos)
-            pad = len(eq.shape) - (t.ndim - 1)
-            if rule is not None and pad > 0:  # align the argument's axes with the result's
-                t = registry.ops.reshape(t, (k,) + (1,) * pad + t.shape[1:])
-        if rule is None or isinstance(t, Parts):
-            c = _block_rows(eq, tangents, [pos], k, guarded)
-        elif not guarded:
-            c = rule(t, *eq.values, **eq.params)
-        else:
-            with np.errstate(invalid="ignore"):
-                c = rule(t, *eq.values, **eq.params)
-            if _has_nan(c):
-                c = np.where(t == 0, 0, c) if prim.elementwise else _block_rows(eq, tangents, [pos], k, True)
-        out = c if out is None else out + c
-    if out.shape != (k, *eq.shape):
-        out = registry.ops.broadcast_to(out, (k, *eq.shape))
-    return out
-
-
-def _block_rows(eq: Any, tangents: list[Any], positions: list[int], k: int, guarded: bool) -> Any:
-    rows = []
-    for b in range(k):
-        ts = [_row(t, b) if p in positions and t is not None else None for p, t in enumerate(tangents)]
-        out = apply_block(eq, ts, guarded=guarded)
-        rows.append(zeros_of(eq.shape, eq.dtype) if out is None else out)
-    return _stacked(rows)
 
 
 def _parts(value: Any) -> Any:

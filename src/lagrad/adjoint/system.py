@@ -3,7 +3,7 @@
 Layout as in the seed: row `i` is variable ``z_i``, column `k` is equation
 ``f_k`` (numbered by the variable it defines), the diagonal blocks (`diagonal`: ``-I``
 for an equation that defines its variable explicitly, the only kind a Program has
-today), ``A[i, k] = ∂f_k/∂z_i`` above it, and ``b = (0, …, 0, -1)``. Blocks are
+today, any `Diagonal` operator otherwise), ``A[i, k] = ∂f_k/∂z_i`` above it, and ``b = (0, …, 0, -1)``. Blocks are
 linear operators over the recorded values; the scalar-level matrix is assembled
 only when asked for, for programs small enough. Solving is the solvers' (`solvers`).
 """
@@ -59,14 +59,14 @@ class Block:
         """``(∂f_k/∂z_i)ᵀ g``: g shaped like z_k, the result like z_i."""
         out = None
         for pos in self.positions:
-            ct = operators.apply_transpose(self.equation, pos, g, self.in_shape)
+            ct = operators.apply_transpose(self.equation, pos, self.equation.values, g, self.in_shape)
             out = ct if out is None else out + ct
         return out
 
     def apply(self, t: Any) -> Any:
         """``∂f_k/∂z_i t``: t shaped like z_i, the result like z_k."""
         tangents = [t if pos in self.positions else None for pos in range(len(self.equation.args))]
-        out = operators.apply_block(self.equation, tangents)
+        out = operators.apply_block(self.equation, self.equation.values, tangents)
         return zeros_of(self.out_shape, self.equation.dtype) if out is None else out
 
     def __matmul__(self, v: Any) -> Any:
@@ -151,8 +151,10 @@ class Multipliers(Mapping):
 
 
 class Diagonal:
-    """The diagonal block ``A[k, k]`` of an equation: ``-I`` for ``z_k = f_k(…)``, which
-    defines its variable explicitly. Matrix builders and labels read it from here."""
+    """The diagonal block ``A[k, k]`` of an equation, an operator: ``-I`` for ``z_k = f_k(…)``,
+    which defines its variable explicitly (the solvers then call nothing: λ_k and t_k are what
+    the other blocks send). Another kind of equation (``z = f(z, …)``) brings a subclass, in
+    `AdjointSystem.implicit`; matrix builders, labels and solvers read it from the system."""
 
     label = "-1"
 
@@ -164,13 +166,27 @@ class Diagonal:
         i = np.arange(self.size)
         return i, i, -np.ones(self.size)
 
-    def solve_transpose(self, r: Any) -> Any:
-        """``λ_k`` from ``A[k, k]ᵀ λ_k = -r`` (r: what the blocks above send, less b_k)."""
+    def solve(self, r: Any) -> Any:
+        """x from ``A[k, k] x = -r``: λ_k, where r is what the blocks right of the diagonal
+        send, less b_k (back-substitution)."""
         return r
+
+    def solve_transpose(self, r: Any) -> Any:
+        """x from ``A[k, k]ᵀ x = -r``: t_k, where r is what the blocks above send (forward
+        substitution)."""
+        return r
+
+    def solve_batched(self, r: Any) -> Any:
+        """`solve` for k right-hand sides stacked on a leading axis."""
+        return np.stack([self.solve(row) for row in r])
+
+    def solve_transpose_batched(self, r: Any) -> Any:
+        """`solve_transpose` for k right-hand sides stacked on a leading axis."""
+        return np.stack([self.solve_transpose(row) for row in r])
 
 
 class SymbolicMatrix:
-    """The labels of ``A``: ``-1`` on the diagonal, ``∂f_k/∂z_i`` where equation `k`
+    """The labels of ``A``: the diagonal blocks' (``-1`` for an explicit equation), ``∂f_k/∂z_i`` where equation `k`
     reads variable `i` with a nonzero partial, empty elsewhere. ``numpy.asarray`` of it
     is the ``(n, n)`` object array of labels."""
 
@@ -244,6 +260,8 @@ class AdjointSystem:
                 f"{given}; for a function with several outputs, use lagrad.vjp"
             )
         self.cotangent = cotangent
+        #: equation -> its diagonal block where that is not -I (none in a Program today)
+        self.implicit: dict[int, Diagonal] = {}
         self._solutions: dict[str, Multipliers] = {}
 
     # -- the system ---------------------------------------------------------------
@@ -296,7 +314,7 @@ class AdjointSystem:
 
     def diagonal(self, k: int) -> Diagonal:
         """The diagonal block ``A[k, k]`` (0-based), an operator."""
-        return Diagonal(real_size(self.program.shape(k), self.program.dtype(k)))
+        return self.implicit.get(k) or Diagonal(real_size(self.program.shape(k), self.program.dtype(k)))
 
     def solve(
         self, method: str = "back_substitution", *, max_size: int | None = None, wanted: Any = None, **options: Any
@@ -354,7 +372,11 @@ class AdjointSystem:
         """``‖A λ − b‖`` (2-norm over all scalars): ~1e-16 for a solution."""
         lam = (multipliers or self.multipliers).lambdas
         dtypes = [self.program.dtype(i) for i in range(self.n)]
-        r = [-flat(_plain(v), d, covector=True) for v, d in zip(lam, dtypes)]
+        r = []
+        for i, (v, d) in enumerate(zip(lam, dtypes)):  # the diagonal blocks, A[i, i] λ_i
+            x = flat(_plain(v), d, covector=True)
+            rows, cols, vals = self.diagonal(i).entries()
+            r.append(np.bincount(rows, vals * x[cols], minlength=len(x)))
         for block in self.blocks():
             lam_k = lam[block.k]
             if not np.any(flat(_plain(lam_k))):

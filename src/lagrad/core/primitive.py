@@ -130,6 +130,8 @@ class Primitive:
         self.batch_vjp_argnum: Rule | None = None
         self.batch_jvp_joint: Rule | None = None
         self._plans: dict[int, Plan] = {}
+        #: argument position -> its resolved operator (`lagrad.adjoint.operators.operator`)
+        self.operators: dict[int, Any] = {}
         self.__doc__ = getattr(impl, "__doc__", None)
         self.__wrapped__ = impl
 
@@ -149,21 +151,22 @@ class Primitive:
 
     # -- rules ---------------------------------------------------------------
 
-    def vjp_rule(self, pos: int) -> Rule | None:
+    def rules_at(self, pos: int) -> tuple[Rule | None, Rule | None]:
+        """The declared (vjp, jvp) rules in argument `pos`, each None where not declared:
+        a per-argument rule, else the any-position one bound to `pos`, else (jvp of a
+        linear primitive) the primitive applied to the tangent. The operator layer
+        resolves the rest (transposes, batching) from these once."""
         if pos < len(self.vjps):
-            return self.vjps[pos]
-        if self.vjp_argnum is not None:
-            return _at_argnum(self.vjp_argnum, pos)
-        return None
-
-    def jvp_rule(self, pos: int) -> Rule | None:
+            vjp = self.vjps[pos]
+        else:
+            vjp = None if self.vjp_argnum is None else _at_argnum(self.vjp_argnum, pos)
         if pos < len(self.jvps):
-            return self.jvps[pos]
-        if self.jvp_argnum is not None:
-            return _at_argnum(self.jvp_argnum, pos)
-        if self.linear:
-            return _linear_jvp(self, pos)
-        return None
+            jvp = self.jvps[pos]
+        elif self.jvp_argnum is not None:
+            jvp = _at_argnum(self.jvp_argnum, pos)
+        else:
+            jvp = _linear_jvp(self, pos) if self.linear else None
+        return vjp, jvp
 
     def batches(self) -> bool:
         """Whether the rules have batched forms (elementwise rules batch by broadcasting)."""
@@ -171,15 +174,8 @@ class Primitive:
             self.batch_vjps or self.batch_jvps or self.batch_vjp_argnum or self.batch_jvp_joint
         )
 
-    def batch_vjp_rule(self, pos: int) -> Rule | None:
-        """The batched transpose-apply rule in argument `pos`, or None."""
-        rule = self.batch_vjps.get(pos)
-        if rule is None and self.batch_vjp_argnum is not None:
-            return _at_argnum(self.batch_vjp_argnum, pos)
-        return rule
-
     def has_derivative(self, pos: int) -> bool:
-        return self.vjp_rule(pos) is not None or self.jvp_rule(pos) is not None or self.jvp_joint is not None
+        return self.jvp_joint is not None or self.rules_at(pos) != (None, None)
 
     def plan(self, key: int, nargs: int) -> Plan:
         """The plan for arguments whose traced-ness `key` encodes: bit 2p marks a traced
@@ -195,7 +191,7 @@ class Primitive:
         diff = tuple(p for p in traced if key >> (2 * p + 3) & 1 and self.has_derivative(p))
         use = [UNREAD] * (nargs + 1)  # index 0: ans
         for p in diff:
-            for reads in self._reads_for(p):
+            for reads in self.reads(p):
                 if reads is None:
                     use = [READ] * (nargs + 1)
                 elif reads is LINEAR_READS:
@@ -212,7 +208,8 @@ class Primitive:
         meta = tuple(p + 1 for p in traced if use[p + 1] == META)
         return Plan(use[0], drop, meta, diff)
 
-    def _reads_for(self, pos: int) -> list[Any]:
+    def reads(self, pos: int) -> list[Any]:
+        """What the rules serving argument `pos` read, one entry per rule (see `rule_reads`)."""
         reads = []
         if pos < len(self.vjps) and self.vjps[pos] is not None:
             reads.append(self.vjp_reads[pos])
@@ -229,7 +226,9 @@ class Primitive:
         return reads
 
     def _rules_changed(self) -> None:
+        """A rule was declared: plans and resolved operators are made again when next needed."""
         self._plans.clear()
+        self.operators.clear()
 
 
 def _at_argnum(rule: Rule, pos: int) -> Rule:
@@ -366,6 +365,7 @@ def defbatch(
     prim.batch_jvps.update(jvps or {})
     prim.batch_vjp_argnum = vjp_argnum or prim.batch_vjp_argnum
     prim.batch_jvp_joint = jvp_joint or prim.batch_jvp_joint
+    prim._rules_changed()
     return prim
 
 
