@@ -42,7 +42,7 @@ class Operator:
 
     def __init__(self, prim: Any, pos: int) -> None:
         self.primitive, self.pos, self.elementwise = prim, pos, prim.elementwise
-        self.vjp, self.jvp = prim.rules_at(pos)  # None: the other kind, transposed
+        (self.vjp, _), (self.jvp, _) = prim.rules_at(pos)  # None: the other kind, transposed
         batch_vjp = prim.batch_vjps.get(pos)
         if batch_vjp is None and prim.batch_vjp_argnum is not None:
             batch_vjp = _at_argnum(prim.batch_vjp_argnum, pos)

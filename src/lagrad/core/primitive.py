@@ -151,21 +151,21 @@ class Primitive:
 
     # -- rules ---------------------------------------------------------------
 
-    def rules_at(self, pos: int) -> tuple[Rule | None, Rule | None]:
-        """The declared (vjp, jvp) rules in argument `pos`, each None where not declared:
-        a per-argument rule, else the any-position one bound to `pos`, else (jvp of a
-        linear primitive) the primitive applied to the tangent. The operator layer
-        resolves the rest (transposes, batching) from these once."""
+    def rules_at(self, pos: int) -> tuple[tuple[Rule | None, Any], tuple[Rule | None, Any]]:
+        """The declared (vjp, what it reads) and (jvp, what it reads) in argument `pos`, the
+        rule None where not declared: a per-argument rule, else the any-position one bound to
+        `pos`, else (jvp of a linear primitive) the primitive applied to the tangent. The
+        operator layer resolves the rest (transposes, batching) from these, once."""
         if pos < len(self.vjps):
-            vjp = self.vjps[pos]
+            vjp = self.vjps[pos], self.vjp_reads[pos]
         else:
-            vjp = None if self.vjp_argnum is None else _at_argnum(self.vjp_argnum, pos)
+            vjp = (None if self.vjp_argnum is None else _at_argnum(self.vjp_argnum, pos)), self.argnum_reads
         if pos < len(self.jvps):
-            jvp = self.jvps[pos]
+            jvp = self.jvps[pos], self.jvp_reads[pos]
         elif self.jvp_argnum is not None:
-            jvp = _at_argnum(self.jvp_argnum, pos)
+            jvp = _at_argnum(self.jvp_argnum, pos), self.argnum_reads
         else:
-            jvp = _linear_jvp(self, pos) if self.linear else None
+            jvp = (_linear_jvp(self, pos) if self.linear else None), LINEAR_READS
         return vjp, jvp
 
     def batches(self) -> bool:
@@ -175,7 +175,7 @@ class Primitive:
         )
 
     def has_derivative(self, pos: int) -> bool:
-        return self.jvp_joint is not None or self.rules_at(pos) != (None, None)
+        return self.jvp_joint is not None or any(rule is not None for rule, _ in self.rules_at(pos))
 
     def plan(self, key: int, nargs: int) -> Plan:
         """The plan for arguments whose traced-ness `key` encodes: bit 2p marks a traced
@@ -210,25 +210,13 @@ class Primitive:
 
     def reads(self, pos: int) -> list[Any]:
         """What the rules serving argument `pos` read, one entry per rule (see `rule_reads`)."""
-        reads = []
-        if pos < len(self.vjps) and self.vjps[pos] is not None:
-            reads.append(self.vjp_reads[pos])
-        elif self.vjp_argnum is not None:
-            reads.append(self.argnum_reads)
+        (vjp, vjp_reads), (jvp, jvp_reads) = self.rules_at(pos)
+        reads = [] if vjp is None else [vjp_reads]
         if self.jvp_joint is not None:
             reads.append(self.joint_reads)
-        elif pos < len(self.jvps) and self.jvps[pos] is not None:
-            reads.append(self.jvp_reads[pos])
-        elif self.jvp_argnum is not None:
-            reads.append(self.argnum_reads)
-        elif self.linear:
-            reads.append(LINEAR_READS)
+        elif jvp is not None:
+            reads.append(jvp_reads)
         return reads
-
-    def _rules_changed(self) -> None:
-        """A rule was declared: plans and resolved operators are made again when next needed."""
-        self._plans.clear()
-        self.operators.clear()
 
 
 def _at_argnum(rule: Rule, pos: int) -> Rule:
@@ -258,13 +246,23 @@ def primitive(fun: Callable[..., Any] | None = None, *, name: str | None = None,
     return Primitive(name or fun.__name__, fun, elementwise=elementwise)
 
 
-def _check(prim: Any, who: str) -> Primitive:
+def _declare(prim: Any, who: str, **tables: Any) -> Primitive:
+    """The one step every declaring function ends in: the primitive's rule tables updated,
+    and its plans and resolved operators dropped, to be made again from them when next needed."""
     if not isinstance(prim, Primitive):
         raise TypeError(
             f"lagrad.{who}: {prim!r} is not a primitive; declare it first with "
             f"`@lagrad.primitive` and pass the object that returns."
         )
+    for table, value in tables.items():
+        setattr(prim, table, value)
+    prim._plans.clear()
+    prim.operators.clear()
     return prim
+
+
+def _reads_of(rules: tuple[Rule | None, ...], reads: list[Any] | None) -> list[Any]:
+    return list(reads) if reads is not None else [rule_reads(r) for r in rules]
 
 
 def defvjp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None) -> Primitive:
@@ -275,55 +273,37 @@ def defvjp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None)
     solvers derive it by transposing this one. `reads` overrides, per rule, what
     is read off its code: a tuple of UNREAD/META/READ for (ans, *args).
     """
-    _check(prim, "defvjp")
-    prim.vjps = list(rules)
-    prim.vjp_reads = list(reads) if reads is not None else [rule_reads(r) for r in rules]
-    prim._rules_changed()
-    return prim
+    return _declare(prim, "defvjp", vjps=list(rules), vjp_reads=_reads_of(rules, reads))
 
 
 def defjvp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None) -> Primitive:
     """Apply rules, one per positional argument: ``rule(t, ans, *args, **params)``
     returns ``∂f/∂arg · t``, shaped like `ans` (or broadcastable to it)."""
-    _check(prim, "defjvp")
-    prim.jvps = list(rules)
-    prim.jvp_reads = list(reads) if reads is not None else [rule_reads(r) for r in rules]
-    prim._rules_changed()
-    return prim
+    return _declare(prim, "defjvp", jvps=list(rules), jvp_reads=_reads_of(rules, reads))
 
 
 def defrule(prim: Primitive, *partials: Rule | None) -> Primitive:
     """Rules of an elementwise primitive: ``partial(g, ans, *args)`` is ``g * ∂f/∂arg``
     pointwise. The Jacobian is diagonal, so one rule is both the vjp (broadcasting
     undone by the solver's shared `unbroadcast`) and the jvp."""
-    _check(prim, "defrule")
-    prim.elementwise = True
-    defvjp(prim, *partials)
-    defjvp(prim, *partials)
-    return prim
+    reads = _reads_of(partials, None)
+    return _declare(prim, "defrule", elementwise=True, vjps=list(partials), vjp_reads=reads,
+                    jvps=list(partials), jvp_reads=reads)  # fmt: skip
 
 
 def deflinear(prim: Primitive, *vjps: Rule | None, reads: list[Any] | None = None) -> Primitive:
     """Rules of a primitive linear in each argument with the others fixed (sum, reshape,
     matmul, ...): the vjps are given, and the jvp of an argument is the primitive applied
     to its tangent in that argument's place."""
-    defvjp(prim, *vjps, reads=reads)
-    prim.jvps = []
-    prim.jvp_reads = []
-    prim.linear = True
-    prim._rules_changed()
-    return prim
+    return _declare(prim, "deflinear", vjps=list(vjps), vjp_reads=_reads_of(vjps, reads), jvps=[], jvp_reads=[],
+                    linear=True)  # fmt: skip
 
 
 def defvjp_argnum(prim: Primitive, rule: Rule, *, reads: str = "all") -> Primitive:
     """One vjp rule for every position of a primitive with any number of arguments:
     ``rule(argnum, g, ans, *args, **params)``. `reads` is "all" or "shapes" (the rule
     reads only the arguments' shapes and dtypes)."""
-    _check(prim, "defvjp_argnum")
-    prim.vjp_argnum = rule
-    prim.argnum_reads = _declared_reads(reads)
-    prim._rules_changed()
-    return prim
+    return _declare(prim, "defvjp_argnum", vjp_argnum=rule, argnum_reads=_declared_reads(reads))
 
 
 def defjvp_joint(prim: Primitive, rule: Rule, *, reads: str = "all") -> Primitive:
@@ -331,19 +311,12 @@ def defjvp_joint(prim: Primitive, rule: Rule, *, reads: str = "all") -> Primitiv
     none): ``rule(tangents, ans, *args, **params)``. For primitives linear in all their
     arguments jointly (concatenate, stack), where per-argument rules would each build
     the whole result."""
-    _check(prim, "defjvp_joint")
-    prim.jvp_joint = rule
-    prim.joint_reads = _declared_reads(reads)
-    prim._rules_changed()
-    return prim
+    return _declare(prim, "defjvp_joint", jvp_joint=rule, joint_reads=_declared_reads(reads))
 
 
 def defjvp_argnum(prim: Primitive, rule: Rule) -> Primitive:
     """One jvp rule for every position: ``rule(argnum, t, ans, *args, **params)``."""
-    _check(prim, "defjvp_argnum")
-    prim.jvp_argnum = rule
-    prim._rules_changed()
-    return prim
+    return _declare(prim, "defjvp_argnum", jvp_argnum=rule)
 
 
 def defbatch(
@@ -360,12 +333,11 @@ def defbatch(
     unbatched rules. Positions without one fall back to a loop over the batch; elementwise
     rules need none (they batch by broadcasting). `vjp_argnum` and `jvp_joint` are the
     batched forms of `defvjp_argnum` and `defjvp_joint` rules."""
-    _check(prim, "defbatch")
+    prim = _declare(prim, "defbatch")  # operators are made again when next needed, from these:
     prim.batch_vjps.update(vjps or {})
     prim.batch_jvps.update(jvps or {})
     prim.batch_vjp_argnum = vjp_argnum or prim.batch_vjp_argnum
     prim.batch_jvp_joint = jvp_joint or prim.batch_jvp_joint
-    prim._rules_changed()
     return prim
 
 
