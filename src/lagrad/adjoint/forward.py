@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Program
-from ..core.program import is_parts_shape, real_size, unflat
-from .operators import _has_nan, _plain, apply_block, apply_block_batched
+from ..core.program import real_size, unflat
+from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched
 
 
 def forward_substitution(
@@ -139,18 +139,7 @@ def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[
         lam_i = np.zeros(m)
         for first in range(0, m, CHUNK):
             rows = np.eye(m)[first : first + CHUNK]
-            if is_parts_shape(shape):  # several arrays: one direction at a time
-                for s, e in enumerate(rows):
-                    seed = unflat(e, shape, dtype)
-                    seed = diagonal.solve_transpose(seed) if diagonal else seed
-                    t = forward_substitution(
-                        program, {i: seed}, start=start, outputs=[system.output], diagonals=system.implicit
-                    )
-                    t = t[system.output]
-                    if t is not None:
-                        lam_i[first + s] = np.real(np.sum(np.ravel(_plain(t)) * c))
-                continue
-            seeds = np.stack([unflat(e, shape, dtype) for e in rows])
+            seeds = _stacked([unflat(e, shape, dtype) for e in rows])  # several arrays: Parts of stacks
             seeds = diagonal.solve_transpose_batched(seeds) if diagonal else seeds  # t_i from A[i, i]ᵀ
             t = forward_substitution(
                 program, {i: seeds}, start=start, outputs=[system.output], batched=True, diagonals=system.implicit

@@ -142,14 +142,12 @@ def operator(prim: Any, pos: int) -> Operator:
 
 def apply_transpose(eq: Any, pos: int, values: list[Any], g: Any, shape: Any, *, guarded: bool = True) -> Any:
     """``(∂f_k/∂z_i)ᵀ g`` for the argument at `pos` of equation `eq`, shaped like z_i."""
-    op = eq.primitive.operators.get(pos) or operator(eq.primitive, pos)
-    return op.transpose(g, values, eq.params, shape, eq.dtype, guarded)
+    return operator(eq.primitive, pos).transpose(g, values, eq.params, shape, eq.dtype, guarded)
 
 
 def apply_transpose_batched(eq: Any, pos: int, values: list[Any], g: Any, shape: Any, *, guarded: bool = False) -> Any:
     """k stacked ``(∂f_k/∂z_i)ᵀ g[b]``: `g` shaped ``(k, *z_k.shape)``, the result ``(k, *shape)``."""
-    op = eq.primitive.operators.get(pos) or operator(eq.primitive, pos)
-    return op.transpose_batched(g, values, eq.params, shape, eq.dtype, guarded)
+    return operator(eq.primitive, pos).transpose_batched(g, values, eq.params, shape, eq.dtype, guarded)
 
 
 def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: bool = True) -> Any:
@@ -169,8 +167,7 @@ def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: boo
         for pos in eq.diff:
             t = tangents[pos]
             if t is not None:
-                op = prim.operators.get(pos) or operator(prim, pos)
-                c = op.apply(t, values, eq.params, eq.shape, eq.dtype, guarded)
+                c = operator(prim, pos).apply(t, values, eq.params, eq.shape, eq.dtype, guarded)
                 out = c if out is None else out + c
         if out is None:
             return None
@@ -188,16 +185,13 @@ def apply_block_batched(eq: Any, values: list[Any], tangents: list[Any], *, guar
         out = prim.batch_jvp_joint([tangents[p] if p in present else None for p in range(len(eq.args))],
                                    *values, **eq.params)  # fmt: skip
     elif prim.jvp_joint is not None or is_parts_shape(eq.shape):  # one row at a time
-        rows = []
-        for b in range(k):
-            out = apply_block(eq, values, [None if t is None else _row(t, b) for t in tangents], guarded=guarded)
-            rows.append(zeros_of(eq.shape, eq.dtype) if out is None else out)
-        return _stacked(rows)
+        rows = [apply_block(eq, values, [None if t is None else _row(t, b) for t in tangents], guarded=guarded)
+                for b in range(k)]  # fmt: skip
+        return _stacked([zeros_of(eq.shape, eq.dtype) if r is None else r for r in rows])
     else:
         out = None
         for pos in present:
-            op = prim.operators.get(pos) or operator(prim, pos)
-            c = op.apply_batched(tangents[pos], values, eq.params, eq.shape, eq.dtype, guarded)
+            c = operator(prim, pos).apply_batched(tangents[pos], values, eq.params, eq.shape, eq.dtype, guarded)
             out = c if out is None else out + c
     return out if out.shape == (k, *eq.shape) else registry.ops.broadcast_to(out, (k, *eq.shape))
 
@@ -265,11 +259,7 @@ def _masked(g: Any, ct: Any, elementwise: bool) -> Any:
         return ct
     if elementwise:
         return np.where(g == 0, 0, ct)  # NumPy's dispatch records it for traced values
-    return _zero_if_all_zero(g, ct)
-
-
-def _zero_if_all_zero(g: Any, ct: Any) -> Any:
-    if _nonzero(g) or not _has_nan(ct):
+    if _nonzero(g):
         return ct
     ct = _plain(ct)
     return zeros_of(ct.shape, ct.dtype)

@@ -20,18 +20,12 @@ import scipy.sparse
 from ..core import Program, registry
 from ..core.program import Constant, flat, real_size, unflat, zeros_of
 from . import operators, solvers
+from .operators import _plain
 
 #: The built-in solvers (`solvers.SOLVERS` has every registered one).
 METHODS = ("back_substitution", "forward_substitution", "sparse", "levels")
 DENSE_LIMIT = 2_000
 SPARSE_LIMIT = 20_000
-
-
-def _plain(x: Any) -> Any:
-    """The NumPy value under any layers of tracing."""
-    while hasattr(x, "_trace"):
-        x = x.value
-    return x
 
 
 class Block:
