@@ -61,7 +61,6 @@ def _back_substitution(
     for i, seed in seeds.items():
         lam[i] = seed if lam[i] is None else lam[i] + seed
     shapes = program.shapes()
-    unbroadcast = registry.ops.unbroadcast
     has_complex = program.has_complex
     for eq in reversed(program.equations):
         g = lam[eq.out]
@@ -79,18 +78,11 @@ def _back_substitution(
         prim = eq.primitive
         ops = prim.operators
         values = eq.values
-        params = eq.params
         for pos in eq.diff:
             i = eq.args[pos]
             op = ops.get(pos) or operator(prim, pos)
-            if batched:
-                ct = op.transpose_batched(g, values, params, shapes[i], eq.dtype, guarded)
-            elif guarded or op.vjp is None:
-                ct = op.transpose(g, values, params, shapes[i], eq.dtype, guarded)
-            else:  # the hot path of every gradient, inlined
-                ct = op.vjp(g, *values, **params)
-                if op.elementwise and ct.shape != shapes[i]:
-                    ct = unbroadcast(ct, shapes[i])
+            transpose = op.transpose_batched if batched else op.transpose
+            ct = transpose(g, values, eq.params, shapes[i], eq.dtype, guarded)
             prev = lam[i]
             lam[i] = ct if prev is None else prev + ct
     return lam
