@@ -10,42 +10,39 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Program, registry
+from ..core import Program, Tape, registry
 from .operators import _has_nan, apply_transpose, apply_transpose_batched
 
 
 def back_substitution(
     program: Program,
+    tape: Tape,
     seeds: dict[int, Any],
     *,
     keep_all: bool = False,
-    release: bool = False,
     batched: bool = False,
     mask: bool = True,
 ) -> list[Any]:
-    """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``.
+    """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``,
+    the program linearised at the run `tape` (neither is changed).
 
     None stands for a zero multiplier. Unless `keep_all`, a multiplier is dropped
-    as soon as its equation's rules have run (the inputs' are kept); with
-    `release`, the run's forward values are dropped at the end (a one-shot
-    gradient; the constants stay, the program still replays). A zero multiplier
+    as soon as its equation's rules have run (the inputs' are kept). A zero multiplier
     contributes nothing (see `operators`).
     `batched`: every seed has a leading axis of k cotangents, solved for together.
     `mask=False` turns zero means zero off: for an output that is itself NaN, whose
     gradient must not come back looking clean.
     """
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
-        lam = _back_substitution(program, seeds, keep_all, False, batched)
+        lam = _back_substitution(program, tape, seeds, keep_all, False, batched)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
         if mask and any(_has_nan(v) for v in returned if v is not None):
-            lam = _back_substitution(program, seeds, keep_all, True, batched)
-    if release:
-        program.release()
+            lam = _back_substitution(program, tape, seeds, keep_all, True, batched)
     return lam
 
 
 def _back_substitution(
-    program: Program, seeds: dict[int, Any], keep_all: bool, guarded: bool, batched: bool
+    program: Program, tape: Tape, seeds: dict[int, Any], keep_all: bool, guarded: bool, batched: bool
 ) -> list[Any]:
     """One sweep of back-substitution: the hot path of every gradient."""
     lam: list[Any] = [None] * program.n_vars
@@ -54,7 +51,7 @@ def _back_substitution(
     shapes = program.shapes()
     unbroadcast = registry.ops.unbroadcast
     has_complex = program.has_complex
-    for eq in reversed(program.equations):
+    for eq, values in zip(reversed(program.equations), reversed(tape.values)):
         g = lam[eq.out]
         if g is None:
             continue
@@ -66,15 +63,14 @@ def _back_substitution(
             lam[eq.out] = None
         prim = eq.primitive
         vjps = prim.vjps
-        values = eq.values
         params = eq.params
         for pos in eq.diff:
             i = eq.args[pos]
             rule = vjps[pos] if pos < len(vjps) else prim.vjp_rule(pos)
             if batched:
-                ct = apply_transpose_batched(eq, pos, g, shapes[i], guarded=guarded)
+                ct = apply_transpose_batched(eq, pos, values, g, shapes[i], guarded=guarded)
             elif rule is None or guarded:
-                ct = apply_transpose(eq, pos, g, shapes[i], guarded=guarded)
+                ct = apply_transpose(eq, pos, values, g, shapes[i], guarded=guarded)
             else:
                 ct = rule(g, *values, **params)
                 if prim.elementwise and ct.shape != shapes[i]:
@@ -87,4 +83,4 @@ def _back_substitution(
 def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[Any]:
     """The `back_substitution` method of an AdjointSystem: every λ in one sweep."""
     seeds = {} if system.output is None else {system.output: system.cotangent}
-    return back_substitution(system.program, seeds, keep_all=True)
+    return back_substitution(system.program, system.tape, seeds, keep_all=True)

@@ -7,13 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Program
+from ..core import Program, Tape
 from ..core.program import is_parts_shape, real_size, unflat
 from .operators import _has_nan, _plain, apply_block, apply_block_batched
 
 
 def forward_substitution(
     program: Program,
+    tape: Tape,
     tangents: dict[int, Any],
     *,
     start: int = 0,
@@ -21,7 +22,7 @@ def forward_substitution(
     batched: bool = False,
 ) -> list[Any]:
     """Tangents of every variable from the given ones, top row down:
-    ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero). `start` skips equations
+    ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero), the program linearised at `tape`. `start` skips equations
     that cannot depend on the seeded variables. A zero tangent contributes nothing
     (see the module docstring): the tangents of `outputs` (default: every variable)
     are the ones looked at for NaN. `batched`: every tangent has a leading axis of k.
@@ -33,17 +34,19 @@ def forward_substitution(
     solves: the Jacobian rows of those entries by one batched back-substitution, applied
     to the given tangents (real values; traced ones are left as they are)."""
     with np.errstate(invalid="ignore"):
-        t = _forward_substitution(program, tangents, start, False, batched, outputs)
+        t = _forward_substitution(program, tape, tangents, start, False, batched, outputs)
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
         if any(_has_nan(t[o]) for o in wanted):
-            t = _forward_substitution(program, tangents, start, True, batched, outputs)
+            t = _forward_substitution(program, tape, tangents, start, True, batched, outputs)
             for o in wanted:
                 if _has_nan(t[o]):
-                    t[o] = _by_transposed_solves(program, tangents, o, t[o], batched)
+                    t[o] = _by_transposed_solves(program, tape, tangents, o, t[o], batched)
     return t
 
 
-def _by_transposed_solves(program: Program, tangents: dict[int, Any], o: int, t_o: Any, batched: bool) -> Any:
+def _by_transposed_solves(
+    program: Program, tape: Tape, tangents: dict[int, Any], o: int, t_o: Any, batched: bool
+) -> Any:
     """`t_o` with its NaN entries recomputed as (row of the Jacobian, by back-substitution) ·
     tangents, where that gives a number."""
     values = [t_o, *tangents.values()]
@@ -58,7 +61,9 @@ def _by_transposed_solves(program: Program, tangents: dict[int, Any], o: int, t_
     entries = np.unique(np.nonzero(np.isnan(flat_t))[1])
     seeds = np.zeros((len(entries), flat_t.shape[1]))
     seeds[np.arange(len(entries)), entries] = 1
-    lam = back_substitution(program, {o: seeds.reshape((len(entries), *program.shape(o)))}, keep_all=True, batched=True)
+    lam = back_substitution(
+        program, tape, {o: seeds.reshape((len(entries), *program.shape(o)))}, keep_all=True, batched=True
+    )
     rows = np.zeros((len(entries), k))  # J[entry] · t, per batch row
     for i, t_i in tangents.items():
         if lam[i] is not None:
@@ -70,6 +75,7 @@ def _by_transposed_solves(program: Program, tangents: dict[int, Any], o: int, t_
 
 def _forward_substitution(
     program: Program,
+    tape: Tape,
     tangents: dict[int, Any],
     start: int,
     guarded: bool,
@@ -83,6 +89,7 @@ def _forward_substitution(
         t[i] = v
     apply = apply_block_batched if batched else apply_block
     equations = program.equations[start:]
+    values = tape.values[start:]
     last = {}
     if outputs is not None:
         for j, eq in enumerate(equations):
@@ -92,7 +99,7 @@ def _forward_substitution(
             last.pop(o, None)
     for j, eq in enumerate(equations):
         if eq.diff:
-            out = apply(eq, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
+            out = apply(eq, values[j], [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
             if out is not None:
                 t[eq.out] = out
         if outputs is not None:
@@ -129,14 +136,16 @@ def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[
             if is_parts_shape(shape):  # several arrays: one direction at a time
                 for s, e in enumerate(rows):
                     t = forward_substitution(
-                        program, {i: unflat(e, shape, dtype)}, start=start, outputs=[system.output]
+                        program, system.tape, {i: unflat(e, shape, dtype)}, start=start, outputs=[system.output]
                     )
                     t = t[system.output]
                     if t is not None:
                         lam_i[first + s] = np.real(np.sum(np.ravel(_plain(t)) * c))
                 continue
             seeds = np.stack([unflat(e, shape, dtype) for e in rows])
-            t = forward_substitution(program, {i: seeds}, start=start, outputs=[system.output], batched=True)
+            t = forward_substitution(
+                program, system.tape, {i: seeds}, start=start, outputs=[system.output], batched=True
+            )
             t = t[system.output]
             if t is not None:  # the derivative of Re Σ cotangent · output, per direction
                 lam_i[first : first + len(rows)] = np.real(np.reshape(_plain(t), (len(rows), -1)) @ c)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Program, registry
+from ..core import Program, Tape, registry
 from .operators import _has_nan, apply_transpose
 
 #: Threads for the `levels` method (None: as many as the machine has cores).
@@ -49,13 +49,13 @@ def solve(system: Any, wanted: list[int] | None = None, *, workers: int | None =
     lam[system.output] = system.cotangent
     with np.errstate(invalid="ignore"), ThreadPoolExecutor(workers or WORKERS) as pool:
         for guarded in (False, True):
-            result = _sweep(program, list(lam), pool, guarded)
+            result = _sweep(program, system.tape, list(lam), pool, guarded)
             if not any(_has_nan(v) for v in result if v is not None):
                 break
     return result
 
 
-def _sweep(program: Program, lam: list[Any], pool: ThreadPoolExecutor, guarded: bool) -> list[Any]:
+def _sweep(program: Program, tape: Tape, lam: list[Any], pool: ThreadPoolExecutor, guarded: bool) -> list[Any]:
     shapes = program.shapes()
     for members in schedule(program):
         tasks = []
@@ -63,12 +63,13 @@ def _sweep(program: Program, lam: list[Any], pool: ThreadPoolExecutor, guarded: 
             if k < program.n_inputs or lam[k] is None:
                 continue
             eq = program.equation(k)
+            values = tape.values[k - program.n_inputs]
             g = lam[k]
             if program.has_complex and eq.dtype.kind == "f" and g.dtype.kind == "c":
                 g = lam[k] = registry.ops.real(g)  # a real variable's multiplier is real
             for pos in eq.diff:
                 i = eq.args[pos]
-                tasks.append((i, pool.submit(apply_transpose, eq, pos, g, shapes[i], guarded=guarded)))
+                tasks.append((i, pool.submit(apply_transpose, eq, pos, values, g, shapes[i], guarded=guarded)))
         for i, future in tasks:  # added up in a fixed order: the result does not depend on timing
             ct = future.result()
             lam[i] = ct if lam[i] is None else lam[i] + ct

@@ -32,8 +32,11 @@ def vjp_rule(prim: Any, pos: int) -> Any:
     return prim.vjps[pos] if pos < len(prim.vjps) else prim.vjp_rule(pos)
 
 
-def apply_transpose(eq: Any, pos: int, g: Any, shape: tuple[int, ...], *, guarded: bool = True) -> Any:
-    """``(∂f_k/∂z_i)ᵀ g`` for the argument at `pos` of equation `eq`, shaped like z_i.
+def apply_transpose(
+    eq: Any, pos: int, values: list[Any], g: Any, shape: tuple[int, ...], *, guarded: bool = True
+) -> Any:
+    """``(∂f_k/∂z_i)ᵀ g`` for the argument at `pos` of equation `eq`, shaped like z_i, at the
+    run whose ``(ans, *args)`` are `values` (``tape.values[k]``).
 
     `guarded`: entries of `g` that are zero contribute exactly zero, even against an
     infinite or undefined partial (elementwise rules entry by entry, others when all
@@ -41,13 +44,13 @@ def apply_transpose(eq: Any, pos: int, g: Any, shape: tuple[int, ...], *, guarde
     prim = eq.primitive
     rule = vjp_rule(prim, pos)
     if rule is None:
-        ct = _transposed(jvp_rule(prim, pos), g, shape, eq.dtype, eq.values, eq.params)
+        ct = _transposed(jvp_rule(prim, pos), g, shape, eq.dtype, values, eq.params)
         return _masked(g, ct, prim.elementwise and eq.shape == shape) if guarded else ct
     if not guarded:
-        ct = rule(g, *eq.values, **eq.params)
+        ct = rule(g, *values, **eq.params)
     else:
         with np.errstate(invalid="ignore"):  # 0 × inf is masked just below
-            ct = _masked(g, rule(g, *eq.values, **eq.params), prim.elementwise)
+            ct = _masked(g, rule(g, *values, **eq.params), prim.elementwise)
     if prim.elementwise and ct.shape != shape:
         ct = registry.ops.unbroadcast(ct, shape)
     return ct
@@ -57,8 +60,9 @@ def jvp_rule(prim: Any, pos: int) -> Any:
     return prim.jvps[pos] if pos < len(prim.jvps) and prim.jvps[pos] is not None else prim.jvp_rule(pos)
 
 
-def apply_block(eq: Any, tangents: list[Any], *, guarded: bool = True) -> Any:
-    """``Σ_i ∂f_k/∂z_i t_i`` over the arguments of `eq` that have a tangent (None if none).
+def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: bool = True) -> Any:
+    """``Σ_i ∂f_k/∂z_i t_i`` over the arguments of `eq` that have a tangent (None if none), at
+    the run whose ``(ans, *args)`` are `values`.
 
     `guarded`: zero tangents contribute exactly zero (see `apply_transpose`)."""
     prim = eq.primitive
@@ -70,7 +74,7 @@ def apply_block(eq: Any, tangents: list[Any], *, guarded: bool = True) -> Any:
             any_tangent = any_tangent or tangents[pos] is not None
         if not any_tangent:
             return None
-        out = _parts(prim.jvp_joint(ts, *eq.values, **eq.params))
+        out = _parts(prim.jvp_joint(ts, *values, **eq.params))
         if guarded and _has_nan(out) and not any(_nonzero(t) for t in ts if t is not None):
             return None
     else:
@@ -81,13 +85,13 @@ def apply_block(eq: Any, tangents: list[Any], *, guarded: bool = True) -> Any:
                 continue
             rule = jvp_rule(prim, pos)
             if rule is None:
-                c = _transposed(vjp_rule(prim, pos), t, eq.shape, eq.dtype, eq.values, eq.params)
+                c = _transposed(vjp_rule(prim, pos), t, eq.shape, eq.dtype, values, eq.params)
                 c = _masked(t, c, prim.elementwise and np.shape(_plain(t)) == eq.shape) if guarded else c
             elif not guarded:
-                c = _parts(rule(t, *eq.values, **eq.params))
+                c = _parts(rule(t, *values, **eq.params))
             else:
                 with np.errstate(invalid="ignore"):
-                    c = _masked(t, _parts(rule(t, *eq.values, **eq.params)), prim.elementwise)
+                    c = _masked(t, _parts(rule(t, *values, **eq.params)), prim.elementwise)
             out = c if out is None else out + c
         if out is None:
             return None
@@ -117,7 +121,7 @@ def _stacked(rows: list[Any]) -> Any:
     return np.stack(rows)  # NumPy's dispatch records it for traced values
 
 
-def apply_transpose_batched(eq: Any, pos: int, g: Any, shape: Any, *, guarded: bool = False) -> Any:
+def apply_transpose_batched(eq: Any, pos: int, values: list[Any], g: Any, shape: Any, *, guarded: bool = False) -> Any:
     """k stacked ``(∂f_k/∂z_i)ᵀ g[b]``: `g` shaped ``(k, *z_k.shape)``, the result ``(k, *shape)``.
 
     A primitive's batched rule if it has one, its elementwise rule by broadcasting, or else
@@ -127,15 +131,17 @@ def apply_transpose_batched(eq: Any, pos: int, g: Any, shape: Any, *, guarded: b
     if rule is None and prim.elementwise:
         rule = vjp_rule(prim, pos)
     if rule is None or isinstance(g, Parts) or is_parts_shape(shape):
-        return _stacked([apply_transpose(eq, pos, _row(g, b), shape, guarded=guarded) for b in range(_batch_size(g))])
+        return _stacked(
+            [apply_transpose(eq, pos, values, _row(g, b), shape, guarded=guarded) for b in range(_batch_size(g))]
+        )
     if not guarded:
-        ct = rule(g, *eq.values, **eq.params)
+        ct = rule(g, *values, **eq.params)
     else:
         with np.errstate(invalid="ignore"):
-            ct = rule(g, *eq.values, **eq.params)
+            ct = rule(g, *values, **eq.params)
         if _has_nan(ct):
             if not prim.elementwise:
-                rows = [apply_transpose(eq, pos, _row(g, b), shape) for b in range(_batch_size(g))]
+                rows = [apply_transpose(eq, pos, values, _row(g, b), shape) for b in range(_batch_size(g))]
                 return _stacked(rows)
             ct = np.where(g == 0, 0, ct)
     if prim.elementwise and ct.shape[1:] != shape:
@@ -143,7 +149,7 @@ def apply_transpose_batched(eq: Any, pos: int, g: Any, shape: Any, *, guarded: b
     return ct
 
 
-def apply_block_batched(eq: Any, tangents: list[Any], *, guarded: bool = False) -> Any:
+def apply_block_batched(eq: Any, values: list[Any], tangents: list[Any], *, guarded: bool = False) -> Any:
     """k stacked ``Σ_i ∂f_k/∂z_i t_i[b]``: each tangent shaped ``(k, *z_i.shape)`` (or None)."""
     prim = eq.primitive
     present = [pos for pos in eq.diff if tangents[pos] is not None]
@@ -152,10 +158,10 @@ def apply_block_batched(eq: Any, tangents: list[Any], *, guarded: bool = False) 
     k = _batch_size(tangents[present[0]])
     if prim.batch_jvp_joint is not None and not guarded:
         out = prim.batch_jvp_joint([tangents[p] if p in present else None for p in range(len(eq.args))],
-                                   *eq.values, **eq.params)  # fmt: skip
+                                   *values, **eq.params)  # fmt: skip
         return out if out.shape == (k, *eq.shape) else registry.ops.broadcast_to(out, (k, *eq.shape))
     if prim.jvp_joint is not None or is_parts_shape(eq.shape):
-        return _block_rows(eq, tangents, present, k, guarded)
+        return _block_rows(eq, values, tangents, present, k, guarded)
     out = None
     for pos in present:
         t = tangents[pos]
@@ -166,25 +172,25 @@ def apply_block_batched(eq: Any, tangents: list[Any], *, guarded: bool = False) 
             if rule is not None and pad > 0:  # align the argument's axes with the result's
                 t = registry.ops.reshape(t, (k,) + (1,) * pad + t.shape[1:])
         if rule is None or isinstance(t, Parts):
-            c = _block_rows(eq, tangents, [pos], k, guarded)
+            c = _block_rows(eq, values, tangents, [pos], k, guarded)
         elif not guarded:
-            c = rule(t, *eq.values, **eq.params)
+            c = rule(t, *values, **eq.params)
         else:
             with np.errstate(invalid="ignore"):
-                c = rule(t, *eq.values, **eq.params)
+                c = rule(t, *values, **eq.params)
             if _has_nan(c):
-                c = np.where(t == 0, 0, c) if prim.elementwise else _block_rows(eq, tangents, [pos], k, True)
+                c = np.where(t == 0, 0, c) if prim.elementwise else _block_rows(eq, values, tangents, [pos], k, True)
         out = c if out is None else out + c
     if out.shape != (k, *eq.shape):
         out = registry.ops.broadcast_to(out, (k, *eq.shape))
     return out
 
 
-def _block_rows(eq: Any, tangents: list[Any], positions: list[int], k: int, guarded: bool) -> Any:
+def _block_rows(eq: Any, values: list[Any], tangents: list[Any], positions: list[int], k: int, guarded: bool) -> Any:
     rows = []
     for b in range(k):
         ts = [_row(t, b) if p in positions and t is not None else None for p, t in enumerate(tangents)]
-        out = apply_block(eq, ts, guarded=guarded)
+        out = apply_block(eq, values, ts, guarded=guarded)
         rows.append(zeros_of(eq.shape, eq.dtype) if out is None else out)
     return _stacked(rows)
 
@@ -252,12 +258,12 @@ def _transposed(
     finally:
         trace.active = False
     several = isinstance(y, tuple)  # a primitive with several outputs: one part each
-    program = trace.finish([x], list(y) if several else [y])
+    program, tape = trace.finish([x], list(y) if several else [y])
     seeds: dict[int, Any] = {}
     for out, part in zip(program.outputs, v if several else (v,)):
         if not isinstance(out, Constant) and part is not None:
             seeds[out] = part if out not in seeds else seeds[out] + part
     from .backward import back_substitution  # the transposed map is itself back-substituted
 
-    lam = back_substitution(program, seeds)
+    lam = back_substitution(program, tape, seeds)
     return lam[0] if lam[0] is not None else zeros_of(in_shape, dtype)
