@@ -200,6 +200,8 @@ class Equation(_EquationSlots):
     argument is a variable). `kept` says, per value in ``(ans, *args)``, how a run keeps
     it for the rules (UNREAD, META or READ; constants are structure). `diff` lists the
     argument positions that carry a derivative. A run's values live in a `Tape`.
+    `params` stays a plain dict, which rules take as ``**params`` at dict speed (nothing
+    in lagrad changes it).
     """
 
     __slots__ = ()
@@ -209,7 +211,7 @@ class Equation(_EquationSlots):
         primitive: Any,
         out: int,
         args: tuple[int, ...],
-        params: Mapping[str, Any],
+        params: dict[str, Any],
         diff: tuple[int, ...],
         shape: tuple[int, ...],
         dtype: Any,
@@ -217,19 +219,7 @@ class Equation(_EquationSlots):
         kept: tuple[int, ...],
         source: str | None = None,
     ) -> Equation:
-        eq = object.__new__(_EquationSlots)
-        eq.primitive = primitive
-        eq.out = out
-        eq.args = args
-        eq.params = params
-        eq.diff = diff
-        eq.shape = shape
-        eq.dtype = dtype
-        eq.constants = constants
-        eq.kept = kept
-        eq.source = source
-        eq.__class__ = cls  # frozen from here on
-        return eq  # type: ignore[return-value]
+        return new_equation(primitive, out, args, params, diff, shape, dtype, constants, kept, source)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"lagrad: an Equation is immutable structure; it cannot set {name!r}")
@@ -257,6 +247,35 @@ class Equation(_EquationSlots):
 
     def __repr__(self) -> str:
         return f"z{self.out + 1} = {self.rhs()}"
+
+
+def new_equation(
+    primitive: Any,
+    out: int,
+    args: tuple[int, ...],
+    params: dict[str, Any],
+    diff: tuple[int, ...],
+    shape: tuple[int, ...],
+    dtype: Any,
+    constants: tuple[Any, ...],
+    kept: tuple[int, ...],
+    source: str | None,
+) -> Equation:
+    """An Equation, made without the cost of a class call: tracing's hot path makes one per
+    primitive call. The fields are filled in, then the object becomes a (frozen) Equation."""
+    eq = object.__new__(_EquationSlots)
+    eq.primitive = primitive
+    eq.out = out
+    eq.args = args
+    eq.params = params
+    eq.diff = diff
+    eq.shape = shape
+    eq.dtype = dtype
+    eq.constants = constants
+    eq.kept = kept
+    eq.source = source
+    eq.__class__ = Equation
+    return eq  # type: ignore[return-value]
 
 
 def _constant_label(value: Any) -> str:

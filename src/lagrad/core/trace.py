@@ -20,14 +20,12 @@ import itertools
 import os
 import sys
 import weakref
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from . import registry
-from .program import META, READ, UNREAD, Aval, Constant, Equation, Parts, Program, Tape
+from .program import META, READ, UNREAD, Aval, Constant, Equation, Parts, Program, Tape, new_equation
 
 _levels = itertools.count(1)
 _LAGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -574,8 +572,8 @@ class Trace:
             self.complex_seen = True
         kept = _KEPT.get((plan, pos)) or _kept(plan, pos)
         self.equations.append(
-            Equation(
-                prim, index, tuple(arg_vars), MappingProxyType(params) if params else _NO_PARAMS,
+            new_equation(
+                prim, index, tuple(arg_vars), params,
                 plan.diff if inexact else (), shape, dtype, tuple(constants), kept,
                 user_line() if self.record_source else None,
             )
@@ -655,7 +653,6 @@ class Trace:
 
 #: (plan, number of arguments) -> `kept` of its equations: how a run keeps each of (ans, *args).
 _KEPT: dict[tuple[Any, int], tuple[int, ...]] = {}
-_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 
 
 def _kept(plan: Any, nargs: int) -> tuple[int, ...]:
