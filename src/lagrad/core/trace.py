@@ -531,7 +531,7 @@ class Trace:
             _check_static(prim, params)
         values = [None, *args]  # (ans, *args), as the rules take them
         arg_vars = []
-        constants = []
+        constants = None  # per argument, the constant or None: a list only once there is a constant
         key = 0
         nested = False
         pos = 0
@@ -540,11 +540,14 @@ class Trace:
             if type(a) is Var and a._trace is self:
                 v = values[pos] = a.value
                 arg_vars.append(a.index)
-                constants.append(None)
+                if constants is not None:
+                    constants.append(None)
                 key |= (3 if a.inexact else 1) << (2 * pos)
                 nested = nested or type(v) is Var
             else:
                 arg_vars.append(-1)
+                if constants is None:
+                    constants = [None] * (pos - 1)
                 constants.append(a)
                 nested = nested or type(a) is Var
         try:
@@ -571,11 +574,12 @@ class Trace:
         if kind == "c":
             self.complex_seen = True
         kept = _KEPT.get((plan, pos)) or _kept(plan, pos)
+        if constants is None:  # no constant: a shared tuple of Nones
+            constants = _NONES[pos] if pos < len(_NONES) else (None,) * pos
         self.equations.append(
             new_equation(
-                prim, index, tuple(arg_vars), params,
-                plan.diff if inexact else (), shape, dtype, tuple(constants), kept,
-                user_line() if self.record_source else None,
+                prim, index, tuple(arg_vars), params, plan.diff if inexact else (), shape, dtype,
+                tuple(constants), kept, user_line() if self.record_source else None,
             )
         )  # fmt: skip
         self.values.append(values)
@@ -653,6 +657,8 @@ class Trace:
 
 #: (plan, number of arguments) -> `kept` of its equations: how a run keeps each of (ans, *args).
 _KEPT: dict[tuple[Any, int], tuple[int, ...]] = {}
+#: The `constants` of an equation of n traced arguments, shared: (None,) * n.
+_NONES = tuple((None,) * n for n in range(256))
 
 
 def _kept(plan: Any, nargs: int) -> tuple[int, ...]:
