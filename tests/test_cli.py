@@ -60,9 +60,9 @@ def test_back_substitution_steps_follow_any_program():
         (2, "λ2 = λ5 ∂f5/∂z2"),
         (1, "λ1 = λ4 ∂f4/∂z1"),
     ]
-    vector = lagrad.AdjointSystem(lagrad.trace(lambda x: x * 2.0, np.ones(2)), cotangent=np.ones(2))
+    vector = lagrad.adjoint(lambda x: x * 2.0, np.ones(2), cotangent=np.ones(2))
     assert back_substitution_steps(vector)[0] == (2, "λ2 = cotangent")
-    doubled = lagrad.AdjointSystem(lagrad.trace(lambda x: (x * x).sum(), np.ones(2)), cotangent=np.float64(2.0))
+    doubled = lagrad.adjoint(lambda x: (x * x).sum(), np.ones(2), cotangent=np.float64(2.0))
     assert back_substitution_steps(doubled)[0] == (3, "λ3 = cotangent")
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import lagrad
+import lagrad.core
 import lagrad.numpy as lnp
 from lagrad import plot
 from lagrad.plot import block_structure, plot_program, plot_system, solve_levels, to_dot
@@ -40,6 +43,16 @@ def test_import_lagrad_loads_no_matplotlib():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_core_imports_nothing_of_plot():
+    """The import direction has no exception: pictures take a Program or a system; the core
+    and the solvers draw nothing and import nothing of lagrad.plot, not even lazily."""
+    assert not hasattr(lagrad.AdjointSystem, "plot") and not hasattr(lagrad.core.Program, "plot")
+    root = Path(lagrad.__file__).parent
+    for path in [*(root / "core").glob("*.py"), *(root / "adjoint").glob("*.py")]:
+        text = path.read_text()
+        assert not re.search(r"from \.+plot\b|import lagrad\.plot|from lagrad\.plot|lagrad\.plot import", text), path
 
 
 def test_block_structure_sizes_follow_the_shapes():
@@ -119,7 +132,7 @@ def test_variables_of_one_level_do_not_need_each_other():
 def test_plot_system_draws_blocks_labels_and_sparsity():
     pytest.importorskip("matplotlib")
     system = seed_system()
-    fig = system.plot()
+    fig = plot_system(system)
     axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
     assert len(axes) == 2
     texts = {t.get_text() for t in axes[0].texts}
@@ -161,7 +174,7 @@ def test_large_programs_skip_the_scalar_panel_and_labels():
 
     system = lagrad.adjoint(chain, np.ones(200))
     assert system.size > plot.SCALAR_LIMIT
-    fig = system.plot()
+    fig = plot_system(system)
     axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
     assert len(axes) == 1 and not axes[0].texts
 
@@ -192,6 +205,6 @@ def test_program_plot_and_dot():
 def test_missing_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"lagrad\[plot\]"):
-        seed_system().plot()
+        plot_system(seed_system())
     with pytest.raises(ImportError, match="plot_program"):
         plot_program(lagrad.trace(seed_network, X, Y, W1, W2))

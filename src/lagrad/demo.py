@@ -288,9 +288,9 @@ def write_pictures(system: AdjointSystem, result: TrainingResult | None, directo
     and scalar-level nonzeros), its computation graph and, after training, the loss
     curve into `directory`; return the paths written."""
     _require("matplotlib", "drawing the pictures")
-    from .plot import plot_program, save
+    from .plot import plot_program, plot_system, save
 
-    figure = system.plot(levels=True)
+    figure = plot_system(system, levels=True)
     figure.suptitle("The seed's network: A λ = b", fontsize=11)
     written = [
         save(figure, directory, "adjoint-matrix.png"),

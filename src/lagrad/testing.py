@@ -428,10 +428,10 @@ def check_solvers(f: Callable[..., Any], *args: Any, atol: float = 1e-10, seed: 
                         f"check_solvers: {first} and {second} disagree on λ{k + 1} "
                         f"(max difference {np.max(np.abs(a - b)):.3g})\n{system.program}"
                     )
-    _check_batched(system.program, rng, atol)
+    _check_batched(system.program, system.tape, rng, atol)
 
 
-def _check_batched(program: Any, rng: np.random.Generator, atol: float) -> None:
+def _check_batched(program: Any, tape: Any, rng: np.random.Generator, atol: float) -> None:
     """The solvers batched over k right-hand sides agree with k unbatched solves."""
     from .adjoint import back_substitution, forward_substitution
     from .core.program import Constant, is_parts_shape
@@ -441,9 +441,9 @@ def _check_batched(program: Any, rng: np.random.Generator, atol: float) -> None:
     if not isinstance(out, Constant):
         shape, dtype = program.shape(out), program.dtype(out)
         seeds = rng.standard_normal((k, *shape)).astype(dtype)
-        together = back_substitution(program, {out: seeds}, batched=True)
+        together = back_substitution(program, tape, {out: seeds}, batched=True)
         for b in range(k):
-            alone = back_substitution(program, {out: seeds[b]})
+            alone = back_substitution(program, tape, {out: seeds[b]})
             for i in range(program.n_inputs):
                 _agree(together[i], b, alone[i], f"batched back_substitution, λ{i + 1}", program, atol)
     tangents = {}
@@ -452,9 +452,9 @@ def _check_batched(program: Any, rng: np.random.Generator, atol: float) -> None:
             t = rng.standard_normal((k, *shape))
             tangents[j] = (t + 1j * rng.standard_normal(t.shape) if np.dtype(dtype).kind == "c" else t).astype(dtype)
     outputs = [o for o in program.outputs if not isinstance(o, Constant)]
-    together = forward_substitution(program, tangents, outputs=outputs, batched=True)
+    together = forward_substitution(program, tape, tangents, outputs=outputs, batched=True)
     for b in range(k):
-        alone = forward_substitution(program, {j: t[b] for j, t in tangents.items()}, outputs=outputs)
+        alone = forward_substitution(program, tape, {j: t[b] for j, t in tangents.items()}, outputs=outputs)
         for o in outputs:
             _agree(together[o], b, alone[o], f"batched forward_substitution, z{o + 1}", program, atol)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import numpy as lnp
 from .adjoint import SOLVERS, AdjointSystem, back_substitution, forward_substitution, input_gradients
-from .core import Program, Trace, Var
+from .core import Program, Tape, Trace, Var
 from .core.program import Constant
 from .tree import tree_flatten, tree_map
 
@@ -27,12 +27,13 @@ ArgNums = int | Sequence[int]
 
 
 class _Traced:
-    """A function traced on some arguments: its Program, output values and aux."""
+    """A function traced on some arguments: its Program, the tracing run's Tape, output values and aux."""
 
-    __slots__ = ("program", "outputs", "aux", "single")
+    __slots__ = ("program", "tape", "outputs", "aux", "single")
 
-    def __init__(self, program: Program, outputs: list[Any], aux: Any, single: bool) -> None:
+    def __init__(self, program: Program, tape: Tape, outputs: list[Any], aux: Any, single: bool) -> None:
         self.program = program
+        self.tape = tape
         self.outputs = outputs
         self.aux = aux
         self.single = single
@@ -248,9 +249,9 @@ def _trace(
         aux = _strip(aux)
     out_leaves, out_tree = tree_flatten(result)
     _check_outputs(out_leaves, out_tree, who, trace)
-    program = trace.finish(inputs, out_leaves, in_tree=in_tree, out_tree=out_tree, input_names=names)
+    program, tape = trace.finish(inputs, out_leaves, in_tree=in_tree, out_tree=out_tree, input_names=names)
     outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
-    return _Traced(program, outputs, aux, single)
+    return _Traced(program, tape, outputs, aux, single)
 
 
 def _scalar_output(traced: _Traced, who: str) -> int | None:
@@ -290,16 +291,19 @@ def _unpack(grads: tuple[Any, ...], single: bool) -> Any:
     return grads[0] if single else tuple(grads)
 
 
-def _solve(program: Program, out: int | None, seed: Any, method: str, nan_output: bool = False) -> list[Any]:
-    """Multipliers of every variable for the output seeded with `seed`. Zero means zero does not
-    apply to an output that is NaN (`nan_output`): its gradient must not look clean."""
+def _solve(
+    program: Program, tape: Tape, out: int | None, seed: Any, method: str, nan_output: bool = False
+) -> list[Any]:
+    """Multipliers of every variable for the output seeded with `seed`, at the run `tape`. Zero
+    means zero does not apply to an output that is NaN (`nan_output`): its gradient must not
+    look clean."""
     if out is None:
         return [None] * program.n_vars
     if method == "back_substitution" or (nan_output and method in SOLVERS):
-        return back_substitution(program, {out: seed}, release=True, mask=not nan_output)
+        return back_substitution(program, tape, {out: seed}, mask=not nan_output)
     if method not in SOLVERS:
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
-    return AdjointSystem(program, seed).solve(method, wanted=range(program.n_inputs)).lambdas
+    return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs)).lambdas
 
 
 def _is_nan(x: Any) -> bool:
@@ -324,7 +328,7 @@ def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who:
         out = _scalar_output(traced, who)
         value_out = traced.outputs[0]
         seed = np.ones((), dtype=np.dtype(value(value_out).dtype if hasattr(value(value_out), "dtype") else float))
-        lam = _solve(traced.program, out, seed, method, _is_nan(value(value_out)))
+        lam = _solve(traced.program, traced.tape, out, seed, method, _is_nan(value(value_out)))
         grads = _unpack(input_gradients(traced.program, lam), traced.single)
         return ((value_out, traced.aux) if has_aux else value_out), grads
 
@@ -354,7 +358,7 @@ def elementwise_grad(fun: Fun, argnums: ArgNums = 0) -> Fun:
         traced = _trace(fun, args, kwargs, argnums, "elementwise_grad")
         program = traced.program
         seeds = _seeds(program, [np.ones_like(value(o)) for o in traced.outputs], "elementwise_grad")
-        lam = back_substitution(program, seeds, release=True)
+        lam = back_substitution(program, traced.tape, seeds)
         return _unpack(input_gradients(program, lam), traced.single)
 
     return elementwise_grad_fun
@@ -392,7 +396,7 @@ def vjp(fun: Fun, *primals: Any, has_aux: bool = False) -> Any:
 
     def vjp_fun(cotangent: Any) -> tuple[Any, ...]:
         cotangents = _flatten_like(program.out_tree, cotangent, "vjp", "the cotangent", "the output")
-        lam = back_substitution(program, _seeds(program, cotangents, "vjp"))
+        lam = back_substitution(program, traced.tape, _seeds(program, cotangents, "vjp"))
         return tuple(input_gradients(program, lam))
 
     return (out, vjp_fun, traced.aux) if has_aux else (out, vjp_fun)
@@ -426,7 +430,7 @@ def _tangent_map(traced: _Traced) -> Callable[[tuple[Any, ...]], Any]:
                     f"its primal {tuple(shape)}"
                 )
             seeds[j] = _number_as_array(t, dtype)
-        t_all = forward_substitution(program, seeds, outputs=_traced_outputs(program))
+        t_all = forward_substitution(program, traced.tape, seeds, outputs=_traced_outputs(program))
         outs = []
         for o, v in zip(program.outputs, traced.outputs):
             t = None if isinstance(o, Constant) else t_all[o]
@@ -512,7 +516,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
                 continue
             rows: list[list[Any]] = [[] for _ in in_shapes]
             for seed in _identity(out_shapes[a], dtype, chunk):
-                lam = back_substitution(program, {o: seed}, batched=seed.ndim > len(out_shapes[a]))
+                lam = back_substitution(program, traced.tape, {o: seed}, batched=seed.ndim > len(out_shapes[a]))
                 for j, s in enumerate(in_shapes):
                     rows[j].append(
                         np.zeros(seed.shape[:1] + s, dtype=dtype) if lam[j] is None else _as_dtype(lam[j], dtype)
@@ -524,7 +528,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
         for j, s in enumerate(in_shapes):
             cols: list[list[Any]] = [[] for _ in out_shapes]
             for seed in _identity(s, dtype, chunk):
-                t = forward_substitution(program, {j: seed}, outputs=outputs, batched=seed.ndim > len(s))
+                t = forward_substitution(program, traced.tape, {j: seed}, outputs=outputs, batched=seed.ndim > len(s))
                 for a, o in enumerate(program.outputs):
                     if not isinstance(o, Constant):
                         t_o = None if isinstance(o, Constant) else t[o]
@@ -608,7 +612,10 @@ def hvp(fun: Fun, argnums: ArgNums = 0) -> Fun:
 
 def trace(fun: Fun, *args: Any, argnums: ArgNums | None = None, **kwargs: Any) -> Program:
     """The Program of ``fun(*args, **kwargs)``: every argument (or those in `argnums`) an
-    input, each equation with the source line that made it."""
+    input, each equation with the source line that made it. Structure only: the tracing run's
+    values are dropped. ``program.replay(*args)`` records a run's values (a Tape), and
+    ``AdjointSystem(program, program.replay(*args))`` is the system there (`adjoint` builds
+    the one at the traced point directly)."""
     return _trace(fun, args, kwargs, argnums, "trace", record_source=True).program
 
 
@@ -626,7 +633,7 @@ def adjoint(
     if method not in SOLVERS:
         raise ValueError(f"lagrad.adjoint: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
     traced = _trace(fun, args, kwargs, argnums, "adjoint", record_source=True)
-    return AdjointSystem(traced.program, cotangent, method=method)
+    return AdjointSystem(traced.program, traced.tape, cotangent, method=method)
 
 
 def value(x: Any) -> Any:

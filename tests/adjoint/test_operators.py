@@ -67,18 +67,20 @@ def test_batched_transpose_without_a_batched_rule_is_the_loop():
 
 
 def _multiply_equation(x, y):
-    program = lagrad.trace(lambda x, y: lnp.sum(x * y), x, y)
-    return next(eq for eq in program.equations if eq.primitive is lnp.multiply)
+    system = lagrad.adjoint(lambda x, y: lnp.sum(x * y), x, y, argnums=(0, 1))
+    program, tape = system.program, system.tape
+    k = next(k for k, eq in enumerate(program.equations) if eq.primitive is lnp.multiply)
+    return program.equations[k], tape.values[k]
 
 
 def test_an_elementwise_rule_batches_by_broadcasting():
     x, y = rand(3, 1), rand(1, 4)
-    eq = _multiply_equation(x, y)
+    eq, values = _multiply_equation(x, y)
     G = rand(6, 3, 4)
-    ct = apply_transpose_batched(eq, 0, eq.values, G, (3, 1))
+    ct = apply_transpose_batched(eq, 0, values, G, (3, 1))
     assert np.allclose(ct, np.sum(G * y, axis=2, keepdims=True))  # unbroadcast, closed form
     T = rand(6, 1, 4)
-    out = apply_block_batched(eq, eq.values, [None, T])
+    out = apply_block_batched(eq, values, [None, T])
     assert np.allclose(out, x * T)
 
 

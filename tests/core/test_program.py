@@ -9,7 +9,9 @@ import pytest
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.core.program import Aval
+from lagrad.adjoint import AdjointSystem, back_substitution, forward_substitution
+from lagrad.core.program import META, READ, UNREAD, Aval
+from lagrad.testing import check_grads
 from tests.conftest import rand
 
 
@@ -109,15 +111,18 @@ def test_program_keeps_only_values_the_rules_read():
         return u + alpha * (lnp.roll(u, 1) - 2 * u + lnp.roll(u, -1))
 
     program = lagrad.trace(heat_step, alpha, u0)
-    kept = {eq.primitive.name: eq.values for eq in program.equations}
+    tape = program.replay(alpha, u0)
+    kept = {eq.primitive.name: values for eq, values in zip(program.equations, tape.values)}
     assert kept["roll"] == [None, None]  # roll's transpose is a roll: nothing kept
     assert kept["subtract"] == [None, None, None]
-    scaled = [eq for eq in program.equations if eq.primitive.name == "multiply"]
-    assert scaled[0].values[1] == 2 and scaled[0].values[2] is None  # 2*u: the constant only
-    assert scaled[1].values[1] is not None and scaled[1].values[2] is not None  # alpha*(...) needs both
-    total = lagrad.trace(lambda u: lnp.sum(lnp.exp(u)), u0).equations
-    assert total[0].values[0] is not None  # exp's rule reads its result
-    assert isinstance(total[1].values[1], Aval)  # sum's rule reads only the shape
+    scaled = [values for eq, values in zip(program.equations, tape.values) if eq.primitive.name == "multiply"]
+    assert scaled[0][1] == 2 and scaled[0][2] is None  # 2*u: the constant only
+    assert scaled[1][1] is not None and scaled[1][2] is not None  # alpha*(...) needs both
+    exp_then_sum = lagrad.trace(lambda u: lnp.sum(lnp.exp(u)), u0)
+    total = exp_then_sum.replay(u0).values
+    assert total[0][0] is not None  # exp's rule reads its result
+    assert isinstance(total[1][1], Aval)  # sum's rule reads only the shape
+    assert [eq.kept for eq in exp_then_sum.equations] == [(READ, UNREAD), (UNREAD, META)]
 
 
 def test_constant_output_and_unused_inputs():
@@ -126,26 +131,101 @@ def test_constant_output_and_unused_inputs():
     assert lagrad.grad(lambda x, y: lnp.sum(x**2), (0, 1))(np.ones(2), np.ones(3))[1].tolist() == [0, 0, 0]
 
 
-def test_a_program_replays_any_number_of_times_and_a_gradient_consumes_nothing():
-    import lagrad.numpy as lnp
-    from lagrad.adjoint import AdjointSystem, back_substitution
-
+def _replay_example():
     c = np.array([0.5, -1.0, 2.0])
 
     def f(x):
         return lnp.sum(lnp.sin(x) * c + x**2)
 
+    def gradient(x):  # by hand
+        return np.cos(x) * c + 2 * x
+
+    return f, gradient
+
+
+def test_a_program_replays_any_number_of_times_and_a_gradient_consumes_nothing():
+    f, gradient = _replay_example()
     x0, x1 = np.array([0.1, 0.2, 0.3]), np.array([1.0, -2.0, 0.5])
     program = lagrad.trace(f, x0)
     first = [program(x1) for _ in range(3)]
     tapes = [program.replay(x1) for _ in range(2)]
-    back_substitution(program, {program.outputs[0]: np.ones(())}, release=True)  # a one-shot gradient
-    assert all(eq.values is not None for eq in program.equations)
+    system = AdjointSystem(program, tapes[0])
+    for method in ("back_substitution", "forward_substitution", "sparse", "levels"):
+        assert np.allclose(system.solve(method)[1], gradient(x1))
+    back_substitution(program, tapes[1], {program.outputs[0]: np.ones(())})  # a one-shot gradient
+    forward_substitution(program, tapes[1], {0: np.ones(3)})
+    system.matrix("dense")
     after = [program(x1) for _ in range(3)]
-    assert all(v == first[0] for v in first + after)  # identical results, also after the gradient
+    assert all(v == first[0] for v in first + after)  # identical results, also after the solves
     assert program(x0) == f(x0)
     for tape in [*tapes, program.replay(x1)]:
         assert tape.outputs == first[0]
-        lam = AdjointSystem(program.at(tape)).multipliers
-        assert np.allclose(lam[1], np.cos(x1) * c + 2 * x1)
-    assert np.allclose(AdjointSystem(program.at(program.replay(x0))).gradients[0], lagrad.grad(f)(x0))
+        assert np.allclose(AdjointSystem(program, tape).multipliers[1], gradient(x1))
+
+
+def test_replays_are_identical_after_grad_jacobian_and_solves():
+    f, _ = _replay_example()
+    x = np.array([0.3, -0.7, 1.1])
+    program = lagrad.trace(f, x)
+    reference = program.replay(x)
+    for _ in range(3):
+        lagrad.grad(f)(x)
+        lagrad.jacobian(f)(x)
+        lagrad.hessian(f)(x)
+        lagrad.adjoint(f, x).solve("levels")
+        AdjointSystem(program, program.replay(x)).solve("sparse")
+        tape = program.replay(x)
+        assert tape.outputs == reference.outputs
+        for mine, theirs in zip(tape.values, reference.values):
+            assert len(mine) == len(theirs)
+            for a, b in zip(mine, theirs):
+                if isinstance(a, Aval):
+                    assert (a.shape, a.dtype) == (b.shape, b.dtype)
+                else:
+                    assert a is b if a is None else np.array_equal(a, b)
+
+
+def test_a_tape_at_new_inputs_gives_the_gradient_there():
+    def f(x, w):
+        return lnp.sum(lnp.tanh(x @ w) ** 2) + lnp.sum(w * w)
+
+    x0, w0 = rand(4, 3), rand(3, 2)
+    x1, w1 = rand(4, 3) * 2.0, rand(3, 2) - 0.5
+    program = lagrad.trace(f, x0, w0)
+    at_new = AdjointSystem(program, program.replay(x1, w1))
+    fresh = lagrad.grad(f, (0, 1))(x1, w1)
+    for got, expected in zip(at_new.gradients, fresh):
+        assert np.allclose(got, expected)
+    check_grads(lambda x, w: f(x, w), x1, w1)  # the fresh gradient against finite differences
+    eps, direction = 1e-6, rand(3, 2)
+    slope = (f(x1, w1 + eps * direction) - f(x1, w1 - eps * direction)) / (2 * eps)
+    assert np.isclose(np.sum(at_new.gradients[1] * direction), slope, rtol=1e-6)
+
+
+def test_a_program_and_its_equations_cannot_be_changed():
+    program = lagrad.trace(mlp, rand(3, 4), rand(4), rand(2, 3))
+    eq = program.equations[0]
+    with pytest.raises(AttributeError, match="immutable"):
+        eq.args = (0, 1)
+    with pytest.raises(AttributeError, match="immutable"):
+        eq.values = []
+    with pytest.raises(AttributeError, match="immutable"):
+        del eq.params
+    with pytest.raises(AttributeError, match="immutable"):
+        program.equations = ()
+    with pytest.raises(AttributeError, match="immutable"):
+        program.release = None
+    with pytest.raises(TypeError):
+        program.equations[0] = eq
+    with pytest.raises(TypeError):
+        program.tags["new"] = 1
+    assert isinstance(program.equations, tuple) and isinstance(eq.args, tuple)
+
+
+def test_the_system_needs_a_program_and_one_of_its_tapes():
+    program = lagrad.trace(mlp, rand(3, 4), rand(4), rand(2, 3))
+    with pytest.raises(TypeError, match=r"AdjointSystem\(program, tape\).*replay"):
+        AdjointSystem(program)
+    other = lagrad.trace(lambda x: lnp.sum(x), rand(2))
+    with pytest.raises(ValueError, match="tape of this program"):
+        AdjointSystem(program, other.replay(rand(2)))

@@ -295,7 +295,7 @@ def test_byte_counts_are_plain_numbers():
 
 
 def test_pad_and_diff_rules_read_only_shapes():
-    program = lagrad.trace(lambda x: lnp.diff(lnp.pad(x, 1), 2), rand(3))
-    pad_eq, diff_eq = program.equations
-    assert pad_eq.values[0] is None and not isinstance(pad_eq.values[1], np.ndarray)  # x: shape only
-    assert diff_eq.values == [None, None]  # the transpose needs nothing of the forward values
+    x = rand(3)
+    pad_values, diff_values = lagrad.trace(lambda x: lnp.diff(lnp.pad(x, 1), 2), x).replay(x).values
+    assert pad_values[0] is None and not isinstance(pad_values[1], np.ndarray)  # x: shape only
+    assert diff_values == [None, None]  # the transpose needs nothing of the forward values

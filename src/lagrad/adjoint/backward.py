@@ -11,26 +11,25 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Program, registry
+from ..core import Program, Tape, registry
 from .operators import _has_nan, operator
 
 
 def back_substitution(
     program: Program,
+    tape: Tape,
     seeds: dict[int, Any],
     *,
     keep_all: bool = False,
-    release: bool = False,
     batched: bool = False,
     mask: bool = True,
     diagonals: Mapping[int, Any] | None = None,
 ) -> list[Any]:
-    """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``.
+    """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``,
+    the program linearised at the run `tape` (neither is changed).
 
     None stands for a zero multiplier. Unless `keep_all`, a multiplier is dropped
-    as soon as its equation's rules have run (the inputs' are kept); with
-    `release`, the run's forward values are dropped at the end (a one-shot
-    gradient; the constants stay, the program still replays). A zero multiplier
+    as soon as its equation's rules have run (the inputs' are kept). A zero multiplier
     contributes nothing (see `operators`).
     `batched`: every seed has a leading axis of k cotangents, solved for together.
     `mask=False` turns zero means zero off: for an output that is itself NaN, whose
@@ -39,17 +38,16 @@ def back_substitution(
     λ_k is then ``diagonal.solve`` of what the blocks send.
     """
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
-        lam = _back_substitution(program, seeds, keep_all, False, batched, diagonals)
+        lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
         if mask and any(_has_nan(v) for v in returned if v is not None):
-            lam = _back_substitution(program, seeds, keep_all, True, batched, diagonals)
-    if release:
-        program.release()
+            lam = _back_substitution(program, tape, seeds, keep_all, True, batched, diagonals)
     return lam
 
 
 def _back_substitution(
     program: Program,
+    tape: Tape,
     seeds: dict[int, Any],
     keep_all: bool,
     guarded: bool,
@@ -62,7 +60,7 @@ def _back_substitution(
         lam[i] = seed if lam[i] is None else lam[i] + seed
     shapes = program.shapes()
     has_complex = program.has_complex
-    for eq in reversed(program.equations):
+    for eq, values in zip(reversed(program.equations), reversed(tape.values)):
         g = lam[eq.out]
         if g is None:
             continue
@@ -77,7 +75,6 @@ def _back_substitution(
             lam[eq.out] = None
         prim = eq.primitive
         ops = prim.operators
-        values = eq.values
         for pos in eq.diff:
             i = eq.args[pos]
             op = ops.get(pos) or operator(prim, pos)
@@ -91,4 +88,4 @@ def _back_substitution(
 def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[Any]:
     """The `back_substitution` method of an AdjointSystem: every λ in one sweep."""
     seeds = {} if system.output is None else {system.output: system.cotangent}
-    return back_substitution(system.program, seeds, keep_all=True, diagonals=system.implicit)
+    return back_substitution(system.program, system.tape, seeds, keep_all=True, diagonals=system.implicit)

@@ -8,13 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Program
+from ..core import Program, Tape
 from ..core.program import real_size, unflat
 from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched
 
 
 def forward_substitution(
     program: Program,
+    tape: Tape,
     tangents: dict[int, Any],
     *,
     start: int = 0,
@@ -23,7 +24,7 @@ def forward_substitution(
     diagonals: Mapping[int, Any] | None = None,
 ) -> list[Any]:
     """Tangents of every variable from the given ones, top row down:
-    ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero). `start` skips equations
+    ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero), the program linearised at `tape`. `start` skips equations
     that cannot depend on the seeded variables. A zero tangent contributes nothing
     (see the module docstring): the tangents of `outputs` (default: every variable)
     are the ones looked at for NaN. `batched`: every tangent has a leading axis of k.
@@ -37,18 +38,18 @@ def forward_substitution(
     solves: the Jacobian rows of those entries by one batched back-substitution, applied
     to the given tangents (real values; traced ones are left as they are)."""
     with np.errstate(invalid="ignore"):
-        t = _forward_substitution(program, tangents, start, False, batched, outputs, diagonals)
+        t = _forward_substitution(program, tape, tangents, start, False, batched, outputs, diagonals)
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
         if any(_has_nan(t[o]) for o in wanted):
-            t = _forward_substitution(program, tangents, start, True, batched, outputs, diagonals)
+            t = _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
             for o in wanted:
                 if _has_nan(t[o]):
-                    t[o] = _by_transposed_solves(program, tangents, o, t[o], batched, diagonals)
+                    t[o] = _by_transposed_solves(program, tape, tangents, o, t[o], batched, diagonals)
     return t
 
 
 def _by_transposed_solves(
-    program: Program, tangents: dict[int, Any], o: int, t_o: Any, batched: bool, diagonals: Any
+    program: Program, tape: Tape, tangents: dict[int, Any], o: int, t_o: Any, batched: bool, diagonals: Any
 ) -> Any:
     """`t_o` with its NaN entries recomputed as (row of the Jacobian, by back-substitution) ·
     tangents, where that gives a number."""
@@ -65,7 +66,7 @@ def _by_transposed_solves(
     seeds = np.zeros((len(entries), flat_t.shape[1]))
     seeds[np.arange(len(entries)), entries] = 1
     seeds = {o: seeds.reshape((len(entries), *program.shape(o)))}
-    lam = back_substitution(program, seeds, keep_all=True, batched=True, diagonals=diagonals)
+    lam = back_substitution(program, tape, seeds, keep_all=True, batched=True, diagonals=diagonals)
     rows = np.zeros((len(entries), k))  # J[entry] · t, per batch row
     for i, t_i in tangents.items():
         if lam[i] is not None:
@@ -77,6 +78,7 @@ def _by_transposed_solves(
 
 def _forward_substitution(
     program: Program,
+    tape: Tape,
     tangents: dict[int, Any],
     start: int,
     guarded: bool,
@@ -91,6 +93,7 @@ def _forward_substitution(
         t[i] = v
     apply = apply_block_batched if batched else apply_block
     equations = program.equations[start:]
+    values = tape.values[start:]
     last = {}
     if outputs is not None:
         for j, eq in enumerate(equations):
@@ -100,8 +103,7 @@ def _forward_substitution(
             last.pop(o, None)
     for j, eq in enumerate(equations):
         if eq.diff:
-            values = eq.values
-            out = apply(eq, values, [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
+            out = apply(eq, values[j], [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
             if out is not None:
                 if diagonals and eq.out in diagonals:  # explicit equations (-I) skip this
                     d = diagonals[eq.out]
@@ -142,7 +144,13 @@ def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[
             seeds = _stacked([unflat(e, shape, dtype) for e in rows])  # several arrays: Parts of stacks
             seeds = diagonal.solve_transpose_batched(seeds) if diagonal else seeds  # t_i from A[i, i]ᵀ
             t = forward_substitution(
-                program, {i: seeds}, start=start, outputs=[system.output], batched=True, diagonals=system.implicit
+                program,
+                system.tape,
+                {i: seeds},
+                start=start,
+                outputs=[system.output],
+                batched=True,
+                diagonals=system.implicit,
             )
             t = t[system.output]
             if t is not None:  # the derivative of Re Σ cotangent · output, per direction

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Program, registry
+from ..core import Program, Tape, registry
 from .operators import _has_nan, apply_transpose
 
 #: Threads for the `levels` method (None: as many as the machine has cores).
@@ -49,14 +49,14 @@ def solve(system: Any, wanted: list[int] | None = None, *, workers: int | None =
     lam[system.output] = system.cotangent
     with np.errstate(invalid="ignore"), ThreadPoolExecutor(workers or WORKERS) as pool:
         for guarded in (False, True):
-            result = _sweep(program, list(lam), pool, guarded, system.implicit)
+            result = _sweep(program, system.tape, list(lam), pool, guarded, system.implicit)
             if not any(_has_nan(v) for v in result if v is not None):
                 break
     return result
 
 
 def _sweep(
-    program: Program, lam: list[Any], pool: ThreadPoolExecutor, guarded: bool, diagonals: dict[int, Any]
+    program: Program, tape: Tape, lam: list[Any], pool: ThreadPoolExecutor, guarded: bool, diagonals: dict[int, Any]
 ) -> list[Any]:
     shapes = program.shapes()
     for members in schedule(program):
@@ -65,12 +65,12 @@ def _sweep(
             if k < program.n_inputs or lam[k] is None:
                 continue
             eq = program.equation(k)
+            values = tape.values[k - program.n_inputs]
             g = lam[k]
             if program.has_complex and eq.dtype.kind == "f" and g.dtype.kind == "c":
                 g = lam[k] = registry.ops.real(g)  # a real variable's multiplier is real
             if k in diagonals:
                 g = lam[k] = diagonals[k].solve(g)
-            values = eq.values
             for pos in eq.diff:
                 i = eq.args[pos]
                 tasks.append((i, pool.submit(apply_transpose, eq, pos, values, g, shapes[i], guarded=guarded)))

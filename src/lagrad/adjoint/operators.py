@@ -280,12 +280,12 @@ def _transposed(
     finally:
         trace.active = False
     several = isinstance(y, tuple)  # a primitive with several outputs: one part each
-    program = trace.finish([x], list(y) if several else [y])
+    program, tape = trace.finish([x], list(y) if several else [y])
     seeds: dict[int, Any] = {}
     for out, part in zip(program.outputs, v if several else (v,)):
         if not isinstance(out, Constant) and part is not None:
             seeds[out] = part if out not in seeds else seeds[out] + part
     from .backward import back_substitution  # the transposed map is itself back-substituted
 
-    lam = back_substitution(program, seeds)
+    lam = back_substitution(program, tape, seeds)
     return lam[0] if lam[0] is not None else zeros_of(in_shape, dtype)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-from ..core import Program, registry
+from ..core import Program, Tape, registry
 from ..core.program import Constant, flat, real_size, unflat, zeros_of
 from . import operators, solvers
 from .operators import _plain
@@ -41,6 +41,7 @@ class Block:
         self.positions = positions
         program = system.program
         self.equation = program.equation(k)
+        self.values = system.tape.values[k - program.n_inputs]  # the run's (ans, *args) of f_k
         self.in_shape, self.in_dtype = program.shape(i), program.dtype(i)
         self.out_shape, self.out_dtype = program.shape(k), program.dtype(k)
         self.shape = (real_size(self.in_shape, self.in_dtype), real_size(self.out_shape, self.out_dtype))
@@ -53,14 +54,14 @@ class Block:
         """``(∂f_k/∂z_i)ᵀ g``: g shaped like z_k, the result like z_i."""
         out = None
         for pos in self.positions:
-            ct = operators.apply_transpose(self.equation, pos, self.equation.values, g, self.in_shape)
+            ct = operators.apply_transpose(self.equation, pos, self.values, g, self.in_shape)
             out = ct if out is None else out + ct
         return out
 
     def apply(self, t: Any) -> Any:
         """``∂f_k/∂z_i t``: t shaped like z_i, the result like z_k."""
         tangents = [t if pos in self.positions else None for pos in range(len(self.equation.args))]
-        out = operators.apply_block(self.equation, self.equation.values, tangents)
+        out = operators.apply_block(self.equation, self.values, tangents)
         return zeros_of(self.out_shape, self.equation.dtype) if out is None else out
 
     def __matmul__(self, v: Any) -> Any:
@@ -220,13 +221,28 @@ class SymbolicMatrix:
 
 
 class AdjointSystem:
-    """``A λ = b`` for a Program with one output: the Lagrangian view of its derivative.
+    """``A λ = b`` for a Program with one output, linearised at one run of it (`tape`): the
+    Lagrangian view of its derivative. ``AdjointSystem(program, program.replay(x))`` is the
+    system at x; neither the program nor the tape is changed by solving.
 
     `cotangent` replaces ``-b``'s last block for a non-scalar output (a vjp).
     """
 
-    def __init__(self, program: Program, cotangent: Any = None, *, method: str = "back_substitution") -> None:
+    def __init__(
+        self, program: Program, tape: Tape | None = None, cotangent: Any = None, *, method: str = "back_substitution"
+    ) -> None:
+        if not isinstance(program, Program) or not isinstance(tape, Tape):
+            raise TypeError(
+                f"lagrad.AdjointSystem(program, tape): takes a Program and a Tape of one of its runs "
+                f"(program.replay(*args)), not {type(program).__name__} and {type(tape).__name__}"
+            )
+        if len(tape.values) != len(program.equations):
+            raise ValueError(
+                f"lagrad.AdjointSystem: the tape has values for {len(tape.values)} equations and the "
+                f"program {len(program.equations)}; pass a tape of this program (program.replay(*args))"
+            )
         self.program = program
+        self.tape = tape
         self.method = method
         out = program.outputs[0] if len(program.outputs) == 1 else None
         if len(program.outputs) != 1:
@@ -425,13 +441,6 @@ class AdjointSystem:
                 f"use matrix('symbolic'), the block operators (system.blocks()) or "
                 f"back-substitution."
             )
-
-    def plot(self, **options: Any) -> Any:
-        """A matplotlib Figure of ``A``'s block structure (and, for small systems, its
-        scalar-level nonzeros): `lagrad.plot.plot_system`, which lists the options."""
-        from ..plot import plot_system  # matplotlib is optional: loaded only to draw
-
-        return plot_system(self, **options)
 
     def __repr__(self) -> str:
         return (

@@ -3,12 +3,14 @@
 Variables are numbered as in the seed: the inputs first (z1 … zm), then one
 variable per equation, in the order the equations ran. An equation is
 ``z_k = f_k(z_{a(k)})``: its primitive, the variables (or constants) it reads,
-its static parameters, and only those forward values its rules read.
+its static parameters and constants, and how a run keeps the forward values its
+rules read. Programs and Equations are immutable: a run's values live in a Tape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -153,11 +155,11 @@ def _dtype_of(value: Any) -> np.dtype | None:
 
 
 def _kept_values(eq: Equation, values: list[Any]) -> list[Any]:
-    """Of one run's ``(ans, *args)``, what the equation's rules read (as its first run kept)."""
+    """Of one run's ``(ans, *args)``, what the equation's rules read, as its `kept` says."""
     out = []
-    for p, (how, v) in enumerate(zip(eq.kept(), values)):
+    for p, (how, v) in enumerate(zip(eq.kept, values)):
         if p and eq.args[p - 1] < 0:
-            out.append(eq.values[p])  # a constant: structure
+            out.append(eq.constants[p - 1])  # a constant: structure
         elif how == UNREAD:
             out.append(None)
         elif how == META:
@@ -183,56 +185,50 @@ class BranchError(RuntimeError):
     """A replay would take a branch other than the one recorded."""
 
 
-class Equation:
-    """One step ``z_out = primitive(args, **params)``.
+class _EquationSlots:
+    """An Equation's fields, filled in by plain assignment before it is frozen (tracing makes
+    one Equation per primitive call, so making one must stay cheap)."""
 
-    `args` holds, per positional argument, the variable index it reads or -1
-    for a constant; `values` holds ``(ans, *args)`` as kept for the rules
-    (None where no rule reads a value, an `Aval` where only its shape is read;
-    constants are always kept). `diff` lists the argument positions that carry
-    a derivative.
+    __slots__ = ("primitive", "out", "args", "params", "diff", "shape", "dtype", "constants", "kept", "source")
+
+
+class Equation(_EquationSlots):
+    """One step ``z_out = primitive(args, **params)``: structure only, immutable.
+
+    `args` holds, per positional argument, the variable index it reads or -1 for a
+    constant; `constants` holds, per argument, the constant's value (None where the
+    argument is a variable). `kept` says, per value in ``(ans, *args)``, how a run keeps
+    it for the rules (UNREAD, META or READ; constants are structure). `diff` lists the
+    argument positions that carry a derivative. A run's values live in a `Tape`.
+    `params` stays a plain dict, which rules take as ``**params`` at dict speed (nothing
+    in lagrad changes it).
     """
 
-    __slots__ = ("primitive", "out", "args", "values", "params", "diff", "shape", "dtype", "source", "_kept")
+    __slots__ = ()
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         primitive: Any,
         out: int,
-        args: list[int],
-        values: list[Any],
+        args: tuple[int, ...],
         params: dict[str, Any],
         diff: tuple[int, ...],
         shape: tuple[int, ...],
         dtype: Any,
-    ) -> None:
-        self.primitive = primitive
-        self.out = out
-        self.args = args
-        self.values = values
-        self.params = params
-        self.diff = diff
-        self.shape = shape
-        self.dtype = dtype
-        self.source: str | None = None
-        self._kept: tuple[int, ...] | None = None
+        constants: tuple[Any, ...],
+        kept: tuple[int, ...],
+        source: str | None = None,
+    ) -> Equation:
+        return new_equation(primitive, out, args, params, diff, shape, dtype, constants, kept, source)
 
-    def kept(self) -> tuple[int, ...]:
-        """Per value in ``(ans, *args)``: how a run keeps it (UNREAD, META or READ); constants
-        are structure, kept always. Read off the first run's values and remembered, so a
-        released equation still knows what a replay must keep."""
-        if self._kept is None:
-            self._kept = tuple(UNREAD if v is None else META if type(v) is Aval else READ for v in self.values)
-        return self._kept
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"lagrad: an Equation is immutable structure; it cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"lagrad: an Equation is immutable structure; it cannot delete {name!r}")
 
     def is_constant(self, pos: int) -> bool:
         return self.args[pos] < 0
-
-    def at(self, values: list[Any]) -> Equation:
-        """The same equation with another run's values."""
-        eq = Equation(self.primitive, self.out, self.args, values, self.params, self.diff, self.shape, self.dtype)
-        eq.source, eq._kept = self.source, self.kept()
-        return eq
 
     def reads(self) -> Iterator[tuple[int, int]]:
         """(position, variable) for every argument that carries a derivative: the nonzero
@@ -241,16 +237,45 @@ class Equation:
             yield pos, self.args[pos]
 
     def constant(self, pos: int) -> Any:
-        return self.values[pos + 1]
+        return self.constants[pos]
 
     def rhs(self) -> str:
         """The right-hand side in the seed's notation: ``matmul(z1, z3)``."""
-        parts = [f"z{a + 1}" if a >= 0 else _constant_label(self.values[pos + 1]) for pos, a in enumerate(self.args)]
+        parts = [f"z{a + 1}" if a >= 0 else _constant_label(self.constants[pos]) for pos, a in enumerate(self.args)]
         parts += [f"{k}={_param_label(v)}" for k, v in self.params.items()]
         return f"{self.primitive.name}({', '.join(parts)})"
 
     def __repr__(self) -> str:
         return f"z{self.out + 1} = {self.rhs()}"
+
+
+def new_equation(
+    primitive: Any,
+    out: int,
+    args: tuple[int, ...],
+    params: dict[str, Any],
+    diff: tuple[int, ...],
+    shape: tuple[int, ...],
+    dtype: Any,
+    constants: tuple[Any, ...],
+    kept: tuple[int, ...],
+    source: str | None,
+) -> Equation:
+    """An Equation, made without the cost of a class call: tracing's hot path makes one per
+    primitive call. The fields are filled in, then the object becomes a (frozen) Equation."""
+    eq = object.__new__(_EquationSlots)
+    eq.primitive = primitive
+    eq.out = out
+    eq.args = args
+    eq.params = params
+    eq.diff = diff
+    eq.shape = shape
+    eq.dtype = dtype
+    eq.constants = constants
+    eq.kept = kept
+    eq.source = source
+    eq.__class__ = Equation
+    return eq  # type: ignore[return-value]
 
 
 def _constant_label(value: Any) -> str:
@@ -271,9 +296,11 @@ def _param_label(value: Any) -> str:
 
 
 class Tape:
-    """One run of a Program: per equation, the forward values ``(ans, *args)`` its rules read
-    (constants included), and the outputs' values. `Program.replay` makes one; `Program.at`
-    pairs it with the structure again, for the adjoint system at that point."""
+    """One run of a Program: per equation k, ``values[k]`` is the ``(ans, *args)`` its rules
+    read (None where no rule reads a value, an `Aval` where only its shape is read; the
+    constants included, so rules take them positionally), and `outputs` the run's outputs.
+    Tracing makes the first (`Trace.finish`); `Program.replay` makes one per run, and
+    ``AdjointSystem(program, tape)`` is the program linearised there."""
 
     __slots__ = ("values", "outputs")
 
@@ -286,35 +313,50 @@ class Tape:
 
 
 class Program:
-    """The recorded computation: inputs, the ordered equations, outputs.
+    """The recorded computation: inputs, the ordered equations, outputs. Immutable structure:
+    a run's values live in a `Tape`, so solving, replaying or differentiating never changes it.
 
     ``print(program)`` lists the equations; calling the program replays it on
     new inputs of the same shapes, and refuses (`BranchError`) where a recorded
     branch would go the other way.
     """
 
+    __slots__ = (
+        "inputs", "equations", "outputs", "in_tree", "out_tree", "input_names", "guards", "tags", "has_complex",
+    )  # fmt: skip
+
     def __init__(
         self,
         *,
-        inputs: list[tuple[tuple[int, ...], Any]],
-        equations: list[Equation],
-        outputs: list[Any],
+        inputs: Sequence[tuple[tuple[int, ...], Any]],
+        equations: Sequence[Equation],
+        outputs: Sequence[Any],
         in_tree: Any = None,
         out_tree: Any = None,
-        input_names: list[str] | None = None,
-        guards: dict[int, Any] | None = None,
-        tags: dict[str, int] | None = None,
+        input_names: Sequence[str] | None = None,
+        guards: Mapping[int, Any] | None = None,
+        tags: Mapping[str, int] | None = None,
         has_complex: bool = False,
     ) -> None:
-        self.inputs = inputs  # (shape, dtype) of z1 … zm
-        self.equations = equations
-        self.outputs = outputs  # variable index, or Constant, per output leaf
-        self.in_tree = in_tree
-        self.out_tree = out_tree
-        self.input_names = input_names or [f"x{j}" for j in range(len(inputs))]
-        self.guards = guards or {}
-        self.tags = tags or {}
-        self.has_complex = has_complex  # multipliers of real variables may arrive complex
+        fields = {
+            "inputs": tuple(inputs),  # (shape, dtype) of z1 … zm
+            "equations": tuple(equations),
+            "outputs": tuple(outputs),  # variable index, or Constant, per output leaf
+            "in_tree": in_tree,
+            "out_tree": out_tree,
+            "input_names": tuple(input_names or [f"x{j}" for j in range(len(inputs))]),
+            "guards": MappingProxyType(dict(guards or {})),
+            "tags": MappingProxyType(dict(tags or {})),
+            "has_complex": has_complex,  # multipliers of real variables may arrive complex
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"lagrad: a Program is immutable structure; it cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"lagrad: a Program is immutable structure; it cannot delete {name!r}")
 
     # -- shape of the system --------------------------------------------------
 
@@ -381,27 +423,9 @@ class Program:
 
     def replay(self, *args: Any) -> Tape:
         """Run the program on new inputs and record what the rules read: a new Tape. The
-        Program is not changed; ``program.at(tape)`` is the program linearised there."""
+        Program is not changed; ``AdjointSystem(program, tape)`` is the system there."""
         outputs, values = self._run(args, record=True)
         return Tape(values, outputs)
-
-    def at(self, tape: Tape) -> Program:
-        """This structure with the forward values of `tape`: what `AdjointSystem` and the solvers
-        take, so that ``AdjointSystem(program.at(program.replay(x)))`` is the system at x."""
-        equations = [eq.at(values) for eq, values in zip(self.equations, tape.values)]
-        return Program(
-            inputs=self.inputs, equations=equations, outputs=self.outputs, in_tree=self.in_tree,
-            out_tree=self.out_tree, input_names=self.input_names, guards=self.guards, tags=self.tags,
-            has_complex=self.has_complex,
-        )  # fmt: skip
-
-    def release(self) -> None:
-        """Drop the forward values of the recorded run (memory after a one-shot gradient);
-        the constants are structure and stay, so the program still replays."""
-        for eq in self.equations:
-            kept = eq.kept()
-            eq.values = [v if p and eq.args[p - 1] < 0 else None for p, v in enumerate(eq.values)]
-            eq._kept = kept
 
     def _run(self, args: tuple[Any, ...], record: bool) -> tuple[Any, list[list[Any]]]:
         if self.in_tree is not None:
@@ -436,7 +460,7 @@ class Program:
             self._check_guard(j, leaf)
         taped: list[list[Any]] = []
         for eq in self.equations:
-            vals = [env[a] if a >= 0 else eq.values[pos + 1] for pos, a in enumerate(eq.args)]
+            vals = [env[a] if a >= 0 else eq.constants[pos] for pos, a in enumerate(eq.args)]
             env[eq.out] = value = eq.primitive(*vals, **eq.params)
             if eq.out in self.guards:
                 self._check_guard(eq.out, value)

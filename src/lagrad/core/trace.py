@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
-from .program import READ, Aval, Constant, Equation, Parts, Program
+from .program import META, READ, UNREAD, Aval, Constant, Equation, Parts, Program, Tape, new_equation
 
 _levels = itertools.count(1)
 _LAGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -495,6 +495,7 @@ class Trace:
         "active",
         "complex_seen",
         "pending",
+        "values",
     )
 
     def __init__(self, record_source: bool = False) -> None:
@@ -508,6 +509,7 @@ class Trace:
         self.active = True
         self.complex_seen = False  # a complex value was recorded: multipliers may turn complex
         self.pending: list[Any] = []  # views read again after a write, whose equation waits for a use
+        self.values: list[list[Any]] = []  # per equation, this run's (ans, *args): the Tape
 
     def new_input(self, value: Any) -> Var:
         if self.equations:
@@ -529,6 +531,7 @@ class Trace:
             _check_static(prim, params)
         values = [None, *args]  # (ans, *args), as the rules take them
         arg_vars = []
+        constants = None  # per argument, the constant or None: a list only once there is a constant
         key = 0
         nested = False
         pos = 0
@@ -537,10 +540,15 @@ class Trace:
             if type(a) is Var and a._trace is self:
                 v = values[pos] = a.value
                 arg_vars.append(a.index)
+                if constants is not None:
+                    constants.append(None)
                 key |= (3 if a.inexact else 1) << (2 * pos)
                 nested = nested or type(v) is Var
             else:
                 arg_vars.append(-1)
+                if constants is None:
+                    constants = [None] * (pos - 1)
+                constants.append(a)
                 nested = nested or type(a) is Var
         try:
             ans = prim(*values[1:], **params) if nested else prim.kernel(*values[1:], **params)
@@ -565,10 +573,16 @@ class Trace:
         inexact = kind in "fc"  # integer and boolean results carry no derivative
         if kind == "c":
             self.complex_seen = True
-        eq = Equation(prim, index, arg_vars, values, params, plan.diff if inexact else (), shape, dtype)
-        if self.record_source:
-            eq.source = user_line()
-        self.equations.append(eq)
+        kept = _KEPT.get((plan, pos)) or _kept(plan, pos)
+        if constants is None:  # no constant: a shared tuple of Nones
+            constants = _NONES[pos] if pos < len(_NONES) else (None,) * pos
+        self.equations.append(
+            new_equation(
+                prim, index, tuple(arg_vars), params, plan.diff if inexact else (), shape, dtype,
+                tuple(constants), kept, user_line() if self.record_source else None,
+            )
+        )  # fmt: skip
+        self.values.append(values)
         return Var(ans, index, self, inexact)
 
     def guard(self, var: Var, value: Any) -> None:
@@ -610,8 +624,8 @@ class Trace:
         in_tree: Any = None,
         out_tree: Any = None,
         input_names: list[str] | None = None,
-    ) -> Program:
-        """Close the recording and return it as a Program."""
+    ) -> tuple[Program, Tape]:
+        """Close the recording: the Program (structure) and the tracing run's Tape (values)."""
         if self.pending:
             self.settle()
         self.active = False
@@ -632,10 +646,27 @@ class Trace:
             tags=self.tags,
             has_complex=self.complex_seen,
         )
-        # The Program owns the equations now: a traced value that escapes the function holds
-        # its trace, and must not hold every recorded equation with it.
+        values = [o.value if type(o) is Var and o._trace is self else o for o in outputs]
+        tape = Tape(self.values, values if out_tree is None else out_tree.unflatten(values))
+        # The Program and Tape own the equations and values now: a traced value that escapes
+        # the function holds its trace, and must not hold every recorded equation with it.
         self.equations = []
-        return program
+        self.values = []
+        return program, tape
+
+
+#: (plan, number of arguments) -> `kept` of its equations: how a run keeps each of (ans, *args).
+_KEPT: dict[tuple[Any, int], tuple[int, ...]] = {}
+#: The `constants` of an equation of n traced arguments, shared: (None,) * n.
+_NONES = tuple((None,) * n for n in range(256))
+
+
+def _kept(plan: Any, nargs: int) -> tuple[int, ...]:
+    kept = tuple(
+        plan.ans if p == 0 else UNREAD if p in plan.drop else META if p in plan.meta else READ for p in range(nargs + 1)
+    )
+    _KEPT[(plan, nargs)] = kept
+    return kept
 
 
 def _check_static(prim: Any, params: dict[str, Any]) -> None:
