@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -488,7 +489,7 @@ def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, ma
 
 
 def _size(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    return math.prod(shape)  # Python ints: no NumPy call per shape, and no overflow
 
 
 def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[Any]]:
@@ -497,7 +498,11 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
     in_shapes = [tuple(s) for s, _ in program.inputs]
     out_shapes = [tuple(np.shape(value(v))) for v in traced.outputs]
     dtype = np.result_type(*[_float_dtype(value(v)) for v in traced.outputs], *[d for _, d in program.inputs])
-    blocks: list[list[Any]] = [[np.zeros(o + s, dtype=dtype) for s in in_shapes] for o in out_shapes]
+    # a constant output's blocks stay zero; the others are filled below
+    blocks: list[list[Any]] = [
+        [np.zeros(o + s, dtype=dtype) if isinstance(out, Constant) else None for s in in_shapes]
+        for o, out in zip(out_shapes, program.outputs)
+    ]
     if mode == "auto":
         mode = "rev" if sum(map(_size, out_shapes)) <= sum(map(_size, in_shapes)) else "fwd"
     # one right-hand side holds at most one value per variable
