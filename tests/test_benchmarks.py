@@ -11,6 +11,7 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import cases
+import jacobian
 
 
 def _fd(f, args, eps=1e-6):
@@ -63,3 +64,15 @@ def test_lagrad_cell_matches_finite_differences(case, form):
         f, args = cases.heat(np, d["target"], d["steps"]), (d["alpha"], d["u0"])
     for g, ref in zip(got, _fd(f, args)):
         assert np.allclose(g, ref, rtol=1e-5, atol=1e-7)
+
+
+def test_jacobian_benchmark_hand_sweep_and_lagrad_match_finite_differences():
+    import lagrad
+
+    d = jacobian.data(6)
+    As, x = d["A"], d["x"]
+    f = jacobian.step_map(np, As)
+    eps = 1e-6
+    fd = np.stack([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(6)], axis=1)
+    for jac in (jacobian.hand_jacobian(As, x), lagrad.jacobian(f)(x), lagrad.jacobian(f, mode="fwd")(x)):
+        np.testing.assert_allclose(jac, fd, rtol=1e-6, atol=1e-8)

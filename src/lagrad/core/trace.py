@@ -111,6 +111,10 @@ class Var:
     # -- NumPy's dispatch hooks -----------------------------------------------
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if not kwargs and method == "__call__":  # the common ``numpy.tanh(x)``: straight to the primitive
+            fun = registry.ufuncs.get(ufunc)
+            if fun is not None:
+                return fun(*inputs)
         out = kwargs.pop("out", None)
         if out is not None:  # the result, then written into `out` as `out[...] = result` would
             return registry.ops.ufunc_out(self.__array_ufunc__, ufunc, method, inputs, kwargs, out)
@@ -528,7 +532,9 @@ class Trace:
         if self.pending:
             self.settle()
         if params:
-            _check_static(prim, params)
+            for v in params.values():
+                if type(v) is Var:
+                    _check_static(prim, params)
         values = [None, *args]  # (ans, *args), as the rules take them
         arg_vars = []
         constants = None  # per argument, the constant or None: a list only once there is a constant

@@ -49,11 +49,21 @@ class ArrayPrimitive(Primitive):
     list of traced values is one traced array (``np.mean([a, b])``)."""
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        # Primitive.__call__ with the list check folded into its one pass over the arguments:
+        # this is every primitive call, traced or not (rules call primitives on plain arrays)
+        top = None
         for a in args:
-            if type(a) is list or type(a) is tuple:
+            kind = type(a)
+            if kind is Var:
+                t = a._trace
+                if top is None or t.level > top.level:
+                    top = t
+            elif kind is list or kind is tuple:
                 args = tuple(array_like(b) if type(b) is list or type(b) is tuple else b for b in args)
-                break
-        return Primitive.__call__(self, *args, **params)
+                return Primitive.__call__(self, *args, **params)
+        if top is None:
+            return self.impl(*args, **params)
+        return top.apply(self, args, params)
 
     def __getattr__(self, name: str) -> Any:
         """A ufunc's methods (``lagrad.numpy.add.outer``): lagrad's on traced values, NumPy's

@@ -228,7 +228,7 @@ deflinear(_reshape,      lambda g, ans, x, shape: reshape(g, x.shape))
 deflinear(_transpose,    lambda g, ans, x, axes: transpose(g, _inverse_permutation(axes)))
 deflinear(_broadcast_to, lambda g, ans, x, shape: unbroadcast(g, x.shape))
 deflinear(_moveaxis,     lambda g, ans, x, source, destination: moveaxis(g, destination, source))
-deflinear(_roll,         lambda g, ans, x, shift, axis: roll(g, _negate(shift), axis))
+deflinear(_roll,         lambda g, ans, x, shift, axis: _roll(g, shift=_negate(shift), axis=axis))
 deflinear(_astype,       lambda g, ans, x, dtype: astype(_real_for(g, x.dtype), x.dtype))
 deflinear(_pad,          lambda g, ans, x, widths: g[_interior(widths, x.shape)])
 deflinear(_diff,         lambda g, ans, x, n, axis: _diff_transpose(g, n, axis))
@@ -267,6 +267,9 @@ def _negate(shift: Any) -> Any:
     return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
 
 
+_add_reduce = np.add.reduce  # numpy.sum of an array, without its dispatch
+
+
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     """Sum `g`, an elementwise result broadcast from an argument, back to that argument's shape."""
     gshape = g.shape
@@ -276,8 +279,8 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if lead < 0:
         return broadcast_to(g, shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
-    if axes:  # the sum primitive itself: the axes are already normalised
-        g = reductions._sum(g, axis=axes, keepdims=False)
+    if axes:  # the sum primitive itself (NumPy's reduction on a plain array): the axes are already normalised
+        g = _add_reduce(g, axes) if type(g) is np.ndarray else reductions._sum(g, axis=axes, keepdims=False)
     return g if g.shape == shape else reshape(g, shape)
 
 
@@ -293,7 +296,7 @@ def unbroadcast_batched(g: Any, shape: tuple[int, ...]) -> Any:
     axes = tuple(range(1, 1 + lead))
     axes += tuple(i + 1 + lead for i, n in enumerate(shape) if n == 1 and gshape[i + 1 + lead] != 1)
     if axes:
-        g = reductions._sum(g, axis=axes, keepdims=False)
+        g = _add_reduce(g, axes) if type(g) is np.ndarray else reductions._sum(g, axis=axes, keepdims=False)
     return g if g.shape[1:] == shape else reshape(g, (k, *shape))
 
 
