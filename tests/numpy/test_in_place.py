@@ -279,6 +279,7 @@ def test_the_issue_example_differentiates_in_any_argument():
     assert np.allclose(gu, central(lambda u: simulate(u, k), u0), rtol=1e-6, atol=1e-9)
     assert np.isclose(both[1], gk) and np.allclose(both[0], gu)
     assert np.array_equal(u0, kept)
+    assert np.isclose(lagrad.grad(lambda k, u0: simulate(u0, k))(k, u0=u0), gk)  # a keyword argument too
     text = str(lagrad.trace(simulate, u0, k, argnums=1))
     assert "index_add(z2, z9, index=[1:-1])" in text  # z2: u0, held without a derivative
 
