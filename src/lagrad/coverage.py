@@ -276,6 +276,9 @@ def _polynomial_rows() -> list[Row]:
                 )
             else:
                 rows.append(Row("numpy.polynomial", name, NOT_SUPPORTED))
+    for name in lnp.polynomial_classes.__all__:  # the classes, once each (NumPy's family modules share them)
+        note = "class: call, deriv, integ, convert, fit, + - * (numpy/polynomial_classes.py)"
+        rows.append(Row("numpy.polynomial", name, DIFFERENTIABLE, note))
     return rows
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import numpy as lnp
 from .adjoint import SOLVERS, AdjointSystem, back_substitution, forward_substitution, input_gradients
+from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
 from .core.program import Constant
 from .tree import tree_flatten, tree_map
@@ -227,6 +228,18 @@ def _strip(tree: Any) -> Any:
     return treedef.unflatten(value(leaf) for leaf in leaves)
 
 
+def _constant(trace: Trace, arg: Any) -> Any:
+    """A float array argument that is not differentiated, as a traced value with no derivative,
+    so that a copy of it can be written into with traced values (``u = u0.copy();
+    u[1:] += k * u[:-1]``). It converts to NumPy (and float, bool) as a plain array does;
+    everything else (integer and boolean arrays, scalars, other objects) stays as given."""
+    if type(arg) is not np.ndarray or arg.dtype.kind not in "fc":
+        return arg
+    var = trace.apply(_stop_gradient, (arg,), {})
+    var.inexact = False
+    return var
+
+
 @_collector_paused
 def _trace(
     fun: Fun,
@@ -254,6 +267,10 @@ def _trace(
     call_args = list(args)
     for j, i in enumerate(nums):
         call_args[i] = boxed[j]
+    for i, arg in enumerate(args):
+        if i not in nums:
+            call_args[i] = _constant(trace, arg)
+    kwargs = {k: _constant(trace, v) for k, v in kwargs.items()}
     try:
         result = fun(*call_args, **kwargs)
     except BaseException as error:

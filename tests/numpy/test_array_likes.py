@@ -1,6 +1,7 @@
 """What NumPy reads as an array, lagrad reads as one: lists and tuples as the constant side
 of a product (issue 16, item 6), lists of traced values (item 8), and integer or boolean
-indices computed from traced values, which carry no derivative (item 7)."""
+indices computed from traced values, which carry no derivative (item 7). What NumPy
+refuses, lagrad refuses with the same class of exception (issue 14)."""
 
 from __future__ import annotations
 
@@ -151,3 +152,74 @@ def test_a_library_that_converts_its_arguments_is_named():
     with pytest.raises(TypeError) as info:  # a direct conversion names no library
         lagrad.grad(lambda x: np.sum(np.asarray(x)))(np.ones(3))
     assert str(info.value).startswith("lagrad: z1 is traced")
+
+
+# ----- refused as NumPy refuses ---------------------------------------------------------------
+
+Y4 = np.arange(4.0)
+SQ = np.eye(3)[:2]  # 2×3: not square
+# (name, call(m, x)) with x of shape (2, 3): m is numpy on plain x, lagrad.numpy on traced x
+BAD_CALLS = [
+    ("add, shapes that do not broadcast", lambda m, x: m.add(x, Y4)),
+    ("exp, an unknown keyword", lambda m, x: m.exp(x, axis=0)),
+    ("sum, axis out of range", lambda m, x: m.sum(x, axis=2)),
+    ("sum, an unknown keyword", lambda m, x: m.sum(x, axs=0)),
+    ("mean, a repeated axis", lambda m, x: m.mean(x, axis=(0, 0))),
+    ("max, axis out of range", lambda m, x: m.max(x, axis=-3)),
+    ("cumsum, axis out of range", lambda m, x: m.cumsum(x, axis=2)),
+    ("var, an unknown keyword", lambda m, x: m.var(x, dof=1)),
+    ("reshape to another size", lambda m, x: m.reshape(x, (5,))),
+    ("transpose, a repeated axis", lambda m, x: m.transpose(x, (0, 0))),
+    ("concatenate, mismatched shapes", lambda m, x: m.concatenate([x, Y4])),
+    ("stack, mismatched shapes", lambda m, x: m.stack([x, x[:, :2]])),
+    ("swapaxes, axis out of range", lambda m, x: m.swapaxes(x, 0, 4)),
+    ("squeeze of an axis of length 2", lambda m, x: m.squeeze(x, axis=0)),
+    ("expand_dims, axis out of range", lambda m, x: m.expand_dims(x, 5)),
+    ("moveaxis, axis out of range", lambda m, x: m.moveaxis(x, 0, 5)),
+    ("split into unequal parts", lambda m, x: m.split(x, 4, axis=1)),
+    ("flip, axis out of range", lambda m, x: m.flip(x, axis=3)),
+    ("roll, axis out of range", lambda m, x: m.roll(x, 1, axis=4)),
+    ("broadcast_to a smaller shape", lambda m, x: m.broadcast_to(x, (3,))),
+    ("repeat, counts of the wrong length", lambda m, x: m.repeat(x, [1, 2, 3], axis=0)),
+    ("dot, mismatched inner sizes", lambda m, x: m.dot(x, x)),
+    ("matmul, mismatched inner sizes", lambda m, x: m.matmul(x, x)),
+    ("einsum, mismatched sizes", lambda m, x: m.einsum("ij,jk->ik", x, x)),
+    ("tensordot, mismatched sizes", lambda m, x: m.tensordot(x, x, axes=([0], [1]))),
+    ("inner, mismatched sizes", lambda m, x: m.inner(x, Y4)),
+    ("linalg.inv of a 2×3 matrix", lambda m, x: m.linalg.inv(x)),
+    ("linalg.det of a 2×3 matrix", lambda m, x: m.linalg.det(x)),
+    ("linalg.solve, mismatched sizes", lambda m, x: m.linalg.solve(x[:, :2], Y4)),
+    ("linalg.norm, an unknown order", lambda m, x: m.linalg.norm(x, ord="foo")),
+    ("take, index out of range", lambda m, x: m.take(x, 10)),
+    ("take along an axis, index out of range", lambda m, x: m.take(x, [0, 3], axis=0)),
+    ("where, shapes that do not broadcast", lambda m, x: m.where(Y4 > 1, x, 0.0)),
+    ("diagonal, the same axis twice", lambda m, x: m.diagonal(x, axis1=0, axis2=0)),
+    ("sort, axis out of range", lambda m, x: m.sort(x, axis=3)),
+    ("fft.fft, axis out of range", lambda m, x: m.fft.fft(x, axis=3)),
+    ("fft.fft, zero points", lambda m, x: m.fft.fft(x, n=0)),
+    ("polyfit, points and data of other lengths", lambda m, x: m.polyfit(x[0], Y4, 1)),
+    ("transpose, axis out of range", lambda m, x: m.transpose(x, (0, 5))),
+    ("average, weights of another shape", lambda m, x: m.average(x, axis=1, weights=Y4)),
+    ("interp, sample points of another length", lambda m, x: m.interp(x[0], Y4, x[0])),
+    ("trace, axis out of range", lambda m, x: m.trace(x, axis1=0, axis2=3)),
+    ("outer, an unknown keyword", lambda m, x: m.outer(x, x, axis=0)),
+    ("clip, an unknown keyword", lambda m, x: m.clip(x, 0.1, 0.5, lo=0)),
+]
+
+
+def _numpy_error(call):
+    try:
+        call(np, rand(2, 3))
+    except Exception as error:  # the class NumPy raises is what is compared
+        return type(error)
+    raise AssertionError("NumPy accepts this call; it does not belong in BAD_CALLS")
+
+
+@pytest.mark.parametrize("name,call", BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+def test_refused_as_numpy_refuses(name, call):
+    expected = _numpy_error(call)
+    x = rand(2, 3)
+    with pytest.raises(expected):  # lagrad.numpy's function on a traced array
+        lagrad.grad(lambda x: lnp.sum(lnp.real(call(lnp, x))))(x)
+    with pytest.raises(expected):  # NumPy's function on a traced array, by NumPy's dispatch
+        lagrad.grad(lambda x: lnp.sum(lnp.real(call(np, x))))(x)

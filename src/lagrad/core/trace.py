@@ -576,7 +576,8 @@ class Trace:
         index = self.n_vars
         self.n_vars = index + 1
         kind = dtype.kind
-        inexact = kind in "fc"  # integer and boolean results carry no derivative
+        # integer and boolean results carry no derivative, nor do those of no argument that has one
+        inexact = kind in "fc" and key & (key >> 1) != 0
         if kind == "c":
             self.complex_seen = True
         kept = _KEPT.get((plan, pos)) or _kept(plan, pos)

@@ -454,8 +454,9 @@ def ufunc_out(dispatch: Any, ufunc: Any, method: str, inputs: Any, kwargs: Any, 
             raise TypeError(
                 f"lagrad: numpy.{ufunc.__name__}(..., out=o) with a plain NumPy array `o` and traced "
                 f"arguments: o cannot hold a traced result. Use the result, or make o a traced "
-                f"array: o = x.copy() of a traced x; where o is a copy of an argument that is not "
-                f"differentiated (a plain array), add that argument to argnums"
+                f"array: o = x.copy() of a traced x or of an array argument of the function; where o "
+                f"is a copy of an array the function reads from outside (a global or a closure), "
+                f"pass that array as an argument"
             )
     result = dispatch(ufunc, method, *inputs, **kwargs)
     results = result if isinstance(result, tuple) else (result,)

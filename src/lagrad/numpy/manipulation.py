@@ -447,7 +447,7 @@ def flatten(a: Any, order: str = "C") -> Any:
 def transpose(a: Any, axes: Any = None) -> Any:
     """`a` with its axes permuted (reversed when `axes` is None)."""
     ndim = len(shape_of(a))
-    axes = tuple(range(ndim))[::-1] if axes is None else tuple(_normalize_axis(int(i), ndim) for i in axes)
+    axes = tuple(range(ndim))[::-1] if axes is None else tuple(axis_index(i, ndim) for i in axes)
     if axes == tuple(range(ndim)):
         return a
     return view_of(_transpose(a, axes=axes), a, TRANSPOSE, axes)
@@ -475,7 +475,7 @@ def _mT(a: Any) -> Any:
 def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
     ndim = len(shape_of(a))
     axes = list(range(ndim))
-    i, j = _normalize_axis(axis1, ndim), _normalize_axis(axis2, ndim)
+    i, j = axis_index(axis1, ndim), axis_index(axis2, ndim)
     axes[i], axes[j] = axes[j], axes[i]
     return transpose(a, axes)
 
@@ -558,6 +558,8 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
     """`a` shifted cyclically along `axis`."""
     shift = tuple(int(s) for s in shift) if isinstance(shift, (tuple, list)) else int(shift)
     axis = tuple(int(s) for s in axis) if isinstance(axis, (tuple, list)) else axis
+    for ax in () if axis is None else np.atleast_1d(axis):
+        axis_index(ax, len(shape_of(a)))  # NumPy's AxisError
     return _roll(a, shift=shift, axis=axis)
 
 

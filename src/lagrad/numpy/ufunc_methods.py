@@ -1,11 +1,13 @@
-"""The methods of binary ufuncs on traced values: ``ufunc.outer``, ``ufunc.reduce`` and
-``ufunc.accumulate``, built from the ufunc's own primitive (``ufunc.at`` writes in place and
+"""The methods of binary ufuncs on traced values: ``ufunc.outer``, ``ufunc.reduce``,
+``ufunc.accumulate`` and ``ufunc.reduceat``, built from the ufunc's own primitive (``ufunc.at`` writes in place and
 belongs with the in-place updates).
 
 ``outer`` is the ufunc on broadcast copies; ``reduce`` and ``accumulate`` of add, multiply,
 maximum and minimum are the reductions and scans of those names; any other binary ufunc
 folds from the left along the axis, one equation per entry, which is exact for every ufunc
 (subtract, logaddexp, hypot, ...) and its derivative comes from the ufunc's rules.
+``reduceat`` is ``reduce`` on each segment between consecutive indices (an entry where the
+next index is not larger), stacked along the axis.
 """
 
 from __future__ import annotations
@@ -102,6 +104,34 @@ def _accumulate(ufunc: Any) -> Any:
     return accumulate
 
 
+def _reduceat(ufunc: Any) -> Any:
+    name = f"{ufunc.__name__}.reduceat"
+
+    def reduceat(array: Any, indices: Any, axis: int = 0, dtype: Any = None, out: Any = None) -> Any:
+        unsupported_keywords(name, out=out)
+        a = array_like(array)
+        if dtype is not None:
+            a = _shape.astype(a, dtype)
+        shape = _shape.shape_of(a)
+        given = indices if isinstance(indices, (list, tuple)) else np.asarray(indices)
+        # NumPy's own checks (index range and type, axis), on a stand-in of the same shape
+        ufunc.reduceat(np.zeros(shape, dtype=a.dtype), given, axis)
+        starts = np.asarray(given)
+        ax = _shape.axis_index(axis, len(shape))
+        starts = starts.astype(np.intp)  # as NumPy casts them
+        if starts.size == 0:
+            return a[_shape.along(ax, slice(0, 0))]
+        ends = [*starts[1:].tolist(), shape[ax]]
+        reduce = registry.functions[(ufunc, "reduce")]
+        pieces = [
+            reduce(a[_shape.along(ax, slice(i, j))], axis=ax) if i < j else a[_shape.along(ax, i)]
+            for i, j in zip(starts.tolist(), ends)
+        ]
+        return _shape.stack(pieces, axis=ax)
+
+    return reduceat
+
+
 def _register_methods() -> None:
     for ufunc in list(registry.ufuncs):
         if not isinstance(ufunc, np.ufunc) or ufunc.nin != 2 or ufunc.nout != 1 or ufunc.signature:
@@ -109,6 +139,7 @@ def _register_methods() -> None:
         registry.functions[(ufunc, "outer")] = _outer(ufunc)
         registry.functions.setdefault((ufunc, "reduce"), _reduce(ufunc))
         registry.functions[(ufunc, "accumulate")] = _accumulate(ufunc)
+        registry.functions[(ufunc, "reduceat")] = _reduceat(ufunc)
 
 
 _register_methods()
