@@ -12,17 +12,8 @@ from __future__ import annotations
 
 import types
 
-from .polynomial_classes import CLASS_OF
+from .polynomial_classes import _MODULES, CLASS_OF
 from .polynomials import FAMILIES
-
-_MODULES = {
-    "poly": "polynomial",
-    "cheb": "chebyshev",
-    "leg": "legendre",
-    "herm": "hermite",
-    "herme": "hermite_e",
-    "lag": "laguerre",
-}
 
 __all__: list[str] = []
 for _prefix, _module_name in _MODULES.items():
