@@ -41,6 +41,7 @@ INSTANCES = {
     lagrad.TraceEnded: lambda: _error(lagrad.TraceEnded),
     lagrad.testing.GradientCheckError: lambda: _error(lagrad.testing.GradientCheckError),
     lagrad.optimize.Stepper: lambda: lagrad.optimize.adam(),
+    lagrad.Derivation: lambda: lagrad.derive(lambda x: (x * x).sum(), np.ones(2)),
     lagrad.tree.TreeDef: lambda: lagrad.tree_flatten({"a": [1.0, 2.0], "b": None})[1],
     # the results of traced calls (on plain arrays NumPy's own are returned)
     **{

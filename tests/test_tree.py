@@ -52,7 +52,7 @@ def test_cycles_and_runaway_nesting_are_refused_clearly():
 
 #: lagrad's exports that take a function or a rule (their array arguments are the function's).
 TAKES_A_FUNCTION = {
-    "adjoint", "defjvp", "defjvp_argnum", "deflinear", "defrule", "defvjp", "defvjp_argnum",
+    "adjoint", "compile", "derive", "defjvp", "defjvp_argnum", "deflinear", "defrule", "defvjp", "defvjp_argnum",
     "elementwise_grad", "grad", "hessian", "hvp", "jacobian", "jvp", "primitive", "trace",
     "value_and_grad", "vjp",
 }  # fmt: skip

@@ -9,6 +9,7 @@ sparse solver — while staying a fast, everyday ``grad``.
 
 from . import numpy, optimize, scipy
 from .adjoint import AdjointSystem, Block, Multipliers, SymbolicMatrix
+from .compiler import compile  # noqa: A004  (lagrad.compile, as jax.jit is jax's)
 from .control import indicator, stop_gradient
 from .core import (
     BranchError,
@@ -24,6 +25,7 @@ from .core import (
     defvjp_argnum,
     primitive,
 )
+from .derive import Derivation, derive
 from .transforms import (
     adjoint,
     elementwise_grad,
@@ -46,6 +48,7 @@ __all__ = [
     "AdjointSystem",
     "Block",
     "BranchError",
+    "Derivation",
     "Equation",
     "Multipliers",
     "Primitive",
@@ -53,12 +56,14 @@ __all__ = [
     "SymbolicMatrix",
     "TraceEnded",
     "adjoint",
+    "compile",
     "defjvp",
     "defjvp_argnum",
     "deflinear",
     "defrule",
     "defvjp",
     "defvjp_argnum",
+    "derive",
     "elementwise_grad",
     "grad",
     "hessian",

@@ -693,8 +693,8 @@ def value(x: Any) -> Any:
 
 
 def _leaf_value(x: Any) -> Any:
-    while isinstance(x, Var):
-        x = x.value
+    while isinstance(x, Var) and not getattr(x._trace, "replayed", False):
+        x = x.value  # a value of lagrad.compile's trace stays traced: it is computed on every call
     return x
 
 

@@ -1,0 +1,259 @@
+"""A Program as Python source: one statement per equation, locals for variables, constants bound once.
+
+`Straight` simplifies a Program's equations for straight-line code (an equation equal to an
+earlier one, or a product with ones, becomes a name for that variable; equations that reach
+no output and no branch are dropped) and `emit` writes them as the body of a function,
+each equation spelled with its primitive's kernel (Python's operator for arithmetic, the
+NumPy ufunc, or the kernel bound as a constant), with the recorded branches checked.
+`lagrad.compile` runs that source; `lagrad.derive` prints it.
+"""
+
+from __future__ import annotations
+
+import operator as op
+from typing import Any
+
+import numpy as np
+
+from .core.program import Constant, Equation, Parts, Program, is_parts_shape
+from .numpy._register import ArrayPrimitive
+
+#: Kernels spelled as Python's operators (bit for bit what the kernel computes).
+INFIX = {op.add: "+", op.sub: "-", op.mul: "*", op.truediv: "/", op.pow: "**", op.matmul: "@",
+         op.mod: "%", op.floordiv: "//", op.lt: "<", op.le: "<=", op.gt: ">", op.ge: ">=",
+         op.eq: "==", op.ne: "!="}  # fmt: skip
+PREFIX = {op.neg: "-", op.pos: "+"}
+
+
+class BranchFlipped(Exception):
+    """Raised by generated code when a recorded branch goes the other way on new inputs."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def _literal(value: Any) -> str | None:
+    """Python source for a small static value, or None where it must be bound as a constant."""
+    if value is None or (isinstance(value, (bool, int, str)) and type(value) in (bool, int, str)):
+        return repr(value)
+    if type(value) is float and np.isfinite(value):
+        return repr(value)
+    if type(value) in (tuple, list):
+        parts = [_literal(v) for v in value]
+        if any(p is None for p in parts):
+            return None
+        if type(value) is tuple:
+            return f"({parts[0]},)" if len(parts) == 1 else f"({', '.join(parts)})"
+        return f"[{', '.join(parts)}]"
+    if isinstance(value, np.dtype):
+        return f"np.dtype({value.str!r})"
+    return None
+
+
+def _key(value: Any) -> Any:
+    """A hashable key for a constant or parameter that equals another's only if they are the same
+    value (Python scalars and tuples of them by value, everything else by identity)."""
+    if _literal(value) is not None and not isinstance(value, np.dtype):
+        return (type(value), repr(value))
+    return ("id", id(value))
+
+
+class Straight:
+    """A Program's equations simplified for straight-line code: `statements` (the equations
+    kept, in order), `alias` (variable -> the earlier variable it equals), `outputs` and
+    `guards` in the kept variables' terms."""
+
+    def __init__(self, program: Program, *, prune: bool = True) -> None:
+        self.program = program
+        alias: dict[int, int] = {}
+        seen: dict[Any, int] = {}
+        kept: list[tuple[Equation, tuple[int, ...]]] = []
+        for eq in program.equations:
+            args = tuple(alias.get(a, a) if a >= 0 else -1 for a in eq.args)
+            if prune:
+                same = _product_with_ones(program, eq, args)
+                if same is not None:
+                    alias[eq.out] = same
+                    continue
+                key = (eq.primitive, args, tuple(_key(c) for c in eq.constants),
+                       tuple((k, _key(v)) for k, v in eq.params.items()))  # fmt: skip
+                if key in seen:
+                    alias[eq.out] = seen[key]
+                    continue
+                seen[key] = eq.out
+            kept.append((eq, args))
+        self.alias = alias
+        self.outputs = [o if isinstance(o, Constant) else alias.get(o, o) for o in program.outputs]
+        self.guards = {alias.get(i, i): (i, v) for i, v in program.guards.items()}
+        if prune:  # drop what reaches no output and no branch
+            needed = {o for o in self.outputs if not isinstance(o, Constant)} | set(self.guards)
+            live = []
+            for eq, args in reversed(kept):
+                if eq.out in needed:
+                    live.append((eq, args))
+                    needed.update(a for a in args if a >= 0)
+            kept = live[::-1]
+        self.statements = kept
+
+
+def _product_with_ones(program: Program, eq: Equation, args: tuple[int, ...]) -> int | None:
+    """The variable `eq` equals when it multiplies it by a constant of ones that changes
+    neither its shape nor its dtype (the broadcast seed of a sum's multiplier): ``1.0 * x`` is
+    ``x`` bit for bit. None otherwise."""
+    if eq.primitive.name != "multiply" or len(args) != 2 or is_parts_shape(eq.shape):
+        return None
+    for pos in (0, 1):
+        other = args[1 - pos]
+        if args[pos] >= 0 or other < 0:
+            continue
+        c = eq.constants[pos]
+        if (
+            isinstance(c, (np.ndarray, np.generic, float, int))
+            and not isinstance(c, bool)
+            and program.shape(other) == eq.shape
+            and program.dtype(other) == eq.dtype
+            and np.result_type(c).kind in "iuf"
+            and np.all(np.asarray(c) == 1)
+        ):
+            return other
+    return None
+
+
+class Source:
+    """Source text of a function of the program's inputs, and the namespace it runs in."""
+
+    def __init__(self, text: str, namespace: dict[str, Any], statements: int) -> None:
+        self.text = text
+        self.namespace = namespace
+        self.statements = statements
+
+    def function(self, name: str = "compiled") -> Any:
+        scope = dict(self.namespace)
+        exec(compile(self.text, f"<lagrad.compile {name}>", "exec"), scope)
+        return scope[name]
+
+
+class Emitter:
+    """Writes statements, binding every value that has no literal spelling once, by name."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"np": np, "BranchFlipped": BranchFlipped, "Parts": Parts,
+                                          "same": _same, "as_array": _as_array}  # fmt: skip
+        self._bound: dict[int, str] = {}
+
+    def bind(self, value: Any, hint: str) -> str:
+        text = _literal(value)
+        if text is not None:
+            return text
+        name = self._bound.get(id(value))
+        if name is None:
+            base = "".join(ch if ch.isalnum() else "_" for ch in hint) or "c"
+            name = f"{base}_{len(self._bound)}"
+            self._bound[id(value)] = name
+            self.namespace[name] = value
+        return name
+
+    def call(self, eq: Equation, args: list[str], out: str | None = None) -> str:
+        """The right-hand side of `eq` on the argument expressions `args`; with `out`, written
+        into that buffer (an elementwise ufunc only)."""
+        prim, kernel = eq.primitive, eq.primitive.kernel
+        params = ", ".join(f"{k}={self.bind(v, k)}" for k, v in eq.params.items())
+        if out is not None:
+            return f"{self.ufunc(prim.impl)}({', '.join(args)}, out={out})"
+        if not eq.params and kernel in INFIX and len(args) == 2:
+            return f"{args[0]} {INFIX[kernel]} {args[1]}"
+        if not eq.params and kernel in PREFIX and len(args) == 1:
+            return f"{PREFIX[kernel]}{args[0]}"
+        if isinstance(kernel, np.ufunc):
+            text = f"{self.ufunc(kernel)}({', '.join(args + ([params] if params else []))})"
+        else:
+            fun = self.bind(kernel, prim.name)
+            text = f"{fun}({', '.join(args + ([params] if params else []))})"
+            if is_parts_shape(eq.shape):
+                text = f"Parts({text})"
+            elif not isinstance(prim, ArrayPrimitive):
+                text = f"as_array({text})"  # a user's kernel may return a Python number
+        return text
+
+    def ufunc(self, ufunc: np.ufunc) -> str:
+        """`np.tanh` for NumPy's ufuncs, a bound name for others (SciPy's)."""
+        if getattr(np, ufunc.__name__, None) is ufunc:
+            return f"np.{ufunc.__name__}"
+        return self.bind(ufunc, ufunc.__name__)
+
+    def guard(self, name: str, index: int, recorded: Any) -> str:
+        """A statement raising BranchFlipped(index) where variable `name` no longer takes the
+        recorded branch (as `Program._check_guard` compares)."""
+        if type(recorded) is bool:
+            return f"if {'not ' if recorded else ''}{name}: raise BranchFlipped({index})"
+        if isinstance(recorded, np.ndarray):
+            return f"if not same({name}, {self.bind(recorded, 'branch')}): raise BranchFlipped({index})"
+        kind = self.bind(type(recorded), type(recorded).__name__)
+        return f"if {kind}({name}) != {self.bind(recorded, 'branch')}: raise BranchFlipped({index})"
+
+
+def _same(now: Any, recorded: np.ndarray) -> bool:
+    return np.array_equal(np.asarray(now), recorded)
+
+
+def _as_array(ans: Any) -> Any:
+    if hasattr(ans, "shape"):
+        return ans
+    return Parts(ans) if isinstance(ans, tuple) else np.asarray(ans)
+
+
+def _elementwise_ufunc(eq: Equation) -> bool:
+    prim = eq.primitive
+    return prim.elementwise and isinstance(prim.impl, np.ufunc) and prim.impl.nout == 1 and not eq.params
+
+
+def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compiled") -> Source:
+    """The source of ``def name(z1, …, zm): …; return (outputs,)`` for a simplified program."""
+    program = straight.program
+    emitter = Emitter()
+    var = [f"z{i + 1}" for i in range(program.n_vars)]
+    last_use: dict[int, int] = {}
+    for s, (_, args) in enumerate(straight.statements):
+        for a in args:
+            if a >= 0:
+                last_use[a] = s
+    kept_alive = {o for o in straight.outputs if not isinstance(o, Constant)} | set(straight.guards)
+    owned: set[int] = set()  # variables holding a fresh array that only generated code refers to
+    lines = [f"def {name}({', '.join(var[: program.n_inputs])}):"]
+    for i in range(program.n_inputs):
+        if i in straight.guards:
+            lines.append("    " + emitter.guard(var[i], straight.guards[i][0], straight.guards[i][1]))
+    for s, (eq, args) in enumerate(straight.statements):
+        names = [var[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
+        out = None
+        if _elementwise_ufunc(eq):
+            if reuse_buffers and eq.shape:
+                for a in args:
+                    if (
+                        a in owned
+                        and last_use.get(a) == s
+                        and a not in kept_alive
+                        and program.shape(a) == eq.shape
+                        and program.dtype(a) == eq.dtype
+                    ):
+                        out = var[a]
+                        break
+            if eq.shape and not is_parts_shape(eq.shape):
+                owned.add(eq.out)
+        else:
+            owned.difference_update(args)  # it may return a view of them
+        lines.append(f"    {var[eq.out]} = {emitter.call(eq, names, out)}")
+        if eq.out in straight.guards:
+            lines.append("    " + emitter.guard(var[eq.out], *straight.guards[eq.out]))
+    outs = []
+    returned: set[int] = set()
+    for o in straight.outputs:
+        if isinstance(o, Constant):
+            c = emitter.bind(o.value, "constant")
+            outs.append(f"{c}.copy()" if isinstance(o.value, np.ndarray) else c)
+        else:
+            outs.append(f"{var[o]}.copy()" if o in returned and program.shape(o) else var[o])
+            returned.add(o)
+    lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    return Source("\n".join(lines) + "\n", emitter.namespace, len(straight.statements))

@@ -1,0 +1,317 @@
+"""`lagrad.compile`: trace once per input signature, then replay generated straight-line source.
+
+The function (a plain one or any of lagrad's transforms, `grad(f)` included) is traced with
+its float arguments as inputs: a transform inside traces and solves as usual, and every
+operation it performs, the rules of the back-substitution included, is recorded as an
+equation of one Program. `codegen` writes that Program as a Python function, one statement
+per equation, with the branches the trace took checked; later calls with the same signature
+run it. A branch that goes the other way raises inside the generated code, and the function
+is traced again on those inputs (a second variant, kept beside the first).
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .codegen import BranchFlipped, Source, Straight, emit
+from .core import Trace, Var
+from .core.program import Program
+from .tree import tree_flatten
+
+Fun = Callable[..., Any]
+
+
+class CompileTrace(Trace):
+    """The recording of a compiled function's first call. `lagrad.value` stops at its values:
+    a number read off them is part of the computation to replay, not a constant."""
+
+    __slots__ = ()
+    replayed = True
+
+
+class Variant:
+    """One compiled form of the function: for one input signature and one set of branches."""
+
+    __slots__ = ("program", "straight", "source", "function", "reason", "signature", "seconds")
+
+    def __init__(self, program: Program, straight: Straight, source: Source, reason: str, signature: str,
+                 seconds: float) -> None:  # fmt: skip
+        self.program = program
+        self.straight = straight
+        self.source = source
+        self.function = source.function()
+        self.reason = reason
+        self.signature = signature
+        self.seconds = seconds
+
+
+def _is_float_leaf(leaf: Any) -> bool:
+    """Whether an argument leaf is traced (an input of the Program): floats and float arrays."""
+    if type(leaf) is float or type(leaf) is complex:
+        return True
+    return isinstance(leaf, (np.ndarray, np.floating, np.complexfloating)) and leaf.dtype.kind in "fc"
+
+
+def _static_key(leaf: Any, who: str) -> Any:
+    """A hashable key for an argument leaf that is passed as given (not traced)."""
+    if isinstance(leaf, np.ndarray):
+        return ("array", leaf.shape, leaf.dtype.str, leaf.tobytes())
+    try:
+        hash(leaf)
+    except TypeError:
+        raise TypeError(
+            f"lagrad.compile({who}): an argument of type {type(leaf).__name__} is neither a float array "
+            f"nor hashable, so a compiled variant cannot be looked up for it; pass it as arrays (or a "
+            f"tuple, list or dict of them), or make it hashable"
+        ) from None
+    return (type(leaf), leaf)
+
+
+class Compiled:
+    """A compiled function: call it as the function; see `cache_info()` and `source()`."""
+
+    def __init__(self, fun: Fun, static_argnums: Sequence[int], maxsize: int, reuse_buffers: bool, prune: bool):
+        self.fun = fun
+        self.static_argnums = tuple(static_argnums)
+        self.maxsize = maxsize
+        self.reuse_buffers = reuse_buffers
+        self.prune = prune
+        self._cache: OrderedDict[Any, list[Variant]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._counts = {"hits": 0, "traces": 0, "retraces": 0, "eager": 0}
+        self._log: list[dict[str, Any]] = []
+        functools.update_wrapper(self, fun)
+
+    @property
+    def _name(self) -> str:
+        return getattr(self.fun, "__name__", type(self.fun).__name__)
+
+    # -- the call --------------------------------------------------------------
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        found = self._signature(args, kwargs)
+        if found is None:  # called on traced values (a derivative of the compiled function)
+            self._count("eager")
+            return self.fun(*args, **kwargs)
+        key, leaves, treedef, traced = found
+        with self._lock:
+            variants = self._cache.get(key)
+            if variants is not None:
+                self._cache.move_to_end(key)
+                variants = list(variants)
+        inputs = [leaves[j] for j in traced]
+        flipped = None
+        for variant in variants or ():
+            try:
+                with np.errstate(invalid="ignore"):  # as the solve runs: NaN is answered eagerly below
+                    outs = variant.function(*inputs)
+            except BranchFlipped as flip:
+                flipped = (variant.program, flip.index)
+                continue
+            if _has_nan(outs):  # lagrad's zero means zero acts only where NaN shows: run eagerly
+                self._count("eager")
+                return self.fun(*args, **kwargs)
+            self._count("hits")
+            return variant.program.out_tree.unflatten(outs)
+        reason = "first call with this signature" if flipped is None else _flip_reason(*flipped)
+        return self._trace(key, leaves, treedef, traced, reason, retrace=flipped is not None)
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            self._counts[what] += 1
+
+    def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        static = []
+        dynamic = list(args)
+        for i in self.static_argnums:
+            if not -len(args) <= i < len(args):
+                raise ValueError(
+                    f"lagrad.compile({self._name}): static_argnums names argument {i}, but the function "
+                    f"was given {len(args)} arguments"
+                )
+            value = args[i]
+            try:
+                hash(value)
+            except TypeError:
+                raise TypeError(
+                    f"lagrad.compile({self._name}): static argument {i} is an unhashable "
+                    f"{type(value).__name__}; a static argument is part of the cache key, so pass a "
+                    f"hashable value (a tuple instead of a list), or leave it out of static_argnums"
+                ) from None
+            static.append((i % len(args), value))
+            dynamic[i % len(args)] = None
+        leaves, treedef = tree_flatten((tuple(dynamic), kwargs))
+        key: list[Any] = [treedef, tuple(static)]
+        traced = []
+        for j, leaf in enumerate(leaves):
+            if isinstance(leaf, Var):
+                return None
+            if _is_float_leaf(leaf):
+                traced.append(j)
+                key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf) is float or type(leaf) is complex))
+            else:
+                key.append(_static_key(leaf, self._name))
+        return tuple(key), leaves, treedef, traced
+
+    # -- the first call: trace, simplify, write the source -------------------------
+
+    def _trace(self, key: Any, leaves: list[Any], treedef: Any, traced: list[int], reason: str, retrace: bool) -> Any:
+        start = time.perf_counter()
+        was_enabled = gc.isenabled()
+        gc.disable()  # as the transforms do: a trace's objects are freed by reference counting
+        try:
+            trace = CompileTrace()
+            inputs = [trace.new_input(np.asarray(leaves[j])) for j in traced]
+            call_leaves = list(leaves)
+            for j, var in zip(traced, inputs):
+                call_leaves[j] = var
+            dynamic, kwargs = treedef.unflatten(call_leaves)
+            args = list(dynamic)
+            for i, value in key[1]:
+                args[i] = value
+            try:
+                result = self.fun(*args, **kwargs)
+            except BaseException as error:
+                trace.active = False
+                if isinstance(error, TypeError) and "lagrad" in str(error) and hasattr(error, "add_note"):
+                    error.add_note(
+                        f"lagrad.compile({self._name}): the float arguments are traced; one used as a "
+                        f"Python number (a count, a size, float(x)) must be passed in static_argnums"
+                    )
+                raise
+            out_leaves, out_tree = tree_flatten(result)
+            program, tape = trace.finish(inputs, out_leaves, out_tree=out_tree)
+        finally:
+            if was_enabled:
+                gc.enable()
+        outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
+        value = out_tree.unflatten(outputs)
+        del tape
+        if _has_nan(outputs):  # traced where zero means zero acted: not kept (see __call__)
+            self._count("eager")
+            self._note(reason, "not kept: NaN in the outputs", program, None, time.perf_counter() - start)
+            return value
+        straight = Straight(program, prune=self.prune)
+        source = emit(straight, reuse_buffers=self.reuse_buffers)
+        signature = ", ".join(f"{tuple(s)} {np.dtype(d).name}" for s, d in program.inputs)
+        variant = Variant(program, straight, source, reason, signature, time.perf_counter() - start)
+        with self._lock:
+            self._counts["retraces" if retrace else "traces"] += 1
+            variants = self._cache.setdefault(key, [])
+            variants.insert(0, variant)  # the newest first: the branches of the latest inputs
+            self._cache.move_to_end(key)
+            while sum(len(v) for v in self._cache.values()) > self.maxsize:
+                oldest = next(iter(self._cache))
+                if len(self._cache[oldest]) > 1:
+                    self._cache[oldest].pop()
+                else:
+                    del self._cache[oldest]
+        self._note(reason, "compiled", program, variant, variant.seconds)
+        return value
+
+    def _note(self, reason: str, outcome: str, program: Program, variant: Variant | None, seconds: float) -> None:
+        entry = {
+            "reason": reason,
+            "outcome": outcome,
+            "signature": ", ".join(f"{tuple(s)} {np.dtype(d).name}" for s, d in program.inputs),
+            "equations": len(program.equations),
+            "statements": None if variant is None else variant.source.statements,
+            "branches": len(program.guards),
+            "seconds": seconds,
+        }
+        with self._lock:
+            self._log.append(entry)
+            del self._log[: -4 * self.maxsize]
+
+    # -- what it did -------------------------------------------------------------
+
+    def cache_info(self) -> dict[str, Any]:
+        """Calls answered by generated code (`hits`), first traces per signature (`traces`),
+        traces again after a branch went the other way (`retraces`), calls run eagerly
+        (`eager`: on traced values, or where NaN showed), the variants held (`size`, at most
+        `maxsize`), and per trace why it was made (`variants`: reason, outcome, signature,
+        equations recorded and statements generated, branches checked, seconds)."""
+        with self._lock:
+            size = sum(len(v) for v in self._cache.values())
+            return {**self._counts, "size": size, "maxsize": self.maxsize, "variants": [dict(e) for e in self._log]}
+
+    def clear_cache(self) -> None:
+        """Forget every variant: the next call traces again (after global state changed)."""
+        with self._lock:
+            self._cache.clear()
+
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        """The generated source of the variant these arguments run (traced now if needed)."""
+        found = self._signature(args, kwargs)
+        if found is None:
+            raise TypeError(f"lagrad.compile({self._name}).source: called on traced values")
+        key = found[0]
+        for _ in range(2):
+            with self._lock:
+                variants = list(self._cache.get(key, ()))
+            for variant in variants:
+                try:
+                    variant.function(*[found[1][j] for j in found[3]])
+                except BranchFlipped:
+                    continue
+                return variant.source.text
+            self(*args, **kwargs)
+        raise RuntimeError(f"lagrad.compile({self._name}).source: these arguments were not compiled (NaN outputs)")
+
+    def __repr__(self) -> str:
+        return f"<lagrad.compile of {self._name}>"
+
+
+def _flip_reason(program: Program, i: int) -> str:
+    eq = program.equation(i)
+    where = program.input_names[i] if eq is None else eq.rhs()
+    return f"branch on z{i + 1} = {where} went the other way (traced: {program.guards[i]!r})"
+
+
+def _has_nan(outputs: Sequence[Any]) -> bool:
+    for o in outputs:
+        if isinstance(o, (np.ndarray, np.inexact)) and o.dtype.kind in "fc" and np.isnan(o).any():
+            return True
+        if type(o) is float and o != o:
+            return True
+    return False
+
+
+def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it does)
+    fun: Fun, static_argnums: int | Sequence[int] = (), *, maxsize: int = 64, reuse_buffers: bool = True,
+    prune: bool = True,
+) -> Compiled:  # fmt: skip
+    """`fun` (a plain function or any lagrad transform of one), traced on its first call per
+    input signature and replayed as generated Python source afterwards.
+
+    The signature is the arguments' tree structure, the shapes and dtypes of the float
+    arguments (which are traced: Python floats, NumPy float scalars and arrays), the values
+    of every other argument (integers, integer arrays, strings: passed as given, so they may
+    steer Python control flow), and the arguments named in `static_argnums` (hashable;
+    passed as given). Branches taken on traced values are checked on every call: one that
+    goes the other way traces again and keeps that variant too (at most `maxsize` variants).
+
+    Like `jax.jit`, the trace sees global state once: an array or setting the function reads
+    from outside its arguments is baked in as it was on the first call, and a later change
+    is not seen (call `clear_cache()`, or pass it as an argument). Called on traced values
+    (a derivative of the compiled function), `fun` runs eagerly. Where NaN shows in the
+    results, the call is answered eagerly too, so lagrad's zero-means-zero masking is the
+    same as without compile. `reuse_buffers` writes elementwise results into the buffers
+    of intermediates at their last use (``out=``); `prune` drops repeated and dead equations.
+    """
+    if not callable(fun):
+        raise TypeError(f"lagrad.compile: the first argument must be the function to compile, not {fun!r}")
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    if not all(isinstance(i, int) for i in nums):
+        raise TypeError(f"lagrad.compile: static_argnums must be an int or a tuple of ints, not {static_argnums!r}")
+    if not isinstance(maxsize, int) or maxsize < 1:
+        raise ValueError(f"lagrad.compile: maxsize must be a positive int, not {maxsize!r}")
+    return Compiled(fun, nums, maxsize, reuse_buffers, prune)

@@ -1,0 +1,265 @@
+"""lagrad.compile: generated code gives the eager results, bit for bit, and traces again where it must."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+
+import lagrad
+import lagrad.numpy as lnp
+from lagrad.tree import tree_flatten
+from tests.test_random_programs import _tame, programs, run
+
+
+def _same(a: Any, b: Any) -> None:
+    """Equal bit for bit, leaf by leaf, in the same structure."""
+    la, ta = tree_flatten(a)
+    lb, tb = tree_flatten(b)
+    assert ta == tb
+    for x, y in zip(la, lb):
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.shape == y.shape and x.dtype == y.dtype, (x, y)
+        assert np.array_equal(x, y, equal_nan=True), (x, y)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+@given(programs())
+def test_random_programs_compiled_equal_eager(spec: Any) -> None:
+    inputs = spec.inputs()
+    assume(_tame(spec, inputs))
+    f = lambda tree: run(spec, tree)
+    with np.errstate(all="ignore"):
+        for transform in (lambda f: f, lagrad.value_and_grad):
+            eager = transform(f)
+            compiled = lagrad.compile(transform(f))
+            first = compiled(inputs)
+            again = compiled(inputs)  # replayed by the generated code
+            _same(first, eager(inputs))
+            _same(again, eager(inputs))
+            assert compiled.cache_info()["hits"] == 1
+
+
+# ----- a sample of the check_grads cases, through every transform -------------------------------
+
+rng = np.random.default_rng(0)
+A = rng.standard_normal((3, 3))
+
+
+def _in_place(x):
+    y = x.copy()
+    y[1:] += 0.5 * y[:-1]
+    y[0] = 0.0
+    return lnp.sum(lnp.sin(y) ** 2)
+
+
+SAMPLE = {
+    "tanh_matmul": (lambda x: lnp.sum(lnp.tanh(A @ x) ** 2), rng.standard_normal((3, 2))),
+    "softmax": (lambda x: lnp.sum(lagrad.scipy.special.softmax(x, axis=1) * A), rng.standard_normal((3, 3))),
+    "logsumexp": (lambda x: lagrad.scipy.special.logsumexp(x * 2.0), rng.standard_normal(5)),
+    "solve": (lambda x: lnp.sum(lnp.linalg.solve(A + 4 * np.eye(3), x) ** 3), rng.standard_normal(3)),
+    "eigh": (lambda x: lnp.sum(lnp.linalg.eigh(x + x.T)[0] ** 2), rng.standard_normal((3, 3))),
+    "det": (lambda x: lnp.linalg.det(x), rng.standard_normal((3, 3))),
+    "indexing": (lambda x: lnp.sum(x[::2] * x[1::2] + x[[0, 0, 3]].sum()), rng.standard_normal(6)),
+    "in_place": (_in_place, rng.standard_normal(5)),
+    "where": (lambda x: lnp.sum(lnp.where(x > 0, x**2, lnp.exp(x))), rng.standard_normal(6)),
+    "concatenate_cumsum": (lambda x: lnp.sum(lnp.cumsum(lnp.concatenate([x, x**2])) ** 2), rng.standard_normal(4)),
+    "max_mean": (lambda x: lnp.max(x, axis=0).sum() + lnp.mean(x**2), rng.standard_normal((4, 3))),
+    "reshape_transpose": (lambda x: lnp.sum(x.reshape(3, 2).T @ A[:, :2]), rng.standard_normal(6)),
+}
+
+
+@pytest.mark.parametrize("name", list(SAMPLE))
+def test_check_grads_sample_compiled_equal_eager(name: str) -> None:
+    f, x = SAMPLE[name]
+    for transform in (
+        lagrad.value_and_grad,
+        lagrad.grad,
+        lambda f: lagrad.jacobian(lambda x: f(x) * lnp.arange(1.0, 3.0)),
+        lambda f: lagrad.jacobian(lambda x: f(x) * lnp.arange(1.0, 3.0), mode="fwd"),
+        lagrad.hessian,
+    ):
+        compiled = lagrad.compile(transform(f))
+        compiled(x)
+        _same(compiled(x), transform(f)(x))
+        _same(compiled(x + 0.125), transform(f)(x + 0.125))  # new values, the same variant
+        assert compiled.cache_info()["traces"] == 1
+    v = rng.standard_normal(x.shape)
+    hvp = lagrad.compile(lagrad.hvp(f))
+    hvp(x, v)
+    _same(hvp(x, v), lagrad.hvp(f)(x, v))
+
+
+def test_value_and_grad_of_two_arguments_with_aux() -> None:
+    def loss(w, b, x):
+        z = lnp.tanh(x @ w + b)
+        return lnp.mean(z**2), {"z": z, "n": 3}
+
+    step = lagrad.compile(lagrad.value_and_grad(loss, argnums=(0, 1), has_aux=True))
+    w, b, x = rng.standard_normal((4, 2)), rng.standard_normal(2), rng.standard_normal((5, 4))
+    for scale in (1.0, 2.0, 3.0):
+        _same(step(w * scale, b, x), lagrad.value_and_grad(loss, argnums=(0, 1), has_aux=True)(w * scale, b, x))
+    assert step.cache_info()["hits"] == 2
+
+
+# ----- branches, the cache, threads ----------------------------------------------------------------
+
+
+def _branchy(a, b):
+    x = 0.5
+    for _ in range(6):
+        x = a * x * (1 - x) if x < 0.5 else lnp.sin(b * x) + 0.1 * x
+    return x
+
+
+def test_a_flipped_branch_traces_again_and_stays_correct() -> None:
+    g = lagrad.compile(lagrad.grad(_branchy, (0, 1)))
+    for a in (3.7, 1.7, 3.7, 2.9, 1.7):
+        _same(g(a, 0.3), lagrad.grad(_branchy, (0, 1))(a, 0.3))
+    info = g.cache_info()
+    reasons = [v["reason"] for v in info["variants"]]
+    assert reasons[0] == "first call with this signature"
+    assert all(r.startswith("branch on z") and "went the other way" in r for r in reasons[1:])
+    assert info["traces"] == 1 and info["retraces"] == len(reasons) - 1 >= 1
+    assert info["hits"] == 5 - len(reasons)  # the third and fifth calls found their variant
+
+
+def test_the_signature_selects_the_variant() -> None:
+    cube = lambda x: lnp.sum(x**3)
+    f = lagrad.compile(lagrad.grad(cube))
+    for x in (np.ones(3), np.ones(4), np.ones(3, dtype=np.float32), np.ones(3)):
+        _same(f(x), lagrad.grad(cube)(x))
+    assert f.cache_info()["traces"] == 3 and f.cache_info()["hits"] == 1
+    pair = lagrad.compile(lambda t: t["a"] * t["b"])
+    _same(pair({"a": np.ones(2), "b": np.ones(2)}), np.ones(2))
+    _same(pair({"a": np.ones(2), "b": 2.0}), 2 * np.ones(2))
+    assert pair.cache_info()["traces"] == 2
+
+
+def test_cache_is_bounded() -> None:
+    f = lagrad.compile(lambda x: x * 2.0, maxsize=2)
+    for n in range(1, 6):
+        _same(f(np.ones(n)), np.ones(n) * 2.0)
+    assert f.cache_info()["size"] == 2 and f.cache_info()["traces"] == 5
+    f(np.ones(1))  # forgotten: traced again
+    assert f.cache_info()["traces"] == 6
+
+
+def test_integer_and_static_arguments_are_part_of_the_key() -> None:
+    def f(x, n, how):
+        y = x
+        for _ in range(n):
+            y = lnp.sin(y) if how == "sin" else lnp.cos(y)
+        return lnp.sum(y)
+
+    g = lagrad.compile(lagrad.grad(f), static_argnums=2)
+    x = rng.standard_normal(3)
+    for n, how in ((2, "sin"), (3, "sin"), (2, "cos"), (2, "sin")):
+        _same(g(x, n, how), lagrad.grad(f)(x, n, how))
+    assert g.cache_info()["traces"] == 3 and g.cache_info()["hits"] == 1
+
+
+def test_eight_threads_give_identical_results() -> None:
+    f, x = SAMPLE["tanh_matmul"]
+    g = lagrad.compile(lagrad.value_and_grad(f))
+    inputs = [x * (1 + j / 8) for j in range(8)]
+    expected = [lagrad.value_and_grad(f)(xi) for xi in inputs]
+    results: list[Any] = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def work(j: int) -> None:
+        barrier.wait()
+        results[j] = [g(inputs[j]) for _ in range(20)]
+
+    threads = [threading.Thread(target=work, args=(j,)) for j in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for j in range(8):
+        for r in results[j]:
+            _same(r, expected[j])
+
+
+# ----- what falls back to eager, and the errors ---------------------------------------------------
+
+
+def test_differentiating_a_compiled_function_runs_it_eagerly() -> None:
+    f = lagrad.compile(lambda x: lnp.sum(lnp.sin(x) * x))
+    x = rng.standard_normal(4)
+    _same(lagrad.grad(f)(x), lagrad.grad(lambda x: lnp.sum(lnp.sin(x) * x))(x))
+    g = lagrad.compile(lagrad.grad(lambda x: lnp.sum(lnp.sin(x) * x)))
+    lagrad.testing.check_grads(g, x, modes=("rev",), order=1)  # second derivatives through it
+    assert g.cache_info()["eager"] >= 1
+
+
+def test_nan_results_are_answered_eagerly() -> None:
+    f = lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0))
+    g = lagrad.compile(lagrad.grad(f))
+    _same(g(np.array([1.0, 4.0])), lagrad.grad(f)(np.array([1.0, 4.0])))
+    at_zero = np.array([0.0, 4.0])
+    _same(g(at_zero), lagrad.grad(f)(at_zero))
+    assert np.isfinite(g(at_zero)).all() and g.cache_info()["eager"] >= 1
+
+
+def test_an_unhashable_static_argument_is_refused() -> None:
+    g = lagrad.compile(lambda x, shape: lnp.reshape(x, shape), static_argnums=1)
+    with pytest.raises(TypeError, match=r"lagrad.compile\(<lambda>\): static argument 1 is an unhashable list"):
+        g(np.ones(4), [2, 2])
+    assert g(np.ones(4), (2, 2)).shape == (2, 2)
+    with pytest.raises(TypeError, match="neither a float array nor hashable"):
+        lagrad.compile(lambda x, s: x)(np.ones(2), {1, 2})
+    with pytest.raises(TypeError, match="static_argnums must be"):
+        lagrad.compile(lambda x: x, static_argnums="0")
+    with pytest.raises(TypeError, match="the function to compile"):
+        lagrad.compile(3)
+
+
+def test_a_float_argument_used_as_a_python_number_says_to_make_it_static() -> None:
+    g = lagrad.compile(lambda x, n: x * int(n))
+    with pytest.raises(TypeError, match="lagrad") as error:
+        g(np.ones(2), 3.0)
+    assert "static_argnums" in "".join(getattr(error.value, "__notes__", []))
+    assert lagrad.compile(lambda x, n: x * int(n), static_argnums=1)(np.ones(2), 3.0).tolist() == [3.0, 3.0]
+
+
+SCALE = np.array(2.0)
+
+
+def test_global_state_is_read_once_as_documented() -> None:
+    """The documented limit (as jax.jit's): an array read from outside the arguments is baked
+    in at the first trace; clear_cache() (or passing it as an argument) sees the new value."""
+    global SCALE
+    f = lagrad.compile(lambda x: x * SCALE)
+    x = np.ones(2)
+    assert f(x).tolist() == [2.0, 2.0]
+    SCALE = np.array(3.0)
+    assert f(x).tolist() == [2.0, 2.0]  # the traced value, not the new one
+    f.clear_cache()
+    assert f(x).tolist() == [3.0, 3.0]
+    SCALE = np.array(2.0)
+
+
+def test_generated_source_is_straight_line_with_locals() -> None:
+    f, x = SAMPLE["tanh_matmul"]
+    text = lagrad.compile(lagrad.grad(f)).source(x)
+    body = text.splitlines()[1:]
+    assert text.startswith("def compiled(z1):") and all("[" not in line.split("=")[0] for line in body)
+    assert "np.tanh(" in text and " @ " in text
+    program = lagrad.trace(lagrad.grad(f), x)
+    # tanh(z) ** 2 is recorded twice (by the function and by tanh's rule): written once
+    assert sum(1 for line in body if " = " in line) < len(program.equations)
+
+
+def test_pruning_and_buffer_reuse_change_no_bit() -> None:
+    f, x = SAMPLE["softmax"]
+    results = [
+        lagrad.compile(lagrad.value_and_grad(f), prune=prune, reuse_buffers=reuse)(x)
+        for prune in (True, False)
+        for reuse in (True, False)
+    ]
+    for r in results:
+        _same(r, lagrad.value_and_grad(f)(x))

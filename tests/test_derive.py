@@ -1,0 +1,96 @@
+"""lagrad.derive: the derivative as source that runs with NumPy alone and gives lagrad's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lagrad
+import lagrad.numpy as lnp
+
+rng = np.random.default_rng(1)
+X = rng.standard_normal((6, 4))
+Y = np.eye(3)[rng.integers(0, 3, 6)]
+
+
+def loss(w1, w2):
+    a1 = 1 / (1 + lnp.exp(-(X @ w1)))
+    z = a1 @ w2
+    e = lnp.exp(z - lnp.max(z, axis=1, keepdims=True))
+    return -lnp.mean(lnp.sum(Y * lnp.log(e / lnp.sum(e, axis=1, keepdims=True)), axis=1))
+
+
+def _run_with_numpy_alone(text: lagrad.Derivation, *args):
+    """Run the text in a namespace holding only its constants (NumPy is imported by the text)."""
+    scope = dict(text.constants)
+    exec(compile(str(text), "<derived>", "exec"), scope)
+    assert not any(name.startswith("lagrad") for name in scope)
+    return scope[text.name](*args)
+
+
+def test_the_seed_network_runs_with_numpy_alone_and_gives_the_same_numbers():
+    w1, w2 = rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
+    text = lagrad.derive(loss, w1, w2)
+    assert text.numpy_only and "import lagrad" not in text
+    value, grads = _run_with_numpy_alone(text, w1, w2)
+    expected_value, expected = lagrad.value_and_grad(loss, (0, 1))(w1, w2)
+    assert value == expected_value
+    for g, e in zip(grads, expected):
+        assert np.array_equal(g, e)  # the same operations in the same order: bit for bit
+    # and against finite differences, independently of lagrad's gradient
+    e = np.zeros_like(w1)
+    e[1, 2] = 1e-6
+    assert np.isclose(grads[0][1, 2], (loss(w1 + e, w2) - loss(w1 - e, w2)) / 2e-6, rtol=1e-6)
+
+
+def test_the_text_reads_as_the_seed_writes_it():
+    w1, w2 = rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
+    text = lagrad.derive(loss, w1, w2)
+    lines = [line.strip() for line in text.splitlines()]
+    assert "def loss_grad(z1, z2):" in lines
+    assert "# z1 = w1  (4, 5) float64" in lines
+    forward = [line for line in lines if line.startswith("z")]
+    assert forward[0].startswith("z3 = const_0 @ z1  # test_derive.py:")
+    assert forward[0].endswith("a1 = 1 / (1 + lnp.exp(-(X @ w1)))")  # the user's line as a comment
+    backward = [line for line in lines if line.startswith("lam_")]
+    program = lagrad.trace(loss, w1, w2)
+    blocks = sum(len(eq.diff) for eq in program.equations)
+    assert len(backward) == blocks + 1  # the seed, then one line per block product
+    assert backward[0].startswith(f"lam_{program.n_vars} = ")
+    assert lines.index("# back-substitution: λ_i = Σ_k (∂f_k/∂z_i)ᵀ λ_k, from the output up") > lines.index(forward[-1])
+
+
+@pytest.mark.parametrize(
+    "f, x",
+    [
+        (lambda x: lnp.sum(lnp.tanh(x[1:] * x[:-1]) ** 2), rng.standard_normal(5)),
+        (lambda x: lnp.sum(lnp.cumsum(x.reshape(2, 3).T, axis=0) ** 2), rng.standard_normal(6)),
+        (lambda x: lnp.sum(lnp.where(x > 0, x, 0.1 * x) ** 3), rng.standard_normal(5)),
+        (lambda x: lnp.linalg.norm(x @ x.T), rng.standard_normal((3, 2))),
+    ],
+)
+def test_derived_text_runs_and_matches(f, x):
+    text = lagrad.derive(f, x)
+    value, (g,) = text.function()(x)
+    expected_value, expected = lagrad.value_and_grad(f)(x)
+    assert value == expected_value
+    assert np.allclose(g, expected, rtol=1e-12, atol=1e-14)
+    if text.numpy_only:
+        _run_with_numpy_alone(text, x)
+
+
+def test_a_primitive_without_a_numpy_spelling_is_named():
+    @lagrad.primitive
+    def cube(x):
+        return x**3
+
+    lagrad.defvjp(cube, lambda g, ans, x: 3 * g * x**2)
+    text = lagrad.derive(lambda x: lnp.sum(cube(x)), np.arange(3.0))
+    assert not text.numpy_only and "lagrad_cube(z1)" in text
+    _, (g,) = text.function()(np.arange(3.0))
+    assert np.array_equal(g, 3 * np.arange(3.0) ** 2)
+
+
+def test_derive_needs_a_scalar_function():
+    with pytest.raises(TypeError, match=r"lagrad\.derive: the function returns an array of shape"):
+        lagrad.derive(lambda x: x * 2, np.ones(3))
