@@ -53,9 +53,15 @@ def _literal(value: Any) -> str | None:
 
 def _key(value: Any) -> Any:
     """A hashable key for a constant or parameter that equals another's only if they are the same
-    value (Python scalars and tuples of them by value, everything else by identity)."""
-    if _literal(value) is not None and not isinstance(value, np.dtype):
-        return (type(value), repr(value))
+    value (Python scalars and tuples of them by value, floats by their repr so that 0.0 is not
+    -0.0, everything else by identity)."""
+    kind = type(value)
+    if kind is int or kind is bool or kind is str or value is None:
+        return value if kind is not bool else ("bool", value)
+    if kind is float:
+        return ("float", repr(value))
+    if kind is tuple or kind is list:
+        return (kind, *map(_key, value))
     return ("id", id(value))
 
 
@@ -209,43 +215,53 @@ def _elementwise_ufunc(eq: Equation) -> bool:
 
 
 def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compiled") -> Source:
-    """The source of ``def name(z1, …, zm): …; return (outputs,)`` for a simplified program."""
+    """The source of ``def name(z1, …, zm): …; return (outputs,)`` for a simplified program.
+
+    The inputs keep their names z1 … zm; every other variable lives in a local `t<n>` that is
+    given to a later variable after its last use, so an intermediate is freed as soon as it
+    is dead (as back-substitution drops each multiplier) and the function has few locals."""
     program = straight.program
     emitter = Emitter()
-    var = [f"z{i + 1}" for i in range(program.n_vars)]
+    n_inputs = program.n_inputs
+    slot: dict[int, str] = {i: f"z{i + 1}" for i in range(n_inputs)}
     last_use: dict[int, int] = {}
     for s, (_, args) in enumerate(straight.statements):
         for a in args:
             if a >= 0:
                 last_use[a] = s
-    kept_alive = {o for o in straight.outputs if not isinstance(o, Constant)} | set(straight.guards)
+    outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
     owned: set[int] = set()  # variables holding a fresh array that only generated code refers to
-    lines = [f"def {name}({', '.join(var[: program.n_inputs])}):"]
-    for i in range(program.n_inputs):
+    free: list[str] = []
+    lines = [f"def {name}({', '.join(slot[i] for i in range(n_inputs))}):"]
+    for i in range(n_inputs):
         if i in straight.guards:
-            lines.append("    " + emitter.guard(var[i], straight.guards[i][0], straight.guards[i][1]))
+            lines.append("    " + emitter.guard(slot[i], *straight.guards[i]))
     for s, (eq, args) in enumerate(straight.statements):
-        names = [var[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
+        names = [slot[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
+        dying = [a for a in dict.fromkeys(args) if a >= n_inputs and last_use[a] == s and a not in outputs]
         out = None
         if _elementwise_ufunc(eq):
             if reuse_buffers and eq.shape:
-                for a in args:
-                    if (
-                        a in owned
-                        and last_use.get(a) == s
-                        and a not in kept_alive
-                        and program.shape(a) == eq.shape
-                        and program.dtype(a) == eq.dtype
-                    ):
-                        out = var[a]
+                for a in dying:
+                    if a in owned and program.shape(a) == eq.shape and program.dtype(a) == eq.dtype:
+                        out = a
                         break
             if eq.shape and not is_parts_shape(eq.shape):
                 owned.add(eq.out)
         else:
             owned.difference_update(args)  # it may return a view of them
-        lines.append(f"    {var[eq.out]} = {emitter.call(eq, names, out)}")
+        for a in dying:
+            if a != out:
+                free.append(slot.pop(a))
+        if out is not None:
+            target = slot[eq.out] = slot.pop(out)
+        else:
+            target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
+        lines.append(f"    {target} = {emitter.call(eq, names, None if out is None else target)}")
         if eq.out in straight.guards:
-            lines.append("    " + emitter.guard(var[eq.out], *straight.guards[eq.out]))
+            lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
+        if eq.out not in last_use and eq.out not in outputs:  # used by no later statement
+            free.append(slot.pop(eq.out))
     outs = []
     returned: set[int] = set()
     for o in straight.outputs:
@@ -253,7 +269,7 @@ def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compile
             c = emitter.bind(o.value, "constant")
             outs.append(f"{c}.copy()" if isinstance(o.value, np.ndarray) else c)
         else:
-            outs.append(f"{var[o]}.copy()" if o in returned and program.shape(o) else var[o])
+            outs.append(f"{slot[o]}.copy()" if o in returned and program.shape(o) else slot[o])
             returned.add(o)
     lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     return Source("\n".join(lines) + "\n", emitter.namespace, len(straight.statements))

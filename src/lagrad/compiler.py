@@ -164,34 +164,39 @@ class Compiled:
     # -- the first call: trace, simplify, write the source -------------------------
 
     def _trace(self, key: Any, leaves: list[Any], treedef: Any, traced: list[int], reason: str, retrace: bool) -> Any:
-        start = time.perf_counter()
         was_enabled = gc.isenabled()
         gc.disable()  # as the transforms do: a trace's objects are freed by reference counting
         try:
-            trace = CompileTrace()
-            inputs = [trace.new_input(np.asarray(leaves[j])) for j in traced]
-            call_leaves = list(leaves)
-            for j, var in zip(traced, inputs):
-                call_leaves[j] = var
-            dynamic, kwargs = treedef.unflatten(call_leaves)
-            args = list(dynamic)
-            for i, value in key[1]:
-                args[i] = value
-            try:
-                result = self.fun(*args, **kwargs)
-            except BaseException as error:
-                trace.active = False
-                if isinstance(error, TypeError) and "lagrad" in str(error) and hasattr(error, "add_note"):
-                    error.add_note(
-                        f"lagrad.compile({self._name}): the float arguments are traced; one used as a "
-                        f"Python number (a count, a size, float(x)) must be passed in static_argnums"
-                    )
-                raise
-            out_leaves, out_tree = tree_flatten(result)
-            program, tape = trace.finish(inputs, out_leaves, out_tree=out_tree)
+            return self._trace_and_generate(key, leaves, treedef, traced, reason, retrace)
         finally:
             if was_enabled:
                 gc.enable()
+
+    def _trace_and_generate(
+        self, key: Any, leaves: list[Any], treedef: Any, traced: list[int], reason: str, retrace: bool
+    ) -> Any:
+        start = time.perf_counter()
+        trace = CompileTrace()
+        inputs = [trace.new_input(np.asarray(leaves[j])) for j in traced]
+        call_leaves = list(leaves)
+        for j, var in zip(traced, inputs):
+            call_leaves[j] = var
+        dynamic, kwargs = treedef.unflatten(call_leaves)
+        args = list(dynamic)
+        for i, value in key[1]:
+            args[i] = value
+        try:
+            result = self.fun(*args, **kwargs)
+        except BaseException as error:
+            trace.active = False
+            if isinstance(error, TypeError) and "lagrad" in str(error) and hasattr(error, "add_note"):
+                error.add_note(
+                    f"lagrad.compile({self._name}): the float arguments are traced; one used as a "
+                    f"Python number (a count, a size, float(x)) must be passed in static_argnums"
+                )
+            raise
+        out_leaves, out_tree = tree_flatten(result)
+        program, tape = trace.finish(inputs, out_leaves, out_tree=out_tree)
         outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
         value = out_tree.unflatten(outputs)
         del tape

@@ -1,0 +1,185 @@
+"""lagrad.compile against eager lagrad and the peers, as ratios to the NumPy forward pass in one run.
+
+    python benchmarks/compile.py                    # the table (peers that are not installed are skipped)
+    python benchmarks/compile.py --case a --size 0.1
+    python benchmarks/compile.py --ablation         # what pruning and buffer reuse each bring
+
+Cases (written op by op, as users write them): (a) the seed network (x 256×64 → 128 → 10),
+(f) a DenseNet block (8 layers, growth 32, 64 channels, batch 64), (b) the 1,000-step branchy
+scalar loop, (c) the heat equation N = 512, T = 2,000. Every timed cell runs in this
+process, interleaved round by round, and the best time of each is kept; BLAS on one thread.
+`first call` is a fresh `lagrad.compile`'s first call (trace + simplify + generate + compile),
+divided by one eager gradient (its best time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+
+from cases import branchy_loop, data, heat, seed_network, sigmoid, softmax_ops, two_slice_roll  # noqa: E402
+
+CASES = {"a": "seed network", "f": "DenseNet block", "b": "branchy loop, 1,000 steps", "c": "heat N=512, T=2,000"}
+TARGETS = {"a": 2.5, "f": 2.5, "b": 10.0, "c": 2.5}
+
+
+def dense_block(m: Any, x: Any) -> Callable[..., Any]:
+    """h_l = tanh(concat(h_0 … h_{l-1}) W_l): the loss is the mean square of concat(h_0 … h_L) head."""
+
+    def loss(*params: Any) -> Any:
+        *weights, head = params
+        features = [x]
+        for w in weights:
+            inputs = features[0] if len(features) == 1 else m.concatenate(features, axis=1)
+            features.append(m.tanh(inputs @ w))
+        return m.mean((m.concatenate(features, axis=1) @ head) ** 2)
+
+    return loss
+
+
+def dense_data(size: float) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    batch, channels, growth, layers = max(int(64 * size), 2), 64, 32, 8
+    widths = [channels + growth * j for j in range(layers + 1)]
+    weights = [rng.standard_normal((widths[j], growth)) / np.sqrt(widths[j]) for j in range(layers)]
+    return {"x": rng.standard_normal((batch, channels)), "params": [*weights, rng.standard_normal((widths[-1], 1))]}
+
+
+def problem(case: str, m: Any, size: float, **names: Any) -> tuple[Callable[..., Any], tuple[Any, ...], Any]:
+    """(function, arguments, argnums) of a case, written against the NumPy-like module `m`."""
+    if case == "f":
+        d = dense_data(size)
+        return dense_block(m, names.get("convert", np.asarray)(d["x"])), tuple(d["params"]), tuple(range(9))
+    d = data(case, size)
+    convert = names.get("convert", np.asarray)
+    if case == "a":
+        softmax = softmax_ops(m, *names.get("softmax", ()))
+        return seed_network(m, sigmoid(m), softmax, convert(d["x"]), convert(d["y"])), (d["w1"], d["w2"]), (0, 1)
+    if case == "b":
+        return branchy_loop(names.get("sin", m.sin), d["steps"]), (d["a"], d["b"]), (0, 1)
+    roll = names.get("roll", m.roll)
+    return heat(m, convert(d["target"]), d["steps"], roll=roll), (d["alpha"], d["u0"]), (0, 1)
+
+
+def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[str, Callable[[], Any]]:
+    import math
+
+    import lagrad
+    import lagrad.numpy as lnp
+
+    out: dict[str, Callable[[], Any]] = {}
+    f, args, _ = problem(case, np, size, sin=math.sin, roll=two_slice_roll)
+    out["numpy forward"] = lambda f=f, args=args: f(*args)
+    f, args, nums = problem(case, lnp, size)
+    eager = lagrad.grad(f, nums)
+    out["lagrad eager"] = lambda args=args: eager(*args)
+    compiled = lagrad.compile(lagrad.grad(f, nums))
+    out["lagrad compiled"] = lambda args=args: compiled(*args)
+    if ablation:
+        for label, options in (
+            ("compiled, no buffer reuse", {"reuse_buffers": False}),
+            ("compiled, no pruning", {"prune": False}),
+            ("compiled, neither", {"reuse_buffers": False, "prune": False}),
+        ):
+            variant = lagrad.compile(lagrad.grad(f, nums), **options)
+            out[label] = lambda variant=variant, args=args: variant(*args)
+    if "autograd" in libraries:
+        import autograd
+        import autograd.numpy as anp
+
+        f, args, nums = problem(case, anp, size)
+        g = autograd.grad(f, nums)
+        out["autograd"] = lambda g=g, args=args: g(*args)
+    if "torch" in libraries:
+        import torch
+
+        torch.set_default_dtype(torch.float64)
+        names = {"convert": torch.tensor, "softmax": ("dim", "keepdim", "amax"), "roll": lambda u, s: torch.roll(u, s)}
+        f, args, _ = problem(case, torch, size, **names)
+
+        def run_torch(f: Any = f, args: Any = args) -> Any:
+            leaves = [torch.tensor(v, requires_grad=True) for v in args]
+            return torch.autograd.grad(f(*leaves), leaves)
+
+        out["PyTorch eager"] = run_torch
+    if "jax" in libraries and case != "b":  # jit needs the loop's Python branches rewritten
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as jnp
+
+        f, args, nums = problem(case, jnp, size, convert=jnp.asarray)
+        jitted = jax.jit(jax.grad(f, nums))
+        jargs = tuple(jnp.asarray(a) for a in args)
+        out["jax.jit"] = lambda: jax.block_until_ready(jitted(*jargs))
+    return out
+
+
+def first_call(case: str, size: float) -> float:
+    import lagrad
+    import lagrad.numpy as lnp
+
+    f, args, nums = problem(case, lnp, size)
+    compiled = lagrad.compile(lagrad.grad(f, nums))
+    start = time.perf_counter()
+    compiled(*args)
+    return time.perf_counter() - start
+
+
+def measure(run: dict[str, Callable[[], Any]], seconds: float, min_rounds: int = 3) -> dict[str, float]:
+    """Best time of each cell, the cells interleaved round by round (load hits them alike)."""
+    for fun in run.values():
+        fun()  # warm up: imports, the first trace of compiled functions, jax's compilation
+    best = dict.fromkeys(run, np.inf)
+    start, rounds = time.perf_counter(), 0
+    while rounds < min_rounds or time.perf_counter() - start < seconds:
+        for name, fun in run.items():
+            t = time.perf_counter()
+            fun()
+            best[name] = min(best[name], time.perf_counter() - t)
+        rounds += 1
+        if time.perf_counter() - start > 20 * seconds:
+            break
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=list(CASES), action="append")
+    parser.add_argument("--size", type=float, default=1.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--libraries", nargs="*", default=["autograd", "torch", "jax"])
+    parser.add_argument("--ablation", action="store_true")
+    options = parser.parse_args()
+    import importlib.util
+
+    libraries = [lib for lib in options.libraries if importlib.util.find_spec(lib) is not None]
+    print("| case | cell | time | ÷ NumPy forward |")
+    print("| --- | --- | ---: | ---: |")
+    for case in options.case or list(CASES):
+        best = measure(cells(case, options.size, libraries, options.ablation), options.seconds)
+        floor = best["numpy forward"]
+        for name, t in best.items():
+            target = f" (target ≤ {TARGETS[case]}×)" if name == "lagrad compiled" else ""
+            print(f"| ({case}) {CASES[case]} | {name} | {t * 1e3:.3f} ms | {t / floor:.2f}×{target} |")
+        first = min(first_call(case, options.size) for _ in range(2))
+        print(f"| ({case}) {CASES[case]} | first call ÷ one eager gradient | {first * 1e3:.1f} ms | "
+              f"{first / best['lagrad eager']:.2f}× (target ≤ 3×) |")  # fmt: skip
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
