@@ -263,3 +263,11 @@ def test_pruning_and_buffer_reuse_change_no_bit() -> None:
     ]
     for r in results:
         _same(r, lagrad.value_and_grad(f)(x))
+
+
+def test_a_python_float_is_promoted_as_when_traced() -> None:
+    f = lagrad.compile(lambda x, s: x * s)
+    x32 = np.ones(2, dtype=np.float32)
+    for s in (2.0, 3.0):
+        _same(f(x32, s), x32 * np.float64(s))
+    _same(f(2.0, 3.0), np.float64(6.0))

@@ -60,6 +60,16 @@ def _is_float_leaf(leaf: Any) -> bool:
     return isinstance(leaf, (np.ndarray, np.floating, np.complexfloating)) and leaf.dtype.kind in "fc"
 
 
+def _as_input(leaf: Any) -> Any:
+    """A traced leaf as the trace and the generated code take it: a Python number as NumPy's
+    (as the transforms take it), so that NumPy's promotion is the same on every call."""
+    if type(leaf) is float:
+        return np.float64(leaf)
+    if type(leaf) is complex:
+        return np.complex128(leaf)
+    return leaf
+
+
 def _static_key(leaf: Any, who: str) -> Any:
     """A hashable key for an argument leaf that is passed as given (not traced)."""
     if isinstance(leaf, np.ndarray):
@@ -107,7 +117,7 @@ class Compiled:
             if variants is not None:
                 self._cache.move_to_end(key)
                 variants = list(variants)
-        inputs = [leaves[j] for j in traced]
+        inputs = [_as_input(leaves[j]) for j in traced]
         flipped = None
         for variant in variants or ():
             try:
@@ -154,9 +164,12 @@ class Compiled:
         for j, leaf in enumerate(leaves):
             if isinstance(leaf, Var):
                 return None
-            if _is_float_leaf(leaf):
+            if type(leaf) is np.ndarray and leaf.dtype.kind in "fc":  # the common case, first
                 traced.append(j)
-                key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf) is float or type(leaf) is complex))
+                key.append((leaf.shape, leaf.dtype.str))
+            elif _is_float_leaf(leaf):
+                traced.append(j)
+                key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf).__name__))
             else:
                 key.append(_static_key(leaf, self._name))
         return tuple(key), leaves, treedef, traced
@@ -177,7 +190,7 @@ class Compiled:
     ) -> Any:
         start = time.perf_counter()
         trace = CompileTrace()
-        inputs = [trace.new_input(np.asarray(leaves[j])) for j in traced]
+        inputs = [trace.new_input(_as_input(leaves[j])) for j in traced]
         call_leaves = list(leaves)
         for j, var in zip(traced, inputs):
             call_leaves[j] = var

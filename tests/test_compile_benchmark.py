@@ -1,0 +1,40 @@
+"""The cases of benchmarks/compile.py at a small size: the compiled gradient being timed is the
+eager one bit for bit, and both are right against finite differences."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+import lagrad
+import lagrad.numpy as lnp
+from lagrad.testing import check_grads
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import compile as bench  # benchmarks/ is not a package: found through sys.path
+
+
+@pytest.mark.parametrize("case", list(bench.CASES))
+def test_the_timed_gradient_is_the_eager_one_and_right(case):
+    f, args, nums = bench.problem(case, lnp, 0.02)
+    compiled = lagrad.compile(lagrad.grad(f, nums))
+    compiled(*args)
+    for got, expected in zip(compiled(*args), lagrad.grad(f, nums)(*args)):
+        assert np.array_equal(got, expected)
+    assert compiled.cache_info()["hits"] == 1
+    check_grads(f, *args, modes=("rev",), order=1)
+
+
+def test_the_numpy_floor_computes_the_same_forward_pass():
+    import math
+
+    from cases import two_slice_roll
+
+    for case in bench.CASES:
+        f, args, _ = bench.problem(case, np, 0.02, sin=math.sin, roll=two_slice_roll)
+        g, args_l, _ = bench.problem(case, lnp, 0.02)
+        assert np.isclose(f(*args), g(*args_l), rtol=1e-12)
