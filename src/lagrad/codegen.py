@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.program import Constant, Equation, Parts, Program, is_parts_shape
+from .core.program import Constant, Equation, Parts, Program, is_parts_shape, new_equation
 from .numpy._register import ArrayPrimitive
 
 #: Kernels spelled as Python's operators (bit for bit what the kernel computes).
@@ -75,10 +75,16 @@ class Straight:
         alias: dict[int, int] = {}
         seen: dict[Any, int] = {}
         kept: list[tuple[Equation, tuple[int, ...]]] = []
+        negated: dict[int, int] = {}  # variable -> the variable it is the negative of
         for eq in program.equations:
             args = tuple(alias.get(a, a) if a >= 0 else -1 for a in eq.args)
             if prune:
+                if eq.primitive.name == "negative" and len(args) == 1 and args[0] >= 0:
+                    negated[eq.out] = args[0]
+                eq, args = _fold_negation(eq, args, negated)
                 same = _product_with_ones(program, eq, args)
+                if same is None:
+                    same = _power_one(program, eq, args)
                 if same is not None:
                     alias[eq.out] = same
                     continue
@@ -124,6 +130,35 @@ def _product_with_ones(program: Program, eq: Equation, args: tuple[int, ...]) ->
         ):
             return other
     return None
+
+
+def _power_one(program: Program, eq: Equation, args: tuple[int, ...]) -> int | None:
+    """``x ** 1`` (from the rule of ``x ** 2``) is x bit for bit: the variable, or None."""
+    if eq.primitive.name != "power" or len(args) != 2 or args[0] < 0 or args[1] >= 0:
+        return None
+    c = eq.constants[1]
+    if type(c) in (int, float) and c == 1 and program.shape(args[0]) == eq.shape and program.dtype(args[0]) == eq.dtype:
+        return args[0]
+    return None
+
+
+def _fold_negation(eq: Equation, args: tuple[int, ...], negated: dict[int, int]) -> tuple[Equation, tuple[int, ...]]:
+    """``(-x) * c`` as ``x * (-c)`` for a Python number c (the rules of subtraction and of a
+    product by a constant meet so in every difference stencil): the same bits, one operation
+    fewer once the negative has no other use."""
+    if eq.primitive.name != "multiply" or len(args) != 2:
+        return eq, args
+    for pos in (0, 1):
+        v, c = args[pos], eq.constants[1 - pos]
+        if v in negated and args[1 - pos] < 0 and type(c) in (int, float):
+            new_args = list(args)
+            new_args[pos] = negated[v]
+            constants = list(eq.constants)
+            constants[1 - pos] = -c
+            folded = new_equation(eq.primitive, eq.out, tuple(new_args), eq.params, eq.diff, eq.shape, eq.dtype,
+                                  tuple(constants), eq.kept, eq.source)  # fmt: skip
+            return folded, tuple(new_args)
+    return eq, args
 
 
 class Source:
