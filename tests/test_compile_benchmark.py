@@ -38,3 +38,16 @@ def test_the_numpy_floor_computes_the_same_forward_pass():
         f, args, _ = bench.problem(case, np, 0.02, sin=math.sin, roll=two_slice_roll)
         g, args_l, _ = bench.problem(case, lnp, 0.02)
         assert np.isclose(f(*args), g(*args_l), rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", list(bench.CASES))
+def test_derive_writes_each_case_in_numpy_alone(case):
+    f, args, _ = bench.problem(case, lnp, 0.02)
+    text = lagrad.derive(f, *args)
+    assert text.numpy_only
+    scope = dict(text.constants)
+    exec(compile(str(text), "<derived>", "exec"), scope)
+    value, grads = scope[text.name](*args)
+    expected_value, expected = lagrad.value_and_grad(f, tuple(range(len(args))))(*args)
+    assert value == expected_value
+    assert all(np.array_equal(g, e) for g, e in zip(grads, expected))

@@ -85,6 +85,11 @@ class _Writer:
                 return f"{_paren(args[0])}[{index}]"
         if prim.name == "astype" and len(args) == 1 and _equal(np.asarray(values[0]).astype(eq.params["dtype"]), ans):
             return f"{_paren(args[0])}.astype({self.constant(eq.params['dtype'])})"
+        if prim.name in ("concatenate", "stack") and all("const_" not in p for p in params):
+            with np.errstate(all="ignore"):
+                same = _equal(getattr(np, prim.name)(values, **eq.params), ans)
+            if same:  # NumPy takes the arrays as one sequence
+                return f"np.{prim.name}([{', '.join(args)}], {', '.join(params)})"
         numpy_fun = getattr(np, getattr(kernel, "__name__", ""), None) if isinstance(kernel, np.ufunc) else None
         numpy_fun = numpy_fun or getattr(np, prim.name, None)
         if callable(numpy_fun) and all("const_" not in p for p in params):
