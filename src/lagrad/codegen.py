@@ -249,6 +249,29 @@ def _elementwise_ufunc(eq: Equation) -> bool:
     return prim.elementwise and isinstance(prim.impl, np.ufunc) and prim.impl.nout == 1 and not eq.params
 
 
+def _direct(program: Program, eq: Equation, args: tuple[int, ...], names: list[str]) -> str | None:
+    """The NumPy operations a kernel performs, written out where its Python layer costs as much
+    as the operation on small arrays (a sum of a float array is ``add.reduce``; a roll of a
+    vector by a constant shift is two slices joined, as `lagrad.numpy.roll`'s kernel does)."""
+    name = eq.primitive.name
+    if len(args) != 1 or args[0] < 0:
+        return None
+    shape, dtype = program.shape(args[0]), program.dtype(args[0])
+    if is_parts_shape(shape) or not shape or np.dtype(dtype).kind not in "fc":
+        return None
+    if name == "sum" and set(eq.params) == {"axis", "keepdims"}:
+        axis, keepdims = _literal(eq.params["axis"]), _literal(eq.params["keepdims"])
+        if axis is not None and keepdims is not None:
+            return f"np.add.reduce({names[0]}, axis={axis}, keepdims={keepdims})"
+    shift = eq.params.get("shift")
+    if name == "roll" and len(shape) == 1 and eq.params.get("axis") in (None, 0) and type(shift) is int:
+        n = shape[0]
+        k = eq.params["shift"] % n if n else 0
+        if k:
+            return f"np.concatenate(({names[0]}[{n - k}:], {names[0]}[:{n - k}]))"
+    return None
+
+
 def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compiled") -> Source:
     """The source of ``def name(z1, …, zm): …; return (outputs,)`` for a simplified program.
 
@@ -292,7 +315,8 @@ def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compile
             target = slot[eq.out] = slot.pop(out)
         else:
             target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
-        lines.append(f"    {target} = {emitter.call(eq, names, None if out is None else target)}")
+        text = _direct(program, eq, args, names) if out is None else None
+        lines.append(f"    {target} = {text or emitter.call(eq, names, None if out is None else target)}")
         if eq.out in straight.guards:
             lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
         if eq.out not in last_use and eq.out not in outputs:  # used by no later statement
