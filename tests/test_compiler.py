@@ -271,3 +271,25 @@ def test_a_python_float_is_promoted_as_when_traced() -> None:
     for s in (2.0, 3.0):
         _same(f(x32, s), x32 * np.float64(s))
     _same(f(2.0, 3.0), np.float64(6.0))
+
+
+def test_an_index_read_off_a_traced_value_is_checked() -> None:
+    f = lambda x: x[int(lnp.argmax(x))] ** 2 + lnp.sum(x[x > 0])
+    g = lagrad.compile(lagrad.grad(f))
+    for x in (np.array([1.0, 3.0, -2.0]), np.array([1.5, 2.0, -1.0]), np.array([4.0, 2.0, 1.0])):
+        _same(g(x), lagrad.grad(f)(x))
+    info = g.cache_info()
+    assert info["retraces"] == 1 and info["hits"] == 1  # argmax moved once; the mask once with it
+    assert "went the other way" in info["variants"][1]["reason"]
+
+
+def test_a_users_primitive_is_called_as_declared() -> None:
+    @lagrad.primitive
+    def cube(x):
+        return float(x**3) if np.ndim(x) == 0 else x**3
+
+    lagrad.defvjp(cube, lambda g, ans, x: 3 * g * x**2)
+    f = lambda x: cube(x) * 2.0
+    g = lagrad.compile(lagrad.value_and_grad(f))
+    for x in (np.float64(1.5), np.float64(2.5)):
+        _same(g(x), lagrad.value_and_grad(f)(x))
