@@ -1,0 +1,91 @@
+"""codegen: a Program simplified for straight-line code and written as Python source."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import lagrad
+import lagrad.numpy as lnp
+from lagrad.codegen import BranchFlipped, Straight, emit
+
+
+def _run(program, *args, **options):
+    return emit(Straight(program), **options).function()(*args)
+
+
+def test_a_repeated_equation_a_product_with_ones_and_x_to_the_one_become_names():
+    def f(x):
+        a = lnp.sin(x) * lnp.sin(x)  # sin(x) twice: written once
+        return lnp.sum(a * np.ones(3)) + lnp.sum(a**1) + lnp.sum(x * 0.0)
+
+    x = np.array([0.1, 0.2, 0.3])
+    program = lagrad.trace(f, x)
+    straight = Straight(program)
+    names = [eq.primitive.name for eq, _ in straight.statements]
+    assert names.count("sin") == 1 and "power" not in names
+    assert len(straight.statements) < len(program.equations)
+    (out,) = _run(program, x)
+    assert out == f(x)  # plain NumPy through lagrad.numpy: the same operations
+
+
+def test_a_negative_times_a_number_is_one_product():
+    program = lagrad.trace(lambda x: (-x) * 2.0 + 1.0, np.array([0.5, -0.0, np.inf]))
+    straight = Straight(program)
+    assert [eq.primitive.name for eq, _ in straight.statements] == ["multiply", "add"]
+    (out,) = _run(program, np.array([0.5, -0.0, np.inf]))
+    expected = (-np.array([0.5, -0.0, np.inf])) * 2.0 + 1.0
+    assert np.array_equal(out, expected) and np.array_equal(np.signbit(out), np.signbit(expected))
+
+
+def test_dead_equations_are_dropped_unless_asked_to_keep_them():
+    def f(x):
+        lnp.exp(x)  # computed, never used
+        return lnp.sum(x**2)
+
+    program = lagrad.trace(f, np.ones(2))
+    assert [eq.primitive.name for eq, _ in Straight(program).statements] == ["power", "sum"]
+    assert len(Straight(program, prune=False).statements) == len(program.equations)
+
+
+def test_locals_are_reused_and_dying_buffers_written_into():
+    def f(x):
+        y = lnp.tanh(x)
+        y = y * 2.0 + 1.0
+        return lnp.exp(y) - x
+
+    x = np.linspace(-1, 1, 5)
+    program = lagrad.trace(f, x)
+    text = emit(Straight(program)).text
+    assert "out=" in text and "t1" not in text  # one local serves the whole chain
+    assert "out=" not in emit(Straight(program), reuse_buffers=False).text
+    (out,) = _run(program, x)
+    assert np.array_equal(out, np.exp(np.tanh(x) * 2.0 + 1.0) - x)
+    assert np.array_equal(x, np.linspace(-1, 1, 5))  # an input is never written into
+
+
+def test_a_view_is_never_written_through():
+    def f(x):
+        y = lnp.exp(x)
+        z = y[1:]  # a view of y's buffer
+        w = y * 2.0  # y's last use, but z still reads the buffer
+        return lnp.sum(w[1:] * z)
+
+    x = np.array([0.1, 0.2, 0.3])
+    (out,) = _run(lagrad.trace(f, x), x)
+    y = np.exp(x)
+    assert out == np.sum((y * 2.0)[1:] * y[1:])
+
+
+def test_a_branch_is_checked_where_its_variable_is_made():
+    def f(x):
+        return x * 2.0 if lnp.sum(x) > 0 else x * 3.0
+
+    program = lagrad.trace(f, np.ones(2))
+    fun = emit(Straight(program)).function()
+    assert fun(np.ones(2))[0].tolist() == [2.0, 2.0]
+    try:
+        fun(-np.ones(2))
+    except BranchFlipped as flip:
+        assert program.guards[flip.index] is True
+    else:
+        raise AssertionError("the flipped branch was not noticed")
