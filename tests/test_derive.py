@@ -94,3 +94,17 @@ def test_a_primitive_without_a_numpy_spelling_is_named():
 def test_derive_needs_a_scalar_function():
     with pytest.raises(TypeError, match=r"lagrad\.derive: the function returns an array of shape"):
         lagrad.derive(lambda x: x * 2, np.ones(3))
+
+
+def test_arguments_left_out_of_argnums_are_values_without_a_derivative():
+    w1, w2 = rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
+
+    def f(w1, w2, scale):
+        return loss(w1 * scale, w2)
+
+    scale = np.full((4, 5), 0.5)
+    text = lagrad.derive(f, w1, w2, scale, argnums=(0, 1))
+    assert text.numpy_only
+    value, grads = _run_with_numpy_alone(text, w1, w2)
+    expected_value, expected = lagrad.value_and_grad(f, (0, 1))(w1, w2, scale)
+    assert value == expected_value and all(np.array_equal(g, e) for g, e in zip(grads, expected))

@@ -79,6 +79,8 @@ class _Writer:
         if not eq.params and kernel in PREFIX and len(args) == 1:
             return f"{PREFIX[kernel]}{_paren(args[0])}"
         params = [f"{k}={self.constant(v)}" for k, v in eq.params.items()]
+        if prim.name == "stop_gradient" and len(args) == 1 and _equal(values[0], ans):
+            return args[0]  # a value without a derivative: in NumPy, the value itself
         if prim.name == "getitem" and len(args) == 1:
             index = _index_text(eq.params["index"].fill(()))
             if index is not None and _equal(values[0][eq.params["index"].fill(())], ans):
