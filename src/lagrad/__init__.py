@@ -24,6 +24,7 @@ from .core import (
     defvjp_argnum,
     primitive,
 )
+from .sparse_derivatives import Sparsity, sparsity
 from .transforms import (
     adjoint,
     elementwise_grad,
@@ -50,6 +51,7 @@ __all__ = [
     "Multipliers",
     "Primitive",
     "Program",
+    "Sparsity",
     "SymbolicMatrix",
     "TraceEnded",
     "adjoint",
@@ -70,6 +72,7 @@ __all__ = [
     "optimize",
     "primitive",
     "scipy",
+    "sparsity",
     "stop_gradient",
     "tag",
     "trace",

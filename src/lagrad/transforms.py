@@ -505,15 +505,40 @@ BATCH_BYTES = 256 * 2**20
 
 
 def jacobian(
-    fun: Fun, argnums: ArgNums = 0, mode: str = "rev", has_aux: bool = False, *, max_bytes: int | None = None
+    fun: Fun,
+    argnums: ArgNums = 0,
+    mode: str | None = None,
+    has_aux: bool = False,
+    *,
+    max_bytes: int | None = None,
+    sparse: bool = False,
 ) -> Fun:
     """The full derivative: for each output, an array shaped ``out.shape + in.shape`` per
     input (a tuple for several argnums). ``mode="rev"`` is one back-substitution with the
     identity over each output's scalars as a matrix right-hand side, ``"fwd"`` one forward
     substitution with the identity over each input's scalars; ``"auto"`` picks the one with
     fewer right-hand sides. Batches that would hold more than `max_bytes` (default
-    `BATCH_BYTES`) are solved in chunks."""
-    return _jacobian(fun, argnums, mode, has_aux, "jacobian", max_bytes)
+    `BATCH_BYTES`) are solved in chunks.
+
+    ``sparse=True`` returns a ``scipy.sparse.csr_matrix`` (output scalars × input scalars) of a
+    function of one array: the pattern read off the traced equations, a colouring of its
+    columns (``mode="fwd"``) or rows (``"rev"``; by default the fewer colours), one
+    compressed solve (`lagrad.sparsity` keeps pattern and colouring for reuse)."""
+    if sparse:
+        return _sparse(fun, argnums, has_aux, "jacobian", mode or "auto", max_bytes)
+    return _jacobian(fun, argnums, mode or "rev", has_aux, "jacobian", max_bytes)
+
+
+def _sparse(fun: Fun, argnums: ArgNums, has_aux: bool, who: str, mode: str, max_bytes: int | None) -> Fun:
+    _check_callable(fun, who)
+    if argnums != 0 or has_aux:
+        raise ValueError(
+            f"lagrad.{who}(sparse=True) differentiates a function of one array (argnums=0, no aux); "
+            f"close over the other arguments (lambda x: f(x, y))"
+        )
+    from .sparse_derivatives import sparse_transform  # the sparse derivatives build on the transforms
+
+    return sparse_transform(fun, who == "hessian", mode, max_bytes)
 
 
 def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, max_bytes: int | None = None) -> Fun:
@@ -625,9 +650,13 @@ def _assemble(parts: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int,
     return lnp.reshape(whole, out_shape + in_shape)
 
 
-def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None) -> Fun:
+def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None, sparse: bool = False) -> Fun:
     """Second derivatives, shaped ``in.shape + in.shape``: forward mode over reverse, the
-    forward sweep batched over the identity (in chunks within `max_bytes`)."""
+    forward sweep batched over the identity (in chunks within `max_bytes`). ``sparse=True``
+    returns a ``scipy.sparse.csr_matrix``: the pattern of the traced gradient, a star
+    colouring, one compressed forward sweep through the gradient, symmetric decompression."""
+    if sparse:
+        return _sparse(fun, argnums, False, "hessian", "fwd", max_bytes)
     inner = _jacobian(fun, argnums, "rev", False, "hessian")
     return _jacobian(inner, argnums, "fwd", False, "hessian", max_bytes)
 
