@@ -34,6 +34,7 @@ INSTANCES = {
     lagrad.Block: lambda: _system().blocks()[0],
     lagrad.Multipliers: lambda: _system().multipliers,
     lagrad.SymbolicMatrix: lambda: _system().matrix(),
+    lagrad.Sparsity: lambda: lagrad.sparsity(lnp.sin, rand(3)),
     lagrad.Program: lambda: _system().program,
     lagrad.Equation: lambda: _system().program.equations[0],
     lagrad.Primitive: lambda: _system().program.equations[0].primitive,

@@ -40,6 +40,9 @@ REDUCTIONS = frozenset({"sum", "mean", "prod", "max", "min", "var", "std", "logs
 #: Same-shape operations along one ``axis``: each result depends on the scalars of its line.
 ALONG_AXIS = frozenset({"cumsum", "cumprod", "cumsum_reverse", "softmax", "log_softmax", "sort"})
 
+#: Scans among them: True where a result reads the scalars before it, False after it.
+SCANS = {"cumsum": True, "cumprod": True, "cumsum_reverse": False}
+
 _BIG = 2.0**40  # a second numbering, shifted: a copied scalar moves by exactly this much
 
 
@@ -71,10 +74,12 @@ def _elementwise(eq: Any, shape: tuple[int, ...]) -> scipy.sparse.csr_matrix | N
 def _reduced_index(shape: tuple[int, ...], axes: Any) -> np.ndarray | None:
     """For each scalar of `shape`, the index of its line once `axes` are reduced."""
     ndim = len(shape)
+    if ndim == 0:
+        return np.zeros(1, dtype=np.int64)
     axes = range(ndim) if axes is None else (axes,) if isinstance(axes, (int, np.integer)) else axes
     try:
-        reduced = {int(a) % ndim for a in axes} if ndim else set()
-    except (TypeError, ZeroDivisionError):
+        reduced = {int(a) % ndim for a in axes}
+    except TypeError:
         return None
     kept = [n for a, n in enumerate(shape) if a not in reduced]
     grids = np.indices(shape).reshape(ndim, -1)
@@ -99,7 +104,15 @@ def _along_axis(eq: Any, shape: tuple[int, ...]) -> scipy.sparse.csr_matrix | No
     if line is None:
         return None
     to_line = _ones(len(line), line, int(line.max(initial=-1)) + 1)  # scalar -> its line
-    return _binary(to_line @ to_line.T)
+    same_line = _binary(to_line @ to_line.T).tocoo()
+    if eq.primitive.name in SCANS:  # a running sum or product reads the scalars up to its own
+        place = np.indices(shape)[int(axis) % len(shape)].ravel()
+        before = place[same_line.col] <= place[same_line.row]
+        keep = before if SCANS[eq.primitive.name] else ~before | (same_line.col == same_line.row)
+        same_line = scipy.sparse.coo_matrix(
+            (same_line.data[keep], (same_line.row[keep], same_line.col[keep])), shape=same_line.shape
+        )
+    return same_line.tocsr()
 
 
 def _matmul(eq: Any, program: Program, pos: int) -> scipy.sparse.csr_matrix | None:
