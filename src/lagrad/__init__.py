@@ -24,6 +24,7 @@ from .core import (
     defvjp_argnum,
     primitive,
 )
+from .elimination import EliminationGraph, elimination_cost, elimination_graph
 from .sparse_derivatives import Sparsity, sparsity
 from .transforms import (
     adjoint,
@@ -47,6 +48,7 @@ __all__ = [
     "AdjointSystem",
     "Block",
     "BranchError",
+    "EliminationGraph",
     "Equation",
     "Multipliers",
     "Primitive",
@@ -62,6 +64,8 @@ __all__ = [
     "defvjp",
     "defvjp_argnum",
     "elementwise_grad",
+    "elimination_cost",
+    "elimination_graph",
     "grad",
     "hessian",
     "hvp",

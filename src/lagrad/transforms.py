@@ -512,6 +512,8 @@ def jacobian(
     *,
     max_bytes: int | None = None,
     sparse: bool = False,
+    method: str | None = None,
+    order: Any = "markowitz",
 ) -> Fun:
     """The full derivative: for each output, an array shaped ``out.shape + in.shape`` per
     input (a tuple for several argnums). ``mode="rev"`` is one back-substitution with the
@@ -523,10 +525,45 @@ def jacobian(
     ``sparse=True`` returns a ``scipy.sparse.csr_matrix`` (output scalars × input scalars) of a
     function of one array: the pattern read off the traced equations, a colouring of its
     columns (``mode="fwd"``) or rows (``"rev"``; by default the fewer colours), one
-    compressed solve (`lagrad.sparsity` keeps pattern and colouring for reuse)."""
+    compressed solve (`lagrad.sparsity` keeps pattern and colouring for reuse).
+
+    ``method="elimination"`` eliminates the linearised graph's intermediate vertices in
+    `order` (``"forward"``, ``"reverse"``, ``"markowitz"``, ``"best"`` or a list of variable
+    indices; `lagrad.elimination_cost` counts an order's multiplications)."""
+    if method == "elimination":
+        return _eliminated(fun, argnums, has_aux, order)
+    if method is not None:
+        raise ValueError(f"lagrad.jacobian: method must be 'elimination' or None, not {method!r}")
     if sparse:
         return _sparse(fun, argnums, has_aux, "jacobian", mode or "auto", max_bytes)
     return _jacobian(fun, argnums, mode or "rev", has_aux, "jacobian", max_bytes)
+
+
+def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
+    _check_callable(fun, "jacobian")
+    from .elimination import EliminationGraph  # elimination builds on the transforms
+
+    @functools.wraps(fun)
+    def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
+        traced = _trace(fun, args, kwargs, argnums, "jacobian", has_aux=has_aux)
+        program = traced.program
+        graph = EliminationGraph(program, traced.tape)
+        eliminated = graph.jacobian(order)
+        in_shapes = [tuple(s) for s, _ in program.inputs]
+        vertices = iter(graph.outputs)
+        per_output = []
+        for o, v in zip(program.outputs, traced.outputs):
+            out_shape = tuple(np.shape(value(v)))
+            vertex = None if isinstance(o, Constant) else next(vertices)
+            row = []
+            for j, s in enumerate(in_shapes):
+                block = eliminated.get((j, vertex))
+                row.append(np.zeros(out_shape + s) if block is None else np.reshape(block, out_shape + s))
+            per_output.append(_unpack(program.in_tree.unflatten(row), traced.single))
+        jac = program.out_tree.unflatten(per_output)
+        return (jac, traced.aux) if has_aux else jac
+
+    return jacobian_fun
 
 
 def _sparse(fun: Fun, argnums: ArgNums, has_aux: bool, who: str, mode: str, max_bytes: int | None) -> Fun:
