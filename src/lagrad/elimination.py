@@ -17,14 +17,16 @@ literature, after Griewank and Walther, *Evaluating Derivatives*, ch. 9–10).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .adjoint import Block
+from .adjoint.operators import _plain, apply_block
 from .core import Program, Tape
-from .core.program import Constant, is_parts_shape, size_of
+from .core.program import Constant, is_parts_shape
 
 DIAGONAL, MATRIX = "diagonal", "matrix"
 #: The named orders; a list of vertices (variable indices, from 0) is also an order.
@@ -44,6 +46,8 @@ def _product_cost(outer: tuple[str, int, int], inner: tuple[str, int, int]) -> i
 def _product(outer: Any, outer_kind: str, inner: Any, inner_kind: str) -> tuple[Any, str]:
     if outer_kind == DIAGONAL and inner_kind == DIAGONAL:
         return outer * inner, DIAGONAL
+    if type(outer) is float or type(inner) is float:  # a 1×1 diagonal: a scalar factor
+        return outer * inner, MATRIX
     if outer_kind == DIAGONAL:
         return outer[:, None] * inner, MATRIX
     if inner_kind == DIAGONAL:
@@ -52,8 +56,8 @@ def _product(outer: Any, outer_kind: str, inner: Any, inner_kind: str) -> tuple[
 
 
 def _sum(a: Any, a_kind: str, b: Any, b_kind: str) -> tuple[Any, str]:
-    if a_kind == b_kind:
-        return a + b, a_kind
+    if a_kind == b_kind or type(a) is float or type(b) is float:
+        return a + b, MATRIX if MATRIX in (a_kind, b_kind) else a_kind
     if a_kind == DIAGONAL:
         a, b = b, a
     out = a.copy()
@@ -80,18 +84,20 @@ class EliminationGraph:
                     f"lagrad.jacobian(method='elimination'): z{i + 1} is a several-array or complex value; "
                     f"elimination works on real arrays. Use mode='rev' or 'fwd'."
                 )
-        self.sizes = {i: size_of(program.shape(i)) for i in range(program.n_vars)}
-        self._blocks: dict[tuple[int, int], Block] = {}
+        self.sizes = {i: math.prod(program.shape(i)) for i in range(program.n_vars)}
+        self._blocks: dict[tuple[int, int], Any] = {}
         edges: dict[tuple[int, int], str] = {}
         for eq in program.equations:
             positions: dict[int, list[int]] = {}
             for pos, i in eq.reads():
                 positions.setdefault(i, []).append(pos)
             for i, ps in positions.items():
-                block = Block(self, i, eq.out, ps)  # a Block reads only `program` and `tape`
-                diagonal = eq.primitive.elementwise and tuple(block.in_shape) == tuple(block.out_shape)
+                # a scalar-to-scalar partial is a 1×1 diagonal, kept as a Python float
+                diagonal = self.sizes[i] == self.sizes[eq.out] == 1 or (
+                    eq.primitive.elementwise and tuple(program.shape(i)) == tuple(eq.shape)
+                )
                 edges[(i, eq.out)] = DIAGONAL if diagonal else MATRIX
-                self._blocks[(i, eq.out)] = block
+                self._blocks[(i, eq.out)] = (eq, ps)
         # an output read by later equations (or an input returned as it is) gets a copy vertex,
         # so that every output is a sink and every input a source
         self.outputs, next_vertex = [], program.n_vars
@@ -250,10 +256,15 @@ class EliminationGraph:
     def _value(self, edge: tuple[int, int], kind: str) -> Any:
         w = edge[1]
         if w in self._copies:
-            return np.ones(self.sizes[w])
-        block = self._blocks[edge]
+            return 1.0 if self.sizes[w] == 1 else np.ones(self.sizes[w])
+        eq, positions = self._blocks[edge]
+        values = self.tape.values[edge[1] - self.program.n_inputs]
         if kind == DIAGONAL:
-            return np.ravel(np.asarray(block.apply(np.ones(block.in_shape))))
+            ones = np.ones(self.program.shape(edge[0]))
+            d = apply_block(eq, values, [ones if p in positions else None for p in range(len(eq.args))])
+            d = np.zeros(self.sizes[edge[1]]) if d is None else np.ravel(_plain(d))
+            return float(d[0]) if self.sizes[edge[1]] == 1 else d
+        block = Block(self, edge[0], edge[1], positions)  # a Block reads only `program` and `tape`
         return block.todense().T  # todense is (size of z_u, size of z_w): A's orientation
 
     def jacobian(self, order: str | Sequence[int] = "markowitz") -> dict[tuple[int, int], np.ndarray]:
@@ -281,7 +292,7 @@ class EliminationGraph:
                 preds[w].discard(v)
         out = {}
         for (u, w), (value, kind) in values.items():
-            out[(u, w)] = np.diag(value) if kind == DIAGONAL else value
+            out[(u, w)] = np.diag(np.atleast_1d(value)) if kind == DIAGONAL else value
         return out
 
     def __repr__(self) -> str:
