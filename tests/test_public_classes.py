@@ -35,6 +35,8 @@ INSTANCES = {
     lagrad.Multipliers: lambda: _system().multipliers,
     lagrad.SymbolicMatrix: lambda: _system().matrix(),
     lagrad.Sparsity: lambda: lagrad.sparsity(lnp.sin, rand(3)),
+    lagrad.Plan: lambda: lagrad.plan(lnp.sin, rand(3)),
+    lagrad.EliminationGraph: lambda: lagrad.elimination_graph(lnp.sin, rand(3)),
     lagrad.Program: lambda: _system().program,
     lagrad.Equation: lambda: _system().program.equations[0],
     lagrad.Primitive: lambda: _system().program.equations[0].primitive,

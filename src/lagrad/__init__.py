@@ -25,6 +25,7 @@ from .core import (
     primitive,
 )
 from .elimination import EliminationGraph, elimination_cost, elimination_graph
+from .plan import Plan, plan
 from .sparse_derivatives import Sparsity, sparsity
 from .transforms import (
     adjoint,
@@ -51,6 +52,7 @@ __all__ = [
     "EliminationGraph",
     "Equation",
     "Multipliers",
+    "Plan",
     "Primitive",
     "Program",
     "Sparsity",
@@ -74,6 +76,7 @@ __all__ = [
     "jvp",
     "numpy",
     "optimize",
+    "plan",
     "primitive",
     "scipy",
     "sparsity",

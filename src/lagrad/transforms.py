@@ -529,11 +529,15 @@ def jacobian(
 
     ``method="elimination"`` eliminates the linearised graph's intermediate vertices in
     `order` (``"forward"``, ``"reverse"``, ``"markowitz"``, ``"best"`` or a list of variable
-    indices; `lagrad.elimination_cost` counts an order's multiplications)."""
+    indices; `lagrad.elimination_cost` counts an order's multiplications). ``method="auto"``
+    picks reverse, forward, elimination or sparse by counted multiplications
+    (`lagrad.plan(f, *args).explain()` shows the figures) and returns dense arrays."""
     if method == "elimination":
         return _eliminated(fun, argnums, has_aux, order)
+    if method == "auto":
+        return _planned(fun, argnums, has_aux, max_bytes)
     if method is not None:
-        raise ValueError(f"lagrad.jacobian: method must be 'elimination' or None, not {method!r}")
+        raise ValueError(f"lagrad.jacobian: method must be 'elimination', 'auto' or None, not {method!r}")
     if sparse:
         return _sparse(fun, argnums, has_aux, "jacobian", mode or "auto", max_bytes)
     return _jacobian(fun, argnums, mode or "rev", has_aux, "jacobian", max_bytes)
@@ -562,6 +566,27 @@ def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
             per_output.append(_unpack(program.in_tree.unflatten(row), traced.single))
         jac = program.out_tree.unflatten(per_output)
         return (jac, traced.aux) if has_aux else jac
+
+    return jacobian_fun
+
+
+def _planned(fun: Fun, argnums: ArgNums, has_aux: bool, max_bytes: int | None) -> Fun:
+    _check_callable(fun, "jacobian")
+    if has_aux:
+        raise ValueError("lagrad.jacobian(method='auto') does not take has_aux; choose a method or mode")
+    from .plan import plan  # the cost model builds on the transforms
+
+    @functools.wraps(fun)
+    def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
+        bound = functools.partial(fun, **kwargs)
+        chosen = plan(bound, *args, argnums=argnums).method
+        if chosen == "sparse":
+            out_shape = np.shape(value(fun(*args, **kwargs)))
+            J = _sparse(bound, argnums, False, "jacobian", "auto", max_bytes)(*args)
+            return np.reshape(J.toarray(), tuple(out_shape) + np.shape(args[0]))
+        if chosen == "elimination":
+            return _eliminated(bound, argnums, False, "markowitz")(*args)
+        return _jacobian(bound, argnums, chosen, False, "jacobian", max_bytes)(*args)
 
     return jacobian_fun
 
