@@ -242,9 +242,13 @@ class EliminationGraph:
     def cost(self, order: str | Sequence[int] = "markowitz") -> int:
         """The multiplications eliminating in `order` costs, counted on the block shapes and
         kinds without computing any block."""
+        return sum(cost for _, cost in self.steps(order))
+
+    def steps(self, order: str | Sequence[int] = "markowitz") -> list[tuple[int, int]]:
+        """(vertex, multiplications) for each elimination of `order`, in turn."""
         edges = dict(self.edges)
         preds, succs = self._neighbours(edges)
-        return sum(self._eliminate_kinds(edges, v, preds, succs) for v in self.order(order))
+        return [(v, self._eliminate_kinds(edges, v, preds, succs)) for v in self.order(order)]
 
     def search(self, *, max_nodes: int = 20_000) -> tuple[list[int], int, bool]:
         """The order with the fewest multiplications, by depth-first branch and bound from the
