@@ -1,7 +1,7 @@
 """Sparse Jacobians and Hessians from the structure of A (issue 9 (ii)).
 
-    python benchmarks/sparse.py              # 100×100 grid (10,000 unknowns); dense at 30×30
-    python benchmarks/sparse.py --n 40 --dense-n 20
+    python benchmarks/sparse_jacobian.py              # 100×100 grid (10,000 unknowns); dense at 30×30
+    python benchmarks/sparse_jacobian.py --n 40 --dense-n 20
 
 (a) The residual of a 2-D nonlinear PDE on an n×n grid, ``F(u) = Δ_h u − u³ + 1``
 (five-point Laplacian, zero boundary values), written op by op in NumPy: its sparse Jacobian
