@@ -115,7 +115,7 @@ def test_bad_orders_are_refused():
         lagrad.jacobian(lambda z: z * 2, method="elimination")(np.ones(2, dtype=complex))
 
 
-@settings(max_examples=15, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(programs(max_steps=6))
 def test_random_programs_every_order_agrees_with_reverse_mode(spec):
     f, x, inputs = _flat_function(spec)

@@ -199,7 +199,7 @@ def _flat_function(spec):
     return f, x, inputs
 
 
-@settings(max_examples=15, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(programs(max_steps=6))
 def test_random_programs_sparse_hessian_and_jacobian_of_the_gradient(spec):
     f, x, inputs = _flat_function(spec)
