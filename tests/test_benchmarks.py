@@ -76,3 +76,19 @@ def test_jacobian_benchmark_hand_sweep_and_lagrad_match_finite_differences():
     fd = np.stack([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(6)], axis=1)
     for jac in (jacobian.hand_jacobian(As, x), lagrad.jacobian(f)(x), lagrad.jacobian(f, mode="fwd")(x)):
         np.testing.assert_allclose(jac, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_the_sparse_benchmark_derivatives_are_right():
+    import sparse_jacobian
+
+    import lagrad
+    import lagrad.numpy as lnp
+
+    n = 5
+    u = np.random.default_rng(0).uniform(-1, 1, n * n)
+    f = sparse_jacobian.residual(lnp, n)
+    np.testing.assert_allclose(f(u), sparse_jacobian.residual(np, n)(u), rtol=1e-14)
+    np.testing.assert_allclose(lagrad.jacobian(f, sparse=True)(u).toarray(), lagrad.jacobian(f)(u), atol=1e-9)
+    e = sparse_jacobian.energy(lnp, n)
+    np.testing.assert_allclose(e(u), sparse_jacobian.energy(np, n)(u), rtol=1e-14)
+    np.testing.assert_allclose(lagrad.hessian(e, sparse=True)(u).toarray(), lagrad.hessian(e)(u), atol=1e-9)

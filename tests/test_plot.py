@@ -208,3 +208,16 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
         plot_system(seed_system())
     with pytest.raises(ImportError, match="plot_program"):
         plot_program(lagrad.trace(seed_network, X, Y, W1, W2))
+
+
+def test_colouring_and_elimination_pictures():
+    pytest.importorskip("matplotlib")
+    f = lambda x: x[1:] * x[:-1] + lnp.sin(x[1:])
+    structure = lagrad.sparsity(f, np.linspace(0.1, 1.0, 12))
+    fig = plot.plot_colouring(structure)
+    assert f"{structure.n_colours} colours" in fig.axes[0].get_title()
+    assert len(fig.axes[0].collections[0].get_offsets()) == structure.nnz
+    graph = lagrad.elimination_graph(lambda x: lnp.exp(lnp.sin(x) * x), np.ones(3))
+    fig = plot.plot_elimination(graph, "reverse")
+    assert f"{graph.cost('reverse')} multiplications" in fig.axes[0].get_title()
+    assert [b.get_height() for b in fig.axes[0].patches] == [c for _, c in graph.steps("reverse")]

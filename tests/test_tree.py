@@ -54,7 +54,7 @@ def test_cycles_and_runaway_nesting_are_refused_clearly():
 TAKES_A_FUNCTION = {
     "adjoint", "compile", "derive", "defjvp", "defjvp_argnum", "deflinear", "defrule", "defvjp", "defvjp_argnum",
     "elementwise_grad", "grad", "hessian", "hvp", "jacobian", "jvp", "primitive", "trace",
-    "value_and_grad", "vjp",
+    "value_and_grad", "vjp", "elimination_cost", "elimination_graph", "plan", "sparsity",
 }  # fmt: skip
 #: lagrad's exports that take an array: each maps over trees (tested below).
 TAKES_AN_ARRAY = {"indicator", "stop_gradient", "tag", "value", "tree_flatten", "tree_map", "tree_unflatten"}

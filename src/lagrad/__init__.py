@@ -26,6 +26,9 @@ from .core import (
     primitive,
 )
 from .derive import Derivation, derive
+from .elimination import EliminationGraph, elimination_cost, elimination_graph
+from .plan import Plan, plan
+from .sparse_derivatives import Sparsity, sparsity
 from .transforms import (
     adjoint,
     elementwise_grad,
@@ -49,10 +52,13 @@ __all__ = [
     "Block",
     "BranchError",
     "Derivation",
+    "EliminationGraph",
     "Equation",
     "Multipliers",
+    "Plan",
     "Primitive",
     "Program",
+    "Sparsity",
     "SymbolicMatrix",
     "TraceEnded",
     "adjoint",
@@ -65,6 +71,8 @@ __all__ = [
     "defvjp_argnum",
     "derive",
     "elementwise_grad",
+    "elimination_cost",
+    "elimination_graph",
     "grad",
     "hessian",
     "hvp",
@@ -73,8 +81,10 @@ __all__ = [
     "jvp",
     "numpy",
     "optimize",
+    "plan",
     "primitive",
     "scipy",
+    "sparsity",
     "stop_gradient",
     "tag",
     "trace",

@@ -382,3 +382,54 @@ def save(figure: Figure, folder: str | Path, name: str, *, dpi: int = 110) -> Pa
     path.mkdir(parents=True, exist_ok=True)
     figure.savefig(path / name, dpi=dpi)
     return path / name
+
+
+def plot_colouring(structure: Any, *, ax: Axes | None = None) -> Figure:
+    """Draw a `Sparsity`'s pattern (rows: output scalars, columns: input scalars), each
+    nonzero in the colour of its group: its column's colour for a forward colouring or a
+    Hessian, its row's for a reverse one. Scalars of one colour share one seed."""
+    Figure = _matplotlib("plot_colouring")
+    import matplotlib
+
+    pattern = structure.pattern.tocoo()
+    group = structure.colours[pattern.row] if structure.mode == "rev" and not structure.hessian else None
+    if group is None:
+        group = structure.colours[pattern.col]
+    if ax is None:
+        fig = Figure(figsize=(5.5, 5), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    cmap = matplotlib.colormaps["tab20"]
+    ax.scatter(pattern.col, pattern.row, c=[cmap(int(g) % 20) for g in group], s=max(1.0, 4000 / max(pattern.nnz, 1)),
+               marker="s", linewidths=0)  # fmt: skip
+    ax.set_xlim(-0.5, pattern.shape[1] - 0.5)
+    ax.set_ylim(pattern.shape[0] - 0.5, -0.5)
+    ax.set_xlabel("input scalar")
+    ax.set_ylabel("output scalar")
+    ax.set_title(f"{structure.nnz} nonzeros, {structure.n_colours} colours")
+    return fig
+
+
+def plot_elimination(graph: Any, order: Any = "markowitz", *, ax: Axes | None = None) -> Figure:
+    """Draw an elimination order as the sequence of eliminated vertices: a bar per step
+    (the multiplications that elimination costs, labelled with the vertex ``z_k``) and the
+    running total."""
+    Figure = _matplotlib("plot_elimination")
+    steps = graph.steps(order)
+    if ax is None:
+        fig = Figure(figsize=(min(3 + 0.3 * len(steps), 16), 3.5), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    costs = [c for _, c in steps]
+    ax.bar(range(len(steps)), costs, color="tab:blue")
+    if len(steps) <= 40:
+        ax.set_xticks(range(len(steps)), [f"z{v + 1}" for v, _ in steps], rotation=90, fontsize=7)
+    total = ax.twinx()
+    total.plot(range(len(steps)), np.cumsum(costs), color="tab:orange")
+    total.set_ylabel("running total")
+    ax.set_ylabel("multiplications")
+    name = order if isinstance(order, str) else "given"
+    ax.set_title(f"{name} order: {sum(costs)} multiplications")
+    return fig

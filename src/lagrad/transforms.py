@@ -505,15 +505,102 @@ BATCH_BYTES = 256 * 2**20
 
 
 def jacobian(
-    fun: Fun, argnums: ArgNums = 0, mode: str = "rev", has_aux: bool = False, *, max_bytes: int | None = None
+    fun: Fun,
+    argnums: ArgNums = 0,
+    mode: str | None = None,
+    has_aux: bool = False,
+    *,
+    max_bytes: int | None = None,
+    sparse: bool = False,
+    method: str | None = None,
+    order: Any = "markowitz",
 ) -> Fun:
     """The full derivative: for each output, an array shaped ``out.shape + in.shape`` per
     input (a tuple for several argnums). ``mode="rev"`` is one back-substitution with the
     identity over each output's scalars as a matrix right-hand side, ``"fwd"`` one forward
     substitution with the identity over each input's scalars; ``"auto"`` picks the one with
     fewer right-hand sides. Batches that would hold more than `max_bytes` (default
-    `BATCH_BYTES`) are solved in chunks."""
-    return _jacobian(fun, argnums, mode, has_aux, "jacobian", max_bytes)
+    `BATCH_BYTES`) are solved in chunks.
+
+    ``sparse=True`` returns a ``scipy.sparse.csr_matrix`` (output scalars × input scalars) of a
+    function of one array: the pattern read off the traced equations, a colouring of its
+    columns (``mode="fwd"``) or rows (``"rev"``; by default the fewer colours), one
+    compressed solve (`lagrad.sparsity` keeps pattern and colouring for reuse).
+
+    ``method="elimination"`` eliminates the linearised graph's intermediate vertices in
+    `order` (``"forward"``, ``"reverse"``, ``"markowitz"``, ``"best"`` or a list of variable
+    indices; `lagrad.elimination_cost` counts an order's multiplications). ``method="auto"``
+    picks reverse, forward, elimination or sparse by counted multiplications
+    (`lagrad.plan(f, *args).explain()` shows the figures) and returns dense arrays."""
+    if method == "elimination":
+        return _eliminated(fun, argnums, has_aux, order)
+    if method == "auto":
+        return _planned(fun, argnums, has_aux, max_bytes)
+    if method is not None:
+        raise ValueError(f"lagrad.jacobian: method must be 'elimination', 'auto' or None, not {method!r}")
+    if sparse:
+        return _sparse(fun, argnums, has_aux, "jacobian", mode or "auto", max_bytes)
+    return _jacobian(fun, argnums, mode or "rev", has_aux, "jacobian", max_bytes)
+
+
+def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
+    _check_callable(fun, "jacobian")
+    from .elimination import EliminationGraph  # elimination builds on the transforms
+
+    @functools.wraps(fun)
+    def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
+        traced = _trace(fun, args, kwargs, argnums, "jacobian", has_aux=has_aux)
+        program = traced.program
+        graph = EliminationGraph(program, traced.tape)
+        eliminated = graph.jacobian(order)
+        in_shapes = [tuple(s) for s, _ in program.inputs]
+        vertices = iter(graph.outputs)
+        per_output = []
+        for o, v in zip(program.outputs, traced.outputs):
+            out_shape = tuple(np.shape(value(v)))
+            vertex = None if isinstance(o, Constant) else next(vertices)
+            row = []
+            for j, s in enumerate(in_shapes):
+                block = eliminated.get((j, vertex))
+                row.append(np.zeros(out_shape + s) if block is None else np.reshape(block, out_shape + s))
+            per_output.append(_unpack(program.in_tree.unflatten(row), traced.single))
+        jac = program.out_tree.unflatten(per_output)
+        return (jac, traced.aux) if has_aux else jac
+
+    return jacobian_fun
+
+
+def _planned(fun: Fun, argnums: ArgNums, has_aux: bool, max_bytes: int | None) -> Fun:
+    _check_callable(fun, "jacobian")
+    if has_aux:
+        raise ValueError("lagrad.jacobian(method='auto') does not take has_aux; choose a method or mode")
+    from .plan import plan  # the cost model builds on the transforms
+
+    @functools.wraps(fun)
+    def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
+        bound = functools.partial(fun, **kwargs)
+        chosen = plan(bound, *args, argnums=argnums).method
+        if chosen == "sparse":
+            out_shape = np.shape(value(fun(*args, **kwargs)))
+            J = _sparse(bound, argnums, False, "jacobian", "auto", max_bytes)(*args)
+            return np.reshape(J.toarray(), tuple(out_shape) + np.shape(args[0]))
+        if chosen == "elimination":
+            return _eliminated(bound, argnums, False, "markowitz")(*args)
+        return _jacobian(bound, argnums, chosen, False, "jacobian", max_bytes)(*args)
+
+    return jacobian_fun
+
+
+def _sparse(fun: Fun, argnums: ArgNums, has_aux: bool, who: str, mode: str, max_bytes: int | None) -> Fun:
+    _check_callable(fun, who)
+    if argnums != 0 or has_aux:
+        raise ValueError(
+            f"lagrad.{who}(sparse=True) differentiates a function of one array (argnums=0, no aux); "
+            f"close over the other arguments (lambda x: f(x, y))"
+        )
+    from .sparse_derivatives import sparse_transform  # the sparse derivatives build on the transforms
+
+    return sparse_transform(fun, who == "hessian", mode, max_bytes)
 
 
 def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, max_bytes: int | None = None) -> Fun:
@@ -625,9 +712,13 @@ def _assemble(parts: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int,
     return lnp.reshape(whole, out_shape + in_shape)
 
 
-def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None) -> Fun:
+def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None, sparse: bool = False) -> Fun:
     """Second derivatives, shaped ``in.shape + in.shape``: forward mode over reverse, the
-    forward sweep batched over the identity (in chunks within `max_bytes`)."""
+    forward sweep batched over the identity (in chunks within `max_bytes`). ``sparse=True``
+    returns a ``scipy.sparse.csr_matrix``: the pattern of the traced gradient, a star
+    colouring, one compressed forward sweep through the gradient, symmetric decompression."""
+    if sparse:
+        return _sparse(fun, argnums, False, "hessian", "fwd", max_bytes)
     inner = _jacobian(fun, argnums, "rev", False, "hessian")
     return _jacobian(inner, argnums, "fwd", False, "hessian", max_bytes)
 

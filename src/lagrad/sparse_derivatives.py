@@ -1,0 +1,406 @@
+"""Sparse Jacobians and Hessians: the pattern read off the Program, a colouring, one compressed solve.
+
+The scalar-level `A` is the extended Jacobian, so which output scalars can depend on which
+input scalars follows from the equations alone. `pattern(program)` propagates, equation by
+equation, a 0/1 matrix per variable (its scalars × the inputs' scalars) through each
+equation's local pattern: elementwise primitives map each scalar to its broadcast source,
+data movement (indexing, slicing, reshape, transpose, roll, concatenate, pad…) to the exact
+scalar it copies (found by running the primitive on numbered arrays), reductions and
+scans to the scalars along their axes, 2-D products to rows and columns; anything else is a
+dense block, which over-approximates safely. `Sparsity` keeps a pattern and its colouring
+and computes the Jacobian (or Hessian) of new inputs with one batched solve per chunk of
+colours, tracing again (and taking the union of the patterns) when a branch changes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+
+from . import colouring
+from .adjoint import back_substitution, forward_substitution
+from .core import Program, Tape
+from .core.program import BranchError, Constant, is_parts_shape, size_of
+
+#: Primitives that copy scalars (or fill constants) without arithmetic: their pattern is
+#: found by running them on numbered arrays, and checked to be a copy.
+MOVES = frozenset(
+    {
+        "getitem", "reshape", "transpose", "moveaxis", "broadcast_to", "roll", "concatenate", "stack",
+        "pad", "diagonal", "embed_diagonal", "take_along_axis", "index_set", "part", "untake",
+        "untake_along_axis", "index_add", "gather_along", "scatter_along",
+    }
+)  # fmt: skip
+#: Reductions with ``axis`` (a tuple) and ``keepdims``: each result depends on the scalars it reduces.
+REDUCTIONS = frozenset({"sum", "mean", "prod", "max", "min", "var", "std", "logsumexp"})
+#: Same-shape operations along one ``axis``: each result depends on the scalars of its line.
+ALONG_AXIS = frozenset({"cumsum", "cumprod", "cumsum_reverse", "softmax", "log_softmax", "sort"})
+
+#: Scans among them: True where a result reads the scalars before it, False after it.
+SCANS = {"cumsum": True, "cumprod": True, "cumsum_reverse": False}
+
+_BIG = 2.0**40  # a second numbering, shifted: a copied scalar moves by exactly this much
+
+
+def _ones(n_rows: int, cols: np.ndarray, n_cols: int) -> scipy.sparse.csr_matrix:
+    """The 0/1 matrix with a one at (i, cols[i]) for every row, none where cols[i] < 0."""
+    keep = cols >= 0
+    rows = np.arange(n_rows)[keep]
+    return scipy.sparse.csr_matrix((np.ones(len(rows)), (rows, cols[keep])), shape=(n_rows, n_cols))
+
+
+def _binary(m: scipy.sparse.spmatrix) -> scipy.sparse.csr_matrix:
+    m = scipy.sparse.csr_matrix(m)
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+def _elementwise(eq: Any, shape: tuple[int, ...]) -> scipy.sparse.csr_matrix | None:
+    """Each result scalar reads the scalar of the argument it broadcasts from."""
+    if is_parts_shape(eq.shape):
+        return None
+    try:
+        source = np.broadcast_to(np.arange(size_of(shape)).reshape(shape), eq.shape).ravel()
+    except ValueError:
+        return None
+    return _ones(len(source), source, size_of(shape))
+
+
+def _reduced_index(shape: tuple[int, ...], axes: Any) -> np.ndarray | None:
+    """For each scalar of `shape`, the index of its line once `axes` are reduced."""
+    ndim = len(shape)
+    if ndim == 0:
+        return np.zeros(1, dtype=np.int64)
+    axes = range(ndim) if axes is None else (axes,) if isinstance(axes, (int, np.integer)) else axes
+    try:
+        reduced = {int(a) % ndim for a in axes}
+    except TypeError:
+        return None
+    kept = [n for a, n in enumerate(shape) if a not in reduced]
+    grids = np.indices(shape).reshape(ndim, -1)
+    kept_grids = [grids[a] for a in range(ndim) if a not in reduced]
+    if not kept_grids:
+        return np.zeros(size_of(shape), dtype=np.int64)
+    return np.ravel_multi_index(kept_grids, kept)
+
+
+def _reduction(eq: Any, shape: tuple[int, ...]) -> scipy.sparse.csr_matrix | None:
+    line = _reduced_index(shape, eq.params.get("axis"))
+    if line is None or (line.max(initial=-1) + 1) != size_of(eq.shape):
+        return None
+    return _ones(len(line), line, size_of(eq.shape) if line.size else 0).T.tocsr()
+
+
+def _along_axis(eq: Any, shape: tuple[int, ...]) -> scipy.sparse.csr_matrix | None:
+    axis = eq.params.get("axis", -1)
+    if tuple(eq.shape) != tuple(shape) or axis is None or not shape:
+        return None
+    line = _reduced_index(shape, (axis,))
+    if line is None:
+        return None
+    to_line = _ones(len(line), line, int(line.max(initial=-1)) + 1)  # scalar -> its line
+    same_line = _binary(to_line @ to_line.T).tocoo()
+    if eq.primitive.name in SCANS:  # a running sum or product reads the scalars up to its own
+        place = np.indices(shape)[int(axis) % len(shape)].ravel()
+        before = place[same_line.col] <= place[same_line.row]
+        keep = before if SCANS[eq.primitive.name] else ~before | (same_line.col == same_line.row)
+        same_line = scipy.sparse.coo_matrix(
+            (same_line.data[keep], (same_line.row[keep], same_line.col[keep])), shape=same_line.shape
+        )
+    return same_line.tocsr()
+
+
+def _matmul(eq: Any, program: Program, pos: int) -> scipy.sparse.csr_matrix | None:
+    """``a @ b`` of 1-D or 2-D arguments: result (i, j) reads row i of a and column j of b."""
+    shapes = [program.shape(a) if a >= 0 else np.shape(eq.constants[p]) for p, a in enumerate(eq.args)]
+    if len(shapes) != 2 or not all(1 <= len(s) <= 2 for s in shapes):
+        return None
+    a, b = shapes
+    m, n = (1, a[0]) if len(a) == 1 else a
+    p = 1 if len(b) == 1 else b[1]
+    block = np.ones((p, n)) if pos == 0 else np.ones((m, n))
+    other = scipy.sparse.identity(m if pos == 0 else p, format="csr")
+    return _binary(scipy.sparse.kron(other, block) if pos == 0 else scipy.sparse.kron(block, other))
+
+
+def _moves(eq: Any, program: Program) -> dict[int, scipy.sparse.csr_matrix] | None:
+    """Run a data-moving (linear) primitive on a numbered copy of one differentiated argument,
+    the others zero (float constants zero, indices as given), twice, the second numbering
+    shifted by `_BIG`: a result scalar that moved by exactly `_BIG` copies the scalar with
+    that number, one that did not move reads none of it. Anything else (sums of several
+    scalars, arithmetic on the numbers) is not a copy: None, and the block stays dense."""
+    zeros: list[Any] = []
+    for pos, a in enumerate(eq.args):
+        if a >= 0:
+            if program.dtype(a).kind not in "fc" or is_parts_shape(program.shape(a)):
+                return None  # indices computed by the program: value-dependent
+            zeros.append(np.zeros(program.shape(a)))
+        else:
+            value = eq.constants[pos]
+            zeros.append(np.zeros(np.shape(value)) if np.asarray(value).dtype.kind in "fc" else value)
+    blocks = {}
+    for pos in eq.diff:
+        if eq.args[pos] < 0:
+            continue
+        shape = tuple(program.shape(eq.args[pos]))
+        numbers = np.arange(1.0, size_of(shape) + 1).reshape(shape)
+        first, second = list(zeros), list(zeros)
+        first[pos], second[pos] = numbers, numbers + _BIG
+        try:
+            with np.errstate(all="ignore"):
+                out1 = np.asarray(eq.primitive.impl(*first, **eq.params), dtype=np.float64)
+                out2 = np.asarray(eq.primitive.impl(*second, **eq.params), dtype=np.float64)
+        except Exception:
+            return None
+        if out1.shape != tuple(eq.shape) or out2.shape != out1.shape:
+            return None
+        moved = (out2 - out1).ravel()
+        copied = moved == _BIG
+        if not np.all(copied | (moved == 0)) or not np.all(out1.ravel()[~copied] == 0):
+            return None
+        source = np.where(copied, out1.ravel() - 1, -1).astype(np.int64)
+        blocks[pos] = _ones(len(source), source, size_of(shape))
+    return blocks
+
+
+def local_patterns(eq: Any, program: Program) -> dict[int, scipy.sparse.csr_matrix | None]:
+    """Per differentiated argument position, the 0/1 pattern of ``∂f/∂arg`` (result scalars ×
+    argument scalars), None where only a dense block is known."""
+    name = eq.primitive.name
+    positions = [p for p in eq.diff if eq.args[p] >= 0]
+    if name in MOVES and not is_parts_shape(eq.shape):
+        moved = _moves(eq, program)
+        if moved is not None:
+            return moved
+    out: dict[int, scipy.sparse.csr_matrix | None] = {}
+    for pos in positions:
+        shape = tuple(program.shape(eq.args[pos]))
+        block = None
+        if is_parts_shape(shape):
+            block = None
+        elif eq.primitive.elementwise or name == "astype":
+            block = _elementwise(eq, shape)
+        elif name in REDUCTIONS:
+            block = _reduction(eq, shape)
+        elif name in ALONG_AXIS:
+            block = _along_axis(eq, shape)
+        elif name == "matmul":
+            block = _matmul(eq, program, pos)
+        out[pos] = block
+    return out
+
+
+def pattern(program: Program, outputs: list[int] | None = None) -> scipy.sparse.csr_matrix:
+    """The 0/1 Jacobian pattern of the program's outputs (their scalars, one after another)
+    with respect to its inputs' scalars: which output can depend on which input, whatever
+    the inputs' values (for the branches recorded)."""
+    offsets = np.cumsum([0] + [size_of(s) for s, _ in program.inputs])
+    n = int(offsets[-1])
+    deps: list[scipy.sparse.csr_matrix | None] = [None] * program.n_vars
+    for j, (shape, _) in enumerate(program.inputs):
+        size = size_of(shape)
+        deps[j] = _ones(size, np.arange(size) + offsets[j], n)
+    for eq in program.equations:
+        total = None
+        for pos, block in local_patterns(eq, program).items():
+            arg = deps[eq.args[pos]]
+            if arg is None or arg.nnz == 0:
+                continue
+            if block is None:  # dense: every result scalar reads every scalar of the argument
+                reached = np.unique(arg.indices)
+                row = scipy.sparse.csr_matrix((np.ones(len(reached)), reached, [0, len(reached)]), shape=(1, n))
+                part = scipy.sparse.vstack([row] * size_of(eq.shape), format="csr") if size_of(eq.shape) else None
+            else:
+                part = block @ arg
+            if part is not None:
+                total = part if total is None else total + part
+        deps[eq.out] = None if total is None else _binary(total)
+    rows = []
+    for o in program.outputs if outputs is None else outputs:
+        size = size_of(np.shape(o.value)) if isinstance(o, Constant) else size_of(program.shape(o))
+        d = None if isinstance(o, Constant) else deps[o]
+        rows.append(d if d is not None else scipy.sparse.csr_matrix((size, n)))
+    return _binary(scipy.sparse.vstack(rows, format="csr")) if rows else scipy.sparse.csr_matrix((0, n))
+
+
+#: How the compressed system is solved: by columns (forward), by rows (reverse), or the fewer.
+MODES = ("auto", "fwd", "rev")
+
+
+class Sparsity:
+    """The sparsity pattern of a function's Jacobian (or, with ``hessian=True``, of its
+    Hessian) and a colouring of it, kept to compute sparse derivatives of many inputs with
+    the same structure: ``s = lagrad.sparsity(f, x)`` once, then ``s.jacobian(x)`` returns a
+    ``scipy.sparse.csr_matrix`` with one compressed solve (a batch of `n_colours` seeds).
+
+    `pattern` (rows: output scalars, columns: input scalars), `colours` (per column for
+    ``mode="fwd"`` and for a Hessian, per row for ``"rev"``), `n_colours` and `mode` are
+    visible. A replay that takes another branch traces again and colours the union of the
+    patterns, so the object stays valid on every branch it has seen."""
+
+    def __init__(
+        self,
+        fun: Callable[..., Any],
+        x: Any,
+        *,
+        mode: str = "auto",
+        order: str | None = None,
+        hessian: bool = False,
+        max_bytes: int | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"lagrad.sparsity: mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if order is not None and order not in colouring.ORDERS:
+            raise ValueError(f"lagrad.sparsity: order must be one of {', '.join(colouring.ORDERS)}, not {order!r}")
+        self.fun = fun
+        self.hessian = hessian
+        self.requested_mode = mode
+        self.order = order
+        self.max_bytes = max_bytes
+        self.branches = 0
+        self.pattern: scipy.sparse.csr_matrix = scipy.sparse.csr_matrix((0, 0))
+        self._program, self._tape = self._trace(x)
+        self._add_branch(self._program)
+
+    # -- structure ----------------------------------------------------------------
+
+    def _target(self) -> Callable[..., Any]:
+        if not self.hessian:
+            return self.fun
+        from .transforms import grad
+
+        return grad(self.fun)
+
+    def _trace(self, x: Any) -> tuple[Program, Tape]:
+        from .transforms import _trace
+
+        who = "hessian" if self.hessian else "jacobian"
+        traced = _trace(self._target(), (x,), {}, 0, who)
+        program = traced.program
+        if len(program.inputs) != 1 or len(program.outputs) != 1:
+            raise TypeError(
+                f"lagrad.{who}(sparse=True) needs a function of one array returning one array; this one "
+                f"takes {len(program.inputs)} and returns {len(program.outputs)}. Concatenate the inputs "
+                f"(and outputs) into one array, or use the dense lagrad.{who}."
+            )
+        if np.dtype(program.inputs[0][1]).kind != "f" or (
+            not isinstance(program.outputs[0], Constant) and np.dtype(program.dtype(program.outputs[0])).kind != "f"
+        ):
+            raise TypeError(f"lagrad.{who}(sparse=True) works on real floats; use the dense lagrad.{who} for complex")
+        self.in_shape = tuple(program.inputs[0][0])
+        self.out_shape = tuple(np.shape(traced.outputs[0]))
+        return program, traced.tape
+
+    def _add_branch(self, program: Program) -> None:
+        new = pattern(program)
+        if self.hessian:
+            new = _binary(new + new.T)
+        self.pattern = new if self.branches == 0 else _binary(self.pattern + new)
+        self.branches += 1
+        if self.hessian:
+            self.mode = "fwd"
+            self.colours = colouring.star(self.pattern, self.order or "smallest_last")
+        else:
+            order = self.order or "largest_first"
+            by_columns = colouring.columns(self.pattern, order) if self.requested_mode != "rev" else None
+            by_rows = colouring.rows(self.pattern, order) if self.requested_mode != "fwd" else None
+            if by_rows is None or (by_columns is not None and _count(by_columns) <= _count(by_rows)):
+                self.mode, self.colours = "fwd", by_columns
+            else:
+                self.mode, self.colours = "rev", by_rows
+        self.n_colours = _count(self.colours)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pattern.shape
+
+    @property
+    def nnz(self) -> int:
+        return int(self.pattern.nnz)
+
+    # -- values -------------------------------------------------------------------
+
+    def _tape_at(self, x: Any) -> Tape:
+        try:
+            return self._program.replay(x)
+        except BranchError:
+            self._program, tape = self._trace(x)
+            self._add_branch(self._program)
+            return tape
+
+    def jacobian(self, x: Any) -> scipy.sparse.csr_matrix:
+        """The Jacobian (or Hessian) at `x` as a ``scipy.sparse.csr_matrix`` of shape
+        (output scalars, input scalars)."""
+        return self._solve(self._tape_at(x))
+
+    def _solve(self, tape: Tape) -> scipy.sparse.csr_matrix:
+        from .transforms import BATCH_BYTES
+
+        program, o = self._program, self._program.outputs[0]
+        m, n = self.pattern.shape
+        if isinstance(o, Constant) or self.n_colours == 0:
+            return scipy.sparse.csr_matrix((m, n))
+        seeds = colouring.seeds(self.colours)
+        limit = BATCH_BYTES if self.max_bytes is None else self.max_bytes
+        row_bytes = 8 * sum(size_of(eq.shape) for eq in program.equations if not is_parts_shape(eq.shape))
+        chunk = max(1, limit // max(row_bytes + 8 * (m + n), 1))
+        parts = []
+        for start in range(0, self.n_colours, chunk):
+            s = seeds[start : start + chunk]
+            if self.mode == "fwd":
+                t = forward_substitution(
+                    program, tape, {0: s.reshape((len(s), *self.in_shape))}, outputs=[o], batched=True
+                )
+                parts.append(np.zeros((len(s), m)) if t[o] is None else np.reshape(t[o], (len(s), m)))
+            else:
+                lam = back_substitution(program, tape, {o: s.reshape((len(s), *self.out_shape))}, batched=True)
+                parts.append(np.zeros((len(s), n)) if lam[0] is None else np.reshape(lam[0], (len(s), n)))
+        compressed = np.concatenate(parts, axis=0)
+        if self.hessian:
+            return colouring.decompress_symmetric(self.pattern, self.colours, compressed.T)
+        if self.mode == "fwd":
+            return colouring.decompress_columns(self.pattern, self.colours, compressed.T)
+        return colouring.decompress_rows(self.pattern, self.colours, compressed)
+
+    __call__ = jacobian
+
+    def __repr__(self) -> str:
+        what = "Hessian" if self.hessian else "Jacobian"
+        m, n = self.shape
+        return (
+            f"<Sparsity of a {m}x{n} {what}: {self.nnz} nonzeros, {self.n_colours} colours "
+            f"({'star' if self.hessian else 'columns' if self.mode == 'fwd' else 'rows'}), "
+            f"{self.branches} branch{'es' if self.branches != 1 else ''}>"
+        )
+
+
+def _count(colours: np.ndarray) -> int:
+    return int(colours.max()) + 1 if len(colours) else 0
+
+
+def sparsity(
+    fun: Callable[..., Any], x: Any, *, mode: str = "auto", order: str | None = None, hessian: bool = False
+) -> Sparsity:
+    """The sparsity pattern and colouring of ``jacobian(fun)`` at `x` (``hessian(fun)`` with
+    `hessian`), kept for reuse: ``sparsity(f, x).jacobian(x2)`` is the sparse Jacobian at
+    `x2` from one compressed solve. `mode` chooses columns (``"fwd"``), rows (``"rev"``) or
+    the fewer colours (``"auto"``); `order` the greedy order (``"largest_first"``,
+    ``"smallest_last"``, ``"natural"``)."""
+    return Sparsity(fun, x, mode=mode, order=order, hessian=hessian)
+
+
+def sparse_transform(fun: Callable[..., Any], hessian: bool, mode: str, max_bytes: int | None) -> Callable[..., Any]:
+    """``jacobian(fun, sparse=True)`` / ``hessian(fun, sparse=True)``: pattern, colouring and
+    compressed solve on every call (keep a `Sparsity` to pay the first two once)."""
+
+    @functools.wraps(fun)
+    def sparse_derivative(x: Any) -> scipy.sparse.csr_matrix:
+        structure = Sparsity(fun, x, mode=mode, hessian=hessian, max_bytes=max_bytes)
+        return structure._solve(structure._tape)
+
+    return sparse_derivative

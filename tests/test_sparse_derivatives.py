@@ -1,0 +1,217 @@
+"""Sparse Jacobians and Hessians: the pattern read off the Program contains every nonzero
+(and is exact for the structural primitives), and the compressed solves agree with the dense
+reverse-mode Jacobian, with central differences and with lagrad.hessian, on hand-made and
+on random programs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+from hypothesis import HealthCheck, assume, given, settings
+
+import lagrad
+import lagrad.numpy as lnp
+from lagrad import colouring
+from lagrad.sparse_derivatives import pattern
+from lagrad.tree import tree_flatten
+from tests.test_random_programs import _tame, programs, run
+
+
+def _fd_jacobian(f, x, eps=1e-6):
+    columns = []
+    for j in range(x.size):
+        e = np.zeros_like(x)
+        e[j] = eps
+        columns.append((np.ravel(f(x + e)) - np.ravel(f(x - e))) / (2 * eps))
+    return np.stack(columns, axis=1)
+
+
+def residual(n):
+    """A 2-D PDE residual: five-point Laplacian with zero boundary, a cubic, a periodic shift."""
+
+    def f(u):
+        u = lnp.reshape(u, (n, n))
+        p = lnp.pad(u, 1)
+        lap = p[2:, 1:-1] + p[:-2, 1:-1] + p[1:-1, 2:] + p[1:-1, :-2] - 4 * u
+        return lnp.reshape(lap - u**3 + 0.1 * lnp.roll(u, 1, axis=1), (n * n,))
+
+    return f
+
+
+def _pattern_of(f, x):
+    return lagrad.sparsity(f, x).pattern.toarray() != 0
+
+
+@pytest.mark.parametrize("mode", ["auto", "fwd", "rev"])
+def test_pde_residual_matches_dense_and_finite_differences(mode):
+    n = 6
+    f = residual(n)
+    x = np.random.default_rng(0).uniform(-1, 1, n * n)
+    J = lagrad.jacobian(f, sparse=True, mode=mode)(x)
+    assert isinstance(J, scipy.sparse.csr_matrix) and J.shape == (n * n, n * n)
+    dense = lagrad.jacobian(f, mode="rev")(x)
+    np.testing.assert_allclose(J.toarray(), dense, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(J.toarray(), _fd_jacobian(f, x), atol=1e-6)
+    # the five-point stencil, the diagonal and the shift: 6 nonzeros in an interior row, nothing else
+    assert J.nnz == (_pattern_of(f, x)).sum() and np.array_equal(_pattern_of(f, x), dense != 0)
+
+
+def test_a_kept_sparsity_is_reused_at_new_inputs():
+    n = 5
+    f = residual(n)
+    rng = np.random.default_rng(1)
+    structure = lagrad.sparsity(f, rng.uniform(-1, 1, n * n))
+    assert structure.n_colours <= 7 and structure.mode in ("fwd", "rev") and "colours" in repr(structure)
+    for _ in range(3):
+        x = rng.uniform(-1, 1, n * n)
+        np.testing.assert_allclose(structure.jacobian(x).toarray(), lagrad.jacobian(f)(x), atol=1e-12)
+    assert structure.branches == 1
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: lnp.sin(x) * x,  # elementwise: diagonal
+        lambda x: x[2:] - x[:-2],  # slices
+        lambda x: lnp.roll(x, 3),
+        lambda x: lnp.concatenate([x[::2], lnp.exp(x[:3])]),
+        lambda x: lnp.ravel(lnp.transpose(lnp.reshape(x, (3, 4)))),
+        lambda x: lnp.sum(lnp.reshape(x, (3, 4)) ** 2, axis=1),
+        lambda x: lnp.prod(lnp.reshape(x, (2, 6)), axis=0),
+        lambda x: lnp.ravel(lnp.cumsum(lnp.reshape(x, (3, 4)), axis=1)),
+        lambda x: lnp.ravel(lnp.reshape(x, (3, 4)) @ np.arange(1.0, 9.0).reshape(4, 2)),
+        lambda x: lnp.ravel(lnp.pad(lnp.reshape(x, (3, 4)), 1) * 2.0),
+        lambda x: lnp.ravel(lnp.broadcast_to(x[:4], (2, 4))),
+        lambda x: lnp.ravel(lnp.stack([x[:3], x[5:8]])),
+        lambda x: x.at[2:5].set(lnp.cos(x[:3])),
+        lambda x: x.at[1:4].add(x[5:8] ** 2),
+    ],
+)
+def test_the_pattern_of_structural_primitives_is_exact(f):
+    x = np.random.default_rng(2).uniform(0.5, 1.5, 12)
+    dense = lagrad.jacobian(f)(x)
+    assert np.array_equal(_pattern_of(f, x), dense != 0)
+    np.testing.assert_allclose(lagrad.jacobian(f, sparse=True)(x).toarray(), dense, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: lnp.sort(x) * x,  # sort: each line of the axis
+        lambda x: lnp.linalg.solve(lnp.reshape(x[:9], (3, 3)) + 3 * np.eye(3), x[9:]),  # a dense block
+        lambda x: lnp.ravel(lnp.outer(x[:3], x[3:6])),
+        lambda x: x[np.array([0, 0, 3])] * 2.0,  # a repeated index
+        lambda x: (x[:3] * 0.0).at[np.array([0, 0, 1])].add(x[3:6]),  # a scatter with a repeat
+    ],
+)
+def test_other_primitives_give_a_pattern_that_contains_the_jacobian(f):
+    x = np.random.default_rng(3).uniform(0.5, 1.5, 12)
+    dense = lagrad.jacobian(f)(x)
+    detected = _pattern_of(f, x)
+    assert np.all(detected[dense != 0])
+    np.testing.assert_allclose(lagrad.jacobian(f, sparse=True)(x).toarray(), dense, atol=1e-12)
+
+
+def test_the_pattern_is_the_union_over_the_branches_taken():
+    def f(x):
+        if lnp.sum(x) > 0:
+            return x * x[0]
+        return lnp.roll(x, 1) ** 2
+
+    up, down = np.linspace(0.1, 1.0, 6), -np.linspace(0.1, 1.0, 6)
+    structure = lagrad.sparsity(f, up)
+    first = structure.pattern.toarray() != 0
+    np.testing.assert_allclose(structure.jacobian(down).toarray(), lagrad.jacobian(f)(down), atol=1e-12)
+    assert structure.branches == 2 and "2 branches" in repr(structure)
+    union = structure.pattern.toarray() != 0
+    assert np.all(union[first]) and np.all(union[lagrad.jacobian(f)(down) != 0])
+    np.testing.assert_allclose(structure.jacobian(up).toarray(), lagrad.jacobian(f)(up), atol=1e-12)
+
+
+def energy(n):
+    def e(u):
+        u = lnp.reshape(u, (n, n))
+        return 0.5 * lnp.sum((u[1:] - u[:-1]) ** 2) + 0.5 * lnp.sum((u[:, 1:] - u[:, :-1]) ** 2) + lnp.sum(u**4)
+
+    return e
+
+
+def test_sparse_hessian_of_local_energies():
+    n = 5
+    e = energy(n)
+    x = np.random.default_rng(4).uniform(-1, 1, n * n)
+    H = lagrad.hessian(e, sparse=True)(x)
+    dense = lagrad.hessian(e)(x)
+    np.testing.assert_allclose(H.toarray(), dense, atol=1e-12)
+    np.testing.assert_allclose(H.toarray(), _fd_jacobian(lagrad.grad(e), x), atol=1e-5)
+    structure = lagrad.sparsity(e, x, hessian=True)
+    assert np.array_equal(structure.pattern.toarray() != 0, dense != 0)  # the five-point stencil
+    assert structure.n_colours <= 6 and "star" in repr(structure)
+    assert structure.n_colours <= colouring.columns(structure.pattern).max() + 1  # star: no more than distance-2
+
+
+def test_chunks_of_colours_give_the_same_jacobian():
+    f = residual(4)
+    x = np.random.default_rng(5).uniform(-1, 1, 16)
+    whole = lagrad.jacobian(f, sparse=True)(x)
+    chunked = lagrad.jacobian(f, sparse=True, max_bytes=1)(x)  # one colour per solve
+    np.testing.assert_allclose(chunked.toarray(), whole.toarray(), atol=0)
+
+
+def test_a_constant_output_has_an_empty_jacobian():
+    J = lagrad.jacobian(lambda x: np.ones(3), sparse=True)(np.ones(4))
+    assert J.shape == (3, 4) and J.nnz == 0
+
+
+def test_bad_uses_are_refused_with_the_fix():
+    x = np.ones(3)
+    with pytest.raises(TypeError, match="one array returning one array"):
+        lagrad.jacobian(lambda x: (x, x), sparse=True)(x)
+    with pytest.raises(ValueError, match="close over the other arguments"):
+        lagrad.jacobian(lambda x, y: x * y, argnums=1, sparse=True)
+    with pytest.raises(TypeError, match="real floats"):
+        lagrad.jacobian(lambda z: z * 2, sparse=True)(np.ones(3, dtype=complex))
+    with pytest.raises(ValueError, match="mode must be"):
+        lagrad.sparsity(lnp.sin, x, mode="both")
+    with pytest.raises(ValueError, match="order must be"):
+        lagrad.sparsity(lnp.sin, x, order="random")
+
+
+# ----- random programs ------------------------------------------------------------------------------
+
+
+def _flat_function(spec):
+    """The random program as a function of one flat array, and its inputs flattened."""
+    inputs = spec.inputs()
+    leaves, treedef = tree_flatten(inputs)
+    shapes = [np.shape(v) for v in leaves]
+    sizes = [int(np.size(v)) for v in leaves]
+
+    def f(x):
+        parts, start = [], 0
+        for shape, size in zip(shapes, sizes):
+            parts.append(lnp.reshape(x[start : start + size], shape))
+            start += size
+        return run(spec, treedef.unflatten(parts))
+
+    x = np.concatenate([np.ravel(v) for v in leaves])
+    return f, x, inputs
+
+
+@settings(max_examples=10, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(programs(max_steps=6))
+def test_random_programs_sparse_hessian_and_jacobian_of_the_gradient(spec):
+    f, x, inputs = _flat_function(spec)
+    assume(_tame(spec, inputs) and x.size <= 40)
+    with np.errstate(all="ignore"):
+        dense = lagrad.hessian(f)(x)
+        assume(np.all(np.isfinite(dense)))
+        structure = lagrad.sparsity(f, x, hessian=True)
+        assert np.all((structure.pattern.toarray() != 0)[dense != 0])  # every nonzero is in the pattern
+        np.testing.assert_allclose(structure.jacobian(x).toarray(), dense, rtol=1e-9, atol=1e-9)
+        gradient = lagrad.grad(f)
+        for mode in ("fwd", "rev"):
+            J = lagrad.jacobian(gradient, sparse=True, mode=mode)(x)
+            np.testing.assert_allclose(J.toarray(), dense, rtol=1e-9, atol=1e-9)
+        assert np.all(pattern(lagrad.trace(gradient, x)).toarray()[dense != 0] != 0)
