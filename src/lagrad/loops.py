@@ -280,14 +280,15 @@ class LoopBody:
         known = len(self.closures)
         program, tree = self._trace(self.cond_call if cond else self.call, values[:own], t)
         program, positions = _lift(program, inexact, self.closures)
-        if len(self.closures) > known and self.variants:
-            raise _NewClosure()
+        grew = len(self.closures) > known and len(self.variants) > 0
         variant = Variant(program, positions)
         if cond:
             self.conds.append(variant)
         else:
             self._check_outputs(program, tree, t)
             self.variants.append(variant)
+        if grew:  # kept: the equation is recorded again with the new outer values as arguments
+            raise _NewClosure()
         return variant
 
     def cond_call(self, inputs: list[Any]) -> Any:
