@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from . import schedule as schedules
-from .adjoint.backward import back_substitution
+from .adjoint.backward import _back_substitution
 from .adjoint.forward import forward_substitution
+from .adjoint.operators import _has_nan
 from .core import Program, Tape, Trace, Var, registry
 from .core.primitive import Primitive, defbatch, defjvp_joint, defvjp_argnum
-from .core.program import Constant, Parts, _kept_values, new_equation, zeros_of
+from .core.program import META, READ, Constant, Parts, _kept_values, new_equation, zeros_of
 from .core.trace import _kept
 from .tree import tree_flatten
 
@@ -76,7 +77,13 @@ class Variant:
         self.program = program
         self.closures = closures
         self.guards = dict(program.guards)
-        self.steps = [(eq.primitive, eq.args, eq.constants, eq.params, eq.out, eq) for eq in program.equations]
+        self.steps = []
+        for eq in program.equations:
+            # which of (ans, *args) a run keeps: positions kept whole, or None for `_kept_values`
+            simple = all(how != META for how in eq.kept) and all(c is None for c in eq.constants)
+            whole = tuple(p for p, how in enumerate(eq.kept) if how == READ) if simple else None
+            fetch = tuple((a, c) for a, c in zip(eq.args, eq.constants))
+            self.steps.append((eq.primitive, fetch, eq.params, eq.out, eq, whole, len(eq.args) + 1))
         self.out = program.outputs
 
     def run(self, inputs: list[Any], record: bool, check: bool, traced: bool) -> tuple[Any, Any] | None:
@@ -89,16 +96,25 @@ class Variant:
                 if j in guards and not _same(guards[j], inputs[j]):
                     return None
         taped: list[Any] | None = [] if record else None
-        for prim, args, constants, params, out, eq in self.steps:
-            vals = [env[a] if a >= 0 else constants[p] for p, a in enumerate(args)]
-            value = prim(*vals, **params) if traced else prim.kernel(*vals, **params)
-            if not traced and not hasattr(value, "shape"):
-                value = Parts(value) if isinstance(value, tuple) else np.asarray(value)
+        for prim, fetch, params, out, eq, whole, width in self.steps:
+            vals = [env[a] if a >= 0 else c for a, c in fetch]
+            if traced:
+                value = prim(*vals, **params)
+            else:
+                value = prim.kernel(*vals, **params)
+                if not hasattr(value, "shape"):
+                    value = Parts(value) if isinstance(value, tuple) else np.asarray(value)
             env[out] = value
             if guards and out in guards and not _same(guards[out], value):
                 return None
             if taped is not None:
-                taped.append(_kept_values(eq, [value, *vals]))
+                if whole is None:
+                    taped.append(_kept_values(eq, [value, *vals]))
+                else:
+                    kept = [None] * width
+                    for p in whole:
+                        kept[p] = vals[p - 1] if p else value
+                    taped.append(kept)
         outs = [o.value if isinstance(o, Constant) else env[o] for o in self.out]
         return outs, taped
 
@@ -474,6 +490,7 @@ class _Sweep:
         self.lam_x: list[list[Any]] = [[None] * record.n for _ in range(body.n_x)]
         self.lam_closures: list[Any] = [None] * len(self.closures)
         self.counts = record.counts
+        self.guarded = False
 
     def step(self, t: int, carry: list[Any], record: bool) -> tuple[list[Any], Any]:
         variant = self.body.variants[self.record.variant_at(t)]
@@ -505,7 +522,9 @@ class _Sweep:
             seeds[o] = g if o not in seeds else seeds[o] + g
         if not seeds:
             return [None] * body.n_carry
-        lam = back_substitution(program, Tape(taped, None), seeds, batched=self.batched)
+        # one unguarded sweep per step; zero means zero is applied to the whole loop when its
+        # result shows NaN (`_cotangents`), as back-substitution does for a whole program
+        lam = _back_substitution(program, Tape(taped, None), seeds, False, self.guarded, self.batched, None)
         first = body.n_index
         out = lam[first : first + body.n_carry]
         for j in range(body.n_x):
@@ -520,7 +539,7 @@ class _Sweep:
     def run(self, g_carry: list[Any], g_ys: list[Any]) -> list[Any]:
         body, record, n = self.body, self.record, self.record.n
         lam = list(g_carry)
-        stored = dict(record.stored)
+        stored = record.stored  # consumed as the sweep reaches them: the snapshots' memory goes
         stored[0] = self.carry0
         if self.traced:  # on traced values (higher order) the kept plain states would drop derivatives
             states = [self.carry0]
@@ -606,7 +625,13 @@ def _cotangents(g: Any, ans: Any, args: tuple[Any, ...], body: LoopBody, batched
     parts = _parts_list(g, n_outs)
     traced = _is_traced(g, ans, *args)
     sweep = _Sweep(body, record, args, batched, traced)
-    lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
+    with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
+        lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
+        found = [*lam_carry, *sweep.lam_closures, *(g for rows in sweep.lam_x for g in rows)]
+        if any(g is not None and _has_nan(g) for g in found):  # again, with zero means zero
+            sweep = _Sweep(body, record, args, batched, traced)
+            sweep.guarded = True
+            lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
     k = next((p.shape[0] for p in parts if p is not None), 0) if batched else None
     result = []
     for j, a in enumerate(args):
