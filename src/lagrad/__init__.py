@@ -24,6 +24,7 @@ from .core import (
     defvjp_argnum,
     primitive,
 )
+from .loops import checkpoint, fori_loop, scan, while_loop
 from .transforms import (
     adjoint,
     elementwise_grad,
@@ -53,6 +54,7 @@ __all__ = [
     "SymbolicMatrix",
     "TraceEnded",
     "adjoint",
+    "checkpoint",
     "defjvp",
     "defjvp_argnum",
     "deflinear",
@@ -60,6 +62,7 @@ __all__ = [
     "defvjp",
     "defvjp_argnum",
     "elementwise_grad",
+    "fori_loop",
     "grad",
     "hessian",
     "hvp",
@@ -69,6 +72,7 @@ __all__ = [
     "numpy",
     "optimize",
     "primitive",
+    "scan",
     "scipy",
     "stop_gradient",
     "tag",
@@ -79,4 +83,5 @@ __all__ = [
     "value",
     "value_and_grad",
     "vjp",
+    "while_loop",
 ]

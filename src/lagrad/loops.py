@@ -71,12 +71,13 @@ class Variant:
     leaves, the x leaves, then the outer values it reads) and where those outer values sit
     among the loop's closure arguments."""
 
-    __slots__ = ("program", "closures", "steps", "guards", "out")
+    __slots__ = ("program", "closures", "steps", "guards", "out", "n_vars")
 
     def __init__(self, program: Program, closures: list[int]) -> None:
         self.program = program
         self.closures = closures
         self.guards = dict(program.guards)
+        self.n_vars = program.n_vars
         self.steps = []
         for eq in program.equations:
             # which of (ans, *args) a run keeps: positions kept whole, or None for `_kept_values`
@@ -88,7 +89,7 @@ class Variant:
 
     def run(self, inputs: list[Any], record: bool, check: bool, traced: bool) -> tuple[Any, Any] | None:
         """(outputs, tape values or None); None when `check` and a recorded guard goes the other way."""
-        env: list[Any] = [None] * self.program.n_vars
+        env: list[Any] = [None] * self.n_vars
         env[: len(inputs)] = inputs
         guards = self.guards if check else None
         if guards:
@@ -242,6 +243,8 @@ class LoopBody:
         self.y_tree: Any = None
         self.last_schedule: list[tuple[int, int]] = []
         self.inexact: list[bool] = []
+        self.discovering = False  # the first run, before the equation is recorded: closures may grow
+        self.ready: LoopParts | None = None  # that run's result, for the recording to take
 
     def __repr__(self) -> str:
         if self.who == "fori_loop":
@@ -303,7 +306,7 @@ class LoopBody:
         else:
             self._check_outputs(program, tree, t)
             self.variants.append(variant)
-        if grew:  # kept: the equation is recorded again with the new outer values as arguments
+        if grew and not self.discovering:  # kept: the equation is recorded again with them as arguments
             raise _NewClosure()
         return variant
 
@@ -361,6 +364,8 @@ class LoopBody:
                 return v, ran[0], ran[1]
         values = self.inputs(t, carry, xs, closures, _NO_CLOSURES)
         variant = self.add_variant(values, t, cond=conds)
+        if len(closures) < len(self.closures):  # outer values first read by this variant
+            closures.extend(_plain(c) for c in self.closures[len(closures) :])
         ran = variant.run(self.inputs(t, carry, xs, closures, variant), record, False, False)
         return len(variants) - 1, ran[0], ran[1]
 
@@ -472,7 +477,15 @@ def _forward_keeps(body: LoopBody, n: int | None) -> set[int] | None:
     return {0}
 
 
-loop = Primitive("loop", _loop_impl)
+def _loop_kernel(*args: Any, body: LoopBody) -> LoopParts:
+    ready = body.ready
+    if ready is not None:
+        body.ready = None
+        return ready
+    return _loop_impl(*args, body=body)
+
+
+loop = Primitive("loop", _loop_impl, kernel=_loop_kernel)
 loop.nested_lines = lambda eq: eq.params["body"].lines()  # type: ignore[attr-defined]
 loop.batches_parts = True  # its batched transpose takes the Parts multiplier of its outputs whole
 
@@ -590,6 +603,7 @@ class _Sweep:
             if at is None:
                 at = self.advance(carry, t0, t0 + m)
             lam = self._revolve(t0 + m, length - m, at, snapshots - 1, stored, lam, g_ys)
+            del at  # the snapshot is spent: its memory goes before the first m steps are reversed
             length = m  # then the first m steps, with as many snapshots as before
         return lam
 
@@ -764,16 +778,22 @@ def _run(body: LoopBody, carry: list[Any], xs: list[Any], first: list[Any]) -> l
         body.add_variant(first, 0)
     elif body.y_avals is None:
         body.y_avals = []
-    while True:
-        try:
-            result = loop(*carry, *xs, *body.closures, body=body)
-            break
-        except _NewClosure:
-            continue
-        except Exception as error:
-            if "_NewClosure" in type(error).__name__:
-                continue
-            raise
+    body.discovering = True  # one run on the plain values finds every variant and the outer values they read
+    try:
+        result = _loop_impl(*(_plain(a) for a in (*carry, *xs, *body.closures)), body=body)
+    finally:
+        body.discovering = False
+    if _is_traced(*carry, *xs, *body.closures):
+        body.ready = result  # recorded as one equation, whose kernel takes this run's result
+        while True:
+            try:
+                result = loop(*carry, *xs, *body.closures, body=body)
+                break
+            except Exception as error:  # a variant read a new outer value: record again with it
+                if not isinstance(error, _NewClosure):
+                    raise
+            finally:
+                body.ready = None
     n_out = body.n_carry + len(body.y_avals or [])
     if type(result) is Var:
         return [registry.ops.part(result, index=j) for j in range(n_out)]
