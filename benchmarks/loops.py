@@ -61,8 +61,9 @@ def unrolled_heat(target: np.ndarray, steps: int) -> Any:
 
 def looped_heat(target: np.ndarray, steps: int, **policy: Any) -> Any:
     def loss(alpha: Any, u0: Any) -> Any:
-        u = lagrad.fori_loop(0, steps, lambda i, u: u + alpha * (lnp.roll(u, 1) - 2 * u + lnp.roll(u, -1)), u0,
-                             **policy)  # fmt: skip
+        u = lagrad.fori_loop(
+            0, steps, lambda i, u: u + alpha * (lnp.roll(u, 1) - 2 * u + lnp.roll(u, -1)), u0, **policy
+        )
         return lnp.sum((u - target) ** 2)
 
     return loss
@@ -77,13 +78,16 @@ def best(run: Any, repeat: int = 3) -> float:
     return min(times)
 
 
-def peak(run: Any) -> int:
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    run()
-    _, top = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return top
+def peak(run: Any, repeat: int = 3) -> int:
+    """The least peak of `repeat` runs (the first run in a process allocates NumPy's caches)."""
+    tops = []
+    for _ in range(repeat):
+        tracemalloc.start()
+        run()
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        tops.append(top)
+    return min(tops)
 
 
 def heat(steps: int) -> None:
@@ -108,8 +112,10 @@ def heat(steps: int) -> None:
         assert np.allclose(got[0], reference[0]) and np.allclose(got[1], reference[1]), name
         times[name] = best(lambda g=g: g(alpha, u0))
         extra = peak(lambda g=g: g(alpha, u0)) - floor_peak
-        print(f"| {name} | {times[name] * 1e3:.0f} ms | {times[name] / floor:.2f}× | {extra / 1e3:.0f} kB | "
-              f"{extra / (N * 8):.1f} |")  # fmt: skip
+        print(
+            f"| {name} | {times[name] * 1e3:.0f} ms | {times[name] / floor:.2f}× | {extra / 1e3:.0f} kB | "
+            f"{extra / (N * 8):.1f} |"
+        )
     print(f"binomial 20 / all: {times['fori_loop binomial 20'] / times['fori_loop all']:.2f}×")
 
 
@@ -126,25 +132,32 @@ def long_run(steps: int, snapshots: int = 100) -> None:
     _, top = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     took = time.perf_counter() - start
-    print(f"(2) heat N={N}, T={steps:,}, binomial {snapshots}: gradient {took:.1f} s = {took / floor:.1f}× the "
-          f"forward ({floor:.1f} s; both timed once, the gradient under tracemalloc); peak {top / 1e6:.2f} MB "
-          f"= {snapshots} snapshots ({snapshots * N * 8 / 1e6:.2f} MB) + {(top - snapshots * N * 8) / 1e6:.2f} MB")  # fmt: skip
+    print(
+        f"(2) heat N={N}, T={steps:,}, binomial {snapshots}: gradient {took:.1f} s = {took / floor:.1f}× the "
+        f"forward ({floor:.1f} s; both timed once, the gradient under tracemalloc); peak {top / 1e6:.2f} MB "
+        f"= {snapshots} snapshots ({snapshots * N * 8 / 1e6:.2f} MB) + {(top - snapshots * N * 8) / 1e6:.2f} MB"
+    )
 
 
 def counts() -> None:
     print("(3) steps run by each reverse sweep of T steps (the forward sweep runs T), against revolve")
     print("| T | policy | advances | recorded | revolve's minimum advances | of which the forward sweep's |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for steps, policy in [(2000, {"checkpoint": "binomial", "snapshots": 20}), (1000, {"checkpoint": "binomial",
-                          "snapshots": 5}), (2000, {"checkpoint": "every", "every": 50}),
-                          (200, {"checkpoint": "none"})]:  # fmt: skip
+    for steps, policy in [
+        (2000, {"checkpoint": "binomial", "snapshots": 20}),
+        (1000, {"checkpoint": "binomial", "snapshots": 5}),
+        (2000, {"checkpoint": "every", "every": 50}),
+        (200, {"checkpoint": "none"}),
+    ]:
         record = _record(steps, policy)
         s = policy.get("snapshots", 0) + 1 if policy["checkpoint"] == "binomial" else 1
         minimum = schedule.advances(steps, s) if policy["checkpoint"] != "every" else "—"
         descent = schedule.first_descent(steps, s)[-1] if policy["checkpoint"] == "binomial" else 0
         name = " ".join(str(v) for v in policy.values())
-        print(f"| {steps:,} | {name} | {record.counts['advance']:,} | {record.counts['record']:,} | {minimum} | "
-              f"{descent} |")  # fmt: skip
+        print(
+            f"| {steps:,} | {name} | {record.counts['advance']:,} | {record.counts['record']:,} | {minimum} | "
+            f"{descent} |"
+        )
 
 
 def _record(steps: int, policy: dict[str, Any]) -> Any:
@@ -182,28 +195,31 @@ def branchy(steps: int = 1000) -> None:
 
     g_loop, g_unrolled = lagrad.grad(looped, (0, 1)), lagrad.grad(unrolled, (0, 1))
     got, want = g_loop(3.7, 0.3), g_unrolled(3.7, 0.3)
-    t_loop, t_unrolled = best(lambda: g_loop(3.7, 0.3)), best(lambda: g_unrolled(3.7, 0.3))
+    t_loop, t_unrolled = best(lambda: g_loop(3.7, 0.3), 7), best(lambda: g_unrolled(3.7, 0.3), 7)
     program = lagrad.trace(looped, 3.7, 0.3)
-    body_spec = program.equations[-2].params["body"] if "body" in program.equations[-2].params else None
+    body_spec = program.equations[-2].params.get("body", None)
     spec = body_spec or next(eq.params["body"] for eq in program.equations if "body" in eq.params)
-    print(f"(4) branchy scalar loop, {steps:,} steps: fori_loop {t_loop * 1e3:.0f} ms, unrolled "
-          f"{t_unrolled * 1e3:.0f} ms ({t_loop / t_unrolled:.2f}×); gradients agree to "
-          f"{max(abs(got[0] - want[0]), abs(got[1] - want[1])):.1e}; {len(spec.variants)} variants, "
-          f"{len(spec.last_schedule)} runs recorded")  # fmt: skip
+    print(
+        f"(4) branchy scalar loop, {steps:,} steps: fori_loop {t_loop * 1e3:.0f} ms, unrolled "
+        f"{t_unrolled * 1e3:.0f} ms ({t_loop / t_unrolled:.2f}×); gradients agree to "
+        f"{max(abs(got[0] - want[0]), abs(got[1] - want[1])):.1e}; {len(spec.variants)} variants, "
+        f"{len(spec.last_schedule)} runs recorded"
+    )
 
 
 def fixed_point() -> None:
     def solve(a: Any) -> Any:
-        return lagrad.while_loop(lambda x: lnp.abs(x - lnp.cos(a * x)) > 1e-12, lambda x: lnp.cos(a * x),
-                                 1.0)  # fmt: skip
+        return lagrad.while_loop(lambda x: lnp.abs(x - lnp.cos(a * x)) > 1e-12, lambda x: lnp.cos(a * x), 1.0)
 
     a, eps = 0.7, 1e-6
     g = lagrad.grad(solve)(a)
     fd = (float(solve(a + eps)) - float(solve(a - eps))) / (2 * eps)
     x = float(solve(a))
     implicit = -math.sin(a * x) * x / (1 + a * math.sin(a * x))
-    print(f"(5) while_loop fixed point x = cos(a x), a = {a}: reverse mode {g:.10f}, finite differences "
-          f"{fd:.10f}, implicit function theorem {implicit:.10f}")  # fmt: skip
+    print(
+        f"(5) while_loop fixed point x = cos(a x), a = {a}: reverse mode {g:.10f}, finite differences "
+        f"{fd:.10f}, implicit function theorem {implicit:.10f}"
+    )
 
 
 def main() -> None:
