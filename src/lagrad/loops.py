@@ -35,7 +35,7 @@ from .adjoint.forward import forward_substitution
 from .adjoint.operators import _has_nan
 from .core import Program, Tape, Trace, Var, registry
 from .core.primitive import Primitive, defbatch, defjvp_joint, defvjp_argnum
-from .core.program import META, READ, Constant, Parts, _kept_values, new_equation, zeros_of
+from .core.program import META, READ, Aval, Constant, Parts, new_equation, zeros_of
 from .core.trace import _kept
 from .tree import tree_flatten
 
@@ -80,11 +80,12 @@ class Variant:
         self.n_vars = program.n_vars
         self.steps = []
         for eq in program.equations:
-            # which of (ans, *args) a run keeps: positions kept whole, or None for `_kept_values`
-            simple = all(how != META for how in eq.kept) and all(c is None for c in eq.constants)
-            whole = tuple(p for p, how in enumerate(eq.kept) if how == READ) if simple else None
+            # which of (ans, *args) a run keeps: in full (and the constants, which are structure),
+            # or only their shape and dtype
+            take = tuple(p for p, how in enumerate(eq.kept) if how == READ or (p and eq.args[p - 1] < 0))
+            meta = tuple(p for p, how in enumerate(eq.kept) if how == META and not (p and eq.args[p - 1] < 0))
             fetch = tuple((a, c) for a, c in zip(eq.args, eq.constants))
-            self.steps.append((eq.primitive, fetch, eq.params, eq.out, eq, whole, len(eq.args) + 1))
+            self.steps.append((eq.primitive, fetch, eq.params, eq.out, take, meta, len(eq.args) + 1))
         self.out = program.outputs
 
     def run(self, inputs: list[Any], record: bool, check: bool, traced: bool) -> tuple[Any, Any] | None:
@@ -97,7 +98,7 @@ class Variant:
                 if j in guards and not _same(guards[j], inputs[j]):
                     return None
         taped: list[Any] | None = [] if record else None
-        for prim, fetch, params, out, eq, whole, width in self.steps:
+        for prim, fetch, params, out, take, meta, width in self.steps:
             vals = [env[a] if a >= 0 else c for a, c in fetch]
             if traced:
                 value = prim(*vals, **params)
@@ -109,13 +110,13 @@ class Variant:
             if guards and out in guards and not _same(guards[out], value):
                 return None
             if taped is not None:
-                if whole is None:
-                    taped.append(_kept_values(eq, [value, *vals]))
-                else:
-                    kept = [None] * width
-                    for p in whole:
-                        kept[p] = vals[p - 1] if p else value
-                    taped.append(kept)
+                kept = [None] * width
+                for p in take:
+                    kept[p] = vals[p - 1] if p else value
+                for p in meta:
+                    v = vals[p - 1] if p else value
+                    kept[p] = Aval.of(v) if hasattr(v, "shape") else Aval(np.shape(v), np.result_type(v))
+                taped.append(kept)
         outs = [o.value if isinstance(o, Constant) else env[o] for o in self.out]
         return outs, taped
 
