@@ -55,6 +55,8 @@ TAKES_A_FUNCTION = {
     "adjoint", "compile", "derive", "defjvp", "defjvp_argnum", "deflinear", "defrule", "defvjp", "defvjp_argnum",
     "elementwise_grad", "grad", "hessian", "hvp", "jacobian", "jvp", "primitive", "trace",
     "value_and_grad", "vjp", "elimination_cost", "elimination_graph", "plan", "sparsity",
+    # the structured loops: carries, xs, ys and checkpointed arguments are trees (tests/test_loops.py)
+    "checkpoint", "fori_loop", "scan", "while_loop",
 }  # fmt: skip
 #: lagrad's exports that take an array: each maps over trees (tested below).
 TAKES_AN_ARRAY = {"indicator", "stop_gradient", "tag", "value", "tree_flatten", "tree_map", "tree_unflatten"}

@@ -27,6 +27,7 @@ from .core import (
 )
 from .derive import Derivation, derive
 from .elimination import EliminationGraph, elimination_cost, elimination_graph
+from .loops import checkpoint, fori_loop, scan, while_loop
 from .plan import Plan, plan
 from .sparse_derivatives import Sparsity, sparsity
 from .transforms import (
@@ -62,6 +63,7 @@ __all__ = [
     "SymbolicMatrix",
     "TraceEnded",
     "adjoint",
+    "checkpoint",
     "compile",
     "defjvp",
     "defjvp_argnum",
@@ -73,6 +75,7 @@ __all__ = [
     "elementwise_grad",
     "elimination_cost",
     "elimination_graph",
+    "fori_loop",
     "grad",
     "hessian",
     "hvp",
@@ -83,6 +86,7 @@ __all__ = [
     "optimize",
     "plan",
     "primitive",
+    "scan",
     "scipy",
     "sparsity",
     "stop_gradient",
@@ -94,4 +98,5 @@ __all__ = [
     "value",
     "value_and_grad",
     "vjp",
+    "while_loop",
 ]

@@ -38,7 +38,7 @@ class Operator:
     call, `shape`/`dtype` of the other side (the argument's for `transpose`, the result's
     for `apply`), and `guarded` (zero means zero)."""
 
-    __slots__ = ("primitive", "pos", "elementwise", "vjp", "jvp", "batch_vjp", "batch_jvp", "broadcasts")
+    __slots__ = ("primitive", "pos", "elementwise", "vjp", "jvp", "batch_vjp", "batch_jvp", "broadcasts", "parts")
 
     def __init__(self, prim: Any, pos: int) -> None:
         self.primitive, self.pos, self.elementwise = prim, pos, prim.elementwise
@@ -51,6 +51,8 @@ class Operator:
         if self.broadcasts:
             self.batch_jvp = self.jvp
         self.batch_vjp = self.vjp if batch_vjp is None and self.elementwise else batch_vjp
+        # a batched rule that takes several-array multipliers whole (a structured loop's)
+        self.parts = getattr(prim, "batches_parts", False)
 
     @property
     def reads(self) -> list[Any]:
@@ -91,7 +93,7 @@ class Operator:
                           guarded: bool = False) -> Any:  # fmt: skip
         """k stacked ``(∂f/∂x)ᵀ g[b]``: `g` shaped ``(k, *result shape)``, the result ``(k, *shape)``."""
         rule = self.batch_vjp
-        if rule is None or isinstance(g, Parts) or is_parts_shape(shape):
+        if rule is None or (not self.parts and (isinstance(g, Parts) or is_parts_shape(shape))):
             return _stacked([self.transpose(r, values, params, shape, dtype, guarded) for r in _rows(g)])
         if not guarded:
             ct = rule(g, *values, **params)
@@ -193,7 +195,9 @@ def apply_block_batched(eq: Any, values: list[Any], tangents: list[Any], *, guar
         for pos in present:
             c = operator(prim, pos).apply_batched(tangents[pos], values, eq.params, eq.shape, eq.dtype, guarded)
             out = c if out is None else out + c
-    return out if out.shape == (k, *eq.shape) else registry.ops.broadcast_to(out, (k, *eq.shape))
+    if isinstance(out, Parts) or out.shape == (k, *eq.shape):  # several arrays: the joint rule shapes each
+        return out
+    return registry.ops.broadcast_to(out, (k, *eq.shape))
 
 
 # ----- batches: a leading axis of k ------------------------------------------------

@@ -500,6 +500,9 @@ class Program:
             rows.append((f"z{j + 1} = {self.input_names[j]}", self._comment(j, shape, dtype, "input")))
         for eq in self.equations:
             rows.append((repr(eq), self._comment(eq.out, eq.shape, eq.dtype, eq.source)))
+            nested = getattr(eq.primitive, "nested_lines", None)  # a loop's body, indented under it
+            if nested is not None:
+                rows.extend(nested(eq))
         return rows
 
     def _comment(self, i: int, shape: Any, dtype: Any, extra: str | None) -> str:

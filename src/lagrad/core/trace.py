@@ -33,7 +33,17 @@ _LAGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _MACHINERY = (
     *(
         os.path.join(_LAGRAD_DIR, name)
-        for name in ("core", "numpy", "scipy", "adjoint", "transforms.py", "control.py", "testing.py", "tree.py")
+        for name in (
+            "core",
+            "numpy",
+            "scipy",
+            "adjoint",
+            "transforms.py",
+            "control.py",
+            "testing.py",
+            "tree.py",
+            "loops.py",
+        )
     ),
     os.path.dirname(np.__file__),
     "<frozen",

@@ -1,0 +1,982 @@
+"""Structured loops: `fori_loop`, `scan`, `while_loop` and `checkpoint`, each one equation.
+
+A Python loop in traced code unrolls: every step's equations and forward values stay in
+the Program and its Tape, so memory grows with the loop's length. These forms record
+one equation ``(carry_n, ys) = loop(carry_0, xs, closures)`` instead. Its body is traced
+once into a nested Program (`LoopBody`) and replayed per iteration while its recorded
+branch guards hold; where a guard flips, that iteration is traced again and the variant
+cached, and the run keeps which variant ran where as runs ``(first iteration, variant)``.
+
+The derivative block of the equation is the loop itself: its transpose is a reverse loop
+over the body's adjoint (the body's own back-substitution per step, at the step's forward
+values), its apply a forward loop of the body's forward substitution. The forward values
+a reverse sweep needs come from a checkpoint policy (`schedule.py`): every step's Tape
+("all"), every k-th state ("every"), a binomial (revolve) schedule with a given number of
+snapshots ("binomial"), or the initial state only ("none").
+
+Values of an outer trace that the body reads (a closure over a traced parameter) become
+arguments of the loop equation, so they get their derivative. When a rule is called on
+traced values (a derivative of a derivative), the loop is replayed step by step on them:
+higher order is correct, and unrolls inside the derivative's trace.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from . import schedule as schedules
+from .adjoint.backward import _back_substitution
+from .adjoint.forward import forward_substitution
+from .adjoint.operators import _has_nan
+from .core import Program, Tape, Trace, Var, registry
+from .core.primitive import Primitive, defbatch, defjvp_joint, defvjp_argnum
+from .core.program import META, READ, Aval, Constant, Parts, new_equation, zeros_of
+from .core.trace import _kept
+from .tree import tree_flatten
+
+__all__ = ["checkpoint", "fori_loop", "scan", "while_loop"]
+
+POLICIES = ("all", "every", "binomial", "none")
+
+
+class LoopError(ValueError):
+    """A structured loop's body broke the loop's contract (its carry changed shape or dtype)."""
+
+
+class _NewClosure(Exception):
+    """Internal: a variant found while recording reads an outer traced value not yet an argument."""
+
+
+def _plain(x: Any) -> Any:
+    while type(x) is Var:
+        x = x.value
+    return x
+
+
+def _as_array(x: Any) -> Any:
+    x = _plain(x)
+    return x if isinstance(x, (np.ndarray, np.generic)) else np.asarray(x)
+
+
+# ----- the body: a nested Program and its replay --------------------------------------
+
+
+class Variant:
+    """One traced path through a body: its Program (inputs: the index if any, the carry
+    leaves, the x leaves, then the outer values it reads) and where those outer values sit
+    among the loop's closure arguments."""
+
+    __slots__ = ("program", "closures", "steps", "guards", "out", "n_vars")
+
+    def __init__(self, program: Program, closures: list[int]) -> None:
+        self.program = program
+        self.closures = closures
+        self.guards = dict(program.guards)
+        self.n_vars = program.n_vars
+        self.steps = []
+        for eq in program.equations:
+            # which of (ans, *args) a run keeps: in full (and the constants, which are structure),
+            # or only their shape and dtype
+            take = tuple(p for p, how in enumerate(eq.kept) if how == READ or (p and eq.args[p - 1] < 0))
+            meta = tuple(p for p, how in enumerate(eq.kept) if how == META and not (p and eq.args[p - 1] < 0))
+            fetch = tuple((a, c) for a, c in zip(eq.args, eq.constants))
+            self.steps.append((eq.primitive, fetch, eq.params, eq.out, take, meta, len(eq.args) + 1))
+        self.out = program.outputs
+
+    def run(self, inputs: list[Any], record: bool, check: bool, traced: bool) -> tuple[Any, Any] | None:
+        """(outputs, tape values or None); None when `check` and a recorded guard goes the other way."""
+        env: list[Any] = [None] * self.n_vars
+        env[: len(inputs)] = inputs
+        guards = self.guards if check else None
+        if guards:
+            for j in range(len(inputs)):
+                if j in guards and not _same(guards[j], inputs[j]):
+                    return None
+        taped: list[Any] | None = [] if record else None
+        for prim, fetch, params, out, take, meta, width in self.steps:
+            vals = [env[a] if a >= 0 else c for a, c in fetch]
+            if traced:
+                value = prim(*vals, **params)
+            else:
+                value = prim.kernel(*vals, **params)
+                if not hasattr(value, "shape"):
+                    value = Parts(value) if isinstance(value, tuple) else np.asarray(value)
+            env[out] = value
+            if guards and out in guards and not _same(guards[out], value):
+                return None
+            if taped is not None:
+                kept = [None] * width
+                for p in take:
+                    kept[p] = vals[p - 1] if p else value
+                for p in meta:
+                    v = vals[p - 1] if p else value
+                    kept[p] = Aval.of(v) if hasattr(v, "shape") else Aval(np.shape(v), np.result_type(v))
+                taped.append(kept)
+        outs = [o.value if isinstance(o, Constant) else env[o] for o in self.out]
+        return outs, taped
+
+
+def _same(recorded: Any, value: Any) -> bool:
+    if isinstance(recorded, np.ndarray):
+        return bool(np.array_equal(np.asarray(value), recorded))
+    return type(recorded)(value) == recorded
+
+
+def _lift(program: Program, inexact: list[bool], closures: list[Any]) -> tuple[Program, list[int]]:
+    """The program with every outer traced value it reads (a constant that is a `Var`)
+    made an input after its own, and where each sits in `closures` (extended in place)."""
+    found: list[Any] = []
+    for eq in program.equations:
+        for c in eq.constants:
+            if type(c) is Var and not any(c is f for f in found):
+                found.append(c)
+    for o in program.outputs:
+        if isinstance(o, Constant) and type(o.value) is Var and not any(o.value is f for f in found):
+            found.append(o.value)
+    positions = []
+    for c in found:
+        j = next((j for j, known in enumerate(closures) if known is c), None)
+        if j is None:
+            j = len(closures)
+            closures.append(c)
+        positions.append(j)
+    if not found:
+        return program, positions
+    m, extra = program.n_inputs, len(found)
+
+    def renumber(i: int) -> int:
+        return i if i < m else i + extra
+
+    is_inexact = list(inexact) + [bool(c.inexact) for c in found] + [False] * len(program.equations)
+    equations = []
+    for eq in program.equations:
+        args, constants, key = [], [], 0
+        for p, (a, c) in enumerate(zip(eq.args, eq.constants)):
+            if a >= 0:
+                a = renumber(a)
+            elif type(c) is Var:
+                a = m + next(j for j, f in enumerate(found) if f is c)
+            if a >= 0:
+                args.append(a)
+                constants.append(None)
+                key |= (3 if is_inexact[a] else 1) << (2 * p + 2)
+            else:
+                args.append(-1)
+                constants.append(c)
+        nargs = len(args)
+        plan = eq.primitive.plan(key, nargs)
+        out = renumber(eq.out)
+        inexact_out = np.dtype(eq.dtype).kind in "fc" if not isinstance(eq.dtype, tuple) else eq.dtype.kind == "f"
+        inexact_out = inexact_out and key & (key >> 1) != 0
+        is_inexact[out] = inexact_out
+        equations.append(
+            new_equation(
+                eq.primitive,
+                out,
+                tuple(args),
+                eq.params,
+                plan.diff if inexact_out else (),
+                eq.shape,
+                eq.dtype,
+                tuple(constants),
+                _kept(plan, nargs),
+                eq.source,
+            )
+        )
+    outputs = []
+    for o in program.outputs:
+        if isinstance(o, Constant) and type(o.value) is Var:
+            outputs.append(m + next(j for j, f in enumerate(found) if f is o.value))
+        else:
+            outputs.append(o if isinstance(o, Constant) else renumber(o))
+    lifted = Program(
+        inputs=[*program.inputs, *((_as_array(c).shape, _as_array(c).dtype) for c in found)],
+        equations=equations,
+        outputs=outputs,
+        out_tree=program.out_tree,
+        input_names=[*program.input_names, *(f"outer{j}" for j in positions)],
+        guards={renumber(i): v for i, v in program.guards.items()},
+        has_complex=program.has_complex,
+    )
+    return lifted, positions
+
+
+class LoopBody:
+    """A structured loop as the static parameter of its equation: the body's variants
+    (nested Programs), how the carry, xs and ys are laid out, and the checkpoint policy.
+    The variant cache grows when a replay takes a new path; nothing else changes."""
+
+    def __init__(
+        self,
+        who: str,
+        fun: Callable[..., Any],
+        call: Callable[[list[Any]], Any],
+        *,
+        n_index: int,
+        carry: list[Any],
+        carry_tree: Any,
+        n_x: int,
+        policy: str,
+        every: int,
+        snapshots: int,
+        length: int | None,
+        lo: int = 0,
+        stack_ys: bool = True,
+        cond: Callable[..., Any] | None = None,
+        max_steps: int | None = None,
+    ) -> None:
+        self.who, self.fun, self.call = who, fun, call
+        self.n_index, self.n_carry, self.n_x = n_index, len(carry), n_x
+        self.carry_avals = [(np.shape(c), np.result_type(c)) for c in carry]
+        self.carry_tree = carry_tree
+        self.policy, self.every, self.snapshots = policy, every, snapshots
+        self.length, self.lo, self.stack_ys = length, lo, stack_ys
+        self.cond_fun, self.max_steps = cond, max_steps
+        self.variants: list[Variant] = []
+        self.conds: list[Variant] = []
+        self.closures: list[Any] = []  # outer traced values read by the body: the loop's last arguments
+        self.y_avals: list[tuple[Any, Any]] | None = None
+        self.y_tree: Any = None
+        self.last_schedule: list[tuple[int, int]] = []
+        self.inexact: list[bool] = []
+        self.discovering = False  # the first run, before the equation is recorded: closures may grow
+        self.ready: LoopParts | None = None  # that run's result, for the recording to take
+
+    def __repr__(self) -> str:
+        if self.who == "fori_loop":
+            head = f"fori_loop({self.lo}, {self.lo + (self.length or 0)})"
+        elif self.who == "while_loop":
+            head = "while_loop"
+        else:
+            head = f"{self.who}({self.length})"
+        policy = {"binomial": f"binomial({self.snapshots})", "every": f"every({self.every})"}.get(
+            self.policy, self.policy
+        )
+        return f"{head} {policy}"
+
+    def lines(self) -> list[tuple[str, str]]:
+        """The body's Programs as (equation, comment) rows, for printing under the loop."""
+        rows: list[tuple[str, str]] = []
+        runs = ", ".join(f"{v}@{t}" for t, v in self.last_schedule[:8])
+        more = "…" if len(self.last_schedule) > 8 else ""
+        for name, variants in (("cond", self.conds), ("body", self.variants)):
+            for v, variant in enumerate(variants):
+                label = f"{name} variant {v}" if len(variants) > 1 else name
+                rows.append((f"    {label}:", ""))
+                rows.extend((f"      {eq}", comment) for eq, comment in variant.program.lines())
+                outs = ", ".join(
+                    f"z{o + 1}" if not isinstance(o, Constant) else "constant" for o in variant.program.outputs
+                )
+                rows.append((f"      return {outs}", ""))
+        if len(self.variants) > 1:
+            rows.append((f"    variants run (variant@first iteration): {runs}{more}", ""))
+        return rows
+
+    # -- tracing variants ---------------------------------------------------------------
+
+    def _trace(self, fun: Callable[[list[Any]], Any], values: list[Any], t: int) -> tuple[Program, Any]:
+        trace = Trace()
+        inputs = [trace.new_input(_as_array(v)) for v in values]
+        for j in range(self.n_index):
+            inputs[j].inexact = False
+        try:
+            out = fun(inputs)
+        except BaseException:
+            trace.active = False
+            raise
+        leaves, tree = tree_flatten(out)
+        program, _ = trace.finish(inputs, leaves, out_tree=tree)
+        return program, tree
+
+    def add_variant(self, values: list[Any], t: int, cond: bool = False) -> Variant:
+        """Trace the body (or the condition) at iteration `t`'s inputs, a new variant."""
+        own = self.n_index + self.n_carry + self.n_x
+        inexact = [j >= self.n_index and np.dtype(_as_array(v).dtype).kind in "fc" for j, v in enumerate(values[:own])]
+        known = len(self.closures)
+        program, tree = self._trace(self.cond_call if cond else self.call, values[:own], t)
+        program, positions = _lift(program, inexact, self.closures)
+        grew = len(self.closures) > known and len(self.variants) > 0
+        variant = Variant(program, positions)
+        if cond:
+            self.conds.append(variant)
+        else:
+            self._check_outputs(program, tree, t)
+            self.variants.append(variant)
+        if grew and not self.discovering:  # kept: the equation is recorded again with them as arguments
+            raise _NewClosure()
+        return variant
+
+    def cond_call(self, inputs: list[Any]) -> Any:
+        return self.cond_fun(self.carry_tree.unflatten(inputs))
+
+    def _check_outputs(self, program: Program, tree: Any, t: int) -> None:
+        outs = program.outputs
+        shapes = [
+            (np.shape(o.value), np.result_type(o.value))
+            if isinstance(o, Constant)
+            else (program.shape(o), program.dtype(o))
+            for o in outs
+        ]
+        if self.who in ("fori_loop", "while_loop") and tree != self.carry_tree:
+            raise LoopError(
+                f"lagrad.{self.who}: at iteration {t} the body returns {tree!r}, but the carry is "
+                f"{self.carry_tree!r}; return the carry in the structure it came in"
+            )
+        carry_shapes, y_shapes = shapes[: self.n_carry], shapes[self.n_carry :]
+        paths = self.carry_tree.paths() if self.carry_tree is not None else []
+        for j, ((s0, d0), (s1, d1)) in enumerate(zip(self.carry_avals, carry_shapes)):
+            if tuple(s0) != tuple(s1) or np.dtype(d0) != np.dtype(d1):
+                leaf = paths[j] if j < len(paths) and paths[j] else f"leaf {j}"
+                raise LoopError(
+                    f"lagrad.{self.who}: at iteration {t} the body turns the carry's {leaf} from "
+                    f"{tuple(s0)} {np.dtype(d0).name} into {tuple(s1)} {np.dtype(d1).name}; a loop's carry keeps "
+                    f"its shapes and dtypes. Return the same shapes (cast with .astype({np.dtype(d0).name}), or "
+                    f"start from an initial value of the dtype the body computes)."
+                )
+        if self.y_avals is None:
+            self.y_avals, self.y_tree = y_shapes, tree
+        elif [(tuple(s), np.dtype(d)) for s, d in y_shapes] != [(tuple(s), np.dtype(d)) for s, d in self.y_avals]:
+            raise LoopError(
+                f"lagrad.{self.who}: at iteration {t} the body's outputs ys change shape or dtype "
+                f"({self.y_avals} → {y_shapes}); every iteration must return the same shapes"
+            )
+
+    # -- one step ---------------------------------------------------------------------
+
+    def inputs(self, t: int, carry: list[Any], xs: list[Any], closures: list[Any], variant: Variant) -> list[Any]:
+        index = [np.asarray(self.lo + t)] if self.n_index else []
+        return [*index, *carry, *(x[t] for x in xs), *(closures[j] for j in variant.closures)]
+
+    def pick(
+        self, t: int, carry: list[Any], xs: list[Any], closures: list[Any], last: int, record: bool, conds: bool = False
+    ) -> tuple[int, list[Any], Any]:
+        """Run iteration `t` on the variant whose guards hold (the last one tried first),
+        tracing a new variant where none does: (variant number, outputs, tape values)."""
+        variants = self.conds if conds else self.variants
+        order = [last, *(v for v in range(len(variants)) if v != last)] if variants else []
+        for v in order:
+            ran = variants[v].run(self.inputs(t, carry, xs, closures, variants[v]), record, True, False)
+            if ran is not None:
+                return v, ran[0], ran[1]
+        values = self.inputs(t, carry, xs, closures, _NO_CLOSURES)
+        variant = self.add_variant(values, t, cond=conds)
+        if len(closures) < len(self.closures):  # outer values first read by this variant
+            closures.extend(_plain(c) for c in self.closures[len(closures) :])
+        ran = variant.run(self.inputs(t, carry, xs, closures, variant), record, False, False)
+        return len(variants) - 1, ran[0], ran[1]
+
+
+#: Where a body not yet traced finds its outer values: nowhere (it reads them itself).
+_NO_CLOSURES: Any = SimpleNamespace(closures=())
+
+
+class LoopParts(Parts):
+    """The value of a loop equation: its outputs (the final carry, then the stacked ys),
+    with the run's record attached (the variant schedule, the states or Tapes the
+    checkpoint policy kept, the recompute counts). A tuple's subclass cannot have slots."""
+
+    record: LoopRecord
+
+
+class LoopRecord:
+    """One run of a loop: `schedule` (runs of (first iteration, variant)), the trip count
+    `n`, the `stored` states by iteration, `tapes` (policy "all"), and `counts` of the
+    steps run by each sweep (forward, recompute advances, recorded steps)."""
+
+    __slots__ = ("n", "schedule", "stored", "tapes", "counts", "cache")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.schedule: list[tuple[int, int]] = []
+        self.stored: dict[int, list[Any]] = {}
+        self.tapes: list[Any] | None = None
+        self.counts = {"forward": 0, "advance": 0, "record": 0, "max_stored": 0}
+        self.cache: Any = None
+
+    def variant_at(self, t: int) -> int:
+        j = bisect.bisect_right(self.schedule, (t, float("inf"))) - 1
+        return self.schedule[j][1]
+
+    def mark(self, t: int, v: int) -> None:
+        if not self.schedule or self.schedule[-1][1] != v:
+            self.schedule.append((t, v))
+
+
+# ----- the primitive ---------------------------------------------------------------------
+
+
+def _split(body: LoopBody, args: tuple[Any, ...]) -> tuple[list[Any], list[Any], list[Any]]:
+    c, x = body.n_carry, body.n_x
+    return list(args[:c]), list(args[c : c + x]), list(args[c + x :])
+
+
+def _loop_impl(*args: Any, body: LoopBody) -> LoopParts:
+    carry, xs, closures = _split(body, args)
+    carry = [_as_array(c) for c in carry]
+    record = LoopRecord()
+    n = body.length
+    keep = _forward_keeps(body, n)
+    if body.policy == "all":
+        record.tapes = []
+    ys: list[list[Any]] = []
+    v = c = 0
+    t = 0
+    while True:
+        if n is not None and t >= n:
+            break
+        if body.cond_fun is not None:
+            c, outs, _ = body.pick(t, carry, xs, closures, c, False, conds=True)
+            if not bool(outs[0]):
+                break
+            if body.max_steps is not None and t >= body.max_steps:
+                raise LoopError(
+                    f"lagrad.while_loop: the condition still holds after max_steps={body.max_steps} iterations; "
+                    f"raise max_steps, or check that the loop converges from this initial value"
+                )
+        if (t in keep) if keep is not None else (t % body.every == 0):
+            record.stored[t] = carry
+        v, outs, taped = body.pick(t, carry, xs, closures, v, record.tapes is not None)
+        record.mark(t, v)
+        if record.tapes is not None:
+            record.tapes.append(taped)
+        carry = outs[: body.n_carry]
+        if body.y_avals:
+            ys.append(outs[body.n_carry :])
+        t += 1
+    record.n = record.counts["forward"] = t
+    record.counts["max_stored"] = len(record.stored)
+    body.last_schedule = record.schedule
+    outs = carry + _stack_ys(body, ys, t)
+    result = LoopParts(outs)
+    result.record = record
+    return result
+
+
+def _stack_ys(body: LoopBody, ys: list[list[Any]], n: int) -> list[Any]:
+    if not body.y_avals:
+        return []
+    if not body.stack_ys:
+        return list(ys[0])
+    if n == 0:
+        return [np.zeros((0, *s), d) for s, d in body.y_avals]
+    return [np.stack([_as_array(y[j]) for y in ys]) for j in range(len(body.y_avals))]
+
+
+def _forward_keeps(body: LoopBody, n: int | None) -> set[int] | None:
+    """The iterations whose state the forward sweep stores (None: every one)."""
+    if body.policy == "all":
+        return set()
+    if body.policy == "every":
+        return None  # every k-th
+    if body.policy == "binomial" and n is not None:
+        return set(schedules.first_descent(n, body.snapshots + 1))
+    return {0}
+
+
+def _loop_kernel(*args: Any, body: LoopBody) -> LoopParts:
+    ready = body.ready
+    if ready is not None:
+        body.ready = None
+        return ready
+    return _loop_impl(*args, body=body)
+
+
+loop = Primitive("loop", _loop_impl, kernel=_loop_kernel)
+loop.nested_lines = lambda eq: eq.params["body"].lines()  # type: ignore[attr-defined]
+loop.batches_parts = True  # its batched transpose takes the Parts multiplier of its outputs whole
+
+
+# ----- the reverse sweep ---------------------------------------------------------------
+
+
+class _Sweep:
+    """The reverse loop of one run: the body's back-substitution per step, at forward
+    values the checkpoint policy keeps or recomputes."""
+
+    def __init__(self, body: LoopBody, record: LoopRecord, args: tuple[Any, ...], batched: bool, traced: bool) -> None:
+        self.body, self.record, self.batched, self.traced = body, record, batched, traced
+        self.carry0, self.xs, self.closures = _split(body, args)
+        self.lam_x: list[list[Any]] = [[None] * record.n for _ in range(body.n_x)]
+        self.lam_closures: list[Any] = [None] * len(self.closures)
+        self.counts = record.counts
+        self.guarded = False
+
+    def step(self, t: int, carry: list[Any], record: bool) -> tuple[list[Any], Any]:
+        variant = self.body.variants[self.record.variant_at(t)]
+        outs, taped = variant.run(
+            self.body.inputs(t, carry, self.xs, self.closures, variant), record, False, self.traced
+        )
+        return outs[: self.body.n_carry], taped
+
+    def advance(self, carry: list[Any], t0: int, t1: int) -> list[Any]:
+        for t in range(t0, t1):
+            carry = self.step(t, carry, False)[0]
+            self.counts["advance"] += 1
+        return carry
+
+    def tape(self, t: int, carry: list[Any]) -> Any:
+        self.counts["record"] += 1
+        return self.step(t, carry, True)[1]
+
+    def back(self, t: int, taped: Any, lam_carry: list[Any], g_ys: list[Any]) -> list[Any]:
+        """One step of the reverse loop: the carry's multipliers before step t from those after."""
+        body = self.body
+        variant = body.variants[self.record.variant_at(t)]
+        program = variant.program
+        seeds: dict[int, Any] = {}
+        ys = [None if g is None else (g[:, t] if self.batched else g[t]) if body.stack_ys else g for g in g_ys]
+        for o, g in zip(program.outputs, [*lam_carry, *ys]):
+            if g is None or isinstance(o, Constant):
+                continue
+            seeds[o] = g if o not in seeds else seeds[o] + g
+        if not seeds:
+            return [None] * body.n_carry
+        # one unguarded sweep per step; zero means zero is applied to the whole loop when its
+        # result shows NaN (`_cotangents`), as back-substitution does for a whole program
+        lam = _back_substitution(program, Tape(taped, None), seeds, False, self.guarded, self.batched, None)
+        first = body.n_index
+        out = lam[first : first + body.n_carry]
+        for j in range(body.n_x):
+            self.lam_x[j][t] = lam[first + body.n_carry + j]
+        for pos, j in enumerate(variant.closures):
+            g = lam[first + body.n_carry + body.n_x + pos]
+            if g is not None:
+                prev = self.lam_closures[j]
+                self.lam_closures[j] = g if prev is None else prev + g
+        return out
+
+    def run(self, g_carry: list[Any], g_ys: list[Any]) -> list[Any]:
+        body, record, n = self.body, self.record, self.record.n
+        lam = list(g_carry)
+        stored = record.stored  # consumed as the sweep reaches them: the snapshots' memory goes
+        stored[0] = self.carry0
+        if self.traced:  # on traced values (higher order) the kept plain states would drop derivatives
+            states = [self.carry0]
+            for t in range(n - 1):
+                states.append(self.step(t, states[-1], False)[0])
+            for t in range(n - 1, -1, -1):
+                lam = self.back(t, self.tape(t, states.pop()), lam, g_ys)
+        elif body.policy == "all" and record.tapes is not None:
+            for t in range(n - 1, -1, -1):
+                lam = self.back(t, record.tapes[t], lam, g_ys)
+        elif body.policy == "every":
+            k = body.every
+            for start in reversed(range(0, n, k)):
+                carry = stored[start]
+                tapes = []
+                for t in range(start, min(start + k, n)):
+                    carry, taped = self.step(t, carry, True)
+                    self.counts["record"] += 1
+                    tapes.append(taped)
+                for t in range(min(start + k, n) - 1, start - 1, -1):
+                    lam = self.back(t, tapes[t - start], lam, g_ys)
+        else:  # binomial, none (one snapshot: the initial state), and "all" on traced values
+            snapshots = {"binomial": body.snapshots + 1, "none": 1}.get(body.policy, n + 1)
+            lam = self._revolve(0, n, self.carry0, snapshots, stored, lam, g_ys)
+        return lam
+
+    def _revolve(
+        self,
+        t0: int,
+        length: int,
+        carry: list[Any],
+        snapshots: int,
+        stored: dict[int, Any],
+        lam: list[Any],
+        g_ys: list[Any],
+    ) -> list[Any]:
+        """Reverse steps t0 … t0+length-1 from the state at t0, with `snapshots` states (that
+        one included) held at once: the binomial schedule of `schedule.split`."""
+        while length > 0:
+            if length == 1:
+                return self.back(t0, self.tape(t0, carry), lam, g_ys)
+            if snapshots == 1:
+                for j in range(length - 1, -1, -1):
+                    lam = self.back(t0 + j, self.tape(t0 + j, self.advance(carry, t0, t0 + j)), lam, g_ys)
+                return lam
+            m = schedules.split(length, snapshots)
+            at = stored.pop(t0 + m, None)
+            if at is None:
+                at = self.advance(carry, t0, t0 + m)
+            lam = self._revolve(t0 + m, length - m, at, snapshots - 1, stored, lam, g_ys)
+            del at  # the snapshot is spent: its memory goes before the first m steps are reversed
+            length = m  # then the first m steps, with as many snapshots as before
+        return lam
+
+
+def _record_of(ans: Any) -> LoopRecord:
+    return _plain(ans).record
+
+
+def _is_traced(*values: Any) -> bool:
+    for v in values:
+        if type(v) is Var:
+            return True
+        if isinstance(v, Parts) and any(type(p) is Var for p in v):
+            return True
+    return False
+
+
+def _parts_list(g: Any, n: int) -> list[Any]:
+    if g is None:
+        return [None] * n
+    if isinstance(g, Parts):
+        return list(g)
+    return [registry.ops.part(g, index=j) for j in range(n)]
+
+
+def _cotangents(g: Any, ans: Any, args: tuple[Any, ...], body: LoopBody, batched: bool) -> list[Any]:
+    """Every argument's multiplier, by one reverse loop (kept for the other positions)."""
+    record = _record_of(ans)
+    cached = record.cache
+    if cached is not None and cached[0] is g:
+        return cached[1]
+    n_outs = body.n_carry + len(body.y_avals or [])
+    parts = _parts_list(g, n_outs)
+    traced = _is_traced(g, ans, *args)
+    sweep = _Sweep(body, record, args, batched, traced)
+    with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
+        lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
+        found = [*lam_carry, *sweep.lam_closures, *(g for rows in sweep.lam_x for g in rows)]
+        if any(g is not None and _has_nan(g) for g in found):  # again, with zero means zero
+            sweep = _Sweep(body, record, args, batched, traced)
+            sweep.guarded = True
+            lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
+    k = next((p.shape[0] for p in parts if p is not None), 0) if batched else None
+    result = []
+    for j, a in enumerate(args):
+        shape, dtype = np.shape(_plain(a)), np.result_type(_plain(a))
+        if j < body.n_carry:
+            lam = lam_carry[j]
+        elif j < body.n_carry + body.n_x:
+            rows = sweep.lam_x[j - body.n_carry]
+            if all(r is None for r in rows):
+                lam = None
+            else:
+                step_shape = shape[1:]
+                zero = zeros_of((k, *step_shape) if batched else step_shape, dtype)
+                lam = np.stack([zero if r is None else r for r in rows], axis=1 if batched else 0)
+        else:
+            lam = sweep.lam_closures[j - body.n_carry - body.n_x]
+        if lam is None:
+            lam = zeros_of((k, *shape) if batched else shape, dtype)
+        result.append(lam)
+    record.cache = (g, result)
+    return result
+
+
+def _loop_vjp(argnum: int, g: Any, ans: Any, *args: Any, body: LoopBody) -> Any:
+    return _cotangents(g, ans, args, body, False)[argnum]
+
+
+def _loop_vjp_batched(argnum: int, g: Any, ans: Any, *args: Any, body: LoopBody) -> Any:
+    return _cotangents(g, ans, args, body, True)[argnum]
+
+
+# ----- the forward (tangent) loop -------------------------------------------------------
+
+
+def _tangents(tangents: list[Any], ans: Any, args: tuple[Any, ...], body: LoopBody, batched: bool) -> Parts:
+    record = _record_of(ans)
+    traced = _is_traced(ans, *args, *tangents)
+    carry0, _xs, _closures = _split(body, args)
+    nc, nx = body.n_carry, body.n_x
+    t_carry = list(tangents[:nc])
+    t_xs = tangents[nc : nc + nx]
+    t_closures = tangents[nc + nx :]
+    sweep = _Sweep(body, record, args, batched, traced)
+    carry = carry0
+    t_ys: list[list[Any]] = []
+    use_tapes = record.tapes is not None and not traced
+    first = body.n_index
+    for t in range(record.n):
+        variant = body.variants[record.variant_at(t)]
+        program = variant.program
+        if use_tapes:
+            taped, next_carry = record.tapes[t], None
+        else:
+            next_carry, taped = sweep.step(t, carry, True)
+        seeds: dict[int, Any] = {}
+        for j, tc in enumerate(t_carry):
+            if tc is not None:
+                seeds[first + j] = tc
+        for j, tx in enumerate(t_xs):
+            if tx is not None:
+                seeds[first + nc + j] = tx[:, t] if batched else tx[t]
+        for pos, j in enumerate(variant.closures):
+            if t_closures[j] is not None:
+                seeds[first + nc + nx + pos] = t_closures[j]
+        outs = [o for o in program.outputs if not isinstance(o, Constant)]
+        t_all = (
+            forward_substitution(program, Tape(taped, None), seeds, outputs=outs, batched=batched) if seeds else None
+        )
+        new = [None if t_all is None or isinstance(o, Constant) else t_all[o] for o in program.outputs]
+        t_carry = new[:nc]
+        if body.y_avals:
+            t_ys.append(new[nc:])
+        carry = next_carry
+    k = next((tg.shape[0] for tg in tangents if tg is not None), 1) if batched else 1
+    out = []
+    for j, (shape, dtype) in enumerate(body.carry_avals):
+        out.append(t_carry[j] if t_carry[j] is not None else zeros_of((k, *shape) if batched else shape, dtype))
+    for j, (shape, dtype) in enumerate(body.y_avals or []):
+        rows = [r[j] for r in t_ys]
+        zero = zeros_of((k, *shape) if batched else tuple(shape), dtype)
+        if not body.stack_ys:
+            out.append(zero if rows[0] is None else rows[0])
+        elif not rows:
+            out.append(zeros_of((k, 0, *shape) if batched else (0, *shape), dtype))
+        else:
+            out.append(np.stack([zero if r is None else r for r in rows], axis=1 if batched else 0))
+    return Parts(out)
+
+
+def _loop_jvp(tangents: list[Any], ans: Any, *args: Any, body: LoopBody) -> Parts:
+    return _tangents(tangents, ans, args, body, False)
+
+
+def _loop_jvp_batched(tangents: list[Any], ans: Any, *args: Any, body: LoopBody) -> Parts:
+    return _tangents(tangents, ans, args, body, True)
+
+
+defvjp_argnum(loop, _loop_vjp)
+defjvp_joint(loop, _loop_jvp)
+defbatch(loop, vjp_argnum=_loop_vjp_batched, jvp_joint=_loop_jvp_batched)
+
+
+# ----- the user's forms ---------------------------------------------------------------
+
+
+def _check_policy(who: str, checkpoint: str, snapshots: int | None, every: int | None) -> tuple[int, int]:
+    if checkpoint not in POLICIES:
+        raise ValueError(
+            f"lagrad.{who}: checkpoint must be one of {', '.join(map(repr, POLICIES))}, not {checkpoint!r}"
+        )
+    if checkpoint == "binomial" and (snapshots is None or int(snapshots) < 1):
+        raise ValueError(f"lagrad.{who}: checkpoint='binomial' needs snapshots=s, a number of states ≥ 1 to keep")
+    if checkpoint == "every" and (every is None or int(every) < 1):
+        raise ValueError(f"lagrad.{who}: checkpoint='every' needs every=k ≥ 1 (keep every k-th state)")
+    return int(snapshots or 0), int(every or 1)
+
+
+def _check_callable(who: str, **funs: Any) -> None:
+    for name, f in funs.items():
+        if not callable(f):
+            raise TypeError(f"lagrad.{who}: {name} must be a function, not {type(f).__name__} {f!r}")
+
+
+def _run(body: LoopBody, carry: list[Any], xs: list[Any], first: list[Any]) -> list[Any]:
+    """Trace the first variant at `first` (iteration 0's inputs), then record the equation
+    (or, on plain values, run it)."""
+    if body.length != 0:
+        if body.cond_fun is not None:
+            body.add_variant([*first], 0, cond=True)
+        body.add_variant(first, 0)
+    elif body.y_avals is None:
+        body.y_avals = []
+    body.discovering = True  # one run on the plain values finds every variant and the outer values they read
+    try:
+        result = _loop_impl(*(_plain(a) for a in (*carry, *xs, *body.closures)), body=body)
+    finally:
+        body.discovering = False
+    if _is_traced(*carry, *xs, *body.closures):
+        body.ready = result  # recorded as one equation, whose kernel takes this run's result
+        while True:
+            try:
+                result = loop(*carry, *xs, *body.closures, body=body)
+                break
+            except Exception as error:  # a variant read a new outer value: record again with it
+                if not isinstance(error, _NewClosure):
+                    raise
+            finally:
+                body.ready = None
+    n_out = body.n_carry + len(body.y_avals or [])
+    if type(result) is Var:
+        return [registry.ops.part(result, index=j) for j in range(n_out)]
+    return list(result)
+
+
+def fori_loop(
+    lo: int,
+    hi: int,
+    body: Callable[[Any, Any], Any],
+    init: Any,
+    *,
+    checkpoint: str = "all",
+    snapshots: int | None = None,
+    every: int | None = None,
+) -> Any:
+    """``for i in range(lo, hi): carry = body(i, carry)`` as one equation; returns the carry.
+
+    `init` may be a nested container of arrays. The body is traced once (with `i` a traced
+    integer) and replayed; its derivative is a reverse loop at forward values kept by
+    `checkpoint`: "all" (every step's values), "every" (every `every`-th state, segments
+    recomputed), "binomial" (revolve with `snapshots` states: the fewest recomputed steps),
+    "none" (only the initial state: quadratic recomputation)."""
+    _check_callable("fori_loop", body=body)
+    lo, hi = int(lo), int(hi)
+    snapshots, every = _check_policy("fori_loop", checkpoint, snapshots, every)
+    leaves, tree = tree_flatten(init)
+    length = max(hi - lo, 0)
+
+    def call(inputs: list[Any]) -> Any:
+        return body(inputs[0], tree.unflatten(inputs[1 : 1 + len(leaves)]))
+
+    spec = LoopBody(
+        "fori_loop",
+        body,
+        call,
+        n_index=1,
+        carry=[_as_array(c) for c in leaves],
+        carry_tree=tree,
+        n_x=0,
+        policy=checkpoint,
+        every=every,
+        snapshots=snapshots,
+        length=length,
+        lo=lo,
+    )
+    outs = _run(spec, leaves, [], [np.asarray(lo), *leaves])
+    return tree.unflatten(outs[: len(leaves)])
+
+
+def scan(
+    body: Callable[[Any, Any], Any],
+    carry: Any,
+    xs: Any = None,
+    length: int | None = None,
+    *,
+    checkpoint: str = "all",
+    snapshots: int | None = None,
+    every: int | None = None,
+) -> tuple[Any, Any]:
+    """``carry, y = body(carry, x)`` over the leading axis of `xs` (or `length` times with
+    x None) as one equation; returns ``(carry, ys)``, the ys stacked on a new leading axis.
+    Checkpoint policies as in `fori_loop`."""
+    _check_callable("scan", body=body)
+    snapshots, every = _check_policy("scan", checkpoint, snapshots, every)
+    leaves, tree = tree_flatten(carry)
+    x_leaves, x_tree = tree_flatten(xs)
+    if x_leaves:
+        n = int(np.shape(x_leaves[0])[0])
+        if any(np.shape(x)[:1] != (n,) for x in x_leaves):
+            raise ValueError("lagrad.scan: every leaf of xs needs the same leading length")
+        if length is not None and int(length) != n:
+            raise ValueError(f"lagrad.scan: length={length} but xs has leading length {n}")
+    elif length is None:
+        raise ValueError("lagrad.scan: give xs or length")
+    else:
+        n = int(length)
+    nc = len(leaves)
+
+    def call(inputs: list[Any]) -> Any:
+        x = x_tree.unflatten(inputs[nc:]) if x_leaves else None
+        new, y = body(tree.unflatten(inputs[:nc]), x)
+        return [*tree.flatten(new), y]
+
+    spec = LoopBody(
+        "scan",
+        body,
+        call,
+        n_index=0,
+        carry=[_as_array(c) for c in leaves],
+        carry_tree=tree,
+        n_x=len(x_leaves),
+        policy=checkpoint,
+        every=every,
+        snapshots=snapshots,
+        length=n,
+    )
+    first = [*leaves, *(x[0] for x in x_leaves)] if n else []
+    outs = _run(spec, leaves, x_leaves, first)
+    ys = outs[nc:]
+    y_tree = spec.y_tree
+    if y_tree is None:
+        return tree.unflatten(outs[:nc]), None
+    return tree.unflatten(outs[:nc]), _subtree(y_tree, ys)
+
+
+def _subtree(tree: Any, ys: list[Any]) -> Any:
+    """The ys in the structure the body returned them (the last child of its output list)."""
+    return tree.children[-1].unflatten(ys)
+
+
+def while_loop(
+    cond: Callable[[Any], Any],
+    body: Callable[[Any], Any],
+    init: Any,
+    max_steps: int | None = None,
+    *,
+    checkpoint: str = "binomial",
+    snapshots: int | None = 20,
+    every: int | None = None,
+) -> Any:
+    """``while cond(carry): carry = body(carry)`` as one equation, differentiable in reverse mode.
+
+    The trip count is recorded during the forward sweep; the reverse sweep then follows a
+    binomial (revolve) schedule with `snapshots` states (or another `checkpoint` policy).
+    `max_steps` bounds the iterations (an error when exceeded); none is needed otherwise."""
+    _check_callable("while_loop", cond=cond, body=body)
+    snapshots, every = _check_policy("while_loop", checkpoint, snapshots, every)
+    if max_steps is not None and int(max_steps) < 0:
+        raise ValueError(f"lagrad.while_loop: max_steps must be ≥ 0, not {max_steps!r}")
+    leaves, tree = tree_flatten(init)
+
+    def call(inputs: list[Any]) -> Any:
+        return body(tree.unflatten(inputs[: len(leaves)]))
+
+    spec = LoopBody(
+        "while_loop",
+        body,
+        call,
+        n_index=0,
+        carry=[_as_array(c) for c in leaves],
+        carry_tree=tree,
+        n_x=0,
+        policy=checkpoint,
+        every=every,
+        snapshots=snapshots,
+        length=None,
+        cond=cond,
+        max_steps=None if max_steps is None else int(max_steps),
+    )
+    outs = _run(spec, leaves, [], list(leaves))
+    return tree.unflatten(outs[: len(leaves)])
+
+
+def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """`fun` whose forward values are not kept: the reverse sweep runs it again from its
+    arguments. One equation: a loop of one step with checkpoint "none", whose carry is the
+    arguments (passed through) and whose output is `fun`'s."""
+    _check_callable("checkpoint", fun=fun)
+
+    def checkpointed(*args: Any) -> Any:
+        leaves, tree = tree_flatten(args)
+
+        def call(inputs: list[Any]) -> Any:
+            return [*inputs, fun(*tree.unflatten(inputs))]
+
+        spec = LoopBody(
+            "checkpoint",
+            fun,
+            call,
+            n_index=0,
+            carry=[_as_array(c) for c in leaves],
+            carry_tree=tree,
+            n_x=0,
+            policy="none",
+            every=1,
+            snapshots=0,
+            length=1,
+            stack_ys=False,
+        )
+        outs = _run(spec, leaves, [], list(leaves))
+        return _subtree(spec.y_tree, outs[len(leaves) :])
+
+    checkpointed.__wrapped__ = fun  # type: ignore[attr-defined]
+    return checkpointed

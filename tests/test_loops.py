@@ -1,0 +1,302 @@
+"""Structured loops (`lagrad.loops`): each form against its unrolled Python loop, in every
+derivative mode and under every checkpoint policy, with finite differences to second order;
+branching bodies, bodies closing over traced values, trees; the recompute counts of the
+binomial schedule against revolve's; errors for bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import lagrad
+import lagrad.numpy as lnp
+from lagrad import schedule
+from lagrad.loops import LoopError
+from lagrad.testing import check_grads
+
+POLICIES = [
+    {"checkpoint": "all"},
+    {"checkpoint": "every", "every": 2},
+    {"checkpoint": "binomial", "snapshots": 2},
+    {"checkpoint": "none"},
+]
+IDS = ["all", "every", "binomial", "none"]
+RNG = np.random.default_rng(0)
+U0 = RNG.random(4)
+
+
+def heat_step(u, alpha):
+    return u + alpha * (lnp.roll(u, 1) - 2 * u + lnp.roll(u, -1))
+
+
+def heat_loop(u0, alpha, steps=5, **policy):
+    return lagrad.fori_loop(0, steps, lambda i, u: heat_step(u, alpha), u0, **policy)
+
+
+def heat_unrolled(u0, alpha, steps=5):
+    u = u0
+    for _ in range(steps):
+        u = heat_step(u, alpha)
+    return u
+
+
+def _close(a, b):
+    for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+        np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_fori_loop_against_the_unrolled_loop_in_every_mode(policy):
+    f = lambda u, a: heat_loop(u, a, **policy) ** 3
+    g = lambda u, a: heat_unrolled(u, a) ** 3
+    _close(f(U0, 0.1), g(U0, 0.1))
+    for mode in ("rev", "fwd"):
+        _close(lagrad.jacobian(f, (0, 1), mode=mode)(U0, 0.1), lagrad.jacobian(g, (0, 1))(U0, 0.1))
+    _close(lagrad.hessian(lambda u: f(u, 0.1).sum())(U0), lagrad.hessian(lambda u: g(u, 0.1).sum())(U0))
+    _close(lagrad.jvp(f, (U0, 0.1), (U0, 1.0))[1], lagrad.jvp(g, (U0, 0.1), (U0, 1.0))[1])
+    _close(lagrad.vjp(f, U0, 0.1)[1](U0), lagrad.vjp(g, U0, 0.1)[1](U0))
+    check_grads(f, U0, 0.1, modes=["fwd", "rev"], order=2)
+
+
+def test_plain_values_run_the_loop_without_tracing():
+    out = lagrad.fori_loop(2, 7, lambda i, u: u * 0.5 + i, np.ones(3))
+    want = np.ones(3)
+    for i in range(2, 7):
+        want = want * 0.5 + i
+    np.testing.assert_allclose(out, want)
+
+
+def rnn(h0, xs, w, **policy):
+    def cell(h, x):
+        h = lnp.tanh(w @ h + x)
+        return h, {"energy": (h**2).sum(), "first": h[0]}
+
+    h, ys = lagrad.scan(cell, h0, xs, **policy)
+    return (h**2).sum() + (ys["energy"] ** 2).sum() + lnp.sin(ys["first"]).sum()
+
+
+def rnn_unrolled(h0, xs, w):
+    h, energies, firsts = h0, [], []
+    for t in range(xs.shape[0]):
+        h = lnp.tanh(w @ h + xs[t])
+        energies.append((h**2).sum())
+        firsts.append(h[0])
+    return (h**2).sum() + (lnp.stack(energies) ** 2).sum() + lnp.sin(lnp.stack(firsts)).sum()
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_scan_with_xs_ys_trees_and_a_closure(policy):
+    h0, xs, w = RNG.normal(size=3), RNG.normal(size=(5, 3)), 0.5 * RNG.normal(size=(3, 3))
+    _close(rnn(h0, xs, w, **policy), rnn_unrolled(h0, xs, w))
+    _close(lagrad.grad(rnn, (0, 1, 2))(h0, xs, w, **policy), lagrad.grad(rnn_unrolled, (0, 1, 2))(h0, xs, w))
+    _close(
+        lagrad.jacobian(lambda x: rnn(h0, x, w, **policy), mode="fwd")(xs),
+        lagrad.jacobian(lambda x: rnn_unrolled(h0, x, w))(xs),
+    )
+    check_grads(lambda h, x, w: rnn(h, x, w, **policy), h0, xs, w, modes=["fwd", "rev"], order=1)
+
+
+def test_scan_second_order_and_length_without_xs():
+    h0, xs, w = RNG.normal(size=2), RNG.normal(size=(4, 2)), 0.5 * RNG.normal(size=(2, 2))
+    check_grads(lambda h, w: rnn(h, xs, w, checkpoint="binomial", snapshots=1), h0, w, modes=["fwd", "rev"], order=2)
+    carry, ys = lagrad.scan(lambda c, x: (c * 2.0, c + 1.0), np.ones(2), length=3)
+    np.testing.assert_allclose(carry, 8.0 * np.ones(2))
+    np.testing.assert_allclose(ys, [[2.0, 2.0], [3.0, 3.0], [5.0, 5.0]])
+
+
+def tree_body(i, c):
+    return {"x": c["x"] * lnp.cos(c["y"][0]), "y": (c["y"][0] + 0.1 * c["x"].sum(), c["y"][1] * 0.9)}
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_a_tree_carry(policy):
+    def f(x, y):
+        out = lagrad.fori_loop(0, 4, tree_body, {"x": x, "y": (y, y * 2)}, **policy)
+        return out["x"].sum() * out["y"][0] + out["y"][1]
+
+    def g(x, y):
+        c = {"x": x, "y": (y, y * 2)}
+        for i in range(4):
+            c = tree_body(i, c)
+        return c["x"].sum() * c["y"][0] + c["y"][1]
+
+    _close(lagrad.grad(f, (0, 1))(U0, 0.3), lagrad.grad(g, (0, 1))(U0, 0.3))
+    check_grads(f, U0, 0.3, modes=["fwd", "rev"], order=2 if policy["checkpoint"] == "binomial" else 1)
+
+
+def branchy_body(i, x, a, b):
+    return a * x * (1 - x) if x < 0.5 else lnp.sin(b * x) + 0.1 * x
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_a_body_whose_branch_flips_per_iteration(policy):
+    steps = 12
+
+    def looped(a, b):
+        return lagrad.fori_loop(0, steps, lambda i, x: branchy_body(i, x, a, b), 0.5, **policy)
+
+    def unrolled(a, b):
+        x = 0.5
+        for i in range(steps):
+            x = branchy_body(i, x, a, b)
+        return x
+
+    _close(looped(3.7, 0.3), unrolled(3.7, 0.3))
+    _close(lagrad.grad(looped, (0, 1))(3.7, 0.3), lagrad.grad(unrolled, (0, 1))(3.7, 0.3))
+    check_grads(looped, 3.7, 0.3, modes=["fwd", "rev"], order=2 if policy["checkpoint"] == "all" else 1)
+    body = next(eq.params["body"] for eq in lagrad.trace(looped, 3.7, 0.3).equations if "body" in eq.params)
+    assert len(body.variants) == 2  # two paths traced, not one Program per iteration
+    assert body.last_schedule[0] == (0, 0) and {v for _, v in body.last_schedule} == {0, 1}
+
+
+def test_a_branch_on_the_index_and_the_variant_runs_are_compact():
+    def f(x):
+        return lagrad.fori_loop(0, 1000, lambda i, c: c * 1.001 if i < 600 else c * lnp.cos(x), x)
+
+    def g(x):
+        c = x
+        for i in range(1000):
+            c = c * 1.001 if i < 600 else c * lnp.cos(x)
+        return c
+
+    _close(lagrad.grad(f)(0.2), lagrad.grad(g)(0.2))
+    body = next(eq.params["body"] for eq in lagrad.trace(f, 0.2).equations if "body" in eq.params)
+    assert body.last_schedule == [(0, 0), (600, 1)]
+
+
+def fixed_point(a, **policy):
+    return lagrad.while_loop(lambda x: lnp.abs(x - lnp.cos(a * x)) > 1e-12, lambda x: lnp.cos(a * x), 1.0, **policy)
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_while_loop_to_convergence_in_reverse_mode(policy):
+    a = 0.7
+    x = float(fixed_point(a))
+    implicit = -math.sin(a * x) * x / (1 + a * math.sin(a * x))  # the implicit function theorem
+    assert abs(lagrad.grad(lambda a: fixed_point(a, **policy))(a) - implicit) < 1e-9
+    check_grads(lambda a: fixed_point(a, **policy), a, modes=["fwd", "rev"], order=1)
+
+
+def test_while_loop_against_its_unrolled_loop_to_second_order():
+    def f(x, s):
+        return lagrad.while_loop(lambda c: c[1] < 4.0, lambda c: (lnp.sin(c[0]) * s, c[1] + 1.0), (x, 0.0))[0]
+
+    def g(x, s):
+        c = (x, 0.0)
+        while c[1] < 4.0:
+            c = (lnp.sin(c[0]) * s, c[1] + 1.0)
+        return c[0]
+
+    _close(lagrad.jacobian(f, (0, 1))(U0, 1.3), lagrad.jacobian(g, (0, 1))(U0, 1.3))
+    check_grads(lambda x, s: f(x, s).sum(), U0, 1.3, modes=["fwd", "rev"], order=2)
+
+
+def test_checkpoint_recomputes_a_segment():
+    def block(x, y):
+        return {"a": lnp.sin(x) * y, "b": lnp.exp(x).sum()}
+
+    def f(x, y):
+        out = lagrad.checkpoint(block)(x, y)
+        return (out["a"] ** 2).sum() * out["b"]
+
+    def g(x, y):
+        out = block(x, y)
+        return (out["a"] ** 2).sum() * out["b"]
+
+    x, y = RNG.normal(size=3), RNG.normal(size=3)
+    _close(lagrad.grad(f, (0, 1))(x, y), lagrad.grad(g, (0, 1))(x, y))
+    check_grads(f, x, y, modes=["fwd", "rev"], order=2)
+
+
+def _loop_record(system):
+    assert system.gradients is not None  # the reverse sweep runs
+    k = next(k for k, eq in enumerate(system.program.equations) if "body" in eq.params)
+    return system.tape.values[k][0].record
+
+
+@pytest.mark.parametrize(("steps", "snapshots"), [(50, 3), (100, 5), (37, 2), (20, 1), (10, 20)])
+def test_binomial_recomputes_as_few_steps_as_revolve(steps, snapshots):
+    system = lagrad.adjoint(lambda u: heat_loop(u, 0.1, steps, checkpoint="binomial", snapshots=snapshots).sum(), U0)
+    np.testing.assert_allclose(system.gradients[0], lagrad.grad(lambda u: heat_unrolled(u, 0.1, steps).sum())(U0))
+    counts = _loop_record(system).counts
+    s = snapshots + 1  # revolve counts the initial state among its snapshots
+    descent = schedule.first_descent(steps, s)
+    # the forward sweep stored the first descent's states; the rest of revolve's advances ran in reverse
+    assert counts["advance"] + descent[-1] == schedule.advances(steps, s)
+    assert counts["record"] == steps and counts["max_stored"] == len(descent) <= s
+
+
+def test_none_and_every_recompute_counts():
+    system = lagrad.adjoint(lambda u: heat_loop(u, 0.1, 12, checkpoint="none").sum(), U0)
+    assert _loop_record(system).counts["advance"] == 12 * 11 // 2
+    system = lagrad.adjoint(lambda u: heat_loop(u, 0.1, 12, checkpoint="every", every=5).sum(), U0)
+    counts = _loop_record(system).counts
+    assert counts["advance"] == 0 and counts["record"] == 12 and counts["max_stored"] == 3
+
+
+def test_the_loop_prints_with_its_body_and_is_one_block():
+    program = lagrad.trace(lambda u, a: heat_loop(u, a, 3).sum(), U0, 0.1)
+    text = str(program)
+    loops = [eq for eq in program.equations if eq.primitive.name == "loop"]
+    assert len(loops) == 1 and "fori_loop(0, 3) all" in text
+    assert "\n      body:" in text and "roll(z2, shift=1" in text  # the body, indented under the loop
+    system = lagrad.adjoint(lambda u, a: heat_loop(u, a, 3).sum(), U0, 0.1)
+    labels = np.asarray(system.matrix("symbolic"))
+    k = loops[0].out
+    column = [label for label in labels[:, k] if label not in ("", "0", 0, None)]
+    assert len([c for c in column if "∂" in str(c)]) == 2  # ∂loop/∂u0 and ∂loop/∂alpha: one block each
+
+
+def test_python_loops_still_unroll():
+    program = lagrad.trace(lambda u: heat_unrolled(u, 0.1, 3).sum(), U0)
+    assert all(eq.primitive.name != "loop" for eq in program.equations) and len(program.equations) > 12
+
+
+# ----- errors -------------------------------------------------------------------------
+
+
+def test_a_body_that_changes_the_carry_dtype_names_the_iteration_and_leaf():
+    with pytest.raises(LoopError, match=r"iteration 0 .*\['y'\].* float64 into .* float32"):
+        lagrad.fori_loop(0, 3, lambda i, c: {"x": c["x"], "y": c["y"].astype(np.float32)}, {"x": U0, "y": U0})
+
+
+def test_a_body_that_changes_the_carry_shape_at_a_later_iteration():
+    def body(i, c):
+        return c if c.sum() < 5 else lnp.concatenate([c, c])[:3]
+
+    with pytest.raises(LoopError, match=r"iteration 1 .* \(4,\) float64 into \(3,\)"):  # sum 4, then 6
+        lagrad.grad(lambda u: lagrad.fori_loop(0, 6, lambda i, c: body(i, c) * 1.5, u).sum())(np.ones(4))
+
+
+def test_max_steps_exceeded():
+    with pytest.raises(LoopError, match="max_steps=10"):
+        lagrad.grad(lambda x: lagrad.while_loop(lambda c: c < 1e6, lambda c: c * 2.0, x, max_steps=10))(1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: lagrad.fori_loop(0, 3, "body", 1.0), "fori_loop: body must be a function"),
+        (lambda: lagrad.scan(None, 1.0, length=2), "scan: body must be a function"),
+        (lambda: lagrad.while_loop(1.0, lambda c: c, 1.0), "while_loop: cond must be a function"),
+        (lambda: lagrad.checkpoint(3), "checkpoint: fun must be a function"),
+    ],
+)
+def test_a_non_callable_body(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_bad_policies_and_lengths():
+    with pytest.raises(ValueError, match="checkpoint must be one of"):
+        lagrad.fori_loop(0, 3, lambda i, c: c, 1.0, checkpoint="some")
+    with pytest.raises(ValueError, match="needs snapshots"):
+        lagrad.fori_loop(0, 3, lambda i, c: c, 1.0, checkpoint="binomial")
+    with pytest.raises(ValueError, match="needs every"):
+        lagrad.fori_loop(0, 3, lambda i, c: c, 1.0, checkpoint="every", every=0)
+    with pytest.raises(ValueError, match="give xs or length"):
+        lagrad.scan(lambda c, x: (c, c), 1.0)
+    with pytest.raises(ValueError, match="same leading length"):
+        lagrad.scan(lambda c, x: (c, c), 1.0, (np.ones(3), np.ones(2)))

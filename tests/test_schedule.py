@@ -1,0 +1,48 @@
+"""The binomial schedule (`lagrad.schedule`) against the recursion it solves in closed form."""
+
+from __future__ import annotations
+
+from functools import cache
+from math import comb
+
+import pytest
+
+from lagrad import schedule
+
+
+@cache
+def fewest_advances(length: int, snapshots: int) -> int:
+    """The recursion itself: keep a snapshot after m steps, reverse the rest with one fewer,
+    then the first m with as many."""
+    if length <= 1:
+        return 0
+    if snapshots == 1:
+        return length * (length - 1) // 2
+    return min(m + fewest_advances(length - m, snapshots - 1) + fewest_advances(m, snapshots) for m in range(1, length))
+
+
+@pytest.mark.parametrize("snapshots", [1, 2, 3, 4, 6])
+def test_the_closed_form_is_the_recursion_and_split_attains_it(snapshots):
+    for length in range(1, 70):
+        assert schedule.advances(length, snapshots) == fewest_advances(length, snapshots)
+        if length >= 2 and snapshots >= 2:
+            m = schedule.split(length, snapshots)
+            assert 1 <= m < length
+            assert m + schedule.advances(length - m, snapshots - 1) + schedule.advances(m, snapshots) == (
+                schedule.advances(length, snapshots)
+            )
+
+
+def test_repetitions_is_the_least_with_beta_at_least_the_length():
+    for s in (2, 5, 21):
+        for length in (2, 10, 2000, 10**6):
+            r = schedule.repetitions(length, s)
+            assert comb(s + r, s) >= length and (r == 0 or comb(s + r - 1, s) < length)
+    assert schedule.repetitions(2000, 21) == 3 and schedule.advances(2000, 21) == 3 * 2000 - comb(24, 22)
+
+
+def test_first_descent_holds_at_most_the_snapshots():
+    points = schedule.first_descent(2000, 21)
+    assert points[0] == 0 and len(points) <= 21 and points == sorted(set(points)) and points[-1] < 2000
+    with pytest.raises(ValueError, match="at least one snapshot"):
+        schedule.repetitions(5, 0)
