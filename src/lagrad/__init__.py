@@ -24,6 +24,7 @@ from .core import (
     defvjp_argnum,
     primitive,
 )
+from .implicit import NotConvergedError, SingularBlockError, argmin, fixed_point, root
 from .transforms import (
     adjoint,
     elementwise_grad,
@@ -48,11 +49,14 @@ __all__ = [
     "BranchError",
     "Equation",
     "Multipliers",
+    "NotConvergedError",
     "Primitive",
     "Program",
+    "SingularBlockError",
     "SymbolicMatrix",
     "TraceEnded",
     "adjoint",
+    "argmin",
     "defjvp",
     "defjvp_argnum",
     "deflinear",
@@ -60,6 +64,7 @@ __all__ = [
     "defvjp",
     "defvjp_argnum",
     "elementwise_grad",
+    "fixed_point",
     "grad",
     "hessian",
     "hvp",
@@ -69,6 +74,7 @@ __all__ = [
     "numpy",
     "optimize",
     "primitive",
+    "root",
     "scipy",
     "stop_gradient",
     "tag",
