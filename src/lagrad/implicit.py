@@ -35,7 +35,7 @@ AUTO_DIRECT = 1_000
 #: A block whose condition number estimate exceeds this is refused as singular.
 COND_LIMIT = 1e12
 #: Arnoldi steps of the condition probe run before a Krylov or Neumann solve.
-PROBE_STEPS = 20
+PROBE_STEPS = 10
 
 
 class NotConvergedError(RuntimeError):
@@ -64,6 +64,8 @@ class _Linearization:
         self.program, self.tape = traced.program, traced.tape
         out = self.program.outputs[0]
         self.out = None if isinstance(out, Constant) else out
+        self.G, self.at = G, (z, *theta)
+        self._in_z: tuple[Any, Any, Any] | None = None
         self.z_shape = np.shape(z)
         self.n = int(np.size(z))
         self._last: tuple[Any, Any, list[Any]] | None = None
@@ -85,6 +87,16 @@ class _Linearization:
             shape = self.program.inputs[j][0]
             return np.zeros(((np.shape(g)[0],) if batched else ()) + tuple(shape))
         return lam
+
+    def vjp_z(self, g: Any, batched: bool = False) -> Any:
+        """``(∂G/∂z)ᵀ g`` alone (the block's products), on G traced with z its only input."""
+        if self._in_z is None:
+            traced = transforms._trace(self.G, self.at, {}, 0, "fixed_point")
+            out = traced.program.outputs[0]
+            self._in_z = (traced.program, traced.tape, None if isinstance(out, Constant) else out)
+        program, tape, out = self._in_z
+        lam = None if out is None else back_substitution(program, tape, {out: g}, batched=batched)[0]
+        return np.zeros(((np.shape(g)[0],) if batched else ()) + self.z_shape) if lam is None else lam
 
     def jvp(self, t: Any, j: int, batched: bool = False) -> Any:
         if self.out is None:
@@ -146,6 +158,7 @@ class ImplicitBlock(Diagonal):
         max_iter: int = 1000,
         label: str = "∂f/∂z",
         who: str = "fixed_point",
+        probe: bool = True,
     ) -> None:
         super().__init__(int(np.size(z)))
         self.G, self.z, self.theta = G, z, theta
@@ -156,7 +169,7 @@ class ImplicitBlock(Diagonal):
         self.strategy = strategy
         self.traced = _traced(z, *theta)
         self._lu: Any = None
-        self._probed = False
+        self._probed = not probe
 
     @property
     def lin(self) -> _Linearization:
@@ -191,7 +204,7 @@ class ImplicitBlock(Diagonal):
     def _apply(self, x: np.ndarray, transpose: bool) -> np.ndarray:
         """``A[k, k] x`` (or ``A[k, k]ᵀ x``) by one lagrad product, x flat."""
         v = np.reshape(x, self.lin.z_shape)
-        Jv = self.lin.jvp(v, 0) if transpose else self.lin.vjp(v, 0)
+        Jv = self.lin.jvp(v, 0) if transpose else self.lin.vjp_z(v)
         return np.ravel(Jv) + self.shift * x
 
     # -- solves -------------------------------------------------------------------------------
@@ -242,20 +255,20 @@ class ImplicitBlock(Diagonal):
             return
         m = min(self.size, PROBE_STEPS)
         v = np.random.default_rng(0).standard_normal(self.size)
-        basis = [v / np.linalg.norm(v)]
+        Q = np.zeros((m + 1, self.size))
+        Q[0] = v / np.linalg.norm(v)
         H = np.zeros((m + 1, m))
         for j in range(m):
-            w = self._apply(basis[j], False)
+            w = self._apply(Q[j], False)
             for _ in range(2):  # Gram-Schmidt, twice
-                for i, q in enumerate(basis):
-                    c = q @ w
-                    H[i, j] += c
-                    w = w - c * q
+                c = Q[: j + 1] @ w
+                H[: j + 1, j] += c
+                w -= c @ Q[: j + 1]
             H[j + 1, j] = np.linalg.norm(w)
             if H[j + 1, j] <= 1e-14 * max(np.abs(H).max(), 1e-300):
                 H = H[: j + 2, : j + 1]
                 break
-            basis.append(w / H[j + 1, j])
+            Q[j + 1] = w / H[j + 1, j]
         sv = np.linalg.svd(H, compute_uv=False)
         if not np.all(np.isfinite(sv)):
             raise SingularBlockError(f"lagrad.{self.who}: the Jacobian block at the solution is not finite")
@@ -353,32 +366,32 @@ def _iterate(G: Callable[..., Any], z: np.ndarray, theta: tuple[Any, ...], tol: 
 def _anderson(
     G: Callable[..., Any], z: np.ndarray, theta: tuple[Any, ...], tol: float, max_iter: int, who: str, m: int = 5
 ) -> Any:
-    """Anderson acceleration (type II, memory m, regularised least squares)."""
+    """Anderson acceleration (type II, memory m, regularised least squares): the next iterate
+    is ``G(x) − Σ γ_j ΔG_j`` with γ minimising ``‖f − Σ γ_j Δf_j‖``, f = G(x) − x."""
     shape = z.shape
-    x = np.ravel(z)
-    X, F = [], []  # past iterates and residuals
+    x = np.ravel(z).copy()
+    gx = np.ravel(np.asarray(G(z, *theta), dtype=float))
+    f = gx - x
+    dG, dF = np.zeros((m, x.size)), np.zeros((m, x.size))  # ring buffers of differences
     for it in range(max_iter):
-        gx = np.ravel(np.asarray(G(x.reshape(shape), *theta), dtype=float))
-        f = gx - x
         res = np.max(np.abs(f)) if x.size else 0.0
         if not np.isfinite(res):
             raise _not_converged(who, "anderson", it + 1, res, tol, "The iteration diverged.")
         if res <= tol:
             return gx.reshape(shape)
-        X.append(gx)
-        F.append(f)
-        if len(F) > m + 1:
-            X.pop(0)
-            F.pop(0)
-        if len(F) == 1:
-            x = gx
-            continue
-        dF = np.stack([F[j + 1] - F[j] for j in range(len(F) - 1)], axis=1)
-        dX = np.stack([X[j + 1] - X[j] for j in range(len(X) - 1)], axis=1)
-        gram = dF.T @ dF
-        gram += 1e-10 * np.trace(gram) / len(gram) * np.eye(len(gram)) + 1e-300 * np.eye(len(gram))
-        gamma = np.linalg.solve(gram, dF.T @ f)
-        x = gx - dX @ gamma
+        used = min(it, m)
+        if used:
+            gram = dF[:used] @ dF[:used].T
+            gram += (1e-10 * np.trace(gram) / used + 1e-300) * np.eye(used)
+            gamma = np.linalg.solve(gram, dF[:used] @ f)
+            x_new = gx - gamma @ dG[:used]
+        else:
+            x_new = gx
+        g_new = np.ravel(np.asarray(G(x_new.reshape(shape), *theta), dtype=float))
+        f_new = g_new - x_new
+        np.subtract(f_new, f, out=dF[it % m])
+        np.subtract(g_new, gx, out=dG[it % m])
+        x, gx, f = x_new, g_new, f_new
     raise _not_converged(who, "anderson", max_iter, res, tol, "f may have no attracting fixed point near z0.")
 
 
@@ -393,7 +406,8 @@ def _newton(
     adjoint: str,
 ) -> Any:
     """Newton on ``G(z) + shift·z = 0``, the step from lagrad's own Jacobian (the block of the
-    equation at the iterate, by its strategy), with backtracking on the residual's norm."""
+    equation at the iterate: a dense LU up to `AUTO_DIRECT` unknowns, else by the `adjoint`
+    strategy), with backtracking on the residual's norm."""
     res = _residual(G, z, theta, shift)
     for it in range(max_iter):
         norm = np.max(np.abs(res)) if z.size else 0.0
@@ -401,7 +415,8 @@ def _newton(
             raise _not_converged(who, "newton", it, norm, tol, "The residual is not finite.")
         if norm <= tol:
             return z
-        block = ImplicitBlock(G, z, theta, shift=shift, strategy=adjoint, tol=min(tol, 1e-10), who=who)
+        strategy = "direct" if z.size <= AUTO_DIRECT else adjoint
+        block = ImplicitBlock(G, z, theta, shift=shift, strategy=strategy, tol=min(tol, 1e-10), who=who)
         step = block.solve_transpose(res)  # (∂G/∂z + shift·I) step = -res
         t = 1.0
         for _ in range(30):
@@ -519,7 +534,7 @@ def _diagonal(equation: Any, values: Any) -> ImplicitBlock:
     label = f"∂f{equation.out + 1}/∂z{equation.out + 1}" + ("-I" if kind == "fixed_point" else "")
     return ImplicitBlock(
         p["G"], ans, tuple(theta), shift=_shift(kind), strategy=p["adjoint"], tol=p["adjoint_tol"],
-        max_iter=p["adjoint_max_iter"], label=label, who=p["who"],
+        max_iter=p["adjoint_max_iter"], label=label, who=p["who"], probe=p["adjoint_probe"],
     )  # fmt: skip
 
 
@@ -527,7 +542,7 @@ def _diagonal(equation: Any, values: Any) -> ImplicitBlock:
 #: `fixed_point`, `root`, `argmin`), with the blocks of ``A`` above as its rules.
 implicit = Primitive(
     "implicit",
-    lambda *theta, adjoint_max_iter=None, **params: _forward(*theta, **params),
+    lambda *theta, adjoint_max_iter=None, adjoint_probe=None, **params: _forward(*theta, **params),
 )
 defvjp_argnum(implicit, _vjp_rule)
 defjvp_argnum(implicit, _jvp_rule)
@@ -547,6 +562,7 @@ def _implicit(
     adjoint: str,
     adjoint_tol: float,
     adjoint_max_iter: int = 1000,
+    adjoint_probe: bool = True,
     who: str,
     scalar: Callable[..., Any] | None = None,
 ) -> Any:
@@ -577,8 +593,9 @@ def _implicit(
     if type(probe) is Var:
         raise TypeError(
             f"lagrad.{who}: the function reads a traced value it does not take as an argument (a "
-            f"closure or global being differentiated); pass it after z0 as a parameter: "
-            f"{who}(f, z0, W, x) with f(z, W, x)."
+            f"closure over a value being differentiated, or over an argument of the function being "
+            f"traced); pass it after z0 as a parameter: {who}(f, z0, W, x) with f(z, W, x), or close "
+            f"over plain arrays."
         )
     if np.shape(probe) != z0.shape:
         what = "f(z0)" if kind == "fixed_point" else ("∇g(z0)" if kind == "argmin" else "F(z0)")
@@ -586,11 +603,9 @@ def _implicit(
             f"lagrad.{who}: {what} has shape {np.shape(probe)} but z0 has shape {z0.shape}; the "
             f"equation needs one value per unknown (an output shaped like z)"
         )
-    return implicit(
-        *theta, G=G, kind=kind, z0=z0, solver=solver, tol=tol,
-        max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol, adjoint_max_iter=adjoint_max_iter, who=who,
-        **({"scalar": scalar} if scalar is not None else {}),
-    )  # fmt: skip
+    options = dict(solver=solver, tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
+    options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe, who=who)
+    return implicit(*theta, G=G, kind=kind, z0=z0, **options, **({"scalar": scalar} if scalar is not None else {}))
 
 
 # -- the public functions ------------------------------------------------------------------
@@ -606,16 +621,20 @@ def fixed_point(
     adjoint: str = "auto",
     adjoint_tol: float = 1e-12,
     adjoint_max_iter: int = 1000,
+    adjoint_probe: bool = True,
 ) -> Any:
     """z with ``z = f(z, *params)``, from `z0`, by `solver` (``"iterate"``, ``"anderson"`` or
     ``"newton"``) to ``max|f(z) − z| ≤ tol``. Recorded as one equation: its derivative solves
     ``(I − ∂f/∂z)ᵀ λ = g`` by the `adjoint` strategy (``"auto"``, ``"direct"``, ``"gmres"``,
     ``"bicgstab"``, ``"neumann"``: `ImplicitBlock`), never through the iterations. `params` are
-    the real arrays f depends on (the ones to differentiate must be passed here, not closed over)."""
+    the real arrays f depends on (the ones to differentiate must be passed here, not closed over).
+    `adjoint_tol` and `adjoint_max_iter` bound the iterative strategies; `adjoint_probe` (on by
+    default) runs `PROBE_STEPS` Arnoldi steps before them, whose condition estimate refuses a
+    singular block that GMRES alone would "solve" (switch it off to save those products)."""
     if solver not in ("iterate", "anderson", "newton"):
         raise ValueError(f"lagrad.fixed_point: solver must be 'iterate', 'anderson' or 'newton', not {solver!r}")
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
-    options["adjoint_max_iter"] = adjoint_max_iter
+    options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
     return _implicit(f, z0, params, kind="fixed_point", solver=solver, who="fixed_point", **options)
 
 
@@ -629,12 +648,13 @@ def root(
     adjoint: str = "auto",
     adjoint_tol: float = 1e-12,
     adjoint_max_iter: int = 1000,
+    adjoint_probe: bool = True,
 ) -> Any:
     """z with ``F(z, *params) = 0``, from `z0`: ``method="newton"`` (damped Newton, the Jacobian
     from lagrad) or any `scipy.optimize.root` method (``"hybr"``, ``"lm"``, …), to
     ``max|F(z)| ≤ tol``. Its derivative solves ``(∂F/∂z)ᵀ λ = -g`` by the `adjoint` strategy."""
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
-    options["adjoint_max_iter"] = adjoint_max_iter
+    options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
     return _implicit(F, z0, params, kind="root", solver=method, who="root", **options)
 
 
@@ -648,6 +668,7 @@ def argmin(
     adjoint: str = "auto",
     adjoint_tol: float = 1e-12,
     adjoint_max_iter: int = 1000,
+    adjoint_probe: bool = True,
 ) -> Any:
     """The minimiser z of the scalar ``g(z, *params)`` near `z0`: the root of ``∇g`` (lagrad's
     gradient), by ``method="newton"`` (lagrad's Hessian) or a `scipy.optimize.minimize` method
@@ -660,5 +681,5 @@ def argmin(
 
     scalar = g if method != "newton" else None
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
-    options["adjoint_max_iter"] = adjoint_max_iter
+    options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
     return _implicit(G, z0, params, kind="argmin", solver=method, who="argmin", scalar=scalar, **options)
