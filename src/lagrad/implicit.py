@@ -22,14 +22,14 @@ import scipy.sparse.linalg
 
 from . import transforms
 from .adjoint import back_substitution, forward_substitution
-from .adjoint.system import Diagonal
+from .adjoint.system import AdjointSystem, Diagonal
 from .core import Primitive, defjvp_argnum, defvjp_argnum
 from .core.primitive import defbatch
 from .core.program import Constant
 from .core.trace import Var
 
 #: Adjoint strategies for an implicit block (`ImplicitBlock`).
-STRATEGIES = ("auto", "direct", "gmres", "bicgstab", "neumann")
+STRATEGIES = ("auto", "direct", "sparse", "gmres", "bicgstab", "neumann")
 #: "auto" factors the block densely up to this many unknowns, and uses GMRES above.
 AUTO_DIRECT = 1_000
 #: A block whose condition number estimate exceeds this is refused as singular.
@@ -90,11 +90,7 @@ class _Linearization:
 
     def vjp_z(self, g: Any, batched: bool = False) -> Any:
         """``(∂G/∂z)ᵀ g`` alone (the block's products), on G traced with z its only input."""
-        if self._in_z is None:
-            traced = transforms._trace(self.G, self.at, {}, 0, "fixed_point")
-            out = traced.program.outputs[0]
-            self._in_z = (traced.program, traced.tape, None if isinstance(out, Constant) else out)
-        program, tape, out = self._in_z
+        program, tape, out = self.in_z()
         lam = None if out is None else back_substitution(program, tape, {out: g}, batched=batched)[0]
         return np.zeros(((np.shape(g)[0],) if batched else ()) + self.z_shape) if lam is None else lam
 
@@ -104,10 +100,24 @@ class _Linearization:
         out = forward_substitution(self.program, self.tape, {j: t}, outputs=[self.out], batched=batched)[self.out]
         return np.zeros(((np.shape(t)[0],) if batched else ()) + self.z_shape) if out is None else out
 
-    def jacobian(self) -> np.ndarray:
-        """``∂G/∂z`` as an (n, n) matrix, by one batched tangent sweep."""
-        eye = np.eye(self.n).reshape((self.n, *self.z_shape))
-        return np.reshape(self.jvp(eye, 0, batched=True), (self.n, self.n)).T
+    def jacobian(self, chunk: int = 256) -> np.ndarray:
+        """``∂G/∂z`` as an (n, n) matrix, by batched tangent sweeps of `chunk` columns."""
+        J = np.empty((self.n, self.n))
+        for first in range(0, self.n, chunk):
+            cols = min(chunk, self.n - first)
+            seeds = np.zeros((cols, self.n))
+            seeds[np.arange(cols), first + np.arange(cols)] = 1
+            out = self.jvp(seeds.reshape((cols, *self.z_shape)), 0, batched=True)
+            J[:, first : first + cols] = np.reshape(out, (cols, self.n)).T
+        return J
+
+    def in_z(self) -> tuple[Any, Any, Any]:
+        """G traced with z its only input: (program, tape, output variable or None)."""
+        if self._in_z is None:
+            traced = transforms._trace(self.G, self.at, {}, 0, "fixed_point")
+            out = traced.program.outputs[0]
+            self._in_z = (traced.program, traced.tape, None if isinstance(out, Constant) else out)
+        return self._in_z
 
 
 _CACHE: list[tuple[Any, Any, tuple[Any, ...], _Linearization]] = []
@@ -137,6 +147,9 @@ class ImplicitBlock(Diagonal):
 
     * ``"direct"``: the dense block, LU-factored once (with a condition estimate) and reused
       for every right-hand side, batched ones in one call;
+    * ``"sparse"``: a sparse LU of the scalar-level adjoint matrix of G's own program bordered
+      by the block's rows (`_sparse_factor`), factored once; for large states whose Jacobian
+      is sparse (a discretised PDE), never forming the block densely;
     * ``"gmres"``, ``"bicgstab"``: SciPy's Krylov solvers on a LinearOperator made of lagrad's
       (transposed) Jacobian-vector products; not converging raises `NotConvergedError`;
     * ``"neumann"``: ``x = Σ Bʲ r`` with ``B = I + A[k, k]``, until the terms fall below tol;
@@ -232,11 +245,58 @@ class ImplicitBlock(Diagonal):
         rhs = -np.reshape(r, (-1, self.size)).T if batched else -np.ravel(r)
         if self.strategy == "direct":
             x = scipy.linalg.lu_solve(self._factor(), rhs, trans=1 if transpose else 0, check_finite=False)
+        elif self.strategy == "sparse":
+            x = self._sparse_solve(rhs, transpose)
         elif batched:
             x = np.stack([self._iterative(rhs[:, c], transpose) for c in range(rhs.shape[1])], axis=1)
         else:
             x = self._iterative(rhs, transpose)
         return np.reshape(x.T if batched else x, shape)
+
+    def _sparse_factor(self) -> Any:
+        """A sparse LU of ``K = [[A_G, E_out], [E_z, shift·I]]``: `A_G` the scalar-level adjoint
+        matrix of G's own program (z its only input), whose Schur complement in the last block
+        is this block, ``(∂G/∂z)ᵀ + shift·I``. Never dense: the pattern is G's equations'."""
+        if self._lu is None:
+            program, tape, out = self.lin.in_z()
+            if out is None:
+                raise SingularBlockError(f"lagrad.{self.who}: the function does not depend on z: the block is singular")
+            system = AdjointSystem(program, tape, np.zeros(program.shape(out)))
+            A = system.matrix("sparse", max_size=max(system.size, 1))
+            N, n = system.size, self.size
+            (z0, _), (o0, _) = system.layout[0], system.layout[out]
+            j = np.arange(n)
+            E_out = scipy.sparse.coo_matrix((np.ones(n), (o0 + j, j)), shape=(N, n))
+            E_z = scipy.sparse.coo_matrix((np.ones(n), (j, z0 + j)), shape=(n, N))
+            K = scipy.sparse.bmat([[A, E_out], [E_z, self.shift * scipy.sparse.identity(n)]], format="csc")
+            try:
+                lu = scipy.sparse.linalg.splu(K)
+            except RuntimeError as error:  # "Factor is exactly singular"
+                raise self._singular(np.inf, f"from the sparse LU ({error})") from None
+            self._lu = (lu, N)
+
+            def inverse(x: np.ndarray, trans: str) -> np.ndarray:
+                rhs = np.zeros((N + n, *np.shape(x)[1:]))
+                rhs[N:] = x
+                return lu.solve(rhs, trans=trans)[N:]
+
+            inv = scipy.sparse.linalg.LinearOperator(
+                (n, n), matvec=lambda x: inverse(x, "N"), rmatvec=lambda x: inverse(x, "T"), dtype=float
+            )
+            fwd = scipy.sparse.linalg.LinearOperator(
+                (n, n), matvec=lambda x: self._apply(np.ravel(x), False),
+                rmatvec=lambda x: self._apply(np.ravel(x), True), dtype=float,
+            )  # fmt: skip
+            cond = scipy.sparse.linalg.onenormest(inv) * scipy.sparse.linalg.onenormest(fwd) if n > 1 else 1.0
+            if not np.isfinite(cond) or cond > COND_LIMIT:
+                raise self._singular(cond, "from the sparse LU (1-norm estimate)")
+        return self._lu
+
+    def _sparse_solve(self, rhs: np.ndarray, transpose: bool) -> np.ndarray:
+        lu, N = self._sparse_factor()
+        full = np.zeros((N + self.size, *rhs.shape[1:]))
+        full[N:] = rhs
+        return lu.solve(full, trans="T" if transpose else "N")[N:]
 
     def _singular(self, cond: float, how: str) -> SingularBlockError:
         return SingularBlockError(
