@@ -239,6 +239,13 @@ def test_a_differentiated_closure_is_refused_with_the_fix():
         lagrad.grad(loss)(B)
 
 
+def test_trees_are_refused_with_the_fix():
+    with pytest.raises(TypeError, match="z0 is a list; the unknowns and each parameter are one array"):
+        lagrad.fixed_point(lambda z, b: z, [np.zeros(2), np.zeros(2)], B)
+    with pytest.raises(TypeError, match="parameter 0 is a dict"):
+        lagrad.root(lambda z, p: z, np.zeros(2), {"a": B})
+
+
 def test_bad_options_are_refused():
     with pytest.raises(ValueError, match="adjoint must be one of"):
         lagrad.fixed_point(affine, np.zeros(N), A, B, adjoint="cholesky")

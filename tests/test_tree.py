@@ -55,6 +55,8 @@ TAKES_A_FUNCTION = {
     "adjoint", "defjvp", "defjvp_argnum", "deflinear", "defrule", "defvjp", "defvjp_argnum",
     "elementwise_grad", "grad", "hessian", "hvp", "jacobian", "jvp", "primitive", "trace",
     "value_and_grad", "vjp",
+    # implicit equations: a function, then arrays only (trees refused: tests/test_implicit.py)
+    "fixed_point", "root", "argmin",
 }  # fmt: skip
 #: lagrad's exports that take an array: each maps over trees (tested below).
 TAKES_AN_ARRAY = {"indicator", "stop_gradient", "tag", "value", "tree_flatten", "tree_map", "tree_unflatten"}

@@ -630,6 +630,12 @@ def _implicit(
         raise ValueError(f"lagrad.{who}: adjoint must be one of {', '.join(STRATEGIES)}, not {adjoint!r}")
     if not callable(G):
         raise TypeError(f"lagrad.{who}: the first argument must be a function of (z, *params), not {type(G).__name__}")
+    for name, value in [("z0", z0), *((f"parameter {j}", p) for j, p in enumerate(theta))]:
+        if isinstance(value, (list, tuple, dict)):
+            raise TypeError(
+                f"lagrad.{who}: {name} is a {type(value).__name__}; the unknowns and each parameter are one "
+                f"array (concatenate a tree's leaves into one, or pass each leaf as its own parameter)"
+            )
     z0 = np.asarray(transforms.value(z0))
     if z0.dtype.kind not in "fiub":
         raise TypeError(
