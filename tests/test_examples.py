@@ -174,3 +174,35 @@ def test_examples_use_public_api_only():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lagrad"):
                 assert not any(part.startswith("_") for part in node.module.split(".")), (name, node.module)
+
+
+def test_bilevel_ridge(out):
+    example = load_example("bilevel_ridge")
+    result = example.main(out=out, samples=40, features=8, steps=8)
+    assert result["worst"] < 1e-8  # every loss and gradient against the closed form
+    assert result["path"][-1][1] < result["path"][0][1]  # the validation loss went down
+    assert drew(out, "bilevel_ridge")
+
+
+def test_steady_heat(out):
+    example = load_example("steady_heat")
+    result = example.main(out=out, n=8, experiments=2, noise=0.0)
+    assert result["error"] < 1e-3 < result["start_error"]
+    assert drew(out, "steady_heat")
+    source = np.linspace(1.0, 3.0, 5)
+    u = example.steady_state(example.TRUE, source)
+    assert np.max(np.abs(example.residual(u, example.TRUE, source))) < 1e-9
+    check_grads(lambda c: example.steady_state(c, source), example.TRUE, order=1)
+
+
+def test_deq_digits(out):
+    pytest.importorskip("sklearn")
+    example = load_example("deq_digits")
+    result = example.main(out=out, samples=200, state=10, maxiter=20)
+    assert result["test_accuracy"] >= 0.6  # chance is 0.1; the full run (all digits, state 48) reaches 98.9 %
+    assert result["memory_implicit"] > 0 and result["memory_unrolled"] > 0
+    assert drew(out, "deq_digits")
+    rng = np.random.default_rng(1)
+    params = example.init(rng, 4, 3, 2)
+    x, labels = rng.uniform(size=(5, 4)), np.array([0, 1, 1, 0, 1])
+    check(lambda p: example.loss(p, x, labels), params, order=1)

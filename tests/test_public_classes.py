@@ -42,6 +42,8 @@ INSTANCES = {
     lagrad.Primitive: lambda: _system().program.equations[0].primitive,
     lagrad.BranchError: lambda: _error(lagrad.BranchError),
     lagrad.TraceEnded: lambda: _error(lagrad.TraceEnded),
+    lagrad.NotConvergedError: lambda: _error(lagrad.NotConvergedError),
+    lagrad.SingularBlockError: lambda: _error(lagrad.SingularBlockError),
     lagrad.testing.GradientCheckError: lambda: _error(lagrad.testing.GradientCheckError),
     lagrad.optimize.Stepper: lambda: lagrad.optimize.adam(),
     lagrad.Derivation: lambda: lagrad.derive(lambda x: (x * x).sum(), np.ones(2)),

@@ -57,6 +57,8 @@ TAKES_A_FUNCTION = {
     "value_and_grad", "vjp", "elimination_cost", "elimination_graph", "plan", "sparsity",
     # the structured loops: carries, xs, ys and checkpointed arguments are trees (tests/test_loops.py)
     "checkpoint", "fori_loop", "scan", "while_loop",
+    # implicit equations: a function, then arrays only (trees refused: tests/test_implicit.py)
+    "fixed_point", "root", "argmin",
 }  # fmt: skip
 #: lagrad's exports that take an array: each maps over trees (tested below).
 TAKES_AN_ARRAY = {"indicator", "stop_gradient", "tag", "value", "tree_flatten", "tree_map", "tree_unflatten"}

@@ -27,6 +27,7 @@ from .core import (
 )
 from .derive import Derivation, derive
 from .elimination import EliminationGraph, elimination_cost, elimination_graph
+from .implicit import NotConvergedError, SingularBlockError, argmin, fixed_point, root
 from .loops import checkpoint, fori_loop, scan, while_loop
 from .plan import Plan, plan
 from .sparse_derivatives import Sparsity, sparsity
@@ -56,13 +57,16 @@ __all__ = [
     "EliminationGraph",
     "Equation",
     "Multipliers",
+    "NotConvergedError",
     "Plan",
     "Primitive",
     "Program",
+    "SingularBlockError",
     "Sparsity",
     "SymbolicMatrix",
     "TraceEnded",
     "adjoint",
+    "argmin",
     "checkpoint",
     "compile",
     "defjvp",
@@ -75,6 +79,7 @@ __all__ = [
     "elementwise_grad",
     "elimination_cost",
     "elimination_graph",
+    "fixed_point",
     "fori_loop",
     "grad",
     "hessian",
@@ -86,6 +91,7 @@ __all__ = [
     "optimize",
     "plan",
     "primitive",
+    "root",
     "scan",
     "scipy",
     "sparsity",

@@ -148,6 +148,7 @@ def _draw_blocks(
     symbols: np.ndarray | None,
     levels: list[list[int]] | None,
     title: str,
+    implicit: frozenset[int] = frozenset(),
 ) -> Any:
     from matplotlib.colors import LogNorm
     from matplotlib.patches import Rectangle
@@ -158,13 +159,14 @@ def _draw_blocks(
     shown = np.ma.masked_invalid(np.where(matrix > 0, matrix, np.nan))
     image = ax.imshow(shown, cmap="viridis", norm=norm, interpolation="nearest", aspect="equal")
     for d in range(n):  # the diagonal (-I, or a group's own blocks) in grey: the partials stand out
-        ax.add_patch(Rectangle((d - 0.5, d - 0.5), 1, 1, facecolor="0.85", edgecolor="none"))
+        shade = "#fdae6b" if d in implicit else "0.85"  # an implicit equation's block, not -I, in orange
+        ax.add_patch(Rectangle((d - 0.5, d - 0.5), 1, 1, facecolor=shade, edgecolor="none"))
     size = max(6.0, min(10.0, 80.0 / n))  # points: as large as the cells allow
     if labels:
         for i in range(n):
             for k in range(n):
                 if i == k and symbols is not None:
-                    text = "-1"
+                    text = symbols[i, i]  # -1, or an implicit equation's block
                 elif symbols is not None:
                     text = symbols[i, k]
                 elif np.isfinite(matrix[i, k]):
@@ -218,7 +220,8 @@ def plot_system(
     ax: Axes | None = None,
 ) -> Figure:
     """Draw ``A``: one cell per variable (or per group), coloured by the block's size or
-    norm, ``-1`` blocks in grey on the diagonal.
+    norm, ``-1`` blocks in grey on the diagonal (an implicit equation's block, which breaks
+    the triangle, in orange).
 
     `labels` writes ``∂f_k/∂z_i`` in each cell (default: programs of at most
     `LABEL_LIMIT` variables); `scalar` adds a second panel with the nonzeros of the
@@ -256,6 +259,7 @@ def plot_system(
         symbols=symbols,
         levels=solve_levels(system) if levels and groups is None else None,
         title=title,
+        implicit=frozenset(system.implicit) if groups is None else frozenset(),
     )
     if scalar:
         if len(axes) < 2:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
-from .operators import _has_nan, operator
+from .operators import _has_nan, implicit_diagonals, operator
 
 
 def back_substitution(
@@ -35,8 +35,11 @@ def back_substitution(
     `mask=False` turns zero means zero off: for an output that is itself NaN, whose
     gradient must not come back looking clean.
     `diagonals`: the equations whose diagonal block is not ``-I`` (`AdjointSystem.implicit`);
-    λ_k is then ``diagonal.solve`` of what the blocks send.
+    λ_k is then ``diagonal.solve`` of what the blocks send; by default, the program's own
+    (`operators.implicit_diagonals`).
     """
+    if diagonals is None and program.implicit:
+        diagonals = implicit_diagonals(program, tape)
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
         lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core import Program, Tape
 from ..core.program import real_size, unflat
-from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched
+from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched, implicit_diagonals
 
 
 def forward_substitution(
@@ -29,7 +29,7 @@ def forward_substitution(
     (see the module docstring): the tangents of `outputs` (default: every variable)
     are the ones looked at for NaN. `batched`: every tangent has a leading axis of k.
     `diagonals`: the equations whose diagonal block is not ``-I``; t_k is then
-    ``diagonal.solve_transpose`` of what the blocks send.
+    ``diagonal.solve_transpose`` of what the blocks send; by default, the program's own.
 
     A tangent sweep meets ``0 × ∞`` where reverse mode does not: in ``sqrt(x) * x`` at 0
     the infinite tangent of ``sqrt(x)`` meets the zero partial ``x``, while the reverse
@@ -37,6 +37,8 @@ def forward_substitution(
     resolves. So NaN entries left in the wanted outputs are recomputed by transposed
     solves: the Jacobian rows of those entries by one batched back-substitution, applied
     to the given tangents (real values; traced ones are left as they are)."""
+    if diagonals is None and program.implicit:
+        diagonals = implicit_diagonals(program, tape)
     with np.errstate(invalid="ignore"):
         t = _forward_substitution(program, tape, tangents, start, False, batched, outputs, diagonals)
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]

@@ -293,3 +293,13 @@ def _transposed(
 
     lam = back_substitution(program, tape, seeds)
     return lam[0] if lam[0] is not None else zeros_of(in_shape, dtype)
+
+
+def implicit_diagonals(program: Any, tape: Any) -> dict[int, Any]:
+    """The diagonal blocks other than ``-I`` of a Program at one run (its `implicit`
+    equations, whose primitive makes them: ``primitive.diagonal(equation, values)``), by the
+    variable each defines: what every solver reads for ``A[k, k]``."""
+    return {
+        program.equations[j].out: program.equations[j].primitive.diagonal(program.equations[j], tape.values[j])
+        for j in program.implicit
+    }

@@ -270,8 +270,8 @@ class AdjointSystem:
                 f"{given}; for a function with several outputs, use lagrad.vjp"
             )
         self.cotangent = cotangent
-        #: equation -> its diagonal block where that is not -I (none in a Program today)
-        self.implicit: dict[int, Diagonal] = {}
+        #: variable -> its equation's diagonal block where that is not -I (`Program.implicit`)
+        self.implicit: dict[int, Diagonal] = operators.implicit_diagonals(program, tape)
         self._solutions: dict[str, Multipliers] = {}
 
     # -- the system ---------------------------------------------------------------

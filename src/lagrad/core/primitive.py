@@ -132,6 +132,10 @@ class Primitive:
         self._plans: dict[int, Plan] = {}
         #: argument position -> its resolved operator (`lagrad.adjoint.operators.operator`)
         self.operators: dict[int, Any] = {}
+        #: an implicit equation's diagonal block at one run, ``diagonal(equation, values)``
+        #: -> an `adjoint.system.Diagonal` (None: the equation defines its variable
+        #: explicitly, ``-I``); `Program.implicit` lists the equations that have one
+        self.diagonal: Callable[[Any, Any], Any] | None = None
         self.__doc__ = getattr(impl, "__doc__", None)
         self.__wrapped__ = impl
 

@@ -323,6 +323,7 @@ class Program:
 
     __slots__ = (
         "inputs", "equations", "outputs", "in_tree", "out_tree", "input_names", "guards", "tags", "has_complex",
+        "implicit",
     )  # fmt: skip
 
     def __init__(
@@ -349,6 +350,8 @@ class Program:
             "tags": MappingProxyType(dict(tags or {})),
             "has_complex": has_complex,  # multipliers of real variables may arrive complex
         }
+        # the equations (by position) whose diagonal block is not -I: fixed points, roots (`lagrad.implicit`)
+        fields["implicit"] = tuple(k for k, eq in enumerate(fields["equations"]) if eq.primitive.diagonal is not None)
         for name, value in fields.items():
             object.__setattr__(self, name, value)
 

@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Any
 
 #: The examples, in the order ``lagrad demo --help`` lists them.
-EXAMPLES = ("heat_equation", "densenet_block", "inception_block", "branches", "maximize")
+EXAMPLES = (
+    "heat_equation",
+    "densenet_block",
+    "inception_block",
+    "branches",
+    "maximize",
+    "bilevel_ridge",
+    "steady_heat",
+    "deq_digits",
+)
 
 __all__ = ["EXAMPLES", "run_from_command_line"]
 
