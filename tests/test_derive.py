@@ -108,3 +108,20 @@ def test_arguments_left_out_of_argnums_are_values_without_a_derivative():
     value, grads = _run_with_numpy_alone(text, w1, w2)
     expected_value, expected = lagrad.value_and_grad(f, (0, 1))(w1, w2, scale)
     assert value == expected_value and all(np.array_equal(g, e) for g, e in zip(grads, expected))
+
+
+def test_loops_and_implicit_equations_are_refused_not_written_wrong():
+    """Their multipliers are a loop or a linear solve, not one block product: derive refuses
+    them by name instead of writing a back-substitution that skips the diagonal block."""
+    w = 0.01 * np.arange(9.0).reshape(3, 3)
+
+    def deq(w):
+        return lnp.sum(lagrad.fixed_point(lambda z, w: lnp.tanh(w @ z + 1.0), np.zeros(3), w) ** 2)
+
+    def looped(x):
+        return lnp.sum(lagrad.fori_loop(0, 3, lambda i, u: u + 0.1 * lnp.sin(u), x) ** 2)
+
+    with pytest.raises(NotImplementedError, match=r"lagrad\.derive: z2 = implicit"):
+        lagrad.derive(deq, w)
+    with pytest.raises(NotImplementedError, match=r"lagrad\.derive: .* = loop"):
+        lagrad.derive(looped, np.ones(3))

@@ -253,3 +253,13 @@ def test_bad_options_are_refused():
         lagrad.fixed_point(affine, np.zeros(N), A, B, solver="bisect")
     with pytest.raises(TypeError, match="parameters are real arrays"):
         lagrad.fixed_point(affine, np.zeros(N), A, B.astype(complex))
+
+
+def test_compile_is_refused_by_name_rather_than_baking_in_the_solve():
+    w = 0.01 * np.arange(9.0).reshape(3, 3)
+
+    def deq(w):
+        return lnp.sum(lagrad.fixed_point(lambda z, w: lnp.tanh(w @ z + 1.0), np.zeros(3), w) ** 2)
+
+    with pytest.raises(NotImplementedError, match=r"lagrad\.fixed_point inside lagrad\.compile"):
+        lagrad.compile(lagrad.grad(deq))(w)

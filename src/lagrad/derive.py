@@ -179,6 +179,13 @@ def derive(fun: Any, *args: Any, argnums: int | Sequence[int] | None = None, **k
     out = _scalar_output(traced, "derive")
     if program.has_complex:
         raise NotImplementedError("lagrad.derive: complex values are not supported yet; use lagrad.grad")
+    for eq in program.equations:
+        if eq.primitive.diagonal is not None or hasattr(eq.primitive, "nested_lines"):
+            raise NotImplementedError(
+                f"lagrad.derive: z{eq.out + 1} = {eq.primitive.name}(...) is a structured loop or an "
+                f"implicit equation, whose derivative derive does not write out yet; use lagrad.grad "
+                f"(or lagrad.compile for a loop)"
+            )
     writer = _Writer()
     name = f"{getattr(fun, '__name__', 'f')}_grad".replace("<", "").replace(">", "")
     nums, _ = _argnums(argnums, len(args), "derive")

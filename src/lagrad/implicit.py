@@ -655,6 +655,11 @@ def _implicit(
         params.append(p)
     theta = tuple(params)
     plain = tuple(transforms.value(p) for p in theta)
+    if any(type(p) is Var for p in plain):  # only lagrad.compile's trace keeps its values traced
+        raise NotImplementedError(
+            f"lagrad.{who} inside lagrad.compile is not supported yet: the forward solve would be "
+            f"baked into the compiled code. Call the function without lagrad.compile."
+        )
     probe = G(z0, *plain)
     if type(probe) is Var:
         raise TypeError(
