@@ -300,3 +300,22 @@ def test_bad_policies_and_lengths():
         lagrad.scan(lambda c, x: (c, c), 1.0)
     with pytest.raises(ValueError, match="same leading length"):
         lagrad.scan(lambda c, x: (c, c), 1.0, (np.ones(3), np.ones(2)))
+
+
+def test_a_fixed_point_inside_the_body_keeps_its_diagonal_block():
+    """The body's back-substitution solves the implicit equation's block, as the outer one does."""
+    x = np.linspace(0.1, 1.0, 4)
+
+    def f(x):
+        def body(i, u):
+            return u + lagrad.fixed_point(lambda z, u: 0.3 * lnp.tanh(z[::-1] + u), np.zeros(4), u) * u
+
+        return lnp.sum(lagrad.fori_loop(0, 2, body, x) ** 2)
+
+    e = 1e-6
+    fd = np.array([(f(x + e * d) - f(x - e * d)) / (2 * e) for d in np.eye(4)])
+    np.testing.assert_allclose(lagrad.grad(f)(x), fd, rtol=1e-7)
+    np.testing.assert_allclose(lagrad.jacobian(f, mode="fwd")(x), fd, rtol=1e-7)
+    g = lagrad.grad(f)
+    hessian_fd = np.array([(g(x + e * d) - g(x - e * d)) / (2 * e) for d in np.eye(4)])
+    np.testing.assert_allclose(lagrad.hessian(f)(x), hessian_fd, rtol=1e-6, atol=1e-8)

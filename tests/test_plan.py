@@ -57,3 +57,24 @@ def test_several_arguments_leave_sparse_out_and_elimination_can_win():
 def test_auto_refuses_aux():
     with pytest.raises(ValueError, match="has_aux"):
         lagrad.jacobian(lnp.sin, method="auto", has_aux=True)
+
+
+def test_loops_and_implicit_equations_leave_elimination_out_and_stay_right():
+    """Elimination refuses a fixed point (its diagonal block is not -I) and several-array loop
+    values, so `auto` chooses between the sweeps there; both answers match finite differences."""
+    x = np.linspace(0.1, 1.0, 4)
+
+    def looped(x):
+        return lagrad.fori_loop(0, 3, lambda i, u: u + 0.1 * lnp.sin(u), x) * x
+
+    def implicit(x):
+        return lagrad.fixed_point(lambda z, x: 0.3 * lnp.tanh(z[::-1] + x), np.zeros(4), x) * x
+
+    for f in (looped, implicit):
+        plan = lagrad.plan(f, x)
+        assert "elimination" not in plan.costs and plan.method in ("rev", "fwd")
+        e = 1e-6
+        fd = np.stack([(np.asarray(f(x + e * d)) - np.asarray(f(x - e * d))) / (2 * e) for d in np.eye(4)], -1)
+        np.testing.assert_allclose(lagrad.jacobian(f, method="auto")(x), fd, rtol=1e-7, atol=1e-9)
+    with pytest.raises(NotImplementedError, match=r"elimination.*implicit equation"):
+        lagrad.jacobian(implicit, method="elimination")(x)

@@ -78,6 +78,13 @@ class EliminationGraph:
         n_in = program.n_inputs
         self.inputs = list(range(n_in))
         outputs = [o for o in program.outputs if not isinstance(o, Constant)]
+        if program.implicit:
+            k = program.implicit[0]
+            raise NotImplementedError(
+                f"lagrad.jacobian(method='elimination'): z{program.equations[k].out + 1} is an implicit "
+                f"equation (fixed_point, root, argmin), whose diagonal block is not -I; elimination "
+                f"handles explicit programs only. Use mode='rev', 'fwd' or sparse=True."
+            )
         for i in range(program.n_vars):
             shape = program.shape(i)
             if is_parts_shape(shape) or np.dtype(program.dtype(i)).kind == "c":

@@ -32,7 +32,7 @@ import numpy as np
 from . import schedule as schedules
 from .adjoint.backward import _back_substitution
 from .adjoint.forward import forward_substitution
-from .adjoint.operators import _has_nan
+from .adjoint.operators import _has_nan, implicit_diagonals
 from .core import Program, Tape, Trace, Var, registry
 from .core.primitive import Primitive, defbatch, defjvp_joint, defvjp_argnum
 from .core.program import META, READ, Aval, Constant, Parts, new_equation, zeros_of
@@ -538,7 +538,9 @@ class _Sweep:
             return [None] * body.n_carry
         # one unguarded sweep per step; zero means zero is applied to the whole loop when its
         # result shows NaN (`_cotangents`), as back-substitution does for a whole program
-        lam = _back_substitution(program, Tape(taped, None), seeds, False, self.guarded, self.batched, None)
+        tape = Tape(taped, None)
+        diagonals = implicit_diagonals(program, tape) if program.implicit else None  # a fixed point in the body
+        lam = _back_substitution(program, tape, seeds, False, self.guarded, self.batched, diagonals)
         first = body.n_index
         out = lam[first : first + body.n_carry]
         for j in range(body.n_x):

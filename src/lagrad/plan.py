@@ -67,9 +67,14 @@ def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0) -> Plan:
 
     traced = _trace(fun, args, {}, argnums, "jacobian")
     program = traced.program
-    graph = EliminationGraph(program, traced.tape)
     n_in = sum(int(np.prod(s)) for s, _ in program.inputs)
     n_out = sum(int(np.size(o)) for o in traced.outputs)
+    try:
+        graph = EliminationGraph(program, traced.tape)
+    except (TypeError, NotImplementedError):  # loops, implicit equations, several-array values
+        sweep = len(program.equations)  # no block sizes to count: a unit per equation
+        costs = {"rev": n_out * sweep, "fwd": n_in * sweep}
+        return Plan(costs, (n_in, n_out), sweep, None)
     sweep = sum(
         graph.sizes[w] if kind == DIAGONAL else graph.sizes[u] * graph.sizes[w] for (u, w), kind in graph.edges.items()
     )
