@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Aval, Var, View, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
+from ..core.backend import is_lazy
 from . import reductions
 from ._register import array_like, function, holds_traced, method, nondiff, prim
 
@@ -356,6 +357,8 @@ def shares_memory(out: Any, a: Any) -> bool:
     """Whether NumPy's own operation made `out` a view of `a` (their values' layouts
     are NumPy's, so the forward values answer it)."""
     out, a = _value(out), _value(a)
+    if is_lazy(out):  # no memory to ask: a Dask reshape behaves as NumPy's of a C-ordered array, a view
+        return True
     return out.size == 0 or np.may_share_memory(out, a)
 
 
