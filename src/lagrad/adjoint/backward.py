@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
-from ..core.backend import is_lazy
+from ..core.backend import any_lazy, is_lazy
 from .operators import _has_nan, operator
 
 
@@ -40,6 +40,9 @@ def back_substitution(
     `diagonals`: the equations whose diagonal block is not ``-I`` (`AdjointSystem.implicit`);
     λ_k is then ``diagonal.solve`` of what the blocks send.
     """
+    if mask is not False and (mask is not True or any_lazy(tape.outputs)):  # Dask: one sweep, masked lazily
+        with np.errstate(invalid="ignore"):
+            return _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
         lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way

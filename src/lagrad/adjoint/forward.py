@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape
-from ..core.backend import is_lazy
+from ..core.backend import any_lazy, is_lazy
 from ..core.program import real_size, unflat
 from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched
 
@@ -38,6 +38,9 @@ def forward_substitution(
     resolves. So NaN entries left in the wanted outputs are recomputed by transposed
     solves: the Jacobian rows of those entries by one batched back-substitution, applied
     to the given tangents (real values; traced ones are left as they are)."""
+    if any_lazy(tape.outputs):  # Dask: one sweep, the masks in the graph, nothing looked at
+        with np.errstate(invalid="ignore"):
+            return _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
     with np.errstate(invalid="ignore"):
         t = _forward_substitution(program, tape, tangents, start, False, batched, outputs, diagonals)
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]

@@ -1423,6 +1423,8 @@ def _like(np_fun: Any) -> Any:
             if isinstance(a, Aval):
                 return np_fun(np.empty(a.shape, a.dtype), dtype=dtype, order=order, shape=shape, **kw)
             a = a.value
+        if is_lazy(a):  # Dask's own: no memory order or subclass to ask for
+            return np_fun(a, dtype=dtype, shape=shape, **kw)
         return np_fun(a, dtype=dtype, order=order, subok=subok, shape=shape, **kw)
 
     like.__name__ = np_fun.__name__
