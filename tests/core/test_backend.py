@@ -268,3 +268,22 @@ def test_every_covered_function_keeps_dask_lazy_and_right_or_says_why_not():
     assert len(lazy_ok) >= 180, (len(lazy_ok), len(refused), len(uncalled))
     for name in ("numpy.logaddexp", "numpy.matmul", "numpy.cumsum", "numpy.concatenate", "scipy.special.expit"):
         assert name in lazy_ok
+
+
+# ----- a real cluster: two worker processes ------------------------------------------------
+
+
+def test_gradients_on_a_local_cluster_of_two_processes():
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    X, y, w = _data(n=400, d=5, seed=4)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        Xd, yd = da.from_array(X, chunks=(100, 5)), da.from_array(y, chunks=100)
+        v, g = lagrad.value_and_grad(logistic_loss)(da.from_array(w), Xd, yd)
+        assert isinstance(g, da.Array)
+        v, g = client.compute([v, g], sync=True)
+        assert len(client.scheduler_info()["workers"]) == 2
+    np.testing.assert_allclose(g, lagrad.grad(logistic_loss)(w, X, y), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(v, logistic_loss(w, X, y), rtol=1e-10)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 #: The examples, in the order ``lagrad demo --help`` lists them.
-EXAMPLES = ("heat_equation", "densenet_block", "inception_block", "branches", "maximize")
+EXAMPLES = ("heat_equation", "densenet_block", "inception_block", "branches", "maximize", "dask_logistic")
 
 __all__ = ["EXAMPLES", "run_from_command_line"]
 
