@@ -22,7 +22,7 @@ from . import numpy as lnp
 from .adjoint import SOLVERS, AdjointSystem, back_substitution, forward_substitution, input_gradients
 from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
-from .core.backend import any_lazy, gradients_like, is_lazy, lazy_guard
+from .core.backend import any_lazy, check_one_library, gradients_like, is_lazy, lazy_guard
 from .core.program import Constant
 from .tree import tree_flatten, tree_map
 
@@ -266,6 +266,8 @@ def _trace(
 ) -> _Traced:
     _check_callable(fun, who)
     nums, single = _argnums(argnums, len(args), who)
+    if not all(type(a) is np.ndarray for a in args):  # NumPy alone: nothing to check
+        check_one_library(args, who)
     trace = Trace(record_source=record_source)
     selected = tuple(args[i] for i in nums)
     for i, arg in zip(nums, selected):

@@ -287,3 +287,50 @@ def test_gradients_on_a_local_cluster_of_two_processes():
         assert len(client.scheduler_info()["workers"]) == 2
     np.testing.assert_allclose(g, lagrad.grad(logistic_loss)(w, X, y), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(v, logistic_loss(w, X, y), rtol=1e-10)
+
+
+class _FakeCupy:
+    """Stands in for a CuPy array (CuPy is not installed here): its library is named 'cupy'."""
+
+    __module__ = "cupy"
+
+    def __init__(self, n):
+        self.shape, self.dtype = (n,), np.dtype(float)
+
+
+def test_mixing_libraries_that_do_not_combine_names_both():
+    with pytest.raises(TypeError, match=r"lagrad.grad: the arguments mix cupy arrays \(args\[1\]\) and numpy arrays"):
+        lagrad.grad(lambda w, x: np.sum(w))(np.ones(2), _FakeCupy(2))
+    with pytest.raises(TypeError, match=r"mix cupy arrays \(args\[1\]\[0\]\) and dask arrays \(args\[0\]\)"):
+        lagrad.grad(lambda w, x: np.sum(w))(lazy(np.ones(2)), [_FakeCupy(2)])
+    g = lagrad.grad(lambda w, x: np.sum(w * x))(np.ones(2), lazy(np.arange(2.0)))  # Dask takes NumPy in
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 1.0])
+
+
+# ----- CuPy: the same path on a GPU, where there is one ---------------------------------------
+
+
+@pytest.fixture
+def cupy():
+    cp = pytest.importorskip("cupy", reason="CuPy is not installed: these tests run where CuPy and a GPU are")
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("CuPy is installed but sees no GPU")
+    except cp.cuda.runtime.CUDARuntimeError as error:  # pragma: no cover - only with CuPy and no driver
+        pytest.skip(f"CuPy is installed but sees no GPU ({error})")
+    return cp
+
+
+def test_gradients_stay_on_the_gpu(cupy):  # pragma: no cover - needs CuPy and a GPU
+    X, y, w = _data(n=64, d=4)
+    v, g = lagrad.value_and_grad(logistic_loss)(cupy.asarray(w), cupy.asarray(X), cupy.asarray(y))
+    assert isinstance(g, cupy.ndarray)
+    np.testing.assert_allclose(cupy.asnumpy(g), lagrad.grad(logistic_loss)(w, X, y), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(float(v), logistic_loss(w, X, y), rtol=1e-12)
+    J = lagrad.jacobian(lambda w: np.tanh(cupy.asarray(X) @ w))(cupy.asarray(w))
+    np.testing.assert_allclose(cupy.asnumpy(J), (1 - np.tanh(X @ w) ** 2)[:, None] * X, rtol=1e-10, atol=1e-12)
+
+
+def test_a_numpy_weight_with_a_cupy_batch_names_both(cupy):  # pragma: no cover - needs CuPy and a GPU
+    with pytest.raises(TypeError, match="mix cupy arrays .* and numpy arrays"):
+        lagrad.grad(logistic_loss)(np.ones(3), cupy.ones((4, 3)), cupy.ones(4))

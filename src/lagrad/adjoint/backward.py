@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
-from ..core.backend import any_lazy, is_lazy
+from ..core.backend import any_lazy, as_lazy, is_lazy
 from .operators import _has_nan, operator
 
 
@@ -41,6 +41,7 @@ def back_substitution(
     λ_k is then ``diagonal.solve`` of what the blocks send.
     """
     if mask is not False and (mask is not True or any_lazy(tape.outputs)):  # Dask: one sweep, masked lazily
+        seeds = {i: as_lazy(seed) for i, seed in seeds.items()}  # a NumPy seed would broadcast to full size here
         with np.errstate(invalid="ignore"):
             return _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result

@@ -104,13 +104,27 @@ def any_lazy(args: Any) -> bool:
     return is_lazy(args)
 
 
+def as_lazy(x: Any) -> Any:
+    """A NumPy seed or tangent as a (one-chunk) Dask array, so that what the rules broadcast it
+    to is built on the workers, not in this process and sent to them; other values as given."""
+    if type(x) is not np.ndarray and not isinstance(x, np.generic):
+        return x
+    import dask.array as da
+
+    return da.from_array(np.asarray(x))
+
+
 def gradients_like(lam: list[Any], leaves: list[Any]) -> list[Any]:
     """The inputs' multipliers `lam` (None: zero) in the library of the inputs `leaves`: a
     gradient that never met a Dask value (a linear function's, a constant's) is still a Dask
     array, chunked as its input."""
     out = list(lam)
     for j, leaf in enumerate(leaves):
-        if not is_lazy(leaf) or is_lazy(out[j]) or hasattr(out[j], "_trace"):
+        if not is_lazy(leaf) or hasattr(out[j], "_trace"):
+            continue
+        if is_lazy(out[j]):
+            if out[j].shape == leaf.shape and out[j].chunks != leaf.chunks:
+                out[j] = out[j].rechunk(leaf.chunks)
             continue
         import dask.array as da
 
@@ -134,3 +148,34 @@ UNKNOWN_SHAPE = (
 def unknown_shape(shape: Any) -> bool:
     """Whether a shape has an axis of unknown length (Dask writes NaN)."""
     return isinstance(shape, tuple) and any(isinstance(s, float) for s in shape)
+
+
+#: Libraries whose arrays combine with NumPy's in one operation (the result is theirs).
+PROMOTES_NUMPY = frozenset({"dask"})
+
+
+def _arrays(args: Any, where: str) -> Any:
+    if isinstance(args, (list, tuple)):
+        for i, a in enumerate(args):
+            yield from _arrays(a, f"{where}[{i}]")
+    elif isinstance(args, dict):
+        for k, a in args.items():
+            yield from _arrays(a, f"{where}[{k!r}]")
+    elif hasattr(args, "shape") and hasattr(args, "dtype") and not isinstance(args, np.generic):
+        yield where, _plain(args)
+
+
+def check_one_library(args: Any, who: str) -> None:
+    """Refuse arguments from two array libraries that do not combine (CuPy with NumPy, Dask with
+    CuPy...), naming both, before anything is traced; NumPy's with Dask's combine as Dask does."""
+    first: dict[str, str] = {}
+    for where, a in _arrays(args, "args"):
+        first.setdefault(backend_name(a), where)
+    names = set(first)
+    if len(names) < 2 or (len(names) == 2 and "numpy" in names and not names - {"numpy"} - PROMOTES_NUMPY):
+        return
+    (a, wa), (b, wb) = sorted(first.items())[:2]
+    raise TypeError(
+        f"lagrad.{who}: the arguments mix {a} arrays ({wa}) and {b} arrays ({wb}), which do not combine in "
+        f"one operation; put every array in one library first (e.g. {b}.asarray(x) or x.get() back to NumPy)"
+    )
