@@ -567,7 +567,7 @@ class Trace:
         except AttributeError:  # several outputs, or a Python scalar from a user's primitive
             ans = Parts(ans) if isinstance(ans, tuple) else np.asarray(ans)
             shape, dtype = ans.shape, ans.dtype
-        if type(ans) is not np.ndarray and unknown_shape(shape):  # Dask's boolean selections
+        if shape and type(ans) is not np.ndarray and unknown_shape(shape):  # Dask's boolean selections
             raise _equation_error(self, prim, args, params, ValueError(UNKNOWN_SHAPE))
         plan = prim._plans.get(key) or prim.plan(key, pos)
         if plan.ans:
