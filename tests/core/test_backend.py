@@ -332,5 +332,5 @@ def test_gradients_stay_on_the_gpu(cupy):  # pragma: no cover - needs CuPy and a
 
 
 def test_a_numpy_weight_with_a_cupy_batch_names_both(cupy):  # pragma: no cover - needs CuPy and a GPU
-    with pytest.raises(TypeError, match="mix cupy arrays .* and numpy arrays"):
+    with pytest.raises(TypeError, match=r"mix cupy arrays .* and numpy arrays"):
         lagrad.grad(logistic_loss)(np.ones(3), cupy.ones((4, 3)), cupy.ones(4))
