@@ -39,6 +39,7 @@ INSTANCES = {
     lagrad.Primitive: lambda: _system().program.equations[0].primitive,
     lagrad.BranchError: lambda: _error(lagrad.BranchError),
     lagrad.TraceEnded: lambda: _error(lagrad.TraceEnded),
+    lagrad.LazyComputeError: lambda: _error(lagrad.LazyComputeError),
     lagrad.testing.GradientCheckError: lambda: _error(lagrad.testing.GradientCheckError),
     lagrad.optimize.Stepper: lambda: lagrad.optimize.adam(),
     lagrad.tree.TreeDef: lambda: lagrad.tree_flatten({"a": [1.0, 2.0], "b": None})[1],

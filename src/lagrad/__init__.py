@@ -24,6 +24,7 @@ from .core import (
     defvjp_argnum,
     primitive,
 )
+from .core.backend import LazyComputeError
 from .transforms import (
     adjoint,
     elementwise_grad,
@@ -47,6 +48,7 @@ __all__ = [
     "Block",
     "BranchError",
     "Equation",
+    "LazyComputeError",
     "Multipliers",
     "Primitive",
     "Program",
