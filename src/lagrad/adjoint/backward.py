@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
-from ..core.backend import any_lazy, as_lazy, is_lazy
+from ..core.backend import any_lazy, as_lazy, derivative_error, is_lazy
 from .operators import _has_nan, operator
 
 
@@ -43,7 +43,10 @@ def back_substitution(
     if mask is not False and (mask is not True or any_lazy(tape.outputs)):  # Dask: one sweep, masked lazily
         seeds = {i: as_lazy(seed) for i, seed in seeds.items()}  # a NumPy seed would broadcast to full size here
         with np.errstate(invalid="ignore"):
-            return _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)
+            try:
+                return _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)
+            except Exception as error:
+                raise derivative_error(error, "dask") from error
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
         lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way

@@ -179,3 +179,20 @@ def check_one_library(args: Any, who: str) -> None:
         f"lagrad.{who}: the arguments mix {a} arrays ({wa}) and {b} arrays ({wb}), which do not combine in "
         f"one operation; put every array in one library first (e.g. {b}.asarray(x) or x.get() back to NumPy)"
     )
+
+
+def derivative_error(error: Exception, backend: str) -> Exception:
+    """`error`, raised by a rule while a sweep ran on `backend`'s (lazy) arrays, with the
+    primitive whose derivative raised it and the library named (the innermost frame of the
+    sweep holding an equation `eq` says which)."""
+    name, tb = None, error.__traceback__
+    while tb is not None:
+        eq = tb.tb_frame.f_locals.get("eq")
+        if eq is not None and hasattr(eq, "primitive"):
+            name = f"{eq.primitive.name} (equation z{eq.out + 1})"
+        tb = tb.tb_next
+    message = f"lagrad: the derivative of {name or 'an equation'} on {backend} arrays: {error}"
+    try:
+        return type(error)(message)
+    except Exception:
+        return ValueError(message)
