@@ -334,3 +334,13 @@ def test_gradients_stay_on_the_gpu(cupy):  # pragma: no cover - needs CuPy and a
 def test_a_numpy_weight_with_a_cupy_batch_names_both(cupy):  # pragma: no cover - needs CuPy and a GPU
     with pytest.raises(TypeError, match=r"mix cupy arrays .* and numpy arrays"):
         lagrad.grad(logistic_loss)(np.ones(3), cupy.ones((4, 3)), cupy.ones(4))
+
+
+def test_a_container_that_contains_itself_is_looked_at_once():
+    loop = [lazy(np.ones(2))]
+    loop.append(loop)
+    assert any_lazy(loop) and not any_lazy([np.ones(1), {"a": loop[1:1]}])
+    with pytest.raises(TypeError, match=r"mix cupy arrays \(args\[1\]\) and numpy arrays"):
+        mixed = [np.ones(2), _FakeCupy(2)]
+        mixed.append(mixed)
+        lagrad.grad(lambda w: np.sum(w))(*mixed)

@@ -95,12 +95,14 @@ def lazy_guard(who: str = "grad") -> Any:
     return _Guard()
 
 
-def any_lazy(args: Any) -> bool:
-    """Whether any array among `args` (nested lists, tuples, dicts) is lazy."""
-    if isinstance(args, (list, tuple)):
-        return any(any_lazy(a) for a in args)
-    if isinstance(args, dict):
-        return any(any_lazy(a) for a in args.values())
+def any_lazy(args: Any, _seen: frozenset[int] = frozenset()) -> bool:
+    """Whether any array among `args` (nested lists, tuples, dicts) is lazy (a container
+    that contains itself is looked at once)."""
+    if isinstance(args, (list, tuple, dict)):
+        if id(args) in _seen:
+            return False
+        seen = _seen | {id(args)}
+        return any(any_lazy(a, seen) for a in (args.values() if isinstance(args, dict) else args))
     return is_lazy(args)
 
 
@@ -154,13 +156,15 @@ def unknown_shape(shape: Any) -> bool:
 PROMOTES_NUMPY = frozenset({"dask"})
 
 
-def _arrays(args: Any, where: str) -> Any:
+def _arrays(args: Any, where: str, seen: frozenset[int] = frozenset()) -> Any:
+    if isinstance(args, (list, tuple, dict)) and id(args) in seen:
+        return
     if isinstance(args, (list, tuple)):
         for i, a in enumerate(args):
-            yield from _arrays(a, f"{where}[{i}]")
+            yield from _arrays(a, f"{where}[{i}]", seen | {id(args)})
     elif isinstance(args, dict):
         for k, a in args.items():
-            yield from _arrays(a, f"{where}[{k!r}]")
+            yield from _arrays(a, f"{where}[{k!r}]", seen | {id(args)})
     elif hasattr(args, "shape") and hasattr(args, "dtype") and not isinstance(args, np.generic):
         yield where, _plain(args)
 
