@@ -95,15 +95,30 @@ def lazy_guard(who: str = "grad") -> Any:
     return _Guard()
 
 
-def any_lazy(args: Any, _seen: frozenset[int] = frozenset()) -> bool:
-    """Whether any array among `args` (nested lists, tuples, dicts) is lazy (a container
-    that contains itself is looked at once)."""
-    if isinstance(args, (list, tuple, dict)):
-        if id(args) in _seen:
-            return False
-        seen = _seen | {id(args)}
-        return any(any_lazy(a, seen) for a in (args.values() if isinstance(args, dict) else args))
-    return is_lazy(args)
+def any_lazy(args: Any) -> bool:
+    """Whether any array among `args` (nested lists, tuples, dicts) is lazy."""
+    return any(is_lazy(a) for _, a in _leaves(args, "args"))
+
+
+#: How deep the walks below look into nested containers (tree_flatten refuses deeper ones).
+_DEPTH = 64
+
+
+def _leaves(args: Any, where: str) -> Any:
+    """(path, leaf) of nested lists, tuples and dicts, without recursion: a container met
+    twice (one that contains itself) is walked once, and nesting beyond `_DEPTH` is left to
+    `tree_flatten`'s error."""
+    stack, seen = [(args, where, 0)], set()
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if id(item) in seen or depth > _DEPTH:
+                continue
+            seen.add(id(item))
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend((a, f"{path}[{k!r}]", depth + 1) for k, a in reversed(list(pairs)))
+        else:
+            yield path, item
 
 
 def as_lazy(x: Any) -> Any:
@@ -156,17 +171,10 @@ def unknown_shape(shape: Any) -> bool:
 PROMOTES_NUMPY = frozenset({"dask"})
 
 
-def _arrays(args: Any, where: str, seen: frozenset[int] = frozenset()) -> Any:
-    if isinstance(args, (list, tuple, dict)) and id(args) in seen:
-        return
-    if isinstance(args, (list, tuple)):
-        for i, a in enumerate(args):
-            yield from _arrays(a, f"{where}[{i}]", seen | {id(args)})
-    elif isinstance(args, dict):
-        for k, a in args.items():
-            yield from _arrays(a, f"{where}[{k!r}]", seen | {id(args)})
-    elif hasattr(args, "shape") and hasattr(args, "dtype") and not isinstance(args, np.generic):
-        yield where, _plain(args)
+def _arrays(args: Any, where: str) -> Any:
+    for path, a in _leaves(args, where):
+        if hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, np.generic):
+            yield path, _plain(a)
 
 
 def check_one_library(args: Any, who: str) -> None:
