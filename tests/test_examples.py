@@ -206,3 +206,14 @@ def test_deq_digits(out):
     params = example.init(rng, 4, 3, 2)
     x, labels = rng.uniform(size=(5, 4)), np.array([0, 1, 1, 0, 1])
     check(lambda p: example.loss(p, x, labels), params, order=1)
+
+
+def test_dask_logistic(capsys):
+    pytest.importorskip("dask.array", reason="Dask is not installed: pip install 'lagrad[dask]'")
+    example = load_example("dask_logistic")
+    result = example.main(rows=4000, features=6, chunk_rows=1000, cluster=False)
+    np.testing.assert_allclose(result["dask"].x, result["numpy"].x, atol=1e-6)
+    np.testing.assert_allclose(result["gradient_dask"], result["gradient_numpy"], rtol=1e-10, atol=1e-12)
+    assert "lazy dask.array.core.Array" in capsys.readouterr().out
+    w, X, y = np.random.default_rng(5).normal(size=3), np.random.default_rng(6).normal(size=(7, 3)), np.ones(7)
+    check(lambda w: example.logistic_loss(w, X, y), w)  # the loss's gradient against finite differences

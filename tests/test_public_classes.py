@@ -44,6 +44,7 @@ INSTANCES = {
     lagrad.TraceEnded: lambda: _error(lagrad.TraceEnded),
     lagrad.NotConvergedError: lambda: _error(lagrad.NotConvergedError),
     lagrad.SingularBlockError: lambda: _error(lagrad.SingularBlockError),
+    lagrad.LazyComputeError: lambda: _error(lagrad.LazyComputeError),
     lagrad.testing.GradientCheckError: lambda: _error(lagrad.testing.GradientCheckError),
     lagrad.optimize.Stepper: lambda: lagrad.optimize.adam(),
     lagrad.Derivation: lambda: lagrad.derive(lambda x: (x * x).sum(), np.ones(2)),

@@ -25,6 +25,7 @@ from .core import (
     defvjp_argnum,
     primitive,
 )
+from .core.backend import LazyComputeError
 from .derive import Derivation, derive
 from .elimination import EliminationGraph, elimination_cost, elimination_graph
 from .implicit import NotConvergedError, SingularBlockError, argmin, fixed_point, root
@@ -56,6 +57,7 @@ __all__ = [
     "Derivation",
     "EliminationGraph",
     "Equation",
+    "LazyComputeError",
     "Multipliers",
     "NotConvergedError",
     "Plan",

@@ -22,6 +22,7 @@ from . import numpy as lnp
 from .adjoint import SOLVERS, AdjointSystem, back_substitution, forward_substitution, input_gradients
 from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
+from .core.backend import any_lazy, check_one_library, gradients_like, is_lazy, lazy_guard
 from .core.program import Constant
 from .tree import tree_flatten, tree_map
 
@@ -32,9 +33,12 @@ ArgNums = int | Sequence[int]
 class _Traced:
     """A function traced on some arguments: its Program, the tracing run's Tape, output values and aux."""
 
-    __slots__ = ("program", "tape", "outputs", "aux", "single")
+    __slots__ = ("program", "tape", "outputs", "aux", "single", "leaves")
 
-    def __init__(self, program: Program, tape: Tape, outputs: list[Any], aux: Any, single: bool) -> None:
+    def __init__(
+        self, program: Program, tape: Tape, outputs: list[Any], aux: Any, single: bool, leaves: list[Any]
+    ) -> None:
+        self.leaves = leaves  # the inputs as given (a Dask input's gradient is a Dask array)
         self.program = program
         self.tape = tape
         self.outputs = outputs
@@ -52,14 +56,23 @@ def _collector_paused(fun: Fun) -> Fun:
     @functools.wraps(fun)
     def paused(*args: Any, **kwargs: Any) -> Any:
         if not gc.isenabled():  # already paused (a nested transform) or turned off by the user
-            return fun(*args, **kwargs)
+            return _lazy_checked(fun, args, kwargs)
         gc.disable()
         try:
-            return fun(*args, **kwargs)
+            return _lazy_checked(fun, args, kwargs)
         finally:
             gc.enable()
 
     return paused
+
+
+def _lazy_checked(fun: Fun, args: Any, kwargs: Any, who: str | None = None) -> Any:
+    """`fun(*args, **kwargs)`, where on Dask arrays any compute that lagrad (not a branch of
+    the user's function) would start raises an error naming the function responsible."""
+    if not any_lazy(args) and not any_lazy(kwargs):
+        return fun(*args, **kwargs)
+    with lazy_guard(who or getattr(fun, "__name__", "grad").removesuffix("_fun").lstrip("_")):
+        return fun(*args, **kwargs)
 
 
 def _is_int(a: Any) -> bool:
@@ -253,6 +266,8 @@ def _trace(
 ) -> _Traced:
     _check_callable(fun, who)
     nums, single = _argnums(argnums, len(args), who)
+    if not all(type(a) is np.ndarray for a in args):  # NumPy alone: nothing to check
+        check_one_library(args, who)
     trace = Trace(record_source=record_source)
     selected = tuple(args[i] for i in nums)
     for i, arg in zip(nums, selected):
@@ -291,7 +306,7 @@ def _trace(
     _check_outputs(out_leaves, out_tree, who, trace)
     program, tape = trace.finish(inputs, out_leaves, in_tree=in_tree, out_tree=out_tree, input_names=names)
     outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
-    return _Traced(program, tape, outputs, aux, single)
+    return _Traced(program, tape, outputs, aux, single, leaves)
 
 
 def _scalar_output(traced: _Traced, who: str) -> int | None:
@@ -331,14 +346,16 @@ def _unpack(grads: tuple[Any, ...], single: bool) -> Any:
     return grads[0] if single else tuple(grads)
 
 
-def _solve(
-    program: Program, tape: Tape, out: int | None, seed: Any, method: str, nan_output: bool = False
-) -> list[Any]:
+def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str, nan_output: Any = False) -> list[Any]:
     """Multipliers of every variable for the output seeded with `seed`, at the run `tape`. Zero
     means zero does not apply to an output that is NaN (`nan_output`): its gradient must not
-    look clean."""
+    look clean. On a lazy (Dask) output `nan_output` is itself lazy, and so is the choice."""
     if out is None:
         return [None] * program.n_vars
+    if is_lazy(nan_output):
+        if method not in ("back_substitution", *SOLVERS):
+            raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
+        return back_substitution(program, tape, {out: seed}, mask=~nan_output)
     if method == "back_substitution" or (nan_output and method in SOLVERS):
         return back_substitution(program, tape, {out: seed}, mask=not nan_output)
     if method not in SOLVERS:
@@ -346,7 +363,11 @@ def _solve(
     return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs)).lambdas
 
 
-def _is_nan(x: Any) -> bool:
+def _is_nan(x: Any) -> Any:
+    """Whether the output `x` is NaN (lazily for a Dask value: a branch of lagrad's own must
+    not compute the user's graph)."""
+    if is_lazy(x):
+        return np.isnan(x)
     try:
         return bool(np.isnan(x))
     except TypeError:
@@ -370,7 +391,7 @@ def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who:
         value_out = traced.outputs[0]
         seed = np.ones((), dtype=np.dtype(value(value_out).dtype if hasattr(value(value_out), "dtype") else float))
         lam = _solve(traced.program, traced.tape, out, seed, method, _is_nan(value(value_out)))
-        grads = _unpack(input_gradients(traced.program, lam), traced.single)
+        grads = _unpack(input_gradients(traced.program, gradients_like(lam, traced.leaves)), traced.single)
         return ((value_out, traced.aux) if has_aux else value_out), grads
 
     return value_and_grad_fun
@@ -401,7 +422,7 @@ def elementwise_grad(fun: Fun, argnums: ArgNums = 0) -> Fun:
         program = traced.program
         seeds = _seeds(program, [np.ones_like(value(o)) for o in traced.outputs], "elementwise_grad")
         lam = back_substitution(program, traced.tape, seeds)
-        return _unpack(input_gradients(program, lam), traced.single)
+        return _unpack(input_gradients(program, gradients_like(lam, traced.leaves)), traced.single)
 
     return elementwise_grad_fun
 
@@ -438,8 +459,9 @@ def vjp(fun: Fun, *primals: Any, has_aux: bool = False) -> Any:
 
     def vjp_fun(cotangent: Any) -> tuple[Any, ...]:
         cotangents = _flatten_like(program.out_tree, cotangent, "vjp", "the cotangent", "the output")
-        lam = back_substitution(program, traced.tape, _seeds(program, cotangents, "vjp"))
-        return tuple(input_gradients(program, lam))
+        lam = _lazy_checked(back_substitution, (program, traced.tape, _seeds(program, cotangents, "vjp")), {},
+                            "vjp")  # fmt: skip
+        return tuple(input_gradients(program, gradients_like(lam, traced.leaves)))
 
     return (out, vjp_fun, traced.aux) if has_aux else (out, vjp_fun)
 
@@ -453,7 +475,8 @@ def jvp(fun: Fun, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool
             f"not {type(primals).__name__} and {type(tangents).__name__}"
         )
     traced = _trace(fun, tuple(primals), {}, None, "jvp", has_aux=has_aux)
-    result = (traced.program.out_tree.unflatten(traced.outputs), _tangent_map(traced)(tuple(tangents)))
+    tangent_out = _lazy_checked(_tangent_map(traced), (tuple(tangents),), {}, "jvp")
+    result = (traced.program.out_tree.unflatten(traced.outputs), tangent_out)
     return (*result, traced.aux) if has_aux else result
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
+from ..core.backend import any_lazy, as_lazy, derivative_error, is_lazy
 from .operators import _has_nan, implicit_diagonals, operator
 
 
@@ -22,7 +23,7 @@ def back_substitution(
     *,
     keep_all: bool = False,
     batched: bool = False,
-    mask: bool = True,
+    mask: Any = True,
     diagonals: Mapping[int, Any] | None = None,
 ) -> list[Any]:
     """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``,
@@ -33,17 +34,28 @@ def back_substitution(
     contributes nothing (see `operators`).
     `batched`: every seed has a leading axis of k cotangents, solved for together.
     `mask=False` turns zero means zero off: for an output that is itself NaN, whose
-    gradient must not come back looking clean.
+    gradient must not come back looking clean. On lazy arrays (Dask) nothing is looked at:
+    one guarded sweep builds the masks into the graph, and `mask` may be a lazy boolean
+    (the output is not NaN) under which they apply.
     `diagonals`: the equations whose diagonal block is not ``-I`` (`AdjointSystem.implicit`);
     λ_k is then ``diagonal.solve`` of what the blocks send; by default, the program's own
     (`operators.implicit_diagonals`).
     """
     if diagonals is None and program.implicit:
         diagonals = implicit_diagonals(program, tape)
+    if mask is not False and (mask is not True or any_lazy(tape.outputs)):  # Dask: one sweep, masked lazily
+        seeds = {i: as_lazy(seed) for i, seed in seeds.items()}  # a NumPy seed would broadcast to full size here
+        with np.errstate(invalid="ignore"):
+            try:
+                return _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)
+            except Exception as error:
+                raise derivative_error(error, "dask") from error
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
         lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
-        if mask and any(_has_nan(v) for v in returned if v is not None):
+        if mask is not False and (mask is not True or any(is_lazy(v) for v in returned if v is not None)):
+            lam = _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)  # lazily masked
+        elif mask is not False and any(_has_nan(v) for v in returned if v is not None):
             lam = _back_substitution(program, tape, seeds, keep_all, True, batched, diagonals)
     return lam
 
@@ -53,7 +65,7 @@ def _back_substitution(
     tape: Tape,
     seeds: dict[int, Any],
     keep_all: bool,
-    guarded: bool,
+    guarded: Any,
     batched: bool,
     diagonals: Mapping[int, Any] | None,
 ) -> list[Any]:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape
+from ..core.backend import any_lazy, derivative_error, is_lazy
 from ..core.program import real_size, unflat
 from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched, implicit_diagonals
 
@@ -39,10 +40,18 @@ def forward_substitution(
     to the given tangents (real values; traced ones are left as they are)."""
     if diagonals is None and program.implicit:
         diagonals = implicit_diagonals(program, tape)
+    if any_lazy(tape.outputs):  # Dask: one sweep, the masks in the graph, nothing looked at
+        with np.errstate(invalid="ignore"):
+            try:
+                return _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
+            except Exception as error:
+                raise derivative_error(error, "dask") from error
     with np.errstate(invalid="ignore"):
         t = _forward_substitution(program, tape, tangents, start, False, batched, outputs, diagonals)
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
-        if any(_has_nan(t[o]) for o in wanted):
+        if any(is_lazy(t[o]) for o in wanted):  # Dask: the masks go into the graph, nothing is looked at
+            t = _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
+        elif any(_has_nan(t[o]) for o in wanted):
             t = _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
             for o in wanted:
                 if _has_nan(t[o]):

@@ -14,7 +14,10 @@ declared rules are resolved once (again after a rule is redeclared):
   nothing, whatever the partial it meets, so ``where(x > 0, sqrt(x), 0.0)`` has gradient 0
   where ``x <= 0`` rather than ``0 × nan``. Solvers run unguarded first and again guarded
   only if NaN shows in what they return (NaN propagates through every rule, so a result
-  without NaN is already the masked one).
+  without NaN is already the masked one). On lazy arrays (Dask), where looking for NaN
+  would compute the graph, the solvers run guarded once and the masks become part of the
+  graph; `guarded` may then be a lazy boolean, the condition under which to mask (an
+  output that is NaN is differentiated unmasked).
 
 The functions below (`apply_transpose`, `apply_block` and their batched forms) apply the
 blocks of one equation with one run's forward `values` (``(ans, *args)``, as kept).
@@ -22,11 +25,13 @@ blocks of one equation with one run's forward `values` (``(ans, *args)``, as kep
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from ..core import Trace, registry
+from ..core.backend import is_lazy
 from ..core.primitive import _at_argnum
 from ..core.program import Constant, Parts, is_parts_shape, zeros_of
 
@@ -67,12 +72,14 @@ class Operator:
         rule = self.vjp
         if rule is None:
             ct = _transposed(self.jvp, g, shape, dtype, values, params)
-            return _masked(g, ct, self.elementwise and np.shape(_plain(g)) == shape) if guarded else ct
-        if not guarded:
+            if guarded is False:
+                return ct
+            return _masked(g, ct, self.elementwise and np.shape(_plain(g)) == shape, guarded)
+        if guarded is False:
             ct = rule(g, *values, **params)
         else:
             with np.errstate(invalid="ignore"):  # 0 × inf is masked just below
-                ct = _masked(g, rule(g, *values, **params), self.elementwise)
+                ct = _masked(g, rule(g, *values, **params), self.elementwise, guarded)
         if self.elementwise and ct.shape != shape:
             ct = registry.ops.unbroadcast(ct, shape)
         return ct
@@ -83,11 +90,11 @@ class Operator:
         rule = self.jvp
         if rule is None:
             c = _transposed(self.vjp, t, shape, dtype, values, params)
-            return _masked(t, c, self.elementwise and np.shape(_plain(t)) == shape) if guarded else c
-        if not guarded:
+            return c if guarded is False else _masked(t, c, self.elementwise and np.shape(_plain(t)) == shape, guarded)
+        if guarded is False:
             return _parts(rule(t, *values, **params))
         with np.errstate(invalid="ignore"):
-            return _masked(t, _parts(rule(t, *values, **params)), self.elementwise)
+            return _masked(t, _parts(rule(t, *values, **params)), self.elementwise, guarded)
 
     def transpose_batched(self, g: Any, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any,
                           guarded: bool = False) -> Any:  # fmt: skip
@@ -95,15 +102,15 @@ class Operator:
         rule = self.batch_vjp
         if rule is None or (not self.parts and (isinstance(g, Parts) or is_parts_shape(shape))):
             return _stacked([self.transpose(r, values, params, shape, dtype, guarded) for r in _rows(g)])
-        if not guarded:
+        if guarded is False:
             ct = rule(g, *values, **params)
         else:
             with np.errstate(invalid="ignore"):
                 ct = rule(g, *values, **params)
-            if _has_nan(ct):
+            if is_lazy(ct) or _has_nan(ct):
                 if not self.elementwise:
-                    return _stacked([self.transpose(r, values, params, shape, dtype, True) for r in _rows(g)])
-                ct = np.where(g == 0, 0, ct)
+                    return _stacked([self.transpose(r, values, params, shape, dtype, guarded) for r in _rows(g)])
+                ct = _masked(g, ct, True, guarded)
         if self.elementwise and ct.shape[1:] != shape:
             ct = registry.ops.unbroadcast_batched(ct, shape)
         return ct
@@ -116,14 +123,15 @@ class Operator:
         if rule is not None and not isinstance(t, Parts):
             if self.broadcasts and len(shape) > t.ndim - 1:  # align x's axes with the result's
                 t = registry.ops.reshape(t, (t.shape[0],) + (1,) * (len(shape) - t.ndim + 1) + t.shape[1:])
-            if not guarded:
+            if guarded is False:
                 return rule(t, *values, **params)
             with np.errstate(invalid="ignore"):
                 c = rule(t, *values, **params)
-            if not _has_nan(c):
+            lazy = is_lazy(c)
+            if not lazy and not _has_nan(c):
                 return c
             if self.elementwise:
-                return np.where(t == 0, 0, c)
+                return _masked(t, c, True, guarded)
         rows = [self.apply(r, values, params, shape, dtype, guarded) for r in _rows(t)]
         return _stacked([r if r.shape == shape else registry.ops.broadcast_to(r, shape) for r in rows])
 
@@ -162,7 +170,10 @@ def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: boo
         if all(t is None for t in ts):
             return None
         out = _parts(prim.jvp_joint(ts, *values, **eq.params))
-        if guarded and _has_nan(out) and not any(_nonzero(t) for t in ts if t is not None):
+        if guarded is not False and is_lazy(out) and not isinstance(out, Parts):
+            nonzero = [np.any(t != 0) for t in ts if t is not None]
+            out = np.where(_lazy_when(~functools.reduce(np.logical_or, nonzero), guarded), 0, out)
+        elif guarded is not False and _has_nan(out) and not any(_nonzero(t) for t in ts if t is not None):
             return None
     else:
         out = None
@@ -183,7 +194,7 @@ def apply_block_batched(eq: Any, values: list[Any], tangents: list[Any], *, guar
     if not present:
         return None
     k = _batch_size(tangents[present[0]])
-    if prim.batch_jvp_joint is not None and not guarded:
+    if prim.batch_jvp_joint is not None and guarded is False:
         out = prim.batch_jvp_joint([tangents[p] if p in present else None for p in range(len(eq.args))],
                                    *values, **eq.params)  # fmt: skip
     elif prim.jvp_joint is not None or is_parts_shape(eq.shape):  # one row at a time
@@ -254,11 +265,20 @@ def _nonzero(x: Any) -> bool:
     return bool(np.any(x))
 
 
-def _masked(g: Any, ct: Any, elementwise: bool) -> Any:
+def _masked(g: Any, ct: Any, elementwise: bool, when: Any = True) -> Any:
     """A rule's result `ct` for multiplier (or tangent) `g`, with the contributions of
     g's zero entries made exactly zero where they came out NaN. An elementwise rule's
     entries are masked one by one (traceably, so higher derivatives keep the mask);
-    any other rule only when all of `g` is zero."""
+    any other rule only when all of `g` is zero.
+
+    On lazy arrays the mask is built into the graph whether or not NaN comes out (where
+    none does, the masked entries are the zeros the rule gives anyway), under the lazy
+    condition `when` (True: always)."""
+    if is_lazy(ct) or is_lazy(g):
+        if isinstance(ct, Parts):
+            return Parts(None if p is None else _masked(g, p, elementwise, when) for p in ct)
+        zero = (g == 0) if elementwise else ~np.any(g != 0)
+        return np.where(_lazy_when(zero, when), 0, ct)
     if not _has_nan(ct):
         return ct
     if elementwise:
@@ -267,6 +287,10 @@ def _masked(g: Any, ct: Any, elementwise: bool) -> Any:
         return ct
     ct = _plain(ct)
     return zeros_of(ct.shape, ct.dtype)
+
+
+def _lazy_when(condition: Any, when: Any) -> Any:
+    return condition if when is True else condition & when
 
 
 def _transposed(

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
+from .backend import UNKNOWN_SHAPE, LazyComputeError, backend_name, is_lazy, unknown_shape
 from .program import META, READ, UNREAD, Aval, Constant, Equation, Parts, Program, Tape, new_equation
 
 _levels = itertools.count(1)
@@ -576,6 +577,8 @@ class Trace:
         except AttributeError:  # several outputs, or a Python scalar from a user's primitive
             ans = Parts(ans) if isinstance(ans, tuple) else np.asarray(ans)
             shape, dtype = ans.shape, ans.dtype
+        if shape and type(ans) is not np.ndarray and unknown_shape(shape):  # Dask's boolean selections
+            raise _equation_error(self, prim, args, params, ValueError(UNKNOWN_SHAPE))
         plan = prim._plans.get(key) or prim.plan(key, pos)
         if plan.ans:
             values[0] = ans if plan.ans == READ else Aval(shape, dtype)
@@ -717,6 +720,9 @@ def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], 
     call = f"{prim.name}({', '.join(parts)}{''.join(f', {k}={v!r}' for k, v in params.items())})"
     where = user_line()
     message = f"lagrad: equation z{trace.n_vars + 1} = {call}{' at ' + where if where else ''}: {error}"
+    backends = sorted({backend_name(a) for a in args if is_lazy(a)})
+    if backends and not isinstance(error, LazyComputeError) and str(error) != UNKNOWN_SHAPE:
+        message += f" ({' and '.join(backends)} arrays: {prim.name} is refused by that library's own implementation)"
     try:
         return type(error)(message)
     except Exception:

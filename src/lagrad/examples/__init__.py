@@ -20,6 +20,7 @@ EXAMPLES = (
     "bilevel_ridge",
     "steady_heat",
     "deq_digits",
+    "dask_logistic",
 )
 
 __all__ = ["EXAMPLES", "run_from_command_line"]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
+from ..core.backend import is_lazy
 from ..core.primitive import META, UNREAD
 from . import manipulation as _shape
 from . import reductions, ufuncs
@@ -119,6 +120,11 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
                 raise IndexError(f"lagrad: arrays used as indices must be integers or booleans, got {arr.dtype}")
             out.append(arr)
             repeats = repeats or arr.dtype.kind != "b"
+        elif is_lazy(item):  # a Dask array of indices or a mask: a constant of the index, like a NumPy one
+            if item.dtype.kind not in "iub":
+                raise IndexError(f"lagrad: arrays used as indices must be integers or booleans, got {item.dtype}")
+            out.append(item)
+            repeats = repeats or item.dtype.kind != "b"
         elif item is None or item is Ellipsis or isinstance(item, (bool, np.bool_)):
             out.append(item)
         else:
@@ -137,6 +143,8 @@ def _plain_slice(item: slice) -> bool:
 def _untake_impl(g: Any, *dynamic: Any, index: Index, shape: tuple[int, ...]) -> Any:
     out = np.zeros_like(g, shape=shape)
     where = index.fill(dynamic)
+    if index.repeats and (is_lazy(g) or is_lazy(out)):
+        return _lazy_scatter_add(out, where, g)
     if index.repeats:
         np.add.at(out, where, g)
     else:
@@ -144,14 +152,42 @@ def _untake_impl(g: Any, *dynamic: Any, index: Index, shape: tuple[int, ...]) ->
     return out
 
 
+def _copy(x: Any) -> Any:
+    """A copy to write into: NumPy's, or a lazy array's own (which writes into its graph)."""
+    return x.copy() if is_lazy(x) else np.array(x, copy=True)
+
+
+def _lazy_scatter_add(out: Any, where: Any, v: Any) -> Any:
+    """``numpy.add.at(out, where, v)`` for a lazy (Dask) `out`, which has no unbuffered add:
+    an integer array over one axis (the others whole) as a product with its 0/1 incidence
+    matrix, so repeated indices add up inside the graph."""
+    items = where if isinstance(where, tuple) else (where,)
+    arrays = [j for j, item in enumerate(items) if not isinstance(item, (slice, int))]
+    whole = all(item == slice(None) for item in items if isinstance(item, slice))
+    if len(arrays) != 1 or not whole or any(isinstance(item, int) for item in items) or items[arrays[0]].ndim != 1:
+        raise NotImplementedError(
+            f"lagrad: adding into a Dask array at repeated indices (numpy.add.at, the derivative of x[i] "
+            f"with an integer array i) is supported for one 1-d integer array over one axis, not the "
+            f"index {where!r}; compute the array first (x.compute()) or index one axis at a time"
+        )
+    j = arrays[0]
+    n = out.shape[j]
+    incidence = (np.arange(n)[:, None] == items[j][None, :]).astype(out.dtype)  # n × k
+    v = np.broadcast_to(v, (*out.shape[:j], len(items[j]), *out.shape[j + 1 :]))
+    added = np.moveaxis(np.tensordot(incidence, np.moveaxis(v, j, 0), axes=1), 0, j)
+    return out + added
+
+
 def _set_impl(x: Any, v: Any, *dynamic: Any, index: Index) -> Any:
-    out = np.array(x, copy=True)  # a 0-d value may be a NumPy scalar, which has no in-place write
+    out = _copy(x)  # a 0-d value may be a NumPy scalar, which has no in-place write
     out[index.fill(dynamic)] = v
     return out
 
 
 def _add_impl(x: Any, v: Any, *dynamic: Any, index: Index) -> Any:
-    out = np.array(x, copy=True)
+    out = _copy(x)
+    if index.repeats and is_lazy(out):
+        return _lazy_scatter_add(out, index.fill(dynamic), v)
     if index.repeats:
         np.add.at(out, index.fill(dynamic), v)  # unbuffered: a repeated index adds up
     else:
@@ -159,7 +195,25 @@ def _add_impl(x: Any, v: Any, *dynamic: Any, index: Index) -> Any:
     return out
 
 
-_getitem = prim("getitem", lambda x, *dynamic, index: x[index.fill(dynamic)])
+def _getitem_impl(x: Any, *dynamic: Any, index: Index) -> Any:
+    where = index.fill(dynamic)
+    if is_lazy(x):
+        where = _known_size(where, x.ndim)
+    return x[where]
+
+
+def _known_size(where: Any, ndim: int) -> Any:
+    """A NumPy boolean mask over a Dask array's leading axes as the integer indices it selects:
+    Dask's own mask selection has unknown chunk sizes, an index array known ones."""
+    items = where if isinstance(where, tuple) else (where,)
+    masks = [i for i, item in enumerate(items) if type(item) is np.ndarray and item.dtype.kind == "b"]
+    if len(masks) != 1 or items[masks[0]].ndim != 1:
+        return where
+    j = masks[0]
+    return (*items[:j], np.flatnonzero(items[j]), *items[j + 1 :])
+
+
+_getitem = prim("getitem", _getitem_impl)
 _untake = prim("untake", _untake_impl)
 _index_set = prim("index_set", _set_impl)
 _index_add = prim("index_add", _add_impl)

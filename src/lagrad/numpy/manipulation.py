@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Aval, Var, View, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
+from ..core.backend import is_lazy
 from . import reductions
 from ._register import array_like, function, holds_traced, method, nondiff, prim
 
@@ -356,6 +357,8 @@ def shares_memory(out: Any, a: Any) -> bool:
     """Whether NumPy's own operation made `out` a view of `a` (their values' layouts
     are NumPy's, so the forward values answer it)."""
     out, a = _value(out), _value(a)
+    if is_lazy(out):  # no memory to ask: a Dask reshape behaves as NumPy's of a C-ordered array, a view
+        return True
     return out.size == 0 or np.may_share_memory(out, a)
 
 
@@ -1420,6 +1423,8 @@ def _like(np_fun: Any) -> Any:
             if isinstance(a, Aval):
                 return np_fun(np.empty(a.shape, a.dtype), dtype=dtype, order=order, shape=shape, **kw)
             a = a.value
+        if is_lazy(a):  # Dask's own: no memory order or subclass to ask for
+            return np_fun(a, dtype=dtype, shape=shape, **kw)
         return np_fun(a, dtype=dtype, order=order, subok=subok, shape=shape, **kw)
 
     like.__name__ = np_fun.__name__

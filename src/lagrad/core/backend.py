@@ -1,0 +1,210 @@
+"""Which array library a value lives in, asked once where it matters, NumPy first.
+
+lagrad's Program is a sequence of array calls and its adjoint another, so both run in the
+library of the inputs: NumPy hands its functions on to Dask and CuPy (``__array_function__``),
+and the few places where the core looks at numbers (zero means zero's NaN check) ask here
+whether the numbers exist yet. A Dask array is *lazy*: looking at it would compute its
+whole graph, so the solvers build the masked result into the graph instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _plain(x: Any) -> Any:
+    while hasattr(x, "_trace"):  # a traced value (higher order): look at its number
+        x = x.value
+    return x
+
+
+def is_lazy(x: Any) -> bool:
+    """Whether `x` (or the value a traced `x` holds) is an array whose numbers are computed
+    only when asked (a Dask array): NumPy's own types answer at once, without a lookup."""
+    x = _plain(x)
+    cls = type(x)
+    if cls is np.ndarray or isinstance(x, (np.generic, int, float, complex)):
+        return False
+    if isinstance(x, tuple):  # the parts of a primitive with several outputs
+        return any(p is not None and is_lazy(p) for p in x)
+    return cls.__module__.startswith("dask.")
+
+
+def backend_name(x: Any) -> str:
+    """The library `x` belongs to, as users name it (``numpy``, ``dask``, ``cupy``...)."""
+    x = _plain(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return "numpy"
+    return type(x).__module__.split(".")[0]
+
+
+# ----- Dask: nothing computes unless the user's function asks --------------------------
+
+#: Var's conversions: a branch on a traced value computes it, as Dask itself does.
+_BRANCHES = frozenset({"__bool__", "__float__", "__int__", "__index__", "__complex__", "item", "tolist"})
+_LAGRAD = __file__.rsplit("/core/", 1)[0] + "/"
+
+
+class LazyComputeError(RuntimeError):
+    """lagrad would have computed a Dask graph where the user asked for none."""
+
+
+def _who_computes() -> str | None:
+    """What in lagrad is asking Dask to compute (None: the user's code or a branch).
+    The innermost frame outside Dask, NumPy and SciPy decides."""
+    import sys
+
+    frame = sys._getframe(2)
+    culprit = None
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if path.startswith(_LAGRAD):
+            if frame.f_code.co_name in _BRANCHES:
+                return None
+            culprit = culprit or frame
+            for name in ("self", "prim", "eq", "equation"):
+                obj = frame.f_locals.get(name)
+                prim = getattr(obj, "primitive", obj)
+                if hasattr(prim, "kernel") and hasattr(prim, "name"):
+                    return prim.name
+        elif culprit is None and not any(part in path for part in ("/dask/", "/numpy/", "/scipy/", "/distributed/")):
+            return None  # the user's own code computes (x.compute(), print)
+        frame = frame.f_back
+    return None if culprit is None else f"{culprit.f_code.co_name} ({culprit.f_code.co_filename.rsplit('/', 1)[-1]})"
+
+
+def lazy_guard(who: str = "grad") -> Any:
+    """A context in which a Dask graph computed on lagrad's behalf raises `LazyComputeError`
+    naming the function responsible (a branch on a traced value, and the user's own calls,
+    compute as usual)."""
+    from dask.callbacks import Callback
+
+    class _Guard(Callback):
+        def _start(self, dsk: Any) -> None:
+            name = _who_computes()
+            if name is not None:
+                raise LazyComputeError(
+                    f"lagrad.{who}: '{name}' would compute the Dask graph to finish tracing or "
+                    f"differentiating (Dask has no lazy form of an operation it uses, and would run "
+                    f"NumPy's on the computed array). Compute the array first (x.compute()) and pass "
+                    f"a NumPy array, or write the step with functions Dask implements."
+                )
+
+    return _Guard()
+
+
+def any_lazy(args: Any) -> bool:
+    """Whether any array among `args` (nested lists, tuples, dicts) is lazy."""
+    return any(is_lazy(a) for _, a in _leaves(args, "args"))
+
+
+#: How deep the walks below look into nested containers (tree_flatten refuses deeper ones).
+_DEPTH = 64
+
+
+def _leaves(args: Any, where: str) -> Any:
+    """(path, leaf) of nested lists, tuples and dicts, without recursion: a container met
+    twice (one that contains itself) is walked once, and nesting beyond `_DEPTH` is left to
+    `tree_flatten`'s error."""
+    stack, seen = [(args, where, 0)], set()
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if id(item) in seen or depth > _DEPTH:
+                continue
+            seen.add(id(item))
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend((a, f"{path}[{k!r}]", depth + 1) for k, a in reversed(list(pairs)))
+        else:
+            yield path, item
+
+
+def as_lazy(x: Any) -> Any:
+    """A NumPy seed or tangent as a (one-chunk) Dask array, so that what the rules broadcast it
+    to is built on the workers, not in this process and sent to them; other values as given."""
+    if type(x) is not np.ndarray and not isinstance(x, np.generic):
+        return x
+    import dask.array as da
+
+    return da.from_array(np.asarray(x))
+
+
+def gradients_like(lam: list[Any], leaves: list[Any]) -> list[Any]:
+    """The inputs' multipliers `lam` (None: zero) in the library of the inputs `leaves`: a
+    gradient that never met a Dask value (a linear function's, a constant's) is still a Dask
+    array, chunked as its input."""
+    out = list(lam)
+    for j, leaf in enumerate(leaves):
+        if not is_lazy(leaf) or hasattr(out[j], "_trace"):
+            continue
+        if is_lazy(out[j]):
+            if out[j].shape == leaf.shape and out[j].chunks != leaf.chunks:
+                out[j] = out[j].rechunk(leaf.chunks)
+            continue
+        import dask.array as da
+
+        g = out[j]
+        out[j] = (
+            da.zeros(leaf.shape, dtype=leaf.dtype, chunks=leaf.chunks)
+            if g is None
+            else da.from_array(np.asarray(g), chunks=leaf.chunks)
+        )
+    return out
+
+
+UNKNOWN_SHAPE = (
+    "its result has an unknown size (a Dask boolean-mask selection, compress, extract, unique or "
+    "nonzero: chunk sizes are known only once computed), and lagrad records shapes as it traces. "
+    "Keep the shape with numpy.where(mask, x, 0), or compute the mask first (mask.compute()) and "
+    "index with the NumPy mask"
+)
+
+
+def unknown_shape(shape: Any) -> bool:
+    """Whether a shape has an axis of unknown length (Dask writes NaN)."""
+    return isinstance(shape, tuple) and any(isinstance(s, float) for s in shape)
+
+
+#: Libraries whose arrays combine with NumPy's in one operation (the result is theirs).
+PROMOTES_NUMPY = frozenset({"dask"})
+
+
+def _arrays(args: Any, where: str) -> Any:
+    for path, a in _leaves(args, where):
+        if hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, np.generic):
+            yield path, _plain(a)
+
+
+def check_one_library(args: Any, who: str) -> None:
+    """Refuse arguments from two array libraries that do not combine (CuPy with NumPy, Dask with
+    CuPy...), naming both, before anything is traced; NumPy's with Dask's combine as Dask does."""
+    first: dict[str, str] = {}
+    for where, a in _arrays(args, "args"):
+        first.setdefault(backend_name(a), where)
+    names = set(first)
+    if len(names) < 2 or (len(names) == 2 and "numpy" in names and not names - {"numpy"} - PROMOTES_NUMPY):
+        return
+    (a, wa), (b, wb) = sorted(first.items())[:2]
+    raise TypeError(
+        f"lagrad.{who}: the arguments mix {a} arrays ({wa}) and {b} arrays ({wb}), which do not combine in "
+        f"one operation; put every array in one library first (e.g. {b}.asarray(x) or x.get() back to NumPy)"
+    )
+
+
+def derivative_error(error: Exception, backend: str) -> Exception:
+    """`error`, raised by a rule while a sweep ran on `backend`'s (lazy) arrays, with the
+    primitive whose derivative raised it and the library named (the innermost frame of the
+    sweep holding an equation `eq` says which)."""
+    name, tb = None, error.__traceback__
+    while tb is not None:
+        eq = tb.tb_frame.f_locals.get("eq")
+        if eq is not None and hasattr(eq, "primitive"):
+            name = f"{eq.primitive.name} (equation z{eq.out + 1})"
+        tb = tb.tb_next
+    message = f"lagrad: the derivative of {name or 'an equation'} on {backend} arrays: {error}"
+    try:
+        return type(error)(message)
+    except Exception:
+        return ValueError(message)

@@ -1,0 +1,346 @@
+"""Dask arrays through lagrad's transforms: lazy results, no compute lagrad starts itself, the
+numbers NumPy gives on the same data, and a clear error for what Dask cannot do lazily.
+
+The systematic part walks the coverage list (`lagrad.coverage.rows`): every differentiable
+function of NumPy, numpy.linalg, numpy.fft and scipy.special that one of a few generic calls
+reaches either keeps Dask lazy and matches NumPy to 1e-10, or raises an error that names lagrad,
+the function and Dask.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import lagrad
+from lagrad import coverage
+from lagrad import scipy as lsp
+from lagrad.core.backend import LazyComputeError, any_lazy, backend_name, is_lazy, unknown_shape
+
+da = pytest.importorskip("dask.array", reason="Dask is not installed: pip install 'lagrad[dask]'")
+Callback = pytest.importorskip("dask.callbacks").Callback
+
+
+class Computes(Callback):
+    """Counts the Dask graphs computed while it is active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def _start(self, dsk) -> None:
+        self.n += 1
+
+
+def lazy(x: np.ndarray, chunks=2):
+    return da.from_array(x, chunks=chunks)
+
+
+@pytest.fixture(autouse=True)
+def _synchronous():
+    """Tiny graphs: Dask's single-threaded scheduler computes them fastest (the cluster has its test)."""
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def _data(n=12, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)), (rng.random(n) > 0.5).astype(float), rng.normal(size=d)
+
+
+def logistic_loss(w, X, y):
+    z = X @ w
+    return np.mean(np.logaddexp(0, z) - y * z) + 0.1 * np.sum(w**2)
+
+
+# ----- the backend queries -------------------------------------------------------------
+
+
+def test_is_lazy_and_backend_name():
+    assert not is_lazy(np.ones(2)) and not is_lazy(1.0) and not is_lazy(np.float64(1))
+    assert is_lazy(lazy(np.ones(2))) and any_lazy([1, {"a": (np.ones(1), lazy(np.ones(2)))}])
+    assert not any_lazy([np.ones(1), {"a": 2}])
+    assert backend_name(np.ones(1)) == "numpy" and backend_name(lazy(np.ones(2))) == "dask"
+    assert unknown_shape((np.nan, 2)) and not unknown_shape((3, 2)) and not unknown_shape(((3,), (2,)))
+
+
+# ----- the transforms return Dask arrays and compute nothing ------------------------------
+
+
+def test_every_transform_keeps_dask_lazy_and_matches_numpy():
+    X, y, w = _data()
+    Xd, yd, wd = lazy(X, 6), lazy(y, 6), lazy(w, 3)
+    c = Computes()
+    with c:
+        g = lagrad.grad(logistic_loss)(wd, Xd, yd)
+        v, g2 = lagrad.value_and_grad(logistic_loss, argnums=(0, 1))(wd, Xd, yd)
+        out, vjp_fun = lagrad.vjp(lambda w: np.tanh(Xd @ w), wd)
+        (ct,) = vjp_fun(lazy(y, 6))
+        _, t = lagrad.jvp(logistic_loss, (wd, Xd, yd), (lazy(np.ones(3), 3), lazy(0 * X, 6), lazy(0 * y, 6)))
+        J = lagrad.jacobian(lambda w: np.tanh(Xd @ w))(wd)
+    assert c.n == 0
+    for a in (g, v, g2[0], g2[1], out, ct, t, J):
+        assert isinstance(a, da.Array)
+    close = dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g.compute(), lagrad.grad(logistic_loss)(w, X, y), **close)
+    np.testing.assert_allclose(g2[1].compute(), lagrad.grad(logistic_loss, 1)(w, X, y), **close)
+    np.testing.assert_allclose(v.compute(), logistic_loss(w, X, y), **close)
+    np.testing.assert_allclose(ct.compute(), lagrad.vjp(lambda w: np.tanh(X @ w), w)[1](y)[0], **close)
+    np.testing.assert_allclose(t.compute(), lagrad.grad(logistic_loss)(w, X, y).sum(), **close)
+    np.testing.assert_allclose(J.compute(), (1 - np.tanh(X @ w) ** 2)[:, None] * X, **close)
+
+
+def test_the_gradient_of_a_linear_function_is_a_dask_array_chunked_as_its_input():
+    x = lazy(np.arange(6.0), 3)
+    g = lagrad.grad(lambda x: np.sum(2 * x))(x)
+    assert isinstance(g, da.Array) and g.chunks == x.chunks
+    np.testing.assert_array_equal(g.compute(), 2 * np.ones(6))
+    g = lagrad.grad(lambda x, y: np.sum(y * y), argnums=(0, 1))(x, x)[0]  # no path: zeros
+    assert isinstance(g, da.Array) and not g.compute().any()
+
+
+def test_a_branch_on_a_traced_dask_value_computes_that_value_only():
+    x = lazy(np.linspace(-1, 1, 8), 4)
+
+    def f(x):
+        s = np.sum(x**2)
+        return s if s > 1 else -s  # a branch: Dask computes the scalar, as Dask itself would
+
+    c = Computes()
+    with c:
+        g = lagrad.grad(f)(x)
+    assert c.n == 1 and isinstance(g, da.Array)
+    np.testing.assert_allclose(g.compute(), 2 * np.linspace(-1, 1, 8), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: np.sum(np.where(x > 0, np.sqrt(np.abs(x)), 0.0)),  # zero means zero
+        lambda x: np.sum(np.sqrt(x)),  # a NaN output: its gradient unmasked, as on NumPy
+        lambda x: np.sum(np.sqrt(np.abs(x)) * x),  # 0 × inf in the tangent sweep
+    ],
+)
+def test_zero_means_zero_is_built_into_the_graph(f):
+    x = np.array([-1.0, 0.0, 1.0, 4.0, np.inf, 2.0])
+    c = Computes()
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # Dask computes outside lagrad's errstate
+        with c:
+            g = lagrad.grad(f)(lazy(x))
+            _, t = lagrad.jvp(f, (lazy(x),), (lazy(np.ones(6)),))
+        assert c.n == 0
+        np.testing.assert_array_equal(g.compute(), lagrad.grad(f)(x))
+        np.testing.assert_array_equal(t.compute(), lagrad.grad(f)(x).sum() if np.isfinite(t.compute()) else t)
+
+
+def test_masks_and_integer_indices_on_dask():
+    xn = np.random.default_rng(1).uniform(0.5, 1.5, (4, 6))
+    mask = np.array([True, False, True, True])
+    i = np.array([0, 2, 2, 3])
+
+    def update(x):
+        y = x * 1.0
+        y[1:3] += x[:2] ** 2
+        y[i] = y[i] * 2  # repeated indices: their derivative adds up
+        return np.sum(y**2)
+
+    for f in (
+        lambda x: np.sum(x[mask] ** 2),  # a NumPy mask: its size is known
+        lambda x: np.sum(x[:, 1:][mask] ** 2),
+        lambda x: np.sum(x[i] ** 3),
+        lambda x: np.sum(x[:, lazy(np.array([1, 1, 5]))] ** 3),
+        update,
+    ):
+        c = Computes()
+        with c:
+            g = lagrad.grad(f)(lazy(xn))
+        assert c.n == 0 and isinstance(g, da.Array)
+        np.testing.assert_allclose(g.compute(), lagrad.grad(f)(xn), rtol=1e-12)
+
+
+def test_a_dask_mask_or_unique_says_the_size_is_unknown():
+    x = lazy(np.random.default_rng(2).uniform(0.5, 1.5, (4, 6)))
+    for f in (lambda x: np.sum(x[x > 1]), lambda x: np.sum(np.unique(x)), lambda x: np.sum(x[lazy(x > 1)])):
+        with pytest.raises(ValueError, match=r"lagrad: equation .* unknown size .*Dask.*numpy\.where"):
+            lagrad.grad(f)(x)
+
+
+@pytest.mark.filterwarnings("ignore:The `numpy:FutureWarning")  # Dask's own warning before the compute
+def test_median_and_sort_name_the_step_dask_would_compute():
+    x = lazy(np.random.default_rng(3).uniform(0.5, 1.5, (4, 6)))
+    with pytest.raises(LazyComputeError, match=r"partition_order' would compute the Dask graph"):
+        lagrad.grad(lambda x: np.median(x))(x)
+    with pytest.raises(LazyComputeError, match=r"'sort' would compute the Dask graph"):
+        lagrad.grad(lambda x: np.sum(np.sort(x) * x))(x)
+
+
+def test_the_users_own_compute_is_not_refused():
+    x = lazy(np.arange(4.0), 2)
+    g = lagrad.grad(lambda x: np.sum(x**2) * float(np.asarray(lagrad.value(x)).sum()))(x)
+    np.testing.assert_allclose(g.compute(), 2 * np.arange(4.0) * 6)
+
+
+# ----- the coverage list, systematically ------------------------------------------------
+
+_rng = np.random.default_rng(20261203)
+_X2, _X1 = _rng.uniform(0.5, 1.5, (4, 6)), _rng.uniform(0.5, 1.5, 6)
+_SQ = _rng.uniform(0.5, 1.5, (4, 4)) + 4 * np.eye(4)
+#: Generic calls, tried in order on NumPy: the first whose gradient is finite is the function's case.
+CALLS = (
+    ("f(x)", lambda f, x: f(x), _X2),
+    ("f(x, x)", lambda f, x: f(x, x), _X2),
+    ("f(x, 0)", lambda f, x: f(x, 0), _X2),
+    ("f(v)", lambda f, x: f(x), _X1),
+    ("f(v, v)", lambda f, x: f(x, x), _X1),
+    ("f(square)", lambda f, x: f(x), _SQ),
+    ("f(x, 2)", lambda f, x: f(x, 2), _X2),
+    ("f(x / 2)", lambda f, x: f(x), _X2 / 2),
+    ("f(v / 2, v / 2)", lambda f, x: f(x, x), _X1 / 2),
+)
+MODULES = {"numpy": np, "numpy.linalg": np.linalg, "numpy.fft": np.fft, "scipy.special": lsp.special}
+
+
+def _total(out):
+    if isinstance(out, (tuple, list)):
+        parts = [t for t in map(_total, out) if t is not None]
+        return sum(parts[1:], parts[0]) if parts else None
+    kind = np.dtype(getattr(lagrad.value(out), "dtype", np.float64)).kind
+    return np.sum(np.real(out)) if kind == "c" else np.sum(out) if kind == "f" else None
+
+
+def _case(f):
+    for name, call, x in CALLS:
+        loss = lambda x, call=call: _total(call(f, x))
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                expected = lagrad.grad(loss)(x)
+        except Exception:
+            continue
+        if np.all(np.isfinite(expected)):
+            return name, loss, x, expected
+    return None
+
+
+def _functions():
+    for row in coverage.rows():
+        if row.status == coverage.DIFFERENTIABLE and row.module in MODULES:
+            f = getattr(MODULES[row.module], row.name, None)
+            if f is None and row.module == "numpy":
+                f = getattr(lagrad.numpy, row.name, None)
+            if f is not None:
+                yield f"{row.module}.{row.name}", f
+
+
+def test_every_covered_function_keeps_dask_lazy_and_right_or_says_why_not():
+    """The coverage list on Dask: lazy, no compute, NumPy's numbers to 1e-10; or a clear error."""
+    lazy_ok, refused, uncalled, wrong = [], [], [], []
+    for name, f in _functions():
+        case = _case(f)
+        if case is None:
+            uncalled.append(name)
+            continue
+        call, loss, x, expected = case
+        c = Computes()
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                with c:
+                    g = lagrad.grad(loss)(lazy(x, (max(1, x.shape[0] // 2), *x.shape[1:])))
+                got = g.compute() if isinstance(g, da.Array) else None
+        except Exception as error:
+            message = str(error)
+            if message.startswith("lagrad") and "dask" in message.lower():
+                refused.append(name)
+            else:
+                wrong.append(f"{name} [{call}]: an unclear error: {type(error).__name__}: {message[:200]}")
+            continue
+        if got is None or c.n or not np.allclose(got, expected, rtol=1e-10, atol=1e-10):
+            wrong.append(f"{name} [{call}]: dask={got is not None}, computes={c.n}")
+        else:
+            lazy_ok.append(name)
+    assert wrong == []
+    assert len(lazy_ok) >= 180, (len(lazy_ok), len(refused), len(uncalled))
+    for name in ("numpy.logaddexp", "numpy.matmul", "numpy.cumsum", "numpy.concatenate", "scipy.special.expit"):
+        assert name in lazy_ok
+
+
+# ----- a real cluster: two worker processes ------------------------------------------------
+
+
+def test_gradients_on_a_local_cluster_of_two_processes():
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    X, y, w = _data(n=400, d=5, seed=4)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        Xd, yd = da.from_array(X, chunks=(100, 5)), da.from_array(y, chunks=100)
+        v, g = lagrad.value_and_grad(logistic_loss)(da.from_array(w), Xd, yd)
+        assert isinstance(g, da.Array)
+        v, g = client.compute([v, g], sync=True)
+        assert len(client.scheduler_info()["workers"]) == 2
+    np.testing.assert_allclose(g, lagrad.grad(logistic_loss)(w, X, y), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(v, logistic_loss(w, X, y), rtol=1e-10)
+
+
+class _FakeCupy:
+    """Stands in for a CuPy array (CuPy is not installed here): its library is named 'cupy'."""
+
+    __module__ = "cupy"
+
+    def __init__(self, n):
+        self.shape, self.dtype = (n,), np.dtype(float)
+
+
+def test_mixing_libraries_that_do_not_combine_names_both():
+    with pytest.raises(TypeError, match=r"lagrad.grad: the arguments mix cupy arrays \(args\[1\]\) and numpy arrays"):
+        lagrad.grad(lambda w, x: np.sum(w))(np.ones(2), _FakeCupy(2))
+    with pytest.raises(TypeError, match=r"mix cupy arrays \(args\[1\]\[0\]\) and dask arrays \(args\[0\]\)"):
+        lagrad.grad(lambda w, x: np.sum(w))(lazy(np.ones(2)), [_FakeCupy(2)])
+    g = lagrad.grad(lambda w, x: np.sum(w * x))(np.ones(2), lazy(np.arange(2.0)))  # Dask takes NumPy in
+    np.testing.assert_array_equal(np.asarray(g), [0.0, 1.0])
+
+
+# ----- CuPy: the same path on a GPU, where there is one ---------------------------------------
+
+
+@pytest.fixture
+def cupy():
+    cp = pytest.importorskip("cupy", reason="CuPy is not installed: these tests run where CuPy and a GPU are")
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("CuPy is installed but sees no GPU")
+    except cp.cuda.runtime.CUDARuntimeError as error:  # pragma: no cover - only with CuPy and no driver
+        pytest.skip(f"CuPy is installed but sees no GPU ({error})")
+    return cp
+
+
+def test_gradients_stay_on_the_gpu(cupy):  # pragma: no cover - needs CuPy and a GPU
+    X, y, w = _data(n=64, d=4)
+    v, g = lagrad.value_and_grad(logistic_loss)(cupy.asarray(w), cupy.asarray(X), cupy.asarray(y))
+    assert isinstance(g, cupy.ndarray)
+    np.testing.assert_allclose(cupy.asnumpy(g), lagrad.grad(logistic_loss)(w, X, y), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(float(v), logistic_loss(w, X, y), rtol=1e-12)
+    J = lagrad.jacobian(lambda w: np.tanh(cupy.asarray(X) @ w))(cupy.asarray(w))
+    np.testing.assert_allclose(cupy.asnumpy(J), (1 - np.tanh(X @ w) ** 2)[:, None] * X, rtol=1e-10, atol=1e-12)
+
+
+def test_a_numpy_weight_with_a_cupy_batch_names_both(cupy):  # pragma: no cover - needs CuPy and a GPU
+    with pytest.raises(TypeError, match=r"mix cupy arrays .* and numpy arrays"):
+        lagrad.grad(logistic_loss)(np.ones(3), cupy.ones((4, 3)), cupy.ones(4))
+
+
+def test_a_container_that_contains_itself_is_looked_at_once():
+    loop = [lazy(np.ones(2))]
+    loop.append(loop)
+    assert any_lazy(loop) and not any_lazy([np.ones(1), {"a": loop[1:1]}])
+    with pytest.raises(TypeError, match=r"mix cupy arrays \(args\[1\]\) and numpy arrays"):
+        mixed = [np.ones(2), _FakeCupy(2)]
+        mixed.append(mixed)
+        lagrad.grad(lambda w: np.sum(w))(*mixed)
