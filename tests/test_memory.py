@@ -43,14 +43,11 @@ def _growth(run, calls: int, warmup: int) -> int:
     return sum(stat.size_diff for stat in after.compare_to(before, "filename"))
 
 
-def test_thousands_of_grads_hold_no_more_memory():
+def test_ten_thousand_grads_hold_no_more_memory():
     g = lagrad.grad(lambda x: lnp.sum(x * x))  # small: tracemalloc slows every allocation
     x = np.array([0.5, 1.5, -0.2])
-    # 4 kB over 2,500 calls: 1.6 bytes a gradient, as 16 kB over 10,000 was (a leak of one
-    # pointer a call is caught); what is held without a leak is under 1 kB
-    # (benchmarks/memory.py runs 10,000)
-    growth = _growth(lambda: g(x), calls=2_500, warmup=200)
-    assert growth < 4 * 1024, f"{growth / 1024:.1f} kB more held after 2,500 gradients"
+    growth = _growth(lambda: g(x), calls=10_000, warmup=200)
+    assert growth < 16 * 1024, f"{growth / 1024:.0f} kB more held after 10,000 gradients"
 
 
 def test_grads_through_containers_branches_and_where_hold_no_more_memory():
