@@ -10,6 +10,7 @@ their inputs as a nested container.
 
     pytest tests/test_random_programs.py            # a modest, fixed set of programs
     pytest tests/test_random_programs.py --slow     # thousands (LAGRAD_RANDOM_PROGRAMS=n to choose)
+    LAGRAD_TABLE_LINE_EXAMPLES=8 pytest tests/test_random_programs.py -k each_table_line   # more per line
 
 What a program is made of is the table `OPS`: one line per primitive with the domain its
 arguments must lie in, and the rule that gives its result's shape and parameters. A new
@@ -682,8 +683,18 @@ def test_random_programs_many(spec: Spec) -> None:
     check_program(spec)
 
 
+#: Programs per line of the table (LAGRAD_TABLE_LINE_EXAMPLES=n for more; it was 4). Three, each
+#: with the line as its first step: hypothesis draws the simplest first (the line alone on a 0-d
+#: input), then two drawn programs on arrays. The line's primitive also has its own check_grads
+#: tests in tests/numpy and tests/scipy (the guard in tests/test_coverage.py sees to it), and
+#: `test_random_programs` mixes the lines.
+_PER_LINE = int(os.environ.get("LAGRAD_TABLE_LINE_EXAMPLES", "3"))
+
+
 @pytest.mark.parametrize("op", ALL_OPS, ids=[op.name for op in ALL_OPS])
-@settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+@settings(
+    max_examples=_PER_LINE, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None
+)
 @given(data=st.data())
 def test_each_table_line(op: Op, data: Any) -> None:
     """Every line of the table, as the first step of a short program, passes the same checks:

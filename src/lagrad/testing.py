@@ -18,7 +18,7 @@ import numpy as np
 
 from .core import Primitive
 from .core.program import flat
-from .transforms import _tangent_map, _trace, jvp, trace, value, vjp
+from .transforms import _cotangent_map, _tangent_map, _trace, jvp, trace, value, vjp
 from .tree import tree_flatten, tree_map
 
 #: The primitives of every equation, carrying a derivative, of every program (at every
@@ -185,8 +185,9 @@ class _Check:
 
     def cotangent_map(self) -> Callable[[np.ndarray], np.ndarray]:
         """w ↦ Jᵀw in real coordinates: ``conj(vjp(conj(w)))``, the convention for complex
-        numbers making ⟨u, Jᵀw⟩ = ⟨Ju, w⟩ in the real inner product."""
-        _, vjp_fun = vjp(self.f, *self.args)
+        numbers making ⟨u, Jᵀw⟩ = ⟨Ju, w⟩ in the real inner product. vjp's back-substitution
+        on the same trace of f as the tangent map: tracing f again would record the same Program."""
+        vjp_fun = _cotangent_map(self.traced())
 
         def apply(w: np.ndarray) -> np.ndarray:
             grads = _covector(vjp_fun(_covector(self.outputs.tree(w))))
@@ -416,13 +417,21 @@ def check_solvers(f: Callable[..., Any], *args: Any, atol: float = 1e-10, seed: 
         residual = system.residual(solution)
         if residual > atol * scale:
             raise GradientCheckError(f"check_solvers: {method} leaves ‖Aλ − b‖ = {residual:.3g}\n{system.program}")
+    # flat: a multiplier of several outputs is Parts. Each solver's multipliers are flattened
+    # once, and a pair whose multipliers have the same shapes is compared in one call on them all
+    # end to end (the same entrywise test as one call per multiplier, which then names the first
+    # that disagrees)
+    flats = {method: [flat(value(x)) for x in solution.lambdas] for method, solution in solutions.items()}
+    shapes = {method: [np.shape(x) for x in xs] for method, xs in flats.items()}
+    joined = {method: np.concatenate([np.ravel(x) for x in xs]) if xs else np.zeros(0) for method, xs in flats.items()}
     names = list(solutions)
     for i, first in enumerate(names):  # every pair: each solver's multipliers against every other's
         for second in names[i + 1 :]:
-            if len(solutions[first].lambdas) != len(solutions[second].lambdas):
+            if len(flats[first]) != len(flats[second]):
                 raise GradientCheckError(f"check_solvers: {first} and {second} give different numbers of multipliers")
-            for k, (a, b) in enumerate(zip(solutions[first].lambdas, solutions[second].lambdas)):
-                a, b = flat(value(a)), flat(value(b))  # flat: a multiplier of several outputs is Parts
+            if shapes[first] == shapes[second] and np.allclose(joined[first], joined[second], rtol=atol, atol=atol):
+                continue
+            for k, (a, b) in enumerate(zip(flats[first], flats[second])):
                 if not np.allclose(a, b, rtol=atol, atol=atol):
                     raise GradientCheckError(
                         f"check_solvers: {first} and {second} disagree on λ{k + 1} "

@@ -454,8 +454,15 @@ def vjp(fun: Fun, *primals: Any, has_aux: bool = False) -> Any:
     """``(fun(*primals), vjp_fun)``: ``vjp_fun(cotangent)`` returns the multipliers of every
     primal (a tuple) for an output seeded with `cotangent`; it may be called many times."""
     traced = _trace(fun, primals, {}, None, "vjp", has_aux=has_aux)
+    out = traced.program.out_tree.unflatten(traced.outputs)
+    vjp_fun = _cotangent_map(traced)
+    return (out, vjp_fun, traced.aux) if has_aux else (out, vjp_fun)
+
+
+def _cotangent_map(traced: _Traced) -> Callable[[Any], tuple[Any, ...]]:
+    """cotangent ↦ the primals' multipliers on one traced program (vjp's second half;
+    check_grads applies it once per row of a Jacobian, on the trace its tangent map uses)."""
     program = traced.program
-    out = program.out_tree.unflatten(traced.outputs)
 
     def vjp_fun(cotangent: Any) -> tuple[Any, ...]:
         cotangents = _flatten_like(program.out_tree, cotangent, "vjp", "the cotangent", "the output")
@@ -463,7 +470,7 @@ def vjp(fun: Fun, *primals: Any, has_aux: bool = False) -> Any:
                             "vjp")  # fmt: skip
         return tuple(input_gradients(program, gradients_like(lam, traced.leaves)))
 
-    return (out, vjp_fun, traced.aux) if has_aux else (out, vjp_fun)
+    return vjp_fun
 
 
 def jvp(fun: Fun, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False) -> Any:
