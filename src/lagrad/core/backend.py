@@ -15,7 +15,7 @@ import numpy as np
 
 
 def _plain(x: Any) -> Any:
-    while hasattr(x, "_trace"):  # a traced value (higher order): look at its number
+    while hasattr(x, "_trace") and hasattr(x, "value"):  # a traced value (higher order): its number
         x = x.value
     return x
 
