@@ -1,5 +1,10 @@
 """Shared fixtures: deterministic random inputs, the --slow switch, and the order that
-puts the gradient-check coverage guard (tests/test_coverage.py) after every other test."""
+puts the gradient-check coverage guard (tests/test_coverage.py) after every other test.
+
+Under pytest-xdist (`-n 2`, pyproject's addopts) each worker process sees only its own share
+of the checks, so the guard there hands over: every worker reports the primitives its
+check_grads calls reached, and the controller checks their union once all have finished
+(`pytest_testnodedown`, `pytest_sessionfinish` below), failing the run if one is missing."""
 
 from __future__ import annotations
 
@@ -55,3 +60,41 @@ def rand(*shape: int, low: float = -1.0, high: float = 1.0) -> np.ndarray:
 
 def positive(*shape: int) -> np.ndarray:
     return rand(*shape, low=0.5, high=2.0)
+
+
+#: Under pytest-xdist: the names of the primitives each finished worker's checks reached.
+_WORKER_CHECKS: list[set[str]] = []
+_WORKER_WHOLE: list[bool] = []
+
+
+def pytest_testnodedown(node, error) -> None:  # xdist's hook, on the controller
+    output = getattr(node, "workeroutput", {})
+    if "checked_primitives" in output:
+        _WORKER_CHECKS.append(set(output["checked_primitives"]))
+        _WORKER_WHOLE.append(output["whole_suite"])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if hasattr(config, "workerinput"):  # a worker: report its checks to the controller
+        from lagrad.testing import checked_primitives
+
+        config.workeroutput["checked_primitives"] = sorted(p.name for p in checked_primitives)
+        config.workeroutput["whole_suite"] = config.stash.get(WHOLE_SUITE, False)
+        return
+    if not _WORKER_CHECKS or not all(_WORKER_WHOLE) or exitstatus != 0:
+        return  # not distributed, not the whole suite, or failures that may have stopped checks
+    from lagrad import coverage
+
+    reached = set().union(*_WORKER_CHECKS)
+    missing = sorted(p.name for p in coverage.differentiable_primitives() if p.name not in reached)
+    if missing:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        message = (
+            f"{GUARD}: these primitives have derivative rules that no check_grads call in the test suite "
+            f"exercises: {', '.join(missing)}. Add a test calling tests.helpers.check (or "
+            f"lagrad.testing.check_grads) on a function that uses each."
+        )
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
