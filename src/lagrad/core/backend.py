@@ -96,18 +96,22 @@ def lazy_guard(who: str = "grad") -> Any:
 
 
 def any_lazy(args: Any) -> bool:
-    """Whether any array among `args` (nested lists, tuples, dicts) is lazy."""
-    return any(is_lazy(a) for _, a in _leaves(args, "args"))
+    """Whether any array among `args` (nested lists, tuples, dicts) is lazy. Every transform
+    asks this on every call: plain NumPy arguments answer without a walk, and the walk builds
+    no paths."""
+    if type(args) in (tuple, list, dict) and all(type(a) is np.ndarray for a in args):  # {}: no keywords
+        return False
+    return any(type(a) is not np.ndarray and is_lazy(a) for _, a in _leaves(args, None))
 
 
 #: How deep the walks below look into nested containers (tree_flatten refuses deeper ones).
 _DEPTH = 64
 
 
-def _leaves(args: Any, where: str) -> Any:
+def _leaves(args: Any, where: str | None) -> Any:
     """(path, leaf) of nested lists, tuples and dicts, without recursion: a container met
     twice (one that contains itself) is walked once, and nesting beyond `_DEPTH` is left to
-    `tree_flatten`'s error."""
+    `tree_flatten`'s error. `where=None`: no paths (None each), for a walk that only looks."""
     stack, seen = [(args, where, 0)], set()
     while stack:
         item, path, depth = stack.pop()
@@ -116,7 +120,7 @@ def _leaves(args: Any, where: str) -> Any:
                 continue
             seen.add(id(item))
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
-            stack.extend((a, f"{path}[{k!r}]", depth + 1) for k, a in reversed(list(pairs)))
+            stack.extend((a, None if path is None else f"{path}[{k!r}]", depth + 1) for k, a in reversed(list(pairs)))
         else:
             yield path, item
 
