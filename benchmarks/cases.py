@@ -26,6 +26,22 @@ from typing import Any
 
 import numpy as np
 
+
+def best(run: Callable[[], Any], seconds: float = 1.0, repeats: int = 3, most: int = 500) -> float:
+    """The least wall time of `run` after one warm-up call: at least `repeats` calls, more
+    while `seconds` last (at most `most`). The benchmark scripts share it."""
+    import time
+
+    run()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < repeats or (time.perf_counter() - start < seconds and len(times) < most):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
 CASES = {
     "a": "seed network, x 256×64, W1 64×128, W2 128×10",
     "b": "scalar loop with branches, 1,000 steps",

@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import pathlib
 import sys
-import time
 
 import numpy as np
 
 import lagrad
 from lagrad.adjoint import solvers
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "examples"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from cases import best
 
-from inception_block import inception_block, make_weights
-
-
-def best(run, seconds: float = 1.0, repeats: int = 3) -> float:
-    run()
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats or (time.perf_counter() - start < seconds and len(times) < 200):
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from lagrad.examples.inception_block import inception_block, make_weights
 
 
 def main() -> None:
