@@ -33,8 +33,13 @@ class Plan:
     """The estimated multiplications of each way of computing ``jacobian(fun)`` at some
     arguments (`costs`), and the cheapest (`method`)."""
 
-    def __init__(self, costs: dict[str, int], sizes: tuple[int, int], sweep: int, colours: int | None) -> None:
+    def __init__(
+        self, costs: dict[str, int], sizes: tuple[int, int], sweep: int, colours: int | None, structure: Any = None
+    ) -> None:
         self.costs = costs
+        #: the `Sparsity` whose colours were counted (None: sparse was not a candidate), kept
+        #: so that a plan that chooses sparse does not detect the pattern again
+        self.structure = structure
         self.sizes = sizes
         self.sweep = sweep
         self.colours = colours
@@ -61,8 +66,9 @@ class Plan:
         return f"<Plan: {self.method} ({', '.join(f'{k} {v:,d}' for k, v in self.costs.items())})>"
 
 
-def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0) -> Plan:
-    """The cost model's figures and choice for ``jacobian(fun, argnums)(*args)``."""
+def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int | None = None) -> Plan:
+    """The cost model's figures and choice for ``jacobian(fun, argnums)(*args)``; `max_bytes`
+    bounds the batches of the kept `Sparsity` (`Plan.structure`)."""
     from .transforms import _trace
 
     traced = _trace(fun, args, {}, argnums, "jacobian")
@@ -85,12 +91,12 @@ def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0) -> Plan:
         for (u, w), kind in graph.edges.items()
     )
     costs = {"rev": n_out * sweep, "fwd": n_in * sweep, "elimination": graph.cost("markowitz") + built}
-    colours = None
+    colours = structure = None
     one_array = len(args) == 1 and argnums == 0 and len(program.inputs) == len(program.outputs) == 1
     if one_array and np.dtype(program.inputs[0][1]).kind == "f":
         from .sparse_derivatives import Sparsity
 
-        structure = Sparsity(fun, *args)
+        structure = Sparsity(fun, *args, max_bytes=max_bytes)
         colours = structure.n_colours
         costs["sparse"] = colours * sweep + structure.nnz * len(program.equations)
-    return Plan(costs, (n_in, n_out), sweep, colours)
+    return Plan(costs, (n_in, n_out), sweep, colours, structure)

@@ -609,11 +609,12 @@ def _planned(fun: Fun, argnums: ArgNums, has_aux: bool, max_bytes: int | None) -
     @functools.wraps(fun)
     def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
         bound = functools.partial(fun, **kwargs)
-        chosen = plan(bound, *args, argnums=argnums).method
-        if chosen == "sparse":
-            out_shape = np.shape(value(fun(*args, **kwargs)))
-            J = _sparse(bound, argnums, False, "jacobian", "auto", max_bytes)(*args)
-            return np.reshape(J.toarray(), tuple(out_shape) + np.shape(args[0]))
+        chosen = plan(bound, *args, argnums=argnums, max_bytes=max_bytes)
+        if chosen.method == "sparse":  # the plan's pattern and colouring, solved at its own trace
+            structure = chosen.structure
+            J = structure._solve(structure._tape)
+            return np.reshape(J.toarray(), structure.out_shape + structure.in_shape)
+        chosen = chosen.method
         if chosen == "elimination":
             return _eliminated(bound, argnums, False, "markowitz")(*args)
         return _jacobian(bound, argnums, chosen, False, "jacobian", max_bytes)(*args)
