@@ -22,8 +22,9 @@ from . import numpy as lnp
 from .adjoint import SOLVERS, AdjointSystem, back_substitution, forward_substitution, input_gradients
 from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
-from .core.backend import any_lazy, check_one_library, gradients_like, is_lazy, lazy_guard
+from .core.backend import is_lazy
 from .core.program import Constant
+from .lazy import check_one_library, gradients_like, lazy_checked
 from .tree import tree_flatten, tree_map
 
 Fun = Callable[..., Any]
@@ -56,23 +57,14 @@ def _collector_paused(fun: Fun) -> Fun:
     @functools.wraps(fun)
     def paused(*args: Any, **kwargs: Any) -> Any:
         if not gc.isenabled():  # already paused (a nested transform) or turned off by the user
-            return _lazy_checked(fun, args, kwargs)
+            return lazy_checked(fun, args, kwargs)
         gc.disable()
         try:
-            return _lazy_checked(fun, args, kwargs)
+            return lazy_checked(fun, args, kwargs)
         finally:
             gc.enable()
 
     return paused
-
-
-def _lazy_checked(fun: Fun, args: Any, kwargs: Any, who: str | None = None) -> Any:
-    """`fun(*args, **kwargs)`, where on Dask arrays any compute that lagrad (not a branch of
-    the user's function) would start raises an error naming the function responsible."""
-    if not any_lazy(args) and not any_lazy(kwargs):
-        return fun(*args, **kwargs)
-    with lazy_guard(who or getattr(fun, "__name__", "grad").removesuffix("_fun").lstrip("_")):
-        return fun(*args, **kwargs)
 
 
 def _is_int(a: Any) -> bool:
@@ -466,7 +458,7 @@ def _cotangent_map(traced: _Traced) -> Callable[[Any], tuple[Any, ...]]:
 
     def vjp_fun(cotangent: Any) -> tuple[Any, ...]:
         cotangents = _flatten_like(program.out_tree, cotangent, "vjp", "the cotangent", "the output")
-        lam = _lazy_checked(back_substitution, (program, traced.tape, _seeds(program, cotangents, "vjp")), {},
+        lam = lazy_checked(back_substitution, (program, traced.tape, _seeds(program, cotangents, "vjp")), {},
                             "vjp")  # fmt: skip
         return tuple(input_gradients(program, gradients_like(lam, traced.leaves)))
 
@@ -482,7 +474,7 @@ def jvp(fun: Fun, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool
             f"not {type(primals).__name__} and {type(tangents).__name__}"
         )
     traced = _trace(fun, tuple(primals), {}, None, "jvp", has_aux=has_aux)
-    tangent_out = _lazy_checked(_tangent_map(traced), (tuple(tangents),), {}, "jvp")
+    tangent_out = lazy_checked(_tangent_map(traced), (tuple(tangents),), {}, "jvp")
     result = (traced.program.out_tree.unflatten(traced.outputs), tangent_out)
     return (*result, traced.aux) if has_aux else result
 

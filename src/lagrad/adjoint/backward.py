@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
-from ..core.backend import any_lazy, as_lazy, derivative_error, is_lazy
+from ..core.backend import is_lazy
+from ..lazy import any_lazy, as_lazy, derivative_error
 from .operators import _has_nan, implicit_diagonals, operator
 
 

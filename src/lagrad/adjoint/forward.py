@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape
-from ..core.backend import any_lazy, derivative_error, is_lazy
+from ..core.backend import is_lazy
 from ..core.program import real_size, unflat
+from ..lazy import any_lazy, derivative_error
 from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched, implicit_diagonals
 
 

@@ -17,7 +17,8 @@ import pytest
 import lagrad
 from lagrad import coverage
 from lagrad import scipy as lsp
-from lagrad.core.backend import LazyComputeError, any_lazy, backend_name, is_lazy, unknown_shape
+from lagrad.core.backend import LazyComputeError, backend_name, is_lazy, unknown_shape
+from lagrad.lazy import any_lazy
 
 da = pytest.importorskip("dask.array", reason="Dask is not installed: pip install 'lagrad[dask]'")
 Callback = pytest.importorskip("dask.callbacks").Callback

@@ -1,0 +1,180 @@
+"""Arrays of other libraries at the transforms' edge: Dask's lazy arrays, and libraries that do not combine.
+
+The core asks only `core.backend.is_lazy`; everything else Dask needs lives here: the guard
+that refuses a compute lagrad would start (`lazy_guard`), seeds made lazy (`as_lazy`),
+gradients in the inputs' library (`gradients_like`) and the check that the arguments' libraries
+combine (`check_one_library`). DESIGN.md, "Other array libraries", says why.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .core.backend import LazyComputeError, _plain, backend_name, is_lazy
+
+#: Var's conversions: a branch on a traced value computes it, as Dask itself does.
+_BRANCHES = frozenset({"__bool__", "__float__", "__int__", "__index__", "__complex__", "item", "tolist"})
+_LAGRAD = os.path.dirname(os.path.abspath(__file__)) + "/"
+
+
+def _who_computes() -> str | None:
+    """What in lagrad is asking Dask to compute (None: the user's code or a branch).
+    The innermost frame outside Dask, NumPy and SciPy decides."""
+    import sys
+
+    frame = sys._getframe(2)
+    culprit = None
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if path.startswith(_LAGRAD):
+            if frame.f_code.co_name in _BRANCHES:
+                return None
+            culprit = culprit or frame
+            for name in ("self", "prim", "eq", "equation"):
+                obj = frame.f_locals.get(name)
+                prim = getattr(obj, "primitive", obj)
+                if hasattr(prim, "kernel") and hasattr(prim, "name"):
+                    return prim.name
+        elif culprit is None and not any(part in path for part in ("/dask/", "/numpy/", "/scipy/", "/distributed/")):
+            return None  # the user's own code computes (x.compute(), print)
+        frame = frame.f_back
+    return None if culprit is None else f"{culprit.f_code.co_name} ({culprit.f_code.co_filename.rsplit('/', 1)[-1]})"
+
+
+def lazy_guard(who: str = "grad") -> Any:
+    """A context in which a Dask graph computed on lagrad's behalf raises `LazyComputeError`
+    naming the function responsible (a branch on a traced value, and the user's own calls,
+    compute as usual)."""
+    from dask.callbacks import Callback
+
+    class _Guard(Callback):
+        def _start(self, dsk: Any) -> None:
+            name = _who_computes()
+            if name is not None:
+                raise LazyComputeError(
+                    f"lagrad.{who}: '{name}' would compute the Dask graph to finish tracing or "
+                    f"differentiating (Dask has no lazy form of an operation it uses, and would run "
+                    f"NumPy's on the computed array). Compute the array first (x.compute()) and pass "
+                    f"a NumPy array, or write the step with functions Dask implements."
+                )
+
+    return _Guard()
+
+
+def any_lazy(args: Any) -> bool:
+    """Whether any array among `args` (nested lists, tuples, dicts) is lazy. Every transform
+    asks this on every call: plain NumPy arguments answer without a walk, and the walk builds
+    no paths."""
+    if type(args) in (tuple, list, dict) and all(type(a) is np.ndarray for a in args):  # {}: no keywords
+        return False
+    return any(type(a) is not np.ndarray and is_lazy(a) for _, a in _leaves(args, None))
+
+
+#: How deep the walks below look into nested containers (tree_flatten refuses deeper ones).
+_DEPTH = 64
+
+
+def _leaves(args: Any, where: str | None) -> Any:
+    """(path, leaf) of nested lists, tuples and dicts, without recursion: a container met
+    twice (one that contains itself) is walked once, and nesting beyond `_DEPTH` is left to
+    `tree_flatten`'s error. `where=None`: no paths (None each), for a walk that only looks."""
+    stack, seen = [(args, where, 0)], set()
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if id(item) in seen or depth > _DEPTH:
+                continue
+            seen.add(id(item))
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            stack.extend((a, None if path is None else f"{path}[{k!r}]", depth + 1) for k, a in reversed(list(pairs)))
+        else:
+            yield path, item
+
+
+def as_lazy(x: Any) -> Any:
+    """A NumPy seed or tangent as a (one-chunk) Dask array, so that what the rules broadcast it
+    to is built on the workers, not in this process and sent to them; other values as given."""
+    if type(x) is not np.ndarray and not isinstance(x, np.generic):
+        return x
+    import dask.array as da
+
+    return da.from_array(np.asarray(x))
+
+
+def gradients_like(lam: list[Any], leaves: list[Any]) -> list[Any]:
+    """The inputs' multipliers `lam` (None: zero) in the library of the inputs `leaves`: a
+    gradient that never met a Dask value (a linear function's, a constant's) is still a Dask
+    array, chunked as its input."""
+    out = list(lam)
+    for j, leaf in enumerate(leaves):
+        if not is_lazy(leaf) or hasattr(out[j], "_trace"):
+            continue
+        if is_lazy(out[j]):
+            if out[j].shape == leaf.shape and out[j].chunks != leaf.chunks:
+                out[j] = out[j].rechunk(leaf.chunks)
+            continue
+        import dask.array as da
+
+        g = out[j]
+        out[j] = (
+            da.zeros(leaf.shape, dtype=leaf.dtype, chunks=leaf.chunks)
+            if g is None
+            else da.from_array(np.asarray(g), chunks=leaf.chunks)
+        )
+    return out
+
+
+#: Libraries whose arrays combine with NumPy's in one operation (the result is theirs).
+PROMOTES_NUMPY = frozenset({"dask"})
+
+
+def _arrays(args: Any, where: str) -> Any:
+    for path, a in _leaves(args, where):
+        if hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, np.generic):
+            yield path, _plain(a)
+
+
+def check_one_library(args: Any, who: str) -> None:
+    """Refuse arguments from two array libraries that do not combine (CuPy with NumPy, Dask with
+    CuPy...), naming both, before anything is traced; NumPy's with Dask's combine as Dask does."""
+    first: dict[str, str] = {}
+    for where, a in _arrays(args, "args"):
+        first.setdefault(backend_name(a), where)
+    names = set(first)
+    if len(names) < 2 or (len(names) == 2 and "numpy" in names and not names - {"numpy"} - PROMOTES_NUMPY):
+        return
+    (a, wa), (b, wb) = sorted(first.items())[:2]
+    raise TypeError(
+        f"lagrad.{who}: the arguments mix {a} arrays ({wa}) and {b} arrays ({wb}), which do not combine in "
+        f"one operation; put every array in one library first (e.g. {b}.asarray(x) or x.get() back to NumPy)"
+    )
+
+
+def derivative_error(error: Exception, backend: str) -> Exception:
+    """`error`, raised by a rule while a sweep ran on `backend`'s (lazy) arrays, with the
+    primitive whose derivative raised it and the library named (the innermost frame of the
+    sweep holding an equation `eq` says which)."""
+    name, tb = None, error.__traceback__
+    while tb is not None:
+        eq = tb.tb_frame.f_locals.get("eq")
+        if eq is not None and hasattr(eq, "primitive"):
+            name = f"{eq.primitive.name} (equation z{eq.out + 1})"
+        tb = tb.tb_next
+    message = f"lagrad: the derivative of {name or 'an equation'} on {backend} arrays: {error}"
+    try:
+        return type(error)(message)
+    except Exception:
+        return ValueError(message)
+
+
+def lazy_checked(fun: Callable[..., Any], args: Any, kwargs: Any, who: str | None = None) -> Any:
+    """`fun(*args, **kwargs)`, where on Dask arrays any compute that lagrad (not a branch of
+    the user's function) would start raises an error naming the function responsible."""
+    if not any_lazy(args) and not any_lazy(kwargs):
+        return fun(*args, **kwargs)
+    with lazy_guard(who or getattr(fun, "__name__", "grad").removesuffix("_fun").lstrip("_")):
+        return fun(*args, **kwargs)
