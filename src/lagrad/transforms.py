@@ -554,76 +554,11 @@ def jacobian(
     indices; `lagrad.elimination_cost` counts an order's multiplications). ``method="auto"``
     picks reverse, forward, elimination or sparse by counted multiplications
     (`lagrad.plan(f, *args).explain()` shows the figures) and returns dense arrays."""
-    if method == "elimination":
-        return _eliminated(fun, argnums, has_aux, order)
-    if method == "auto":
-        return _planned(fun, argnums, has_aux, max_bytes)
-    if method is not None:
-        raise ValueError(f"lagrad.jacobian: method must be 'elimination', 'auto' or None, not {method!r}")
-    if sparse:
-        return _sparse(fun, argnums, has_aux, "jacobian", mode or "auto", max_bytes)
+    if sparse or method is not None:
+        from .structure import structured  # the structured methods build on the transforms
+
+        return structured(fun, argnums, mode, has_aux, max_bytes, sparse=sparse, method=method, order=order)
     return _jacobian(fun, argnums, mode or "rev", has_aux, "jacobian", max_bytes)
-
-
-def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
-    _check_callable(fun, "jacobian")
-    from .elimination import EliminationGraph  # elimination builds on the transforms
-
-    @functools.wraps(fun)
-    def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
-        traced = _trace(fun, args, kwargs, argnums, "jacobian", has_aux=has_aux)
-        program = traced.program
-        graph = EliminationGraph(program, traced.tape)
-        eliminated = graph.jacobian(order)
-        in_shapes = [tuple(s) for s, _ in program.inputs]
-        vertices = iter(graph.outputs)
-        per_output = []
-        for o, v in zip(program.outputs, traced.outputs):
-            out_shape = tuple(np.shape(value(v)))
-            vertex = None if isinstance(o, Constant) else next(vertices)
-            row = []
-            for j, s in enumerate(in_shapes):
-                block = eliminated.get((j, vertex))
-                row.append(np.zeros(out_shape + s) if block is None else np.reshape(block, out_shape + s))
-            per_output.append(_unpack(program.in_tree.unflatten(row), traced.single))
-        jac = program.out_tree.unflatten(per_output)
-        return (jac, traced.aux) if has_aux else jac
-
-    return jacobian_fun
-
-
-def _planned(fun: Fun, argnums: ArgNums, has_aux: bool, max_bytes: int | None) -> Fun:
-    _check_callable(fun, "jacobian")
-    if has_aux:
-        raise ValueError("lagrad.jacobian(method='auto') does not take has_aux; choose a method or mode")
-    from .plan import plan  # the cost model builds on the transforms
-
-    @functools.wraps(fun)
-    def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
-        bound = functools.partial(fun, **kwargs)
-        chosen = plan(bound, *args, argnums=argnums, max_bytes=max_bytes)
-        if chosen.method == "sparse":  # the plan's pattern and colouring, solved at its own trace
-            structure = chosen.structure
-            J = structure._solve(structure._tape)
-            return np.reshape(J.toarray(), structure.out_shape + structure.in_shape)
-        chosen = chosen.method
-        if chosen == "elimination":
-            return _eliminated(bound, argnums, False, "markowitz")(*args)
-        return _jacobian(bound, argnums, chosen, False, "jacobian", max_bytes)(*args)
-
-    return jacobian_fun
-
-
-def _sparse(fun: Fun, argnums: ArgNums, has_aux: bool, who: str, mode: str, max_bytes: int | None) -> Fun:
-    _check_callable(fun, who)
-    if argnums != 0 or has_aux:
-        raise ValueError(
-            f"lagrad.{who}(sparse=True) differentiates a function of one array (argnums=0, no aux); "
-            f"close over the other arguments (lambda x: f(x, y))"
-        )
-    from .sparse_derivatives import sparse_transform  # the sparse derivatives build on the transforms
-
-    return sparse_transform(fun, who == "hessian", mode, max_bytes)
 
 
 def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, max_bytes: int | None = None) -> Fun:
@@ -741,7 +676,9 @@ def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None, spa
     returns a ``scipy.sparse.csr_matrix``: the pattern of the traced gradient, a star
     colouring, one compressed forward sweep through the gradient, symmetric decompression."""
     if sparse:
-        return _sparse(fun, argnums, False, "hessian", "fwd", max_bytes)
+        from .structure import structured
+
+        return structured(fun, argnums, "fwd", False, max_bytes, sparse=True, who="hessian")
     inner = _jacobian(fun, argnums, "rev", False, "hessian")
     return _jacobian(inner, argnums, "fwd", False, "hessian", max_bytes)
 
