@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from .adjoint.operators import operator
+from .arguments import _argnums
 from .codegen import INFIX, PREFIX, _literal
 from .core import Trace
 from .core.program import Aval, Constant, Equation, Program
-from .transforms import _argnums, _scalar_output, _trace
+from .transforms import _scalar_output, _trace
 from .tree import tree_flatten
 
 __all__ = ["Derivation", "derive"]

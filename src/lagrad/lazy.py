@@ -171,10 +171,10 @@ def derivative_error(error: Exception, backend: str) -> Exception:
         return ValueError(message)
 
 
-def lazy_checked(fun: Callable[..., Any], args: Any, kwargs: Any, who: str | None = None) -> Any:
-    """`fun(*args, **kwargs)`, where on Dask arrays any compute that lagrad (not a branch of
-    the user's function) would start raises an error naming the function responsible."""
+def lazy_checked(run: Callable[[], Any], who: str, args: Any, kwargs: Any) -> Any:
+    """`run()`, where if `args` or `kwargs` hold a Dask array, any compute that lagrad (not a
+    branch of the user's function) would start raises an error naming `who`."""
     if not any_lazy(args) and not any_lazy(kwargs):
-        return fun(*args, **kwargs)
-    with lazy_guard(who or getattr(fun, "__name__", "grad").removesuffix("_fun").lstrip("_")):
-        return fun(*args, **kwargs)
+        return run()
+    with lazy_guard(who):
+        return run()

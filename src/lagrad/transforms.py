@@ -1,17 +1,15 @@
-"""The transforms users call: trace the function into a Program, then solve its adjoint system.
+"""The transforms users call: trace the function into a Program, seed, solve its adjoint system.
 
-`grad`, `value_and_grad`, `vjp` and `elementwise_grad` back-substitute;
-`jvp` forward-substitutes; `jacobian` does either once per output (``rev``)
-or input (``fwd``) scalar; `hessian` is forward over reverse. `trace` and
-`adjoint` return the Program and the system themselves, with each equation's
-source line recorded (which the fast path skips).
+Each is `_transform`: `_trace` (a Program and its Tape), then a `finish` step that seeds and
+solves (back-substitution for `grad`, `vjp`, `elementwise_grad`; forward substitution for `jvp`;
+one batched solve per chunk of the identity for `jacobian`; forward over reverse for `hessian`).
+DESIGN.md, "The data's way", describes the steps.
 """
 
 from __future__ import annotations
 
 import functools
 import gc
-import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,15 +18,23 @@ import numpy as np
 
 from . import numpy as lnp
 from .adjoint import SOLVERS, AdjointSystem, back_substitution, forward_substitution, input_gradients
+from .arguments import (
+    ArgNums,
+    Fun,
+    _argnums,
+    _argument_names,
+    _check_callable,
+    _check_outputs,
+    _explain,
+    _input_value,
+    _lagrad_cause,
+)
 from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
 from .core.backend import is_lazy
 from .core.program import Constant
 from .lazy import check_one_library, gradients_like, lazy_checked
 from .tree import tree_flatten, tree_map
-
-Fun = Callable[..., Any]
-ArgNums = int | Sequence[int]
 
 
 class _Traced:
@@ -47,184 +53,29 @@ class _Traced:
         self.single = single
 
 
-def _collector_paused(fun: Fun) -> Fun:
-    """`fun` run with Python's cycle collector paused. A trace allocates several small
-    objects per equation (the equation, its lists, the traced value), all alive until the
-    solve ends and then freed by reference counting: the collector's passes over them find
-    nothing, and cost a tenth of a long gradient's time. Cycles the user's function makes
-    are collected after the transform returns."""
+def _guarded(who: str, run: Callable[[], Any], args: Any, kwargs: Any) -> Any:
+    """`run()` with Python's cycle collector paused (the objects a trace makes live until the
+    solve ends and are then freed by reference counting: the collector's passes over them find
+    nothing, and cost a tenth of a long gradient's time), and on Dask `args` with no compute
+    that lagrad starts (`lazy.lazy_checked`)."""
+    if not gc.isenabled():  # already paused (a nested transform) or turned off by the user
+        return lazy_checked(run, who, args, kwargs)
+    gc.disable()
+    try:
+        return lazy_checked(run, who, args, kwargs)
+    finally:
+        gc.enable()
+
+
+def _transform(fun: Fun, argnums: ArgNums | None, who: str, finish: Callable[[_Traced], Any], has_aux: bool) -> Fun:
+    """The transform `who` of `fun`: on each call, `fun` traced at the arguments, then `finish`."""
+    _check_callable(fun, who)
 
     @functools.wraps(fun)
-    def paused(*args: Any, **kwargs: Any) -> Any:
-        if not gc.isenabled():  # already paused (a nested transform) or turned off by the user
-            return lazy_checked(fun, args, kwargs)
-        gc.disable()
-        try:
-            return lazy_checked(fun, args, kwargs)
-        finally:
-            gc.enable()
+    def transformed(*args: Any, **kwargs: Any) -> Any:
+        return _guarded(who, lambda: finish(_trace(fun, args, kwargs, argnums, who, has_aux=has_aux)), args, kwargs)
 
-    return paused
-
-
-def _is_int(a: Any) -> bool:
-    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
-
-
-def _argnums(argnums: ArgNums | None, nargs: int, who: str) -> tuple[tuple[int, ...], bool]:
-    if argnums is None:
-        return tuple(range(nargs)), False
-    single = _is_int(argnums)
-    if not single and not (isinstance(argnums, (tuple, list)) and all(_is_int(a) for a in argnums)):
-        raise TypeError(f"lagrad.{who}: argnums must be an int or a tuple of ints, not {argnums!r}")
-    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)
-    out = []
-    for a in nums:
-        if not -nargs <= a < nargs:
-            raise ValueError(f"lagrad.{who}: argnums={argnums!r}, but the function was given {nargs} arguments")
-        out.append(a % nargs)
-    if len(set(out)) != len(out):
-        raise ValueError(
-            f"lagrad.{who}: argnums={argnums!r} names an argument twice; each argument is one input, "
-            f"so name it once and reuse its gradient"
-        )
-    return tuple(out), single
-
-
-def _check_callable(fun: Any, who: str) -> None:
-    if not callable(fun):
-        raise TypeError(f"lagrad.{who}: the first argument must be the function to differentiate, not {fun!r}")
-
-
-def _input_value(leaf: Any, who: str, where: str) -> Any:
-    """`leaf` as the value of an input variable, or a TypeError saying to pass floats."""
-    if isinstance(leaf, Var):
-        if not leaf.inexact:
-            raise TypeError(f"lagrad.{who}: {where} has dtype {leaf.dtype}; only floats can be differentiated")
-        return leaf
-    if isinstance(leaf, (bool, np.bool_, int, np.integer)):
-        raise TypeError(
-            f"lagrad.{who}: {where} is the {type(leaf).__name__} {leaf!r}; integers and booleans have no "
-            f"derivative. Pass a float (e.g. {float(leaf)!r}) or leave it out of argnums."
-        )
-    if isinstance(leaf, float):
-        return np.float64(leaf)
-    if isinstance(leaf, complex):
-        return np.complex128(leaf)
-    if isinstance(leaf, np.matrix):
-        raise TypeError(
-            f"lagrad.{who}: {where} is a numpy.matrix, whose `*` is a matrix product and whose reductions "
-            f"keep two axes; pass numpy.asarray(x) (and write `@` for the product)"
-        )
-    if _foreign_array(leaf):
-        # another library's array that NumPy can read but that does not take part in NumPy's
-        # dispatch (PyTorch, JAX, memoryview, array.array): its values, as a NumPy array
-        try:
-            leaf = np.asarray(leaf)
-        except Exception as error:
-            raise TypeError(
-                f"lagrad.{who}: {where} is a {type(leaf).__name__} that NumPy cannot read as an array "
-                f"({error}); pass a NumPy array of floats"
-            ) from error
-    dtype = getattr(leaf, "dtype", None)
-    if dtype is None or not hasattr(leaf, "shape"):
-        raise TypeError(
-            f"lagrad.{who}: {where} is a {type(leaf).__name__}, not an array of floats; pass a NumPy "
-            f"array of floats (or a list, tuple or dict of them)"
-        )
-    if np.dtype(dtype).kind not in "fc":
-        raise TypeError(
-            f"lagrad.{who}: {where} has dtype {dtype}; only float (or complex) arrays can be "
-            f"differentiated. Pass floats (e.g. x.astype(float)) or leave it out of argnums."
-        )
-    # The recorded equations keep this array's values for the rules. A copy makes the derivative
-    # that of the values the function was called with, whatever later writes into the caller's
-    # array (through another name inside the function, by another thread, before a vjp_fun call).
-    return leaf.copy() if isinstance(leaf, np.ndarray) else leaf
-
-
-def _foreign_array(leaf: Any) -> bool:
-    """Whether `leaf` is an array NumPy can read (``__array__`` or the buffer protocol) that is
-    neither NumPy's nor a duck array that NumPy's dispatch lets carry the computation."""
-    if isinstance(leaf, (np.ndarray, np.generic, str, bytes)) or hasattr(type(leaf), "__array_function__"):
-        return False
-    if hasattr(leaf, "__array__"):
-        return True
-    try:
-        memoryview(leaf)
-    except TypeError:
-        return False
-    return True
-
-
-def _explain(error: BaseException, who: str, selected: tuple[Any, ...]) -> None:
-    """Add what lagrad knows to an error the user's function raised while traced."""
-    if (
-        isinstance(error, TypeError)
-        and any(isinstance(a, (list, tuple)) for a in selected)
-        and ("'list'" in str(error) or "'tuple'" in str(error))
-        and hasattr(error, "add_note")  # Python 3.11+
-    ):
-        error.add_note(
-            f"lagrad.{who}: a list or tuple argument is a container of separate inputs (one per "
-            f"element, as in JAX), not an array; pass numpy.array(...) to differentiate an array."
-        )
-
-
-def _lagrad_cause(error: BaseException, who: str) -> BaseException | None:
-    """lagrad's own error, where NumPy raised another in its place: writing a traced scalar into
-    an element of a NumPy array (``out[i] = f(x[i])``) converts it with float(), and NumPy
-    replaces lagrad's explanation by "setting an array element with a sequence"."""
-    cause = error.__cause__
-    if not (
-        isinstance(error, ValueError)
-        and "setting an array element with a sequence" in str(error)
-        and isinstance(cause, TypeError)
-        and str(cause).startswith("lagrad")
-    ):
-        return None
-    return TypeError(
-        f"lagrad.{who}: a traced value was written into an element of a NumPy array (out[i] = ...), "
-        f"which NumPy does by converting it to a plain float: {cause} To fill an array, collect the "
-        f"values in a list and lagrad.numpy.stack them, or update a traced array with "
-        f"out = out.at[i].set(v)."
-    )
-
-
-def _check_outputs(leaves: list[Any], tree: Any, who: str, trace: Trace) -> None:
-    """Refuse outputs that are not arrays of numbers (a string, an object), naming the transform."""
-    paths = tree.paths()
-    for leaf, path in zip(leaves, paths):
-        if isinstance(leaf, (Var, np.dtype, type)):  # a dtype is metadata NumPy answers with, as a shape is
-            continue
-        kind = np.asarray(leaf).dtype.kind if not isinstance(leaf, (str, bytes)) else "U"
-        if kind not in "biufc":
-            trace.active = False
-            where = f"output {path} " if path else ""
-            raise TypeError(
-                f"lagrad.{who}: the function returns {where}{type(leaf).__name__} {_short(leaf)}, which is "
-                f"not an array of numbers; {who} differentiates arrays of floats. Return those (and "
-                f"anything else as aux, with has_aux=True)."
-            )
-
-
-def _short(x: Any) -> str:
-    text = repr(x)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _names(fun: Fun, nums: tuple[int, ...]) -> list[str]:
-    try:
-        params = list(inspect.signature(fun).parameters.values())
-    except (TypeError, ValueError):
-        params = []
-    names = []
-    for i in nums:
-        if i < len(params) and params[i].kind in (params[i].POSITIONAL_ONLY, params[i].POSITIONAL_OR_KEYWORD):
-            names.append(params[i].name)
-        else:
-            names.append(f"args[{i}]")
-    return names
+    return transformed
 
 
 def _strip(tree: Any) -> Any:
@@ -234,10 +85,8 @@ def _strip(tree: Any) -> Any:
 
 
 def _constant(trace: Trace, arg: Any) -> Any:
-    """A float array argument that is not differentiated, as a traced value with no derivative,
-    so that a copy of it can be written into with traced values (``u = u0.copy();
-    u[1:] += k * u[:-1]``). It converts to NumPy (and float, bool) as a plain array does;
-    everything else (integer and boolean arrays, scalars, other objects) stays as given."""
+    """A float array argument that is not differentiated, as a traced value with no derivative
+    (DESIGN.md, "In-place writes and views"); everything else stays as given."""
     if type(arg) is not np.ndarray or arg.dtype.kind not in "fc":
         return arg
     var = trace.apply(_stop_gradient, (arg,), {})
@@ -245,7 +94,6 @@ def _constant(trace: Trace, arg: Any) -> Any:
     return var
 
 
-@_collector_paused
 def _trace(
     fun: Fun,
     args: Sequence[Any],
@@ -256,27 +104,25 @@ def _trace(
     has_aux: bool = False,
     record_source: bool = False,
 ) -> _Traced:
+    """`fun` traced with the arguments in `argnums` as inputs: its Program, Tape, outputs and aux."""
+    return _guarded("trace", lambda: _record(fun, args, kwargs, argnums, who, has_aux, record_source), args, kwargs)
+
+
+def _record(
+    fun: Fun, args: Sequence[Any], kwargs: dict[str, Any], argnums: Any, who: str, has_aux: bool, record_source: bool
+) -> _Traced:
     _check_callable(fun, who)
     nums, single = _argnums(argnums, len(args), who)
     if not all(type(a) is np.ndarray for a in args):  # NumPy alone: nothing to check
         check_one_library(args, who)
     trace = Trace(record_source=record_source)
     selected = tuple(args[i] for i in nums)
-    for i, arg in zip(nums, selected):
-        if arg is None:
-            raise TypeError(f"lagrad.{who}: argument {i} is None; pass an array of floats to differentiate")
+    arg_names = _argument_names(fun, nums, selected, record_source, who)
     leaves, in_tree = tree_flatten(selected)
-    paths = in_tree.paths()
-    arg_names = _names(fun, nums) if record_source else [f"args[{i}]" for i in nums]
-    names = [arg_names[int(p[1 : p.index("]")])] + p[p.index("]") + 1 :] for p in paths]
+    names = [arg_names[int(p[1 : p.index("]")])] + p[p.index("]") + 1 :] for p in in_tree.paths()]
     inputs = [trace.new_input(_input_value(leaf, who, f"argument {name}")) for leaf, name in zip(leaves, names)]
-    boxed = in_tree.unflatten(inputs)
-    call_args = list(args)
-    for j, i in enumerate(nums):
-        call_args[i] = boxed[j]
-    for i, arg in enumerate(args):
-        if i not in nums:
-            call_args[i] = _constant(trace, arg)
+    boxed = dict(zip(nums, in_tree.unflatten(inputs)))
+    call_args = [boxed[i] if i in boxed else _constant(trace, arg) for i, arg in enumerate(args)]
     kwargs = {k: _constant(trace, v) for k, v in kwargs.items()}
     try:
         result = fun(*call_args, **kwargs)
@@ -338,20 +184,23 @@ def _unpack(grads: tuple[Any, ...], single: bool) -> Any:
     return grads[0] if single else tuple(grads)
 
 
+def _gradients(traced: _Traced, lam: list[Any]) -> Any:
+    """The inputs' multipliers as gradients, in the inputs' dtypes, structure and library."""
+    return _unpack(input_gradients(traced.program, gradients_like(lam, traced.leaves)), traced.single)
+
+
 def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str, nan_output: Any = False) -> list[Any]:
     """Multipliers of every variable for the output seeded with `seed`, at the run `tape`. Zero
     means zero does not apply to an output that is NaN (`nan_output`): its gradient must not
     look clean. On a lazy (Dask) output `nan_output` is itself lazy, and so is the choice."""
     if out is None:
         return [None] * program.n_vars
-    if is_lazy(nan_output):
-        if method not in ("back_substitution", *SOLVERS):
-            raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
-        return back_substitution(program, tape, {out: seed}, mask=~nan_output)
-    if method == "back_substitution" or (nan_output and method in SOLVERS):
-        return back_substitution(program, tape, {out: seed}, mask=not nan_output)
     if method not in SOLVERS:
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
+    if is_lazy(nan_output):
+        return back_substitution(program, tape, {out: seed}, mask=~nan_output)
+    if method == "back_substitution" or nan_output:
+        return back_substitution(program, tape, {out: seed}, mask=not nan_output)
     return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs)).lambdas
 
 
@@ -373,20 +222,15 @@ def value_and_grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, met
 
 
 def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who: str) -> Fun:
-    _check_callable(fun, who)
-
-    @functools.wraps(fun)
-    @_collector_paused
-    def value_and_grad_fun(*args: Any, **kwargs: Any) -> Any:
-        traced = _trace(fun, args, kwargs, argnums, who, has_aux=has_aux)
+    def finish(traced: _Traced) -> Any:
         out = _scalar_output(traced, who)
         value_out = traced.outputs[0]
-        seed = np.ones((), dtype=np.dtype(value(value_out).dtype if hasattr(value(value_out), "dtype") else float))
-        lam = _solve(traced.program, traced.tape, out, seed, method, _is_nan(value(value_out)))
-        grads = _unpack(input_gradients(traced.program, gradients_like(lam, traced.leaves)), traced.single)
-        return ((value_out, traced.aux) if has_aux else value_out), grads
+        plain = value(value_out)
+        seed = np.ones((), dtype=np.dtype(plain.dtype if hasattr(plain, "dtype") else float))
+        lam = _solve(traced.program, traced.tape, out, seed, method, _is_nan(plain))
+        return ((value_out, traced.aux) if has_aux else value_out), _gradients(traced, lam)
 
-    return value_and_grad_fun
+    return _transform(fun, argnums, who, finish, has_aux)
 
 
 def grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str = "back_substitution") -> Fun:
@@ -405,18 +249,13 @@ def grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str =
 def elementwise_grad(fun: Fun, argnums: ArgNums = 0) -> Fun:
     """The sum over outputs of their gradients (the vjp with a cotangent of ones): the
     derivative of each output element for functions acting elementwise."""
-    _check_callable(fun, "elementwise_grad")
 
-    @functools.wraps(fun)
-    @_collector_paused
-    def elementwise_grad_fun(*args: Any, **kwargs: Any) -> Any:
-        traced = _trace(fun, args, kwargs, argnums, "elementwise_grad")
+    def finish(traced: _Traced) -> Any:
         program = traced.program
         seeds = _seeds(program, [np.ones_like(value(o)) for o in traced.outputs], "elementwise_grad")
-        lam = back_substitution(program, traced.tape, seeds)
-        return _unpack(input_gradients(program, gradients_like(lam, traced.leaves)), traced.single)
+        return _gradients(traced, back_substitution(program, traced.tape, seeds))
 
-    return elementwise_grad_fun
+    return _transform(fun, argnums, "elementwise_grad", finish, False)
 
 
 def _seeds(program: Program, cotangents: list[Any], who: str) -> dict[int, Any]:
@@ -458,8 +297,8 @@ def _cotangent_map(traced: _Traced) -> Callable[[Any], tuple[Any, ...]]:
 
     def vjp_fun(cotangent: Any) -> tuple[Any, ...]:
         cotangents = _flatten_like(program.out_tree, cotangent, "vjp", "the cotangent", "the output")
-        lam = lazy_checked(back_substitution, (program, traced.tape, _seeds(program, cotangents, "vjp")), {},
-                            "vjp")  # fmt: skip
+        seeds = _seeds(program, cotangents, "vjp")
+        lam = lazy_checked(lambda: back_substitution(program, traced.tape, seeds), "vjp", seeds, {})
         return tuple(input_gradients(program, gradients_like(lam, traced.leaves)))
 
     return vjp_fun
@@ -474,7 +313,7 @@ def jvp(fun: Fun, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool
             f"not {type(primals).__name__} and {type(tangents).__name__}"
         )
     traced = _trace(fun, tuple(primals), {}, None, "jvp", has_aux=has_aux)
-    tangent_out = lazy_checked(_tangent_map(traced), (tuple(tangents),), {}, "jvp")
+    tangent_out = lazy_checked(lambda: _tangent_map(traced)(tuple(tangents)), "jvp", tangents, {})
     result = (traced.program.out_tree.unflatten(traced.outputs), tangent_out)
     return (*result, traced.aux) if has_aux else result
 
@@ -521,8 +360,6 @@ def _float_dtype(x: Any) -> Any:
     return dtype if dtype.kind in "fc" else np.float64
 
 
-#: The memory (bytes) a batched Jacobian or Hessian solve may hold for its k right-hand sides
-#: at once; larger batches are cut into chunks. `jacobian(..., max_bytes=)` overrides it.
 BATCH_BYTES = 256 * 2**20
 
 
@@ -566,17 +403,13 @@ def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, ma
     if mode not in ("rev", "fwd", "auto"):
         raise ValueError(f"lagrad.{who}: mode must be 'rev', 'fwd' or 'auto', not {mode!r}")
 
-    @functools.wraps(fun)
-    @_collector_paused
-    def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
-        traced = _trace(fun, args, kwargs, argnums, who, has_aux=has_aux)
+    def finish(traced: _Traced) -> Any:
         blocks = _jacobian_blocks(traced, mode, BATCH_BYTES if max_bytes is None else max_bytes)
         program = traced.program
-        per_output = [_unpack(program.in_tree.unflatten(row), traced.single) for row in blocks]
-        jac = program.out_tree.unflatten(per_output)
+        jac = program.out_tree.unflatten([_unpack(program.in_tree.unflatten(row), traced.single) for row in blocks])
         return (jac, traced.aux) if has_aux else jac
 
-    return jacobian_fun
+    return _transform(fun, argnums, who, finish, has_aux)
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -623,11 +456,9 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
                 t = forward_substitution(program, traced.tape, {j: seed}, outputs=outputs, batched=seed.ndim > len(s))
                 for a, o in enumerate(program.outputs):
                     if not isinstance(o, Constant):
-                        t_o = None if isinstance(o, Constant) else t[o]
+                        zero = t[o] is None
                         cols[a].append(
-                            np.zeros(seed.shape[:1] + out_shapes[a], dtype=dtype)
-                            if t_o is None
-                            else _as_dtype(t_o, dtype)
+                            np.zeros(seed.shape[:1] + out_shapes[a], dtype) if zero else _as_dtype(t[o], dtype)
                         )
             for a, o in enumerate(program.outputs):
                 if not isinstance(o, Constant):
