@@ -20,9 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from . import backward, forward, levels, sparse
-from .backward import back_substitution
-from .forward import forward_substitution
-from .operators import apply_block, apply_block_batched, apply_transpose, apply_transpose_batched
 
 Solver = Callable[..., list[Any]]
 
@@ -49,15 +46,3 @@ register("back_substitution", backward.solve)
 register("forward_substitution", forward.solve)
 register("sparse", sparse.solve)
 register("levels", levels.solve)
-
-__all__ = [
-    "SOLVERS",
-    "apply_block",
-    "apply_block_batched",
-    "apply_transpose",
-    "apply_transpose_batched",
-    "back_substitution",
-    "forward_substitution",
-    "register",
-    "solve",
-]

@@ -227,17 +227,11 @@ class Equation(_EquationSlots):
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"lagrad: an Equation is immutable structure; it cannot delete {name!r}")
 
-    def is_constant(self, pos: int) -> bool:
-        return self.args[pos] < 0
-
     def reads(self) -> Iterator[tuple[int, int]]:
         """(position, variable) for every argument that carries a derivative: the nonzero
         blocks ∂f_k/∂z_i of this equation's column."""
         for pos in self.diff:
             yield pos, self.args[pos]
-
-    def constant(self, pos: int) -> Any:
-        return self.constants[pos]
 
     def rhs(self) -> str:
         """The right-hand side in the seed's notation: ``matmul(z1, z3)``."""
@@ -408,12 +402,6 @@ class Program:
             for pos, i in eq.reads():
                 used[i].append((k, pos))
         return used
-
-    def output_index(self) -> int:
-        """The variable of the single output (the seed's z_n)."""
-        if len(self.outputs) != 1 or isinstance(self.outputs[0], Constant):
-            raise ValueError("lagrad: the program has no single traced output")
-        return self.outputs[0]
 
     def tag_of(self, i: int) -> list[str]:
         return [name for name, j in self.tags.items() if j == i]

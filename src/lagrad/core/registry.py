@@ -31,7 +31,6 @@ class ArrayOps:
     unbroadcast_batched: Callable[[Any, tuple[int, ...]], Any]  # the same, under a leading batch axis
     broadcast_to: Callable[[Any, tuple[int, ...]], Any]
     reshape: Callable[[Any, tuple[int, ...]], Any]
-    zeros_like: Callable[[Any], Any]
     astype: Callable[[Any, Any], Any]
     real: Callable[[Any], Any]  # a real variable's multiplier is real
     part: Callable[..., Any]  # output j of a primitive with several outputs
