@@ -7,6 +7,7 @@ back-substitution (reverse mode), forward substitution (tangent mode) or a
 sparse solver — while staying a fast, everyday ``grad``.
 """
 
+from . import explain as _explain  # noqa: F401  (names the library function in conversion errors)
 from . import numpy, optimize, scipy
 from .adjoint import AdjointSystem, Block, Multipliers, SymbolicMatrix
 from .compiler import compile  # noqa: A004  (lagrad.compile, as jax.jit is jax's)

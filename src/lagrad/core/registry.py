@@ -21,6 +21,11 @@ functions: dict[Any, Callable[..., Any]] = {}
 methods: dict[str, Callable[..., Any]] = {}
 
 
+#: The message refusing to turn a traced value with a derivative into a NumPy array, naming
+#: the library function that asked: ``explain(var, caller_frame)``, set by `lagrad.explain`.
+explain_conversion: Callable[[Any, Any], str] | None = None
+
+
 class ArrayOps:
     """The array operations the core and the solvers apply to multipliers and tangents, as
     recorded operations (so that they trace, for higher order). One explicit object with

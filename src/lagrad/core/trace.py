@@ -40,6 +40,10 @@ _MACHINERY = (
             "scipy",
             "adjoint",
             "transforms.py",
+            "arguments.py",
+            "lazy.py",
+            "structure.py",
+            "explain.py",
             "control.py",
             "testing.py",
             "tree.py",
@@ -163,28 +167,8 @@ class Var:
             value = np.asarray(self.value, dtype=dtype)  # and a replay checks it is unchanged
             self._trace.guard(self, value)
             return value
-        library = _library_caller()
-        if library is not None:
-            name, replacement = library
-            fix = (
-                f"use {replacement}, which records it"
-                if replacement
-                else "lagrad has no version of it (docs/coverage.md lists what it has); write it with "
-                "lagrad.numpy functions or declare it with lagrad.primitive and lagrad.defvjp"
-            )
-            raise TypeError(
-                f"lagrad: {name} was called on traced value z{self.index + 1}; it turns its input into a "
-                f"plain NumPy array, which would lose the derivative: {fix}."
-            )
-        raise TypeError(
-            f"lagrad: {_library_call()}z{self.index + 1} is traced and was turned into a plain NumPy array "
-            f"(numpy.asarray / numpy.array, or written into a plain NumPy array, which cannot hold "
-            f"it): its derivative would be lost. Build arrays from traced values with "
-            f"lagrad.numpy.stack or lagrad.numpy.array, or write into a traced array "
-            f"(y = x.copy(); y[i] = v). A list of traced values given to a plain NumPy function "
-            f"(numpy.mean([a, b])) is read this way, because NumPy does not look inside lists: "
-            f"call lagrad.numpy's function of the same name."
-        )
+        explain = registry.explain_conversion  # names the library function that asked, if one did
+        raise TypeError(explain(self, sys._getframe(1)) if explain else conversion_message(self))
 
     # -- Python control flow on a traced value ----------------------------------
 
@@ -459,33 +443,6 @@ def _qualname(func: Any) -> str:
     return name
 
 
-def _library_caller() -> tuple[str, str | None] | None:
-    """The SciPy function converting a traced value to a NumPy array (as ``scipy.linalg.cholesky``),
-    and lagrad's version of it where there is one: the outermost SciPy frame below the user's."""
-    frame, found = sys._getframe(2), None
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(("numpy", "scipy")):
-        if frame.f_globals["__name__"].startswith("scipy."):
-            found = frame
-        frame = frame.f_back
-    if found is None:
-        return None
-    module, name = found.f_globals["__name__"], found.f_code.co_name
-    wrapped = next((v for k, v in found.f_locals.items() if k in ("f", "func", "fun") and callable(v)), None)
-    if wrapped is not None and (name == "wrapper" or name.startswith(("_", "<"))):
-        module, name = getattr(wrapped, "__module__", module), getattr(wrapped, "__name__", name)
-    public = ".".join(part for part in module.split(".")[:2] if not part.startswith("_"))
-    owner = found.f_locals.get("self")
-    if public == "scipy.stats" and isinstance(getattr(owner, "name", None), str):
-        public, name = f"scipy.stats.{owner.name}", name
-    parts = public.split(".")  # scipy, the subpackage, and a distribution's name
-    # `import lagrad` has loaded lagrad.scipy's modules: the core looks them up, never imports them
-    ours: Any = sys.modules.get("lagrad." + ".".join(parts[:2]))
-    for part in parts[2:]:
-        ours = getattr(ours, part, None)
-    replacement = f"lagrad.{public}.{name}" if ours is not None and hasattr(ours, name) else None
-    return f"{public}.{name}", replacement
-
-
 class TraceEnded(RuntimeError):
     """A traced value was used after the trace that made it had ended."""
 
@@ -729,33 +686,6 @@ def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], 
         return ValueError(message)
 
 
-def _library_call() -> str:
-    """'numpy.polynomial.polynomial.polyval (called at file.py:12) ', when the conversion
-    happened inside a Python library function the user called, else ''."""
-    import sysconfig
-
-    libraries = (*_MACHINERY, *{sysconfig.get_paths()[k] for k in ("purelib", "platlib")})
-    lagrad_dirs = _MACHINERY[:-2]
-    frame = sys._getframe(2)
-    callee = None
-    while frame is not None:  # outward to the user's frame; the last library frame is the callee
-        filename = frame.f_code.co_filename
-        if not filename.startswith(libraries):
-            break
-        if not filename.startswith(lagrad_dirs):
-            callee = frame
-        frame = frame.f_back
-    if frame is None or callee is None or callee.f_back is not frame:
-        return ""
-    module = callee.f_globals.get("__name__", "?")
-    name = getattr(callee.f_code, "co_qualname", callee.f_code.co_name)
-    where = f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
-    return (
-        f"{module}.{name} (called at {where}) converts its arguments with numpy.asarray, so it cannot "
-        f"be traced; use lagrad's version if docs/coverage.md lists one, or write it with lagrad.numpy. "
-    )
-
-
 def user_line() -> str | None:
     """`file.py:line` of the innermost frame outside lagrad and NumPy."""
     frame = sys._getframe(1)
@@ -765,3 +695,17 @@ def user_line() -> str | None:
             return f"{os.path.basename(filename)}:{frame.f_lineno}"
         frame = frame.f_back
     return None
+
+
+def conversion_message(var: Var, library_call: str = "") -> str:
+    """Why the traced value `var` may not become a plain NumPy array (`library_call`: the
+    library function that asked, as `lagrad.explain` finds it)."""
+    return (
+        f"lagrad: {library_call}z{var.index + 1} is traced and was turned into a plain NumPy array "
+        f"(numpy.asarray / numpy.array, or written into a plain NumPy array, which cannot hold "
+        f"it): its derivative would be lost. Build arrays from traced values with "
+        f"lagrad.numpy.stack or lagrad.numpy.array, or write into a traced array "
+        f"(y = x.copy(); y[i] = v). A list of traced values given to a plain NumPy function "
+        f"(numpy.mean([a, b])) is read this way, because NumPy does not look inside lists: "
+        f"call lagrad.numpy's function of the same name."
+    )
