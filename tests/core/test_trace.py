@@ -167,3 +167,20 @@ def test_traced_value_passed_by_keyword_to_numpy():
     x = np.array([0.3, 2.0, -1.0])
     assert np.array_equal(lagrad.grad(lambda x: x[np.argmax(a=x)] * 2.0)(x), [0.0, 2.0, 0.0])
     assert np.allclose(lagrad.grad(lambda x: np.sum(a=x * x))(x), 2 * x)
+
+
+def test_conversion_to_numpy_is_refused_by_the_core_alone_and_named_by_explain(monkeypatch):
+    """The core refuses to drop a derivative by itself; `lagrad.explain` only adds which
+    library function asked (here SciPy's, with lagrad's replacement)."""
+    import scipy.linalg
+
+    from lagrad.core import registry
+
+    def f(x):
+        return lnp.sum(scipy.linalg.expm(x))
+
+    with pytest.raises(TypeError, match=r"scipy\.linalg\.expm was called on traced value z1; .* use lagrad\.scipy"):
+        lagrad.grad(f)(np.eye(2))
+    monkeypatch.setattr(registry, "explain_conversion", None)
+    with pytest.raises(TypeError, match=r"^lagrad: z1 is traced and was turned into a plain NumPy array"):
+        lagrad.grad(f)(np.eye(2))
