@@ -1,17 +1,10 @@
 """Solvers of the adjoint system, as strategies registered by name.
 
-A solver is ``solve(system, wanted=None, **options) -> list`` of λ, one entry per variable
-(None for zero; `wanted` lists the variables whose multipliers are asked for, None for all).
-It only calls the operator layer (`operators`), which resolves the rules, batching and zero
-means zero for every solver alike. `AdjointSystem.solve(method)`, ``grad(method=)`` and
-``adjoint(method=)`` all go through `solve` here; adding a solver is one module in
-`adjoint/` and one `register` call.
-
-* ``back_substitution`` (`backward`): from the last row up, reverse mode;
-* ``forward_substitution`` (`forward`): the transposed system from the top down, tangent
-  mode, batched over each variable's directions;
-* ``sparse`` (`sparse`): the scalar-level matrix, solved by SciPy;
-* ``levels`` (`levels`): back-substitution by level schedule, each level in a thread pool.
+A solver is ``solve(system, wanted=None, **options) -> list`` of λ, one per variable (None
+for zero; `wanted`: the variables whose multipliers are asked for, None for all), and calls
+only the operator layer. `AdjointSystem.solve(method)`, ``grad(method=)`` and
+``adjoint(method=)`` all come through `solve` here: a new solver is one module and one
+`register` call.
 """
 
 from __future__ import annotations

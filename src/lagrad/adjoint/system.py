@@ -1,12 +1,6 @@
-"""The adjoint system ``A λ = b`` of a Program, as an object to print, check and solve.
-
-Layout as in the seed: row `i` is variable ``z_i``, column `k` is equation
-``f_k`` (numbered by the variable it defines), the diagonal blocks (`diagonal`: ``-I``
-for an equation that defines its variable explicitly, the only kind a Program has
-today, any `Diagonal` operator otherwise), ``A[i, k] = ∂f_k/∂z_i`` above it, and ``b = (0, …, 0, -1)``. Blocks are
-linear operators over the recorded values; the scalar-level matrix is assembled
-only when asked for, for programs small enough. Solving is the solvers' (`solvers`).
-"""
+"""The adjoint system ``A λ = b`` of a Program at one run, as an object to print, check and solve:
+its blocks as operators, its diagonal blocks, the scalar matrix and labels when asked for (the
+layout is DESIGN.md's). Solving is the solvers' (`solvers`)."""
 
 from __future__ import annotations
 
@@ -244,11 +238,11 @@ class AdjointSystem:
         self.program = program
         self.tape = tape
         self.method = method
-        out = program.outputs[0] if len(program.outputs) == 1 else None
         if len(program.outputs) != 1:
             raise ValueError(
                 f"lagrad: the adjoint system needs one output; the function returns {len(program.outputs)} arrays"
             )
+        out = program.outputs[0]
         self.output = None if isinstance(out, Constant) else out
         shape = np.shape(_plain(out.value)) if isinstance(out, Constant) else program.shape(out)
         if cotangent is None:
