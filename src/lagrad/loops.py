@@ -33,10 +33,12 @@ from . import schedule as schedules
 from .adjoint.backward import _back_substitution
 from .adjoint.forward import forward_substitution
 from .adjoint.operators import _has_nan, implicit_diagonals
+from .codegen import INFIX, PREFIX, Emitter, _direct
 from .core import Program, Tape, Trace, Var, registry
 from .core.primitive import Primitive, defbatch, defjvp_joint, defvjp_argnum
-from .core.program import META, READ, Aval, Constant, Parts, new_equation, zeros_of
+from .core.program import META, READ, Aval, Constant, Parts, is_parts_shape, new_equation, zeros_of
 from .core.trace import _kept
+from .numpy._register import ArrayPrimitive
 from .tree import tree_flatten
 
 __all__ = ["checkpoint", "fori_loop", "scan", "while_loop"]
@@ -69,9 +71,15 @@ def _as_array(x: Any) -> Any:
 class Variant:
     """One traced path through a body: its Program (inputs: the index if any, the carry
     leaves, the x leaves, then the outer values it reads) and where those outer values sit
-    among the loop's closure arguments."""
+    among the loop's closure arguments.
 
-    __slots__ = ("program", "closures", "steps", "guards", "out", "n_vars")
+    On plain values a variant runs as straight-line Python written once per way of running
+    it (`_replay_source`): one statement per equation, its recorded guards as early
+    returns, each intermediate deleted after its last use (a step holds only what is live,
+    not every value of the body), and, when recording, the values its rules read as the
+    step's tape. On traced values (higher order) it is interpreted equation by equation."""
+
+    __slots__ = ("program", "closures", "steps", "guards", "out", "n_vars", "compiled")
 
     def __init__(self, program: Program, closures: list[int]) -> None:
         self.program = program
@@ -87,9 +95,15 @@ class Variant:
             fetch = tuple((a, c) for a, c in zip(eq.args, eq.constants))
             self.steps.append((eq.primitive, fetch, eq.params, eq.out, take, meta, len(eq.args) + 1))
         self.out = program.outputs
+        self.compiled: dict[tuple[bool, bool], Callable[[list[Any]], Any]] = {}
 
     def run(self, inputs: list[Any], record: bool, check: bool, traced: bool) -> tuple[Any, Any] | None:
         """(outputs, tape values or None); None when `check` and a recorded guard goes the other way."""
+        if not traced:
+            replay = self.compiled.get((record, check))
+            if replay is None:
+                replay = self.compiled[record, check] = _replay_source(self, record, check)
+            return replay(inputs)
         env: list[Any] = [None] * self.n_vars
         env[: len(inputs)] = inputs
         guards = self.guards if check else None
@@ -100,13 +114,7 @@ class Variant:
         taped: list[Any] | None = [] if record else None
         for prim, fetch, params, out, take, meta, width in self.steps:
             vals = [env[a] if a >= 0 else c for a, c in fetch]
-            if traced:
-                value = prim(*vals, **params)
-            else:
-                value = prim.kernel(*vals, **params)
-                if not hasattr(value, "shape"):
-                    value = Parts(value) if isinstance(value, tuple) else np.asarray(value)
-            env[out] = value
+            env[out] = value = prim(*vals, **params)
             if guards and out in guards and not _same(guards[out], value):
                 return None
             if taped is not None:
@@ -119,6 +127,114 @@ class Variant:
                 taped.append(kept)
         outs = [o.value if isinstance(o, Constant) else env[o] for o in self.out]
         return outs, taped
+
+
+def _replay_source(variant: Variant, record: bool, check: bool) -> Callable[[list[Any]], Any]:
+    """A variant's run on plain values as a Python function of its inputs' list, returning
+    (outputs, the step's tape or None), or None where `check` finds a guard going the other way.
+
+    Each equation is its primitive's kernel, as `Program.replay` calls it (Python's operator
+    for arithmetic, the NumPy ufunc, the kernel bound by name; `codegen` spells them), a
+    result without a shape made an array as the interpreter makes it. A variable is deleted
+    after its last use, unless it is an output; when recording, what the rules read is put
+    in the step's tape as the equation runs (its shape-only entries are the traced `Aval`s:
+    a variant's shapes and dtypes are fixed)."""
+    program = variant.program
+    emitter = Emitter()
+    emitter.namespace.update(same=_same, fix=_fix)
+    n_in = program.n_inputs
+    equations = program.equations
+    last_use: dict[int, int] = {}
+    for s, eq in enumerate(equations):
+        for a in eq.args:
+            if a >= 0:
+                last_use[a] = s
+    outputs = {o for o in program.outputs if not isinstance(o, Constant)}
+    guards = variant.guards if check else {}
+
+    def name(i: int) -> str:
+        return f"z{i}"
+
+    def guard(i: int) -> str:
+        recorded = guards[i]
+        if type(recorded) is bool:
+            return f"    if {'not ' if recorded else ''}{name(i)}: return None"
+        return f"    if not same({emitter.bind(recorded, 'branch')}, {name(i)}): return None"
+
+    lines = ["def replay(inputs):"]
+    if n_in:
+        lines.append(f"    {', '.join(name(i) for i in range(n_in))}, = inputs")
+        lines.append("    del inputs")
+    lines.extend(guard(i) for i in range(n_in) if i in guards)
+    entries = []
+    for s, eq in enumerate(equations):
+        args = [name(a) if a >= 0 else emitter.bind(c, "c") for a, c in zip(eq.args, eq.constants)]
+        lines.append(f"    {name(eq.out)} = {_call(emitter, program, eq, args)}")
+        if eq.out in guards:
+            lines.append(guard(eq.out))
+        if record:
+            entry = ["None"] * (len(eq.args) + 1)
+            for p, how in enumerate(eq.kept):
+                constant = p and eq.args[p - 1] < 0
+                if how == READ or constant:
+                    entry[p] = args[p - 1] if p else name(eq.out)
+                elif how == META:
+                    i = eq.args[p - 1] if p else eq.out
+                    shape, dtype = program.shape(i), program.dtype(i)
+                    if is_parts_shape(shape):
+                        entry[p] = f"meta({args[p - 1] if p else name(eq.out)})"
+                    else:
+                        entry[p] = emitter.bind(Aval(shape, dtype), "aval")
+            lines.append(f"    e{s} = [{', '.join(entry)}]")
+            entries.append(f"e{s}")
+        dead = [a for a in dict.fromkeys((*(a for a in eq.args if a >= 0), eq.out)) if last_use.get(a, -1) <= s]
+        dead = [a for a in dead if a not in outputs]
+        if dead:
+            lines.append(f"    del {', '.join(name(a) for a in dead)}")
+    outs = [emitter.bind(o.value, "constant") if isinstance(o, Constant) else name(o) for o in program.outputs]
+    tape = f"[{', '.join(entries)}]" if record else "None"
+    lines.append(f"    return [{', '.join(outs)}], {tape}")
+    emitter.namespace["meta"] = _meta
+    text = "\n".join(lines) + "\n"
+    code = _SOURCES.get(text)
+    if code is None:  # the same body traced again (every gradient call traces it) reuses the compiled code
+        if len(_SOURCES) > 256:
+            _SOURCES.clear()
+        code = _SOURCES[text] = compile(text, "<lagrad loop body>", "exec")
+    scope = dict(emitter.namespace)
+    exec(code, scope)
+    return scope["replay"]
+
+
+_SOURCES: dict[str, Any] = {}
+
+
+def _call(emitter: Emitter, program: Program, eq: Any, args: list[str]) -> str:
+    """The right-hand side of `eq` on the argument names `args`: what the kernel computes."""
+    prim, kernel = eq.primitive, eq.primitive.kernel
+    direct = _direct(program, eq, tuple(eq.args), args)
+    if direct is not None:
+        return direct
+    if not eq.params and len(args) == 2 and kernel in INFIX:
+        return f"{args[0]} {INFIX[kernel]} {args[1]}"
+    if not eq.params and len(args) == 1 and kernel in PREFIX:
+        return f"{PREFIX[kernel]}{args[0]}"
+    params = [f"{k}={emitter.bind(v, k)}" for k, v in eq.params.items()]
+    if isinstance(kernel, np.ufunc):
+        return f"{emitter.ufunc(kernel)}({', '.join(args + params)})"
+    text = f"{emitter.bind(kernel, prim.name)}({', '.join(args + params)})"
+    return text if isinstance(prim, ArrayPrimitive) and not is_parts_shape(eq.shape) else f"fix({text})"
+
+
+def _fix(value: Any) -> Any:
+    """A kernel's result as the interpreter keeps it: arrays as they are, a tuple as `Parts`."""
+    if hasattr(value, "shape"):
+        return value
+    return Parts(value) if isinstance(value, tuple) else np.asarray(value)
+
+
+def _meta(value: Any) -> Aval:
+    return Aval.of(value) if hasattr(value, "shape") else Aval(np.shape(value), np.result_type(value))
 
 
 def _same(recorded: Any, value: Any) -> bool:
@@ -494,6 +610,16 @@ loop.batches_parts = True  # its batched transpose takes the Parts multiplier of
 # ----- the reverse sweep ---------------------------------------------------------------
 
 
+class _Spent(list):
+    """A step's tape recorded for one back-substitution: walked backwards, it gives up each
+    equation's values as it reaches them, so they are freed as soon as their rules have read
+    them rather than when the step's sweep ends."""
+
+    def __reversed__(self) -> Any:
+        while self:
+            yield self.pop()
+
+
 class _Sweep:
     """The reverse loop of one run: the body's back-substitution per step, at forward
     values the checkpoint policy keeps or recomputes."""
@@ -521,7 +647,7 @@ class _Sweep:
 
     def tape(self, t: int, carry: list[Any]) -> Any:
         self.counts["record"] += 1
-        return self.step(t, carry, True)[1]
+        return _Spent(self.step(t, carry, True)[1])
 
     def back(self, t: int, taped: Any, lam_carry: list[Any], g_ys: list[Any]) -> list[Any]:
         """One step of the reverse loop: the carry's multipliers before step t from those after."""
@@ -534,11 +660,13 @@ class _Sweep:
             if g is None or isinstance(o, Constant):
                 continue
             seeds[o] = g if o not in seeds else seeds[o] + g
+        g = ys = None
+        lam_carry.clear()  # the caller's list: the multipliers after the step live only in the seeds
         if not seeds:
             return [None] * body.n_carry
         # one unguarded sweep per step; zero means zero is applied to the whole loop when its
         # result shows NaN (`_cotangents`), as back-substitution does for a whole program
-        tape = Tape(taped, None)
+        tape = Tape(taped, None)  # a `_Spent` tape (recorded for this sweep) empties as it is read
         diagonals = implicit_diagonals(program, tape) if program.implicit else None  # a fixed point in the body
         lam = _back_substitution(program, tape, seeds, False, self.guarded, self.batched, diagonals)
         first = body.n_index
@@ -574,7 +702,7 @@ class _Sweep:
                 for t in range(start, min(start + k, n)):
                     carry, taped = self.step(t, carry, True)
                     self.counts["record"] += 1
-                    tapes.append(taped)
+                    tapes.append(_Spent(taped))
                 for t in range(min(start + k, n) - 1, start - 1, -1):
                     lam = self.back(t, tapes[t - start], lam, g_ys)
         else:  # binomial, none (one snapshot: the initial state), and "all" on traced values
