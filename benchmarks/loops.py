@@ -1,6 +1,7 @@
 """Structured loops: the heat equation as one `fori_loop` equation, under each checkpoint policy.
 
-    python benchmarks/loops.py                 # T = 2,000, and the long run at T = 10**6
+    python benchmarks/loops.py                 # T = 2,000 (the quick run)
+    python benchmarks/loops.py --long          # and the long run at T = 10**6 (minutes: run it apart)
     python benchmarks/loops.py --long 20000    # a shorter long run
 
 (1) Heat N=512, T=2,000: the gradient of ``sum((u_T - target)**2)`` in (alpha, u0) with the
@@ -10,7 +11,8 @@ forward loop (``np.roll``, as the user writes it) in the same run, and the extra
 (tracemalloc, which NumPy reports its buffers to) over the forward loop's own peak, in
 states of 512 floats (4 kB).
 
-(2) The long run: T steps with "binomial" and 100 snapshots, against the forward loop.
+(2) With --long: T = 10**6 steps with "binomial" and 100 snapshots, against the forward loop
+(minutes): time, and the peak resident memory during the gradient over that before it.
 
 (3) The steps each schedule ran (advances: steps run again without recording; recorded:
 steps run with their forward values kept for the adjoint step) against revolve's minimum
@@ -119,29 +121,49 @@ def heat(steps: int) -> None:
     print(f"binomial 20 / all: {times['fori_loop binomial 20'] / times['fori_loop all']:.2f}×")
 
 
+def _resident(field: str) -> int:
+    """The process's resident memory now ("VmRSS") or at its peak ("VmHWM"), in bytes (Linux)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(field + ":"))
+
+
+def _reset_peak() -> None:
+    """Start the peak resident memory (VmHWM) again from the memory resident now (Linux ≥ 4.0)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
 def long_run(steps: int, snapshots: int = 100) -> None:
+    """The gradient's extra memory is its peak resident memory over the resident memory before
+    it (which also counts Python's own heap growth: an upper bound; tracemalloc would slow the
+    run tenfold), and tracemalloc's peak at 5,000 steps."""
     rng = np.random.default_rng(0)
     u0, target, alpha = rng.random(N), rng.random(N), 0.2
+    short = lagrad.grad(looped_heat(target, 5000, checkpoint="binomial", snapshots=snapshots), (0, 1))
+    short(alpha, u0)  # warm: imports, caches
+    tracemalloc.start()
+    short(alpha, u0)
+    _, top = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
     start = time.perf_counter()
     numpy_heat(alpha, u0, target, steps)
     floor = time.perf_counter() - start
     g = lagrad.grad(looped_heat(target, steps, checkpoint="binomial", snapshots=snapshots), (0, 1))
+    _reset_peak()
+    before = _resident("VmRSS")
     start = time.perf_counter()
     g(alpha, u0)
     took = time.perf_counter() - start
+    grown = _resident("VmHWM") - before
     print(
         f"(2) heat N={N}, T={steps:,}, binomial {snapshots}: gradient {took:.1f} s = {took / floor:.1f}× the "
-        f"forward ({floor:.1f} s; both timed once)"
+        f"forward ({floor:.1f} s; both timed once); peak resident memory +{grown / 1e6:.2f} MB "
+        f"({snapshots} snapshots: {snapshots * N * 8 / 1e6:.2f} MB)"
     )
-    if steps <= 5000:  # tracemalloc slows every allocation tenfold: memory only of a shorter run
-        tracemalloc.start()
-        g(alpha, u0)
-        _, top = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        print(
-            f"    peak {top / 1e6:.2f} MB = {snapshots} snapshots ({snapshots * N * 8 / 1e6:.2f} MB) "
-            f"+ {(top - snapshots * N * 8) / 1e6:.2f} MB"
-        )
+    print(
+        f"    at T=5,000: tracemalloc peak {top / 1e6:.2f} MB = {snapshots} snapshots "
+        f"({snapshots * N * 8 / 1e6:.2f} MB) + {(top - snapshots * N * 8) / 1e6:.2f} MB"
+    )
 
 
 def counts() -> None:
@@ -230,14 +252,16 @@ def fixed_point() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--long", type=int, default=10**6, help="steps of the long run (0: skip it)")
+    parser.add_argument(
+        "--long", type=int, nargs="?", const=10**6, default=0, help="also the long run, of LONG steps (10**6)"
+    )
     args = parser.parse_args()
+    if args.long:
+        long_run(args.long)
     heat(args.steps)
     counts()
     branchy()
     fixed_point()
-    if args.long:
-        long_run(args.long)
 
 
 if __name__ == "__main__":
