@@ -319,3 +319,49 @@ def test_a_fixed_point_inside_the_body_keeps_its_diagonal_block():
     g = lagrad.grad(f)
     hessian_fd = np.array([(g(x + e * d) - g(x - e * d)) / (2 * e) for d in np.eye(4)])
     np.testing.assert_allclose(lagrad.hessian(f)(x), hessian_fd, rtol=1e-6, atol=1e-8)
+
+
+# ----- a branch first taken in a replay ---------------------------------------------------
+
+
+def flip_body(x, a, b):
+    return x * a if x < 1.0 else lnp.sin(b * x) + x
+
+
+def flip_unrolled(a, b, steps=6):
+    x = 0.3
+    for _ in range(steps):
+        x = flip_body(x, a, b)
+    return x
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_a_branch_first_taken_in_a_replay_reads_the_outer_values(policy):
+    """Traced at a = 1.1 the body never takes its second branch, which alone reads b; a replay at
+    a = 1.5 takes it from iteration 3 on and must read this run's a and b, with their derivatives."""
+    f = lambda a, b: lagrad.fori_loop(0, 6, lambda i, x: flip_body(x, a, b), 0.3, **policy)
+    program = lagrad.trace(f, 1.1, 0.7)
+    body = next(eq.params["body"] for eq in program.equations if "body" in eq.params)
+    assert len(body.variants) == 1
+    _close(program(1.5, 0.9), flip_unrolled(1.5, 0.9))
+    assert len(body.variants) == 2
+    system = lagrad.AdjointSystem(program, program.replay(1.5, 0.9))
+    _close(tuple(system.gradients), lagrad.grad(flip_unrolled, (0, 1))(1.5, 0.9))
+    e = 1e-6  # central differences of the replayed Program, in b (which only the new branch reads)
+    fd = (float(program(1.5, 0.9 + e)) - float(program(1.5, 0.9 - e))) / (2 * e)
+    assert abs(system.gradients[1] - fd) < 1e-7
+
+
+def test_a_value_the_loop_cannot_see_is_named_in_a_replay():
+    holder = {}
+
+    def body(x):
+        return x * holder["a"] if x < 1.0 else lnp.sin(holder["b"][0] * x)
+
+    def f(a, b):
+        holder["a"], holder["b"] = a, (b,)  # b inside a tuple of a dict: found, but not replaceable
+        return lagrad.fori_loop(0, 6, lambda i, x: body(x), 0.3)
+
+    program = lagrad.trace(f, 1.1, 0.7)
+    with pytest.raises(LoopError, match=r"iteration 3 .* trace that recorded the loop, which has ended"):
+        program(1.5, 0.9)

@@ -23,6 +23,9 @@ higher order is correct, and unrolls inside the derivative's trace.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import functools
+import types
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -37,7 +40,7 @@ from .codegen import INFIX, PREFIX, Emitter, _direct
 from .core import Program, Tape, Trace, Var, registry
 from .core.primitive import Primitive, defbatch, defjvp_joint, defvjp_argnum
 from .core.program import META, READ, Aval, Constant, Parts, is_parts_shape, new_equation, zeros_of
-from .core.trace import _kept
+from .core.trace import TraceEnded, _kept
 from .numpy._register import ArrayPrimitive
 from .tree import tree_flatten
 
@@ -361,6 +364,8 @@ class LoopBody:
         self.last_schedule: list[tuple[int, int]] = []
         self.inexact: list[bool] = []
         self.discovering = False  # the first run, before the equation is recorded: closures may grow
+        self.recording = False  # recording the equation: a new closure records it again
+        self.slots: list[tuple[Any, Any]] = []  # where the body's functions hold the closures (`_captured`)
         self.ready: LoopParts | None = None  # that run's result, for the recording to take
 
     def __repr__(self) -> str:
@@ -395,27 +400,52 @@ class LoopBody:
 
     # -- tracing variants ---------------------------------------------------------------
 
-    def _trace(self, fun: Callable[[list[Any]], Any], values: list[Any], t: int) -> tuple[Program, Any]:
+    def _trace(self, fun: Callable[[list[Any]], Any], values: list[Any], outer: list[Any]) -> tuple[Program, Any]:
+        """The body traced at `values`; the values in `outer` (this run's closure arguments) are
+        inputs after them, put where the body finds the outer traced values while it runs."""
         trace = Trace()
         inputs = [trace.new_input(_as_array(v)) for v in values]
         for j in range(self.n_index):
             inputs[j].inexact = False
+        extra = [trace.new_input(_as_array(v)) for v in outer]
+        for var, closure in zip(extra, self.closures):
+            var.inexact = bool(closure.inexact)
+        undo = _substitute(self.slots, dict(zip(map(id, self.closures), extra)))
         try:
             out = fun(inputs)
         except BaseException:
             trace.active = False
             raise
+        finally:
+            undo()
         leaves, tree = tree_flatten(out)
-        program, _ = trace.finish(inputs, leaves, out_tree=tree)
+        program, _ = trace.finish([*inputs, *extra], leaves, out_tree=tree)
         return program, tree
 
-    def add_variant(self, values: list[Any], t: int, cond: bool = False) -> Variant:
-        """Trace the body (or the condition) at iteration `t`'s inputs, a new variant."""
+    def add_variant(self, values: list[Any], t: int, cond: bool = False, outer: list[Any] | None = None) -> Variant:
+        """Trace the body (or the condition) at iteration `t`'s inputs, a new variant.
+
+        In the first run the body reads the outer traced values themselves, and `_lift` makes
+        them inputs. When the loop runs again after its trace ended (a replay of the Program),
+        those values belong to a finished trace: the body gets this run's values of the loop's
+        closure arguments (`outer`) as inputs of its own trace instead, in the closure cells
+        where it reads them (`_captured`), so a branch first taken in a replay reads them too."""
         own = self.n_index + self.n_carry + self.n_x
         inexact = [j >= self.n_index and np.dtype(_as_array(v).dtype).kind in "fc" for j, v in enumerate(values[:own])]
+        replay = outer is not None and not self.discovering and not self.recording
+        outer = list(outer[: len(self.closures)]) if replay else []
         known = len(self.closures)
-        program, tree = self._trace(self.cond_call if cond else self.call, values[:own], t)
+        try:
+            program, tree = self._trace(self.cond_call if cond else self.call, values[:own], outer)
+        except TraceEnded as error:
+            raise LoopError(
+                f"lagrad.{self.who}: at iteration {t} a branch of the body first taken in this run reads a traced "
+                f"value of the trace that recorded the loop, which has ended; let the body function close over "
+                f"that value directly (in a variable, list or dict), or pass it in the loop's carry"
+            ) from error
+        inexact += [bool(c.inexact) for c in self.closures[: len(outer)]]
         program, positions = _lift(program, inexact, self.closures)
+        positions = [*range(len(outer)), *positions]
         grew = len(self.closures) > known and len(self.variants) > 0
         variant = Variant(program, positions)
         if cond:
@@ -480,10 +510,16 @@ class LoopBody:
             if ran is not None:
                 return v, ran[0], ran[1]
         values = self.inputs(t, carry, xs, closures, _NO_CLOSURES)
-        variant = self.add_variant(values, t, cond=conds)
+        variant = self.add_variant(values, t, cond=conds, outer=closures)
         if len(closures) < len(self.closures):  # outer values first read by this variant
             closures.extend(_plain(c) for c in self.closures[len(closures) :])
-        ran = variant.run(self.inputs(t, carry, xs, closures, variant), record, False, False)
+        ran = variant.run(self.inputs(t, carry, xs, closures, variant), record, True, False)
+        if ran is None:
+            raise LoopError(
+                f"lagrad.{self.who}: at iteration {t} the body, traced again, does not take its own branches "
+                f"when run on the same values: its branches depend on something other than its arguments "
+                f"and the traced values it closes over (a global that changes, a random draw?)"
+            )
         return len(variants) - 1, ran[0], ran[1]
 
 
@@ -900,9 +936,83 @@ def _check_callable(who: str, **funs: Any) -> None:
             raise TypeError(f"lagrad.{who}: {name} must be a function, not {type(f).__name__} {f!r}")
 
 
+def _captured(*funs: Any, depth: int = 4) -> tuple[list[Var], list[tuple[Any, Any]]]:
+    """The values of a live trace that functions close over (in their closure cells and default
+    arguments, and in the functions, partials, lists, tuples and dicts found there), and the
+    places among them that can be given another value for a while: (cell, None) or (list or
+    dict, key)."""
+    found: list[Var] = []
+    slots: list[tuple[Any, Any]] = []
+    seen: set[int] = set()
+
+    def visit(x: Any, depth: int, holder: Any, key: Any) -> None:
+        if type(x) is Var:
+            if x._trace.active:
+                if not any(x is f for f in found):
+                    found.append(x)
+                if holder is not None:
+                    slots.append((holder, key))
+            return
+        if depth == 0 or id(x) in seen:
+            return
+        seen.add(id(x))
+        if type(x) is list:
+            for j, child in enumerate(x):
+                visit(child, depth - 1, x, j)
+        elif type(x) is dict:
+            for k, child in x.items():
+                visit(child, depth - 1, x, k)
+        elif isinstance(x, tuple):
+            for child in x:
+                visit(child, depth - 1, None, None)
+        elif isinstance(x, functools.partial):
+            for child in (x.func, *x.args, *x.keywords.values()):
+                visit(child, depth - 1, None, None)
+        elif isinstance(x, types.FunctionType):
+            for cell in x.__closure__ or ():
+                with contextlib.suppress(ValueError):  # a cell not yet filled
+                    visit(cell.cell_contents, depth - 1, cell, None)
+            for child in (*(x.__defaults__ or ()), *(x.__kwdefaults__ or {}).values()):
+                visit(child, depth - 1, None, None)
+
+    for fun in funs:
+        visit(fun, depth, None, None)
+    return found, slots
+
+
+def _substitute(slots: list[tuple[Any, Any]], by_id: dict[int, Any]) -> Callable[[], None]:
+    """Put `by_id[id(v)]` where each slot holds a value v it names; returns the undoing."""
+    undo = []
+    for holder, key in slots:
+        old = holder.cell_contents if key is None else holder[key]
+        new = by_id.get(id(old))
+        if new is None:
+            continue
+        undo.append((holder, key, old))
+        if key is None:
+            holder.cell_contents = new
+        else:
+            holder[key] = new
+
+    def restore() -> None:
+        for holder, key, old in reversed(undo):
+            if key is None:
+                holder.cell_contents = old
+            else:
+                holder[key] = old
+
+    return restore
+
+
 def _run(body: LoopBody, carry: list[Any], xs: list[Any], first: list[Any]) -> list[Any]:
     """Trace the first variant at `first` (iteration 0's inputs), then record the equation
     (or, on plain values, run it)."""
+    # the traced values the body's functions close over become the loop's arguments before any
+    # variant reads them: a branch first taken in a replay of the Program can then read them too
+    found, body.slots = _captured(body.fun, body.cond_fun)
+    for var in found:
+        if not any(var is c for c in body.closures):
+            body.closures.append(var)
     if body.length != 0:
         if body.cond_fun is not None:
             body.add_variant([*first], 0, cond=True)
@@ -916,6 +1026,7 @@ def _run(body: LoopBody, carry: list[Any], xs: list[Any], first: list[Any]) -> l
         body.discovering = False
     if _is_traced(*carry, *xs, *body.closures):
         body.ready = result  # recorded as one equation, whose kernel takes this run's result
+        body.recording = True
         while True:
             try:
                 result = loop(*carry, *xs, *body.closures, body=body)
@@ -925,6 +1036,7 @@ def _run(body: LoopBody, carry: list[Any], xs: list[Any], first: list[Any]) -> l
                     raise
             finally:
                 body.ready = None
+        body.recording = False
     n_out = body.n_carry + len(body.y_avals or [])
     if type(result) is Var:
         return [registry.ops.part(result, index=j) for j in range(n_out)]
