@@ -365,6 +365,7 @@ class LoopBody:
         self.inexact: list[bool] = []
         self.discovering = False  # the first run, before the equation is recorded: closures may grow
         self.recording = False  # recording the equation: a new closure records it again
+        self.follows: dict[tuple[bool, int], int] = {}  # (cond?, variant) -> the variant that ran next
         self.slots: list[tuple[Any, Any]] = []  # where the body's functions hold the closures (`_captured`)
         self.ready: LoopParts | None = None  # that run's result, for the recording to take
 
@@ -501,13 +502,18 @@ class LoopBody:
     def pick(
         self, t: int, carry: list[Any], xs: list[Any], closures: list[Any], last: int, record: bool, conds: bool = False
     ) -> tuple[int, list[Any], Any]:
-        """Run iteration `t` on the variant whose guards hold (the last one tried first),
-        tracing a new variant where none does: (variant number, outputs, tape values)."""
+        """Run iteration `t` on the variant whose guards hold, tracing a new variant where none
+        does: (variant number, outputs, tape values). The one tried first is the variant that
+        followed `last` (the previous iteration's) the last time: a branch that alternates or
+        keeps its side is guessed right."""
         variants = self.conds if conds else self.variants
-        order = [last, *(v for v in range(len(variants)) if v != last)] if variants else []
+        guess = self.follows.get((conds, last), last)
+        order = [guess, *(v for v in range(len(variants)) if v != guess)] if variants else []
         for v in order:
             ran = variants[v].run(self.inputs(t, carry, xs, closures, variants[v]), record, True, False)
             if ran is not None:
+                if v != guess:
+                    self.follows[conds, last] = v
                 return v, ran[0], ran[1]
         values = self.inputs(t, carry, xs, closures, _NO_CLOSURES)
         variant = self.add_variant(values, t, cond=conds, outer=closures)
@@ -520,6 +526,7 @@ class LoopBody:
                 f"when run on the same values: its branches depend on something other than its arguments "
                 f"and the traced values it closes over (a global that changes, a random draw?)"
             )
+        self.follows[conds, last] = len(variants) - 1
         return len(variants) - 1, ran[0], ran[1]
 
 
