@@ -365,3 +365,72 @@ def test_a_value_the_loop_cannot_see_is_named_in_a_replay():
     program = lagrad.trace(f, 1.1, 0.7)
     with pytest.raises(LoopError, match=r"iteration 3 .* trace that recorded the loop, which has ended"):
         program(1.5, 0.9)
+
+
+# ----- the generated replay of a variant, where it could differ from the interpreter ------
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_aliased_outputs_pass_through_leaves_empty_arrays_and_integers(policy):
+    """The body returns one variable as both carry and y, passes leaves through unchanged
+    (an integer counter, an empty array) and returns a constant."""
+
+    def body(c, x):
+        h = lnp.sin(c["h"] * x)
+        return {"h": h, "n": c["n"] + 1, "e": c["e"], "k": c["k"]}, (h, np.float64(2.0))
+
+    def f(h0, xs, **policy):
+        c, (ys, twos) = lagrad.scan(body, {"h": h0, "n": np.int64(0), "e": np.zeros(0), "k": h0}, xs, **policy)
+        assert int(lagrad.value(c["n"])) == len(xs) and np.shape(c["e"]) == (0,)
+        return (ys**2).sum() + (c["h"] * c["k"]).sum() + twos.sum()
+
+    def g(h0, xs):
+        h, total = h0, 0.0
+        for x in xs:
+            h = lnp.sin(h * x)
+            total = total + (h**2).sum() + 2.0
+        return total + (h * h0).sum()
+
+    h0, xs = RNG.normal(size=3), RNG.normal(size=(4, 3))
+    _close(f(h0, xs, **policy), g(h0, xs))
+    _close(lagrad.grad(lambda h, x: f(h, x, **policy), (0, 1))(h0, xs), lagrad.grad(g, (0, 1))(h0, xs))
+    check_grads(lambda h, x: f(h, x, **policy), h0, xs, modes=["fwd", "rev"], order=1)
+
+
+def test_a_loop_inside_a_loop_body_keeps_its_record():
+    def f(u, a):
+        inner = lambda i, v: lagrad.fori_loop(0, 3, lambda j, w: lnp.tanh(a * w) + v, v, checkpoint="none")
+        return (lagrad.fori_loop(0, 4, inner, u, checkpoint="binomial", snapshots=1) ** 2).sum()
+
+    def g(u, a):
+        for _ in range(4):
+            v = w = u
+            for _ in range(3):
+                w = lnp.tanh(a * w) + v
+            u = w
+        return (u**2).sum()
+
+    _close(lagrad.grad(f, (0, 1))(U0, 0.7), lagrad.grad(g, (0, 1))(U0, 0.7))
+    check_grads(f, U0, 0.7, modes=["fwd", "rev"], order=1)
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_zero_times_infinity_inside_the_body_is_zero_as_unrolled(policy):
+    """sqrt at 0 has an infinite partial that only a zero multiplier reaches."""
+
+    def body(c):
+        return {"x": c["x"] * 1.1 + 0.0 * lnp.sqrt(c["z"]), "z": c["z"]}
+
+    def f(x, z):
+        return lagrad.fori_loop(0, 5, lambda i, c: body(c), {"x": x, "z": z}, **policy)["x"].sum()
+
+    def g(x, z):
+        c = {"x": x, "z": z}
+        for _ in range(5):
+            c = body(c)
+        return c["x"].sum()
+
+    z = np.array([0.0, 1.0, 4.0, 0.0])
+    got, want = lagrad.grad(f, (0, 1))(U0, z), lagrad.grad(g, (0, 1))(U0, z)
+    assert np.all(np.isfinite(got[1]))
+    _close(got, want)
