@@ -426,15 +426,16 @@ class LoopBody:
     def add_variant(self, values: list[Any], t: int, cond: bool = False, outer: list[Any] | None = None) -> Variant:
         """Trace the body (or the condition) at iteration `t`'s inputs, a new variant.
 
-        In the first run the body reads the outer traced values themselves, and `_lift` makes
-        them inputs. When the loop runs again after its trace ended (a replay of the Program),
-        those values belong to a finished trace: the body gets this run's values of the loop's
-        closure arguments (`outer`) as inputs of its own trace instead, in the closure cells
-        where it reads them (`_captured`), so a branch first taken in a replay reads them too."""
+        The body gets this run's values of the loop's closure arguments (`outer`; the values
+        of the closures themselves when None) as inputs of its own trace, put in the closure
+        cells, lists and dicts where it reads them (`_captured`). So it never computes with
+        the outer trace's values (nothing is recorded there), and a branch first taken when
+        the loop runs again after that trace ended (a replay of the Program) reads this run's
+        values. An outer traced value reached otherwise (a global, a tuple) is read as itself
+        while the outer trace runs, and `_lift` makes it an input."""
         own = self.n_index + self.n_carry + self.n_x
         inexact = [j >= self.n_index and np.dtype(_as_array(v).dtype).kind in "fc" for j, v in enumerate(values[:own])]
-        replay = outer is not None and not self.discovering and not self.recording
-        outer = list(outer[: len(self.closures)]) if replay else []
+        outer = [_plain(c) for c in self.closures] if outer is None else list(outer[: len(self.closures)])
         known = len(self.closures)
         try:
             program, tree = self._trace(self.cond_call if cond else self.call, values[:own], outer)
