@@ -434,3 +434,43 @@ def test_zero_times_infinity_inside_the_body_is_zero_as_unrolled(policy):
     got, want = lagrad.grad(f, (0, 1))(U0, z), lagrad.grad(g, (0, 1))(U0, z)
     assert np.all(np.isfinite(got[1]))
     _close(got, want)
+
+
+# ----- while_loop: the states kept online -------------------------------------------------
+
+
+def counted_while(u, n, snapshots):
+    def body(c):
+        return (c[0] + 0.1 * (lnp.roll(c[0], 1) - c[0]) * c[0], c[1] + 1.0)
+
+    return lagrad.while_loop(lambda c: c[1] < n, body, (u, 0.0), checkpoint="binomial", snapshots=snapshots)[0]
+
+
+@pytest.mark.parametrize(("steps", "snapshots"), [(35, 3), (30, 3), (100, 5), (84, 5), (7, 1)])
+def test_while_loop_keeps_states_online_for_its_binomial_sweep(steps, snapshots):
+    """The trip count is unknown while the loop runs: it keeps the first descent of revolve's
+    schedule for the longest loop its repetitions reverse, which is a loop of exactly that
+    length's own (35 = C(4 + 3, 4), 84 = C(6 + 3, 6)); otherwise the reverse sweep advances
+    fewer steps than it would from the initial state alone, and more than with the count
+    known, and never holds more states than a fori_loop."""
+    f = lambda u: counted_while(u, steps, snapshots).sum()
+    system = lagrad.adjoint(f, U0)
+    np.testing.assert_allclose(system.gradients[0], lagrad.grad(lambda u: heat_like(u, steps).sum())(U0), rtol=1e-12)
+    counts = _loop_record(system).counts
+    s = snapshots + 1
+    known = schedule.advances(steps, s) - schedule.first_descent(steps, s)[-1]  # as a fori_loop
+    if steps in (35, 84):
+        assert counts["advance"] == known
+    else:
+        assert known < counts["advance"] < schedule.advances(steps, s)  # (the initial state alone)
+    assert counts["record"] == steps and counts["max_stored"] <= s
+
+
+def heat_like(u, steps):
+    for _ in range(steps):
+        u = u + 0.1 * (lnp.roll(u, 1) - u) * u
+    return u
+
+
+def test_while_loop_online_to_second_order():
+    check_grads(lambda u: counted_while(u, 9, 2).sum(), U0, modes=["fwd", "rev"], order=2)

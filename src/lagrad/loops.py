@@ -581,6 +581,7 @@ def _loop_impl(*args: Any, body: LoopBody) -> LoopParts:
     record = LoopRecord()
     n = body.length
     keep = _forward_keeps(body, n)
+    online = _Online(body.snapshots + 1) if body.policy == "binomial" and n is None else None
     if body.policy == "all":
         record.tapes = []
     ys: list[list[Any]] = []
@@ -598,7 +599,11 @@ def _loop_impl(*args: Any, body: LoopBody) -> LoopParts:
                     f"lagrad.while_loop: the condition still holds after max_steps={body.max_steps} iterations; "
                     f"raise max_steps, or check that the loop converges from this initial value"
                 )
-        if (t in keep) if keep is not None else (t % body.every == 0):
+        if online is not None:
+            if online.keeps(t, record.stored):
+                record.stored[t] = carry
+                record.counts["max_stored"] = max(record.counts["max_stored"], len(record.stored))
+        elif (t in keep) if keep is not None else (t % body.every == 0):
             record.stored[t] = carry
         v, outs, taped = body.pick(t, carry, xs, closures, v, record.tapes is not None)
         record.mark(t, v)
@@ -609,7 +614,11 @@ def _loop_impl(*args: Any, body: LoopBody) -> LoopParts:
             ys.append(outs[body.n_carry :])
         t += 1
     record.n = record.counts["forward"] = t
-    record.counts["max_stored"] = len(record.stored)
+    if online is not None:  # the trip count is known now: keep the states its reverse sweep splits at
+        used = {0, *schedules.used_states(t, online.snapshots, sorted(k for k in record.stored if k))}
+        for k in [k for k in record.stored if k not in used]:
+            del record.stored[k]
+    record.counts["max_stored"] = max(record.counts["max_stored"], len(record.stored))
     body.last_schedule = record.schedule
     outs = carry + _stack_ys(body, ys, t)
     result = LoopParts(outs)
@@ -625,6 +634,32 @@ def _stack_ys(body: LoopBody, ys: list[list[Any]], n: int) -> list[Any]:
     if n == 0:
         return [np.zeros((0, *s), d) for s, d in body.y_avals]
     return [np.stack([_as_array(y[j]) for y in ys]) for j in range(len(body.y_avals))]
+
+
+class _Online:
+    """Which states a forward sweep of unknown length keeps for a binomial reverse sweep (an
+    online schedule, after Stumm and Walther): the first descent of revolve's schedule for
+    the longest loop that `snapshots` states reverse with the current number of repetitions
+    r, ``β(s, r)`` steps. A loop that runs past it moves to r + 1, whose first descent starts
+    at ``β(s, r)``: the states kept so far are dropped (but the initial one) and the new ones
+    are all still ahead. For a trip count n with ``β(s, r − 1) < n ≤ β(s, r)`` the first kept
+    state is an optimal split for n as well, so the reverse sweep starts there without
+    advancing; where a later kept state is not n's own, it is dropped when the loop ends."""
+
+    def __init__(self, snapshots: int) -> None:
+        self.snapshots = snapshots
+        self.repetitions = 0
+        self.until = 0
+        self.plan: set[int] = set()
+
+    def keeps(self, t: int, stored: dict[int, Any]) -> bool:
+        if t >= self.until:
+            self.repetitions += 1
+            self.until = schedules.beta(self.snapshots, self.repetitions)
+            self.plan = set(schedules.first_descent(self.until, self.snapshots))
+            for k in [k for k in stored if k not in self.plan]:
+                del stored[k]
+        return t in self.plan
 
 
 def _forward_keeps(body: LoopBody, n: int | None) -> set[int] | None:
@@ -675,6 +710,7 @@ class _Sweep:
         self.lam_closures: list[Any] = [None] * len(self.closures)
         self.counts = record.counts
         self.guarded = False
+        self.stored_at: list[int] = []  # the iterations of the stored states still to be used, sorted
 
     def step(self, t: int, carry: list[Any], record: bool) -> tuple[list[Any], Any]:
         variant = self.body.variants[self.record.variant_at(t)]
@@ -729,6 +765,7 @@ class _Sweep:
         lam = list(g_carry)
         stored = record.stored  # consumed as the sweep reaches them: the snapshots' memory goes
         stored[0] = self.carry0
+        self.stored_at = sorted(k for k in stored if k)  # where the states still to be used are
         if self.traced:  # on traced values (higher order) the kept plain states would drop derivatives
             states = [self.carry0]
             for t in range(n - 1):
@@ -773,8 +810,12 @@ class _Sweep:
                 for j in range(length - 1, -1, -1):
                     lam = self.back(t0 + j, self.tape(t0 + j, self.advance(carry, t0, t0 + j)), lam, g_ys)
                 return lam
-            m = schedules.split(length, snapshots)
+            lo = bisect.bisect_right(self.stored_at, t0)
+            hi = bisect.bisect_left(self.stored_at, t0 + length, lo)
+            m = schedules.best_split(length, snapshots, [p - t0 for p in self.stored_at[lo:hi]])
             at = stored.pop(t0 + m, None)
+            if at is not None:
+                self.stored_at.remove(t0 + m)
             if at is None:
                 at = self.advance(carry, t0, t0 + m)
             lam = self._revolve(t0 + m, length - m, at, snapshots - 1, stored, lam, g_ys)
