@@ -17,7 +17,8 @@ resident memory during the gradient over that before it.
 
 (3) The steps each schedule ran (advances: steps run again without recording; recorded:
 steps run with their forward values kept for the adjoint step) against revolve's minimum
-``r·T − β(s + 1, r − 1)`` (`lagrad.schedule.advances`) and the forward sweep's own.
+``r·T − β(s + 1, r − 1)`` (`lagrad.schedule.advances`), less the steps a forward sweep that
+knows T runs towards it: for `fori_loop`, and for a `while_loop`, which keeps states online.
 
 (4) The 1,000-step branchy scalar loop of run.py (b) as a `fori_loop` with a branching body
 (two variants, recorded as runs) against the unrolled loop: time and the gradient.
@@ -170,26 +171,32 @@ def long_run(steps: int, snapshots: int = 100) -> None:
 
 def counts() -> None:
     print("(3) steps run by each reverse sweep of T steps (the forward sweep runs T), against revolve")
-    print("| T | policy | advances | recorded | revolve's minimum advances | of which the forward sweep's |")
+    print("| T | form, policy | advances | recorded | revolve's minimum advances | of them in reverse, T known |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for steps, policy in [
-        (2000, {"checkpoint": "binomial", "snapshots": 20}),
-        (1000, {"checkpoint": "binomial", "snapshots": 5}),
-        (2000, {"checkpoint": "every", "every": 50}),
-        (200, {"checkpoint": "none"}),
+    for steps, policy, form in [
+        (2000, {"checkpoint": "binomial", "snapshots": 20}, "fori_loop"),
+        (1000, {"checkpoint": "binomial", "snapshots": 5}, "fori_loop"),
+        (2000, {"checkpoint": "every", "every": 50}, "fori_loop"),
+        (200, {"checkpoint": "none"}, "fori_loop"),
+        (2000, {"checkpoint": "binomial", "snapshots": 20}, "while_loop"),
+        (2024, {"checkpoint": "binomial", "snapshots": 20}, "while_loop"),
+        (1000, {"checkpoint": "binomial", "snapshots": 5}, "while_loop"),
     ]:
-        record = _record(steps, policy)
+        record = _record(steps, policy, form)
         s = policy.get("snapshots", 0) + 1 if policy["checkpoint"] == "binomial" else 1
         minimum = schedule.advances(steps, s) if policy["checkpoint"] != "every" else "—"
         descent = schedule.first_descent(steps, s)[-1] if policy["checkpoint"] == "binomial" else 0
+        known = f"{minimum - descent:,}" if policy["checkpoint"] != "every" else "—"
         name = " ".join(str(v) for v in policy.values())
         print(
-            f"| {steps:,} | {name} | {record.counts['advance']:,} | {record.counts['record']:,} | {minimum} | "
-            f"{descent} |"
+            f"| {steps:,} | {form} {name} | {record.counts['advance']:,} | {record.counts['record']:,} | "
+            f"{minimum:,} | {known} |"
+            if minimum != "—"
+            else f"| {steps:,} | {form} {name} | {record.counts['advance']:,} | {record.counts['record']:,} | — | — |"
         )
 
 
-def _record(steps: int, policy: dict[str, Any]) -> Any:
+def _record(steps: int, policy: dict[str, Any], form: str = "fori_loop") -> Any:
     """The loop's run record after one gradient (its counts)."""
     from lagrad.loops import loop
 
@@ -201,9 +208,16 @@ def _record(steps: int, policy: dict[str, Any]) -> Any:
         seen.append(out.record)
         return out
 
+    def counted(alpha: Any, u0: Any) -> Any:
+        def step(c: Any) -> Any:
+            return (c[0] + alpha * (lnp.roll(c[0], 1) - 2 * c[0] + lnp.roll(c[0], -1)), c[1] + 1.0)
+
+        return lnp.sum(lagrad.while_loop(lambda c: c[1] < steps, step, (u0, 0.0), **policy)[0] ** 2)
+
+    loss = looped_heat(np.zeros(64), steps, **policy) if form == "fori_loop" else counted
     loop.impl = loop.kernel = spy
     try:
-        lagrad.grad(looped_heat(np.zeros(64), steps, **policy), 1)(0.2, np.random.default_rng(0).random(64))
+        lagrad.grad(loss, 1)(0.2, np.random.default_rng(0).random(64))
     finally:
         loop.impl = loop.kernel = original
     return seen[-1]
