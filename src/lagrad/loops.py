@@ -642,9 +642,10 @@ class _Online:
     the longest loop that `snapshots` states reverse with the current number of repetitions
     r, ``β(s, r)`` steps. A loop that runs past it moves to r + 1, whose first descent starts
     at ``β(s, r)``: the states kept so far are dropped (but the initial one) and the new ones
-    are all still ahead. For a trip count n with ``β(s, r − 1) < n ≤ β(s, r)`` the first kept
-    state is an optimal split for n as well, so the reverse sweep starts there without
-    advancing; where a later kept state is not n's own, it is dropped when the loop ends."""
+    are all still ahead. A loop that stops at exactly ``β(s, r)`` steps has kept its own first
+    descent; at another length the reverse sweep splits at a kept state where that saves
+    advances over revolve's own split (`schedule.best_split`), and the states it would not
+    use are dropped when the loop stops (`schedule.used_states`)."""
 
     def __init__(self, snapshots: int) -> None:
         self.snapshots = snapshots

@@ -74,6 +74,8 @@ def best_split(length: int, snapshots: int, stored: Sequence[int] = ()) -> int:
     optimal split: ``advances(m, s) + advances(length − m, s − 1)`` against that plus `m`.
     A later stored state is weighed only as a split of this segment."""
     m = split(length, snapshots)
+    if not stored:
+        return m
     best = m + advances(m, snapshots) + advances(length - m, snapshots - 1)
     for q in stored:
         cost = advances(q, snapshots) + advances(length - q, snapshots - 1)
