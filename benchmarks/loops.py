@@ -1,6 +1,7 @@
 """Structured loops: the heat equation as one `fori_loop` equation, under each checkpoint policy.
 
-    python benchmarks/loops.py                 # T = 2,000, and the long run at T = 10**6
+    python benchmarks/loops.py                 # T = 2,000 (the quick run)
+    python benchmarks/loops.py --long          # and the long run at T = 10**6 (minutes: run it apart)
     python benchmarks/loops.py --long 20000    # a shorter long run
 
 (1) Heat N=512, T=2,000: the gradient of ``sum((u_T - target)**2)`` in (alpha, u0) with the
@@ -10,11 +11,14 @@ forward loop (``np.roll``, as the user writes it) in the same run, and the extra
 (tracemalloc, which NumPy reports its buffers to) over the forward loop's own peak, in
 states of 512 floats (4 kB).
 
-(2) The long run: T steps with "binomial" and 100 snapshots, against the forward loop.
+(2) With --long: T = 10**6 steps with "binomial" and 100 snapshots, against the forward loop
+(minutes): CPU time (the wall time too, which a loaded machine distorts), and the peak
+resident memory during the gradient over that before it.
 
 (3) The steps each schedule ran (advances: steps run again without recording; recorded:
 steps run with their forward values kept for the adjoint step) against revolve's minimum
-``r·T − β(s + 1, r − 1)`` (`lagrad.schedule.advances`) and the forward sweep's own.
+``r·T − β(s + 1, r − 1)`` (`lagrad.schedule.advances`), less the steps a forward sweep that
+knows T runs towards it: for `fori_loop`, and for a `while_loop`, which keeps states online.
 
 (4) The 1,000-step branchy scalar loop of run.py (b) as a `fori_loop` with a branching body
 (two variants, recorded as runs) against the unrolled loop: time and the gradient.
@@ -119,53 +123,80 @@ def heat(steps: int) -> None:
     print(f"binomial 20 / all: {times['fori_loop binomial 20'] / times['fori_loop all']:.2f}×")
 
 
+def _resident(field: str) -> int:
+    """The process's resident memory now ("VmRSS") or at its peak ("VmHWM"), in bytes (Linux)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith(field + ":"))
+
+
+def _reset_peak() -> None:
+    """Start the peak resident memory (VmHWM) again from the memory resident now (Linux ≥ 4.0)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
 def long_run(steps: int, snapshots: int = 100) -> None:
+    """The gradient's extra memory is its peak resident memory over the resident memory before
+    it (which also counts Python's own heap growth: an upper bound; tracemalloc would slow the
+    run tenfold), and tracemalloc's peak at 5,000 steps."""
     rng = np.random.default_rng(0)
     u0, target, alpha = rng.random(N), rng.random(N), 0.2
-    start = time.perf_counter()
+    short = lagrad.grad(looped_heat(target, 5000, checkpoint="binomial", snapshots=snapshots), (0, 1))
+    short(alpha, u0)  # warm: imports, caches
+    tracemalloc.start()
+    short(alpha, u0)
+    _, top = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    start, cpu = time.perf_counter(), time.process_time()
     numpy_heat(alpha, u0, target, steps)
-    floor = time.perf_counter() - start
+    floor, floor_cpu = time.perf_counter() - start, time.process_time() - cpu
     g = lagrad.grad(looped_heat(target, steps, checkpoint="binomial", snapshots=snapshots), (0, 1))
-    start = time.perf_counter()
+    _reset_peak()
+    before = _resident("VmRSS")
+    start, cpu = time.perf_counter(), time.process_time()
     g(alpha, u0)
-    took = time.perf_counter() - start
+    took, took_cpu = time.perf_counter() - start, time.process_time() - cpu
+    grown = _resident("VmHWM") - before
     print(
-        f"(2) heat N={N}, T={steps:,}, binomial {snapshots}: gradient {took:.1f} s = {took / floor:.1f}× the "
-        f"forward ({floor:.1f} s; both timed once)"
+        f"(2) heat N={N}, T={steps:,}, binomial {snapshots}: gradient {took_cpu:.1f} s of CPU = "
+        f"{took_cpu / floor_cpu:.1f}× the forward's {floor_cpu:.1f} s (wall: {took:.1f} s = {took / floor:.1f}× "
+        f"{floor:.1f} s; both timed once); peak resident memory +{grown / 1e6:.2f} MB "
+        f"({snapshots} snapshots: {snapshots * N * 8 / 1e6:.2f} MB)"
     )
-    if steps <= 5000:  # tracemalloc slows every allocation tenfold: memory only of a shorter run
-        tracemalloc.start()
-        g(alpha, u0)
-        _, top = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        print(
-            f"    peak {top / 1e6:.2f} MB = {snapshots} snapshots ({snapshots * N * 8 / 1e6:.2f} MB) "
-            f"+ {(top - snapshots * N * 8) / 1e6:.2f} MB"
-        )
+    print(
+        f"    at T=5,000: tracemalloc peak {top / 1e6:.2f} MB = {snapshots} snapshots "
+        f"({snapshots * N * 8 / 1e6:.2f} MB) + {(top - snapshots * N * 8) / 1e6:.2f} MB"
+    )
 
 
 def counts() -> None:
     print("(3) steps run by each reverse sweep of T steps (the forward sweep runs T), against revolve")
-    print("| T | policy | advances | recorded | revolve's minimum advances | of which the forward sweep's |")
+    print("| T | form, policy | advances | recorded | revolve's minimum advances | of them in reverse, T known |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for steps, policy in [
-        (2000, {"checkpoint": "binomial", "snapshots": 20}),
-        (1000, {"checkpoint": "binomial", "snapshots": 5}),
-        (2000, {"checkpoint": "every", "every": 50}),
-        (200, {"checkpoint": "none"}),
+    for steps, policy, form in [
+        (2000, {"checkpoint": "binomial", "snapshots": 20}, "fori_loop"),
+        (1000, {"checkpoint": "binomial", "snapshots": 5}, "fori_loop"),
+        (2000, {"checkpoint": "every", "every": 50}, "fori_loop"),
+        (200, {"checkpoint": "none"}, "fori_loop"),
+        (2000, {"checkpoint": "binomial", "snapshots": 20}, "while_loop"),
+        (2024, {"checkpoint": "binomial", "snapshots": 20}, "while_loop"),
+        (1000, {"checkpoint": "binomial", "snapshots": 5}, "while_loop"),
     ]:
-        record = _record(steps, policy)
+        record = _record(steps, policy, form)
         s = policy.get("snapshots", 0) + 1 if policy["checkpoint"] == "binomial" else 1
         minimum = schedule.advances(steps, s) if policy["checkpoint"] != "every" else "—"
         descent = schedule.first_descent(steps, s)[-1] if policy["checkpoint"] == "binomial" else 0
+        known = f"{minimum - descent:,}" if policy["checkpoint"] != "every" else "—"
         name = " ".join(str(v) for v in policy.values())
         print(
-            f"| {steps:,} | {name} | {record.counts['advance']:,} | {record.counts['record']:,} | {minimum} | "
-            f"{descent} |"
+            f"| {steps:,} | {form} {name} | {record.counts['advance']:,} | {record.counts['record']:,} | "
+            f"{minimum:,} | {known} |"
+            if minimum != "—"
+            else f"| {steps:,} | {form} {name} | {record.counts['advance']:,} | {record.counts['record']:,} | — | — |"
         )
 
 
-def _record(steps: int, policy: dict[str, Any]) -> Any:
+def _record(steps: int, policy: dict[str, Any], form: str = "fori_loop") -> Any:
     """The loop's run record after one gradient (its counts)."""
     from lagrad.loops import loop
 
@@ -177,9 +208,16 @@ def _record(steps: int, policy: dict[str, Any]) -> Any:
         seen.append(out.record)
         return out
 
+    def counted(alpha: Any, u0: Any) -> Any:
+        def step(c: Any) -> Any:
+            return (c[0] + alpha * (lnp.roll(c[0], 1) - 2 * c[0] + lnp.roll(c[0], -1)), c[1] + 1.0)
+
+        return lnp.sum(lagrad.while_loop(lambda c: c[1] < steps, step, (u0, 0.0), **policy)[0] ** 2)
+
+    loss = looped_heat(np.zeros(64), steps, **policy) if form == "fori_loop" else counted
     loop.impl = loop.kernel = spy
     try:
-        lagrad.grad(looped_heat(np.zeros(64), steps, **policy), 1)(0.2, np.random.default_rng(0).random(64))
+        lagrad.grad(loss, 1)(0.2, np.random.default_rng(0).random(64))
     finally:
         loop.impl = loop.kernel = original
     return seen[-1]
@@ -200,7 +238,10 @@ def branchy(steps: int = 1000) -> None:
 
     g_loop, g_unrolled = lagrad.grad(looped, (0, 1)), lagrad.grad(unrolled, (0, 1))
     got, want = g_loop(3.7, 0.3), g_unrolled(3.7, 0.3)
-    t_loop, t_unrolled = best(lambda: g_loop(3.7, 0.3), 7), best(lambda: g_unrolled(3.7, 0.3), 7)
+    t_loop = t_unrolled = math.inf
+    for _ in range(9):  # interleaved, so that both see the same load
+        t_loop = min(t_loop, best(lambda: g_loop(3.7, 0.3), 1))
+        t_unrolled = min(t_unrolled, best(lambda: g_unrolled(3.7, 0.3), 1))
     program = lagrad.trace(looped, 3.7, 0.3)
     body_spec = program.equations[-2].params.get("body", None)
     spec = body_spec or next(eq.params["body"] for eq in program.equations if "body" in eq.params)
@@ -230,14 +271,16 @@ def fixed_point() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--long", type=int, default=10**6, help="steps of the long run (0: skip it)")
+    parser.add_argument(
+        "--long", type=int, nargs="?", const=10**6, default=0, help="also the long run, of LONG steps (10**6)"
+    )
     args = parser.parse_args()
+    if args.long:
+        long_run(args.long)
     heat(args.steps)
     counts()
     branchy()
     fixed_point()
-    if args.long:
-        long_run(args.long)
 
 
 if __name__ == "__main__":

@@ -319,3 +319,158 @@ def test_a_fixed_point_inside_the_body_keeps_its_diagonal_block():
     g = lagrad.grad(f)
     hessian_fd = np.array([(g(x + e * d) - g(x - e * d)) / (2 * e) for d in np.eye(4)])
     np.testing.assert_allclose(lagrad.hessian(f)(x), hessian_fd, rtol=1e-6, atol=1e-8)
+
+
+# ----- a branch first taken in a replay ---------------------------------------------------
+
+
+def flip_body(x, a, b):
+    return x * a if x < 1.0 else lnp.sin(b * x) + x
+
+
+def flip_unrolled(a, b, steps=6):
+    x = 0.3
+    for _ in range(steps):
+        x = flip_body(x, a, b)
+    return x
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_a_branch_first_taken_in_a_replay_reads_the_outer_values(policy):
+    """Traced at a = 1.1 the body never takes its second branch, which alone reads b; a replay at
+    a = 1.5 takes it from iteration 3 on and must read this run's a and b, with their derivatives."""
+    f = lambda a, b: lagrad.fori_loop(0, 6, lambda i, x: flip_body(x, a, b), 0.3, **policy)
+    program = lagrad.trace(f, 1.1, 0.7)
+    body = next(eq.params["body"] for eq in program.equations if "body" in eq.params)
+    assert len(body.variants) == 1
+    _close(program(1.5, 0.9), flip_unrolled(1.5, 0.9))
+    assert len(body.variants) == 2
+    system = lagrad.AdjointSystem(program, program.replay(1.5, 0.9))
+    _close(tuple(system.gradients), lagrad.grad(flip_unrolled, (0, 1))(1.5, 0.9))
+    e = 1e-6  # central differences of the replayed Program, in b (which only the new branch reads)
+    fd = (float(program(1.5, 0.9 + e)) - float(program(1.5, 0.9 - e))) / (2 * e)
+    assert abs(system.gradients[1] - fd) < 1e-7
+
+
+def test_a_value_the_loop_cannot_see_is_named_in_a_replay():
+    holder = {}
+
+    def body(x):
+        return x * holder["a"] if x < 1.0 else lnp.sin(holder["b"][0] * x)
+
+    def f(a, b):
+        holder["a"], holder["b"] = a, (b,)  # b inside a tuple of a dict: found, but not replaceable
+        return lagrad.fori_loop(0, 6, lambda i, x: body(x), 0.3)
+
+    program = lagrad.trace(f, 1.1, 0.7)
+    with pytest.raises(LoopError, match=r"iteration 3 .* trace that recorded the loop, which has ended"):
+        program(1.5, 0.9)
+
+
+# ----- the generated replay of a variant, where it could differ from the interpreter ------
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_aliased_outputs_pass_through_leaves_empty_arrays_and_integers(policy):
+    """The body returns one variable as both carry and y, passes leaves through unchanged
+    (an integer counter, an empty array) and returns a constant."""
+
+    def body(c, x):
+        h = lnp.sin(c["h"] * x)
+        return {"h": h, "n": c["n"] + 1, "e": c["e"], "k": c["k"]}, (h, np.float64(2.0))
+
+    def f(h0, xs, **policy):
+        c, (ys, twos) = lagrad.scan(body, {"h": h0, "n": np.int64(0), "e": np.zeros(0), "k": h0}, xs, **policy)
+        assert int(lagrad.value(c["n"])) == len(xs) and np.shape(c["e"]) == (0,)
+        return (ys**2).sum() + (c["h"] * c["k"]).sum() + twos.sum()
+
+    def g(h0, xs):
+        h, total = h0, 0.0
+        for x in xs:
+            h = lnp.sin(h * x)
+            total = total + (h**2).sum() + 2.0
+        return total + (h * h0).sum()
+
+    h0, xs = RNG.normal(size=3), RNG.normal(size=(4, 3))
+    _close(f(h0, xs, **policy), g(h0, xs))
+    _close(lagrad.grad(lambda h, x: f(h, x, **policy), (0, 1))(h0, xs), lagrad.grad(g, (0, 1))(h0, xs))
+    check_grads(lambda h, x: f(h, x, **policy), h0, xs, modes=["fwd", "rev"], order=1)
+
+
+def test_a_loop_inside_a_loop_body_keeps_its_record():
+    def f(u, a):
+        inner = lambda i, v: lagrad.fori_loop(0, 3, lambda j, w: lnp.tanh(a * w) + v, v, checkpoint="none")
+        return (lagrad.fori_loop(0, 4, inner, u, checkpoint="binomial", snapshots=1) ** 2).sum()
+
+    def g(u, a):
+        for _ in range(4):
+            v = w = u
+            for _ in range(3):
+                w = lnp.tanh(a * w) + v
+            u = w
+        return (u**2).sum()
+
+    _close(lagrad.grad(f, (0, 1))(U0, 0.7), lagrad.grad(g, (0, 1))(U0, 0.7))
+    check_grads(f, U0, 0.7, modes=["fwd", "rev"], order=1)
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_zero_times_infinity_inside_the_body_is_zero_as_unrolled(policy):
+    """sqrt at 0 has an infinite partial that only a zero multiplier reaches."""
+
+    def body(c):
+        return {"x": c["x"] * 1.1 + 0.0 * lnp.sqrt(c["z"]), "z": c["z"]}
+
+    def f(x, z):
+        return lagrad.fori_loop(0, 5, lambda i, c: body(c), {"x": x, "z": z}, **policy)["x"].sum()
+
+    def g(x, z):
+        c = {"x": x, "z": z}
+        for _ in range(5):
+            c = body(c)
+        return c["x"].sum()
+
+    z = np.array([0.0, 1.0, 4.0, 0.0])
+    got, want = lagrad.grad(f, (0, 1))(U0, z), lagrad.grad(g, (0, 1))(U0, z)
+    assert np.all(np.isfinite(got[1]))
+    _close(got, want)
+
+
+# ----- while_loop: the states kept online -------------------------------------------------
+
+
+def counted_while(u, n, snapshots):
+    def body(c):
+        return (c[0] + 0.1 * (lnp.roll(c[0], 1) - c[0]) * c[0], c[1] + 1.0)
+
+    return lagrad.while_loop(lambda c: c[1] < n, body, (u, 0.0), checkpoint="binomial", snapshots=snapshots)[0]
+
+
+@pytest.mark.parametrize(("steps", "snapshots"), [(35, 3), (30, 3), (100, 5), (84, 5), (7, 1)])
+def test_while_loop_keeps_states_online_for_its_binomial_sweep(steps, snapshots):
+    """The trip count is unknown while the loop runs: it keeps the first descent of revolve's
+    schedule for the longest loop its repetitions reverse, which is a loop of exactly that
+    length's own (35 = C(4 + 3, 4), 84 = C(6 + 3, 6)); otherwise the reverse sweep advances
+    fewer steps than it would from the initial state alone, and more than with the count
+    known, and never holds more states than a fori_loop."""
+    f = lambda u: counted_while(u, steps, snapshots).sum()
+    system = lagrad.adjoint(f, U0)
+    np.testing.assert_allclose(system.gradients[0], lagrad.grad(lambda u: heat_like(u, steps).sum())(U0), rtol=1e-12)
+    counts = _loop_record(system).counts
+    s = snapshots + 1
+    known = schedule.advances(steps, s) - schedule.first_descent(steps, s)[-1]  # as a fori_loop
+    if steps in (35, 84):
+        assert counts["advance"] == known
+    else:
+        assert known < counts["advance"] < schedule.advances(steps, s)  # (the initial state alone)
+    assert counts["record"] == steps and counts["max_stored"] <= s
+
+
+def heat_like(u, steps):
+    for _ in range(steps):
+        u = u + 0.1 * (lnp.roll(u, 1) - u) * u
+    return u
+
+
+def test_while_loop_online_to_second_order():
+    check_grads(lambda u: counted_while(u, 9, 2).sum(), U0, modes=["fwd", "rev"], order=2)

@@ -46,3 +46,23 @@ def test_first_descent_holds_at_most_the_snapshots():
     assert points[0] == 0 and len(points) <= 21 and points == sorted(set(points)) and points[-1] < 2000
     with pytest.raises(ValueError, match="at least one snapshot"):
         schedule.repetitions(5, 0)
+
+
+@pytest.mark.parametrize("snapshots", [2, 3, 5])
+def test_best_split_takes_a_stored_state_only_when_it_saves_advances(snapshots):
+    for length in range(2, 60):
+        m = schedule.split(length, snapshots)
+        assert schedule.best_split(length, snapshots) == m
+        assert schedule.best_split(length, snapshots, [m]) == m  # the first descent's own state
+        for q in range(1, length):
+            # reversing from a stored state costs what the recursion says, without advancing to it
+            with_q = fewest_advances(q, snapshots) + fewest_advances(length - q, snapshots - 1)
+            want = q if with_q < fewest_advances(length, snapshots) else m
+            assert schedule.best_split(length, snapshots, [q]) == want
+
+
+def test_used_states_of_the_first_descent_are_all_of_it():
+    for length, s in [(2000, 21), (100, 6), (35, 4)]:
+        descent = schedule.first_descent(length, s)[1:]
+        assert schedule.used_states(length, s, descent) == descent
+        assert schedule.used_states(length, s, []) == []

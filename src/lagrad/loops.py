@@ -23,6 +23,9 @@ higher order is correct, and unrolls inside the derivative's trace.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import functools
+import types
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -33,10 +36,12 @@ from . import schedule as schedules
 from .adjoint.backward import _back_substitution
 from .adjoint.forward import forward_substitution
 from .adjoint.operators import _has_nan, implicit_diagonals
+from .codegen import INFIX, PREFIX, Emitter, _direct
 from .core import Program, Tape, Trace, Var, registry
 from .core.primitive import Primitive, defbatch, defjvp_joint, defvjp_argnum
-from .core.program import META, READ, Aval, Constant, Parts, new_equation, zeros_of
-from .core.trace import _kept
+from .core.program import META, READ, Aval, Constant, Parts, is_parts_shape, new_equation, zeros_of
+from .core.trace import TraceEnded, _kept
+from .numpy._register import ArrayPrimitive
 from .tree import tree_flatten
 
 __all__ = ["checkpoint", "fori_loop", "scan", "while_loop"]
@@ -69,9 +74,15 @@ def _as_array(x: Any) -> Any:
 class Variant:
     """One traced path through a body: its Program (inputs: the index if any, the carry
     leaves, the x leaves, then the outer values it reads) and where those outer values sit
-    among the loop's closure arguments."""
+    among the loop's closure arguments.
 
-    __slots__ = ("program", "closures", "steps", "guards", "out", "n_vars")
+    On plain values a variant runs as straight-line Python written once per way of running
+    it (`_replay_source`): one statement per equation, its recorded guards as early
+    returns, each intermediate deleted after its last use (a step holds only what is live,
+    not every value of the body), and, when recording, the values its rules read as the
+    step's tape. On traced values (higher order) it is interpreted equation by equation."""
+
+    __slots__ = ("program", "closures", "steps", "guards", "out", "n_vars", "compiled")
 
     def __init__(self, program: Program, closures: list[int]) -> None:
         self.program = program
@@ -87,9 +98,15 @@ class Variant:
             fetch = tuple((a, c) for a, c in zip(eq.args, eq.constants))
             self.steps.append((eq.primitive, fetch, eq.params, eq.out, take, meta, len(eq.args) + 1))
         self.out = program.outputs
+        self.compiled: dict[tuple[bool, bool], Callable[[list[Any]], Any]] = {}
 
     def run(self, inputs: list[Any], record: bool, check: bool, traced: bool) -> tuple[Any, Any] | None:
         """(outputs, tape values or None); None when `check` and a recorded guard goes the other way."""
+        if not traced:
+            replay = self.compiled.get((record, check))
+            if replay is None:
+                replay = self.compiled[record, check] = _replay_source(self, record, check)
+            return replay(inputs)
         env: list[Any] = [None] * self.n_vars
         env[: len(inputs)] = inputs
         guards = self.guards if check else None
@@ -100,13 +117,7 @@ class Variant:
         taped: list[Any] | None = [] if record else None
         for prim, fetch, params, out, take, meta, width in self.steps:
             vals = [env[a] if a >= 0 else c for a, c in fetch]
-            if traced:
-                value = prim(*vals, **params)
-            else:
-                value = prim.kernel(*vals, **params)
-                if not hasattr(value, "shape"):
-                    value = Parts(value) if isinstance(value, tuple) else np.asarray(value)
-            env[out] = value
+            env[out] = value = prim(*vals, **params)
             if guards and out in guards and not _same(guards[out], value):
                 return None
             if taped is not None:
@@ -119,6 +130,114 @@ class Variant:
                 taped.append(kept)
         outs = [o.value if isinstance(o, Constant) else env[o] for o in self.out]
         return outs, taped
+
+
+def _replay_source(variant: Variant, record: bool, check: bool) -> Callable[[list[Any]], Any]:
+    """A variant's run on plain values as a Python function of its inputs' list, returning
+    (outputs, the step's tape or None), or None where `check` finds a guard going the other way.
+
+    Each equation is its primitive's kernel, as `Program.replay` calls it (Python's operator
+    for arithmetic, the NumPy ufunc, the kernel bound by name; `codegen` spells them), a
+    result without a shape made an array as the interpreter makes it. A variable is deleted
+    after its last use, unless it is an output; when recording, what the rules read is put
+    in the step's tape as the equation runs (its shape-only entries are the traced `Aval`s:
+    a variant's shapes and dtypes are fixed)."""
+    program = variant.program
+    emitter = Emitter()
+    emitter.namespace.update(same=_same, fix=_fix)
+    n_in = program.n_inputs
+    equations = program.equations
+    last_use: dict[int, int] = {}
+    for s, eq in enumerate(equations):
+        for a in eq.args:
+            if a >= 0:
+                last_use[a] = s
+    outputs = {o for o in program.outputs if not isinstance(o, Constant)}
+    guards = variant.guards if check else {}
+
+    def name(i: int) -> str:
+        return f"z{i}"
+
+    def guard(i: int) -> str:
+        recorded = guards[i]
+        if type(recorded) is bool:
+            return f"    if {'not ' if recorded else ''}{name(i)}: return None"
+        return f"    if not same({emitter.bind(recorded, 'branch')}, {name(i)}): return None"
+
+    lines = ["def replay(inputs):"]
+    if n_in:
+        lines.append(f"    {', '.join(name(i) for i in range(n_in))}, = inputs")
+        lines.append("    del inputs")
+    lines.extend(guard(i) for i in range(n_in) if i in guards)
+    entries = []
+    for s, eq in enumerate(equations):
+        args = [name(a) if a >= 0 else emitter.bind(c, "c") for a, c in zip(eq.args, eq.constants)]
+        lines.append(f"    {name(eq.out)} = {_call(emitter, program, eq, args)}")
+        if eq.out in guards:
+            lines.append(guard(eq.out))
+        if record:
+            entry = ["None"] * (len(eq.args) + 1)
+            for p, how in enumerate(eq.kept):
+                constant = p and eq.args[p - 1] < 0
+                if how == READ or constant:
+                    entry[p] = args[p - 1] if p else name(eq.out)
+                elif how == META:
+                    i = eq.args[p - 1] if p else eq.out
+                    shape, dtype = program.shape(i), program.dtype(i)
+                    if is_parts_shape(shape):
+                        entry[p] = f"meta({args[p - 1] if p else name(eq.out)})"
+                    else:
+                        entry[p] = emitter.bind(Aval(shape, dtype), "aval")
+            lines.append(f"    e{s} = [{', '.join(entry)}]")
+            entries.append(f"e{s}")
+        dead = [a for a in dict.fromkeys((*(a for a in eq.args if a >= 0), eq.out)) if last_use.get(a, -1) <= s]
+        dead = [a for a in dead if a not in outputs]
+        if dead:
+            lines.append(f"    del {', '.join(name(a) for a in dead)}")
+    outs = [emitter.bind(o.value, "constant") if isinstance(o, Constant) else name(o) for o in program.outputs]
+    tape = f"[{', '.join(entries)}]" if record else "None"
+    lines.append(f"    return [{', '.join(outs)}], {tape}")
+    emitter.namespace["meta"] = _meta
+    text = "\n".join(lines) + "\n"
+    code = _SOURCES.get(text)
+    if code is None:  # the same body traced again (every gradient call traces it) reuses the compiled code
+        if len(_SOURCES) > 256:
+            _SOURCES.clear()
+        code = _SOURCES[text] = compile(text, "<lagrad loop body>", "exec")
+    scope = dict(emitter.namespace)
+    exec(code, scope)
+    return scope["replay"]
+
+
+_SOURCES: dict[str, Any] = {}
+
+
+def _call(emitter: Emitter, program: Program, eq: Any, args: list[str]) -> str:
+    """The right-hand side of `eq` on the argument names `args`: what the kernel computes."""
+    prim, kernel = eq.primitive, eq.primitive.kernel
+    direct = _direct(program, eq, tuple(eq.args), args)
+    if direct is not None:
+        return direct
+    if not eq.params and len(args) == 2 and kernel in INFIX:
+        return f"{args[0]} {INFIX[kernel]} {args[1]}"
+    if not eq.params and len(args) == 1 and kernel in PREFIX:
+        return f"{PREFIX[kernel]}{args[0]}"
+    params = [f"{k}={emitter.bind(v, k)}" for k, v in eq.params.items()]
+    if isinstance(kernel, np.ufunc):
+        return f"{emitter.ufunc(kernel)}({', '.join(args + params)})"
+    text = f"{emitter.bind(kernel, prim.name)}({', '.join(args + params)})"
+    return text if isinstance(prim, ArrayPrimitive) and not is_parts_shape(eq.shape) else f"fix({text})"
+
+
+def _fix(value: Any) -> Any:
+    """A kernel's result as the interpreter keeps it: arrays as they are, a tuple as `Parts`."""
+    if hasattr(value, "shape"):
+        return value
+    return Parts(value) if isinstance(value, tuple) else np.asarray(value)
+
+
+def _meta(value: Any) -> Aval:
+    return Aval.of(value) if hasattr(value, "shape") else Aval(np.shape(value), np.result_type(value))
 
 
 def _same(recorded: Any, value: Any) -> bool:
@@ -245,6 +364,9 @@ class LoopBody:
         self.last_schedule: list[tuple[int, int]] = []
         self.inexact: list[bool] = []
         self.discovering = False  # the first run, before the equation is recorded: closures may grow
+        self.recording = False  # recording the equation: a new closure records it again
+        self.follows: dict[tuple[bool, int], int] = {}  # (cond?, variant) -> the variant that ran next
+        self.slots: list[tuple[Any, Any]] = []  # where the body's functions hold the closures (`_captured`)
         self.ready: LoopParts | None = None  # that run's result, for the recording to take
 
     def __repr__(self) -> str:
@@ -279,27 +401,53 @@ class LoopBody:
 
     # -- tracing variants ---------------------------------------------------------------
 
-    def _trace(self, fun: Callable[[list[Any]], Any], values: list[Any], t: int) -> tuple[Program, Any]:
+    def _trace(self, fun: Callable[[list[Any]], Any], values: list[Any], outer: list[Any]) -> tuple[Program, Any]:
+        """The body traced at `values`; the values in `outer` (this run's closure arguments) are
+        inputs after them, put where the body finds the outer traced values while it runs."""
         trace = Trace()
         inputs = [trace.new_input(_as_array(v)) for v in values]
         for j in range(self.n_index):
             inputs[j].inexact = False
+        extra = [trace.new_input(_as_array(v)) for v in outer]
+        for var, closure in zip(extra, self.closures):
+            var.inexact = bool(closure.inexact)
+        undo = _substitute(self.slots, dict(zip(map(id, self.closures), extra)))
         try:
             out = fun(inputs)
         except BaseException:
             trace.active = False
             raise
+        finally:
+            undo()
         leaves, tree = tree_flatten(out)
-        program, _ = trace.finish(inputs, leaves, out_tree=tree)
+        program, _ = trace.finish([*inputs, *extra], leaves, out_tree=tree)
         return program, tree
 
-    def add_variant(self, values: list[Any], t: int, cond: bool = False) -> Variant:
-        """Trace the body (or the condition) at iteration `t`'s inputs, a new variant."""
+    def add_variant(self, values: list[Any], t: int, cond: bool = False, outer: list[Any] | None = None) -> Variant:
+        """Trace the body (or the condition) at iteration `t`'s inputs, a new variant.
+
+        The body gets this run's values of the loop's closure arguments (`outer`; the values
+        of the closures themselves when None) as inputs of its own trace, put in the closure
+        cells, lists and dicts where it reads them (`_captured`). So it never computes with
+        the outer trace's values (nothing is recorded there), and a branch first taken when
+        the loop runs again after that trace ended (a replay of the Program) reads this run's
+        values. An outer traced value reached otherwise (a global, a tuple) is read as itself
+        while the outer trace runs, and `_lift` makes it an input."""
         own = self.n_index + self.n_carry + self.n_x
         inexact = [j >= self.n_index and np.dtype(_as_array(v).dtype).kind in "fc" for j, v in enumerate(values[:own])]
+        outer = [_plain(c) for c in self.closures] if outer is None else list(outer[: len(self.closures)])
         known = len(self.closures)
-        program, tree = self._trace(self.cond_call if cond else self.call, values[:own], t)
+        try:
+            program, tree = self._trace(self.cond_call if cond else self.call, values[:own], outer)
+        except TraceEnded as error:
+            raise LoopError(
+                f"lagrad.{self.who}: at iteration {t} a branch of the body first taken in this run reads a traced "
+                f"value of the trace that recorded the loop, which has ended; let the body function close over "
+                f"that value directly (in a variable, list or dict), or pass it in the loop's carry"
+            ) from error
+        inexact += [bool(c.inexact) for c in self.closures[: len(outer)]]
         program, positions = _lift(program, inexact, self.closures)
+        positions = [*range(len(outer)), *positions]
         grew = len(self.closures) > known and len(self.variants) > 0
         variant = Variant(program, positions)
         if cond:
@@ -355,19 +503,31 @@ class LoopBody:
     def pick(
         self, t: int, carry: list[Any], xs: list[Any], closures: list[Any], last: int, record: bool, conds: bool = False
     ) -> tuple[int, list[Any], Any]:
-        """Run iteration `t` on the variant whose guards hold (the last one tried first),
-        tracing a new variant where none does: (variant number, outputs, tape values)."""
+        """Run iteration `t` on the variant whose guards hold, tracing a new variant where none
+        does: (variant number, outputs, tape values). The one tried first is the variant that
+        followed `last` (the previous iteration's) the last time: a branch that alternates or
+        keeps its side is guessed right."""
         variants = self.conds if conds else self.variants
-        order = [last, *(v for v in range(len(variants)) if v != last)] if variants else []
+        guess = self.follows.get((conds, last), last)
+        order = [guess, *(v for v in range(len(variants)) if v != guess)] if variants else []
         for v in order:
             ran = variants[v].run(self.inputs(t, carry, xs, closures, variants[v]), record, True, False)
             if ran is not None:
+                if v != guess:
+                    self.follows[conds, last] = v
                 return v, ran[0], ran[1]
         values = self.inputs(t, carry, xs, closures, _NO_CLOSURES)
-        variant = self.add_variant(values, t, cond=conds)
+        variant = self.add_variant(values, t, cond=conds, outer=closures)
         if len(closures) < len(self.closures):  # outer values first read by this variant
             closures.extend(_plain(c) for c in self.closures[len(closures) :])
-        ran = variant.run(self.inputs(t, carry, xs, closures, variant), record, False, False)
+        ran = variant.run(self.inputs(t, carry, xs, closures, variant), record, True, False)
+        if ran is None:
+            raise LoopError(
+                f"lagrad.{self.who}: at iteration {t} the body, traced again, does not take its own branches "
+                f"when run on the same values: its branches depend on something other than its arguments "
+                f"and the traced values it closes over (a global that changes, a random draw?)"
+            )
+        self.follows[conds, last] = len(variants) - 1
         return len(variants) - 1, ran[0], ran[1]
 
 
@@ -421,6 +581,7 @@ def _loop_impl(*args: Any, body: LoopBody) -> LoopParts:
     record = LoopRecord()
     n = body.length
     keep = _forward_keeps(body, n)
+    online = _Online(body.snapshots + 1) if body.policy == "binomial" and n is None else None
     if body.policy == "all":
         record.tapes = []
     ys: list[list[Any]] = []
@@ -438,7 +599,11 @@ def _loop_impl(*args: Any, body: LoopBody) -> LoopParts:
                     f"lagrad.while_loop: the condition still holds after max_steps={body.max_steps} iterations; "
                     f"raise max_steps, or check that the loop converges from this initial value"
                 )
-        if (t in keep) if keep is not None else (t % body.every == 0):
+        if online is not None:
+            if online.keeps(t, record.stored):
+                record.stored[t] = carry
+                record.counts["max_stored"] = max(record.counts["max_stored"], len(record.stored))
+        elif (t in keep) if keep is not None else (t % body.every == 0):
             record.stored[t] = carry
         v, outs, taped = body.pick(t, carry, xs, closures, v, record.tapes is not None)
         record.mark(t, v)
@@ -449,7 +614,11 @@ def _loop_impl(*args: Any, body: LoopBody) -> LoopParts:
             ys.append(outs[body.n_carry :])
         t += 1
     record.n = record.counts["forward"] = t
-    record.counts["max_stored"] = len(record.stored)
+    if online is not None:  # the trip count is known now: keep the states its reverse sweep splits at
+        used = {0, *schedules.used_states(t, online.snapshots, sorted(k for k in record.stored if k))}
+        for k in [k for k in record.stored if k not in used]:
+            del record.stored[k]
+    record.counts["max_stored"] = max(record.counts["max_stored"], len(record.stored))
     body.last_schedule = record.schedule
     outs = carry + _stack_ys(body, ys, t)
     result = LoopParts(outs)
@@ -465,6 +634,33 @@ def _stack_ys(body: LoopBody, ys: list[list[Any]], n: int) -> list[Any]:
     if n == 0:
         return [np.zeros((0, *s), d) for s, d in body.y_avals]
     return [np.stack([_as_array(y[j]) for y in ys]) for j in range(len(body.y_avals))]
+
+
+class _Online:
+    """Which states a forward sweep of unknown length keeps for a binomial reverse sweep (an
+    online schedule, after Stumm and Walther): the first descent of revolve's schedule for
+    the longest loop that `snapshots` states reverse with the current number of repetitions
+    r, ``β(s, r)`` steps. A loop that runs past it moves to r + 1, whose first descent starts
+    at ``β(s, r)``: the states kept so far are dropped (but the initial one) and the new ones
+    are all still ahead. A loop that stops at exactly ``β(s, r)`` steps has kept its own first
+    descent; at another length the reverse sweep splits at a kept state where that saves
+    advances over revolve's own split (`schedule.best_split`), and the states it would not
+    use are dropped when the loop stops (`schedule.used_states`)."""
+
+    def __init__(self, snapshots: int) -> None:
+        self.snapshots = snapshots
+        self.repetitions = 0
+        self.until = 0
+        self.plan: set[int] = set()
+
+    def keeps(self, t: int, stored: dict[int, Any]) -> bool:
+        if t >= self.until:
+            self.repetitions += 1
+            self.until = schedules.beta(self.snapshots, self.repetitions)
+            self.plan = set(schedules.first_descent(self.until, self.snapshots))
+            for k in [k for k in stored if k not in self.plan]:
+                del stored[k]
+        return t in self.plan
 
 
 def _forward_keeps(body: LoopBody, n: int | None) -> set[int] | None:
@@ -494,6 +690,16 @@ loop.batches_parts = True  # its batched transpose takes the Parts multiplier of
 # ----- the reverse sweep ---------------------------------------------------------------
 
 
+class _Spent(list):
+    """A step's tape recorded for one back-substitution: walked backwards, it gives up each
+    equation's values as it reaches them, so they are freed as soon as their rules have read
+    them rather than when the step's sweep ends."""
+
+    def __reversed__(self) -> Any:
+        while self:
+            yield self.pop()
+
+
 class _Sweep:
     """The reverse loop of one run: the body's back-substitution per step, at forward
     values the checkpoint policy keeps or recomputes."""
@@ -505,6 +711,7 @@ class _Sweep:
         self.lam_closures: list[Any] = [None] * len(self.closures)
         self.counts = record.counts
         self.guarded = False
+        self.stored_at: list[int] = []  # the iterations of the stored states still to be used, sorted
 
     def step(self, t: int, carry: list[Any], record: bool) -> tuple[list[Any], Any]:
         variant = self.body.variants[self.record.variant_at(t)]
@@ -521,7 +728,7 @@ class _Sweep:
 
     def tape(self, t: int, carry: list[Any]) -> Any:
         self.counts["record"] += 1
-        return self.step(t, carry, True)[1]
+        return _Spent(self.step(t, carry, True)[1])
 
     def back(self, t: int, taped: Any, lam_carry: list[Any], g_ys: list[Any]) -> list[Any]:
         """One step of the reverse loop: the carry's multipliers before step t from those after."""
@@ -534,11 +741,13 @@ class _Sweep:
             if g is None or isinstance(o, Constant):
                 continue
             seeds[o] = g if o not in seeds else seeds[o] + g
+        g = ys = None
+        lam_carry.clear()  # the caller's list: the multipliers after the step live only in the seeds
         if not seeds:
             return [None] * body.n_carry
         # one unguarded sweep per step; zero means zero is applied to the whole loop when its
         # result shows NaN (`_cotangents`), as back-substitution does for a whole program
-        tape = Tape(taped, None)
+        tape = Tape(taped, None)  # a `_Spent` tape (recorded for this sweep) empties as it is read
         diagonals = implicit_diagonals(program, tape) if program.implicit else None  # a fixed point in the body
         lam = _back_substitution(program, tape, seeds, False, self.guarded, self.batched, diagonals)
         first = body.n_index
@@ -557,6 +766,7 @@ class _Sweep:
         lam = list(g_carry)
         stored = record.stored  # consumed as the sweep reaches them: the snapshots' memory goes
         stored[0] = self.carry0
+        self.stored_at = sorted(k for k in stored if k)  # where the states still to be used are
         if self.traced:  # on traced values (higher order) the kept plain states would drop derivatives
             states = [self.carry0]
             for t in range(n - 1):
@@ -574,7 +784,7 @@ class _Sweep:
                 for t in range(start, min(start + k, n)):
                     carry, taped = self.step(t, carry, True)
                     self.counts["record"] += 1
-                    tapes.append(taped)
+                    tapes.append(_Spent(taped))
                 for t in range(min(start + k, n) - 1, start - 1, -1):
                     lam = self.back(t, tapes[t - start], lam, g_ys)
         else:  # binomial, none (one snapshot: the initial state), and "all" on traced values
@@ -601,8 +811,12 @@ class _Sweep:
                 for j in range(length - 1, -1, -1):
                     lam = self.back(t0 + j, self.tape(t0 + j, self.advance(carry, t0, t0 + j)), lam, g_ys)
                 return lam
-            m = schedules.split(length, snapshots)
+            lo = bisect.bisect_right(self.stored_at, t0)
+            hi = bisect.bisect_left(self.stored_at, t0 + length, lo)
+            m = schedules.best_split(length, snapshots, [p - t0 for p in self.stored_at[lo:hi]])
             at = stored.pop(t0 + m, None)
+            if at is not None:
+                self.stored_at.remove(t0 + m)
             if at is None:
                 at = self.advance(carry, t0, t0 + m)
             lam = self._revolve(t0 + m, length - m, at, snapshots - 1, stored, lam, g_ys)
@@ -772,9 +986,83 @@ def _check_callable(who: str, **funs: Any) -> None:
             raise TypeError(f"lagrad.{who}: {name} must be a function, not {type(f).__name__} {f!r}")
 
 
+def _captured(*funs: Any, depth: int = 4) -> tuple[list[Var], list[tuple[Any, Any]]]:
+    """The values of a live trace that functions close over (in their closure cells and default
+    arguments, and in the functions, partials, lists, tuples and dicts found there), and the
+    places among them that can be given another value for a while: (cell, None) or (list or
+    dict, key)."""
+    found: list[Var] = []
+    slots: list[tuple[Any, Any]] = []
+    seen: set[int] = set()
+
+    def visit(x: Any, depth: int, holder: Any, key: Any) -> None:
+        if type(x) is Var:
+            if x._trace.active:
+                if not any(x is f for f in found):
+                    found.append(x)
+                if holder is not None:
+                    slots.append((holder, key))
+            return
+        if depth == 0 or id(x) in seen:
+            return
+        seen.add(id(x))
+        if type(x) is list:
+            for j, child in enumerate(x):
+                visit(child, depth - 1, x, j)
+        elif type(x) is dict:
+            for k, child in x.items():
+                visit(child, depth - 1, x, k)
+        elif isinstance(x, tuple):
+            for child in x:
+                visit(child, depth - 1, None, None)
+        elif isinstance(x, functools.partial):
+            for child in (x.func, *x.args, *x.keywords.values()):
+                visit(child, depth - 1, None, None)
+        elif isinstance(x, types.FunctionType):
+            for cell in x.__closure__ or ():
+                with contextlib.suppress(ValueError):  # a cell not yet filled
+                    visit(cell.cell_contents, depth - 1, cell, None)
+            for child in (*(x.__defaults__ or ()), *(x.__kwdefaults__ or {}).values()):
+                visit(child, depth - 1, None, None)
+
+    for fun in funs:
+        visit(fun, depth, None, None)
+    return found, slots
+
+
+def _substitute(slots: list[tuple[Any, Any]], by_id: dict[int, Any]) -> Callable[[], None]:
+    """Put `by_id[id(v)]` where each slot holds a value v it names; returns the undoing."""
+    undo = []
+    for holder, key in slots:
+        old = holder.cell_contents if key is None else holder[key]
+        new = by_id.get(id(old))
+        if new is None:
+            continue
+        undo.append((holder, key, old))
+        if key is None:
+            holder.cell_contents = new
+        else:
+            holder[key] = new
+
+    def restore() -> None:
+        for holder, key, old in reversed(undo):
+            if key is None:
+                holder.cell_contents = old
+            else:
+                holder[key] = old
+
+    return restore
+
+
 def _run(body: LoopBody, carry: list[Any], xs: list[Any], first: list[Any]) -> list[Any]:
     """Trace the first variant at `first` (iteration 0's inputs), then record the equation
     (or, on plain values, run it)."""
+    # the traced values the body's functions close over become the loop's arguments before any
+    # variant reads them: a branch first taken in a replay of the Program can then read them too
+    found, body.slots = _captured(body.fun, body.cond_fun)
+    for var in found:
+        if not any(var is c for c in body.closures):
+            body.closures.append(var)
     if body.length != 0:
         if body.cond_fun is not None:
             body.add_variant([*first], 0, cond=True)
@@ -788,6 +1076,7 @@ def _run(body: LoopBody, carry: list[Any], xs: list[Any], first: list[Any]) -> l
         body.discovering = False
     if _is_traced(*carry, *xs, *body.closures):
         body.ready = result  # recorded as one equation, whose kernel takes this run's result
+        body.recording = True
         while True:
             try:
                 result = loop(*carry, *xs, *body.closures, body=body)
@@ -797,6 +1086,7 @@ def _run(body: LoopBody, carry: list[Any], xs: list[Any], first: list[Any]) -> l
                     raise
             finally:
                 body.ready = None
+        body.recording = False
     n_out = body.n_carry + len(body.y_avals or [])
     if type(result) is Var:
         return [registry.ops.part(result, index=j) for j in range(n_out)]

@@ -13,9 +13,10 @@ the minimum (checked against the recursion by `tests/test_schedule.py`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import comb
 
-__all__ = ["advances", "beta", "first_descent", "repetitions", "split"]
+__all__ = ["advances", "best_split", "beta", "first_descent", "repetitions", "split", "used_states"]
 
 
 def beta(s: int, r: int) -> int:
@@ -65,3 +66,34 @@ def first_descent(length: int, snapshots: int) -> list[int]:
         length -= m
         snapshots -= 1
     return out
+
+
+def best_split(length: int, snapshots: int, stored: Sequence[int] = ()) -> int:
+    """`split`, or a state already stored at one of the offsets `stored` (sorted, in
+    ``1 … length − 1``) when reversing from it costs fewer advances than advancing to the
+    optimal split: ``advances(m, s) + advances(length − m, s − 1)`` against that plus `m`.
+    A later stored state is weighed only as a split of this segment."""
+    m = split(length, snapshots)
+    if not stored:
+        return m
+    best = m + advances(m, snapshots) + advances(length - m, snapshots - 1)
+    for q in stored:
+        cost = advances(q, snapshots) + advances(length - q, snapshots - 1)
+        if cost < best:
+            m, best = q, cost
+    return m
+
+
+def used_states(length: int, snapshots: int, stored: Sequence[int]) -> list[int]:
+    """Of the states stored at the sorted iterations `stored` (the initial state aside), those
+    the reverse sweep's first descent splits at (by `best_split`): the others are of no use."""
+    used, at = [], 0
+    while length > 1 and snapshots > 1:
+        ahead = [p - at for p in stored if at < p < at + length]
+        m = best_split(length, snapshots, ahead)
+        if m in ahead:
+            used.append(at + m)
+        at += m
+        length -= m
+        snapshots -= 1
+    return used
