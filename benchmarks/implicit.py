@@ -35,6 +35,18 @@ def best(run, repeats: int = 3) -> float:
     return min(times)
 
 
+def interleaved(runs: dict, repeats: int) -> dict:
+    """Best time of each run, the runs taking turns so that a change in the machine's load
+    falls on all of them alike (the ratios are what this benchmark reports)."""
+    times = {name: np.inf for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[name] = min(times[name], time.perf_counter() - t0)
+    return times
+
+
 def peak(run) -> float:
     """Peak traced allocation of one call, in MiB."""
     tracemalloc.start()
@@ -48,7 +60,24 @@ def deq_layer(z, W, x):
     return lnp.tanh(z @ W + x)
 
 
-def deq(state: int = 256, batch: int = 128, repeats: int = 3) -> None:
+class Counted:
+    """Counts the products with the implicit block (`ImplicitBlock._product`) while active."""
+
+    def __enter__(self):
+        self.count, self.original = 0, lagrad.implicit.ImplicitBlock._product
+
+        def product(block, x, transpose):
+            self.count += 1
+            return self.original(block, x, transpose)
+
+        lagrad.implicit.ImplicitBlock._product = product
+        return self
+
+    def __exit__(self, *exc):
+        lagrad.implicit.ImplicitBlock._product = self.original
+
+
+def deq(state: int = 256, batch: int = 128, repeats: int = 15) -> None:
     rng = np.random.default_rng(0)
     W = rng.standard_normal((state, state)) * (0.5 / np.sqrt(state))  # ‖W‖ ≈ 1: contraction ≈ 0.6 after tanh
     x = rng.standard_normal((batch, state))
@@ -58,10 +87,8 @@ def deq(state: int = 256, batch: int = 128, repeats: int = 3) -> None:
     def forward():
         return lagrad.fixed_point(deq_layer, z0, W, x, solver="iterate", tol=tol)
 
-    def loss(W, adjoint, probe=True):
-        z = lagrad.fixed_point(
-            deq_layer, z0, W, x, solver="iterate", tol=tol, adjoint=adjoint, adjoint_tol=tol, adjoint_probe=probe
-        )
+    def loss(W, adjoint, probe=None):
+        z = lagrad.fixed_point(deq_layer, z0, W, x, solver="iterate", tol=tol, adjoint=adjoint, adjoint_probe=probe)
         return lnp.sum(z**2)
 
     iterations = 0
@@ -76,33 +103,43 @@ def deq(state: int = 256, batch: int = 128, repeats: int = 3) -> None:
             z = lnp.tanh(z @ W + x)
         return lnp.sum(z**2)
 
-    t_forward = best(forward, repeats)
-    print(f"DEQ layer, state {state}, batch {batch}: forward solve (iterate, tol {tol:g}) {t_forward * 1e3:.1f} ms; "
-          f"plain iteration needs {iterations} steps")  # fmt: skip
-    print()
-    print("| gradient by | time | gradient time − forward solve, / forward solve | extra peak memory |")
-    print("| --- | ---: | ---: | ---: |")
     grad = lagrad.grad(loss)
-    reference = grad(W, "gmres")
-    for adjoint, probe in (
-        ("gmres", True),
-        ("gmres", False),
-        ("bicgstab", True),
-        ("neumann", True),
-        ("neumann", False),
-    ):
-        g = grad(W, adjoint, probe)
-        assert np.allclose(g, reference, rtol=1e-4, atol=1e-6), adjoint
-        t = best(lambda adjoint=adjoint, probe=probe: grad(W, adjoint, probe), repeats)
-        memory = peak(lambda adjoint=adjoint, probe=probe: grad(W, adjoint, probe)) - peak(forward)
-        print(f"| fixed_point, adjoint={adjoint!r}{'' if probe else ', adjoint_probe=False'} | {t * 1e3:.1f} ms | "
-              f"{(t - t_forward) / t_forward:.2f} | {memory:.1f} MiB |")  # fmt: skip
     unrolled_grad = lagrad.grad(unrolled)
-    t_forward_plain = best(lambda: unrolled(W, iterations), repeats)
-    t = best(lambda: unrolled_grad(W, iterations), repeats)
+    strategies = [
+        ("auto", None),
+        ("neumann", None),
+        ("neumann", True),
+        ("gmres", None),
+        ("gmres", True),
+        ("bicgstab", None),
+    ]
+    reference = grad(W, "direct") if state * batch <= 4096 else grad(W, "gmres", True)
+    products = {}
+    for adjoint, probe in strategies:
+        with Counted() as counted:
+            g = grad(W, adjoint, probe)
+        products[adjoint, probe] = counted.count
+        assert np.abs(g - reference).max() <= 1e-5 * np.abs(reference).max(), adjoint
+    runs = {"forward": forward, "unrolled forward": lambda: unrolled(W, iterations)}
+    runs.update({(a, p): (lambda a=a, p=p: grad(W, a, p)) for a, p in strategies})
+    runs["unrolled"] = lambda: unrolled_grad(W, iterations)
+    times = interleaved(runs, repeats)
+    t_forward = times["forward"]
+    print(f"DEQ layer z = tanh(z W + x), state {state}, batch {batch}: forward solve (iterate, tol {tol:g}, "
+          f"{iterations} steps) {t_forward * 1e3:.1f} ms, best of {repeats}, the runs taking turns")  # fmt: skip
+    print()
+    print("| gradient by | block products | time | gradient / forward | (gradient − forward) / forward | extra peak |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for adjoint, probe in strategies:
+        t = times[adjoint, probe]
+        memory = peak(lambda a=adjoint, p=probe: grad(W, a, p)) - peak(forward)
+        name = f"adjoint={adjoint!r}" + (", adjoint_probe=True" if probe else "")
+        print(f"| fixed_point, {name} | {products[adjoint, probe]} | {t * 1e3:.1f} ms | {t / t_forward:.2f} | "
+              f"{(t - t_forward) / t_forward:.2f} | {memory:.1f} MiB |")  # fmt: skip
+    t, t_plain = times["unrolled"], times["unrolled forward"]
     memory = peak(lambda: unrolled_grad(W, iterations)) - peak(lambda: unrolled(W, iterations))
-    print(f"| unrolled iteration ({iterations} steps), traced | {t * 1e3:.1f} ms | "
-          f"{(t - t_forward_plain) / t_forward_plain:.2f} (of its own forward) | {memory:.1f} MiB |")  # fmt: skip
+    print(f"| unrolled iteration ({iterations} steps), traced | – | {t * 1e3:.1f} ms | {t / t_plain:.2f} (of its own "
+          f"forward) | {(t - t_plain) / t_plain:.2f} | {memory:.1f} MiB |")  # fmt: skip
     print()
     print("Extra memory against the iteration count (the same layer, a looser and a tighter tolerance):")
     print()
@@ -123,6 +160,7 @@ def deq(state: int = 256, batch: int = 128, repeats: int = 3) -> None:
         )
         un = peak(lambda n=n: unrolled_grad(W, n)) - peak(lambda n=n: unrolled(W, n))
         print(f"| {t_:g} | {n} plain steps | {fp:.1f} MiB | {un:.1f} MiB |")
+    sys.stdout.flush()
 
 
 def kappa(u, k):

@@ -126,10 +126,53 @@ def test_every_adjoint_strategy_agrees_with_direct(strategy):
     assert np.allclose(jo, jd, rtol=0, atol=1e-9)
 
 
-def test_auto_is_direct_for_small_states_and_gmres_for_large_ones():
+def test_auto_is_direct_for_small_states_then_neumann_for_fixed_points_sparse_or_gmres_for_roots():
     small = ImplicitBlock(deq, np.zeros(3), (W, X), shift=-1.0)
-    large = ImplicitBlock(lambda z: z, np.zeros(2000), (), shift=-1.0)
-    assert (small.strategy, large.strategy) == ("direct", "gmres")
+    large = ImplicitBlock(lambda z: z, np.zeros(1200), (), shift=-1.0)
+    sparse = ImplicitBlock(lambda z: z[::-1] + z**2, np.zeros(1200), (), shift=0.0)  # 2 nonzeros a row
+    M = np.ones((1200, 1200))
+    dense = ImplicitBlock(lambda z, M: M @ z, np.zeros(1200), (M,), shift=0.0)
+    strategies = [b.strategy for b in (small, large, sparse, dense)]
+    assert strategies == ["direct", "neumann", "sparse", "gmres"]
+    assert large.fallback and not sparse.fallback and not dense.fallback
+
+
+def test_auto_gives_way_to_gmres_when_the_neumann_series_diverges():
+    b = np.linspace(-1.0, 1.0, 1500)  # z = -1.5 z + b: I − ∂f/∂z = 2.5 I is regular, but ∂f/∂z = -1.5 I
+
+    def loss(b, adjoint):
+        return lnp.sum(
+            lagrad.fixed_point(lambda z, b: -1.5 * z + b, np.zeros(1500), b, solver="newton", adjoint=adjoint) ** 2
+        )
+
+    assert np.allclose(lagrad.grad(loss)(b, "auto"), 2 * b / 2.5**2, rtol=0, atol=1e-12)  # z = b / 2.5
+    with pytest.raises(lagrad.NotConvergedError, match="Neumann series"):
+        lagrad.grad(loss)(b, "neumann")
+
+
+@pytest.mark.parametrize("strategy", ["gmres", "bicgstab"])
+def test_a_block_whose_product_returns_its_argument(strategy):
+    # F(z, b) = z − b: the block's product is the identity, whose rule may hand back its argument
+    # itself; the Krylov solvers write into their vectors, so that must not change the basis
+    def loss(b):
+        return lnp.sum(lagrad.root(lambda z, b: z - b, np.zeros(30), b, adjoint=strategy) ** 2)
+
+    b = np.linspace(0.0, 1.0, 30)
+    assert np.allclose(lagrad.grad(loss)(b), 2 * b, rtol=0, atol=1e-12)
+
+
+def test_the_adjoint_tolerance_follows_the_forward_one(monkeypatch):
+    blocks = []
+    original = ImplicitBlock.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        blocks.append(self)
+
+    monkeypatch.setattr(ImplicitBlock, "__init__", spy)
+    lagrad.grad(lambda x: lnp.sum(lagrad.fixed_point(deq, np.zeros(3), W, x, tol=1e-9)))(X)
+    lagrad.grad(lambda x: lnp.sum(lagrad.fixed_point(deq, np.zeros(3), W, x, tol=1e-9, adjoint_tol=1e-11)))(X)
+    assert [b.tol for b in blocks] == [1e-9, 1e-11]
 
 
 # -- the system view ------------------------------------------------------------------------------

@@ -22,11 +22,12 @@ import scipy.sparse.linalg
 
 from . import transforms
 from .adjoint import back_substitution, forward_substitution
-from .adjoint.system import AdjointSystem, Diagonal
+from .adjoint.system import Diagonal
 from .core import Primitive, defjvp_argnum, defvjp_argnum
 from .core.primitive import defbatch
 from .core.program import Constant
 from .core.trace import Var
+from .sparse_derivatives import Sparsity, pattern
 
 #: Adjoint strategies for an implicit block (`ImplicitBlock`).
 STRATEGIES = ("auto", "direct", "sparse", "gmres", "bicgstab", "neumann")
@@ -36,6 +37,15 @@ AUTO_DIRECT = 1_000
 COND_LIMIT = 1e12
 #: Arnoldi steps of the condition probe run before a Krylov or Neumann solve.
 PROBE_STEPS = 10
+#: The probe runs by default on blocks of at most this many unknowns (`ImplicitBlock`).
+PROBE_LIMIT = 1_000
+#: "auto" factors a root's or argmin's block as a sparse matrix when its Jacobian has at most
+#: this many nonzeros per row on average (the pattern read off the equations), else uses GMRES.
+SPARSE_ROW = 64
+#: "auto"'s Neumann series gives way to GMRES when its terms shrink by less than this per term.
+NEUMANN_RATE = 0.8
+#: GMRES restarts after this many steps, so its basis holds at most this many vectors.
+RESTART = 40
 
 
 class NotConvergedError(RuntimeError):
@@ -171,18 +181,26 @@ class ImplicitBlock(Diagonal):
         max_iter: int = 1000,
         label: str = "∂f/∂z",
         who: str = "fixed_point",
-        probe: bool = True,
+        probe: bool | None = None,
     ) -> None:
         super().__init__(int(np.size(z)))
         self.G, self.z, self.theta = G, z, theta
         self.shift, self.tol, self.max_iter, self.who = shift, tol, max_iter, who
         self.label = label
-        if strategy == "auto":
-            strategy = "direct" if self.size <= AUTO_DIRECT else "gmres"
-        self.strategy = strategy
         self.traced = _traced(z, *theta)
         self._lu: Any = None
-        self._probed = not probe
+        self._structure: Sparsity | None = None
+        #: "auto" chose Neumann for a large fixed point: switch to GMRES if its terms shrink slowly
+        self.fallback = strategy == "auto" and self.size > AUTO_DIRECT and shift == -1
+        if strategy == "auto":
+            if self.size <= AUTO_DIRECT:
+                strategy = "direct"
+            elif self.fallback:
+                strategy = "neumann"
+            else:
+                strategy = "sparse" if self._sparse_enough() else "gmres"
+        self.strategy = strategy
+        self._probed = not (self.size <= PROBE_LIMIT if probe is None else probe)
 
     @property
     def lin(self) -> _Linearization:
@@ -195,9 +213,30 @@ class ImplicitBlock(Diagonal):
         return self.lin.jacobian().T + self.shift * np.eye(self.size)
 
     def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.strategy == "sparse" and not self.traced:
+            block = self._sparse_block().tocoo()
+            return block.row, block.col, block.data
         d = self.dense()
         rows, cols = np.nonzero(d)
         return rows, cols, d[rows, cols]
+
+    def _sparse_enough(self) -> bool:
+        """Whether G's Jacobian in z, its pattern read off G's equations, has at most
+        `SPARSE_ROW` nonzeros per row on average ("auto"'s choice of "sparse" for a root)."""
+        if self.traced:
+            return False
+        program, _, out = self.lin.in_z()
+        return out is not None and pattern(program).nnz <= SPARSE_ROW * self.size
+
+    def _sparse_block(self) -> scipy.sparse.csc_matrix:
+        """``A[k, k] = (∂G/∂z)ᵀ + shift·I`` as a sparse matrix: the pattern of ``z ↦ G(z, θ)``
+        read off its equations and coloured (`lagrad.sparsity`), the values from one batched
+        sweep per chunk of colours; never an (n, n) array."""
+        if self._structure is None:
+            G, theta = self.G, self.theta
+            self._structure = Sparsity(lambda z: G(z, *theta), self.z)
+        J = self._structure.jacobian(self.z)
+        return (J.T + self.shift * scipy.sparse.identity(self.size)).tocsc()
 
     def _factor(self) -> Any:
         if self._lu is None:
@@ -214,11 +253,16 @@ class ImplicitBlock(Diagonal):
             self._lu = (lu, piv)
         return self._lu
 
-    def _apply(self, x: np.ndarray, transpose: bool) -> np.ndarray:
-        """``A[k, k] x`` (or ``A[k, k]ᵀ x``) by one lagrad product, x flat."""
+    def _product(self, x: np.ndarray, transpose: bool) -> np.ndarray:
+        """``(∂G/∂z)ᵀ x`` (or ``∂G/∂z x``) by one lagrad product, x flat: the block less its shift."""
         v = np.reshape(x, self.lin.z_shape)
-        Jv = self.lin.jvp(v, 0) if transpose else self.lin.vjp_z(v)
-        return np.ravel(Jv) + self.shift * x
+        out = np.ravel(self.lin.jvp(v, 0) if transpose else self.lin.vjp_z(v))
+        # a rule may hand back its argument (G(z) = z + c): the solvers write into the result
+        return out.copy() if np.may_share_memory(out, x) else out
+
+    def _apply(self, x: np.ndarray, transpose: bool) -> np.ndarray:
+        """``A[k, k] x`` (or ``A[k, k]ᵀ x``), x flat."""
+        return self._product(x, transpose) + self.shift * x
 
     # -- solves -------------------------------------------------------------------------------
 
@@ -254,49 +298,30 @@ class ImplicitBlock(Diagonal):
         return np.reshape(x.T if batched else x, shape)
 
     def _sparse_factor(self) -> Any:
-        """A sparse LU of ``K = [[A_G, E_out], [E_z, shift·I]]``: `A_G` the scalar-level adjoint
-        matrix of G's own program (z its only input), whose Schur complement in the last block
-        is this block, ``(∂G/∂z)ᵀ + shift·I``. Never dense: the pattern is G's equations'."""
+        """The sparse block's LU (`scipy.sparse.linalg.splu`), factored once and reused for
+        every right-hand side, with a 1-norm condition estimate."""
         if self._lu is None:
-            program, tape, out = self.lin.in_z()
-            if out is None:
-                raise SingularBlockError(f"lagrad.{self.who}: the function does not depend on z: the block is singular")
-            system = AdjointSystem(program, tape, np.zeros(program.shape(out)))
-            A = system.matrix("sparse", max_size=max(system.size, 1))
-            N, n = system.size, self.size
-            (z0, _), (o0, _) = system.layout[0], system.layout[out]
-            j = np.arange(n)
-            E_out = scipy.sparse.coo_matrix((np.ones(n), (o0 + j, j)), shape=(N, n))
-            E_z = scipy.sparse.coo_matrix((np.ones(n), (j, z0 + j)), shape=(n, N))
-            K = scipy.sparse.bmat([[A, E_out], [E_z, self.shift * scipy.sparse.identity(n)]], format="csc")
+            block = self._sparse_block()
+            if not np.all(np.isfinite(block.data)):
+                raise SingularBlockError(f"lagrad.{self.who}: the Jacobian block at the solution is not finite")
             try:
-                lu = scipy.sparse.linalg.splu(K)
+                lu = scipy.sparse.linalg.splu(block)
             except RuntimeError as error:  # "Factor is exactly singular"
                 raise self._singular(np.inf, f"from the sparse LU ({error})") from None
-            self._lu = (lu, N)
-
-            def inverse(x: np.ndarray, trans: str) -> np.ndarray:
-                rhs = np.zeros((N + n, *np.shape(x)[1:]))
-                rhs[N:] = x
-                return lu.solve(rhs, trans=trans)[N:]
-
-            inv = scipy.sparse.linalg.LinearOperator(
-                (n, n), matvec=lambda x: inverse(x, "N"), rmatvec=lambda x: inverse(x, "T"), dtype=float
-            )
-            fwd = scipy.sparse.linalg.LinearOperator(
-                (n, n), matvec=lambda x: self._apply(np.ravel(x), False),
-                rmatvec=lambda x: self._apply(np.ravel(x), True), dtype=float,
+            n = self.size
+            inverse = scipy.sparse.linalg.LinearOperator(
+                (n, n), matvec=lambda x: lu.solve(np.ravel(x)), rmatvec=lambda x: lu.solve(np.ravel(x), trans="T"),
+                dtype=float,
             )  # fmt: skip
-            cond = scipy.sparse.linalg.onenormest(inv) * scipy.sparse.linalg.onenormest(fwd) if n > 1 else 1.0
+            norm = abs(block).sum(axis=0).max()
+            cond = norm * scipy.sparse.linalg.onenormest(inverse) if n > 1 else norm * abs(lu.solve(np.ones(1))[0])
             if not np.isfinite(cond) or cond > COND_LIMIT:
                 raise self._singular(cond, "from the sparse LU (1-norm estimate)")
+            self._lu = lu
         return self._lu
 
     def _sparse_solve(self, rhs: np.ndarray, transpose: bool) -> np.ndarray:
-        lu, N = self._sparse_factor()
-        full = np.zeros((N + self.size, *rhs.shape[1:]))
-        full[N:] = rhs
-        return lu.solve(full, trans="T" if transpose else "N")[N:]
+        return self._sparse_factor().solve(np.ascontiguousarray(rhs), trans="T" if transpose else "N")
 
     def _singular(self, cond: float, how: str) -> SingularBlockError:
         return SingularBlockError(
@@ -343,38 +368,125 @@ class ImplicitBlock(Diagonal):
             return np.zeros_like(b)
         self._probe()
         if self.strategy == "neumann":
-            x, term = -b, -b  # (I - B) x = -b
-            for _ in range(self.max_iter):
-                term = term + self._apply(term, transpose)  # B term, B = I + A
-                x += term
-                if not np.all(np.isfinite(term)) or np.linalg.norm(term) > 1e6 * norm_b:
-                    break
-                if np.linalg.norm(term) <= self.tol * norm_b:
-                    return x
-            raise NotConvergedError(
-                f"lagrad.{self.who}: the Neumann series for the block {self.label} did not converge "
-                f"in {self.max_iter} terms (last term {np.linalg.norm(term) / norm_b:.3g} of the right-hand "
-                f"side): the spectral radius of I + A[k, k] is not below 1 there. Use "
-                f"adjoint='direct' or 'gmres'."
-            )
-        if self.strategy not in ("gmres", "bicgstab"):
+            return self._neumann(b, transpose, norm_b)
+        if self.strategy == "gmres":
+            return self._gmres(b, transpose, norm_b)
+        if self.strategy != "bicgstab":
             raise ValueError(
                 f"lagrad.{self.who}: adjoint must be one of {', '.join(STRATEGIES)}, not {self.strategy!r}"
             )
         A = scipy.sparse.linalg.LinearOperator(
             (self.size, self.size), matvec=lambda v: self._apply(np.ravel(v), transpose), dtype=float
         )
-        method = scipy.sparse.linalg.gmres if self.strategy == "gmres" else scipy.sparse.linalg.bicgstab
-        x, info = method(A, b, rtol=self.tol, atol=0.0, maxiter=self.max_iter)
+        x, info = scipy.sparse.linalg.bicgstab(A, b, rtol=self.tol, atol=0.0, maxiter=self.max_iter)
         residual = np.linalg.norm(A @ x - b) / norm_b
         if info != 0 or not residual <= max(10 * self.tol, 1e-12):
-            raise NotConvergedError(
-                f"lagrad.{self.who}: {self.strategy} on the block {self.label} did not converge "
-                f"(relative residual {residual:.3g}, tol {self.tol:.1g}, info {info}): the block may be "
-                f"singular or badly conditioned. Use adjoint='direct' for its condition estimate, or "
-                f"raise adjoint_max_iter."
-            )
+            raise self._not_converged(residual, f"info {info}")
         return x
+
+    def _not_converged(self, residual: float, detail: str) -> NotConvergedError:
+        return NotConvergedError(
+            f"lagrad.{self.who}: {self.strategy} on the block {self.label} did not converge "
+            f"(relative residual {residual:.3g}, tol {self.tol:.1g}, {detail}): the block may be "
+            f"singular or badly conditioned. Use adjoint='direct' for its condition estimate, or "
+            f"raise adjoint_max_iter."
+        )
+
+    def _neumann(self, b: np.ndarray, transpose: bool, norm_b: float) -> np.ndarray:
+        """``x = -Σ Bʲ b``, ``B = I + A[k, k]``, until a term falls below ``tol·‖b‖``: the partial
+        sum's residual is the next term, so this is a residual test. One product and a few
+        vector operations per term, no basis kept."""
+        x = -b
+        term = x
+        sizes = [norm_b]
+        for _ in range(self.max_iter):
+            new = self._product(term, transpose)
+            if self.shift != -1:
+                new += (1 + self.shift) * term
+            term = new
+            x += term
+            sizes.append(np.linalg.norm(term))
+            if sizes[-1] <= self.tol * norm_b:
+                return x
+            slow = len(sizes) > 5 and sizes[-1] > NEUMANN_RATE**5 * sizes[-6]
+            if not sizes[-1] <= 1e6 * norm_b or (slow and self.fallback):  # diverging, not finite, or slow
+                break
+        if self.fallback and np.all(np.isfinite(x)):
+            return self._gmres(b, transpose, norm_b, x)
+        if self.fallback:
+            return self._gmres(b, transpose, norm_b)
+        raise NotConvergedError(
+            f"lagrad.{self.who}: the Neumann series for the block {self.label} did not converge "
+            f"in {len(sizes) - 1} terms (last term {sizes[-1] / norm_b:.3g} of the right-hand "
+            f"side): the spectral radius of I + A[k, k] is not below 1 there. Use "
+            f"adjoint='direct' or 'gmres'."
+        )
+
+    def _gmres(self, b: np.ndarray, transpose: bool, norm_b: float, x0: np.ndarray | None = None) -> np.ndarray:
+        """GMRES restarted every `RESTART` steps, at most `max_iter` products with the block.
+        The Arnoldi process runs on ``∂G/∂z`` (the same Krylov space as the block's, whose
+        Hessenberg matrix is that one's plus the shift), orthogonalising by classical
+        Gram-Schmidt once and again only when that cancelled most of the vector. Each restart's
+        Hessenberg matrix H (``A Q_k = Q_{k+1} H``) gives a lower bound on the block's condition
+        number, checked like the probe's; the answer's residual is computed again with one more
+        product before it is returned."""
+        n = self.size
+        m = min(RESTART, n)
+        x, r = (np.zeros(n), b) if x0 is None else (x0, b - self._apply(x0, transpose))
+        Q = np.empty((m + 1, n))
+        products, cond = 0 if x0 is None else 1, 1.0
+        while True:
+            beta = np.linalg.norm(r)
+            Q[0] = r / beta
+            H = np.zeros((m + 1, m))
+            R = np.zeros((m, m))  # H rotated to upper triangular by Givens rotations (c, s)
+            c, s = np.zeros(m), np.zeros(m)
+            g = np.zeros(m + 1)
+            g[0] = beta
+            k = 0
+            while k < m and products < self.max_iter:
+                w = self._product(Q[k], transpose)
+                products += 1
+                before = np.linalg.norm(w)
+                h = Q[: k + 1] @ w
+                w -= h @ Q[: k + 1]
+                norm_w = np.linalg.norm(w)
+                if norm_w < 0.7 * before:  # cancellation: orthogonalise again ("twice is enough")
+                    h2 = Q[: k + 1] @ w
+                    w -= h2 @ Q[: k + 1]
+                    h += h2
+                    norm_w = np.linalg.norm(w)
+                h[k] += self.shift
+                H[: k + 1, k] = h
+                H[k + 1, k] = norm_w
+                column = H[: k + 2, k].copy()
+                for i in range(k):
+                    column[i : i + 2] = c[i] * column[i] + s[i] * column[i + 1], c[i] * column[i + 1] - s[i] * column[i]
+                rho = np.hypot(column[k], column[k + 1])
+                if not np.isfinite(rho):
+                    raise SingularBlockError(f"lagrad.{self.who}: the Jacobian block at the solution is not finite")
+                if rho == 0:
+                    raise self._singular(np.inf, f"from {k + 1} GMRES steps")
+                c[k], s[k] = column[k] / rho, column[k + 1] / rho
+                R[:k, k] = column[:k]
+                R[k, k] = rho
+                g[k], g[k + 1] = c[k] * g[k], -s[k] * g[k]
+                k += 1
+                if abs(g[k]) <= 0.5 * self.tol * norm_b or norm_w <= 1e-14 * max(np.abs(H[: k + 1, :k]).max(), 1e-300):
+                    break
+                Q[k] = w / norm_w
+            sv = np.linalg.svd(H[: k + 1, :k], compute_uv=False)
+            cond = max(cond, np.inf if sv[-1] == 0 else sv[0] / sv[-1])
+            if cond > COND_LIMIT:
+                raise self._singular(cond, f"from {k} GMRES steps")
+            y = scipy.linalg.solve_triangular(R[:k, :k], g[:k], check_finite=False)
+            x = x + y @ Q[:k]
+            r = b - self._apply(x, transpose)
+            residual = np.linalg.norm(r) / norm_b
+            if residual <= max(10 * self.tol, 1e-12):
+                return x
+            if products >= self.max_iter:
+                raise self._not_converged(residual, f"{products} products")
 
     def _solve_traced(self, r: Any, transpose: bool) -> Any:
         """The linear solve recorded as an implicit equation itself (`linear_solve`)."""
@@ -620,14 +732,16 @@ def _implicit(
     tol: float,
     max_iter: int,
     adjoint: str,
-    adjoint_tol: float,
+    adjoint_tol: float | None,
     adjoint_max_iter: int = 1000,
-    adjoint_probe: bool = True,
+    adjoint_probe: bool | None = None,
     who: str,
     scalar: Callable[..., Any] | None = None,
 ) -> Any:
     if adjoint not in STRATEGIES:
         raise ValueError(f"lagrad.{who}: adjoint must be one of {', '.join(STRATEGIES)}, not {adjoint!r}")
+    if adjoint_tol is None:  # z itself is only known to tol: solving its block more finely buys nothing
+        adjoint_tol = tol
     if not callable(G):
         raise TypeError(f"lagrad.{who}: the first argument must be a function of (z, *params), not {type(G).__name__}")
     for name, value in [("z0", z0), *((f"parameter {j}", p) for j, p in enumerate(theta))]:
@@ -690,9 +804,9 @@ def fixed_point(
     tol: float = 1e-12,
     max_iter: int = 1000,
     adjoint: str = "auto",
-    adjoint_tol: float = 1e-12,
+    adjoint_tol: float | None = None,
     adjoint_max_iter: int = 1000,
-    adjoint_probe: bool = True,
+    adjoint_probe: bool | None = None,
 ) -> Any:
     """z with ``z = f(z, *params)``, from `z0`, by `solver` (``"iterate"``, ``"anderson"`` or
     ``"newton"``) to ``max|f(z) − z| ≤ tol``. Recorded as one equation: its derivative solves
@@ -717,9 +831,9 @@ def root(
     tol: float = 1e-10,
     max_iter: int = 100,
     adjoint: str = "auto",
-    adjoint_tol: float = 1e-12,
+    adjoint_tol: float | None = None,
     adjoint_max_iter: int = 1000,
-    adjoint_probe: bool = True,
+    adjoint_probe: bool | None = None,
 ) -> Any:
     """z with ``F(z, *params) = 0``, from `z0`: ``method="newton"`` (damped Newton, the Jacobian
     from lagrad) or any `scipy.optimize.root` method (``"hybr"``, ``"lm"``, …), to
@@ -737,9 +851,9 @@ def argmin(
     tol: float = 1e-10,
     max_iter: int = 100,
     adjoint: str = "auto",
-    adjoint_tol: float = 1e-12,
+    adjoint_tol: float | None = None,
     adjoint_max_iter: int = 1000,
-    adjoint_probe: bool = True,
+    adjoint_probe: bool | None = None,
 ) -> Any:
     """The minimiser z of the scalar ``g(z, *params)`` near `z0`: the root of ``∇g`` (lagrad's
     gradient), by ``method="newton"`` (lagrad's Hessian) or a `scipy.optimize.minimize` method
