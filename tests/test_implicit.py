@@ -126,6 +126,13 @@ def test_every_adjoint_strategy_agrees_with_direct(strategy):
     assert np.allclose(jo, jd, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("strategy", ["gmres", "neumann"])
+def test_second_derivatives_through_an_iterative_strategy(strategy):
+    # the block's solve is recorded as a linear implicit equation, whose own block is linearised
+    # at the solution: a value the inner trace does not differentiate
+    check_grads(lambda x: lagrad.fixed_point(deq, np.zeros(3), W, x, adjoint=strategy), X, modes=["rev"], order=2)
+
+
 def test_auto_is_direct_for_small_states_then_neumann_for_fixed_points_sparse_or_gmres_for_roots():
     small = ImplicitBlock(deq, np.zeros(3), (W, X), shift=-1.0)
     large = ImplicitBlock(lambda z: z, np.zeros(1200), (), shift=-1.0)
@@ -173,6 +180,54 @@ def test_the_adjoint_tolerance_follows_the_forward_one(monkeypatch):
     lagrad.grad(lambda x: lnp.sum(lagrad.fixed_point(deq, np.zeros(3), W, x, tol=1e-9)))(X)
     lagrad.grad(lambda x: lnp.sum(lagrad.fixed_point(deq, np.zeros(3), W, x, tol=1e-9, adjoint_tol=1e-11)))(X)
     assert [b.tol for b in blocks] == [1e-9, 1e-11]
+
+
+def heat(u, k, source, h):
+    """(κ(u) u')' + s, κ(u) = k0 + k1 u², u = 0 at both ends: a tridiagonal Jacobian."""
+    padded = lnp.concatenate([np.zeros(1), u, np.zeros(1)])
+    mid = 0.5 * (padded[1:] + padded[:-1])
+    flux = (k[0] + k[1] * mid**2) * (padded[1:] - padded[:-1]) / h
+    return (flux[1:] - flux[:-1]) / h + source
+
+
+def test_the_sparse_block_of_a_large_steady_state_agrees_with_the_dense_one():
+    n = 1100  # above AUTO_DIRECT: "auto" reads the pattern (3 nonzeros a row) and factors it sparsely
+    h = 1.0 / (n + 1)
+    source = 10 * np.sin(np.pi * np.linspace(h, 1 - h, n))
+    k = np.array([1.0, 0.5])
+
+    u = lagrad.root(lambda u, k: heat(u, k, source, h), np.zeros(n), k, tol=1e-6)
+    block = ImplicitBlock(lambda u, k: heat(u, k, source, h), u, (k,), shift=0.0)
+    assert block.strategy == "sparse" and block.structure is None
+    r = np.linspace(-1.0, 1.0, n)
+    x = block.solve(r)
+    assert block.structure.n_colours == 3
+    dense = ImplicitBlock(lambda u, k: heat(u, k, source, h), u, (k,), shift=0.0, strategy="direct")
+    assert np.allclose(x, dense.solve(r), rtol=1e-10, atol=1e-12)
+    assert np.allclose(block.solve_transpose_batched(np.stack([r, r[::-1]])),
+                       dense.solve_transpose_batched(np.stack([r, r[::-1]])), rtol=1e-10, atol=1e-12)  # fmt: skip
+
+
+def test_the_sparse_block_entries_are_the_dense_ones():
+    h = 1.0 / 9
+    source = np.linspace(1.0, 2.0, 8)
+    k = np.array([1.0, 0.5])
+    u = lagrad.root(lambda u, k: heat(u, k, source, h), np.zeros(8), k)
+    sparse = ImplicitBlock(lambda u, k: heat(u, k, source, h), u, (k,), shift=0.0, strategy="sparse")
+    rows, cols, values = sparse.entries()
+    assert len(values) == 8 + 2 * 7  # tridiagonal
+    matrix = np.zeros((8, 8))
+    matrix[rows, cols] = values
+    assert np.allclose(matrix, sparse.dense(), rtol=0, atol=1e-9)
+    check_grads(lambda k: lagrad.root(lambda u, k: heat(u, k, source, h), np.zeros(8), k, adjoint="sparse"), k)
+
+
+def test_a_singular_sparse_block_is_refused():
+    def loss(t):
+        return lnp.sum(lagrad.root(lambda z, t: z[::-1] + z - t, np.array([0.5, 0.5]), t, adjoint="sparse") ** 2)
+
+    with pytest.raises(lagrad.SingularBlockError, match=r"root: the block .* singular .*sparse LU"):
+        lagrad.grad(loss)(np.array([1.0, 1.0]))
 
 
 # -- the system view ------------------------------------------------------------------------------
@@ -294,8 +349,8 @@ def test_bad_options_are_refused():
         lagrad.fixed_point(affine, np.zeros(N), A, B, adjoint="cholesky")
     with pytest.raises(ValueError, match="solver must be"):
         lagrad.fixed_point(affine, np.zeros(N), A, B, solver="bisect")
-    with pytest.raises(TypeError, match="parameters are real arrays"):
-        lagrad.fixed_point(affine, np.zeros(N), A, B.astype(complex))
+    with pytest.raises(TypeError, match="parameters are real or complex arrays"):
+        lagrad.fixed_point(affine, np.zeros(N), A, B > 0)
 
 
 def test_compile_is_refused_by_name_rather_than_baking_in_the_solve():
@@ -306,3 +361,45 @@ def test_compile_is_refused_by_name_rather_than_baking_in_the_solve():
 
     with pytest.raises(NotImplementedError, match=r"lagrad\.fixed_point inside lagrad\.compile"):
         lagrad.compile(lagrad.grad(deq))(w)
+
+
+# -- complex unknowns and parameters ------------------------------------------------------------
+
+AC = A + 0.3j * A[::-1]
+AC *= 0.6 / np.linalg.norm(AC, 2)  # a complex contraction
+BC = B - 0.5j * B[::-1]
+
+
+def test_a_complex_linear_fixed_point_against_its_closed_form_and_finite_differences():
+    z = lagrad.fixed_point(affine, np.zeros(N, complex), AC, BC)
+    M = np.linalg.inv(np.eye(N) - AC)
+    assert z.dtype == complex and np.allclose(z, M @ BC, rtol=0, atol=1e-10)
+    # L = |z|², z = M b: lagrad's gradient ∂L/∂Re b − i ∂L/∂Im b is 2 conj(∂L/∂b̄) = 2 conj(Mᴴ z)
+    g = lagrad.grad(lambda b: lnp.sum(lnp.abs(lagrad.fixed_point(affine, np.zeros(N, complex), AC, b)) ** 2))(BC)
+    assert np.allclose(g, 2 * np.conj(M.conj().T @ z), rtol=0, atol=1e-9)
+    check_grads(lambda a, b: lagrad.fixed_point(affine, np.zeros(N, complex), a, b), AC, BC)
+
+
+def test_a_fixed_point_that_is_not_holomorphic_against_finite_differences():
+    def f(z, a):
+        return 0.3 * lnp.conj(z) * a + 0.2 * lnp.tanh(lnp.real(z)) + a
+
+    a = np.array([0.5 + 0.2j, -0.3 + 0.4j, 0.1 - 0.6j])
+    check_grads(lambda a: lagrad.fixed_point(f, np.zeros(3, complex), a), a, order=2)
+    for strategy in ("gmres", "neumann", "sparse"):
+        check_grads(lambda a: lagrad.fixed_point(f, np.zeros(3, complex), a, adjoint=strategy), a, order=1)
+
+
+def test_a_complex_root_and_argmin():
+    c = np.array([2.0 + 1.0j, -1.0 + 0.5j])  # z² = c, from a start near the principal root
+    z = lagrad.root(lambda z, c: z**2 - c, np.sqrt(c) + 0.1, c)
+    assert np.allclose(z, np.sqrt(c), rtol=0, atol=1e-10)
+    check_grads(lambda c: lagrad.root(lambda z, c: z**2 - c, np.sqrt(c) + 0.1, c), c, order=2)
+
+    def g(w, a, lam):
+        return lnp.sum(lnp.abs(w - a) ** 2) + lam * lnp.sum(lnp.abs(w) ** 2)
+
+    lam = np.array(0.5)
+    w = lagrad.argmin(g, np.zeros(2, complex), c, lam)
+    assert np.allclose(w, c / (1 + lam), rtol=0, atol=1e-10)  # the closed form
+    check_grads(lambda c, lam: lagrad.argmin(g, np.zeros(2, complex), c, lam), c, lam)

@@ -182,6 +182,7 @@ class ImplicitBlock(Diagonal):
         label: str = "∂f/∂z",
         who: str = "fixed_point",
         probe: bool | None = None,
+        structure: Sparsity | None = None,
     ) -> None:
         super().__init__(int(np.size(z)))
         self.G, self.z, self.theta = G, z, theta
@@ -189,7 +190,8 @@ class ImplicitBlock(Diagonal):
         self.label = label
         self.traced = _traced(z, *theta)
         self._lu: Any = None
-        self._structure: Sparsity | None = None
+        #: the pattern and colouring of ``z ↦ G(z, θ)`` ("sparse"), reusable at another z, same θ
+        self.structure = structure
         #: "auto" chose Neumann for a large fixed point: switch to GMRES if its terms shrink slowly
         self.fallback = strategy == "auto" and self.size > AUTO_DIRECT and shift == -1
         if strategy == "auto":
@@ -226,16 +228,18 @@ class ImplicitBlock(Diagonal):
         if self.traced:
             return False
         program, _, out = self.lin.in_z()
-        return out is not None and pattern(program).nnz <= SPARSE_ROW * self.size
+        if out is None:
+            return False
+        return self.structure is not None or pattern(program).nnz <= SPARSE_ROW * self.size
 
     def _sparse_block(self) -> scipy.sparse.csc_matrix:
         """``A[k, k] = (∂G/∂z)ᵀ + shift·I`` as a sparse matrix: the pattern of ``z ↦ G(z, θ)``
         read off its equations and coloured (`lagrad.sparsity`), the values from one batched
         sweep per chunk of colours; never an (n, n) array."""
-        if self._structure is None:
+        if self.structure is None:
             G, theta = self.G, self.theta
-            self._structure = Sparsity(lambda z: G(z, *theta), self.z)
-        J = self._structure.jacobian(self.z)
+            self.structure = Sparsity(lambda z: G(z, *theta), self.z, mode="fwd")
+        J = self.structure.jacobian(self.z)
         return (J.T + self.shift * scipy.sparse.identity(self.size)).tocsc()
 
     def _factor(self) -> Any:
@@ -493,6 +497,8 @@ class ImplicitBlock(Diagonal):
         G, z, theta = self.G, self.z, self.theta
 
         def product(x: Any, z: Any, *theta: Any) -> Any:  # A[k, k] x, or its transpose
+            if type(z) is Var and not z.inexact:  # an argument this trace does not differentiate:
+                z = np.asarray(z)  # a constant point to linearise at (the transforms refuse it as one)
             if transpose:
                 return transforms.jvp(lambda zz: G(zz, *theta), (z,), (x,))[1] + self.shift * x
             return transforms.vjp(lambda zz: G(zz, *theta), z)[1](x)[0] + self.shift * x
@@ -581,6 +587,7 @@ def _newton(
     equation at the iterate: a dense LU up to `AUTO_DIRECT` unknowns, else by the `adjoint`
     strategy), with backtracking on the residual's norm."""
     res = _residual(G, z, theta, shift)
+    structure = None  # a sparse block's pattern and colouring, kept for every step (θ is fixed)
     for it in range(max_iter):
         norm = np.max(np.abs(res)) if z.size else 0.0
         if not np.isfinite(norm):
@@ -588,8 +595,11 @@ def _newton(
         if norm <= tol:
             return z
         strategy = "direct" if z.size <= AUTO_DIRECT else adjoint
-        block = ImplicitBlock(G, z, theta, shift=shift, strategy=strategy, tol=min(tol, 1e-10), who=who)
+        block = ImplicitBlock(
+            G, z, theta, shift=shift, strategy=strategy, tol=min(tol, 1e-10), who=who, structure=structure
+        )
         step = block.solve_transpose(res)  # (∂G/∂z + shift·I) step = -res
+        structure = block.structure
         t = 1.0
         for _ in range(30):
             trial = z + t * step
@@ -752,9 +762,7 @@ def _implicit(
             )
     z0 = np.asarray(transforms.value(z0))
     if z0.dtype.kind not in "fiub":
-        raise TypeError(
-            f"lagrad.{who}: z0 must be a real array (got dtype {z0.dtype}); complex states are not supported"
-        )
+        raise TypeError(f"lagrad.{who}: z0 must be a real or complex array (got dtype {z0.dtype})")
     z0 = z0.astype(float)
     params = []
     for j, p in enumerate(theta):
@@ -762,8 +770,8 @@ def _implicit(
             p = np.asarray(p)
             if p.dtype.kind not in "fiu":
                 raise TypeError(
-                    f"lagrad.{who}: parameter {j} has dtype {p.dtype}; parameters are real arrays. Close over "
-                    f"other values (sizes, masks, options) in the function instead."
+                    f"lagrad.{who}: parameter {j} has dtype {p.dtype}; parameters are real or complex arrays. "
+                    f"Close over other values (sizes, masks, options) in the function instead."
                 )
             p = p.astype(float)
         params.append(p)
@@ -783,14 +791,67 @@ def _implicit(
             f"over plain arrays."
         )
     if np.shape(probe) != z0.shape:
-        what = "f(z0)" if kind == "fixed_point" else ("∇g(z0)" if kind == "argmin" else "F(z0)")
-        raise ValueError(
-            f"lagrad.{who}: {what} has shape {np.shape(probe)} but z0 has shape {z0.shape}; the "
-            f"equation needs one value per unknown (an output shaped like z)"
-        )
+        raise _shape_error(who, np.shape(probe), z0.shape)
     options = dict(solver=solver, tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
     options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe, who=who)
     return implicit(*theta, G=G, kind=kind, z0=z0, **options, **({"scalar": scalar} if scalar is not None else {}))
+
+
+# -- complex unknowns and parameters, as pairs of reals ----------------------------------------
+
+
+def _is_complex(value: Any) -> bool:
+    return not isinstance(value, (list, tuple, dict)) and np.iscomplexobj(transforms.value(value))
+
+
+def _as_pairs(c: Any) -> Any:
+    """A complex array as a real one with a last axis (real part, imaginary part)."""
+    lnp = transforms.lnp
+    return lnp.stack([lnp.real(c), lnp.imag(c)], axis=-1)
+
+
+def _from_pairs(w: Any) -> Any:
+    return w[..., 0] + 1j * w[..., 1]
+
+
+def _real_form(
+    fun: Callable[..., Any], z0: Any, params: tuple[Any, ...], who: str, scalar: bool = False
+) -> tuple[Callable[..., Any], Any, tuple[Any, ...], Callable[[Any], Any] | None]:
+    """With a complex `z0` or parameter, the equation on pairs of reals: ``w = (Re z, Im z)``
+    and each complex parameter likewise, `fun` called on the complex values they stand for
+    (so it need not be holomorphic: ``conj``, ``abs`` are fine). The block is then the real
+    Jacobian of twice the size, and the split and the rebuilt ``z = w[..., 0] + 1j w[..., 1]``
+    are lagrad operations outside the implicit equation, so gradients follow lagrad's complex
+    convention. Returns ``(fun, z0, params, finish)``, finish None when nothing is complex."""
+    split = tuple(_is_complex(p) for p in params)
+    if not (_is_complex(z0) or any(split)):
+        return fun, z0, params, None
+    if isinstance(z0, (list, tuple, dict)):
+        return fun, z0, params, None  # refused with the fix by _implicit
+    z0 = np.asarray(transforms.value(z0))
+    if z0.dtype.kind not in "fiubc":
+        return fun, z0, params, None
+    shape = z0.shape
+
+    def real_fun(w: Any, *theta: Any) -> Any:
+        theta = tuple(_from_pairs(t) if c else t for t, c in zip(theta, split))
+        out = fun(_from_pairs(w), *theta)
+        if scalar:
+            return out
+        if np.shape(out) != shape:
+            raise _shape_error(who, np.shape(out), shape)
+        return _as_pairs(out)
+
+    w0 = _as_pairs(z0.astype(complex))
+    return real_fun, w0, tuple(_as_pairs(p) if c else p for p, c in zip(params, split)), _from_pairs
+
+
+def _shape_error(who: str, got: tuple[int, ...], want: tuple[int, ...]) -> ValueError:
+    what = {"fixed_point": "f(z0)", "argmin": "∇g(z0)"}.get(who, "F(z0)")
+    return ValueError(
+        f"lagrad.{who}: {what} has shape {got} but z0 has shape {want}; the equation needs one value "
+        f"per unknown (an output shaped like z)"
+    )
 
 
 # -- the public functions ------------------------------------------------------------------
@@ -820,7 +881,9 @@ def fixed_point(
         raise ValueError(f"lagrad.fixed_point: solver must be 'iterate', 'anderson' or 'newton', not {solver!r}")
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
     options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
-    return _implicit(f, z0, params, kind="fixed_point", solver=solver, who="fixed_point", **options)
+    f, z0, params, finish = _real_form(f, z0, params, "fixed_point")
+    z = _implicit(f, z0, params, kind="fixed_point", solver=solver, who="fixed_point", **options)
+    return z if finish is None else finish(z)
 
 
 def root(
@@ -840,7 +903,9 @@ def root(
     ``max|F(z)| ≤ tol``. Its derivative solves ``(∂F/∂z)ᵀ λ = -g`` by the `adjoint` strategy."""
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
     options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
-    return _implicit(F, z0, params, kind="root", solver=method, who="root", **options)
+    F, z0, params, finish = _real_form(F, z0, params, "root")
+    z = _implicit(F, z0, params, kind="root", solver=method, who="root", **options)
+    return z if finish is None else finish(z)
 
 
 def argmin(
@@ -859,6 +924,7 @@ def argmin(
     gradient), by ``method="newton"`` (lagrad's Hessian) or a `scipy.optimize.minimize` method
     (``"BFGS"``, ``"L-BFGS-B"``, …), to ``max|∇g(z)| ≤ tol``. Its derivative solves with the
     Hessian of g in z on the diagonal of ``A``."""
+    g, z0, params, finish = _real_form(g, z0, params, "argmin", scalar=True)
     gradient = transforms.grad(g)
 
     def G(z: Any, *theta: Any) -> Any:
@@ -867,4 +933,5 @@ def argmin(
     scalar = g if method != "newton" else None
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
     options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
-    return _implicit(G, z0, params, kind="argmin", solver=method, who="argmin", scalar=scalar, **options)
+    z = _implicit(G, z0, params, kind="argmin", solver=method, who="argmin", scalar=scalar, **options)
+    return z if finish is None else finish(z)
