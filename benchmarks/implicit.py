@@ -2,14 +2,14 @@
 costs, measured against their own forward solve in the same run.
 
 (a) A deep equilibrium layer ``z = tanh(z W + x)``, state 256, batch 128: the gradient of a
-    loss of the fixed point against the forward solve (Anderson), by each adjoint strategy,
-    and against differentiating the unrolled iteration (plain `iterate`, traced); the extra
-    memory of the gradient (tracemalloc peak) at two iteration counts.
-(b) A 1-D nonlinear steady state, ``root`` of ``(κ(u) u')' + s = 0``: the gradient with the
-    block factored as a sparse matrix (`adjoint="sparse"`) against the dense LU of the same
-    block (`"direct"`), forward solve by Newton with the dense LU in both (up to 1,000
-    unknowns). At 10,000 unknowns the sparse strategy is not yet faster: the engine's
-    ``matrix("sparse")`` assembles each block of G's program densely (O(n²)).
+    loss of the fixed point against the forward solve (plain iteration), by each adjoint
+    strategy (with the number of products with the block), and against differentiating the
+    unrolled iteration (traced); the extra memory of the gradient (tracemalloc peak) at two
+    iteration counts. The runs take turns, best of 15: the machine's load moves all alike.
+(b) A 1-D nonlinear steady state, ``root`` of ``(κ(u) u')' + s = 0``, at 1,000 and 10,000
+    unknowns: the adjoint block's solve from scratch with the block factored densely
+    (``"direct"``) and sparsely (``"sparse"``, its pattern and colouring from
+    `lagrad.sparsity`), and the whole gradient against the forward solve.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/implicit.py
 """

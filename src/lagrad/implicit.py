@@ -6,7 +6,8 @@ or SciPy) is not recorded: the equation's blocks are the partials of the residua
 the solution, ``(∂f/∂θ)ᵀ`` beside the diagonal and ``(∂f/∂z)ᵀ − I`` (fixed point) or
 ``(∂F/∂z)ᵀ`` (root, argmin: the Hessian) on it. Every solver of ``A λ = b`` meets the block
 through `ImplicitBlock` (an `adjoint.system.Diagonal`) and solves it in place by its own
-strategy, so memory does not grow with the number of iterations.
+strategy, so memory does not grow with the number of iterations. Complex unknowns and
+parameters are solved as pairs of reals (`_real_form`).
 """
 
 from __future__ import annotations
@@ -157,13 +158,26 @@ class ImplicitBlock(Diagonal):
 
     * ``"direct"``: the dense block, LU-factored once (with a condition estimate) and reused
       for every right-hand side, batched ones in one call;
-    * ``"sparse"``: a sparse LU of the scalar-level adjoint matrix of G's own program bordered
-      by the block's rows (`_sparse_factor`), factored once; for large states whose Jacobian
-      is sparse (a discretised PDE), never forming the block densely;
-    * ``"gmres"``, ``"bicgstab"``: SciPy's Krylov solvers on a LinearOperator made of lagrad's
-      (transposed) Jacobian-vector products; not converging raises `NotConvergedError`;
-    * ``"neumann"``: ``x = Σ Bʲ r`` with ``B = I + A[k, k]``, until the terms fall below tol;
-    * ``"auto"``: ``"direct"`` up to `AUTO_DIRECT` unknowns, ``"gmres"`` above.
+    * ``"sparse"``: the block as a sparse matrix (`_sparse_block`: the pattern of
+      ``z ↦ G(z, θ)`` read off its equations and coloured by `lagrad.sparsity`, its values from
+      one compressed sweep), LU-factored once by ``splu`` with a 1-norm condition estimate;
+      never an (n, n) array, for large states whose Jacobian is sparse (a discretised PDE);
+    * ``"gmres"``: restarted GMRES on lagrad's (transposed) Jacobian-vector products, its
+      Hessenberg matrix's condition estimate checked; ``"bicgstab"``: SciPy's; not converging
+      raises `NotConvergedError`;
+    * ``"neumann"``: ``x = Σ Bʲ r`` with ``B = I + A[k, k]``, until a term (the partial sum's
+      residual) falls below tol; one product a term and no basis: the cheapest per step;
+    * ``"auto"``: ``"direct"`` up to `AUTO_DIRECT` unknowns; above, for a fixed point
+      ``"neumann"`` (the forward iteration converging suggests ``∂G/∂z`` contracts), giving way
+      to GMRES from its partial sum when a term shrinks by less than `NEUMANN_RATE` a step or
+      the series diverges; for a root or argmin ``"sparse"`` when the pattern has at most
+      `SPARSE_ROW` nonzeros a row, else ``"gmres"``.
+
+    Before an iterative solve, `probe` (by default on blocks of at most `PROBE_LIMIT`
+    unknowns) runs `_probe`. Where it does not run, a singular block whose right-hand side is
+    not in its range still fails to converge (`NotConvergedError`), but one whose right-hand
+    side is, is not detected by the iterative strategies: "direct" and "sparse" certify the
+    block by their factors.
 
     With traced values (a derivative of a derivative) the block is solved by recording the
     linear solve as an implicit equation of its own, so it differentiates again.
@@ -339,7 +353,12 @@ class ImplicitBlock(Diagonal):
         """A lower bound on the block's condition number from `PROBE_STEPS` Arnoldi steps from a
         random vector (the singular values of the Hessenberg matrix lie within the block's):
         a Krylov solve of a consistent singular system converges without noticing, so this is
-        checked before one. It certifies bad conditioning; it cannot prove a large block good."""
+        checked before one. It certifies bad conditioning; it cannot prove a large block good:
+        it finds an exactly singular block for certain only up to `PROBE_STEPS` unknowns (the
+        steps then span the whole space). Above that the random start's weight on the singular
+        direction (about 1/√n) must be amplified by the steps, which needs far more than
+        `PROBE_STEPS` of them for a spectrum like a contraction's (a planted eigenvalue 1 among
+        ones in [-0.6, 0.6] goes unseen from 20 unknowns up)."""
         if self._probed:
             return
         m = min(self.size, PROBE_STEPS)
@@ -873,10 +892,12 @@ def fixed_point(
     ``"newton"``) to ``max|f(z) − z| ≤ tol``. Recorded as one equation: its derivative solves
     ``(I − ∂f/∂z)ᵀ λ = g`` by the `adjoint` strategy (``"auto"``, ``"direct"``, ``"gmres"``,
     ``"bicgstab"``, ``"neumann"``: `ImplicitBlock`), never through the iterations. `params` are
-    the real arrays f depends on (the ones to differentiate must be passed here, not closed over).
-    `adjoint_tol` and `adjoint_max_iter` bound the iterative strategies; `adjoint_probe` (on by
-    default) runs `PROBE_STEPS` Arnoldi steps before them, whose condition estimate refuses a
-    singular block that GMRES alone would "solve" (switch it off to save those products)."""
+    the arrays f depends on (the ones to differentiate must be passed here, not closed over).
+    `adjoint_tol` (by default `tol`: z is known only to that) and `adjoint_max_iter` bound the
+    iterative strategies; `adjoint_probe` (by default on for blocks of at most `PROBE_LIMIT`
+    unknowns) runs `PROBE_STEPS` Arnoldi steps before them, whose condition estimate refuses a
+    singular block that GMRES alone would "solve". A complex `z0` or parameter makes the
+    equation one on pairs of reals (`_real_form`): f need not be holomorphic."""
     if solver not in ("iterate", "anderson", "newton"):
         raise ValueError(f"lagrad.fixed_point: solver must be 'iterate', 'anderson' or 'newton', not {solver!r}")
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
@@ -900,7 +921,8 @@ def root(
 ) -> Any:
     """z with ``F(z, *params) = 0``, from `z0`: ``method="newton"`` (damped Newton, the Jacobian
     from lagrad) or any `scipy.optimize.root` method (``"hybr"``, ``"lm"``, …), to
-    ``max|F(z)| ≤ tol``. Its derivative solves ``(∂F/∂z)ᵀ λ = -g`` by the `adjoint` strategy."""
+    ``max|F(z)| ≤ tol``. Its derivative solves ``(∂F/∂z)ᵀ λ = -g`` by the `adjoint` strategy.
+    Options and complex values as for `fixed_point`."""
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
     options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
     F, z0, params, finish = _real_form(F, z0, params, "root")
@@ -923,7 +945,7 @@ def argmin(
     """The minimiser z of the scalar ``g(z, *params)`` near `z0`: the root of ``∇g`` (lagrad's
     gradient), by ``method="newton"`` (lagrad's Hessian) or a `scipy.optimize.minimize` method
     (``"BFGS"``, ``"L-BFGS-B"``, …), to ``max|∇g(z)| ≤ tol``. Its derivative solves with the
-    Hessian of g in z on the diagonal of ``A``."""
+    Hessian of g in z on the diagonal of ``A``. A complex z is the pair (Re z, Im z) for g."""
     g, z0, params, finish = _real_form(g, z0, params, "argmin", scalar=True)
     gradient = transforms.grad(g)
 
