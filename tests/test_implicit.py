@@ -135,13 +135,23 @@ def test_second_derivatives_through_an_iterative_strategy(strategy):
 
 def test_auto_is_direct_for_small_states_then_neumann_for_fixed_points_sparse_or_gmres_for_roots():
     small = ImplicitBlock(deq, np.zeros(3), (W, X), shift=-1.0)
-    large = ImplicitBlock(lambda z: z, np.zeros(1200), (), shift=-1.0)
-    sparse = ImplicitBlock(lambda z: z[::-1] + z**2, np.zeros(1200), (), shift=0.0)  # 2 nonzeros a row
-    M = np.ones((1200, 1200))
-    dense = ImplicitBlock(lambda z, M: M @ z, np.zeros(1200), (M,), shift=0.0)
-    strategies = [b.strategy for b in (small, large, sparse, dense)]
+    large = ImplicitBlock(lambda z: z, np.zeros(1001), (), shift=-1.0)
+    sparse = ImplicitBlock(lambda z: z[::-1] + z**2, np.zeros(1001), (), shift=0.0)  # 2 nonzeros a row
+    # a dense pattern whose values are sparse at this point: the sampled columns send "auto" on
+    # to the pattern, which decides
+    hidden = ImplicitBlock(lambda z: z + 0.0 * lnp.sum(z), np.zeros(1001), (), shift=0.0)
+    strategies = [b.strategy for b in (small, large, sparse, hidden)]
     assert strategies == ["direct", "neumann", "sparse", "gmres"]
-    assert large.fallback and not sparse.fallback and not dense.fallback
+    assert large.fallback and not sparse.fallback and not hidden.fallback
+
+
+def test_auto_skips_the_pattern_of_a_clearly_dense_jacobian(monkeypatch):
+    def no_pattern(program):
+        raise AssertionError("the pattern was read")
+
+    monkeypatch.setattr(lagrad.implicit, "pattern", no_pattern)
+    M = np.ones((1200, 1200))
+    assert ImplicitBlock(lambda z, M: M @ z, np.zeros(1200), (M,), shift=0.0).strategy == "gmres"
 
 
 def test_auto_gives_way_to_gmres_when_the_neumann_series_diverges():

@@ -244,7 +244,18 @@ class ImplicitBlock(Diagonal):
         program, _, out = self.lin.in_z()
         if out is None:
             return False
-        return self.structure is not None or pattern(program).nnz <= SPARSE_ROW * self.size
+        if self.structure is not None:
+            return True
+        # a few columns first, one batched product: a clearly dense Jacobian skips the pattern,
+        # whose cost grows with its nonzeros (a value that happens to be 0 only sends us on to it)
+        n = self.size
+        columns = np.random.default_rng(0).choice(n, size=min(4, n), replace=False)
+        seeds = np.zeros((len(columns), n))
+        seeds[np.arange(len(columns)), columns] = 1
+        sample = self.lin.jvp(seeds.reshape((len(columns), *self.lin.z_shape)), 0, batched=True)
+        if np.count_nonzero(sample) > SPARSE_ROW * len(columns):
+            return False
+        return pattern(program).nnz <= SPARSE_ROW * n
 
     def _sparse_block(self) -> scipy.sparse.csc_matrix:
         """``A[k, k] = (∂G/∂z)ᵀ + shift·I`` as a sparse matrix: the pattern of ``z ↦ G(z, θ)``
