@@ -234,6 +234,16 @@ def test_the_sparse_block_entries_are_the_dense_ones():
     )
 
 
+def test_a_large_block_gives_its_entries_without_forming_it_densely(monkeypatch):
+    n = 1002  # above AUTO_DIRECT
+    block = ImplicitBlock(lambda z: 0.5 * z[::-1] + z**2, np.full(n, 0.1), (), shift=-1.0)
+    monkeypatch.setattr(ImplicitBlock, "dense", None)  # would be an (n, n) array
+    rows, cols, values = block.entries()
+    assert len(values) == 2 * n
+    expected = {(i, i): 0.2 - 1.0 for i in range(n)} | {(n - 1 - i, i): 0.5 for i in range(n)}
+    assert {(r, c): v for r, c, v in zip(rows, cols, values)} == pytest.approx(expected, rel=0, abs=1e-12)
+
+
 def test_a_singular_sparse_block_is_refused():
     def loss(t):
         return lnp.sum(lagrad.root(lambda z, t: z[::-1] + z - t, np.array([0.5, 0.5]), t, adjoint="sparse") ** 2)

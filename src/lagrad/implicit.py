@@ -229,7 +229,10 @@ class ImplicitBlock(Diagonal):
         return self.lin.jacobian().T + self.shift * np.eye(self.size)
 
     def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self.strategy == "sparse" and not self.traced:
+        """The block's nonzeros (rows, columns, values), for ``matrix("sparse")`` and
+        ``matrix("dense")``: above `AUTO_DIRECT` unknowns, or with ``"sparse"``, from the sparse
+        block, so a large block is never formed as an (n, n) array."""
+        if (self.strategy == "sparse" or self.size > AUTO_DIRECT) and not self.traced:
             block = self._sparse_block().tocoo()
             return block.row, block.col, block.data
         d = self.dense()
