@@ -126,10 +126,130 @@ def test_every_adjoint_strategy_agrees_with_direct(strategy):
     assert np.allclose(jo, jd, rtol=0, atol=1e-9)
 
 
-def test_auto_is_direct_for_small_states_and_gmres_for_large_ones():
+@pytest.mark.parametrize("strategy", ["gmres", "neumann"])
+def test_second_derivatives_through_an_iterative_strategy(strategy):
+    # the block's solve is recorded as a linear implicit equation, whose own block is linearised
+    # at the solution: a value the inner trace does not differentiate
+    check_grads(lambda x: lagrad.fixed_point(deq, np.zeros(3), W, x, adjoint=strategy), X, modes=["rev"], order=2)
+
+
+def test_auto_is_direct_for_small_states_then_neumann_for_fixed_points_sparse_or_gmres_for_roots():
     small = ImplicitBlock(deq, np.zeros(3), (W, X), shift=-1.0)
-    large = ImplicitBlock(lambda z: z, np.zeros(2000), (), shift=-1.0)
-    assert (small.strategy, large.strategy) == ("direct", "gmres")
+    large = ImplicitBlock(lambda z: z, np.zeros(1001), (), shift=-1.0)
+    sparse = ImplicitBlock(lambda z: z[::-1] + z**2, np.zeros(1001), (), shift=0.0)  # 2 nonzeros a row
+    # a dense pattern whose values are sparse at this point: the sampled columns send "auto" on
+    # to the pattern, which decides
+    hidden = ImplicitBlock(lambda z: z + 0.0 * lnp.sum(z), np.zeros(1001), (), shift=0.0)
+    strategies = [b.strategy for b in (small, large, sparse, hidden)]
+    assert strategies == ["direct", "neumann", "sparse", "gmres"]
+    assert large.fallback and not sparse.fallback and not hidden.fallback
+
+
+def test_auto_skips_the_pattern_of_a_clearly_dense_jacobian(monkeypatch):
+    def no_pattern(program):
+        raise AssertionError("the pattern was read")
+
+    monkeypatch.setattr(lagrad.implicit, "pattern", no_pattern)
+    M = np.ones((1200, 1200))
+    assert ImplicitBlock(lambda z, M: M @ z, np.zeros(1200), (M,), shift=0.0).strategy == "gmres"
+
+
+def test_auto_gives_way_to_gmres_when_the_neumann_series_diverges():
+    b = np.linspace(-1.0, 1.0, 1500)  # z = -1.5 z + b: I − ∂f/∂z = 2.5 I is regular, but ∂f/∂z = -1.5 I
+
+    def loss(b, adjoint):
+        return lnp.sum(
+            lagrad.fixed_point(lambda z, b: -1.5 * z + b, np.zeros(1500), b, solver="newton", adjoint=adjoint) ** 2
+        )
+
+    assert np.allclose(lagrad.grad(loss)(b, "auto"), 2 * b / 2.5**2, rtol=0, atol=1e-12)  # z = b / 2.5
+    with pytest.raises(lagrad.NotConvergedError, match="Neumann series"):
+        lagrad.grad(loss)(b, "neumann")
+
+
+@pytest.mark.parametrize("strategy", ["gmres", "bicgstab"])
+def test_a_block_whose_product_returns_its_argument(strategy):
+    # F(z, b) = z − b: the block's product is the identity, whose rule may hand back its argument
+    # itself; the Krylov solvers write into their vectors, so that must not change the basis
+    def loss(b):
+        return lnp.sum(lagrad.root(lambda z, b: z - b, np.zeros(30), b, adjoint=strategy) ** 2)
+
+    b = np.linspace(0.0, 1.0, 30)
+    assert np.allclose(lagrad.grad(loss)(b), 2 * b, rtol=0, atol=1e-12)
+
+
+def test_the_adjoint_tolerance_follows_the_forward_one(monkeypatch):
+    blocks = []
+    original = ImplicitBlock.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        blocks.append(self)
+
+    monkeypatch.setattr(ImplicitBlock, "__init__", spy)
+    lagrad.grad(lambda x: lnp.sum(lagrad.fixed_point(deq, np.zeros(3), W, x, tol=1e-9)))(X)
+    lagrad.grad(lambda x: lnp.sum(lagrad.fixed_point(deq, np.zeros(3), W, x, tol=1e-9, adjoint_tol=1e-11)))(X)
+    assert [b.tol for b in blocks] == [1e-9, 1e-11]
+
+
+def heat(u, k, source, h):
+    """(κ(u) u')' + s, κ(u) = k0 + k1 u², u = 0 at both ends: a tridiagonal Jacobian."""
+    padded = lnp.concatenate([np.zeros(1), u, np.zeros(1)])
+    mid = 0.5 * (padded[1:] + padded[:-1])
+    flux = (k[0] + k[1] * mid**2) * (padded[1:] - padded[:-1]) / h
+    return (flux[1:] - flux[:-1]) / h + source
+
+
+def test_the_sparse_block_of_a_large_steady_state_agrees_with_the_dense_one():
+    n = 1100  # above AUTO_DIRECT: "auto" reads the pattern (3 nonzeros a row) and factors it sparsely
+    h = 1.0 / (n + 1)
+    source = 10 * np.sin(np.pi * np.linspace(h, 1 - h, n))
+    k = np.array([1.0, 0.5])
+
+    u = lagrad.root(lambda u, k: heat(u, k, source, h), np.zeros(n), k, tol=1e-6)
+    block = ImplicitBlock(lambda u, k: heat(u, k, source, h), u, (k,), shift=0.0)
+    assert block.strategy == "sparse" and block.structure is None
+    r = np.linspace(-1.0, 1.0, n)
+    x = block.solve(r)
+    assert block.structure.n_colours == 3
+    dense = ImplicitBlock(lambda u, k: heat(u, k, source, h), u, (k,), shift=0.0, strategy="direct")
+    assert np.allclose(x, dense.solve(r), rtol=1e-10, atol=1e-12)
+    assert np.allclose(block.solve_transpose_batched(np.stack([r, r[::-1]])),
+                       dense.solve_transpose_batched(np.stack([r, r[::-1]])), rtol=1e-10, atol=1e-12)  # fmt: skip
+
+
+def test_the_sparse_block_entries_are_the_dense_ones():
+    h = 1.0 / 9
+    source = np.linspace(1.0, 2.0, 8)
+    k = np.array([1.0, 0.5])
+    u = lagrad.root(lambda u, k: heat(u, k, source, h), np.zeros(8), k)
+    sparse = ImplicitBlock(lambda u, k: heat(u, k, source, h), u, (k,), shift=0.0, strategy="sparse")
+    rows, cols, values = sparse.entries()
+    assert len(values) == 8 + 2 * 7  # tridiagonal
+    matrix = np.zeros((8, 8))
+    matrix[rows, cols] = values
+    assert np.allclose(matrix, sparse.dense(), rtol=0, atol=1e-9)
+    check_grads(
+        lambda k: lagrad.root(lambda u, k: heat(u, k, source, h), np.zeros(8), k, adjoint="sparse"), k, modes=["rev"]
+    )
+
+
+def test_a_large_block_gives_its_entries_without_forming_it_densely(monkeypatch):
+    n = 1002  # above AUTO_DIRECT
+    block = ImplicitBlock(lambda z: 0.5 * z[::-1] + z**2, np.full(n, 0.1), (), shift=-1.0)
+    monkeypatch.setattr(ImplicitBlock, "dense", None)  # would be an (n, n) array
+    rows, cols, values = block.entries()
+    assert len(values) == 2 * n
+    expected = {(i, i): 0.2 - 1.0 for i in range(n)} | {(n - 1 - i, i): 0.5 for i in range(n)}
+    assert {(r, c): v for r, c, v in zip(rows, cols, values)} == pytest.approx(expected, rel=0, abs=1e-12)
+
+
+def test_a_singular_sparse_block_is_refused():
+    def loss(t):
+        return lnp.sum(lagrad.root(lambda z, t: z[::-1] + z - t, np.array([0.5, 0.5]), t, adjoint="sparse") ** 2)
+
+    with pytest.raises(lagrad.SingularBlockError, match=r"root: the block .* singular .*sparse LU"):
+        lagrad.grad(loss)(np.array([1.0, 1.0]))
 
 
 # -- the system view ------------------------------------------------------------------------------
@@ -221,6 +341,31 @@ def test_a_krylov_solve_that_does_not_converge_raises():
         lagrad.grad(loss)(np.ones(50))
 
 
+def test_a_singular_block_seen_by_gmres_itself_is_refused_with_the_estimate():
+    M = np.diag(np.r_[np.ones(29), 0.0])  # singular, and the right-hand side not in its range
+
+    def loss(t):
+        z = lagrad.root(lambda z, t: M @ z + z[-1] ** 2 - t, np.r_[np.ones(29), 0.0], t, adjoint="gmres",
+                        adjoint_probe=False)  # fmt: skip
+        return lnp.sum((z + 1) ** 3)  # its gradient in z, (3, …, 3), is not in the block's range
+
+    with pytest.raises(lagrad.SingularBlockError, match=r"estimate .* from \d+ GMRES steps"):
+        lagrad.grad(loss)(np.r_[np.ones(29), 0.0])
+
+
+def test_gmres_restarts(monkeypatch):
+    monkeypatch.setattr(lagrad.implicit, "RESTART", 3)
+    M = np.eye(20) + 0.4 * np.random.default_rng(5).normal(size=(20, 20)) / np.sqrt(20)
+
+    def z(t, adjoint):
+        return lagrad.root(lambda z, t: M @ z - t, np.zeros(20), t, adjoint=adjoint)
+
+    t = np.linspace(-1.0, 1.0, 20)
+    for mode in ("rev", "fwd"):
+        J = lagrad.jacobian(lambda t: z(t, "gmres"), mode=mode)(t)
+        assert np.allclose(J, np.linalg.inv(M), rtol=0, atol=1e-9)
+
+
 def test_a_neumann_series_that_diverges_raises():
     with pytest.raises(lagrad.NotConvergedError, match="Neumann series"):
         lagrad.grad(lambda b: lnp.sum(lagrad.root(lambda z, b: 3 * z - b, np.zeros(2), b, adjoint="neumann")))(B[:2])
@@ -251,8 +396,8 @@ def test_bad_options_are_refused():
         lagrad.fixed_point(affine, np.zeros(N), A, B, adjoint="cholesky")
     with pytest.raises(ValueError, match="solver must be"):
         lagrad.fixed_point(affine, np.zeros(N), A, B, solver="bisect")
-    with pytest.raises(TypeError, match="parameters are real arrays"):
-        lagrad.fixed_point(affine, np.zeros(N), A, B.astype(complex))
+    with pytest.raises(TypeError, match="parameters are real or complex arrays"):
+        lagrad.fixed_point(affine, np.zeros(N), A, B > 0)
 
 
 def test_compile_is_refused_by_name_rather_than_baking_in_the_solve():
@@ -263,3 +408,45 @@ def test_compile_is_refused_by_name_rather_than_baking_in_the_solve():
 
     with pytest.raises(NotImplementedError, match=r"lagrad\.fixed_point inside lagrad\.compile"):
         lagrad.compile(lagrad.grad(deq))(w)
+
+
+# -- complex unknowns and parameters ------------------------------------------------------------
+
+AC = A + 0.3j * A[::-1]
+AC *= 0.6 / np.linalg.norm(AC, 2)  # a complex contraction
+BC = B - 0.5j * B[::-1]
+
+
+def test_a_complex_linear_fixed_point_against_its_closed_form_and_finite_differences():
+    z = lagrad.fixed_point(affine, np.zeros(N, complex), AC, BC)
+    M = np.linalg.inv(np.eye(N) - AC)
+    assert z.dtype == complex and np.allclose(z, M @ BC, rtol=0, atol=1e-10)
+    # L = |z|², z = M b: lagrad's gradient ∂L/∂Re b − i ∂L/∂Im b is 2 conj(∂L/∂b̄) = 2 conj(Mᴴ z)
+    g = lagrad.grad(lambda b: lnp.sum(lnp.abs(lagrad.fixed_point(affine, np.zeros(N, complex), AC, b)) ** 2))(BC)
+    assert np.allclose(g, 2 * np.conj(M.conj().T @ z), rtol=0, atol=1e-9)
+    check_grads(lambda a, b: lagrad.fixed_point(affine, np.zeros(N, complex), a, b), AC, BC)
+
+
+def test_a_fixed_point_that_is_not_holomorphic_against_finite_differences():
+    def f(z, a):
+        return 0.3 * lnp.conj(z) * a + 0.2 * lnp.tanh(lnp.real(z)) + a
+
+    a = np.array([0.5 + 0.2j, -0.3 + 0.4j, 0.1 - 0.6j])
+    check_grads(lambda a: lagrad.fixed_point(f, np.zeros(3, complex), a), a, order=2)
+    for strategy in ("gmres", "neumann", "sparse"):
+        check_grads(lambda a: lagrad.fixed_point(f, np.zeros(3, complex), a, adjoint=strategy), a, order=1)
+
+
+def test_a_complex_root_and_argmin():
+    c = np.array([2.0 + 1.0j, -1.0 + 0.5j])  # z² = c, from a start near the principal root
+    z = lagrad.root(lambda z, c: z**2 - c, np.sqrt(c) + 0.1, c)
+    assert np.allclose(z, np.sqrt(c), rtol=0, atol=1e-10)
+    check_grads(lambda c: lagrad.root(lambda z, c: z**2 - c, np.sqrt(c) + 0.1, c), c, order=2)
+
+    def g(w, a, lam):
+        return lnp.sum(lnp.abs(w - a) ** 2) + lam * lnp.sum(lnp.abs(w) ** 2)
+
+    lam = np.array(0.5)
+    w = lagrad.argmin(g, np.zeros(2, complex), c, lam)
+    assert np.allclose(w, c / (1 + lam), rtol=0, atol=1e-10)  # the closed form
+    check_grads(lambda c, lam: lagrad.argmin(g, np.zeros(2, complex), c, lam), c, lam)

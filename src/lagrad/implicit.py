@@ -6,7 +6,8 @@ or SciPy) is not recorded: the equation's blocks are the partials of the residua
 the solution, ``(∂f/∂θ)ᵀ`` beside the diagonal and ``(∂f/∂z)ᵀ − I`` (fixed point) or
 ``(∂F/∂z)ᵀ`` (root, argmin: the Hessian) on it. Every solver of ``A λ = b`` meets the block
 through `ImplicitBlock` (an `adjoint.system.Diagonal`) and solves it in place by its own
-strategy, so memory does not grow with the number of iterations.
+strategy, so memory does not grow with the number of iterations. Complex unknowns and
+parameters are solved as pairs of reals (`_real_form`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import scipy.sparse.linalg
 
 from . import transforms
 from .adjoint import back_substitution, forward_substitution
-from .adjoint.system import AdjointSystem, Diagonal
+from .adjoint.system import Diagonal
 from .core import Primitive, defjvp_argnum, defvjp_argnum
 from .core.primitive import defbatch
 from .core.program import Constant
 from .core.trace import Var
+from .sparse_derivatives import Sparsity, pattern
 
 #: Adjoint strategies for an implicit block (`ImplicitBlock`).
 STRATEGIES = ("auto", "direct", "sparse", "gmres", "bicgstab", "neumann")
@@ -36,6 +38,15 @@ AUTO_DIRECT = 1_000
 COND_LIMIT = 1e12
 #: Arnoldi steps of the condition probe run before a Krylov or Neumann solve.
 PROBE_STEPS = 10
+#: The probe runs by default on blocks of at most this many unknowns (`ImplicitBlock`).
+PROBE_LIMIT = 1_000
+#: "auto" factors a root's or argmin's block as a sparse matrix when its Jacobian has at most
+#: this many nonzeros per row on average (the pattern read off the equations), else uses GMRES.
+SPARSE_ROW = 64
+#: "auto"'s Neumann series gives way to GMRES when its terms shrink by less than this per term.
+NEUMANN_RATE = 0.8
+#: GMRES restarts after this many steps, so its basis holds at most this many vectors.
+RESTART = 40
 
 
 class NotConvergedError(RuntimeError):
@@ -147,13 +158,26 @@ class ImplicitBlock(Diagonal):
 
     * ``"direct"``: the dense block, LU-factored once (with a condition estimate) and reused
       for every right-hand side, batched ones in one call;
-    * ``"sparse"``: a sparse LU of the scalar-level adjoint matrix of G's own program bordered
-      by the block's rows (`_sparse_factor`), factored once; for large states whose Jacobian
-      is sparse (a discretised PDE), never forming the block densely;
-    * ``"gmres"``, ``"bicgstab"``: SciPy's Krylov solvers on a LinearOperator made of lagrad's
-      (transposed) Jacobian-vector products; not converging raises `NotConvergedError`;
-    * ``"neumann"``: ``x = Σ Bʲ r`` with ``B = I + A[k, k]``, until the terms fall below tol;
-    * ``"auto"``: ``"direct"`` up to `AUTO_DIRECT` unknowns, ``"gmres"`` above.
+    * ``"sparse"``: the block as a sparse matrix (`_sparse_block`: the pattern of
+      ``z ↦ G(z, θ)`` read off its equations and coloured by `lagrad.sparsity`, its values from
+      one compressed sweep), LU-factored once by ``splu`` with a 1-norm condition estimate;
+      never an (n, n) array, for large states whose Jacobian is sparse (a discretised PDE);
+    * ``"gmres"``: restarted GMRES on lagrad's (transposed) Jacobian-vector products, its
+      Hessenberg matrix's condition estimate checked; ``"bicgstab"``: SciPy's; not converging
+      raises `NotConvergedError`;
+    * ``"neumann"``: ``x = Σ Bʲ r`` with ``B = I + A[k, k]``, until a term (the partial sum's
+      residual) falls below tol; one product a term and no basis: the cheapest per step;
+    * ``"auto"``: ``"direct"`` up to `AUTO_DIRECT` unknowns; above, for a fixed point
+      ``"neumann"`` (the forward iteration converging suggests ``∂G/∂z`` contracts), giving way
+      to GMRES from its partial sum when a term shrinks by less than `NEUMANN_RATE` a step or
+      the series diverges; for a root or argmin ``"sparse"`` when the pattern has at most
+      `SPARSE_ROW` nonzeros a row, else ``"gmres"``.
+
+    Before an iterative solve, `probe` (by default on blocks of at most `PROBE_LIMIT`
+    unknowns) runs `_probe`. Where it does not run, a singular block whose right-hand side is
+    not in its range still fails to converge (`NotConvergedError`), but one whose right-hand
+    side is, is not detected by the iterative strategies: "direct" and "sparse" certify the
+    block by their factors.
 
     With traced values (a derivative of a derivative) the block is solved by recording the
     linear solve as an implicit equation of its own, so it differentiates again.
@@ -171,18 +195,28 @@ class ImplicitBlock(Diagonal):
         max_iter: int = 1000,
         label: str = "∂f/∂z",
         who: str = "fixed_point",
-        probe: bool = True,
+        probe: bool | None = None,
+        structure: Sparsity | None = None,
     ) -> None:
         super().__init__(int(np.size(z)))
         self.G, self.z, self.theta = G, z, theta
         self.shift, self.tol, self.max_iter, self.who = shift, tol, max_iter, who
         self.label = label
-        if strategy == "auto":
-            strategy = "direct" if self.size <= AUTO_DIRECT else "gmres"
-        self.strategy = strategy
         self.traced = _traced(z, *theta)
         self._lu: Any = None
-        self._probed = not probe
+        #: the pattern and colouring of ``z ↦ G(z, θ)`` ("sparse"), reusable at another z, same θ
+        self.structure = structure
+        #: "auto" chose Neumann for a large fixed point: switch to GMRES if its terms shrink slowly
+        self.fallback = strategy == "auto" and self.size > AUTO_DIRECT and shift == -1
+        if strategy == "auto":
+            if self.size <= AUTO_DIRECT:
+                strategy = "direct"
+            elif self.fallback:
+                strategy = "neumann"
+            else:
+                strategy = "sparse" if self._sparse_enough() else "gmres"
+        self.strategy = strategy
+        self._probed = not (self.size <= PROBE_LIMIT if probe is None else probe)
 
     @property
     def lin(self) -> _Linearization:
@@ -195,9 +229,46 @@ class ImplicitBlock(Diagonal):
         return self.lin.jacobian().T + self.shift * np.eye(self.size)
 
     def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The block's nonzeros (rows, columns, values), for ``matrix("sparse")`` and
+        ``matrix("dense")``: above `AUTO_DIRECT` unknowns, or with ``"sparse"``, from the sparse
+        block, so a large block is never formed as an (n, n) array."""
+        if (self.strategy == "sparse" or self.size > AUTO_DIRECT) and not self.traced:
+            block = self._sparse_block().tocoo()
+            return block.row, block.col, block.data
         d = self.dense()
         rows, cols = np.nonzero(d)
         return rows, cols, d[rows, cols]
+
+    def _sparse_enough(self) -> bool:
+        """Whether G's Jacobian in z, its pattern read off G's equations, has at most
+        `SPARSE_ROW` nonzeros per row on average ("auto"'s choice of "sparse" for a root)."""
+        if self.traced:
+            return False
+        program, _, out = self.lin.in_z()
+        if out is None:
+            return False
+        if self.structure is not None:
+            return True
+        # a few columns first, one batched product: a clearly dense Jacobian skips the pattern,
+        # whose cost grows with its nonzeros (a value that happens to be 0 only sends us on to it)
+        n = self.size
+        columns = np.random.default_rng(0).choice(n, size=min(4, n), replace=False)
+        seeds = np.zeros((len(columns), n))
+        seeds[np.arange(len(columns)), columns] = 1
+        sample = self.lin.jvp(seeds.reshape((len(columns), *self.lin.z_shape)), 0, batched=True)
+        if np.count_nonzero(sample) > SPARSE_ROW * len(columns):
+            return False
+        return pattern(program).nnz <= SPARSE_ROW * n
+
+    def _sparse_block(self) -> scipy.sparse.csc_matrix:
+        """``A[k, k] = (∂G/∂z)ᵀ + shift·I`` as a sparse matrix: the pattern of ``z ↦ G(z, θ)``
+        read off its equations and coloured (`lagrad.sparsity`), the values from one batched
+        sweep per chunk of colours; never an (n, n) array."""
+        if self.structure is None:
+            G, theta = self.G, self.theta
+            self.structure = Sparsity(lambda z: G(z, *theta), self.z, mode="fwd")
+        J = self.structure.jacobian(self.z)
+        return (J.T + self.shift * scipy.sparse.identity(self.size)).tocsc()
 
     def _factor(self) -> Any:
         if self._lu is None:
@@ -214,11 +285,16 @@ class ImplicitBlock(Diagonal):
             self._lu = (lu, piv)
         return self._lu
 
-    def _apply(self, x: np.ndarray, transpose: bool) -> np.ndarray:
-        """``A[k, k] x`` (or ``A[k, k]ᵀ x``) by one lagrad product, x flat."""
+    def _product(self, x: np.ndarray, transpose: bool) -> np.ndarray:
+        """``(∂G/∂z)ᵀ x`` (or ``∂G/∂z x``) by one lagrad product, x flat: the block less its shift."""
         v = np.reshape(x, self.lin.z_shape)
-        Jv = self.lin.jvp(v, 0) if transpose else self.lin.vjp_z(v)
-        return np.ravel(Jv) + self.shift * x
+        out = np.ravel(self.lin.jvp(v, 0) if transpose else self.lin.vjp_z(v))
+        # a rule may hand back its argument (G(z) = z + c): the solvers write into the result
+        return out.copy() if np.may_share_memory(out, x) else out
+
+    def _apply(self, x: np.ndarray, transpose: bool) -> np.ndarray:
+        """``A[k, k] x`` (or ``A[k, k]ᵀ x``), x flat."""
+        return self._product(x, transpose) + self.shift * x
 
     # -- solves -------------------------------------------------------------------------------
 
@@ -254,49 +330,30 @@ class ImplicitBlock(Diagonal):
         return np.reshape(x.T if batched else x, shape)
 
     def _sparse_factor(self) -> Any:
-        """A sparse LU of ``K = [[A_G, E_out], [E_z, shift·I]]``: `A_G` the scalar-level adjoint
-        matrix of G's own program (z its only input), whose Schur complement in the last block
-        is this block, ``(∂G/∂z)ᵀ + shift·I``. Never dense: the pattern is G's equations'."""
+        """The sparse block's LU (`scipy.sparse.linalg.splu`), factored once and reused for
+        every right-hand side, with a 1-norm condition estimate."""
         if self._lu is None:
-            program, tape, out = self.lin.in_z()
-            if out is None:
-                raise SingularBlockError(f"lagrad.{self.who}: the function does not depend on z: the block is singular")
-            system = AdjointSystem(program, tape, np.zeros(program.shape(out)))
-            A = system.matrix("sparse", max_size=max(system.size, 1))
-            N, n = system.size, self.size
-            (z0, _), (o0, _) = system.layout[0], system.layout[out]
-            j = np.arange(n)
-            E_out = scipy.sparse.coo_matrix((np.ones(n), (o0 + j, j)), shape=(N, n))
-            E_z = scipy.sparse.coo_matrix((np.ones(n), (j, z0 + j)), shape=(n, N))
-            K = scipy.sparse.bmat([[A, E_out], [E_z, self.shift * scipy.sparse.identity(n)]], format="csc")
+            block = self._sparse_block()
+            if not np.all(np.isfinite(block.data)):
+                raise SingularBlockError(f"lagrad.{self.who}: the Jacobian block at the solution is not finite")
             try:
-                lu = scipy.sparse.linalg.splu(K)
+                lu = scipy.sparse.linalg.splu(block)
             except RuntimeError as error:  # "Factor is exactly singular"
                 raise self._singular(np.inf, f"from the sparse LU ({error})") from None
-            self._lu = (lu, N)
-
-            def inverse(x: np.ndarray, trans: str) -> np.ndarray:
-                rhs = np.zeros((N + n, *np.shape(x)[1:]))
-                rhs[N:] = x
-                return lu.solve(rhs, trans=trans)[N:]
-
-            inv = scipy.sparse.linalg.LinearOperator(
-                (n, n), matvec=lambda x: inverse(x, "N"), rmatvec=lambda x: inverse(x, "T"), dtype=float
-            )
-            fwd = scipy.sparse.linalg.LinearOperator(
-                (n, n), matvec=lambda x: self._apply(np.ravel(x), False),
-                rmatvec=lambda x: self._apply(np.ravel(x), True), dtype=float,
+            n = self.size
+            inverse = scipy.sparse.linalg.LinearOperator(
+                (n, n), matvec=lambda x: lu.solve(np.ravel(x)), rmatvec=lambda x: lu.solve(np.ravel(x), trans="T"),
+                dtype=float,
             )  # fmt: skip
-            cond = scipy.sparse.linalg.onenormest(inv) * scipy.sparse.linalg.onenormest(fwd) if n > 1 else 1.0
+            norm = abs(block).sum(axis=0).max()
+            cond = norm * scipy.sparse.linalg.onenormest(inverse) if n > 1 else norm * abs(lu.solve(np.ones(1))[0])
             if not np.isfinite(cond) or cond > COND_LIMIT:
                 raise self._singular(cond, "from the sparse LU (1-norm estimate)")
+            self._lu = lu
         return self._lu
 
     def _sparse_solve(self, rhs: np.ndarray, transpose: bool) -> np.ndarray:
-        lu, N = self._sparse_factor()
-        full = np.zeros((N + self.size, *rhs.shape[1:]))
-        full[N:] = rhs
-        return lu.solve(full, trans="T" if transpose else "N")[N:]
+        return self._sparse_factor().solve(np.ascontiguousarray(rhs), trans="T" if transpose else "N")
 
     def _singular(self, cond: float, how: str) -> SingularBlockError:
         return SingularBlockError(
@@ -310,7 +367,12 @@ class ImplicitBlock(Diagonal):
         """A lower bound on the block's condition number from `PROBE_STEPS` Arnoldi steps from a
         random vector (the singular values of the Hessenberg matrix lie within the block's):
         a Krylov solve of a consistent singular system converges without noticing, so this is
-        checked before one. It certifies bad conditioning; it cannot prove a large block good."""
+        checked before one. It certifies bad conditioning; it cannot prove a large block good:
+        it finds an exactly singular block for certain only up to `PROBE_STEPS` unknowns (the
+        steps then span the whole space). Above that the random start's weight on the singular
+        direction (about 1/√n) must be amplified by the steps, which needs far more than
+        `PROBE_STEPS` of them for a spectrum like a contraction's (a planted eigenvalue 1 among
+        ones in [-0.6, 0.6] goes unseen from 20 unknowns up)."""
         if self._probed:
             return
         m = min(self.size, PROBE_STEPS)
@@ -343,44 +405,133 @@ class ImplicitBlock(Diagonal):
             return np.zeros_like(b)
         self._probe()
         if self.strategy == "neumann":
-            x, term = -b, -b  # (I - B) x = -b
-            for _ in range(self.max_iter):
-                term = term + self._apply(term, transpose)  # B term, B = I + A
-                x += term
-                if not np.all(np.isfinite(term)) or np.linalg.norm(term) > 1e6 * norm_b:
-                    break
-                if np.linalg.norm(term) <= self.tol * norm_b:
-                    return x
-            raise NotConvergedError(
-                f"lagrad.{self.who}: the Neumann series for the block {self.label} did not converge "
-                f"in {self.max_iter} terms (last term {np.linalg.norm(term) / norm_b:.3g} of the right-hand "
-                f"side): the spectral radius of I + A[k, k] is not below 1 there. Use "
-                f"adjoint='direct' or 'gmres'."
-            )
-        if self.strategy not in ("gmres", "bicgstab"):
+            return self._neumann(b, transpose, norm_b)
+        if self.strategy == "gmres":
+            return self._gmres(b, transpose, norm_b)
+        if self.strategy != "bicgstab":
             raise ValueError(
                 f"lagrad.{self.who}: adjoint must be one of {', '.join(STRATEGIES)}, not {self.strategy!r}"
             )
         A = scipy.sparse.linalg.LinearOperator(
             (self.size, self.size), matvec=lambda v: self._apply(np.ravel(v), transpose), dtype=float
         )
-        method = scipy.sparse.linalg.gmres if self.strategy == "gmres" else scipy.sparse.linalg.bicgstab
-        x, info = method(A, b, rtol=self.tol, atol=0.0, maxiter=self.max_iter)
+        x, info = scipy.sparse.linalg.bicgstab(A, b, rtol=self.tol, atol=0.0, maxiter=self.max_iter)
         residual = np.linalg.norm(A @ x - b) / norm_b
         if info != 0 or not residual <= max(10 * self.tol, 1e-12):
-            raise NotConvergedError(
-                f"lagrad.{self.who}: {self.strategy} on the block {self.label} did not converge "
-                f"(relative residual {residual:.3g}, tol {self.tol:.1g}, info {info}): the block may be "
-                f"singular or badly conditioned. Use adjoint='direct' for its condition estimate, or "
-                f"raise adjoint_max_iter."
-            )
+            raise self._not_converged(residual, f"info {info}")
         return x
+
+    def _not_converged(self, residual: float, detail: str) -> NotConvergedError:
+        return NotConvergedError(
+            f"lagrad.{self.who}: {self.strategy} on the block {self.label} did not converge "
+            f"(relative residual {residual:.3g}, tol {self.tol:.1g}, {detail}): the block may be "
+            f"singular or badly conditioned. Use adjoint='direct' for its condition estimate, or "
+            f"raise adjoint_max_iter."
+        )
+
+    def _neumann(self, b: np.ndarray, transpose: bool, norm_b: float) -> np.ndarray:
+        """``x = -Σ Bʲ b``, ``B = I + A[k, k]``, until a term falls below ``tol·‖b‖``: the partial
+        sum's residual is the next term, so this is a residual test. One product and a few
+        vector operations per term, no basis kept."""
+        x = -b
+        term = x
+        sizes = [norm_b]
+        for _ in range(self.max_iter):
+            new = self._product(term, transpose)
+            if self.shift != -1:
+                new += (1 + self.shift) * term
+            term = new
+            x += term
+            sizes.append(np.linalg.norm(term))
+            if sizes[-1] <= self.tol * norm_b:
+                return x
+            slow = len(sizes) > 5 and sizes[-1] > NEUMANN_RATE**5 * sizes[-6]
+            if not sizes[-1] <= 1e6 * norm_b or (slow and self.fallback):  # diverging, not finite, or slow
+                break
+        if self.fallback and np.all(np.isfinite(x)):
+            return self._gmres(b, transpose, norm_b, x)
+        if self.fallback:
+            return self._gmres(b, transpose, norm_b)
+        raise NotConvergedError(
+            f"lagrad.{self.who}: the Neumann series for the block {self.label} did not converge "
+            f"in {len(sizes) - 1} terms (last term {sizes[-1] / norm_b:.3g} of the right-hand "
+            f"side): the spectral radius of I + A[k, k] is not below 1 there. Use "
+            f"adjoint='direct' or 'gmres'."
+        )
+
+    def _gmres(self, b: np.ndarray, transpose: bool, norm_b: float, x0: np.ndarray | None = None) -> np.ndarray:
+        """GMRES restarted every `RESTART` steps, at most `max_iter` products with the block.
+        The Arnoldi process runs on ``∂G/∂z`` (the same Krylov space as the block's, whose
+        Hessenberg matrix is that one's plus the shift), orthogonalising by classical
+        Gram-Schmidt once and again only when that cancelled most of the vector. Each restart's
+        Hessenberg matrix H (``A Q_k = Q_{k+1} H``) gives a lower bound on the block's condition
+        number, checked like the probe's; the answer's residual is computed again with one more
+        product before it is returned."""
+        n = self.size
+        m = min(RESTART, n)
+        x, r = (np.zeros(n), b) if x0 is None else (x0, b - self._apply(x0, transpose))
+        Q = np.empty((m + 1, n))
+        products, cond = 0 if x0 is None else 1, 1.0
+        while True:
+            beta = np.linalg.norm(r)
+            Q[0] = r / beta
+            H = np.zeros((m + 1, m))
+            R = np.zeros((m, m))  # H rotated to upper triangular by Givens rotations (c, s)
+            c, s = np.zeros(m), np.zeros(m)
+            g = np.zeros(m + 1)
+            g[0] = beta
+            k = 0
+            while k < m and products < self.max_iter:
+                w = self._product(Q[k], transpose)
+                products += 1
+                before = np.linalg.norm(w)
+                h = Q[: k + 1] @ w
+                w -= h @ Q[: k + 1]
+                norm_w = np.linalg.norm(w)
+                if norm_w < 0.7 * before:  # cancellation: orthogonalise again ("twice is enough")
+                    h2 = Q[: k + 1] @ w
+                    w -= h2 @ Q[: k + 1]
+                    h += h2
+                    norm_w = np.linalg.norm(w)
+                h[k] += self.shift
+                H[: k + 1, k] = h
+                H[k + 1, k] = norm_w
+                column = H[: k + 2, k].copy()
+                for i in range(k):
+                    column[i : i + 2] = c[i] * column[i] + s[i] * column[i + 1], c[i] * column[i + 1] - s[i] * column[i]
+                rho = np.hypot(column[k], column[k + 1])
+                if not np.isfinite(rho):
+                    raise SingularBlockError(f"lagrad.{self.who}: the Jacobian block at the solution is not finite")
+                if rho == 0:
+                    raise self._singular(np.inf, f"from {k + 1} GMRES steps")
+                c[k], s[k] = column[k] / rho, column[k + 1] / rho
+                R[:k, k] = column[:k]
+                R[k, k] = rho
+                g[k], g[k + 1] = c[k] * g[k], -s[k] * g[k]
+                k += 1
+                if abs(g[k]) <= 0.5 * self.tol * norm_b or norm_w <= 1e-14 * max(np.abs(H[: k + 1, :k]).max(), 1e-300):
+                    break
+                Q[k] = w / norm_w
+            sv = np.linalg.svd(H[: k + 1, :k], compute_uv=False)
+            cond = max(cond, np.inf if sv[-1] == 0 else sv[0] / sv[-1])
+            if cond > COND_LIMIT:
+                raise self._singular(cond, f"from {k} GMRES steps")
+            y = scipy.linalg.solve_triangular(R[:k, :k], g[:k], check_finite=False)
+            x = x + y @ Q[:k]
+            r = b - self._apply(x, transpose)
+            residual = np.linalg.norm(r) / norm_b
+            if residual <= max(10 * self.tol, 1e-12):
+                return x
+            if products >= self.max_iter:
+                raise self._not_converged(residual, f"{products} products")
 
     def _solve_traced(self, r: Any, transpose: bool) -> Any:
         """The linear solve recorded as an implicit equation itself (`linear_solve`)."""
         G, z, theta = self.G, self.z, self.theta
 
         def product(x: Any, z: Any, *theta: Any) -> Any:  # A[k, k] x, or its transpose
+            if type(z) is Var and not z.inexact:  # an argument this trace does not differentiate:
+                z = np.asarray(z)  # a constant point to linearise at (the transforms refuse it as one)
             if transpose:
                 return transforms.jvp(lambda zz: G(zz, *theta), (z,), (x,))[1] + self.shift * x
             return transforms.vjp(lambda zz: G(zz, *theta), z)[1](x)[0] + self.shift * x
@@ -469,6 +620,7 @@ def _newton(
     equation at the iterate: a dense LU up to `AUTO_DIRECT` unknowns, else by the `adjoint`
     strategy), with backtracking on the residual's norm."""
     res = _residual(G, z, theta, shift)
+    structure = None  # a sparse block's pattern and colouring, kept for every step (θ is fixed)
     for it in range(max_iter):
         norm = np.max(np.abs(res)) if z.size else 0.0
         if not np.isfinite(norm):
@@ -476,8 +628,11 @@ def _newton(
         if norm <= tol:
             return z
         strategy = "direct" if z.size <= AUTO_DIRECT else adjoint
-        block = ImplicitBlock(G, z, theta, shift=shift, strategy=strategy, tol=min(tol, 1e-10), who=who)
+        block = ImplicitBlock(
+            G, z, theta, shift=shift, strategy=strategy, tol=min(tol, 1e-10), who=who, structure=structure
+        )
         step = block.solve_transpose(res)  # (∂G/∂z + shift·I) step = -res
+        structure = block.structure
         t = 1.0
         for _ in range(30):
             trial = z + t * step
@@ -620,14 +775,16 @@ def _implicit(
     tol: float,
     max_iter: int,
     adjoint: str,
-    adjoint_tol: float,
+    adjoint_tol: float | None,
     adjoint_max_iter: int = 1000,
-    adjoint_probe: bool = True,
+    adjoint_probe: bool | None = None,
     who: str,
     scalar: Callable[..., Any] | None = None,
 ) -> Any:
     if adjoint not in STRATEGIES:
         raise ValueError(f"lagrad.{who}: adjoint must be one of {', '.join(STRATEGIES)}, not {adjoint!r}")
+    if adjoint_tol is None:  # z itself is only known to tol: solving its block more finely buys nothing
+        adjoint_tol = tol
     if not callable(G):
         raise TypeError(f"lagrad.{who}: the first argument must be a function of (z, *params), not {type(G).__name__}")
     for name, value in [("z0", z0), *((f"parameter {j}", p) for j, p in enumerate(theta))]:
@@ -638,9 +795,7 @@ def _implicit(
             )
     z0 = np.asarray(transforms.value(z0))
     if z0.dtype.kind not in "fiub":
-        raise TypeError(
-            f"lagrad.{who}: z0 must be a real array (got dtype {z0.dtype}); complex states are not supported"
-        )
+        raise TypeError(f"lagrad.{who}: z0 must be a real or complex array (got dtype {z0.dtype})")
     z0 = z0.astype(float)
     params = []
     for j, p in enumerate(theta):
@@ -648,8 +803,8 @@ def _implicit(
             p = np.asarray(p)
             if p.dtype.kind not in "fiu":
                 raise TypeError(
-                    f"lagrad.{who}: parameter {j} has dtype {p.dtype}; parameters are real arrays. Close over "
-                    f"other values (sizes, masks, options) in the function instead."
+                    f"lagrad.{who}: parameter {j} has dtype {p.dtype}; parameters are real or complex arrays. "
+                    f"Close over other values (sizes, masks, options) in the function instead."
                 )
             p = p.astype(float)
         params.append(p)
@@ -669,14 +824,67 @@ def _implicit(
             f"over plain arrays."
         )
     if np.shape(probe) != z0.shape:
-        what = "f(z0)" if kind == "fixed_point" else ("∇g(z0)" if kind == "argmin" else "F(z0)")
-        raise ValueError(
-            f"lagrad.{who}: {what} has shape {np.shape(probe)} but z0 has shape {z0.shape}; the "
-            f"equation needs one value per unknown (an output shaped like z)"
-        )
+        raise _shape_error(who, np.shape(probe), z0.shape)
     options = dict(solver=solver, tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
     options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe, who=who)
     return implicit(*theta, G=G, kind=kind, z0=z0, **options, **({"scalar": scalar} if scalar is not None else {}))
+
+
+# -- complex unknowns and parameters, as pairs of reals ----------------------------------------
+
+
+def _is_complex(value: Any) -> bool:
+    return not isinstance(value, (list, tuple, dict)) and np.iscomplexobj(transforms.value(value))
+
+
+def _as_pairs(c: Any) -> Any:
+    """A complex array as a real one with a last axis (real part, imaginary part)."""
+    lnp = transforms.lnp
+    return lnp.stack([lnp.real(c), lnp.imag(c)], axis=-1)
+
+
+def _from_pairs(w: Any) -> Any:
+    return w[..., 0] + 1j * w[..., 1]
+
+
+def _real_form(
+    fun: Callable[..., Any], z0: Any, params: tuple[Any, ...], who: str, scalar: bool = False
+) -> tuple[Callable[..., Any], Any, tuple[Any, ...], Callable[[Any], Any] | None]:
+    """With a complex `z0` or parameter, the equation on pairs of reals: ``w = (Re z, Im z)``
+    and each complex parameter likewise, `fun` called on the complex values they stand for
+    (so it need not be holomorphic: ``conj``, ``abs`` are fine). The block is then the real
+    Jacobian of twice the size, and the split and the rebuilt ``z = w[..., 0] + 1j w[..., 1]``
+    are lagrad operations outside the implicit equation, so gradients follow lagrad's complex
+    convention. Returns ``(fun, z0, params, finish)``, finish None when nothing is complex."""
+    split = tuple(_is_complex(p) for p in params)
+    if not (_is_complex(z0) or any(split)):
+        return fun, z0, params, None
+    if isinstance(z0, (list, tuple, dict)):
+        return fun, z0, params, None  # refused with the fix by _implicit
+    z0 = np.asarray(transforms.value(z0))
+    if z0.dtype.kind not in "fiubc":
+        return fun, z0, params, None
+    shape = z0.shape
+
+    def real_fun(w: Any, *theta: Any) -> Any:
+        theta = tuple(_from_pairs(t) if c else t for t, c in zip(theta, split))
+        out = fun(_from_pairs(w), *theta)
+        if scalar:
+            return out
+        if np.shape(out) != shape:
+            raise _shape_error(who, np.shape(out), shape)
+        return _as_pairs(out)
+
+    w0 = _as_pairs(z0.astype(complex))
+    return real_fun, w0, tuple(_as_pairs(p) if c else p for p, c in zip(params, split)), _from_pairs
+
+
+def _shape_error(who: str, got: tuple[int, ...], want: tuple[int, ...]) -> ValueError:
+    what = {"fixed_point": "f(z0)", "argmin": "∇g(z0)"}.get(who, "F(z0)")
+    return ValueError(
+        f"lagrad.{who}: {what} has shape {got} but z0 has shape {want}; the equation needs one value "
+        f"per unknown (an output shaped like z)"
+    )
 
 
 # -- the public functions ------------------------------------------------------------------
@@ -690,23 +898,27 @@ def fixed_point(
     tol: float = 1e-12,
     max_iter: int = 1000,
     adjoint: str = "auto",
-    adjoint_tol: float = 1e-12,
+    adjoint_tol: float | None = None,
     adjoint_max_iter: int = 1000,
-    adjoint_probe: bool = True,
+    adjoint_probe: bool | None = None,
 ) -> Any:
     """z with ``z = f(z, *params)``, from `z0`, by `solver` (``"iterate"``, ``"anderson"`` or
     ``"newton"``) to ``max|f(z) − z| ≤ tol``. Recorded as one equation: its derivative solves
     ``(I − ∂f/∂z)ᵀ λ = g`` by the `adjoint` strategy (``"auto"``, ``"direct"``, ``"gmres"``,
     ``"bicgstab"``, ``"neumann"``: `ImplicitBlock`), never through the iterations. `params` are
-    the real arrays f depends on (the ones to differentiate must be passed here, not closed over).
-    `adjoint_tol` and `adjoint_max_iter` bound the iterative strategies; `adjoint_probe` (on by
-    default) runs `PROBE_STEPS` Arnoldi steps before them, whose condition estimate refuses a
-    singular block that GMRES alone would "solve" (switch it off to save those products)."""
+    the arrays f depends on (the ones to differentiate must be passed here, not closed over).
+    `adjoint_tol` (by default `tol`: z is known only to that) and `adjoint_max_iter` bound the
+    iterative strategies; `adjoint_probe` (by default on for blocks of at most `PROBE_LIMIT`
+    unknowns) runs `PROBE_STEPS` Arnoldi steps before them, whose condition estimate refuses a
+    singular block that GMRES alone would "solve". A complex `z0` or parameter makes the
+    equation one on pairs of reals (`_real_form`): f need not be holomorphic."""
     if solver not in ("iterate", "anderson", "newton"):
         raise ValueError(f"lagrad.fixed_point: solver must be 'iterate', 'anderson' or 'newton', not {solver!r}")
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
     options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
-    return _implicit(f, z0, params, kind="fixed_point", solver=solver, who="fixed_point", **options)
+    f, z0, params, finish = _real_form(f, z0, params, "fixed_point")
+    z = _implicit(f, z0, params, kind="fixed_point", solver=solver, who="fixed_point", **options)
+    return z if finish is None else finish(z)
 
 
 def root(
@@ -717,16 +929,19 @@ def root(
     tol: float = 1e-10,
     max_iter: int = 100,
     adjoint: str = "auto",
-    adjoint_tol: float = 1e-12,
+    adjoint_tol: float | None = None,
     adjoint_max_iter: int = 1000,
-    adjoint_probe: bool = True,
+    adjoint_probe: bool | None = None,
 ) -> Any:
     """z with ``F(z, *params) = 0``, from `z0`: ``method="newton"`` (damped Newton, the Jacobian
     from lagrad) or any `scipy.optimize.root` method (``"hybr"``, ``"lm"``, …), to
-    ``max|F(z)| ≤ tol``. Its derivative solves ``(∂F/∂z)ᵀ λ = -g`` by the `adjoint` strategy."""
+    ``max|F(z)| ≤ tol``. Its derivative solves ``(∂F/∂z)ᵀ λ = -g`` by the `adjoint` strategy.
+    Options and complex values as for `fixed_point`."""
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
     options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
-    return _implicit(F, z0, params, kind="root", solver=method, who="root", **options)
+    F, z0, params, finish = _real_form(F, z0, params, "root")
+    z = _implicit(F, z0, params, kind="root", solver=method, who="root", **options)
+    return z if finish is None else finish(z)
 
 
 def argmin(
@@ -737,14 +952,15 @@ def argmin(
     tol: float = 1e-10,
     max_iter: int = 100,
     adjoint: str = "auto",
-    adjoint_tol: float = 1e-12,
+    adjoint_tol: float | None = None,
     adjoint_max_iter: int = 1000,
-    adjoint_probe: bool = True,
+    adjoint_probe: bool | None = None,
 ) -> Any:
     """The minimiser z of the scalar ``g(z, *params)`` near `z0`: the root of ``∇g`` (lagrad's
     gradient), by ``method="newton"`` (lagrad's Hessian) or a `scipy.optimize.minimize` method
     (``"BFGS"``, ``"L-BFGS-B"``, …), to ``max|∇g(z)| ≤ tol``. Its derivative solves with the
-    Hessian of g in z on the diagonal of ``A``."""
+    Hessian of g in z on the diagonal of ``A``. A complex z is the pair (Re z, Im z) for g."""
+    g, z0, params, finish = _real_form(g, z0, params, "argmin", scalar=True)
     gradient = transforms.grad(g)
 
     def G(z: Any, *theta: Any) -> Any:
@@ -753,4 +969,5 @@ def argmin(
     scalar = g if method != "newton" else None
     options = dict(tol=tol, max_iter=max_iter, adjoint=adjoint, adjoint_tol=adjoint_tol)
     options.update(adjoint_max_iter=adjoint_max_iter, adjoint_probe=adjoint_probe)
-    return _implicit(G, z0, params, kind="argmin", solver=method, who="argmin", scalar=scalar, **options)
+    z = _implicit(G, z0, params, kind="argmin", solver=method, who="argmin", scalar=scalar, **options)
+    return z if finish is None else finish(z)
