@@ -95,6 +95,64 @@ def test_outputs_read_later_and_inputs_returned_as_they_are():
     _agree(f, args, (0, 1), ["forward", "reverse", "markowitz", "best"])
 
 
+def test_grouped_partials_of_arrays_scalars_and_matrices_agree_with_reverse_mode():
+    # several equations of one primitive (their partials computed in one stacked call), a
+    # number beside arrays (stacked as (m, 1)), the same variable twice (x * x), a matmul and
+    # a sum (matrix edges, computed alone), a scalar-to-array broadcast and a scalar output
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((4, 4))
+
+    def f(x, y, s):
+        a = lnp.sin(x) * y + 2.0 * x
+        b = lnp.sin(y) * x * x + s * y
+        c = lnp.tanh(w @ a) * b
+        return c, lnp.sum(c * a) * s, lnp.exp(s) * lnp.cos(s)
+
+    args = (rng.standard_normal(4), rng.standard_normal(4), np.float64(0.7))
+    graph = lagrad.elimination_graph(f, *args)
+    groups = graph._structure.evaluation.groups
+    assert any(len(members) > 1 for *_, members in groups)
+    assert graph._structure.evaluation.alone  # the matmul and the sum
+    _agree(f, args, (0, 1, 2), ["forward", "reverse", "markowitz", list(reversed(graph.intermediates))])
+
+
+def test_a_retraced_function_reuses_its_structure_and_gets_the_new_values():
+    f = lambda x, y: (lnp.sin(x) * y, lnp.exp(x * y) + x)
+    graph = lagrad.elimination_graph(f, np.float64(0.1), np.float64(0.2))
+    again = lagrad.elimination_graph(f, np.float64(-1.3), np.float64(2.5))
+    assert again._structure is graph._structure and again.tape is not graph.tape
+    jac = lagrad.jacobian(f, argnums=(0, 1), method="elimination")
+    for x, y in [(0.1, 0.2), (-1.3, 2.5), (2.0, -0.4)]:
+        expected = [[np.cos(x) * y, np.sin(x)], [np.exp(x * y) * y + 1, np.exp(x * y) * x]]  # by hand
+        np.testing.assert_allclose(np.array(jac(np.float64(x), np.float64(y)), dtype=float), expected, rtol=1e-13)
+
+
+def test_another_branch_is_another_structure():
+    def f(x):
+        return lnp.sin(x) * x if x > 0 else lnp.cos(x) * 3.0
+
+    jac = lagrad.jacobian(f, method="elimination")
+    for x in (0.5, -0.5, 0.7):
+        expected = np.cos(x) * x + np.sin(x) if x > 0 else -3.0 * np.sin(x)
+        np.testing.assert_allclose(jac(np.float64(x)), expected, rtol=1e-13)
+
+
+def test_infinite_partials_show_as_in_reverse_mode_and_zero_means_zero():
+    x = np.array([0.0, 1.0, 4.0])
+    f = lambda x: lnp.sqrt(x) * 2.0 + x
+    with np.errstate(divide="ignore"):
+        eliminated = lagrad.jacobian(f, method="elimination")(x)
+        np.testing.assert_allclose(eliminated, lagrad.jacobian(f, mode="rev")(x))
+    assert np.isinf(eliminated[0, 0]) and np.all(np.isfinite(eliminated[1:, 1:]))
+    # a zero partial times an infinite one: 0 (reverse mode's zero means zero), not NaN
+    guarded = lambda x: lnp.where(x > 0, lnp.sqrt(x), 0.0) * 2.0
+    scalar = lambda x: lnp.sum(lnp.sqrt(x) * 0.0) + x[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for g, expected in [(guarded, np.diag([0.0, 1.0, 0.5])), (scalar, [0.0, 1.0, 0.0])]:
+            for order in ("forward", "reverse", "markowitz"):
+                np.testing.assert_allclose(lagrad.jacobian(g, method="elimination", order=order)(x), expected)
+
+
 def test_a_budgeted_search_says_it_is_not_proven():
     make, args = literature.PROBLEMS["robot arm"]
     graph = lagrad.elimination_graph(make(lnp), *(np.float64(a) for a in args))
