@@ -77,6 +77,39 @@ def test_a_matrix_chain_has_its_known_optimal_order():
     np.testing.assert_allclose(lagrad.jacobian(f, method="elimination")(x), c @ b @ a, rtol=1e-12)
 
 
+def _matrix_chain_optimum(dims):
+    """The fewest multiplications of the matrix chain with these dimensions: the textbook
+    dynamic program over split points (eliminating a chain's vertices is bracketing it)."""
+    n = len(dims) - 1
+    best = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            best[i][j] = min(best[i][k] + best[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1] for k in range(i, j))
+    return best[0][n - 1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_search_proves_the_optimum_of_matrix_chains(seed):
+    rng = np.random.default_rng(seed)
+    dims = rng.integers(2, 30, 15).tolist()  # 14 matrices: 13 intermediates
+    matrices = [rng.standard_normal((dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
+
+    def f(x):
+        for a in matrices:
+            x = a @ x
+        return x
+
+    x = rng.standard_normal(dims[0])
+    graph = lagrad.elimination_graph(f, x)
+    assert len(graph.intermediates) == 13
+    order, cost, proven = graph.search()
+    assert proven and cost == _matrix_chain_optimum(dims) and graph.cost(order) == cost
+    assert cost < min(graph.cost("forward"), graph.cost("reverse"))
+    product = np.linalg.multi_dot(matrices[::-1])
+    np.testing.assert_allclose(lagrad.jacobian(f, method="elimination", order=order)(x), product, rtol=1e-10)
+
+
 def test_diagonal_chains_cost_one_multiplication_per_scalar():
     f = lambda x: lnp.exp(lnp.sin(x) * 2.0) + x
     graph = lagrad.elimination_graph(f, np.ones(5))
