@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.sparse
 from hypothesis import HealthCheck, assume, given, settings
 
 import lagrad
@@ -147,6 +148,30 @@ def test_grouped_partials_of_arrays_scalars_and_matrices_agree_with_reverse_mode
     assert any(len(members) > 1 for *_, members in groups)
     assert graph._structure.evaluation.alone  # the matmul and the sum
     _agree(f, args, (0, 1, 2), ["forward", "reverse", "markowitz", list(reversed(graph.intermediates))])
+
+
+def test_data_movement_blocks_are_sparse_and_agree_with_reverse_mode():
+    def f(x):
+        y = lnp.concatenate([x[1:] * x[:-1], lnp.sin(x[::2])])
+        grid = lnp.reshape(lnp.pad(lnp.reshape(x, (2, 4)), 1), (-1,))
+        return y * 2.0, lnp.tanh(grid[3:11]) + y[:8]
+
+    x = np.linspace(-1.0, 1.0, 8)
+    graph = lagrad.elimination_graph(f, x)
+    evaluation = graph._structure.evaluation
+    assert "sparse" in evaluation.forms and all(scipy.sparse.issparse(v) for v in evaluation.fixed.values())
+    _agree(
+        f, (x,), 0, ["forward", "reverse", "markowitz", list(np.random.default_rng(2).permutation(graph.intermediates))]
+    )
+
+
+def test_constant_indices_are_part_of_the_structure():
+    jac = lagrad.jacobian(lambda x, idx: x[idx] * 2.0, argnums=0, method="elimination")
+    x = np.arange(5.0)
+    for idx in (np.array([0, 2, 2]), np.array([4, 1, 3])):
+        expected = np.zeros((3, 5))
+        expected[np.arange(3), idx] = 2.0  # by hand: row i reads x[idx[i]]
+        np.testing.assert_array_equal(jac(x, idx), expected)
 
 
 def test_a_retraced_function_reuses_its_structure_and_gets_the_new_values():

@@ -17,6 +17,7 @@ literature, after Griewank and Walther, *Evaluating Derivatives*, ch. 9–10).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import operator as _operator
@@ -24,11 +25,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from .adjoint.backward import back_substitution
 from .adjoint.operators import _plain, apply_block, apply_block_batched, apply_transpose_batched, operator
 from .core import Program, Tape
 from .core.program import META, UNREAD, Aval, Constant, is_parts_shape
+from .sparse_derivatives import MOVES, _moves
 
 DIAGONAL, MATRIX = "diagonal", "matrix"
 #: The named orders; a list of vertices (variable indices, from 0) is also an order.
@@ -146,7 +149,15 @@ def _structure_key(program: Program) -> Any:
     )
     outputs = tuple(None if isinstance(o, Constant) else o for o in program.outputs)
     constants = tuple((k, tuple(shapes)) for k, shapes in constants)
-    key = (tuple((tuple(s), np.dtype(d)) for s, d in program.inputs), fields, params, constants, outputs)
+    # the indices a data-moving primitive takes as constants decide its (sparse, kept) block
+    indices = tuple(
+        (k, p, np.asarray(c).dtype.str, np.shape(c), np.asarray(c).tobytes())
+        for k, eq in enumerate(equations)
+        if eq.primitive.name in MOVES and -1 in eq.args
+        for p, (c, a) in enumerate(zip(eq.constants, eq.args))
+        if a < 0 and np.asarray(c).dtype.kind not in "fc"
+    )
+    key = (tuple((tuple(s), np.dtype(d)) for s, d in program.inputs), fields, params, constants, indices, outputs)
     try:
         hash(key)
     except TypeError:
@@ -486,7 +497,9 @@ def elimination_cost(fun: Callable[..., Any], *args: Any, order: Any = "markowit
 
 # ----- the edges' values at one run ---------------------------------------------------------
 
-SCALAR, VECTOR = "scalar", "vector"  # how an edge's value is held: a number, a 1-d diagonal, a matrix
+#: How an edge's value is held: a number, a 1-d diagonal, a dense matrix (MATRIX) or a
+#: scipy.sparse matrix (a slice, reshape, concatenation…: a 0/1 copy, known from the structure).
+SCALAR, VECTOR, SPARSE = "scalar", "vector", "sparse"
 
 
 def _form(structure: _Structure, edge: tuple[int, int], kind: str) -> str:
@@ -512,12 +525,19 @@ class _Evaluation:
         groups: dict[Any, list[tuple[int, int]]] = {}
         self.alone: list[int] = []  # edge slots evaluated one by one
         self.copies: list[int] = []  # edges into an output's copy vertex: ones
+        self.fixed: dict[int, Any] = {}  # slot -> a value known from the structure alone (SPARSE)
         for e, j in slot.items():
             if e[1] in structure.copies:
                 self.copies.append(j)
                 continue
             k, positions = structure.blocks[e]
             eq = program.equations[k]
+            if self.forms[j] == MATRIX and eq.primitive.name in MOVES and not is_parts_shape(eq.shape):
+                copies = _moves(eq, program)  # exact 0/1 copies, or None
+                if copies is not None and all(p in copies for p in positions):
+                    self.fixed[j] = functools.reduce(lambda a, b: a + b, (copies[p] for p in positions)).tocsr()
+                    self.forms[j] = SPARSE
+                    continue
             keys = [_group_key(program, eq, pos) for pos in positions] if structure.edges[e] == DIAGONAL else [None]
             if any(key is None for key in keys):
                 self.alone.append(j)
@@ -576,6 +596,8 @@ class _Evaluation:
                 entries = d[:, 0].tolist() if forms[members[0][0]] == SCALAR else list(d)
                 for (j, _), entry in zip(members, entries):
                     out[j] = entry if out[j] is None else out[j] + entry
+        for j, value in self.fixed.items():
+            out[j] = value  # shared between runs: products never change a value in place
         for j in self.copies:
             w = self.edges[j][1]
             out[j] = 1.0 if self.forms[j] == SCALAR else np.ones(self.sizes[w])
@@ -685,12 +707,15 @@ class _Plan:
                     inner, outer = slot[(u, v)], slot[(v, w)]
                     kind = DIAGONAL if kinds[(u, v)] == kinds[(v, w)] == DIAGONAL else MATRIX
                     product_form = _form(structure, (u, w), kind)
+                    if SPARSE in (forms[outer], forms[inner]) and product_form != SCALAR:
+                        product_form = MATRIX if MATRIX in (forms[outer], forms[inner]) else SPARSE
                     multiply = _multiplication(forms[outer], forms[inner], product_form)
                     if (u, w) in slot:
                         target = slot[(u, w)]
-                        add = _addition(forms[target], product_form)
                         kinds[(u, w)] = DIAGONAL if kinds[(u, w)] == kind == DIAGONAL else MATRIX
-                        forms[target] = _form(structure, (u, w), kinds[(u, w)])
+                        total = _sum_form(forms[target], product_form)
+                        add = _addition(forms[target], product_form, total)
+                        forms[target] = total
                     else:
                         target = slot[(u, w)] = len(forms)
                         forms.append(product_form)
@@ -734,15 +759,62 @@ class _Plan:
                     undefined.add(w)
                 out[(u, w)] = np.full((1, 1), value, dtype=dtype)
             else:
-                if np.isnan(value).any():
+                block = out[(u, w)] = np.asarray(_as_form(value, MATRIX), dtype=dtype)
+                if np.isnan(block).any():
                     undefined.add(w)
-                out[(u, w)] = (
-                    np.diag(value).astype(dtype, copy=False) if form == VECTOR else np.asarray(value, dtype=dtype)
-                )
         return out, undefined
 
 
+def _sum_form(a: str, b: str) -> str:
+    if a == b:
+        return a
+    if SCALAR in (a, b):
+        return SCALAR
+    if MATRIX in (a, b):
+        return MATRIX
+    return SPARSE  # a sparse matrix and a diagonal
+
+
+def _as_form(x: Any, form: str) -> Any:
+    """`x` (a number, 1-d diagonal, dense or sparse matrix) held as `form`."""
+    sparse = scipy.sparse.issparse(x)
+    if form == SCALAR:
+        return x.toarray()[0, 0] if sparse else (x[0, 0] if getattr(x, "ndim", 0) == 2 else x)
+    if form == MATRIX:
+        if sparse:
+            return x.toarray()
+        return np.diag(x) if getattr(x, "ndim", 0) == 1 else x
+    if form == SPARSE:
+        if sparse:
+            return x.tocsr()
+        return scipy.sparse.diags(x, format="csr") if getattr(x, "ndim", 0) == 1 else scipy.sparse.csr_matrix(x)
+    return x
+
+
+def _any_product(outer: Any, inner: Any) -> Any:
+    """``outer @ inner`` for any forms (numbers, 1-d diagonals, dense or sparse matrices)."""
+    if getattr(outer, "ndim", 0) == 0 or getattr(inner, "ndim", 0) == 0:
+        return outer * inner
+    if outer.ndim == 1:  # a diagonal scales the rows
+        return inner.multiply(outer[:, None]).tocsr() if scipy.sparse.issparse(inner) else outer[:, None] * inner
+    if inner.ndim == 1:  # … or the columns
+        return outer.multiply(inner[None, :]).tocsr() if scipy.sparse.issparse(outer) else outer * inner
+    if scipy.sparse.issparse(inner) and not scipy.sparse.issparse(outer):
+        return np.asarray((inner.T @ outer.T).T)
+    return outer @ inner
+
+
+def _sparse_multiplication(form: str) -> Callable[..., Any]:
+    return lambda outer, inner: _as_form(_any_product(outer, inner), form)
+
+
+def _sparse_addition(form: str) -> Callable[..., Any]:
+    return lambda a, b: _as_form(a, form) + _as_form(b, form)
+
+
 def _multiplication(outer: str, inner: str, product: str) -> Callable[..., Any]:
+    if SPARSE in (outer, inner):
+        return _sparse_multiplication(product)
     if outer == SCALAR or inner == SCALAR or (outer == inner == VECTOR):
         return _times  # a number scales; diagonals multiply entry by entry
     if outer == VECTOR:
@@ -752,7 +824,9 @@ def _multiplication(outer: str, inner: str, product: str) -> Callable[..., Any]:
     return _matmul_scalar if product == SCALAR else _matmul
 
 
-def _addition(target: str, product: str) -> Callable[..., Any]:
+def _addition(target: str, product: str, total: str) -> Callable[..., Any]:
+    if SPARSE in (target, product):
+        return _sparse_addition(total)
     if target == product or SCALAR in (target, product):
         return _plus
     return _matrix_plus_diagonal if target == MATRIX else _diagonal_plus_matrix
