@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.sparse
 from hypothesis import HealthCheck, assume, given, settings
 
 import lagrad
@@ -77,6 +78,39 @@ def test_a_matrix_chain_has_its_known_optimal_order():
     np.testing.assert_allclose(lagrad.jacobian(f, method="elimination")(x), c @ b @ a, rtol=1e-12)
 
 
+def _matrix_chain_optimum(dims):
+    """The fewest multiplications of the matrix chain with these dimensions: the textbook
+    dynamic program over split points (eliminating a chain's vertices is bracketing it)."""
+    n = len(dims) - 1
+    best = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            best[i][j] = min(best[i][k] + best[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1] for k in range(i, j))
+    return best[0][n - 1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_search_proves_the_optimum_of_matrix_chains(seed):
+    rng = np.random.default_rng(seed)
+    dims = rng.integers(2, 30, 15).tolist()  # 14 matrices: 13 intermediates
+    matrices = [rng.standard_normal((dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
+
+    def f(x):
+        for a in matrices:
+            x = a @ x
+        return x
+
+    x = rng.standard_normal(dims[0])
+    graph = lagrad.elimination_graph(f, x)
+    assert len(graph.intermediates) == 13
+    order, cost, proven = graph.search()
+    assert proven and cost == _matrix_chain_optimum(dims) and graph.cost(order) == cost
+    assert cost < min(graph.cost("forward"), graph.cost("reverse"))
+    product = np.linalg.multi_dot(matrices[::-1])
+    np.testing.assert_allclose(lagrad.jacobian(f, method="elimination", order=order)(x), product, rtol=1e-10)
+
+
 def test_diagonal_chains_cost_one_multiplication_per_scalar():
     f = lambda x: lnp.exp(lnp.sin(x) * 2.0) + x
     graph = lagrad.elimination_graph(f, np.ones(5))
@@ -93,6 +127,88 @@ def test_outputs_read_later_and_inputs_returned_as_they_are():
 
     args = (np.float64(0.3), np.float64(-1.2))
     _agree(f, args, (0, 1), ["forward", "reverse", "markowitz", "best"])
+
+
+def test_grouped_partials_of_arrays_scalars_and_matrices_agree_with_reverse_mode():
+    # several equations of one primitive (their partials computed in one stacked call), a
+    # number beside arrays (stacked as (m, 1)), the same variable twice (x * x), a matmul and
+    # a sum (matrix edges, computed alone), a scalar-to-array broadcast and a scalar output
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((4, 4))
+
+    def f(x, y, s):
+        a = lnp.sin(x) * y + 2.0 * x
+        b = lnp.sin(y) * x * x + s * y
+        c = lnp.tanh(w @ a) * b
+        return c, lnp.sum(c * a) * s, lnp.exp(s) * lnp.cos(s)
+
+    args = (rng.standard_normal(4), rng.standard_normal(4), np.float64(0.7))
+    graph = lagrad.elimination_graph(f, *args)
+    groups = graph._structure.evaluation.groups
+    assert any(len(members) > 1 for *_, members in groups)
+    assert graph._structure.evaluation.alone  # the matmul and the sum
+    _agree(f, args, (0, 1, 2), ["forward", "reverse", "markowitz", list(reversed(graph.intermediates))])
+
+
+def test_data_movement_blocks_are_sparse_and_agree_with_reverse_mode():
+    def f(x):
+        y = lnp.concatenate([x[1:] * x[:-1], lnp.sin(x[::2])])
+        grid = lnp.reshape(lnp.pad(lnp.reshape(x, (2, 4)), 1), (-1,))
+        return y * 2.0, lnp.tanh(grid[3:11]) + y[:8]
+
+    x = np.linspace(-1.0, 1.0, 8)
+    graph = lagrad.elimination_graph(f, x)
+    evaluation = graph._structure.evaluation
+    assert "sparse" in evaluation.forms and all(scipy.sparse.issparse(v) for v in evaluation.fixed.values())
+    _agree(
+        f, (x,), 0, ["forward", "reverse", "markowitz", list(np.random.default_rng(2).permutation(graph.intermediates))]
+    )
+
+
+def test_constant_indices_are_part_of_the_structure():
+    jac = lagrad.jacobian(lambda x, idx: x[idx] * 2.0, argnums=0, method="elimination")
+    x = np.arange(5.0)
+    for idx in (np.array([0, 2, 2]), np.array([4, 1, 3])):
+        expected = np.zeros((3, 5))
+        expected[np.arange(3), idx] = 2.0  # by hand: row i reads x[idx[i]]
+        np.testing.assert_array_equal(jac(x, idx), expected)
+
+
+def test_a_retraced_function_reuses_its_structure_and_gets_the_new_values():
+    f = lambda x, y: (lnp.sin(x) * y, lnp.exp(x * y) + x)
+    graph = lagrad.elimination_graph(f, np.float64(0.1), np.float64(0.2))
+    again = lagrad.elimination_graph(f, np.float64(-1.3), np.float64(2.5))
+    assert again._structure is graph._structure and again.tape is not graph.tape
+    jac = lagrad.jacobian(f, argnums=(0, 1), method="elimination")
+    for x, y in [(0.1, 0.2), (-1.3, 2.5), (2.0, -0.4)]:
+        expected = [[np.cos(x) * y, np.sin(x)], [np.exp(x * y) * y + 1, np.exp(x * y) * x]]  # by hand
+        np.testing.assert_allclose(np.array(jac(np.float64(x), np.float64(y)), dtype=float), expected, rtol=1e-13)
+
+
+def test_another_branch_is_another_structure():
+    def f(x):
+        return lnp.sin(x) * x if x > 0 else lnp.cos(x) * 3.0
+
+    jac = lagrad.jacobian(f, method="elimination")
+    for x in (0.5, -0.5, 0.7):
+        expected = np.cos(x) * x + np.sin(x) if x > 0 else -3.0 * np.sin(x)
+        np.testing.assert_allclose(jac(np.float64(x)), expected, rtol=1e-13)
+
+
+def test_infinite_partials_show_as_in_reverse_mode_and_zero_means_zero():
+    x = np.array([0.0, 1.0, 4.0])
+    f = lambda x: lnp.sqrt(x) * 2.0 + x
+    with np.errstate(divide="ignore"):
+        eliminated = lagrad.jacobian(f, method="elimination")(x)
+        np.testing.assert_allclose(eliminated, lagrad.jacobian(f, mode="rev")(x))
+    assert np.isinf(eliminated[0, 0]) and np.all(np.isfinite(eliminated[1:, 1:]))
+    # a zero partial times an infinite one: 0 (reverse mode's zero means zero), not NaN
+    guarded = lambda x: lnp.where(x > 0, lnp.sqrt(x), 0.0) * 2.0
+    scalar = lambda x: lnp.sum(lnp.sqrt(x) * 0.0) + x[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for g, expected in [(guarded, np.diag([0.0, 1.0, 0.5])), (scalar, [0.0, 1.0, 0.0])]:
+            for order in ("forward", "reverse", "markowitz"):
+                np.testing.assert_allclose(lagrad.jacobian(g, method="elimination", order=order)(x), expected)
 
 
 def test_a_budgeted_search_says_it_is_not_proven():

@@ -221,3 +221,32 @@ def test_colouring_and_elimination_pictures():
     fig = plot.plot_elimination(graph, "reverse")
     assert f"{graph.cost('reverse')} multiplications" in fig.axes[0].get_title()
     assert [b.get_height() for b in fig.axes[0].patches] == [c for _, c in graph.steps("reverse")]
+
+
+def test_plot_system_colours_the_scalar_pattern_by_colour_group():
+    pytest.importorskip("matplotlib")
+    f = lambda x: x[1:] * x[:-1] + lnp.sin(x[1:])
+    x = np.linspace(0.1, 1.0, 12)
+    structure = lagrad.sparsity(f, x, mode="fwd")
+    system = lagrad.adjoint(lambda x: lnp.sum(f(x)), x)
+    with pytest.raises(ValueError, match="colouring is of 5 input scalars"):
+        plot.scalar_colour_groups(system, lagrad.sparsity(f, np.ones(5), mode="fwd"))
+    with pytest.raises(ValueError, match="colouring of columns"):
+        plot.scalar_colour_groups(system, lagrad.sparsity(f, x, mode="rev"))
+    groups = plot.scalar_colour_groups(system, structure)
+    layout = system.layout
+    colours = np.asarray(structure.colours)
+    # the input's scalars carry their own colour; x[1:] and x[:-1] (slices) the colour of the
+    # scalar they copy; the products read two neighbours, which a distance-2 colouring separates
+    program = system.program
+    by_name = {eq.primitive.name: eq.out for eq in program.equations}
+    start, stop = layout[0]
+    assert groups[start:stop].tolist() == colours.tolist()
+    start, stop = layout[by_name["multiply"]]
+    assert (groups[start:stop] == -1).all()
+    start, stop = layout[by_name["sin"]]
+    assert groups[start:stop].tolist() == colours[1:].tolist()
+    fig = plot_system(system, colouring=structure)
+    scatter = fig.axes[1].collections[0]
+    assert len(scatter.get_offsets()) == system.matrix("sparse").nnz
+    assert len({tuple(c) for c in scatter.get_facecolors()}) > structure.n_colours  # the colours and grey

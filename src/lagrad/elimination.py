@@ -17,21 +17,28 @@ literature, after Griewank and Walther, *Evaluating Derivatives*, ch. 9–10).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
+import operator as _operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
-from .adjoint import Block
-from .adjoint.operators import _plain, apply_block
+from .adjoint.backward import back_substitution
+from .adjoint.operators import _plain, apply_block, apply_block_batched, apply_transpose_batched, operator
 from .core import Program, Tape
-from .core.program import Constant, is_parts_shape
+from .core.program import META, UNREAD, Aval, Constant, is_parts_shape
+from .sparse_derivatives import MOVES, _moves
 
 DIAGONAL, MATRIX = "diagonal", "matrix"
 #: The named orders; a list of vertices (variable indices, from 0) is also an order.
 ORDERS = ("forward", "reverse", "markowitz", "best")
+#: The search bounds what is left (and can prove an order optimal) on graphs of at most this
+#: many intermediates; on larger ones it tries orders, cheapest elimination first.
+BOUNDED = 24
 
 
 def _product_cost(outer: tuple[str, int, int], inner: tuple[str, int, int]) -> int:
@@ -44,40 +51,14 @@ def _product_cost(outer: tuple[str, int, int], inner: tuple[str, int, int]) -> i
     return m * k * n
 
 
-def _product(outer: Any, outer_kind: str, inner: Any, inner_kind: str) -> tuple[Any, str]:
-    if outer_kind == DIAGONAL and inner_kind == DIAGONAL:
-        return outer * inner, DIAGONAL
-    if type(outer) is float or type(inner) is float:  # a 1×1 diagonal: a scalar factor
-        return outer * inner, MATRIX
-    if outer_kind == DIAGONAL:
-        return outer[:, None] * inner, MATRIX
-    if inner_kind == DIAGONAL:
-        return outer * inner[None, :], MATRIX
-    return outer @ inner, MATRIX
+class _Structure:
+    """What depends on a program's structure only (the graph, its kinds, how each edge is
+    evaluated, the orders and elimination plans asked for), shared by every graph of a program
+    of that structure: a function differentiated again at new inputs retraces to an equal
+    structure, and the plan is made once (`_structure` keeps the last few)."""
 
-
-def _sum(a: Any, a_kind: str, b: Any, b_kind: str) -> tuple[Any, str]:
-    if a_kind == b_kind or type(a) is float or type(b) is float:
-        return a + b, MATRIX if MATRIX in (a_kind, b_kind) else a_kind
-    if a_kind == DIAGONAL:
-        a, b = b, a
-    out = a.copy()
-    out[np.diag_indices(len(b))] += b
-    return out, MATRIX
-
-
-class EliminationGraph:
-    """The linearised graph of a traced function at block level: `sizes` (scalars per
-    vertex), `edges` ``{(u, w): kind}``, `inputs`, `outputs` and `intermediates` (the
-    vertices an order eliminates). `cost(order)` counts an order's multiplications without
-    computing; `jacobian(order)` computes the Jacobian blocks by eliminating in that order."""
-
-    def __init__(self, program: Program, tape: Tape) -> None:
-        self.program = program
-        self.tape = tape
+    def __init__(self, program: Program) -> None:
         n_in = program.n_inputs
-        self.inputs = list(range(n_in))
-        outputs = [o for o in program.outputs if not isinstance(o, Constant)]
         if program.implicit:
             k = program.implicit[0]
             raise NotImplementedError(
@@ -92,31 +73,34 @@ class EliminationGraph:
                     f"lagrad.jacobian(method='elimination'): z{i + 1} is a several-array or complex value; "
                     f"elimination works on real arrays. Use mode='rev' or 'fwd'."
                 )
+        self.inputs = list(range(n_in))
         self.sizes = {i: math.prod(program.shape(i)) for i in range(program.n_vars)}
-        self._blocks: dict[tuple[int, int], Any] = {}
+        #: edge -> (equation index, argument positions reading the edge's source)
+        self.blocks: dict[tuple[int, int], tuple[int, list[int]]] = {}
         edges: dict[tuple[int, int], str] = {}
-        for eq in program.equations:
+        for k, eq in enumerate(program.equations):
             positions: dict[int, list[int]] = {}
             for pos, i in eq.reads():
                 positions.setdefault(i, []).append(pos)
             for i, ps in positions.items():
-                # a scalar-to-scalar partial is a 1×1 diagonal, kept as a Python float
+                # a scalar-to-scalar partial is a 1×1 diagonal, kept as a number
                 diagonal = self.sizes[i] == self.sizes[eq.out] == 1 or (
                     eq.primitive.elementwise and tuple(program.shape(i)) == tuple(eq.shape)
                 )
                 edges[(i, eq.out)] = DIAGONAL if diagonal else MATRIX
-                self._blocks[(i, eq.out)] = (eq, ps)
+                self.blocks[(i, eq.out)] = (k, ps)
         # an output read by later equations (or an input returned as it is) gets a copy vertex,
         # so that every output is a sink and every input a source
+        outputs = [o for o in program.outputs if not isinstance(o, Constant)]
         self.outputs, next_vertex = [], program.n_vars
-        self._copies: dict[int, int] = {}
+        self.copies: dict[int, int] = {}
         for o in outputs:
             if o < n_in or any(u == o for u, _ in edges):
                 copy = next_vertex
                 next_vertex += 1
                 self.sizes[copy] = self.sizes[o]
                 edges[(o, copy)] = DIAGONAL
-                self._copies[copy] = o
+                self.copies[copy] = o
                 self.outputs.append(copy)
             else:
                 self.outputs.append(o)
@@ -133,6 +117,81 @@ class EliminationGraph:
         self.edges = {e: kind for e, kind in edges.items() if e[0] in keep and e[1] in keep}
         ends = set(self.inputs) | set(self.outputs)
         self.intermediates = sorted(v for v in keep if v not in ends)
+        self.dtypes = {i: np.dtype(program.dtype(i)) for i in range(program.n_vars)}
+        for copy, o in self.copies.items():
+            self.dtypes[copy] = self.dtypes[o]
+        self.evaluation = _Evaluation(self, program)
+        self.orders: dict[Any, list[int]] = {}
+        self.plans: dict[tuple[int, ...], _Plan] = {}
+        self.searches: dict[int, tuple[list[int], int, bool]] = {}
+
+
+#: The structures of the last few programs eliminated, by structure key (see `_structure_key`).
+_STRUCTURES: dict[Any, _Structure] = {}
+_KEEP = 16
+
+
+_NUMBERS = (float, int, bool, np.float64)
+_FIELDS = _operator.attrgetter("primitive", "args", "diff", "shape", "dtype", "kept")
+
+
+def _structure_key(program: Program) -> Any:
+    """A hashable key equal for two programs of the same structure (primitives, arguments,
+    shapes, dtypes, what a run keeps, static parameters, the constants' shapes), or None when
+    a parameter is not hashable (the structure is then not kept)."""
+    equations = program.equations
+    fields = tuple(map(_FIELDS, equations))
+    params = tuple((k, tuple(eq.params.items())) for k, eq in enumerate(equations) if eq.params)
+    constants = tuple(
+        (k, [() if type(c) in _NUMBERS else np.shape(c) for c, a in zip(eq.constants, eq.args) if a < 0])
+        for k, eq in enumerate(equations)
+        if -1 in eq.args
+    )
+    outputs = tuple(None if isinstance(o, Constant) else o for o in program.outputs)
+    constants = tuple((k, tuple(shapes)) for k, shapes in constants)
+    # the indices a data-moving primitive takes as constants decide its (sparse, kept) block
+    indices = tuple(
+        (k, p, np.asarray(c).dtype.str, np.shape(c), np.asarray(c).tobytes())
+        for k, eq in enumerate(equations)
+        if eq.primitive.name in MOVES and -1 in eq.args
+        for p, (c, a) in enumerate(zip(eq.constants, eq.args))
+        if a < 0 and np.asarray(c).dtype.kind not in "fc"
+    )
+    key = (tuple((tuple(s), np.dtype(d)) for s, d in program.inputs), fields, params, constants, indices, outputs)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _structure(program: Program) -> _Structure:
+    key = _structure_key(program)
+    found = _STRUCTURES.get(key) if key is not None else None
+    if found is None:
+        found = _Structure(program)
+        if key is not None:
+            if len(_STRUCTURES) >= _KEEP:
+                del _STRUCTURES[next(iter(_STRUCTURES))]
+            _STRUCTURES[key] = found
+    return found
+
+
+class EliminationGraph:
+    """The linearised graph of a traced function at block level: `sizes` (scalars per
+    vertex), `edges` ``{(u, w): kind}``, `inputs`, `outputs` and `intermediates` (the
+    vertices an order eliminates). `cost(order)` counts an order's multiplications without
+    computing; `jacobian(order)` computes the Jacobian blocks by eliminating in that order.
+
+    Programs of equal structure share what the structure decides (the graph, the orders,
+    the elimination plans), so a second graph of a retraced function costs a key lookup."""
+
+    def __init__(self, program: Program, tape: Tape) -> None:
+        self.program = program
+        self.tape = tape
+        self._structure = structure = _structure(program)
+        self.inputs, self.outputs = structure.inputs, structure.outputs
+        self.intermediates, self.sizes, self.edges = structure.intermediates, structure.sizes, structure.edges
 
     # -- orders and their costs -------------------------------------------------------------
 
@@ -215,6 +274,14 @@ class EliminationGraph:
                     f"once, {self.intermediates} (variable indices from 0), not {given}"
                 )
             return given
+        cached = self._structure.orders.get((order, max_nodes) if order == "best" else order)
+        if cached is not None:
+            return list(cached)
+        sequence = self._named_order(order, max_nodes)
+        self._structure.orders[(order, max_nodes) if order == "best" else order] = sequence
+        return list(sequence)
+
+    def _named_order(self, order: str, max_nodes: int) -> list[int]:
         if order == "forward":
             return list(self.intermediates)
         if order == "reverse":
@@ -259,12 +326,25 @@ class EliminationGraph:
 
     def search(self, *, max_nodes: int = 20_000) -> tuple[list[int], int, bool]:
         """The order with the fewest multiplications, by depth-first branch and bound from the
-        best of forward, reverse and Markowitz, remembering the cheapest cost each set of
-        eliminated vertices was reached with, trying at most `max_nodes` eliminations (an
-        exhaustive search is affordable below about 12 intermediates: each elimination tried
-        costs tens of microseconds in Python). Returns (order, cost,
-        proven): `proven` is False when `max_nodes` ran out first (the order is then the best
-        found, never worse than the three named orders)."""
+        best of forward, reverse and Markowitz, trying at most `max_nodes` eliminations.
+
+        Two things make it exhaustive up to about 20 intermediates (`BOUNDED`). The graph after eliminating
+        a set of vertices does not depend on the order they went in, so each set is expanded
+        once, with the cheapest cost it was reached with (later arrivals at no less are cut).
+        And a branch is cut when what it spent plus a lower bound of what is left reaches the
+        best order found: every remaining vertex v will be eliminated at least at the cost of
+        its permanent pairs (an input predecessor and an output successor stay its neighbours
+        until v goes, and a block's kind only ever goes from diagonal to matrix), and at least
+        at the cost of one product through it, from the smallest vertices that can become its
+        neighbours (`_lower_bound`). Returns (order, cost, proven): `proven` is False when
+        `max_nodes` ran out first (the order is then the best found, never worse than the
+        three named orders). The result is kept per structure and budget."""
+        found = self._structure.searches.get(max_nodes)
+        if found is None:
+            found = self._structure.searches[max_nodes] = self._search(max_nodes)
+        return list(found[0]), found[1], found[2]
+
+    def _search(self, max_nodes: int) -> tuple[list[int], int, bool]:
         best_order, best_cost = None, None
         for name in ("forward", "reverse", "markowitz"):
             o = self.order(name)
@@ -275,29 +355,71 @@ class EliminationGraph:
         nodes = 0
         proven = True
         # one graph, changed by each elimination and restored after it (an undo log), with
-        # every vertex's elimination cost kept up to date for its neighbours only
+        # every vertex's elimination cost and lower bound kept up to date for its neighbours only
         edges = dict(self.edges)
         preds, succs = self._neighbours(edges)
-        costs = {v: self._elimination_cost(edges, v, preds, succs) for v in self.intermediates}
+        inputs, outputs = set(self.inputs), set(self.outputs)
+        sizes = self.sizes
+        vertices = sorted(set(self.inputs) | set(self.intermediates) | set(self.outputs))  # in program order
 
-        def refresh(vertices: set[int]) -> None:
+        def smallest_neighbours() -> tuple[dict[int, int], dict[int, int]]:
+            """Per vertex, the smallest size of a vertex still in the graph that can become its
+            predecessor (an ancestor) or successor (a descendant): eliminating never adds one."""
+            below: dict[int, int] = {}
             for x in vertices:
+                ps = preds.get(x)
+                if ps:
+                    below[x] = min(min(sizes[u], below.get(u, sizes[u])) for u in ps)
+            above: dict[int, int] = {}
+            for x in reversed(vertices):
+                ss = succs.get(x)
+                if ss:
+                    above[x] = min(min(sizes[w], above.get(w, sizes[w])) for w in ss)
+            return below, above
+
+        def lower_bound(v: int, below: dict[int, int], above: dict[int, int]) -> int:
+            n = sizes[v]
+            ps, ss = preds.get(v, set()), succs.get(v, set())
+            fixed_in, fixed_out = ps & inputs, ss & outputs
+            permanent = sum(
+                _product_cost(self._shape((v, w), edges[(v, w)]), self._shape((u, v), edges[(u, v)]))
+                for u in fixed_in
+                for w in fixed_out
+            )
+            # all in-edges matrices stays true (a new in-edge is a product with one of them)
+            in_matrix = all(edges[(u, v)] == MATRIX for u in ps)
+            out_matrix = all(edges[(v, w)] == MATRIX for w in ss)
+            one = n * (below.get(v, 1) if in_matrix else 1) * (above.get(v, 1) if out_matrix else 1)
+            return max(permanent, one * max(1, len(fixed_in)) * max(1, len(fixed_out)))
+
+        costs = {v: self._elimination_cost(edges, v, preds, succs) for v in self.intermediates}
+        bounded = len(costs) <= BOUNDED
+
+        def refresh(touched: set[int]) -> None:
+            for x in touched:
                 if x in costs:
                     costs[x] = self._elimination_cost(edges, x, preds, succs)
 
         def visit(done: frozenset[int], sequence: list[int], spent: int) -> None:
             nonlocal best_order, best_cost, nodes, proven
-            if spent >= best_cost:
-                return
             if len(sequence) == len(self.intermediates):
-                best_order, best_cost = list(sequence), spent
+                if spent < best_cost:
+                    best_order, best_cost = list(sequence), spent
                 return
-            if seen.get(done, best_cost + 1) <= spent:
+            if bounded:
+                below, above = smallest_neighbours()
+                bounds = {v: lower_bound(v, below, above) for v in costs}  # they only grow below this node
+            else:  # a graph too large to prove: spend the nodes on trying orders instead
+                bounds = dict.fromkeys(costs, 0)
+            left = sum(bounds.values())
+            if spent + left >= best_cost or seen.get(done, best_cost + 1) <= spent:
                 return
             seen[done] = spent
             for v in sorted(costs, key=costs.__getitem__):
-                if spent + costs[v] >= best_cost:
-                    break  # sorted: every later vertex costs as much
+                if spent + costs[v] + left - bounds[v] >= best_cost:
+                    if not bounded:
+                        break  # sorted: every later vertex costs as much
+                    continue  # the others' bounds only grow
                 nodes += 1  # one elimination tried
                 if nodes > max_nodes:
                     proven = False
@@ -319,46 +441,36 @@ class EliminationGraph:
 
     # -- values --------------------------------------------------------------------------------
 
-    def _value(self, edge: tuple[int, int], kind: str) -> Any:
-        w = edge[1]
-        if w in self._copies:
-            return 1.0 if self.sizes[w] == 1 else np.ones(self.sizes[w])
-        eq, positions = self._blocks[edge]
-        values = self.tape.values[edge[1] - self.program.n_inputs]
-        if kind == DIAGONAL:
-            ones = np.ones(self.program.shape(edge[0]))
-            d = apply_block(eq, values, [ones if p in positions else None for p in range(len(eq.args))])
-            d = np.zeros(self.sizes[edge[1]]) if d is None else np.ravel(_plain(d))
-            return float(d[0]) if self.sizes[edge[1]] == 1 else d
-        block = Block(self, edge[0], edge[1], positions)  # a Block reads only `program` and `tape`
-        return block.todense().T  # todense is (size of z_u, size of z_w): A's orientation
-
     def jacobian(self, order: str | Sequence[int] = "markowitz") -> dict[tuple[int, int], np.ndarray]:
         """``{(input, output): ∂output/∂input}`` as (output scalars, input scalars) matrices,
         by eliminating the intermediates in `order`; pairs without a path are left out."""
-        values = {e: (self._value(e, k), k) for e, k in self.edges.items()}
-        preds, succs = self._neighbours(values)
-        for v in self.order(order):
-            for u in preds.get(v, ()):
-                inner, inner_kind = values[(u, v)]
-                for w in succs.get(v, ()):
-                    outer, outer_kind = values[(v, w)]
-                    product = _product(outer, outer_kind, inner, inner_kind)
-                    if (u, w) in values:
-                        product = _sum(*values[(u, w)], *product)
-                    else:
-                        succs.setdefault(u, set()).add(w)
-                        preds.setdefault(w, set()).add(u)
-                    values[(u, w)] = product
-            for u in preds.pop(v, ()):
-                del values[(u, v)]
-                succs[u].discard(v)
-            for w in succs.pop(v, ()):
-                del values[(v, w)]
-                preds[w].discard(v)
+        structure = self._structure
+        sequence = tuple(self.order(order))
+        plan = structure.plans.get(sequence)
+        if plan is None:
+            plan = structure.plans[sequence] = _Plan(structure, sequence)
+        blocks, undefined = plan.run(structure.evaluation.values(self.program, self.tape))
+        if undefined:
+            blocks.update(self._reverse_rows(undefined, blocks))
+        return blocks
+
+    def _reverse_rows(self, outputs: set[int], blocks: dict[tuple[int, int], np.ndarray]) -> dict[tuple[int, int], Any]:
+        """The blocks of `outputs` again, by back-substitution. A product of blocks meets
+        ``0 × ∞`` where back-substitution does not (``where(x > 0, sqrt(x), 0)`` at 0: a zero
+        partial times an infinite one); back-substitution's zero means zero gives the value
+        reverse mode gives, where elimination would leave NaN."""
+        program, structure = self.program, self._structure
         out = {}
-        for (u, w), (value, kind) in values.items():
-            out[(u, w)] = np.diag(np.atleast_1d(value)) if kind == DIAGONAL else value
+        for w in outputs:
+            o = structure.copies.get(w, w)
+            n = structure.sizes[w]
+            seed = np.eye(n, dtype=program.dtype(o)).reshape((n, *program.shape(o)))
+            lam = back_substitution(program, self.tape, {o: seed}, batched=True)
+            for u in self.inputs:
+                if (u, w) in blocks:
+                    block = lam[u]
+                    out[(u, w)] = (np.zeros_like(blocks[(u, w)]) if block is None
+                                   else np.reshape(block, (n, -1)).astype(blocks[(u, w)].dtype))  # fmt: skip
         return out
 
     def __repr__(self) -> str:
@@ -381,3 +493,340 @@ def elimination_cost(fun: Callable[..., Any], *args: Any, order: Any = "markowit
     """The multiplications `jacobian(fun, method="elimination", order=order)` makes at
     `args`, counted on the block shapes without computing them."""
     return elimination_graph(fun, *args, argnums=argnums).cost(order)
+
+
+# ----- the edges' values at one run ---------------------------------------------------------
+
+#: How an edge's value is held: a number, a 1-d diagonal, a dense matrix (MATRIX) or a
+#: scipy.sparse matrix (a slice, reshape, concatenation…: a 0/1 copy, known from the structure).
+SCALAR, VECTOR, SPARSE = "scalar", "vector", "sparse"
+
+
+def _form(structure: _Structure, edge: tuple[int, int], kind: str) -> str:
+    if structure.sizes[edge[0]] == structure.sizes[edge[1]] == 1:
+        return SCALAR
+    return VECTOR if kind == DIAGONAL else MATRIX
+
+
+class _Evaluation:
+    """How the values of a structure's edges are computed at one run.
+
+    An edge of an elementwise primitive whose values all have the result's shape (or one
+    scalar each) is a diagonal; the partials of every such edge of one primitive, argument
+    position and parameters are computed together, by one call of the operator on the runs'
+    values stacked along a new leading axis (a program of scalars has a few dozen such
+    groups for hundreds of edges). Any other edge goes through the operator layer alone:
+    `apply_block` for a diagonal, `Block.todense` for a matrix."""
+
+    def __init__(self, structure: _Structure, program: Program) -> None:
+        self.edges = list(structure.edges)
+        self.forms = [_form(structure, e, structure.edges[e]) for e in self.edges]
+        slot = {e: j for j, e in enumerate(self.edges)}
+        groups: dict[Any, list[tuple[int, int]]] = {}
+        self.alone: list[int] = []  # edge slots evaluated one by one
+        self.copies: list[int] = []  # edges into an output's copy vertex: ones
+        self.fixed: dict[int, Any] = {}  # slot -> a value known from the structure alone (SPARSE)
+        for e, j in slot.items():
+            if e[1] in structure.copies:
+                self.copies.append(j)
+                continue
+            k, positions = structure.blocks[e]
+            eq = program.equations[k]
+            if self.forms[j] == MATRIX and eq.primitive.name in MOVES and not is_parts_shape(eq.shape):
+                copies = _moves(eq, program)  # exact 0/1 copies, or None
+                if copies is not None and all(p in copies for p in positions):
+                    self.fixed[j] = functools.reduce(lambda a, b: a + b, (copies[p] for p in positions)).tocsr()
+                    self.forms[j] = SPARSE
+                    continue
+            keys = [_group_key(program, eq, pos) for pos in positions] if structure.edges[e] == DIAGONAL else [None]
+            if any(key is None for key in keys):
+                self.alone.append(j)
+                continue
+            for key in keys:
+                groups.setdefault(key, []).append((j, k))
+        #: (operator, equation of the group's first member, slots' stacked shapes, members)
+        self.groups = []
+        for key, members in groups.items():
+            prim, pos, _, kept, shapes = key
+            eq = program.equations[members[0][1]]
+            m = len(members)
+            if m == 1:  # the run's values as they are
+                stacked = list(shapes)
+            else:  # along a new leading axis; a scalar beside arrays as (m, 1, …) to broadcast
+                stacked = [(m, *s) if s == tuple(eq.shape) else (m,) + (1,) * len(eq.shape) for s in shapes]
+            slots = []
+            for s, (how, shape) in enumerate(zip(kept, stacked)):
+                constant = s > 0 and eq.args[s - 1] < 0
+                if how == UNREAD and not constant:
+                    slots.append(None)
+                elif how == META and not constant:
+                    slots.append(Aval(shape, eq.dtype if s == 0 else program.dtype(eq.args[s - 1])))
+                else:
+                    slots.append(shape)
+            ones = np.ones(stacked[0], dtype=eq.dtype)
+            ones.flags.writeable = False  # shared by every run: a rule may return it as it is
+            self.groups.append((operator(prim, pos), pos, eq.params, eq.dtype, slots, stacked, ones, members))
+        self.sizes = structure.sizes
+        self.structure = structure
+
+    def values(self, program: Program, tape: Tape) -> list[Any]:
+        """Every edge's value at the run `tape`, by slot: a number, a diagonal's entries or a matrix."""
+        out: list[Any] = [None] * len(self.edges)
+        n_in = program.n_inputs
+        runs = tape.values
+        forms = self.forms
+        with np.errstate(all="ignore"):  # a partial may be infinite or undefined; the Jacobian shows it
+            for op, pos, params, dtype, slots, stacked, ones, members in self.groups:
+                if len(members) == 1:
+                    values = runs[members[0][1]]
+                else:
+                    rows = [runs[k] for _, k in members]
+                    values = [
+                        shape if shape is None or type(shape) is Aval else np.array([r[s] for r in rows]).reshape(shape)
+                        for s, shape in enumerate(slots)
+                    ]
+                if op.vjp is not None:
+                    d = op.transpose(ones, values, params, stacked[pos + 1], dtype)
+                else:
+                    d = op.apply(ones, values, params, stacked[0], dtype)
+                d = _plain(d)
+                if d.shape != ones.shape:
+                    d = np.broadcast_to(d, ones.shape)
+                d = d.reshape(len(members), -1)
+                entries = d[:, 0].tolist() if forms[members[0][0]] == SCALAR else list(d)
+                for (j, _), entry in zip(members, entries):
+                    out[j] = entry if out[j] is None else out[j] + entry
+        for j, value in self.fixed.items():
+            out[j] = value  # shared between runs: products never change a value in place
+        for j in self.copies:
+            w = self.edges[j][1]
+            out[j] = 1.0 if self.forms[j] == SCALAR else np.ones(self.sizes[w])
+        for j in self.alone:
+            out[j] = self._alone(program, tape, self.edges[j], j, n_in)
+        return out
+
+    def _alone(self, program: Program, tape: Tape, edge: tuple[int, int], j: int, n_in: int) -> Any:
+        u, w = edge
+        k, positions = self.structure.blocks[edge]
+        eq = program.equations[k]
+        values = tape.values[k]
+        form = self.forms[j]
+        if form == MATRIX:  # one batched sweep over the identity of the smaller side
+            n_u, n_w = self.sizes[u], self.sizes[w]
+            if n_w <= n_u:
+                seed = np.eye(n_w, dtype=eq.dtype).reshape((n_w, *eq.shape))
+                rows = None
+                for pos in positions:
+                    ct = apply_transpose_batched(eq, pos, values, seed, program.shape(u))
+                    rows = ct if rows is None else rows + ct
+                return np.reshape(_plain(rows), (n_w, n_u))
+            seed = np.eye(n_u, dtype=program.dtype(u)).reshape((n_u, *program.shape(u)))
+            columns = apply_block_batched(eq, values, [seed if p in positions else None for p in range(len(eq.args))])
+            return np.reshape(_plain(columns), (n_u, n_w)).T
+        ones = np.ones(program.shape(u))
+        d = apply_block(eq, values, [ones if p in positions else None for p in range(len(eq.args))])
+        d = np.zeros(self.sizes[w]) if d is None else np.ravel(_plain(d))
+        return d[0] if form == SCALAR else d
+
+
+def _group_key(program: Program, eq: Any, pos: int) -> Any:
+    """The key of the group whose partials are computed together with this one, or None
+    where this partial is computed alone."""
+    prim = eq.primitive
+    if not prim.elementwise or prim.jvp_joint is not None or is_parts_shape(eq.shape):
+        return None
+    shape = tuple(eq.shape)
+    shapes = [shape]
+    for p, a in enumerate(eq.args):
+        s = tuple(program.shape(a)) if a >= 0 else tuple(np.shape(eq.constants[p]))
+        if s != shape and math.prod(s) != 1:
+            return None
+        shapes.append(s)
+    if tuple(shapes[pos + 1]) != shape and math.prod(shape) != 1:
+        return None
+    try:
+        params = tuple(eq.params.items())
+        hash(params)
+    except TypeError:
+        return None
+    return (prim, pos, params, eq.kept, tuple(shapes))
+
+
+# ----- the elimination as a plan of block products ------------------------------------------
+
+
+def _times(outer: Any, inner: Any) -> Any:
+    return outer * inner
+
+
+def _diagonal_times_matrix(outer: Any, inner: Any) -> Any:
+    return outer[:, None] * inner
+
+
+def _matmul(outer: Any, inner: Any) -> Any:
+    return outer @ inner
+
+
+def _matmul_scalar(outer: Any, inner: Any) -> Any:
+    return (outer @ inner)[0, 0]
+
+
+def _plus(a: Any, b: Any) -> Any:
+    return a + b
+
+
+def _matrix_plus_diagonal(matrix: Any, diagonal: Any) -> Any:
+    out = matrix.copy()
+    out[np.diag_indices(len(diagonal))] += diagonal
+    return out
+
+
+def _diagonal_plus_matrix(diagonal: Any, matrix: Any) -> Any:
+    return _matrix_plus_diagonal(matrix, diagonal)
+
+
+class _Plan:
+    """One order's elimination as a list of block products ``E(u,w) (+)= E(v,w) E(u,v)`` on
+    slots, each with the product (and sum) for its blocks' forms, decided once; a run fills
+    the slots with one run's edge values and replays the list."""
+
+    def __init__(self, structure: _Structure, order: tuple[int, ...]) -> None:
+        evaluation = structure.evaluation
+        slot = {e: j for j, e in enumerate(evaluation.edges)}
+        forms = list(evaluation.forms)
+        kinds = dict(structure.edges)
+        preds: dict[int, set[int]] = {}
+        succs: dict[int, set[int]] = {}
+        for u, w in kinds:
+            succs.setdefault(u, set()).add(w)
+            preds.setdefault(w, set()).add(u)
+        steps: list[tuple[int, int, int, Callable[..., Any], Callable[..., Any] | None]] = []
+        for v in order:
+            for u in sorted(preds.get(v, ())):
+                for w in sorted(succs.get(v, ())):
+                    inner, outer = slot[(u, v)], slot[(v, w)]
+                    kind = DIAGONAL if kinds[(u, v)] == kinds[(v, w)] == DIAGONAL else MATRIX
+                    product_form = _form(structure, (u, w), kind)
+                    if SPARSE in (forms[outer], forms[inner]) and product_form != SCALAR:
+                        product_form = MATRIX if MATRIX in (forms[outer], forms[inner]) else SPARSE
+                    multiply = _multiplication(forms[outer], forms[inner], product_form)
+                    if (u, w) in slot:
+                        target = slot[(u, w)]
+                        kinds[(u, w)] = DIAGONAL if kinds[(u, w)] == kind == DIAGONAL else MATRIX
+                        total = _sum_form(forms[target], product_form)
+                        add = _addition(forms[target], product_form, total)
+                        forms[target] = total
+                    else:
+                        target = slot[(u, w)] = len(forms)
+                        forms.append(product_form)
+                        kinds[(u, w)] = kind
+                        add = None
+                        succs[u].add(w)
+                        preds[w].add(u)
+                    steps.append((target, outer, inner, multiply, add))
+            for u in preds.pop(v, ()):
+                succs[u].discard(v)
+            for w in succs.pop(v, ()):
+                preds[w].discard(v)
+        self.steps = steps
+        self.n_slots = len(forms)
+        self.results = [
+            (u, w, slot[(u, w)], forms[slot[(u, w)]], np.result_type(structure.dtypes[u], structure.dtypes[w]))
+            for u in structure.inputs
+            for w in structure.outputs
+            if (u, w) in slot and w in succs.get(u, ())
+        ]
+
+    def run(self, values: list[Any]) -> tuple[dict[tuple[int, int], np.ndarray], set[int]]:
+        """The Jacobian blocks from one run's edge values, and the outputs whose blocks hold NaN."""
+        slots = values + [None] * (self.n_slots - len(values))
+        with np.errstate(invalid="ignore"):
+            for target, outer, inner, multiply, add in self.steps:
+                # numbers and diagonals (most steps) without a call
+                product = slots[outer] * slots[inner] if multiply is _times else multiply(slots[outer], slots[inner])
+                if add is None:
+                    slots[target] = product
+                elif add is _plus:
+                    slots[target] = slots[target] + product
+                else:
+                    slots[target] = add(slots[target], product)
+        out = {}
+        undefined = set()  # outputs with a NaN entry in some block
+        for u, w, j, form, dtype in self.results:
+            value = slots[j]
+            if form == SCALAR:
+                if value != value:
+                    undefined.add(w)
+                out[(u, w)] = np.full((1, 1), value, dtype=dtype)
+            else:
+                block = out[(u, w)] = np.asarray(_as_form(value, MATRIX), dtype=dtype)
+                if np.isnan(block).any():
+                    undefined.add(w)
+        return out, undefined
+
+
+def _sum_form(a: str, b: str) -> str:
+    if a == b:
+        return a
+    if SCALAR in (a, b):
+        return SCALAR
+    if MATRIX in (a, b):
+        return MATRIX
+    return SPARSE  # a sparse matrix and a diagonal
+
+
+def _as_form(x: Any, form: str) -> Any:
+    """`x` (a number, 1-d diagonal, dense or sparse matrix) held as `form`."""
+    sparse = scipy.sparse.issparse(x)
+    if form == SCALAR:
+        return x.toarray()[0, 0] if sparse else (x[0, 0] if getattr(x, "ndim", 0) == 2 else x)
+    if form == MATRIX:
+        if sparse:
+            return x.toarray()
+        return np.diag(x) if getattr(x, "ndim", 0) == 1 else x
+    if form == SPARSE:
+        if sparse:
+            return x.tocsr()
+        return scipy.sparse.diags(x, format="csr") if getattr(x, "ndim", 0) == 1 else scipy.sparse.csr_matrix(x)
+    return x
+
+
+def _any_product(outer: Any, inner: Any) -> Any:
+    """``outer @ inner`` for any forms (numbers, 1-d diagonals, dense or sparse matrices)."""
+    if getattr(outer, "ndim", 0) == 0 or getattr(inner, "ndim", 0) == 0:
+        return outer * inner
+    if outer.ndim == 1:  # a diagonal scales the rows
+        return inner.multiply(outer[:, None]).tocsr() if scipy.sparse.issparse(inner) else outer[:, None] * inner
+    if inner.ndim == 1:  # … or the columns
+        return outer.multiply(inner[None, :]).tocsr() if scipy.sparse.issparse(outer) else outer * inner
+    if scipy.sparse.issparse(inner) and not scipy.sparse.issparse(outer):
+        return np.asarray((inner.T @ outer.T).T)
+    return outer @ inner
+
+
+def _sparse_multiplication(form: str) -> Callable[..., Any]:
+    return lambda outer, inner: _as_form(_any_product(outer, inner), form)
+
+
+def _sparse_addition(form: str) -> Callable[..., Any]:
+    return lambda a, b: _as_form(a, form) + _as_form(b, form)
+
+
+def _multiplication(outer: str, inner: str, product: str) -> Callable[..., Any]:
+    if SPARSE in (outer, inner):
+        return _sparse_multiplication(product)
+    if outer == SCALAR or inner == SCALAR or (outer == inner == VECTOR):
+        return _times  # a number scales; diagonals multiply entry by entry
+    if outer == VECTOR:
+        return _diagonal_times_matrix
+    if inner == VECTOR:
+        return _times  # a matrix times a diagonal: its columns scaled
+    return _matmul_scalar if product == SCALAR else _matmul
+
+
+def _addition(target: str, product: str, total: str) -> Callable[..., Any]:
+    if SPARSE in (target, product):
+        return _sparse_addition(total)
+    if target == product or SCALAR in (target, product):
+        return _plus
+    return _matrix_plus_diagonal if target == MATRIX else _diagonal_plus_matrix

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse
 
 from .adjoint.levels import schedule
 
@@ -25,7 +26,17 @@ if TYPE_CHECKING:
     from .adjoint import AdjointSystem
     from .core import Program
 
-__all__ = ["block_structure", "plot_program", "plot_system", "save", "solve_levels", "to_dot"]
+__all__ = [
+    "block_structure",
+    "plot_colouring",
+    "plot_elimination",
+    "plot_program",
+    "plot_system",
+    "save",
+    "scalar_colour_groups",
+    "solve_levels",
+    "to_dot",
+]
 
 #: Programs with at most this many variables get a label in every cell.
 LABEL_LIMIT = 12
@@ -217,6 +228,7 @@ def plot_system(
     labels: bool | None = None,
     scalar: bool | None = None,
     levels: bool = False,
+    colouring: Any = None,
     ax: Axes | None = None,
 ) -> Figure:
     """Draw ``A``: one cell per variable (or per group), coloured by the block's size or
@@ -228,8 +240,9 @@ def plot_system(
     scalar-level matrix (default: systems of at most `SCALAR_LIMIT` scalars, and only
     when the function makes the figure); `levels` adds a strip giving each row's
     `solve_levels` level; `groups` draws the group-level structure (see
-    `block_structure`). Draws into `ax` if given; returns the Figure (save it with
-    ``fig.savefig(path)``).
+    `block_structure`). `colouring` (a forward `lagrad.sparsity` of the same function, or a
+    sparse Hessian's) colours the scalar-level panel by colour group (`scalar_colour_groups`).
+    Draws into `ax` if given; returns the Figure (save it with ``fig.savefig(path)``).
     """
     Figure = _matplotlib("plot_system")
     program = system.program
@@ -239,7 +252,8 @@ def plot_system(
         labels = matrix.shape[0] <= LABEL_LIMIT
     symbols = system.matrix("symbolic").labels if groups is None and labels else None
     if scalar is None:
-        scalar = ax is None and groups is None and system.size <= SCALAR_LIMIT
+        scalar = ax is None and groups is None and (colouring is not None or system.size <= SCALAR_LIMIT)
+    row_groups = None if colouring is None else scalar_colour_groups(system, colouring)
     if ax is None:
         panels = 2 if scalar else 1
         side = min(3.2 + 0.45 * matrix.shape[0], 9.0)
@@ -264,16 +278,63 @@ def plot_system(
     if scalar:
         if len(axes) < 2:
             raise ValueError("lagrad.plot_system: the scalar-level panel needs its own figure; leave ax=None")
-        _draw_scalar(axes[1], system)
+        _draw_scalar(axes[1], system, row_groups)
+    elif colouring is not None:
+        raise ValueError("lagrad.plot_system: colouring= colours the scalar-level panel; leave scalar=None or True")
     return fig
 
 
-def _draw_scalar(ax: Axes, system: AdjointSystem) -> None:
-    """The nonzeros of the scalar-level matrix, with the variables' blocks outlined."""
+def scalar_colour_groups(system: AdjointSystem, colouring: Any) -> np.ndarray:
+    """Per scalar of ``A``'s rows (the variables' scalars, in `system.layout` order), the colour
+    group of a forward (column) colouring whose tangent it carries in the compressed sweep:
+    the colour when it depends on input scalars of one colour, -1 when on several (the
+    colours' tangents meet there, in separate rows of the batch), -2 when on none."""
+    from .sparse_derivatives import pattern
+
+    if getattr(colouring, "mode", None) != "fwd":
+        raise ValueError(
+            "lagrad.plot_system(colouring=): a colouring of columns (input scalars) is needed, "
+            "as lagrad.sparsity(f, x, mode='fwd') or a sparse Hessian's makes; a reverse colouring "
+            "groups output scalars, which plot_colouring(sparsity) draws"
+        )
+    program = system.program
+    depends = pattern(program, outputs=list(range(program.n_vars)))  # every variable's scalars × inputs'
+    colours = np.asarray(colouring.colours)
+    if depends.shape != (system.size, len(colours)):
+        raise ValueError(
+            f"lagrad.plot_system(colouring=): the colouring is of {len(colours)} input scalars and the "
+            f"system has {depends.shape[1]} input scalars in {system.size} scalars; pass the sparsity of "
+            f"the function the system was made from, at inputs of the same shapes"
+        )
+    n_colours = int(colours.max()) + 1 if len(colours) else 0
+    one_hot = scipy.sparse.csr_matrix(
+        (np.ones(len(colours)), (np.arange(len(colours)), colours)), shape=(len(colours), n_colours)
+    )
+    per_colour = (depends @ one_hot).tocsr()
+    per_colour.data[:] = 1
+    counts = np.diff(per_colour.indptr)
+    groups = np.full(system.size, -2)
+    groups[counts > 1] = -1
+    single = np.flatnonzero(counts == 1)
+    groups[single] = per_colour.indices[per_colour.indptr[single]]
+    return groups
+
+
+def _draw_scalar(ax: Axes, system: AdjointSystem, row_groups: np.ndarray | None = None) -> None:
+    """The nonzeros of the scalar-level matrix, with the variables' blocks outlined; with
+    `row_groups`, each nonzero in its row's colour group (grey: several or none)."""
     A = system.matrix("sparse", max_size=max(system.size, 1)).tocoo()
     size = system.size
     marker = max(0.5, min(4.0, 300.0 / max(size, 1)))
-    ax.plot(A.col, A.row, "s", markersize=marker, color="#31688e", markeredgewidth=0)
+    if row_groups is None:
+        ax.plot(A.col, A.row, "s", markersize=marker, color="#31688e", markeredgewidth=0)
+    else:
+        import matplotlib
+
+        cmap = matplotlib.colormaps["tab20"]
+        shades = {-1: (0.35, 0.35, 0.35, 1.0), -2: (0.8, 0.8, 0.8, 1.0)}
+        colours = [shades[g] if g < 0 else cmap(int(g) % 20) for g in row_groups[A.row]]
+        ax.scatter(A.col, A.row, c=colours, s=marker**2, marker="s", linewidths=0)
     for start, _stop in system.layout[1:]:
         ax.axhline(start - 0.5, color="0.8", linewidth=0.4)
         ax.axvline(start - 0.5, color="0.8", linewidth=0.4)

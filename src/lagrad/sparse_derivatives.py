@@ -15,6 +15,7 @@ colours, tracing again (and taking the union of the patterns) when a branch chan
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -238,6 +239,12 @@ class Sparsity:
     the same structure: ``s = lagrad.sparsity(f, x)`` once, then ``s.jacobian(x)`` returns a
     ``scipy.sparse.csr_matrix`` with one compressed solve (a batch of `n_colours` seeds).
 
+    Several arguments (`argnums`, each an array or a tree of arrays) and several outputs (a
+    tuple or tree of arrays) are flattened into one column and one row space: columns are the
+    scalars of the differentiated arguments' leaves in `lagrad.tree_flatten` order (argument
+    by argument, each leaf's scalars in C order), rows those of the output's leaves, likewise.
+    `in_slices` and `out_slices` give each leaf's range.
+
     `pattern` (rows: output scalars, columns: input scalars), `colours` (per column for
     ``mode="fwd"`` and for a Hessian, per row for ``"rev"``), `n_colours` and `mode` are
     visible. A replay that takes another branch traces again and colours the union of the
@@ -246,8 +253,8 @@ class Sparsity:
     def __init__(
         self,
         fun: Callable[..., Any],
-        x: Any,
-        *,
+        *args: Any,
+        argnums: int | tuple[int, ...] = 0,
         mode: str = "auto",
         order: str | None = None,
         hessian: bool = False,
@@ -257,14 +264,17 @@ class Sparsity:
             raise ValueError(f"lagrad.sparsity: mode must be one of {', '.join(MODES)}, not {mode!r}")
         if order is not None and order not in colouring.ORDERS:
             raise ValueError(f"lagrad.sparsity: order must be one of {', '.join(colouring.ORDERS)}, not {order!r}")
+        if not args:
+            raise TypeError("lagrad.sparsity: give the function's arguments: lagrad.sparsity(f, x, ...)")
         self.fun = fun
+        self.argnums = argnums
         self.hessian = hessian
         self.requested_mode = mode
         self.order = order
         self.max_bytes = max_bytes
         self.branches = 0
         self.pattern: scipy.sparse.csr_matrix = scipy.sparse.csr_matrix((0, 0))
-        self._program, self._tape = self._trace(x)
+        self._program, self._tape = self._trace(args)
         self._add_branch(self._program)
 
     # -- structure ----------------------------------------------------------------
@@ -274,26 +284,30 @@ class Sparsity:
             return self.fun
         from .transforms import grad
 
-        return grad(self.fun)
+        return grad(self.fun, argnums=self.argnums)
 
-    def _trace(self, x: Any) -> tuple[Program, Tape]:
-        from .transforms import _trace
+    def _trace(self, args: tuple[Any, ...]) -> tuple[Program, Tape]:
+        from .transforms import _argnums, _trace
 
         who = "hessian" if self.hessian else "jacobian"
-        traced = _trace(self._target(), (x,), {}, 0, who)
+        traced = _trace(self._target(), args, {}, self.argnums, who)
         program = traced.program
-        if len(program.inputs) != 1 or len(program.outputs) != 1:
-            raise TypeError(
-                f"lagrad.{who}(sparse=True) needs a function of one array returning one array; this one "
-                f"takes {len(program.inputs)} and returns {len(program.outputs)}. Concatenate the inputs "
-                f"(and outputs) into one array, or use the dense lagrad.{who}."
-            )
-        if np.dtype(program.inputs[0][1]).kind != "f" or (
-            not isinstance(program.outputs[0], Constant) and np.dtype(program.dtype(program.outputs[0])).kind != "f"
+        nums, _ = _argnums(self.argnums, len(args), who)
+        # the other arguments are constants of the program: a call with others traces again
+        self._fixed = [(i, args[i]) for i in range(len(args)) if i not in nums]
+        self._nums = nums
+        outputs = [o for o in program.outputs if not isinstance(o, Constant)]
+        if any(np.dtype(d).kind != "f" for _, d in program.inputs) or any(
+            np.dtype(program.dtype(o)).kind != "f" or is_parts_shape(program.shape(o)) for o in outputs
         ):
             raise TypeError(f"lagrad.{who}(sparse=True) works on real floats; use the dense lagrad.{who} for complex")
-        self.in_shape = tuple(program.inputs[0][0])
-        self.out_shape = tuple(np.shape(traced.outputs[0]))
+        self.in_shapes = [tuple(s) for s, _ in program.inputs]
+        self.out_shapes = [tuple(np.shape(o)) for o in traced.outputs]
+        self.in_slices = _slices(self.in_shapes)
+        self.out_slices = _slices(self.out_shapes)
+        # one array in and out: the shapes the dense Jacobian would have
+        self.in_shape = self.in_shapes[0] if len(self.in_shapes) == 1 else (self.in_slices[-1].stop,)
+        self.out_shape = self.out_shapes[0] if len(self.out_shapes) == 1 else (self.out_slices[-1].stop,)
         return program, traced.tape
 
     def _add_branch(self, program: Program) -> None:
@@ -325,25 +339,32 @@ class Sparsity:
 
     # -- values -------------------------------------------------------------------
 
-    def _tape_at(self, x: Any) -> Tape:
-        try:
-            return self._program.replay(x)
-        except BranchError:
-            self._program, tape = self._trace(x)
-            self._add_branch(self._program)
-            return tape
+    def _tape_at(self, args: tuple[Any, ...]) -> Tape:
+        same = len(args) == len(self._fixed) + len(self._nums) and all(
+            args[i] is a or (np.shape(args[i]) == np.shape(a) and np.array_equal(args[i], a)) for i, a in self._fixed
+        )
+        if same:
+            try:
+                return self._program.replay(*(args[i] for i in self._nums))
+            except BranchError:
+                pass
+        self._program, tape = self._trace(args)
+        self._add_branch(self._program)
+        return tape
 
-    def jacobian(self, x: Any) -> scipy.sparse.csr_matrix:
-        """The Jacobian (or Hessian) at `x` as a ``scipy.sparse.csr_matrix`` of shape
-        (output scalars, input scalars)."""
-        return self._solve(self._tape_at(x))
+    def jacobian(self, *args: Any) -> scipy.sparse.csr_matrix:
+        """The Jacobian (or Hessian) at `args` (all of the function's arguments, as when made)
+        as a ``scipy.sparse.csr_matrix`` of shape (output scalars, input scalars)."""
+        return self._solve(self._tape_at(args))
 
     def _solve(self, tape: Tape) -> scipy.sparse.csr_matrix:
         from .transforms import BATCH_BYTES
 
-        program, o = self._program, self._program.outputs[0]
+        program = self._program
         m, n = self.pattern.shape
-        if isinstance(o, Constant) or self.n_colours == 0:
+        outputs = [(o, sl, shape) for o, sl, shape in zip(program.outputs, self.out_slices, self.out_shapes)
+                   if not isinstance(o, Constant)]  # fmt: skip
+        if not outputs or self.n_colours == 0:
             return scipy.sparse.csr_matrix((m, n))
         seeds = colouring.seeds(self.colours)
         limit = BATCH_BYTES if self.max_bytes is None else self.max_bytes
@@ -352,14 +373,28 @@ class Sparsity:
         parts = []
         for start in range(0, self.n_colours, chunk):
             s = seeds[start : start + chunk]
+            k = len(s)
             if self.mode == "fwd":
-                t = forward_substitution(
-                    program, tape, {0: s.reshape((len(s), *self.in_shape))}, outputs=[o], batched=True
-                )
-                parts.append(np.zeros((len(s), m)) if t[o] is None else np.reshape(t[o], (len(s), m)))
+                tangents = {
+                    j: s[:, sl].reshape((k, *shape))
+                    for j, (sl, shape) in enumerate(zip(self.in_slices, self.in_shapes))
+                }
+                t = forward_substitution(program, tape, tangents, outputs=[o for o, _, _ in outputs], batched=True)
+                block = np.zeros((k, m))
+                for o, sl, _ in outputs:
+                    if t[o] is not None:
+                        block[:, sl] = np.reshape(t[o], (k, sl.stop - sl.start))
             else:
-                lam = back_substitution(program, tape, {o: s.reshape((len(s), *self.out_shape))}, batched=True)
-                parts.append(np.zeros((len(s), n)) if lam[0] is None else np.reshape(lam[0], (len(s), n)))
+                cotangents: dict[int, Any] = {}
+                for o, sl, shape in outputs:  # an output listed twice gets both seeds
+                    c = s[:, sl].reshape((k, *shape))
+                    cotangents[o] = c if o not in cotangents else cotangents[o] + c
+                lam = back_substitution(program, tape, cotangents, batched=True)
+                block = np.zeros((k, n))
+                for j, sl in enumerate(self.in_slices):
+                    if lam[j] is not None:
+                        block[:, sl] = np.reshape(lam[j], (k, sl.stop - sl.start))
+            parts.append(block)
         compressed = np.concatenate(parts, axis=0)
         if self.hessian:
             return colouring.decompress_symmetric(self.pattern, self.colours, compressed.T)
@@ -379,28 +414,41 @@ class Sparsity:
         )
 
 
+def _slices(shapes: list[tuple[int, ...]]) -> list[slice]:
+    offsets = np.cumsum([0] + [size_of(s) for s in shapes]).tolist()
+    return [slice(a, b) for a, b in itertools.pairwise(offsets)]
+
+
 def _count(colours: np.ndarray) -> int:
     return int(colours.max()) + 1 if len(colours) else 0
 
 
 def sparsity(
-    fun: Callable[..., Any], x: Any, *, mode: str = "auto", order: str | None = None, hessian: bool = False
+    fun: Callable[..., Any],
+    *args: Any,
+    argnums: int | tuple[int, ...] = 0,
+    mode: str = "auto",
+    order: str | None = None,
+    hessian: bool = False,
 ) -> Sparsity:
-    """The sparsity pattern and colouring of ``jacobian(fun)`` at `x` (``hessian(fun)`` with
-    `hessian`), kept for reuse: ``sparsity(f, x).jacobian(x2)`` is the sparse Jacobian at
-    `x2` from one compressed solve. `mode` chooses columns (``"fwd"``), rows (``"rev"``) or
-    the fewer colours (``"auto"``); `order` the greedy order (``"largest_first"``,
-    ``"smallest_last"``, ``"natural"``)."""
-    return Sparsity(fun, x, mode=mode, order=order, hessian=hessian)
+    """The sparsity pattern and colouring of ``jacobian(fun, argnums)`` at `args`
+    (``hessian(fun, argnums)`` with `hessian`), kept for reuse: ``sparsity(f, x).jacobian(x2)``
+    is the sparse Jacobian at `x2` from one compressed solve. Several arguments and outputs
+    are flattened into one column and one row space (`Sparsity`). `mode` chooses columns
+    (``"fwd"``), rows (``"rev"``) or the fewer colours (``"auto"``); `order` the greedy order
+    (``"largest_first"``, ``"smallest_last"``, ``"natural"``)."""
+    return Sparsity(fun, *args, argnums=argnums, mode=mode, order=order, hessian=hessian)
 
 
-def sparse_transform(fun: Callable[..., Any], hessian: bool, mode: str, max_bytes: int | None) -> Callable[..., Any]:
+def sparse_transform(
+    fun: Callable[..., Any], hessian: bool, mode: str, max_bytes: int | None, argnums: int | tuple[int, ...] = 0
+) -> Callable[..., Any]:
     """``jacobian(fun, sparse=True)`` / ``hessian(fun, sparse=True)``: pattern, colouring and
     compressed solve on every call (keep a `Sparsity` to pay the first two once)."""
 
     @functools.wraps(fun)
-    def sparse_derivative(x: Any) -> scipy.sparse.csr_matrix:
-        structure = Sparsity(fun, x, mode=mode, hessian=hessian, max_bytes=max_bytes)
+    def sparse_derivative(*args: Any) -> scipy.sparse.csr_matrix:
+        structure = Sparsity(fun, *args, argnums=argnums, mode=mode, hessian=hessian, max_bytes=max_bytes)
         return structure._solve(structure._tape)
 
     return sparse_derivative
