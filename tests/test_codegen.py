@@ -6,7 +6,7 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.codegen import BranchFlipped, Straight, emit
+from lagrad.codegen import BranchFlipped, Straight, emit, interpreter
 
 
 def _run(program, *args, **options):
@@ -89,3 +89,40 @@ def test_a_branch_is_checked_where_its_variable_is_made():
         assert program.guards[flip.index] is True
     else:
         raise AssertionError("the flipped branch was not noticed")
+
+
+def test_the_interpreter_runs_what_emit_writes_bit_for_bit():
+    """Outputs that are an input, a constant, or the same variable twice (copied, as emit
+    copies them), a user's kernel returning a Python number, and slots reused."""
+    w = np.array([1.0, -2.0])
+
+    def f(x, s):
+        y = lnp.tanh(x) * s
+        z = y * 2.0 + lnp.exp(y)
+        return x, z, z, w, lnp.sum(z) * s, 1.5
+
+    x, s = np.array([0.3, -0.7]), np.float64(1.25)
+    program = lagrad.trace(f, x, s)
+    expected = emit(Straight(program)).function()(x, s)
+    got = interpreter(Straight(program))(x, s)
+    assert len(got) == len(expected) == 6
+    for a, b in zip(got, expected):
+        assert type(a) is type(b) and np.array_equal(a, b)
+    assert got[0] is x and got[1] is not got[2] and got[3] is not w
+
+
+def test_the_interpreter_checks_branches_on_inputs_and_on_variables():
+    def f(x, y):
+        a = x * 2.0 if x > 0 else x * 3.0  # a branch on an input
+        return a * y if lnp.sum(a * y) > 0 else a - y
+
+    program = lagrad.trace(f, np.float64(1.0), np.ones(2))
+    run = interpreter(Straight(program))
+    assert run(np.float64(2.0), np.ones(2))[0].tolist() == [4.0, 4.0]
+    for args in ((np.float64(-1.0), np.ones(2)), (np.float64(1.0), -np.ones(2))):
+        try:
+            run(*args)
+        except BranchFlipped as flip:
+            assert flip.index in program.guards
+        else:
+            raise AssertionError("the flipped branch was not noticed")
