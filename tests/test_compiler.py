@@ -278,13 +278,19 @@ def test_generated_source_is_straight_line_with_locals() -> None:
 
 def test_pruning_and_buffer_reuse_change_no_bit() -> None:
     f, x = SAMPLE["softmax"]
-    results = [
-        lagrad.compile(lagrad.value_and_grad(f), prune=prune, reuse_buffers=reuse)(x)
-        for prune in (True, False)
-        for reuse in (True, False)
-    ]
+    results = []
+    for prune in (True, False):
+        for reuse in (True, False):
+            g = lagrad.compile(lagrad.value_and_grad(f), prune=prune, reuse_buffers=reuse, interpret=0)
+            results += [g(x), g(x)]  # traced, then generated
     for r in results:
         _same(r, lagrad.value_and_grad(f)(x))
+    for prune in (["repeated"], ["ones"], ["dead"]):
+        g = lagrad.compile(lagrad.value_and_grad(f), prune=prune, interpret=0)
+        g(x)
+        _same(g(x), lagrad.value_and_grad(f)(x))
+    with pytest.raises(ValueError, match=r"prune names \['dead_code'\]; the simplifications are"):
+        lagrad.compile(f, prune=["dead_code"])
 
 
 def test_a_python_float_is_promoted_as_when_traced() -> None:

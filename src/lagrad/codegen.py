@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import operator as op
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -69,12 +69,34 @@ def _key(value: Any) -> Any:
     return ("id", id(value))
 
 
+#: The simplifications `Straight` makes, each of which may be switched off alone (`prune=`).
+PASSES = frozenset({"repeated", "ones", "dead"})
+
+
+def passes(prune: bool | Collection[str]) -> frozenset[str]:
+    """The simplifications `prune` asks for: all (True), none (False) or those named."""
+    if prune is True or prune is False:
+        return PASSES if prune else frozenset()
+    chosen = frozenset(prune)
+    if not chosen <= PASSES:
+        raise ValueError(
+            f"lagrad.compile: prune names {sorted(chosen - PASSES)}; the simplifications are "
+            f"{sorted(PASSES)} (or True for all, False for none)"
+        )
+    return chosen
+
+
 class Straight:
     """A Program's equations simplified for straight-line code: `statements` (the equations
     kept, in order), `alias` (variable -> the earlier variable it equals), `outputs` and
-    `guards` in the kept variables' terms."""
+    `guards` in the kept variables' terms. `prune` chooses the simplifications: "repeated"
+    (an equation equal to an earlier one is a name for it, so no elementwise chain is computed
+    twice), "ones" (``x * 1``, ``x ** 1`` and ``(-x) * c`` folded), "dead" (equations that reach
+    no output and no branch dropped); True for all."""
 
-    def __init__(self, program: Program, *, prune: bool = True) -> None:
+    def __init__(self, program: Program, *, prune: bool | Collection[str] = True) -> None:
+        chosen = passes(prune)
+        repeated, ones, dead = "repeated" in chosen, "ones" in chosen, "dead" in chosen
         self.program = program
         alias: dict[int, int] = {}
         seen: dict[Any, int] = {}
@@ -85,7 +107,7 @@ class Straight:
             args = eq.args
             if not alias.keys().isdisjoint(args):
                 args = tuple([alias.get(a, a) for a in args])
-            if prune:
+            if ones:
                 name = eq.primitive.name
                 if name in special:
                     if name == "negative":
@@ -99,6 +121,7 @@ class Straight:
                         if same is not None:
                             alias[eq.out] = same
                             continue
+            if repeated:
                 constants = eq.constants
                 if not constants_plain(constants):  # floats by repr, arrays by identity
                     constants = tuple(map(_key, constants))
@@ -114,7 +137,7 @@ class Straight:
         self.alias = alias
         self.outputs = [o if isinstance(o, Constant) else alias.get(o, o) for o in program.outputs]
         self.guards = {alias.get(i, i): (i, v) for i, v in program.guards.items()}
-        if prune:  # drop what reaches no output and no branch
+        if dead:  # drop what reaches no output and no branch
             needed = {o for o in self.outputs if not isinstance(o, Constant)} | set(self.guards)
             live = []
             for eq, args in reversed(kept):

@@ -22,12 +22,12 @@ import gc
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
 
-from .codegen import BranchFlipped, Source, Straight, emit, interpreter
+from .codegen import BranchFlipped, Source, Straight, emit, interpreter, passes
 from .core import Trace, Var
 from .core.program import Program
 from .tree import tree_flatten
@@ -51,7 +51,7 @@ class Variant:
     __slots__ = ("program", "reason", "signature", "seconds", "options", "interpret", "entry", "straight",
                  "source", "function", "tier", "runs", "lock")  # fmt: skip
 
-    def __init__(self, program: Program, reason: str, signature: str, seconds: float, options: dict[str, bool],
+    def __init__(self, program: Program, reason: str, signature: str, seconds: float, options: dict[str, Any],
                  interpret: int, entry: dict[str, Any]) -> None:  # fmt: skip
         self.program = program
         self.reason = reason
@@ -134,7 +134,7 @@ def _static_key(leaf: Any, who: str) -> Any:
 class Compiled:
     """A compiled function: call it as the function; see `cache_info()` and `source()`."""
 
-    def __init__(self, fun: Fun, static_argnums: Sequence[int], maxsize: int, reuse_buffers: bool, prune: bool,
+    def __init__(self, fun: Fun, static_argnums: Sequence[int], maxsize: int, reuse_buffers: bool, prune: Any,
                  interpret: int) -> None:  # fmt: skip
         self.fun = fun
         self.static_argnums = tuple(static_argnums)
@@ -360,7 +360,7 @@ def _has_nan(outputs: Sequence[Any]) -> bool:
 
 def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it does)
     fun: Fun, static_argnums: int | Sequence[int] = (), *, maxsize: int = 64, reuse_buffers: bool = True,
-    prune: bool = True, interpret: int = 10,
+    prune: bool | Collection[str] = True, interpret: int = 10,
 ) -> Compiled:  # fmt: skip
     """`fun` (a plain function or any lagrad transform of one), traced on its first call per
     input signature and replayed as generated Python source afterwards.
@@ -378,7 +378,8 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     (a derivative of the compiled function), `fun` runs eagerly. Where NaN shows in the
     results, the call is answered eagerly too, so lagrad's zero-means-zero masking is the
     same as without compile. `reuse_buffers` writes elementwise results into the buffers
-    of intermediates at their last use (``out=``); `prune` drops repeated and dead equations.
+    of intermediates at their last use (``out=``); `prune` drops repeated and dead equations
+    and folds products with ones (True; or name the ones wanted: "repeated", "ones", "dead").
 
     The first call per signature answers from the trace; the next `interpret` calls run the
     simplified statements through an interpreter (cheap to build: no source to compile), and
@@ -392,6 +393,7 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
         raise TypeError(f"lagrad.compile: static_argnums must be an int or a tuple of ints, not {static_argnums!r}")
     if not isinstance(maxsize, int) or maxsize < 1:
         raise ValueError(f"lagrad.compile: maxsize must be a positive int, not {maxsize!r}")
+    passes(prune)  # an unknown name is refused here, not at the first replay
     if not isinstance(interpret, int) or interpret < 0:
         raise ValueError(f"lagrad.compile: interpret must be a count of calls (an int >= 0), not {interpret!r}")
     return Compiled(fun, nums, maxsize, reuse_buffers, prune, interpret)
