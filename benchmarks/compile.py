@@ -11,9 +11,10 @@ process, interleaved round by round in a shuffled order (a cheap cell once untim
 collector run before each timed call), and the best time of each is kept; BLAS on one thread.
 `lagrad compiled` is the compiled tier (`interpret=0`), `lagrad interpreted` the tier before it.
 The start-up of a fresh `lagrad.compile`, each step divided by one eager gradient (its best
-time): the first call (the trace, which answers it), the second (simplify the Program, build
-the interpreter, run it), the call that compiles (write the source, Python's `compile()`, run
-it), and what the first call cost when it did all of these at once (their sum, less one run).
+time): the first call (the trace, which answers it), the second (build the interpreter of the
+live equations, run it), the call that compiles (simplify the Program, write the source,
+Python's `compile()`, run it), and what the first call cost when it did all of these at once
+(their sum, less two runs).
 """
 
 from __future__ import annotations
@@ -207,8 +208,8 @@ def main() -> None:
         eager = best["lagrad eager"]
         for label, t in (
             ("first call (trace) ÷ one eager gradient", first),
-            ("second call (simplify, build the interpreter, run) ÷ eager", second),
-            ("the call that compiles (write, compile(), run) ÷ eager", compiling),
+            ("second call (build the interpreter, run it) ÷ eager", second),
+            ("the call that compiles (simplify, write, compile(), run) ÷ eager", compiling),
             ("all at once on the first call, as before tiers ÷ eager", first + second + compiling - 2 * after),
         ):
             target = " (target ≤ 3×)" if label.startswith("first") or label.startswith("all") else ""

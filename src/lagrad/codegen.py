@@ -140,10 +140,11 @@ class Straight:
         if dead:  # drop what reaches no output and no branch
             needed = {o for o in self.outputs if not isinstance(o, Constant)} | set(self.guards)
             live = []
-            for eq, args in reversed(kept):
-                if eq.out in needed:
-                    live.append((eq, args))
-                    needed.update(a for a in args if a >= 0)
+            add = needed.update  # -1 (a constant) among the arguments is no variable: harmless
+            for statement in reversed(kept):
+                if statement[0].out in needed:
+                    live.append(statement)
+                    add(statement[1])
             kept = live[::-1]
         self.statements = kept
 
@@ -407,6 +408,10 @@ def _check(index: int, recorded: Any) -> Callable[[Any], None]:
     return check
 
 
+def _no_arguments(env: list[Any]) -> tuple[()]:
+    return ()
+
+
 def _kernel(eq: Equation) -> Callable[..., Any]:
     """The function a statement calls: what `Emitter.call` writes, as a callable."""
     prim, kernel = eq.primitive, eq.primitive.kernel
@@ -423,61 +428,63 @@ def _kernel(eq: Equation) -> Callable[..., Any]:
 def interpreter(straight: Straight) -> Callable[..., tuple[Any, ...]]:
     """A function of the program's inputs that runs the simplified statements one by one, as
     the source `emit` writes does (the same kernels on the same values, so the same bits), with
-    no source to compile: building it costs a small fraction of Python's `compile()` of that
-    source, running it about a microsecond more per statement.
+    no source to compile: building it costs a fraction of Python's `compile()` of that source,
+    running it a little more per statement.
 
-    Values live in one list: the inputs, then the constants, then slots given to a later
-    variable after their variable's last use (so an intermediate is freed when it dies)."""
+    Values live in one list: the inputs, a scratch slot (where a branch check's None goes),
+    working slots given to a later variable after their variable's last use (so an
+    intermediate is freed when it dies), and the constants at the end (negative indices, so the
+    list is laid out in one pass)."""
     program = straight.program
     n_inputs = program.n_inputs
-    template: list[Any] = [None] * n_inputs
+    constants: list[Any] = []
     constant_slot: dict[int, int] = {}
-    keep: list[Any] = []  # the constants, alive as long as the function
-
-    def constant(value: Any) -> int:
-        slot = constant_slot.get(id(value))
-        if slot is None:
-            slot = constant_slot[id(value)] = len(template)
-            template.append(value)
-            keep.append(value)
-        return slot
-
     last_use: dict[int, int] = {}
     for s, (_, args) in enumerate(straight.statements):
         for a in args:
-            if a >= 0:
-                last_use[a] = s
+            last_use[a] = s
     outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
     slot: dict[int, int] = {i: i for i in range(n_inputs)}
-    entries = []  # (eq, argument slots, result slot) before the working slots are placed
+    scratch = n_inputs
     free: list[int] = []
-    n_work = 0
+    n_slots = n_inputs + 1
+    guards = straight.guards
+    code = []
     for s, (eq, args) in enumerate(straight.statements):
-        ins = tuple(slot[a] if a >= 0 else constant(eq.constants[p]) for p, a in enumerate(args))
-        for a in dict.fromkeys(args):
-            if a >= n_inputs and last_use[a] == s and a not in outputs:
+        if -1 in args:
+            ins = []
+            for p, a in enumerate(args):
+                if a >= 0:
+                    ins.append(slot[a])
+                    continue
+                value = eq.constants[p]
+                at = constant_slot.get(id(value))
+                if at is None:
+                    constants.append(value)
+                    at = constant_slot[id(value)] = -len(constants)
+                ins.append(at)
+        else:
+            ins = [slot[a] for a in args]
+        for a in args:
+            if a >= n_inputs and last_use[a] == s and a in slot and a not in outputs:
                 free.append(slot.pop(a))
         if free:
             out = free.pop()
         else:
-            out = -1 - n_work  # a working slot, placed after the constants below
-            n_work += 1
-        slot[eq.out] = out
-        entries.append((eq, ins, out))
-        if eq.out not in last_use and eq.out not in outputs:
-            free.append(slot.pop(eq.out))
-    base = len(template)
-    place = lambda i: i if i >= 0 else base - 1 - i  # noqa: E731
-    scratch = base + n_work  # where a check's None goes
-    template.extend([None] * (n_work + 1))
-    code = []
-    for eq, ins, out in entries:
-        ins = tuple(map(place, ins))
-        get = op.itemgetter(*ins) if ins else (lambda env: ())
-        code.append((_kernel(eq), get, place(out), len(ins) != 1))
-        if eq.out in straight.guards:
-            code.append((_check(*straight.guards[eq.out]), op.itemgetter(place(out)), scratch, False))
-    input_checks = [(i, _check(*straight.guards[i])) for i in range(n_inputs) if i in straight.guards]
+            out = n_slots
+            n_slots += 1
+        n_ins = len(ins)
+        get = op.itemgetter(*ins) if n_ins else _no_arguments
+        code.append((_kernel(eq), get, out, n_ins != 1))
+        o = eq.out
+        if o in guards:
+            code.append((_check(*guards[o]), op.itemgetter(out), scratch, False))
+        if o in outputs or o in last_use:
+            slot[o] = out
+        else:
+            free.append(out)  # used by no later statement
+    template: list[Any] = [None] * n_slots + constants[::-1]
+    input_checks = [(i, _check(*guards[i])) for i in range(n_inputs) if i in guards]
     results: list[tuple[str, Any]] = []
     returned: set[int] = set()
     for o in straight.outputs:
@@ -485,7 +492,7 @@ def interpreter(straight: Straight) -> Callable[..., tuple[Any, ...]]:
             results.append(("copy" if isinstance(o.value, np.ndarray) else "value", o.value))
         else:
             copy = o in returned and bool(program.shape(o))
-            results.append(("copy_slot" if copy else "slot", place(slot[o])))
+            results.append(("copy_slot" if copy else "slot", slot[o]))
             returned.add(o)
 
     def interpreted(*inputs: Any) -> tuple[Any, ...]:
@@ -500,5 +507,4 @@ def interpreter(straight: Straight) -> Callable[..., tuple[Any, ...]]:
             for how, x in results
         )
 
-    interpreted.constants = keep  # type: ignore[attr-defined]
     return interpreted

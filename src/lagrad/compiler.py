@@ -10,8 +10,8 @@ is traced again on those inputs (a second variant, kept beside the first).
 
 The work is spread over the calls, in tiers, so that a signature called once or a few times
 never pays Python's `compile()` of a long function (tens of microseconds per statement, more
-than the trace): the first call answers from the trace itself; the first replay simplifies
-the Program and builds `codegen.interpreter` (the statements as a list of kernels and slots);
+than the trace): the first call answers from the trace itself; the first replay builds
+`codegen.interpreter` of the Program's live equations (a list of kernels and slots);
 after `interpret` interpreted calls the source is written and compiled, and runs from then on.
 """
 
@@ -80,11 +80,10 @@ class Variant:
 
     def _advance(self) -> None:
         start = time.perf_counter()
-        if self.straight is None:
-            self.straight = Straight(self.program, prune=self.options["prune"])
-            self.entry["statements"] = len(self.straight.statements)
         if self.function is None and self.interpret > 0:
-            self.function, self.tier = interpreter(self.straight), "interpreted"
+            # only dead equations dropped: the other simplifications cost more per equation than
+            # the few interpreted calls save
+            self.function, self.tier = interpreter(Straight(self.program, prune={"dead"})), "interpreted"
         else:
             self.function, self.tier = self.compiled_source().function(), "compiled"
         self.runs = 0
@@ -94,6 +93,7 @@ class Variant:
     def compiled_source(self) -> Source:
         if self.straight is None:
             self.straight = Straight(self.program, prune=self.options["prune"])
+            self.entry["statements"] = len(self.straight.statements)
         if self.source is None:
             self.source = emit(self.straight, reuse_buffers=self.options["reuse_buffers"])
         return self.source
@@ -382,7 +382,7 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     and folds products with ones (True; or name the ones wanted: "repeated", "ones", "dead").
 
     The first call per signature answers from the trace; the next `interpret` calls run the
-    simplified statements through an interpreter (cheap to build: no source to compile), and
+    recorded equations through an interpreter (cheap to build: no source to compile), and
     the call after them writes and compiles the source, which runs from then on. `interpret=0`
     compiles on the first replay. All tiers give the same bits.
     """
