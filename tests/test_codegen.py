@@ -126,3 +126,28 @@ def test_the_interpreter_checks_branches_on_inputs_and_on_variables():
             assert flip.index in program.guards
         else:
             raise AssertionError("the flipped branch was not noticed")
+
+
+def test_data_movement_and_reductions_are_written_as_numpy_calls_bit_for_bit():
+    c = np.array([[0.5, -1.0, 2.0]])
+
+    def f(x):
+        y = lnp.concatenate([x, c, x[::-1] * 2.0], axis=0)  # a constant among the arrays
+        a = y[1:, ::2] + y[[0, 2, 2, 4]][:, :2] + y[-1, 1]  # basic, fancy and integer indices
+        b = lnp.reshape(y, (15,))[None, 3:6].T  # reshape, a 1-tuple index, transpose
+        m = lnp.max(y, axis=1, keepdims=True) - lnp.min(y, axis=0) + lnp.mean(y, axis=(0, 1))
+        w = (y > 0).astype(np.float64) * lnp.broadcast_to(b[:, 0], (5, 3))
+        return lnp.sum(a) + lnp.sum(b) + lnp.sum(m) + lnp.sum(w)
+
+    x = np.array([[0.3, -0.2, 0.9], [1.1, 0.4, -0.7]])
+    program = lagrad.trace(lagrad.value_and_grad(f), x)
+    text = emit(Straight(program)).text
+    for spelled in ("np.concatenate((", "[1:, ::2]", "[None, 3:6]", "np.transpose(", "np.reshape(", "np.maximum.reduce(",
+                    "np.minimum.reduce(", "np.mean(", ".astype(", "np.broadcast_to("):  # fmt: skip
+        assert spelled in text, spelled
+    for kernel in ("getitem_", "reshape_", "transpose_", "concatenate_", "max_", "mean_", "astype_"):
+        assert kernel not in text, kernel
+    got = _run(program, x)
+    value, g = lagrad.value_and_grad(f)(x)
+    assert got[0] == value and np.array_equal(got[1], g)
+    lagrad.testing.check_grads(f, x, modes=("rev",), order=1)  # and that gradient is right

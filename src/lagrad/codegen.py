@@ -298,27 +298,70 @@ def _elementwise_ufunc(eq: Equation) -> bool:
     return prim.elementwise and isinstance(prim.impl, np.ufunc) and prim.impl.nout == 1 and not eq.params
 
 
-def _direct(program: Program, eq: Equation, args: tuple[int, ...], names: list[str]) -> str | None:
+def _direct(program: Program, eq: Equation, args: tuple[int, ...], names: list[str], emitter: Emitter) -> str | None:
     """The NumPy operations a kernel performs, written out where its Python layer costs as much
-    as the operation on small arrays (a sum of a float array is ``add.reduce``; a roll of a
-    vector by a constant shift is two slices joined, as `lagrad.numpy.roll`'s kernel does)."""
-    name = eq.primitive.name
+    as the operation on small arrays: the same NumPy calls on the same values, so the same
+    bits. A sum or max of a float array is ``add.reduce`` / ``maximum.reduce`` (what NumPy's
+    sum and max call for an ndarray); a roll of a vector by a constant shift is two slices
+    joined, as `lagrad.numpy.roll`'s kernel does; getitem, reshape, transpose, broadcast_to,
+    concatenate, mean and astype call what their kernels call, without the kernel's layer."""
+    name, params = eq.primitive.name, eq.params
+    if name == "concatenate" and set(params) == {"axis"} and _literal(params["axis"]) is not None:
+        return f"np.concatenate(({', '.join(names)},), {_literal(params['axis'])})"
     if len(args) != 1 or args[0] < 0:
         return None
+    x = names[0]
+    if name == "getitem" and set(params) == {"index"}:
+        index = params["index"].fill(())
+        return f"{x}[{_index_text(index) or emitter.bind(index, 'index')}]"
+    if name in ("reshape", "broadcast_to") and set(params) == {"shape"} and _literal(params["shape"]) is not None:
+        return f"np.{name}({x}, {_literal(params['shape'])})"
+    if name == "transpose" and set(params) == {"axes"} and _literal(params["axes"]) is not None:
+        return f"np.transpose({x}, {_literal(params['axes'])})"
     shape, dtype = program.shape(args[0]), program.dtype(args[0])
-    if is_parts_shape(shape) or not shape or np.dtype(dtype).kind not in "fc":
+    if is_parts_shape(shape) or not shape:  # an array for sure (a 0-d value may be a NumPy scalar)
         return None
-    if name == "sum" and set(eq.params) == {"axis", "keepdims"}:
-        axis, keepdims = _literal(eq.params["axis"]), _literal(eq.params["keepdims"])
+    if name == "astype" and set(params) == {"dtype"}:
+        return f"{x}.astype({emitter.bind(params['dtype'], 'dtype')})"
+    if np.dtype(dtype).kind not in "fc":
+        return None
+    if name in ("sum", "max", "min", "mean") and set(params) == {"axis", "keepdims"}:
+        axis, keepdims = _literal(params["axis"]), _literal(params["keepdims"])
         if axis is not None and keepdims is not None:
-            return f"np.add.reduce({names[0]}, axis={axis}, keepdims={keepdims})"
-    shift = eq.params.get("shift")
-    if name == "roll" and len(shape) == 1 and eq.params.get("axis") in (None, 0) and type(shift) is int:
+            if name == "mean":
+                return f"np.mean({x}, axis={axis}, keepdims={keepdims})"
+            reduce = {"sum": "add", "max": "maximum", "min": "minimum"}[name]
+            return f"np.{reduce}.reduce({x}, axis={axis}, keepdims={keepdims})"
+    shift = params.get("shift")
+    if name == "roll" and len(shape) == 1 and params.get("axis") in (None, 0) and type(shift) is int:
         n = shape[0]
-        k = eq.params["shift"] % n if n else 0
+        k = shift % n if n else 0
         if k:
-            return f"np.concatenate(({names[0]}[{n - k}:], {names[0]}[:{n - k}]))"
+            return f"np.concatenate(({x}[{n - k}:], {x}[:{n - k}]))"
     return None
+
+
+def _index_text(index: Any) -> str | None:
+    """A basic index (ints, slices, None, Ellipsis) as Python's subscript text, else None."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice):
+            if not all(v is None or type(v) is int for v in (p.start, p.stop, p.step)):
+                return None
+            bits = ["" if v is None else repr(v) for v in (p.start, p.stop, p.step)]
+            out.append(":".join(bits[:2]) if p.step is None else ":".join(bits))
+        elif p is None:
+            out.append("None")
+        elif p is Ellipsis:
+            out.append("...")
+        elif type(p) is int:
+            out.append(repr(p))
+        else:
+            return None
+    if not isinstance(index, tuple):
+        return out[0]
+    return "()" if not out else out[0] + "," if len(out) == 1 else ", ".join(out)
 
 
 def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compiled") -> Source:
@@ -364,7 +407,7 @@ def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compile
             target = slot[eq.out] = slot.pop(out)
         else:
             target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
-        text = _direct(program, eq, args, names) if out is None else None
+        text = _direct(program, eq, args, names, emitter) if out is None else None
         lines.append(f"    {target} = {text or emitter.call(eq, names, None if out is None else target)}")
         if eq.out in straight.guards:
             lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .adjoint.operators import operator
-from .codegen import INFIX, PREFIX, _literal
+from .codegen import INFIX, PREFIX, _index_text, _literal
 from .core import Trace
 from .core.program import Aval, Constant, Equation, Program
 from .transforms import _argnums, _scalar_output, _trace
@@ -133,26 +133,6 @@ def _equal(a: Any, b: Any) -> bool:
         return False
     a, b = np.asarray(a), np.asarray(b)
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
-
-
-def _index_text(index: Any) -> str | None:
-    parts = index if isinstance(index, tuple) else (index,)
-    out = []
-    for p in parts:
-        if isinstance(p, slice):
-            bits = ["" if v is None else repr(int(v)) for v in (p.start, p.stop, p.step)]
-            out.append(":".join(bits[:2]) if p.step is None else ":".join(bits))
-        elif p is None:
-            out.append("None")
-        elif p is Ellipsis:
-            out.append("...")
-        elif isinstance(p, (int, np.integer)) and not isinstance(p, bool):
-            out.append(repr(int(p)))
-        else:
-            return None
-    if not isinstance(index, tuple):
-        return out[0]
-    return "()" if not out else out[0] + "," if len(out) == 1 else ", ".join(out)
 
 
 def _run(program: Program, leaves: list[Any]) -> list[Any]:
