@@ -104,7 +104,8 @@ def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[
             ("compiled, repeated equations kept", {"prune": every - {"repeated"}}),
             ("compiled, products with ones kept", {"prune": every - {"ones"}}),
             ("compiled, dead equations kept", {"prune": every - {"dead"}}),
-            ("compiled, none of these", {"reuse_buffers": False, "prune": False}),
+            ("compiled, float64 scalars kept as NumPy's", {"python_scalars": False}),
+            ("compiled, none of these", {"reuse_buffers": False, "prune": False, "python_scalars": False}),
         ):
             variant = lagrad.compile(lagrad.grad(f, nums), interpret=0, **options)
             out[label] = lambda variant=variant, args=args: variant(*args)

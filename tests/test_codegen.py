@@ -152,3 +152,30 @@ def test_data_movement_and_reductions_are_written_as_numpy_calls_bit_for_bit():
     value, g = lagrad.value_and_grad(f)(x)
     assert got[0] == value and np.array_equal(got[1], g)
     check_grads(f, x, modes=("rev",), order=1)  # and that gradient is right
+
+
+def test_float64_scalars_held_as_python_floats_give_the_same_bits_and_types():
+    """Only where NumPy would give the same dtype and bits: a float64 scalar meeting a float32
+    array stays float64 (a Python float is weak in NumPy's promotion); division (which raises
+    on zero in Python) and a comparison read as a value keep NumPy scalars."""
+    x32 = np.array([1.5, -2.0], dtype=np.float32)
+
+    def f(a, b, u):
+        c = a * b - 3.0 * a + (-b)  # Python arithmetic
+        s = lnp.sin(c) * c + 2**60  # a ufunc's result, an int float64 holds only roughly
+        d = s / (a - a)  # division by zero: inf, not ZeroDivisionError
+        m = (a < b) + (b < a)  # booleans read as values: NumPy's addition, not Python's
+        return c, s, d, m, u * a, a * b + 1.0 if c > 0 else a - b  # a float32 array times a
+
+    for a, b in ((np.float64(0.7), np.float64(-1.3)), (np.float64(np.inf), np.float64(-0.0))):
+        with np.errstate(all="ignore"):
+            program = lagrad.trace(f, a, b, x32)
+            expected = program(a, b, x32)
+            got = emit(Straight(program)).function()(a, b, x32)
+        for g, e in zip(got, expected):
+            assert type(g) is type(e) and np.asarray(g).dtype == np.asarray(e).dtype
+            assert np.array_equal(g, e, equal_nan=True) and np.signbit(g).tolist() == np.signbit(e).tolist()
+    text = emit(Straight(program)).text
+    assert "z1 = float(z1)" not in text  # a is read by the float32 product and a comparison's value
+    assert "float(np.sin(" in text and "np.float64(" in text
+    assert "float(" not in emit(Straight(program), python_scalars=False).text

@@ -118,9 +118,9 @@ def _branchy(a, b):
     return x
 
 
-@pytest.mark.parametrize("interpret", [0, 10])
-def test_a_flipped_branch_traces_again_and_stays_correct(interpret: int) -> None:
-    g = lagrad.compile(lagrad.grad(_branchy, (0, 1)), interpret=interpret)
+@pytest.mark.parametrize("interpret, python_scalars", [(0, True), (0, False), (10, True)])
+def test_a_flipped_branch_traces_again_and_stays_correct(interpret: int, python_scalars: bool) -> None:
+    g = lagrad.compile(lagrad.grad(_branchy, (0, 1)), interpret=interpret, python_scalars=python_scalars)
     for a in (3.7, 1.7, 3.7, 2.9, 1.7):
         _same(g(a, 0.3), lagrad.grad(_branchy, (0, 1))(a, 0.3))
     info = g.cache_info()

@@ -364,12 +364,89 @@ def _index_text(index: Any) -> str | None:
     return "()" if not out else out[0] + "," if len(out) == 1 else ", ".join(out)
 
 
-def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compiled") -> Source:
+#: Python float operations that give float64's bits and never raise (division does, by zero).
+PYTHON_FLOAT_OPS = frozenset({op.add, op.sub, op.mul, op.neg, op.pos})
+COMPARISONS = frozenset({op.lt, op.le, op.gt, op.ge, op.eq, op.ne})
+_F64 = np.dtype(np.float64)
+
+
+def _is_f64(dtype: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype == _F64
+
+
+def _float64_operands(program: Program, eq: Equation, args: tuple[int, ...]) -> bool:
+    """Whether every operand is float64 or a Python number float64 represents exactly: then a
+    Python float in place of a NumPy float64 scalar changes neither the result's dtype (NumPy
+    takes a Python float as weak, a float64 as strong) nor its bits."""
+    for p, a in enumerate(args):
+        if a >= 0:
+            if not _is_f64(program.dtype(a)):
+                return False
+            continue
+        c = eq.constants[p]
+        if type(c) is float or (type(c) is int and abs(c) <= 2**53):
+            continue
+        if not (isinstance(c, (np.ndarray, np.generic)) and _is_f64(c.dtype)):
+            return False
+    return True
+
+
+def python_floats(straight: Straight) -> set[int]:
+    """The float64 scalar variables the generated code may hold as Python floats: those every
+    statement reading them takes as it takes a float64 (arithmetic of PYTHON_FLOAT_OPS on
+    float64 operands, a NumPy ufunc on float64 operands, a comparison whose result only a
+    branch check reads). Python's arithmetic on floats costs a fraction of NumPy's on its
+    scalars, which dominates a scalar loop's generated code."""
+    program = straight.program
+    consumers: dict[int, list[tuple[Equation, tuple[int, ...]]]] = {}
+    for eq, args in straight.statements:
+        for a in set(args):
+            if a >= 0:
+                consumers.setdefault(a, []).append((eq, args))
+    read = set(consumers)
+    returned = {o for o in straight.outputs if not isinstance(o, Constant)}
+
+    def takes_python_float(eq: Equation, args: tuple[int, ...]) -> bool:
+        kernel = eq.primitive.kernel
+        if eq.params or not _float64_operands(program, eq, args):
+            return False
+        if kernel in PYTHON_FLOAT_OPS:
+            return _is_f64(eq.dtype) and eq.shape == ()
+        if kernel in COMPARISONS:
+            return eq.out not in read and eq.out not in returned  # a Python bool its branch check only reads
+        return isinstance(kernel, np.ufunc)
+
+    chosen = set()
+    candidates = [*range(program.n_inputs), *(eq.out for eq, _ in straight.statements)]
+    for v in candidates:
+        scalar = v in read and program.shape(v) == () and _is_f64(program.dtype(v))
+        if scalar and all(takes_python_float(eq, args) for eq, args in consumers.get(v, ())):
+            chosen.add(v)
+    return chosen
+
+
+def _natural_python_float(eq: Equation, args: tuple[int, ...], floats: set[int]) -> bool:
+    """Whether `eq`, written as Python arithmetic, gives a Python float by itself."""
+    if eq.params or eq.primitive.kernel not in PYTHON_FLOAT_OPS:
+        return False
+    for p, a in enumerate(args):
+        if a >= 0 and a not in floats:
+            return False
+        if a < 0 and type(eq.constants[p]) not in (int, float):
+            return False
+    return True
+
+
+def emit(
+    straight: Straight, *, reuse_buffers: bool = True, python_scalars: bool = True, name: str = "compiled"
+) -> Source:
     """The source of ``def name(z1, …, zm): …; return (outputs,)`` for a simplified program.
 
     The inputs keep their names z1 … zm; every other variable lives in a local `t<n>` that is
     given to a later variable after its last use, so an intermediate is freed as soon as it
-    is dead (as back-substitution drops each multiplier) and the function has few locals."""
+    is dead (as back-substitution drops each multiplier) and the function has few locals.
+    `python_scalars`: float64 scalars that only arithmetic reads are held as Python floats
+    (`python_floats`), made so where they are made and returned as float64."""
     program = straight.program
     emitter = Emitter()
     n_inputs = program.n_inputs
@@ -380,12 +457,14 @@ def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compile
             if a >= 0:
                 last_use[a] = s
     outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
+    floats = python_floats(straight) if python_scalars else set()
     owned: set[int] = set()  # variables holding a fresh array that only generated code refers to
     free: list[str] = []
     lines = [f"def {name}({', '.join(slot[i] for i in range(n_inputs))}):"]
     for i in range(n_inputs):
         if i in straight.guards:
             lines.append("    " + emitter.guard(slot[i], *straight.guards[i]))
+    lines.extend(f"    {slot[i]} = float({slot[i]})" for i in range(n_inputs) if i in floats)
     for s, (eq, args) in enumerate(straight.statements):
         names = [slot[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
         dying = [a for a in dict.fromkeys(args) if a >= n_inputs and last_use[a] == s and a not in outputs]
@@ -408,7 +487,13 @@ def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compile
         else:
             target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
         text = _direct(program, eq, args, names, emitter) if out is None else None
-        lines.append(f"    {target} = {text or emitter.call(eq, names, None if out is None else target)}")
+        text = text or emitter.call(eq, names, None if out is None else target)
+        natural = _natural_python_float(eq, args, floats)  # Python arithmetic on Python floats
+        if eq.out in floats and not natural:
+            text = f"float({text})"
+        elif natural and eq.out not in floats:
+            text = f"np.float64({text})"
+        lines.append(f"    {target} = {text}")
         if eq.out in straight.guards:
             lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
         if eq.out not in last_use and eq.out not in outputs:  # used by no later statement
@@ -419,6 +504,8 @@ def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compile
         if isinstance(o, Constant):
             c = emitter.bind(o.value, "constant")
             outs.append(f"{c}.copy()" if isinstance(o.value, np.ndarray) else c)
+        elif o in floats:
+            outs.append(f"np.float64({slot[o]})")
         else:
             outs.append(f"{slot[o]}.copy()" if o in returned and program.shape(o) else slot[o])
             returned.add(o)

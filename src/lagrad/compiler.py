@@ -95,7 +95,7 @@ class Variant:
             self.straight = Straight(self.program, prune=self.options["prune"])
             self.entry["statements"] = len(self.straight.statements)
         if self.source is None:
-            self.source = emit(self.straight, reuse_buffers=self.options["reuse_buffers"])
+            self.source = emit(self.straight, **{k: v for k, v in self.options.items() if k != "prune"})
         return self.source
 
 
@@ -135,13 +135,14 @@ class Compiled:
     """A compiled function: call it as the function; see `cache_info()` and `source()`."""
 
     def __init__(self, fun: Fun, static_argnums: Sequence[int], maxsize: int, reuse_buffers: bool, prune: Any,
-                 interpret: int) -> None:  # fmt: skip
+                 interpret: int, python_scalars: bool) -> None:  # fmt: skip
         self.fun = fun
         self.static_argnums = tuple(static_argnums)
         self.maxsize = maxsize
         self.reuse_buffers = reuse_buffers
         self.prune = prune
         self.interpret = interpret
+        self.python_scalars = python_scalars
         self._cache: OrderedDict[Any, list[Variant]] = OrderedDict()
         self._lock = threading.Lock()
         self._counts = {"hits": 0, "interpreted": 0, "compiled": 0, "traces": 0, "retraces": 0, "eager": 0}
@@ -269,7 +270,7 @@ class Compiled:
             return value
         seconds = time.perf_counter() - start
         entry = self._note(reason, "traced", program, seconds)
-        options = {"prune": self.prune, "reuse_buffers": self.reuse_buffers}
+        options = {"prune": self.prune, "reuse_buffers": self.reuse_buffers, "python_scalars": self.python_scalars}
         variant = Variant(program, reason, entry["signature"], seconds, options, self.interpret, entry)
         with self._lock:
             self._counts["retraces" if retrace else "traces"] += 1
@@ -360,7 +361,7 @@ def _has_nan(outputs: Sequence[Any]) -> bool:
 
 def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it does)
     fun: Fun, static_argnums: int | Sequence[int] = (), *, maxsize: int = 64, reuse_buffers: bool = True,
-    prune: bool | Collection[str] = True, interpret: int = 10,
+    prune: bool | Collection[str] = True, interpret: int = 10, python_scalars: bool = True,
 ) -> Compiled:  # fmt: skip
     """`fun` (a plain function or any lagrad transform of one), traced on its first call per
     input signature and replayed as generated Python source afterwards.
@@ -379,7 +380,9 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     results, the call is answered eagerly too, so lagrad's zero-means-zero masking is the
     same as without compile. `reuse_buffers` writes elementwise results into the buffers
     of intermediates at their last use (``out=``); `prune` drops repeated and dead equations
-    and folds products with ones (True; or name the ones wanted: "repeated", "ones", "dead").
+    and folds products with ones (True; or name the ones wanted: "repeated", "ones", "dead");
+    `python_scalars` holds float64 scalars that only arithmetic reads as Python floats (the
+    same bits, a fraction of the cost in a scalar loop).
 
     The first call per signature answers from the trace; the next `interpret` calls run the
     recorded equations through an interpreter (cheap to build: no source to compile), and
@@ -396,4 +399,4 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     passes(prune)  # an unknown name is refused here, not at the first replay
     if not isinstance(interpret, int) or interpret < 0:
         raise ValueError(f"lagrad.compile: interpret must be a count of calls (an int >= 0), not {interpret!r}")
-    return Compiled(fun, nums, maxsize, reuse_buffers, prune, interpret)
+    return Compiled(fun, nums, maxsize, reuse_buffers, prune, interpret, bool(python_scalars))
