@@ -419,8 +419,12 @@ def python_floats(straight: Straight) -> set[int]:
     chosen = set()
     candidates = [*range(program.n_inputs), *(eq.out for eq, _ in straight.statements)]
     for v in candidates:
-        scalar = v in read and program.shape(v) == () and _is_f64(program.dtype(v))
-        if scalar and all(takes_python_float(eq, args) for eq, args in consumers.get(v, ())):
+        if not (v in read and program.shape(v) == () and _is_f64(program.dtype(v))):
+            continue
+        readers = consumers[v]  # worth a conversion only where Python's arithmetic reads it
+        if any(eq.primitive.kernel in PYTHON_FLOAT_OPS for eq, _ in readers) and all(
+            takes_python_float(eq, args) for eq, args in readers
+        ):
             chosen.add(v)
     return chosen
 
