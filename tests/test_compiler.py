@@ -202,6 +202,7 @@ def test_the_tiers_trace_then_interpret_then_compile() -> None:
     info = g.cache_info()
     assert (info["traces"], info["interpreted"], info["compiled"]) == (1, 2, 2)
     assert info["variants"][0]["statements"] > 0 and "def compiled(z1):" in g.source(x)
+    assert info["variants"][0]["compiled seconds"] > 0 and info["variants"][0]["interpreted seconds"] > 0
     with pytest.raises(ValueError, match="interpret must be a count of calls"):
         lagrad.compile(f, interpret=-1)
 

@@ -88,7 +88,7 @@ class Variant:
             self.function, self.tier = self.compiled_source().function(), "compiled"
         self.runs = 0
         self.entry["tier"] = self.tier
-        self.entry[f"{self.tier} after seconds"] = time.perf_counter() - start
+        self.entry[f"{self.tier} seconds"] = time.perf_counter() - start  # to build this tier
 
     def compiled_source(self) -> Source:
         if self.straight is None:
@@ -305,12 +305,12 @@ class Compiled:
 
     def cache_info(self) -> dict[str, Any]:
         """Calls answered by a variant (`hits`: `interpreted` and `compiled`, the tier that
-        ran), first traces per signature (`traces`),
-        traces again after a branch went the other way (`retraces`), calls run eagerly
-        (`eager`: on traced values, or where NaN showed), the variants held (`size`, at most
-        `maxsize`), and per trace why it was made (`variants`: reason, outcome, signature,
-        equations recorded and statements generated, branches checked, seconds the trace took,
-        the tier its calls run in now and the seconds spent building each tier)."""
+        ran), first traces per signature (`traces`), traces again after a branch went the other
+        way (`retraces`), calls run eagerly (`eager`: on traced values, or where NaN showed), the
+        variants held (`size`, at most `maxsize`), and per trace why it was made (`variants`:
+        reason, outcome, signature, equations recorded and statements generated, branches
+        checked, seconds the trace took, the `tier` its calls run in now, and the seconds spent
+        building each tier: `interpreted seconds`, `compiled seconds`)."""
         with self._lock:
             size = sum(len(v) for v in self._cache.values())
             return {**self._counts, "size": size, "maxsize": self.maxsize, "variants": [dict(e) for e in self._log]}
