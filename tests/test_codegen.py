@@ -6,7 +6,8 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.codegen import BranchFlipped, Straight, emit
+from lagrad.codegen import BranchFlipped, Straight, emit, interpreter
+from lagrad.testing import check_grads
 
 
 def _run(program, *args, **options):
@@ -89,3 +90,92 @@ def test_a_branch_is_checked_where_its_variable_is_made():
         assert program.guards[flip.index] is True
     else:
         raise AssertionError("the flipped branch was not noticed")
+
+
+def test_the_interpreter_runs_what_emit_writes_bit_for_bit():
+    """Outputs that are an input, a constant, or the same variable twice (copied, as emit
+    copies them), a user's kernel returning a Python number, and slots reused."""
+    w = np.array([1.0, -2.0])
+
+    def f(x, s):
+        y = lnp.tanh(x) * s
+        z = y * 2.0 + lnp.exp(y)
+        return x, z, z, w, lnp.sum(z) * s, 1.5
+
+    x, s = np.array([0.3, -0.7]), np.float64(1.25)
+    program = lagrad.trace(f, x, s)
+    expected = emit(Straight(program)).function()(x, s)
+    got = interpreter(Straight(program))(x, s)
+    assert len(got) == len(expected) == 6
+    for a, b in zip(got, expected):
+        assert type(a) is type(b) and np.array_equal(a, b)
+    assert got[0] is x and got[1] is not got[2] and got[3] is not w
+
+
+def test_the_interpreter_checks_branches_on_inputs_and_on_variables():
+    def f(x, y):
+        a = x * 2.0 if x > 0 else x * 3.0  # a branch on an input
+        return a * y if lnp.sum(a * y) > 0 else a - y
+
+    program = lagrad.trace(f, np.float64(1.0), np.ones(2))
+    run = interpreter(Straight(program))
+    assert run(np.float64(2.0), np.ones(2))[0].tolist() == [4.0, 4.0]
+    for args in ((np.float64(-1.0), np.ones(2)), (np.float64(1.0), -np.ones(2))):
+        try:
+            run(*args)
+        except BranchFlipped as flip:
+            assert flip.index in program.guards
+        else:
+            raise AssertionError("the flipped branch was not noticed")
+
+
+def test_data_movement_and_reductions_are_written_as_numpy_calls_bit_for_bit():
+    c = np.array([[0.5, -1.0, 2.0]])
+
+    def f(x):
+        y = lnp.concatenate([x, c, x[::-1] * 2.0], axis=0)  # a constant among the arrays
+        a = y[1:, ::2] + y[[0, 2, 2, 4]][:, :2] + y[-1, 1]  # basic, fancy and integer indices
+        b = lnp.reshape(y, (15,))[None, 3:6].T  # reshape, a 1-tuple index, transpose
+        m = lnp.max(y, axis=1, keepdims=True) - lnp.min(y, axis=0) + lnp.mean(y, axis=(0, 1))
+        w = (y > 0).astype(np.float64) * lnp.broadcast_to(b[:, 0], (5, 3))
+        return lnp.sum(a) + lnp.sum(b) + lnp.sum(m) + lnp.sum(w)
+
+    x = np.array([[0.3, -0.2, 0.9], [1.1, 0.4, -0.7]])
+    program = lagrad.trace(lagrad.value_and_grad(f), x)
+    text = emit(Straight(program)).text
+    spelled_out = ["np.concatenate((", "[1:, ::2]", "[None, 3:6]", "np.transpose(", "np.reshape(", ".astype("]
+    for spelled in [*spelled_out, "np.maximum.reduce(", "np.minimum.reduce(", "np.mean(", "np.broadcast_to("]:
+        assert spelled in text, spelled
+    for kernel in ("getitem_", "reshape_", "transpose_", "concatenate_", "max_", "mean_", "astype_"):
+        assert kernel not in text, kernel
+    got = _run(program, x)
+    value, g = lagrad.value_and_grad(f)(x)
+    assert got[0] == value and np.array_equal(got[1], g)
+    check_grads(f, x, modes=("rev",), order=1)  # and that gradient is right
+
+
+def test_float64_scalars_held_as_python_floats_give_the_same_bits_and_types():
+    """Only where NumPy would give the same dtype and bits: a float64 scalar meeting a float32
+    array stays float64 (a Python float is weak in NumPy's promotion); division (which raises
+    on zero in Python) and a comparison read as a value keep NumPy scalars."""
+    x32 = np.array([1.5, -2.0], dtype=np.float32)
+
+    def f(a, b, u):
+        c = a * b - 3.0 * a + (-b)  # Python arithmetic
+        s = lnp.sin(c) * c + 2**60  # a ufunc's result, an int float64 holds only roughly
+        d = s / (a - a)  # division by zero: inf, not ZeroDivisionError
+        m = (a < b) + (b < a)  # booleans read as values: NumPy's addition, not Python's
+        return c, s, d, m, u * a, a * b + 1.0 if c > 0 else a - b  # a float32 array times a
+
+    for a, b in ((np.float64(0.7), np.float64(-1.3)), (np.float64(np.inf), np.float64(-0.0))):
+        with np.errstate(all="ignore"):
+            program = lagrad.trace(f, a, b, x32)
+            expected = program(a, b, x32)
+            got = emit(Straight(program)).function()(a, b, x32)
+        for g, e in zip(got, expected):
+            assert type(g) is type(e) and np.asarray(g).dtype == np.asarray(e).dtype
+            assert np.array_equal(g, e, equal_nan=True) and np.signbit(g).tolist() == np.signbit(e).tolist()
+    text = emit(Straight(program)).text
+    assert "z1 = float(z1)" not in text  # a is read by the float32 product and a comparison's value
+    assert "float(np.sin(" in text and "np.float64(" in text
+    assert "float(" not in emit(Straight(program), python_scalars=False).text

@@ -35,12 +35,14 @@ def test_random_programs_compiled_equal_eager(spec: Any) -> None:
     with np.errstate(all="ignore"):
         for transform in (lambda f: f, lagrad.value_and_grad):
             eager = transform(f)
-            compiled = lagrad.compile(transform(f))
-            first = compiled(inputs)
-            again = compiled(inputs)  # replayed by the generated code
-            _same(first, eager(inputs))
-            _same(again, eager(inputs))
-            assert compiled.cache_info()["hits"] == 1
+            compiled = lagrad.compile(transform(f), interpret=1)
+            first = compiled(inputs)  # answered by the trace
+            again = compiled(inputs)  # by the interpreter
+            third = compiled(inputs)  # by the generated source
+            for result in (first, again, third):
+                _same(result, eager(inputs))
+            info = compiled.cache_info()
+            assert info["hits"] == 2 and info["interpreted"] == 1 and info["compiled"] == 1
 
 
 # ----- a sample of the check_grads cases, through every transform -------------------------------
@@ -82,14 +84,15 @@ def test_check_grads_sample_compiled_equal_eager(name: str) -> None:
         lambda f: lagrad.jacobian(lambda x: f(x) * lnp.arange(1.0, 3.0), mode="fwd"),
         lagrad.hessian,
     ):
-        compiled = lagrad.compile(transform(f))
+        compiled = lagrad.compile(transform(f), interpret=1)
         compiled(x)
-        _same(compiled(x), transform(f)(x))
-        _same(compiled(x + 0.125), transform(f)(x + 0.125))  # new values, the same variant
-        assert compiled.cache_info()["traces"] == 1
+        _same(compiled(x), transform(f)(x))  # interpreted
+        _same(compiled(x + 0.125), transform(f)(x + 0.125))  # compiled: new values, the same variant
+        assert compiled.cache_info()["traces"] == 1 and compiled.cache_info()["compiled"] == 1
     v = rng.standard_normal(x.shape)
-    hvp = lagrad.compile(lagrad.hvp(f))
+    hvp = lagrad.compile(lagrad.hvp(f), interpret=1)
     hvp(x, v)
+    _same(hvp(x, v), lagrad.hvp(f)(x, v))
     _same(hvp(x, v), lagrad.hvp(f)(x, v))
 
 
@@ -115,8 +118,9 @@ def _branchy(a, b):
     return x
 
 
-def test_a_flipped_branch_traces_again_and_stays_correct() -> None:
-    g = lagrad.compile(lagrad.grad(_branchy, (0, 1)))
+@pytest.mark.parametrize("interpret, python_scalars", [(0, True), (0, False), (10, True)])
+def test_a_flipped_branch_traces_again_and_stays_correct(interpret: int, python_scalars: bool) -> None:
+    g = lagrad.compile(lagrad.grad(_branchy, (0, 1)), interpret=interpret, python_scalars=python_scalars)
     for a in (3.7, 1.7, 3.7, 2.9, 1.7):
         _same(g(a, 0.3), lagrad.grad(_branchy, (0, 1))(a, 0.3))
     info = g.cache_info()
@@ -164,7 +168,7 @@ def test_integer_and_static_arguments_are_part_of_the_key() -> None:
 
 def test_eight_threads_give_identical_results() -> None:
     f, x = SAMPLE["tanh_matmul"]
-    g = lagrad.compile(lagrad.value_and_grad(f))
+    g = lagrad.compile(lagrad.value_and_grad(f), interpret=5)  # the source is compiled while threads run
     inputs = [x * (1 + j / 8) for j in range(8)]
     expected = [lagrad.value_and_grad(f)(xi) for xi in inputs]
     results: list[Any] = [None] * 8
@@ -182,6 +186,25 @@ def test_eight_threads_give_identical_results() -> None:
     for j in range(8):
         for r in results[j]:
             _same(r, expected[j])
+    info = g.cache_info()
+    assert info["traces"] + info["retraces"] + info["hits"] == 160 and info["compiled"] > 0
+
+
+def test_the_tiers_trace_then_interpret_then_compile() -> None:
+    f = lambda x: lnp.sum(lnp.tanh(x) ** 2)
+    g = lagrad.compile(lagrad.grad(f), interpret=2)
+    x = rng.standard_normal(3)
+    tiers = []
+    for _ in range(5):
+        _same(g(x), lagrad.grad(f)(x))
+        tiers.append(g.cache_info()["variants"][0]["tier"])
+    assert tiers == [None, "interpreted", "interpreted", "compiled", "compiled"]
+    info = g.cache_info()
+    assert (info["traces"], info["interpreted"], info["compiled"]) == (1, 2, 2)
+    assert info["variants"][0]["statements"] > 0 and "def compiled(z1):" in g.source(x)
+    assert info["variants"][0]["compiled seconds"] > 0 and info["variants"][0]["interpreted seconds"] > 0
+    with pytest.raises(ValueError, match="interpret must be a count of calls"):
+        lagrad.compile(f, interpret=-1)
 
 
 # ----- what falls back to eager, and the errors ---------------------------------------------------
@@ -256,13 +279,19 @@ def test_generated_source_is_straight_line_with_locals() -> None:
 
 def test_pruning_and_buffer_reuse_change_no_bit() -> None:
     f, x = SAMPLE["softmax"]
-    results = [
-        lagrad.compile(lagrad.value_and_grad(f), prune=prune, reuse_buffers=reuse)(x)
-        for prune in (True, False)
-        for reuse in (True, False)
-    ]
+    results = []
+    for prune in (True, False):
+        for reuse in (True, False):
+            g = lagrad.compile(lagrad.value_and_grad(f), prune=prune, reuse_buffers=reuse, interpret=0)
+            results += [g(x), g(x)]  # traced, then generated
     for r in results:
         _same(r, lagrad.value_and_grad(f)(x))
+    for prune in (["repeated"], ["ones"], ["dead"]):
+        g = lagrad.compile(lagrad.value_and_grad(f), prune=prune, interpret=0)
+        g(x)
+        _same(g(x), lagrad.value_and_grad(f)(x))
+    with pytest.raises(ValueError, match=r"prune names \['dead_code'\]; the simplifications are"):
+        lagrad.compile(f, prune=["dead_code"])
 
 
 def test_a_python_float_is_promoted_as_when_traced() -> None:

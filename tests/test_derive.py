@@ -125,3 +125,25 @@ def test_loops_and_implicit_equations_are_refused_not_written_wrong():
         lagrad.derive(deq, w)
     with pytest.raises(NotImplementedError, match=r"lagrad\.derive: .* = loop"):
         lagrad.derive(looped, np.ones(3))
+
+
+def test_a_subexpression_used_twice_is_written_once():
+    """Named at its first use (``t<n> = …``): within one block product (sinc's rule reads
+    (πx)² four times), across block products (arctan2's two share their denominator), and a
+    forward equation's expression computed again by a rule is read from its variable."""
+    x, y = rng.standard_normal(4), rng.standard_normal(4) + 2.0
+    cases = [
+        (lambda x, y: lnp.sum(lnp.arctan2(x, y)), "(z1 ** 2) + (z2 ** 2)"),
+        (lambda x, y: lnp.sum(lnp.sinc(x) * y), "(3.141592653589793 * z1) ** 2"),
+        (lambda x, y: lnp.sum(lnp.tanh(x) ** 2 * y), "z3 ** 2"),
+    ]
+    for f, shared in cases:
+        text = lagrad.derive(f, x, y)
+        code = "\n".join(line.partition("  #")[0] for line in text.splitlines())  # not the user's lines
+        assert code.count(shared) == 1, text
+        value, grads = _run_with_numpy_alone(text, x, y)
+        expected_value, expected = lagrad.value_and_grad(f, (0, 1))(x, y)
+        assert value == expected_value and all(np.array_equal(g, e) for g, e in zip(grads, expected))
+    text = lagrad.derive(cases[0][0], x, y)
+    (name,) = [line.split(" = ")[0].strip() for line in text.splitlines() if line.strip().startswith("t")]
+    assert sum(1 for line in text.splitlines() if line.strip().startswith("lam_") and f"/ {name}" in line) == 2

@@ -5,17 +5,21 @@ earlier one, or a product with ones, becomes a name for that variable; equations
 no output and no branch are dropped) and `emit` writes them as the body of a function,
 each equation spelled with its primitive's kernel (Python's operator for arithmetic, the
 NumPy ufunc, or the kernel bound as a constant), with the recorded branches checked.
-`lagrad.compile` runs that source; `lagrad.derive` prints it.
+`interpreter` runs the same statements from a list of (kernel, argument slots, result slot)
+without writing source, for the calls before `lagrad.compile` has compiled it (Python's
+`compile()` of a long function costs more than tracing it); `lagrad.derive` prints the source.
 """
 
 from __future__ import annotations
 
+import functools
 import operator as op
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
 
-from .core.program import Constant, Equation, Parts, Program, is_parts_shape, new_equation
+from .core.program import Constant, Equation, Parts, Program, is_parts_shape, new_equation, size_of
 from .numpy._register import ArrayPrimitive
 
 #: Kernels spelled as Python's operators (bit for bit what the kernel computes).
@@ -65,48 +69,93 @@ def _key(value: Any) -> Any:
     return ("id", id(value))
 
 
+#: The simplifications `Straight` makes, each of which may be switched off alone (`prune=`).
+PASSES = frozenset({"repeated", "ones", "dead"})
+
+
+def passes(prune: bool | Collection[str]) -> frozenset[str]:
+    """The simplifications `prune` asks for: all (True), none (False) or those named."""
+    if prune is True or prune is False:
+        return PASSES if prune else frozenset()
+    chosen = frozenset(prune)
+    if not chosen <= PASSES:
+        raise ValueError(
+            f"lagrad.compile: prune names {sorted(chosen - PASSES)}; the simplifications are "
+            f"{sorted(PASSES)} (or True for all, False for none)"
+        )
+    return chosen
+
+
 class Straight:
     """A Program's equations simplified for straight-line code: `statements` (the equations
     kept, in order), `alias` (variable -> the earlier variable it equals), `outputs` and
-    `guards` in the kept variables' terms."""
+    `guards` in the kept variables' terms. `prune` chooses the simplifications: "repeated"
+    (an equation equal to an earlier one is a name for it, so no elementwise chain is computed
+    twice), "ones" (``x * 1``, ``x ** 1`` and ``(-x) * c`` folded), "dead" (equations that reach
+    no output and no branch dropped); True for all."""
 
-    def __init__(self, program: Program, *, prune: bool = True) -> None:
+    def __init__(self, program: Program, *, prune: bool | Collection[str] = True) -> None:
+        chosen = passes(prune)
+        repeated, ones, dead = "repeated" in chosen, "ones" in chosen, "dead" in chosen
         self.program = program
         alias: dict[int, int] = {}
         seen: dict[Any, int] = {}
         kept: list[tuple[Equation, tuple[int, ...]]] = []
         negated: dict[int, int] = {}  # variable -> the variable it is the negative of
+        special = _SPECIAL  # primitives whose equations may fold or equal a variable
         for eq in program.equations:
-            args = tuple(alias.get(a, a) if a >= 0 else -1 for a in eq.args)
-            if prune:
-                if eq.primitive.name == "negative" and len(args) == 1 and args[0] >= 0:
-                    negated[eq.out] = args[0]
-                eq, args = _fold_negation(eq, args, negated)
-                same = _product_with_ones(program, eq, args)
-                if same is None:
-                    same = _power_one(program, eq, args)
-                if same is not None:
-                    alias[eq.out] = same
-                    continue
-                key = (eq.primitive, args, tuple(_key(c) for c in eq.constants),
-                       tuple((k, _key(v)) for k, v in eq.params.items()))  # fmt: skip
-                if key in seen:
-                    alias[eq.out] = seen[key]
+            args = eq.args
+            if not alias.keys().isdisjoint(args):
+                args = tuple([alias.get(a, a) for a in args])
+            if ones:
+                name = eq.primitive.name
+                if name in special:
+                    if name == "negative":
+                        if len(args) == 1 and args[0] >= 0:
+                            negated[eq.out] = args[0]
+                    else:
+                        eq, args = _fold_negation(eq, args, negated)
+                        same = _product_with_ones(program, eq, args)
+                        if same is None:
+                            same = _power_one(program, eq, args)
+                        if same is not None:
+                            alias[eq.out] = same
+                            continue
+            if repeated:
+                constants = eq.constants
+                if not constants_plain(constants):  # floats by repr, arrays by identity
+                    constants = tuple(map(_key, constants))
+                params = eq.params
+                params = tuple([(k, _key(v)) for k, v in params.items()]) if params else ()
+                key = (eq.primitive, args, constants, params)
+                found = seen.get(key)
+                if found is not None:
+                    alias[eq.out] = found
                     continue
                 seen[key] = eq.out
             kept.append((eq, args))
         self.alias = alias
         self.outputs = [o if isinstance(o, Constant) else alias.get(o, o) for o in program.outputs]
         self.guards = {alias.get(i, i): (i, v) for i, v in program.guards.items()}
-        if prune:  # drop what reaches no output and no branch
+        if dead:  # drop what reaches no output and no branch
             needed = {o for o in self.outputs if not isinstance(o, Constant)} | set(self.guards)
             live = []
-            for eq, args in reversed(kept):
-                if eq.out in needed:
-                    live.append((eq, args))
-                    needed.update(a for a in args if a >= 0)
+            add = needed.update  # -1 (a constant) among the arguments is no variable: harmless
+            for statement in reversed(kept):
+                if statement[0].out in needed:
+                    live.append(statement)
+                    add(statement[1])
             kept = live[::-1]
         self.statements = kept
+
+
+_SPECIAL = frozenset({"negative", "multiply", "power"})
+_PLAIN = frozenset({type(None), int, str})
+
+
+def constants_plain(constants: tuple[Any, ...]) -> bool:
+    """Whether every constant is its own key (None, int, str: equal only when the same value)."""
+    return _PLAIN.issuperset(map(type, constants))
 
 
 def _product_with_ones(program: Program, eq: Equation, args: tuple[int, ...]) -> int | None:
@@ -120,14 +169,14 @@ def _product_with_ones(program: Program, eq: Equation, args: tuple[int, ...]) ->
         if args[pos] >= 0 or other < 0:
             continue
         c = eq.constants[pos]
-        if (
-            isinstance(c, (np.ndarray, np.generic, float, int))
-            and not isinstance(c, bool)
-            and program.shape(other) == eq.shape
-            and program.dtype(other) == eq.dtype
-            and np.result_type(c).kind in "iuf"
-            and np.all(np.asarray(c) == 1)
-        ):
+        kind = type(c)
+        if kind is int or kind is float:
+            ones = c == 1
+        elif kind is np.ndarray or isinstance(c, np.generic):
+            ones = c.dtype.kind in "iuf" and c.size <= size_of(eq.shape) and bool(np.all(c == 1))
+        else:
+            continue
+        if ones and program.shape(other) == eq.shape and program.dtype(other) == eq.dtype:
             return other
     return None
 
@@ -249,35 +298,159 @@ def _elementwise_ufunc(eq: Equation) -> bool:
     return prim.elementwise and isinstance(prim.impl, np.ufunc) and prim.impl.nout == 1 and not eq.params
 
 
-def _direct(program: Program, eq: Equation, args: tuple[int, ...], names: list[str]) -> str | None:
+def _direct(program: Program, eq: Equation, args: tuple[int, ...], names: list[str], emitter: Emitter) -> str | None:
     """The NumPy operations a kernel performs, written out where its Python layer costs as much
-    as the operation on small arrays (a sum of a float array is ``add.reduce``; a roll of a
-    vector by a constant shift is two slices joined, as `lagrad.numpy.roll`'s kernel does)."""
-    name = eq.primitive.name
+    as the operation on small arrays: the same NumPy calls on the same values, so the same
+    bits. A sum or max of a float array is ``add.reduce`` / ``maximum.reduce`` (what NumPy's
+    sum and max call for an ndarray); a roll of a vector by a constant shift is two slices
+    joined, as `lagrad.numpy.roll`'s kernel does; getitem, reshape, transpose, broadcast_to,
+    concatenate, mean and astype call what their kernels call, without the kernel's layer."""
+    name, params = eq.primitive.name, eq.params
+    if name == "concatenate" and set(params) == {"axis"} and _literal(params["axis"]) is not None:
+        return f"np.concatenate(({', '.join(names)},), {_literal(params['axis'])})"
     if len(args) != 1 or args[0] < 0:
         return None
+    x = names[0]
+    if name == "getitem" and set(params) == {"index"}:
+        index = params["index"].fill(())
+        return f"{x}[{_index_text(index) or emitter.bind(index, 'index')}]"
+    if name in ("reshape", "broadcast_to") and set(params) == {"shape"} and _literal(params["shape"]) is not None:
+        return f"np.{name}({x}, {_literal(params['shape'])})"
+    if name == "transpose" and set(params) == {"axes"} and _literal(params["axes"]) is not None:
+        return f"np.transpose({x}, {_literal(params['axes'])})"
     shape, dtype = program.shape(args[0]), program.dtype(args[0])
-    if is_parts_shape(shape) or not shape or np.dtype(dtype).kind not in "fc":
+    if is_parts_shape(shape) or not shape:  # an array for sure (a 0-d value may be a NumPy scalar)
         return None
-    if name == "sum" and set(eq.params) == {"axis", "keepdims"}:
-        axis, keepdims = _literal(eq.params["axis"]), _literal(eq.params["keepdims"])
+    if name == "astype" and set(params) == {"dtype"}:
+        return f"{x}.astype({emitter.bind(params['dtype'], 'dtype')})"
+    if np.dtype(dtype).kind not in "fc":
+        return None
+    if name in ("sum", "max", "min", "mean") and set(params) == {"axis", "keepdims"}:
+        axis, keepdims = _literal(params["axis"]), _literal(params["keepdims"])
         if axis is not None and keepdims is not None:
-            return f"np.add.reduce({names[0]}, axis={axis}, keepdims={keepdims})"
-    shift = eq.params.get("shift")
-    if name == "roll" and len(shape) == 1 and eq.params.get("axis") in (None, 0) and type(shift) is int:
+            if name == "mean":
+                return f"np.mean({x}, axis={axis}, keepdims={keepdims})"
+            reduce = {"sum": "add", "max": "maximum", "min": "minimum"}[name]
+            return f"np.{reduce}.reduce({x}, axis={axis}, keepdims={keepdims})"
+    shift = params.get("shift")
+    if name == "roll" and len(shape) == 1 and params.get("axis") in (None, 0) and type(shift) is int:
         n = shape[0]
-        k = eq.params["shift"] % n if n else 0
+        k = shift % n if n else 0
         if k:
-            return f"np.concatenate(({names[0]}[{n - k}:], {names[0]}[:{n - k}]))"
+            return f"np.concatenate(({x}[{n - k}:], {x}[:{n - k}]))"
     return None
 
 
-def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compiled") -> Source:
+def _index_text(index: Any) -> str | None:
+    """A basic index (ints, slices, None, Ellipsis) as Python's subscript text, else None."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice):
+            if not all(v is None or type(v) is int for v in (p.start, p.stop, p.step)):
+                return None
+            bits = ["" if v is None else repr(v) for v in (p.start, p.stop, p.step)]
+            out.append(":".join(bits[:2]) if p.step is None else ":".join(bits))
+        elif p is None:
+            out.append("None")
+        elif p is Ellipsis:
+            out.append("...")
+        elif type(p) is int:
+            out.append(repr(p))
+        else:
+            return None
+    if not isinstance(index, tuple):
+        return out[0]
+    return "()" if not out else out[0] + "," if len(out) == 1 else ", ".join(out)
+
+
+#: Python float operations that give float64's bits and never raise (division does, by zero).
+PYTHON_FLOAT_OPS = frozenset({op.add, op.sub, op.mul, op.neg, op.pos})
+COMPARISONS = frozenset({op.lt, op.le, op.gt, op.ge, op.eq, op.ne})
+_F64 = np.dtype(np.float64)
+
+
+def _is_f64(dtype: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype == _F64
+
+
+def _float64_operands(program: Program, eq: Equation, args: tuple[int, ...]) -> bool:
+    """Whether every operand is float64 or a Python number float64 represents exactly: then a
+    Python float in place of a NumPy float64 scalar changes neither the result's dtype (NumPy
+    takes a Python float as weak, a float64 as strong) nor its bits."""
+    for p, a in enumerate(args):
+        if a >= 0:
+            if not _is_f64(program.dtype(a)):
+                return False
+            continue
+        c = eq.constants[p]
+        if type(c) is float or (type(c) is int and abs(c) <= 2**53):
+            continue
+        if not (isinstance(c, (np.ndarray, np.generic)) and _is_f64(c.dtype)):
+            return False
+    return True
+
+
+def python_floats(straight: Straight) -> set[int]:
+    """The float64 scalar variables the generated code may hold as Python floats: those every
+    statement reading them takes as it takes a float64 (arithmetic of PYTHON_FLOAT_OPS on
+    float64 operands, a NumPy ufunc on float64 operands, a comparison whose result only a
+    branch check reads). Python's arithmetic on floats costs a fraction of NumPy's on its
+    scalars, which dominates a scalar loop's generated code."""
+    program = straight.program
+    consumers: dict[int, list[tuple[Equation, tuple[int, ...]]]] = {}
+    for eq, args in straight.statements:
+        for a in set(args):
+            if a >= 0:
+                consumers.setdefault(a, []).append((eq, args))
+    read = set(consumers)
+    returned = {o for o in straight.outputs if not isinstance(o, Constant)}
+
+    def takes_python_float(eq: Equation, args: tuple[int, ...]) -> bool:
+        kernel = eq.primitive.kernel
+        if eq.params or not _float64_operands(program, eq, args):
+            return False
+        if kernel in PYTHON_FLOAT_OPS:
+            return _is_f64(eq.dtype) and eq.shape == ()
+        if kernel in COMPARISONS:
+            return eq.out not in read and eq.out not in returned  # a Python bool its branch check only reads
+        return isinstance(kernel, np.ufunc)
+
+    chosen = set()
+    candidates = [*range(program.n_inputs), *(eq.out for eq, _ in straight.statements)]
+    for v in candidates:
+        if not (v in read and program.shape(v) == () and _is_f64(program.dtype(v))):
+            continue
+        readers = consumers[v]  # worth a conversion only where Python's arithmetic reads it
+        if any(eq.primitive.kernel in PYTHON_FLOAT_OPS for eq, _ in readers) and all(
+            takes_python_float(eq, args) for eq, args in readers
+        ):
+            chosen.add(v)
+    return chosen
+
+
+def _natural_python_float(eq: Equation, args: tuple[int, ...], floats: set[int]) -> bool:
+    """Whether `eq`, written as Python arithmetic, gives a Python float by itself."""
+    if eq.params or eq.primitive.kernel not in PYTHON_FLOAT_OPS:
+        return False
+    for p, a in enumerate(args):
+        if a >= 0 and a not in floats:
+            return False
+        if a < 0 and type(eq.constants[p]) not in (int, float):
+            return False
+    return True
+
+
+def emit(
+    straight: Straight, *, reuse_buffers: bool = True, python_scalars: bool = True, name: str = "compiled"
+) -> Source:
     """The source of ``def name(z1, …, zm): …; return (outputs,)`` for a simplified program.
 
     The inputs keep their names z1 … zm; every other variable lives in a local `t<n>` that is
     given to a later variable after its last use, so an intermediate is freed as soon as it
-    is dead (as back-substitution drops each multiplier) and the function has few locals."""
+    is dead (as back-substitution drops each multiplier) and the function has few locals.
+    `python_scalars`: float64 scalars that only arithmetic reads are held as Python floats
+    (`python_floats`), made so where they are made and returned as float64."""
     program = straight.program
     emitter = Emitter()
     n_inputs = program.n_inputs
@@ -288,12 +461,14 @@ def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compile
             if a >= 0:
                 last_use[a] = s
     outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
+    floats = python_floats(straight) if python_scalars else set()
     owned: set[int] = set()  # variables holding a fresh array that only generated code refers to
     free: list[str] = []
     lines = [f"def {name}({', '.join(slot[i] for i in range(n_inputs))}):"]
     for i in range(n_inputs):
         if i in straight.guards:
             lines.append("    " + emitter.guard(slot[i], *straight.guards[i]))
+    lines.extend(f"    {slot[i]} = float({slot[i]})" for i in range(n_inputs) if i in floats)
     for s, (eq, args) in enumerate(straight.statements):
         names = [slot[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
         dying = [a for a in dict.fromkeys(args) if a >= n_inputs and last_use[a] == s and a not in outputs]
@@ -315,8 +490,14 @@ def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compile
             target = slot[eq.out] = slot.pop(out)
         else:
             target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
-        text = _direct(program, eq, args, names) if out is None else None
-        lines.append(f"    {target} = {text or emitter.call(eq, names, None if out is None else target)}")
+        text = _direct(program, eq, args, names, emitter) if out is None else None
+        text = text or emitter.call(eq, names, None if out is None else target)
+        natural = _natural_python_float(eq, args, floats)  # Python arithmetic on Python floats
+        if eq.out in floats and not natural:
+            text = f"float({text})"
+        elif natural and eq.out not in floats:
+            text = f"np.float64({text})"
+        lines.append(f"    {target} = {text}")
         if eq.out in straight.guards:
             lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
         if eq.out not in last_use and eq.out not in outputs:  # used by no later statement
@@ -327,8 +508,137 @@ def emit(straight: Straight, *, reuse_buffers: bool = True, name: str = "compile
         if isinstance(o, Constant):
             c = emitter.bind(o.value, "constant")
             outs.append(f"{c}.copy()" if isinstance(o.value, np.ndarray) else c)
+        elif o in floats:
+            outs.append(f"np.float64({slot[o]})")
         else:
             outs.append(f"{slot[o]}.copy()" if o in returned and program.shape(o) else slot[o])
             returned.add(o)
     lines.append(f"    return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
     return Source("\n".join(lines) + "\n", emitter.namespace, len(straight.statements))
+
+
+def _check(index: int, recorded: Any) -> Callable[[Any], None]:
+    """A function raising BranchFlipped(index) where a value no longer takes the recorded branch
+    (the check `Emitter.guard` writes)."""
+    if type(recorded) is bool:
+
+        def check(value: Any) -> None:
+            if bool(value) is not recorded:
+                raise BranchFlipped(index)
+
+    elif isinstance(recorded, np.ndarray):
+
+        def check(value: Any) -> None:
+            if not _same(value, recorded):
+                raise BranchFlipped(index)
+
+    else:
+        kind = type(recorded)
+
+        def check(value: Any) -> None:
+            if kind(value) != recorded:
+                raise BranchFlipped(index)
+
+    return check
+
+
+def _no_arguments(env: list[Any]) -> tuple[()]:
+    return ()
+
+
+def _kernel(eq: Equation) -> Callable[..., Any]:
+    """The function a statement calls: what `Emitter.call` writes, as a callable."""
+    prim, kernel = eq.primitive, eq.primitive.kernel
+    fun = functools.partial(kernel, **eq.params) if eq.params else kernel
+    if isinstance(kernel, np.ufunc) or (not eq.params and (kernel in INFIX or kernel in PREFIX)):
+        return fun
+    if is_parts_shape(eq.shape):
+        return lambda *args: Parts(fun(*args))
+    if not isinstance(prim, ArrayPrimitive):
+        return lambda *args: _as_array(fun(*args))
+    return fun
+
+
+def interpreter(straight: Straight) -> Callable[..., tuple[Any, ...]]:
+    """A function of the program's inputs that runs the simplified statements one by one, as
+    the source `emit` writes does (the same kernels on the same values, so the same bits), with
+    no source to compile: building it costs a fraction of Python's `compile()` of that source,
+    running it a little more per statement.
+
+    Values live in one list: the inputs, a scratch slot (where a branch check's None goes),
+    working slots given to a later variable after their variable's last use (so an
+    intermediate is freed when it dies), and the constants at the end (negative indices, so the
+    list is laid out in one pass)."""
+    program = straight.program
+    n_inputs = program.n_inputs
+    constants: list[Any] = []
+    constant_slot: dict[int, int] = {}
+    last_use: dict[int, int] = {}
+    for s, (_, args) in enumerate(straight.statements):
+        for a in args:
+            last_use[a] = s
+    outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
+    slot: dict[int, int] = {i: i for i in range(n_inputs)}
+    scratch = n_inputs
+    free: list[int] = []
+    n_slots = n_inputs + 1
+    guards = straight.guards
+    code = []
+    for s, (eq, args) in enumerate(straight.statements):
+        if -1 in args:
+            ins = []
+            for p, a in enumerate(args):
+                if a >= 0:
+                    ins.append(slot[a])
+                    continue
+                value = eq.constants[p]
+                at = constant_slot.get(id(value))
+                if at is None:
+                    constants.append(value)
+                    at = constant_slot[id(value)] = -len(constants)
+                ins.append(at)
+        else:
+            ins = [slot[a] for a in args]
+        for a in args:
+            if a >= n_inputs and last_use[a] == s and a in slot and a not in outputs:
+                free.append(slot.pop(a))
+        if free:
+            out = free.pop()
+        else:
+            out = n_slots
+            n_slots += 1
+        n_ins = len(ins)
+        get = op.itemgetter(*ins) if n_ins else _no_arguments
+        code.append((_kernel(eq), get, out, n_ins != 1))
+        o = eq.out
+        if o in guards:
+            code.append((_check(*guards[o]), op.itemgetter(out), scratch, False))
+        if o in outputs or o in last_use:
+            slot[o] = out
+        else:
+            free.append(out)  # used by no later statement
+    template: list[Any] = [None] * n_slots + constants[::-1]
+    input_checks = [(i, _check(*guards[i])) for i in range(n_inputs) if i in guards]
+    results: list[tuple[str, Any]] = []
+    returned: set[int] = set()
+    for o in straight.outputs:
+        if isinstance(o, Constant):
+            results.append(("copy" if isinstance(o.value, np.ndarray) else "value", o.value))
+        else:
+            copy = o in returned and bool(program.shape(o))
+            results.append(("copy_slot" if copy else "slot", slot[o]))
+            returned.add(o)
+
+    def interpreted(*inputs: Any) -> tuple[Any, ...]:
+        env = template.copy()
+        env[:n_inputs] = inputs
+        for i, check in input_checks:
+            check(inputs[i])
+        for fun, get, out, many in code:
+            env[out] = fun(*get(env)) if many else fun(get(env))
+        return tuple(
+            env[x] if how == "slot" else env[x].copy() if how == "copy_slot" else x.copy() if how == "copy" else x
+            for how, x in results
+        )
+
+    return interpreted

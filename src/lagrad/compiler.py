@@ -7,6 +7,12 @@ equation of one Program. `codegen` writes that Program as a Python function, one
 per equation, with the branches the trace took checked; later calls with the same signature
 run it. A branch that goes the other way raises inside the generated code, and the function
 is traced again on those inputs (a second variant, kept beside the first).
+
+The work is spread over the calls, in tiers, so that a signature called once or a few times
+never pays Python's `compile()` of a long function (tens of microseconds per statement, more
+than the trace): the first call answers from the trace itself; the first replay builds
+`codegen.interpreter` of the Program's live equations (a list of kernels and slots);
+after `interpret` interpreted calls the source is written and compiled, and runs from then on.
 """
 
 from __future__ import annotations
@@ -16,12 +22,12 @@ import gc
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
 
-from .codegen import BranchFlipped, Source, Straight, emit
+from .codegen import BranchFlipped, Source, Straight, emit, interpreter, passes
 from .core import Trace, Var
 from .core.program import Program
 from .tree import tree_flatten
@@ -38,19 +44,59 @@ class CompileTrace(Trace):
 
 
 class Variant:
-    """One compiled form of the function: for one input signature and one set of branches."""
+    """One compiled form of the function, for one input signature and one set of branches, and
+    the tier its calls run in (None until its first replay: the trace answered; then
+    "interpreted"; then "compiled")."""
 
-    __slots__ = ("program", "straight", "source", "function", "reason", "signature", "seconds")
+    __slots__ = ("program", "reason", "signature", "seconds", "options", "interpret", "entry", "straight",
+                 "source", "function", "tier", "runs", "lock")  # fmt: skip
 
-    def __init__(self, program: Program, straight: Straight, source: Source, reason: str, signature: str,
-                 seconds: float) -> None:  # fmt: skip
+    def __init__(self, program: Program, reason: str, signature: str, seconds: float, options: dict[str, Any],
+                 interpret: int, entry: dict[str, Any]) -> None:  # fmt: skip
         self.program = program
-        self.straight = straight
-        self.source = source
-        self.function = source.function()
         self.reason = reason
         self.signature = signature
         self.seconds = seconds
+        self.options = options
+        self.interpret = interpret
+        self.entry = entry  # this variant's line of cache_info()["variants"]
+        self.straight: Straight | None = None
+        self.source: Source | None = None
+        self.function: Callable[..., Any] | None = None
+        self.tier: str | None = None
+        self.runs = 0  # replays in the current tier (counted without the lock: only a schedule)
+        self.lock = threading.Lock()
+
+    def runner(self) -> tuple[Callable[..., Any], str]:
+        """The function the next call runs and its tier, built or compiled here when due."""
+        function, tier = self.function, self.tier
+        if function is None or (tier == "interpreted" and self.runs >= self.interpret):
+            with self.lock:  # one thread builds; the others wait for it, then run what it built
+                if self.function is None or (self.tier == "interpreted" and self.runs >= self.interpret):
+                    self._advance()
+                function, tier = self.function, self.tier
+        self.runs += 1
+        return function, tier  # type: ignore[return-value]
+
+    def _advance(self) -> None:
+        start = time.perf_counter()
+        if self.function is None and self.interpret > 0:
+            # only dead equations dropped: the other simplifications cost more per equation than
+            # the few interpreted calls save
+            self.function, self.tier = interpreter(Straight(self.program, prune={"dead"})), "interpreted"
+        else:
+            self.function, self.tier = self.compiled_source().function(), "compiled"
+        self.runs = 0
+        self.entry["tier"] = self.tier
+        self.entry[f"{self.tier} seconds"] = time.perf_counter() - start  # to build this tier
+
+    def compiled_source(self) -> Source:
+        if self.straight is None:
+            self.straight = Straight(self.program, prune=self.options["prune"])
+            self.entry["statements"] = len(self.straight.statements)
+        if self.source is None:
+            self.source = emit(self.straight, **{k: v for k, v in self.options.items() if k != "prune"})
+        return self.source
 
 
 def _is_float_leaf(leaf: Any) -> bool:
@@ -88,15 +134,18 @@ def _static_key(leaf: Any, who: str) -> Any:
 class Compiled:
     """A compiled function: call it as the function; see `cache_info()` and `source()`."""
 
-    def __init__(self, fun: Fun, static_argnums: Sequence[int], maxsize: int, reuse_buffers: bool, prune: bool):
+    def __init__(self, fun: Fun, static_argnums: Sequence[int], maxsize: int, reuse_buffers: bool, prune: Any,
+                 interpret: int, python_scalars: bool) -> None:  # fmt: skip
         self.fun = fun
         self.static_argnums = tuple(static_argnums)
         self.maxsize = maxsize
         self.reuse_buffers = reuse_buffers
         self.prune = prune
+        self.interpret = interpret
+        self.python_scalars = python_scalars
         self._cache: OrderedDict[Any, list[Variant]] = OrderedDict()
         self._lock = threading.Lock()
-        self._counts = {"hits": 0, "traces": 0, "retraces": 0, "eager": 0}
+        self._counts = {"hits": 0, "interpreted": 0, "compiled": 0, "traces": 0, "retraces": 0, "eager": 0}
         self._log: list[dict[str, Any]] = []
         functools.update_wrapper(self, fun)
 
@@ -120,23 +169,25 @@ class Compiled:
         inputs = [_as_input(leaves[j]) for j in traced]
         flipped = None
         for variant in variants or ():
+            function, tier = variant.runner()
             try:
                 with np.errstate(invalid="ignore"):  # as the solve runs: NaN is answered eagerly below
-                    outs = variant.function(*inputs)
+                    outs = function(*inputs)
             except BranchFlipped as flip:
                 flipped = (variant.program, flip.index)
                 continue
             if _has_nan(outs):  # lagrad's zero means zero acts only where NaN shows: run eagerly
                 self._count("eager")
                 return self.fun(*args, **kwargs)
-            self._count("hits")
+            self._count("hits", tier)
             return variant.program.out_tree.unflatten(outs)
         reason = "first call with this signature" if flipped is None else _flip_reason(*flipped)
         return self._trace(key, leaves, treedef, traced, reason, retrace=flipped is not None)
 
-    def _count(self, what: str) -> None:
+    def _count(self, *what: str) -> None:
         with self._lock:
-            self._counts[what] += 1
+            for name in what:
+                self._counts[name] += 1
 
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         static = []
@@ -215,12 +266,12 @@ class Compiled:
         del tape
         if _has_nan(outputs):  # traced where zero means zero acted: not kept (see __call__)
             self._count("eager")
-            self._note(reason, "not kept: NaN in the outputs", program, None, time.perf_counter() - start)
+            self._note(reason, "not kept: NaN in the outputs", program, time.perf_counter() - start)
             return value
-        straight = Straight(program, prune=self.prune)
-        source = emit(straight, reuse_buffers=self.reuse_buffers)
-        signature = ", ".join(f"{tuple(s)} {np.dtype(d).name}" for s, d in program.inputs)
-        variant = Variant(program, straight, source, reason, signature, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        entry = self._note(reason, "traced", program, seconds)
+        options = {"prune": self.prune, "reuse_buffers": self.reuse_buffers, "python_scalars": self.python_scalars}
+        variant = Variant(program, reason, entry["signature"], seconds, options, self.interpret, entry)
         with self._lock:
             self._counts["retraces" if retrace else "traces"] += 1
             variants = self._cache.setdefault(key, [])
@@ -232,31 +283,34 @@ class Compiled:
                     self._cache[oldest].pop()
                 else:
                     del self._cache[oldest]
-        self._note(reason, "compiled", program, variant, variant.seconds)
         return value
 
-    def _note(self, reason: str, outcome: str, program: Program, variant: Variant | None, seconds: float) -> None:
+    def _note(self, reason: str, outcome: str, program: Program, seconds: float) -> dict[str, Any]:
         entry = {
             "reason": reason,
             "outcome": outcome,
             "signature": ", ".join(f"{tuple(s)} {np.dtype(d).name}" for s, d in program.inputs),
             "equations": len(program.equations),
-            "statements": None if variant is None else variant.source.statements,
+            "statements": None,
             "branches": len(program.guards),
             "seconds": seconds,
+            "tier": None,
         }
         with self._lock:
             self._log.append(entry)
             del self._log[: -4 * self.maxsize]
+        return entry
 
     # -- what it did -------------------------------------------------------------
 
     def cache_info(self) -> dict[str, Any]:
-        """Calls answered by generated code (`hits`), first traces per signature (`traces`),
-        traces again after a branch went the other way (`retraces`), calls run eagerly
-        (`eager`: on traced values, or where NaN showed), the variants held (`size`, at most
-        `maxsize`), and per trace why it was made (`variants`: reason, outcome, signature,
-        equations recorded and statements generated, branches checked, seconds)."""
+        """Calls answered by a variant (`hits`: `interpreted` and `compiled`, the tier that
+        ran), first traces per signature (`traces`), traces again after a branch went the other
+        way (`retraces`), calls run eagerly (`eager`: on traced values, or where NaN showed), the
+        variants held (`size`, at most `maxsize`), and per trace why it was made (`variants`:
+        reason, outcome, signature, equations recorded and statements generated, branches
+        checked, seconds the trace took, the `tier` its calls run in now, and the seconds spent
+        building each tier: `interpreted seconds`, `compiled seconds`)."""
         with self._lock:
             size = sum(len(v) for v in self._cache.values())
             return {**self._counts, "size": size, "maxsize": self.maxsize, "variants": [dict(e) for e in self._log]}
@@ -276,11 +330,13 @@ class Compiled:
             with self._lock:
                 variants = list(self._cache.get(key, ()))
             for variant in variants:
+                with variant.lock:
+                    source = variant.compiled_source()
                 try:
-                    variant.function(*[found[1][j] for j in found[3]])
+                    (variant.function or source.function())(*[_as_input(found[1][j]) for j in found[3]])
                 except BranchFlipped:
                     continue
-                return variant.source.text
+                return source.text
             self(*args, **kwargs)
         raise RuntimeError(f"lagrad.compile({self._name}).source: these arguments were not compiled (NaN outputs)")
 
@@ -305,7 +361,7 @@ def _has_nan(outputs: Sequence[Any]) -> bool:
 
 def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it does)
     fun: Fun, static_argnums: int | Sequence[int] = (), *, maxsize: int = 64, reuse_buffers: bool = True,
-    prune: bool = True,
+    prune: bool | Collection[str] = True, interpret: int = 10, python_scalars: bool = True,
 ) -> Compiled:  # fmt: skip
     """`fun` (a plain function or any lagrad transform of one), traced on its first call per
     input signature and replayed as generated Python source afterwards.
@@ -323,7 +379,15 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     (a derivative of the compiled function), `fun` runs eagerly. Where NaN shows in the
     results, the call is answered eagerly too, so lagrad's zero-means-zero masking is the
     same as without compile. `reuse_buffers` writes elementwise results into the buffers
-    of intermediates at their last use (``out=``); `prune` drops repeated and dead equations.
+    of intermediates at their last use (``out=``); `prune` drops repeated and dead equations
+    and folds products with ones (True; or name the ones wanted: "repeated", "ones", "dead");
+    `python_scalars` holds float64 scalars that only arithmetic reads as Python floats (the
+    same bits, a fraction of the cost in a scalar loop).
+
+    The first call per signature answers from the trace; the next `interpret` calls run the
+    recorded equations through an interpreter (cheap to build: no source to compile), and
+    the call after them writes and compiles the source, which runs from then on. `interpret=0`
+    compiles on the first replay. All tiers give the same bits.
     """
     if not callable(fun):
         raise TypeError(f"lagrad.compile: the first argument must be the function to compile, not {fun!r}")
@@ -332,4 +396,7 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
         raise TypeError(f"lagrad.compile: static_argnums must be an int or a tuple of ints, not {static_argnums!r}")
     if not isinstance(maxsize, int) or maxsize < 1:
         raise ValueError(f"lagrad.compile: maxsize must be a positive int, not {maxsize!r}")
-    return Compiled(fun, nums, maxsize, reuse_buffers, prune)
+    passes(prune)  # an unknown name is refused here, not at the first replay
+    if not isinstance(interpret, int) or interpret < 0:
+        raise ValueError(f"lagrad.compile: interpret must be a count of calls (an int >= 0), not {interpret!r}")
+    return Compiled(fun, nums, maxsize, reuse_buffers, prune, interpret, bool(python_scalars))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import linecache
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from .adjoint.operators import operator
 from .arguments import _argnums
-from .codegen import INFIX, PREFIX, _literal
+from .codegen import INFIX, PREFIX, _index_text, _literal
 from .core import Trace
 from .core.program import Aval, Constant, Equation, Program
 from .transforms import _scalar_output, _trace
@@ -52,6 +53,14 @@ class _Writer:
         self.constants: dict[str, Any] = {}
         self._names: dict[int, str] = {}
         self.numpy_only = True
+        self.locals = 0
+        self.counts: dict[str, int] = {}  # subexpression text -> times the block products write it
+        self.named: dict[str, str] = {}  # subexpression text -> the variable holding it
+
+    def local(self) -> str:
+        """A new name for a subexpression a block product uses more than once."""
+        self.locals += 1
+        return f"t{self.locals}"
 
     def constant(self, value: Any) -> str:
         text = _literal(value)
@@ -127,26 +136,6 @@ def _equal(a: Any, b: Any) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
 
 
-def _index_text(index: Any) -> str | None:
-    parts = index if isinstance(index, tuple) else (index,)
-    out = []
-    for p in parts:
-        if isinstance(p, slice):
-            bits = ["" if v is None else repr(int(v)) for v in (p.start, p.stop, p.step)]
-            out.append(":".join(bits[:2]) if p.step is None else ":".join(bits))
-        elif p is None:
-            out.append("None")
-        elif p is Ellipsis:
-            out.append("...")
-        elif isinstance(p, (int, np.integer)) and not isinstance(p, bool):
-            out.append(repr(int(p)))
-        else:
-            return None
-    if not isinstance(index, tuple):
-        return out[0]
-    return "()" if not out else out[0] + "," if len(out) == 1 else ", ".join(out)
-
-
 def _run(program: Program, leaves: list[Any]) -> list[Any]:
     """Every variable's value on this run (the Tape keeps only what the rules read)."""
     env: list[Any] = list(leaves) + [None] * len(program.equations)
@@ -207,46 +196,86 @@ def derive(fun: Any, *args: Any, argnums: int | Sequence[int] | None = None, **k
         argtexts = [z[a] if a >= 0 else writer.constant(eq.constants[p]) for p, a in enumerate(eq.args)]
         vals = [env[a] if a >= 0 else eq.constants[p] for p, a in enumerate(eq.args)]
         comment = _source_text(eq.source, fun)
-        lines.append(
-            f"    {z[eq.out]} = {writer.spell(eq, argtexts, vals, env[eq.out])}" + (f"  # {comment}" if comment else "")
-        )
+        text = writer.spell(eq, argtexts, vals, env[eq.out])
+        writer.named.setdefault(text, z[eq.out])  # a rule computing it again reads the variable
+        lines.append(f"    {z[eq.out]} = {text}" + (f"  # {comment}" if comment else ""))
     lines.append("    # back-substitution: λ_i = Σ_k (∂f_k/∂z_i)ᵀ λ_k, from the output up")
-    lam: list[Any] = [None] * program.n_vars
-    if out is not None:
-        seed = np.ones((), dtype=np.dtype(program.dtype(out)))
-        lam[out] = seed
-        lines.append(f"    lam_{out + 1} = {writer.constant(seed)}")
+    # Twice: the first pass counts the subexpressions the block products would write (those
+    # reading no multiplier: they mean the same wherever they stand), the second writes them,
+    # naming each one written more than once at its first use (``t3 = …``), and a forward
+    # equation's own expression by its variable.
     tape = traced.tape
-    for k in range(len(program.equations) - 1, -1, -1):
-        eq = program.equations[k]
-        g = lam[eq.out]
-        if g is None:
-            continue
-        for pos in eq.diff:
-            i = eq.args[pos]
-            ct, text = _block_product(writer, eq, pos, g, tape.values[k], program.shape(i), z, env)
-            target = f"lam_{i + 1}"
-            if lam[i] is None:
-                lam[i] = ct
-                lines.append(f"    {target} = {text}")
-            else:
-                lam[i] = lam[i] + ct
-                lines.append(f"    {target} = {target} + {_paren(text)}")
+    for counting in (True, False):
+        lam: list[Any] = [None] * program.n_vars
+        if out is not None:
+            seed = np.ones((), dtype=np.dtype(program.dtype(out)))
+            lam[out] = seed
+            if not counting:
+                lines.append(f"    lam_{out + 1} = {writer.constant(seed)}")
+        for k in range(len(program.equations) - 1, -1, -1):
+            eq = program.equations[k]
+            g = lam[eq.out]
+            if g is None:
+                continue
+            for pos in eq.diff:
+                i = eq.args[pos]
+                ct, text, shared = _block_product(
+                    writer, eq, pos, g, tape.values[k], program.shape(i), z, env, counting
+                )
+                lam[i] = ct if lam[i] is None else lam[i] + ct
+                if counting:
+                    continue
+                lines.extend(f"    {line}" for line in shared)
+                target = f"lam_{i + 1}"
+                if lam[i] is ct:
+                    lines.append(f"    {target} = {text}")
+                else:
+                    lines.append(f"    {target} = {target} + {_paren(text)}")
     grads = [f"lam_{j + 1}" if lam[j] is not None else f"np.zeros_like({z[j]})" for j in range(program.n_inputs)]
     value = z[out] if out is not None else writer.constant(np.asarray(traced.outputs[0]))
     lines.append(f"    return {value}, ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
-    result = Derivation("\n".join(lines) + "\n")
+    result = Derivation("\n".join(_inline_single_uses(lines)) + "\n")
     result.constants = writer.constants
     result.numpy_only = writer.numpy_only
     result.name = name
     return result
 
 
+_LOCAL = re.compile(r"\bt\d+\b")
+
+
+def _inline_single_uses(lines: list[str]) -> list[str]:
+    """The lines with a named subexpression that ended up used once (its uses were all inside
+    another named one) written back in place of its name."""
+    uses: dict[str, list[int]] = {}
+    for j, line in enumerate(lines):
+        for name in _LOCAL.findall(line):
+            uses.setdefault(name, []).append(j)
+    dropped = set()
+    for j, line in enumerate(lines):
+        name, eq, text = line.strip().partition(" = ")
+        if eq and name in uses and uses[name][0] == j and len(uses[name]) == 2:
+            k = uses[name][1]
+            lines[k] = re.sub(rf"\b{name}\b", lambda _: _paren(text), lines[k])
+            dropped.add(j)
+    return [line for j, line in enumerate(lines) if j not in dropped]
+
+
 def _block_product(
-    writer: _Writer, eq: Equation, pos: int, g: Any, kept: list[Any], shape: Any, z: list[str], env: list[Any]
-) -> tuple[Any, str]:
-    """``(∂f_k/∂z_i)ᵀ g`` for argument `pos` of `eq`: its value and one expression for it, the
-    rule traced with `g` and the forward values it reads as inputs."""
+    writer: _Writer,
+    eq: Equation,
+    pos: int,
+    g: Any,
+    kept: list[Any],
+    shape: Any,
+    z: list[str],
+    env: list[Any],
+    counting: bool = False,
+) -> tuple[Any, str, list[str]]:
+    """``(∂f_k/∂z_i)ᵀ g`` for argument `pos` of `eq`: its value, one expression for it, and the
+    statements naming the subexpressions that expression uses more than once (``t3 = …``,
+    computed once, as the rule computes them). The rule is traced with `g` and the forward
+    values it reads as inputs. `counting`: only count the subexpressions in `writer.counts`."""
     op = operator(eq.primitive, pos)
     trace = Trace()
     names = ["G"]
@@ -277,15 +306,37 @@ def _block_product(
     local_env += [None] * len(rule.equations)
     for j in range(rule.n_inputs):
         texts[j] = f"lam_{eq.out + 1}" if j == 0 else names[j]
+    shared: list[str] = []
+    full = dict(texts)  # each subexpression written out in full: the key it is counted and named by
     for e in rule.equations:
         vals = [local_env[a] if a >= 0 else e.constants[p] for p, a in enumerate(e.args)]
         local_env[e.out] = e.primitive.kernel(*vals, **e.params)
-        argtexts = [texts[a] if a >= 0 else writer.constant(e.constants[p]) for p, a in enumerate(e.args)]
-        texts[e.out] = writer.spell(e, argtexts, vals, local_env[e.out])
+        constants = {p: writer.constant(e.constants[p]) for p, a in enumerate(e.args) if a < 0}
+        text = writer.spell(
+            e, [texts[a] if a >= 0 else constants[p] for p, a in enumerate(e.args)], vals, local_env[e.out]
+        )
+        key = full[e.out] = writer.spell(
+            e, [full[a] if a >= 0 else constants[p] for p, a in enumerate(e.args)], vals, local_env[e.out]
+        )
+        fixed = "lam_" not in key  # reads no multiplier (they are reassigned): the same everywhere
+        if text.isidentifier():
+            pass
+        elif counting:
+            if fixed:
+                writer.counts[key] = writer.counts.get(key, 0) + max(uses.get(e.out, 0), 1)
+        elif fixed and key in writer.named:
+            text = writer.named[key]
+        elif (fixed and writer.counts.get(key, 0) > 1) or uses.get(e.out, 0) > 1:
+            name = writer.local()
+            shared.append(f"{name} = {text}")
+            if fixed:
+                writer.named[key] = name
+            text = name
+        texts[e.out] = text
     o = rule.outputs[0]
     if isinstance(o, Constant):
-        return o.value, writer.constant(np.asarray(o.value))
-    return local_env[o], texts[o]
+        return o.value, writer.constant(np.asarray(o.value)), shared
+    return local_env[o], texts[o], shared
 
 
 def _is_input(kept: list[Any], p: int, eq: Equation) -> bool:
