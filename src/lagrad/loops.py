@@ -215,7 +215,7 @@ _SOURCES: dict[str, Any] = {}
 def _call(emitter: Emitter, program: Program, eq: Any, args: list[str]) -> str:
     """The right-hand side of `eq` on the argument names `args`: what the kernel computes."""
     prim, kernel = eq.primitive, eq.primitive.kernel
-    direct = _direct(program, eq, tuple(eq.args), args)
+    direct = _direct(program, eq, tuple(eq.args), args, emitter)
     if direct is not None:
         return direct
     if not eq.params and len(args) == 2 and kernel in INFIX:
