@@ -508,6 +508,10 @@ def _form(structure: _Structure, edge: tuple[int, int], kind: str) -> str:
     return VECTOR if kind == DIAGONAL else MATRIX
 
 
+#: Groups of at most this many scalars keep their seed of ones between runs.
+_KEPT_ONES = 1 << 16
+
+
 class _Evaluation:
     """How the values of a structure's edges are computed at one run.
 
@@ -516,7 +520,9 @@ class _Evaluation:
     position and parameters are computed together, by one call of the operator on the runs'
     values stacked along a new leading axis (a program of scalars has a few dozen such
     groups for hundreds of edges). Any other edge goes through the operator layer alone:
-    `apply_block` for a diagonal, `Block.todense` for a matrix."""
+    `apply_block` for a diagonal, one batched sweep over the identity of its smaller side for
+    a matrix. A data-moving primitive's block (an exact 0/1 copy) is a sparse matrix known
+    from the structure, made once."""
 
     def __init__(self, structure: _Structure, program: Program) -> None:
         self.edges = list(structure.edges)
@@ -563,9 +569,11 @@ class _Evaluation:
                     slots.append(Aval(shape, eq.dtype if s == 0 else program.dtype(eq.args[s - 1])))
                 else:
                     slots.append(shape)
-            ones = np.ones(stacked[0], dtype=eq.dtype)
-            ones.flags.writeable = False  # shared by every run: a rule may return it as it is
-            self.groups.append((operator(prim, pos), pos, eq.params, eq.dtype, slots, stacked, ones, members))
+            ones = np.ones(stacked[0], dtype=eq.dtype) if math.prod(stacked[0]) <= _KEPT_ONES else None
+            if ones is not None:
+                ones.flags.writeable = False  # shared by every run: a rule may return it as it is
+            # the operator is looked up at each run: a rule declared again replaces it
+            self.groups.append((prim, pos, eq.params, eq.dtype, slots, stacked, ones, members))
         self.sizes = structure.sizes
         self.structure = structure
 
@@ -576,7 +584,10 @@ class _Evaluation:
         runs = tape.values
         forms = self.forms
         with np.errstate(all="ignore"):  # a partial may be infinite or undefined; the Jacobian shows it
-            for op, pos, params, dtype, slots, stacked, ones, members in self.groups:
+            for prim, pos, params, dtype, slots, stacked, ones, members in self.groups:
+                op = prim.operators.get(pos) or operator(prim, pos)
+                if ones is None:  # a large group: made at each run rather than kept
+                    ones = np.ones(stacked[0], dtype=dtype)
                 if len(members) == 1:
                     values = runs[members[0][1]]
                 else:
