@@ -90,9 +90,9 @@ def _planned(fun: Fun, argnums: ArgNums, has_aux: bool, max_bytes: int | None) -
 
 def _sparse(fun: Fun, argnums: ArgNums, has_aux: bool, who: str, mode: str, max_bytes: int | None) -> Fun:
     _check_callable(fun, who)
-    if argnums != 0 or has_aux:
+    if has_aux:
         raise ValueError(
-            f"lagrad.{who}(sparse=True) differentiates a function of one array (argnums=0, no aux); "
-            f"close over the other arguments (lambda x: f(x, y))"
+            f"lagrad.{who}(sparse=True) does not take has_aux: return the auxiliary data from a "
+            f"separate call, or use lagrad.sparsity(f, *args, argnums=...) on the function without it"
         )
-    return sparse_transform(fun, who == "hessian", mode, max_bytes)
+    return sparse_transform(fun, who == "hessian", mode, max_bytes, argnums)
