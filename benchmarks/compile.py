@@ -11,11 +11,11 @@ process, interleaved round by round in a shuffled order (a cheap cell once untim
 then timed for about 50 ms of calls, the collector run before each cell), and the best time of
 each is kept; BLAS on one thread.
 `lagrad compiled` is the compiled tier (`interpret=0`), `lagrad interpreted` the tier before it.
-The start-up of a fresh `lagrad.compile`, each step divided by one eager gradient (its best
-time): the first call (the trace, which answers it), the second (build the interpreter of the
-live equations, run it), the call that compiles (simplify the Program, write the source,
-Python's `compile()`, run it), and what the first call cost when it did all of these at once
-(their sum, less two runs).
+The start-up of a fresh `lagrad.compile`, each step divided by one eager gradient (the best of
+as many eager calls, timed beside the start-ups): the first call (the trace, which answers
+it), the second (build the interpreter of the live equations, run it), the call that compiles
+(simplify the Program, write the source, Python's `compile()`, run it), and what the first
+call cost when it did all of these at once (their sum, less two runs).
 """
 
 from __future__ import annotations
@@ -143,22 +143,24 @@ def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[
     return out
 
 
-def start_up(case: str, size: float) -> tuple[float, float, float, float]:
+def start_up(case: str, size: float) -> tuple[float, float, float, float, float]:
     """Seconds of a fresh compiled gradient's first call, second call (interpreted), the call
-    that compiles, and one compiled call after it."""
+    that compiles, one compiled call after it, and one eager gradient timed beside them (so
+    that the ratios compare bests of as many samples, taken under the same load)."""
     import lagrad
     import lagrad.numpy as lnp
 
     f, args, nums = problem(case, lnp, size)
     compiled = lagrad.compile(lagrad.grad(f, nums), interpret=1)
+    eager = lagrad.grad(f, nums)
     times = []
-    for _ in range(4):
+    for fun in (compiled, eager, compiled, compiled, compiled):
         gc.collect()
         start = time.perf_counter()
-        compiled(*args)
+        fun(*args)
         times.append(time.perf_counter() - start)
     assert compiled.cache_info()["compiled"] == 2
-    return times[0], times[1], times[2], times[3]
+    return times[0], times[2], times[3], times[4], times[1]
 
 
 def measure(run: dict[str, Callable[[], Any]], seconds: float, min_rounds: int = 3) -> dict[str, float]:
@@ -208,9 +210,8 @@ def main() -> None:
         for name, t in best.items():
             target = f" (target ≤ {TARGETS[case]}×)" if name == "lagrad compiled" else ""
             print(f"| ({case}) {CASES[case]} | {name} | {t * 1e3:.3f} ms | {t / floor:.2f}×{target} |")
-        runs = [start_up(case, options.size) for _ in range(2 if case in "bc" else 5)]
-        first, second, compiling, after = (min(r[k] for r in runs) for k in range(4))
-        eager = best["lagrad eager"]
+        runs = [start_up(case, options.size) for _ in range(3 if case in "bc" else 10)]
+        first, second, compiling, after, eager = (min(r[k] for r in runs) for k in range(5))
         for label, t in (
             ("first call (trace) ÷ one eager gradient", first),
             ("second call (build the interpreter, run it) ÷ eager", second),
