@@ -22,7 +22,17 @@ from . import numpy as lnp
 from .adjoint import SOLVERS, AdjointSystem, back_substitution, forward_substitution, input_gradients
 from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
-from .core.backend import any_lazy, check_one_library, gradients_like, is_lazy, lazy_guard
+from .core.backend import (
+    any_lazy,
+    check_one_library,
+    gradients_like,
+    in_namespace,
+    is_lazy,
+    lazy_guard,
+    namespace_of,
+    numpy_dtype,
+    promote_scalars,
+)
 from .core.program import Constant
 from .tree import tree_flatten, tree_map
 
@@ -140,7 +150,7 @@ def _input_value(leaf: Any, who: str, where: str) -> Any:
             f"lagrad.{who}: {where} is a {type(leaf).__name__}, not an array of floats; pass a NumPy "
             f"array of floats (or a list, tuple or dict of them)"
         )
-    if np.dtype(dtype).kind not in "fc":
+    if numpy_dtype(dtype).kind not in "fc":
         raise TypeError(
             f"lagrad.{who}: {where} has dtype {dtype}; only float (or complex) arrays can be "
             f"differentiated. Pass floats (e.g. x.astype(float)) or leave it out of argnums."
@@ -155,6 +165,8 @@ def _foreign_array(leaf: Any) -> bool:
     """Whether `leaf` is an array NumPy can read (``__array__`` or the buffer protocol) that is
     neither NumPy's nor a duck array that NumPy's dispatch lets carry the computation."""
     if isinstance(leaf, (np.ndarray, np.generic, str, bytes)) or hasattr(type(leaf), "__array_function__"):
+        return False
+    if namespace_of(leaf) is not None:  # array-api-strict, CuPy: computed in their own namespace
         return False
     if hasattr(leaf, "__array__"):
         return True
@@ -246,9 +258,24 @@ def _constant(trace: Trace, arg: Any) -> Any:
     so that a copy of it can be written into with traced values (``u = u0.copy();
     u[1:] += k * u[:-1]``). It converts to NumPy (and float, bool) as a plain array does;
     everything else (integer and boolean arrays, scalars, other objects) stays as given."""
-    if type(arg) is not np.ndarray or arg.dtype.kind not in "fc":
+    if type(arg) is np.ndarray:
+        if arg.dtype.kind not in "fc":
+            return arg
+    elif namespace_of(arg) is None or numpy_dtype(arg.dtype).kind not in "fc":  # array-api-strict, CuPy
         return arg
     var = trace.apply(_stop_gradient, (arg,), {})
+    var.inexact = False
+    return var
+
+
+def _seed(seed: Any, out: Any) -> Any:
+    """A NumPy seed in the namespace of the output `out` (array-api-strict, CuPy); under a trace
+    (higher order) a constant of that trace, since such arrays do not defer to a traced value
+    in ``g * x`` as NumPy's do."""
+    plain = in_namespace(seed, value(out))
+    if plain is seed or type(out) is not Var:
+        return plain
+    var = out._trace.apply(_stop_gradient, (plain,), {})
     var.inexact = False
     return var
 
@@ -268,6 +295,7 @@ def _trace(
     nums, single = _argnums(argnums, len(args), who)
     if not all(type(a) is np.ndarray for a in args):  # NumPy alone: nothing to check
         check_one_library(args, who)
+        args = promote_scalars(args, nums)
     trace = Trace(record_source=record_source)
     selected = tuple(args[i] for i in nums)
     for i, arg in zip(nums, selected):
@@ -329,7 +357,7 @@ def _scalar_output(traced: _Traced, who: str) -> int | None:
             f"vector-Jacobian product, or reduce the output (e.g. with .sum())."
         )
     o = program.outputs[0]
-    if np.dtype(dtype).kind not in "fc":
+    if numpy_dtype(dtype).kind not in "fc":
         equation = program.equation(o) if not isinstance(o, Constant) else None
         name = np.dtype(dtype).name
         what = f"{'an' if name[0] in 'aeiou' else 'a'} {name} value"
@@ -368,6 +396,9 @@ def _is_nan(x: Any) -> Any:
     not compute the user's graph)."""
     if is_lazy(x):
         return np.isnan(x)
+    xp = namespace_of(x)
+    if xp is not None:
+        return bool(xp.isnan(x))
     try:
         return bool(np.isnan(x))
     except TypeError:
@@ -389,7 +420,10 @@ def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who:
         traced = _trace(fun, args, kwargs, argnums, who, has_aux=has_aux)
         out = _scalar_output(traced, who)
         value_out = traced.outputs[0]
-        seed = np.ones((), dtype=np.dtype(value(value_out).dtype if hasattr(value(value_out), "dtype") else float))
+        out_value = value(value_out)
+        seed = _seed(
+            np.ones((), dtype=numpy_dtype(out_value.dtype) if hasattr(out_value, "dtype") else float), value_out
+        )
         lam = _solve(traced.program, traced.tape, out, seed, method, _is_nan(value(value_out)))
         grads = _unpack(input_gradients(traced.program, gradients_like(lam, traced.leaves)), traced.single)
         return ((value_out, traced.aux) if has_aux else value_out), grads
