@@ -460,16 +460,18 @@ def _total(out: Any) -> Any:
     return lnp.sum(lnp.real(out)) if kind == "c" else lnp.sum(out) if kind == "f" else None
 
 
-def backend_inputs() -> dict[str, Any]:
+def backend_inputs(backends: Iterable[str] = BACKENDS) -> dict[str, Any]:
     """Per backend, ``(to_backend, to_numpy)`` converters, or the reason it cannot be measured here."""
     import importlib
 
     out: dict[str, Any] = {}
     try:
+        if "dask" not in backends:
+            raise ImportError
         da = importlib.import_module("dask.array")
         out["dask"] = (lambda x: da.from_array(x, chunks=max(1, x.shape[0] // 2)), lambda a: np.asarray(a.compute()))
     except ImportError:
-        out["dask"] = "Dask is not installed"
+        out["dask"] = "Dask is not installed" if "dask" in backends else "not asked"
     try:
         xp = importlib.import_module("array_api_strict")
         device, cpu = xp.Device("device1"), xp.Device("CPU_DEVICE")
@@ -486,15 +488,19 @@ def backend_inputs() -> dict[str, Any]:
     return out
 
 
-def _walked_functions() -> Iterable[tuple[str, Any]]:
-    for row in rows():
-        if row.status == DIFFERENTIABLE and row.module in WALKED:
-            module = {"numpy": np, "numpy.linalg": np.linalg, "numpy.fft": np.fft, "scipy.special": lsp.special}
-            f = getattr(module[row.module], row.name, None)
-            if f is None and row.module == "numpy":
-                f = getattr(lnp, row.name, None)
-            if f is not None:
-                yield f"{row.module}.{row.name}", f
+def _walked_functions(only: Iterable[str] | None) -> Iterable[tuple[str, Any]]:
+    """(name, function) of the differentiable functions of `WALKED`, or of the names `only`."""
+    module = {"numpy": np, "numpy.linalg": np.linalg, "numpy.fft": np.fft, "scipy.special": lsp.special}
+    if only is None:
+        names = [(r.module, r.name) for r in rows() if r.status == DIFFERENTIABLE and r.module in WALKED]
+    else:
+        names = [tuple(n.rsplit(".", 1)) for n in only]
+    for where, name in names:
+        f = getattr(module[where], name, None)
+        if f is None and where == "numpy":
+            f = getattr(lnp, name, None)
+        if f is not None:
+            yield f"{where}.{name}", f
 
 
 def backend_walk(backends: Iterable[str] = BACKENDS, only: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
@@ -507,12 +513,10 @@ def backend_walk(backends: Iterable[str] = BACKENDS, only: Iterable[str] | None 
 
     from .transforms import grad
 
-    inputs = backend_inputs()
-    chosen = set(only) if only is not None else None
+    backends = tuple(backends)
+    inputs = backend_inputs(backends)
     table: dict[str, dict[str, str]] = {}
-    for name, f in _walked_functions():
-        if chosen is not None and name not in chosen:
-            continue
+    for name, f in _walked_functions(only):
         case = None
         for _, call, x in _walk_calls():
             loss = lambda x, call=call: _total(call(f, x))  # noqa: E731

@@ -24,6 +24,7 @@ from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
 from .core.backend import (
     any_lazy,
+    check_namespace_transform,
     check_one_library,
     gradients_like,
     in_namespace,
@@ -296,6 +297,7 @@ def _trace(
     if not all(type(a) is np.ndarray for a in args):  # NumPy alone: nothing to check
         check_one_library(args, who)
         args = promote_scalars(args, nums)
+        check_namespace_transform(args, who)
     trace = Trace(record_source=record_source)
     selected = tuple(args[i] for i in nums)
     for i, arg in zip(nums, selected):
@@ -384,6 +386,11 @@ def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str
         if method not in ("back_substitution", *SOLVERS):
             raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
         return back_substitution(program, tape, {out: seed}, mask=~nan_output)
+    if method != "back_substitution" and namespace_of(seed) is not None:
+        raise TypeError(
+            f"lagrad.grad: method={method!r} does not run on {type(seed).__module__.split('.')[0]} arrays yet; "
+            f"use the default method (back_substitution)"
+        )
     if method == "back_substitution" or (nan_output and method in SOLVERS):
         return back_substitution(program, tape, {out: seed}, mask=not nan_output)
     if method not in SOLVERS:

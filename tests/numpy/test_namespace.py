@@ -340,3 +340,42 @@ if hypothesis is not None:
 
         fd = (at(1.0) - at(-1.0)) / (2 * eps)
         assert np.isclose(got @ np.concatenate([np.ravel(d) for d in direction]), fd, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda f, x: lagrad.jacobian(f)(x), r"lagrad.jacobian does not run on array_api_strict arrays yet"),
+        (lambda f, x: lagrad.hessian(lambda x: lnp.sum(f(x)))(x), r"lagrad.hessian does not run on array_api_strict"),
+        (lambda f, x: lagrad.elementwise_grad(f)(x), r"lagrad.elementwise_grad does not run on array_api_strict"),
+        (
+            lambda f, x: lagrad.grad(lambda x: lnp.sum(f(x)), method="forward_substitution")(x),
+            r"method='forward_substitution' does not run on array_api_strict arrays yet",
+        ),
+    ],
+)
+def test_transforms_not_yet_on_namespaces_refuse_by_name(call, message):
+    with pytest.raises(TypeError, match=message):
+        call(lnp.tanh, strict(np.ones(3)))
+
+
+def test_a_numpy_array_constant_next_to_array_api_strict_values_names_both():
+    with pytest.raises(
+        TypeError, match=r"lagrad.numpy.multiply: its arguments mix array_api_strict arrays and a NumPy"
+    ):
+        lagrad.grad(lambda x: lnp.sum(x * np.arange(3.0)))(strict(np.ones(3)))
+
+
+def test_a_write_through_a_new_axis_is_refused_by_name():
+    def f(x):
+        u = x * 1.0
+        u[None, 1:] = x[:2] * 2.0
+        return lnp.sum(u)
+
+    with pytest.raises(TypeError, match=r"writing into array_api_strict arrays through an index with None"):
+        lagrad.grad(f)(strict(np.ones(3)))
+
+
+def test_indexing_with_an_integer_array_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"indexing array_api_strict arrays with"):
+        lagrad.grad(lambda x: lnp.sum(x[np.array([0, 2])]))(strict(np.ones(3)))

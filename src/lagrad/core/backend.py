@@ -333,3 +333,22 @@ def namespace_constants(values: list[Any], constants: list[Any]) -> None:
     for j, c in enumerate(constants):
         if isinstance(c, np.generic) or (type(c) is np.ndarray and c.ndim == 0):
             constants[j] = values[j + 1] = xp.asarray(c, device=device_of(like))
+
+
+#: The transforms that run on array-api-strict's and CuPy's arrays (the others refuse them by name).
+NAMESPACE_TRANSFORMS = frozenset({"grad", "value_and_grad", "vjp", "jvp"})
+
+
+def check_namespace_transform(args: Any, who: str) -> None:
+    """Refuse, naming the transform and the library, a transform that does not yet run on the
+    arrays of another namespace (array-api-strict, CuPy)."""
+    if who in NAMESPACE_TRANSFORMS:
+        return
+    for _, a in _arrays(args, ""):
+        xp = namespace_of(a)
+        if xp is not None:
+            raise TypeError(
+                f"lagrad.{who} does not run on {namespace_name(xp)} arrays yet "
+                f"({', '.join(sorted(NAMESPACE_TRANSFORMS))} do); convert the arguments to NumPy arrays first, "
+                f"or use grad, vjp or jvp"
+            )
