@@ -26,10 +26,12 @@ from .core.backend import (
     any_lazy,
     check_namespace_transform,
     check_one_library,
+    derivative_error,
     gradients_like,
     in_namespace,
     is_lazy,
     lazy_guard,
+    namespace_library,
     namespace_of,
     numpy_dtype,
     promote_scalars,
@@ -323,6 +325,9 @@ def _trace(
         surfaced = _lagrad_cause(error, who)
         if surfaced is not None:
             raise surfaced from error
+        library = namespace_library(leaves) if trace.dispatch and isinstance(error, Exception) else None
+        if library is not None and not str(error).startswith("lagrad"):
+            raise derivative_error(error, library, f"lagrad.{who} on {library} arrays") from error
         _explain(error, who, selected)
         raise
     aux = None

@@ -206,7 +206,7 @@ def check_one_library(args: Any, who: str) -> None:
     )
 
 
-def derivative_error(error: Exception, backend: str) -> Exception:
+def derivative_error(error: Exception, backend: str, where: str | None = None) -> Exception:
     """`error`, raised by a rule while a sweep ran on `backend`'s (lazy) arrays, with the
     primitive whose derivative raised it and the library named (the innermost frame of the
     sweep holding an equation `eq` says which)."""
@@ -217,6 +217,11 @@ def derivative_error(error: Exception, backend: str) -> Exception:
             name = f"{eq.primitive.name} (equation z{eq.out + 1})"
         tb = tb.tb_next
     message = f"lagrad: the derivative of {name or 'an equation'} on {backend} arrays: {error}"
+    if where is not None:  # raised while tracing: a step written for NumPy alone
+        message = (
+            f"{where}: {type(error).__name__}: {error} (a step of the function, or of lagrad.numpy's code for it, "
+            f"that the Array API standard does not cover; compute that step on NumPy arrays)"
+        )
     try:
         return type(error)(message)
     except Exception:
@@ -352,3 +357,13 @@ def check_namespace_transform(args: Any, who: str) -> None:
                 f"({', '.join(sorted(NAMESPACE_TRANSFORMS))} do); convert the arguments to NumPy arrays first, "
                 f"or use grad, vjp or jvp"
             )
+
+
+def namespace_library(values: Any) -> str | None:
+    """The library (``array_api_strict``, ``cupy``) of the first of `values` that lives in an
+    array namespace, for an error raised while a sweep ran on its arrays; None for NumPy's."""
+    for v in values if isinstance(values, (list, tuple)) else (values,):
+        xp = None if type(v) is np.ndarray else namespace_of(_plain(v))
+        if xp is not None:
+            return namespace_name(xp)
+    return None

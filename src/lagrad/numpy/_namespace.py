@@ -211,4 +211,13 @@ def call(prim: Any, xp: Any, args: tuple[Any, ...], params: dict[str, Any]) -> A
             f"not combine; make the constant a {namespace_name(xp)} array (xp.asarray(c, device=x.device))"
         )
     args = tuple(xp.asarray(a, device=device_of(like)) if isinstance(a, (np.ndarray, np.generic)) else a for a in args)
-    return spelling(prim.name, xp)(*args, **params)
+    function = spelling(prim.name, xp)
+    try:
+        return function(*args, **params)
+    except Exception as error:  # the library's own error, with the primitive and the library named
+        message = f"lagrad.numpy.{prim.name} on {namespace_name(xp)} arrays: {error}"
+        try:
+            named = type(error)(message)
+        except Exception:  # an exception class that takes other arguments
+            named = ValueError(message)
+        raise named from error
