@@ -379,3 +379,13 @@ def test_a_write_through_a_new_axis_is_refused_by_name():
 def test_indexing_with_an_integer_array_is_refused_by_name():
     with pytest.raises(TypeError, match=r"indexing array_api_strict arrays with"):
         lagrad.grad(lambda x: lnp.sum(x[np.array([0, 2])]))(strict(np.ones(3)))
+
+
+def test_the_library_s_own_error_names_the_primitive_and_the_library():
+    with pytest.raises(TypeError, match=r"lagrad.numpy.round on array_api_strict arrays"):
+        lagrad.grad(lambda x: lnp.sum(lnp.round(x, 1) * x))(strict(np.ones(3)))
+
+
+def test_a_numpy_only_step_met_while_tracing_names_the_transform_and_the_library():
+    with pytest.raises(TypeError, match=r"lagrad.grad on array_api_strict arrays: TypeError: .*compute that step on"):
+        lagrad.grad(lambda x: lnp.sum(lnp.tril(x)))(strict(np.ones((3, 3))))
