@@ -328,8 +328,8 @@ def test_gradients_stay_on_the_gpu(cupy):  # pragma: no cover - needs CuPy and a
     assert isinstance(g, cupy.ndarray)
     np.testing.assert_allclose(cupy.asnumpy(g), lagrad.grad(logistic_loss)(w, X, y), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(float(v), logistic_loss(w, X, y), rtol=1e-12)
-    J = lagrad.jacobian(lambda w: np.tanh(cupy.asarray(X) @ w))(cupy.asarray(w))
-    np.testing.assert_allclose(cupy.asnumpy(J), (1 - np.tanh(X @ w) ** 2)[:, None] * X, rtol=1e-10, atol=1e-12)
+    with pytest.raises(TypeError, match=r"lagrad.jacobian does not run on cupy arrays yet"):
+        lagrad.jacobian(lambda w: np.tanh(cupy.asarray(X) @ w))(cupy.asarray(w))
 
 
 def test_a_numpy_weight_with_a_cupy_batch_names_both(cupy):  # pragma: no cover - needs CuPy and a GPU

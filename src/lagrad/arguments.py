@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .core import Trace, Var
+from .core.backend import namespace_of, numpy_dtype
 
 Fun = Callable[..., Any]
 ArgNums = int | Sequence[int]
@@ -83,7 +84,7 @@ def _input_value(leaf: Any, who: str, where: str) -> Any:
             f"lagrad.{who}: {where} is a {type(leaf).__name__}, not an array of floats; pass a NumPy "
             f"array of floats (or a list, tuple or dict of them)"
         )
-    if np.dtype(dtype).kind not in "fc":
+    if numpy_dtype(dtype).kind not in "fc":
         raise TypeError(
             f"lagrad.{who}: {where} has dtype {dtype}; only float (or complex) arrays can be "
             f"differentiated. Pass floats (e.g. x.astype(float)) or leave it out of argnums."
@@ -98,6 +99,8 @@ def _foreign_array(leaf: Any) -> bool:
     """Whether `leaf` is an array NumPy can read (``__array__`` or the buffer protocol) that is
     neither NumPy's nor a duck array that NumPy's dispatch lets carry the computation."""
     if isinstance(leaf, (np.ndarray, np.generic, str, bytes)) or hasattr(type(leaf), "__array_function__"):
+        return False
+    if namespace_of(leaf) is not None:  # array-api-strict, CuPy: computed in their own namespace
         return False
     if hasattr(leaf, "__array__"):
         return True

@@ -421,6 +421,174 @@ def render(table: list[Row] | None = None) -> str:
     return "\n".join(out)
 
 
+# ----- per backend: the same gradients on Dask, array-api-strict and CuPy arrays ----------
+
+#: The backends' columns: NumPy's status is the table's; the others are measured.
+BACKENDS = ("dask", "array_api_strict", "cupy")
+#: Modules whose differentiable functions the backend walk calls.
+WALKED = ("numpy", "numpy.linalg", "numpy.fft", "scipy.special")
+WORKS, REFUSED, FAILS, WRONG, NOT_CALLED = "works", "refused", "fails", "wrong", "not called"
+
+
+def _walk_calls() -> tuple[tuple[str, Any, np.ndarray], ...]:
+    """Generic calls, tried in order on NumPy: the first whose gradient is finite is the case."""
+    rng = np.random.default_rng(20261203)
+    x2, x1 = rng.uniform(0.5, 1.5, (4, 6)), rng.uniform(0.5, 1.5, 6)
+    square = rng.uniform(0.5, 1.5, (4, 4)) + 4 * np.eye(4)
+    return (
+        ("f(x)", lambda f, x: f(x), x2),
+        ("f(x, x)", lambda f, x: f(x, x), x2),
+        ("f(x, 0)", lambda f, x: f(x, 0), x2),
+        ("f(v)", lambda f, x: f(x), x1),
+        ("f(v, v)", lambda f, x: f(x, x), x1),
+        ("f(square)", lambda f, x: f(x), square),
+        ("f(x, 2)", lambda f, x: f(x, 2), x2),
+        ("f(x / 2)", lambda f, x: f(x), x2 / 2),
+        ("f(v / 2, v / 2)", lambda f, x: f(x, x), x1 / 2),
+    )
+
+
+def _total(out: Any) -> Any:
+    """A scalar of a function's (real or complex, possibly several) outputs; None for integers."""
+    from .core.backend import numpy_dtype
+    from .transforms import value
+
+    if isinstance(out, (tuple, list)):
+        parts = [t for t in map(_total, out) if t is not None]
+        return sum(parts[1:], parts[0]) if parts else None
+    kind = numpy_dtype(getattr(value(out), "dtype", np.float64)).kind
+    return lnp.sum(lnp.real(out)) if kind == "c" else lnp.sum(out) if kind == "f" else None
+
+
+def backend_inputs(backends: Iterable[str] = BACKENDS) -> dict[str, Any]:
+    """Per backend, ``(to_backend, to_numpy)`` converters, or the reason it cannot be measured here."""
+    import importlib
+
+    out: dict[str, Any] = {}
+    try:
+        if "dask" not in backends:
+            raise ImportError
+        da = importlib.import_module("dask.array")
+        out["dask"] = (lambda x: da.from_array(x, chunks=max(1, x.shape[0] // 2)), lambda a: np.asarray(a.compute()))
+    except ImportError:
+        out["dask"] = "Dask is not installed" if "dask" in backends else "not asked"
+    try:
+        xp = importlib.import_module("array_api_strict")
+        device, cpu = xp.Device("device1"), xp.Device("CPU_DEVICE")
+        out["array_api_strict"] = (lambda x: xp.asarray(x, device=device), lambda a: np.asarray(a.to_device(cpu)))
+    except (ImportError, AttributeError):
+        out["array_api_strict"] = "array-api-strict (2.2 or later) is not installed"
+    try:
+        cp = importlib.import_module("cupy")
+        if cp.cuda.runtime.getDeviceCount() < 1:  # pragma: no cover - only with CuPy installed
+            raise RuntimeError("no GPU")
+        out["cupy"] = (cp.asarray, cp.asnumpy)  # pragma: no cover - needs CuPy and a GPU
+    except Exception as error:
+        out["cupy"] = f"not measured: {'CuPy is not installed' if isinstance(error, ImportError) else error}"
+    return out
+
+
+def _walked_functions(only: Iterable[str] | None) -> Iterable[tuple[str, Any]]:
+    """(name, function) of the differentiable functions of `WALKED`, or of the names `only`."""
+    module = {"numpy": np, "numpy.linalg": np.linalg, "numpy.fft": np.fft, "scipy.special": lsp.special}
+    if only is None:
+        names = [(r.module, r.name) for r in rows() if r.status == DIFFERENTIABLE and r.module in WALKED]
+    else:
+        names = [tuple(n.rsplit(".", 1)) for n in only]
+    for where, name in names:
+        f = getattr(module[where], name, None)
+        if f is None and where == "numpy":
+            f = getattr(lnp, name, None)
+        if f is not None:
+            yield f"{where}.{name}", f
+
+
+def backend_walk(backends: Iterable[str] = BACKENDS, only: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+    """Per differentiable function of `WALKED` (or the names in `only`), per backend: ``works``
+    (the gradient is that library's array and NumPy's numbers to 1e-10), ``refused`` (an error
+    naming lagrad and the library), ``fails`` (any other error, or a NumPy array back),
+    ``wrong`` (other numbers), ``not called`` (no
+    generic call has a finite gradient on NumPy), or why the backend is not measured here."""
+    import warnings
+
+    from .transforms import grad
+
+    backends = tuple(backends)
+    inputs = backend_inputs(backends)
+    table: dict[str, dict[str, str]] = {}
+    for name, f in _walked_functions(only):
+        case = None
+        for _, call, x in _walk_calls():
+            loss = lambda x, call=call: _total(call(f, x))  # noqa: E731
+            try:
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
+                    warnings.simplefilter("ignore")
+                    expected = grad(loss)(x)
+            except Exception:
+                continue
+            if np.all(np.isfinite(expected)):
+                case = loss, x, expected
+                break
+        table[name] = {}
+        for backend in backends:
+            converters = inputs[backend]
+            if isinstance(converters, str):
+                table[name][backend] = converters
+            elif case is None:
+                table[name][backend] = NOT_CALLED
+            else:
+                table[name][backend] = _walk_one(backend, converters, *case)
+    return table
+
+
+def _walk_one(backend: str, converters: Any, loss: Any, x: np.ndarray, expected: np.ndarray) -> str:
+    import warnings
+
+    from .transforms import grad
+
+    to_backend, to_numpy = converters
+    library = backend.split("_")[0]
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            got = grad(loss)(to_backend(x))
+            if type(got) is np.ndarray:
+                return FAILS
+            got = to_numpy(got)
+    except Exception as error:
+        message = str(error)
+        return REFUSED if message.startswith("lagrad") and library in message.lower() else FAILS
+    return WORKS if np.allclose(got, expected, rtol=1e-10, atol=1e-10) else WRONG
+
+
+def render_backends(table: dict[str, dict[str, str]]) -> str:
+    """docs/backends.md: the backend walk as counts per module and one line per function."""
+    backends = list(next(iter(table.values()), {}))
+    out = [
+        "# lagrad's gradients on other array libraries",
+        "",
+        "<!-- Generated by `python -m lagrad.coverage --backends`; do not edit by hand. -->",
+        "",
+        "Every differentiable function of NumPy, `numpy.linalg`, `numpy.fft` and `scipy.special`",
+        "(docs/coverage.md), called by the first of a few generic calls whose gradient is finite on",
+        "NumPy, then differentiated on each library's arrays: **works** (the gradient is that",
+        "library's array, NumPy's numbers to 1e-10), **refused** (an error naming lagrad and the",
+        "library), **fails** (another error), **wrong** (other numbers), **not called** (no generic",
+        "call fits the function).",
+        "array-api-strict runs on its second device, which refuses any conversion to NumPy.",
+        "",
+        "| module | " + " | ".join(f"{b}: {s}" for b in backends for s in (WORKS, REFUSED, FAILS, WRONG)) + " |",
+        "| --- |" + " ---: |" * (4 * len(backends)),
+    ]
+    for module in WALKED:
+        names = [n for n in table if n.rsplit(".", 1)[0] == module]
+        cells = [str(sum(table[n][b] == s for n in names)) for b in backends for s in (WORKS, REFUSED, FAILS, WRONG)]
+        out.append(f"| {module} | " + " | ".join(cells) + " |")
+    out += ["", "| function | " + " | ".join(backends) + " |", "| --- |" + " --- |" * len(backends)]
+    out += [f"| `{name}` | " + " | ".join(by[b] for b in backends) + " |" for name, by in table.items()]
+    return "\n".join(out) + "\n"
+
+
 def measure_numpy_examples() -> list[tuple[str, int]]:
     """How often NumPy's own docstring examples call each top-level function (``>>> np.f(``):
     the measure of which missing functions matter, most used first."""
@@ -443,7 +611,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lagrad.coverage", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the report is out of date; write nothing")
     parser.add_argument("--output", type=pathlib.Path, default=DEFAULT_OUTPUT, help="where the report goes")
+    parser.add_argument(
+        "--backends", action="store_true", help="measure the gradients on Dask, array-api-strict and CuPy arrays"
+    )
     args = parser.parse_args(argv)
+    if args.backends:
+        walk = backend_walk()
+        text = render_backends(walk)
+        print("\n".join(line for line in text.splitlines() if line.startswith(("| module", "| numpy", "| scipy"))))
+        output = args.output.with_name("backends.md")
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+        return 0
     table = rows()
     text = render(table)
     if args.check:

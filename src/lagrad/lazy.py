@@ -1,9 +1,11 @@
-"""Arrays of other libraries at the transforms' edge: Dask's lazy arrays, and libraries that do not combine.
+"""Arrays of other libraries at the transforms' edge: Dask, array namespaces, and mixing.
 
 The core asks only `core.backend.is_lazy`; everything else Dask needs lives here: the guard
 that refuses a compute lagrad would start (`lazy_guard`), seeds made lazy (`as_lazy`),
 gradients in the inputs' library (`gradients_like`) and the check that the arguments' libraries
-combine (`check_one_library`). DESIGN.md, "Other array libraries", says why.
+combine (`check_one_library`). For array-api-strict and CuPy, NumPy scalars are made the
+namespace's at the entry (`promote_scalars`) and the transforms not yet ported refuse them
+(`check_namespace_transform`). DESIGN.md, "Other array libraries", says why.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from .core.backend import LazyComputeError, _plain, backend_name, is_lazy
+from .core.backend import (
+    LazyComputeError,
+    _plain,
+    backend_name,
+    device_of,
+    in_namespace,
+    is_lazy,
+    namespace_name,
+    namespace_of,
+)
 
 #: Var's conversions: a branch on a traced value computes it, as Dask itself does.
 _BRANCHES = frozenset({"__bool__", "__float__", "__int__", "__index__", "__complex__", "item", "tolist"})
@@ -111,6 +122,13 @@ def gradients_like(lam: list[Any], leaves: list[Any]) -> list[Any]:
     array, chunked as its input."""
     out = list(lam)
     for j, leaf in enumerate(leaves):
+        xp = None if type(leaf) is np.ndarray else namespace_of(leaf)
+        if xp is not None and not hasattr(out[j], "_trace"):  # array-api-strict, CuPy: theirs
+            if out[j] is None:
+                out[j] = xp.zeros(leaf.shape, dtype=leaf.dtype, device=device_of(leaf))
+            elif namespace_of(out[j]) is not xp:
+                out[j] = in_namespace(out[j], leaf)
+            continue
         if not is_lazy(leaf) or hasattr(out[j], "_trace"):
             continue
         if is_lazy(out[j]):
@@ -143,6 +161,8 @@ def check_one_library(args: Any, who: str) -> None:
     CuPy...), naming both, before anything is traced; NumPy's with Dask's combine as Dask does."""
     first: dict[str, str] = {}
     for where, a in _arrays(args, "args"):
+        if type(a) is np.ndarray and a.ndim == 0:  # a NumPy 0-d array combines like a scalar
+            continue
         first.setdefault(backend_name(a), where)
     names = set(first)
     if len(names) < 2 or (len(names) == 2 and "numpy" in names and not names - {"numpy"} - PROMOTES_NUMPY):
@@ -154,7 +174,7 @@ def check_one_library(args: Any, who: str) -> None:
     )
 
 
-def derivative_error(error: Exception, backend: str) -> Exception:
+def derivative_error(error: Exception, backend: str, where: str | None = None) -> Exception:
     """`error`, raised by a rule while a sweep ran on `backend`'s (lazy) arrays, with the
     primitive whose derivative raised it and the library named (the innermost frame of the
     sweep holding an equation `eq` says which)."""
@@ -165,6 +185,11 @@ def derivative_error(error: Exception, backend: str) -> Exception:
             name = f"{eq.primitive.name} (equation z{eq.out + 1})"
         tb = tb.tb_next
     message = f"lagrad: the derivative of {name or 'an equation'} on {backend} arrays: {error}"
+    if where is not None:  # raised while tracing: a step written for NumPy alone
+        message = (
+            f"{where}: {type(error).__name__}: {error} (a step of the function, or of lagrad.numpy's code for it, "
+            f"that the Array API standard does not cover; compute that step on NumPy arrays)"
+        )
     try:
         return type(error)(message)
     except Exception:
@@ -178,3 +203,41 @@ def lazy_checked(run: Callable[[], Any], who: str, args: Any, kwargs: Any) -> An
         return run()
     with lazy_guard(who):
         return run()
+
+
+def promote_scalars(args: Any, differentiated: Any) -> Any:
+    """The arguments with NumPy scalars and 0-d arrays (and the Python numbers that are
+    `differentiated`) made arrays of the namespace the other arguments live in (array-api-strict,
+    CuPy), as NumPy's scalars combine with anything: inside the derivative's rules they meet that
+    library's operators, which take no NumPy values."""
+    like = next((a for _, a in _arrays(args, "") if namespace_of(a) is not None), None)
+    if like is None:
+        return args
+    xp, device = namespace_of(like), device_of(like)
+    return tuple(
+        xp.asarray(a, device=device)
+        if isinstance(a, np.generic)
+        or (type(a) is np.ndarray and a.ndim == 0)
+        or (i in differentiated and type(a) in (float, complex))
+        else a
+        for i, a in enumerate(args)
+    )
+
+
+#: The transforms that run on array-api-strict's and CuPy's arrays (the others refuse them by name).
+NAMESPACE_TRANSFORMS = frozenset({"grad", "value_and_grad", "vjp", "jvp"})
+
+
+def check_namespace_transform(args: Any, who: str) -> None:
+    """Refuse, naming the transform and the library, a transform that does not yet run on the
+    arrays of another namespace (array-api-strict, CuPy)."""
+    if who in NAMESPACE_TRANSFORMS:
+        return
+    for _, a in _arrays(args, ""):
+        xp = namespace_of(a)
+        if xp is not None:
+            raise TypeError(
+                f"lagrad.{who} does not run on {namespace_name(xp)} arrays yet "
+                f"({', '.join(sorted(NAMESPACE_TRANSFORMS))} do); convert the arguments to NumPy arrays first, "
+                f"or use grad, vjp or jvp"
+            )

@@ -31,9 +31,9 @@ from .arguments import (
 )
 from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
-from .core.backend import is_lazy
+from .core.backend import derivative_error, in_namespace, is_lazy, namespace_library, namespace_of, numpy_dtype
 from .core.program import Constant
-from .lazy import check_one_library, gradients_like, lazy_checked
+from .lazy import check_namespace_transform, check_one_library, gradients_like, lazy_checked, promote_scalars
 from .tree import tree_flatten, tree_map
 
 
@@ -87,9 +87,24 @@ def _strip(tree: Any) -> Any:
 def _constant(trace: Trace, arg: Any) -> Any:
     """A float array argument that is not differentiated, as a traced value with no derivative
     (DESIGN.md, "In-place writes and views"); everything else stays as given."""
-    if type(arg) is not np.ndarray or arg.dtype.kind not in "fc":
+    if type(arg) is np.ndarray:
+        if arg.dtype.kind not in "fc":
+            return arg
+    elif namespace_of(arg) is None or numpy_dtype(arg.dtype).kind not in "fc":  # array-api-strict, CuPy
         return arg
     var = trace.apply(_stop_gradient, (arg,), {})
+    var.inexact = False
+    return var
+
+
+def _seed(seed: Any, out: Any) -> Any:
+    """A NumPy seed in the namespace of the output `out` (array-api-strict, CuPy); under a trace
+    (higher order) a constant of that trace, since such arrays do not defer to a traced value
+    in ``g * x`` as NumPy's do."""
+    plain = in_namespace(seed, value(out))
+    if plain is seed or type(out) is not Var:
+        return plain
+    var = out._trace.apply(_stop_gradient, (plain,), {})
     var.inexact = False
     return var
 
@@ -115,6 +130,8 @@ def _record(
     nums, single = _argnums(argnums, len(args), who)
     if not all(type(a) is np.ndarray for a in args):  # NumPy alone: nothing to check
         check_one_library(args, who)
+        args = promote_scalars(args, nums)
+        check_namespace_transform(args, who)
     trace = Trace(record_source=record_source)
     selected = tuple(args[i] for i in nums)
     arg_names = _argument_names(fun, nums, selected, record_source, who)
@@ -131,6 +148,9 @@ def _record(
         surfaced = _lagrad_cause(error, who)
         if surfaced is not None:
             raise surfaced from error
+        library = namespace_library(leaves) if trace.dispatch and isinstance(error, Exception) else None
+        if library is not None and not str(error).startswith("lagrad"):
+            raise derivative_error(error, library, f"lagrad.{who} on {library} arrays") from error
         _explain(error, who, selected)
         raise
     aux = None
@@ -167,7 +187,7 @@ def _scalar_output(traced: _Traced, who: str) -> int | None:
             f"vector-Jacobian product, or reduce the output (e.g. with .sum())."
         )
     o = program.outputs[0]
-    if np.dtype(dtype).kind not in "fc":
+    if numpy_dtype(dtype).kind not in "fc":
         equation = program.equation(o) if not isinstance(o, Constant) else None
         name = np.dtype(dtype).name
         what = f"{'an' if name[0] in 'aeiou' else 'a'} {name} value"
@@ -199,6 +219,11 @@ def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
     if is_lazy(nan_output):
         return back_substitution(program, tape, {out: seed}, mask=~nan_output)
+    if method != "back_substitution" and namespace_of(seed) is not None:
+        raise TypeError(
+            f"lagrad.grad: method={method!r} does not run on {type(seed).__module__.split('.')[0]} arrays yet; "
+            f"use the default method (back_substitution)"
+        )
     if method == "back_substitution" or nan_output:
         return back_substitution(program, tape, {out: seed}, mask=not nan_output)
     return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs)).lambdas
@@ -209,6 +234,9 @@ def _is_nan(x: Any) -> Any:
     not compute the user's graph)."""
     if is_lazy(x):
         return np.isnan(x)
+    xp = namespace_of(x)
+    if xp is not None:
+        return bool(xp.isnan(x))
     try:
         return bool(np.isnan(x))
     except TypeError:
@@ -226,7 +254,7 @@ def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who:
         out = _scalar_output(traced, who)
         value_out = traced.outputs[0]
         plain = value(value_out)
-        seed = np.ones((), dtype=np.dtype(plain.dtype if hasattr(plain, "dtype") else float))
+        seed = _seed(np.ones((), dtype=numpy_dtype(plain.dtype) if hasattr(plain, "dtype") else float), value_out)
         lam = _solve(traced.program, traced.tape, out, seed, method, _is_nan(plain))
         return ((value_out, traced.aux) if has_aux else value_out), _gradients(traced, lam)
 

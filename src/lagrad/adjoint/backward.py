@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
-from ..core.backend import is_lazy
+from ..core.backend import is_lazy, namespace_library
 from ..lazy import any_lazy, as_lazy, derivative_error
 from .operators import _has_nan, implicit_diagonals, operator
 
@@ -52,7 +52,13 @@ def back_substitution(
             except Exception as error:
                 raise derivative_error(error, "dask") from error
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
-        lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals)
+        try:
+            lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals)
+        except Exception as error:  # on array-api-strict or CuPy: the rule and the library named
+            library = namespace_library(tape.outputs)
+            if library is None:
+                raise
+            raise derivative_error(error, library) from error
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
         if mask is not False and (mask is not True or any(is_lazy(v) for v in returned if v is not None)):
             lam = _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)  # lazily masked

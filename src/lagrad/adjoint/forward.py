@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape
-from ..core.backend import is_lazy
+from ..core.backend import is_lazy, namespace_library
 from ..core.program import real_size, unflat
 from ..lazy import any_lazy, derivative_error
 from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched, implicit_diagonals
@@ -48,7 +48,13 @@ def forward_substitution(
             except Exception as error:
                 raise derivative_error(error, "dask") from error
     with np.errstate(invalid="ignore"):
-        t = _forward_substitution(program, tape, tangents, start, False, batched, outputs, diagonals)
+        try:
+            t = _forward_substitution(program, tape, tangents, start, False, batched, outputs, diagonals)
+        except Exception as error:  # on array-api-strict or CuPy: the rule and the library named
+            library = namespace_library(tape.outputs)
+            if library is None:
+                raise
+            raise derivative_error(error, library) from error
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
         if any(is_lazy(t[o]) for o in wanted):  # Dask: the masks go into the graph, nothing is looked at
             t = _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)

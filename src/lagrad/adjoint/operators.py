@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Trace, registry
-from ..core.backend import is_lazy
+from ..core.backend import is_lazy, namespace_of, numpy_dtype, where
 from ..core.primitive import _at_argnum
 from ..core.program import Constant, Parts, is_parts_shape, zeros_of
 
@@ -254,6 +254,8 @@ def _has_nan(x: Any) -> bool:
     x = _plain(x)
     if isinstance(x, Parts):
         return any(_has_nan(p) for p in x if p is not None)
+    if type(x) is not np.ndarray and namespace_of(x) is not None:  # array-api-strict, CuPy
+        return numpy_dtype(x.dtype).kind in "fc" and bool(namespace_of(x).any(namespace_of(x).isnan(x)))
     a = np.asarray(x)
     return a.dtype.kind in "fc" and bool(np.isnan(a).any())
 
@@ -262,6 +264,8 @@ def _nonzero(x: Any) -> bool:
     x = _plain(x)
     if isinstance(x, Parts):
         return any(_nonzero(p) for p in x if p is not None)
+    if type(x) is not np.ndarray and namespace_of(x) is not None:
+        return bool(namespace_of(x).any(x != 0))
     return bool(np.any(x))
 
 
@@ -282,7 +286,7 @@ def _masked(g: Any, ct: Any, elementwise: bool, when: Any = True) -> Any:
     if not _has_nan(ct):
         return ct
     if elementwise:
-        return np.where(g == 0, 0, ct)  # NumPy's dispatch records it for traced values
+        return where(g == 0, 0, ct)  # NumPy's dispatch records it for traced values
     if _nonzero(g):
         return ct
     ct = _plain(ct)

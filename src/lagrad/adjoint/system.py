@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse
 
 from ..core import Program, Tape, registry
+from ..core.backend import numpy_dtype
 from ..core.program import Constant, flat, real_size, unflat, zeros_of
 from . import operators, solvers
 from .operators import _plain
@@ -452,9 +453,9 @@ def input_gradients(program: Program, lam: list[Any]) -> Any:
         if g is None:
             g = np.zeros(shape, dtype=dtype)
         else:
-            if np.dtype(g.dtype).kind == "c" and np.dtype(dtype).kind == "f":
+            if numpy_dtype(g.dtype).kind == "c" and numpy_dtype(dtype).kind == "f":
                 g = registry.ops.real(g)  # a real input's gradient is real
-            if g.dtype != dtype:
+            if numpy_dtype(g.dtype) != numpy_dtype(dtype):
                 g = registry.ops.astype(g, dtype)
         grads.append(g)
     return program.in_tree.unflatten(grads) if program.in_tree is not None else tuple(grads)

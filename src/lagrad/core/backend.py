@@ -55,3 +55,106 @@ UNKNOWN_SHAPE = (
 def unknown_shape(shape: Any) -> bool:
     """Whether a shape has an axis of unknown length (Dask writes NaN)."""
     return isinstance(shape, tuple) and any(isinstance(s, float) for s in shape)
+
+
+# ----- array namespaces: libraries without NumPy's dispatch (array-api-strict, CuPy) -------
+
+#: type -> the array namespace its values compute in, or None where NumPy's functions do
+#: (NumPy's own types, Python numbers, and libraries NumPy dispatches to: Dask). Filled as
+#: types are met, so a value's namespace costs one dict lookup after the first.
+NAMESPACES: dict[type, Any] = {np.ndarray: None, float: None, int: None, complex: None, bool: None}
+
+
+#: Libraries whose arrays lagrad computes on with their own namespace's functions. (PyTorch's
+#: and JAX's arrays are read as NumPy arrays at a transform's entry; Dask's take NumPy's
+#: functions through NumPy's dispatch.)
+NAMESPACE_LIBRARIES = frozenset({"array_api_strict", "cupy"})
+
+
+def namespace_of(x: Any) -> Any:
+    """The Array API namespace that computes on `x` (``array_api_strict``, CuPy's through
+    ``array_api_compat``), or None for values NumPy's functions compute on (NumPy's arrays and
+    scalars, Python numbers, Dask arrays, traced values' plain numbers likewise)."""
+    cls = type(x)
+    try:
+        return NAMESPACES[cls]
+    except KeyError:
+        pass
+    xp = None
+    if cls.__module__.split(".")[0] in NAMESPACE_LIBRARIES and hasattr(cls, "__array_namespace__"):
+        try:
+            from array_api_compat import array_namespace
+
+            xp = array_namespace(x)
+        except (ImportError, TypeError):
+            xp = x.__array_namespace__()
+    NAMESPACES[cls] = xp
+    return xp
+
+
+def namespace_name(xp: Any) -> str:
+    """A namespace as users name its library (``array_api_strict``, ``cupy``)."""
+    name = getattr(xp, "__name__", str(xp))
+    return name.removeprefix("array_api_compat.").split(".")[0]
+
+
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """A namespace's dtype as NumPy's (lagrad records NumPy dtypes for every library)."""
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
+def namespace_dtype(xp: Any, dtype: Any) -> Any:
+    """`dtype` (NumPy's, or already the namespace's) as the namespace `xp` spells it."""
+    if dtype is None:
+        return None
+    try:
+        return getattr(xp, np.dtype(dtype).name)
+    except TypeError:
+        return dtype
+
+
+def device_of(x: Any) -> Any:
+    return getattr(x, "device", None)
+
+
+def in_namespace(value: Any, like: Any) -> Any:
+    """`value` (a NumPy seed, tangent or constant) as an array of the namespace and device of
+    `like`; unchanged where `like` computes with NumPy's functions."""
+    xp = namespace_of(like)
+    if xp is None or namespace_of(value) is xp:
+        return value
+    return xp.asarray(np.asarray(value), device=device_of(like))
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``numpy.where`` (which records itself on traced values), in `y`'s namespace when it has one."""
+    xp = None if type(y) is np.ndarray else namespace_of(y)
+    if xp is None:
+        return np.where(condition, x, y)
+    return xp.where(condition, xp.asarray(x, dtype=y.dtype, device=device_of(y)), y)
+
+
+def namespace_constants(values: list[Any], constants: list[Any]) -> None:
+    """An equation's NumPy scalar and 0-d constants (``(ans, *args)`` in `values`, per argument in
+    `constants`), made arrays of its traced arguments' namespace, in place: the rules combine
+    them with that library's arrays, whose operators take no NumPy values."""
+    like = next((_plain(v) for v, c in zip(values[1:], constants) if c is None and v is not None), None)
+    xp = None if like is None else namespace_of(like)
+    if xp is None:
+        return
+    for j, c in enumerate(constants):
+        if isinstance(c, np.generic) or (type(c) is np.ndarray and c.ndim == 0):
+            constants[j] = values[j + 1] = xp.asarray(c, device=device_of(like))
+
+
+def namespace_library(values: Any) -> str | None:
+    """The library (``array_api_strict``, ``cupy``) of the first of `values` that lives in an
+    array namespace, for an error raised while a sweep ran on its arrays; None for NumPy's."""
+    for v in values if isinstance(values, (list, tuple)) else (values,):
+        xp = None if type(v) is np.ndarray else namespace_of(_plain(v))
+        if xp is not None:
+            return namespace_name(xp)
+    return None

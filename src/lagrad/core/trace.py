@@ -25,7 +25,16 @@ from typing import Any
 import numpy as np
 
 from . import registry
-from .backend import UNKNOWN_SHAPE, LazyComputeError, backend_name, is_lazy, unknown_shape
+from .backend import (
+    UNKNOWN_SHAPE,
+    LazyComputeError,
+    backend_name,
+    is_lazy,
+    namespace_constants,
+    namespace_of,
+    numpy_dtype,
+    unknown_shape,
+)
 from .program import META, READ, UNREAD, Aval, Constant, Equation, Parts, Program, Tape, new_equation
 
 _levels = itertools.count(1)
@@ -468,6 +477,7 @@ class Trace:
         "complex_seen",
         "pending",
         "values",
+        "dispatch",
     )
 
     def __init__(self, record_source: bool = False) -> None:
@@ -482,6 +492,7 @@ class Trace:
         self.complex_seen = False  # a complex value was recorded: multipliers may turn complex
         self.pending: list[Any] = []  # views read again after a write, whose equation waits for a use
         self.values: list[list[Any]] = []  # per equation, this run's (ans, *args): the Tape
+        self.dispatch = False  # an input lives in another array namespace: primitives pick its functions
 
     def new_input(self, value: Any) -> Var:
         if self.equations:
@@ -489,7 +500,9 @@ class Trace:
         index = self.n_vars
         self.n_vars += 1
         self.n_inputs += 1
-        kind = value.dtype.kind
+        if type(value) is not np.ndarray and namespace_of(value) is not None:
+            self.dispatch = True
+        kind = numpy_dtype(value.dtype).kind
         self.complex_seen = self.complex_seen or kind == "c"
         return Var(value, index, self, kind in "fc")
 
@@ -507,7 +520,7 @@ class Trace:
         arg_vars = []
         constants = None  # per argument, the constant or None: a list only once there is a constant
         key = 0
-        nested = False
+        nested = self.dispatch  # then each primitive picks the namespace's function
         pos = 0
         for a in args:
             pos += 1
@@ -524,6 +537,8 @@ class Trace:
                     constants = [None] * (pos - 1)
                 constants.append(a)
                 nested = nested or type(a) is Var
+        if self.dispatch and constants is not None:  # NumPy scalars as the inputs' namespace's
+            namespace_constants(values, constants)
         try:
             ans = prim(*values[1:], **params) if nested else prim.kernel(*values[1:], **params)
         except Exception as error:
@@ -545,7 +560,11 @@ class Trace:
             values[p] = Aval(values[p].shape, values[p].dtype)
         index = self.n_vars
         self.n_vars = index + 1
-        kind = dtype.kind
+        try:
+            kind = dtype.kind
+        except AttributeError:  # another array namespace's dtype, recorded as NumPy's
+            dtype = numpy_dtype(dtype)
+            kind = dtype.kind
         # integer and boolean results carry no derivative, nor do those of no argument that has one
         inexact = kind in "fc" and key & (key >> 1) != 0
         if kind == "c":

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, Var, registry
+from ..core.backend import NAMESPACES, namespace_of
 
 F = Callable[..., Any]
 
@@ -51,7 +52,9 @@ class ArrayPrimitive(Primitive):
     def __call__(self, *args: Any, **params: Any) -> Any:
         # Primitive.__call__ with the list check folded into its one pass over the arguments:
         # this is every primitive call, traced or not (rules call primitives on plain arrays)
-        top = None
+        # and the namespace check: NumPy's arrays pass it with one comparison, other types with
+        # one dict lookup (`backend.NAMESPACES`)
+        top = xp = None
         for a in args:
             kind = type(a)
             if kind is Var:
@@ -60,10 +63,18 @@ class ArrayPrimitive(Primitive):
                     top = t
             elif kind is list or kind is tuple:
                 args = tuple(array_like(b) if type(b) is list or type(b) is tuple else b for b in args)
-                return Primitive.__call__(self, *args, **params)
-        if top is None:
+                return self(*args, **params)
+            elif kind is not np.ndarray:
+                space = NAMESPACES[kind] if kind in NAMESPACES else namespace_of(a)
+                if space is not None:
+                    xp = space
+        if top is not None:
+            return top.apply(self, args, params)
+        if xp is None:
             return self.impl(*args, **params)
-        return top.apply(self, args, params)
+        from ._namespace import call
+
+        return call(self, xp, args, params)
 
     def __getattr__(self, name: str) -> Any:
         """A ufunc's methods (``lagrad.numpy.add.outer``): lagrad's on traced values, NumPy's

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
-from ..core.backend import is_lazy
+from ..core.backend import is_lazy, numpy_dtype
 from ..core.primitive import META, UNREAD
 from . import manipulation as _shape
 from . import reductions, ufuncs
@@ -448,8 +448,8 @@ def _into(ufunc: Any, result: Any, out: Var) -> Any:
         raise ValueError(
             f"non-broadcastable output operand with shape {out.shape} doesn't match the broadcast shape {shape}"
         )
-    dtype = np.dtype(_dtype_of_operand(result))
-    if dtype == out.dtype:
+    dtype = numpy_dtype(_dtype_of_operand(result))
+    if dtype == numpy_dtype(out.dtype):
         return result
     if not np.can_cast(dtype, out.dtype, "same_kind"):
         raise TypeError(
@@ -489,7 +489,8 @@ def _fits(other: Any, x: Var) -> bool:
             return False
         shape = other.shape
     elif isinstance(other, (int, float)) and not isinstance(other, bool):
-        return x.dtype.kind in "fc" or (x.dtype.kind in "iu" and isinstance(other, int))
+        kind = numpy_dtype(x.dtype).kind
+        return kind in "fc" or (kind in "iu" and isinstance(other, int))
     else:
         return False
     try:
@@ -741,7 +742,7 @@ def copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) ->
                 "make it traced (dst = x.copy()) or use lagrad.numpy.where(where, src, dst)"
             )
         return np.copyto(dst, src, casting=casting, where=where)
-    dtype = np.dtype(_dtype_of_operand(src))
+    dtype = numpy_dtype(_dtype_of_operand(src))
     if not np.can_cast(dtype, dst.dtype, casting):
         raise TypeError(f"Cannot cast array data from {dtype!r} to {dst.dtype!r} according to the rule {casting!r}")
     new = _shape.broadcast_to(src if type(src) is Var else np.asarray(src), dst.shape)

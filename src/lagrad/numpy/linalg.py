@@ -32,6 +32,7 @@ import numpy as np
 import scipy.linalg
 
 from ..core import Var, defjvp, defvjp
+from ..core.backend import numpy_dtype
 from . import indexing as _indexing
 from . import manipulation as _shape
 from . import products as _products
@@ -114,7 +115,7 @@ class SlogdetResult(NamedTuple):
 
 
 def _complex(x: Any) -> bool:
-    return np.dtype(x.dtype).kind == "c"
+    return numpy_dtype(x.dtype).kind == "c"
 
 
 def _conj(x: Any) -> Any:
@@ -1051,5 +1052,5 @@ def matrix_transpose(x: Any, /) -> Any:
 @_numpy_when_plain(np.linalg.vecdot)
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     """``sum(conj(x1) * x2, axis)``: the dot product of vectors along `axis`, broadcasting."""
-    x1 = conjugate(x1) if np.dtype(_shape_dtype(x1)).kind == "c" else x1
+    x1 = conjugate(x1) if numpy_dtype(_shape_dtype(x1)).kind == "c" else x1
     return _red.sum(x1 * x2, axis=axis)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Aval, Var, View, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
-from ..core.backend import is_lazy
+from ..core.backend import is_lazy, namespace_of, numpy_dtype
 from . import reductions
 from ._register import array_like, function, holds_traced, method, nondiff, prim
 
@@ -185,19 +185,19 @@ def _diff_transpose(g: Any, n: int, axis: int) -> Any:
 def _concatenate_vjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
     axis = _normalize_axis(axis, ans.ndim)
     start = builtins.sum(x.shape[axis] for x in xs[:argnum])
-    index = (slice(None),) * axis + (slice(start, start + xs[argnum].shape[axis]),)
+    index = (slice(None),) * axis + (slice(start, start + xs[argnum].shape[axis]), Ellipsis)
     return g[index]
 
 
 def _stack_vjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
     axis = _normalize_axis(axis, ans.ndim)
-    return g[(slice(None),) * axis + (argnum,)]
+    return g[(slice(None),) * axis + (argnum, Ellipsis)]
 
 
 def _concatenate_bvjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
     axis = _normalize_axis(axis, ans.ndim)
     start = builtins.sum(x.shape[axis] for x in xs[:argnum])
-    return g[(slice(None),) * (axis + 1) + (slice(start, start + xs[argnum].shape[axis]),)]
+    return g[(slice(None),) * (axis + 1) + (slice(start, start + xs[argnum].shape[axis]), Ellipsis)]
 
 
 def _stack_bvjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
@@ -259,7 +259,7 @@ defbatch(_astype,
 
 def _real_for(g: Any, dtype: Any) -> Any:
     """The real part of a complex multiplier headed for a real variable."""
-    if np.dtype(g.dtype).kind == "c" and np.dtype(dtype).kind != "c":
+    if numpy_dtype(g.dtype).kind == "c" and numpy_dtype(dtype).kind != "c":
         return registry.ops.real(g)
     return g
 
@@ -357,8 +357,8 @@ def shares_memory(out: Any, a: Any) -> bool:
     """Whether NumPy's own operation made `out` a view of `a` (their values' layouts
     are NumPy's, so the forward values answer it)."""
     out, a = _value(out), _value(a)
-    if is_lazy(out):  # no memory to ask: a Dask reshape behaves as NumPy's of a C-ordered array, a view
-        return True
+    if is_lazy(out) or namespace_of(out) is not None:  # no memory to ask (Dask, array-api-strict,
+        return True  # CuPy): a reshape behaves as NumPy's of a C-ordered array, a view
     return out.size == 0 or np.may_share_memory(out, a)
 
 
@@ -569,10 +569,10 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
 @method("astype")
 def astype(x: Any, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True, copy: bool = True) -> Any:
     """`x` converted to `dtype`; no derivative flows into integer or boolean results."""
-    dtype = np.dtype(dtype)
+    dtype = numpy_dtype(dtype)
     if not hasattr(x, "dtype"):  # a Python number or a list
         x = np.asarray(x)
-    if np.dtype(x.dtype) == dtype:
+    if numpy_dtype(x.dtype) == dtype:
         return x._alias() if copy and type(x) is Var else x
     return _astype(x, dtype=dtype)
 
@@ -1211,7 +1211,7 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NO_VALUE, append: A
     shape = shape_of(a)
     if n >= shape[axis]:  # nothing left: a constant, empty along `axis`
         return np.zeros((*shape[:axis], 0, *shape[axis + 1 :]), dtype=a.dtype)
-    if np.dtype(a.dtype) == np.bool_:  # NumPy's difference of booleans is inequality
+    if numpy_dtype(a.dtype) == np.bool_:  # NumPy's difference of booleans is inequality
         for _ in range(n):
             a = a[along(axis, slice(1, None))] != a[along(axis, slice(None, -1))]
         return a
@@ -1342,7 +1342,7 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
         spacings = list(varargs)
     else:
         raise TypeError("lagrad.numpy.gradient: invalid number of spacing arguments")
-    if np.dtype(f.dtype).kind not in "fc":
+    if numpy_dtype(f.dtype).kind not in "fc":
         f = astype(f, np.float64)
     out = tuple(_gradient_along(f, a, h, edge_order) for a, h in zip(axes, spacings))
     return out[0] if len(out) == 1 else out
@@ -1361,7 +1361,7 @@ def copy(a: Any, order: str = "K", subok: bool = False) -> Any:
 
 @method("view")
 def _view(a: Any, dtype: Any = None, type: Any = None) -> Any:
-    if (dtype is not None and np.dtype(dtype) != np.dtype(a.dtype)) or type is not None:
+    if (dtype is not None and numpy_dtype(dtype) != numpy_dtype(a.dtype)) or type is not None:
         raise TypeError(
             "lagrad: x.view(dtype) reinterprets the bytes of a traced array, which has no "
             "derivative; use x.astype(dtype) to convert values"
@@ -1376,12 +1376,12 @@ def _flat(a: Any) -> Any:
 
 @method("nbytes")
 def _nbytes(a: Any) -> int:
-    return int(a.size * np.dtype(a.dtype).itemsize)
+    return int(a.size * numpy_dtype(a.dtype).itemsize)
 
 
 @method("itemsize")
 def _itemsize(a: Any) -> int:
-    return int(np.dtype(a.dtype).itemsize)
+    return int(numpy_dtype(a.dtype).itemsize)
 
 
 def _in_place(what: str, instead: str) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..core import defbatch, deflinear, defvjp_argnum, registry
+from ..core.backend import numpy_dtype
 from . import manipulation as _shape
 from . import reductions
 from ._register import array_like, function, method, prim, ufunc
@@ -337,7 +338,7 @@ def inner(a: Any, b: Any, /) -> Any:
 
 
 def _conj(a: Any) -> Any:
-    return conjugate(a) if np.dtype(a.dtype).kind == "c" else a
+    return conjugate(a) if numpy_dtype(a.dtype).kind == "c" else a
 
 
 @function(np.vdot)

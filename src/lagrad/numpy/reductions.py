@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
+from ..core.backend import numpy_dtype
 from . import manipulation as _shape
 from ._register import array_like, function, holds_traced, method, nondiff, prim, unsupported_keywords
 from .ufuncs import conjugate, isnan, logical_and, logical_not, maximum, minimum, real, sqrt, where
@@ -319,7 +320,7 @@ def _slope(shape: tuple[int, ...], axis: tuple[int, ...], ddof: float) -> float:
 def _var_gradient(x: Any, axis: tuple[int, ...], ddof: float) -> Any:
     """∂var/∂x = 2(x − mean(x))/(N − ddof), conjugated where x is complex."""
     d = x - mean(x, axis=axis, keepdims=True)
-    return (conjugate(d) if np.dtype(x.dtype).kind == "c" else d) * _slope(x.shape, axis, ddof)
+    return (conjugate(d) if numpy_dtype(x.dtype).kind == "c" else d) * _slope(x.shape, axis, ddof)
 
 
 _var = prim("var", lambda x, axis, ddof, keepdims: np.var(x, axis=axis, ddof=ddof, keepdims=keepdims))
@@ -441,7 +442,7 @@ def _without_nan(a: Any, fill: float) -> Any:
 
 
 def _abs2(d: Any) -> Any:
-    return real(d * conjugate(d)) if np.dtype(d.dtype).kind == "c" else d * d
+    return real(d * conjugate(d)) if numpy_dtype(d.dtype).kind == "c" else d * d
 
 
 def is_traced(*values: Any) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Var, defjvp, defrule, defvjp, registry
+from ..core.backend import numpy_dtype
 from ._register import array_like, elementwise, function, holds_traced, method, nondiff, ufunc
 
 __all__ = [
@@ -259,12 +260,17 @@ def _broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
 
 def _is_complex(x: Any) -> bool:
     dtype = getattr(x, "dtype", None)
-    return isinstance(x, complex) if dtype is None else np.dtype(dtype).kind == "c"
+    return isinstance(x, complex) if dtype is None else numpy_dtype(dtype).kind == "c"
 
 
 def _like_input(g: Any, x: Any) -> Any:
     """A real multiplier `g`, as the input's (possibly complex) dtype."""
-    return registry.ops.astype(g, x.dtype) if np.dtype(x.dtype).kind == "c" else g
+    return registry.ops.astype(g, x.dtype) if numpy_dtype(x.dtype).kind == "c" else g
+
+
+def _indicator(mask: Any, g: Any) -> Any:
+    """A boolean mask as 0 and 1 in g's dtype (the Array API multiplies no booleans)."""
+    return registry.ops.astype(mask, g.dtype)
 
 
 def _nonzero_base(x: Any) -> Any:
@@ -310,7 +316,7 @@ def _sinc_partial(x: Any, ans: Any) -> Any:
 
 def _finite_part(g: Any, x: Any) -> Any:
     """g where x is finite, 0 where nan_to_num replaced it (per real and imaginary part)."""
-    if np.dtype(x.dtype).kind == "c":
+    if numpy_dtype(x.dtype).kind == "c":
         return where(isfinite(x.real), g.real, 0.0) + where(isfinite(x.imag), g.imag, 0.0) * 1j
     return where(isfinite(x), g, 0.0)
 
@@ -320,14 +326,14 @@ def _finite_part(g: Any, x: Any) -> Any:
 
 def _abs_vjp(g: Any, ans: Any, x: Any) -> Any:
     """|z|: g·conj(z)/|z| (0 at z = 0); real x: g·sign(x)."""
-    if np.dtype(x.dtype).kind == "c":
+    if numpy_dtype(x.dtype).kind == "c":
         return g * conjugate(x) / _nonzero_base(ans)
     return g * _sign(x)
 
 
 def _abs_jvp(t: Any, ans: Any, x: Any) -> Any:
     """|z|: Re(conj(z)·t)/|z| (0 at z = 0); real x: t·sign(x)."""
-    if np.dtype(x.dtype).kind == "c":
+    if numpy_dtype(x.dtype).kind == "c":
         return real(conjugate(x) * t) / _nonzero_base(ans)
     return t * _sign(x)
 
@@ -455,7 +461,7 @@ defrule(_round,       None)
 defrule(conjugate,    lambda g, ans, x: conjugate(g))
 defvjp(_real,         lambda g, ans, x: _like_input(g, x))
 defjvp(_real,         lambda t, ans, x: _real(t))
-defvjp(_imag,         lambda g, ans, x: _like_input(g * -1j, x) if np.dtype(x.dtype).kind == "c" else 0.0 * g)
+defvjp(_imag,         lambda g, ans, x: _like_input(g * -1j, x) if numpy_dtype(x.dtype).kind == "c" else 0.0 * g)
 defjvp(_imag,         lambda t, ans, x: _imag(t))
 defvjp(_angle,        _angle_vjp)
 defjvp(_angle,        _angle_jvp)
@@ -466,9 +472,9 @@ defrule(_where,       None,
                       lambda g, ans, c, x, y: where(c, 0.0, g))
 # clip is minimum(maximum(x, lo), hi), as NumPy computes it: where the bounds cross
 # (lo > hi) the result is hi, whatever x is. At a bound the derivative is x's.
-defrule(_clip,        lambda g, ans, x, lo, hi: g * ((x >= lo) & (x <= hi)),
-                      lambda g, ans, x, lo, hi: g * ((x < lo) & (lo <= hi)),
-                      lambda g, ans, x, lo, hi: g * ((x > hi) | (lo > hi)))
+defrule(_clip,        lambda g, ans, x, lo, hi: g * _indicator((x >= lo) & (x <= hi), g),
+                      lambda g, ans, x, lo, hi: g * _indicator((x < lo) & (lo <= hi), g),
+                      lambda g, ans, x, lo, hi: g * _indicator((x > hi) | (lo > hi), g))
 defrule(_nan_to_num,  lambda g, ans, x, **replacements: _finite_part(g, x))
 # fmt: on
 
@@ -566,7 +572,7 @@ def real(val: Any) -> Any:
         if not holds_traced(val):
             return np.real(val)
         val = array_like(val)
-    if np.dtype(val.dtype).kind != "c":
+    if numpy_dtype(val.dtype).kind != "c":
         return val
     return _part_view(_real(val), val, "real")
 
@@ -580,7 +586,7 @@ def imag(val: Any) -> Any:
         if not holds_traced(val):
             return np.imag(val)
         val = array_like(val)
-    return _part_view(_imag(val), val, "imag" if np.dtype(val.dtype).kind == "c" else "zeros")
+    return _part_view(_imag(val), val, "imag" if numpy_dtype(val.dtype).kind == "c" else "zeros")
 
 
 _PART_KINDS: dict[str, Any] = {}
@@ -619,7 +625,7 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
     if not holds_traced(a):
         return np.real_if_close(a, tol)
     a = array_like(a)
-    if np.dtype(a.dtype).kind != "c":
+    if numpy_dtype(a.dtype).kind != "c":
         return a
     if tol > 1:
         tol = tol * np.finfo(a.dtype).eps
@@ -670,9 +676,9 @@ def _python_round(x: Any, ndigits: int | None = None) -> Any:
     """Python's ``round(x[, ndigits])`` on a traced 0-d float, as on a NumPy float scalar:
     without `ndigits` an integer (a traced int64, no derivative), with it a float of zero
     derivative. Arrays have no ``round()`` in NumPy either."""
-    if x.ndim != 0 or np.dtype(x.dtype).kind != "f":
+    if x.ndim != 0 or numpy_dtype(x.dtype).kind != "f":
         raise TypeError(
-            f"lagrad: round() needs a 0-d real float, not a {np.dtype(x.dtype)} array of shape "
+            f"lagrad: round() needs a 0-d real float, not a {numpy_dtype(x.dtype)} array of shape "
             f"{tuple(x.shape)}; use lagrad.numpy.round(x, decimals) for arrays."
         )
     if ndigits is None:

@@ -1,0 +1,391 @@
+"""lagrad on array-api-strict arrays: the primitives' forward values and derivative rules run in
+the inputs' own namespace (`lagrad.numpy._namespace`), never through NumPy.
+
+The arrays live on array-api-strict's second device (``Device("device1")``), which refuses any
+conversion to NumPy: a hidden NumPy call anywhere in a forward pass, a rule or a solver fails
+loudly. Every derivative is checked against central finite differences computed in NumPy on
+the same numbers (the function run with NumPy itself), in reverse and tangent mode and to second
+order, and against lagrad's own NumPy result; outputs and gradients must be array-api-strict
+arrays on that device. The same matrix runs on CuPy where CuPy and a GPU are present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import lagrad
+import lagrad.numpy as lnp
+from lagrad.core.backend import namespace_of
+
+xp = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed: pip install -e '.[test]'")
+DEVICE = xp.Device("device1")
+CPU = xp.Device("CPU_DEVICE")
+
+# ----- the matrix: functions written once, run with NumPy (finite differences) and lagrad ---------
+# Each case is (name, f, input shapes, domain); `f(np_, *xs)` takes the module to compute with:
+# NumPy for the reference, lagrad.numpy for the traced run. Domains keep inputs where f is smooth.
+
+DOMAINS = {
+    "real": lambda r: r,
+    "positive": lambda r: 0.5 + r * r,
+    "unit": lambda r: 0.8 * np.tanh(r),
+    "above_one": lambda r: 1.5 + r * r,
+}
+
+
+def unary(name: str, domain: str = "real") -> tuple[str, Callable[..., Any], list[tuple[int, ...]], str]:
+    return name, lambda np_, x: getattr(np_, name)(x), [(3, 2)], domain
+
+
+def binary(name: str, domain: str = "real") -> tuple[str, Callable[..., Any], list[tuple[int, ...]], str]:
+    return name, lambda np_, x, y: getattr(np_, name)(x, y), [(3, 2), (2,)], domain  # broadcasting
+
+
+CASES = [
+    # elementwise, one argument
+    *(unary(n) for n in ("exp", "sin", "cos", "tanh", "sinh", "cosh", "expm1", "arctan", "arcsinh", "negative")),
+    *(unary(n) for n in ("square", "positive", "abs", "absolute")),
+    *(unary(n, "positive") for n in ("log", "log1p", "log2", "log10", "sqrt", "reciprocal")),
+    *(unary(n, "unit") for n in ("tan", "arcsin", "arccos", "arctanh")),
+    unary("arccosh", "above_one"),
+    # elementwise, two arguments
+    *(binary(n) for n in ("add", "subtract", "multiply", "maximum", "minimum", "arctan2", "hypot", "logaddexp")),
+    *(binary(n, "positive") for n in ("divide", "power")),
+    ("operators", lambda np_, x, y: (x * y + x / y - x**2) ** 2 - (-x) + 2.0 * y, [(3, 2), (2,)], "positive"),
+    ("where", lambda np_, x, y: np_.where(x > y, x * y, np_.sin(x)), [(3, 2), (2,)], "real"),
+    # reductions
+    ("sum", lambda np_, x: np_.sum(x, axis=0) + np_.sum(x**2), [(3, 2)], "real"),
+    ("mean", lambda np_, x: np_.mean(x, axis=1, keepdims=True) * x, [(3, 2)], "real"),
+    ("prod", lambda np_, x: np_.prod(x, axis=0), [(3, 2)], "positive"),
+    ("max", lambda np_, x: np_.max(x, axis=1), [(3, 2)], "real"),
+    ("min", lambda np_, x: np_.min(x), [(3, 2)], "real"),
+    ("var", lambda np_, x: np_.var(x, axis=0), [(4, 2)], "real"),
+    ("cumsum", lambda np_, x: np_.cumsum(x, axis=0), [(3, 2)], "real"),
+    # products
+    ("matmul", lambda np_, a, b: np_.matmul(a, b), [(3, 2), (2, 4)], "real"),
+    ("@", lambda np_, a, b: np_.tanh(a @ b), [(3, 2), (2,)], "real"),
+    ("tensordot", lambda np_, a, b: np_.tensordot(a, b, axes=([1, 2], [0, 1])), [(2, 3, 2), (3, 2)], "real"),
+    # shapes
+    ("reshape", lambda np_, x: np_.reshape(x, (2, 3)) * x[0, 0], [(3, 2)], "real"),
+    ("transpose", lambda np_, x: np_.transpose(x, (2, 0, 1)) ** 2, [(2, 3, 2)], "real"),
+    (".T", lambda np_, x: x.T @ x, [(3, 2)], "real"),
+    ("broadcast_to", lambda np_, x: np_.broadcast_to(x, (4, 2)) ** 2, [(2,)], "real"),
+    ("moveaxis", lambda np_, x: np_.moveaxis(x, 0, -1) ** 3, [(3, 2, 2)], "real"),
+    ("concatenate", lambda np_, x, y: np_.concatenate([x, y * y], axis=0), [(3, 2), (1, 2)], "real"),
+    ("stack", lambda np_, x, y: np_.stack([x, np_.sin(y)], axis=1), [(3,), (3,)], "real"),
+    # indexing with slices and integers
+    ("slices", lambda np_, x: x[1:, ::-1] * x[:-1, :1], [(3, 2)], "real"),
+    ("integer", lambda np_, x: x[0] * x[2, 1] + x[1:, 1], [(3, 2)], "real"),
+    ("in-place", lambda np_, x, y: _written(x, y), [(4,), (2,)], "real"),
+    # linear algebra (the standard's extension)
+    ("inv", lambda np_, a: np_.linalg.inv(a), [(3, 3)], "matrix"),
+    ("solve", lambda np_, a, b: np_.linalg.solve(a, b), [(3, 3), (3, 2)], "matrix"),
+    ("det", lambda np_, a: np_.linalg.det(a), [(3, 3)], "matrix"),
+]
+
+
+def _written(x: Any, y: Any) -> Any:
+    u = x * 1.0
+    u[1:3] = u[1:3] + y * y
+    u[0:2] *= y
+    return u
+
+
+def _draw(shape: tuple[int, ...], domain: str, rng: np.random.Generator) -> np.ndarray:
+    if domain == "matrix":
+        return (
+            np.eye(shape[0]) * 2.0 + rng.uniform(-0.5, 0.5, shape)
+            if shape[0] == shape[-1]
+            else rng.uniform(-1, 1, shape)
+        )
+    return DOMAINS[domain](rng.uniform(-1.2, 1.2, shape))
+
+
+def strict(a: Any) -> Any:
+    return xp.asarray(np.asarray(a), device=DEVICE)
+
+
+def strict_to_numpy(a: Any) -> np.ndarray:
+    assert isinstance(a, xp._array_object.Array), f"expected an array-api-strict array, got {type(a).__name__}"
+    assert a.device == DEVICE
+    return np.asarray(a.to_device(CPU))
+
+
+numpy_of = strict_to_numpy
+
+
+def _cupy() -> Any:
+    cp = pytest.importorskip("cupy", reason="CuPy is not installed: the CuPy matrix runs where CuPy and a GPU are")
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("CuPy is installed but sees no GPU")
+    except cp.cuda.runtime.CUDARuntimeError as error:  # pragma: no cover - only with CuPy and no driver
+        pytest.skip(f"CuPy is installed but sees no GPU ({error})")
+    return cp  # pragma: no cover - needs CuPy and a GPU
+
+
+@pytest.fixture(params=["array_api_strict", "cupy"])
+def backend(request):
+    """(to the library, back to NumPy checking the type): array-api-strict here, CuPy on a GPU."""
+    if request.param == "array_api_strict":
+        return strict, strict_to_numpy
+    cp = _cupy()  # pragma: no cover - needs CuPy and a GPU
+
+    def cupy_to_numpy(a: Any) -> np.ndarray:  # pragma: no cover - needs CuPy and a GPU
+        assert isinstance(a, cp.ndarray), f"expected a CuPy array, got {type(a).__name__}"
+        return cp.asnumpy(a)
+
+    return cp.asarray, cupy_to_numpy  # pragma: no cover - needs CuPy and a GPU
+
+
+def _loss(f: Callable[..., Any], np_: Any, weights: np.ndarray) -> Callable[..., Any]:
+    """f's output weighted to a scalar: the weights a NumPy constant for the reference, an
+    array-api-strict one for the traced run."""
+    return lambda *xs: np_.sum(f(np_, *xs) * weights)
+
+
+def _fd_gradient(f: Callable[..., Any], xs: list[np.ndarray], j: int, eps: float = 1e-6) -> np.ndarray:
+    g = np.zeros_like(xs[j])
+    for i in np.ndindex(xs[j].shape):
+        up, down = [x.copy() for x in xs], [x.copy() for x in xs]
+        up[j][i] += eps
+        down[j][i] -= eps
+        g[i] = (f(*up) - f(*down)) / (2 * eps)
+    return g
+
+
+def _setup(case: tuple[Any, ...], seed: int = 0) -> tuple[Any, ...]:
+    _, f, shapes, domain = case
+    rng = np.random.default_rng(seed)
+    xs = [_draw(s, domain, rng) for s in shapes]
+    out_shape = np.shape(f(np, *xs))
+    w = rng.uniform(-1, 1, out_shape)
+    return f, xs, w
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_reverse_mode(case, backend):
+    strict, numpy_of = backend
+    f, xs, w = _setup(case)
+    reference = _loss(f, np, w)
+    traced = _loss(f, lnp, strict(w))
+    argnums = tuple(range(len(xs)))
+    value, grads = lagrad.value_and_grad(traced, argnums)(*map(strict, xs))
+    np.testing.assert_allclose(numpy_of(value), reference(*xs), rtol=1e-12)
+    numpy_grads = lagrad.grad(_loss(f, lnp, w), argnums)(*xs)
+    for j, g in enumerate(grads):
+        np.testing.assert_allclose(numpy_of(g), _fd_gradient(reference, xs, j), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(numpy_of(g), numpy_grads[j], rtol=1e-12, atol=1e-14)
+
+
+TANGENT = [c for c in CASES if c[0] != "det"]  # det's tangent rule is an einsum
+
+
+@pytest.mark.parametrize("case", TANGENT, ids=[c[0] for c in TANGENT])
+def test_tangent_mode(case, backend):
+    strict, numpy_of = backend
+    f, xs, _ = _setup(case)
+    rng = np.random.default_rng(1)
+    ts = [rng.uniform(-1, 1, x.shape) for x in xs]
+    out, tangent = lagrad.jvp(lambda *a: f(lnp, *a), tuple(map(strict, xs)), tuple(map(strict, ts)))
+    np.testing.assert_allclose(numpy_of(out), f(np, *xs), rtol=1e-12)
+    eps = 1e-6
+    fd = (f(np, *[x + eps * t for x, t in zip(xs, ts)]) - f(np, *[x - eps * t for x, t in zip(xs, ts)])) / (2 * eps)
+    np.testing.assert_allclose(numpy_of(tangent), fd, rtol=1e-6, atol=1e-7)
+
+
+#: Kinks (where finite differences of the gradient mean nothing) and rules outside the standard:
+#: prod's second derivative masks with a NumPy identity, det's uses einsum and svd.
+SECOND_ORDER = [
+    c for c in CASES if c[0] not in ("max", "min", "maximum", "minimum", "abs", "absolute", "where", "prod", "det")
+]
+
+
+@pytest.mark.parametrize("case", SECOND_ORDER, ids=[c[0] for c in SECOND_ORDER])
+def test_second_order(case, backend):
+    """uᵀ∇²f v: lagrad's gradient of ⟨∇f, v⟩ on the library's arrays, against the four-point
+    finite difference of f in NumPy."""
+    strict, numpy_of = backend
+    f, xs, w = _setup(case)
+    x, rest = xs[0], xs[1:]
+    rng = np.random.default_rng(2)
+    u, v = rng.uniform(-1, 1, x.shape), rng.uniform(-1, 1, x.shape)
+    loss = _loss(f, lnp, strict(w))
+    sv = strict(v)
+    hv = lagrad.grad(lambda x, *rest: lnp.sum(lagrad.grad(loss)(x, *rest) * sv))(strict(x), *map(strict, rest))
+    reference = _loss(f, np, w)
+    h = 1e-4
+    fd = (
+        reference(x + h * u + h * v, *rest)
+        - reference(x + h * u - h * v, *rest)
+        - reference(x - h * u + h * v, *rest)
+        + reference(x - h * u - h * v, *rest)
+    ) / (4 * h * h)
+    np.testing.assert_allclose(np.sum(numpy_of(hv) * u), fd, rtol=1e-5, atol=1e-6)
+
+
+# ----- errors ----------------------------------------------------------------------------------
+
+
+def test_a_function_outside_the_standard_names_itself_and_the_library():
+    x = strict(np.linspace(0.1, 0.9, 4))
+    with pytest.raises(
+        TypeError, match=r"lagrad.numpy.sinc has no form in the Python Array API standard.*array_api_strict"
+    ):
+        lagrad.grad(lambda x: lnp.sum(lnp.sinc(x)))(x)
+
+
+def test_mixing_numpy_and_array_api_strict_names_both():
+    with pytest.raises(TypeError, match=r"mix array_api_strict arrays \(args\[1\]\) and numpy arrays \(args\[0\]\)"):
+        lagrad.grad(lambda w, x: lnp.sum(w * x))(np.ones(2), strict(np.ones(2)))
+
+
+def test_mixing_dask_and_array_api_strict_names_both():
+    da = pytest.importorskip("dask.array", reason="Dask is not installed")
+    with pytest.raises(TypeError, match=r"mix array_api_strict arrays .* and dask arrays"):
+        lagrad.grad(lambda w, x: lnp.sum(w * x))(da.ones(2), strict(np.ones(2)))
+
+
+def test_numpy_scalars_and_zero_d_arrays_combine_with_array_api_strict():
+    x = strict(np.array([0.5, 1.5]))
+    for scale in (np.float64(3.0), np.array(3.0), 3.0):
+        g = lagrad.grad(lambda x, s: lnp.sum(s * x**2), argnums=(0, 1))(x, scale)
+        np.testing.assert_allclose(numpy_of(g[0]), [3.0, 9.0])
+        np.testing.assert_allclose(np.asarray(g[1] if not hasattr(g[1], "device") else numpy_of(g[1])), 2.5)
+
+
+def test_a_gradient_that_never_met_the_input_is_an_array_api_strict_zero():
+    g = lagrad.grad(lambda x, y: lnp.sum(y**2), argnums=(0, 1))(strict(np.ones(3)), strict(np.ones(2)))
+    np.testing.assert_array_equal(numpy_of(g[0]), np.zeros(3))
+    np.testing.assert_array_equal(numpy_of(g[1]), [2.0, 2.0])
+
+
+def test_numpy_inputs_never_look_up_a_namespace():
+    assert namespace_of(np.ones(2)) is None and namespace_of(np.float64(1.0)) is None and namespace_of(2.0) is None
+    assert namespace_of(strict(np.ones(2))) is xp
+
+
+# ----- random programs: the generator's programs whose steps the standard covers ------------------
+
+
+def _strict_spec(spec: Any) -> Any:
+    """The program with its weights as array-api-strict arrays: NumPy arrays are refused next to
+    array-api-strict values (NumPy's 0-d arrays and scalars, which combine with anything, stay)."""
+    import dataclasses
+
+    weights = [(ref, _Weight(strict(w))) for ref, w in spec.weights]
+    return dataclasses.replace(spec, weights=weights)
+
+
+class _Weight:
+    """An array-api-strict weight written on the left of a traced value (``w * x``): its own
+    operator takes no other type (it does not return NotImplemented), so the product is
+    written ``x * w``, as user code on array-api-strict must."""
+
+    def __init__(self, w: Any) -> None:
+        self.w = w
+
+    def __mul__(self, other: Any) -> Any:
+        return other * self.w
+
+
+def _refused(error: Exception) -> bool:
+    """An error naming lagrad and array-api-strict: a step outside the standard, said so."""
+    return str(error).startswith("lagrad") and "array_api_strict" in str(error)
+
+
+try:
+    import hypothesis
+    from hypothesis import HealthCheck, assume, given, settings
+
+    import tests.test_random_programs as rp
+except ImportError:  # pragma: no cover - hypothesis is in the test extra
+    hypothesis = None
+
+if hypothesis is not None:
+
+    @settings(max_examples=15, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+    @given(rp.programs(max_steps=4))
+    def test_random_programs_on_array_api_strict(spec):
+        """The gradient on array-api-strict is the one on NumPy (to 1e-10), and matches a central
+        difference of the program run in NumPy along a random direction; a program with a step
+        outside the standard is refused by name (and drawn again)."""
+        consts = [a.value for step in spec.steps for a in step.args if isinstance(a, rp.Const)]
+        assume(all(np.ndim(c) == 0 for c in consts))  # NumPy constant arrays: refused (another test)
+        inputs = spec.inputs()
+        assume(rp._tame(spec, inputs))
+        strict_inputs = lagrad.tree.tree_map(strict, inputs)
+        try:
+            with np.errstate(all="ignore"):
+                g = lagrad.grad(lambda t: rp.run(_strict_spec(spec), t))(strict_inputs)
+        except Exception as error:
+            assume(not _refused(error))
+            raise
+        got = np.concatenate([np.ravel(numpy_of(leaf)) for leaf in lagrad.tree.tree_flatten(g)[0]])
+        with np.errstate(all="ignore"):
+            expected = rp._flat(lagrad.grad(lambda t: rp.run(spec, t))(inputs))
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+        leaves, tree = lagrad.tree.tree_flatten(inputs)
+        rng = np.random.default_rng(spec.seed)
+        direction = [rng.uniform(-1, 1, np.shape(x)) for x in leaves]
+        eps = 1e-6
+
+        def at(sign: float) -> float:
+            moved = tree.unflatten([x + sign * eps * d for x, d in zip(leaves, direction)])
+            return float(rp.run(spec, moved))
+
+        fd = (at(1.0) - at(-1.0)) / (2 * eps)
+        assert np.isclose(got @ np.concatenate([np.ravel(d) for d in direction]), fd, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda f, x: lagrad.jacobian(f)(x), r"lagrad.jacobian does not run on array_api_strict arrays yet"),
+        (lambda f, x: lagrad.hessian(lambda x: lnp.sum(f(x)))(x), r"lagrad.hessian does not run on array_api_strict"),
+        (lambda f, x: lagrad.elementwise_grad(f)(x), r"lagrad.elementwise_grad does not run on array_api_strict"),
+        (
+            lambda f, x: lagrad.grad(lambda x: lnp.sum(f(x)), method="forward_substitution")(x),
+            r"method='forward_substitution' does not run on array_api_strict arrays yet",
+        ),
+    ],
+)
+def test_transforms_not_yet_on_namespaces_refuse_by_name(call, message):
+    with pytest.raises(TypeError, match=message):
+        call(lnp.tanh, strict(np.ones(3)))
+
+
+def test_a_numpy_array_constant_next_to_array_api_strict_values_names_both():
+    with pytest.raises(
+        TypeError, match=r"lagrad.numpy.multiply: its arguments mix array_api_strict arrays and a NumPy"
+    ):
+        lagrad.grad(lambda x: lnp.sum(x * np.arange(3.0)))(strict(np.ones(3)))
+
+
+def test_a_write_through_a_new_axis_is_refused_by_name():
+    def f(x):
+        u = x * 1.0
+        u[None, 1:] = x[:2] * 2.0
+        return lnp.sum(u)
+
+    with pytest.raises(TypeError, match=r"writing into array_api_strict arrays through an index with None"):
+        lagrad.grad(f)(strict(np.ones(3)))
+
+
+def test_indexing_with_an_integer_array_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"indexing array_api_strict arrays with"):
+        lagrad.grad(lambda x: lnp.sum(x[np.array([0, 2])]))(strict(np.ones(3)))
+
+
+def test_the_library_s_own_error_names_the_primitive_and_the_library():
+    with pytest.raises(TypeError, match=r"lagrad.numpy.round on array_api_strict arrays"):
+        lagrad.grad(lambda x: lnp.sum(lnp.round(x, 1) * x))(strict(np.ones(3)))
+
+
+def test_a_numpy_only_step_met_while_tracing_names_the_transform_and_the_library():
+    with pytest.raises(TypeError, match=r"lagrad.grad on array_api_strict arrays: TypeError: .*compute that step on"):
+        lagrad.grad(lambda x: lnp.sum(lnp.tril(x)))(strict(np.ones((3, 3))))
