@@ -33,7 +33,14 @@ from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
 from .core.backend import in_namespace, is_lazy, namespace_library, namespace_of, numpy_dtype
 from .core.program import Constant
-from .lazy import check_namespace_transform, check_one_library, derivative_error, gradients_like, lazy_checked, promote_scalars
+from .lazy import (
+    check_namespace_transform,
+    check_one_library,
+    derivative_error,
+    gradients_like,
+    lazy_checked,
+    promote_scalars,
+)
 from .tree import tree_flatten, tree_map
 
 
