@@ -424,11 +424,13 @@ class EliminationGraph:
         And a branch is cut when what it spent plus a lower bound of what is left reaches the
         best order found: every remaining vertex v will be eliminated at least at the cost of
         its permanent pairs (an input predecessor and an output successor stay its neighbours
-        until v goes, and a block's kind only ever goes from diagonal to matrix), and at least
-        at the cost of one product through it, from the smallest vertices that can become its
-        neighbours (`_lower_bound`). Returns (order, cost, proven): `proven` is False when
-        `max_nodes` ran out first (the order is then the best found, never worse than the
-        three named orders). The result is kept per structure and budget."""
+        until v goes, and a block only ever grows: diagonal to sparse to dense, a sparse
+        pattern to a larger one), and at least at the cost of one product through it, from the
+        smallest vertices that can become its neighbours (`_lower_bound`; in a graph with sparse
+        blocks only where all of v's blocks are dense, since a product with a sparse block,
+        a pad then a slice, can cost fewer multiplications than v has scalars). Returns
+        (order, cost, proven): `proven` is False when `max_nodes` ran out first (the order is
+        then the best found, never worse than the three named orders). The result is kept per structure and budget."""
         found = self._structure.searches.get(max_nodes)
         if found is None:
             found = self._structure.searches[max_nodes] = self._search(max_nodes)
