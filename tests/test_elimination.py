@@ -4,6 +4,7 @@ chain whose optimal order is known; the multiplication counts are those counted 
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 import sys
 
@@ -165,6 +166,108 @@ def test_data_movement_blocks_are_sparse_and_agree_with_reverse_mode():
     )
 
 
+_W = np.arange(18.0).reshape(3, 6) / 7.0
+
+
+@pytest.mark.parametrize(
+    ("f", "n", "counts"),
+    [
+        # x (10) -slice-> s (6) -sin-> t (6) -sum-> y (1). Forward: sin's diagonal times the
+        # slice's 6 nonzeros (6), the sum's 1×6 row times that sparse 6×10 (6 nonzeros · 1
+        # row). Reverse: the row times the diagonal (6), then times the slice (6 · 1).
+        # (Counted as dense, the slice made it 60 + 60 and 6 + 60.)
+        (lambda x: lnp.sum(lnp.sin(x[2:8])), 10, {"forward": 12, "reverse": 12, "markowitz": 12}),
+        # the same with a dense 3×6 matmul for the sum: forward 6 + 6·3; reverse 3·6 + 6·3;
+        # Markowitz takes the slice first (6 against 18), as forward does
+        (lambda x: _W @ lnp.sin(x[2:8]), 10, {"forward": 24, "reverse": 36, "markowitz": 24}),
+        # x (5) -sin-> a (5); x -[:3]-> b (3) -exp-> c (3); concat(a, c) (8) -sum-> y.
+        # Forward: a: concat's 5 nonzeros × diagonal (5); b: diagonal × slice (3); c: concat's
+        # 3 nonzeros met by the 3 of x→c (3), summed into x→d (sparse, 8 nonzeros); d: the
+        # 1×8 row times 8 nonzeros (8). Reverse: d: the row times each concat block (5 + 3);
+        # c: 1×3 row · diagonal (3); b: row · slice (3); a: 1×5 row · diagonal (5).
+        # Markowitz: b (3), c (3), a (5), d (8).
+        (
+            lambda x: lnp.sum(lnp.concatenate([lnp.sin(x), lnp.exp(x[:3])])),
+            5,
+            {"forward": 19, "reverse": 19, "markowitz": 19},
+        ),
+    ],
+    ids=["slice-sin-sum", "slice-sin-matmul", "concatenation"],
+)
+def test_sparse_blocks_count_by_their_nonzeros(f, n, counts):
+    x = np.linspace(0.1, 1.0, n)
+    graph = lagrad.elimination_graph(f, x)
+    for order, count in counts.items():
+        assert graph.cost(order) == count, order
+        assert _counted_by_the_plan(graph, order) == count, order
+    assert graph.order("markowitz") == [v for v, _ in graph.steps("markowitz")]
+    assert graph.search()[1] == min(counts.values()) and graph.search()[2]
+    _agree(f, (x,), 0, ["forward", "reverse", "markowitz", "best"])
+
+
+def _multiplications(outer, inner) -> int:
+    """The multiplications of one product as the plan makes it, from the values themselves."""
+    sparse_outer, sparse_inner = scipy.sparse.issparse(outer), scipy.sparse.issparse(inner)
+    if sparse_outer and sparse_inner:
+        outer, inner = outer.tocsc(), inner.tocsr()
+        return int(sum(np.diff(outer.indptr)[j] * np.diff(inner.indptr)[j] for j in range(outer.shape[1])))
+    if sparse_outer:
+        return outer.nnz * (inner.shape[1] if np.ndim(inner) == 2 else 1)
+    if sparse_inner:
+        return inner.nnz * (outer.shape[0] if np.ndim(outer) == 2 else 1)
+    if np.ndim(outer) == 2 and np.ndim(inner) == 2:
+        return outer.shape[0] * outer.shape[1] * inner.shape[1]
+    return max(np.size(outer), np.size(inner))  # a number or a diagonal scales the other
+
+
+def _counted_by_the_plan(graph, order) -> int:
+    """Replay the plan `jacobian` runs for `order`, counting each product on its values."""
+    from lagrad.elimination import _Plan
+
+    structure = graph._structure
+    plan = _Plan(structure, tuple(graph.order(order)))
+    values = structure.evaluation.values(graph.program, graph.tape)
+    slots = values + [None] * (plan.n_slots - len(values))
+    total = 0
+    for target, outer, inner, multiply, add in plan.steps:
+        total += _multiplications(slots[outer], slots[inner])
+        product = multiply(slots[outer], slots[inner])
+        slots[target] = product if add is None else add(slots[target], product)
+    return total
+
+
+def test_the_count_is_what_the_plan_multiplies_on_programs_that_move_data():
+    def f(x):
+        y = lnp.concatenate([x[1:] * x[:-1], lnp.sin(x[::2])])
+        grid = lnp.reshape(lnp.pad(lnp.reshape(x, (2, 4)), 1), (-1,))
+        return y * 2.0, lnp.tanh(grid[3:11]) + y[:8], _W[:, :4] @ lnp.cos(x[2:6])
+
+    x = np.linspace(-1.0, 1.0, 8)
+    graph = lagrad.elimination_graph(f, x)
+    shuffled = list(np.random.default_rng(5).permutation(graph.intermediates))
+    order, cost, _ = graph.search(max_nodes=300)
+    for o in ["forward", "reverse", "markowitz", shuffled, order]:
+        assert graph.cost(o) == _counted_by_the_plan(graph, o)
+    assert cost <= min(graph.cost("forward"), graph.cost("reverse"), graph.cost("markowitz"))
+    _agree(f, (x,), 0, ["forward", "reverse", "markowitz", order, shuffled])
+
+
+def test_the_search_finds_the_fewest_multiplications_with_sparse_blocks():
+    # a pad then a slice that drops some of the padding: a product through the padded vertex
+    # can cost fewer multiplications than it has scalars, which the search's bound allows for
+    def f(x):
+        padded = lnp.pad(lnp.sin(x), 2)
+        return _W[:, :5] @ lnp.tanh(padded[1:6]) + lnp.sum(x[::2])
+
+    x = np.linspace(0.2, 0.9, 4)
+    graph = lagrad.elimination_graph(f, x)
+    assert len(graph.intermediates) <= 7
+    fewest = min(graph.cost(list(o)) for o in itertools.permutations(graph.intermediates))
+    order, cost, proven = graph.search()
+    assert proven and cost == fewest == graph.cost(order) == _counted_by_the_plan(graph, order)
+    _agree(f, (x,), 0, [order])
+
+
 def test_constant_indices_are_part_of_the_structure():
     jac = lagrad.jacobian(lambda x, idx: x[idx] * 2.0, argnums=0, method="elimination")
     x = np.arange(5.0)
@@ -246,3 +349,7 @@ def test_random_programs_every_order_agrees_with_reverse_mode(spec):
         if len(graph.intermediates) < 12:
             orders.append("best")
         _agree(f, (x,), 0, orders)
+        for o in orders[:4]:
+            # the count is structural: a product whose sparse operand lost an entry that is zero
+            # at this run (scipy drops computed zeros) multiplies less, never more
+            assert _counted_by_the_plan(graph, o) <= graph.cost(o)

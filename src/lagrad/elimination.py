@@ -11,8 +11,11 @@ step, the vertex whose elimination costs the fewest multiplications; ``"best"`` 
 the orders (branch and bound) for the fewest multiplications in all.
 
 A product costs: diagonal·diagonal n, diagonal·matrix (either side) the matrix's entries,
-matrix·matrix m·k·n; additions are not counted (the convention of the elimination
-literature, after Griewank and Walther, *Evaluating Derivatives*, ch. 9–10).
+matrix·matrix m·k·n; a sparse 0/1 block (a slice, reshape, pad, concatenation…) counts by
+its nonzeros: nnz against a number or a diagonal, nnz·k against a dense block's other side
+k, and against another sparse block the nonzeros met (Σ_j nnz of column j of the outer
+times nnz of row j of the inner). Additions are not counted (the convention of the
+elimination literature, after Griewank and Walther, *Evaluating Derivatives*, ch. 9–10).
 """
 
 from __future__ import annotations
@@ -41,14 +44,52 @@ ORDERS = ("forward", "reverse", "markowitz", "best")
 BOUNDED = 24
 
 
-def _product_cost(outer: tuple[str, int, int], inner: tuple[str, int, int]) -> int:
-    """Multiplications of ``outer @ inner``; each is (kind, rows, columns)."""
-    (k2, m, k), (k1, _, n) = outer, inner
+class _Pattern:
+    """The nonzero pattern of a sparse block, with its nonzeros per row and per column."""
+
+    __slots__ = ("cols", "matrix", "nnz", "rows")
+
+    def __init__(self, matrix: Any) -> None:
+        m = scipy.sparse.csr_matrix(matrix, dtype=bool)
+        m.eliminate_zeros()
+        m.sum_duplicates()
+        self.matrix = m
+        self.nnz = int(m.nnz)
+        self.rows = np.diff(m.indptr)
+        self.cols = np.bincount(m.indices, minlength=m.shape[1])
+
+
+#: A block in the cost model: (kind, form, pattern), the pattern a `_Pattern` for a SPARSE form.
+_Block = tuple[str, str, Any]
+
+
+def _product_cost(outer: _Block, inner: _Block, m: int, k: int, n: int) -> int:
+    """Multiplications of ``outer @ inner`` (m×k times k×n), as `_Plan.run` makes them."""
+    fo, fi = outer[1], inner[1]
+    if fo == SPARSE or fi == SPARSE:
+        if fo == fi:  # the nonzeros met
+            return int(outer[2].cols @ inner[2].rows)
+        if fo == SPARSE:
+            return outer[2].nnz * (n if fi == MATRIX else 1)
+        return inner[2].nnz * (m if fo == MATRIX else 1)
+    (k2, k1) = (DIAGONAL if fo in (SCALAR, VECTOR) else MATRIX, DIAGONAL if fi in (SCALAR, VECTOR) else MATRIX)
     if k1 == DIAGONAL and k2 == DIAGONAL:
         return m
     if k1 == DIAGONAL or k2 == DIAGONAL:
         return m * n
     return m * k * n
+
+
+def _product_kind(
+    structure: Any, edge: tuple[int, int], outer: tuple[str, str], inner: tuple[str, str]
+) -> tuple[str, str]:
+    """(kind, form) of the product ``E(v,w) E(u,v)`` for `edge` (u, w), from its factors'
+    (kind, form): the rule `_Plan` evaluates by and the cost model counts by."""
+    kind = DIAGONAL if outer[0] == inner[0] == DIAGONAL else MATRIX
+    form = _form(structure, edge, kind)
+    if SPARSE in (outer[1], inner[1]) and form != SCALAR:
+        form = MATRIX if MATRIX in (outer[1], inner[1]) else SPARSE
+    return kind, form
 
 
 class _Structure:
@@ -124,6 +165,10 @@ class _Structure:
         self.orders: dict[Any, list[int]] = {}
         self.plans: dict[tuple[int, ...], _Plan] = {}
         self.searches: dict[int, tuple[list[int], int, bool]] = {}
+        #: the cost model's starting graph (`EliminationGraph._blocks`), made when first asked
+        self.blocks0: dict[tuple[int, int], _Block] | None = None
+        self.sparse = False
+        self.memo: dict[tuple[Any, ...], Any] = {}
 
 
 #: The structures of the last few programs eliminated, by structure key (see `_structure_key`).
@@ -203,12 +248,62 @@ class EliminationGraph:
             preds.setdefault(w, set()).add(u)
         return preds, succs
 
-    def _shape(self, edge: tuple[int, int], kind: str) -> tuple[str, int, int]:
-        return (kind, self.sizes[edge[1]], self.sizes[edge[0]])
+    def _blocks(self) -> dict[tuple[int, int], _Block]:
+        """The cost model's graph: each edge as (kind, form, pattern), the forms those the
+        evaluation holds the edges' values in (a data-moving primitive's block sparse)."""
+        structure = self._structure
+        if structure.blocks0 is None:
+            evaluation = structure.evaluation
+            structure.blocks0 = {
+                e: (structure.edges[e], form, _Pattern(evaluation.fixed[j]) if form == SPARSE else None)
+                for j, (e, form) in enumerate(zip(evaluation.edges, evaluation.forms))
+            }
+            structure.sparse = any(b[1] == SPARSE for b in structure.blocks0.values())
+        return dict(structure.blocks0)
+
+    def _memo(self, key: tuple[Any, ...], make: Callable[[], Any], *keep: Any) -> Any:
+        # keyed by the operands' ids, which the entry keeps alive
+        memo = self._structure.memo
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = (keep, make())
+        return found[1]
+
+    def _product(self, edge: tuple[int, int], outer: _Block, inner: _Block) -> _Block:
+        kind, form = _product_kind(self._structure, edge, outer[:2], inner[:2])
+        pattern = None
+        if form == SPARSE:
+            if outer[1] == inner[1] == SPARSE:
+                a, b = outer[2], inner[2]
+                pattern = self._memo(("@", id(a), id(b)), lambda: _Pattern(a.matrix @ b.matrix), a, b)
+            else:
+                pattern = outer[2] if outer[1] == SPARSE else inner[2]
+        return (kind, form, pattern)
+
+    def _sum(self, a: _Block, b: _Block) -> _Block:
+        kind = DIAGONAL if a[0] == b[0] == DIAGONAL else MATRIX
+        form = _sum_form(a[1], b[1])
+        pattern = None
+        if form == SPARSE:
+            p, q = a[2] if a[1] == SPARSE else None, b[2] if b[1] == SPARSE else None
+            if p is None or q is None:  # a sparse block and a diagonal
+                p = p or q
+                pattern = self._memo(
+                    ("+I", id(p)), lambda: _Pattern(p.matrix + scipy.sparse.identity(p.matrix.shape[0], dtype=bool)), p
+                )
+            elif p is q:
+                pattern = p
+            else:
+                pattern = self._memo(("+", id(p), id(q)), lambda: _Pattern(p.matrix + q.matrix), p, q)
+        return (kind, form, pattern)
+
+    def _cost_of(self, edges: dict[tuple[int, int], _Block], u: int, v: int, w: int) -> int:
+        sizes = self.sizes
+        return _product_cost(edges[(v, w)], edges[(u, v)], sizes[w], sizes[v], sizes[u])
 
     def _eliminate_kinds(
         self,
-        edges: dict[tuple[int, int], str],
+        edges: dict[tuple[int, int], _Block],
         v: int,
         preds: dict[int, set[int]],
         succs: dict[int, set[int]],
@@ -219,17 +314,16 @@ class EliminationGraph:
         cost = 0
         for u in preds.get(v, ()):
             for w in succs.get(v, ()):
-                inner, outer = edges[(u, v)], edges[(v, w)]
-                cost += _product_cost(self._shape((v, w), outer), self._shape((u, v), inner))
-                kind = DIAGONAL if inner == outer == DIAGONAL else MATRIX
+                cost += self._cost_of(edges, u, v, w)
+                product = self._product((u, w), edges[(v, w)], edges[(u, v)])
                 if (u, w) in edges:
                     if log is not None:
                         log.append(("kind", (u, w), edges[(u, w)]))
-                    edges[(u, w)] = DIAGONAL if edges[(u, w)] == kind == DIAGONAL else MATRIX
+                    edges[(u, w)] = self._sum(edges[(u, w)], product)
                 else:
                     if log is not None:
                         log.append(("new", (u, w)))
-                    edges[(u, w)] = kind
+                    edges[(u, w)] = product
                     succs.setdefault(u, set()).add(w)
                     preds.setdefault(w, set()).add(u)
         for u in preds.pop(v, ()):
@@ -245,7 +339,7 @@ class EliminationGraph:
         return cost
 
     @staticmethod
-    def _undo(edges: dict[tuple[int, int], str], preds: Any, succs: Any, log: list[tuple[Any, ...]]) -> None:
+    def _undo(edges: dict[tuple[int, int], _Block], preds: Any, succs: Any, log: list[tuple[Any, ...]]) -> None:
         for what, (u, w), *kind in reversed(log):
             if what == "new":
                 del edges[(u, w)]
@@ -256,12 +350,8 @@ class EliminationGraph:
                 succs.setdefault(u, set()).add(w)
                 preds.setdefault(w, set()).add(u)
 
-    def _elimination_cost(self, edges: dict[tuple[int, int], str], v: int, preds: Any, succs: Any) -> int:
-        return sum(
-            _product_cost(self._shape((v, w), edges[(v, w)]), self._shape((u, v), edges[(u, v)]))
-            for u in preds.get(v, ())
-            for w in succs.get(v, ())
-        )
+    def _elimination_cost(self, edges: dict[tuple[int, int], _Block], v: int, preds: Any, succs: Any) -> int:
+        return sum(self._cost_of(edges, u, v, w) for u in preds.get(v, ()) for w in succs.get(v, ()))
 
     def order(self, order: str | Sequence[int] = "markowitz", *, max_nodes: int = 20_000) -> list[int]:
         """The intermediates in the order `order` names (``"forward"``, ``"reverse"``,
@@ -287,7 +377,7 @@ class EliminationGraph:
         if order == "reverse":
             return list(reversed(self.intermediates))
         if order == "markowitz":
-            edges = dict(self.edges)
+            edges = self._blocks()
             preds, succs = self._neighbours(edges)
             # a heap of (cost, vertex); eliminating v changes the costs of its neighbours only
             current = {v: self._elimination_cost(edges, v, preds, succs) for v in self.intermediates}
@@ -320,7 +410,7 @@ class EliminationGraph:
 
     def steps(self, order: str | Sequence[int] = "markowitz") -> list[tuple[int, int]]:
         """(vertex, multiplications) for each elimination of `order`, in turn."""
-        edges = dict(self.edges)
+        edges = self._blocks()
         preds, succs = self._neighbours(edges)
         return [(v, self._eliminate_kinds(edges, v, preds, succs)) for v in self.order(order)]
 
@@ -334,11 +424,13 @@ class EliminationGraph:
         And a branch is cut when what it spent plus a lower bound of what is left reaches the
         best order found: every remaining vertex v will be eliminated at least at the cost of
         its permanent pairs (an input predecessor and an output successor stay its neighbours
-        until v goes, and a block's kind only ever goes from diagonal to matrix), and at least
-        at the cost of one product through it, from the smallest vertices that can become its
-        neighbours (`_lower_bound`). Returns (order, cost, proven): `proven` is False when
-        `max_nodes` ran out first (the order is then the best found, never worse than the
-        three named orders). The result is kept per structure and budget."""
+        until v goes, and a block only ever grows: diagonal to sparse to dense, a sparse
+        pattern to a larger one), and at least at the cost of one product through it, from the
+        smallest vertices that can become its neighbours (`_lower_bound`; in a graph with sparse
+        blocks only where all of v's blocks are dense, since a product with a sparse block,
+        a pad then a slice, can cost fewer multiplications than v has scalars). Returns
+        (order, cost, proven): `proven` is False when `max_nodes` ran out first (the order is
+        then the best found, never worse than the three named orders). The result is kept per structure and budget."""
         found = self._structure.searches.get(max_nodes)
         if found is None:
             found = self._structure.searches[max_nodes] = self._search(max_nodes)
@@ -356,7 +448,8 @@ class EliminationGraph:
         proven = True
         # one graph, changed by each elimination and restored after it (an undo log), with
         # every vertex's elimination cost and lower bound kept up to date for its neighbours only
-        edges = dict(self.edges)
+        edges = self._blocks()
+        sparse = self._structure.sparse
         preds, succs = self._neighbours(edges)
         inputs, outputs = set(self.inputs), set(self.outputs)
         sizes = self.sizes
@@ -381,14 +474,13 @@ class EliminationGraph:
             n = sizes[v]
             ps, ss = preds.get(v, set()), succs.get(v, set())
             fixed_in, fixed_out = ps & inputs, ss & outputs
-            permanent = sum(
-                _product_cost(self._shape((v, w), edges[(v, w)]), self._shape((u, v), edges[(u, v)]))
-                for u in fixed_in
-                for w in fixed_out
-            )
-            # all in-edges matrices stays true (a new in-edge is a product with one of them)
-            in_matrix = all(edges[(u, v)] == MATRIX for u in ps)
-            out_matrix = all(edges[(v, w)] == MATRIX for w in ss)
+            permanent = sum(self._cost_of(edges, u, v, w) for u in fixed_in for w in fixed_out)
+            # all in-edges dense stays true (a new in-edge is a product with one of them)
+            in_matrix = all(edges[(u, v)][1] == MATRIX for u in ps)
+            out_matrix = all(edges[(v, w)][1] == MATRIX for w in ss)
+            if sparse and not (in_matrix and out_matrix):
+                # a product with a sparse block can cost fewer than n (a pad, then a slice)
+                return permanent
             one = n * (below.get(v, 1) if in_matrix else 1) * (above.get(v, 1) if out_matrix else 1)
             return max(permanent, one * max(1, len(fixed_in)) * max(1, len(fixed_out)))
 
@@ -716,10 +808,9 @@ class _Plan:
             for u in sorted(preds.get(v, ())):
                 for w in sorted(succs.get(v, ())):
                     inner, outer = slot[(u, v)], slot[(v, w)]
-                    kind = DIAGONAL if kinds[(u, v)] == kinds[(v, w)] == DIAGONAL else MATRIX
-                    product_form = _form(structure, (u, w), kind)
-                    if SPARSE in (forms[outer], forms[inner]) and product_form != SCALAR:
-                        product_form = MATRIX if MATRIX in (forms[outer], forms[inner]) else SPARSE
+                    kind, product_form = _product_kind(
+                        structure, (u, w), (kinds[(v, w)], forms[outer]), (kinds[(u, v)], forms[inner])
+                    )
                     multiply = _multiplication(forms[outer], forms[inner], product_form)
                     if (u, w) in slot:
                         target = slot[(u, w)]
