@@ -18,6 +18,7 @@ import lagrad
 from lagrad import coverage
 from lagrad import scipy as lsp
 from lagrad.core.backend import LazyComputeError, backend_name, is_lazy, unknown_shape
+from lagrad.coverage import walk_calls
 from lagrad.lazy import any_lazy
 
 da = pytest.importorskip("dask.array", reason="Dask is not installed: pip install 'lagrad[dask]'")
@@ -188,21 +189,9 @@ def test_the_users_own_compute_is_not_refused():
 
 # ----- the coverage list, systematically ------------------------------------------------
 
-_rng = np.random.default_rng(20261203)
-_X2, _X1 = _rng.uniform(0.5, 1.5, (4, 6)), _rng.uniform(0.5, 1.5, 6)
-_SQ = _rng.uniform(0.5, 1.5, (4, 4)) + 4 * np.eye(4)
-#: Generic calls, tried in order on NumPy: the first whose gradient is finite is the function's case.
-CALLS = (
-    ("f(x)", lambda f, x: f(x), _X2),
-    ("f(x, x)", lambda f, x: f(x, x), _X2),
-    ("f(x, 0)", lambda f, x: f(x, 0), _X2),
-    ("f(v)", lambda f, x: f(x), _X1),
-    ("f(v, v)", lambda f, x: f(x, x), _X1),
-    ("f(square)", lambda f, x: f(x), _SQ),
-    ("f(x, 2)", lambda f, x: f(x, 2), _X2),
-    ("f(x / 2)", lambda f, x: f(x), _X2 / 2),
-    ("f(v / 2, v / 2)", lambda f, x: f(x, x), _X1 / 2),
-)
+#: Generic calls, tried in order on NumPy: the first whose gradient is finite is the function's case
+#: (the same list the backend walk of `python -m lagrad.coverage --backends` uses).
+CALLS = walk_calls()
 MODULES = {"numpy": np, "numpy.linalg": np.linalg, "numpy.fft": np.fft, "scipy.special": lsp.special}
 
 

@@ -430,7 +430,7 @@ WALKED = ("numpy", "numpy.linalg", "numpy.fft", "scipy.special")
 WORKS, REFUSED, FAILS, WRONG, NOT_CALLED = "works", "refused", "fails", "wrong", "not called"
 
 
-def _walk_calls() -> tuple[tuple[str, Any, np.ndarray], ...]:
+def walk_calls() -> tuple[tuple[str, Any, np.ndarray], ...]:
     """Generic calls, tried in order on NumPy: the first whose gradient is finite is the case."""
     rng = np.random.default_rng(20261203)
     x2, x1 = rng.uniform(0.5, 1.5, (4, 6)), rng.uniform(0.5, 1.5, 6)
@@ -518,7 +518,7 @@ def backend_walk(backends: Iterable[str] = BACKENDS, only: Iterable[str] | None 
     table: dict[str, dict[str, str]] = {}
     for name, f in _walked_functions(only):
         case = None
-        for _, call, x in _walk_calls():
+        for _, call, x in walk_calls():
             loss = lambda x, call=call: _total(call(f, x))  # noqa: E731
             try:
                 with warnings.catch_warnings(), np.errstate(all="ignore"):
