@@ -322,3 +322,47 @@ def test_a_users_primitive_is_called_as_declared() -> None:
     g = lagrad.compile(lagrad.value_and_grad(f))
     for x in (np.float64(1.5), np.float64(2.5)):
         _same(g(x), lagrad.value_and_grad(f)(x))
+
+
+def _loop_by_hand(x: np.ndarray) -> float:
+    u = x
+    for i in range(7):
+        u = u * 0.9 + 0.01 if (i % 3 == 0 and u[0] > 0) else np.sin(u) + 0.1
+    return float(np.sum(u**2))
+
+
+def _central_gradient(f: Any, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])
+
+
+def test_a_loop_whose_path_depends_on_the_values_is_never_replayed_with_another_path():
+    """The derivative through a branching fori_loop body, or a while_loop's trip count, is
+    traced for one call's path, which no outer guard checks: such calls run eagerly."""
+
+    def branchy(x):
+        def body(i, u):
+            if i % 3 == 0 and u[0] > 0:
+                return u * 0.9 + 0.01
+            return lnp.sin(u) + 0.1
+
+        return lnp.sum(lagrad.fori_loop(0, 7, body, x) ** 2)
+
+    def until_small(x):
+        _, u = lagrad.while_loop(lambda c: lnp.sum(c[1] ** 2) > 0.5, lambda c: (c[0] + 1, c[1] * 0.8), (0, x))
+        return lnp.sum(lnp.sin(u))
+
+    x = np.random.default_rng(3).normal(size=8)
+    step = lagrad.compile(lagrad.grad(branchy))
+    for point in (-x, 0.1 * x, x, -x):  # the branch at i = 0, 3, 6 differs between these
+        np.testing.assert_allclose(step(point), _central_gradient(_loop_by_hand, point), rtol=1e-6, atol=1e-8)
+    assert step.cache_info()["eager"] == 4 and "branches on the values" in step.cache_info()["variants"][0]["outcome"]
+
+    def until_by_hand(x):
+        while np.sum(x**2) > 0.5:
+            x = x * 0.8
+        return float(np.sum(np.sin(x)))
+
+    step = lagrad.compile(lagrad.grad(until_small))
+    for point in (x, 0.3 * x, 2 * x):  # different trip counts
+        np.testing.assert_allclose(step(point), _central_gradient(until_by_hand, point), rtol=1e-6, atol=1e-8)
+    assert "trip count" in step.cache_info()["variants"][0]["outcome"]

@@ -268,6 +268,11 @@ class Compiled:
             self._count("eager")
             self._note(reason, "not kept: NaN in the outputs", program, time.perf_counter() - start)
             return value
+        loop = _data_dependent_loop(program)
+        if loop is not None:  # its derivative was traced for this call's iterations and branches
+            self._count("eager")
+            self._note(reason, f"not kept: {loop}", program, time.perf_counter() - start)
+            return value
         seconds = time.perf_counter() - start
         entry = self._note(reason, "traced", program, seconds)
         options = {"prune": self.prune, "reuse_buffers": self.reuse_buffers, "python_scalars": self.python_scalars}
@@ -342,6 +347,28 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"<lagrad.compile of {self._name}>"
+
+
+def _data_dependent_loop(program: Program) -> str | None:
+    """Why `program` cannot be replayed for other inputs, where it holds a structured loop whose
+    path depends on the values: a `while_loop` (its trip count) or a body or condition with
+    branches. Its forward equation replays them, but a derivative traced through the loop (a
+    compiled `grad`) was recorded for this call's iterations and branches, which no guard of
+    the outer Program checks. None where every loop's path is fixed."""
+    from .loops import LoopBody  # the loops build on the compiler's code writer
+
+    for eq in program.equations:
+        for spec in eq.params.values():
+            if not isinstance(spec, LoopBody):
+                continue
+            if spec.conds:
+                return f"{spec.who}: its trip count depends on the values; this call ran eagerly"
+            if len(spec.variants) > 1 or any(v.guards for v in spec.variants):
+                return f"{spec.who}: its body branches on the values; this call ran eagerly"
+            nested = next((why for v in spec.variants if (why := _data_dependent_loop(v.program))), None)
+            if nested is not None:
+                return nested
+    return None
 
 
 def _flip_reason(program: Program, i: int) -> str:
