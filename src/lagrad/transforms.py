@@ -503,10 +503,14 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
 
 def _as_dtype(x: Any, dtype: Any) -> Any:
     """`x` in the Jacobian's dtype: float64 constants inside the function must not upcast the
-    derivative of float32 arguments and results (as `input_gradients` does for grad)."""
-    if x.dtype == dtype or (np.dtype(x.dtype).kind == "c" and np.dtype(dtype).kind != "c"):
+    derivative of float32 arguments and results (as `input_gradients` does for grad). A real
+    Jacobian (real inputs and outputs) takes the real part of multipliers that crossed complex
+    values, as a real input's gradient does."""
+    if x.dtype == dtype:
         return x
-    return lnp.astype(x, dtype)
+    if np.dtype(x.dtype).kind == "c" and np.dtype(dtype).kind != "c":
+        x = lnp.real(x)
+    return x if x.dtype == dtype else lnp.astype(x, dtype)
 
 
 def _identity(shape: tuple[int, ...], dtype: Any, chunk: int) -> Any:
