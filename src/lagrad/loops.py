@@ -38,6 +38,7 @@ from .adjoint.forward import forward_substitution
 from .adjoint.operators import _has_nan, implicit_diagonals
 from .codegen import INFIX, PREFIX, Emitter, _direct
 from .core import Program, Tape, Trace, Var, registry
+from .core.backend import namespace_name, namespace_of
 from .core.primitive import Primitive, defbatch, defjvp_joint, defvjp_argnum
 from .core.program import META, READ, Aval, Constant, Parts, is_parts_shape, new_equation, zeros_of
 from .core.trace import TraceEnded, _kept
@@ -65,7 +66,16 @@ def _plain(x: Any) -> Any:
 
 def _as_array(x: Any) -> Any:
     x = _plain(x)
-    return x if isinstance(x, (np.ndarray, np.generic)) else np.asarray(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x
+    xp = namespace_of(x)
+    if xp is not None:  # array-api-strict, CuPy: the loop's replay and schedules are NumPy's
+        raise TypeError(
+            f"lagrad's structured loops (fori_loop, scan, while_loop, checkpoint) run on NumPy "
+            f"(and Dask) arrays, not on {namespace_name(xp)} arrays yet; convert the carry and the "
+            f"values the body reads to NumPy arrays, or write the loop as a Python loop"
+        )
+    return np.asarray(x)
 
 
 # ----- the body: a nested Program and its replay --------------------------------------
