@@ -479,7 +479,7 @@ def test_while_loop_online_to_second_order():
 def test_loops_on_array_api_strict_arrays_are_refused_naming_the_library():
     xp = pytest.importorskip("array_api_strict")
     x = xp.asarray([0.3, -0.2, 0.5])
-    with pytest.raises(TypeError, match="structured loops .* not on array_api_strict arrays"):
+    with pytest.raises(TypeError, match=r"structured loops .* not on array_api_strict arrays"):
         lagrad.grad(lambda x: lnp.sum(lagrad.fori_loop(0, 3, lambda i, u: lnp.sin(u) * 0.5, x)))(x)
-    with pytest.raises(TypeError, match="structured loops .* not on array_api_strict arrays"):
+    with pytest.raises(TypeError, match=r"structured loops .* not on array_api_strict arrays"):
         lagrad.grad(lambda x: lnp.sum(lagrad.checkpoint(lambda u: lnp.sin(u) * u)(x)))(x)
