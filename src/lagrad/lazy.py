@@ -23,6 +23,7 @@ from .core.backend import (
     device_of,
     in_namespace,
     is_lazy,
+    namespace_library,
     namespace_name,
     namespace_of,
 )
@@ -172,6 +173,29 @@ def check_one_library(args: Any, who: str) -> None:
         f"lagrad.{who}: the arguments mix {a} arrays ({wa}) and {b} arrays ({wb}), which do not combine in "
         f"one operation; put every array in one library first (e.g. {b}.asarray(x) or x.get() back to NumPy)"
     )
+
+
+class library_errors:
+    """A context in which an error raised by a rule, while a sweep runs on another library's
+    arrays, comes out as `derivative_error`'s: the equation and the library named. `library`
+    where the caller knows it (Dask), else read off `outputs` (array-api-strict, CuPy); on
+    NumPy's arrays the error passes unchanged. A class, not a generator: every sweep enters it."""
+
+    __slots__ = ("library", "outputs")
+
+    def __init__(self, outputs: Any, library: str | None = None) -> None:
+        self.outputs, self.library = outputs, library
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        if not isinstance(error, Exception):
+            return False
+        library = self.library or namespace_library(self.outputs)
+        if library is None:
+            return False
+        raise derivative_error(error, library) from error
 
 
 def derivative_error(error: Exception, backend: str, where: str | None = None) -> Exception:

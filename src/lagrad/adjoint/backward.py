@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
-from ..core.backend import is_lazy, namespace_library
-from ..lazy import any_lazy, as_lazy, derivative_error
+from ..core.backend import is_lazy
+from ..lazy import any_lazy, as_lazy, library_errors
 from .operators import _has_nan, implicit_diagonals, operator
 
 
@@ -46,19 +46,11 @@ def back_substitution(
         diagonals = implicit_diagonals(program, tape)
     if mask is not False and (mask is not True or any_lazy(tape.outputs)):  # Dask: one sweep, masked lazily
         seeds = {i: as_lazy(seed) for i, seed in seeds.items()}  # a NumPy seed would broadcast to full size here
-        with np.errstate(invalid="ignore"):
-            try:
-                return _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)
-            except Exception as error:
-                raise derivative_error(error, "dask") from error
+        with np.errstate(invalid="ignore"), library_errors(tape.outputs, "dask"):
+            return _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
-        try:
+        with library_errors(tape.outputs):  # on array-api-strict or CuPy: the rule and the library named
             lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals)
-        except Exception as error:  # on array-api-strict or CuPy: the rule and the library named
-            library = namespace_library(tape.outputs)
-            if library is None:
-                raise
-            raise derivative_error(error, library) from error
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
         if mask is not False and (mask is not True or any(is_lazy(v) for v in returned if v is not None)):
             lam = _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)  # lazily masked

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape
-from ..core.backend import is_lazy, namespace_library
+from ..core.backend import is_lazy
 from ..core.program import real_size, unflat
-from ..lazy import any_lazy, derivative_error
+from ..lazy import any_lazy, library_errors
 from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched, implicit_diagonals
 
 
@@ -42,19 +42,11 @@ def forward_substitution(
     if diagonals is None and program.implicit:
         diagonals = implicit_diagonals(program, tape)
     if any_lazy(tape.outputs):  # Dask: one sweep, the masks in the graph, nothing looked at
-        with np.errstate(invalid="ignore"):
-            try:
-                return _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
-            except Exception as error:
-                raise derivative_error(error, "dask") from error
+        with np.errstate(invalid="ignore"), library_errors(tape.outputs, "dask"):
+            return _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
     with np.errstate(invalid="ignore"):
-        try:
+        with library_errors(tape.outputs):  # on array-api-strict or CuPy: the rule and the library named
             t = _forward_substitution(program, tape, tangents, start, False, batched, outputs, diagonals)
-        except Exception as error:  # on array-api-strict or CuPy: the rule and the library named
-            library = namespace_library(tape.outputs)
-            if library is None:
-                raise
-            raise derivative_error(error, library) from error
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
         if any(is_lazy(t[o]) for o in wanted):  # Dask: the masks go into the graph, nothing is looked at
             t = _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
