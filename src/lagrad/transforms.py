@@ -485,16 +485,24 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
                 blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True)
     else:
         outputs = _traced_outputs(program)
+        # a real output of a complex input: J = ∂/∂Re − i ∂/∂Im (the gradient's convention, as
+        # reverse mode gives), so such an input is swept along i too; complex outputs keep f′(z)
+        real_out = [not np.iscomplexobj(value(v)) for v in traced.outputs]
         for j, s in enumerate(in_shapes):
+            along_i = np.dtype(program.inputs[j][1]).kind == "c" and any(real_out)
             cols: list[list[Any]] = [[] for _ in out_shapes]
             for seed in _identity(s, dtype, chunk):
-                t = forward_substitution(program, traced.tape, {j: seed}, outputs=outputs, batched=seed.ndim > len(s))
+                batched = seed.ndim > len(s)
+                t = forward_substitution(program, traced.tape, {j: seed}, outputs=outputs, batched=batched)
+                if along_i:
+                    ti = forward_substitution(program, traced.tape, {j: 1j * seed}, outputs=outputs, batched=batched)
                 for a, o in enumerate(program.outputs):
                     if not isinstance(o, Constant):
                         zero = t[o] is None
-                        cols[a].append(
-                            np.zeros(seed.shape[:1] + out_shapes[a], dtype) if zero else _as_dtype(t[o], dtype)
-                        )
+                        col = np.zeros(seed.shape[:1] + out_shapes[a], dtype) if zero else _as_dtype(t[o], dtype)
+                        if along_i and real_out[a] and ti[o] is not None:
+                            col = col - 1j * _as_dtype(ti[o], dtype)
+                        cols[a].append(col)
             for a, o in enumerate(program.outputs):
                 if not isinstance(o, Constant):
                     blocks[a][j] = _assemble(cols[a], out_shapes[a], s, rows_first=False)
@@ -549,8 +557,31 @@ def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None, spa
         from .structure import structured
 
         return structured(fun, argnums, "fwd", False, max_bytes, sparse=True, who="hessian")
-    inner = _jacobian(fun, argnums, "rev", False, "hessian")
+    inner = _jacobian(_real_of_complex_refused(fun, argnums), argnums, "rev", False, "hessian")
     return _jacobian(inner, argnums, "fwd", False, "hessian", max_bytes)
+
+
+def _real_of_complex_refused(fun: Fun, argnums: ArgNums) -> Fun:
+    """`fun`, refusing a real value of complex arguments: its second derivatives mix ∂/∂Re and
+    ∂/∂Im and are not one complex matrix (forward over reverse and reverse over reverse
+    disagree), so a Hessian of it would be a silently wrong number. A holomorphic `fun` (a
+    complex value) has one: f″(z)."""
+
+    @functools.wraps(fun)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        out = fun(*args, **kwargs)
+        nums, _ = _argnums(argnums, len(args), "hessian")
+        complex_in = any(np.iscomplexobj(leaf) for i in nums for leaf in tree_flatten(args[i])[0])
+        if complex_in and not any(np.iscomplexobj(leaf) for leaf in tree_flatten(out)[0]):
+            raise TypeError(
+                "lagrad.hessian: a real function of complex arguments has second derivatives in "
+                "the real and imaginary parts that are not one complex matrix. Pass them as real "
+                "arguments (hessian(lambda x, y: fun(x + 1j * y), argnums=(0, 1))), or take "
+                "directional second derivatives with lagrad.hvp"
+            )
+        return out
+
+    return checked
 
 
 def hvp(fun: Fun, argnums: ArgNums = 0) -> Fun:
