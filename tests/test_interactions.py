@@ -84,3 +84,85 @@ def test_hessian_of_a_real_function_of_complex_inputs_is_refused():
 
 def test_hessian_of_a_holomorphic_function_is_its_second_derivative():
     assert np.allclose(lagrad.hessian(lambda z: lnp.sum(z**3))(Z), np.diag(6 * Z), atol=1e-12)
+
+
+# ----- solvers that read plain numbers, on traced values (higher order, compile) --------------
+
+
+def smooth(x):
+    return lnp.sum(lnp.sin(x) * x**2) + x[0] * x[-1] ** 3
+
+
+def vector_valued(x):
+    return lnp.sin(x) * lnp.sum(x**2) + lnp.roll(x, 1) ** 2
+
+
+X = np.array([0.3, 0.5, 0.7, 0.9])
+V = np.array([1.0, -2.0, 0.5, 0.25])
+
+
+def central_hvp(f, x, v, eps=1e-5):
+    g = lagrad.grad(f)
+    return (g(x + eps * v) - g(x - eps * v)) / (2 * eps)
+
+
+@pytest.mark.parametrize("method", ["back_substitution", "forward_substitution", "sparse", "levels"])
+def test_a_second_derivative_through_every_grad_method(method):
+    # forward_substitution and sparse read the values as plain numbers: the gradient came back
+    # as a constant, so every second derivative through it was 0 (off by 5.2 here)
+    want = central_hvp(smooth, X, V)
+
+    def directional(x):
+        return lnp.sum(lagrad.grad(smooth, method=method)(x) * V)
+
+    assert np.allclose(lagrad.grad(directional)(X), want, atol=1e-8)
+    assert np.allclose(lagrad.jvp(lagrad.grad(smooth, method=method), (X,), (V,))[1], want, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["forward_substitution", "sparse", "levels"])
+def test_a_compiled_grad_with_any_method_follows_its_inputs(method):
+    # compile recorded the first call's gradient as a constant: every later call answered it
+    # (off by 0.78 on the second call)
+    compiled = lagrad.compile(lagrad.grad(smooth, method=method), interpret=1)
+    for k in range(4):  # the trace, the interpreter, then the generated code
+        x = X + 0.1 * k
+        assert np.allclose(compiled(x), central_gradient(smooth, x), atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["elimination", "auto"])
+def test_structured_jacobians_on_traced_values(method):
+    # elimination read plain numbers too: a compiled Jacobian repeated its first call's (off by
+    # 0.86), and its derivative was 0 (off by 8.8)
+    J = lagrad.jacobian(vector_valued)
+
+    def weighted(x):
+        return lnp.sum(lagrad.jacobian(vector_valued, method=method)(x) * J(X))
+
+    eps = 1e-5
+    want = np.array([(np.sum((J(X + eps * e) - J(X - eps * e)) * J(X)) / (2 * eps)) for e in np.eye(4)])
+    assert np.allclose(lagrad.grad(weighted)(X), want, atol=1e-7)
+    compiled = lagrad.compile(lagrad.jacobian(vector_valued, method=method), interpret=1)
+    for k in range(4):
+        x = X + 0.1 * k
+        assert np.allclose(compiled(x), J(x), atol=1e-12)
+
+
+def test_auto_leaves_sparse_out_on_traced_values():
+    # on 40 inputs, each output reading two, auto chooses sparse; on traced values its
+    # scipy.sparse result failed with a conversion error
+    x = np.linspace(0.1, 0.9, 40)
+    assert lagrad.plan(vector_valued_local, x).method == "sparse"
+    compiled = lagrad.compile(lagrad.jacobian(vector_valued_local, method="auto"), interpret=0)
+    for k in range(3):
+        assert np.allclose(compiled(x + 0.01 * k), lagrad.jacobian(vector_valued_local)(x + 0.01 * k), atol=1e-12)
+
+
+def vector_valued_local(x):
+    return lnp.sin(x) * x + lnp.roll(x, 1)
+
+
+@pytest.mark.parametrize("who", ["jacobian", "hessian"])
+def test_sparse_derivatives_on_traced_values_say_why_not(who):
+    transform = getattr(lagrad, who)(lambda x: lnp.sum(lnp.sin(x) * x) if who == "hessian" else lnp.sin(x), sparse=True)
+    with pytest.raises(TypeError, match=rf"lagrad\.{who}\(sparse=True\) on traced values.*dense lagrad\.{who}"):
+        lagrad.grad(lambda x: lnp.sum(transform(x).toarray()))(X)

@@ -69,7 +69,7 @@ class Plan:
 def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int | None = None) -> Plan:
     """The cost model's figures and choice for ``jacobian(fun, argnums)(*args)``; `max_bytes`
     bounds the batches of the kept `Sparsity` (`Plan.structure`)."""
-    from .transforms import _trace
+    from .transforms import _trace, _traced_run
 
     traced = _trace(fun, args, {}, argnums, "jacobian")
     program = traced.program
@@ -93,7 +93,8 @@ def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int |
     costs = {"rev": n_out * sweep, "fwd": n_in * sweep, "elimination": graph.cost("markowitz") + built}
     colours = structure = None
     one_array = len(args) == 1 and argnums == 0 and len(program.inputs) == len(program.outputs) == 1
-    if one_array and np.dtype(program.inputs[0][1]).kind == "f":
+    # on traced values (a derivative of the Jacobian, lagrad.compile) a scipy.sparse matrix cannot hold them
+    if one_array and np.dtype(program.inputs[0][1]).kind == "f" and not _traced_run(traced.tape):
         from .sparse_derivatives import Sparsity
 
         structure = Sparsity(fun, *args, max_bytes=max_bytes)

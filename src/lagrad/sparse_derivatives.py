@@ -287,11 +287,16 @@ class Sparsity:
         return grad(self.fun, argnums=self.argnums)
 
     def _trace(self, args: tuple[Any, ...]) -> tuple[Program, Tape]:
-        from .transforms import _argnums, _trace
+        from .transforms import _argnums, _trace, _traced_run
 
         who = "hessian" if self.hessian else "jacobian"
         traced = _trace(self._target(), args, {}, self.argnums, who)
         program = traced.program
+        if _traced_run(traced.tape):
+            raise TypeError(
+                f"lagrad.{who}(sparse=True) on traced values (a derivative of it, or inside lagrad.compile): "
+                f"its scipy.sparse result cannot hold them. Use the dense lagrad.{who} there"
+            )
         nums, _ = _argnums(self.argnums, len(args), who)
         # the other arguments are constants of the program: a call with others traces again
         self._fixed = [(i, args[i]) for i in range(len(args)) if i not in nums]

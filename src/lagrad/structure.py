@@ -16,7 +16,7 @@ from .core.program import Constant
 from .elimination import EliminationGraph
 from .plan import plan
 from .sparse_derivatives import sparse_transform
-from .transforms import ArgNums, Fun, _check_callable, _jacobian, _trace, _unpack, value
+from .transforms import ArgNums, Fun, _check_callable, _jacobian, _trace, _traced_run, _unpack, value
 
 
 def structured(
@@ -48,6 +48,8 @@ def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
     def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
         traced = _trace(fun, args, kwargs, argnums, "jacobian", has_aux=has_aux)
         program = traced.program
+        if _traced_run(traced.tape):  # elimination reads plain numbers: its Jacobian would be a constant
+            return _jacobian(fun, argnums, "rev", has_aux, "jacobian")(*args, **kwargs)
         graph = EliminationGraph(program, traced.tape)
         eliminated = graph.jacobian(order)
         in_shapes = [tuple(s) for s, _ in program.inputs]

@@ -231,9 +231,20 @@ def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str
             f"lagrad.grad: method={method!r} does not run on {type(seed).__module__.split('.')[0]} arrays yet; "
             f"use the default method (back_substitution)"
         )
-    if method == "back_substitution" or nan_output:
+    if method == "back_substitution" or nan_output or _traced_run(tape):
         return back_substitution(program, tape, {out: seed}, mask=not nan_output)
     return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs)).lambdas
+
+
+def _traced_run(tape: Tape) -> bool:
+    """Whether the run holds values of an outer trace (a derivative of this derivative, or a
+    `lagrad.compile` recording): the other solvers read the values as plain numbers, so their
+    result would be a constant there (no second derivative; a compiled call answering the
+    first call's gradient). Back-substitution records its solve and gives the same numbers."""
+    for values in tape.values:
+        if isinstance(values, Var) or (type(values) in (list, tuple) and any(isinstance(v, Var) for v in values)):
+            return True
+    return any(isinstance(o, Var) for o in tree_flatten(tape.outputs)[0])
 
 
 def _is_nan(x: Any) -> Any:
@@ -270,7 +281,9 @@ def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who:
 
 def grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str = "back_substitution") -> Fun:
     """The gradient of a scalar function: trace it, back-substitute ``A λ = b``, return the
-    inputs' multipliers. ``method`` picks another solver of the same system."""
+    inputs' multipliers. ``method`` picks another solver of the same system; on traced values
+    (a derivative of this gradient, or inside `lagrad.compile`) it is back-substitution, the
+    one solver that records its solve (the same numbers)."""
     vg = value_and_grad(fun, argnums, has_aux, method=method)
 
     @functools.wraps(fun)
