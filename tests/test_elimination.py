@@ -91,10 +91,10 @@ def _matrix_chain_optimum(dims):
     return best[0][n - 1]
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_the_search_proves_the_optimum_of_matrix_chains(seed):
+@pytest.mark.parametrize("seed, n", [(0, 15), (1, 15), (2, 21), (3, 30)])
+def test_the_search_proves_the_optimum_of_matrix_chains(seed, n):
     rng = np.random.default_rng(seed)
-    dims = rng.integers(2, 30, 15).tolist()  # 14 matrices: 13 intermediates
+    dims = rng.integers(2, 30, n).tolist()  # n - 1 matrices: n - 2 intermediates
     matrices = [rng.standard_normal((dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
 
     def f(x):
@@ -104,12 +104,66 @@ def test_the_search_proves_the_optimum_of_matrix_chains(seed):
 
     x = rng.standard_normal(dims[0])
     graph = lagrad.elimination_graph(f, x)
-    assert len(graph.intermediates) == 13
+    assert len(graph.intermediates) == n - 2
     order, cost, proven = graph.search()
     assert proven and cost == _matrix_chain_optimum(dims) and graph.cost(order) == cost
     assert cost < min(graph.cost("forward"), graph.cost("reverse"))
     product = np.linalg.multi_dot(matrices[::-1])
     np.testing.assert_allclose(lagrad.jacobian(f, method="elimination", order=order)(x), product, rtol=1e-10)
+
+
+def _branching_matrices(seed, k):
+    """A function of about k intermediates: a chain of products with constant matrices of
+    random sizes, some steps also adding a product with an earlier value (a second path)."""
+    rng = np.random.default_rng(seed)
+    sizes, steps, count = [int(rng.integers(2, 9))], [], 0
+    while count < k:
+        s = int(rng.integers(2, 9))
+        i = len(sizes) - 1
+        j = int(rng.integers(0, i)) if i > 0 and rng.random() < 0.4 and count + 3 <= k else None
+        extra = None if j is None else (j, rng.standard_normal((s, sizes[j])))
+        steps.append((rng.standard_normal((s, sizes[i])), extra, rng.random() < 0.3))
+        sizes.append(s)
+        count += (1 if j is None else 3) + (steps[-1][2])
+
+    def f(x):
+        values = [x]
+        for m, extra, bend in steps:
+            y = m @ values[-1]
+            if extra is not None:
+                y = y + extra[1] @ values[extra[0]]
+            values.append(lnp.sin(y) if bend else y)
+        return values[-1]
+
+    return f, rng.standard_normal(sizes[0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_search_finds_what_brute_force_finds_on_small_random_graphs(seed):
+    f, x = _branching_matrices(seed, 6)
+    graph = lagrad.elimination_graph(f, x)
+    assert 3 <= len(graph.intermediates) <= 7
+    fewest = min(graph.cost(list(o)) for o in itertools.permutations(graph.intermediates))
+    order, cost, proven = graph.search()
+    assert proven and cost == fewest == graph.cost(order)
+    _agree(f, (x,), 0, [order])
+
+
+def test_chains_with_elementwise_steps_are_bracketed_optimally():
+    # matrices and elementwise steps alternate: a chain whose diagonal blocks cost n per product
+    rng = np.random.default_rng(7)
+    a, b, c = rng.standard_normal((6, 3)), rng.standard_normal((2, 6)), rng.standard_normal((9, 2))
+    f = lambda x: c @ lnp.tanh(b @ lnp.sin(a @ x))
+    x = rng.standard_normal(3)
+    graph = lagrad.elimination_graph(f, x)
+    assert graph._chain() is not None and len(graph.intermediates) == 4
+    fewest = min(graph.cost(list(o)) for o in itertools.permutations(graph.intermediates))
+    order, cost, proven = graph.search()
+    assert proven and cost == fewest == graph.cost(order)
+    _agree(f, (x,), 0, [order])
+    # a second path is not a chain: the search proves it by branch and bound instead
+    g = lagrad.elimination_graph(lambda x: c @ lnp.tanh(b @ lnp.sin(a @ x)) + c[:, :1] * x[0], x)
+    assert g._chain() is None and g.search()[2]
 
 
 def test_diagonal_chains_cost_one_multiplication_per_scalar():

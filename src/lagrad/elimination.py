@@ -418,9 +418,12 @@ class EliminationGraph:
         """The order with the fewest multiplications, by depth-first branch and bound from the
         best of forward, reverse and Markowitz, trying at most `max_nodes` eliminations.
 
-        Two things make it exhaustive up to about 20 intermediates (`BOUNDED`). The graph after eliminating
+        A chain (every intermediate with one predecessor and one successor, dense or diagonal
+        blocks) is solved exactly by the dynamic program over intervals (`_chain`), at any length.
+        On other graphs, two things make it exhaustive on small graphs (`BOUNDED`). The graph after eliminating
         a set of vertices does not depend on the order they went in, so each set is expanded
-        once, with the cheapest cost it was reached with (later arrivals at no less are cut).
+        once, with the cheapest cost it was reached with (later arrivals at no less are cut
+        before eliminating), and its lower bound is kept by set.
         And a branch is cut when what it spent plus a lower bound of what is left reaches the
         best order found: every remaining vertex v will be eliminated at least at the cost of
         its permanent pairs (an input predecessor and an output successor stay its neighbours
@@ -436,7 +439,56 @@ class EliminationGraph:
             found = self._structure.searches[max_nodes] = self._search(max_nodes)
         return list(found[0]), found[1], found[2]
 
+    def _chain(self) -> tuple[list[int], int] | None:
+        """On a chain (one input, one output, every intermediate one predecessor and one
+        successor, no sparse block), the optimal order and its cost by the dynamic program over
+        intervals: eliminating a chain's vertices is bracketing its product, and the vertex
+        eliminated last between two ends splits the interval there. None on any other graph."""
+        edges = self._blocks()
+        preds, succs = self._neighbours(edges)
+        if len(self.inputs) != 1 or len(self.outputs) != 1 or any(b[1] == SPARSE for b in edges.values()):
+            return None
+        path = [self.inputs[0]]
+        while len(path) <= len(self.intermediates):
+            nexts = succs.get(path[-1], set())
+            if len(nexts) != 1 or len(preds.get(next(iter(nexts)), ())) != 1:
+                return None
+            path.append(next(iter(nexts)))
+        if succs.get(path[-1]) != {self.outputs[0]} or len(preds[self.outputs[0]]) != 1:
+            return None
+        path.append(self.outputs[0])
+        sizes, structure, n = self.sizes, self._structure, len(path)
+        # block[i][j]: the (kind, form) of E(path[i], path[j]) once everything between is eliminated
+        block: dict[tuple[int, int], _Block] = {(i, i + 1): edges[(path[i], path[i + 1])] for i in range(n - 1)}
+        best: dict[tuple[int, int], int] = {(i, i + 1): 0 for i in range(n - 1)}
+        split: dict[tuple[int, int], int] = {}
+        for length in range(2, n):
+            for i in range(n - length):
+                j = i + length
+                u, w = path[i], path[j]
+                kind, form = _product_kind(structure, (u, w), block[(i + 1, j)][:2], block[(i, i + 1)][:2])
+                block[(i, j)] = (kind, form, None)
+                n_u, n_w = sizes[u], sizes[w]
+                best[(i, j)], split[(i, j)] = min(
+                    (best[(i, k)] + best[(k, j)] + _product_cost(block[(k, j)], block[(i, k)], n_w, sizes[p], n_u), k)
+                    for k, p in zip(range(i + 1, j), path[i + 1 : j])
+                )
+        order: list[int] = []
+
+        def bracket(i: int, j: int) -> None:
+            if j - i > 1:
+                k = split[(i, j)]
+                bracket(i, k)
+                bracket(k, j)
+                order.append(path[k])
+
+        bracket(0, n - 1)
+        return order, best[(0, n - 1)]
+
     def _search(self, max_nodes: int) -> tuple[list[int], int, bool]:
+        chain = self._chain()
+        if chain is not None:
+            return chain[0], chain[1], True
         best_order, best_cost = None, None
         for name in ("forward", "reverse", "markowitz"):
             o = self.order(name)
@@ -492,6 +544,10 @@ class EliminationGraph:
                 if x in costs:
                     costs[x] = self._elimination_cost(edges, x, preds, succs)
 
+        #: per set of eliminated vertices, the lower bound of what is left (the graph, hence the
+        #: bound, depends on the set only), so a set reached again costs a lookup
+        lefts: dict[frozenset[int], int] = {}
+
         def visit(done: frozenset[int], sequence: list[int], spent: int) -> None:
             nonlocal best_order, best_cost, nodes, proven
             if len(sequence) == len(self.intermediates):
@@ -503,8 +559,8 @@ class EliminationGraph:
                 bounds = {v: lower_bound(v, below, above) for v in costs}  # they only grow below this node
             else:  # a graph too large to prove: spend the nodes on trying orders instead
                 bounds = dict.fromkeys(costs, 0)
-            left = sum(bounds.values())
-            if spent + left >= best_cost or seen.get(done, best_cost + 1) <= spent:
+            left = lefts[done] = sum(bounds.values())
+            if spent + left >= best_cost:
                 return
             seen[done] = spent
             for v in sorted(costs, key=costs.__getitem__):
@@ -512,6 +568,10 @@ class EliminationGraph:
                     if not bounded:
                         break  # sorted: every later vertex costs as much
                     continue  # the others' bounds only grow
+                after = done | {v}
+                arrive = spent + costs[v]
+                if seen.get(after, best_cost) <= arrive or arrive + lefts.get(after, 0) >= best_cost:
+                    continue  # reached before at no more, or bounded out when it was
                 nodes += 1  # one elimination tried
                 if nodes > max_nodes:
                     proven = False
@@ -521,7 +581,7 @@ class EliminationGraph:
                 cost = self._eliminate_kinds(edges, v, preds, succs, log)
                 own = costs.pop(v)
                 refresh(touched)
-                visit(done | {v}, [*sequence, v], spent + cost)
+                visit(after, [*sequence, v], spent + cost)
                 self._undo(edges, preds, succs, log)
                 costs[v] = own
                 refresh(touched)
