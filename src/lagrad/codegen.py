@@ -364,6 +364,67 @@ def _index_text(index: Any) -> str | None:
     return "()" if not out else out[0] + "," if len(out) == 1 else ", ".join(out)
 
 
+#: Ufuncs written as Python's augmented assignment when their result goes into their first
+#: argument's buffer (``a += b`` is ``np.add(a, b, out=a)``, with less of the call's overhead).
+IN_PLACE = {np.add: "+=", np.subtract: "-=", np.multiply: "*=", np.true_divide: "/=", np.power: "**="}
+#: Of those, the ones whose operands may be swapped: ``b + a`` is ``a + b`` bit for bit in IEEE arithmetic.
+COMMUTATIVE = frozenset({np.add, np.multiply})
+
+
+def _in_place(eq: Equation, names: list[str], target: str) -> str | None:
+    """``target op= other`` for a binary ufunc written into the buffer of one operand, where an
+    augmented assignment performs the same call; None otherwise."""
+    ufunc = eq.primitive.impl
+    if len(names) != 2 or ufunc not in IN_PLACE:
+        return None
+    if names[0] == target:
+        return f"{target} {IN_PLACE[ufunc]} {names[1]}"
+    if names[1] == target and ufunc in COMMUTATIVE:
+        return f"{target} {IN_PLACE[ufunc]} {names[0]}"
+    return None
+
+
+def _roll_of(program: Program, eq: Equation, args: tuple[int, ...]) -> tuple[int, int] | None:
+    """(n, k) where `eq` rolls a vector of n entries by a constant shift k mod n != 0 (so its
+    result is ``concatenate((x[n-k:], x[:n-k]))``, which the generated code writes as two copies
+    into a buffer); None otherwise."""
+    if eq.primitive.name != "roll" or len(args) != 1 or args[0] < 0:
+        return None
+    params, shape = eq.params, program.shape(args[0])
+    shift = params.get("shift")
+    if set(params) != {"shift", "axis"} or params["axis"] not in (None, 0) or type(shift) is not int:
+        return None
+    if is_parts_shape(shape) or len(shape) != 1 or not shape[0] or eq.shape != shape:
+        return None
+    if program.dtype(args[0]) != eq.dtype:
+        return None
+    n = shape[0]
+    k = shift % n
+    return (n, k) if k else None
+
+
+def _added_roll(straight: Straight, s: int, x: int, outputs: set[int], last_use: dict[int, int],
+                owned: set[int]) -> int | None:  # fmt: skip
+    """The variable whose buffer the roll made at statement s is added into at statement s + 1,
+    where that addition is the roll's only use and may be written ``b[:k] += x[n-k:];
+    b[k:] += x[:n-k]`` (b an intermediate dying there, of the sum's shape and dtype, not x):
+    the same additions, without the rolled copy. None otherwise."""
+    program = straight.program
+    eq = straight.statements[s][0]
+    r = eq.out
+    if s + 1 >= len(straight.statements) or last_use.get(r) != s + 1 or r in outputs or r in straight.guards:
+        return None
+    nxt, args = straight.statements[s + 1]
+    if not _elementwise_ufunc(nxt) or nxt.primitive.impl is not np.add or len(args) != 2 or args.count(r) != 1:
+        return None
+    b = args[1] if args[0] == r else args[0]
+    if b < 0 or b == x or b not in owned or last_use.get(b) != s + 1 or b in outputs:
+        return None
+    if program.shape(b) != nxt.shape or nxt.shape != eq.shape or not (program.dtype(b) == nxt.dtype == eq.dtype):
+        return None
+    return b
+
+
 #: Python float operations that give float64's bits and never raise (division does, by zero).
 PYTHON_FLOAT_OPS = frozenset({op.add, op.sub, op.mul, op.neg, op.pos})
 COMPARISONS = frozenset({op.lt, op.le, op.gt, op.ge, op.eq, op.ne})
@@ -469,9 +530,53 @@ def emit(
         if i in straight.guards:
             lines.append("    " + emitter.guard(slot[i], *straight.guards[i]))
     lines.extend(f"    {slot[i]} = float({slot[i]})" for i in range(n_inputs) if i in floats)
-    for s, (eq, args) in enumerate(straight.statements):
+    statements = straight.statements
+    fused: dict[int, tuple[int, int, int, int]] = {}  # statement -> (roll's argument, n, k, buffer)
+    for s, (eq, args) in enumerate(statements):
+        if s in fused:  # an addition of a roll made at s - 1: added in place, slice by slice
+            x, n, k, a = fused.pop(s)
+            target = slot[eq.out] = slot.pop(a)
+            lines.append(f"    {target}[:{k}] += {slot[x]}[{n - k}:]")
+            lines.append(f"    {target}[{k}:] += {slot[x]}[:{n - k}]")
+            owned.add(eq.out)
+            if x >= n_inputs and last_use[x] == s and x not in outputs:  # x's last use was the roll
+                free.append(slot.pop(x))
+            if eq.out in straight.guards:
+                lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
+            if eq.out not in last_use and eq.out not in outputs:
+                free.append(slot.pop(eq.out))
+            continue
         names = [slot[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
         dying = [a for a in dict.fromkeys(args) if a >= n_inputs and last_use[a] == s and a not in outputs]
+        roll = _roll_of(program, eq, args)
+        if roll is not None:
+            x, (n, k) = args[0], roll
+            later = _added_roll(straight, s, x, outputs, last_use, owned) if reuse_buffers else None
+            if later is not None:  # written at s + 1 into the other addend's buffer
+                fused[s + 1] = (x, n, k, later)
+                last_use[x] = max(last_use[x], s + 1)
+                continue
+            buffer = None
+            if reuse_buffers:
+                buffer = next((a for a in dying if a != x and a in owned and program.shape(a) == eq.shape
+                               and program.dtype(a) == eq.dtype), None)  # fmt: skip
+            if buffer is not None:
+                target = slot[eq.out] = slot.pop(buffer)
+            else:  # chosen before x's local is freed: the copies read x after the target exists
+                target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
+                dtype = "" if _is_f64(eq.dtype) else f", {emitter.bind(np.dtype(eq.dtype), 'dtype')}"
+                lines.append(f"    {target} = np.empty({n}{dtype})")
+            lines.append(f"    {target}[:{k}] = {names[0]}[{n - k}:]")
+            lines.append(f"    {target}[{k}:] = {names[0]}[:{n - k}]")
+            owned.add(eq.out)
+            for a in dying:
+                if a != buffer:
+                    free.append(slot.pop(a))
+            if eq.out in straight.guards:
+                lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
+            if eq.out not in last_use and eq.out not in outputs:
+                free.append(slot.pop(eq.out))
+            continue
         out = None
         if _elementwise_ufunc(eq):
             if reuse_buffers and eq.shape:
@@ -488,16 +593,20 @@ def emit(
                 free.append(slot.pop(a))
         if out is not None:
             target = slot[eq.out] = slot.pop(out)
+            line = _in_place(eq, names, target)
         else:
             target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
-        text = _direct(program, eq, args, names, emitter) if out is None else None
-        text = text or emitter.call(eq, names, None if out is None else target)
-        natural = _natural_python_float(eq, args, floats)  # Python arithmetic on Python floats
-        if eq.out in floats and not natural:
-            text = f"float({text})"
-        elif natural and eq.out not in floats:
-            text = f"np.float64({text})"
-        lines.append(f"    {target} = {text}")
+            line = None
+        if line is None:
+            text = _direct(program, eq, args, names, emitter) if out is None else None
+            text = text or emitter.call(eq, names, None if out is None else target)
+            natural = _natural_python_float(eq, args, floats)  # Python arithmetic on Python floats
+            if eq.out in floats and not natural:
+                text = f"float({text})"
+            elif natural and eq.out not in floats:
+                text = f"np.float64({text})"
+            line = f"{target} = {text}"
+        lines.append(f"    {line}")
         if eq.out in straight.guards:
             lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
         if eq.out not in last_use and eq.out not in outputs:  # used by no later statement
