@@ -6,7 +6,7 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.codegen import BranchFlipped, Straight, emit, interpreter
+from lagrad.codegen import BranchFlipped, Straight, emit, interpreter, math_twin
 from lagrad.testing import check_grads
 
 
@@ -177,8 +177,9 @@ def test_float64_scalars_held_as_python_floats_give_the_same_bits_and_types():
             assert np.array_equal(g, e, equal_nan=True) and np.signbit(g).tolist() == np.signbit(e).tolist()
     text = emit(Straight(program)).text
     assert "z1 = float(z1)" not in text  # a is read by the float32 product and a comparison's value
-    assert "float(np.sin(" in text and "np.float64(" in text
+    assert ("math_sin" if math_twin(np.sin) else "float(np.sin(") in text and "np.float64(" in text
     assert "float(" not in emit(Straight(program), python_scalars=False).text
+    assert "math_" not in emit(Straight(program), python_scalars=False).text
 
 
 def _same_bits(got, expected):
@@ -255,3 +256,39 @@ def test_a_returned_array_is_not_a_buffer_the_next_call_writes_into():
     assert all(np.array_equal(g, k) for g, k in zip(first, kept))
     assert all(g is not h for g, h in zip(first, second))
     _same_bits(second, lagrad.grad(f, argnums=(0, 1))(2.0 * u, 0.5))
+
+
+def test_math_functions_on_python_floats_only_where_they_give_numpys_bits():
+    """sin, sqrt… of a float64 held as a Python float call `math` where a sample shows the
+    same bits as NumPy's scalar call (checked per function: NumPy computes some by its own
+    SIMD code); the results equal the trace's bit for bit, also through a comparison written
+    inside its branch check."""
+    from lagrad.codegen import MATH
+
+    def f(a, b):
+        x = 0.5
+        for _ in range(20):
+            x = a * x * (1 - x) if x < 0.5 else lnp.sin(b * x) + lnp.sqrt(x) * lnp.exp(-x) + 0.1 * lnp.cos(x)
+        return x
+
+    grad = lagrad.grad(f, argnums=(0, 1))
+    for a, b in ((3.7, 0.3), (3.2, 1.7), (2.5, -0.4)):
+        program = lagrad.trace(grad, a, b)
+        text = emit(Straight(program)).text
+        assert ("math_sin" in text) is (math_twin(np.sin) is not None)
+        assert "if not (" in text or "if (" in text  # the comparisons are inside their checks
+        _same_bits(emit(Straight(program)).function()(np.float64(a), np.float64(b)), grad(a, b))
+    assert math_twin(np.add) is None and all(math_twin(u) in (None, MATH[u]) for u in MATH)
+    check_grads(f, 3.7, 0.3, modes=("fwd", "rev"), order=2)
+
+
+def test_a_value_math_refuses_is_answered_as_without_compile():
+    def f(x):
+        return lnp.sqrt(x * 1.0) + x * 2.0
+
+    compiled = lagrad.compile(lagrad.value_and_grad(f), interpret=0)
+    for x in (4.0, 9.0, -1.0, 16.0):
+        with np.errstate(invalid="ignore"):
+            got, expected = compiled(x), lagrad.value_and_grad(f)(x)
+        _same_bits(got, expected)
+    assert compiled.cache_info()["eager"] == 1

@@ -13,6 +13,7 @@ without writing source, for the calls before `lagrad.compile` has compiled it (P
 from __future__ import annotations
 
 import functools
+import math
 import operator as op
 from collections.abc import Callable, Collection
 from typing import Any
@@ -452,6 +453,50 @@ def _float64_operands(program: Program, eq: Equation, args: tuple[int, ...]) -> 
     return True
 
 
+#: NumPy's ufuncs of one float64 and the `math` functions that may compute them on a Python float.
+MATH = {np.sin: math.sin, np.cos: math.cos, np.tan: math.tan, np.arcsin: math.asin, np.arccos: math.acos,
+        np.arctan: math.atan, np.sinh: math.sinh, np.cosh: math.cosh, np.tanh: math.tanh, np.exp: math.exp,
+        np.expm1: math.expm1, np.log: math.log, np.log1p: math.log1p, np.log2: math.log2,
+        np.log10: math.log10, np.sqrt: math.sqrt, np.fabs: math.fabs}  # fmt: skip
+
+
+@functools.cache
+def math_twin(ufunc: np.ufunc) -> Callable[[float], float] | None:
+    """The `math` function computing `ufunc` on a float64 with the same bits, or None. NumPy may
+    compute a function by its own SIMD code (exp, log on AVX-512) rather than the C library's
+    that `math` calls, so each is compared once per process, NumPy's scalar call against
+    `math`'s, on 4,000 points spread over the magnitudes floats take (where `math` refuses a
+    point, a domain error or an overflow, NumPy gives NaN or inf: the generated code's caller
+    answers such a call eagerly)."""
+    fun = MATH.get(ufunc)
+    if fun is None:
+        return None
+    rng = np.random.default_rng(12)
+    points = np.concatenate([rng.uniform(-1.0, 1.0, 1500), rng.uniform(-50.0, 50.0, 1500),
+                             np.sign(rng.standard_normal(990)) * 10.0 ** rng.uniform(-300, 300, 990),
+                             [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, np.pi, 1e-310, 700.0, 710.0, 1e300]])  # fmt: skip
+    with np.errstate(all="ignore"):
+        for p in points.tolist():
+            try:
+                got = fun(p)
+            except (ValueError, OverflowError):
+                continue
+            expected = float(ufunc(np.float64(p)))
+            same = got == expected and math.copysign(1.0, got) == math.copysign(1.0, expected)
+            if not same and not (got != got and expected != expected):  # NaN and NaN agree
+                return None
+    return fun
+
+
+def math_function(eq: Equation) -> Callable[[float], float] | None:
+    """The `math` function the generated code may call for `eq` on a Python float (a float64
+    scalar in and out, the same bits as NumPy's ufunc), or None."""
+    kernel = eq.primitive.kernel
+    if kernel not in MATH or eq.params or eq.shape != () or not _is_f64(eq.dtype) or len(eq.args) != 1:
+        return None
+    return math_twin(kernel)
+
+
 def python_floats(straight: Straight) -> set[int]:
     """The float64 scalar variables the generated code may hold as Python floats: those every
     statement reading them takes as it takes a float64 (arithmetic of PYTHON_FLOAT_OPS on
@@ -483,7 +528,7 @@ def python_floats(straight: Straight) -> set[int]:
         if not (v in read and program.shape(v) == () and _is_f64(program.dtype(v))):
             continue
         readers = consumers[v]  # worth a conversion only where Python's arithmetic reads it
-        if any(eq.primitive.kernel in PYTHON_FLOAT_OPS for eq, _ in readers) and all(
+        if any(eq.primitive.kernel in PYTHON_FLOAT_OPS or math_function(eq) for eq, _ in readers) and all(
             takes_python_float(eq, args) for eq, args in readers
         ):
             chosen.add(v)
@@ -491,7 +536,9 @@ def python_floats(straight: Straight) -> set[int]:
 
 
 def _natural_python_float(eq: Equation, args: tuple[int, ...], floats: set[int]) -> bool:
-    """Whether `eq`, written as Python arithmetic, gives a Python float by itself."""
+    """Whether `eq`, written as Python arithmetic or a `math` function, gives a Python float by itself."""
+    if math_function(eq) is not None:
+        return args[0] in floats
     if eq.params or eq.primitive.kernel not in PYTHON_FLOAT_OPS:
         return False
     for p, a in enumerate(args):
@@ -500,6 +547,12 @@ def _natural_python_float(eq: Equation, args: tuple[int, ...], floats: set[int])
         if a < 0 and type(eq.constants[p]) not in (int, float):
             return False
     return True
+
+
+def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int], outputs: set[int]) -> bool:
+    """Whether `eq` is a comparison only its branch check reads: written inside the check."""
+    kept = eq.out in last_use or eq.out in outputs
+    return type(guard[1]) is bool and eq.primitive.kernel in COMPARISONS and not kept
 
 
 def emit(
@@ -599,16 +652,24 @@ def emit(
             line = None
         if line is None:
             text = _direct(program, eq, args, names, emitter) if out is None else None
-            text = text or emitter.call(eq, names, None if out is None else target)
             natural = _natural_python_float(eq, args, floats)  # Python arithmetic on Python floats
+            twin = math_function(eq) if natural else None
+            if twin is not None:
+                text = f"{emitter.bind(twin, 'math_' + twin.__name__)}({names[0]})"
+            text = text or emitter.call(eq, names, None if out is None else target)
             if eq.out in floats and not natural:
                 text = f"float({text})"
             elif natural and eq.out not in floats:
                 text = f"np.float64({text})"
             line = f"{target} = {text}"
+            guard = straight.guards.get(eq.out)
+            if guard is not None and _checked_only(eq, guard, last_use, outputs):
+                line, guard = f"if {'not ' if guard[1] else ''}({text}): raise BranchFlipped({guard[0]})", None
+        else:
+            guard = straight.guards.get(eq.out)
         lines.append(f"    {line}")
-        if eq.out in straight.guards:
-            lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
+        if guard is not None:
+            lines.append("    " + emitter.guard(target, *guard))
         if eq.out not in last_use and eq.out not in outputs:  # used by no later statement
             free.append(slot.pop(eq.out))
     outs = []
