@@ -13,6 +13,7 @@ without writing source, for the calls before `lagrad.compile` has compiled it (P
 from __future__ import annotations
 
 import functools
+import math
 import operator as op
 from collections.abc import Callable, Collection
 from typing import Any
@@ -364,6 +365,67 @@ def _index_text(index: Any) -> str | None:
     return "()" if not out else out[0] + "," if len(out) == 1 else ", ".join(out)
 
 
+#: Ufuncs written as Python's augmented assignment when their result goes into their first
+#: argument's buffer (``a += b`` is ``np.add(a, b, out=a)``, with less of the call's overhead).
+IN_PLACE = {np.add: "+=", np.subtract: "-=", np.multiply: "*=", np.true_divide: "/=", np.power: "**="}
+#: Of those, the ones whose operands may be swapped: ``b + a`` is ``a + b`` bit for bit in IEEE arithmetic.
+COMMUTATIVE = frozenset({np.add, np.multiply})
+
+
+def _in_place(eq: Equation, names: list[str], target: str) -> str | None:
+    """``target op= other`` for a binary ufunc written into the buffer of one operand, where an
+    augmented assignment performs the same call; None otherwise."""
+    ufunc = eq.primitive.impl
+    if len(names) != 2 or ufunc not in IN_PLACE:
+        return None
+    if names[0] == target:
+        return f"{target} {IN_PLACE[ufunc]} {names[1]}"
+    if names[1] == target and ufunc in COMMUTATIVE:
+        return f"{target} {IN_PLACE[ufunc]} {names[0]}"
+    return None
+
+
+def _roll_of(program: Program, eq: Equation, args: tuple[int, ...]) -> tuple[int, int] | None:
+    """(n, k) where `eq` rolls a vector of n entries by a constant shift k mod n != 0 (so its
+    result is ``concatenate((x[n-k:], x[:n-k]))``, which the generated code writes as two copies
+    into a buffer); None otherwise."""
+    if eq.primitive.name != "roll" or len(args) != 1 or args[0] < 0:
+        return None
+    params, shape = eq.params, program.shape(args[0])
+    shift = params.get("shift")
+    if set(params) != {"shift", "axis"} or params["axis"] not in (None, 0) or type(shift) is not int:
+        return None
+    if is_parts_shape(shape) or len(shape) != 1 or not shape[0] or eq.shape != shape:
+        return None
+    if program.dtype(args[0]) != eq.dtype:
+        return None
+    n = shape[0]
+    k = shift % n
+    return (n, k) if k else None
+
+
+def _added_roll(straight: Straight, s: int, x: int, outputs: set[int], last_use: dict[int, int],
+                owned: set[int]) -> int | None:  # fmt: skip
+    """The variable whose buffer the roll made at statement s is added into at statement s + 1,
+    where that addition is the roll's only use and may be written ``b[:k] += x[n-k:];
+    b[k:] += x[:n-k]`` (b an intermediate dying there, of the sum's shape and dtype, not x):
+    the same additions, without the rolled copy. None otherwise."""
+    program = straight.program
+    eq = straight.statements[s][0]
+    r = eq.out
+    if s + 1 >= len(straight.statements) or last_use.get(r) != s + 1 or r in outputs or r in straight.guards:
+        return None
+    nxt, args = straight.statements[s + 1]
+    if not _elementwise_ufunc(nxt) or nxt.primitive.impl is not np.add or len(args) != 2 or args.count(r) != 1:
+        return None
+    b = args[1] if args[0] == r else args[0]
+    if b < 0 or b == x or b not in owned or last_use.get(b) != s + 1 or b in outputs:
+        return None
+    if program.shape(b) != nxt.shape or nxt.shape != eq.shape or not (program.dtype(b) == nxt.dtype == eq.dtype):
+        return None
+    return b
+
+
 #: Python float operations that give float64's bits and never raise (division does, by zero).
 PYTHON_FLOAT_OPS = frozenset({op.add, op.sub, op.mul, op.neg, op.pos})
 COMPARISONS = frozenset({op.lt, op.le, op.gt, op.ge, op.eq, op.ne})
@@ -389,6 +451,50 @@ def _float64_operands(program: Program, eq: Equation, args: tuple[int, ...]) -> 
         if not (isinstance(c, (np.ndarray, np.generic)) and _is_f64(c.dtype)):
             return False
     return True
+
+
+#: NumPy's ufuncs of one float64 and the `math` functions that may compute them on a Python float.
+MATH = {np.sin: math.sin, np.cos: math.cos, np.tan: math.tan, np.arcsin: math.asin, np.arccos: math.acos,
+        np.arctan: math.atan, np.sinh: math.sinh, np.cosh: math.cosh, np.tanh: math.tanh, np.exp: math.exp,
+        np.expm1: math.expm1, np.log: math.log, np.log1p: math.log1p, np.log2: math.log2,
+        np.log10: math.log10, np.sqrt: math.sqrt, np.fabs: math.fabs}  # fmt: skip
+
+
+@functools.cache
+def math_twin(ufunc: np.ufunc) -> Callable[[float], float] | None:
+    """The `math` function computing `ufunc` on a float64 with the same bits, or None. NumPy may
+    compute a function by its own SIMD code (exp, log on AVX-512) rather than the C library's
+    that `math` calls, so each is compared once per process, NumPy's scalar call against
+    `math`'s, on 4,000 points spread over the magnitudes floats take (where `math` refuses a
+    point, a domain error or an overflow, NumPy gives NaN or inf: the generated code's caller
+    answers such a call eagerly)."""
+    fun = MATH.get(ufunc)
+    if fun is None:
+        return None
+    rng = np.random.default_rng(12)
+    points = np.concatenate([rng.uniform(-1.0, 1.0, 1500), rng.uniform(-50.0, 50.0, 1500),
+                             np.sign(rng.standard_normal(990)) * 10.0 ** rng.uniform(-300, 300, 990),
+                             [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, np.pi, 1e-310, 700.0, 710.0, 1e300]])  # fmt: skip
+    with np.errstate(all="ignore"):
+        for p in points.tolist():
+            try:
+                got = fun(p)
+            except (ValueError, OverflowError):
+                continue
+            expected = float(ufunc(np.float64(p)))
+            same = got == expected and math.copysign(1.0, got) == math.copysign(1.0, expected)
+            if not same and not (got != got and expected != expected):  # NaN and NaN agree
+                return None
+    return fun
+
+
+def math_function(eq: Equation) -> Callable[[float], float] | None:
+    """The `math` function the generated code may call for `eq` on a Python float (a float64
+    scalar in and out, the same bits as NumPy's ufunc), or None."""
+    kernel = eq.primitive.kernel
+    if kernel not in MATH or eq.params or eq.shape != () or not _is_f64(eq.dtype) or len(eq.args) != 1:
+        return None
+    return math_twin(kernel)
 
 
 def python_floats(straight: Straight) -> set[int]:
@@ -422,7 +528,7 @@ def python_floats(straight: Straight) -> set[int]:
         if not (v in read and program.shape(v) == () and _is_f64(program.dtype(v))):
             continue
         readers = consumers[v]  # worth a conversion only where Python's arithmetic reads it
-        if any(eq.primitive.kernel in PYTHON_FLOAT_OPS for eq, _ in readers) and all(
+        if any(eq.primitive.kernel in PYTHON_FLOAT_OPS or math_function(eq) for eq, _ in readers) and all(
             takes_python_float(eq, args) for eq, args in readers
         ):
             chosen.add(v)
@@ -430,7 +536,9 @@ def python_floats(straight: Straight) -> set[int]:
 
 
 def _natural_python_float(eq: Equation, args: tuple[int, ...], floats: set[int]) -> bool:
-    """Whether `eq`, written as Python arithmetic, gives a Python float by itself."""
+    """Whether `eq`, written as Python arithmetic or a `math` function, gives a Python float by itself."""
+    if math_function(eq) is not None:
+        return args[0] in floats
     if eq.params or eq.primitive.kernel not in PYTHON_FLOAT_OPS:
         return False
     for p, a in enumerate(args):
@@ -439,6 +547,12 @@ def _natural_python_float(eq: Equation, args: tuple[int, ...], floats: set[int])
         if a < 0 and type(eq.constants[p]) not in (int, float):
             return False
     return True
+
+
+def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int], outputs: set[int]) -> bool:
+    """Whether `eq` is a comparison only its branch check reads: written inside the check."""
+    kept = eq.out in last_use or eq.out in outputs
+    return type(guard[1]) is bool and eq.primitive.kernel in COMPARISONS and not kept
 
 
 def emit(
@@ -469,9 +583,53 @@ def emit(
         if i in straight.guards:
             lines.append("    " + emitter.guard(slot[i], *straight.guards[i]))
     lines.extend(f"    {slot[i]} = float({slot[i]})" for i in range(n_inputs) if i in floats)
-    for s, (eq, args) in enumerate(straight.statements):
+    statements = straight.statements
+    fused: dict[int, tuple[int, int, int, int]] = {}  # statement -> (roll's argument, n, k, buffer)
+    for s, (eq, args) in enumerate(statements):
+        if s in fused:  # an addition of a roll made at s - 1: added in place, slice by slice
+            x, n, k, a = fused.pop(s)
+            target = slot[eq.out] = slot.pop(a)
+            lines.append(f"    {target}[:{k}] += {slot[x]}[{n - k}:]")
+            lines.append(f"    {target}[{k}:] += {slot[x]}[:{n - k}]")
+            owned.add(eq.out)
+            if x >= n_inputs and last_use[x] == s and x not in outputs:  # x's last use was the roll
+                free.append(slot.pop(x))
+            if eq.out in straight.guards:
+                lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
+            if eq.out not in last_use and eq.out not in outputs:
+                free.append(slot.pop(eq.out))
+            continue
         names = [slot[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
         dying = [a for a in dict.fromkeys(args) if a >= n_inputs and last_use[a] == s and a not in outputs]
+        roll = _roll_of(program, eq, args)
+        if roll is not None:
+            x, (n, k) = args[0], roll
+            later = _added_roll(straight, s, x, outputs, last_use, owned) if reuse_buffers else None
+            if later is not None:  # written at s + 1 into the other addend's buffer
+                fused[s + 1] = (x, n, k, later)
+                last_use[x] = max(last_use[x], s + 1)
+                continue
+            buffer = None
+            if reuse_buffers:
+                buffer = next((a for a in dying if a != x and a in owned and program.shape(a) == eq.shape
+                               and program.dtype(a) == eq.dtype), None)  # fmt: skip
+            if buffer is not None:
+                target = slot[eq.out] = slot.pop(buffer)
+            else:  # chosen before x's local is freed: the copies read x after the target exists
+                target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
+                dtype = "" if _is_f64(eq.dtype) else f", {emitter.bind(np.dtype(eq.dtype), 'dtype')}"
+                lines.append(f"    {target} = np.empty({n}{dtype})")
+            lines.append(f"    {target}[:{k}] = {names[0]}[{n - k}:]")
+            lines.append(f"    {target}[{k}:] = {names[0]}[:{n - k}]")
+            owned.add(eq.out)
+            for a in dying:
+                if a != buffer:
+                    free.append(slot.pop(a))
+            if eq.out in straight.guards:
+                lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
+            if eq.out not in last_use and eq.out not in outputs:
+                free.append(slot.pop(eq.out))
+            continue
         out = None
         if _elementwise_ufunc(eq):
             if reuse_buffers and eq.shape:
@@ -488,18 +646,30 @@ def emit(
                 free.append(slot.pop(a))
         if out is not None:
             target = slot[eq.out] = slot.pop(out)
+            line = _in_place(eq, names, target)
         else:
             target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
-        text = _direct(program, eq, args, names, emitter) if out is None else None
-        text = text or emitter.call(eq, names, None if out is None else target)
-        natural = _natural_python_float(eq, args, floats)  # Python arithmetic on Python floats
-        if eq.out in floats and not natural:
-            text = f"float({text})"
-        elif natural and eq.out not in floats:
-            text = f"np.float64({text})"
-        lines.append(f"    {target} = {text}")
-        if eq.out in straight.guards:
-            lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
+            line = None
+        if line is None:
+            text = _direct(program, eq, args, names, emitter) if out is None else None
+            natural = _natural_python_float(eq, args, floats)  # Python arithmetic on Python floats
+            twin = math_function(eq) if natural else None
+            if twin is not None:
+                text = f"{emitter.bind(twin, 'math_' + twin.__name__)}({names[0]})"
+            text = text or emitter.call(eq, names, None if out is None else target)
+            if eq.out in floats and not natural:
+                text = f"float({text})"
+            elif natural and eq.out not in floats:
+                text = f"np.float64({text})"
+            line = f"{target} = {text}"
+            guard = straight.guards.get(eq.out)
+            if guard is not None and _checked_only(eq, guard, last_use, outputs):
+                line, guard = f"if {'not ' if guard[1] else ''}({text}): raise BranchFlipped({guard[0]})", None
+        else:
+            guard = straight.guards.get(eq.out)
+        lines.append(f"    {line}")
+        if guard is not None:
+            lines.append("    " + emitter.guard(target, *guard))
         if eq.out not in last_use and eq.out not in outputs:  # used by no later statement
             free.append(slot.pop(eq.out))
     outs = []

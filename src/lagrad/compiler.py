@@ -176,6 +176,9 @@ class Compiled:
             except BranchFlipped as flip:
                 flipped = (variant.program, flip.index)
                 continue
+            except (ValueError, OverflowError):  # a `math` function refused a value NumPy takes
+                self._count("eager")  # (giving NaN or inf): answered as without compile
+                return self.fun(*args, **kwargs)
             if _has_nan(outs):  # lagrad's zero means zero acts only where NaN shows: run eagerly
                 self._count("eager")
                 return self.fun(*args, **kwargs)
