@@ -218,7 +218,15 @@ def derivative_error(error: Exception, backend: str, where: str | None = None) -
             name = f"{eq.primitive.name} (equation z{eq.out + 1})"
         tb = tb.tb_next
     message = f"lagrad: the derivative of {name or 'an equation'} on {backend} arrays: {error}"
-    if where is not None:  # raised while tracing: a step written for NumPy alone
+    if where is not None and "lagrad.core.trace.Var" in str(error):  # the library's operator met a traced value
+        message = (
+            f"{where}: an operator of a {backend} array met a traced value on its right (w * x, W @ x with w, W "
+            f"{backend} arrays and x traced): {backend}'s operators take only their own arrays and Python scalars "
+            f"and do not hand the operation over to the traced value ({type(error).__name__}: {error}). Write the "
+            f"traced value on the left (x * w), or call lagrad.numpy's function, which takes either order "
+            f"(lagrad.numpy.multiply(w, x), lagrad.numpy.matmul(W, x))"
+        )
+    elif where is not None:  # raised while tracing: a step written for NumPy alone
         message = (
             f"{where}: {type(error).__name__}: {error} (a step of the function, or of lagrad.numpy's code for it, "
             f"that the Array API standard does not cover; compute that step on NumPy arrays)"

@@ -401,3 +401,25 @@ def test_the_library_s_own_error_names_the_primitive_and_the_library():
 def test_a_numpy_only_step_met_while_tracing_names_the_transform_and_the_library():
     with pytest.raises(TypeError, match=r"lagrad.grad on array_api_strict arrays: TypeError: .*compute that step on"):
         lagrad.grad(lambda x: lnp.sum(lnp.tril(x)))(strict(np.ones((3, 3))))
+
+
+@pytest.mark.parametrize("write", [lambda w, W, x: w * x, lambda w, W, x: W @ x, lambda w, W, x: w - x])
+def test_a_strict_array_on_the_left_of_a_traced_value_is_refused_saying_so(write):
+    """array-api-strict's operators raise on a foreign right operand (they do not return
+    NotImplemented), so Python never asks the traced value; lagrad's error says what to write."""
+    w, W = strict(np.arange(3.0)), strict(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"lagrad.grad on array_api_strict arrays: an operator of a array_api_strict "):
+        lagrad.grad(lambda x: lnp.sum(write(w, W, x)))(strict(np.ones(3)))
+
+
+def test_the_documented_workarounds_for_a_strict_array_on_the_left():
+    """x * w, and NumPy's or lagrad.numpy's functions with w first: the gradient in closed form."""
+    w, W = np.arange(3.0), np.arange(6.0).reshape(2, 3)
+    sw, sW = strict(w), strict(W)
+    for loss in (
+        lambda x: lnp.sum(x * sw) + lnp.sum((x @ lnp.transpose(sW)) ** 2),
+        lambda x: np.sum(np.multiply(sw, x)) + np.sum(np.matmul(sW, x) ** 2),
+        lambda x: lnp.sum(lnp.multiply(sw, x)) + lnp.sum(lnp.matmul(sW, x) ** 2),
+    ):
+        x = np.array([0.5, -1.0, 2.0])
+        np.testing.assert_allclose(numpy_of(lagrad.grad(loss)(strict(x))), w + 2 * W.T @ (W @ x), rtol=1e-13)
