@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .core.backend import (
+    SWEEPS,
     LazyComputeError,
     _plain,
     backend_name,
@@ -147,6 +148,13 @@ def gradients_like(lam: list[Any], leaves: list[Any]) -> list[Any]:
     return out
 
 
+def ones_like(x: Any) -> Any:
+    """Ones shaped and typed like `x`, in its library: ``numpy.ones_like`` (which Dask takes
+    over), or the namespace's own for array-api-strict's and CuPy's arrays."""
+    xp = None if type(x) is np.ndarray else namespace_of(x)
+    return np.ones_like(x) if xp is None else xp.ones_like(x)
+
+
 #: Libraries whose arrays combine with NumPy's in one operation (the result is theirs).
 PROMOTES_NUMPY = frozenset({"dask"})
 
@@ -187,9 +195,10 @@ class library_errors:
         self.outputs, self.library = outputs, library
 
     def __enter__(self) -> None:
-        return None
+        SWEEPS[0] += 1
 
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
+        SWEEPS[0] -= 1
         if not isinstance(error, Exception):
             return False
         library = self.library or namespace_library(self.outputs)
@@ -209,7 +218,15 @@ def derivative_error(error: Exception, backend: str, where: str | None = None) -
             name = f"{eq.primitive.name} (equation z{eq.out + 1})"
         tb = tb.tb_next
     message = f"lagrad: the derivative of {name or 'an equation'} on {backend} arrays: {error}"
-    if where is not None:  # raised while tracing: a step written for NumPy alone
+    if where is not None and "lagrad.core.trace.Var" in str(error):  # the library's operator met a traced value
+        message = (
+            f"{where}: an operator of a {backend} array met a traced value on its right (w * x, W @ x with w, W "
+            f"{backend} arrays and x traced): {backend}'s operators take only their own arrays and Python scalars "
+            f"and do not hand the operation over to the traced value ({type(error).__name__}: {error}). Write the "
+            f"traced value on the left (x * w), or call lagrad.numpy's function, which takes either order "
+            f"(lagrad.numpy.multiply(w, x), lagrad.numpy.matmul(W, x))"
+        )
+    elif where is not None:  # raised while tracing: a step written for NumPy alone
         message = (
             f"{where}: {type(error).__name__}: {error} (a step of the function, or of lagrad.numpy's code for it, "
             f"that the Array API standard does not cover; compute that step on NumPy arrays)"
@@ -249,7 +266,13 @@ def promote_scalars(args: Any, differentiated: Any) -> Any:
 
 
 #: The transforms that run on array-api-strict's and CuPy's arrays (the others refuse them by name).
-NAMESPACE_TRANSFORMS = frozenset({"grad", "value_and_grad", "vjp", "jvp"})
+NAMESPACE_TRANSFORMS = frozenset(
+    {"grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "elementwise_grad", "hvp", "trace", "check_grads"}
+)
+
+
+#: The solvers `grad(method=...)` runs on them: the others build NumPy or SciPy matrices of the system.
+NAMESPACE_SOLVERS = frozenset({"back_substitution", "levels"})
 
 
 def check_namespace_transform(args: Any, who: str) -> None:
@@ -265,3 +288,15 @@ def check_namespace_transform(args: Any, who: str) -> None:
                 f"({', '.join(sorted(NAMESPACE_TRANSFORMS))} do); convert the arguments to NumPy arrays first, "
                 f"or use grad, vjp or jvp"
             )
+
+
+def numpy_only(fun: Callable[..., Any], who: str) -> Callable[..., Any]:
+    """`fun`, refusing arrays of another namespace by name (`who`: the transform and its options)
+    before it runs: the structured Jacobians build NumPy and SciPy matrices."""
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if not all(type(a) is np.ndarray for a in args):
+            check_namespace_transform((args, kwargs), who)
+        return fun(*args, **kwargs)
+
+    return checked

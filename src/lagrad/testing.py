@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .core import Primitive
+from .core.backend import backend_name, in_namespace, namespace_of, numpy_dtype, to_numpy
 from .core.program import flat
 from .transforms import _cotangent_map, _tangent_map, _trace, jvp, trace, value, vjp
 from .tree import tree_flatten, tree_map
@@ -30,7 +31,7 @@ def _differentiable(leaf: Any) -> bool:
     dtype = getattr(leaf, "dtype", None)
     if dtype is None:
         return isinstance(leaf, (float, complex)) and not isinstance(leaf, bool)
-    return np.dtype(dtype).kind in "fc"
+    return numpy_dtype(dtype).kind in "fc"
 
 
 #: Up to this many real coordinates (a complex element counts two) in the arguments, the
@@ -57,11 +58,14 @@ class GradientCheckError(AssertionError):
 
 class _Space:
     """The real coordinates of a tree of arrays: a complex element is two, its real part then
-    its imaginary part (leaf by leaf); leaves that are not float or complex have none."""
+    its imaginary part (leaf by leaf); leaves that are not float or complex have none. The
+    coordinates are NumPy's; a tree made from them has its leaves in the libraries of the
+    original leaves (array-api-strict, CuPy: moved back to the leaf's device)."""
 
     def __init__(self, tree: Any) -> None:
         leaves, self.treedef = tree_flatten(tree)
-        self.leaves = [np.asarray(value(x)) for x in leaves]
+        self.like = [value(x) for x in leaves]
+        self.leaves = [to_numpy(x) for x in self.like]
         self.float = [x.dtype.kind in "fc" for x in self.leaves]
         self.sizes = [(2 if x.dtype.kind == "c" else 1) * x.size if f else 0 for x, f in zip(self.leaves, self.float)]
         self.size = int(sum(self.sizes))
@@ -70,7 +74,7 @@ class _Space:
         parts = []
         for x, like, f in zip(tree_flatten(tree)[0], self.leaves, self.float):
             if f:
-                x = np.asarray(value(x))
+                x = to_numpy(value(x))
                 parts += [x.real.ravel(), x.imag.ravel()] if like.dtype.kind == "c" else [x.real.ravel()]
         return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
 
@@ -78,17 +82,17 @@ class _Space:
         """The tree with these coordinates (zeros, as float64, where a leaf has none; the
         leaves' own values there when `like_values`)."""
         out, at = [], 0
-        for x, f, n in zip(self.leaves, self.float, self.sizes):
+        for x, f, n, like in zip(self.leaves, self.float, self.sizes, self.like):
             if not f:
-                out.append(x if like_values else np.zeros(x.shape))
+                out.append(like if like_values else in_namespace(np.zeros(x.shape), like))
                 continue
             c = coordinates[at : at + n]
             at += n
             if x.dtype.kind == "c":
                 half = n // 2
-                out.append((c[:half] + 1j * c[half:]).reshape(x.shape).astype(x.dtype))
+                out.append(in_namespace((c[:half] + 1j * c[half:]).reshape(x.shape).astype(x.dtype), like))
             else:
-                out.append(c.reshape(x.shape).astype(x.dtype))
+                out.append(in_namespace(c.reshape(x.shape).astype(x.dtype), like))
         return self.treedef.unflatten(out)
 
     def name(self, k: int, what: str) -> str:
@@ -114,8 +118,11 @@ def _like(got: Any, primal: Any, what: str) -> str | None:
     if got_def != treedef:
         return f"{what} has the structure {got_def!r}, its primal {treedef!r}"
     for i, (g, p) in enumerate(zip(got_leaves, leaves)):
-        g, p = np.asarray(value(g)), np.asarray(value(p))
         where = f"{what} {i + 1} of {len(leaves)}" if len(leaves) > 1 else what
+        g, p = value(g), value(p)
+        if namespace_of(g) is not namespace_of(p):  # array-api-strict, CuPy: the primal's library
+            return f"{where} is a {backend_name(g)} array, its primal a {backend_name(p)} array"
+        g, p = to_numpy(g), to_numpy(p)
         if g.shape != p.shape:
             return f"{where} has shape {g.shape}, its primal {p.shape}"
         if p.dtype.kind in "fc" and g.dtype != p.dtype:
@@ -228,7 +235,14 @@ def _random_like(tree: Any, rng: np.random.Generator) -> Any:
 
 
 def _covector(tree: Any) -> Any:
-    return tree_map(lambda x: np.conj(x) if np.iscomplexobj(x) else x, tree)
+    return tree_map(_conj, tree)
+
+
+def _conj(x: Any) -> Any:
+    xp = namespace_of(value(x))
+    if xp is None:
+        return np.conj(x) if np.iscomplexobj(x) else x
+    return xp.conj(x) if numpy_dtype(x.dtype).kind == "c" else x
 
 
 def _basis(n: int, k: int) -> np.ndarray:

@@ -34,11 +34,14 @@ from .core import Program, Tape, Trace, Var
 from .core.backend import in_namespace, is_lazy, namespace_library, namespace_of, numpy_dtype
 from .core.program import Constant
 from .lazy import (
+    NAMESPACE_SOLVERS,
     check_namespace_transform,
     check_one_library,
     derivative_error,
     gradients_like,
     lazy_checked,
+    numpy_only,
+    ones_like,
     promote_scalars,
 )
 from .tree import tree_flatten, tree_map
@@ -108,8 +111,10 @@ def _seed(seed: Any, out: Any) -> Any:
     """A NumPy seed in the namespace of the output `out` (array-api-strict, CuPy); under a trace
     (higher order) a constant of that trace, since such arrays do not defer to a traced value
     in ``g * x`` as NumPy's do."""
+    if type(seed) is Var:
+        return seed
     plain = in_namespace(seed, value(out))
-    if plain is seed or type(out) is not Var:
+    if type(out) is not Var or namespace_of(plain) is None:
         return plain
     var = out._trace.apply(_stop_gradient, (plain,), {})
     var.inexact = False
@@ -226,10 +231,10 @@ def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
     if is_lazy(nan_output):
         return back_substitution(program, tape, {out: seed}, mask=~nan_output)
-    if method != "back_substitution" and namespace_of(seed) is not None:
+    if method not in NAMESPACE_SOLVERS and namespace_of(seed) is not None:
         raise TypeError(
-            f"lagrad.grad: method={method!r} does not run on {type(seed).__module__.split('.')[0]} arrays yet; "
-            f"use the default method (back_substitution)"
+            f"lagrad.grad: method={method!r} does not run on {type(seed).__module__.split('.')[0]} arrays (it "
+            f"builds NumPy matrices of the system); use {' or '.join(sorted(NAMESPACE_SOLVERS))}"
         )
     if method == "back_substitution" or nan_output or _traced_run(tape):
         return back_substitution(program, tape, {out: seed}, mask=not nan_output)
@@ -300,15 +305,15 @@ def elementwise_grad(fun: Fun, argnums: ArgNums = 0) -> Fun:
 
     def finish(traced: _Traced) -> Any:
         program = traced.program
-        seeds = _seeds(program, [np.ones_like(value(o)) for o in traced.outputs], "elementwise_grad")
+        seeds = _seeds(program, [ones_like(value(o)) for o in traced.outputs], "elementwise_grad", traced.outputs)
         return _gradients(traced, back_substitution(program, traced.tape, seeds))
 
     return _transform(fun, argnums, "elementwise_grad", finish, False)
 
 
-def _seeds(program: Program, cotangents: list[Any], who: str) -> dict[int, Any]:
+def _seeds(program: Program, cotangents: list[Any], who: str, outputs: list[Any]) -> dict[int, Any]:
     seeds: dict[int, Any] = {}
-    for o, ct in zip(program.outputs, cotangents):
+    for o, ct, out in zip(program.outputs, cotangents, outputs):
         if isinstance(o, Constant):
             continue
         if np.shape(value(ct)) != tuple(program.shape(o)):
@@ -316,7 +321,7 @@ def _seeds(program: Program, cotangents: list[Any], who: str) -> dict[int, Any]:
                 f"lagrad.{who}: a cotangent has shape {np.shape(value(ct))}, but its output z{o + 1} "
                 f"has shape {tuple(program.shape(o))}"
             )
-        ct = _number_as_array(ct, program.dtype(o))
+        ct = _seed(_number_as_array(ct, program.dtype(o)), out)
         seeds[o] = ct if o not in seeds else seeds[o] + ct
     return seeds
 
@@ -345,7 +350,7 @@ def _cotangent_map(traced: _Traced) -> Callable[[Any], tuple[Any, ...]]:
 
     def vjp_fun(cotangent: Any) -> tuple[Any, ...]:
         cotangents = _flatten_like(program.out_tree, cotangent, "vjp", "the cotangent", "the output")
-        seeds = _seeds(program, cotangents, "vjp")
+        seeds = _seeds(program, cotangents, "vjp", traced.outputs)
         lam = lazy_checked(lambda: back_substitution(program, traced.tape, seeds), "vjp", seeds, {})
         return tuple(input_gradients(program, gradients_like(lam, traced.leaves)))
 
@@ -380,7 +385,7 @@ def _tangent_map(traced: _Traced) -> Callable[[tuple[Any, ...]], Any]:
                     f"lagrad.jvp: tangent of {program.input_names[j]} has shape {np.shape(value(t))}, "
                     f"its primal {tuple(shape)}"
                 )
-            seeds[j] = _number_as_array(t, dtype)
+            seeds[j] = _seed(_number_as_array(t, dtype), traced.leaves[j])
         t_all = forward_substitution(program, traced.tape, seeds, outputs=_traced_outputs(program))
         outs = []
         for o, v in zip(program.outputs, traced.outputs):
@@ -404,7 +409,7 @@ def _traced_outputs(program: Program) -> list[int]:
 
 
 def _float_dtype(x: Any) -> Any:
-    dtype = np.result_type(x)
+    dtype = numpy_dtype(x.dtype) if hasattr(x, "dtype") else np.result_type(x)
     return dtype if dtype.kind in "fc" else np.float64
 
 
@@ -442,7 +447,9 @@ def jacobian(
     if sparse or method is not None:
         from .structure import structured  # the structured methods build on the transforms
 
-        return structured(fun, argnums, mode, has_aux, max_bytes, sparse=sparse, method=method, order=order)
+        options = "sparse=True" if sparse else f"method={method!r}"
+        jac = structured(fun, argnums, mode, has_aux, max_bytes, sparse=sparse, method=method, order=order)
+        return numpy_only(jac, f"jacobian({options})")
     return _jacobian(fun, argnums, mode or "rev", has_aux, "jacobian", max_bytes)
 
 
@@ -469,10 +476,12 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
     program = traced.program
     in_shapes = [tuple(s) for s, _ in program.inputs]
     out_shapes = [tuple(np.shape(value(v))) for v in traced.outputs]
-    dtype = np.result_type(*[_float_dtype(value(v)) for v in traced.outputs], *[d for _, d in program.inputs])
+    in_dtypes = [numpy_dtype(d) for _, d in program.inputs]
+    dtype = np.result_type(*[_float_dtype(value(v)) for v in traced.outputs], *in_dtypes)
+    leaves = traced.leaves
     # a constant output's blocks stay zero; the others are filled below
     blocks: list[list[Any]] = [
-        [np.zeros(o + s, dtype=dtype) if isinstance(out, Constant) else None for s in in_shapes]
+        [_seed(np.zeros(o + s, dtype), x) if isinstance(out, Constant) else None for s, x in zip(in_shapes, leaves)]
         for o, out in zip(out_shapes, program.outputs)
     ]
     if mode == "auto":
@@ -488,11 +497,11 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
             if isinstance(o, Constant):
                 continue
             rows: list[list[Any]] = [[] for _ in in_shapes]
-            for seed in _identity(out_shapes[a], dtype, chunk):
+            for seed in _identity(out_shapes[a], dtype, chunk, traced.outputs[a]):
                 lam = back_substitution(program, traced.tape, {o: seed}, batched=seed.ndim > len(out_shapes[a]))
                 for j, s in enumerate(in_shapes):
                     rows[j].append(
-                        np.zeros(seed.shape[:1] + s, dtype=dtype) if lam[j] is None else _as_dtype(lam[j], dtype)
+                        _seed(np.zeros(seed.shape[:1] + s, dtype), seed) if lam[j] is None else _as_dtype(lam[j], dtype)
                     )
             for j, s in enumerate(in_shapes):
                 blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True)
@@ -504,15 +513,17 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
         for j, s in enumerate(in_shapes):
             along_i = np.dtype(program.inputs[j][1]).kind == "c" and any(real_out)
             cols: list[list[Any]] = [[] for _ in out_shapes]
-            for seed in _identity(s, dtype, chunk):
+            for seed in _identity(s, dtype, chunk, traced.leaves[j]):
                 batched = seed.ndim > len(s)
                 t = forward_substitution(program, traced.tape, {j: seed}, outputs=outputs, batched=batched)
                 if along_i:
                     ti = forward_substitution(program, traced.tape, {j: 1j * seed}, outputs=outputs, batched=batched)
                 for a, o in enumerate(program.outputs):
                     if not isinstance(o, Constant):
-                        zero = t[o] is None
-                        col = np.zeros(seed.shape[:1] + out_shapes[a], dtype) if zero else _as_dtype(t[o], dtype)
+                        if t[o] is None:
+                            col = _seed(np.zeros(seed.shape[:1] + out_shapes[a], dtype), seed)
+                        else:
+                            col = _as_dtype(t[o], dtype)
                         if along_i and real_out[a] and ti[o] is not None:
                             col = col - 1j * _as_dtype(ti[o], dtype)
                         cols[a].append(col)
@@ -527,25 +538,25 @@ def _as_dtype(x: Any, dtype: Any) -> Any:
     derivative of float32 arguments and results (as `input_gradients` does for grad). A real
     Jacobian (real inputs and outputs) takes the real part of multipliers that crossed complex
     values, as a real input's gradient does."""
-    if x.dtype == dtype:
+    if numpy_dtype(x.dtype) == dtype:
         return x
-    if np.dtype(x.dtype).kind == "c" and np.dtype(dtype).kind != "c":
+    if numpy_dtype(x.dtype).kind == "c" and np.dtype(dtype).kind != "c":
         x = lnp.real(x)
-    return x if x.dtype == dtype else lnp.astype(x, dtype)
+    return x if numpy_dtype(x.dtype) == dtype else lnp.astype(x, dtype)
 
 
-def _identity(shape: tuple[int, ...], dtype: Any, chunk: int) -> Any:
+def _identity(shape: tuple[int, ...], dtype: Any, chunk: int, like: Any) -> Any:
     """The identity over the scalars of `shape`, as seeds: one unbatched seed for a single
-    scalar, else batches ``(c, *shape)`` of at most `chunk` rows."""
+    scalar, else batches ``(c, *shape)`` of at most `chunk` rows (in the namespace of `like`)."""
     n = _size(shape)
     if n == 1:
-        yield np.ones(shape, dtype=dtype)
+        yield _seed(np.ones(shape, dtype=dtype), like)
         return
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         e = np.zeros((stop - start, n), dtype=dtype)
         e[np.arange(stop - start), np.arange(start, stop)] = 1
-        yield e.reshape((stop - start, *shape))
+        yield _seed(e.reshape((stop - start, *shape)), like)
 
 
 def _assemble(parts: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int, ...], rows_first: bool) -> Any:
@@ -569,7 +580,8 @@ def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None, spa
     if sparse:
         from .structure import structured
 
-        return structured(fun, argnums, "fwd", False, max_bytes, sparse=True, who="hessian")
+        hess = structured(fun, argnums, "fwd", False, max_bytes, sparse=True, who="hessian")
+        return numpy_only(hess, "hessian(sparse=True)")
     inner = _jacobian(_real_of_complex_refused(fun, argnums), argnums, "rev", False, "hessian")
     return _jacobian(inner, argnums, "fwd", False, "hessian", max_bytes)
 

@@ -345,16 +345,28 @@ if hypothesis is not None:
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda f, x: lagrad.jacobian(f)(x), r"lagrad.jacobian does not run on array_api_strict arrays yet"),
-        (lambda f, x: lagrad.hessian(lambda x: lnp.sum(f(x)))(x), r"lagrad.hessian does not run on array_api_strict"),
-        (lambda f, x: lagrad.elementwise_grad(f)(x), r"lagrad.elementwise_grad does not run on array_api_strict"),
+        (lambda f, x: lagrad.jacobian(f, sparse=True)(x), r"lagrad.jacobian\(sparse=True\) does not run on array_api"),
+        (
+            lambda f, x: lagrad.jacobian(f, method="elimination")(x),
+            r"lagrad.jacobian\(method='elimination'\) does not run on array_api_strict",
+        ),
+        (
+            lambda f, x: lagrad.hessian(lambda x: lnp.sum(f(x)), sparse=True)(x),
+            r"lagrad.hessian\(sparse=True\) does not run on array_api_strict",
+        ),
+        (lambda f, x: lagrad.adjoint(lambda x: lnp.sum(f(x)), x), r"lagrad.adjoint does not run on array_api_strict"),
         (
             lambda f, x: lagrad.grad(lambda x: lnp.sum(f(x)), method="forward_substitution")(x),
-            r"method='forward_substitution' does not run on array_api_strict arrays yet",
+            r"method='forward_substitution' does not run on array_api_strict arrays \(it builds NumPy matrices",
+        ),
+        (
+            lambda f, x: lagrad.grad(lambda x: lnp.sum(f(x)), method="sparse")(x),
+            r"method='sparse' does not run on array_api_strict arrays \(it builds NumPy.*back_substitution or levels",
         ),
     ],
 )
-def test_transforms_not_yet_on_namespaces_refuse_by_name(call, message):
+def test_transforms_not_on_namespaces_refuse_by_name(call, message):
+    """The structured Jacobians and the solvers that build NumPy or SciPy matrices of the system."""
     with pytest.raises(TypeError, match=message):
         call(lnp.tanh, strict(np.ones(3)))
 
@@ -389,3 +401,25 @@ def test_the_library_s_own_error_names_the_primitive_and_the_library():
 def test_a_numpy_only_step_met_while_tracing_names_the_transform_and_the_library():
     with pytest.raises(TypeError, match=r"lagrad.grad on array_api_strict arrays: TypeError: .*compute that step on"):
         lagrad.grad(lambda x: lnp.sum(lnp.tril(x)))(strict(np.ones((3, 3))))
+
+
+@pytest.mark.parametrize("write", [lambda w, W, x: w * x, lambda w, W, x: W @ x, lambda w, W, x: w - x])
+def test_a_strict_array_on_the_left_of_a_traced_value_is_refused_saying_so(write):
+    """array-api-strict's operators raise on a foreign right operand (they do not return
+    NotImplemented), so Python never asks the traced value; lagrad's error says what to write."""
+    w, W = strict(np.arange(3.0)), strict(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=r"lagrad.grad on array_api_strict arrays: an operator of a array_api_strict "):
+        lagrad.grad(lambda x: lnp.sum(write(w, W, x)))(strict(np.ones(3)))
+
+
+def test_the_documented_workarounds_for_a_strict_array_on_the_left():
+    """x * w, and NumPy's or lagrad.numpy's functions with w first: the gradient in closed form."""
+    w, W = np.arange(3.0), np.arange(6.0).reshape(2, 3)
+    sw, sW = strict(w), strict(W)
+    for loss in (
+        lambda x: lnp.sum(x * sw) + lnp.sum((x @ lnp.transpose(sW)) ** 2),
+        lambda x: np.sum(np.multiply(sw, x)) + np.sum(np.matmul(sW, x) ** 2),
+        lambda x: lnp.sum(lnp.multiply(sw, x)) + lnp.sum(lnp.matmul(sW, x) ** 2),
+    ):
+        x = np.array([0.5, -1.0, 2.0])
+        np.testing.assert_allclose(numpy_of(lagrad.grad(loss)(strict(x))), w + 2 * W.T @ (W @ x), rtol=1e-13)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
-from ..core.backend import is_lazy
+from ..core.backend import is_lazy, numpy_dtype
 from ..lazy import any_lazy, as_lazy, library_errors
 from .operators import _has_nan, implicit_diagonals, operator
 
@@ -78,7 +78,7 @@ def _back_substitution(
         g = lam[eq.out]
         if g is None:
             continue
-        if has_complex and eq.dtype.kind == "f" and g.dtype.kind == "c":
+        if has_complex and eq.dtype.kind == "f" and numpy_dtype(g.dtype).kind == "c":
             g = registry.ops.real(g)  # a real variable's multiplier is real
             if keep_all:
                 lam[eq.out] = g

@@ -222,8 +222,8 @@ def _batch_size(x: Any) -> int:
 
 def _row(x: Any, b: int) -> Any:
     if isinstance(x, Parts):
-        return Parts(None if p is None else p[b] for p in x)
-    return x[b]
+        return Parts(None if p is None else p[b, ...] for p in x)
+    return x[b, ...]  # the Array API standard indexes every axis (array-api-strict, CuPy)
 
 
 def _rows(x: Any) -> list[Any]:
@@ -233,6 +233,8 @@ def _rows(x: Any) -> list[Any]:
 def _stacked(rows: list[Any]) -> Any:
     if isinstance(rows[0], Parts):
         return Parts(np.stack([r[j] for r in rows]) for j in range(len(rows[0])))
+    if type(rows[0]) is not np.ndarray and namespace_of(rows[0]) is not None:  # array-api-strict, CuPy
+        return registry.functions[np.stack](rows)
     return np.stack(rows)  # NumPy's dispatch records it for traced values
 
 

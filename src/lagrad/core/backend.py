@@ -92,6 +92,12 @@ def namespace_of(x: Any) -> Any:
     return xp
 
 
+#: How many sweeps (back or forward substitution, `lazy.library_errors`) are running. Inside one,
+#: a NumPy array next to a namespace's array is a rule's own constant (an identity, a mask),
+#: moved to that namespace; while the user's function is traced it is refused, as the library would.
+SWEEPS = [0]
+
+
 def namespace_name(xp: Any) -> str:
     """A namespace as users name its library (``array_api_strict``, ``cupy``)."""
     name = getattr(xp, "__name__", str(xp))
@@ -118,6 +124,18 @@ def namespace_dtype(xp: Any, dtype: Any) -> Any:
 
 def device_of(x: Any) -> Any:
     return getattr(x, "device", None)
+
+
+def to_numpy(x: Any) -> Any:
+    """`x` as a NumPy array, moved explicitly from its library's device (array-api-strict's
+    `to_device`, CuPy's `get`): for checks that compare numbers, never inside a computation."""
+    xp = None if type(x) is np.ndarray else namespace_of(x)
+    if xp is None:
+        return np.asarray(x)
+    if hasattr(x, "get"):  # CuPy
+        return x.get()
+    device = getattr(xp, "Device", None)
+    return np.asarray(x.to_device(device("CPU_DEVICE")) if device is not None else x)
 
 
 def in_namespace(value: Any, like: Any) -> Any:

@@ -632,7 +632,7 @@ class Trace:
             else:
                 out.append(Constant(o))
         program = Program(
-            inputs=[(v.shape, v.dtype) for v in inputs],
+            inputs=[(v.shape, v.dtype if type(v.value) is np.ndarray else numpy_dtype(v.dtype)) for v in inputs],
             equations=self.equations,
             outputs=out,
             in_tree=in_tree,
