@@ -410,6 +410,8 @@ BROADCAST = ViewKind(
 @function(np.reshape)
 def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: Any = None) -> Any:
     """`a` with a new shape (C order)."""
+    if (type(a) is np.ndarray or isinstance(a, np.generic)) and type(shape) is tuple and order == "C" and copy is None:
+        return a.reshape(shape)  # a plain array or scalar (the rules' common case): NumPy's own method
     if shape is None:
         shape = newshape
     if order != "C":
@@ -476,6 +478,8 @@ def _mT(a: Any) -> Any:
 @function(np.swapaxes)
 @method("swapaxes")
 def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
+    if type(a) is np.ndarray:  # a plain array (the rules' common case)
+        return a.swapaxes(axis1, axis2)
     ndim = len(shape_of(a))
     axes = list(range(ndim))
     i, j = axis_index(axis1, ndim), axis_index(axis2, ndim)
@@ -550,6 +554,8 @@ def squeeze(a: Any, axis: Any = None) -> Any:
 
 @function(np.broadcast_to)
 def broadcast_to(array: Any, shape: Any, subok: bool = False) -> Any:
+    if (type(array) is np.ndarray or isinstance(array, np.generic)) and type(shape) is tuple:  # the rules' common case
+        return array if array.shape == shape else np.broadcast_to(array, shape)
     shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
     if np.shape(array) == shape:
         return array

@@ -63,6 +63,8 @@ def _as_matrices(g: Any, xs: tuple[int, ...], ys: tuple[int, ...]) -> tuple[Any,
 
 
 def _matmul_vjp_x(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    if len(x.shape) == 2 and len(y.shape) == 2:  # matrices: nothing promoted, nothing broadcast
+        return matmul(g, _shape.swapaxes(y, -1, -2))
     g2, xs, ys = _as_matrices(g, x.shape, y.shape)
     y2 = _shape.reshape(y, ys)
     ct = _shape.unbroadcast(matmul(g2, _shape.swapaxes(y2, -1, -2)), xs)
@@ -70,6 +72,8 @@ def _matmul_vjp_x(g: Any, ans: Any, x: Any, y: Any) -> Any:
 
 
 def _matmul_vjp_y(g: Any, ans: Any, x: Any, y: Any) -> Any:
+    if len(x.shape) == 2 and len(y.shape) == 2:
+        return matmul(_shape.swapaxes(x, -1, -2), g)
     g2, xs, ys = _as_matrices(g, x.shape, y.shape)
     x2 = _shape.reshape(x, xs)
     ct = _shape.unbroadcast(matmul(_shape.swapaxes(x2, -1, -2), g2), ys)

@@ -56,7 +56,8 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     """`axis` (None, an int or a sequence, negatives allowed) as a sorted tuple."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    kind = type(axis)
+    axes = (axis,) if kind is int else axis if kind is tuple else (axis,) if np.ndim(axis) == 0 else tuple(axis)
     out = []
     for a in axes:
         a = int(a)
@@ -74,7 +75,7 @@ def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]
 
 
 def count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
-    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+    return math.prod(shape[i] for i in axes)
 
 
 def spread(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
@@ -150,7 +151,7 @@ def _others_jvp(t: Any, ans: Any, x: Any, axis: tuple[int, ...]) -> Any:
 def _ties(x: Any, ans: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
     """1/(number of ties) where x attains the max (or min) along `axis`, else 0."""
     hit = _shape.astype(x == (ans if keepdims else _shape.reshape(ans, kept_shape(x.shape, axis))), x.dtype)
-    return hit / sum(hit, axis=axis, keepdims=True)
+    return hit / _sum(hit, axis=axis, keepdims=True)  # `axis` is normalised: the primitive itself
 
 
 # fmt: off
@@ -208,7 +209,8 @@ def _reduce(
 ) -> Any:
     """The reduction `primitive` with NumPy's keywords: `where` fills the entries it leaves
     out with the identity (max and min: with `initial`), and `initial` joins the result."""
-    unsupported_keywords(name, out=out)
+    if out is not None:
+        unsupported_keywords(name, out=out)
     a = array_like(a)
     axes = normalize_axes(axis, len(_shape.shape_of(a)))
     if dtype is not None:
