@@ -166,3 +166,42 @@ def test_sparse_derivatives_on_traced_values_say_why_not(who):
     transform = getattr(lagrad, who)(lambda x: lnp.sum(lnp.sin(x) * x) if who == "hessian" else lnp.sin(x), sparse=True)
     with pytest.raises(TypeError, match=rf"lagrad\.{who}\(sparse=True\) on traced values.*dense lagrad\.{who}"):
         lagrad.grad(lambda x: lnp.sum(transform(x).toarray()))(X)
+
+
+# ----- shapes set by values: a boolean mask's selection, nonzero, argwhere ---------------------
+
+
+def mean_of_masked(x):
+    return lnp.mean(x[x > 0.5] ** 2)
+
+
+def mean_of_nonzero(x):
+    return lnp.mean(x[lnp.nonzero(x > 0.5)]) + lnp.mean(x[lnp.argwhere(x > 0.5)[:, 0]])
+
+
+def per_selected(x):
+    y = x[x > 0.5]
+    return lnp.sum(y) / y.shape[0] + lnp.mean(x[lnp.flatnonzero(x < 0.5)])
+
+
+FEW = np.array([0.9, 0.1, 0.2, 0.3, 0.15, 0.35])  # one entry above 0.5
+MANY = np.array([0.9, 0.8, 0.7, 0.6, 0.99, 0.1])  # five
+
+
+@pytest.mark.parametrize("f", [mean_of_masked, mean_of_nonzero, per_selected])
+@pytest.mark.parametrize("interpret", [0, 10])
+def test_compile_follows_a_selection_whose_size_changes(f, interpret):
+    # the selection's size was baked into the compiled Program unguarded: a mean's gradient
+    # came back 3× too large (1.8 for 0.6), sum / y.shape[0] 2.4 for 0.8, and the interpreter
+    # tier failed with NumPy's broadcasting error
+    compiled, gradient = lagrad.compile(f, interpret=interpret), lagrad.compile(lagrad.grad(f), interpret=interpret)
+    for x in (FEW, MANY, FEW, MANY):
+        assert np.isclose(compiled(x), f(x), atol=1e-12)
+        assert np.allclose(gradient(x), central_gradient(f, x), atol=1e-8)
+
+
+def test_a_program_replayed_where_a_mask_selects_another_number_refuses():
+    program = lagrad.trace(mean_of_masked, FEW)
+    assert np.isclose(program(FEW), mean_of_masked(FEW))
+    with pytest.raises(lagrad.BranchError, match="goes 5, but the program was traced with 1"):
+        program(MANY)

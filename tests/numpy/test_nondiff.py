@@ -122,7 +122,17 @@ def test_recorded_with_no_derivative_and_replayed(calls):
         assert last is not None and last.diff == (), name  # recorded, and no block in A
         assert np.array_equal(lagrad.value(lagrad.jvp(call, (x,), (x,))[0]), call(x)), name
         x2 = -0.5 * x[::-1]  # a replay recomputes it on new inputs
-        assert np.array_equal(program(x2), call(x2)), name
+        try:
+            replayed = program(x2)
+        except BranchError as error:  # only where another number of entries is selected
+            assert name in COUNTED and "count_nonzero" in str(error), name
+            x2 = 0.5 * x[::-1]
+            replayed = program(x2)
+        assert np.array_equal(replayed, call(x2)), name
+
+
+#: results shaped by the number of nonzero entries, remembered as a branch (`count_guarded`)
+COUNTED = {"argwhere", "flatnonzero", "nonzero"}
 
 
 @pytest.mark.parametrize("name", sorted(RECORDED))

@@ -168,3 +168,17 @@ def unsupported_keywords(name: str, **kwargs: Any) -> None:
             f"values; compute without it (e.g. `out=` -> use the result, `where=` -> "
             f"lagrad.numpy.where)."
         )
+
+
+def count_guarded(a: Any) -> None:
+    """Where a traced array's number of nonzero entries sets a result's shape (a boolean mask's
+    selection, `nonzero`, `argwhere`), that number is remembered as a branch (`int` records
+    it), so a replay that would select another number (`lagrad.compile`, a Program called
+    again) traces again instead of reusing this run's shapes and the constants built from them
+    (a mean's divisor, a seed's shape). Dask's and the array namespaces' values are left alone:
+    the number would be computed."""
+    plain = a
+    while isinstance(plain, Var):
+        plain = plain.value
+    if isinstance(a, Var) and type(plain) is np.ndarray:
+        int(np.count_nonzero(a))

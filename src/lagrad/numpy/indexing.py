@@ -23,7 +23,7 @@ from ..core.backend import is_lazy, numpy_dtype
 from ..core.primitive import META, UNREAD
 from . import manipulation as _shape
 from . import reductions, ufuncs
-from ._register import array_like, function, method, nondiff, prim
+from ._register import array_like, count_guarded, function, method, nondiff, prim
 
 __all__ = [
     "at",
@@ -109,6 +109,8 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
         elif isinstance(item, Var):
             if item.dtype.kind not in "iub":
                 raise IndexError(f"lagrad: arrays used as indices must be integers or booleans, got {item.dtype}")
+            if item.dtype.kind == "b":
+                count_guarded(item)
             out.append(Slot(len(dynamic)))
             dynamic.append(item)
             repeats = repeats or item.dtype.kind != "b"

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..core import Var
-from ._register import NONDIFF, array_like, function, method, nondiff, unsupported_keywords
+from ._register import NONDIFF, array_like, count_guarded, function, method, nondiff, unsupported_keywords
 from .indexing import at, getitem
 from .manipulation import astype, empty_like, ndim, ones_like, ravel, shape, shape_of, size, zeros_like
 from .reductions import max as _max
@@ -103,8 +103,8 @@ argpartition  = nondiff(np.argpartition, method_name="argpartition")
 nanargmax     = nondiff(np.nanargmax)
 nanargmin     = nondiff(np.nanargmin)
 isin          = nondiff(np.isin)
-argwhere      = nondiff(np.argwhere)
-flatnonzero   = nondiff(np.flatnonzero)
+_argwhere     = nondiff(np.argwhere)
+_flatnonzero  = nondiff(np.flatnonzero)
 count_nonzero = nondiff(np.count_nonzero)
 _searchsorted = nondiff(lambda a, v, *sorter, side: np.searchsorted(a, v, side, *sorter), "searchsorted")
 _digitize     = nondiff(lambda x, bins, right: np.digitize(x, bins, right), "digitize")
@@ -128,6 +128,22 @@ _bin_counts   = nondiff(lambda a, edges, *weights: np.histogram(a, edges, weight
 _bin_edges    = nondiff(lambda a, *weights, **kw: np.histogram_bin_edges(a, weights=_one(weights), **kw),
                         "histogram_bin_edges")
 # fmt: on
+
+
+@function(np.argwhere)
+def argwhere(a: Any) -> Any:
+    """The indices of the nonzero entries, one row each (no derivative); their number sets the
+    result's shape and is remembered as a branch, as `nonzero` does."""
+    count_guarded(a)
+    return _argwhere(a)
+
+
+@function(np.flatnonzero)
+def flatnonzero(a: Any) -> Any:
+    """The flat indices of the nonzero entries (no derivative); their number is remembered as
+    a branch, as `nonzero` does."""
+    count_guarded(a)
+    return _flatnonzero(a)
 
 
 def _one(optional: tuple[Any, ...]) -> Any:

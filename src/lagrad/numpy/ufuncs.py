@@ -31,7 +31,7 @@ import numpy as np
 
 from ..core import Var, defjvp, defrule, defvjp, registry
 from ..core.backend import numpy_dtype
-from ._register import array_like, elementwise, function, holds_traced, method, nondiff, ufunc
+from ._register import array_like, count_guarded, elementwise, function, holds_traced, method, nondiff, ufunc
 
 __all__ = [
     "abs",
@@ -563,7 +563,9 @@ _nonzero_along = nondiff(lambda x, axis: np.nonzero(x)[axis], "nonzero")
 @function(np.nonzero)
 @method("nonzero")
 def nonzero(a: Any) -> tuple[Any, ...]:
-    """Indices of the nonzero entries, one integer array per axis (no derivative)."""
+    """Indices of the nonzero entries, one integer array per axis (no derivative); their
+    number is remembered as a branch (`count_guarded`)."""
+    count_guarded(a)
     return tuple(_nonzero_along(a, axis=k) for k in range(max(np.ndim(a), 1)))
 
 
