@@ -4,31 +4,55 @@ and the Jacobian it returns is the dense reverse-mode one."""
 
 from __future__ import annotations
 
+import pathlib
+import sys
+
 import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.plan import COSTS
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import elimination as literature
+
+W = np.random.default_rng(0).standard_normal((50, 50)) / 7
 
 
 def wide_to_scalar(x):
-    return lnp.sum(lnp.sin(x) * x)
+    return lnp.sum(lnp.tanh(W @ x) * x)
 
 
 def scalar_to_wide(t):
-    return lnp.sin(t * np.arange(50.0))
+    return W @ lnp.sin(t * np.arange(50.0))
 
 
 def banded(x):
     return x[1:] * x[:-1] + lnp.sin(x[1:])
 
 
+def stencil(u, n=12):
+    v = lnp.reshape(u, (n, n))
+    p = lnp.pad(v, 1)
+    return lnp.reshape(p[2:, 1:-1] + p[:-2, 1:-1] + p[1:-1, 2:] + p[1:-1, :-2] - 4 * v - v**3, (n * n,))
+
+
+def _literature(name):
+    make, args = literature.PROBLEMS[name]
+    return make(lnp), tuple(np.float64(a) for a in args)
+
+
+# benchmarks/plan.py measures every candidate's wall time on these programs (the first four at
+# these sizes or larger) and finds the chosen method the fastest
 @pytest.mark.parametrize(
     "f, x, expected",
     [
         (wide_to_scalar, np.linspace(0.1, 1.0, 50), "rev"),
         (scalar_to_wide, np.float64(0.3), "fwd"),
         (banded, np.linspace(0.1, 1.0, 200), "sparse"),
+        (stencil, np.linspace(-1.0, 1.0, 144), "sparse"),
     ],
 )
 def test_the_cost_model_picks_the_known_answer(f, x, expected):
@@ -39,10 +63,31 @@ def test_the_cost_model_picks_the_known_answer(f, x, expected):
     np.testing.assert_allclose(lagrad.jacobian(f, method="auto")(x), lagrad.jacobian(f)(x), rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("name", list(literature.PROBLEMS))
+def test_the_literature_functions_are_eliminated(name):
+    f, args = _literature(name)
+    argnums = tuple(range(len(args)))
+    plan = lagrad.plan(f, *args, argnums=argnums)
+    assert plan.method == "elimination" and "sparse" not in plan.costs
+    J = lagrad.jacobian(f, argnums=argnums, method="auto")(*args)
+    expected = np.array(lagrad.jacobian(f, argnums=argnums)(*args))
+    np.testing.assert_allclose(np.array(J, dtype=float), expected, rtol=1e-10)
+
+
 def test_the_counts_are_those_of_the_model():
-    # sin and multiply: three diagonal blocks of 50, the sum a 1×50 block: a sweep is 200
-    plan = lagrad.plan(wide_to_scalar, np.ones(50))
-    assert plan.sweep == 200 and plan.costs["rev"] == 200 and plan.costs["fwd"] == 50 * 200
+    # sin and multiply: three diagonal blocks of 50, the sum a 1×50 block: a sweep touches 200 entries
+    plan = lagrad.plan(lambda x: lnp.sum(lnp.sin(x) * x), np.ones(50))
+    assert plan.sweep == 200 and plan.counts["rev"]["entry"] == 200 and plan.counts["fwd"]["entry"] == 50 * 200
+    assert plan.counts["rev"]["sweep"] == plan.counts["fwd"]["tangent_sweep"] == 3
+    # the slices x[1:], x[:-1] (199 nonzeros, 200 columns) count 200 each, five diagonals of 199
+    plan = lagrad.plan(banded, np.linspace(0.1, 1.0, 200))
+    assert plan.sweep == 3 * 200 + 5 * 199 and plan.colours == 2
+    assert plan.counts["sparse"]["entry"] == 2 * plan.sweep
+    assert plan.counts["sparse"]["sparse_entry"] == 2 * 199  # the Jacobian's nonzeros: x[i], x[i + 1] per row
+    # elimination: every product with a slice is a scipy.sparse product, priced as one
+    assert plan.counts["elimination"]["sparse"] == 5 and plan.counts["elimination"]["matrix"] == 0
+    for name, counts in plan.counts.items():
+        assert plan.costs[name] == pytest.approx(sum(COSTS[k] * n for k, n in counts.items()))
 
 
 def test_several_arguments_leave_sparse_out_and_elimination_can_win():

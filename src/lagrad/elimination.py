@@ -414,6 +414,22 @@ class EliminationGraph:
         preds, succs = self._neighbours(edges)
         return [(v, self._eliminate_kinds(edges, v, preds, succs)) for v in self.order(order)]
 
+    def products(self, order: str | Sequence[int] = "markowitz") -> list[tuple[str, int]]:
+        """(form, multiplications) of each block product eliminating in `order` makes, the form
+        ``"scalar"`` (two numbers), ``"sparse"`` (a scipy.sparse factor) or ``"matrix"`` (NumPy
+        arrays): what `method="auto"` prices each product by (`plan.py`)."""
+        edges = self._blocks()
+        preds, succs = self._neighbours(edges)
+        out = []
+        for v in self.order(order):
+            for u in preds.get(v, ()):
+                for w in succs.get(v, ()):
+                    forms = (edges[(v, w)][1], edges[(u, v)][1])
+                    form = SPARSE if SPARSE in forms else SCALAR if forms == (SCALAR, SCALAR) else MATRIX
+                    out.append((form, self._cost_of(edges, u, v, w)))
+            self._eliminate_kinds(edges, v, preds, succs)
+        return out
+
     def search(self, *, max_nodes: int = 20_000) -> tuple[list[int], int, bool]:
         """The order with the fewest multiplications, by depth-first branch and bound from the
         best of forward, reverse and Markowitz, trying at most `max_nodes` eliminations.

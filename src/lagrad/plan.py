@@ -1,19 +1,29 @@
-"""`jacobian(f, method="auto")`: the way of computing a Jacobian chosen by a cost model.
+"""`jacobian(f, method="auto")`: the way of computing a Jacobian chosen by a model of its
+wall time.
 
-The model counts multiplications on the block shapes of the linearised graph
-(`EliminationGraph`). One sweep (a vector through every block) costs ``S = Σ_edges c(e)``,
-``c`` being n for a diagonal block of n scalars and m·n for an m×n matrix block. Then:
+The model prices what each method does after the plan, in microseconds, with constants
+measured on the development machine (`benchmarks/plan.py --calibrate`, `COSTS`). On the
+linearised graph (`EliminationGraph`) one sweep touches ``W = Σ_edges w(e)`` entries per
+right-hand side: n for a diagonal block of n scalars, m·n for a dense m×n block, and for a
+sparse 0/1 block (a slice, pad, reshape…) the larger of its nonzeros and its two sides (a
+sweep writes whole arrays, not only the nonzeros). With n_eq equations:
 
-- reverse mode: one sweep per output scalar, ``m_out · S``;
-- forward mode: one sweep per input scalar, ``n_in · S``;
-- elimination: the Markowitz order's multiplications (`EliminationGraph.cost`), plus
-  building the blocks: n for a diagonal, min(m, n)·m·n for an m×n matrix (one sweep
-  through the block per row or column, whichever are fewer);
-- sparse (functions of one array returning one array): one sweep per colour of the
-  detected pattern, ``colours · S``, plus the pattern's detection, counted as its nonzeros
-  times the number of equations (each equation's local pattern is a sparse product).
+- reverse mode: the trace, one batched sweep (a Python step per equation) and ``m_out · W``
+  entries: ``trace·n_eq + sweep·n_eq + entry·m_out·W``;
+- forward mode: the same with ``n_in`` right-hand sides;
+- elimination: the trace, the edges' evaluation (per equation, and one sweep through each
+  dense block over its smaller side), then each block product of the Markowitz order
+  (`EliminationGraph.products`) at its own price: a Python step per product (a few tenths
+  of a microsecond for numbers, microseconds for NumPy arrays, tens for scipy.sparse) plus
+  its multiplications (by the entry for NumPy, by ``sparse_entry`` for scipy.sparse),
+  and the dense Jacobian written out, ``dense_out · n_in · n_out``;
+- sparse (functions of one array returning one array): one sweep with a seed per colour
+  on the plan's own tape (no trace), ``sweep·n_eq + entry·colours·W``, its nonzeros
+  decompressed and the dense result written out. The pattern's detection and colouring
+  are not counted: the plan has already paid them to count the colours.
 
-The cheapest wins (ties in the order above). `Plan.explain()` prints the figures.
+The cheapest wins (ties in the order of `METHODS`). `Plan.explain()` prints the figures.
+The model is checked against measured wall times by `benchmarks/plan.py`.
 """
 
 from __future__ import annotations
@@ -23,24 +33,55 @@ from typing import Any
 
 import numpy as np
 
-from .elimination import DIAGONAL, EliminationGraph
+from .elimination import DIAGONAL, MATRIX, SPARSE, EliminationGraph
 
 #: The candidates, in the order ties are broken.
 METHODS = ("rev", "fwd", "elimination", "sparse")
 
+#: Microseconds per unit of each count (`Plan.counts`), measured on the 2-core development
+#: machine under load (2026-12-03): the per-product steps of elimination (numbers, arrays) and
+#: its evaluation per equation timed alone on the literature functions and small array
+#: programs; the rest the mean of two fits of every candidate's measured wall time on the
+#: programs of ``benchmarks/plan.py --calibrate`` (non-negative least squares on relative
+#: errors). The model compares methods, so only the ratios between these matter.
+COSTS = {
+    "call": 110.0,  # a traced transform's fixed cost (rev, fwd, elimination)
+    "sparse_call": 320.0,  # the sparse solve's fixed cost: seeds, decompression, the CSR matrix
+    "trace": 18.0,  # tracing, per equation
+    "sweep": 11.0,  # one batched back-substitution (or the sparse solve's sweep), per equation
+    "tangent_sweep": 38.0,  # one batched forward substitution, per equation
+    "evaluate": 1.0,  # elimination's evaluation of the edges, per equation
+    "entry": 0.003,  # NumPy arithmetic in a sweep or a product, per entry
+    "scalar": 0.15,  # a product of two numbers
+    "matrix": 4.0,  # a product of NumPy arrays, its Python step
+    "sparse": 800.0,  # a product with a scipy.sparse block: its Python step and format conversions
+    "sparse_entry": 0.05,  # scipy.sparse arithmetic, per multiplication or nonzero
+    "blocks_out": 0.008,  # elimination's dense Jacobian from its blocks (made dense, checked for NaN), per entry
+    "dense_out": 0.0017,  # the sparse Jacobian made dense, per entry
+}
+
 
 class Plan:
-    """The estimated multiplications of each way of computing ``jacobian(fun)`` at some
-    arguments (`costs`), and the cheapest (`method`)."""
+    """The modelled wall time of each way of computing ``jacobian(fun)`` at some arguments
+    (`costs`, microseconds), and the cheapest (`method`)."""
 
     def __init__(
-        self, costs: dict[str, int], sizes: tuple[int, int], sweep: int, colours: int | None, structure: Any = None
+        self,
+        counts: dict[str, dict[str, int]],
+        sizes: tuple[int, int],
+        sweep: int,
+        colours: int | None,
+        structure: Any = None,
     ) -> None:
-        self.costs = costs
+        #: per method, how many of each unit of `COSTS` it spends
+        self.counts = counts
+        self.costs = {name: sum(COSTS[k] * n for k, n in c.items()) for name, c in counts.items()}
+        costs = self.costs
         #: the `Sparsity` whose colours were counted (None: sparse was not a candidate), kept
         #: so that a plan that chooses sparse does not detect the pattern again
         self.structure = structure
         self.sizes = sizes
+        #: entries one sweep touches per right-hand side (W)
         self.sweep = sweep
         self.colours = colours
         self.method = min(costs, key=lambda k: (costs[k], METHODS.index(k)))
@@ -48,22 +89,61 @@ class Plan:
     def explain(self) -> str:
         n_in, n_out = self.sizes
         lines = [
-            f"Jacobian of {n_out} output scalars by {n_in} input scalars; one sweep ≈ {self.sweep} multiplications",
+            f"Jacobian of {n_out} output scalars by {n_in} input scalars; one sweep touches {self.sweep} entries "
+            f"per right-hand side; modelled wall time in µs:",
         ]
         why = {
-            "rev": f"{n_out} reverse sweeps",
-            "fwd": f"{n_in} forward sweeps",
-            "elimination": "building the blocks + Markowitz-order vertex elimination",
-            "sparse": f"{self.colours} colours' sweeps + pattern detection",
+            "rev": f"trace + a sweep of {n_out} right-hand sides",
+            "fwd": f"trace + a sweep of {n_in} right-hand sides",
+            "elimination": "trace + the blocks + Markowitz-order block products",
+            "sparse": f"a sweep of {self.colours} colours + decompression (pattern already detected)",
         }
         for name in METHODS:
             if name in self.costs:
                 mark = "  <- chosen" if name == self.method else ""
-                lines.append(f"  {name:12s} {self.costs[name]:>14,d}  ({why[name]}){mark}")
+                lines.append(f"  {name:12s} {self.costs[name]:>14,.0f}  ({why[name]}){mark}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"<Plan: {self.method} ({', '.join(f'{k} {v:,d}' for k, v in self.costs.items())})>"
+        return f"<Plan: {self.method} ({', '.join(f'{k} {v:,.0f} µs' for k, v in self.costs.items())})>"
+
+
+def _sweep_entries(graph: EliminationGraph) -> int:
+    """Entries one sweep touches per right-hand side (W)."""
+    sizes, blocks = graph.sizes, graph._blocks()
+    total = 0
+    for (u, w), kind in graph.edges.items():
+        if kind == DIAGONAL:
+            total += sizes[w]
+        elif blocks[(u, w)][1] == SPARSE:
+            total += max(blocks[(u, w)][2].nnz, sizes[u], sizes[w])
+        else:
+            total += sizes[u] * sizes[w]
+    return total
+
+
+def _elimination_counts(graph: EliminationGraph, n_eq: int, n_in: int, n_out: int) -> dict[str, int]:
+    sizes, blocks = graph.sizes, graph._blocks()
+    counts = dict.fromkeys(COSTS, 0)
+    counts.update(call=1, trace=n_eq, evaluate=n_eq, blocks_out=n_in * n_out)
+    for (u, w), block in blocks.items():
+        if block[0] != DIAGONAL and block[1] != SPARSE:  # one sweep over the smaller side
+            counts["sweep"] += 1
+            counts["entry"] += min(sizes[u], sizes[w]) * sizes[u] * sizes[w]
+    for form, multiplications in graph.products("markowitz"):
+        counts[form] += 1
+        if form == SPARSE:
+            counts["sparse_entry"] += multiplications
+        elif form == MATRIX:
+            counts["entry"] += multiplications
+    return counts
+
+
+def _sweep_counts(n_eq: int, rhs: int, sweep: int, tangents: bool) -> dict[str, int]:
+    counts = dict.fromkeys(COSTS, 0)
+    counts.update(call=1, trace=n_eq, entry=rhs * sweep)
+    counts["tangent_sweep" if tangents else "sweep"] = n_eq
+    return counts
 
 
 def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int | None = None) -> Plan:
@@ -75,22 +155,19 @@ def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int |
     program = traced.program
     n_in = sum(int(np.prod(s)) for s, _ in program.inputs)
     n_out = sum(int(np.size(o)) for o in traced.outputs)
+    n_eq = len(program.equations)
     try:
         graph = EliminationGraph(program, traced.tape)
     except (TypeError, NotImplementedError):  # loops, implicit equations, several-array values
-        sweep = len(program.equations)  # no block sizes to count: a unit per equation
-        costs = {"rev": n_out * sweep, "fwd": n_in * sweep}
-        return Plan(costs, (n_in, n_out), sweep, None)
-    sweep = sum(
-        graph.sizes[w] if kind == DIAGONAL else graph.sizes[u] * graph.sizes[w] for (u, w), kind in graph.edges.items()
-    )
-    # elimination first builds every block: a diagonal by one product, an m×n matrix by
-    # min(m, n) products with it
-    built = sum(
-        graph.sizes[w] if kind == DIAGONAL else min(graph.sizes[u], graph.sizes[w]) * graph.sizes[u] * graph.sizes[w]
-        for (u, w), kind in graph.edges.items()
-    )
-    costs = {"rev": n_out * sweep, "fwd": n_in * sweep, "elimination": graph.cost("markowitz") + built}
+        sweep = n_eq  # no block sizes to count: an entry per equation
+        counts = {"rev": _sweep_counts(n_eq, n_out, sweep, False), "fwd": _sweep_counts(n_eq, n_in, sweep, True)}
+        return Plan(counts, (n_in, n_out), sweep, None)
+    sweep = _sweep_entries(graph)
+    counts = {
+        "rev": _sweep_counts(n_eq, n_out, sweep, False),
+        "fwd": _sweep_counts(n_eq, n_in, sweep, True),
+        "elimination": _elimination_counts(graph, n_eq, n_in, n_out),
+    }
     colours = structure = None
     one_array = len(args) == 1 and argnums == 0 and len(program.inputs) == len(program.outputs) == 1
     # on traced values (a derivative of the Jacobian, lagrad.compile) a scipy.sparse matrix cannot hold them
@@ -99,5 +176,9 @@ def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int |
 
         structure = Sparsity(fun, *args, max_bytes=max_bytes)
         colours = structure.n_colours
-        costs["sparse"] = colours * sweep + structure.nnz * len(program.equations)
-    return Plan(costs, (n_in, n_out), sweep, colours, structure)
+        sparse = dict.fromkeys(COSTS, 0)
+        sparse.update(
+            sparse_call=1, sweep=n_eq, entry=colours * sweep, sparse_entry=structure.nnz, dense_out=n_in * n_out
+        )
+        counts["sparse"] = sparse
+    return Plan(counts, (n_in, n_out), sweep, colours, structure)

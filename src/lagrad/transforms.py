@@ -442,7 +442,7 @@ def jacobian(
     ``method="elimination"`` eliminates the linearised graph's intermediate vertices in
     `order` (``"forward"``, ``"reverse"``, ``"markowitz"``, ``"best"`` or a list of variable
     indices; `lagrad.elimination_cost` counts an order's multiplications). ``method="auto"``
-    picks reverse, forward, elimination or sparse by counted multiplications
+    picks reverse, forward, elimination or sparse by a model of their wall time
     (`lagrad.plan(f, *args).explain()` shows the figures) and returns dense arrays."""
     if sparse or method is not None:
         from .structure import structured  # the structured methods build on the transforms
