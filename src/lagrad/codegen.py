@@ -655,12 +655,17 @@ def _operand(program: Program, eq: Equation, args: tuple[int, ...], p: int) -> t
 
 
 def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[str]) -> str | None:
-    """Cheaper spellings of two calls, the same bits: a matrix product whose inner dimension is 1
-    (``g @ w.T`` of a one-column head: NumPy's loop for a strided operand is slow) as the product
+    """Cheaper spellings, the same bits: a transpose reversing the axes as ``x.T``; a matrix
+    product whose inner dimension is 1 (``g @ w.T`` of a one-column head: NumPy's loop for a
+    strided operand is slow) as the product
     ``a * b`` (to which the caller adds 0.0, as the product's sum starts from 0: -0.0 becomes 0.0);
     a float mean as ``add.reduce`` divided by the count, which is what NumPy's mean computes,
     without its Python layer."""
     name = eq.primitive.name
+    if name == "transpose" and set(eq.params) == {"axes"} and len(args) == 1 and args[0] >= 0:
+        axes = eq.params["axes"]
+        reverse = type(axes) is tuple and axes == tuple(range(len(axes)))[::-1] == tuple(range(len(eq.shape)))[::-1]
+        return f"{names[0]}.T" if reverse and len(eq.shape) >= 2 and not is_parts_shape(eq.shape) else None
     if name == "matmul" and len(args) == 2 and not eq.params:
         (sa, da), (sb, db) = _operand(program, eq, args, 0), _operand(program, eq, args, 1)
         if len(sa) == len(sb) == 2 and sa[1] == sb[0] == 1 and np.dtype(da).kind == "f" and da == db == eq.dtype:
