@@ -2,7 +2,7 @@
 
     python benchmarks/compile.py                    # the table (peers that are not installed are skipped)
     python benchmarks/compile.py --case a --size 0.1
-    python benchmarks/compile.py --ablation         # what each simplification and buffer reuse bring
+    python benchmarks/compile.py --ablation         # what each simplification, buffer reuse and rewriting bring
 
 Cases (written op by op, as users write them): (a) the seed network (x 256×64 → 128 → 10),
 (f) a DenseNet block (8 layers, growth 32, 64 channels, batch 64), (b) the 1,000-step branchy
@@ -87,6 +87,7 @@ def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[
 
     import lagrad
     import lagrad.numpy as lnp
+    from lagrad.codegen import REWRITES
 
     out: dict[str, Callable[[], Any]] = {}
     f, args, _ = problem(case, np, size, sin=math.sin, roll=two_slice_roll)
@@ -107,6 +108,8 @@ def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[
             ("compiled, dead equations kept", {"prune": every - {"dead"}}),
             ("compiled, float64 scalars kept as NumPy's", {"python_scalars": False}),
             ("compiled, none of these", {"reuse_buffers": False, "prune": False, "python_scalars": False}),
+            *((f"compiled, without the rewriting {r!r}", {"rewrites": REWRITES - {r}}) for r in sorted(REWRITES)),
+            ("compiled, none of the rewritings", {"rewrites": ()}),
         ):
             variant = lagrad.compile(lagrad.grad(f, nums), interpret=0, **options)
             out[label] = lambda variant=variant, args=args: variant(*args)

@@ -143,8 +143,8 @@ def test_data_movement_and_reductions_are_written_as_numpy_calls_bit_for_bit():
     x = np.array([[0.3, -0.2, 0.9], [1.1, 0.4, -0.7]])
     program = lagrad.trace(lagrad.value_and_grad(f), x)
     text = emit(Straight(program)).text
-    spelled_out = ["np.concatenate((", "[1:, ::2]", "[None, 3:6]", "np.transpose(", "np.reshape(", ".astype("]
-    for spelled in [*spelled_out, "np.maximum.reduce(", "np.minimum.reduce(", "np.mean(", "np.broadcast_to("]:
+    spelled_out = ["np.concatenate((", "[1:, ::2]", "[None, 3:6]", ".T\n", "np.reshape(", ".astype("]
+    for spelled in [*spelled_out, "np.maximum.reduce(", "np.minimum.reduce(", "np.add.reduce(", "np.broadcast_to("]:
         assert spelled in text, spelled
     for kernel in ("getitem_", "reshape_", "transpose_", "concatenate_", "max_", "mean_", "astype_"):
         assert kernel not in text, kernel
@@ -292,3 +292,71 @@ def test_a_value_math_refuses_is_answered_as_without_compile():
             got, expected = compiled(x), lagrad.value_and_grad(f)(x)
         _same_bits(got, expected)
     assert compiled.cache_info()["eager"] == 1
+
+
+def _dense(x, *weights):
+    features = [x]
+    for w in weights:
+        inputs = lnp.concatenate(features, axis=1)
+        features.append(lnp.tanh(inputs @ w))
+    return lnp.concatenate(features, axis=1)
+
+
+def test_concatenations_extending_one_another_share_one_buffer():
+    """A DenseNet's features copied once into one buffer, each layer's input its leading columns
+    (read by matrix products only, also transposed in the derivative): the same bits, also in
+    float32; a member read otherwise (a sum) or returned is a concatenation of its own."""
+    rng = np.random.default_rng(1)
+    for dtype in (np.float64, np.float32):
+        x = rng.standard_normal((4, 3)).astype(dtype)
+        ws = [rng.standard_normal((3 + 2 * j, 2)).astype(dtype) for j in range(3)]
+
+        def loss(*ws, x=x):
+            return lnp.sum(_dense(x, *ws) ** 2)
+
+        grad = lagrad.grad(loss, argnums=(0, 1, 2))
+        program = lagrad.trace(grad, *ws)
+        text = emit(Straight(program)).text
+        assert text.count("np.empty(") == 1 and "np.concatenate" not in text
+        _same_bits(emit(Straight(program)).function()(*ws), grad(*ws))
+        if dtype is np.float64:  # (central differences in float32 keep too few digits to compare)
+            check_grads(loss, *ws, modes=("rev", "fwd"), order=1)
+
+    def read_otherwise(a, b):
+        first = lnp.concatenate([a, b], axis=0)  # summed: a concatenation of its own
+        second = lnp.concatenate([a, b, a * 2.0], axis=0)  # a product reads it: chained
+        third = lnp.concatenate([a, b, a * 2.0, b], axis=0)  # the whole buffer: returned as it is
+        return lnp.sum(first), second @ np.ones((3, 1)), third
+
+    def returned(a, b):
+        first = lnp.concatenate([a, b], axis=0)
+        return first, lnp.concatenate([a, b, a], axis=0) @ np.ones((3, 1))
+
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((1, 3))
+    for f, concatenations in ((read_otherwise, 1), (returned, 2)):
+        program = lagrad.trace(f, a, b)
+        text = emit(Straight(program)).text
+        assert text.count("np.concatenate(") == concatenations and text.count("np.empty(") == 2 - concatenations
+        got = emit(Straight(program)).function()(a, b)
+        _same_bits(got, program(a, b))
+        _same_bits(got, f(a, b))
+
+
+def test_an_outer_product_and_a_mean_are_spelled_with_the_same_bits():
+    """``g @ w.T`` with inner dimension 1 as ``g * w.T + 0.0`` (matmul's sum starts from +0.0, so
+    a -0.0 product is 0.0), a float mean as add.reduce divided by the count, float32 kept."""
+
+    def f(g, w, y):
+        return g @ w.T, lnp.mean(y, axis=(0, 1)), lnp.mean(y, axis=1, keepdims=True), lnp.mean(y)
+
+    g = np.array([[-1.0], [0.0], [2.5], [-0.0]])
+    w = np.array([[0.0], [-0.0], [3.0]])
+    for dtype in (np.float64, np.float32):
+        y = np.random.default_rng(2).standard_normal((3, 5)).astype(dtype)
+        args = (g.astype(dtype), w.astype(dtype), y)
+        program = lagrad.trace(f, *args)
+        text = emit(Straight(program)).text
+        assert "np.multiply(" in text and "+= 0.0" in text and "np.mean" not in text
+        _same_bits(emit(Straight(program)).function()(*args), program(*args))
+        _same_bits(emit(Straight(program)).function()(*args), f(*args))
+    assert "np.mean(" in emit(Straight(program), rewrites=()).text

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 import lagrad
 import lagrad.numpy as lnp
+from lagrad.codegen import REWRITES
 from lagrad.tree import tree_flatten
 from tests.test_random_programs import _tame, programs, run
 
@@ -58,6 +59,16 @@ def _in_place(x):
     return lnp.sum(lnp.sin(y) ** 2)
 
 
+W2, V = rng.standard_normal((5, 2)), rng.standard_normal((7, 1))
+
+
+def _dense(x):
+    """Concatenations extending one another (one buffer), a head whose derivative is an outer product."""
+    h1 = lnp.tanh(A @ x)
+    h2 = lnp.tanh(lnp.concatenate([A, h1], axis=1) @ W2)
+    return lnp.mean((lnp.concatenate([A, h1, h2], axis=1) @ V) ** 2)
+
+
 SAMPLE = {
     "tanh_matmul": (lambda x: lnp.sum(lnp.tanh(A @ x) ** 2), rng.standard_normal((3, 2))),
     "softmax": (lambda x: lnp.sum(lagrad.scipy.special.softmax(x, axis=1) * A), rng.standard_normal((3, 3))),
@@ -71,6 +82,9 @@ SAMPLE = {
     "concatenate_cumsum": (lambda x: lnp.sum(lnp.cumsum(lnp.concatenate([x, x**2])) ** 2), rng.standard_normal(4)),
     "max_mean": (lambda x: lnp.max(x, axis=0).sum() + lnp.mean(x**2), rng.standard_normal((4, 3))),
     "reshape_transpose": (lambda x: lnp.sum(x.reshape(3, 2).T @ A[:, :2]), rng.standard_normal(6)),
+    "roll_stencil": (lambda x: lnp.sum((lnp.roll(x, 1) - 2.0 * x + lnp.roll(x, -1)) ** 2 * x), rng.standard_normal(6)),
+    "dense": (_dense, rng.standard_normal((3, 2))),
+    "scalar_sin": (lambda x: lnp.sin(x * x) * lnp.cos(x) + lnp.sqrt(x * x + 1.0), np.float64(0.7)),
 }
 
 
@@ -292,6 +306,17 @@ def test_pruning_and_buffer_reuse_change_no_bit() -> None:
         _same(g(x), lagrad.value_and_grad(f)(x))
     with pytest.raises(ValueError, match=r"prune names \['dead_code'\]; the simplifications are"):
         lagrad.compile(f, prune=["dead_code"])
+
+
+@pytest.mark.parametrize("name", ["roll_stencil", "dense", "scalar_sin"])
+def test_each_rewriting_left_out_changes_no_bit(name: str) -> None:
+    f, x = SAMPLE[name]
+    for rewrites in [REWRITES - {r} for r in REWRITES] + [()]:
+        g = lagrad.compile(lagrad.value_and_grad(f), rewrites=rewrites, interpret=0)
+        g(x)
+        _same(g(x), lagrad.value_and_grad(f)(x))
+    with pytest.raises(ValueError, match=r"rewrites names \['fusion'\]; the rewritings are"):
+        lagrad.compile(f, rewrites=["fusion"])
 
 
 def test_a_python_float_is_promoted_as_when_traced() -> None:

@@ -497,7 +497,7 @@ def math_function(eq: Equation) -> Callable[[float], float] | None:
     return math_twin(kernel)
 
 
-def python_floats(straight: Straight) -> set[int]:
+def python_floats(straight: Straight, use_math: bool = True) -> set[int]:
     """The float64 scalar variables the generated code may hold as Python floats: those every
     statement reading them takes as it takes a float64 (arithmetic of PYTHON_FLOAT_OPS on
     float64 operands, a NumPy ufunc on float64 operands, a comparison whose result only a
@@ -528,16 +528,17 @@ def python_floats(straight: Straight) -> set[int]:
         if not (v in read and program.shape(v) == () and _is_f64(program.dtype(v))):
             continue
         readers = consumers[v]  # worth a conversion only where Python's arithmetic reads it
-        if any(eq.primitive.kernel in PYTHON_FLOAT_OPS or math_function(eq) for eq, _ in readers) and all(
-            takes_python_float(eq, args) for eq, args in readers
-        ):
+        arithmetic = any(
+            eq.primitive.kernel in PYTHON_FLOAT_OPS or (use_math and math_function(eq)) for eq, _ in readers
+        )
+        if arithmetic and all(takes_python_float(eq, args) for eq, args in readers):
             chosen.add(v)
     return chosen
 
 
-def _natural_python_float(eq: Equation, args: tuple[int, ...], floats: set[int]) -> bool:
+def _natural_python_float(eq: Equation, args: tuple[int, ...], floats: set[int], use_math: bool = True) -> bool:
     """Whether `eq`, written as Python arithmetic or a `math` function, gives a Python float by itself."""
-    if math_function(eq) is not None:
+    if use_math and math_function(eq) is not None:
         return args[0] in floats
     if eq.params or eq.primitive.kernel not in PYTHON_FLOAT_OPS:
         return False
@@ -549,14 +550,164 @@ def _natural_python_float(eq: Equation, args: tuple[int, ...], floats: set[int])
     return True
 
 
+class _Member:
+    """A concatenation written into one buffer shared with the others of its chain (see
+    `concat_chains`): the buffer's name and shape, the axis, the pieces (argument positions)
+    this member writes and where, and its extent along the axis."""
+
+    __slots__ = ("buffer", "shape", "axis", "pieces", "stop", "first", "last")
+
+    def __init__(self, buffer: str, shape: tuple[int, ...], axis: int, pieces: list[tuple[int, int, int]],
+                 stop: int, first: bool) -> None:  # fmt: skip
+        self.buffer, self.shape, self.axis, self.pieces, self.stop = buffer, shape, axis, pieces, stop
+        self.first, self.last = first, False
+
+
+def concat_chains(straight: Straight) -> dict[int, _Member]:
+    """Concatenations that extend an earlier one (a DenseNet's features: ``concatenate([h0, h1])``,
+    then ``concatenate([h0, h1, h2])``, …), as members of one buffer the size of the longest:
+    each writes only its new pieces, and is the buffer's leading part along the axis (a view),
+    so the features are copied once rather than once per layer. The same values; an earlier
+    member is a strided view, so it is chained only where matrix products alone read it (directly
+    or through a transpose: BLAS reads a strided matrix through its leading dimension, the same
+    products), and is not returned or branched on. Statement index -> member."""
+    program, statements = straight.program, straight.statements
+    readers: dict[int, list[Equation]] = {}
+    for eq, args in statements:
+        for a in set(args):
+            if a >= 0:
+                readers.setdefault(a, []).append(eq)
+    outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
+
+    def products_only(v: int, depth: int = 0) -> bool:
+        if v in outputs or v in straight.guards:
+            return False
+        for eq in readers.get(v, ()):
+            name = eq.primitive.name
+            if name == "transpose" and depth == 0 and products_only(eq.out, 1):
+                continue
+            if name != "matmul":
+                return False
+        return True
+
+    chains: list[list[Any]] = []  # [statements, the last one's pieces (variables or constants' ids), axis, shape]
+    for s, (eq, args) in enumerate(statements):
+        axis = eq.params.get("axis")
+        if eq.primitive.name != "concatenate" or set(eq.params) != {"axis"} or type(axis) is not int:
+            continue
+        shape = eq.shape
+        if is_parts_shape(shape) or not shape or not -len(shape) <= axis < len(shape):
+            continue
+        axis %= len(shape)
+        keys: list[Any] = []
+        for p, a in enumerate(args):
+            value = eq.constants[p]
+            piece_shape = program.shape(a) if a >= 0 else np.shape(value)
+            piece_dtype = program.dtype(a) if a >= 0 else getattr(value, "dtype", None)
+            if len(piece_shape) != len(shape) or piece_dtype != eq.dtype:
+                break
+            if any(d != e for i, (d, e) in enumerate(zip(piece_shape, shape)) if i != axis):
+                break
+            keys.append(a if a >= 0 else ("constant", id(value)))
+        else:
+            other = shape[:axis] + shape[axis + 1 :]
+            for chain in chains:
+                n = len(chain[1])
+                if chain[2:] == [axis, other] and n < len(keys) and tuple(keys[:n]) == chain[1]:
+                    chain[0].append(s)
+                    chain[1] = tuple(keys)
+                    break
+            else:
+                chains.append([[s], tuple(keys), axis, other])
+    found: dict[int, _Member] = {}
+    for number, (members, _, axis, _) in enumerate(chains):
+        # the earlier members must be read by matrix products only; the last one is the whole buffer
+        kept = [s for s in members[:-1] if products_only(statements[s][0].out)] + [members[-1]]
+        if len(kept) < 2:
+            continue
+        shape = tuple(statements[kept[-1]][0].shape)
+        start = 0
+        for i, s in enumerate(kept):
+            eq, args = statements[s]
+            ends = _stops(program, eq, args, axis)
+            pieces = [(p, ends[p - 1] if p else 0, ends[p]) for p in range(start, len(args))]
+            found[s] = _Member(f"buffer{number}", shape, axis, pieces, ends[-1], i == 0)
+            start = len(args)
+        found[kept[-1]].last = True
+    return found
+
+
+def _stops(program: Program, eq: Equation, args: tuple[int, ...], axis: int) -> list[int]:
+    """Where each piece of a concatenation ends along `axis`."""
+    ends, stop = [], 0
+    for p, a in enumerate(args):
+        stop += (program.shape(a) if a >= 0 else np.shape(eq.constants[p]))[axis]
+        ends.append(stop)
+    return ends
+
+
+def _operand(program: Program, eq: Equation, args: tuple[int, ...], p: int) -> tuple[tuple[int, ...], Any]:
+    """The shape and dtype of argument p of `eq` (a variable or a constant)."""
+    if args[p] >= 0:
+        return program.shape(args[p]), program.dtype(args[p])
+    value = eq.constants[p]
+    return np.shape(value), np.result_type(value)
+
+
+def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[str]) -> str | None:
+    """Cheaper spellings, the same bits: a transpose reversing the axes as ``x.T``; a matrix
+    product whose inner dimension is 1 (``g @ w.T`` of a one-column head: NumPy's loop for a
+    strided operand is slow) as the product
+    ``a * b`` (to which the caller adds 0.0, as the product's sum starts from 0: -0.0 becomes 0.0);
+    a float mean as ``add.reduce`` divided by the count, which is what NumPy's mean computes,
+    without its Python layer."""
+    name = eq.primitive.name
+    if name == "transpose" and set(eq.params) == {"axes"} and len(args) == 1 and args[0] >= 0:
+        axes = eq.params["axes"]
+        reverse = type(axes) is tuple and axes == tuple(range(len(axes)))[::-1] == tuple(range(len(eq.shape)))[::-1]
+        return f"{names[0]}.T" if reverse and len(eq.shape) >= 2 and not is_parts_shape(eq.shape) else None
+    if name == "matmul" and len(args) == 2 and not eq.params:
+        (sa, da), (sb, db) = _operand(program, eq, args, 0), _operand(program, eq, args, 1)
+        if len(sa) == len(sb) == 2 and sa[1] == sb[0] == 1 and np.dtype(da).kind == "f" and da == db == eq.dtype:
+            return f"np.multiply({names[0]}, {names[1]})"
+        return None
+    if name != "mean" or set(eq.params) != {"axis", "keepdims"} or len(args) != 1 or args[0] < 0:
+        return None
+    shape, dtype = program.shape(args[0]), np.dtype(program.dtype(args[0]))
+    axis, keepdims = eq.params["axis"], eq.params["keepdims"]
+    if is_parts_shape(shape) or not shape or dtype.kind != "f" or dtype.itemsize < 4 or type(keepdims) is not bool:
+        return None
+    axes = tuple(range(len(shape))) if axis is None else axis if type(axis) is tuple else (axis,)
+    if not all(type(a) is int and -len(shape) <= a < len(shape) for a in axes):
+        return None
+    count = 1
+    for a in set(a % len(shape) for a in axes):
+        count *= shape[a]
+    if not count:
+        return None
+    return f"np.add.reduce({names[0]}, axis={axes!r}, keepdims={keepdims}) / {count}"
+
+
 def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int], outputs: set[int]) -> bool:
     """Whether `eq` is a comparison only its branch check reads: written inside the check."""
     kept = eq.out in last_use or eq.out in outputs
     return type(guard[1]) is bool and eq.primitive.kernel in COMPARISONS and not kept
 
 
+#: The rewritings `emit` makes beyond one call per statement (each may be left out, for measuring):
+#: "roll" (two copies, or slice-by-slice additions), "in_place" (``a += b``), "chain"
+#: (`concat_chains`), "math" (`math_twin`), "check" (a comparison inside its branch check),
+#: "spelled" (`_spelled`).
+REWRITES = frozenset({"roll", "in_place", "chain", "math", "check", "spelled"})
+
+
 def emit(
-    straight: Straight, *, reuse_buffers: bool = True, python_scalars: bool = True, name: str = "compiled"
+    straight: Straight,
+    *,
+    reuse_buffers: bool = True,
+    python_scalars: bool = True,
+    name: str = "compiled",
+    rewrites: Collection[str] = REWRITES,
 ) -> Source:
     """The source of ``def name(z1, …, zm): …; return (outputs,)`` for a simplified program.
 
@@ -575,7 +726,8 @@ def emit(
             if a >= 0:
                 last_use[a] = s
     outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
-    floats = python_floats(straight) if python_scalars else set()
+    use_math = "math" in rewrites
+    floats = python_floats(straight, use_math) if python_scalars else set()
     owned: set[int] = set()  # variables holding a fresh array that only generated code refers to
     free: list[str] = []
     lines = [f"def {name}({', '.join(slot[i] for i in range(n_inputs))}):"]
@@ -584,6 +736,7 @@ def emit(
             lines.append("    " + emitter.guard(slot[i], *straight.guards[i]))
     lines.extend(f"    {slot[i]} = float({slot[i]})" for i in range(n_inputs) if i in floats)
     statements = straight.statements
+    chains = concat_chains(straight) if reuse_buffers and "chain" in rewrites else {}
     fused: dict[int, tuple[int, int, int, int]] = {}  # statement -> (roll's argument, n, k, buffer)
     for s, (eq, args) in enumerate(statements):
         if s in fused:  # an addition of a roll made at s - 1: added in place, slice by slice
@@ -601,7 +754,28 @@ def emit(
             continue
         names = [slot[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
         dying = [a for a in dict.fromkeys(args) if a >= n_inputs and last_use[a] == s and a not in outputs]
-        roll = _roll_of(program, eq, args)
+        member = chains.get(s)
+        if member is not None:  # its new pieces copied into the chain's buffer, its value a view of it
+            buffer = member.buffer
+            if member.first:
+                dtype = "" if _is_f64(eq.dtype) else f", {emitter.bind(np.dtype(eq.dtype), 'dtype')}"
+                lines.append(f"    {buffer} = np.empty({member.shape}{dtype})")
+            leading = ":, " * member.axis
+            lines.extend(f"    {buffer}[{leading}{a}:{b}] = {names[p]}" for p, a, b in member.pieces)
+            for a in dying:
+                free.append(slot.pop(a))
+            target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
+            if member.last:
+                lines.append(f"    {target} = {buffer}")
+                lines.append(f"    del {buffer}")
+            else:
+                lines.append(f"    {target} = {buffer}[{leading}:{member.stop}]")
+            if eq.out in straight.guards:
+                lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
+            if eq.out not in last_use and eq.out not in outputs:
+                free.append(slot.pop(eq.out))
+            continue
+        roll = _roll_of(program, eq, args) if "roll" in rewrites else None
         if roll is not None:
             x, (n, k) = args[0], roll
             later = _added_roll(straight, s, x, outputs, last_use, owned) if reuse_buffers else None
@@ -646,14 +820,17 @@ def emit(
                 free.append(slot.pop(a))
         if out is not None:
             target = slot[eq.out] = slot.pop(out)
-            line = _in_place(eq, names, target)
+            line = _in_place(eq, names, target) if "in_place" in rewrites else None
+            outer = False
         else:
             target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
             line = None
         if line is None:
-            text = _direct(program, eq, args, names, emitter) if out is None else None
-            natural = _natural_python_float(eq, args, floats)  # Python arithmetic on Python floats
-            twin = math_function(eq) if natural else None
+            text = _spelled(program, eq, args, names) if out is None and "spelled" in rewrites else None
+            outer = text is not None and eq.primitive.name == "matmul"
+            text = text or (_direct(program, eq, args, names, emitter) if out is None else None)
+            natural = _natural_python_float(eq, args, floats, use_math)  # Python arithmetic on Python floats
+            twin = math_function(eq) if natural and use_math else None
             if twin is not None:
                 text = f"{emitter.bind(twin, 'math_' + twin.__name__)}({names[0]})"
             text = text or emitter.call(eq, names, None if out is None else target)
@@ -663,11 +840,13 @@ def emit(
                 text = f"np.float64({text})"
             line = f"{target} = {text}"
             guard = straight.guards.get(eq.out)
-            if guard is not None and _checked_only(eq, guard, last_use, outputs):
+            if guard is not None and "check" in rewrites and _checked_only(eq, guard, last_use, outputs):
                 line, guard = f"if {'not ' if guard[1] else ''}({text}): raise BranchFlipped({guard[0]})", None
         else:
             guard = straight.guards.get(eq.out)
         lines.append(f"    {line}")
+        if outer:  # an outer product as matmul sums it: 0 + a*b
+            lines.append(f"    {target} += 0.0")
         if guard is not None:
             lines.append("    " + emitter.guard(target, *guard))
         if eq.out not in last_use and eq.out not in outputs:  # used by no later statement

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .codegen import BranchFlipped, Source, Straight, emit, interpreter, passes
+from .codegen import REWRITES, BranchFlipped, Source, Straight, emit, interpreter, passes
 from .core import Trace, Var
 from .core.program import Program
 from .tree import tree_flatten
@@ -135,7 +135,7 @@ class Compiled:
     """A compiled function: call it as the function; see `cache_info()` and `source()`."""
 
     def __init__(self, fun: Fun, static_argnums: Sequence[int], maxsize: int, reuse_buffers: bool, prune: Any,
-                 interpret: int, python_scalars: bool) -> None:  # fmt: skip
+                 interpret: int, python_scalars: bool, rewrites: frozenset[str] = REWRITES) -> None:  # fmt: skip
         self.fun = fun
         self.static_argnums = tuple(static_argnums)
         self.maxsize = maxsize
@@ -143,6 +143,7 @@ class Compiled:
         self.prune = prune
         self.interpret = interpret
         self.python_scalars = python_scalars
+        self.rewrites = rewrites
         self._cache: OrderedDict[Any, list[Variant]] = OrderedDict()
         self._lock = threading.Lock()
         self._counts = {"hits": 0, "interpreted": 0, "compiled": 0, "traces": 0, "retraces": 0, "eager": 0}
@@ -278,7 +279,8 @@ class Compiled:
             return value
         seconds = time.perf_counter() - start
         entry = self._note(reason, "traced", program, seconds)
-        options = {"prune": self.prune, "reuse_buffers": self.reuse_buffers, "python_scalars": self.python_scalars}
+        options = {"prune": self.prune, "reuse_buffers": self.reuse_buffers, "python_scalars": self.python_scalars,
+                   "rewrites": self.rewrites}  # fmt: skip
         variant = Variant(program, reason, entry["signature"], seconds, options, self.interpret, entry)
         with self._lock:
             self._counts["retraces" if retrace else "traces"] += 1
@@ -392,6 +394,7 @@ def _has_nan(outputs: Sequence[Any]) -> bool:
 def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it does)
     fun: Fun, static_argnums: int | Sequence[int] = (), *, maxsize: int = 64, reuse_buffers: bool = True,
     prune: bool | Collection[str] = True, interpret: int = 10, python_scalars: bool = True,
+    rewrites: Collection[str] = REWRITES,
 ) -> Compiled:  # fmt: skip
     """`fun` (a plain function or any lagrad transform of one), traced on its first call per
     input signature and replayed as generated Python source afterwards.
@@ -412,7 +415,10 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     of intermediates at their last use (``out=``); `prune` drops repeated and dead equations
     and folds products with ones (True; or name the ones wanted: "repeated", "ones", "dead");
     `python_scalars` holds float64 scalars that only arithmetic reads as Python floats (the
-    same bits, a fraction of the cost in a scalar loop).
+    same bits, a fraction of the cost in a scalar loop); `rewrites` names the rewritings of the
+    generated code beyond one call per statement (all of `codegen.REWRITES` by default: "roll",
+    "in_place", "chain", "math", "check", "spelled"; each gives the same bits, and leaving one
+    out measures what it brings).
 
     The first call per signature answers from the trace; the next `interpret` calls run the
     recorded equations through an interpreter (cheap to build: no source to compile), and
@@ -429,4 +435,9 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     passes(prune)  # an unknown name is refused here, not at the first replay
     if not isinstance(interpret, int) or interpret < 0:
         raise ValueError(f"lagrad.compile: interpret must be a count of calls (an int >= 0), not {interpret!r}")
-    return Compiled(fun, nums, maxsize, reuse_buffers, prune, interpret, bool(python_scalars))
+    chosen = frozenset(rewrites)
+    if not chosen <= REWRITES:
+        raise ValueError(
+            f"lagrad.compile: rewrites names {sorted(chosen - REWRITES)}; the rewritings are {sorted(REWRITES)}"
+        )
+    return Compiled(fun, nums, maxsize, reuse_buffers, prune, interpret, bool(python_scalars), chosen)
