@@ -576,6 +576,8 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
 def astype(x: Any, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True, copy: bool = True) -> Any:
     """`x` converted to `dtype`; no derivative flows into integer or boolean results."""
     dtype = numpy_dtype(dtype)
+    if type(x) is np.ndarray and casting == "unsafe" and order == "K":  # a plain array (the rules' common case)
+        return x if dtype == x.dtype else x.astype(dtype)
     if not hasattr(x, "dtype"):  # a Python number or a list
         x = np.asarray(x)
     if numpy_dtype(x.dtype) == dtype:
