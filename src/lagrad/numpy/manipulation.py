@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Aval, Var, View, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
+from ..core import Aval, Var, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
 from ..core.backend import is_lazy, namespace_of, numpy_dtype
+from ..inplace import View, adopt_view
 from . import reductions
 from ._register import array_like, function, holds_traced, method, nondiff, prim
 
@@ -349,7 +350,7 @@ def view_of(out: Any, parent: Any, kind: ViewKind, param: Any = None) -> Any:
         and out is not parent
         and (parent is None or (type(parent) is Var and out._trace is parent._trace))
     ):
-        out._adopt_view(View(parent, kind, param))
+        adopt_view(out, View(parent, kind, param))
     return out
 
 
