@@ -3,11 +3,15 @@
     python benchmarks/run.py                # the table (peers that are not installed are skipped)
     python benchmarks/run.py --case c       # one problem
     python benchmarks/run.py --size 0.1     # smaller problems, for a quick look
+    python benchmarks/run.py --rounds 5     # every cell of a case five times, interleaved; best of each
 
 Every cell runs in a fresh Python process: the library is imported, the problem
 built and the gradient run once to warm up (forms and floors: see cases.py); the time is the best of the runs made
 in about two seconds (at least --repeats); peak memory is the rise of the process's resident set (VmHWM, reset
-before the measured run) above what it held just before. Peers: ``pip install
+before the measured run) above what it held just before. The cells of a case are measured
+--rounds times, round after round in alternating order, and each keeps its best round: a cell
+measured once, minutes after its peer, compares two loads as much as two libraries (the seed
+network's lagrad and autograd cells differ by less than the load moves a lone cell). Peers: ``pip install
 -e ".[bench]"`` (autograd, jax, torch==2.13.0).
 """
 
@@ -96,6 +100,22 @@ def _cell(library: str, case: str, size: float, repeats: int, form: str) -> dict
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _rounds(
+    cells: list[tuple[str, str]], case: str, size: float, repeats: int, rounds: int
+) -> dict[tuple[str, str], dict[str, float]]:
+    """Each (library, form) cell measured `rounds` times, the cells interleaved round by round
+    (reversed every other round), keeping each cell's best time and least peak memory."""
+    best: dict[tuple[str, str], dict[str, float]] = {}
+    for r in range(rounds):
+        for key in cells if r % 2 == 0 else cells[::-1]:
+            cell = _cell(key[0], case, size, repeats, key[1])
+            if cell is None:
+                continue
+            old = best.get(key)
+            best[key] = cell if old is None else {k: min(old[k], cell[k]) for k in cell}
+    return best
+
+
 def available(library: str) -> bool:
     return library in ("numpy", "lagrad") or importlib.util.find_spec(library) is not None
 
@@ -105,6 +125,7 @@ def main() -> None:
     parser.add_argument("--case", choices=sorted(CASES), action="append", help="problems to run (default: all)")
     parser.add_argument("--size", type=float, default=1.0, help="scale the problems (default 1)")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per cell, at least (default 7)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurements per cell (default 3)")
     parser.add_argument("--libraries", nargs="*", default=list(LIBRARIES), help="libraries to compare")
     parser.add_argument("--cell", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -118,18 +139,21 @@ def main() -> None:
     print(f"gradient cost as a ratio to the plain NumPy forward pass (size {args.size:g}, python {version})")
     print("ratios: to NumPy's fastest spelling first, to the user's spelling second; all cells of a case in one run")
     for case in args.case or sorted(CASES):
-        floors = {form: _cell("numpy", case, args.size, args.repeats, form) for form in FLOORS}
-        if floors["fastest"] is None or floors["user"] is None:
+        forms = FORMS if case in FUSED else FORMS[:1]
+        cells = [("numpy", form) for form in FLOORS]
+        cells += [(lib, form) for lib in libraries if lib in ONLY.get(case, LIBRARIES) for form in forms]
+        results = _rounds(cells, case, args.size, args.repeats, args.rounds)
+        fast, user = results.get(("numpy", "fastest")), results.get(("numpy", "user"))
+        if fast is None or user is None:
             continue
-        fast, user = floors["fastest"], floors["user"]
         print(
             f"({case}) {CASES[case]}: NumPy forward {fast['time'] * 1e3:.2f} ms fastest, "
             f"{user['time'] * 1e3:.2f} ms as users spell it; {fast['peak'] / 2**20:.2f} MB"
         )
         print(f"  {'library':<10}{'form':<7}{'time':>12}{'÷ fastest':>11}{'÷ user':>9}{'peak MB':>10}{'mem ratio':>11}")
         for library in (lib for lib in libraries if lib in ONLY.get(case, LIBRARIES)):
-            for form in FORMS if case in FUSED else FORMS[:1]:
-                cell = _cell(library, case, args.size, args.repeats, form)
+            for form in forms:
+                cell = results.get((library, form))
                 if cell is None:
                     continue
                 mark = ""
@@ -140,6 +164,11 @@ def main() -> None:
                 time_cols += f"{cell['time'] / user['time']:>8.1f}x"
                 memory_cols = f"{cell['peak'] / 2**20:>10.2f}{cell['peak'] / fast['peak']:>10.1f}x"
                 print(f"  {library:<10}{form:<7}{time_cols}{memory_cols}{mark}")
+        for form in forms:
+            ours, theirs = results.get(("lagrad", form)), results.get(("autograd", form))
+            if ours and theirs:
+                paired = ours["time"] / theirs["time"]
+                print(f"  lagrad ÷ autograd ({form}), best of {args.rounds} interleaved rounds each: {paired:.2f}")
     if skipped:
         print(f"skipped (not installed): {', '.join(skipped)}")
 

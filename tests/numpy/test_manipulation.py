@@ -299,3 +299,38 @@ def test_pad_and_diff_rules_read_only_shapes():
     pad_values, diff_values = lagrad.trace(lambda x: lnp.diff(lnp.pad(x, 1), 2), x).replay(x).values
     assert pad_values[0] is None and not isinstance(pad_values[1], np.ndarray)  # x: shape only
     assert diff_values == [None, None]  # the transpose needs nothing of the forward values
+
+
+# ----- the plain-array paths the rules take (back-substitution calls these on NumPy values) ----
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.arange(12.0).reshape(3, 4), np.float64(2.5), np.zeros((0, 3)), np.arange(6.0).reshape(2, 3).T],
+    ids=["array", "numpy scalar", "empty", "transposed"],
+)
+def test_shape_functions_on_plain_values_are_numpys(value):
+    shape = np.shape(value)
+    size = int(np.prod(shape))
+    target = (size, 1) if size else (0, 1)
+    np.testing.assert_array_equal(lnp.reshape(value, target), np.reshape(value, target))
+    np.testing.assert_array_equal(lnp.reshape(value, (-1,)), np.reshape(value, (-1,)))
+    wide = (2, *shape)
+    np.testing.assert_array_equal(lnp.broadcast_to(value, wide), np.broadcast_to(value, wide))
+    assert lnp.broadcast_to(value, shape) is value  # already that shape: no new view
+    if len(shape) == 2:
+        np.testing.assert_array_equal(lnp.swapaxes(value, -1, -2), np.swapaxes(value, -1, -2))
+    with pytest.raises(ValueError):
+        lnp.reshape(value, (size + 1,))
+    if shape:  # a last axis that does not broadcast
+        with pytest.raises(ValueError):
+            lnp.broadcast_to(value, (*shape[:-1], shape[-1] + 1))
+
+
+def test_astype_of_a_plain_array_is_numpys():
+    x = np.array([[1.5, np.nan], [np.inf, -0.0]])
+    assert lnp.astype(x, np.float64) is x  # same dtype: no copy, as before
+    converted = lnp.astype(x, np.float32)
+    assert converted.dtype == np.float32
+    np.testing.assert_array_equal(converted, x.astype(np.float32))
+    assert lnp.astype(np.array([True, False]), np.float64).tolist() == [1.0, 0.0]

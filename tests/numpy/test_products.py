@@ -188,3 +188,12 @@ def test_convolution_transposes_are_convolutions():
 def test_clear_errors(fun, message):
     with pytest.raises((TypeError, ValueError), match=message):
         lagrad.grad(lambda x: lnp.sum(fun(x)))(rand(3))
+
+
+MATMUL_SHAPES = [((3, 4), (4, 2)), ((1, 4), (4, 1)), ((0, 3), (3, 2)), ((3, 4), (4,)), ((4,), (4, 2))]
+
+
+@pytest.mark.parametrize("xs, ys", MATMUL_SHAPES)
+def test_matmul_of_matrices_and_vectors(xs, ys):
+    """Two matrices take the rule's direct path; a vector factor the promoted one (both checked)."""
+    check(lambda x, y: lnp.matmul(x, y), rand(*xs), rand(*ys))

@@ -484,3 +484,21 @@ def test_new_reductions_refuse_unsupported_keywords():
         lagrad.grad(lambda x: lnp.sum(lnp.var(x, out=np.empty(()))))(rand(3))
     with pytest.raises(TypeError, match="out"):
         lagrad.grad(lambda x: lnp.nansum(x, out=np.empty(())))(rand(3))
+
+
+def test_axes_as_int_tuple_and_numpy_integer_normalise_alike():
+    x = rand(2, 3, 4)
+    for axis in (1, -2, (1,), (-2,), np.int64(1), (0, -1)):
+        np.testing.assert_array_equal(lnp.sum(x, axis=axis), np.sum(x, axis=axis))
+    with pytest.raises(np.exceptions.AxisError):
+        lnp.sum(x, axis=3)
+    with pytest.raises(ValueError, match="duplicate"):
+        lnp.sum(x, axis=(1, -2))
+
+
+def test_mean_and_max_gradients_through_the_plain_paths():
+    # a 0-d NumPy scalar multiplier (the seed) and keepdims=True both go through spread and ties
+    x = np.array([[1.0, 3.0, 3.0], [2.0, -1.0, 0.5]])
+    g = lagrad.grad(lambda x: lnp.mean(lnp.max(x, axis=1, keepdims=True)))(x)
+    np.testing.assert_array_equal(g, [[0.0, 0.25, 0.25], [0.5, 0.0, 0.0]])  # the mean halves, ties split evenly
+    assert lagrad.grad(lambda x: lnp.mean(x, axis=(0, 1)))(x).tolist() == [[1 / 6] * 3] * 2

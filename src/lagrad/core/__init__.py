@@ -16,7 +16,7 @@ from .primitive import (
     primitive,
 )
 from .program import Aval, BranchError, Constant, Equation, Program, Tape
-from .trace import Trace, TraceEnded, Var, View
+from .trace import Trace, TraceEnded, Var
 
 __all__ = [
     "Aval",
@@ -29,7 +29,6 @@ __all__ = [
     "Trace",
     "TraceEnded",
     "Var",
-    "View",
     "defbatch",
     "defjvp",
     "defjvp_argnum",

@@ -10,8 +10,8 @@ thread-local state and traces in different threads never meet.
 
 A `Var` is the Python object the user holds, not the variable: an in-place write
 (``x[i] = v``, ``x += y``) records a new equation and makes the object refer to its
-variable, the earlier one staying in the Program. A `View` links an object to the
-array it was taken from, so that a write through either is seen by both, as in NumPy.
+variable, the earlier one staying in the Program; views kept in step with the
+arrays they were taken from are `lagrad.inplace`'s, a feature built on this module.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import weakref
 from typing import Any
 
 import numpy as np
@@ -57,6 +56,7 @@ _MACHINERY = (
             "testing.py",
             "tree.py",
             "loops.py",
+            "inplace.py",
         )
     ),
     os.path.dirname(np.__file__),
@@ -64,33 +64,13 @@ _MACHINERY = (
 )
 
 
-class View:
-    """How an array was taken from the array `parent` (itself a root or a view): by
-    `kind` with the static `param` (the index of ``u[1:-1]``, the axes of a transpose).
-
-    `kind.derive(parent, param)` reads the view again from the parent's current
-    variable after a write elsewhere in the family (`kind.value` on plain values);
-    `kind.restore(parent, new, param)` is the parent with the view's entries replaced
-    by `new`. A kind whose `restore` is None refuses writes, with `kind.refusal` saying
-    why: NumPy's view is read-only, or NumPy copies where code may expect a view
-    (`parent` is then None: a copy is not kept in step with the array it came from).
-    """
-
-    __slots__ = ("parent", "kind", "param")
-
-    def __init__(self, parent: Var | None, kind: Any, param: Any = None) -> None:
-        self.parent = parent
-        self.kind = kind
-        self.param = param
-
-
 class Var:
     """A value being traced: its array value and its index `i` in the Program.
 
     It behaves like the array it holds: operators and NumPy functions on it
     record equations. A user never needs to name it. An in-place write makes it
-    refer to a new variable; `_view` links it to the array it is a view of, and a
-    root keeps (weakly) the views taken from it in `_views`, oldest first.
+    refer to a new variable (`lagrad.inplace`); `_view` links it to the array it is a
+    view of, and a root keeps (weakly) the views taken from it in `_views`, oldest first.
     """
 
     __slots__ = ("value", "index", "_trace", "inexact", "_view", "_views", "__weakref__")
@@ -100,7 +80,7 @@ class Var:
         self.index = index
         self._trace = trace
         self.inexact = inexact
-        self._view: View | None = None
+        self._view: Any = None  # an `inplace.View`
         self._views: list[Any] | None = None
 
     # -- what it looks like ---------------------------------------------------
@@ -211,7 +191,7 @@ class Var:
         self._trace.guard(self, result)
         return result
 
-    # -- in-place writes: a new variable for this object, its views kept in step --------
+    # -- in-place writes (`lagrad.inplace`): a new variable for this object ----------
 
     def __setitem__(self, index: Any, value: Any) -> None:
         registry.ops.setitem(self, index, value)
@@ -219,79 +199,6 @@ class Var:
     def _alias(self) -> Var:
         """A new object for the same variable: a copy (variables never change)."""
         return Var(self.value, self.index, self._trace, self.inexact)
-
-    def _root(self) -> Var:
-        var = self
-        while var._view is not None and var._view.parent is not None:
-            var = var._view.parent
-        return var
-
-    def _adopt_view(self, view: View) -> Var:
-        """Make this (new) object a view of `view.parent`, seen again after every write."""
-        self._view = view
-        if view.parent is None:  # a copy that refuses writes: nothing to keep in step
-            return self
-        root = view.parent._root()
-        if root._views is None:
-            root._views = []
-        elif len(root._views) > 8 and len(root._views) & (len(root._views) - 1) == 0:
-            root._views = [r for r in root._views if r() is not None]  # forget dead views now and then
-        root._views.append(weakref.ref(self))
-        return self
-
-    def _write(self, new: Var) -> None:
-        """The entries of this array are now `new`'s: an in-place write. The object (and the
-        arrays it is a view of, up to the root) refer to new variables; every other live
-        view of the root is read again from them, so all see the write as in NumPy."""
-        chain = [self]
-        while chain[-1]._view is not None:
-            link = chain[-1]._view
-            if link.kind.restore is None:
-                raise ValueError(f"lagrad: in-place write into {chain[-1]._equation()}: {link.kind.refusal}")
-            chain.append(link.parent)
-        for var in chain:
-            link = var._view
-            parent_new = None if link is None else link.kind.restore(link.parent, new, link.param)
-            var._rebind(new)
-            new = parent_new
-        pending = self._trace.pending
-        root = chain[-1]
-        live = []
-        for ref in root._views or ():
-            view = ref()
-            if view is None:
-                continue
-            live.append(ref)
-            if len(chain) == 1 or not any(view is var for var in chain):  # a root is in no list
-                link = view._view
-                parent = link.parent.value
-                if type(parent) is np.ndarray:
-                    view.value = link.kind.value(parent, link.param)  # its equation waits for a use
-                    pending.append((ref, view.index))
-                else:
-                    view._rebind(link.kind.derive(link.parent, link.param))
-        if root._views is not None:
-            root._views = live  # the dead views forgotten
-
-    def _equation(self) -> str:
-        """``z7 = reshape(z6, shape=(6,)) at file.py:12``, for errors about this object."""
-        trace = self._trace
-        position = self.index - trace.n_inputs
-        where = user_line()
-        if 0 <= position < len(trace.equations):
-            return f"z{self.index + 1} = {trace.equations[position].rhs()}{' at ' + where if where else ''}"
-        return f"z{self.index + 1}{' at ' + where if where else ''}"
-
-    def _rebind(self, new: Any) -> None:
-        if type(new) is not Var or new._trace is not self._trace:
-            raise TypeError(
-                f"lagrad: in-place write into z{self.index + 1} of an outer trace from inside an "
-                f"inner differentiation (a closure written into by the function being "
-                f"differentiated); pass the array as an argument, or build a new one"
-            )
-        self.value = new.value
-        self.index = new.index
-        self.inexact = new.inexact
 
     def __iter__(self) -> Any:
         if _holds_parts(self):
@@ -490,7 +397,7 @@ class Trace:
         self.record_source = record_source
         self.active = True
         self.complex_seen = False  # a complex value was recorded: multipliers may turn complex
-        self.pending: list[Any] = []  # views read again after a write, whose equation waits for a use
+        self.pending: list[Any] = []  # calls recording equations deferred until a use (`settle`)
         self.values: list[list[Any]] = []  # per equation, this run's (ans, *args): the Tape
         self.dispatch = False  # an input lives in another array namespace: primitives pick its functions
 
@@ -602,15 +509,11 @@ class Trace:
         self.tags[name] = var.index
 
     def settle(self) -> None:
-        """Record the equations of the views read again after a write (`Var._write`) that are
-        still alive: their values are already current, their variables wait for a use, so
-        the view ``u[1:-1]`` that ``u[1:-1] += v`` writes through costs no equation."""
+        """Record the equations deferred until a use: views read again after an in-place
+        write (`lagrad.inplace`), each a call that records its equation if still needed."""
         pending, self.pending = self.pending, []
-        for ref, index in pending:
-            view = ref()
-            if view is not None and view.index == index:  # not written since
-                link = view._view
-                view._rebind(link.kind.derive(link.parent, link.param))
+        for record in pending:
+            record()
 
     def finish(
         self,

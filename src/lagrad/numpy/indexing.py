@@ -21,6 +21,7 @@ import numpy as np
 from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
 from ..core.backend import is_lazy, numpy_dtype
 from ..core.primitive import META, UNREAD
+from ..inplace import root, write
 from . import manipulation as _shape
 from . import reductions, ufuncs
 from ._register import array_like, count_guarded, function, method, nondiff, prim
@@ -377,7 +378,7 @@ def getitem(x: Any, index: Any) -> Any:
 def _live_twin(x: Var, index: Index) -> Var | None:
     """A live view ``x[index]`` taken a moment ago (``u[1:-1] += k * u[1:-1]`` takes two):
     views are kept current, so a second one is its variable again, with no equation."""
-    views = x._root()._views
+    views = root(x)._views
     if not views or not x._trace.active:
         return None
     if x._trace.pending:
@@ -435,7 +436,7 @@ def setitem(x: Var, index: Any, value: Any) -> None:
     static, dynamic = make_index(index)
     if same and not dynamic and _basic(static) and link.param.items == static.items:
         return
-    x._write(_index_set(x, value, *dynamic, index=static))
+    write(x, _index_set(x, value, *dynamic, index=static))
 
 
 def _dtype_of_operand(x: Any) -> Any:
@@ -463,9 +464,9 @@ def _into(ufunc: Any, result: Any, out: Var) -> Any:
 def _write_all(x: Var, result: Any) -> None:
     """Every entry of `x` replaced by `result` (already x's shape and dtype)."""
     if type(result) is Var and result._trace is x._trace:
-        x._write(result)
+        write(x, result)
     else:
-        x._write(_index_set(x, result, index=Index((Ellipsis,), False)))
+        write(x, _index_set(x, result, index=Index((Ellipsis,), False)))
 
 
 def inplace(x: Var, ufunc: Any, other: Any) -> Any:
@@ -477,7 +478,7 @@ def inplace(x: Var, ufunc: Any, other: Any) -> Any:
     link = x._view
     if ufunc in (np.add, np.subtract) and link is not None and link.kind is BASIC_INDEX and _fits(other, x):
         step = other if ufunc is np.add else ufuncs.negative(other)
-        link.parent._write(_index_add(link.parent, step, index=link.param))
+        write(link.parent, _index_add(link.parent, step, index=link.param))
         return x
     _write_all(x, _into(ufunc, op(x, other), x))
     return x
@@ -538,7 +539,7 @@ def _ufunc_at(ufunc: Any) -> Any:
         static, dynamic = make_index(indices)
         if ufunc in (np.add, np.subtract):
             step = b if ufunc is np.add else ufuncs.negative(b)
-            a._write(_index_add(a, step, *dynamic, index=static))
+            write(a, _index_add(a, step, *dynamic, index=static))
             return None
         if static.repeats and _repeats(static, dynamic, a.shape):
             raise NotImplementedError(
@@ -547,7 +548,7 @@ def _ufunc_at(ufunc: Any) -> Any:
                 f"at a time, or combine them first (e.g. multiply the factors of an entry together)"
             )
         part = _getitem(a, *dynamic, index=static)
-        a._write(_index_set(a, registry.ufuncs[ufunc](part, *operands), *dynamic, index=static))
+        write(a, _index_set(a, registry.ufuncs[ufunc](part, *operands), *dynamic, index=static))
         return None
 
     at.__name__ = f"{ufunc.__name__}_at"
@@ -590,7 +591,7 @@ def _put_flat(a: Var, positions: Any, v: Any) -> None:
     """``a.flat[positions] = v`` with v cycled over the positions: a's update."""
     shape = a.shape
     new = _At(_shape.ravel(a), positions).set(_cycled(v, len(positions)))
-    a._write(_shape.reshape(new, shape))
+    write(a, _shape.reshape(new, shape))
 
 
 def _along_axis_index(indices: Any, axis: int, shape: tuple[int, ...]) -> tuple[Any, ...]:
@@ -698,7 +699,7 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: Any, *, inplace: b
     the updated copy instead, which is the only form traced arrays allow."""
     if inplace:
         if type(arr) is Var:
-            arr._write(put_along_axis(arr, indices, values, axis, inplace=False))
+            write(arr, put_along_axis(arr, indices, values, axis, inplace=False))
             return None
         if _shape.traced(indices, values):
             raise TypeError(

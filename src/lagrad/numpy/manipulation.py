@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Aval, Var, View, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
+from ..core import Aval, Var, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
 from ..core.backend import is_lazy, namespace_of, numpy_dtype
+from ..inplace import View, adopt_view
 from . import reductions
 from ._register import array_like, function, holds_traced, method, nondiff, prim
 
@@ -349,7 +350,7 @@ def view_of(out: Any, parent: Any, kind: ViewKind, param: Any = None) -> Any:
         and out is not parent
         and (parent is None or (type(parent) is Var and out._trace is parent._trace))
     ):
-        out._adopt_view(View(parent, kind, param))
+        adopt_view(out, View(parent, kind, param))
     return out
 
 
@@ -576,6 +577,8 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
 def astype(x: Any, dtype: Any, order: str = "K", casting: str = "unsafe", subok: bool = True, copy: bool = True) -> Any:
     """`x` converted to `dtype`; no derivative flows into integer or boolean results."""
     dtype = numpy_dtype(dtype)
+    if type(x) is np.ndarray and casting == "unsafe" and order == "K":  # a plain array (the rules' common case)
+        return x if dtype == x.dtype else x.astype(dtype)
     if not hasattr(x, "dtype"):  # a Python number or a list
         x = np.asarray(x)
     if numpy_dtype(x.dtype) == dtype:

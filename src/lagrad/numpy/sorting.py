@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Var, defjvp, deflinear, defvjp
+from ..inplace import write
 from . import manipulation as _shape
 from ._register import array_like, function, method, nondiff, prim, unsupported_keywords
 from .reductions import any_nan, count_not_nan, given_keywords, is_traced, kept_shape, normalize_axes, plain_value
@@ -97,7 +98,7 @@ def _sort_in_place(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, 
     """ndarray.sort: `a` sorted in place (it now refers to numpy.sort's result)."""
     if axis is None:
         raise TypeError("lagrad: x.sort(axis=None) is not NumPy's: ndarray.sort sorts along an axis")
-    a._write(sort(a, axis, kind, order, stable=stable))
+    write(a, sort(a, axis, kind, order, stable=stable))
 
 
 method("sort")(_sort_in_place)
