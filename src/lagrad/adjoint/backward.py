@@ -16,6 +16,8 @@ from ..core.backend import is_lazy, numpy_dtype
 from ..lazy import any_lazy, as_lazy, library_errors
 from .operators import _has_nan, implicit_diagonals, operator
 
+ndarray, add = np.ndarray, np.add
+
 
 def back_substitution(
     program: Program,
@@ -68,10 +70,19 @@ def _back_substitution(
     batched: bool,
     diagonals: Mapping[int, Any] | None,
 ) -> list[Any]:
-    """One sweep of back-substitution: the hot path of every gradient."""
+    """One sweep of back-substitution: the hot path of every gradient.
+
+    A multiplier this sweep made by adding two NumPy arrays is its own (`owned`): later
+    terms of the same shape and dtype are added into it in place rather than into a new
+    array. The seeds are the caller's, and a rule's result may be its argument or a view of
+    it, so neither is ever written into. The sweep holds the seeds only until they are in
+    `lam`: a caller that passes a dict it keeps no reference to has each seed freed once its
+    equation has run."""
     lam: list[Any] = [None] * program.n_vars
     for i, seed in seeds.items():
         lam[i] = seed if lam[i] is None else lam[i] + seed
+    seeds = seed = None  # type: ignore[assignment]
+    owned: set[int] = set()
     shapes = program.shapes()
     has_complex = program.has_complex
     for eq, values in zip(reversed(program.equations), reversed(tape.values)):
@@ -95,7 +106,15 @@ def _back_substitution(
             transpose = op.transpose_batched if batched else op.transpose
             ct = transpose(g, values, eq.params, shapes[i], eq.dtype, guarded)
             prev = lam[i]
-            lam[i] = ct if prev is None else prev + ct
+            if prev is None:
+                lam[i] = ct
+            elif i in owned and type(ct) is ndarray and ct.shape == prev.shape and ct.dtype == prev.dtype:
+                add(prev, ct, out=prev)
+            else:
+                lam[i] = total = prev + ct
+                if type(total) is ndarray:
+                    owned.add(i)
+            prev = ct = total = None  # the terms go now, not when the next rule has run
     return lam
 
 
