@@ -148,9 +148,9 @@ def test_structured_jacobians_on_traced_values(method):
 
 
 def test_auto_leaves_sparse_out_on_traced_values():
-    # on 40 inputs, each output reading two, auto chooses sparse; on traced values its
+    # on 200 inputs, each output reading two, auto chooses sparse; on traced values its
     # scipy.sparse result failed with a conversion error
-    x = np.linspace(0.1, 0.9, 40)
+    x = np.linspace(0.1, 0.9, 200)
     assert lagrad.plan(vector_valued_local, x).method == "sparse"
     compiled = lagrad.compile(lagrad.jacobian(vector_valued_local, method="auto"), interpret=0)
     for k in range(3):
