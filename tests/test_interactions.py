@@ -205,3 +205,24 @@ def test_a_program_replayed_where_a_mask_selects_another_number_refuses():
     assert np.isclose(program(FEW), mean_of_masked(FEW))
     with pytest.raises(lagrad.BranchError, match="goes 5, but the program was traced with 1"):
         program(MANY)
+
+
+# ----- mixed second derivatives: the inner transform differentiates what the outer does not ----
+
+
+def through_a_loop(x, y):
+    c = lagrad.fori_loop(0, 3, lambda i, c: lnp.sin(c) * y + x, x)
+    return lnp.sum(c**2)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_a_mixed_partial_as_a_jacobian_of_a_gradient(mode):
+    # the outer Jacobian holds x as a value without a derivative, and the inner grad refused it:
+    # "argument args[0] has dtype float64; only floats can be differentiated"
+    x, y = X[:3], X[1:] + 0.2
+    mixed = lagrad.jacobian(lagrad.grad(through_a_loop, 0), 1, mode=mode)
+    g = lagrad.grad(through_a_loop, 0)
+    eps = 1e-5
+    want = np.stack([(g(x, y + eps * e) - g(x, y - eps * e)) / (2 * eps) for e in np.eye(3)], axis=1)
+    assert np.allclose(mixed(x, y), want, atol=1e-7)
+    assert np.allclose(lagrad.compile(mixed, interpret=0)(x, y), want, atol=1e-7)
