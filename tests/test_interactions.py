@@ -226,3 +226,24 @@ def test_a_mixed_partial_as_a_jacobian_of_a_gradient(mode):
     want = np.stack([(g(x, y + eps * e) - g(x, y - eps * e)) / (2 * eps) for e in np.eye(3)], axis=1)
     assert np.allclose(mixed(x, y), want, atol=1e-7)
     assert np.allclose(lagrad.compile(mixed, interpret=0)(x, y), want, atol=1e-7)
+
+
+# ----- compile's eager answer where NaN shows takes Python floats as its trace does -----------
+
+
+@pytest.mark.parametrize("interpret", [0, 10])
+def test_a_compiled_call_answered_eagerly_reads_python_floats_as_numpy_ones(interpret):
+    # the eager run after NaN showed called the function on the Python floats themselves:
+    # (-2.0) ** 0.5 came back as the complex 1.41j where the trace (and NumPy) give NaN, and
+    # 1.0 % 0.0 raised ZeroDivisionError
+    power = lagrad.compile(lambda x, y: x**y, interpret=interpret)
+    modulo = lagrad.compile(lambda x, y: x % y + x, interpret=interpret)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        first = lagrad.compile(lambda x, y: x**y)(-2.0, 0.5)  # a first call answers from the trace
+        assert np.isnan(first) and not np.iscomplexobj(first)
+        assert power(2.0, 0.5) == np.sqrt(2.0)
+        for _ in range(3):
+            got = power(-2.0, 0.5)
+            assert np.isnan(got) and not np.iscomplexobj(got)
+        assert modulo(1.0, 2.0) == 2.0
+        assert np.isnan(modulo(1.0, 0.0))
