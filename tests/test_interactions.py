@@ -205,3 +205,130 @@ def test_a_program_replayed_where_a_mask_selects_another_number_refuses():
     assert np.isclose(program(FEW), mean_of_masked(FEW))
     with pytest.raises(lagrad.BranchError, match="goes 5, but the program was traced with 1"):
         program(MANY)
+
+
+# ----- mixed second derivatives: the inner transform differentiates what the outer does not ----
+
+
+def through_a_loop(x, y):
+    c = lagrad.fori_loop(0, 3, lambda i, c: lnp.sin(c) * y + x, x)
+    return lnp.sum(c**2)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+def test_a_mixed_partial_as_a_jacobian_of_a_gradient(mode):
+    # the outer Jacobian holds x as a value without a derivative, and the inner grad refused it:
+    # "argument args[0] has dtype float64; only floats can be differentiated"
+    x, y = X[:3], X[1:] + 0.2
+    mixed = lagrad.jacobian(lagrad.grad(through_a_loop, 0), 1, mode=mode)
+    g = lagrad.grad(through_a_loop, 0)
+    eps = 1e-5
+    want = np.stack([(g(x, y + eps * e) - g(x, y - eps * e)) / (2 * eps) for e in np.eye(3)], axis=1)
+    assert np.allclose(mixed(x, y), want, atol=1e-7)
+    assert np.allclose(lagrad.compile(mixed, interpret=0)(x, y), want, atol=1e-7)
+
+
+# ----- compile's eager answer where NaN shows takes Python floats as its trace does -----------
+
+
+@pytest.mark.parametrize("interpret", [0, 10])
+def test_a_compiled_call_answered_eagerly_reads_python_floats_as_numpy_ones(interpret):
+    # the eager run after NaN showed called the function on the Python floats themselves:
+    # (-2.0) ** 0.5 came back as the complex 1.41j where the trace (and NumPy) give NaN, and
+    # 1.0 % 0.0 raised ZeroDivisionError
+    power = lagrad.compile(lambda x, y: x**y, interpret=interpret)
+    modulo = lagrad.compile(lambda x, y: x % y + x, interpret=interpret)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        first = lagrad.compile(lambda x, y: x**y)(-2.0, 0.5)  # a first call answers from the trace
+        assert np.isnan(first) and not np.iscomplexobj(first)
+        assert power(2.0, 0.5) == np.sqrt(2.0)
+        for _ in range(3):
+            got = power(-2.0, 0.5)
+            assert np.isnan(got) and not np.iscomplexobj(got)
+        assert modulo(1.0, 2.0) == 2.0
+        assert np.isnan(modulo(1.0, 0.0))
+
+
+# ----- the grid: each feature under each transform and wrapper, against central differences ---
+# (combinations probed clean, kept so that a change that breaks one is seen where it meets)
+
+
+def _looped(x):
+    def body(i, c):
+        c = c.copy()
+        c[i % 3] += lnp.sin(c[(i + 1) % 3]) * x[i % 3]  # an in-place write at a traced index
+        return c
+
+    return lnp.sum(lagrad.fori_loop(0, 4, body, x, checkpoint="binomial", snapshots=2) ** 2)
+
+
+def _scanned(x):
+    def step(c, a):
+        return {"s": c["s"] * lnp.cos(a) + a, "t": (c["t"][0] + c["s"] ** 2,)}, c["s"] * a
+
+    c, ys = lagrad.scan(step, {"s": x[0], "t": (x[1],)}, x)
+    return c["s"] + c["t"][0] + lnp.sum(ys**2)
+
+
+def _while(x):
+    out = lagrad.while_loop(lambda c: c[1] < 3, lambda c: (lnp.tanh(c[0]) * x + 0.1, c[1] + 1), (x, 0))
+    return lnp.sum(out[0] ** 2)
+
+
+def _implicit(x):
+    z = lagrad.fixed_point(lambda z, t: 0.5 * lnp.tanh(z + t), lnp.zeros(3), x)
+    return lnp.sum(z**2 * x)
+
+
+def _complex_inside(x):
+    z = lnp.exp(1j * x) * (x + 2j)
+    return lnp.sum(lnp.real(z * lnp.conj(z[::-1]))) + lnp.sum(lnp.abs(z) * x)
+
+
+def _in_place(x):
+    y = x.copy()
+    v = y[::2]
+    v *= x[1]
+    y[1] = y[0] * y[2]
+    return lnp.sum(lagrad.checkpoint(lambda a: a**3 * lnp.sin(a))(y))
+
+
+GRID = [_looped, _scanned, _while, _implicit, _complex_inside, _in_place]
+AT = np.array([0.35, 0.6, 0.8])
+TANGENT = np.array([0.5, -1.0, 2.0])
+
+
+def _paths(f):
+    yield "grad", lambda x: lagrad.grad(f)(x)
+    yield "value_and_grad", lambda x: lagrad.value_and_grad(f)(x)[1]
+    yield "vjp", lambda x: lagrad.vjp(f, x)[1](1.0)[0]
+    yield "jacobian fwd", lambda x: lagrad.jacobian(f, mode="fwd")(x)
+    yield "jvp", lambda x: np.array([lagrad.jvp(f, (x,), (e,))[1] for e in np.eye(3)])
+    for method in ("forward_substitution", "sparse", "levels"):
+        yield method, lambda x, m=method: lagrad.grad(f, method=m)(x)
+    yield "checkpoint", lambda x: lagrad.grad(lagrad.checkpoint(f))(x)
+    yield "inside a fori_loop", lambda x: lagrad.grad(lambda x: lagrad.fori_loop(0, 1, lambda i, c: f(x), 0.0))(x)
+
+
+@pytest.mark.parametrize("f", GRID, ids=lambda f: f.__name__[1:])
+def test_first_derivatives_agree_with_central_differences_on_every_path(f):
+    want = central_gradient(f, AT)
+    for name, path in _paths(f):
+        assert np.allclose(path(AT), want, atol=1e-7), name
+    if f is not _implicit:  # implicit equations are refused by compile (by name)
+        compiled = lagrad.compile(lagrad.grad(f), interpret=1)
+        for k in range(3):  # trace, interpreter, generated code, at moving points
+            x = AT + 0.05 * k
+            assert np.allclose(compiled(x), central_gradient(f, x), atol=1e-7), f"compile, call {k}"
+
+
+@pytest.mark.parametrize("f", GRID, ids=lambda f: f.__name__[1:])
+def test_second_derivatives_agree_with_central_differences_of_the_gradient(f):
+    g = lagrad.grad(f)
+    eps = 1e-5
+    want = np.stack([(g(AT + eps * e) - g(AT - eps * e)) / (2 * eps) for e in np.eye(3)], axis=1)
+    assert np.allclose(lagrad.hessian(f)(AT), want, atol=1e-6)
+    assert np.allclose(lagrad.hvp(f)(AT, TANGENT), want @ TANGENT, atol=1e-6)
+    assert np.allclose(lagrad.jacobian(g)(AT), want, atol=1e-6)
+    directional = lagrad.grad(lambda x: lnp.sum(lagrad.grad(f, method="forward_substitution")(x) * TANGENT))
+    assert np.allclose(directional(AT), want @ TANGENT, atol=1e-6)

@@ -51,7 +51,9 @@ def _check_callable(fun: Any, who: str) -> None:
 def _input_value(leaf: Any, who: str, where: str) -> Any:
     """`leaf` as the value of an input variable, or a TypeError saying to pass floats."""
     if isinstance(leaf, Var):
-        if not leaf.inexact:
+        # a float value an outer transform holds without a derivative (an argument it does not
+        # differentiate) is still one this transform may differentiate: jacobian(grad(f, 0), 1)
+        if numpy_dtype(leaf.dtype).kind not in "fc":
             raise TypeError(f"lagrad.{who}: {where} has dtype {leaf.dtype}; only floats can be differentiated")
         return leaf
     if isinstance(leaf, (bool, np.bool_, int, np.integer)):

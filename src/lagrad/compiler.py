@@ -182,11 +182,24 @@ class Compiled:
                 return self.fun(*args, **kwargs)
             if _has_nan(outs):  # lagrad's zero means zero acts only where NaN shows: run eagerly
                 self._count("eager")
-                return self.fun(*args, **kwargs)
+                return self._eager(key, leaves, treedef, traced)
             self._count("hits", tier)
             return variant.program.out_tree.unflatten(outs)
         reason = "first call with this signature" if flipped is None else _flip_reason(*flipped)
         return self._trace(key, leaves, treedef, traced, reason, retrace=flipped is not None)
+
+    def _eager(self, key: Any, leaves: list[Any], treedef: Any, traced: list[int]) -> Any:
+        """`fun` run eagerly on the arguments as the trace takes them: a Python float as NumPy's,
+        so that the answer is the one a trace would give (``x ** y`` of Python floats is complex
+        where NumPy's is NaN, ``x % 0.0`` raises where NumPy's is NaN)."""
+        call_leaves = list(leaves)
+        for j in traced:
+            call_leaves[j] = _as_input(leaves[j])
+        dynamic, kwargs = treedef.unflatten(call_leaves)
+        args = list(dynamic)
+        for i, value in key[1]:
+            args[i] = value
+        return self.fun(*args, **kwargs)
 
     def _count(self, *what: str) -> None:
         with self._lock:
