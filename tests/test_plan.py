@@ -126,3 +126,14 @@ def test_loops_and_implicit_equations_leave_elimination_out_and_stay_right():
         np.testing.assert_allclose(lagrad.jacobian(f, method="auto")(x), fd, rtol=1e-7, atol=1e-9)
     with pytest.raises(NotImplementedError, match=r"elimination.*implicit equation"):
         lagrad.jacobian(implicit, method="elimination")(x)
+
+
+def test_every_program_of_the_plan_benchmark_gets_the_reverse_mode_jacobian():
+    import plan as benchmark  # benchmarks/plan.py: the programs whose choices it times
+
+    for f, args, argnums in benchmark.programs().values():
+        if sum(np.size(a) for a in args) > 1000:
+            continue  # the large banded program: its method is the smaller one's
+        J = lagrad.jacobian(f, argnums=argnums, method="auto")(*args)
+        expected = lagrad.jacobian(f, argnums=argnums, mode="rev")(*args)
+        np.testing.assert_allclose(np.array(J, dtype=float), np.array(expected, dtype=float), rtol=1e-10, atol=1e-12)
