@@ -194,6 +194,77 @@ def main() -> None:
               f"{torch_ratio:7.0f}")  # fmt: skip
     print("counts: multiplications; * = search stopped at its node budget (best found, not proven);")
     print("saved: best against the better of forward and reverse; times: × NumPy forward pass")
+    operators()
+    searches()
+
+
+def operators() -> None:
+    """(iv) Operator blocks: a two-layer network ``W2 @ tanh(W1 @ x)``, its matmul blocks read
+    as the constant matrices they are against built by a sweep over the identity (the same
+    code with operator blocks switched off), and the plan's choice both ways."""
+    import lagrad
+    import lagrad.elimination as elimination
+    import lagrad.numpy as lnp
+
+    print("\n(iv) W2 @ tanh(W1 @ x), n×n weights: elimination with operator blocks and with them swept")
+    print(f"{'n':>5s} {'operator':>9s} {'swept':>9s} {'rev':>9s} {'fwd':>9s}   plan (operator / swept)")
+    rng = np.random.default_rng(0)
+    found = elimination._constant_matrix
+    for n in (20, 50, 200):
+        w1, w2 = rng.standard_normal((n, n)) / np.sqrt(n), rng.standard_normal((n, n)) / np.sqrt(n)
+        x = rng.standard_normal(n)
+        floor = best(lambda: w2 @ np.tanh(w1 @ x))
+        f = lambda x: w2 @ lnp.tanh(w1 @ x)  # noqa: E731
+        times, chosen = [], []
+        for kept in (found, lambda *a: None):
+            elimination._constant_matrix = kept
+            elimination._STRUCTURES.clear()
+            chosen.append(lagrad.plan(f, x).method)
+            jac = lagrad.jacobian(f, method="elimination")
+            times.append(best(lambda: jac(x)) / floor)
+        elimination._constant_matrix = found
+        elimination._STRUCTURES.clear()
+        for mode in ("rev", "fwd"):
+            jac = lagrad.jacobian(f, mode=mode)
+            times.append(best(lambda: jac(x)) / floor)
+        print(f"{n:5d} " + " ".join(f"{t:9.1f}" for t in times) + f"   {chosen[0]} / {chosen[1]}")
+    print("times: × NumPy forward pass")
+
+
+def searches() -> None:
+    """(v) The search's time to prove an optimum: matrix chains (bracketed by the interval
+    dynamic program) and chains with skip connections (branch and bound)."""
+    import time
+
+    import lagrad
+
+    print("\n(v) search: intermediates, proven, seconds")
+    for length in (13, 19, 28):
+        rng = np.random.default_rng(length)
+        dims = rng.integers(2, 30, length + 2).tolist()
+        matrices = [rng.standard_normal((dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
+
+        def chain(x: Any, matrices: list[Any] = matrices) -> Any:
+            for a in matrices:
+                x = a @ x
+            return x
+
+        graph = lagrad.elimination_graph(chain, rng.standard_normal(dims[0]))
+        t0 = time.perf_counter()
+        _, _, proven = graph.search()
+        print(f"  matrix chain     {len(graph.intermediates):3d} {proven!s:>6s} {time.perf_counter() - t0:8.3f}")
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from tests.test_elimination import _branching_matrices
+
+    for k in (8, 11, 14):
+        f, x = _branching_matrices(0, k)
+        graph = lagrad.elimination_graph(f, x)
+        t0 = time.perf_counter()
+        _, _, proven = graph.search(max_nodes=10**6)
+        print(f"  with skips       {len(graph.intermediates):3d} {proven!s:>6s} {time.perf_counter() - t0:8.3f}")
 
 
 if __name__ == "__main__":

@@ -46,8 +46,15 @@ def stencil(n: int) -> Callable[[Any], Any]:
 def programs() -> dict[str, tuple[Callable[..., Any], tuple[Any, ...], Any]]:
     rng = np.random.default_rng(0)
     w1, w2 = rng.standard_normal((20, 20)) / 5, rng.standard_normal((20, 20)) / 5
-    w50 = np.random.default_rng(0).standard_normal((50, 50)) / 7  # as in tests/test_plan.py
+    w50 = np.random.default_rng(0).standard_normal((50, 50)) / 7
+    a10 = np.random.default_rng(1).standard_normal((10, 10)) / 3  # as in tests/test_plan.py
     cases: dict[str, tuple[Callable[..., Any], tuple[Any, ...], Any]] = {
+        "wide to scalar, X @ X (100)": (
+            lambda x: lnp.sum(lnp.tanh(lnp.reshape(x, (10, 10)) @ lnp.reshape(x, (10, 10)))),
+            (rng.standard_normal(100) / 3,),
+            0,
+        ),
+        "scalar to wide, X @ X (100)": (lambda t: lnp.reshape((t * a10) @ (t * a10), (100,)), (np.float64(0.7),), 0),
         "wide to scalar, dense (50)": (lambda x: lnp.sum(lnp.tanh(w50 @ x) * x), (np.linspace(0.1, 1, 50),), 0),
         "scalar to wide, dense (50)": (lambda t: w50 @ lnp.sin(t * np.arange(50.0)), (np.float64(0.3),), 0),
         "wide to scalar (200)": (lambda x: lnp.sum(lnp.sin(x) * x), (np.linspace(0.1, 1, 200),), 0),

@@ -407,3 +407,38 @@ def test_random_programs_every_order_agrees_with_reverse_mode(spec):
             # the count is structural: a product whose sparse operand lost an entry that is zero
             # at this run (scipy drops computed zeros) multiplies less, never more
             assert _counted_by_the_plan(graph, o) <= graph.cost(o)
+
+
+def test_a_product_with_a_constant_matrix_is_an_operator_block_read_as_it_is():
+    rng = np.random.default_rng(11)
+    A, B, c = rng.standard_normal((5, 4)), rng.standard_normal((5, 3)), rng.standard_normal(3)
+    ints, single = np.arange(20).reshape(5, 4) - 7, A.astype(np.float32)
+
+    def f(x):
+        return (lnp.tanh(A @ x) @ B) * 2.0, c @ lnp.sin(x[:3]), ints @ x, single @ x, A @ x
+
+    x = rng.standard_normal(4)
+    graph = lagrad.elimination_graph(f, x)
+    evaluation = graph._structure.evaluation
+    # A @ x (twice), x @ B, c @ x, the integer and the float32 matrices: six blocks never swept
+    assert len(evaluation.operators) == 6
+    _agree(f, (x,), 0, ["forward", "reverse", "markowitz", "best"])
+    J = lagrad.jacobian(f, method="elimination")(x)
+    np.testing.assert_array_equal(J[2], ints)  # by hand: the Jacobian of ints @ x is ints
+    J[4][0, 0] = 99.0  # the Jacobian is the caller's to write: never the constant itself
+    assert A[0, 0] != 99.0 and lagrad.jacobian(f, method="elimination")(x)[4][0, 0] == A[0, 0]
+    # a constant changed between calls is read again (the structure, not the values, is kept)
+    A[1, 2] = 5.0
+    np.testing.assert_array_equal(lagrad.jacobian(f, method="elimination")(x)[4], A)
+    # no sweep builds an operator block: the plan counts none for these matmuls
+    assert lagrad.plan(lambda x: A @ x, x).counts["elimination"]["sweep"] == 0
+
+
+def test_operator_blocks_holding_nan_and_inf_agree_with_reverse_mode():
+    A = np.array([[1.0, np.inf], [np.nan, 2.0], [0.0, 1.0]])
+    f = lambda x: lnp.sin(A @ lnp.cos(x)) * 2.0
+    x = np.array([0.3, -0.2])
+    with np.errstate(invalid="ignore"):
+        rev = lagrad.jacobian(f, mode="rev")(x)
+        for order in ("forward", "reverse", "markowitz"):
+            np.testing.assert_array_equal(lagrad.jacobian(f, method="elimination", order=order)(x), rev)

@@ -416,8 +416,9 @@ class EliminationGraph:
 
     def products(self, order: str | Sequence[int] = "markowitz") -> list[tuple[str, int]]:
         """(form, multiplications) of each block product eliminating in `order` makes, the form
-        ``"scalar"`` (two numbers), ``"sparse"`` (a scipy.sparse factor) or ``"matrix"`` (NumPy
-        arrays): what `method="auto"` prices each product by (`plan.py`)."""
+        ``"scalar"`` (two numbers), ``"sparse"`` (a scipy.sparse factor), ``"matmul"`` (two dense
+        matrices) or ``"matrix"`` (a diagonal scaling a matrix, two diagonals): what
+        `method="auto"` prices each product by (`plan.py`)."""
         edges = self._blocks()
         preds, succs = self._neighbours(edges)
         out = []
@@ -425,7 +426,10 @@ class EliminationGraph:
             for u in preds.get(v, ()):
                 for w in succs.get(v, ()):
                     forms = (edges[(v, w)][1], edges[(u, v)][1])
-                    form = SPARSE if SPARSE in forms else SCALAR if forms == (SCALAR, SCALAR) else MATRIX
+                    if SPARSE in forms or forms == (SCALAR, SCALAR):
+                        form = SPARSE if SPARSE in forms else SCALAR
+                    else:  # a product of two dense matrices is a BLAS call
+                        form = "matmul" if forms == (MATRIX, MATRIX) else MATRIX
                     out.append((form, self._cost_of(edges, u, v, w)))
             self._eliminate_kinds(edges, v, preds, succs)
         return out
@@ -700,12 +704,19 @@ class _Evaluation:
         self.alone: list[int] = []  # edge slots evaluated one by one
         self.copies: list[int] = []  # edges into an output's copy vertex: ones
         self.fixed: dict[int, Any] = {}  # slot -> a value known from the structure alone (SPARSE)
+        #: slot -> (equation, constant's position, transposed): an operator block, a product with
+        #: a constant matrix whose block is that matrix, read from the run's program, never built
+        self.operators: dict[int, tuple[int, int, bool]] = {}
         for e, j in slot.items():
             if e[1] in structure.copies:
                 self.copies.append(j)
                 continue
             k, positions = structure.blocks[e]
             eq = program.equations[k]
+            operator_of = _constant_matrix(program, eq, positions) if self.forms[j] == MATRIX else None
+            if operator_of is not None:
+                self.operators[j] = (k, *operator_of)
+                continue
             if self.forms[j] == MATRIX and eq.primitive.name in MOVES and not is_parts_shape(eq.shape):
                 copies = _moves(eq, program)  # exact 0/1 copies, or None
                 if copies is not None and all(p in copies for p in positions):
@@ -777,6 +788,14 @@ class _Evaluation:
                     out[j] = entry if out[j] is None else out[j] + entry
         for j, value in self.fixed.items():
             out[j] = value  # shared between runs: products never change a value in place
+        for j, (k, p, transposed) in self.operators.items():
+            eq = program.equations[k]
+            matrix = np.asarray(eq.constants[p], dtype=eq.dtype)
+            matrix = matrix[None, :] if matrix.ndim == 1 else matrix.T if transposed else matrix
+            if matrix.flags.writeable:  # the caller's array: read, never written (see `_Plan.run`)
+                matrix = matrix.view()
+                matrix.flags.writeable = False
+            out[j] = matrix
         for j in self.copies:
             w = self.edges[j][1]
             out[j] = 1.0 if self.forms[j] == SCALAR else np.ones(self.sizes[w])
@@ -806,6 +825,23 @@ class _Evaluation:
         d = apply_block(eq, values, [ones if p in positions else None for p in range(len(eq.args))])
         d = np.zeros(self.sizes[w]) if d is None else np.ravel(_plain(d))
         return d[0] if form == SCALAR else d
+
+
+def _constant_matrix(program: Program, eq: Any, positions: list[int]) -> tuple[int, bool] | None:
+    """(the constant's position, whether its matrix is transposed) where the block is the
+    matrix of a real constant: ``A @ x`` (the block A), ``x @ B`` (Bᵀ) or ``c @ x`` (the row
+    c), x a traced vector; None for any other block."""
+    if eq.primitive.name != "matmul" or len(eq.args) != 2 or len(positions) != 1:
+        return None
+    traced = positions[0]
+    other = 1 - traced
+    constant = eq.constants[other] if eq.args[other] < 0 else None
+    if constant is None or len(program.shape(eq.args[traced])) != 1:
+        return None
+    dtype = np.asarray(constant).dtype
+    if dtype.kind not in "fiub" or np.ndim(constant) not in (1, 2):
+        return None
+    return other, traced == 0 and np.ndim(constant) == 2
 
 
 def _group_key(program: Program, eq: Any, pos: int) -> Any:
@@ -937,7 +973,10 @@ class _Plan:
                     undefined.add(w)
                 out[(u, w)] = np.full((1, 1), value, dtype=dtype)
             else:
-                block = out[(u, w)] = np.asarray(_as_form(value, MATRIX), dtype=dtype)
+                block = np.asarray(_as_form(value, MATRIX), dtype=dtype)
+                if not block.flags.writeable:  # an operator block as it is: the caller's constant
+                    block = block.copy()
+                out[(u, w)] = block
                 if np.isnan(block).any():
                     undefined.add(w)
         return out, undefined

@@ -12,7 +12,8 @@ sweep writes whole arrays, not only the nonzeros). With n_eq equations:
   entries: ``trace·n_eq + sweep·n_eq + entry·m_out·W``;
 - forward mode: the same with ``n_in`` right-hand sides;
 - elimination: the trace, the edges' evaluation (per equation, and one sweep through each
-  dense block over its smaller side), then each block product of the Markowitz order
+  dense block over its smaller side, except an operator block: a product with a constant
+  matrix, whose block is that matrix, read as it is), then each block product of the Markowitz order
   (`EliminationGraph.products`) at its own price: a Python step per product (a few tenths
   of a microsecond for numbers, microseconds for NumPy arrays, tens for scipy.sparse) plus
   its multiplications (by the entry for NumPy, by ``sparse_entry`` for scipy.sparse),
@@ -45,19 +46,21 @@ METHODS = ("rev", "fwd", "elimination", "sparse")
 #: programs of ``benchmarks/plan.py --calibrate`` (non-negative least squares on relative
 #: errors). The model compares methods, so only the ratios between these matter.
 COSTS = {
-    "call": 110.0,  # a traced transform's fixed cost (rev, fwd, elimination)
-    "sparse_call": 320.0,  # the sparse solve's fixed cost: seeds, decompression, the CSR matrix
-    "trace": 18.0,  # tracing, per equation
-    "sweep": 11.0,  # one batched back-substitution (or the sparse solve's sweep), per equation
-    "tangent_sweep": 38.0,  # one batched forward substitution, per equation
+    "call": 150.0,  # a traced transform's fixed cost (rev, fwd, elimination)
+    "sparse_call": 350.0,  # the sparse solve's fixed cost: seeds, decompression, the CSR matrix
+    "trace": 14.0,  # tracing, per equation
+    "sweep": 14.0,  # one batched back-substitution (or the sparse solve's sweep), per equation
+    "tangent_sweep": 24.0,  # one batched forward substitution, per equation
     "evaluate": 1.0,  # elimination's evaluation of the edges, per equation
-    "entry": 0.003,  # NumPy arithmetic in a sweep or a product, per entry
+    "entry": 0.0025,  # NumPy elementwise arithmetic in a sweep or a product, per entry
+    "dense_entry": 0.0001,  # a dense block's product (BLAS), per multiplication
     "scalar": 0.15,  # a product of two numbers
     "matrix": 4.0,  # a product of NumPy arrays, its Python step
-    "sparse": 800.0,  # a product with a scipy.sparse block: its Python step and format conversions
-    "sparse_entry": 0.05,  # scipy.sparse arithmetic, per multiplication or nonzero
-    "blocks_out": 0.008,  # elimination's dense Jacobian from its blocks (made dense, checked for NaN), per entry
-    "dense_out": 0.0017,  # the sparse Jacobian made dense, per entry
+    "matmul": 4.0,  # a product of two dense matrices, its Python step
+    "sparse": 220.0,  # a product with a scipy.sparse block: its Python step and format conversions
+    "sparse_entry": 0.03,  # scipy.sparse arithmetic, per multiplication or nonzero
+    "blocks_out": 0.009,  # elimination's dense Jacobian from its blocks (made dense, checked for NaN), per entry
+    "dense_out": 0.0018,  # the sparse Jacobian made dense, per entry
 }
 
 
@@ -108,40 +111,45 @@ class Plan:
         return f"<Plan: {self.method} ({', '.join(f'{k} {v:,.0f} µs' for k, v in self.costs.items())})>"
 
 
-def _sweep_entries(graph: EliminationGraph) -> int:
-    """Entries one sweep touches per right-hand side (W)."""
+def _sweep_entries(graph: EliminationGraph) -> tuple[int, int]:
+    """Entries one sweep touches per right-hand side (W): elementwise (diagonal and sparse
+    blocks) and in dense blocks."""
     sizes, blocks = graph.sizes, graph._blocks()
-    total = 0
+    elementwise = dense = 0
     for (u, w), kind in graph.edges.items():
         if kind == DIAGONAL:
-            total += sizes[w]
+            elementwise += sizes[w]
         elif blocks[(u, w)][1] == SPARSE:
-            total += max(blocks[(u, w)][2].nnz, sizes[u], sizes[w])
+            elementwise += max(blocks[(u, w)][2].nnz, sizes[u], sizes[w])
         else:
-            total += sizes[u] * sizes[w]
-    return total
+            dense += sizes[u] * sizes[w]
+    return elementwise, dense
 
 
 def _elimination_counts(graph: EliminationGraph, n_eq: int, n_in: int, n_out: int) -> dict[str, int]:
     sizes, blocks = graph.sizes, graph._blocks()
     counts = dict.fromkeys(COSTS, 0)
     counts.update(call=1, trace=n_eq, evaluate=n_eq, blocks_out=n_in * n_out)
+    evaluation = graph._structure.evaluation
+    operators = {evaluation.edges[j] for j in evaluation.operators}  # read as they are, never built
     for (u, w), block in blocks.items():
-        if block[0] != DIAGONAL and block[1] != SPARSE:  # one sweep over the smaller side
+        if block[0] != DIAGONAL and block[1] != SPARSE and (u, w) not in operators:  # a sweep over the smaller side
             counts["sweep"] += 1
-            counts["entry"] += min(sizes[u], sizes[w]) * sizes[u] * sizes[w]
+            counts["dense_entry"] += min(sizes[u], sizes[w]) * sizes[u] * sizes[w]
     for form, multiplications in graph.products("markowitz"):
         counts[form] += 1
         if form == SPARSE:
             counts["sparse_entry"] += multiplications
         elif form == MATRIX:
             counts["entry"] += multiplications
+        elif form == "matmul":
+            counts["dense_entry"] += multiplications
     return counts
 
 
-def _sweep_counts(n_eq: int, rhs: int, sweep: int, tangents: bool) -> dict[str, int]:
+def _sweep_counts(n_eq: int, rhs: int, sweep: tuple[int, int], tangents: bool) -> dict[str, int]:
     counts = dict.fromkeys(COSTS, 0)
-    counts.update(call=1, trace=n_eq, entry=rhs * sweep)
+    counts.update(call=1, trace=n_eq, entry=rhs * sweep[0], dense_entry=rhs * sweep[1])
     counts["tangent_sweep" if tangents else "sweep"] = n_eq
     return counts
 
@@ -159,9 +167,9 @@ def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int |
     try:
         graph = EliminationGraph(program, traced.tape)
     except (TypeError, NotImplementedError):  # loops, implicit equations, several-array values
-        sweep = n_eq  # no block sizes to count: an entry per equation
+        sweep = (n_eq, 0)  # no block sizes to count: an entry per equation
         counts = {"rev": _sweep_counts(n_eq, n_out, sweep, False), "fwd": _sweep_counts(n_eq, n_in, sweep, True)}
-        return Plan(counts, (n_in, n_out), sweep, None)
+        return Plan(counts, (n_in, n_out), sum(sweep), None)
     sweep = _sweep_entries(graph)
     counts = {
         "rev": _sweep_counts(n_eq, n_out, sweep, False),
@@ -178,7 +186,12 @@ def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int |
         colours = structure.n_colours
         sparse = dict.fromkeys(COSTS, 0)
         sparse.update(
-            sparse_call=1, sweep=n_eq, entry=colours * sweep, sparse_entry=structure.nnz, dense_out=n_in * n_out
+            sparse_call=1,
+            sweep=n_eq,
+            entry=colours * sweep[0],
+            dense_entry=colours * sweep[1],
+            sparse_entry=structure.nnz,
+            dense_out=n_in * n_out,
         )
         counts["sparse"] = sparse
-    return Plan(counts, (n_in, n_out), sweep, colours, structure)
+    return Plan(counts, (n_in, n_out), sum(sweep), colours, structure)
