@@ -659,7 +659,7 @@ def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[
     product whose inner dimension is 1 (``g @ w.T`` of a one-column head: NumPy's loop for a
     strided operand is slow) as the product
     ``a * b`` (to which the caller adds 0.0, as the product's sum starts from 0: -0.0 becomes 0.0);
-    a float mean as ``add.reduce`` divided by the count, which is what NumPy's mean computes,
+    a float64 mean as ``add.reduce`` divided by the count, which is what NumPy's mean computes,
     without its Python layer."""
     name = eq.primitive.name
     if name == "transpose" and set(eq.params) == {"axes"} and len(args) == 1 and args[0] >= 0:
@@ -675,7 +675,8 @@ def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[
         return None
     shape, dtype = program.shape(args[0]), np.dtype(program.dtype(args[0]))
     axis, keepdims = eq.params["axis"], eq.params["keepdims"]
-    if is_parts_shape(shape) or not shape or dtype.kind != "f" or dtype.itemsize < 4 or type(keepdims) is not bool:
+    if is_parts_shape(shape) or not shape or dtype != _F64 or type(keepdims) is not bool:
+        # (NumPy's mean divides by the count as an intp: float32 is divided in float64, then rounded)
         return None
     axes = tuple(range(len(shape))) if axis is None else axis if type(axis) is tuple else (axis,)
     if not all(type(a) is int and -len(shape) <= a < len(shape) for a in axes):
