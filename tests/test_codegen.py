@@ -363,3 +363,19 @@ def test_an_outer_product_and_a_mean_are_spelled_with_the_same_bits():
         _same_bits(emit(Straight(program)).function()(*args), program(*args))
         _same_bits(emit(Straight(program)).function()(*args), f(*args))
     assert "np.mean(" in emit(Straight(program), rewrites=()).text
+
+
+def test_a_products_or_reductions_new_array_takes_a_later_result_unless_viewed():
+    def f(x, w):
+        m = x @ w  # a new array
+        t = m.T  # a view of it, alive after m's last use
+        y = lnp.exp(m)  # m's last use: not written into (t reads that memory)
+        r = lnp.sum(y, axis=1, keepdims=True)  # a new array ...
+        return t, lnp.tanh(r) * 2.0, -(x @ w)  # ... whose buffer the tanh takes; so does the negation
+
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    program = lagrad.trace(f, x, w)
+    text = emit(Straight(program)).text
+    assert "out=" in text and "np.exp(t0, out=" not in text
+    _same_bits(emit(Straight(program)).function()(x, w), f(x, w))

@@ -689,6 +689,20 @@ def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[
     return f"np.add.reduce({names[0]}, axis={axes!r}, keepdims={keepdims}) / {count}"
 
 
+#: The start of a statement's text that makes a new array of the result's shape.
+_FRESH = ("np.add.reduce(", "np.maximum.reduce(", "np.minimum.reduce(", "np.multiply(")
+
+
+def _fresh(eq: Equation, text: str) -> bool:
+    """Whether the text written for `eq` makes a new array (a matrix product, a reduction that
+    keeps an axis, an outer product), so that its buffer may take a later result."""
+    if not eq.shape or is_parts_shape(eq.shape):
+        return False
+    if eq.primitive.name == "matmul" and " @ " in text and text.count(" @ ") == 1 and not eq.params:
+        return True
+    return text.startswith(_FRESH)
+
+
 def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int], outputs: set[int]) -> bool:
     """Whether `eq` is a comparison only its branch check reads: written inside the check."""
     kept = eq.out in last_use or eq.out in outputs
@@ -848,6 +862,8 @@ def emit(
         lines.append(f"    {line}")
         if outer:  # an outer product as matmul sums it: 0 + a*b
             lines.append(f"    {target} += 0.0")
+        if out is None and _fresh(eq, line[len(target) + 3 :]):
+            owned.add(eq.out)  # a new array: a later elementwise result may be written into it
         if guard is not None:
             lines.append("    " + emitter.guard(target, *guard))
         if eq.out not in last_use and eq.out not in outputs:  # used by no later statement
