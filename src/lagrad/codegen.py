@@ -659,7 +659,7 @@ def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[
     product whose inner dimension is 1 (``g @ w.T`` of a one-column head: NumPy's loop for a
     strided operand is slow) as the product
     ``a * b`` (to which the caller adds 0.0, as the product's sum starts from 0: -0.0 becomes 0.0);
-    a float mean as ``add.reduce`` divided by the count, which is what NumPy's mean computes,
+    a float64 mean as ``add.reduce`` divided by the count, which is what NumPy's mean computes,
     without its Python layer."""
     name = eq.primitive.name
     if name == "transpose" and set(eq.params) == {"axes"} and len(args) == 1 and args[0] >= 0:
@@ -675,7 +675,8 @@ def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[
         return None
     shape, dtype = program.shape(args[0]), np.dtype(program.dtype(args[0]))
     axis, keepdims = eq.params["axis"], eq.params["keepdims"]
-    if is_parts_shape(shape) or not shape or dtype.kind != "f" or dtype.itemsize < 4 or type(keepdims) is not bool:
+    if is_parts_shape(shape) or not shape or dtype != _F64 or type(keepdims) is not bool:
+        # (NumPy's mean divides by the count as an intp: float32 is divided in float64, then rounded)
         return None
     axes = tuple(range(len(shape))) if axis is None else axis if type(axis) is tuple else (axis,)
     if not all(type(a) is int and -len(shape) <= a < len(shape) for a in axes):
@@ -686,6 +687,20 @@ def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[
     if not count:
         return None
     return f"np.add.reduce({names[0]}, axis={axes!r}, keepdims={keepdims}) / {count}"
+
+
+#: The start of a statement's text that makes a new array of the result's shape.
+_FRESH = ("np.add.reduce(", "np.maximum.reduce(", "np.minimum.reduce(", "np.multiply(")
+
+
+def _fresh(eq: Equation, text: str) -> bool:
+    """Whether the text written for `eq` makes a new array (a matrix product, a reduction that
+    keeps an axis, an outer product), so that its buffer may take a later result."""
+    if not eq.shape or is_parts_shape(eq.shape):
+        return False
+    if eq.primitive.name == "matmul" and " @ " in text and text.count(" @ ") == 1 and not eq.params:
+        return True
+    return text.startswith(_FRESH)
 
 
 def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int], outputs: set[int]) -> bool:
@@ -847,6 +862,8 @@ def emit(
         lines.append(f"    {line}")
         if outer:  # an outer product as matmul sums it: 0 + a*b
             lines.append(f"    {target} += 0.0")
+        if out is None and _fresh(eq, line[len(target) + 3 :]):
+            owned.add(eq.out)  # a new array: a later elementwise result may be written into it
         if guard is not None:
             lines.append("    " + emitter.guard(target, *guard))
         if eq.out not in last_use and eq.out not in outputs:  # used by no later statement
