@@ -1,4 +1,5 @@
-"""What the transforms accept as a function, its arguments and its outputs, and how they refuse the rest.
+"""What the transforms accept as a function, its arguments and its outputs (a scalar for grad, a
+cotangent or tangent shaped like the output or the primals), and how they refuse the rest.
 
 Every check raises an error naming the transform (``lagrad.grad: ...``) and the fix; none
 of it is needed to differentiate, so it lives apart from the trace-seed-solve steps.
@@ -14,6 +15,7 @@ import numpy as np
 
 from .core import Trace, Var
 from .core.backend import namespace_of, numpy_dtype
+from .core.program import Constant
 
 Fun = Callable[..., Any]
 ArgNums = int | Sequence[int]
@@ -188,3 +190,47 @@ def _argument_names(fun: Fun, nums: tuple[int, ...], selected: tuple[Any, ...], 
         else:
             names.append(f"args[{i}]")
     return names
+
+
+def _flatten_like(treedef: Any, tree: Any, who: str, what: str, like: str) -> list[Any]:
+    """The leaves of `tree`, which must have the structure `treedef` (that of `like`)."""
+    try:
+        return treedef.flatten(tree)
+    except ValueError as error:
+        raise ValueError(f"lagrad.{who}: {what} must have the structure of {like}: {error}") from None
+
+
+def _scalar_output(traced: Any, who: str) -> int | None:
+    """The output variable of a function `who` needs to return one float scalar (`traced`: the
+    function traced, its `program` and `outputs`)."""
+    program = traced.program
+    if len(program.outputs) != 1 or program.out_tree.kind != "leaf":
+        raise TypeError(
+            f"lagrad.{who}: the function returns {program.out_tree!r} ({len(program.outputs)} arrays); "
+            f"{who} needs a single scalar. If the rest is auxiliary data, pass has_aux=True; for "
+            f"several outputs use lagrad.jacobian or lagrad.vjp."
+        )
+    out = traced.outputs[0]
+    while isinstance(out, Var):  # under a second derivative or compile: its number's shape and dtype
+        out = out.value
+    if not hasattr(out, "dtype") and not isinstance(out, (int, float, complex)):
+        raise TypeError(f"lagrad.{who}: the function returns a {type(out).__name__}; {who} needs a float scalar")
+    shape, dtype = np.shape(out), getattr(out, "dtype", np.dtype(type(out)))
+    if shape != ():
+        raise TypeError(
+            f"lagrad.{who}: the function returns an array of shape {shape}; {who} needs a scalar "
+            f"output. Use lagrad.jacobian for the whole derivative, lagrad.vjp for a "
+            f"vector-Jacobian product, or reduce the output (e.g. with .sum())."
+        )
+    o = program.outputs[0]
+    if numpy_dtype(dtype).kind not in "fc":
+        equation = program.equation(o) if not isinstance(o, Constant) else None
+        name = np.dtype(dtype).name
+        what = f"{'an' if name[0] in 'aeiou' else 'a'} {name} value"
+        if equation is not None:
+            what = f"z{o + 1} = {equation.rhs()}, {what}"
+        raise TypeError(
+            f"lagrad.{who}: the function returns {what}, which has no derivative (an index or count is "
+            f"constant almost everywhere); return a float"
+        )
+    return None if isinstance(o, Constant) else o

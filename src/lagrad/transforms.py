@@ -26,8 +26,10 @@ from .arguments import (
     _check_callable,
     _check_outputs,
     _explain,
+    _flatten_like,
     _input_value,
     _lagrad_cause,
+    _scalar_output,
 )
 from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
@@ -177,39 +179,6 @@ def _record(
     program, tape = trace.finish(inputs, out_leaves, in_tree=in_tree, out_tree=out_tree, input_names=names)
     outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
     return _Traced(program, tape, outputs, aux, single, leaves)
-
-
-def _scalar_output(traced: _Traced, who: str) -> int | None:
-    """The output variable of a function `who` needs to return one float scalar."""
-    program = traced.program
-    if len(program.outputs) != 1 or program.out_tree.kind != "leaf":
-        raise TypeError(
-            f"lagrad.{who}: the function returns {program.out_tree!r} ({len(program.outputs)} arrays); "
-            f"{who} needs a single scalar. If the rest is auxiliary data, pass has_aux=True; for "
-            f"several outputs use lagrad.jacobian or lagrad.vjp."
-        )
-    out = value(traced.outputs[0])
-    if not hasattr(out, "dtype") and not isinstance(out, (int, float, complex)):
-        raise TypeError(f"lagrad.{who}: the function returns a {type(out).__name__}; {who} needs a float scalar")
-    shape, dtype = np.shape(out), getattr(out, "dtype", np.dtype(type(out)))
-    if shape != ():
-        raise TypeError(
-            f"lagrad.{who}: the function returns an array of shape {shape}; {who} needs a scalar "
-            f"output. Use lagrad.jacobian for the whole derivative, lagrad.vjp for a "
-            f"vector-Jacobian product, or reduce the output (e.g. with .sum())."
-        )
-    o = program.outputs[0]
-    if numpy_dtype(dtype).kind not in "fc":
-        equation = program.equation(o) if not isinstance(o, Constant) else None
-        name = np.dtype(dtype).name
-        what = f"{'an' if name[0] in 'aeiou' else 'a'} {name} value"
-        if equation is not None:
-            what = f"z{o + 1} = {equation.rhs()}, {what}"
-        raise TypeError(
-            f"lagrad.{who}: the function returns {what}, which has no derivative (an index or count is "
-            f"constant almost everywhere); return a float"
-        )
-    return None if isinstance(o, Constant) else o
 
 
 def _unpack(grads: tuple[Any, ...], single: bool) -> Any:
@@ -394,14 +363,6 @@ def _tangent_map(traced: _Traced) -> Callable[[tuple[Any, ...]], Any]:
         return program.out_tree.unflatten(outs)
 
     return apply
-
-
-def _flatten_like(treedef: Any, tree: Any, who: str, what: str, like: str) -> list[Any]:
-    """The leaves of `tree`, which must have the structure `treedef` (that of `like`)."""
-    try:
-        return treedef.flatten(tree)
-    except ValueError as error:
-        raise ValueError(f"lagrad.{who}: {what} must have the structure of {like}: {error}") from None
 
 
 def _traced_outputs(program: Program) -> list[int]:
