@@ -108,14 +108,19 @@ class Variant:
             fetch = tuple((a, c) for a, c in zip(eq.args, eq.constants))
             self.steps.append((eq.primitive, fetch, eq.params, eq.out, take, meta, len(eq.args) + 1))
         self.out = program.outputs
-        self.compiled: dict[tuple[bool, bool], Callable[[list[Any]], Any]] = {}
+        self.compiled: dict[tuple[bool, bool, bool], Callable[[list[Any]], Any]] = {}
 
-    def run(self, inputs: list[Any], record: bool, check: bool, traced: bool) -> tuple[Any, Any] | None:
-        """(outputs, tape values or None); None when `check` and a recorded guard goes the other way."""
+    def run(
+        self, inputs: list[Any], record: bool, check: bool, traced: bool, outputs: bool = True
+    ) -> tuple[Any, Any] | None:
+        """(outputs, tape values or None); None when `check` and a recorded guard goes the other way.
+        `outputs=False` (recording a step for its reverse only): the outputs are None, and on plain
+        values the equations the tape does not read are not run."""
         if not traced:
-            replay = self.compiled.get((record, check))
+            key = (record, check, outputs or not record)
+            replay = self.compiled.get(key)
             if replay is None:
-                replay = self.compiled[record, check] = _replay_source(self, record, check)
+                replay = self.compiled[key] = _replay_source(self, record, check, key[2])
             return replay(inputs)
         env: list[Any] = [None] * self.n_vars
         env[: len(inputs)] = inputs
@@ -142,9 +147,11 @@ class Variant:
         return outs, taped
 
 
-def _replay_source(variant: Variant, record: bool, check: bool) -> Callable[[list[Any]], Any]:
+def _replay_source(variant: Variant, record: bool, check: bool, outputs: bool = True) -> Callable[[list[Any]], Any]:
     """A variant's run on plain values as a Python function of its inputs' list, returning
     (outputs, the step's tape or None), or None where `check` finds a guard going the other way.
+    Without `outputs` (a step recorded for its reverse only) it returns (None, tape) and runs
+    only the equations whose results the tape reads, or that those read.
 
     Each equation is its primitive's kernel, as `Program.replay` calls it (Python's operator
     for arithmetic, the NumPy ufunc, the kernel bound by name; `codegen` spells them), a
@@ -162,8 +169,24 @@ def _replay_source(variant: Variant, record: bool, check: bool) -> Callable[[lis
         for a in eq.args:
             if a >= 0:
                 last_use[a] = s
-    outputs = {o for o in program.outputs if not isinstance(o, Constant)}
     guards = variant.guards if check else {}
+    run = [True] * len(equations)
+    if not outputs:  # only what the tape reads: walk back from the values its entries name
+        needed: set[int] = set()
+        for s, eq in reversed(list(enumerate(equations))):
+            named = _entry_names(program, eq)
+            if eq.out not in needed and eq.out not in guards and 0 not in named:
+                run[s] = False
+            else:
+                needed.update(a for a in eq.args if a >= 0)
+            needed.update(eq.args[p - 1] for p in named if p and eq.args[p - 1] >= 0)
+        last_use = {}
+        for s, eq in enumerate(equations):
+            named = _entry_names(program, eq)
+            for p, a in enumerate(eq.args, 1):
+                if a >= 0 and (run[s] or p in named):
+                    last_use[a] = s
+    outputs_kept = {o for o in program.outputs if not isinstance(o, Constant)} if outputs else set()
 
     def name(i: int) -> str:
         return f"z{i}"
@@ -182,7 +205,8 @@ def _replay_source(variant: Variant, record: bool, check: bool) -> Callable[[lis
     entries = []
     for s, eq in enumerate(equations):
         args = [name(a) if a >= 0 else emitter.bind(c, "c") for a, c in zip(eq.args, eq.constants)]
-        lines.append(f"    {name(eq.out)} = {_call(emitter, program, eq, args)}")
+        if run[s]:
+            lines.append(f"    {name(eq.out)} = {_call(emitter, program, eq, args)}")
         if eq.out in guards:
             lines.append(guard(eq.out))
         if record:
@@ -200,13 +224,17 @@ def _replay_source(variant: Variant, record: bool, check: bool) -> Callable[[lis
                         entry[p] = emitter.bind(Aval(shape, dtype), "aval")
             lines.append(f"    e{s} = [{', '.join(entry)}]")
             entries.append(f"e{s}")
-        dead = [a for a in dict.fromkeys((*(a for a in eq.args if a >= 0), eq.out)) if last_use.get(a, -1) <= s]
-        dead = [a for a in dead if a not in outputs]
+        made = (eq.out,) if run[s] else ()
+        named = () if run[s] else _entry_names(program, eq)  # a step not run holds only what its entry names
+        counted = (a for p, a in enumerate(eq.args, 1) if a >= 0 and (run[s] or p in named))
+        dead = [a for a in dict.fromkeys((*counted, *made)) if last_use.get(a, -1) <= s]
+        dead = [a for a in dead if a not in outputs_kept]
         if dead:
             lines.append(f"    del {', '.join(name(a) for a in dead)}")
     outs = [emitter.bind(o.value, "constant") if isinstance(o, Constant) else name(o) for o in program.outputs]
     tape = f"[{', '.join(entries)}]" if record else "None"
-    lines.append(f"    return [{', '.join(outs)}], {tape}")
+    returned = f"[{', '.join(outs)}]" if outputs else "None"
+    lines.append(f"    return {returned}, {tape}")
     emitter.namespace["meta"] = _meta
     text = "\n".join(lines) + "\n"
     code = _SOURCES.get(text)
@@ -237,6 +265,18 @@ def _call(emitter: Emitter, program: Program, eq: Any, args: list[str]) -> str:
         return f"{emitter.ufunc(kernel)}({', '.join(args + params)})"
     text = f"{emitter.bind(kernel, prim.name)}({', '.join(args + params)})"
     return text if isinstance(prim, ArrayPrimitive) and not is_parts_shape(eq.shape) else f"fix({text})"
+
+
+def _entry_names(program: Program, eq: Any) -> set[int]:
+    """The positions of (ans, *args) whose values a step's tape entry for `eq` holds: those its
+    rules read, and several-array ones read for their shapes (`meta`)."""
+    named = set()
+    for p, how in enumerate(eq.kept):
+        if p and eq.args[p - 1] < 0:
+            continue  # a constant: structure, no variable
+        if how == READ or (how == META and is_parts_shape(program.shape(eq.args[p - 1] if p else eq.out))):
+            named.add(p)
+    return named
 
 
 def _fix(value: Any) -> Any:
@@ -737,8 +777,12 @@ class _Sweep:
         return carry
 
     def tape(self, t: int, carry: list[Any]) -> Any:
+        """Step t's tape for its reverse only: the step's outputs are not computed."""
         self.counts["record"] += 1
-        return _Spent(self.step(t, carry, True)[1])
+        variant = self.body.variants[self.record.variant_at(t)]
+        inputs = self.body.inputs(t, carry, self.xs, self.closures, variant)
+        carry = None  # the inputs list is the step's only hold on the state (a snapshot's caller keeps its own)
+        return _Spent(variant.run(inputs, True, False, self.traced, outputs=False)[1])
 
     def back(self, t: int, taped: Any, lam_carry: list[Any], g_ys: list[Any]) -> list[Any]:
         """One step of the reverse loop: the carry's multipliers before step t from those after."""
@@ -759,7 +803,8 @@ class _Sweep:
         # result shows NaN (`_cotangents`), as back-substitution does for a whole program
         tape = Tape(taped, None)  # a `_Spent` tape (recorded for this sweep) empties as it is read
         diagonals = implicit_diagonals(program, tape) if program.implicit else None  # a fixed point in the body
-        lam = _back_substitution(program, tape, seeds, False, self.guarded, self.batched, diagonals)
+        handed, seeds = [seeds], None  # the sweep holds the seeds alone: each goes once its equation has run
+        lam = _back_substitution(program, tape, handed.pop(), False, self.guarded, self.batched, diagonals)
         first = body.n_index
         out = lam[first : first + body.n_carry]
         for j in range(body.n_x):
