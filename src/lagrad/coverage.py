@@ -429,6 +429,29 @@ BACKENDS = ("dask", "array_api_strict", "cupy")
 WALKED = ("numpy", "numpy.linalg", "numpy.fft", "scipy.special")
 WORKS, REFUSED, FAILS, WRONG, NOT_CALLED = "works", "refused", "fails", "wrong", "not called"
 
+#: The walked functions the Python Array API standard covers (2023.12 with its linalg and fft
+#: extensions): its own functions, and NumPy's names for them (``arccos`` for ``acos``, ``amax``,
+#: ``numpy.trace`` for ``linalg.trace`` over the first two axes). Every one of them must work on
+#: array-api-strict; every other function works or is refused naming itself and the library.
+_STANDARD_NAMES = """
+    abs absolute acos arccos acosh arccosh add asin arcsin asinh arcsinh atan arctan atan2 arctan2
+    atanh arctanh clip conj conjugate copysign cos cosh divide true_divide exp expm1 hypot imag log
+    log10 log1p log2 logaddexp maximum minimum multiply negative nextafter positive pow power real
+    remainder mod round around sign sin sinh sqrt square subtract tan tanh
+    astype full_like linspace meshgrid tril triu take where
+    matmul matrix_transpose tensordot vecdot transpose permute_dims
+    broadcast_arrays broadcast_to concat concatenate expand_dims flip moveaxis repeat reshape roll
+    squeeze stack tile unstack sort unique_all unique_counts unique_inverse unique_values
+    cumsum cumulative_sum max amax mean min amin prod std sum var diagonal trace
+    linalg.cholesky linalg.cross linalg.det linalg.diagonal linalg.eigh linalg.eigvalsh linalg.inv
+    linalg.matmul linalg.matrix_norm linalg.matrix_power linalg.matrix_transpose linalg.outer
+    linalg.pinv linalg.qr linalg.slogdet linalg.solve linalg.svd linalg.svdvals linalg.tensordot
+    linalg.trace linalg.vecdot linalg.vector_norm
+    fft.fft fft.ifft fft.fftn fft.ifftn fft.rfft fft.irfft fft.rfftn fft.irfftn fft.hfft fft.ihfft
+    fft.fftshift fft.ifftshift
+"""
+STANDARD = frozenset(f"numpy.{name}" for name in _STANDARD_NAMES.split())
+
 
 def walk_calls() -> tuple[tuple[str, Any, np.ndarray], ...]:
     """Generic calls, tried in order on NumPy: the first whose gradient is finite is the case."""

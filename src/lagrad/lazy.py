@@ -228,13 +228,30 @@ def derivative_error(error: Exception, backend: str, where: str | None = None) -
         )
     elif where is not None:  # raised while tracing: a step written for NumPy alone
         message = (
-            f"{where}: {type(error).__name__}: {error} (a step of the function, or of lagrad.numpy's code for it, "
-            f"that the Array API standard does not cover; compute that step on NumPy arrays)"
+            f"{where}: {_library_function(error)}{type(error).__name__}: {error} (a step of the function, or of "
+            f"lagrad.numpy's code for it, that the Array API standard does not cover; compute that step on NumPy "
+            f"arrays)"
         )
     try:
         return type(error)(message)
     except Exception:
         return ValueError(message)
+
+
+def _library_function(error: Exception) -> str:
+    """``lagrad.numpy.median: `` for an error raised inside lagrad.numpy's or lagrad.scipy's code
+    (the outermost of their functions on the way: the one the user called), else ''."""
+    tb = error.__traceback__
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename
+        name = tb.tb_frame.f_code.co_name
+        for package in ("numpy", "scipy"):
+            if path.startswith(f"{_LAGRAD}{package}/") and name not in ("call", "__call__") and name[0] != "<":
+                module = path.rsplit("/", 1)[-1].removesuffix(".py")
+                where = f"{package}.{module}" if module in ("linalg", "fft", "special") else package
+                return f"lagrad.{where}.{name}: "
+        tb = tb.tb_next
+    return ""
 
 
 def lazy_checked(run: Callable[[], Any], who: str, args: Any, kwargs: Any) -> Any:

@@ -353,6 +353,12 @@ def check_grads(
     ``conj(vjp(conj(w)))``, the transpose of the tangent map in the real inner product
     (README, "Complex numbers").
 
+    **Other array libraries.** Arguments of array-api-strict or CuPy are differentiated and
+    differenced in their own library: f runs on them at x ± eps·u (the steps moved to their
+    device), the tangents and cotangents are their arrays, and every derivative must come back
+    as one. Only to compare the numbers are they moved to NumPy, explicitly
+    (`core.backend.to_numpy`: array-api-strict's `to_device`, CuPy's `get`).
+
     **What is compared.** Every derivative must have its primal's structure, shape and
     dtype: a tangent that of its output, a gradient that of its argument (a real argument
     gets a real gradient). With up to `FULL_JACOBIAN` (256) real coordinates in the

@@ -105,11 +105,19 @@ def namespace_name(xp: Any) -> str:
 
 
 def numpy_dtype(dtype: Any) -> np.dtype:
-    """A namespace's dtype as NumPy's (lagrad records NumPy dtypes for every library)."""
+    """A namespace's dtype as NumPy's (lagrad records NumPy dtypes for every library); the
+    dtypes of a several-array value (a tuple) as they are."""
+    if isinstance(dtype, tuple):
+        return dtype
     try:
         return np.dtype(dtype)
-    except TypeError:
-        return np.dtype(str(dtype).rsplit(".", 1)[-1])
+    except (TypeError, ValueError):
+        if type(dtype) is not np.ndarray and hasattr(dtype, "dtype"):  # as NumPy reads an object with a dtype
+            return numpy_dtype(dtype.dtype)
+        name = str(dtype).rsplit(".", 1)[-1]  # array_api_strict.float64 -> float64
+        if hasattr(dtype, "shape") or not name.isidentifier():
+            raise TypeError(f"lagrad: {type(dtype).__name__} {dtype!r} is not a dtype") from None
+        return np.dtype(name)
 
 
 def namespace_dtype(xp: Any, dtype: Any) -> Any:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import registry
+from .backend import _plain, in_namespace
 from .program import META, READ, UNREAD, Parts, zeros_of
 from .trace import Var
 
@@ -357,7 +358,10 @@ def _declared_reads(reads: str) -> Any:
 
 
 def _part_vjp(g: Any, ans: Any, z: Any, index: int) -> Parts:
-    return Parts(g if j == index else zeros_of(s, d) for j, (s, d) in enumerate(zip(z.shape, z.dtype)))
+    like = _plain(g)  # the other parts' zeros in g's library (array-api-strict, CuPy)
+    return Parts(
+        g if j == index else in_namespace(zeros_of(s, d), like) for j, (s, d) in enumerate(zip(z.shape, z.dtype))
+    )
 
 
 #: ``part(z, index=j)``: output j of a primitive with several outputs (whose value is `Parts`).

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .backend import numpy_dtype
+
 #: How a rule reads a forward value: not at all, only its shape and dtype, or in full.
 UNREAD, META, READ = 0, 1, 2
 
@@ -51,7 +53,7 @@ class PartsDtype(tuple):
 
     @property
     def kind(self) -> str:
-        return "f" if any(np.dtype(d).kind in "fc" for d in self) else "b"
+        return "f" if any(numpy_dtype(d).kind in "fc" for d in self) else "b"
 
 
 class Parts(tuple):
@@ -98,7 +100,12 @@ def zeros_of(shape: Any, dtype: Any) -> Any:
     """Zeros of a (possibly several-array) shape, as floats where the dtype is not."""
     if is_parts_shape(shape):
         return Parts(zeros_of(s, d) for s, d in zip(shape, dtype))
-    return np.zeros(shape, dtype=dtype if np.dtype(dtype).kind in "fc" else np.float64)
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:  # another array namespace's dtype
+        dtype = numpy_dtype(dtype)
+        kind = dtype.kind
+    return np.zeros(shape, dtype=dtype if kind in "fc" else np.float64)
 
 
 def _is_complex(dtype: Any) -> bool:

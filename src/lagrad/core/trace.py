@@ -34,7 +34,7 @@ from .backend import (
     numpy_dtype,
     unknown_shape,
 )
-from .program import META, READ, UNREAD, Aval, Constant, Equation, Parts, Program, Tape, new_equation
+from .program import META, READ, UNREAD, Aval, Constant, Equation, Parts, PartsDtype, Program, Tape, new_equation
 
 _levels = itertools.count(1)
 _LAGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -469,8 +469,8 @@ class Trace:
         self.n_vars = index + 1
         try:
             kind = dtype.kind
-        except AttributeError:  # another array namespace's dtype, recorded as NumPy's
-            dtype = numpy_dtype(dtype)
+        except (AttributeError, TypeError):  # another array namespace's dtype(s), recorded as NumPy's
+            dtype = PartsDtype(map(numpy_dtype, dtype)) if type(dtype) is PartsDtype else numpy_dtype(dtype)
             kind = dtype.kind
         # integer and boolean results carry no derivative, nor do those of no argument that has one
         inexact = kind in "fc" and key & (key >> 1) != 0

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.backend import SWEEPS, device_of, namespace_dtype, namespace_name, namespace_of
+from ..core.backend import SWEEPS, device_of, namespace_dtype, namespace_name, namespace_of, numpy_dtype
 
 F = Callable[..., Any]
 
@@ -28,8 +28,8 @@ _UNARY = {
     "bitwise_not": "bitwise_invert", "sign_complex": "sign",
 }  # fmt: skip
 _SAME_UNARY = [
-    "ceil", "cos", "cosh", "exp", "expm1", "floor", "imag", "isfinite", "isinf", "isnan", "log", "log10",
-    "log1p", "log2", "logical_not", "negative", "positive", "real", "round", "sign", "signbit", "sin",
+    "ceil", "cos", "cosh", "exp", "expm1", "floor", "isfinite", "isinf", "isnan", "log", "log10",
+    "log1p", "log2", "logical_not", "negative", "positive", "real", "sign", "signbit", "sin",
     "sinh", "sqrt", "square", "tan", "tanh", "trunc",
 ]  # fmt: skip
 _BINARY = {"arctan2": "atan2", "power": "pow", "true_divide": "divide"}  # not fmod: remainder takes the sign of y
@@ -74,11 +74,47 @@ def _index(xp: Any, dynamic: tuple[Any, ...], index: Any, ndim: int, write: bool
     return items
 
 
+def _taken(xp: Any, dynamic: tuple[Any, ...], index: Any, like: Any) -> Any:
+    """(axis, indices as the namespace's 1-d array, their shape, the basic items after them) when
+    the index is full slices, then one integer array, then basic items (the standard's `take`);
+    else None."""
+    where = index.fill(dynamic)
+    items = where if isinstance(where, tuple) else (where,)
+    arrays = [k for k, i in enumerate(items) if hasattr(i, "shape") and hasattr(i, "dtype")]
+    if len(arrays) != 1 or any(i != slice(None) for i in items[: arrays[0]]):
+        return None
+    k, idx = arrays[0], items[arrays[0]]
+    if numpy_dtype(idx.dtype).kind not in "iu":
+        return None
+    idx = xp.asarray(idx, device=device_of(like)) if isinstance(idx, np.ndarray) else idx
+    return k, xp.reshape(idx, (-1,)), tuple(idx.shape), items[k + 1 :]
+
+
 def _getitem(xp: Any, x: Any, *dynamic: Any, index: Any) -> Any:
-    return x[_index(xp, dynamic, index, x.ndim)]
+    taken = _taken(xp, dynamic, index, x)
+    if taken is None:
+        return x[_index(xp, dynamic, index, x.ndim)]
+    k, flat, shape, rest = taken
+    out = xp.take(x, flat, axis=k)
+    out = xp.reshape(out, (*out.shape[:k], *shape, *out.shape[k + 1 :]))
+    if not rest:
+        return out
+    items = (slice(None),) * (k + len(shape)) + rest
+    return out[items if Ellipsis in items else (*items, Ellipsis)]
 
 
 def _untake(xp: Any, g: Any, *dynamic: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    taken = _taken(xp, dynamic, index, g)
+    if taken is not None and all(i is not None for i in taken[3]):  # take's transpose: an incidence
+        k, flat, taken_shape, rest = taken
+        if rest:  # the basic items after the integer array, undone first
+            items = (slice(None),) * (k + len(taken_shape)) + rest
+            whole = xp.zeros((*shape[:k], *taken_shape, *shape[k + 1 :]), dtype=g.dtype, device=device_of(g))
+            whole[items if Ellipsis in items else (*items, Ellipsis)] = g
+            g = whole
+        moved = xp.moveaxis(xp.reshape(g, (*shape[:k], flat.shape[0], *shape[k + 1 :])), k, -1)
+        hits = xp.astype(flat[:, None] == xp.arange(shape[k], device=device_of(g)), g.dtype)
+        return xp.moveaxis(moved @ hits, -1, k)
     where = _index(xp, dynamic, index, len(shape), write=True)
     out = xp.zeros(shape, dtype=g.dtype, device=device_of(g))
     out[where] = g
@@ -99,6 +135,13 @@ def _index_add(xp: Any, x: Any, v: Any, *dynamic: Any, index: Any) -> Any:
     return out
 
 
+def _pad(xp: Any, x: Any, widths: tuple[tuple[int, int], ...]) -> Any:
+    """Zeros around `x` (numpy.pad's constant mode)."""
+    out = xp.zeros(tuple(n + b + a for n, (b, a) in zip(x.shape, widths)), dtype=x.dtype, device=device_of(x))
+    out[tuple(slice(b, b + n) for (b, _), n in zip(widths, x.shape))] = x
+    return out
+
+
 def _cumsum_reverse(xp: Any, x: Any, axis: int) -> Any:
     return xp.flip(xp.cumulative_sum(xp.flip(x, axis=axis), axis=axis), axis=axis)
 
@@ -107,6 +150,13 @@ def _array(xp: Any, value: Any, *like: Any) -> Any:
     """A Python number as an array on the device of the first array among `like`."""
     device = next((device_of(a) for a in like if hasattr(a, "shape")), None)
     return xp.asarray(value, device=device)
+
+
+def _where(xp: Any, c: Any, x: Any, y: Any) -> Any:
+    c = c if hasattr(c, "shape") else _array(xp, c, x, y)
+    if not hasattr(x, "shape") and not hasattr(y, "shape"):  # two Python numbers: the standard wants an array
+        x = xp.asarray(x, device=device_of(c))
+    return xp.where(c, x, y)
 
 
 def _prod_others(xp: Any, x: Any, axis: tuple[int, ...]) -> Any:
@@ -130,6 +180,153 @@ def _adjugate(xp: Any, a: Any) -> Any:
     others = _prod_others(xp, s, (s.ndim - 1,))
     v = xp.conj(xp.linalg.matrix_transpose(vh))
     return (v * (phase[..., None] * others)[..., None, :]) @ xp.conj(xp.linalg.matrix_transpose(u))
+
+
+def _round(xp: Any, x: Any, decimals: int = 0) -> Any:
+    if not decimals:
+        return xp.round(x)
+    scale = 10.0**decimals  # NumPy's own way: scale, round half to even, scale back
+    return xp.round(x * scale) / scale
+
+
+def _imag(xp: Any, x: Any) -> Any:
+    """NumPy's imag: zeros for a real array (the standard's takes complex arrays only)."""
+    return xp.imag(x) if xp.isdtype(x.dtype, "complex floating") else xp.zeros_like(x)
+
+
+def _diagonal(xp: Any, x: Any, offset: int, axis1: int, axis2: int) -> Any:
+    return xp.linalg.diagonal(xp.moveaxis(x, (axis1, axis2), (-2, -1)), offset=offset)
+
+
+def _embed_diagonal(xp: Any, z: Any, offset: int, axis1: int, axis2: int, shape: tuple[int, ...]) -> Any:
+    """Zeros of `shape` with `z` (laid out as numpy.diagonal returns it) on the diagonal: `z`
+    padded to the rows' length, times the identity shifted by `offset`."""
+    n, m = shape[axis1], shape[axis2]
+    first = max(-offset, 0)
+    batch = z.shape[:-1]
+    pad = [xp.zeros((*batch, k), dtype=z.dtype, device=device_of(z)) for k in (first, n - first - z.shape[-1])]
+    rows = xp.concat([pad[0], z, pad[1]], axis=-1)
+    moved = rows[..., :, None] * xp.eye(n, m, k=offset, dtype=z.dtype, device=device_of(z))
+    return xp.moveaxis(moved, (-2, -1), (axis1, axis2))
+
+
+def _roll(xp: Any, x: Any, shift: Any, axis: Any) -> Any:
+    return xp.roll(x, shift=shift, axis=axis)
+
+
+def _complex(xp: Any, x: Any) -> Any:
+    """`x` as a complex array (the standard's complex transforms take no real input; NumPy's do)."""
+    if xp.isdtype(x.dtype, "complex floating"):
+        return x
+    return xp.astype(x, xp.complex64 if x.dtype == xp.float32 else xp.complex128)
+
+
+def _fftn(xp: Any, x: Any, s: Any, axes: Any, norm: str, inverse: bool) -> Any:
+    return (xp.fft.ifftn if inverse else xp.fft.fftn)(_complex(xp, x), s=s, axes=axes, norm=norm)
+
+
+def _hermitian_from_lower(xp: Any, a: Any) -> Any:
+    """The Hermitian matrix a lower triangle stands for (what NumPy's hermitian=True reads)."""
+    return xp.tril(a) + xp.conj(xp.linalg.matrix_transpose(xp.tril(a, k=-1)))
+
+
+def _triangular_solve(xp: Any, a: Any, b: Any, lower: bool, trans: str, unit_diagonal: bool) -> Any:
+    """op(a) x = b reading only a's triangle (the standard has no triangular solver: the
+    triangle, made whole, goes to its solve)."""
+    t = xp.tril(a) if lower else xp.triu(a)
+    if unit_diagonal:
+        eye = xp.eye(t.shape[-1], dtype=t.dtype, device=device_of(t))
+        t = t * (1 - eye) + eye
+    if trans != "N":
+        t = xp.linalg.matrix_transpose(t)
+        t = xp.conj(t) if trans == "C" else t
+    if b.ndim == 1:
+        return xp.linalg.solve(t, b[:, None])[:, 0]
+    return xp.linalg.solve(t, b)
+
+
+def _clusters(xp: Any, w: Any) -> Any:
+    """Which eigenvalues tie to rounding, as the NumPy kernel (`linalg._clusters_impl`) says."""
+    n = w.shape[-1]
+    tol = 16 * n * xp.finfo(w.dtype).eps * xp.max(xp.abs(w), axis=-1, keepdims=True)
+    same = xp.abs(w[..., :, None] - w[..., None, :]) <= tol[..., None]
+    for _ in range(max(n - 1, 1).bit_length()):  # transitive closure by squaring
+        counts = xp.astype(same, xp.int64)
+        same = (counts @ counts) > 0
+    same = xp.astype(same, xp.float64)
+    return same / xp.sum(same, axis=-1, keepdims=True)
+
+
+def _einsum(xp: Any, *operands: Any, subscripts: str) -> Any:
+    """numpy.einsum with the standard's functions: each operand laid out over all the letters
+    (output's first), the product broadcast, the contracted letters summed."""
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
+    terms = inputs.split(",")
+    dots = max((op.ndim - len(t) + 3 for t, op in zip(terms, operands) if "..." in t), default=0)
+    broadcast = "".join(chr(0x3B1 + i) for i in range(dots))  # letters einsum's subscripts never use
+    terms = [t.replace("...", broadcast[dots - (op.ndim - len(t) + 3) :]) for t, op in zip(terms, operands)]
+    if arrow:
+        output = output.replace("...", broadcast)
+    else:  # NumPy's implicit output: the broadcast axes, then the letters used once, in order
+        counts = "".join(terms)
+        output = broadcast + "".join(sorted(c for c in set(counts) if counts.count(c) == 1 and c not in broadcast))
+    letters = output + "".join(sorted({c for t in terms for c in t} - set(output)))
+    product = None
+    for term, op in zip(terms, operands):
+        while len(set(term)) != len(term):  # a letter twice in one operand: its diagonal, last
+            c = next(c for c in term if term.count(c) > 1)
+            i, j = term.index(c), term.index(c, term.index(c) + 1)
+            op = xp.linalg.diagonal(xp.moveaxis(op, (i, j), (-2, -1)))
+            term = term[:i] + term[i + 1 : j] + term[j + 1 :] + c
+        order = sorted(range(len(term)), key=lambda i: letters.index(term[i]))
+        moved = xp.permute_dims(op, tuple(order))
+        shape = [1] * len(letters)
+        for i in order:
+            shape[letters.index(term[i])] = op.shape[i]
+        moved = xp.reshape(moved, tuple(shape))
+        product = moved if product is None else product * moved
+    contracted = tuple(range(len(output), len(letters)))
+    return xp.sum(product, axis=contracted) if contracted else product
+
+
+def _unique(xp: Any, ar: Any, axis: Any = None, equal_nan: bool = True) -> Any:
+    """numpy.unique's (first indices, inverse, counts) from the standard's unique_all, which
+    flattens and keeps NaNs apart (numpy's equal_nan=True groups them: refused where one is)."""
+    if axis is not None:
+        raise ValueError("unique along an axis has no form in the standard; call it on the flattened array")
+    if equal_nan and bool(xp.any(xp.isnan(ar))):
+        raise ValueError("the standard's unique keeps NaNs apart, NumPy's equal_nan=True groups them")
+    found = xp.unique_all(ar)
+    return found.indices, found.inverse_indices, found.counts
+
+
+def _eigh(xp: Any, a: Any, lower: bool) -> Any:
+    # the standard reads the lower triangle; the upper one of `a` is the lower one of aᴴ
+    return tuple(xp.linalg.eigh(a if lower else xp.conj(xp.linalg.matrix_transpose(a))))
+
+
+def _svd(xp: Any, a: Any, full_matrices: bool, hermitian: bool) -> Any:
+    if hermitian:
+        raise ValueError(
+            "svd(hermitian=True) orders and signs its singular vectors as NumPy's eigh does, which the "
+            "standard's svd does not; call it with hermitian=False"
+        )
+    return tuple(xp.linalg.svd(a, full_matrices=full_matrices))
+
+
+def _pinv(xp: Any, a: Any, rcond: Any, hermitian: bool) -> Any:
+    return xp.linalg.pinv(_hermitian_from_lower(xp, a) if hermitian else a, rtol=rcond)
+
+
+def _scatter_along(xp: Any, g: Any, idx: Any, axis: int, shape: tuple[int, ...], unique: bool) -> Any:
+    """Zeros of `shape` with `g` added at `idx` along `axis`: a whole permutation by its inverse
+    (a gather), anything else through a 0/1 incidence of `idx` and the axis' positions."""
+    if unique and tuple(idx.shape) == tuple(shape):
+        return xp.take_along_axis(g, xp.argsort(idx, axis=axis), axis=axis)
+    n = shape[axis]
+    moved_g, moved_idx = xp.moveaxis(g, axis, -1), xp.moveaxis(idx, axis, -1)
+    hits = xp.astype(moved_idx[..., :, None] == xp.arange(n, device=device_of(g)), g.dtype)
+    return xp.moveaxis(xp.sum(moved_g[..., :, None] * hits, axis=-2), -1, axis)
 
 
 #: primitive name -> forward value ``(xp, *args, **params)`` with the namespace's functions.
@@ -156,8 +353,9 @@ SPELLINGS: dict[str, F] = {
     # products
     "matmul": lambda xp, a, b: xp.matmul(a, b),
     "tensordot": lambda xp, a, b, axes: xp.tensordot(a, b, axes=axes),
+    "einsum": _einsum,
     # selection
-    "where": lambda xp, c, x, y: xp.where(c if hasattr(c, "shape") else _array(xp, c, x, y), x, y),
+    "where": _where,
     "clip": lambda xp, x, lo, hi: xp.clip(x, lo, hi),
     "reciprocal": lambda xp, x: 1.0 / x,
     "getitem": _getitem,
@@ -172,6 +370,31 @@ SPELLINGS: dict[str, F] = {
     "adjugate": _adjugate,
     "slogdet": lambda xp, a: tuple(xp.linalg.slogdet(a)),
     "cholesky": lambda xp, a, upper: xp.linalg.cholesky(a, upper=upper),
+    "eigh": _eigh,
+    "unique": _unique,
+    "clusters": _clusters,
+    "triangular_solve": _triangular_solve,
+    "svd": _svd,
+    "qr": lambda xp, a, complete: tuple(xp.linalg.qr(a, mode="complete" if complete else "reduced")),
+    "pinv": _pinv,
+    "diagonal": _diagonal,
+    "embed_diagonal": _embed_diagonal,
+    # elementwise with NumPy's extras
+    "round": _round,
+    "imag": _imag,
+    # shapes (roll, diff: the standard's 2024.12 revision has diff)
+    "roll": _roll,
+    "pad": _pad,
+    "diff": lambda xp, x, n, axis: xp.diff(x, axis=axis, n=n),
+    # sorting (take_along_axis: 2024.12)
+    "sort": lambda xp, x, axis: xp.sort(x, axis=axis),
+    "sort_order": lambda xp, x, axis: xp.argsort(x, axis=axis),
+    "gather_along": lambda xp, x, idx, axis, unique: xp.take_along_axis(x, idx, axis=axis),
+    "scatter_along": _scatter_along,
+    # fft (the standard's extension)
+    "fftn": _fftn,
+    "rfftn": lambda xp, x, s, axes, norm: xp.fft.rfftn(x, s=s, axes=axes, norm=norm),
+    "irfftn": lambda xp, x, s, axes, norm: xp.fft.irfftn(_complex(xp, x), s=s, axes=axes, norm=norm),
 }
 SPELLINGS.update({n: (lambda s: lambda xp, x: getattr(xp, s)(x))(s) for n, s in _UNARY.items()})
 SPELLINGS.update({n: (lambda s: lambda xp, x: getattr(xp, s)(x))(n) for n in _SAME_UNARY})

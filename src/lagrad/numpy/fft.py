@@ -24,6 +24,7 @@ import numpy as np
 from numpy.fft import fftfreq, rfftfreq
 
 from ..core import deflinear
+from ..core.backend import _plain, in_namespace, numpy_dtype
 from . import manipulation as _shape
 from . import reductions as _red
 from ._register import function, prim
@@ -73,8 +74,8 @@ def _resize(y: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
         if have > want:
             y = getitem(y, (slice(None),) * ax + (slice(0, want),))
         elif have < want:
-            pad = np.zeros((*y.shape[:ax], want - have, *y.shape[ax + 1 :]), dtype=y.dtype)
-            y = _shape.concatenate([y, pad], axis=ax)
+            pad = np.zeros((*y.shape[:ax], want - have, *y.shape[ax + 1 :]), dtype=numpy_dtype(y.dtype))
+            y = _shape.concatenate([y, in_namespace(pad, _plain(y))], axis=ax)
     return y
 
 
@@ -93,7 +94,7 @@ def _fold_weights(n: int, axis: int, ndim: int) -> np.ndarray:
 
 def _fftn_vjp(g: Any, ans: Any, x: Any, s: Any, axes: Any, norm: str, inverse: bool) -> Any:
     ct = _resize(_fftn(g, s=s, axes=axes, norm=norm, inverse=inverse), x.shape, axes)
-    return ct if x.dtype.kind == "c" else real(ct)
+    return ct if numpy_dtype(x.dtype).kind == "c" else real(ct)
 
 
 def _rfftn_vjp(g: Any, ans: Any, x: Any, s: Any, axes: Any, norm: str) -> Any:
@@ -104,9 +105,10 @@ def _rfftn_vjp(g: Any, ans: Any, x: Any, s: Any, axes: Any, norm: str) -> Any:
 def _irfftn_vjp(g: Any, ans: Any, x: Any, s: Any, axes: Any, norm: str) -> Any:
     last, n = axes[-1], s[-1]
     y = _fftn(real(g), s=s, axes=axes, norm=norm, inverse=True)
-    y = _resize(y, _with(y.shape, last, n // 2 + 1), (last,)) * _fold_weights(n, last, len(y.shape))
+    weights = in_namespace(_fold_weights(n, last, len(y.shape)), _plain(y))
+    y = _resize(y, _with(y.shape, last, n // 2 + 1), (last,)) * weights
     ct = _resize(y, x.shape, axes)
-    return ct if x.dtype.kind == "c" else real(ct)
+    return ct if numpy_dtype(x.dtype).kind == "c" else real(ct)
 
 
 # fmt: off
@@ -163,7 +165,7 @@ def _nd(name: str, a: Any, s: Any, axes: Any, real_output: bool = False) -> tupl
 
 def _real_input(name: str, a: Any) -> None:
     dtype = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
-    if np.dtype(dtype).kind == "c":
+    if numpy_dtype(dtype).kind == "c":
         raise TypeError(f"lagrad.numpy.fft.{name}: the input must be real; use lagrad.numpy.fft.fft for complex data")
 
 
@@ -273,7 +275,7 @@ def hfft(a: Any, n: Any = None, axis: int = -1, norm: Any = None, out: Any = Non
     """The transform of a Hermitian-symmetric signal given by its first half: real output."""
     _no_out("hfft", out)
     dtype = a.dtype if hasattr(a, "dtype") else np.asarray(a).dtype
-    a = conjugate(a) if np.dtype(dtype).kind == "c" else a
+    a = conjugate(a) if numpy_dtype(dtype).kind == "c" else a
     return _half_to_real("hfft", a, _one(n), (axis,), _swap(_norm("hfft", norm)), None)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
-from ..core.backend import is_lazy, numpy_dtype
+from ..core.backend import in_namespace, is_lazy, namespace_of, numpy_dtype
 from ..core.primitive import META, UNREAD
 from ..inplace import root, write
 from . import manipulation as _shape
@@ -108,13 +108,14 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
         elif kind is slice and _plain_slice(item):
             out.append(item)
         elif isinstance(item, Var):
-            if item.dtype.kind not in "iub":
+            item_kind = getattr(item.dtype, "kind", None) or numpy_dtype(item.dtype).kind  # another namespace's
+            if item_kind not in "iub":
                 raise IndexError(f"lagrad: arrays used as indices must be integers or booleans, got {item.dtype}")
             if item.dtype.kind == "b":
                 count_guarded(item)
             out.append(Slot(len(dynamic)))
             dynamic.append(item)
-            repeats = repeats or item.dtype.kind != "b"
+            repeats = repeats or item_kind != "b"
         elif isinstance(item, slice):
             out.append(slice(*(None if v is None else int(v) for v in (item.start, item.stop, item.step))))
         elif isinstance(item, (list, np.ndarray)):
@@ -123,11 +124,12 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
                 raise IndexError(f"lagrad: arrays used as indices must be integers or booleans, got {arr.dtype}")
             out.append(arr)
             repeats = repeats or arr.dtype.kind != "b"
-        elif is_lazy(item):  # a Dask array of indices or a mask: a constant of the index, like a NumPy one
-            if item.dtype.kind not in "iub":
+        elif is_lazy(item) or namespace_of(item) is not None:  # Dask's, another namespace's: like NumPy's
+            item_kind = numpy_dtype(item.dtype).kind
+            if item_kind not in "iub":
                 raise IndexError(f"lagrad: arrays used as indices must be integers or booleans, got {item.dtype}")
             out.append(item)
-            repeats = repeats or item.dtype.kind != "b"
+            repeats = repeats or item_kind != "b"
         elif item is None or item is Ellipsis or isinstance(item, (bool, np.bool_)):
             out.append(item)
         else:
@@ -982,7 +984,8 @@ def _triangle(name: str, m: Any, lower: Any) -> Any:
     if not shape:
         raise ValueError(f"lagrad.numpy.{name}: the array must be at least 1-d")
     rows, cols = shape[-2:] if len(shape) > 1 else (shape[0], shape[0])
-    return ufuncs.where(lower(rows, cols), m, np.zeros((), dtype=m.dtype))
+    mask = in_namespace(lower(rows, cols), _plain(m))  # array-api-strict, CuPy: the mask in m's library
+    return ufuncs.where(mask, m, np.zeros((), dtype=numpy_dtype(m.dtype)))
 
 
 @function(np.tril)

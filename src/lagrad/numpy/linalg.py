@@ -32,7 +32,7 @@ import numpy as np
 import scipy.linalg
 
 from ..core import Var, defjvp, defvjp
-from ..core.backend import numpy_dtype
+from ..core.backend import _plain, in_namespace, numpy_dtype
 from . import indexing as _indexing
 from . import manipulation as _shape
 from . import products as _products
@@ -145,28 +145,28 @@ def _diag(x: Any) -> Any:
 
 
 def _diag_embed(v: Any) -> Any:
-    return _col(v) * np.eye(v.shape[-1])
+    return _col(v) * in_namespace(np.eye(v.shape[-1]), _plain(v))
 
 
 def _trace(x: Any) -> Any:
     return einsum("...ii->...", x)
 
 
-def _half_triangle(n: int, lower: bool) -> np.ndarray:
-    """Ones strictly below (above) the diagonal, one half on it."""
+def _half_triangle(n: int, lower: bool, like: Any) -> Any:
+    """Ones strictly below (above) the diagonal, one half on it (in the library of `like`)."""
     ones = np.ones((n, n))
-    return (np.tril(ones, -1) if lower else np.triu(ones, 1)) + 0.5 * np.eye(n)
+    return in_namespace((np.tril(ones, -1) if lower else np.triu(ones, 1)) + 0.5 * np.eye(n), _plain(like))
 
 
 def _from_triangle(t: Any, lower: bool) -> Any:
     """The Hermitian matrix LAPACK reads from one triangle of `t` (the diagonal's real part)."""
-    s = t * _half_triangle(t.shape[-1], lower)
+    s = t * _half_triangle(t.shape[-1], lower, t)
     return s + _mH(s)
 
 
 def _to_triangle(g: Any, lower: bool) -> Any:
     """The transpose of `_from_triangle`: the multiplier gathered into the triangle read."""
-    return (g + _mH(g)) * _half_triangle(g.shape[-1], lower)
+    return (g + _mH(g)) * _half_triangle(g.shape[-1], lower, g)
 
 
 def _triangle(n: int, lower: bool, unit_diagonal: bool) -> np.ndarray:
@@ -216,7 +216,8 @@ def _gap_quotient(x: Any, gaps: Any, clusters: Any, evidence: Any) -> Any:
     vanishes on the pair's block, NaN where it does not."""
     same = clusters > 0
     nonzero, on_diagonal = evidence != 0, _diag(evidence) != 0
-    undefined = (nonzero | _mT(nonzero) | _col(on_diagonal) | _row(on_diagonal)) & ~np.eye(x.shape[-1], dtype=bool)
+    off_diagonal = in_namespace(~np.eye(x.shape[-1], dtype=bool), _plain(x))
+    undefined = (nonzero | _mT(nonzero) | _col(on_diagonal) | _row(on_diagonal)) & off_diagonal
     return where(same, where(undefined, np.nan, 0.0), x / where(same, 1.0, gaps))
 
 
@@ -362,14 +363,14 @@ def _cholesky_jvp(t: Any, ans: Any, a: Any, upper: bool) -> Any:
     lo = _lower_factor(ans, upper)
     y = triangular_solve(lo, _from_triangle(t, not upper), lower=True, trans="N", unit_diagonal=False)
     x = _mH(triangular_solve(lo, _mH(y), lower=True, trans="N", unit_diagonal=False))
-    dl = lo @ (x * _half_triangle(x.shape[-1], True))
+    dl = lo @ (x * _half_triangle(x.shape[-1], True, x))
     return _mH(dl) if upper else dl
 
 
 def _cholesky_vjp(g: Any, ans: Any, a: Any, upper: bool) -> Any:
     lo = _lower_factor(ans, upper)
     gl = _mH(g) if upper else g
-    xbar = (_mT(lo) @ gl) * _half_triangle(gl.shape[-1], True)
+    xbar = (_mT(lo) @ gl) * _half_triangle(gl.shape[-1], True, gl)
     z = triangular_solve(lo, xbar, lower=True, trans="T", unit_diagonal=False)
     return _to_triangle(_mT(triangular_solve(lo, _mT(z), lower=True, trans="C", unit_diagonal=False)), not upper)
 
@@ -507,7 +508,7 @@ def _qr_jvp(t: Any, ans: Any, a: Any, complete: bool) -> tuple[Any, Any]:
     t1, t2 = _split(t, k, -1) if n > k else (t, None)
     b = _mT(triangular_solve(r1, _mT(t1), lower=False, trans="T", unit_diagonal=False))
     x = _mH(q1) @ b
-    y = x * _half_triangle(k, False) + _mH(x * _half_triangle(k, True))
+    y = x * _half_triangle(k, False, x) + _mH(x * _half_triangle(k, True, x))
     dq, dr = b - q1 @ y, y @ r1
     if t2 is not None:
         dr = _shape.concatenate([dr, _mH(dq) @ _split(a, k, -1)[1] + _mH(q1) @ t2], axis=-1)
@@ -531,7 +532,7 @@ def _qr_vjp(g: Any, ans: Any, a: Any, complete: bool) -> Any:
         gr, gr2 = _split(gr, k, -1)
         gq = gq + _conj(_split(a, k, -1)[1]) @ _mH(gr2)
     ybar = gr @ _mT(r1) - _mT(q1) @ gq
-    xbar = ybar * _half_triangle(k, False) + _mH(ybar) * _half_triangle(k, True)
+    xbar = ybar * _half_triangle(k, False, ybar) + _mH(ybar) * _half_triangle(k, True, ybar)
     bbar = gq + _conj(q1) @ xbar
     ga = _mT(triangular_solve(r1, _mT(bbar), lower=False, trans="N", unit_diagonal=False))
     if gr2 is not None:

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..core import Aval, Var, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
-from ..core.backend import is_lazy, namespace_of, numpy_dtype
+from ..core.backend import _plain as _plain_of
+from ..core.backend import in_namespace, is_lazy, namespace_dtype, namespace_of, numpy_dtype
 from ..inplace import View, adopt_view
 from . import reductions
 from ._register import array_like, function, holds_traced, method, nondiff, prim
@@ -799,8 +800,9 @@ def linspace(
     start, stop = broadcast_arrays(start * 1.0, stop * 1.0)
     ndim = len(shape_of(start))
     k = np.arange(num, dtype=float).reshape((-1,) + (1,) * ndim)
+    k = in_namespace(k, _plain_of(start))  # array-api-strict, CuPy: the positions in start's library
     step = (stop - start) / div if div > 0 else (stop - start) * np.nan
-    y = start + k * step if div > 0 else start + k * (stop - start)
+    y = start + step * k if div > 0 else start + (stop - start) * k  # traced values first (another namespace's k)
     if endpoint and num > 1:
         y = concatenate([y[: num - 1], expand_dims(stop, 0)], axis=0)
     y = moveaxis(y, 0, axis_index(axis, ndim + 1))
@@ -1430,8 +1432,11 @@ def _like(np_fun: Any) -> Any:
     def like(a: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None, **kw: Any) -> Any:
         while isinstance(a, (Var, Aval)):
             if isinstance(a, Aval):
-                return np_fun(np.empty(a.shape, a.dtype), dtype=dtype, order=order, shape=shape, **kw)
+                return np_fun(np.empty(a.shape, numpy_dtype(a.dtype)), dtype=dtype, order=order, shape=shape, **kw)
             a = a.value
+        xp = None if type(a) is np.ndarray else namespace_of(a)
+        if xp is not None and shape is None:  # array-api-strict, CuPy: the library's own
+            return getattr(xp, np_fun.__name__)(a, dtype=namespace_dtype(xp, dtype), **kw)
         if is_lazy(a):  # Dask's own: no memory order or subclass to ask for
             return np_fun(a, dtype=dtype, shape=shape, **kw)
         return np_fun(a, dtype=dtype, order=order, subok=subok, shape=shape, **kw)
@@ -1450,7 +1455,10 @@ empty_like = _like(np.empty_like)
 def full_like(a: Any, fill_value: Any, dtype: Any = None, **kw: Any) -> Any:
     """numpy.full_like; traced when `fill_value` is."""
     base = zeros_like(a, dtype=dtype)
-    return base + fill_value if isinstance(fill_value, Var) else np.full_like(base, fill_value, dtype=dtype, **kw)
+    if isinstance(fill_value, Var):
+        return fill_value + base  # the traced value first: another namespace's operator takes no Var
+    xp = None if type(base) is np.ndarray else namespace_of(base)
+    return np.full_like(base, fill_value, dtype=dtype, **kw) if xp is None else xp.full_like(base, fill_value)
 
 
 registry.ops.unbroadcast = unbroadcast

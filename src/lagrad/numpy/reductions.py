@@ -388,7 +388,7 @@ def _shifted(v: Any, axis: int, fill: float, step: int) -> Any:
     n = v.shape[axis]
     if n == 0:
         return v
-    edge = np.full(kept_shape(v.shape, (axis,)), fill, dtype=v.dtype)
+    edge = np.full(kept_shape(v.shape, (axis,)), fill, dtype=numpy_dtype(v.dtype))
     if step > 0:
         return _shape.concatenate([edge, v[_along(axis, len(v.shape), slice(0, n - 1))]], axis=axis)
     return _shape.concatenate([v[_along(axis, len(v.shape), slice(1, n))], edge], axis=axis)
@@ -427,7 +427,7 @@ defjvp(_cumprod, lambda t, ans, x, axis: _scan(x, t * _shifted(ans, axis, 1, 1),
 
 
 def _real_dtype(dtype: Any) -> Any:
-    return np.empty(0, dtype).real.dtype
+    return np.empty(0, numpy_dtype(dtype)).real.dtype
 
 
 count_not_nan = nondiff(

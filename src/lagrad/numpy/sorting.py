@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Var, defjvp, deflinear, defvjp
+from ..core.backend import numpy_dtype
 from ..inplace import write
 from . import manipulation as _shape
 from ._register import array_like, function, method, nondiff, prim, unsupported_keywords
@@ -167,14 +168,14 @@ def _quantile(
     name: str, np_fun: Any, a: Any, q: Any, axis: Any, method: str, keepdims: bool, *, percent: bool, skip_nan: bool
 ) -> Any:
     a = array_like(a)
-    if np.dtype(a.dtype).kind == "c":
+    if numpy_dtype(a.dtype).kind == "c":
         raise TypeError(f"lagrad.numpy.{name}: a must be an array of real numbers, not complex")
     top = 100 if percent else 1
     plain_q = plain_value(q)
     if not np.all((np.asarray(plain_q) >= 0) & (np.asarray(plain_q) <= top)):
         raise ValueError(f"lagrad.numpy.{name}: q must be in the range [0, {top}]")
     # NumPy's result type for these inputs (it also checks `method`)
-    dtype = np.asarray(np_fun(np.zeros(1, a.dtype), plain_q, method=method)).dtype
+    dtype = np.asarray(np_fun(np.zeros(1, numpy_dtype(a.dtype)), plain_q, method=method)).dtype
     if not isinstance(q, Var):
         q = np.asarray(q, dtype=np.float64)
     q = q / top if percent else q
