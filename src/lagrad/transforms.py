@@ -488,7 +488,11 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
         for j, s in enumerate(in_shapes):
             cols: list[list[Any]] = [[] for _ in out_shapes]
             for seed in _identity(s, dtype, chunk):
-                t = forward_substitution(program, traced.tape, {j: seed}, outputs=outputs, batched=seed.ndim > len(s))
+                batched = seed.ndim > len(s)
+                whole = batched and seed.shape[0] == _size(s)  # the whole identity, not a chunk
+                t = forward_substitution(
+                    program, traced.tape, {j: seed}, outputs=outputs, batched=batched, identity=whole
+                )
                 for a, o in enumerate(program.outputs):
                     if not isinstance(o, Constant):
                         zero = t[o] is None
