@@ -470,7 +470,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
         outputs = _traced_outputs(program)
         # a real output of a complex input: J = ∂/∂Re − i ∂/∂Im (the gradient's convention, as
         # reverse mode gives), so such an input is swept along i too; complex outputs keep f′(z)
-        real_out = [not np.iscomplexobj(value(v)) for v in traced.outputs]
+        real_out = [not _is_complex(value(v)) for v in traced.outputs]
         for j, s in enumerate(in_shapes):
             along_i = np.dtype(program.inputs[j][1]).kind == "c" and any(real_out)
             cols: list[list[Any]] = [[] for _ in out_shapes]
@@ -495,6 +495,11 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
                 if not isinstance(o, Constant):
                     blocks[a][j] = _assemble(cols[a], out_shapes[a], s, rows_first=False)
     return blocks
+
+
+def _is_complex(x: Any) -> bool:
+    """Whether x (an array of any namespace, a traced value or a Python number) is complex."""
+    return numpy_dtype(x.dtype).kind == "c" if hasattr(x, "dtype") else isinstance(x, complex)
 
 
 def _as_dtype(x: Any, dtype: Any) -> Any:
@@ -560,8 +565,8 @@ def _real_of_complex_refused(fun: Fun, argnums: ArgNums) -> Fun:
     def checked(*args: Any, **kwargs: Any) -> Any:
         out = fun(*args, **kwargs)
         nums, _ = _argnums(argnums, len(args), "hessian")
-        complex_in = any(np.iscomplexobj(leaf) for i in nums for leaf in tree_flatten(args[i])[0])
-        if complex_in and not any(np.iscomplexobj(leaf) for leaf in tree_flatten(out)[0]):
+        complex_in = any(_is_complex(leaf) for i in nums for leaf in tree_flatten(args[i])[0])
+        if complex_in and not any(_is_complex(leaf) for leaf in tree_flatten(out)[0]):
             raise TypeError(
                 "lagrad.hessian: a real function of complex arguments has second derivatives in "
                 "the real and imaginary parts that are not one complex matrix. Pass them as real "
