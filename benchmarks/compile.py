@@ -213,6 +213,9 @@ def main() -> None:
         for name, t in best.items():
             target = f" (target ≤ {TARGETS[case]}×)" if name == "lagrad compiled" else ""
             print(f"| ({case}) {CASES[case]} | {name} | {t * 1e3:.3f} ms | {t / floor:.2f}×{target} |")
+        if "autograd" in best:  # issue 12: eager lagrad at most autograd's time, the two interleaved
+            paired = best["lagrad eager"] / best["autograd"]
+            print(f"| ({case}) {CASES[case]} | lagrad eager ÷ autograd (paired) | | {paired:.2f} (target ≤ 1) |")
         runs = [start_up(case, options.size) for _ in range(3 if case in "bc" else 10)]
         first, second, compiling, after, eager = (min(r[k] for r in runs) for k in range(5))
         for label, t in (
