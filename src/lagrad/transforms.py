@@ -359,10 +359,19 @@ def _tangent_map(traced: _Traced) -> Callable[[tuple[Any, ...]], Any]:
         outs = []
         for o, v in zip(program.outputs, traced.outputs):
             t = None if isinstance(o, Constant) else t_all[o]
-            outs.append(np.zeros_like(value(v), dtype=_float_dtype(value(v))) if t is None else t)
+            outs.append(_zero_tangent(v) if t is None else t)
         return program.out_tree.unflatten(outs)
 
     return apply
+
+
+def _zero_tangent(out: Any) -> Any:
+    """The tangent of an output no input reaches: zeros in its library (a constant of the
+    outer trace under higher order, for array-api-strict and CuPy)."""
+    plain = value(out)
+    if namespace_of(plain) is None:
+        return np.zeros_like(plain, dtype=_float_dtype(plain))
+    return _seed(np.zeros(np.shape(plain), dtype=_float_dtype(plain)), out)
 
 
 def _traced_outputs(program: Program) -> list[int]:

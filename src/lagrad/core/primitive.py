@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import registry
-from .backend import _plain, in_namespace
+from .backend import in_namespace
 from .program import META, READ, UNREAD, Parts, zeros_of
 from .trace import Var
 
@@ -358,7 +358,9 @@ def _declared_reads(reads: str) -> Any:
 
 
 def _part_vjp(g: Any, ans: Any, z: Any, index: int) -> Parts:
-    like = _plain(g)  # the other parts' zeros in g's library (array-api-strict, CuPy)
+    # the other parts' zeros in g's library (array-api-strict, CuPy); NumPy's next to a traced g,
+    # which combine with it in either order (a sweep moves them to the namespace)
+    like = None if type(g) is Var else g
     return Parts(
         g if j == index else in_namespace(zeros_of(s, d), like) for j, (s, d) in enumerate(zip(z.shape, z.dtype))
     )

@@ -53,7 +53,7 @@ def _concat(xp: Any, *xs: Any, axis: Any) -> Any:
     return xp.concat(list(xs), axis=axis)
 
 
-def _index(xp: Any, dynamic: tuple[Any, ...], index: Any, ndim: int, write: bool = False) -> Any:
+def _index(xp: Any, dynamic: tuple[Any, ...], index: Any, ndim: int) -> Any:
     """The index as the standard takes it: basic items only, with the trailing ``...`` NumPy
     implies written out."""
     where = index.fill(dynamic)
@@ -64,14 +64,22 @@ def _index(xp: Any, dynamic: tuple[Any, ...], index: Any, ndim: int, write: bool
             f"integers, slices, None and Ellipsis (the standard's basic indexing); select with a slice, "
             f"or compute the step in NumPy"
         )
-    if write and any(i is None for i in items):
-        raise TypeError(
-            f"lagrad: writing into {namespace_name(xp)} arrays through an index with None ({where!r}): the "
-            f"standard does not write through new axes; write through the index without them"
-        )
     if Ellipsis not in items and sum(i is not None for i in items) < ndim:
         items = (*items, Ellipsis)
     return items
+
+
+def _write(xp: Any, out: Any, items: tuple[Any, ...], value: Any, add: bool = False) -> Any:
+    """out[items] = value (+= with `add`), in place. The standard writes through no new axis: an
+    index with None writes through the same index without them, the value reshaped to fit."""
+    if any(i is None for i in items):
+        kept = tuple(i for i in items if i is not None)
+        selected = out[kept].shape
+        if hasattr(value, "shape"):
+            value = xp.reshape(xp.broadcast_to(value, out[items].shape), selected)
+        items = kept
+    out[items] = out[items] + value if add else value
+    return out
 
 
 def _taken(xp: Any, dynamic: tuple[Any, ...], index: Any, like: Any) -> Any:
@@ -115,24 +123,16 @@ def _untake(xp: Any, g: Any, *dynamic: Any, index: Any, shape: tuple[int, ...]) 
         moved = xp.moveaxis(xp.reshape(g, (*shape[:k], flat.shape[0], *shape[k + 1 :])), k, -1)
         hits = xp.astype(flat[:, None] == xp.arange(shape[k], device=device_of(g)), g.dtype)
         return xp.moveaxis(moved @ hits, -1, k)
-    where = _index(xp, dynamic, index, len(shape), write=True)
-    out = xp.zeros(shape, dtype=g.dtype, device=device_of(g))
-    out[where] = g
-    return out
+    where = _index(xp, dynamic, index, len(shape))
+    return _write(xp, xp.zeros(shape, dtype=g.dtype, device=device_of(g)), where, g)
 
 
 def _index_set(xp: Any, x: Any, v: Any, *dynamic: Any, index: Any) -> Any:
-    where = _index(xp, dynamic, index, x.ndim, write=True)
-    out = xp.asarray(x, copy=True)
-    out[where] = v
-    return out
+    return _write(xp, xp.asarray(x, copy=True), _index(xp, dynamic, index, x.ndim), v)
 
 
 def _index_add(xp: Any, x: Any, v: Any, *dynamic: Any, index: Any) -> Any:
-    where = _index(xp, dynamic, index, x.ndim, write=True)
-    out = xp.asarray(x, copy=True)
-    out[where] = out[where] + v
-    return out
+    return _write(xp, xp.asarray(x, copy=True), _index(xp, dynamic, index, x.ndim), v, add=True)
 
 
 def _pad(xp: Any, x: Any, widths: tuple[tuple[int, int], ...]) -> Any:
@@ -271,6 +271,9 @@ def _einsum(xp: Any, *operands: Any, subscripts: str) -> Any:
         counts = "".join(terms)
         output = broadcast + "".join(sorted(c for c in set(counts) if counts.count(c) == 1 and c not in broadcast))
     letters = output + "".join(sorted({c for t in terms for c in t} - set(output)))
+    numeric = [op.dtype for op in operands if op.dtype != xp.bool]
+    kind = xp.result_type(*numeric) if numeric else xp.int64
+    operands = tuple(xp.astype(op, kind) if op.dtype == xp.bool else op for op in operands)  # NumPy's masks
     product = None
     for term, op in zip(terms, operands):
         while len(set(term)) != len(term):  # a letter twice in one operand: its diagonal, last

@@ -169,10 +169,10 @@ def _to_triangle(g: Any, lower: bool) -> Any:
     return (g + _mH(g)) * _half_triangle(g.shape[-1], lower, g)
 
 
-def _triangle(n: int, lower: bool, unit_diagonal: bool) -> np.ndarray:
-    """The entries a triangular solve reads."""
+def _triangle(n: int, lower: bool, unit_diagonal: bool, like: Any) -> Any:
+    """The entries a triangular solve reads (in the library of `like`)."""
     ones = np.ones((n, n))
-    return np.tril(ones, -int(unit_diagonal)) if lower else np.triu(ones, int(unit_diagonal))
+    return in_namespace(np.tril(ones, -int(unit_diagonal)) if lower else np.triu(ones, int(unit_diagonal)), like)
 
 
 def _split(x: Any, k: int, axis: int) -> tuple[Any, Any]:
@@ -295,7 +295,7 @@ def _tri_vjp_a(g: Any, ans: Any, a: Any, b: Any, lower: bool, trans: str, unit_d
         ga = -ans @ _mT(gb)
     else:
         ga = -_conj(ans @ _mT(gb))
-    return _shape.unbroadcast(ga * _triangle(a.shape[-1], lower, unit_diagonal), a.shape)
+    return _shape.unbroadcast(ga * _triangle(a.shape[-1], lower, unit_diagonal, ga), a.shape)
 
 
 def _tri_vjp_b(g: Any, ans: Any, a: Any, b: Any, lower: bool, trans: str, unit_diagonal: bool) -> Any:
@@ -303,7 +303,7 @@ def _tri_vjp_b(g: Any, ans: Any, a: Any, b: Any, lower: bool, trans: str, unit_d
 
 
 def _tri_jvp_a(t: Any, ans: Any, a: Any, b: Any, lower: bool, trans: str, unit_diagonal: bool) -> Any:
-    ta = _op(t * _triangle(a.shape[-1], lower, unit_diagonal), trans)
+    ta = _op(t * _triangle(a.shape[-1], lower, unit_diagonal, t), trans)
     return -triangular_solve(a, ta @ ans, lower=lower, trans=trans, unit_diagonal=unit_diagonal)
 
 
