@@ -332,3 +332,10 @@ def test_second_derivatives_agree_with_central_differences_of_the_gradient(f):
     assert np.allclose(lagrad.jacobian(g)(AT), want, atol=1e-6)
     directional = lagrad.grad(lambda x: lnp.sum(lagrad.grad(f, method="forward_substitution")(x) * TANGENT))
     assert np.allclose(directional(AT), want @ TANGENT, atol=1e-6)
+
+
+def test_hvp_names_itself_for_a_vector_of_the_wrong_shape():
+    # the error came from the jvp inside it: "lagrad.jvp: tangent of args[0] has shape ()"
+    with pytest.raises(ValueError, match=r"lagrad\.hvp: the vector has shape \(\) where args\[0\] has \(3,\)"):
+        lagrad.hvp(_implicit)(AT, 1.0)
+    assert np.allclose(lagrad.hvp(lambda x: lnp.sum(x**3))(AT, TANGENT), 6 * AT * TANGENT, atol=1e-12)

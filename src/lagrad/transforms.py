@@ -607,6 +607,13 @@ def hvp(fun: Fun, argnums: ArgNums = 0) -> Fun:
             return gradient(*call, **kwargs)
 
         tangents = (v,) if single else tuple(v)
+        for i, t in zip(nums, tangents):
+            for leaf, direction in zip(tree_flatten(args[i])[0], tree_flatten(t)[0]):
+                if np.shape(direction) != np.shape(leaf):
+                    raise ValueError(
+                        f"lagrad.hvp: the vector has shape {np.shape(direction)} where args[{i}] has "
+                        f"{np.shape(leaf)}; give v shaped like the argument (a tuple for several argnums)"
+                    )
         return jvp(g, tuple(args[i] for i in nums), tangents)[1]
 
     return hvp_fun
