@@ -111,7 +111,7 @@ def make_index(index: Any) -> tuple[Index, tuple[Any, ...]]:
             item_kind = getattr(item.dtype, "kind", None) or numpy_dtype(item.dtype).kind  # another namespace's
             if item_kind not in "iub":
                 raise IndexError(f"lagrad: arrays used as indices must be integers or booleans, got {item.dtype}")
-            if item.dtype.kind == "b":
+            if item_kind == "b":
                 count_guarded(item)
             out.append(Slot(len(dynamic)))
             dynamic.append(item)
