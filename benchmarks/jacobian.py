@@ -7,8 +7,7 @@
 (a) the n×n Jacobian of the map, in reverse and forward mode; (b) the Hessian of the
 scalar ``sum(map(x) ** 2)`` at n/2 inputs. The rows "numpy" of (a) are the sweeps written
 by hand in NumPy, reverse (`hand_jacobian`) and forward (`hand_jacobian_fwd`): the floor of
-each mode, the same products with no overhead; "numpy products" is the forward sweep by hand
-in the order lagrad's forward sweep takes it (`hand_jacobian_products`). Each time
+each mode, the same products with no overhead. Each time
 is the best of the runs made in about 1.5 seconds, as a ratio to the NumPy forward pass
 (of the map, resp. the scalar) in the same run; with ``--cpu`` the best of 25 calls in the
 calling thread's CPU time, which a loaded machine's waits do not enter (one BLAS thread).
@@ -93,34 +92,17 @@ def hand_jacobian_fwd(As: list[Any], x: Any) -> Any:
     return tangents.T
 
 
-def hand_jacobian_products(As: list[Any], x: Any) -> Any:
-    """The forward sweep by hand in the order lagrad's products take it: each step's blocks
-    multiplied onto each other first, ``M = Aᵀ·diag(1 - t²) + diag(cos y)``, then the batch by
-    ``M`` once (``T ← T @ M``, the identity never multiplied): one pass over an n×n matrix per
-    step instead of three over the batch. ``J = Tᵀ``."""
-    y, tangents = x, None
-    diagonal = np.arange(len(x))
-    for A in As:
-        t = np.tanh(A @ y)
-        m = A.T * (1 - t**2)
-        m[diagonal, diagonal] += np.cos(y)
-        tangents = m if tangents is None else tangents @ m
-        y = t + np.sin(y)
-    return tangents.T
-
-
 def build(library: str, task: str, n: int) -> Callable[[], Any] | None:
     """A zero-argument function computing `task` ("forward", "jacrev", "jacfwd", "scalar",
     "hessian") with `library`, or None if the library is not installed."""
-    if library not in ("numpy", "numpy products") and importlib.util.find_spec(library) is None:
+    if library != "numpy" and importlib.util.find_spec(library) is None:
         return None
     d = data(n)
     As, x = d["A"], d["x"]
-    if library in ("numpy", "numpy products"):
+    if library == "numpy":
         if task in ("jacrev", "jacfwd"):
-            hand = {"jacrev": hand_jacobian, "jacfwd": hand_jacobian_fwd}[task]
-            hand = hand_jacobian_products if library == "numpy products" else hand
-            return None if library == "numpy products" and task == "jacrev" else lambda: hand(As, x)
+            hand = hand_jacobian if task == "jacrev" else hand_jacobian_fwd
+            return lambda: hand(As, x)
         f = step_map(np, As) if task == "forward" else scalar(np, As)
         return lambda: f(x)
     if library == "lagrad":
@@ -180,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| --- | --- | ---: | ---: |")
     for task, base in (("jacrev", forward), ("jacfwd", forward), ("hessian", forward_h)):
         peers = ("lagrad", "torch", "jax", "autograd")
-        for library in peers if task == "hessian" else ("numpy", "numpy products", *peers):  # by hand
+        for library in peers if task == "hessian" else ("numpy", *peers):  # numpy: the sweep by hand
             run = build(library, task, nh if task == "hessian" else n)
             if run is None:
                 continue

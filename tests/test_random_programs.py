@@ -32,7 +32,6 @@ from hypothesis import strategies as st
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.adjoint import forward
 from lagrad.numpy._register import PRIMITIVES
 from lagrad.scipy.special import expit, log_softmax, logsumexp, softmax
 from lagrad.testing import check_grads, check_solvers
@@ -645,13 +644,6 @@ def _check_hessian(f: Callable[[Any], Any], inputs: Any, eps: float = 1e-6) -> N
         column = (_flat(g(at(x0 + e))) - _flat(g(at(x0 - e)))) / (2 * eps)
         assert np.allclose(H[:, j], column, rtol=1e-5, atol=1e-5), (j, H[:, j], column)
     assert np.allclose(H, H.T, rtol=1e-9, atol=1e-9)  # exactly symmetric up to rounding
-
-
-@pytest.fixture(autouse=True)
-def _products_at_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hessians' forward sweeps hold tangents as products (`forward._Product`) on these small
-    programs too, as they do from `forward.PRODUCT_ROWS` inputs on."""
-    monkeypatch.setattr(forward, "PRODUCT_ROWS", 0)
 
 
 def check_program(spec: Spec) -> None:

@@ -108,7 +108,6 @@ def _forward_substitution(
     t: list[Any] = [None] * program.n_vars
     for i, v in tangents.items():
         t[i] = _Product.identity(v) if products else v
-    products = products and _Product in map(type, t)
     apply = apply_block_batched if batched else apply_block
     equations = program.equations[start:]
     values = tape.values[start:]
@@ -156,11 +155,6 @@ def _forward_substitution(
     return t
 
 
-#: The fewest rows of an identity seed taken as a product: below, the bookkeeping of each
-#: equation (a few microseconds) costs about what the passes over the batch it saves cost.
-PRODUCT_ROWS = 64
-
-
 class _Product:
     """k tangents of a 1-D variable of length n, held as the product ``base @ factor`` not yet
     multiplied out: `base` the ``(k, m)`` tangents of an earlier variable (None: the identity,
@@ -183,8 +177,6 @@ class _Product:
     def identity(cls, seed: Any) -> Any:
         """The seed as an identity product, or the seed itself where products do not apply."""
         if type(seed) is not np.ndarray or seed.ndim != 2 or seed.shape[0] != seed.shape[1] or not _real(seed.dtype):
-            return seed
-        if seed.shape[0] < PRODUCT_ROWS:
             return seed
         return cls(None, None, seed.shape[0], seed.dtype)
 
@@ -219,7 +211,7 @@ def _product_block(eq: Any, values: list[Any], ts: list[Any], t: list[Any], uses
     A product whose factor is a matrix is multiplied out before a second matrix meets it
     (and kept so, in `t`, as the base of its variable's later products)."""
     prim = eq.primitive
-    if len(eq.shape) != 1 or type(eq.shape[0]) is not int or prim.jvp_joint is not None or not _real(eq.dtype):
+    if len(eq.shape) != 1 or prim.jvp_joint is not None or not _real(eq.dtype):
         return None
     base: Any = _Product
     dense = diagonal = None
@@ -230,7 +222,7 @@ def _product_block(eq: Any, values: list[Any], ts: list[Any], t: list[Any], uses
             continue
         if type(x) is not _Product or x.dtype != eq.dtype:
             return None
-        r = (prim.operators.get(pos) or operator(prim, pos)).factor(values, eq.params, eq.shape, eq.dtype)
+        r = operator(prim, pos).factor(values, eq.params, eq.shape, eq.dtype)
         if r is UNIT:
             if x.size != eq.shape[0]:
                 return None
