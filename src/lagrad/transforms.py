@@ -485,10 +485,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
             cols: list[list[Any]] = [[] for _ in out_shapes]
             for seed in _identity(s, dtype, chunk, traced.leaves[j]):
                 batched = seed.ndim > len(s)
-                whole = batched and seed.shape[0] == _size(s)  # the whole identity, not a chunk
-                t = forward_substitution(
-                    program, traced.tape, {j: seed}, outputs=outputs, batched=batched, identity=whole
-                )
+                t = forward_substitution(program, traced.tape, {j: seed}, outputs=outputs, batched=batched)
                 if along_i:
                     ti = forward_substitution(program, traced.tape, {j: 1j * seed}, outputs=outputs, batched=batched)
                 for a, o in enumerate(program.outputs):

@@ -12,7 +12,7 @@ from ..core import Program, Tape
 from ..core.backend import is_lazy
 from ..core.program import real_size, unflat
 from ..lazy import any_lazy, library_errors
-from .operators import UNIT, _has_nan, _plain, _stacked, apply_block, apply_block_batched, implicit_diagonals, operator
+from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched, implicit_diagonals
 
 
 def forward_substitution(
@@ -24,7 +24,6 @@ def forward_substitution(
     outputs: list[int] | None = None,
     batched: bool = False,
     diagonals: Mapping[int, Any] | None = None,
-    identity: bool = False,
 ) -> list[Any]:
     """Tangents of every variable from the given ones, top row down:
     ``t_k = Σ_{i∈a(k)} ∂f_k/∂z_i t_i`` (None for zero), the program linearised at `tape`. `start` skips equations
@@ -33,9 +32,6 @@ def forward_substitution(
     are the ones looked at for NaN. `batched`: every tangent has a leading axis of k.
     `diagonals`: the equations whose diagonal block is not ``-I``; t_k is then
     ``diagonal.solve_transpose`` of what the blocks send; by default, the program's own.
-    `identity`: each batched tangent given is the identity over its variable's scalars (a
-    full Jacobian's seed), so the sweep may hold tangents as products not yet multiplied out
-    (`_Product`; only with `outputs` given).
 
     A tangent sweep meets ``0 × ∞`` where reverse mode does not: in ``sqrt(x) * x`` at 0
     the infinite tangent of ``sqrt(x)`` meets the zero partial ``x``, while the reverse
@@ -50,8 +46,7 @@ def forward_substitution(
             return _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
     with np.errstate(invalid="ignore"):
         with library_errors(tape.outputs):  # on array-api-strict or CuPy: the rule and the library named
-            products = identity and batched and outputs is not None and not diagonals
-            t = _forward_substitution(program, tape, tangents, start, False, batched, outputs, diagonals, products)
+            t = _forward_substitution(program, tape, tangents, start, False, batched, outputs, diagonals)
         wanted = [o for o in (outputs if outputs is not None else range(program.n_vars)) if t[o] is not None]
         if any(is_lazy(t[o]) for o in wanted):  # Dask: the masks go into the graph, nothing is looked at
             t = _forward_substitution(program, tape, tangents, start, True, batched, outputs, diagonals)
@@ -100,14 +95,12 @@ def _forward_substitution(
     batched: bool,
     outputs: list[int] | None,
     diagonals: Mapping[int, Any] | None,
-    products: bool = False,
 ) -> list[Any]:
     """One sweep. With `outputs` given, every other tangent is dropped after its last use
-    (fresh arrays for every tangent would also cost the allocator a page fault per page).
-    `products`: the given tangents are identities, which start as `_Product`s."""
+    (fresh arrays for every tangent would also cost the allocator a page fault per page)."""
     t: list[Any] = [None] * program.n_vars
     for i, v in tangents.items():
-        t[i] = _Product.identity(v) if products else v
+        t[i] = v
     apply = apply_block_batched if batched else apply_block
     equations = program.equations[start:]
     values = tape.values[start:]
@@ -118,29 +111,9 @@ def _forward_substitution(
                 last[a] = j
         for o in outputs:
             last.pop(o, None)
-    if products:  # a product read twice is multiplied out once, at its first reading
-        uses = dict.fromkeys(outputs or (), 1)
-        for eq in equations:
-            for a in set(eq.args):
-                uses[a] = uses.get(a, 0) + 1
     for j, eq in enumerate(equations):
         if eq.diff:
-            ts = [t[a] if a >= 0 else None for a in eq.args]
-            if products and _Product in map(type, ts):
-                for pos, a in enumerate(eq.args):
-                    x = ts[pos]
-                    if type(x) is _Product and x.factor is not None and x.factor.ndim == 2 and uses[a] > 1:
-                        t[a] = ts[pos] = _Product(x.array(), None, x.rows, x.dtype)
-                out = _product_block(eq, values[j], ts, t, uses)
-                if out is None:  # the rule needs arrays: multiply out (once per variable)
-                    for pos, a in enumerate(eq.args):
-                        if type(ts[pos]) is _Product:
-                            if type(t[a]) is _Product:  # a variable read twice is multiplied out once
-                                t[a] = t[a].array()
-                            ts[pos] = t[a]
-                    out = apply(eq, values[j], ts, guarded=guarded)
-            else:
-                out = apply(eq, values[j], ts, guarded=guarded)
+            out = apply(eq, values[j], [t[a] if a >= 0 else None for a in eq.args], guarded=guarded)
             if out is not None:
                 if diagonals and eq.out in diagonals:  # explicit equations (-I) skip this
                     d = diagonals[eq.out]
@@ -150,127 +123,7 @@ def _forward_substitution(
             for a in eq.args:
                 if a >= 0 and last.get(a) == j:
                     t[a] = None
-    if products:
-        t = [x.array() if type(x) is _Product else x for x in t]
     return t
-
-
-class _Product:
-    """k tangents of a 1-D variable of length n, held as the product ``base @ factor`` not yet
-    multiplied out: `base` the ``(k, m)`` tangents of an earlier variable (None: the identity,
-    k = m), `factor` None (the identity), a 1-D array (a diagonal) or an ``(m, n)`` matrix,
-    `owned` whether the sweep made `factor` (so it may be written into).
-
-    A full Jacobian's forward sweep starts from the identity. An elementwise block scales the
-    factor's columns and matmul's block multiplies it from the right, which for a factor no
-    larger than the batch costs no more than applying the block to the batch; blocks summed
-    onto the same base add their factors. So ``tanh(A @ y) + sin(y)`` costs one scaled copy of
-    Aᵀ with ``cos(y)`` added to its diagonal, and one product of the batch with it, instead of
-    three passes over the batch after the product; and the identity is never multiplied."""
-
-    __slots__ = ("base", "factor", "rows", "dtype", "owned")
-
-    def __init__(self, base: Any, factor: Any, rows: int, dtype: Any, owned: bool = True) -> None:
-        self.base, self.factor, self.rows, self.dtype, self.owned = base, factor, rows, dtype, owned
-
-    @classmethod
-    def identity(cls, seed: Any) -> Any:
-        """The seed as an identity product, or the seed itself where products do not apply."""
-        if type(seed) is not np.ndarray or seed.ndim != 2 or seed.shape[0] != seed.shape[1] or not _real(seed.dtype):
-            return seed
-        return cls(None, None, seed.shape[0], seed.dtype)
-
-    def array(self) -> Any:
-        """The product multiplied out: a new array (never a forward value)."""
-        base, f = self.base, self.factor
-        if base is None:
-            if f is None:
-                return np.eye(self.rows, dtype=self.dtype)
-            return np.diag(f) if f.ndim == 1 else f if self.owned else f.copy()
-        if f is None:
-            return base
-        return base * f if f.ndim == 1 else base @ f
-
-    @property
-    def size(self) -> int:
-        """n, the variable's length."""
-        f = self.factor
-        if f is not None:
-            return f.shape[-1]
-        return self.rows if self.base is None else self.base.shape[1]
-
-
-def _real(dtype: Any) -> bool:
-    return dtype.kind == "f" and dtype.itemsize >= 4  # float16 rounds the reassociated products too coarsely
-
-
-def _product_block(eq: Any, values: list[Any], ts: list[Any], t: list[Any], uses: dict[int, int]) -> Any:
-    """Equation `eq`'s tangent as a `_Product`, from tangents `ts` of which some are: every
-    tangent a product on the same base, every block a finite diagonal or a right factor no
-    larger than the batch, real floats of one dtype; else None (the caller multiplies out).
-    A product whose factor is a matrix is multiplied out before a second matrix meets it
-    (and kept so, in `t`, as the base of its variable's later products)."""
-    prim = eq.primitive
-    if len(eq.shape) != 1 or prim.jvp_joint is not None or not _real(eq.dtype):
-        return None
-    base: Any = _Product
-    dense = diagonal = None
-    owned, rows = True, 0
-    for pos in eq.diff:
-        x = ts[pos]
-        if x is None:
-            continue
-        if type(x) is not _Product or x.dtype != eq.dtype:
-            return None
-        r = operator(prim, pos).factor(values, eq.params, eq.shape, eq.dtype)
-        if r is UNIT:
-            if x.size != eq.shape[0]:
-                return None
-            if base is _Product:
-                base, rows = x.base, x.rows
-            elif x.base is not base:
-                return None
-            term, fresh = x.factor, x.owned and uses[eq.args[pos]] == 1  # nothing else reads x
-            if term is None:
-                term = np.ones(eq.shape, eq.dtype)
-        elif type(r) is not np.ndarray or r.dtype != eq.dtype:
-            return None
-        elif r.ndim == 1:
-            if r.shape != eq.shape or x.size != r.shape[0] or not np.isfinite(r).all():
-                return None  # 0 × ∞ is left to the sweep of arrays, which zero means zero guards
-        elif r.ndim != 2 or r.shape != (x.size, eq.shape[0]) or r.shape[0] > x.rows:
-            return None
-        if r is not UNIT:
-            f = x.factor
-            if f is not None and f.ndim == 2 and r.ndim == 2:  # two matrices: the first multiplied out
-                x = t[eq.args[pos]] = ts[pos] = _Product(x.array(), None, x.rows, x.dtype)
-                f = None
-            if base is _Product:
-                base, rows = x.base, x.rows
-            elif x.base is not base:
-                return None
-            if f is None:
-                term, fresh = r, False  # the rule's own array, maybe a forward value's view
-            elif f.ndim == 1:
-                term, fresh = (f * r if r.ndim == 1 else f[:, None] * r), True
-            else:
-                term, fresh = f * r, True
-        if term.ndim == 1:
-            diagonal = term if diagonal is None else diagonal + term
-        elif dense is None:
-            dense, owned = term, fresh
-        else:
-            dense, owned = dense + term, True
-    if base is _Product:
-        return None
-    if dense is None:
-        return _Product(base, diagonal, rows, eq.dtype)
-    if diagonal is not None:
-        if not owned:
-            dense, owned = dense.copy(), True
-        i = np.arange(len(diagonal))
-        dense[i, i] += diagonal
-    return _Product(base, dense, rows, eq.dtype, owned)
 
 
 #: Directions swept together by the `forward_substitution` method (one batched sweep each).

@@ -35,9 +35,6 @@ from ..core.backend import is_lazy, namespace_of, numpy_dtype, where
 from ..core.primitive import _at_argnum
 from ..core.program import Constant, Parts, is_parts_shape, zeros_of
 
-#: `Operator.factor` of a block that is the identity (``add``'s, for one).
-UNIT = np.ones(0)
-
 
 class Operator:
     """``∂f/∂x`` of a primitive `f` in its argument at `pos`, with its rules resolved.
@@ -46,8 +43,7 @@ class Operator:
     call, `shape`/`dtype` of the other side (the argument's for `transpose`, the result's
     for `apply`), and `guarded` (zero means zero)."""
 
-    __slots__ = ("primitive", "pos", "elementwise", "vjp", "jvp", "batch_vjp", "batch_jvp", "broadcasts", "parts",
-                 "right")  # fmt: skip
+    __slots__ = ("primitive", "pos", "elementwise", "vjp", "jvp", "batch_vjp", "batch_jvp", "broadcasts", "parts")
 
     def __init__(self, prim: Any, pos: int) -> None:
         self.primitive, self.pos, self.elementwise = prim, pos, prim.elementwise
@@ -62,8 +58,6 @@ class Operator:
         self.batch_vjp = self.vjp if batch_vjp is None and self.elementwise else batch_vjp
         # a batched rule that takes several-array multipliers whole (a structured loop's)
         self.parts = getattr(prim, "batches_parts", False)
-        # ``t ↦ t @ R`` on a batch of 1-D tangents: R from the forward values (matmul's factor)
-        self.right = getattr(prim, "right_factors", {}).get(pos)
 
     @property
     def reads(self) -> list[Any]:
@@ -140,22 +134,6 @@ class Operator:
                 return _masked(t, c, True, guarded)
         rows = [self.apply(r, values, params, shape, dtype, guarded) for r in _rows(t)]
         return _stacked([r if r.shape == shape else registry.ops.broadcast_to(r, shape) for r in rows])
-
-    def factor(self, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any) -> Any:
-        """The right factor of the block on a 1-D argument, the matrix R with ``apply_batched(t)
-        == t @ R`` for k stacked tangents `t` of shape ``(k, m)``: a primitive's declared one
-        (``right_factors``, matmul's other factor), else for an elementwise rule its partial as a
-        1-D array (R's diagonal, the rule applied to ones, `shape` the result's; `UNIT` where
-        the rule hands the tangent on unchanged, an identity block); None for any
-        other rule. Forward substitution uses it to multiply a chain of blocks onto each other
-        before it multiplies them onto the batch (`forward._Product`)."""
-        if self.right is not None:
-            return self.right(*values, **params)
-        if not self.elementwise:
-            return None
-        ones = np.ones(shape, dtype)
-        r = self.apply(ones, values, params, shape, dtype)
-        return UNIT if r is ones else r  # the rule hands its tangent on: the block is I
 
     def __repr__(self) -> str:
         return f"<Operator ∂{self.primitive.name}/∂x{self.pos}>"

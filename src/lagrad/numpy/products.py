@@ -219,12 +219,6 @@ deflinear(_einsum)
 defvjp_argnum(_einsum, _einsum_vjp)
 defbatch(matmul, vjps={0: _matmul_bvjp_x, 1: _matmul_bvjp_y}, jvps={0: _matmul_bjvp_x, 1: _matmul_bjvp_y})
 # fmt: on
-# a matrix times a vector: the block on the vector is the matrix, so k stacked tangents of the
-# vector are multiplied by it from the right (`Operator.factor`); plain arrays only
-matmul.right_factors = {
-    0: lambda ans, x, y: y if type(y) is np.ndarray and y.ndim == 2 else None,  # x @ Y: t ↦ t @ Y
-    1: lambda ans, x, y: x.T if type(x) is np.ndarray and x.ndim == 2 else None,  # X @ y: t ↦ t @ Xᵀ
-}
 
 
 # ----- the NumPy API ------------------------------------------------------------
