@@ -30,9 +30,9 @@ def test_terms_added_in_place_leave_the_seed_and_aliased_multipliers_as_they_wer
     seed = v.copy()
     program, lam = _solve(f, x, seed=seed, keep_all=True)
     assert np.array_equal(seed, v)  # the caller's seed is never written into
-    np.testing.assert_allclose(lam[0], v * (3 + 4 * x), rtol=1e-14)  # d/dx (3x + 2x²)
+    np.testing.assert_allclose(lam[0], v * (3 + 4 * x), rtol=1e-14, atol=1e-14)  # d/dx (3x + 2x²)
     a = program.equations[0].out
-    np.testing.assert_allclose(lam[a], v * (1 + x), rtol=1e-14)  # ∂/∂a (a + a x)
+    np.testing.assert_allclose(lam[a], v * (1 + x), rtol=1e-14, atol=1e-14)  # ∂/∂a (a + a x)
     out = program.outputs[0]
     assert np.array_equal(lam[out], v)  # the output's multiplier is the seed, unchanged
 
@@ -66,8 +66,8 @@ def test_a_broadcast_term_and_a_scalar_multiplier_sum_as_arrays():
 
     x, b = rand(4), np.float64(0.7)
     gx, gb = lagrad.grad(f, (0, 1))(x, b)
-    np.testing.assert_allclose(gx, 2 * x * b + b + b, rtol=1e-14)  # y x + b x with y = x b + b
-    np.testing.assert_allclose(gb, np.sum(x * x + x + x), rtol=1e-14)
+    np.testing.assert_allclose(gx, 2 * x * b + b + b, rtol=1e-14, atol=1e-14)  # y x + b x with y = x b + b
+    np.testing.assert_allclose(gb, np.sum(x * x + x + x), rtol=1e-14, atol=1e-14)
 
 
 def test_batched_rows_sum_in_place_as_one_row_does():
