@@ -113,7 +113,7 @@ def _seed(seed: Any, out: Any) -> Any:
     """A NumPy seed in the namespace of the output `out` (array-api-strict, CuPy); under a trace
     (higher order) a constant of that trace, since such arrays do not defer to a traced value
     in ``g * x`` as NumPy's do."""
-    if type(seed) is Var:
+    if type(seed) is Var or (type(out) is not Var and namespace_of(out) is None):  # NumPy's, Dask's: as given
         return seed
     plain = in_namespace(seed, value(out))
     if type(out) is not Var or namespace_of(plain) is None:
