@@ -577,3 +577,23 @@ def test_a_binomial_gradient_holds_its_snapshots_and_four_states_beyond_the_forw
 
     extra = (peak(lambda: gradient(0.2, u0)) - peak(forward)) / (8 * n)
     assert extra <= (snapshots + 1) + 4 + 1, f"{extra:.2f} states"
+
+
+def test_scan_of_length_zero_returns_the_carry_and_empty_ys_shaped_as_one_step():
+    # ys came back None, so sum(ys) was None rather than 0
+    def body(c, x):
+        return c * x, {"a": c + x, "b": lnp.sum(c), "n": x[0].astype(np.float32)}
+
+    h = np.array([0.5, -2.0])
+    carry, ys = lagrad.scan(body, h, np.ones((0, 2)))
+    assert np.array_equal(carry, h)
+    assert ys["a"].shape == (0, 2) and ys["b"].shape == (0,) and ys["n"].dtype == np.float32
+    carry, ys = lagrad.scan(lambda c, x: (c + 1.0, c * 2.0), h, length=0)
+    assert ys.shape == (0, 2) and np.array_equal(carry, h)
+
+    def loss(h):
+        carry, ys = lagrad.scan(body, h, np.ones((0, 2)))
+        return lnp.sum(carry**2) + lnp.sum(ys["a"])
+
+    check_grads(loss, h, modes=["fwd", "rev"], order=2)
+    assert np.allclose(lagrad.grad(loss)(h), 2 * h)  # d/dh of |h|² + 0

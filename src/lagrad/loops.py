@@ -1219,6 +1219,8 @@ def scan(
         raise ValueError("lagrad.scan: give xs or length")
     else:
         n = int(length)
+    if n == 0:  # no step: the carry as given, and the ys empty, shaped as one step's would be
+        return carry, _no_ys(body, leaves, tree, x_leaves, x_tree)
     nc = len(leaves)
 
     def call(inputs: list[Any]) -> Any:
@@ -1246,6 +1248,22 @@ def scan(
     if y_tree is None:
         return tree.unflatten(outs[:nc]), None
     return tree.unflatten(outs[:nc]), _subtree(y_tree, ys)
+
+
+def _no_ys(body: Callable[[Any, Any], Any], leaves: list[Any], tree: Any, x_leaves: list[Any], x_tree: Any) -> Any:
+    """The ys of a scan of length 0: empty arrays shaped (0, *y.shape) for each y one step
+    returns. The body runs once on plain values (zeros for x) only to learn those shapes."""
+
+    def plain_dtype(v: Any) -> Any:
+        v = _plain(v)
+        return v.dtype if hasattr(v, "dtype") else np.result_type(v)
+
+    carry = tree.unflatten([_plain(v) for v in leaves])
+    x = x_tree.unflatten([np.zeros(np.shape(v)[1:], plain_dtype(v)) for v in x_leaves]) if x_leaves else None
+    with np.errstate(all="ignore"):
+        _, y = body(carry, x)
+    y_leaves, y_tree = tree_flatten(y)
+    return y_tree.unflatten([np.empty((0, *np.shape(_plain(v))), plain_dtype(v)) for v in y_leaves])
 
 
 def _subtree(tree: Any, ys: list[Any]) -> Any:
