@@ -13,19 +13,8 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 from lagrad.testing import GradientCheckError, check_grads
-
-xp = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed: pip install -e '.[test]'")
-DEVICE, CPU = xp.Device("device1"), xp.Device("CPU_DEVICE")
-
-
-def strict(a: Any) -> Any:
-    return xp.asarray(np.asarray(a), device=DEVICE)
-
-
-def numpy_of(a: Any) -> np.ndarray:
-    assert isinstance(a, xp._array_object.Array), f"expected an array-api-strict array, got {type(a).__name__}"
-    assert a.device == DEVICE
-    return np.asarray(a.to_device(CPU))
+from tests.numpy.test_namespace import strict
+from tests.numpy.test_namespace import strict_to_numpy as numpy_of
 
 
 def _draw(*shape: int, seed: int = 0) -> np.ndarray:
