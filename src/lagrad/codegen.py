@@ -753,6 +753,17 @@ def emit(
     statements = straight.statements
     chains = concat_chains(straight) if reuse_buffers and "chain" in rewrites else {}
     fused: dict[int, tuple[int, int, int, int]] = {}  # statement -> (roll's argument, n, k, buffer)
+
+    def new_local() -> str:
+        return free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
+
+    def settle(out: int, target: str) -> None:
+        """`out`'s branch check, and its local freed when no later statement reads it."""
+        if out in straight.guards:
+            lines.append("    " + emitter.guard(target, *straight.guards[out]))
+        if out not in last_use and out not in outputs:
+            free.append(slot.pop(out))
+
     for s, (eq, args) in enumerate(statements):
         if s in fused:  # an addition of a roll made at s - 1: added in place, slice by slice
             x, n, k, a = fused.pop(s)
@@ -762,10 +773,7 @@ def emit(
             owned.add(eq.out)
             if x >= n_inputs and last_use[x] == s and x not in outputs:  # x's last use was the roll
                 free.append(slot.pop(x))
-            if eq.out in straight.guards:
-                lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
-            if eq.out not in last_use and eq.out not in outputs:
-                free.append(slot.pop(eq.out))
+            settle(eq.out, target)
             continue
         names = [slot[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
         dying = [a for a in dict.fromkeys(args) if a >= n_inputs and last_use[a] == s and a not in outputs]
@@ -779,16 +787,13 @@ def emit(
             lines.extend(f"    {buffer}[{leading}{a}:{b}] = {names[p]}" for p, a, b in member.pieces)
             for a in dying:
                 free.append(slot.pop(a))
-            target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
+            target = slot[eq.out] = new_local()
             if member.last:
                 lines.append(f"    {target} = {buffer}")
                 lines.append(f"    del {buffer}")
             else:
                 lines.append(f"    {target} = {buffer}[{leading}:{member.stop}]")
-            if eq.out in straight.guards:
-                lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
-            if eq.out not in last_use and eq.out not in outputs:
-                free.append(slot.pop(eq.out))
+            settle(eq.out, target)
             continue
         roll = _roll_of(program, eq, args) if "roll" in rewrites else None
         if roll is not None:
@@ -805,7 +810,7 @@ def emit(
             if buffer is not None:
                 target = slot[eq.out] = slot.pop(buffer)
             else:  # chosen before x's local is freed: the copies read x after the target exists
-                target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
+                target = slot[eq.out] = new_local()
                 dtype = "" if _is_f64(eq.dtype) else f", {emitter.bind(np.dtype(eq.dtype), 'dtype')}"
                 lines.append(f"    {target} = np.empty({n}{dtype})")
             lines.append(f"    {target}[:{k}] = {names[0]}[{n - k}:]")
@@ -814,10 +819,7 @@ def emit(
             for a in dying:
                 if a != buffer:
                     free.append(slot.pop(a))
-            if eq.out in straight.guards:
-                lines.append("    " + emitter.guard(target, *straight.guards[eq.out]))
-            if eq.out not in last_use and eq.out not in outputs:
-                free.append(slot.pop(eq.out))
+            settle(eq.out, target)
             continue
         out = None
         if _elementwise_ufunc(eq):
@@ -838,7 +840,7 @@ def emit(
             line = _in_place(eq, names, target) if "in_place" in rewrites else None
             outer = False
         else:
-            target = slot[eq.out] = free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
+            target = slot[eq.out] = new_local()
             line = None
         if line is None:
             text = _spelled(program, eq, args, names) if out is None and "spelled" in rewrites else None
