@@ -263,3 +263,20 @@ def test_random_programs_sparse_hessian_and_jacobian_of_the_gradient(spec):
             J = lagrad.jacobian(gradient, sparse=True, mode=mode)(x)
             np.testing.assert_allclose(J.toarray(), dense, rtol=1e-9, atol=1e-9)
         assert np.all(pattern(lagrad.trace(gradient, x)).toarray()[dense != 0] != 0)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_sparse_derivatives_keep_the_dense_dtype(mode):
+    # float32 inputs gave a float64 sparse Jacobian and Hessian (the dense ones are float32)
+    x = np.linspace(0.1, 0.9, 6).astype(np.float32)
+
+    def f(x):
+        return lnp.sin(x) * x + lnp.roll(x, 1)
+
+    J = lagrad.jacobian(f, sparse=True, mode=mode)(x)
+    dense = lagrad.jacobian(f)(x)
+    assert J.dtype == dense.dtype == np.float32
+    assert np.allclose(J.toarray(), np.diag(np.sin(x) + x * np.cos(x)) + np.roll(np.eye(6), 1, axis=0), atol=1e-6)
+    H = lagrad.hessian(lambda x: lnp.sum(f(x) ** 2), sparse=True)(x)
+    assert H.dtype == np.float32
+    assert lagrad.jacobian(f, sparse=True, mode=mode)(x.astype(np.float64)).dtype == np.float64

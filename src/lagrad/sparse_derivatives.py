@@ -369,8 +369,10 @@ class Sparsity:
         m, n = self.pattern.shape
         outputs = [(o, sl, shape) for o, sl, shape in zip(program.outputs, self.out_slices, self.out_shapes)
                    if not isinstance(o, Constant)]  # fmt: skip
+        # the dense Jacobian's dtype (float32 stays float32); the solves run in the seeds' float64
+        dtype = np.result_type(*(d for _, d in program.inputs), *(program.dtype(o) for o, _, _ in outputs))
         if not outputs or self.n_colours == 0:
-            return scipy.sparse.csr_matrix((m, n))
+            return scipy.sparse.csr_matrix((m, n), dtype=dtype)
         seeds = colouring.seeds(self.colours)
         limit = BATCH_BYTES if self.max_bytes is None else self.max_bytes
         row_bytes = 8 * sum(size_of(eq.shape) for eq in program.equations if not is_parts_shape(eq.shape))
@@ -402,10 +404,12 @@ class Sparsity:
             parts.append(block)
         compressed = np.concatenate(parts, axis=0)
         if self.hessian:
-            return colouring.decompress_symmetric(self.pattern, self.colours, compressed.T)
-        if self.mode == "fwd":
-            return colouring.decompress_columns(self.pattern, self.colours, compressed.T)
-        return colouring.decompress_rows(self.pattern, self.colours, compressed)
+            result = colouring.decompress_symmetric(self.pattern, self.colours, compressed.T)
+        elif self.mode == "fwd":
+            result = colouring.decompress_columns(self.pattern, self.colours, compressed.T)
+        else:
+            result = colouring.decompress_rows(self.pattern, self.colours, compressed)
+        return result if result.dtype == dtype else result.astype(dtype)
 
     __call__ = jacobian
 
