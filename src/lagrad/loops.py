@@ -1220,6 +1220,9 @@ def scan(
     else:
         n = int(length)
     if n == 0:  # no step: the carry as given, and the ys empty, shaped as one step's would be
+        for v in (*leaves, *x_leaves):
+            if namespace_of(_plain(v)) is not None:
+                _as_array(v)  # refuses array-api-strict and CuPy arrays, as a scan of any length does
         return carry, _no_ys(body, leaves, tree, x_leaves, x_tree)
     nc = len(leaves)
 
