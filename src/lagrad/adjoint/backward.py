@@ -108,7 +108,7 @@ def _back_substitution(
             prev = lam[i]
             if prev is None:
                 lam[i] = ct
-            elif i in owned and type(ct) is ndarray and ct.shape == prev.shape and ct.dtype == prev.dtype:
+            elif i in owned and type(prev) is type(ct) is ndarray and ct.shape == prev.shape and ct.dtype == prev.dtype:
                 add(prev, ct, out=prev)
             else:
                 lam[i] = total = prev + ct
