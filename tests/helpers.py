@@ -5,9 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from lagrad.testing import check_grads, check_solvers
 
 
 def check(f: Any, *args: Any, order: int = 2, **kwargs: Any) -> None:
     check_grads(f, *args, modes=("fwd", "rev"), order=order, **kwargs)
     check_solvers(f, *args)
+
+
+def cupy_or_skip() -> Any:
+    """The cupy module where CuPy sees a GPU; otherwise the test is skipped, saying why."""
+    cp = pytest.importorskip("cupy", reason="CuPy is not installed: the CuPy tests run where CuPy and a GPU are")
+    try:
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            pytest.skip("CuPy is installed but sees no GPU")
+    except cp.cuda.runtime.CUDARuntimeError as error:  # pragma: no cover - only with CuPy and no driver
+        pytest.skip(f"CuPy is installed but sees no GPU ({error})")
+    return cp  # pragma: no cover - needs CuPy and a GPU

@@ -20,6 +20,7 @@ from lagrad import scipy as lsp
 from lagrad.core.backend import LazyComputeError, backend_name, is_lazy, unknown_shape
 from lagrad.coverage import walk_calls
 from lagrad.lazy import any_lazy
+from tests.helpers import cupy_or_skip
 
 da = pytest.importorskip("dask.array", reason="Dask is not installed: pip install 'lagrad[dask]'")
 Callback = pytest.importorskip("dask.callbacks").Callback
@@ -328,13 +329,7 @@ def test_mixing_libraries_that_do_not_combine_names_both():
 
 @pytest.fixture
 def cupy():
-    cp = pytest.importorskip("cupy", reason="CuPy is not installed: these tests run where CuPy and a GPU are")
-    try:
-        if cp.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("CuPy is installed but sees no GPU")
-    except cp.cuda.runtime.CUDARuntimeError as error:  # pragma: no cover - only with CuPy and no driver
-        pytest.skip(f"CuPy is installed but sees no GPU ({error})")
-    return cp
+    return cupy_or_skip()
 
 
 def test_gradients_stay_on_the_gpu(cupy):  # pragma: no cover - needs CuPy and a GPU

@@ -20,6 +20,7 @@ import pytest
 import lagrad
 import lagrad.numpy as lnp
 from lagrad.core.backend import namespace_of
+from tests.helpers import cupy_or_skip
 
 xp = pytest.importorskip("array_api_strict", reason="array-api-strict is not installed: pip install -e '.[test]'")
 DEVICE = xp.Device("device1")
@@ -140,22 +141,12 @@ def strict_to_numpy(a: Any) -> np.ndarray:
 numpy_of = strict_to_numpy
 
 
-def _cupy() -> Any:
-    cp = pytest.importorskip("cupy", reason="CuPy is not installed: the CuPy matrix runs where CuPy and a GPU are")
-    try:
-        if cp.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("CuPy is installed but sees no GPU")
-    except cp.cuda.runtime.CUDARuntimeError as error:  # pragma: no cover - only with CuPy and no driver
-        pytest.skip(f"CuPy is installed but sees no GPU ({error})")
-    return cp  # pragma: no cover - needs CuPy and a GPU
-
-
 @pytest.fixture(params=["array_api_strict", "cupy"])
 def backend(request):
     """(to the library, back to NumPy checking the type): array-api-strict here, CuPy on a GPU."""
     if request.param == "array_api_strict":
         return strict, strict_to_numpy
-    cp = _cupy()  # pragma: no cover - needs CuPy and a GPU
+    cp = cupy_or_skip()  # pragma: no cover - needs CuPy and a GPU
 
     def cupy_to_numpy(a: Any) -> np.ndarray:  # pragma: no cover - needs CuPy and a GPU
         assert isinstance(a, cp.ndarray), f"expected a CuPy array, got {type(a).__name__}"
