@@ -64,6 +64,14 @@ def _plain(x: Any) -> Any:
     return x
 
 
+def _is_value(x: Any) -> bool:
+    """Whether a leaf of a `checkpoint` function's arguments is a value (an array, a number, a
+    traced value) rather than an option passed through as given."""
+    if isinstance(x, (Var, np.ndarray, np.generic, int, float, complex)):
+        return True
+    return any(hasattr(x, name) for name in ("__array__", "__array_namespace__", "dtype"))
+
+
 def _as_array(x: Any) -> Any:
     x = _plain(x)
     if isinstance(x, (np.ndarray, np.generic)):
@@ -1320,14 +1328,21 @@ def while_loop(
 def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
     """`fun` whose forward values are not kept: the reverse sweep runs it again from its
     arguments. One equation: a loop of one step with checkpoint "none", whose carry is the
-    arguments (passed through) and whose output is `fun`'s."""
+    arguments' arrays and numbers, positional or keyword (passed through), and whose output is
+    `fun`'s; other arguments (strings, functions, options) reach `fun` as given."""
     _check_callable("checkpoint", fun=fun)
 
-    def checkpointed(*args: Any) -> Any:
-        leaves, tree = tree_flatten(args)
+    def checkpointed(*args: Any, **kwargs: Any) -> Any:
+        everything, tree = tree_flatten((args, kwargs))
+        # arrays and numbers are the step's carry; other leaves (strings, functions, options)
+        # are passed through as given, as a call of `fun` would
+        carried = [_is_value(leaf) for leaf in everything]
+        leaves = [leaf for leaf, c in zip(everything, carried) if c]
 
         def call(inputs: list[Any]) -> Any:
-            return [*inputs, fun(*tree.unflatten(inputs))]
+            given = iter(inputs)
+            a, kw = tree.unflatten([next(given) if c else leaf for leaf, c in zip(everything, carried)])
+            return [*inputs, fun(*a, **kw)]
 
         spec = LoopBody(
             "checkpoint",
@@ -1335,7 +1350,7 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
             call,
             n_index=0,
             carry=[_as_array(c) for c in leaves],
-            carry_tree=tree,
+            carry_tree=tree_flatten(leaves)[1],
             n_x=0,
             policy="none",
             every=1,
