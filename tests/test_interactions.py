@@ -370,3 +370,32 @@ def test_checkpoint_passes_keywords_and_options_through(call):
     for mode in ("rev", "fwd"):
         want = lagrad.jacobian(lambda x: call(_activated, x), mode=mode)(x)
         assert np.allclose(lagrad.jacobian(lambda x: call(checkpointed, x), mode=mode)(x), want, atol=1e-14)
+
+
+# ----- compile: what a call returns belongs to the caller ----------------------------------
+
+_LINEAR = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 3.0]])
+
+
+@pytest.mark.parametrize("interpret", [0, 1, 10])
+@pytest.mark.parametrize(
+    "fun",
+    [
+        lagrad.jacobian(lambda x: _LINEAR @ x),
+        lagrad.grad(lambda x: lnp.sum(x * 1.0)),
+        lagrad.value_and_grad(lambda x: (lnp.sum(x**2), np.arange(3.0)), has_aux=True),
+    ],
+    ids=["jacobian-of-linear", "constant-gradient", "constant-aux"],
+)
+def test_compiled_constant_results_survive_the_caller_writing_into_them(fun, interpret):
+    # the first call returned the Program's own constant: writing into it (12345.0 here) made
+    # every later call return 12345.0 (the compiled tiers copy that constant, corrupted)
+    compiled = lagrad.compile(fun, interpret=interpret)
+    x = np.array([0.3, -0.2, 0.5])
+    want = lagrad.tree_flatten(fun(x))[0]
+    for _ in range(4):
+        got = lagrad.tree_flatten(compiled(x))[0]
+        for g, w in zip(got, want, strict=True):
+            assert np.array_equal(g, w)
+            if isinstance(g, np.ndarray):
+                g[...] = 12345.0

@@ -278,7 +278,12 @@ class Compiled:
             raise
         out_leaves, out_tree = tree_flatten(result)
         program, tape = trace.finish(inputs, out_leaves, out_tree=out_tree)
-        outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
+        # a constant output is held by the Program, which later calls copy: this call's answer is
+        # a copy too, so that the caller writing into it does not change what later calls return
+        outputs = [
+            o.value if isinstance(o, Var) and o._trace is trace else o.copy() if isinstance(o, np.ndarray) else o
+            for o in out_leaves
+        ]
         value = out_tree.unflatten(outputs)
         del tape
         if _has_nan(outputs):  # traced where zero means zero acted: not kept (see __call__)
