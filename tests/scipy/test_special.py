@@ -172,6 +172,39 @@ def test_log_ndtr_far_in_the_tail():
     assert np.allclose(g, -x - 1 / x, rtol=1e-3)
 
 
+# erfcx'(x) and log_ndtr'(x) from mpmath at 60 digits (2x e^{x²} erfc(x) - 2/√π, npdf/ncdf)
+ERFCX_SLOPES = {30.0: -0.00062583541050748407, 1e4: -5.6418957508491275e-9, 1e8: -5.641895835477562e-17}
+LOG_NDTR_SLOPES = {-40.0: 40.024968847207264, -1e5: 100000.00001, -1e8: 100000000.00000001}
+
+
+@pytest.mark.parametrize("name,slopes", [("erfcx", ERFCX_SLOPES), ("log_ndtr", LOG_NDTR_SLOPES)])
+def test_slopes_where_the_closed_form_cancels(name, slopes):
+    """erfcx' = 2x erfcx - 2/√π cancelled for large x (0 at 1e8, 5e-5 relative at 1e6);
+    log_ndtr' = exp(-x²/2 - log_ndtr)/√(2π) for very negative x (94 % off at -1e8)."""
+    fun = getattr(special, name)
+    x = np.array(list(slopes))
+    want = np.array(list(slopes.values()))
+    assert np.allclose(lagrad.elementwise_grad(fun)(x), want, rtol=1e-14, atol=0)
+    tangent = lagrad.jvp(fun, (x,), (np.ones(3),))[1]
+    assert np.allclose(tangent, want, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("x", [-12.0, -3.0, 4.0, 9.0, 11.0, 30.0])
+def test_erfcx_and_log_ndtr_to_second_order_on_both_sides_of_their_switch(x):
+    check(special.erfcx, np.array([x, x / 2]))
+    check(special.log_ndtr, np.array([x, -x / 3]))
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 2e-6), (np.float16, 2e-3)])
+def test_erfcx_slope_in_low_precision(dtype, rtol):
+    """From 5 on float32 and float16 take the series: the closed form lost 2e-5 at x = 9."""
+    x = np.array([5.5, 9.0, 30.0])
+    want = np.array([-0.017794764701022603, -0.0068401344155682593, -0.00062583541050748407])  # mpmath
+    got = lagrad.elementwise_grad(special.erfcx)(x.astype(dtype))
+    assert got.dtype == dtype
+    assert np.allclose(got, want, rtol=rtol, atol=0)
+
+
 def test_xlogy_at_zero():
     """xlogy(0, y) = 0 for every y, so its derivative in y is 0 there, even at y = 0."""
     assert lagrad.grad(special.xlogy, argnums=1)(0.0, 0.0) == 0.0
