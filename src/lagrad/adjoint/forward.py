@@ -80,10 +80,25 @@ def _by_transposed_solves(
     rows = np.zeros((len(entries), k))  # J[entry] · t, per batch row
     for i, t_i in tangents.items():
         if lam[i] is not None:
-            rows += np.reshape(lam[i], (len(entries), -1)) @ np.reshape(t_i, (k, -1)).T
+            rows += _product(np.reshape(lam[i], (len(entries), -1)), np.reshape(t_i, (k, -1)))
     fixed = flat_t[:, entries]
     flat_t[:, entries] = np.where(np.isnan(fixed) & np.isfinite(rows.T), rows.T, fixed)
     return flat_t.reshape(np.shape(t_o))
+
+
+def _product(rows: np.ndarray, tangents: np.ndarray) -> np.ndarray:
+    """``rows @ tangents.T`` where a zero tangent entry contributes nothing, also against a
+    NaN or infinite entry of a row (zero means zero: a row of a Jacobian that is NaN in one
+    input must not make NaN the derivative along another)."""
+    finite = np.isfinite(rows)
+    if finite.all():
+        return rows @ tangents.T
+    out = np.where(finite, rows, 0.0) @ tangents.T
+    cols = np.nonzero(~finite.all(axis=0))[0]
+    wild = np.where(finite[:, cols], 0.0, rows[:, cols])[:, None, :]  # (entries, 1, cols)
+    t = tangents[:, cols][None, :, :]  # (1, k, cols)
+    with np.errstate(invalid="ignore"):
+        return out + np.where(t != 0, wild * t, 0.0).sum(axis=-1)
 
 
 def _forward_substitution(
