@@ -371,6 +371,7 @@ class Sparsity:
                    if not isinstance(o, Constant)]  # fmt: skip
         # the dense Jacobian's dtype (float32 stays float32); the solves run in the seeds' float64
         dtype = np.result_type(*(d for _, d in program.inputs), *(program.dtype(o) for o, _, _ in outputs))
+        dtype = np.result_type(dtype, np.float32)  # float16's comes as float32: scipy.sparse holds no float16
         if not outputs or self.n_colours == 0:
             return scipy.sparse.csr_matrix((m, n), dtype=dtype)
         seeds = colouring.seeds(self.colours)

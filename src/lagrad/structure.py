@@ -50,6 +50,8 @@ def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
         program = traced.program
         if _traced_run(traced.tape):  # elimination reads plain numbers: its Jacobian would be a constant
             return _jacobian(fun, argnums, "rev", has_aux, "jacobian")(*args, **kwargs)
+        if any(0 in tuple(s) for s, _ in program.inputs) or any(0 in np.shape(value(v)) for v in traced.outputs):
+            return _jacobian(fun, argnums, "rev", has_aux, "jacobian")(*args, **kwargs)  # nothing to eliminate
         graph = EliminationGraph(program, traced.tape)
         eliminated = graph.jacobian(order)
         in_shapes = [tuple(s) for s, _ in program.inputs]

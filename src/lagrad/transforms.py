@@ -407,7 +407,8 @@ def jacobian(
     ``sparse=True`` returns a ``scipy.sparse.csr_matrix`` (output scalars × input scalars) of a
     function of one array: the pattern read off the traced equations, a colouring of its
     columns (``mode="fwd"``) or rows (``"rev"``; by default the fewer colours), one
-    compressed solve (`lagrad.sparsity` keeps pattern and colouring for reuse).
+    compressed solve (`lagrad.sparsity` keeps pattern and colouring for reuse), in the dense
+    Jacobian's dtype (float16's as float32, which scipy.sparse holds).
 
     ``method="elimination"`` eliminates the linearised graph's intermediate vertices in
     `order` (``"forward"``, ``"reverse"``, ``"markowitz"``, ``"best"`` or a list of variable
@@ -474,7 +475,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
                         _seed(np.zeros(seed.shape[:1] + s, dtype), seed) if lam[j] is None else _as_dtype(lam[j], dtype)
                     )
             for j, s in enumerate(in_shapes):
-                blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True)
+                blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True, dtype=dtype)
     else:
         outputs = _traced_outputs(program)
         # a real output of a complex input: J = ∂/∂Re − i ∂/∂Im (the gradient's convention, as
@@ -499,7 +500,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
                         cols[a].append(col)
             for a, o in enumerate(program.outputs):
                 if not isinstance(o, Constant):
-                    blocks[a][j] = _assemble(cols[a], out_shapes[a], s, rows_first=False)
+                    blocks[a][j] = _assemble(cols[a], out_shapes[a], s, rows_first=False, dtype=dtype)
     return blocks
 
 
@@ -534,11 +535,14 @@ def _identity(shape: tuple[int, ...], dtype: Any, chunk: int, like: Any) -> Any:
         yield _seed(e.reshape((stop - start, *shape)), like)
 
 
-def _assemble(parts: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int, ...], rows_first: bool) -> Any:
+def _assemble(
+    parts: list[Any], out_shape: tuple[int, ...], in_shape: tuple[int, ...], rows_first: bool, dtype: Any
+) -> Any:
     """Join per-batch results into an ``out_shape + in_shape`` array (traceable): `parts` are
-    stacked over the output's scalars (`rows_first`) or over the input's."""
+    stacked over the output's scalars (`rows_first`) or over the input's; none (an empty side)
+    is an empty array of the Jacobian's `dtype`."""
     if not parts:
-        return np.zeros(out_shape + in_shape)
+        return np.zeros(out_shape + in_shape, dtype)
     major, minor = (out_shape, in_shape) if rows_first else (in_shape, out_shape)
     whole = parts[0] if len(parts) == 1 else lnp.concatenate(parts, axis=0)
     whole = lnp.reshape(whole, (_size(major), _size(minor)))
