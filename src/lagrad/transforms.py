@@ -468,12 +468,21 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
             if isinstance(o, Constant):
                 continue
             rows: list[list[Any]] = [[] for _ in in_shapes]
+            # a complex output of a real input: the input's multiplier from a seed c is
+            # Re(c ∂f/∂x), so J = Re λ(1) − i Re λ(i), the output swept along 1 and i
+            along_i = _is_complex(value(traced.outputs[a])) and any(numpy_dtype(d).kind != "c" for d in in_dtypes)
             for seed in _identity(out_shapes[a], dtype, chunk, traced.outputs[a]):
-                lam = back_substitution(program, traced.tape, {o: seed}, batched=seed.ndim > len(out_shapes[a]))
+                batched = seed.ndim > len(out_shapes[a])
+                lam = back_substitution(program, traced.tape, {o: seed}, batched=batched)
+                if along_i:
+                    lam_i = back_substitution(program, traced.tape, {o: 1j * seed}, batched=batched)
                 for j, s in enumerate(in_shapes):
-                    rows[j].append(
-                        _seed(np.zeros(seed.shape[:1] + s, dtype), seed) if lam[j] is None else _as_dtype(lam[j], dtype)
-                    )
+                    zeros = _seed(np.zeros(seed.shape[:1] + s, dtype), seed)
+                    if along_i and in_dtypes[j].kind != "c":
+                        re, im = (zeros if m is None else lnp.real(m) for m in (lam[j], lam_i[j]))
+                        rows[j].append(_as_dtype(re - 1j * im, dtype))
+                    else:
+                        rows[j].append(zeros if lam[j] is None else _as_dtype(lam[j], dtype))
             for j, s in enumerate(in_shapes):
                 blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True, dtype=dtype)
     else:
