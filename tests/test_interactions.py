@@ -486,3 +486,18 @@ def test_the_jacobian_of_a_complex_function_of_real_inputs(f, mode):
     assert np.allclose(lagrad.jacobian(f, method="auto")(x), want, atol=1e-8)
     # and from float32 inputs
     assert np.allclose(lagrad.jacobian(f, mode=mode)(x.astype(np.float32)), want, atol=1e-5)
+
+
+def test_a_jacobian_through_a_fixed_point_of_float32_has_one_dtype_in_every_mode():
+    # the solve is float64 (README, "Implicit equations"): every mode gives NumPy's promotion of
+    # the float64 solution with the float32 input, and grad keeps the input's float32
+    def f(a):
+        return lagrad.fixed_point(lambda z, a: 0.5 * lnp.cos(z) * a, lnp.zeros_like(a), a)
+
+    a = np.array([0.3, 0.4], np.float32)
+    assert f(a).dtype == np.float64
+    want = lagrad.jacobian(f)(a.astype(np.float64))
+    for way in ({"mode": "rev"}, {"mode": "fwd"}, {"mode": "auto"}, {"method": "auto"}):
+        J = lagrad.jacobian(f, **way)(a)
+        assert J.dtype == np.float64 and np.allclose(J, want, rtol=1e-6)
+    assert lagrad.grad(lambda a: lnp.sum(f(a)))(a).dtype == np.float32
