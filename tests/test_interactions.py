@@ -501,3 +501,34 @@ def test_a_jacobian_through_a_fixed_point_of_float32_has_one_dtype_in_every_mode
         J = lagrad.jacobian(f, **way)(a)
         assert J.dtype == np.float64 and np.allclose(J, want, rtol=1e-6)
     assert lagrad.grad(lambda a: lnp.sum(f(a)))(a).dtype == np.float32
+
+
+# ----- lagrad.numpy's ufuncs take out=, dtype= and where= as numpy's do on traced values ----
+
+
+def _written_by_out(x):
+    y = x.copy()
+    lnp.multiply(x, x[::-1], out=y)  # y = x * x[::-1], in place
+    v = y[1:]
+    lnp.sin(x[:1], out=v)  # through a view, broadcast as NumPy does: y[1:] = sin(x[0])
+    return y * x + lnp.add(x, 1, dtype=np.float64) + lnp.cos(x, out=None)
+
+
+def test_lagrad_numpy_ufuncs_write_out_as_numpy_ufuncs_do():
+    # lnp.multiply(x, y, out=o) failed with "keyword arguments of a primitive are static
+    # parameters ... Pass traced arrays positionally" (o traced) or "_operator.mul() takes no
+    # keyword arguments" (o plain); lnp.cos(x, out=None) with "unexpected keyword argument 'out'";
+    # an out= larger than the result (broadcast by NumPy) was refused as "non-broadcastable"
+    x = np.array([0.3, -0.7, 1.1])
+    plain = x * x[::-1]
+    plain[1:] = np.sin(x[0])
+    assert np.allclose(_written_by_out(x), plain * x + x + 1 + np.cos(x), atol=1e-15)
+    check_grads(_written_by_out, x, modes=["fwd", "rev"], order=2)
+
+    def into_plain(x):
+        y = lnp.empty(3)
+        lnp.multiply(x, x, out=y)
+        return y
+
+    with pytest.raises(TypeError, match=r"out=o\) with a plain NumPy array"):
+        lagrad.jacobian(into_plain)(x)

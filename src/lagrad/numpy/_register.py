@@ -69,6 +69,8 @@ class ArrayPrimitive(Primitive):
                 if space is not None:
                     xp = space
         if top is not None:
+            if params and type(self.impl) is np.ufunc:  # out=, dtype=, where= as numpy.<ufunc> takes them
+                return self.impl(*args, **params)
             return top.apply(self, args, params)
         if xp is None:
             return self.impl(*args, **params)

@@ -446,13 +446,19 @@ def _dtype_of_operand(x: Any) -> Any:
 
 
 def _into(ufunc: Any, result: Any, out: Var) -> Any:
-    """`result` as NumPy's ``out=`` takes it: the same shape, cast to out's dtype under
-    the 'same_kind' rule (NumPy's own errors otherwise)."""
+    """`result` as NumPy's ``out=`` takes it: broadcast to out's shape, cast to out's dtype
+    under the 'same_kind' rule (NumPy's own errors otherwise)."""
     shape = _shape.shape_of(result)
     if shape != out.shape:
-        raise ValueError(
-            f"non-broadcastable output operand with shape {out.shape} doesn't match the broadcast shape {shape}"
-        )
+        try:
+            fits = np.broadcast_shapes(shape, out.shape) == out.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"non-broadcastable output operand with shape {out.shape} doesn't match the broadcast shape {shape}"
+            )
+        result = _shape.broadcast_to(result, out.shape)
     dtype = numpy_dtype(_dtype_of_operand(result))
     if dtype == numpy_dtype(out.dtype):
         return result
