@@ -532,3 +532,12 @@ def test_lagrad_numpy_ufuncs_write_out_as_numpy_ufuncs_do():
 
     with pytest.raises(TypeError, match=r"out=o\) with a plain NumPy array"):
         lagrad.jacobian(into_plain)(x)
+
+
+@pytest.mark.parametrize("method", ["elimination", "auto"])
+def test_an_eliminated_jacobian_block_without_a_path_keeps_the_dtype(method):
+    # the block of an output that does not depend on an input came as float64 zeros
+    x, y = np.ones(2, np.float32), np.ones(3, np.float32)
+    J = lagrad.jacobian(lambda x, y: (lnp.tanh(x) * 2, lnp.sum(y) * x), argnums=(0, 1), method=method)(x, y)
+    assert [[b.dtype for b in row] for row in J] == [[np.float32] * 2] * 2
+    assert not J[0][1].any() and J[0][1].shape == (2, 3)

@@ -61,9 +61,12 @@ def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
             out_shape = tuple(np.shape(value(v)))
             vertex = None if isinstance(o, Constant) else next(vertices)
             row = []
-            for j, s in enumerate(in_shapes):
+            for j, (s, dtype) in enumerate(program.inputs):
+                s = tuple(s)
                 block = eliminated.get((j, vertex))
-                row.append(np.zeros(out_shape + s) if block is None else np.reshape(block, out_shape + s))
+                if block is None:  # no path: zeros in the dtype the sweeps would give
+                    block = np.zeros(out_shape + s, np.result_type(dtype, np.result_type(value(v))))
+                row.append(np.reshape(block, out_shape + s))
             per_output.append(_unpack(program.in_tree.unflatten(row), traced.single))
         jac = program.out_tree.unflatten(per_output)
         return (jac, traced.aux) if has_aux else jac
