@@ -54,7 +54,6 @@ def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
             return _jacobian(fun, argnums, "rev", has_aux, "jacobian")(*args, **kwargs)  # nothing to eliminate
         graph = EliminationGraph(program, traced.tape)
         eliminated = graph.jacobian(order)
-        in_shapes = [tuple(s) for s, _ in program.inputs]
         vertices = iter(graph.outputs)
         per_output = []
         for o, v in zip(program.outputs, traced.outputs):
