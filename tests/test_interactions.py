@@ -541,3 +541,38 @@ def test_an_eliminated_jacobian_block_without_a_path_keeps_the_dtype(method):
     J = lagrad.jacobian(lambda x, y: (lnp.tanh(x) * 2, lnp.sum(y) * x), argnums=(0, 1), method=method)(x, y)
     assert [[b.dtype for b in row] for row in J] == [[np.float32] * 2] * 2
     assert not J[0][1].any() and J[0][1].shape == (2, 3)
+
+
+# ----- third derivatives of det: the adjugate's rule differentiated again ------------------
+
+
+def _levi_civita():
+    eps = np.zeros((3, 3, 3))
+    for i, j, k in [(0, 1, 2), (1, 2, 0), (2, 0, 1)]:
+        eps[i, j, k], eps[i, k, j] = 1.0, -1.0
+    return eps
+
+
+@pytest.mark.parametrize(
+    "a", [np.eye(3), np.diag([2.0, 2.0, 3.0]), np.array([[2.0, 0.3, 0.1], [0.2, 1.5, 0.4], [0.1, 0.3, 1.2]])]
+)
+def test_the_third_derivative_of_det_is_the_levi_civita_form(a):
+    # det of a 3x3 matrix is cubic: ∂³det/∂A_ia ∂A_jb ∂A_kc = ε_ijk ε_abc everywhere. The rule of
+    # adj held the SVD fixed and was differentiated through it: NaN wherever singular values repeat
+    eps = _levi_civita()
+    want = np.einsum("ijk,abc->iajbkc", eps, eps)
+    assert np.allclose(lagrad.jacobian(lagrad.hessian(lnp.linalg.det))(a), want, atol=1e-12)
+    third_fwd = lagrad.jacobian(lagrad.jacobian(lagrad.grad(lnp.linalg.det), mode="fwd"), mode="fwd")
+    assert np.allclose(third_fwd(a), want, atol=1e-12)
+
+
+def test_method_auto_choosing_sparse_keeps_float16():
+    # the sparse solve comes as float32 (scipy.sparse holds no float16); auto returns the dense dtype
+    def banded(x):
+        return lnp.sin(x) * lnp.roll(x, 1)
+
+    x = np.linspace(0.0, 1.0, 300).astype(np.float16)
+    assert lagrad.plan(banded, x).method == "sparse"
+    J = lagrad.jacobian(banded, method="auto")(x)
+    assert J.dtype == np.float16
+    assert np.allclose(J.astype(np.float32), lagrad.jacobian(banded)(x).astype(np.float32), atol=2e-3)

@@ -328,13 +328,36 @@ def _adjugate_core(pairs: Any, e: Any) -> Any:
     return _diag_embed(einsum("...ik,...k->...i", pairs, _diag(e))) - pairs * e
 
 
+def _invertible(a: Any) -> bool:
+    """Whether `a`, traced (a rule differentiated again), is a NumPy stack of matrices each far
+    from singular: the smallest singular value of its value above 1e-6 of the largest."""
+    while type(a) is Var:
+        a = a.value
+    if type(a) is not np.ndarray or a.size == 0:
+        return False
+    s = np.linalg.svd(a, compute_uv=False)
+    return bool(np.all(s[..., -1] > 1e-6 * s[..., 0]))
+
+
+# adj's derivative below holds U, S, V of A fixed, exact at any rank. Differentiated again (a
+# third derivative of det), that differentiates the SVD, which is NaN at repeated singular values
+# (every entry at the identity); so a traced invertible A takes adj = det(A) A⁻¹ instead:
+# d adj[E] = (tr(adj E) adj - adj E adj) / det(A), smooth in A to any order.
+
+
 def _adjugate_jvp(t: Any, ans: Any, a: Any) -> Any:
+    if type(a) is Var and _invertible(a):
+        along = _col(_col(einsum("...ij,...ji->...", ans, t)))
+        return (along * ans - ans @ t @ ans) / _col(_col(_det(a)))
     # adj(A + E) = phase · V adj(S + Uᴴ E V) Uᴴ exactly, with U, S, V of A held fixed
     u, vh, phase, pairs = _adjugate_parts(a)
     return _col(_col(phase)) * (_mH(vh) @ _adjugate_core(pairs, _mH(u) @ t @ _mH(vh)) @ _mH(u))
 
 
 def _adjugate_vjp(g: Any, ans: Any, a: Any) -> Any:
+    if type(a) is Var and _invertible(a):
+        along, adj_t = _col(_col(einsum("...ij,...ij->...", g, ans))), _mT(ans)
+        return (along * adj_t - adj_t @ g @ adj_t) / _col(_col(_det(a)))
     u, vh, phase, pairs = _adjugate_parts(a)
     x = _col(_col(phase)) * (_conj(vh) @ g @ _conj(u))
     return _conj(u) @ _adjugate_core(pairs, x) @ _conj(vh)
