@@ -576,3 +576,13 @@ def test_method_auto_choosing_sparse_keeps_float16():
     J = lagrad.jacobian(banded, method="auto")(x)
     assert J.dtype == np.float16
     assert np.allclose(J.astype(np.float32), lagrad.jacobian(banded)(x).astype(np.float32), atol=2e-3)
+
+
+@pytest.mark.parametrize("mode", ["rev", "fwd", "auto"])
+def test_each_jacobian_block_has_its_own_outputs_and_inputs_dtype(mode):
+    # the sweeps share one dtype: a float64 constant output made every block float64
+    x, y = np.ones(2, np.float32), np.ones(3, np.float32)
+    J = lagrad.jacobian(lambda x, y: (lnp.tanh(x) * 2, lnp.sum(y) * x, np.ones(2)), argnums=(0, 1), mode=mode)(x, y)
+    assert [[b.dtype for b in row] for row in J] == [[np.float32] * 2] * 2 + [[np.float64] * 2]
+    assert np.allclose(J[0][0], 2 / np.cosh(1.0) ** 2 * np.eye(2)) and np.allclose(J[1][1], 1.0)
+    assert not J[2][0].any() and not J[2][1].any()

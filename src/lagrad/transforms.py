@@ -510,6 +510,13 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
             for a, o in enumerate(program.outputs):
                 if not isinstance(o, Constant):
                     blocks[a][j] = _assemble(cols[a], out_shapes[a], s, rows_first=False, dtype=dtype)
+    # the sweeps ran in one dtype; each block is NumPy's promotion of its output and input (a
+    # float64 constant output must not make float64 the blocks of float32 outputs)
+    for a, out in enumerate(traced.outputs):
+        for j, in_dtype in enumerate(in_dtypes):
+            want = np.result_type(_float_dtype(value(out)), in_dtype)
+            if want != dtype:
+                blocks[a][j] = _as_dtype(blocks[a][j], want)
     return blocks
 
 
