@@ -329,8 +329,11 @@ def _adjugate_core(pairs: Any, e: Any) -> Any:
 
 
 def _invertible(a: Any) -> bool:
-    """Whether `a`, traced (a rule differentiated again), is a NumPy stack of matrices each far
-    from singular: the smallest singular value of its value above 1e-6 of the largest."""
+    """Whether `a` is traced by a derivative (a rule differentiated again; lagrad.compile's
+    recording, whose answers are eager's bits, does not count) and is a NumPy stack of matrices
+    each far from singular: the smallest singular value above 1e-6 of the largest."""
+    if type(a) is not Var or getattr(a._trace, "replayed", False):
+        return False
     while type(a) is Var:
         a = a.value
     if type(a) is not np.ndarray or a.size == 0:
@@ -346,7 +349,7 @@ def _invertible(a: Any) -> bool:
 
 
 def _adjugate_jvp(t: Any, ans: Any, a: Any) -> Any:
-    if type(a) is Var and _invertible(a):
+    if _invertible(a):
         along = _col(_col(einsum("...ij,...ji->...", ans, t)))
         return (along * ans - ans @ t @ ans) / _col(_col(_det(a)))
     # adj(A + E) = phase · V adj(S + Uᴴ E V) Uᴴ exactly, with U, S, V of A held fixed
@@ -355,7 +358,7 @@ def _adjugate_jvp(t: Any, ans: Any, a: Any) -> Any:
 
 
 def _adjugate_vjp(g: Any, ans: Any, a: Any) -> Any:
-    if type(a) is Var and _invertible(a):
+    if _invertible(a):
         along, adj_t = _col(_col(einsum("...ij,...ij->...", g, ans))), _mT(ans)
         return (along * adj_t - adj_t @ g @ adj_t) / _col(_col(_det(a)))
     u, vh, phase, pairs = _adjugate_parts(a)
