@@ -284,12 +284,39 @@ def promote_scalars(args: Any, differentiated: Any) -> Any:
 
 #: The transforms that run on array-api-strict's and CuPy's arrays (the others refuse them by name).
 NAMESPACE_TRANSFORMS = frozenset(
-    {"grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "elementwise_grad", "hvp", "trace", "check_grads"}
+    {
+        "grad",
+        "value_and_grad",
+        "vjp",
+        "jvp",
+        "jacobian",
+        "hessian",
+        "elementwise_grad",
+        "hvp",
+        "trace",
+        "check_grads",
+        "adjoint",
+    }
 )
 
 
-#: The solvers `grad(method=...)` runs on them: the others build NumPy or SciPy matrices of the system.
-NAMESPACE_SOLVERS = frozenset({"back_substitution", "levels"})
+#: The solvers that run on Dask's and the namespaces' arrays (`grad(method=...)`,
+#: `AdjointSystem.solve`): the others (`sparse`) assemble the system's scalar matrix with SciPy.
+NAMESPACE_SOLVERS = frozenset({"back_substitution", "levels", "forward_substitution"})
+
+
+def check_solver(method: str, values: Any, who: str) -> None:
+    """Refuse, naming the solver, the library and the alternatives, a solver that does not run on
+    the arrays of `values` (Dask's, array-api-strict's, CuPy's); NumPy's pass."""
+    if method in NAMESPACE_SOLVERS:
+        return
+    library = "dask" if any_lazy(values) else namespace_library(values)
+    if library is not None:
+        raise TypeError(
+            f"lagrad.{who}: method={method!r} does not run on {library} arrays (it assembles the system's "
+            f"scalar matrix with NumPy and SciPy); use {', '.join(sorted(NAMESPACE_SOLVERS))}, or convert the "
+            f"arguments to NumPy arrays first"
+        )
 
 
 def check_namespace_transform(args: Any, who: str) -> None:

@@ -39,6 +39,7 @@ from .lazy import (
     NAMESPACE_SOLVERS,
     check_namespace_transform,
     check_one_library,
+    check_solver,
     derivative_error,
     gradients_like,
     lazy_checked,
@@ -198,13 +199,13 @@ def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str
         return [None] * program.n_vars
     if method not in SOLVERS:
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
-    if is_lazy(nan_output):
-        return back_substitution(program, tape, {out: seed}, mask=~nan_output)
-    if method not in NAMESPACE_SOLVERS and namespace_of(seed) is not None:
-        raise TypeError(
-            f"lagrad.grad: method={method!r} does not run on {type(seed).__module__.split('.')[0]} arrays (it "
-            f"builds NumPy matrices of the system); use {' or '.join(sorted(NAMESPACE_SOLVERS))}"
-        )
+    if method not in NAMESPACE_SOLVERS:
+        check_solver(method, [seed, nan_output], "grad")
+    if is_lazy(nan_output):  # Dask: one sweep, masked under the lazy "the output is not NaN"
+        if method == "back_substitution" or _traced_run(tape):
+            return back_substitution(program, tape, {out: seed}, mask=~nan_output)
+        system = AdjointSystem(program, tape, seed)
+        return system.solve(method, wanted=range(program.n_inputs), mask=~nan_output).lambdas
     if method == "back_substitution" or nan_output or _traced_run(tape):
         return back_substitution(program, tape, {out: seed}, mask=not nan_output)
     return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs)).lambdas
