@@ -173,6 +173,28 @@ def test_a_nan_output_on_dask_keeps_its_gradient_unmasked_with_every_solver():
         assert np.isnan(g[np.isnan(expected)]).all()
 
 
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda f, x: lagrad.jacobian(f, method="elimination")(x), r"jacobian\(method='elimination'\) does not run"),
+        (lambda f, x: lagrad.jacobian(f, method="auto")(x), r"jacobian\(method='auto'\) does not run"),
+        (lambda f, x: lagrad.jacobian(f, sparse=True)(x), r"jacobian\(sparse=True\) does not run"),
+        (lambda f, x: lagrad.hessian(lambda x: np.sum(f(x)), sparse=True)(x), r"hessian\(sparse=True\) does not run"),
+    ],
+)
+def test_the_structured_jacobians_refuse_dask_by_name_computing_nothing(call, message):
+    """They build NumPy and SciPy blocks, which would compute the graph: refused before tracing."""
+    c = Computes()
+    with c, pytest.raises(TypeError, match=message + r" on dask arrays .*mode='rev' or 'fwd'"):
+        call(np.tanh, lazy(np.ones(4)))
+    assert c.n == 0
+
+
+def test_compile_refuses_dask_arrays_by_name():
+    with pytest.raises(TypeError, match=r"lagrad.compile\(.*\) does not run on dask arrays: it writes NumPy code"):
+        lagrad.compile(lambda x: np.sum(x * x))(lazy(np.ones(4)))
+
+
 def test_the_gradient_of_a_linear_function_is_a_dask_array_chunked_as_its_input():
     x = lazy(np.arange(6.0), 3)
     g = lagrad.grad(lambda x: np.sum(2 * x))(x)

@@ -335,12 +335,19 @@ def check_namespace_transform(args: Any, who: str) -> None:
 
 
 def numpy_only(fun: Callable[..., Any], who: str) -> Callable[..., Any]:
-    """`fun`, refusing arrays of another namespace by name (`who`: the transform and its options)
-    before it runs: the structured Jacobians build NumPy and SciPy matrices."""
+    """`fun`, refusing arrays of another namespace or Dask's by name (`who`: the transform and its
+    options) before it runs: the structured Jacobians build NumPy and SciPy matrices (on Dask they
+    would compute the graph)."""
 
     def checked(*args: Any, **kwargs: Any) -> Any:
         if not all(type(a) is np.ndarray for a in args):
             check_namespace_transform((args, kwargs), who)
+            if any_lazy(args) or any_lazy(kwargs):
+                raise TypeError(
+                    f"lagrad.{who} does not run on dask arrays (it builds the Jacobian's blocks as NumPy and SciPy "
+                    f"matrices, which would compute the graph); use lagrad.jacobian(f, mode='rev' or 'fwd'), which "
+                    f"stays lazy, or compute the arguments first"
+                )
         return fun(*args, **kwargs)
 
     return checked

@@ -374,6 +374,10 @@ if hypothesis is not None:
             r"lagrad.AdjointSystem.solve: method='sparse' does not run on array_api_strict arrays",
         ),
         (
+            lambda f, x: lagrad.compile(lambda x: lnp.sum(f(x)))(x),
+            r"lagrad.compile\(<lambda>\) does not run on array_api_strict arrays: it writes NumPy code",
+        ),
+        (
             lambda f, x: lagrad.adjoint(lambda x: lnp.sum(f(x)), x).matrix("sparse"),
             r"AdjointSystem.matrix\('sparse'\) does not run on array_api_strict arrays.*matrix\('symbolic'\)",
         ),
