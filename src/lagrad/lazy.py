@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .core.backend import (
+    NAMESPACE_LIBRARIES,
     SWEEPS,
     LazyComputeError,
     _plain,
@@ -238,6 +239,27 @@ def derivative_error(error: Exception, backend: str, where: str | None = None) -
         return ValueError(message)
 
 
+def constant_mix_error(error: Exception, leaves: Any, who: str) -> Exception | None:
+    """The error for an array of an array namespace (array-api-strict, CuPy), held by the function
+    as a constant, whose operator met a traced value of another library (NumPy's, Dask's) on its
+    right (``X * w``): the two libraries named. None for any other error."""
+    if not isinstance(error, TypeError) or "lagrad.core.trace.Var" not in str(error):
+        return None
+    tb, raising = error.__traceback__, None
+    while tb is not None:
+        raising = tb.tb_frame.f_globals.get("__name__", "").split(".")[0]
+        tb = tb.tb_next
+    if raising not in NAMESPACE_LIBRARIES:
+        return None
+    arguments = sorted({backend_name(a) for _, a in _arrays(leaves, "")} - {raising}) or ["numpy"]
+    return TypeError(
+        f"lagrad.{who}: an operator of one of {raising}'s arrays (a constant of the function) met a traced value of "
+        f"{' and '.join(arguments)} arrays (the arguments): the function mixes {raising} arrays and "
+        f"{' and '.join(arguments)} arrays, which do not combine in one operation; put every array in one "
+        f"library first ({raising}.asarray(x, device=...), or move the constant to {arguments[0]})"
+    )
+
+
 def _library_function(error: Exception) -> str:
     """``lagrad.numpy.median: `` for an error raised inside lagrad.numpy's or lagrad.scipy's code
     (the outermost of their functions on the way: the one the user called), else ''."""
@@ -341,6 +363,7 @@ def numpy_only(fun: Callable[..., Any], who: str) -> Callable[..., Any]:
 
     def checked(*args: Any, **kwargs: Any) -> Any:
         if not all(type(a) is np.ndarray for a in args):
+            check_one_library(args, who)
             check_namespace_transform((args, kwargs), who)
             if any_lazy(args) or any_lazy(kwargs):
                 raise TypeError(

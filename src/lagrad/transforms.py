@@ -40,6 +40,7 @@ from .lazy import (
     check_namespace_transform,
     check_one_library,
     check_solver,
+    constant_mix_error,
     derivative_error,
     gradients_like,
     lazy_checked,
@@ -166,6 +167,9 @@ def _record(
         library = namespace_library(leaves) if trace.dispatch and isinstance(error, Exception) else None
         if library is not None and not str(error).startswith("lagrad"):
             raise derivative_error(error, library, f"lagrad.{who} on {library} arrays") from error
+        mixed = None if trace.dispatch or not isinstance(error, Exception) else constant_mix_error(error, leaves, who)
+        if mixed is not None:
+            raise mixed from error
         _explain(error, who, selected)
         raise
     aux = None

@@ -537,3 +537,65 @@ def test_forward_substitution_on_strict_refuses_complex_variables_by_name():
     z = strict(np.array([0.5 + 0.1j, -0.3j]))
     with pytest.raises(TypeError, match=r"forward_substitution solver on array_api_strict arrays takes real variables"):
         lagrad.adjoint(lambda z: lnp.real(lnp.sum(z * z)), z).solve("forward_substitution")
+
+
+# ----- mixing libraries: every transform names both ------------------------------------------
+
+#: transform -> its call on a scalar function `loss`, a vector function `vector` and their arguments
+TRANSFORMS = {
+    "grad": lambda loss, vector, args: lagrad.grad(loss, argnums=tuple(range(len(args))))(*args),
+    "value_and_grad": lambda loss, vector, args: lagrad.value_and_grad(loss)(*args),
+    "vjp": lambda loss, vector, args: lagrad.vjp(vector, *args),
+    "jvp": lambda loss, vector, args: lagrad.jvp(vector, args, args),
+    "jacobian": lambda loss, vector, args: lagrad.jacobian(vector)(*args),
+    "jacobian(fwd)": lambda loss, vector, args: lagrad.jacobian(vector, mode="fwd")(*args),
+    "jacobian(elimination)": lambda loss, vector, args: lagrad.jacobian(vector, method="elimination")(*args),
+    "jacobian(sparse)": lambda loss, vector, args: lagrad.jacobian(vector, sparse=True)(*args),
+    "hessian": lambda loss, vector, args: lagrad.hessian(loss)(*args),
+    "hvp": lambda loss, vector, args: lagrad.hvp(loss)(*args, args[0]),
+    "elementwise_grad": lambda loss, vector, args: lagrad.elementwise_grad(vector)(*args),
+    "adjoint": lambda loss, vector, args: lagrad.adjoint(loss, *args),
+    "trace": lambda loss, vector, args: lagrad.trace(loss, *args),
+    "check_grads": lambda loss, vector, args: lagrad.testing.check_grads(loss, *args),
+    "checkpoint": lambda loss, vector, args: lagrad.grad(lagrad.checkpoint(loss))(*args),
+}
+#: The transforms that refuse array-api-strict's arrays whatever they are mixed with, naming it.
+NUMPY_ONLY = {"jacobian(elimination)", "jacobian(sparse)", "checkpoint"}
+
+
+def _names_both(error: Exception, a: str, b: str) -> bool:
+    message = str(error)
+    return "mix" in message and a in message and b in message
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("pair", ["numpy+strict", "strict+numpy", "dask+strict"])
+def test_mixing_libraries_in_the_arguments_names_both_in_every_transform(transform, pair):
+    first, second = pair.split("+")
+    arrays = {"numpy": np.ones(3), "strict": strict(np.ones(3))}
+    if first == "dask":
+        arrays["dask"] = pytest.importorskip("dask.array", reason="Dask is not installed").ones(3)
+    loss, vector = (lambda w, x: lnp.sum(x * w)), (lambda w, x: lnp.tanh(x * w))
+    with pytest.raises(TypeError) as error:
+        TRANSFORMS[transform](loss, vector, (arrays[first], arrays[second]))
+    names = {"strict": "array_api_strict"}
+    assert _names_both(error.value, names.get(first, first), names.get(second, second)), str(error.value)
+
+
+@pytest.mark.parametrize("transform", [t for t in TRANSFORMS if t != "check_grads"])
+@pytest.mark.parametrize("weight", ["numpy", "strict"])
+@pytest.mark.parametrize("product", ["x * w", "w * x"])
+def test_a_weight_and_a_batch_of_two_libraries_name_both_in_every_transform(transform, weight, product):
+    """The batch a constant the function holds, the weight its argument: a NumPy weight with an
+    array-api-strict batch, and the reverse, in either operand order. (A transform that does not
+    run on array-api-strict at all refuses a strict weight naming the library. check_grads is left
+    out: it first runs the function itself on the plain arguments, where the library's own error
+    comes, as it would without lagrad.)"""
+    w, batch = (np.ones(3), strict(np.ones((2, 3)))) if weight == "numpy" else (strict(np.ones(3)), np.ones((2, 3)))
+    times = (lambda w: batch * w) if product == "x * w" else (lambda w: w * batch)
+    with pytest.raises(TypeError) as error:
+        TRANSFORMS[transform](lambda w: lnp.sum(times(w)), lambda w: lnp.tanh(times(w)), (w,))
+    if weight == "strict" and transform in NUMPY_ONLY:
+        assert "array_api_strict arrays" in str(error.value)
+    else:
+        assert _names_both(error.value, "array_api_strict", "numpy"), str(error.value)
