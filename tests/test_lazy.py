@@ -123,6 +123,75 @@ def test_the_other_transforms_compute_nothing_on_dask_either():
     np.testing.assert_allclose(g.compute(), lagrad.grad(logistic_loss)(w, X, y), **close)
 
 
+@pytest.mark.parametrize("method", ["levels", "forward_substitution"])
+def test_every_solver_but_sparse_stays_lazy_on_dask(method):
+    """grad(method=...) and adjoint(...).solve(...): Dask arrays, no graph computed, NumPy's numbers;
+    `sparse`, which assembles the scalar matrix with SciPy, is refused naming Dask."""
+    X, y, w = _data(n=6, d=2)
+    Xd, yd, wd = lazy(X, 3), lazy(y, 3), lazy(w, 2)
+    c = Computes()
+    with c:
+        g = lagrad.grad(logistic_loss, argnums=(0, 1), method=method)(wd, Xd, yd)
+        system = lagrad.adjoint(logistic_loss, wd, Xd, yd, argnums=0)
+        multipliers = system.solve(method)
+        vjp_system = lagrad.adjoint(lambda w: np.tanh(Xd @ w), wd, cotangent=yd)
+        lam = vjp_system.solve(method).lambdas[0]
+    assert c.n == 0
+    assert all(isinstance(a, da.Array) for a in (*g, *multipliers.lambdas[:1], lam))
+    close = dict(rtol=1e-10, atol=1e-12)
+    expected = lagrad.grad(logistic_loss, argnums=(0, 1))(w, X, y)
+    np.testing.assert_allclose(g[0].compute(), expected[0], **close)
+    np.testing.assert_allclose(g[1].compute(), expected[1], **close)
+    np.testing.assert_allclose(multipliers.lambdas[0].compute(), expected[0], **close)  # λ of the input w
+    np.testing.assert_allclose(lam.compute(), ((1 - np.tanh(X @ w) ** 2) * y) @ X, **close)  # closed form
+    for call in (
+        lambda: lagrad.grad(logistic_loss, method="sparse")(wd, Xd, yd),
+        lambda: system.solve("sparse"),
+        lambda: system.matrix("dense"),
+    ):
+        with pytest.raises(TypeError, match=r"does not run on dask arrays \(it assembles the (system's )?scalar"):
+            call()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_nan_output_on_dask_keeps_its_gradient_unmasked_with_every_solver():
+    """Zero means zero must not make the gradient of a NaN output look clean: the lazy mask's
+    condition is "the output is not NaN" for levels as for back-substitution; forward
+    substitution's tangents are NaN at least where those are."""
+    x = np.array([0.0, 4.0])
+    f = lambda x: np.sum(np.sqrt(x) * x) + np.log(-1.0 + 0 * x[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = lagrad.grad(f)(x)
+        assert np.isnan(expected).any()
+        for method in ("back_substitution", "levels"):
+            g = lagrad.grad(f, method=method)(lazy(x)).compute()
+            np.testing.assert_array_equal(np.isnan(g), np.isnan(expected), err_msg=method)
+        g = lagrad.grad(f, method="forward_substitution")(lazy(x)).compute()  # its 0 × ∞ stay NaN on Dask
+        assert np.isnan(g[np.isnan(expected)]).all()
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda f, x: lagrad.jacobian(f, method="elimination")(x), r"jacobian\(method='elimination'\) does not run"),
+        (lambda f, x: lagrad.jacobian(f, method="auto")(x), r"jacobian\(method='auto'\) does not run"),
+        (lambda f, x: lagrad.jacobian(f, sparse=True)(x), r"jacobian\(sparse=True\) does not run"),
+        (lambda f, x: lagrad.hessian(lambda x: np.sum(f(x)), sparse=True)(x), r"hessian\(sparse=True\) does not run"),
+    ],
+)
+def test_the_structured_jacobians_refuse_dask_by_name_computing_nothing(call, message):
+    """They build NumPy and SciPy blocks, which would compute the graph: refused before tracing."""
+    c = Computes()
+    with c, pytest.raises(TypeError, match=message + r" on dask arrays .*mode='rev' or 'fwd'"):
+        call(np.tanh, lazy(np.ones(4)))
+    assert c.n == 0
+
+
+def test_compile_refuses_dask_arrays_by_name():
+    with pytest.raises(TypeError, match=r"lagrad.compile\(.*\) does not run on dask arrays: it writes NumPy code"):
+        lagrad.compile(lambda x: np.sum(x * x))(lazy(np.ones(4)))
+
+
 def test_the_gradient_of_a_linear_function_is_a_dask_array_chunked_as_its_input():
     x = lazy(np.arange(6.0), 3)
     g = lagrad.grad(lambda x: np.sum(2 * x))(x)

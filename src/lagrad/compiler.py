@@ -123,6 +123,14 @@ def _static_key(leaf: Any, who: str) -> Any:
     try:
         hash(leaf)
     except TypeError:
+        from .core.backend import backend_name, is_lazy, namespace_of
+
+        if is_lazy(leaf) or namespace_of(leaf) is not None:  # Dask, array-api-strict, CuPy
+            raise TypeError(
+                f"lagrad.compile({who}) does not run on {backend_name(leaf)} arrays: it writes NumPy code for NumPy "
+                f"arrays. Call the function and its transforms uncompiled (lagrad.grad, vjp, jvp... run in "
+                f"{backend_name(leaf)}), or pass NumPy arrays"
+            ) from None
         raise TypeError(
             f"lagrad.compile({who}): an argument of type {type(leaf).__name__} is neither a float array "
             f"nor hashable, so a compiled variant cannot be looked up for it; pass it as arrays (or a "

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .core.backend import (
+    NAMESPACE_LIBRARIES,
     SWEEPS,
     LazyComputeError,
     _plain,
@@ -238,6 +239,27 @@ def derivative_error(error: Exception, backend: str, where: str | None = None) -
         return ValueError(message)
 
 
+def constant_mix_error(error: Exception, leaves: Any, who: str) -> Exception | None:
+    """The error for an array of an array namespace (array-api-strict, CuPy), held by the function
+    as a constant, whose operator met a traced value of another library (NumPy's, Dask's) on its
+    right (``X * w``): the two libraries named. None for any other error."""
+    if not isinstance(error, TypeError) or "lagrad.core.trace.Var" not in str(error):
+        return None
+    tb, raising = error.__traceback__, None
+    while tb is not None:
+        raising = tb.tb_frame.f_globals.get("__name__", "").split(".")[0]
+        tb = tb.tb_next
+    if raising not in NAMESPACE_LIBRARIES:
+        return None
+    arguments = sorted({backend_name(a) for _, a in _arrays(leaves, "")} - {raising}) or ["numpy"]
+    return TypeError(
+        f"lagrad.{who}: an operator of one of {raising}'s arrays (a constant of the function) met a traced value of "
+        f"{' and '.join(arguments)} arrays (the arguments): the function mixes {raising} arrays and "
+        f"{' and '.join(arguments)} arrays, which do not combine in one operation; put every array in one "
+        f"library first ({raising}.asarray(x, device=...), or move the constant to {arguments[0]})"
+    )
+
+
 def _library_function(error: Exception) -> str:
     """``lagrad.numpy.median: `` for an error raised inside lagrad.numpy's or lagrad.scipy's code
     (the outermost of their functions on the way: the one the user called), else ''."""
@@ -284,12 +306,39 @@ def promote_scalars(args: Any, differentiated: Any) -> Any:
 
 #: The transforms that run on array-api-strict's and CuPy's arrays (the others refuse them by name).
 NAMESPACE_TRANSFORMS = frozenset(
-    {"grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "elementwise_grad", "hvp", "trace", "check_grads"}
+    {
+        "grad",
+        "value_and_grad",
+        "vjp",
+        "jvp",
+        "jacobian",
+        "hessian",
+        "elementwise_grad",
+        "hvp",
+        "trace",
+        "check_grads",
+        "adjoint",
+    }
 )
 
 
-#: The solvers `grad(method=...)` runs on them: the others build NumPy or SciPy matrices of the system.
-NAMESPACE_SOLVERS = frozenset({"back_substitution", "levels"})
+#: The solvers that run on Dask's and the namespaces' arrays (`grad(method=...)`,
+#: `AdjointSystem.solve`): the others (`sparse`) assemble the system's scalar matrix with SciPy.
+NAMESPACE_SOLVERS = frozenset({"back_substitution", "levels", "forward_substitution"})
+
+
+def check_solver(method: str, values: Any, who: str) -> None:
+    """Refuse, naming the solver, the library and the alternatives, a solver that does not run on
+    the arrays of `values` (Dask's, array-api-strict's, CuPy's); NumPy's pass."""
+    if method in NAMESPACE_SOLVERS:
+        return
+    library = "dask" if any_lazy(values) else namespace_library(values)
+    if library is not None:
+        raise TypeError(
+            f"lagrad.{who}: method={method!r} does not run on {library} arrays (it assembles the system's "
+            f"scalar matrix with NumPy and SciPy); use {', '.join(sorted(NAMESPACE_SOLVERS))}, or convert the "
+            f"arguments to NumPy arrays first"
+        )
 
 
 def check_namespace_transform(args: Any, who: str) -> None:
@@ -308,12 +357,20 @@ def check_namespace_transform(args: Any, who: str) -> None:
 
 
 def numpy_only(fun: Callable[..., Any], who: str) -> Callable[..., Any]:
-    """`fun`, refusing arrays of another namespace by name (`who`: the transform and its options)
-    before it runs: the structured Jacobians build NumPy and SciPy matrices."""
+    """`fun`, refusing arrays of another namespace or Dask's by name (`who`: the transform and its
+    options) before it runs: the structured Jacobians build NumPy and SciPy matrices (on Dask they
+    would compute the graph)."""
 
     def checked(*args: Any, **kwargs: Any) -> Any:
         if not all(type(a) is np.ndarray for a in args):
+            check_one_library(args, who)
             check_namespace_transform((args, kwargs), who)
+            if any_lazy(args) or any_lazy(kwargs):
+                raise TypeError(
+                    f"lagrad.{who} does not run on dask arrays (it builds the Jacobian's blocks as NumPy and SciPy "
+                    f"matrices, which would compute the graph); use lagrad.jacobian(f, mode='rev' or 'fwd'), which "
+                    f"stays lazy, or compute the arguments first"
+                )
         return fun(*args, **kwargs)
 
     return checked

@@ -39,6 +39,8 @@ from .lazy import (
     NAMESPACE_SOLVERS,
     check_namespace_transform,
     check_one_library,
+    check_solver,
+    constant_mix_error,
     derivative_error,
     gradients_like,
     lazy_checked,
@@ -165,6 +167,9 @@ def _record(
         library = namespace_library(leaves) if trace.dispatch and isinstance(error, Exception) else None
         if library is not None and not str(error).startswith("lagrad"):
             raise derivative_error(error, library, f"lagrad.{who} on {library} arrays") from error
+        mixed = None if trace.dispatch or not isinstance(error, Exception) else constant_mix_error(error, leaves, who)
+        if mixed is not None:
+            raise mixed from error
         _explain(error, who, selected)
         raise
     aux = None
@@ -198,13 +203,13 @@ def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str
         return [None] * program.n_vars
     if method not in SOLVERS:
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
-    if is_lazy(nan_output):
-        return back_substitution(program, tape, {out: seed}, mask=~nan_output)
-    if method not in NAMESPACE_SOLVERS and namespace_of(seed) is not None:
-        raise TypeError(
-            f"lagrad.grad: method={method!r} does not run on {type(seed).__module__.split('.')[0]} arrays (it "
-            f"builds NumPy matrices of the system); use {' or '.join(sorted(NAMESPACE_SOLVERS))}"
-        )
+    if method not in NAMESPACE_SOLVERS:
+        check_solver(method, [seed, nan_output], "grad")
+    if is_lazy(nan_output):  # Dask: one sweep, masked under the lazy "the output is not NaN"
+        if method == "back_substitution" or _traced_run(tape):
+            return back_substitution(program, tape, {out: seed}, mask=~nan_output)
+        system = AdjointSystem(program, tape, seed)
+        return system.solve(method, wanted=range(program.n_inputs), mask=~nan_output).lambdas
     if method == "back_substitution" or nan_output or _traced_run(tape):
         return back_substitution(program, tape, {out: seed}, mask=not nan_output)
     return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs)).lambdas

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape
-from ..core.backend import is_lazy
-from ..core.program import real_size, unflat
-from ..lazy import any_lazy, library_errors
+from ..core.backend import in_namespace, is_lazy, namespace_library, namespace_of
+from ..core.program import is_parts_shape, real_size, unflat
+from ..lazy import _leaves, any_lazy, as_lazy, library_errors
 from .operators import _has_nan, _plain, _stacked, apply_block, apply_block_batched, implicit_diagonals
 
 
@@ -149,11 +149,15 @@ def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[
     """The `forward_substitution` method of an AdjointSystem: λ_i is the output's sensitivity
     to z_i, one tangent sweep along each real direction of z_i, all of them batched into one
     sweep (in chunks of `CHUNK`) over the equations after z_i. Only the `wanted` variables'
-    multipliers are computed (default: all), so a gradient costs one batched sweep per input."""
+    multipliers are computed (default: all), so a gradient costs one batched sweep per input.
+    On Dask or array-namespace arrays the seeds and the products with the cotangent are made in
+    the output's library (`_solve_in_library`)."""
     program = system.program
     lam: list[Any] = [None] * program.n_vars
     if system.output is None:
         return lam
+    if any_lazy(system.tape.outputs) or namespace_library(system.tape.outputs) is not None:
+        return _solve_in_library(system, wanted)
     cotangent = np.asarray(_plain(system.cotangent))
     c = np.ravel(cotangent)
     for i in range(program.n_vars) if wanted is None else wanted:
@@ -181,4 +185,60 @@ def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[
             if t is not None:  # the derivative of Re Σ cotangent · output, per direction
                 lam_i[first : first + len(rows)] = np.real(np.reshape(_plain(t), (len(rows), -1)) @ c)
         lam[i] = unflat(lam_i, shape, dtype, covector=True)
+    return lam
+
+
+def _solve_in_library(system: Any, wanted: list[int] | None) -> list[Any]:
+    """`solve` on Dask arrays (lazy seeds, nothing computed) or an array namespace's
+    (array-api-strict, CuPy: seeds moved to the output's device): each λ_i is built from the
+    library's products ``t · cotangent``, chunk by chunk, and reshaped there. Real variables and
+    outputs only; implicit equations' diagonal blocks (NumPy solves) are refused by name. On Dask
+    the one tangent sweep is guarded (a NaN entry from 0 × ∞ stays NaN: finding it would compute),
+    whether or not the output is NaN (back-substitution's and levels' `mask` option)."""
+    program, tape = system.program, system.tape
+    outputs = [_plain(o) for _, o in _leaves(tape.outputs, None)]
+    like = next(o for o in outputs if is_lazy(o) or namespace_of(o) is not None)
+    xp = namespace_of(like)
+    library = "dask" if xp is None else namespace_library(like)
+    concat = np.concatenate if xp is None else xp.concat
+    reshape = np.reshape if xp is None else xp.reshape
+    cotangent = _plain(system.cotangent)
+    if not is_lazy(cotangent) and xp is not None:
+        cotangent = in_namespace(cotangent, like)
+    c = reshape(cotangent, (-1,))
+    lam: list[Any] = [None] * program.n_vars
+    for i in range(program.n_vars) if wanted is None else wanted:
+        if not program.differentiable(i) or i > system.output:
+            continue
+        shape, dtype = program.shape(i), program.dtype(i)
+        if is_parts_shape(shape) or np.dtype(dtype).kind == "c" or np.dtype(program.dtype(system.output)).kind == "c":
+            raise TypeError(
+                f"lagrad: the forward_substitution solver on {library} arrays takes real variables of one array "
+                f"(z{i + 1} is {'several arrays' if is_parts_shape(shape) else np.dtype(dtype).name}); use "
+                f"back_substitution or levels"
+            )
+        if i in system.implicit:
+            raise TypeError(
+                f"lagrad: the forward_substitution solver on {library} arrays does not take implicit equations "
+                f"(z{i + 1}); use back_substitution"
+            )
+        m = real_size(shape, dtype)
+        parts: list[Any] = []
+        for first in range(0, m, CHUNK):
+            k = min(CHUNK, m - first)
+            rows = np.eye(m, dtype=dtype)[first : first + k].reshape((k, *shape))
+            seeds = as_lazy(rows) if xp is None else in_namespace(rows, like)
+            t = forward_substitution(
+                program,
+                tape,
+                {i: seeds},
+                start=max(i - program.n_inputs + 1, 0),
+                outputs=[system.output],
+                batched=True,
+                diagonals=system.implicit,
+            )[system.output]
+            parts.append((k, None if t is None else reshape(_plain(t), (k, -1)) @ c))
+        if any(p is not None for _, p in parts):  # a chunk that met no output is zeros (Dask takes NumPy's)
+            zeros = (lambda k: np.zeros(k)) if xp is None else (lambda k: xp.zeros((k,), device=like.device))
+            lam[i] = reshape(concat([zeros(k) if p is None else p for k, p in parts]), shape)
     return lam

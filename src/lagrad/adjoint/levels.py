@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Program, Tape, registry
+from ..lazy import any_lazy, as_lazy, library_errors
 from .operators import _has_nan, apply_transpose
 
 #: Threads for the `levels` method (None: as many as the machine has cores).
@@ -40,14 +41,24 @@ def schedule(program: Program) -> list[list[int]]:
     return out
 
 
-def solve(system: Any, wanted: list[int] | None = None, *, workers: int | None = None, **options: Any) -> list[Any]:
-    """Every λ, level by level from the output's, each level's blocks applied concurrently."""
+def solve(
+    system: Any, wanted: list[int] | None = None, *, workers: int | None = None, mask: Any = True, **options: Any
+) -> list[Any]:
+    """Every λ, level by level from the output's, each level's blocks applied concurrently.
+    On Dask nothing is looked at: one sweep with the masks in the graph, under `mask` (a lazy
+    boolean: the output is not NaN), as back-substitution does."""
     program = system.program
     lam: list[Any] = [None] * program.n_vars
     if system.output is None:
         return lam
     lam[system.output] = system.cotangent
+    lazy = any_lazy(system.tape.outputs)
+    if lazy:
+        lam[system.output] = as_lazy(system.cotangent)
     with np.errstate(invalid="ignore"), ThreadPoolExecutor(workers or WORKERS) as pool:
+        if lazy:
+            with library_errors(system.tape.outputs, "dask"):
+                return _sweep(program, system.tape, lam, pool, mask, system.implicit)
         for guarded in (False, True):
             result = _sweep(program, system.tape, list(lam), pool, guarded, system.implicit)
             if not any(_has_nan(v) for v in result if v is not None):
@@ -56,7 +67,7 @@ def solve(system: Any, wanted: list[int] | None = None, *, workers: int | None =
 
 
 def _sweep(
-    program: Program, tape: Tape, lam: list[Any], pool: ThreadPoolExecutor, guarded: bool, diagonals: dict[int, Any]
+    program: Program, tape: Tape, lam: list[Any], pool: ThreadPoolExecutor, guarded: Any, diagonals: dict[int, Any]
 ) -> list[Any]:
     shapes = program.shapes()
     for members in schedule(program):

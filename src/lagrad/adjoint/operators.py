@@ -160,6 +160,12 @@ def apply_transpose_batched(eq: Any, pos: int, values: list[Any], g: Any, shape:
     return operator(eq.primitive, pos).transpose_batched(g, values, eq.params, shape, eq.dtype, guarded)
 
 
+def _add(a: Any, b: Any) -> Any:
+    """``a + b``, a traced `b` written first when `a` is another library's plain array: their
+    operators take no traced value (array-api-strict's raise rather than defer to it)."""
+    return a + b if type(a) is np.ndarray or not hasattr(b, "_trace") or hasattr(a, "_trace") else b + a
+
+
 def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: bool = True) -> Any:
     """``Σ_i ∂f_k/∂z_i t_i`` over the arguments of `eq` that have a tangent (None if none).
 
@@ -181,7 +187,7 @@ def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: boo
             t = tangents[pos]
             if t is not None:
                 c = operator(prim, pos).apply(t, values, eq.params, eq.shape, eq.dtype, guarded)
-                out = c if out is None else out + c
+                out = c if out is None else _add(out, c)
         if out is None:
             return None
     return out if out.shape == eq.shape else registry.ops.broadcast_to(out, eq.shape)
@@ -205,7 +211,7 @@ def apply_block_batched(eq: Any, values: list[Any], tangents: list[Any], *, guar
         out = None
         for pos in present:
             c = operator(prim, pos).apply_batched(tangents[pos], values, eq.params, eq.shape, eq.dtype, guarded)
-            out = c if out is None else out + c
+            out = c if out is None else _add(out, c)
     if isinstance(out, Parts) or out.shape == (k, *eq.shape):  # several arrays: the joint rule shapes each
         return out
     return registry.ops.broadcast_to(out, (k, *eq.shape))
@@ -232,7 +238,7 @@ def _rows(x: Any) -> list[Any]:
 
 def _stacked(rows: list[Any]) -> Any:
     if isinstance(rows[0], Parts):
-        return Parts(np.stack([r[j] for r in rows]) for j in range(len(rows[0])))
+        return Parts(_stacked([r[j] for r in rows]) for j in range(len(rows[0])))  # each part in its library
     if type(rows[0]) is not np.ndarray and namespace_of(rows[0]) is not None:  # array-api-strict, CuPy
         return registry.functions[np.stack](rows)
     return np.stack(rows)  # NumPy's dispatch records it for traced values

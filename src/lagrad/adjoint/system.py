@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse
 
 from ..core import Program, Tape, registry
-from ..core.backend import numpy_dtype
+from ..core.backend import device_of, in_namespace, is_lazy, namespace_library, namespace_of, numpy_dtype, to_numpy
 from ..core.program import Constant, flat, real_size, unflat, zeros_of
 from . import operators, solvers
 from .operators import _plain
@@ -127,7 +127,7 @@ class Multipliers(Mapping):
         return len(self.lambdas)
 
     def norms(self) -> list[float]:
-        return [float(np.linalg.norm(flat(_plain(v)))) for v in self.lambdas]
+        return [float(np.linalg.norm(flat(_numbers(v)))) for v in self.lambdas]
 
     def __repr__(self) -> str:
         rows = [f"Multipliers ({self.method}):"]
@@ -264,6 +264,10 @@ class AdjointSystem:
                 f"lagrad.adjoint: the cotangent must be an array shaped like the output {shape}, not "
                 f"{given}; for a function with several outputs, use lagrad.vjp"
             )
+        #: an output value of another library (Dask's, array-api-strict's, CuPy's), else None
+        self.like = next((v for v in map(_plain, _outputs(tape)) if is_lazy(v) or namespace_of(v) is not None), None)
+        if self.like is not None and not is_lazy(self.like):  # the namespace's operators take only their own
+            cotangent = in_namespace(_plain(cotangent), self.like) if not hasattr(cotangent, "_trace") else cotangent
         self.cotangent = cotangent
         #: variable -> its equation's diagonal block where that is not -I (`Program.implicit`)
         self.implicit: dict[int, Diagonal] = operators.implicit_diagonals(program, tape)
@@ -295,7 +299,7 @@ class AdjointSystem:
         """b, blockwise: zeros, and ``-cotangent`` (−1 for a scalar) at the output."""
         b = [self._zeros(i) for i in range(self.n)]
         if self.output is not None:
-            b[self.output] = -np.asarray(_plain(self.cotangent))
+            b[self.output] = -_numbers(self.cotangent)
         return b
 
     def blocks(self) -> list[Block]:
@@ -330,6 +334,10 @@ class AdjointSystem:
         ``levels`` (back-substitution level by level, each level's blocks in a thread pool).
         `wanted` (variables, 0-based) limits the work to those multipliers; the others are
         then zero in the result."""
+        if self.like is not None:
+            from ..lazy import check_solver
+
+            check_solver(method, self.like, "AdjointSystem.solve")
         cacheable = wanted is None and not options and max_size is None
         if cacheable and method in self._solutions:
             return self._solutions[method]
@@ -344,7 +352,11 @@ class AdjointSystem:
     def _finish(self, i: int, v: Any) -> Any:
         """A solver's λ_i as a multiplier: zeros for None, real for a real variable."""
         if v is None:
-            return self._zeros(i)
+            zeros = self._zeros(i)
+            if self.like is not None and not is_lazy(self.like) and not isinstance(zeros, tuple):
+                xp = namespace_of(self.like)
+                return xp.zeros(zeros.shape, dtype=getattr(xp, zeros.dtype.name), device=device_of(self.like))
+            return zeros
         if self.program.has_complex and not self.program.is_complex(i) and np.iscomplexobj(_plain(v)):
             return registry.ops.real(v)
         return v
@@ -379,17 +391,21 @@ class AdjointSystem:
         dtypes = [self.program.dtype(i) for i in range(self.n)]
         r = []
         for i, (v, d) in enumerate(zip(lam, dtypes)):  # the diagonal blocks, A[i, i] λ_i
-            x = flat(_plain(v), d, covector=True)
+            x = flat(_numbers(v), d, covector=True)
             rows, cols, vals = self.diagonal(i).entries()
             r.append(np.bincount(rows, vals * x[cols], minlength=len(x)))
         for block in self.blocks():
             lam_k = lam[block.k]
-            if not np.any(flat(_plain(lam_k))):
+            if not np.any(flat(_numbers(lam_k))):
                 continue
-            r[block.i] = r[block.i] + flat(_plain(block.transpose_apply(lam_k)), dtypes[block.i], covector=True)
+            r[block.i] = r[block.i] + flat(_numbers(block.transpose_apply(lam_k)), dtypes[block.i], covector=True)
         for i, b in enumerate(self.rhs):
             r[i] = r[i] - flat(b, dtypes[i], covector=True)
         return float(np.sqrt(sum(np.sum(x**2) for x in r)))
+
+    @property
+    def _library(self) -> str:
+        return "dask" if is_lazy(self.like) else str(namespace_library(self.like))
 
     def _zeros(self, i: int) -> Any:
         return zeros_of(self.program.shape(i), self.program.dtype(i))
@@ -409,6 +425,12 @@ class AdjointSystem:
             return SymbolicMatrix(labels)
         if kind not in ("dense", "sparse"):
             raise ValueError(f"lagrad: matrix kind must be 'symbolic', 'dense' or 'sparse', not {kind!r}")
+        if self.like is not None:
+            raise TypeError(
+                f"lagrad: AdjointSystem.matrix({kind!r}) does not run on {self._library} arrays (it assembles the "
+                f"scalar matrix with NumPy and SciPy); use matrix('symbolic'), the block operators (blocks()) or "
+                f"solve('back_substitution' / 'levels' / 'forward_substitution'), or trace on NumPy arrays"
+            )
         limit = max_size or (DENSE_LIMIT if kind == "dense" else SPARSE_LIMIT)
         self._check_size(f"matrix({kind!r})", limit)
         rows, cols, vals = [], [], []
@@ -442,6 +464,22 @@ class AdjointSystem:
             f"<AdjointSystem: {self.n} variables ({self.size} scalars), "
             f"{len(self.program.equations)} equations, {len(self.blocks())} nonzero blocks>"
         )
+
+
+def _outputs(tape: Tape) -> list[Any]:
+    outputs = tape.outputs
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def _numbers(v: Any) -> Any:
+    """A value's numbers as NumPy arrays, moved explicitly from another library (computed, on
+    Dask): for the checks and reports that print or compare them (`residual`, `norms`)."""
+    v = _plain(v)
+    if v is None:
+        return None
+    if isinstance(v, tuple):
+        return type(v)(_numbers(p) for p in v)
+    return v if type(v) is np.ndarray else to_numpy(v)
 
 
 def input_gradients(program: Program, lam: list[Any]) -> Any:

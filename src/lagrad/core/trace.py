@@ -599,6 +599,12 @@ def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], 
     call = f"{prim.name}({', '.join(parts)}{''.join(f', {k}={v!r}' for k, v in params.items())})"
     where = user_line()
     message = f"lagrad: equation z{trace.n_vars + 1} = {call}{' at ' + where if where else ''}: {error}"
+    mixed = _mixed_libraries(args)
+    if mixed is not None:  # a namespace's array (array-api-strict, CuPy) beside NumPy's or Dask's
+        return TypeError(
+            f"{message} (lagrad.numpy.{prim.name}: its arguments mix {mixed[0]} arrays and {mixed[1]} arrays, which "
+            f"do not combine in one operation; put every array in one library first, e.g. {mixed[0]}.asarray(x))"
+        )
     backends = sorted({backend_name(a) for a in args if is_lazy(a)})
     if backends and not isinstance(error, LazyComputeError) and str(error) != UNKNOWN_SHAPE:
         message += f" ({' and '.join(backends)} arrays: {prim.name} is refused by that library's own implementation)"
@@ -606,6 +612,21 @@ def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], 
         return type(error)(message)
     except Exception:
         return ValueError(message)
+
+
+def _mixed_libraries(args: Any) -> tuple[str, str] | None:
+    """(a namespace's library, another library) where an equation's arguments (plain, or traced
+    values' numbers) of one or more axes mix them; None otherwise. Only on the error path."""
+    from .backend import _plain, namespace_of
+
+    names = {}
+    for a in args:
+        v = _plain(a)
+        if hasattr(v, "shape") and not isinstance(v, np.generic) and len(v.shape):
+            names.setdefault(backend_name(v), namespace_of(v) is not None)
+    spaces = sorted(n for n, space in names.items() if space)
+    others = sorted(n for n, space in names.items() if not space)
+    return (spaces[0], others[0]) if spaces and others else None
 
 
 def user_line() -> str | None:
