@@ -15,9 +15,10 @@ a reverse sweep needs come from a checkpoint policy (`schedule.py`): every step'
 snapshots ("binomial"), or the initial state only ("none").
 
 Values of an outer trace that the body reads (a closure over a traced parameter) become
-arguments of the loop equation, so they get their derivative. When a rule is called on
-traced values (a derivative of a derivative), the loop is replayed step by step on them:
-higher order is correct, and unrolls inside the derivative's trace.
+arguments of the loop equation, so they get their derivative. When the transpose is called
+on traced values (a derivative of a derivative: hvp, hessian) it records one `loop_adjoint`
+equation, whose own rules reverse the loop over the carry and its tangent under the same
+checkpoint policy; the tangent rule on traced values replays the loop step by step.
 """
 
 from __future__ import annotations
