@@ -195,8 +195,12 @@ def _peak(run):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("policy", [{"checkpoint": "binomial", "snapshots": 3}, {"checkpoint": "none"}])
-def test_an_hvp_through_a_loop_does_not_grow_with_its_length(policy):
+@pytest.mark.parametrize(
+    ("policy", "steps"),
+    [({"checkpoint": "binomial", "snapshots": 3}, (40, 160)), ({"checkpoint": "none"}, (10, 40))],
+    ids=["binomial", "none"],
+)
+def test_an_hvp_through_a_loop_does_not_grow_with_its_length(policy, steps):
     n = 2048  # a state of 16 kB: Python's own objects weigh little beside it
     u0, v = RNG.random(n), RNG.random(n)
 
@@ -204,5 +208,6 @@ def test_an_hvp_through_a_loop_does_not_grow_with_its_length(policy):
         u = lagrad.fori_loop(0, steps, lambda i, u: u + 0.2 * (lnp.roll(u, 1) - 2 * u + lnp.roll(u, -1)), u, **policy)
         return lnp.sum(u**3)
 
-    short, long = (_peak(lambda s=s: lagrad.hvp(lambda u: loss(u, s))(u0, v)) for s in (40, 160))
-    assert (long - short) / (8 * n) <= 1, f"{(long - short) / (8 * n):.1f} states more for 160 steps than for 40"
+    short, long = (_peak(lambda s=s: lagrad.hvp(lambda u: loss(u, s))(u0, v)) for s in steps)
+    grown = (long - short) / (8 * n)
+    assert grown <= 1, f"{grown:.1f} states more for {steps[1]} steps than for {steps[0]}"
