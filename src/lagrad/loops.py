@@ -15,9 +15,10 @@ a reverse sweep needs come from a checkpoint policy (`schedule.py`): every step'
 snapshots ("binomial"), or the initial state only ("none").
 
 Values of an outer trace that the body reads (a closure over a traced parameter) become
-arguments of the loop equation, so they get their derivative. When a rule is called on
-traced values (a derivative of a derivative), the loop is replayed step by step on them:
-higher order is correct, and unrolls inside the derivative's trace.
+arguments of the loop equation, so they get their derivative. When the transpose is called
+on traced values (a derivative of a derivative: hvp, hessian) it records one `loop_adjoint`
+equation, whose own rules reverse the loop over the carry and its tangent under the same
+checkpoint policy; the tangent rule on traced values replays the loop step by step.
 """
 
 from __future__ import annotations
@@ -426,6 +427,7 @@ class LoopBody:
         self.follows: dict[tuple[bool, int], int] = {}  # (cond?, variant) -> the variant that ran next
         self.slots: list[tuple[Any, Any]] = []  # where the body's functions hold the closures (`_captured`)
         self.ready: LoopParts | None = None  # that run's result, for the recording to take
+        self.augmented: dict[int, LoopBody] = {}  # the loop over (x, ẋ), by number of closures (`_augmented`)
 
     def __repr__(self) -> str:
         if self.who == "fori_loop":
@@ -918,6 +920,10 @@ def _cotangents(g: Any, ans: Any, args: tuple[Any, ...], body: LoopBody, batched
     n_outs = body.n_carry + len(body.y_avals or [])
     parts = _parts_list(g, n_outs)
     traced = _is_traced(g, ans, *args)
+    if traced:  # a derivative of the derivative: the reverse loop recorded as one equation
+        result = _recorded_cotangents(parts, args, body, batched)
+        record.cache = (g, result)
+        return result
     sweep = _Sweep(body, record, args, batched, traced)
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
         lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
@@ -927,13 +933,28 @@ def _cotangents(g: Any, ans: Any, args: tuple[Any, ...], body: LoopBody, batched
             sweep.guarded = True
             lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
     k = next((p.shape[0] for p in parts if p is not None), 0) if batched else None
+    result = _gather(body, args, lam_carry, sweep.lam_x, sweep.lam_closures, batched, k)
+    record.cache = (g, result)
+    return result
+
+
+def _gather(
+    body: LoopBody,
+    args: tuple[Any, ...] | list[Any],
+    lam_carry: list[Any],
+    lam_x: list[list[Any]],
+    lam_closures: list[Any],
+    batched: bool,
+    k: int | None,
+) -> list[Any]:
+    """Every argument's multiplier from a reverse loop's: the xs' rows stacked, zeros for none."""
     result = []
     for j, a in enumerate(args):
         shape, dtype = np.shape(_plain(a)), np.result_type(_plain(a))
         if j < body.n_carry:
             lam = lam_carry[j]
         elif j < body.n_carry + body.n_x:
-            rows = sweep.lam_x[j - body.n_carry]
+            rows = lam_x[j - body.n_carry]
             if all(r is None for r in rows):
                 lam = None
             else:
@@ -941,11 +962,10 @@ def _cotangents(g: Any, ans: Any, args: tuple[Any, ...], body: LoopBody, batched
                 zero = zeros_of((k, *step_shape) if batched else step_shape, dtype)
                 lam = np.stack([zero if r is None else r for r in rows], axis=1 if batched else 0)
         else:
-            lam = sweep.lam_closures[j - body.n_carry - body.n_x]
+            lam = lam_closures[j - body.n_carry - body.n_x]
         if lam is None:
             lam = zeros_of((k, *shape) if batched else shape, dtype)
         result.append(lam)
-    record.cache = (g, result)
     return result
 
 
@@ -1026,6 +1046,227 @@ def _loop_jvp_batched(tangents: list[Any], ans: Any, *args: Any, body: LoopBody)
 defvjp_argnum(loop, _loop_vjp)
 defjvp_joint(loop, _loop_jvp)
 defbatch(loop, vjp_argnum=_loop_vjp_batched, jvp_joint=_loop_jvp_batched)
+
+
+# ----- second order: the reverse loop as one equation ----------------------------------
+#
+# On traced values (a derivative of the derivative: hvp, hessian, grad of grad) the loop's
+# transpose is recorded as one equation `loop_adjoint(loop args, cotangents)` rather than
+# replayed step by step. Its value is the reverse loop of first order; its rules come from
+# the loop over the carry and its tangent, (x, ẋ) ↦ (f(x), f'(x) ẋ), whose body is each
+# variant's forward substitution traced once (`_augment`). With λ the multipliers of the
+# loop and ẋ, ṗ tangents of its arguments, reversing that loop with the seed λ̇ on f(x) and
+# λ on f'(x) ẋ gives, at x, the tangent λ̇ of the first-order multipliers (the vjp of f'ᵀλ
+# in the direction ẋ), and at ẋ the multipliers λ themselves. So second derivatives follow
+# the loop's own checkpoint policy: their memory does not grow with the trip count for
+# "binomial", "every" and "none".
+
+
+def _recorded_cotangents(parts: list[Any], args: tuple[Any, ...], body: LoopBody, batched: bool) -> list[Any]:
+    """The loop's multipliers on traced values, as `loop_adjoint` equations (one per row of a batch)."""
+    if not batched:
+        return _adjoint_equation(parts, args, body)
+    k = next(p.shape[0] for p in parts if p is not None)
+    rows = [_adjoint_equation([None if p is None else p[b] for p in parts], args, body) for b in range(k)]
+    return [np.stack([row[j] for row in rows]) for j in range(len(args))]
+
+
+def _adjoint_equation(parts: list[Any], args: tuple[Any, ...], body: LoopBody) -> list[Any]:
+    present = tuple(p is not None for p in parts)
+    out = loop_adjoint(*args, *(p for p in parts if p is not None), body=body, present=present)
+    if type(out) is not Var:
+        return list(out)
+    return [registry.ops.part(out, index=j) for j in range(len(args))]
+
+
+def _adjoint_split(values: Any, present: tuple[bool, ...]) -> tuple[list[Any], list[Any]]:
+    """(the loop's arguments, its outputs' cotangents with None where absent) from an equation's."""
+    values = list(values)
+    n = len(values) - sum(present)
+    given = iter(values[n:])
+    return values[:n], [next(given) if p else None for p in present]
+
+
+def _adjoint_impl(*args: Any, body: LoopBody, present: tuple[bool, ...]) -> LoopParts:
+    loop_args, parts = _adjoint_split(args, present)
+    ans = _loop_impl(*(_plain(a) for a in loop_args), body=body)  # the forward sweep: states, schedule
+    lams = _cotangents(Parts(parts), ans, tuple(loop_args), body, False)
+    result = LoopParts(lams)
+    result.record = LoopRecord()  # what the rules read: the trip count and the variant schedule
+    result.record.n, result.record.schedule = ans.record.n, ans.record.schedule
+    return result
+
+
+def _adjoint_jvp(tangents: list[Any], ans: Any, *args: Any, body: LoopBody, present: tuple[bool, ...]) -> Parts:
+    loop_args, parts = _adjoint_split(args, present)
+    t_args, t_parts = _adjoint_split(tangents, present)
+    return Parts(_second(body, _record_of(ans), loop_args, parts, t_args, t_parts, False)[0])
+
+
+def _adjoint_vjp(argnum: int, w: Any, ans: Any, *args: Any, body: LoopBody, present: tuple[bool, ...]) -> Any:
+    """(∂/∂args ⟨w, Jᵀg⟩, ∂/∂g ⟨w, Jᵀg⟩) = (the tangent of Jᵀg along w, with g fixed; J w)."""
+    record = _record_of(ans)
+    cached = record.cache
+    if cached is None or cached[0] is not w:
+        loop_args, parts = _adjoint_split(args, present)
+        w_parts = _parts_list(w, len(loop_args))
+        lam_dot, outs = _second(body, record, loop_args, parts, w_parts, [None] * len(parts), True)
+        record.cache = cached = (w, [*lam_dot, *(o for o, p in zip(outs, present) if p)])
+    return cached[1][argnum]
+
+
+loop_adjoint = Primitive("loop_adjoint", _adjoint_impl)
+loop_adjoint.nested_lines = lambda eq: eq.params["body"].lines()  # type: ignore[attr-defined]
+loop_adjoint.batches_parts = True
+defvjp_argnum(loop_adjoint, _adjoint_vjp)
+defjvp_joint(loop_adjoint, _adjoint_jvp)
+
+
+def _second(
+    body: LoopBody,
+    record: LoopRecord,
+    args: list[Any],
+    g: list[Any],
+    t_args: list[Any],
+    t_g: list[Any],
+    outputs: bool,
+) -> tuple[list[Any], list[Any]]:
+    """The loop over (x, ẋ) reversed: (λ̇ per argument, and with `outputs` the loop's output
+    tangents J·t_args, the ys stacked), g the cotangents of the loop's outputs, t_g theirs."""
+    traced = _is_traced(*args, *g, *t_args, *t_g)
+    zero = [zeros_of(np.shape(_plain(a)), np.result_type(_plain(a))) for a in args]
+    t_args = [z if t is None else t for t, z in zip(t_args, zero)]
+    carry0, xs, closures = _split(body, args)
+    t_carry, t_xs, t_closures = _split(body, t_args)
+    aug = _augmented(body, len(closures))
+    aug_args = [*carry0, *t_carry, *xs, *t_xs, *closures, *t_closures]
+    rec = LoopRecord()
+    rec.n, rec.schedule = record.n, record.schedule
+    out = _augmented_forward(body, aug, rec, aug_args, outputs, traced)
+    nc = body.n_carry
+    seeds_carry = [*t_g[:nc], *g[:nc]]  # λ̇ on f(x), λ on f'(x) ẋ
+    seeds_ys = [*t_g[nc:], *g[nc:]]
+    with np.errstate(invalid="ignore"):
+        sweep = _Sweep(aug, rec, aug_args, False, traced)
+        lam_carry = sweep.run(seeds_carry, seeds_ys)
+        found = [*lam_carry, *sweep.lam_closures, *(r for rows in sweep.lam_x for r in rows)]
+        if not traced and any(r is not None and _has_nan(r) for r in found):  # again, with zero means zero
+            sweep = _Sweep(aug, rec, aug_args, False, traced)
+            sweep.guarded = True
+            lam_carry = sweep.run(seeds_carry, seeds_ys)
+    lam_dot = _gather(
+        body,
+        args,
+        lam_carry[:nc],
+        sweep.lam_x[: body.n_x],
+        sweep.lam_closures[: len(closures)],
+        False,
+        None,
+    )
+    return lam_dot, out
+
+
+def _augmented(body: LoopBody, n_closures: int) -> LoopBody:
+    """The loop over the carry and its tangent: carry (x, ẋ), xs (x_t, ẋ_t), closures (p, ṗ);
+    its variants are made from the body's as the loop first runs them (`_augment`)."""
+    made = body.augmented.get(n_closures)
+    if made is None:
+        made = body.augmented[n_closures] = LoopBody(
+            body.who,
+            body.fun,
+            body.call,
+            n_index=body.n_index,
+            carry=[],
+            carry_tree=None,
+            n_x=2 * body.n_x,
+            policy=body.policy,
+            every=body.every,
+            snapshots=body.snapshots,
+            length=None,
+            lo=body.lo,
+            stack_ys=body.stack_ys,
+        )
+        made.n_carry = 2 * body.n_carry
+    made.variants.extend([None] * (len(body.variants) - len(made.variants)))  # type: ignore[list-item]
+    return made
+
+
+def _augmented_forward(
+    body: LoopBody, aug: LoopBody, rec: LoopRecord, args: list[Any], outputs: bool, traced: bool
+) -> list[Any]:
+    """Run the loop over (x, ẋ) forward on the variant schedule `rec` holds, keeping its states
+    (or, for "all", its tapes) as the policy says; with `outputs`, the tangents of the loop's
+    outputs (ẋ at the end, the ẏ stacked)."""
+    carry, xs, closures = _split(aug, args)
+    n = rec.n
+    keep = _forward_keeps(aug, n)
+    if aug.policy == "all" and not traced:
+        rec.tapes = []
+    ys: list[list[Any]] = []
+    nc, ny = body.n_carry, len(body.y_avals or [])
+    for t in range(n):
+        if (t in keep) if keep is not None else (t % aug.every == 0):
+            rec.stored[t] = carry
+        v = rec.variant_at(t)
+        variant = aug.variants[v]
+        if variant is None:
+            where = SimpleNamespace(closures=_augmented_closures(body.variants[v], len(closures) // 2))
+            values = [_plain(value) for value in aug.inputs(t, carry, xs, closures, where)]
+            variant = aug.variants[v] = _augment(body.variants[v], values, len(closures) // 2, body)
+        outs, taped = variant.run(aug.inputs(t, carry, xs, closures, variant), rec.tapes is not None, False, traced)
+        if rec.tapes is not None:
+            rec.tapes.append(taped)
+        carry = outs[: 2 * nc]
+        if outputs and ny:
+            ys.append(outs[2 * nc + ny :])
+    if not outputs:
+        return []
+    stacked = []
+    for j, (shape, dtype) in enumerate(body.y_avals or []):
+        if not body.stack_ys:
+            stacked.append(ys[0][j])
+        elif not ys:
+            stacked.append(zeros_of((0, *shape), dtype))
+        else:
+            stacked.append(np.stack([y[j] for y in ys]))
+    return [*carry[nc:], *stacked]
+
+
+def _augment(variant: Variant, values: list[Any], n_closures: int, body: LoopBody) -> Variant:
+    """The variant over (x, ẋ): inputs (index, x, ẋ, x_t, ẋ_t, p, ṗ), outputs (f, f'·ẋ) in the
+    order (carry, its tangent, ys, theirs); traced once at one iteration's plain values."""
+    program = variant.program
+    ni, nc, nx, m = body.n_index, body.n_carry, body.n_x, len(variant.closures)
+    trace = Trace()
+    inputs = [trace.new_input(_as_array(v)) for v in values]
+    for j in range(ni):
+        inputs[j].inexact = False
+    index, x, tx = inputs[:ni], inputs[ni : ni + nc], inputs[ni + nc : ni + 2 * nc]
+    xt, txt = inputs[ni + 2 * nc : ni + 2 * nc + nx], inputs[ni + 2 * nc + nx : ni + 2 * nc + 2 * nx]
+    p, tp = inputs[ni + 2 * nc + 2 * nx : ni + 2 * nc + 2 * nx + m], inputs[ni + 2 * nc + 2 * nx + m :]
+    primal = [*index, *x, *xt, *p]
+    tangent = [*([None] * ni), *tx, *txt, *tp]
+    try:
+        outs, taped = variant.run(primal, True, False, True)
+        seeds = {i: tangent[i] for i in range(len(primal)) if tangent[i] is not None and primal[i].inexact}
+        live = [o for o in program.outputs if not isinstance(o, Constant)]
+        t_all = forward_substitution(program, Tape(taped, None), seeds, outputs=live) if seeds else None
+    except BaseException:
+        trace.active = False
+        raise
+    t_outs = []
+    for o, value in zip(program.outputs, outs):
+        t = None if t_all is None or isinstance(o, Constant) else t_all[o]
+        plain = _plain(value)
+        t_outs.append(zeros_of(np.shape(plain), np.result_type(plain)) if t is None else t)
+    leaves = [*outs[:nc], *t_outs[:nc], *outs[nc:], *t_outs[nc:]]
+    aug_program, _ = trace.finish(inputs, leaves)
+    return Variant(aug_program, _augmented_closures(variant, n_closures))
+
+
+def _augmented_closures(variant: Variant, n_closures: int) -> list[int]:
+    """Where the augmented variant's closure inputs sit among (p, ṗ): the variant's, then their tangents'."""
+    return [*variant.closures, *(j + n_closures for j in variant.closures)]
 
 
 # ----- the user's forms ---------------------------------------------------------------
