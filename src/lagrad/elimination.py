@@ -614,6 +614,7 @@ class EliminationGraph:
         cuts = _Separators(vertices, *self._neighbours(edges0))
         bit = cuts.bit
         full = (1 << len(vertices)) - 1
+        scalar = all(self.sizes[v] == 1 for v in (*self.inputs, *vertices, *self.outputs))
         spent: dict[int, int] = {0: 0}
         came: dict[int, tuple[int, int]] = {}
         estimates: dict[int, tuple[int, dict[int, int], dict[int, int]]] = {}
@@ -651,7 +652,8 @@ class EliminationGraph:
             expanded += 1
             if expanded > max_nodes:
                 return None
-            for v, bound in bounds.items():
+            first = self._first(edges, preds, succs, bounds, scalar)
+            for v, bound in bounds.items() if first is None else [(first, bounds[first])]:
                 child, cost = done | bit[v], g + self._elimination_cost(edges, v, preds, succs)
                 if cost >= spent.get(child, upper_cost):
                     continue
@@ -663,6 +665,27 @@ class EliminationGraph:
                 came[child] = (done, v)
                 heapq.heappush(heap, (estimate, depth - 1, cost, child))
         return upper, upper_cost
+
+    def _first(self, edges: Any, preds: Any, succs: Any, left: Any, scalar: bool) -> int | None:
+        """A vertex of `left` that some optimal order from this graph eliminates first, or None.
+
+        - One whose predecessors are all inputs and successors all outputs: its neighbours and
+          blocks never change, and eliminating it only adds input-to-output edges, which no
+          product reads.
+        - In a graph of scalars (every product one multiplication, v costing |P(v)|·|S(v)|),
+          one with a single predecessor u and a single successor w and an edge u → w already:
+          eliminating it costs 1, at most what it costs later, and changes no other vertex's
+          neighbours but to drop v. Whenever v is a predecessor of some x later, v's own
+          predecessors are x's already (a path into v continues along u → w), and the same for
+          successors: so every other vertex costs no more at any later point with v gone."""
+        inputs, outputs = self._structure.inputs, self.outputs
+        for v in left:
+            ps, ss = preds.get(v, ()), succs.get(v, ())
+            if all(u in inputs for u in ps) and all(w in outputs for w in ss):
+                return v
+            if scalar and len(ps) == 1 and len(ss) == 1 and (next(iter(ps)), next(iter(ss))) in edges:
+                return v
+        return None
 
     def _try_orders(self, best_order: list[int], best_cost: int, max_nodes: int) -> tuple[list[int], int]:
         """The best order found by trying at most `max_nodes` eliminations depth first, the
