@@ -559,6 +559,8 @@ class EliminationGraph:
         ``bound(x without v) + bound(v)``; pairs are taken greedily, largest gain first."""
         sizes, sparse = self.sizes, self._structure.sparse
         inputs, outputs = set(self.inputs), set(self.outputs)
+        if min(sizes.values()) < 1:  # an empty array: products cost nothing, and nor may a bound
+            return dict.fromkeys((v for v in cuts.vertices if not cuts.bit[v] & done), 0), {}
         bounds: dict[int, int] = {}
         factors: dict[int, tuple[int, Any, Any]] = {}
         for v in cuts.vertices:
@@ -838,6 +840,11 @@ def _separator(
     """The least total `weight` of a set of vertices (neither v nor `barred` among them) that
     every path from v along `toward` (predecessors or successors) to a vertex of `ends` meets:
     the maximum flow through vertices of capacity `weight` (Menger), by shortest augmenting paths."""
+    near = toward.get(v, ())
+    if all(y in ends for y in near):  # every neighbour is an end: each is a path of its own
+        return sum(weight(y) for y in near)
+    if len(near) == 1 and barred not in near and weight(next(iter(near))) <= 1:
+        return 1  # one vertex of weight 1, and weights are at least 1 (`_bounds`)
     reach, stack = {v}, [v]
     while stack:
         for y in toward.get(stack.pop(), ()):
