@@ -435,25 +435,20 @@ class EliminationGraph:
         return out
 
     def search(self, *, max_nodes: int = 20_000) -> tuple[list[int], int, bool]:
-        """The order with the fewest multiplications, by depth-first branch and bound from the
-        best of forward, reverse and Markowitz, trying at most `max_nodes` eliminations.
+        """The order with the fewest multiplications, and whether it is proven the fewest.
 
-        A chain (every intermediate with one predecessor and one successor, dense or diagonal
-        blocks) is solved exactly by the dynamic program over intervals (`_chain`), at any length.
-        On other graphs, two things make it exhaustive on small graphs (`BOUNDED`). The graph after eliminating
-        a set of vertices does not depend on the order they went in, so each set is expanded
-        once, with the cheapest cost it was reached with (later arrivals at no less are cut
-        before eliminating), and its lower bound is kept by set.
-        And a branch is cut when what it spent plus a lower bound of what is left reaches the
-        best order found: every remaining vertex v will be eliminated at least at the cost of
-        its permanent pairs (an input predecessor and an output successor stay its neighbours
-        until v goes, and a block only ever grows: diagonal to sparse to dense, a sparse
-        pattern to a larger one), and at least at the cost of one product through it, from the
-        smallest vertices that can become its neighbours (`_lower_bound`; in a graph with sparse
-        blocks only where all of v's blocks are dense, since a product with a sparse block,
-        a pad then a slice, can cost fewer multiplications than v has scalars). Returns
-        (order, cost, proven): `proven` is False when `max_nodes` ran out first (the order is
-        then the best found, never worse than the three named orders). The result is kept per structure and budget."""
+        - A chain (every intermediate with one predecessor and one successor, dense or diagonal
+          blocks) is solved exactly by the dynamic program over intervals (`_chain`), at any length.
+        - A graph of at most `BOUNDED` intermediates: a tenth of `max_nodes` (at most 2,000) tries orders depth
+          first from the best of forward, reverse and Markowitz (`_try_orders`); then A* over
+          the sets of eliminated vertices (`_prove`), with lower bounds from vertex separators
+          (`_bounds`), estimating at most the rest of `max_nodes` sets, proves that order optimal
+          or finds a better one and proves it.
+        - A larger graph: `_try_orders` with the whole budget, never proven.
+
+        Returns (order, cost, proven): `proven` is False when the budget ran out first (the
+        order is then the best found, never worse than the three named orders), never claimed
+        otherwise. The result is kept per structure and budget."""
         found = self._structure.searches.get(max_nodes)
         if found is None:
             found = self._structure.searches[max_nodes] = self._search(max_nodes)
@@ -515,12 +510,16 @@ class EliminationGraph:
             c = self.cost(o)
             if best_cost < 0 or c < best_cost:
                 best_order, best_cost = o, c
-        if len(self.intermediates) <= BOUNDED:
-            found = self._prove(best_order, best_cost, max_nodes)
-            if found is not None:
-                return found[0], found[1], True
-        order, cost = self._try_orders(best_order, best_cost, max_nodes)
-        return order, cost, False
+        if len(self.intermediates) > BOUNDED:
+            order, cost = self._try_orders(best_order, best_cost, max_nodes)
+            return order, cost, False
+        # a tenth of the budget (at most 2,000) on trying orders: a lower cost to beat cuts more
+        trying = min(2_000, max(1, max_nodes // 10))
+        order, cost = self._try_orders(best_order, best_cost, trying)
+        found = self._prove(order, cost, max_nodes - trying)
+        if found is None:
+            return order, cost, False
+        return found[0], found[1], True
 
     # -- the proof: A* over sets of eliminated vertices ------------------------------------
 
@@ -601,7 +600,7 @@ class EliminationGraph:
 
     def _prove(self, upper: list[int], upper_cost: int, max_nodes: int) -> tuple[list[int], int] | None:
         """The order of fewest multiplications, proven, or None when `max_nodes` sets were
-        expanded first. A* over the sets of eliminated vertices (the graph, hence every later
+        estimated first. A* over the sets of eliminated vertices (the graph, hence every later
         cost, depends on the set only, so each set is one state however it was reached, and
         orders differing by two non-adjacent vertices swapped meet in one state), from the
         empty set to all intermediates, each step costing its elimination. What is left is
@@ -621,7 +620,7 @@ class EliminationGraph:
         came: dict[int, tuple[int, int]] = {}
         estimates: dict[int, tuple[int, dict[int, int], dict[int, int]]] = {}
         heap = [(0, 0, 0, 0)]  # (estimate of the total, -eliminated, spent, set)
-        expanded = 0
+        estimated = 0
         graph_of, graph = -1, None
         while heap:
             total, depth, g, done = heapq.heappop(heap)
@@ -644,6 +643,9 @@ class EliminationGraph:
             graph_of = done
             found = estimates.get(done)
             if found is None:
+                estimated += 1
+                if estimated > max_nodes:
+                    return None
                 bounds, paired = self._bounds(edges, preds, succs, done, cuts)
                 found = estimates[done] = (sum(bounds.values()) + sum(paired.values()) // 2, bounds, paired)
                 if g + found[0] > total:  # estimated too low from the parent: queue it again
@@ -651,9 +653,6 @@ class EliminationGraph:
                         heapq.heappush(heap, (g + found[0], depth, g, done))
                     continue
             left, bounds, paired = found
-            expanded += 1
-            if expanded > max_nodes:
-                return None
             first = self._first(edges, preds, succs, bounds, scalar)
             for v, bound in bounds.items() if first is None else [(first, bounds[first])]:
                 child, cost = done | bit[v], g + self._elimination_cost(edges, v, preds, succs)
