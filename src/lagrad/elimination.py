@@ -443,7 +443,8 @@ class EliminationGraph:
           first from the best of forward, reverse and Markowitz (`_try_orders`); then A* over
           the sets of eliminated vertices (`_prove`), with lower bounds from vertex separators
           (`_bounds`), estimating at most the rest of `max_nodes` sets, proves that order optimal
-          or finds a better one and proves it.
+          or finds a better one and proves it. Where it runs out, `_try_orders` again with the
+          whole budget.
         - A larger graph: `_try_orders` with the whole budget, never proven.
 
         Returns (order, cost, proven): `proven` is False when the budget ran out first (the
@@ -517,7 +518,8 @@ class EliminationGraph:
         trying = min(2_000, max(1, max_nodes // 10))
         order, cost = self._try_orders(best_order, best_cost, trying)
         found = self._prove(order, cost, max_nodes - trying)
-        if found is None:
+        if found is None:  # not proven: the whole budget again on trying orders, from the best
+            order, cost = self._try_orders(order, cost, max_nodes)
             return order, cost, False
         return found[0], found[1], True
 
