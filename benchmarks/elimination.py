@@ -1,6 +1,7 @@
 """Cross-country elimination on functions from the AD-elimination literature (issue 9 (i), (iii)).
 
-    python benchmarks/elimination.py
+    python benchmarks/elimination.py            # all
+    python benchmarks/elimination.py --search   # (v) only
 
 Four functions, written here from their published equations, each a function of a few
 scalars returning a few scalars:
@@ -157,6 +158,11 @@ def densenet(m: Any, width: int = 8, layers: int = 6) -> tuple[Callable[..., Any
 
 
 def main() -> None:
+    import sys
+
+    if sys.argv[1:] == ["--search"]:
+        searches()
+        return
     import lagrad
     import lagrad.numpy as lnp
 
@@ -231,14 +237,22 @@ def operators() -> None:
     print("times: × NumPy forward pass")
 
 
-def searches() -> None:
-    """(v) The search's time to prove an optimum: matrix chains (bracketed by the interval
-    dynamic program) and chains with skip connections (branch and bound)."""
+def searches(budget: int = 20_000) -> None:
+    """(v) The search's time to prove an optimum (`graph.search()`, CPU seconds): matrix
+    chains (the interval dynamic program), chains of matrices with skip connections and
+    random scalar programs (A* over eliminated sets), with the counts of the named orders."""
+    import pathlib
+    import sys
     import time
 
     import lagrad
+    import lagrad.numpy as lnp
 
-    print("\n(v) search: intermediates, proven, seconds")
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    from tests.test_elimination import _branching_matrices, _scalar_dag
+
+    print(f"\n(v) search, budget {budget:,}: intermediates, fwd / rev / Markowitz / best, proven, CPU seconds")
+    graphs = []
     for length in (13, 19, 28):
         rng = np.random.default_rng(length)
         dims = rng.integers(2, 30, length + 2).tolist()
@@ -249,22 +263,23 @@ def searches() -> None:
                 x = a @ x
             return x
 
-        graph = lagrad.elimination_graph(chain, rng.standard_normal(dims[0]))
-        t0 = time.perf_counter()
-        _, _, proven = graph.search()
-        print(f"  matrix chain     {len(graph.intermediates):3d} {proven!s:>6s} {time.perf_counter() - t0:8.3f}")
-    import pathlib
-    import sys
-
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from tests.test_elimination import _branching_matrices
-
-    for k in (8, 11, 14):
-        f, x = _branching_matrices(0, k)
-        graph = lagrad.elimination_graph(f, x)
-        t0 = time.perf_counter()
-        _, _, proven = graph.search(max_nodes=10**6)
-        print(f"  with skips       {len(graph.intermediates):3d} {proven!s:>6s} {time.perf_counter() - t0:8.3f}")
+        graphs.append(("matrix chain", lagrad.elimination_graph(chain, rng.standard_normal(dims[0]))))
+    for k in (8, 11, 14, 17):
+        for seed in (0, 1):
+            graphs.append((f"with skips {seed}", lagrad.elimination_graph(*_branching_matrices(seed, k))))
+    for k in (15, 20, 25):
+        for seed in (0, 1, 2):
+            f, args = _scalar_dag(seed, k)
+            graphs.append((f"scalar program {seed}", lagrad.elimination_graph(f, *args)))
+    for name, (make, args) in PROBLEMS.items():
+        graphs.append((name, lagrad.elimination_graph(make(lnp), *(np.float64(a) for a in args))))
+    for name, graph in graphs:
+        counts = [graph.cost(o) for o in ("forward", "reverse", "markowitz")]
+        t0 = time.process_time()
+        _, cost, proven = graph.search(max_nodes=budget)
+        seconds = time.process_time() - t0
+        print(f"  {name:20s} {len(graph.intermediates):4d}  {' / '.join(map(str, counts))} / {cost}  "
+              f"{proven!s:>5s} {seconds:8.2f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -442,3 +442,100 @@ def test_operator_blocks_holding_nan_and_inf_agree_with_reverse_mode():
         rev = lagrad.jacobian(f, mode="rev")(x)
         for order in ("forward", "reverse", "markowitz"):
             np.testing.assert_array_equal(lagrad.jacobian(f, method="elimination", order=order)(x), rev)
+
+
+def _scalar_dag(seed, k, n_in=3, n_out=2):
+    """A random program of k scalar steps (sin, product, sum with a cosine) on n_in scalar
+    inputs, each step reading recent values; the last n_out values are the outputs."""
+    rng = np.random.default_rng(seed)
+    steps = []
+    for i in range(k):
+        known = n_in + i
+        kind, recent = int(rng.integers(0, 3)), int(rng.integers(max(0, known - 6), known))
+        steps.append((kind, recent, int(rng.integers(0, known))))
+
+    def f(*xs):
+        values = list(xs)
+        for kind, a, b in steps:
+            x, y = values[a], values[b]
+            values.append(lnp.sin(x) if kind == 0 else x * y if kind == 1 else x + lnp.cos(y))
+        return tuple(values[-n_out:])
+
+    return f, tuple(np.float64(v) for v in rng.uniform(0.2, 1.0, n_in))
+
+
+def _fewest(graph):
+    return min(graph.cost(list(o)) for o in itertools.permutations(graph.intermediates))
+
+
+def test_the_proof_finds_what_brute_force_finds_on_small_scalar_graphs():
+    tried = 0
+    for seed in range(40):
+        f, args = _scalar_dag(seed, 9, n_in=2 + seed % 2, n_out=1 + seed % 3)
+        graph = lagrad.elimination_graph(f, *args)
+        if not 4 <= len(graph.intermediates) <= 6:
+            continue
+        tried += 1
+        fewest = _fewest(graph)
+        order, cost, proven = graph.search()
+        assert proven and cost == fewest == graph.cost(order), seed
+        _agree(f, args, tuple(range(len(args))), [order])
+    assert tried >= 8
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_lower_bounds_never_exceed_what_is_left(seed):
+    # at the start and after eliminating the first vertices of a random order, the estimate of
+    # what is left is at most the fewest multiplications that eliminating the rest can cost
+    from lagrad.elimination import _Separators
+
+    for graph in (
+        lagrad.elimination_graph(*(lambda f, a: (f, *a))(*_scalar_dag(seed, 8))),
+        lagrad.elimination_graph(*_branching_matrices(seed, 6)),
+    ):
+        vertices = graph.intermediates
+        cuts = _Separators(vertices, *graph._neighbours(graph._blocks()))
+        order = list(np.random.default_rng(seed).permutation(vertices))
+        for first in range(len(vertices) - 1):
+            done = set(order[:first])
+            edges, preds, succs = graph._graph_at(done)
+            bounds, paired = graph._bounds(edges, preds, succs, sum(cuts.bit[v] for v in done), cuts)
+            rest = [v for v in vertices if v not in done]
+            spent = graph.cost(order[:first] + rest) - sum(c for _, c in graph.steps(order[:first] + rest)[first:])
+            fewest = min(graph.cost(order[:first] + list(o)) for o in itertools.permutations(rest)) - spent
+            assert sum(bounds.values()) + sum(paired.values()) // 2 <= fewest
+
+
+def test_separators_are_minimum_vertex_cuts():
+    from lagrad.elimination import _separator
+
+    # 9 ← {7, 8}; 7 ← {5}; 8 ← {5, 6}; 5 ← {1, 2}; 6 ← {3}: from 9 toward the inputs 1, 2, 3,
+    # {5, 6} cuts every path (weight 2 with unit weights), and so does {7, 8}, the least
+    # without 5 ({1, 2, 6} and {1, 2, 3} weigh 3)
+    preds = {9: {7, 8}, 7: {5}, 8: {5, 6}, 5: {1, 2}, 6: {3}}
+    unit = lambda x: 1
+    assert _separator(9, preds, {1, 2, 3}, unit) == 2
+    assert _separator(9, preds, {1, 2, 3}, unit, barred=5) == 2
+    weights = {7: 5, 8: 5, 5: 3, 6: 1, 1: 4, 2: 4, 3: 4}
+    assert _separator(9, preds, {1, 2, 3}, weights.__getitem__) == 4  # {5, 6}; {7, 8} 10, {1, 2, 3} 12
+    assert _separator(9, preds, {1, 2, 3}, lambda x: {5: 9}.get(x, 1), barred=6) == 2  # {7, 8}; {3, 5} 10
+    assert _separator(5, preds, {1, 2, 3}, unit) == 2  # its neighbours are both inputs
+
+
+@pytest.mark.parametrize(("seed", "k"), [(0, 20), (1, 20), (0, 25), (2, 25)])
+def test_graphs_of_about_twenty_intermediates_are_proven(seed, k):
+    f, args = _scalar_dag(seed, k)
+    graph = lagrad.elimination_graph(f, *args)
+    assert 17 <= len(graph.intermediates) <= 24
+    order, cost, proven = graph.search()
+    assert proven and graph.cost(order) == cost
+    assert cost <= min(graph.cost(name) for name in ("forward", "reverse", "markowitz"))
+    _agree(f, args, tuple(range(len(args))), [order])
+
+
+def test_a_proof_out_of_budget_says_so():
+    f, args = _scalar_dag(2, 20)  # 17 intermediates whose proof takes thousands of sets
+    graph = lagrad.elimination_graph(f, *args)
+    order, cost, proven = graph.search(max_nodes=60)
+    assert not proven and sorted(order) == graph.intermediates and graph.cost(order) == cost
+    assert cost <= min(graph.cost(name) for name in ("forward", "reverse", "markowitz"))

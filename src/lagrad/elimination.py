@@ -435,25 +435,21 @@ class EliminationGraph:
         return out
 
     def search(self, *, max_nodes: int = 20_000) -> tuple[list[int], int, bool]:
-        """The order with the fewest multiplications, by depth-first branch and bound from the
-        best of forward, reverse and Markowitz, trying at most `max_nodes` eliminations.
+        """The order with the fewest multiplications, and whether it is proven the fewest.
 
-        A chain (every intermediate with one predecessor and one successor, dense or diagonal
-        blocks) is solved exactly by the dynamic program over intervals (`_chain`), at any length.
-        On other graphs, two things make it exhaustive on small graphs (`BOUNDED`). The graph after eliminating
-        a set of vertices does not depend on the order they went in, so each set is expanded
-        once, with the cheapest cost it was reached with (later arrivals at no less are cut
-        before eliminating), and its lower bound is kept by set.
-        And a branch is cut when what it spent plus a lower bound of what is left reaches the
-        best order found: every remaining vertex v will be eliminated at least at the cost of
-        its permanent pairs (an input predecessor and an output successor stay its neighbours
-        until v goes, and a block only ever grows: diagonal to sparse to dense, a sparse
-        pattern to a larger one), and at least at the cost of one product through it, from the
-        smallest vertices that can become its neighbours (`_lower_bound`; in a graph with sparse
-        blocks only where all of v's blocks are dense, since a product with a sparse block,
-        a pad then a slice, can cost fewer multiplications than v has scalars). Returns
-        (order, cost, proven): `proven` is False when `max_nodes` ran out first (the order is
-        then the best found, never worse than the three named orders). The result is kept per structure and budget."""
+        - A chain (every intermediate with one predecessor and one successor, dense or diagonal
+          blocks) is solved exactly by the dynamic program over intervals (`_chain`), at any length.
+        - A graph of at most `BOUNDED` intermediates: a tenth of `max_nodes` (at most 2,000) tries orders depth
+          first from the best of forward, reverse and Markowitz (`_try_orders`); then A* over
+          the sets of eliminated vertices (`_prove`), with lower bounds from vertex separators
+          (`_bounds`), estimating at most the rest of `max_nodes` sets, proves that order optimal
+          or finds a better one and proves it. Where it runs out, `_try_orders` again with the
+          whole budget.
+        - A larger graph: `_try_orders` with the whole budget, never proven.
+
+        Returns (order, cost, proven): `proven` is False when the budget ran out first (the
+        order is then the best found, never worse than the three named orders), never claimed
+        otherwise. The result is kept per structure and budget."""
         found = self._structure.searches.get(max_nodes)
         if found is None:
             found = self._structure.searches[max_nodes] = self._search(max_nodes)
@@ -509,107 +505,237 @@ class EliminationGraph:
         chain = self._chain()
         if chain is not None:
             return chain[0], chain[1], True
-        best_order, best_cost = None, None
+        best_order, best_cost = [], -1
         for name in ("forward", "reverse", "markowitz"):
             o = self.order(name)
             c = self.cost(o)
-            if best_cost is None or c < best_cost:
+            if best_cost < 0 or c < best_cost:
                 best_order, best_cost = o, c
-        seen: dict[frozenset[int], int] = {}
-        nodes = 0
-        proven = True
-        # one graph, changed by each elimination and restored after it (an undo log), with
-        # every vertex's elimination cost and lower bound kept up to date for its neighbours only
+        if len(self.intermediates) > BOUNDED:
+            order, cost = self._try_orders(best_order, best_cost, max_nodes)
+            return order, cost, False
+        # a tenth of the budget (at most 2,000) on trying orders: a lower cost to beat cuts more
+        trying = min(2_000, max(1, max_nodes // 10))
+        order, cost = self._try_orders(best_order, best_cost, trying)
+        found = self._prove(order, cost, max_nodes - trying)
+        if found is None:  # not proven: the whole budget again on trying orders, from the best
+            order, cost = self._try_orders(order, cost, max_nodes)
+            return order, cost, False
+        return found[0], found[1], True
+
+    # -- the proof: A* over sets of eliminated vertices ------------------------------------
+
+    def _graph_at(self, done: set[int]) -> tuple[dict[tuple[int, int], _Block], Any, Any]:
+        """The kind graph once the vertices `done` are eliminated (in any order: the graph
+        depends on the set only)."""
         edges = self._blocks()
-        sparse = self._structure.sparse
         preds, succs = self._neighbours(edges)
+        for v in self.intermediates:
+            if v in done:
+                self._eliminate_kinds(edges, v, preds, succs)
+        return edges, preds, succs
+
+    def _bounds(
+        self, edges: dict[tuple[int, int], _Block], preds: Any, succs: Any, done: int, cuts: _Separators
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Lower bounds of what eliminating the vertices left will cost from this graph on,
+        whatever the order: per vertex, and per pair of adjacent vertices the gain over the sum
+        of their two bounds (a vertex in one pair at most, so the gains add).
+
+        When v goes, its predecessors separate it from the inputs in the graph as it is now
+        (a path through vertices eliminated before v is one edge by then), and its successors
+        separate it from the outputs; an edge's form only grows (diagonal, sparse pattern,
+        dense) and a product of a dense block is dense. Without sparse blocks, a product through
+        v costs at least ``n_v · a(u) · b(w)``, a(u) = n_u where the block (u, v) is dense (a
+        block between vertices of different sizes is, and so is every future in-block of v when
+        all of its in-blocks are dense now), 1 otherwise. So v costs at least n_v times the
+        least weight of a vertex separator on each side (`_separator`, a maximum flow). With
+        sparse blocks a product can cost less than n_v (a pad, then a slice), and the bound is
+        only taken where all of v's blocks are dense; elsewhere, the pairs of an input
+        predecessor and an output successor, which stay v's neighbours, at their cost now.
+
+        A pair x → v: if x goes first, v's predecessors must also separate x from the inputs,
+        without x; if v goes first, x's successors separate v from the outputs, without v. So
+        the two cost at least the smaller of ``bound(x) + bound(v without x)`` and
+        ``bound(x without v) + bound(v)``; pairs are taken greedily, largest gain first."""
+        sizes, sparse = self.sizes, self._structure.sparse
         inputs, outputs = set(self.inputs), set(self.outputs)
-        sizes = self.sizes
-        vertices = sorted(set(self.inputs) | set(self.intermediates) | set(self.outputs))  # in program order
-
-        def smallest_neighbours() -> tuple[dict[int, int], dict[int, int]]:
-            """Per vertex, the smallest size of a vertex still in the graph that can become its
-            predecessor (an ancestor) or successor (a descendant): eliminating never adds one."""
-            below: dict[int, int] = {}
-            for x in vertices:
-                ps = preds.get(x)
-                if ps:
-                    below[x] = min(min(sizes[u], below.get(u, sizes[u])) for u in ps)
-            above: dict[int, int] = {}
-            for x in reversed(vertices):
-                ss = succs.get(x)
-                if ss:
-                    above[x] = min(min(sizes[w], above.get(w, sizes[w])) for w in ss)
-            return below, above
-
-        def lower_bound(v: int, below: dict[int, int], above: dict[int, int]) -> int:
-            n = sizes[v]
+        if min(sizes.values()) < 1:  # an empty array: products cost nothing, and nor may a bound
+            return dict.fromkeys((v for v in cuts.vertices if not cuts.bit[v] & done), 0), {}
+        bounds: dict[int, int] = {}
+        factors: dict[int, tuple[int, Any, Any]] = {}
+        for v in cuts.vertices:
+            if cuts.bit[v] & done:
+                continue
             ps, ss = preds.get(v, set()), succs.get(v, set())
-            fixed_in, fixed_out = ps & inputs, ss & outputs
-            permanent = sum(self._cost_of(edges, u, v, w) for u in fixed_in for w in fixed_out)
-            # all in-edges dense stays true (a new in-edge is a product with one of them)
-            in_matrix = all(edges[(u, v)][1] == MATRIX for u in ps)
-            out_matrix = all(edges[(v, w)][1] == MATRIX for w in ss)
-            if sparse and not (in_matrix and out_matrix):
-                # a product with a sparse block can cost fewer than n (a pad, then a slice)
-                return permanent
-            one = n * (below.get(v, 1) if in_matrix else 1) * (above.get(v, 1) if out_matrix else 1)
-            return max(permanent, one * max(1, len(fixed_in)) * max(1, len(fixed_out)))
+            permanent = sum(self._cost_of(edges, u, v, w) for u in ps & inputs for w in ss & outputs)
+            n = sizes[v]
+            dense_in = all(edges[(u, v)][1] == MATRIX for u in ps)
+            dense_out = all(edges[(v, w)][1] == MATRIX for w in ss)
+            if sparse and not (dense_in and dense_out):
+                bounds[v] = permanent
+                continue
+            weigh_in = sizes.__getitem__ if dense_in else (lambda u, n=n: sizes[u] if sizes[u] != n else 1)
+            weigh_out = sizes.__getitem__ if dense_out else (lambda w, n=n: sizes[w] if sizes[w] != n else 1)
+            a = cuts.cut(v, True, preds, inputs, weigh_in, done, None)
+            b = cuts.cut(v, False, succs, outputs, weigh_out, done, None)
+            bounds[v] = max(permanent, n * a * b)
+            factors[v] = (n, a, b, weigh_in, weigh_out, permanent)
+        gains = []
+        for x, fx in factors.items():
+            for v in succs.get(x, ()):
+                fv = factors.get(v)
+                if fv is None:
+                    continue
+                # x first: v's predecessors avoid x; v first: x's successors avoid v
+                a = cuts.cut(v, True, preds, inputs, fv[3], done, x)
+                b = cuts.cut(x, False, succs, outputs, fx[4], done, v)
+                pair = min(bounds[x] + max(fv[5], fv[0] * a * fv[2]), max(fx[5], fx[0] * fx[1] * b) + bounds[v])
+                gain = pair - bounds[x] - bounds[v]
+                if gain > 0:
+                    gains.append((gain, x, v))
+        paired: dict[int, int] = {}
+        for gain, x, v in sorted(gains, reverse=True):
+            if x not in paired and v not in paired:
+                paired[x] = paired[v] = gain
+        return bounds, paired
 
+    def _prove(self, upper: list[int], upper_cost: int, max_nodes: int) -> tuple[list[int], int] | None:
+        """The order of fewest multiplications, proven, or None when `max_nodes` sets were
+        estimated first. A* over the sets of eliminated vertices (the graph, hence every later
+        cost, depends on the set only, so each set is one state however it was reached, and
+        orders differing by two non-adjacent vertices swapped meet in one state), from the
+        empty set to all intermediates, each step costing its elimination. What is left is
+        estimated by the vertices' bounds and the pairs' gains (`_bounds`), computed when a set
+        is expanded; a set reached from a parent is first estimated by the parent's estimate
+        less the eliminated vertex's bound and its pair's gain (every other bound still holds).
+        Sets whose estimate reaches `upper_cost` (the best named order) are cut: when no set is
+        left, that order is optimal. An estimate never exceeds what is left, so the first
+        complete set taken is an optimal order."""
+        vertices = self.intermediates
+        edges0 = self._blocks()
+        cuts = _Separators(vertices, *self._neighbours(edges0))
+        bit = cuts.bit
+        full = (1 << len(vertices)) - 1
+        scalar = all(self.sizes[v] == 1 for v in (*self.inputs, *vertices, *self.outputs))
+        spent: dict[int, int] = {0: 0}
+        came: dict[int, tuple[int, int]] = {}
+        estimates: dict[int, tuple[int, dict[int, int], dict[int, int]]] = {}
+        heap = [(0, 0, 0, 0)]  # (estimate of the total, -eliminated, spent, set)
+        estimated = 0
+        graph_of, graph = -1, None
+        while heap:
+            total, depth, g, done = heapq.heappop(heap)
+            if g != spent[done]:
+                continue  # reached again for less since
+            if done == full:
+                order = []
+                while done:
+                    done, v = came[done]
+                    order.append(v)
+                return order[::-1], g
+            # the graph of this set: the last one's, when this set only adds vertices to it
+            if graph_of >= 0 and graph_of & done == graph_of:
+                edges, preds, succs = graph
+                for v in vertices:
+                    if bit[v] & done and not bit[v] & graph_of:
+                        self._eliminate_kinds(edges, v, preds, succs)
+            else:
+                edges, preds, succs = graph = self._graph_at({v for v in vertices if bit[v] & done})
+            graph_of = done
+            found = estimates.get(done)
+            if found is None:
+                estimated += 1
+                if estimated > max_nodes:
+                    return None
+                bounds, paired = self._bounds(edges, preds, succs, done, cuts)
+                found = estimates[done] = (sum(bounds.values()) + sum(paired.values()) // 2, bounds, paired)
+                if g + found[0] > total:  # estimated too low from the parent: queue it again
+                    if g + found[0] < upper_cost:
+                        heapq.heappush(heap, (g + found[0], depth, g, done))
+                    continue
+            left, bounds, paired = found
+            first = self._first(edges, preds, succs, bounds, scalar)
+            for v, bound in bounds.items() if first is None else [(first, bounds[first])]:
+                child, cost = done | bit[v], g + self._elimination_cost(edges, v, preds, succs)
+                if cost >= spent.get(child, upper_cost):
+                    continue
+                known = estimates.get(child)
+                estimate = cost + (known[0] if known is not None else left - bound - paired.get(v, 0))
+                if estimate >= upper_cost:
+                    continue
+                spent[child] = cost
+                came[child] = (done, v)
+                heapq.heappush(heap, (estimate, depth - 1, cost, child))
+        return upper, upper_cost
+
+    def _first(self, edges: Any, preds: Any, succs: Any, left: Any, scalar: bool) -> int | None:
+        """A vertex of `left` that some optimal order from this graph eliminates first, or None.
+
+        - One whose predecessors are all inputs and successors all outputs: its neighbours and
+          blocks never change, and eliminating it only adds input-to-output edges, which no
+          product reads.
+        - In a graph of scalars (every product one multiplication, v costing |P(v)|·|S(v)|),
+          one with a single predecessor u and a single successor w and an edge u → w already:
+          eliminating it costs 1, at most what it costs later, and changes no other vertex's
+          neighbours but to drop v. Whenever v is a predecessor of some x later, v's own
+          predecessors are x's already (a path into v continues along u → w), and the same for
+          successors: so every other vertex costs no more at any later point with v gone."""
+        inputs, outputs = self._structure.inputs, self.outputs
+        for v in left:
+            ps, ss = preds.get(v, ()), succs.get(v, ())
+            if all(u in inputs for u in ps) and all(w in outputs for w in ss):
+                return v
+            if scalar and len(ps) == 1 and len(ss) == 1 and (next(iter(ps)), next(iter(ss))) in edges:
+                return v
+        return None
+
+    def _try_orders(self, best_order: list[int], best_cost: int, max_nodes: int) -> tuple[list[int], int]:
+        """The best order found by trying at most `max_nodes` eliminations depth first, the
+        cheapest elimination first, from `best_order` (none proven: a graph too large to
+        prove, or one whose proof ran out of nodes)."""
+        nodes = 0
+        edges = self._blocks()
+        preds, succs = self._neighbours(edges)
         costs = {v: self._elimination_cost(edges, v, preds, succs) for v in self.intermediates}
-        bounded = len(costs) <= BOUNDED
+        seen: dict[frozenset[int], int] = {}
 
         def refresh(touched: set[int]) -> None:
             for x in touched:
                 if x in costs:
                     costs[x] = self._elimination_cost(edges, x, preds, succs)
 
-        #: per set of eliminated vertices, the lower bound of what is left (the graph, hence the
-        #: bound, depends on the set only), so a set reached again costs a lookup
-        lefts: dict[frozenset[int], int] = {}
-
-        def visit(done: frozenset[int], sequence: list[int], spent: int) -> None:
-            nonlocal best_order, best_cost, nodes, proven
+        def visit(done: frozenset[int], sequence: list[int], spent: int) -> bool:
+            nonlocal best_order, best_cost, nodes
             if len(sequence) == len(self.intermediates):
                 if spent < best_cost:
                     best_order, best_cost = list(sequence), spent
-                return
-            if bounded:
-                below, above = smallest_neighbours()
-                bounds = {v: lower_bound(v, below, above) for v in costs}  # they only grow below this node
-            else:  # a graph too large to prove: spend the nodes on trying orders instead
-                bounds = dict.fromkeys(costs, 0)
-            left = lefts[done] = sum(bounds.values())
-            if spent + left >= best_cost:
-                return
+                return True
             seen[done] = spent
             for v in sorted(costs, key=costs.__getitem__):
-                if spent + costs[v] + left - bounds[v] >= best_cost:
-                    if not bounded:
-                        break  # sorted: every later vertex costs as much
-                    continue  # the others' bounds only grow
+                if spent + costs[v] >= best_cost:
+                    break  # sorted: every later vertex costs as much
                 after = done | {v}
-                arrive = spent + costs[v]
-                if seen.get(after, best_cost) <= arrive or arrive + lefts.get(after, 0) >= best_cost:
-                    continue  # reached before at no more, or bounded out when it was
-                nodes += 1  # one elimination tried
+                if seen.get(after, best_cost) <= spent + costs[v]:
+                    continue  # reached before at no more
+                nodes += 1
                 if nodes > max_nodes:
-                    proven = False
-                    return
+                    return False
                 touched = preds.get(v, set()) | succs.get(v, set())
                 log: list[tuple[Any, ...]] = []
                 cost = self._eliminate_kinds(edges, v, preds, succs, log)
                 own = costs.pop(v)
                 refresh(touched)
-                visit(after, [*sequence, v], spent + cost)
+                going = visit(after, [*sequence, v], spent + cost)
                 self._undo(edges, preds, succs, log)
                 costs[v] = own
                 refresh(touched)
-                if not proven:
-                    return
+                if not going:
+                    return False
+            return True
 
         visit(frozenset(), [], 0)
-        return best_order, best_cost, proven
+        return best_order, best_cost
 
     # -- values --------------------------------------------------------------------------------
 
@@ -665,6 +791,104 @@ def elimination_cost(fun: Callable[..., Any], *args: Any, order: Any = "markowit
     """The multiplications `jacobian(fun, method="elimination", order=order)` makes at
     `args`, counted on the block shapes without computing them."""
     return elimination_graph(fun, *args, argnums=argnums).cost(order)
+
+
+class _Separators:
+    """The separators the search's bounds ask for, each computed once per part of the graph it
+    depends on: v's separator from the inputs depends only on the graph of v's ancestors
+    (eliminating any other vertex adds no edge between two of them), so only on which of its
+    ancestors are eliminated, and the same for its descendants."""
+
+    def __init__(self, vertices: list[int], preds: dict[int, set[int]], succs: dict[int, set[int]]) -> None:
+        self.vertices = vertices
+        self.bit = {v: 1 << i for i, v in enumerate(vertices)}
+        self.ancestors: dict[int, int] = {}
+        for v in vertices:  # in program order
+            mask = 0
+            for u in preds.get(v, ()):
+                mask |= self.bit.get(u, 0) | self.ancestors.get(u, 0)
+            self.ancestors[v] = mask
+        self.descendants: dict[int, int] = {}
+        for v in reversed(vertices):
+            mask = 0
+            for w in succs.get(v, ()):
+                mask |= self.bit.get(w, 0) | self.descendants.get(w, 0)
+            self.descendants[v] = mask
+        self.found: dict[tuple[Any, ...], int] = {}
+
+    def cut(
+        self,
+        v: int,
+        backward: bool,
+        toward: Any,
+        ends: set[int],
+        weight: Callable[[int], int],
+        done: int,
+        barred: int | None,
+    ) -> int:
+        """`_separator` of v toward the inputs (`backward`) or the outputs, `done` eliminated."""
+        part = done & (self.ancestors[v] if backward else self.descendants[v])
+        key = (v, backward, barred, part)
+        found = self.found.get(key)
+        if found is None:
+            found = self.found[key] = _separator(v, toward, ends, weight, barred)
+        return found
+
+
+def _separator(
+    v: int, toward: dict[int, set[int]], ends: set[int], weight: Callable[[int], int], barred: int | None = None
+) -> int:
+    """The least total `weight` of a set of vertices (neither v nor `barred` among them) that
+    every path from v along `toward` (predecessors or successors) to a vertex of `ends` meets:
+    the maximum flow through vertices of capacity `weight` (Menger), by shortest augmenting paths."""
+    near = toward.get(v, ())
+    if all(y in ends for y in near):  # every neighbour is an end: each is a path of its own
+        return sum(weight(y) for y in near)
+    if len(near) == 1 and barred not in near and weight(next(iter(near))) <= 1:
+        return 1  # one vertex of weight 1, and weights are at least 1 (`_bounds`)
+    reach, stack = {v}, [v]
+    while stack:
+        for y in toward.get(stack.pop(), ()):
+            if y not in reach:
+                reach.add(y)
+                stack.append(y)
+    # a vertex x as two nodes, (x, 0) -> (x, 1) of capacity weight(x); other arcs unbounded
+    source, sink, unbounded = (v, 1), None, math.inf
+    residual: dict[Any, dict[Any, float]] = {}
+
+    def arc(a: Any, b: Any, capacity: float) -> None:
+        residual.setdefault(a, {})[b] = capacity
+        residual.setdefault(b, {}).setdefault(a, 0)
+
+    for x in reach:
+        if x != v:
+            arc((x, 0), (x, 1), unbounded if x == barred else weight(x))
+            if x in ends:
+                arc((x, 1), sink, unbounded)
+        for y in toward.get(x, ()):
+            arc((x, 1), (y, 0), unbounded)
+    flow = 0
+    while True:
+        came = {source: None}
+        queue = [source]
+        for a in queue:
+            for b, c in residual[a].items():
+                if c > 0 and b not in came:
+                    came[b] = a
+                    queue.append(b)
+            if sink in came:
+                break
+        if sink not in came:
+            return int(flow)
+        path, b = [], sink
+        while came[b] is not None:
+            path.append((came[b], b))
+            b = came[b]
+        push = min(residual[a][b] for a, b in path)
+        for a, b in path:
+            residual[a][b] -= push
+            residual[b][a] += push
+        flow += push
 
 
 # ----- the edges' values at one run ---------------------------------------------------------
