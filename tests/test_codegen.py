@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.codegen import REWRITES, BranchFlipped, Straight, emit, interpreter, math_twin
+from lagrad.codegen import REWRITES, BranchFlipped, Straight, emit, interpreter, math_twin, narrowed_product_exact
 from lagrad.testing import check_grads
 
 
@@ -460,3 +462,40 @@ def test_sums_that_are_not_side_by_side_or_broadcast_are_written_one_by_one():
     grad = lagrad.grad(lambda *xs: f(*xs)[0], argnums=(0, 1, 2))
     program = lagrad.trace(grad, *args)
     _same_bits(emit(Straight(program)).function()(*args), grad(*args))
+
+
+def test_a_product_read_in_some_columns_computes_only_those(monkeypatch):
+    """A DenseNet's cotangent products (the constant input's columns read by no statement)
+    compute only the columns read: the head's outer product always (``np.multiply``, entry by
+    entry, signed zeros of the head kept), a matrix product where `narrowed_product_exact` finds
+    BLAS's bits unchanged for its shapes, the whole product where it does not. Eager's bits in
+    each case, also with the pieces summed one by one."""
+    import lagrad.codegen as codegen
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 4))
+    ws = [rng.standard_normal((4 + 4 * j, 4)) / 3.0 for j in range(3)]
+    head = rng.standard_normal((16, 1))
+    head[[5, 9], 0] = 0.0, -0.0
+
+    def loss(*params):
+        *weights, head = params
+        features = [x]
+        for w in weights:
+            features.append(lnp.tanh(lnp.concatenate(features, axis=1) @ w))
+        return lnp.mean((lnp.concatenate(features, axis=1) @ head) ** 2)
+
+    grad = lagrad.grad(loss, argnums=(0, 1, 2, 3))
+    program = lagrad.trace(grad, *ws, head)
+    expected = grad(*ws, head)
+    for exact in (True, False):
+        monkeypatch.setattr(codegen, "narrowed_product_exact", lambda *shape, exact=exact: exact)
+        for rewrites in (REWRITES, REWRITES - {"accumulate"}):
+            text = emit(Straight(program), rewrites=rewrites).text
+            assert "np.multiply(" in text and "[:, 4:16])" in text  # the head's outer product
+            assert len(re.findall(r" @ t\d+\[:, 4:\d+\]", text)) == (2 if exact else 0)  # layers 3 and 2
+            _same_bits(emit(Straight(program), rewrites=rewrites).function()(*ws, head), expected)
+        assert "[:, 4:16])" not in emit(Straight(program), rewrites=REWRITES - {"narrow"}).text
+    monkeypatch.undo()
+    assert narrowed_product_exact(6, 4, 12, 4, 12, "<f8") in (True, False)
+    check_grads(loss, *ws, head, modes=("rev",), order=1)

@@ -675,8 +675,8 @@ def _axis_cut(eq: Equation, args: tuple[int, ...], shape: Any) -> tuple[int, int
     return found
 
 
-def split_pieces(straight: Straight) -> dict[int, tuple[int, int, int, int]]:
-    """The pieces of splits: variables that statements read only as two or more disjoint slices
+def split_pieces(straight: Straight, least: int = 2) -> dict[int, tuple[int, int, int, int]]:
+    """The pieces of splits: variables that statements read only as `least` or more disjoint slices
     along one axis (the cotangent of a concatenation, cut back into its pieces), neither returned
     nor branched on, so that their memory never changes while a piece is alive, and `emit` may
     read side-by-side pieces as one span (the rewriting "accumulate"). Piece -> (split variable,
@@ -690,7 +690,7 @@ def split_pieces(straight: Straight) -> dict[int, tuple[int, int, int, int]]:
     outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
     found: dict[int, tuple[int, int, int, int]] = {}
     for base, reading in readers.items():
-        if len(reading) < 2 or base in outputs or base in straight.guards:
+        if len(reading) < least or base in outputs or base in straight.guards:
             continue
         cuts = [(_axis_cut(eq, args, program.shape(base)), eq.out) for eq, args in reading]
         if any(cut is None for cut, _ in cuts) or len({cut[0] for cut, _ in cuts}) != 1:
@@ -700,6 +700,52 @@ def split_pieces(straight: Straight) -> dict[int, tuple[int, int, int, int]]:
             continue
         for (axis, start, stop), piece in cuts:
             found[piece] = (base, axis, start, stop)
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def narrowed_product_exact(m: int, k: int, n: int, lo: int, hi: int, dtype: str) -> bool:
+    """Whether NumPy's product of an (m, k) and a (k, n) matrix has, in columns lo:hi, the bits of
+    the product with the right operand's columns lo:hi: BLAS computes each entry in the same order
+    for most widths, but may take another kernel for another one. Compared once per process and
+    shapes on random matrices, each operand C- and F-ordered (a different order of operations
+    shows in most entries, whatever the values)."""
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    for x in (a, np.asfortranarray(a)):
+        for y in (b, np.asfortranarray(b)):
+            if not np.array_equal((x @ y)[:, lo:hi], x @ y[:, lo:hi]):
+                return False
+    return True
+
+
+def narrowed_products(
+    straight: Straight, splits: dict[int, tuple[int, int, int, int]], spelled: bool
+) -> dict[int, tuple[int, int]]:
+    """Matrix products whose statements read only columns lo:hi of (a split along its last axis:
+    a concatenation's cotangent whose first piece, a constant's, needs none), computed as the
+    product with the right operand's columns lo:hi where that gives the same bits: always for
+    an outer product written ``np.multiply`` (`_spelled`), else where `narrowed_product_exact`
+    finds it. Product -> (lo, hi)."""
+    program = straight.program
+    spans: dict[int, list[int]] = {}
+    for base, axis, start, stop in splits.values():
+        if axis == 1 and len(program.shape(base)) == 2:
+            span = spans.setdefault(base, [start, stop])
+            span[0], span[1] = min(span[0], start), max(span[1], stop)
+    found: dict[int, tuple[int, int]] = {}
+    for eq, args in straight.statements:
+        span = spans.get(eq.out)
+        if span is None or eq.primitive.name != "matmul" or eq.params or len(args) != 2:
+            continue
+        (sa, da), (sb, db) = _operand(program, eq, args, 0), _operand(program, eq, args, 1)
+        lo, hi = span
+        if len(sa) != 2 or len(sb) != 2 or (lo, hi) == (0, sb[1]) or not np.dtype(da) == np.dtype(db) == eq.dtype:
+            continue
+        if np.dtype(eq.dtype) not in (np.dtype(np.float32), _F64):
+            continue
+        if (spelled and sa[1] == 1) or narrowed_product_exact(sa[0], sa[1], sb[1], lo, hi, np.dtype(eq.dtype).str):
+            found[eq.out] = (lo, hi)
     return found
 
 
@@ -769,9 +815,10 @@ def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int]
 #: The rewritings `emit` makes beyond one call per statement (each may be left out, for measuring):
 #: "roll" (two copies, or slice-by-slice additions), "in_place" (``a += b``), "chain"
 #: (`concat_chains`), "accumulate" (sums of side-by-side cuts of one array into side-by-side pieces
-#: of a split, or rows of a stack, as one addition: `split_pieces`), "math" (`math_twin`), "check"
+#: of a split, or rows of a stack, as one addition: `split_pieces`), "narrow" (a product of which
+#: only some columns are read computes those: `narrowed_products`), "math" (`math_twin`), "check"
 #: (a comparison inside its branch check), "spelled" (`_spelled`).
-REWRITES = frozenset({"roll", "in_place", "chain", "accumulate", "math", "check", "spelled"})
+REWRITES = frozenset({"roll", "in_place", "chain", "accumulate", "narrow", "math", "check", "spelled"})
 
 
 def emit(
@@ -812,6 +859,9 @@ def emit(
     chains = concat_chains(straight) if reuse_buffers and "chain" in rewrites else {}
     fused: dict[int, tuple[int, int, int, int]] = {}  # statement -> (roll's argument, n, k, buffer)
     pieces = split_pieces(straight) if reuse_buffers and "accumulate" in rewrites else {}
+    narrow = (
+        narrowed_products(straight, split_pieces(straight, 1), "spelled" in rewrites) if "narrow" in rewrites else {}
+    )
     splits: dict[int, str] = {}  # split variable -> the name that holds it while its pieces live
     stacks: list[str] = []  # the stacks of sums made by accumulations
     region: dict[int, tuple[str, int, int]] = {}  # variable -> (stack, axis of its cuts, row) it lives in
@@ -891,7 +941,7 @@ def emit(
         if run:  # one addition of the spans side by side: the same sums, entry by entry
             resume = s + 2 * len(run)
             shape, width, n = statements[s][0].shape, statements[s][0].shape[axis], len(run)
-            cut = stacked(slot[m], program.shape(m), axis, run[0][2], n, width)
+            cut = stacked(slot[m], program.shape(m), axis, run[0][2] - narrow.get(m, (0,))[0], n, width)
             first = run[0][0]
             if first in region:
                 stack, _, row = region[first]
@@ -902,7 +952,9 @@ def emit(
                 stacks.append(stack)
                 dtype = "" if _is_f64(eq.dtype) else f", {emitter.bind(np.dtype(eq.dtype), 'dtype')}"
                 lines.append(f"    {stack} = np.empty({(n, *shape)}{dtype})")
-                pieces_text = stacked(splits[base], program.shape(base), axis, start, n, width)
+                pieces_text = stacked(
+                    splits[base], program.shape(base), axis, start - narrow.get(base, (0,))[0], n, width
+                )
                 lines.append(f"    np.add({pieces_text}, {cut}, out={stack})")
             owned.discard(m)
             if m >= n_inputs and last_use[m] < resume and m not in outputs:
@@ -1004,8 +1056,13 @@ def emit(
             target = slot[eq.out] = new_local()
             line = None
         if line is None:
+            if eq.out in narrow:  # only these columns are read
+                names = [names[0], f"{names[1]}[:, {narrow[eq.out][0]}:{narrow[eq.out][1]}]"]
             text = _spelled(program, eq, args, names) if out is None and "spelled" in rewrites else None
             outer = text is not None and eq.primitive.name == "matmul"
+            if args and args[0] in narrow and out is None:  # a cut of a narrowed product, where it lies in it
+                _, start, stop = _axis_cut(eq, args, program.shape(args[0]))  # type: ignore[misc]
+                text = f"{names[0]}[:, {start - narrow[args[0]][0]}:{stop - narrow[args[0]][0]}]"
             text = text or (_direct(program, eq, args, names, emitter) if out is None else None)
             natural = _natural_python_float(eq, args, floats, use_math)  # Python arithmetic on Python floats
             twin = math_function(eq) if natural and use_math else None
