@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import operator
 import threading
 import time
 from collections import OrderedDict
@@ -37,10 +38,26 @@ Fun = Callable[..., Any]
 
 class CompileTrace(Trace):
     """The recording of a compiled function's first call. `lagrad.value` stops at its values:
-    a number read off them is part of the computation to replay, not a constant."""
+    a number read off them is part of the computation to replay, not a constant. Its run's
+    values are not kept (`_Unkept`): the call is answered from the outputs, and no rule reads
+    the outer run's Tape (the transforms inside keep their own), so each value is freed when the
+    operations of the call stop holding it, as in a run without compile."""
 
     __slots__ = ()
     replayed = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values = _Unkept()
+
+
+class _Unkept(list):  # type: ignore[type-arg]
+    """A Tape's list of values that keeps none: what a CompileTrace records in place of them."""
+
+    __slots__ = ()
+
+    def append(self, values: Any) -> None:
+        pass
 
 
 class Variant:
@@ -375,8 +392,8 @@ def _data_dependent_loop(program: Program) -> str | None:
     the outer Program checks. None where every loop's path is fixed."""
     from .loops import LoopBody  # the loops build on the compiler's code writer
 
-    for eq in program.equations:
-        for spec in eq.params.values():
+    for params in filter(None, map(_params, program.equations)):  # most equations have none
+        for spec in params.values():
             if not isinstance(spec, LoopBody):
                 continue
             if spec.conds:
@@ -387,6 +404,9 @@ def _data_dependent_loop(program: Program) -> str | None:
             if nested is not None:
                 return nested
     return None
+
+
+_params = operator.attrgetter("params")
 
 
 def _flip_reason(program: Program, i: int) -> str:
