@@ -38,26 +38,10 @@ Fun = Callable[..., Any]
 
 class CompileTrace(Trace):
     """The recording of a compiled function's first call. `lagrad.value` stops at its values:
-    a number read off them is part of the computation to replay, not a constant. Its run's
-    values are not kept (`_Unkept`): the call is answered from the outputs, and no rule reads
-    the outer run's Tape (the transforms inside keep their own), so each value is freed when the
-    operations of the call stop holding it, as in a run without compile."""
+    a number read off them is part of the computation to replay, not a constant."""
 
     __slots__ = ()
     replayed = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.values = _Unkept()
-
-
-class _Unkept(list):  # type: ignore[type-arg]
-    """A Tape's list of values that keeps none: what a CompileTrace records in place of them."""
-
-    __slots__ = ()
-
-    def append(self, values: Any) -> None:
-        pass
 
 
 class Variant:
