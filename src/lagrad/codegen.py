@@ -16,6 +16,7 @@ import functools
 import itertools
 import math
 import operator as op
+from collections import Counter
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -682,10 +683,14 @@ def split_pieces(straight: Straight, least: int = 2) -> dict[int, tuple[int, int
     read side-by-side pieces as one span (the rewriting "accumulate"). Piece -> (split variable,
     axis, start, stop)."""
     program, statements = straight.program, straight.statements
+    sliced = {args[0] for eq, args in statements if eq.primitive.name == "getitem" and len(args) == 1}
+    sliced.discard(-1)
+    if not sliced:
+        return {}
     readers: dict[int, list[tuple[Equation, tuple[int, ...]]]] = {}
     for eq, args in statements:
-        for a in set(args):
-            if a >= 0:
+        if not sliced.isdisjoint(args):
+            for a in sliced.intersection(args):
                 readers.setdefault(a, []).append((eq, args))
     outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
     found: dict[int, tuple[int, int, int, int]] = {}
@@ -858,10 +863,11 @@ def emit(
     statements = straight.statements
     chains = concat_chains(straight) if reuse_buffers and "chain" in rewrites else {}
     fused: dict[int, tuple[int, int, int, int]] = {}  # statement -> (roll's argument, n, k, buffer)
-    pieces = split_pieces(straight) if reuse_buffers and "accumulate" in rewrites else {}
-    narrow = (
-        narrowed_products(straight, split_pieces(straight, 1), "spelled" in rewrites) if "narrow" in rewrites else {}
-    )
+    accumulate = reuse_buffers and "accumulate" in rewrites
+    cuts = split_pieces(straight, 1) if accumulate or "narrow" in rewrites else {}
+    counts = Counter(cut[0] for cut in cuts.values())
+    pieces = {p: cut for p, cut in cuts.items() if counts[cut[0]] >= 2} if accumulate else {}
+    narrow = narrowed_products(straight, cuts, "spelled" in rewrites) if "narrow" in rewrites else {}
     splits: dict[int, str] = {}  # split variable -> the name that holds it while its pieces live
     stacks: list[str] = []  # the stacks of sums made by accumulations
     region: dict[int, tuple[str, int, int]] = {}  # variable -> (stack, axis of its cuts, row) it lives in
