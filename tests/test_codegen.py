@@ -498,4 +498,5 @@ def test_a_product_read_in_some_columns_computes_only_those(monkeypatch):
         assert "[:, 4:16])" not in emit(Straight(program), rewrites=REWRITES - {"narrow"}).text
     monkeypatch.undo()
     assert narrowed_product_exact(6, 4, 12, 4, 12, "<f8") in (True, False)
+    assert not narrowed_product_exact(4096, 4096, 4096, 1, 4096, "<f8")  # too large to sample: whole
     check_grads(loss, *ws, head, modes=("rev",), order=1)

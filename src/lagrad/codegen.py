@@ -708,13 +708,20 @@ def split_pieces(straight: Straight, least: int = 2) -> dict[int, tuple[int, int
     return found
 
 
+#: The largest product (multiply-adds) `narrowed_product_exact` samples.
+SAMPLED = 2**24
+
+
 @functools.lru_cache(maxsize=256)
 def narrowed_product_exact(m: int, k: int, n: int, lo: int, hi: int, dtype: str) -> bool:
     """Whether NumPy's product of an (m, k) and a (k, n) matrix has, in columns lo:hi, the bits of
     the product with the right operand's columns lo:hi: BLAS computes each entry in the same order
     for most widths, but may take another kernel for another one. Compared once per process and
     shapes on random matrices, each operand C- and F-ordered (a different order of operations
-    shows in most entries, whatever the values)."""
+    shows in most entries, whatever the values). Products above `SAMPLED` multiply-adds are not
+    sampled (False): eight of them would cost the compiling call too much."""
+    if m * k * n > SAMPLED:
+        return False
     rng = np.random.default_rng(7)
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     for x in (a, np.asfortranarray(a)):
