@@ -3,6 +3,7 @@
     python benchmarks/compile.py                    # the table (peers that are not installed are skipped)
     python benchmarks/compile.py --case a --size 0.1
     python benchmarks/compile.py --ablation         # what each simplification, buffer reuse and rewriting bring
+    python benchmarks/compile.py --rounds 10 --startups 10   # more rounds of every cell, more start-ups
 
 Cases (written op by op, as users write them): (a) the seed network (x 256×64 → 128 → 10),
 (f) a DenseNet block (8 layers, growth 32, 64 channels, batch 64), (b) the 1,000-step branchy
@@ -201,6 +202,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--libraries", nargs="*", default=["autograd", "torch", "jax"])
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="at least this many rounds of every cell")
+    parser.add_argument("--startups", type=int, default=0, help="fresh start-ups timed (default 3 for b, c; 10 else)")
     options = parser.parse_args()
     import importlib.util
 
@@ -208,7 +211,7 @@ def main() -> None:
     print("| case | cell | time | ÷ NumPy forward |")
     print("| --- | --- | ---: | ---: |")
     for case in options.case or list(CASES):
-        best = measure(cells(case, options.size, libraries, options.ablation), options.seconds)
+        best = measure(cells(case, options.size, libraries, options.ablation), options.seconds, options.rounds)
         floor = best["numpy forward"]
         for name, t in best.items():
             target = f" (target ≤ {TARGETS[case]}×)" if name == "lagrad compiled" else ""
@@ -216,7 +219,7 @@ def main() -> None:
         if "autograd" in best:  # issue 12: eager lagrad at most autograd's time, the two interleaved
             paired = best["lagrad eager"] / best["autograd"]
             print(f"| ({case}) {CASES[case]} | lagrad eager ÷ autograd (paired) | | {paired:.2f} (target ≤ 1) |")
-        runs = [start_up(case, options.size) for _ in range(3 if case in "bc" else 10)]
+        runs = [start_up(case, options.size) for _ in range(options.startups or (3 if case in "bc" else 10))]
         first, second, compiling, after, eager = (min(r[k] for r in runs) for k in range(5))
         for label, t in (
             ("first call (trace) ÷ one eager gradient", first),

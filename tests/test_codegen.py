@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.codegen import BranchFlipped, Straight, emit, interpreter, math_twin
+from lagrad.codegen import REWRITES, BranchFlipped, Straight, emit, interpreter, math_twin, narrowed_product_exact
 from lagrad.testing import check_grads
 
 
@@ -317,7 +319,7 @@ def test_concatenations_extending_one_another_share_one_buffer():
         grad = lagrad.grad(loss, argnums=(0, 1, 2))
         program = lagrad.trace(grad, *ws)
         text = emit(Straight(program)).text
-        assert text.count("np.empty(") == 1 and "np.concatenate" not in text
+        assert text.count("buffer0 = np.empty(") == 1 and "buffer1" not in text and "np.concatenate" not in text
         _same_bits(emit(Straight(program)).function()(*ws), grad(*ws))
         if dtype is np.float64:  # (central differences in float32 keep too few digits to compare)
             check_grads(loss, *ws, modes=("rev", "fwd"), order=1)
@@ -379,3 +381,122 @@ def test_a_products_or_reductions_new_array_takes_a_later_result_unless_viewed()
     text = emit(Straight(program)).text
     assert "out=" in text and "np.exp(t0, out=" not in text
     _same_bits(emit(Straight(program)).function()(x, w), f(x, w))
+
+
+def _dense_along(axis, x, *weights):
+    """A DenseNet block whose features are concatenated along `axis` (1: columns, x @ w;
+    0: rows, w @ x), the loss the sum of the last layer's features squared."""
+    features = [x]
+    for w in weights:
+        inputs = lnp.concatenate(features, axis=axis)
+        features.append(lnp.tanh(inputs @ w if axis else w @ inputs))
+    return lnp.sum(lnp.concatenate(features, axis=axis) ** 2)
+
+
+def test_sums_into_the_pieces_of_a_concatenations_cotangent_are_one_addition_per_layer():
+    """The cotangents of a DenseNet's features (each layer's input concatenation cut back into
+    its pieces, added up over the later layers) summed side by side: the first layer's sums into
+    a new stack, each earlier layer's as one addition into its rows. The same bits as eager along
+    either axis and in float32; x differentiated too (its piece, as wide as the others, is a row
+    of the stack, returned); pieces of unequal width are summed one by one."""
+    rng = np.random.default_rng(4)
+    weights, every = (1, 2, 3, 4), (0, 1, 2, 3, 4)
+    for axis, dtype, growth, argnums in ((1, np.float64, 2, weights), (1, np.float32, 2, weights),
+                                         (0, np.float64, 3, every), (1, np.float64, 3, every)):  # fmt: skip
+        x = rng.standard_normal((5, 3) if axis else (3, 4)).astype(dtype)
+        widths = [3 + growth * j for j in range(4)]
+        ws = [(rng.standard_normal((w, growth)) if axis else rng.standard_normal((growth, w))).astype(dtype)
+              / np.sqrt(w) for w in widths]  # fmt: skip
+
+        def loss(x, *ws, axis=axis):
+            return _dense_along(axis, x, *ws)
+
+        grad = lagrad.grad(loss, argnums=argnums)
+        program = lagrad.trace(grad, x, *ws)
+        text = emit(Straight(program)).text
+        assert text.count("stack0 = np.empty(") == 1 and "stack1" not in text
+        assert text.count("stack0[0:") == 2  # the earlier layers' sums, one addition each
+        got = emit(Straight(program)).function()(x, *ws)
+        _same_bits(got, grad(x, *ws))
+        _same_bits(emit(Straight(program), rewrites=REWRITES - {"accumulate"}).function()(x, *ws), got)
+        assert "stack" not in emit(Straight(program), rewrites=REWRITES - {"accumulate"}).text
+        assert "stack" not in emit(Straight(program), reuse_buffers=False).text
+    check_grads(lambda x, *ws: _dense_along(1, x, *ws), x, *ws, modes=("rev", "fwd"), order=1)
+
+
+def test_an_accumulated_gradient_returned_is_not_written_by_the_next_call():
+    """A returned gradient that lives in a stack's row (x's piece, as wide as the features') is
+    the call's own: the next call's stack is a new array."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 2))
+    ws = [rng.standard_normal((2 + 2 * j, 2)) / 2.0 for j in range(4)]
+    grad = lagrad.grad(lambda x, *ws: _dense_along(1, x, *ws), argnums=(0, 1, 2, 3, 4))
+    compiled = lagrad.compile(grad, interpret=0)
+    compiled(x, *ws)
+    assert "stack0" in compiled.source(x, *ws)
+    first = compiled(x, *ws)
+    kept = [g.copy() for g in first]
+    second = compiled(2.0 * x, *[-w for w in ws])
+    _same_bits(first, kept)
+    _same_bits(second, grad(2.0 * x, *[-w for w in ws]))
+    assert not any(np.shares_memory(g, h) for g in first for h in second)
+
+
+def test_sums_that_are_not_side_by_side_or_broadcast_are_written_one_by_one():
+    """Cuts added to operands of another shape (broadcast), to pieces out of order, or to an
+    accumulated value read elsewhere (returned) are written as they are; the bits are eager's."""
+
+    def f(a, b, c):
+        m = lnp.concatenate([a, b, c], axis=1) * 2.0  # (3, 6): cut back below
+        first = m[:, 0:2] + a  # pieces of m, added to values that are no split's
+        second = m[:, 2:4] + lnp.ones((1, 2))  # broadcast: another shape
+        third = m[:, 4:6] + c
+        return lnp.sum(first * second * third), first
+
+    rng = np.random.default_rng(6)
+    args = [rng.standard_normal((3, 2)) for _ in range(3)]
+    program = lagrad.trace(f, *args)
+    text = emit(Straight(program)).text
+    assert "stack" not in text
+    _same_bits(emit(Straight(program)).function()(*args), f(*args))
+    grad = lagrad.grad(lambda *xs: f(*xs)[0], argnums=(0, 1, 2))
+    program = lagrad.trace(grad, *args)
+    _same_bits(emit(Straight(program)).function()(*args), grad(*args))
+
+
+def test_a_product_read_in_some_columns_computes_only_those(monkeypatch):
+    """A DenseNet's cotangent products (the constant input's columns read by no statement)
+    compute only the columns read: the head's outer product always (``np.multiply``, entry by
+    entry, signed zeros of the head kept), a matrix product where `narrowed_product_exact` finds
+    BLAS's bits unchanged for its shapes, the whole product where it does not. Eager's bits in
+    each case, also with the pieces summed one by one."""
+    import lagrad.codegen as codegen
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 4))
+    ws = [rng.standard_normal((4 + 4 * j, 4)) / 3.0 for j in range(3)]
+    head = rng.standard_normal((16, 1))
+    head[[5, 9], 0] = 0.0, -0.0
+
+    def loss(*params):
+        *weights, head = params
+        features = [x]
+        for w in weights:
+            features.append(lnp.tanh(lnp.concatenate(features, axis=1) @ w))
+        return lnp.mean((lnp.concatenate(features, axis=1) @ head) ** 2)
+
+    grad = lagrad.grad(loss, argnums=(0, 1, 2, 3))
+    program = lagrad.trace(grad, *ws, head)
+    expected = grad(*ws, head)
+    for exact in (True, False):
+        monkeypatch.setattr(codegen, "narrowed_product_exact", lambda *shape, exact=exact: exact)
+        for rewrites in (REWRITES, REWRITES - {"accumulate"}):
+            text = emit(Straight(program), rewrites=rewrites).text
+            assert "np.multiply(" in text and "[:, 4:16])" in text  # the head's outer product
+            assert len(re.findall(r" @ t\d+\[:, 4:\d+\]", text)) == (2 if exact else 0)  # layers 3 and 2
+            _same_bits(emit(Straight(program), rewrites=rewrites).function()(*ws, head), expected)
+        assert "[:, 4:16])" not in emit(Straight(program), rewrites=REWRITES - {"narrow"}).text
+    monkeypatch.undo()
+    assert narrowed_product_exact(6, 4, 12, 4, 12, "<f8") in (True, False)
+    assert not narrowed_product_exact(4096, 4096, 4096, 1, 4096, "<f8")  # too large to sample: whole
+    check_grads(loss, *ws, head, modes=("rev",), order=1)

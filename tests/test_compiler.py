@@ -391,3 +391,46 @@ def test_a_loop_whose_path_depends_on_the_values_is_never_replayed_with_another_
     for point in (x, 0.3 * x, 2 * x):  # different trip counts
         np.testing.assert_allclose(step(point), _central_gradient(until_by_hand, point), rtol=1e-6, atol=1e-8)
     assert "trip count" in step.cache_info()["variants"][0]["outcome"]
+
+
+def test_a_densenet_with_a_branch_accumulates_and_narrows_and_retraces_where_it_flips() -> None:
+    """A DenseNet block (the rewritings "accumulate" and "narrow" at work) whose loss branches on
+    a value: the compiled gradients equal eager's bit for bit on either side of the branch, a
+    flip traces again, each variant keeps its own stacks (the first call's gradients unchanged
+    by the later calls), in float64 and float32, from eight threads as from one."""
+    for dtype in (np.float64, np.float32):
+        x = rng.standard_normal((6, 4)).astype(dtype)
+        ws = [(rng.standard_normal((4 + 4 * j, 4)) / 3.0).astype(dtype) for j in range(3)]
+
+        def loss(*ws: Any, x: Any = x) -> Any:
+            features = [x]
+            for w in ws:
+                features.append(lnp.tanh(lnp.concatenate(features, axis=1) @ w))
+            total = lnp.concatenate(features, axis=1)
+            return lnp.sum(total**2) if lnp.sum(ws[-1]) > 0 else lnp.sum(lnp.abs(total))
+
+        grad = lagrad.grad(loss, argnums=(0, 1, 2))
+        g = lagrad.compile(grad, interpret=0)
+        sides = [ws, [-w for w in ws]]
+        first = g(*ws)
+        kept = tuple(a.copy() for a in first)
+        for s in sides * 3:
+            _same(g(*s), grad(*s))
+        _same(first, kept)
+        info = g.cache_info()
+        assert (info["traces"], info["retraces"]) == (1, 1) and info["compiled"] >= 4
+        assert "stack0" in g.source(*ws) and "stack0" in g.source(*sides[1])
+        results: list[Any] = [None] * 8
+
+        def work(j: int) -> None:
+            results[j] = [g(*sides[(j + k) % 2]) for k in range(4)]
+
+        threads = [threading.Thread(target=work, args=(j,)) for j in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        expected = [grad(*s) for s in sides]
+        for j in range(8):
+            for k, r in enumerate(results[j]):
+                _same(r, expected[(j + k) % 2])

@@ -13,8 +13,10 @@ without writing source, for the calls before `lagrad.compile` has compiled it (P
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator as op
+from collections import Counter
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -646,6 +648,119 @@ def _stops(program: Program, eq: Equation, args: tuple[int, ...], axis: int) -> 
     return ends
 
 
+def _axis_cut(eq: Equation, args: tuple[int, ...], shape: Any) -> tuple[int, int, int] | None:
+    """(axis, start, stop) where `eq` is a getitem taking entries start:stop (start < stop, step 1)
+    along one axis and every entry along the others; None otherwise."""
+    if eq.primitive.name != "getitem" or len(args) != 1 or args[0] < 0 or set(eq.params) != {"index"}:
+        return None
+    if is_parts_shape(shape) or not shape:
+        return None
+    index = eq.params["index"].fill(())
+    parts = index if type(index) is tuple else (index,)
+    if parts and parts[-1] is Ellipsis:
+        parts = parts[:-1]
+    if len(parts) > len(shape):
+        return None
+    found = None
+    for axis, p in enumerate(parts):
+        if type(p) is not slice or not all(v is None or type(v) is int for v in (p.start, p.stop, p.step)):
+            return None
+        start, stop, step = p.indices(shape[axis])
+        if step != 1 or start >= stop:
+            return None
+        if (start, stop) == (0, shape[axis]):
+            continue
+        if found is not None:
+            return None
+        found = (axis, start, stop)
+    return found
+
+
+def split_pieces(straight: Straight, least: int = 2) -> dict[int, tuple[int, int, int, int]]:
+    """The pieces of splits: variables that statements read only as `least` or more disjoint slices
+    along one axis (the cotangent of a concatenation, cut back into its pieces), neither returned
+    nor branched on, so that their memory never changes while a piece is alive, and `emit` may
+    read side-by-side pieces as one span (the rewriting "accumulate"). Piece -> (split variable,
+    axis, start, stop)."""
+    program, statements = straight.program, straight.statements
+    sliced = {args[0] for eq, args in statements if eq.primitive.name == "getitem" and len(args) == 1}
+    sliced.discard(-1)
+    if not sliced:
+        return {}
+    readers: dict[int, list[tuple[Equation, tuple[int, ...]]]] = {}
+    for eq, args in statements:
+        if not sliced.isdisjoint(args):
+            for a in sliced.intersection(args):
+                readers.setdefault(a, []).append((eq, args))
+    outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
+    found: dict[int, tuple[int, int, int, int]] = {}
+    for base, reading in readers.items():
+        if len(reading) < least or base in outputs or base in straight.guards:
+            continue
+        cuts = [(_axis_cut(eq, args, program.shape(base)), eq.out) for eq, args in reading]
+        if any(cut is None for cut, _ in cuts) or len({cut[0] for cut, _ in cuts}) != 1:
+            continue
+        spans = sorted(cut[1:] for cut, _ in cuts)
+        if any(a[1] > b[0] for a, b in itertools.pairwise(spans)):  # overlapping pieces
+            continue
+        for (axis, start, stop), piece in cuts:
+            found[piece] = (base, axis, start, stop)
+    return found
+
+
+#: The largest product (multiply-adds) `narrowed_product_exact` samples.
+SAMPLED = 2**24
+
+
+@functools.lru_cache(maxsize=256)
+def narrowed_product_exact(m: int, k: int, n: int, lo: int, hi: int, dtype: str) -> bool:
+    """Whether NumPy's product of an (m, k) and a (k, n) matrix has, in columns lo:hi, the bits of
+    the product with the right operand's columns lo:hi: BLAS computes each entry in the same order
+    for most widths, but may take another kernel for another one. Compared once per process and
+    shapes on random matrices, each operand C- and F-ordered (a different order of operations
+    shows in most entries, whatever the values). Products above `SAMPLED` multiply-adds are not
+    sampled (False): eight of them would cost the compiling call too much."""
+    if m * k * n > SAMPLED:
+        return False
+    rng = np.random.default_rng(7)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    for x in (a, np.asfortranarray(a)):
+        for y in (b, np.asfortranarray(b)):
+            if not np.array_equal((x @ y)[:, lo:hi], x @ y[:, lo:hi]):
+                return False
+    return True
+
+
+def narrowed_products(
+    straight: Straight, splits: dict[int, tuple[int, int, int, int]], spelled: bool
+) -> dict[int, tuple[int, int]]:
+    """Matrix products whose statements read only columns lo:hi of (a split along its last axis:
+    a concatenation's cotangent whose first piece, a constant's, needs none), computed as the
+    product with the right operand's columns lo:hi where that gives the same bits: always for
+    an outer product written ``np.multiply`` (`_spelled`), else where `narrowed_product_exact`
+    finds it. Product -> (lo, hi)."""
+    program = straight.program
+    spans: dict[int, list[int]] = {}
+    for base, axis, start, stop in splits.values():
+        if axis == 1 and len(program.shape(base)) == 2:
+            span = spans.setdefault(base, [start, stop])
+            span[0], span[1] = min(span[0], start), max(span[1], stop)
+    found: dict[int, tuple[int, int]] = {}
+    for eq, args in straight.statements:
+        span = spans.get(eq.out)
+        if span is None or eq.primitive.name != "matmul" or eq.params or len(args) != 2:
+            continue
+        (sa, da), (sb, db) = _operand(program, eq, args, 0), _operand(program, eq, args, 1)
+        lo, hi = span
+        if len(sa) != 2 or len(sb) != 2 or (lo, hi) == (0, sb[1]) or not np.dtype(da) == np.dtype(db) == eq.dtype:
+            continue
+        if np.dtype(eq.dtype) not in (np.dtype(np.float32), _F64):
+            continue
+        if (spelled and sa[1] == 1) or narrowed_product_exact(sa[0], sa[1], sb[1], lo, hi, np.dtype(eq.dtype).str):
+            found[eq.out] = (lo, hi)
+    return found
+
+
 def _operand(program: Program, eq: Equation, args: tuple[int, ...], p: int) -> tuple[tuple[int, ...], Any]:
     """The shape and dtype of argument p of `eq` (a variable or a constant)."""
     if args[p] >= 0:
@@ -711,9 +826,11 @@ def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int]
 
 #: The rewritings `emit` makes beyond one call per statement (each may be left out, for measuring):
 #: "roll" (two copies, or slice-by-slice additions), "in_place" (``a += b``), "chain"
-#: (`concat_chains`), "math" (`math_twin`), "check" (a comparison inside its branch check),
-#: "spelled" (`_spelled`).
-REWRITES = frozenset({"roll", "in_place", "chain", "math", "check", "spelled"})
+#: (`concat_chains`), "accumulate" (sums of side-by-side cuts of one array into side-by-side pieces
+#: of a split, or rows of a stack, as one addition: `split_pieces`), "narrow" (a product of which
+#: only some columns are read computes those: `narrowed_products`), "math" (`math_twin`), "check"
+#: (a comparison inside its branch check), "spelled" (`_spelled`).
+REWRITES = frozenset({"roll", "in_place", "chain", "accumulate", "narrow", "math", "check", "spelled"})
 
 
 def emit(
@@ -753,6 +870,15 @@ def emit(
     statements = straight.statements
     chains = concat_chains(straight) if reuse_buffers and "chain" in rewrites else {}
     fused: dict[int, tuple[int, int, int, int]] = {}  # statement -> (roll's argument, n, k, buffer)
+    accumulate = reuse_buffers and "accumulate" in rewrites
+    cuts = split_pieces(straight, 1) if accumulate or "narrow" in rewrites else {}
+    counts = Counter(cut[0] for cut in cuts.values())
+    pieces = {p: cut for p, cut in cuts.items() if counts[cut[0]] >= 2} if accumulate else {}
+    narrow = narrowed_products(straight, cuts, "spelled" in rewrites) if "narrow" in rewrites else {}
+    splits: dict[int, str] = {}  # split variable -> the name that holds it while its pieces live
+    stacks: list[str] = []  # the stacks of sums made by accumulations
+    region: dict[int, tuple[str, int, int]] = {}  # variable -> (stack, axis of its cuts, row) it lives in
+    resume = 0  # statements before it were written with an earlier one (an accumulation)
 
     def new_local() -> str:
         return free.pop() if free else f"t{len(slot) + len(free) - n_inputs}"
@@ -764,7 +890,100 @@ def emit(
         if out not in last_use and out not in outputs:
             free.append(slot.pop(out))
 
+    def accumulation(s: int) -> tuple[list[tuple[int, int, int]], int, int]:
+        """Statements s, s + 1, … alternating ``cut_i = m[…]`` and ``acc_i + cut_i``, the cuts of m
+        of one shape side by side along one axis, each cut and acc_i dying at its sum, and the
+        acc_i side by side too: pieces of one split (two or more: a new stack is made of their
+        sums), or consecutive rows of one stack (added into in place). ([(acc_i, sum's variable,
+        cut's start)], m, the cut's axis); an empty list where the statements are not such."""
+        run: list[tuple[int, int, int]] = []
+        m = axis = home = end = None
+        while s + 1 < len(statements):
+            (geq, gargs), (aeq, aargs) = statements[s], statements[s + 1]
+            if len(gargs) != 1 or gargs[0] < 0 or gargs[0] in region or (m is not None and gargs[0] != m):
+                break
+            cut = _axis_cut(geq, gargs, program.shape(gargs[0]))
+            piece = geq.out
+            if cut is None or piece in outputs or piece in straight.guards or last_use.get(piece) != s + 1:
+                break
+            if not _elementwise_ufunc(aeq) or aeq.primitive.impl is not np.add or aargs.count(piece) != 1:
+                break
+            acc = aargs[1] if aargs[0] == piece else aargs[0]
+            if acc < n_inputs or last_use.get(acc) != s + 1 or acc in outputs or aeq.out in straight.guards:
+                break
+            if not (program.shape(acc) == geq.shape == aeq.shape) or not (program.dtype(acc) == geq.dtype == aeq.dtype):
+                break
+            if run and (cut[0] != axis or cut[1] != end or geq.shape != statements[s - 2][0].shape):
+                break
+            if acc in region:  # a row of a stack: the next row, or the first of a run
+                where = region[acc]
+                if acc not in owned or where[1] != cut[0]:  # (a view of it may be alive)
+                    break
+                if run and (where[0] != home[0] or where[2] != home[1] + len(run)):
+                    break
+                home = home or (where[0], where[2])
+            else:  # a piece of a split, beside the run's last one
+                split = pieces.get(acc)
+                if split is None or split[0] not in splits or split[1] != cut[0]:
+                    break
+                if run and (home[0] != split[0] or split[2] != home[1] + len(run) * (cut[2] - cut[1])):
+                    break
+                home = home or (split[0], split[2])
+            if not run:
+                m, axis = gargs[0], cut[0]
+            end = cut[2]
+            run.append((acc, aeq.out, cut[1]))
+            s += 2
+        if run and run[0][0] not in region and len(run) < 2:
+            return [], 0, 0
+        return run, m, axis
+
+    def stacked(name: str, shape: tuple[int, ...], axis: int, start: int, n: int, width: int) -> str:
+        """`name`'s span start:start + n * width along `axis`, as n arrays of one piece's shape
+        along a new leading axis (a view: a reshape that splits one axis, then a transpose)."""
+        split = (*shape[:axis], n, width, *shape[axis + 1 :])
+        text = f"{name}[{':, ' * axis}{start}:{start + n * width}].reshape({split})"
+        if axis:
+            text += f".transpose({(axis, *range(axis), *range(axis + 1, len(shape) + 1))})"
+        return text
+
     for s, (eq, args) in enumerate(statements):
+        if s < resume:
+            continue
+        run, m, axis = accumulation(s) if pieces or region else ([], 0, 0)
+        if run:  # one addition of the spans side by side: the same sums, entry by entry
+            resume = s + 2 * len(run)
+            shape, width, n = statements[s][0].shape, statements[s][0].shape[axis], len(run)
+            cut = stacked(slot[m], program.shape(m), axis, run[0][2] - narrow.get(m, (0,))[0], n, width)
+            first = run[0][0]
+            if first in region:
+                stack, _, row = region[first]
+                lines.append(f"    {stack}[{row}:{row + n}] += {cut}")
+            else:
+                base, _, start, _ = pieces[first]
+                stack, row = f"stack{len(stacks)}", 0
+                stacks.append(stack)
+                dtype = "" if _is_f64(eq.dtype) else f", {emitter.bind(np.dtype(eq.dtype), 'dtype')}"
+                lines.append(f"    {stack} = np.empty({(n, *shape)}{dtype})")
+                pieces_text = stacked(
+                    splits[base], program.shape(base), axis, start - narrow.get(base, (0,))[0], n, width
+                )
+                lines.append(f"    np.add({pieces_text}, {cut}, out={stack})")
+            owned.discard(m)
+            if m >= n_inputs and last_use[m] < resume and m not in outputs:
+                free.append(slot.pop(m))
+            for i, (acc, total, _) in enumerate(run):
+                if acc in region:
+                    target = slot[total] = slot.pop(acc)
+                    del region[acc]
+                else:
+                    free.append(slot.pop(acc))
+                    target = slot[total] = new_local()
+                    lines.append(f"    {target} = {stack}[{row + i}]")
+                region[total] = (stack, axis, row + i)
+                owned.add(total)
+                settle(total, target)
+            continue
         if s in fused:  # an addition of a roll made at s - 1: added in place, slice by slice
             x, n, k, a = fused.pop(s)
             target = slot[eq.out] = slot.pop(a)
@@ -831,20 +1050,32 @@ def emit(
             if eq.shape and not is_parts_shape(eq.shape):
                 owned.add(eq.out)
         else:
+            split = pieces.get(eq.out)
+            if split is not None and split[0] not in splits:  # its first piece: the split named while they live
+                splits[split[0]] = names[0] if split[0] < n_inputs else f"split{len(splits)}"
+                if split[0] >= n_inputs:
+                    lines.append(f"    {splits[split[0]]} = {names[0]}")
             owned.difference_update(args)  # it may return a view of them
         for a in dying:
             if a != out:
                 free.append(slot.pop(a))
         if out is not None:
             target = slot[eq.out] = slot.pop(out)
+            if out in region:
+                region[eq.out] = region.pop(out)
             line = _in_place(eq, names, target) if "in_place" in rewrites else None
             outer = False
         else:
             target = slot[eq.out] = new_local()
             line = None
         if line is None:
+            if eq.out in narrow:  # only these columns are read
+                names = [names[0], f"{names[1]}[:, {narrow[eq.out][0]}:{narrow[eq.out][1]}]"]
             text = _spelled(program, eq, args, names) if out is None and "spelled" in rewrites else None
             outer = text is not None and eq.primitive.name == "matmul"
+            if args and args[0] in narrow and out is None:  # a cut of a narrowed product, where it lies in it
+                _, start, stop = _axis_cut(eq, args, program.shape(args[0]))  # type: ignore[misc]
+                text = f"{names[0]}[:, {start - narrow[args[0]][0]}:{stop - narrow[args[0]][0]}]"
             text = text or (_direct(program, eq, args, names, emitter) if out is None else None)
             natural = _natural_python_float(eq, args, floats, use_math)  # Python arithmetic on Python floats
             twin = math_function(eq) if natural and use_math else None

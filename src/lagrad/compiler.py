@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import operator
 import threading
 import time
 from collections import OrderedDict
@@ -388,8 +389,8 @@ def _data_dependent_loop(program: Program) -> str | None:
     the outer Program checks. None where every loop's path is fixed."""
     from .loops import LoopBody  # the loops build on the compiler's code writer
 
-    for eq in program.equations:
-        for spec in eq.params.values():
+    for params in filter(None, map(_params, program.equations)):  # most equations have none
+        for spec in params.values():
             if not isinstance(spec, LoopBody):
                 continue
             if spec.conds:
@@ -400,6 +401,9 @@ def _data_dependent_loop(program: Program) -> str | None:
             if nested is not None:
                 return nested
     return None
+
+
+_params = operator.attrgetter("params")
 
 
 def _flip_reason(program: Program, i: int) -> str:
@@ -443,7 +447,7 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     `python_scalars` holds float64 scalars that only arithmetic reads as Python floats (the
     same bits, a fraction of the cost in a scalar loop); `rewrites` names the rewritings of the
     generated code beyond one call per statement (all of `codegen.REWRITES` by default: "roll",
-    "in_place", "chain", "math", "check", "spelled"; each gives the same bits, and leaving one
+    "in_place", "chain", "accumulate", "narrow", "math", "check", "spelled"; each gives the same bits, and leaving one
     out measures what it brings).
 
     The first call per signature answers from the trace; the next `interpret` calls run the
