@@ -24,3 +24,29 @@ def cupy_or_skip() -> Any:
     except cp.cuda.runtime.CUDARuntimeError as error:  # pragma: no cover - only with CuPy and no driver
         pytest.skip(f"CuPy is installed but sees no GPU ({error})")
     return cp  # pragma: no cover - needs CuPy and a GPU
+
+
+# Every checkpoint policy of the structured loops, small enough for short test loops.
+LOOP_POLICIES = [
+    {"checkpoint": "all"},
+    {"checkpoint": "every", "every": 2},
+    {"checkpoint": "binomial", "snapshots": 2},
+    {"checkpoint": "none"},
+]
+LOOP_POLICY_IDS = ["all", "every", "binomial", "none"]
+
+
+def peak_memory(run: Any) -> int:
+    """The peak of memory traced by `tracemalloc` during a second call of `run` (the first
+    fills NumPy's and lagrad's caches), in bytes."""
+    import gc
+    import tracemalloc
+
+    run()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

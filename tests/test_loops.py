@@ -15,14 +15,9 @@ import lagrad.numpy as lnp
 from lagrad import schedule
 from lagrad.loops import LoopError
 from lagrad.testing import check_grads
+from tests.helpers import LOOP_POLICIES, LOOP_POLICY_IDS, peak_memory
 
-POLICIES = [
-    {"checkpoint": "all"},
-    {"checkpoint": "every", "every": 2},
-    {"checkpoint": "binomial", "snapshots": 2},
-    {"checkpoint": "none"},
-]
-IDS = ["all", "every", "binomial", "none"]
+POLICIES, IDS = LOOP_POLICIES, LOOP_POLICY_IDS
 RNG = np.random.default_rng(0)
 U0 = RNG.random(4)
 
@@ -541,7 +536,6 @@ def test_a_binomial_gradient_holds_its_snapshots_and_four_states_beyond_the_forw
     Python objects (a state is 32 kB here). One step's back-substitution holds no more than the
     forward step does: a sum made anew instead of in place, or a seed kept through the step,
     would cost one more."""
-    import tracemalloc
 
     n, steps, snapshots = 4096, 100, 5
     rng = np.random.default_rng(1)
@@ -569,16 +563,7 @@ def test_a_binomial_gradient_holds_its_snapshots_and_four_states_beyond_the_forw
 
     gradient = lagrad.grad(loss, (0, 1))
 
-    def peak(run):
-        run()  # NumPy's and lagrad's caches are filled by a first run
-        tracemalloc.start()
-        try:
-            run()
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-
-    extra = (peak(lambda: gradient(0.2, u0)) - peak(forward)) / (8 * n)
+    extra = (peak_memory(lambda: gradient(0.2, u0)) - peak_memory(forward)) / (8 * n)
     assert extra <= (snapshots + 1) + 4 + 1, f"{extra:.2f} states"
 
 

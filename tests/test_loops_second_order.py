@@ -5,23 +5,15 @@ finite differences; their memory does not grow with the trip count."""
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
-
 import numpy as np
 import pytest
 
 import lagrad
 import lagrad.numpy as lnp
 from lagrad.testing import check_grads
+from tests.helpers import LOOP_POLICIES, LOOP_POLICY_IDS, peak_memory
 
-POLICIES = [
-    {"checkpoint": "all"},
-    {"checkpoint": "every", "every": 2},
-    {"checkpoint": "binomial", "snapshots": 2},
-    {"checkpoint": "none"},
-]
-IDS = ["all", "every", "binomial", "none"]
+POLICIES, IDS = LOOP_POLICIES, LOOP_POLICY_IDS
 RNG = np.random.default_rng(10)
 U0 = RNG.random(4)
 
@@ -184,17 +176,6 @@ def test_zero_times_infinity_in_the_body_to_second_order():
     _close(lagrad.hessian(f)(u), lagrad.hessian(g)(u))
 
 
-def _peak(run):
-    run()  # caches filled by a first run
-    gc.collect()
-    tracemalloc.start()
-    try:
-        run()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize(
     ("policy", "steps"),
     [({"checkpoint": "binomial", "snapshots": 3}, (40, 160)), ({"checkpoint": "none"}, (10, 40))],
@@ -208,6 +189,6 @@ def test_an_hvp_through_a_loop_does_not_grow_with_its_length(policy, steps):
         u = lagrad.fori_loop(0, steps, lambda i, u: u + 0.2 * (lnp.roll(u, 1) - 2 * u + lnp.roll(u, -1)), u, **policy)
         return lnp.sum(u**3)
 
-    short, long = (_peak(lambda s=s: lagrad.hvp(lambda u: loss(u, s))(u0, v)) for s in steps)
+    short, long = (peak_memory(lambda s=s: lagrad.hvp(lambda u: loss(u, s))(u0, v)) for s in steps)
     grown = (long - short) / (8 * n)
     assert grown <= 1, f"{grown:.1f} states more for {steps[1]} steps than for {steps[0]}"
