@@ -201,6 +201,26 @@ def test_the_gradient_of_a_linear_function_is_a_dask_array_chunked_as_its_input(
     assert isinstance(g, da.Array) and not g.compute().any()
 
 
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda w, X: np.mean(np.tanh(X @ w)),
+        lambda w, X: np.sum(np.tanh(X @ w)),
+        lambda w, X: np.sum(np.tanh(X * w), axis=0) @ np.arange(1.0, 4.0),
+        lambda w, X: np.sum(np.mean(np.tanh(X * w), axis=1) ** 2),
+    ],
+)
+def test_a_reductions_multiplier_comes_in_its_inputs_chunks_so_nothing_is_rechunked(f):
+    X, _, w = _data()
+    Xd = lazy(X, (4, 3))
+    g = lagrad.grad(f, argnums=(0, 1))(w, Xd)
+    layers = [name for name in g[1].__dask_graph__().layers if name.startswith("rechunk")]
+    assert layers == [] and g[1].chunks == Xd.chunks
+    expected = lagrad.grad(f, argnums=(0, 1))(w, X)
+    np.testing.assert_allclose(g[0].compute(), expected[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(g[1].compute(), expected[1], rtol=1e-12, atol=1e-14)
+
+
 def test_a_branch_on_a_traced_dask_value_computes_that_value_only():
     x = lazy(np.linspace(-1, 1, 8), 4)
 

@@ -27,7 +27,7 @@ from .trace import Var
 Rule = Callable[..., Any]
 
 #: Attributes a rule may read from a value without needing the value itself.
-META_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size"})
+META_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size", "chunks"})
 
 
 class _LinearReads:

@@ -22,17 +22,20 @@ UNREAD, META, READ = 0, 1, 2
 
 
 class Aval:
-    """The shape and dtype of a forward value that a rule reads only for those."""
+    """The shape and dtype of a forward value that a rule reads only for those, and a Dask
+    value's chunks (None for others), in which a reduction's multiplier is spread back."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("shape", "dtype", "chunks")
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+    def __init__(self, shape: tuple[int, ...], dtype: Any, chunks: Any = None) -> None:
         self.shape = shape
         self.dtype = dtype
+        self.chunks = chunks
 
     @classmethod
     def of(cls, value: Any) -> Aval:
-        return cls(value.shape, value.dtype)
+        chunks = None if type(value) is np.ndarray else getattr(value, "chunks", None)
+        return cls(value.shape, value.dtype, chunks if isinstance(chunks, tuple) else None)
 
     @property
     def ndim(self) -> int:

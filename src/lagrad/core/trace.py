@@ -464,7 +464,7 @@ class Trace:
         for p in plan.drop:
             values[p] = None
         for p in plan.meta:
-            values[p] = Aval(values[p].shape, values[p].dtype)
+            values[p] = Aval.of(values[p])
         index = self.n_vars
         self.n_vars = index + 1
         try:

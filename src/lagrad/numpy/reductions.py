@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Var, defbatch, defjvp, deflinear, defvjp, registry
-from ..core.backend import numpy_dtype
+from ..core.backend import is_lazy, numpy_dtype
 from . import manipulation as _shape
 from ._register import array_like, function, holds_traced, method, nondiff, prim, unsupported_keywords
 from .ufuncs import conjugate, isnan, logical_and, logical_not, maximum, minimum, real, sqrt, where
@@ -78,9 +78,16 @@ def count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return math.prod(shape[i] for i in axes)
 
 
-def spread(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
-    """The multiplier of a reduction over `axes`, broadcast back to the input's `shape`."""
-    return _shape.broadcast_to(_shape.reshape(g, kept_shape(shape, axes)), shape)
+def spread(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], chunks: Any = None) -> Any:
+    """The multiplier of a reduction over `axes`, broadcast back to the input's `shape`; for a
+    Dask input, in its `chunks` along `axes`, so that the terms it meets are not rechunked."""
+    kept = _shape.reshape(g, kept_shape(shape, axes))
+    if chunks is not None and not hasattr(kept, "_trace") and is_lazy(kept):  # a plain Dask array
+        import dask.array as da
+
+        chunks = tuple(c if i in axes else kept.chunks[i] for i, c in enumerate(chunks))
+        return da.broadcast_to(kept, shape, chunks=chunks)
+    return _shape.broadcast_to(kept, shape)
 
 
 def _spread_batched(g: Any, shape: tuple[int, ...], axes: tuple[int, ...]) -> Any:
@@ -155,8 +162,8 @@ def _ties(x: Any, ans: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
 
 
 # fmt: off
-deflinear(_sum,  lambda g, ans, x, axis, keepdims: spread(g, x.shape, axis))
-deflinear(_mean, lambda g, ans, x, axis, keepdims: spread(g, x.shape, axis) / count(x.shape, axis))
+deflinear(_sum,  lambda g, ans, x, axis, keepdims: spread(g, x.shape, axis, x.chunks))
+deflinear(_mean, lambda g, ans, x, axis, keepdims: spread(g, x.shape, axis, x.chunks) / count(x.shape, axis))
 defvjp(_prod,    lambda g, ans, x, axis, keepdims: spread(g, x.shape, axis) * _others(x, axis=axis))
 defjvp(_prod,    lambda t, ans, x, axis, keepdims: sum(t * _others(x, axis=axis), axis=axis, keepdims=keepdims))
 defvjp(_others,  _others_vjp)
