@@ -482,12 +482,11 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
                 if along_i:
                     lam_i = back_substitution(program, traced.tape, {o: 1j * seed}, batched=batched)
                 for j, s in enumerate(in_shapes):
-                    zeros = _seed(np.zeros(seed.shape[:1] + s, dtype), seed)
                     if along_i and in_dtypes[j].kind != "c":
-                        re, im = (zeros if m is None else lnp.real(m) for m in (lam[j], lam_i[j]))
+                        re, im = (_zeros(seed, s, dtype) if m is None else lnp.real(m) for m in (lam[j], lam_i[j]))
                         rows[j].append(_as_dtype(re - 1j * im, dtype))
                     else:
-                        rows[j].append(zeros if lam[j] is None else _as_dtype(lam[j], dtype))
+                        rows[j].append(_zeros(seed, s, dtype) if lam[j] is None else _as_dtype(lam[j], dtype))
             for j, s in enumerate(in_shapes):
                 blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True, dtype=dtype)
     else:
@@ -505,10 +504,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
                     ti = forward_substitution(program, traced.tape, {j: 1j * seed}, outputs=outputs, batched=batched)
                 for a, o in enumerate(program.outputs):
                     if not isinstance(o, Constant):
-                        if t[o] is None:
-                            col = _seed(np.zeros(seed.shape[:1] + out_shapes[a], dtype), seed)
-                        else:
-                            col = _as_dtype(t[o], dtype)
+                        col = _zeros(seed, out_shapes[a], dtype) if t[o] is None else _as_dtype(t[o], dtype)
                         if along_i and real_out[a] and ti[o] is not None:
                             col = col - 1j * _as_dtype(ti[o], dtype)
                         cols[a].append(col)
@@ -523,6 +519,11 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
             if want != dtype:
                 blocks[a][j] = _as_dtype(blocks[a][j], want)
     return blocks
+
+
+def _zeros(seed: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    """Zeros for the batch of `seed`: a block of the Jacobian that the sweep did not reach."""
+    return _seed(np.zeros(seed.shape[:1] + shape, dtype), seed)
 
 
 def _is_complex(x: Any) -> bool:
