@@ -103,12 +103,8 @@ def zeros_of(shape: Any, dtype: Any) -> Any:
     """Zeros of a (possibly several-array) shape, as floats where the dtype is not."""
     if is_parts_shape(shape):
         return Parts(zeros_of(s, d) for s, d in zip(shape, dtype))
-    try:
-        kind = np.dtype(dtype).kind
-    except TypeError:  # another array namespace's dtype
-        dtype = numpy_dtype(dtype)
-        kind = dtype.kind
-    return np.zeros(shape, dtype=dtype if kind in "fc" else np.float64)
+    dtype = numpy_dtype(dtype)  # another array namespace's dtype as NumPy's
+    return np.zeros(shape, dtype=dtype if dtype.kind in "fc" else np.float64)
 
 
 def _is_complex(dtype: Any) -> bool:

@@ -27,6 +27,7 @@ from . import registry
 from .backend import (
     UNKNOWN_SHAPE,
     LazyComputeError,
+    _plain,
     backend_name,
     is_lazy,
     namespace_constants,
@@ -617,8 +618,6 @@ def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], 
 def _mixed_libraries(args: Any) -> tuple[str, str] | None:
     """(a namespace's library, another library) where an equation's arguments (plain, or traced
     values' numbers) of one or more axes mix them; None otherwise. Only on the error path."""
-    from .backend import _plain, namespace_of
-
     names = {}
     for a in args:
         v = _plain(a)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core import Primitive, Var, registry
-from ..core.backend import NAMESPACES, namespace_of
+from ..core.backend import NAMESPACES, _plain, namespace_of
 
 F = Callable[..., Any]
 
@@ -179,8 +179,5 @@ def count_guarded(a: Any) -> None:
     again) traces again instead of reusing this run's shapes and the constants built from them
     (a mean's divisor, a seed's shape). Dask's and the array namespaces' values are left alone:
     the number would be computed."""
-    plain = a
-    while isinstance(plain, Var):
-        plain = plain.value
-    if isinstance(a, Var) and type(plain) is np.ndarray:
+    if isinstance(a, Var) and type(_plain(a)) is np.ndarray:
         int(np.count_nonzero(a))
