@@ -250,6 +250,17 @@ def test_a_compiled_call_answered_eagerly_reads_python_floats_as_numpy_ones(inte
         assert np.isnan(modulo(1.0, 0.0))
 
 
+def test_a_compiled_call_whose_math_function_refuses_a_value_is_answered_as_numpy_would():
+    # math.sqrt(-2.0) raises where numpy.sqrt gives NaN; the eager answer then ran the function
+    # on the Python floats themselves, and z ** 0.5 of -1.0 came back as the complex nan+1j
+    f = lagrad.compile(lambda x, z: lnp.sqrt(x * 2.0) + z**0.5, interpret=0)
+    for _ in range(3):
+        assert f(2.0, 4.0) == 4.0
+    with np.errstate(invalid="ignore"):
+        got = f(-1.0, -1.0)
+    assert np.isnan(got) and not np.iscomplexobj(got)
+
+
 # ----- the grid: each feature under each transform and wrapper, against central differences ---
 # (combinations probed clean, kept so that a change that breaks one is seen where it meets)
 

@@ -188,7 +188,7 @@ class Compiled:
                 continue
             except (ValueError, OverflowError):  # a `math` function refused a value NumPy takes
                 self._count("eager")  # (giving NaN or inf): answered as without compile
-                return self.fun(*args, **kwargs)
+                return self._eager(key, leaves, treedef, traced)
             if _has_nan(outs):  # lagrad's zero means zero acts only where NaN shows: run eagerly
                 self._count("eager")
                 return self._eager(key, leaves, treedef, traced)
