@@ -539,3 +539,12 @@ def test_a_proof_out_of_budget_says_so():
     order, cost, proven = graph.search(max_nodes=60)
     assert not proven and sorted(order) == graph.intermediates and graph.cost(order) == cost
     assert cost <= min(graph.cost(name) for name in ("forward", "reverse", "markowitz"))
+
+
+def test_a_block_with_no_path_has_the_dtype_reverse_mode_gives():
+    # a boolean output of float32 inputs: its zero block is float64 (a derivative of an integer
+    # or boolean value is a float64 zero), as in every mode
+    f = lambda x: (x * 2, x > 0)
+    x = np.linspace(-1.0, 1.0, 3).astype(np.float32)
+    got = [block.dtype for block in lagrad.jacobian(f, method="elimination")(x)]
+    assert got == [block.dtype for block in lagrad.jacobian(f)(x)] == [np.float32, np.float64]

@@ -102,6 +102,22 @@ def test_several_arguments_leave_sparse_out_and_elimination_can_win():
     np.testing.assert_allclose(J, lagrad.jacobian(f, argnums=(0, 1))(*args), rtol=1e-12)
 
 
+def test_on_traced_values_the_plan_offers_only_the_sweeps_it_would_run():
+    # inside a derivative, elimination and sparse read plain numbers and are not run: a plan that
+    # chose one of them reported a method other than the one that ran
+    f = lambda x: lnp.sum(lnp.tanh(lnp.outer(x, x)) @ x)
+    offered = []
+
+    def g(x):
+        offered.append(set(lagrad.plan(f, x).costs))
+        return lnp.sum(lagrad.jacobian(f, method="auto")(x))
+
+    x = np.linspace(0.0, 1.0, 6)
+    lagrad.grad(g)(x)
+    assert offered == [{"rev", "fwd"}]
+    assert set(lagrad.plan(f, x).costs) >= {"rev", "fwd", "elimination"}
+
+
 def test_auto_refuses_aux():
     with pytest.raises(ValueError, match="has_aux"):
         lagrad.jacobian(lnp.sin, method="auto", has_aux=True)

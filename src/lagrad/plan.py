@@ -171,15 +171,15 @@ def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int |
         counts = {"rev": _sweep_counts(n_eq, n_out, sweep, False), "fwd": _sweep_counts(n_eq, n_in, sweep, True)}
         return Plan(counts, (n_in, n_out), sum(sweep), None)
     sweep = _sweep_entries(graph)
-    counts = {
-        "rev": _sweep_counts(n_eq, n_out, sweep, False),
-        "fwd": _sweep_counts(n_eq, n_in, sweep, True),
-        "elimination": _elimination_counts(graph, n_eq, n_in, n_out),
-    }
+    counts = {"rev": _sweep_counts(n_eq, n_out, sweep, False), "fwd": _sweep_counts(n_eq, n_in, sweep, True)}
+    # on traced values (a derivative of the Jacobian, lagrad.compile) elimination would read plain
+    # numbers and a scipy.sparse matrix cannot hold them: only the sweeps are offered
+    traced_run = _traced_run(traced.tape)
+    if not traced_run:
+        counts["elimination"] = _elimination_counts(graph, n_eq, n_in, n_out)
     colours = structure = None
     one_array = len(args) == 1 and argnums == 0 and len(program.inputs) == len(program.outputs) == 1
-    # on traced values (a derivative of the Jacobian, lagrad.compile) a scipy.sparse matrix cannot hold them
-    if one_array and np.dtype(program.inputs[0][1]).kind == "f" and not _traced_run(traced.tape):
+    if one_array and np.dtype(program.inputs[0][1]).kind == "f" and not traced_run:
         from .sparse_derivatives import Sparsity
 
         structure = Sparsity(fun, *args, max_bytes=max_bytes)

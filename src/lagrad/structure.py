@@ -16,7 +16,7 @@ from .core.program import Constant
 from .elimination import EliminationGraph
 from .plan import plan
 from .sparse_derivatives import sparse_transform
-from .transforms import ArgNums, Fun, _check_callable, _jacobian, _trace, _traced_run, _unpack, value
+from .transforms import ArgNums, Fun, _check_callable, _float_dtype, _jacobian, _trace, _traced_run, _unpack, value
 
 
 def structured(
@@ -48,10 +48,11 @@ def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
     def jacobian_fun(*args: Any, **kwargs: Any) -> Any:
         traced = _trace(fun, args, kwargs, argnums, "jacobian", has_aux=has_aux)
         program = traced.program
-        if _traced_run(traced.tape):  # elimination reads plain numbers: its Jacobian would be a constant
+        # on traced values elimination would read plain numbers (its Jacobian a constant); an empty
+        # array leaves nothing to eliminate: reverse mode for both
+        empty = any(0 in tuple(s) for s, _ in program.inputs) or any(0 in np.shape(value(v)) for v in traced.outputs)
+        if empty or _traced_run(traced.tape):
             return _jacobian(fun, argnums, "rev", has_aux, "jacobian")(*args, **kwargs)
-        if any(0 in tuple(s) for s, _ in program.inputs) or any(0 in np.shape(value(v)) for v in traced.outputs):
-            return _jacobian(fun, argnums, "rev", has_aux, "jacobian")(*args, **kwargs)  # nothing to eliminate
         graph = EliminationGraph(program, traced.tape)
         eliminated = graph.jacobian(order)
         vertices = iter(graph.outputs)
@@ -64,7 +65,7 @@ def _eliminated(fun: Fun, argnums: ArgNums, has_aux: bool, order: Any) -> Fun:
                 s = tuple(s)
                 block = eliminated.get((j, vertex))
                 if block is None:  # no path: zeros in the dtype the sweeps would give
-                    block = np.zeros(out_shape + s, np.result_type(dtype, np.result_type(value(v))))
+                    block = np.zeros(out_shape + s, np.result_type(_float_dtype(value(v)), dtype))
                 row.append(np.reshape(block, out_shape + s))
             per_output.append(_unpack(program.in_tree.unflatten(row), traced.single))
         jac = program.out_tree.unflatten(per_output)
