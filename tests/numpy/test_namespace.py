@@ -434,6 +434,26 @@ def test_indexing_with_one_integer_array_is_the_standard_s_take(index):
     np.testing.assert_allclose(g, expected, rtol=1e-15)
 
 
+@pytest.mark.parametrize(
+    ("index", "without_new_axes"),
+    [
+        ((np.array([0, 2, 2]), None), (np.array([0, 2, 2]),)),
+        ((slice(None), np.array([1, 0, 1]), None, slice(1, None)), (slice(None), np.array([1, 0, 1]), slice(1, None))),
+    ],
+    ids=["then-a-new-axis", "then-a-new-axis-and-a-slice"],
+)
+def test_a_new_axis_after_the_integer_array_is_taken_back_too(index, without_new_axes):
+    # the forward took such an index, its transpose refused it ('lagrad indexes them with
+    # integers, slices, None and Ellipsis')
+    x = np.arange(1.0, 25.0).reshape(4, 3, 2)
+    loss = lambda x: lnp.sum(x[index] ** 3)
+    g = numpy_of(lagrad.grad(loss)(strict(x)))
+    expected = np.zeros_like(x)
+    np.add.at(expected, without_new_axes, 3 * x[without_new_axes] ** 2)  # the same entries, by hand
+    np.testing.assert_allclose(g, expected, rtol=1e-15)
+    np.testing.assert_allclose(g, lagrad.grad(loss)(x), rtol=1e-15)
+
+
 def test_writing_through_an_integer_array_is_refused_by_name():
     def f(x):
         u = x * 1.0

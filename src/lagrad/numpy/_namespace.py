@@ -113,13 +113,12 @@ def _getitem(xp: Any, x: Any, *dynamic: Any, index: Any) -> Any:
 
 def _untake(xp: Any, g: Any, *dynamic: Any, index: Any, shape: tuple[int, ...]) -> Any:
     taken = _taken(xp, dynamic, index, g)
-    if taken is not None and all(i is not None for i in taken[3]):  # take's transpose: an incidence
+    if taken is not None:  # take's transpose: an incidence
         k, flat, taken_shape, rest = taken
-        if rest:  # the basic items after the integer array, undone first
+        if rest:  # the basic items after the integer array (new axes included), undone first
             items = (slice(None),) * (k + len(taken_shape)) + rest
             whole = xp.zeros((*shape[:k], *taken_shape, *shape[k + 1 :]), dtype=g.dtype, device=device_of(g))
-            whole[items if Ellipsis in items else (*items, Ellipsis)] = g
-            g = whole
+            g = _write(xp, whole, items if Ellipsis in items else (*items, Ellipsis), g)
         moved = xp.moveaxis(xp.reshape(g, (*shape[:k], flat.shape[0], *shape[k + 1 :])), k, -1)
         hits = xp.astype(flat[:, None] == xp.arange(shape[k], device=device_of(g)), g.dtype)
         return xp.moveaxis(moved @ hits, -1, k)
