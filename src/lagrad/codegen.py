@@ -1089,7 +1089,7 @@ def emit(
             line = f"{target} = {text}"
             guard = straight.guards.get(eq.out)
             if guard is not None and "check" in rewrites and _checked_only(eq, guard, last_use, outputs):
-                line, guard = f"if {'not ' if guard[1] else ''}({text}): raise BranchFlipped({guard[0]})", None
+                line, guard = emitter.guard(f"({text})", *guard), None
         else:
             guard = straight.guards.get(eq.out)
         lines.append(f"    {line}")
