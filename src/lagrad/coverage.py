@@ -187,7 +187,11 @@ def _registered(obj: Any) -> Any:
 
 
 def _nondiff_note(target: Any) -> str:
-    return "recorded" if isinstance(target, Primitive) else "metadata: no equation"
+    if isinstance(target, Primitive):
+        return "recorded"
+    if target.__name__.endswith("_like"):  # zeros_like, ones_like, empty_like
+        return "a recorded constant of a float array, so writes into it are recorded; else metadata"
+    return "metadata: no equation"
 
 
 def _classify(name: str, obj: Any, mirror: Any, by_name: bool) -> Row:

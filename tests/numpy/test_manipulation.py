@@ -75,8 +75,54 @@ def test_astype_to_integer_stops_the_derivative():
 
 
 def test_shape_queries_record_nothing():
-    program = lagrad.trace(lambda x: x + lnp.ones_like(x) * lnp.size(x) + lnp.ndim(x) * lnp.shape(x)[0], rand(2, 2))
+    program = lagrad.trace(
+        lambda x: x + lnp.ones_like(x, dtype=int) * lnp.size(x) + lnp.ndim(x) * lnp.shape(x)[0], rand(2, 2)
+    )
     assert [eq.primitive.name for eq in program.equations] == ["add", "add"]  # the rest is constant
+
+
+def _ode_rhs(y):
+    """A right-hand side as scientific code writes it: a zero array, filled entry by entry."""
+    d = np.zeros_like(y)
+    d[0] = y[1]
+    d[1] = -np.sin(y[0]) * y[2]
+    d[2] = y[0] * y[1]
+    return d
+
+
+@pytest.mark.parametrize(
+    "fill",
+    [
+        _ode_rhs,
+        lambda x: _filled(np.ones_like(x), x),
+        lambda x: _filled(np.full_like(x, -2.5), x),
+        lambda x: _filled(lnp.zeros_like(x, dtype=np.complex128), x).real,
+        lambda x: _filled(_written(np.empty_like(x, shape=(2, 3)), x), x),
+    ],
+    ids=["zeros_like", "ones_like", "full_like", "complex", "empty_like shape"],
+)
+def test_like_arrays_of_traced_floats_take_traced_writes(fill):
+    y = np.array([0.3, -0.7, 1.2])
+    check(lambda y: lnp.sum(fill(y) ** 2), y)
+    assert np.array_equal(lagrad.value(traced_value(fill, y)), fill(y))  # the values NumPy gives
+
+
+def _written(v, x):
+    v[...] = x - 1.0  # every entry (empty_like's are undefined until written)
+    return v
+
+
+def _filled(v, x):
+    v[..., ::2] = np.cos(x[::2]) * x[::2]  # a write of traced values over part of it
+    v[..., 1] += x[1]  # and an in-place update
+    return v * x
+
+
+def test_closed_form_jacobian_of_a_filled_array():
+    y = np.array([0.3, -0.7, 1.2])
+    expected = np.array([[0, 1, 0], [-np.cos(y[0]) * y[2], 0, -np.sin(y[0])], [y[1], y[0], 0]])
+    for mode in ("rev", "fwd"):
+        assert np.allclose(lagrad.jacobian(_ode_rhs, mode=mode)(y), expected, rtol=0, atol=1e-15)
 
 
 # ----- the NumPy functions built on the shape primitives, written once for both modules ---------

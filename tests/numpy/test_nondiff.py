@@ -98,9 +98,10 @@ METADATA = {
     "shape": lambda x: np.shape(x),
     "ndim": lambda x: np.ndim(x),
     "size": lambda x: np.size(x),
-    "zeros_like": lambda x: np.zeros_like(x),
+    # of integer or boolean dtype; of a float array, a traced constant (test_manipulation.py)
+    "zeros_like": lambda x: np.zeros_like(x, dtype=bool),
     "ones_like": lambda x: np.ones_like(x, dtype=int),
-    "empty_like": lambda x: np.empty_like(x).shape,
+    "empty_like": lambda x: np.empty_like(x, dtype=np.int8).shape,
 }
 
 

@@ -647,7 +647,8 @@ def conversion_message(var: Var, library_call: str = "") -> str:
         f"(numpy.asarray / numpy.array, or written into a plain NumPy array, which cannot hold "
         f"it): its derivative would be lost. Build arrays from traced values with "
         f"lagrad.numpy.stack or lagrad.numpy.array, or write into a traced array "
-        f"(y = x.copy(); y[i] = v). A list of traced values given to a plain NumPy function "
+        f"(y = x.copy(); y[i] = v, or y = numpy.zeros_like(x); y[i] = v). A list of traced "
+        f"values given to a plain NumPy function "
         f"(numpy.mean([a, b])) is read this way, because NumPy does not look inside lists: "
         f"call lagrad.numpy's function of the same name."
     )

@@ -331,8 +331,25 @@ def _scatter_along(xp: Any, g: Any, idx: Any, axis: int, shape: tuple[int, ...],
     return xp.moveaxis(xp.sum(moved_g[..., :, None] * hits, axis=-2), -1, axis)
 
 
+def _like(kind: str) -> F:
+    """zeros_like / ones_like / empty_like / full_like (a recorded constant) in `xp`."""
+
+    def like(xp: Any, a: Any, *fill: Any, dtype: Any = None, shape: Any = None, **_: Any) -> Any:
+        dtype = a.dtype if dtype is None else namespace_dtype(xp, dtype)
+        if shape is None:
+            return getattr(xp, f"{kind}_like")(a, *fill, dtype=dtype, device=device_of(a))
+        return getattr(xp, kind)(shape, *fill, dtype=dtype, device=device_of(a))
+
+    return like
+
+
 #: primitive name -> forward value ``(xp, *args, **params)`` with the namespace's functions.
 SPELLINGS: dict[str, F] = {
+    # constants shaped like an array (recorded so that writes into them are)
+    "zeros_like": _like("zeros"),
+    "ones_like": _like("ones"),
+    "empty_like": _like("empty"),
+    "full_like": lambda xp, a, fill_value, **params: _like("full")(xp, a, fill_value, **params),
     # reductions
     "sum": _reduction("sum"),
     "mean": _reduction("mean"),

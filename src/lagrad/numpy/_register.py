@@ -145,10 +145,16 @@ def method(*names: str) -> Callable[[F], F]:
 
 
 def nondiff(
-    np_function: Any, name: str | None = None, *, method_name: str | None = None, kernel: F | None = None
+    np_function: Any,
+    name: str | None = None,
+    *,
+    method_name: str | None = None,
+    kernel: F | None = None,
+    listed: bool = True,
 ) -> Primitive:
     """Record `np_function` on traced values with no derivative (zero almost everywhere,
-    or an integer result): the value is right, the multiplier stops here."""
+    or an integer result): the value is right, the multiplier stops here. `listed=False`
+    keeps it off the NONDIFF list: a path of a function differentiable elsewhere (full_like)."""
     name = name or np_function.__name__
     p = ArrayPrimitive(name, np_function, kernel=kernel)
     if isinstance(np_function, np.ufunc):
@@ -157,7 +163,8 @@ def nondiff(
         registry.functions[np_function] = p
     if method_name:
         registry.methods[method_name] = p
-    NONDIFF[name] = p
+    if listed:
+        NONDIFF[name] = p
     return p
 
 

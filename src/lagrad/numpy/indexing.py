@@ -879,7 +879,7 @@ def piecewise(x: Any, condlist: Any, funclist: Any, *args: Any, **kw: Any) -> An
         raise ValueError(
             f"with {len(conds)} condition(s), either {len(conds)} or {len(conds) + 1} functions are expected"
         )
-    y = _shape.zeros_like(x)
+    y = _shape._plain_zeros_like(x)
     for cond, func in zip(conds, funclist):
         if not callable(func):
             y = at(y)[cond].set(func)

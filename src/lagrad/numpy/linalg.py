@@ -375,7 +375,7 @@ def _slogdet_jvp(t: Any, ans: Any, a: Any) -> tuple[Any, Any]:
     tau = _trace(_solve(a, t))
     if _complex(a) or _complex(t):
         return ans[0] * (imag(tau) * 1j), real(tau)
-    return _shape.zeros_like(tau), tau
+    return _shape._plain_zeros_like(tau), tau
 
 
 # ----- cholesky: L Lᴴ = Â, dL = L Φ(L⁻¹ dÂ L⁻ᴴ), Φ = lower triangle with half the diagonal --------

@@ -1428,7 +1428,10 @@ def size(a: Any, axis: Any = None) -> int:
     return shape(a)[axis]
 
 
-def _like(np_fun: Any) -> Any:
+def _plain_like(np_fun: Any) -> Any:
+    """`np_fun` (zeros_like, ones_like, empty_like) as a plain array shaped like `a`, also
+    when `a` is traced: what rules take, which write nothing into it."""
+
     def like(a: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None, **kw: Any) -> Any:
         while isinstance(a, (Var, Aval)):
             if isinstance(a, Aval):
@@ -1442,28 +1445,66 @@ def _like(np_fun: Any) -> Any:
         return np_fun(a, dtype=dtype, order=order, subok=subok, shape=shape, **kw)
 
     like.__name__ = np_fun.__name__
-    like.__doc__ = f"numpy.{np_fun.__name__}: a constant, shaped like `a` (no derivative)."
+    return like
+
+
+def _float_var(a: Any, dtype: Any) -> bool:
+    """Whether `a` is traced and a ``*_like`` array of it (of `dtype`) holds floats or complex numbers."""
+    return type(a) is Var and getattr(numpy_dtype(a.dtype if dtype is None else dtype), "kind", "") in "fc"
+
+
+_LIKE_DEFAULTS = {"dtype": None, "order": "K", "subok": True, "shape": None}
+
+
+def _like(np_fun: Any) -> Any:
+    plain = _plain_like(np_fun)
+    recorded = nondiff(plain, np_fun.__name__)
+
+    def like(a: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None, **kw: Any) -> Any:
+        if not kw and _float_var(a, dtype):
+            # a traced constant, so that writes of traced values into it are recorded
+            # (``v = np.zeros_like(x); v[1:] = x[:-1] ** 2``): the derivative stops here
+            given = {"dtype": dtype, "order": order, "subok": subok, "shape": shape}
+            return recorded(a, **{k: v for k, v in given.items() if v is not _LIKE_DEFAULTS[k]})
+        return plain(a, dtype=dtype, order=order, subok=subok, shape=shape, **kw)
+
+    like.__name__ = np_fun.__name__
+    like.__doc__ = (
+        f"numpy.{np_fun.__name__}: a constant shaped like `a` (no derivative); of a traced float or "
+        "complex `a`, a traced constant that traced values can be written into."
+    )
     return function(np_fun)(like)
 
 
 zeros_like = _like(np.zeros_like)
 ones_like = _like(np.ones_like)
 empty_like = _like(np.empty_like)
+_plain_zeros_like = _plain_like(np.zeros_like)
+
+
+def _full_like_plain(a: Any, fill_value: Any, dtype: Any = None, **kw: Any) -> Any:
+    base = _plain_zeros_like(a, dtype=dtype)
+    xp = None if type(base) is np.ndarray else namespace_of(base)
+    return np.full_like(base, fill_value, dtype=dtype, **kw) if xp is None else xp.full_like(base, fill_value)
+
+
+_full_like = nondiff(_full_like_plain, "full_like", listed=False)  # differentiable in a traced fill_value
 
 
 @function(np.full_like)
 def full_like(a: Any, fill_value: Any, dtype: Any = None, **kw: Any) -> Any:
-    """numpy.full_like; traced when `fill_value` is."""
-    base = zeros_like(a, dtype=dtype)
+    """numpy.full_like; traced when `fill_value` is, or (a traced constant that traced values
+    can be written into) when `a` is a traced float or complex array."""
     if isinstance(fill_value, Var):
-        return fill_value + base  # the traced value first: another namespace's operator takes no Var
-    xp = None if type(base) is np.ndarray else namespace_of(base)
-    return np.full_like(base, fill_value, dtype=dtype, **kw) if xp is None else xp.full_like(base, fill_value)
+        return fill_value + zeros_like(a, dtype=dtype)  # the traced value first: another namespace's takes no Var
+    if not kw and _float_var(a, dtype):
+        return _full_like(a, fill_value=fill_value, **({} if dtype is None else {"dtype": dtype}))
+    return _full_like_plain(a, fill_value, dtype=dtype, **kw)
 
 
 registry.ops.unbroadcast = unbroadcast
 registry.ops.unbroadcast_batched = unbroadcast_batched
 registry.ops.reshape = reshape
 registry.ops.broadcast_to = broadcast_to
-registry.ops.zeros_like = zeros_like
+registry.ops.zeros_like = _plain_zeros_like
 registry.ops.astype = astype

@@ -8,7 +8,8 @@ the NONDIFF registry (``lagrad.numpy.NONDIFF``), as do the comparisons,
 logical functions and isnan/isinf/isfinite of numpy/ufuncs.py; docs/coverage.md
 prints it. Metadata functions (iscomplexobj, result_type, shape, zeros_like)
 answer from shapes and dtypes alone: plain answers, no equation; they join the
-list too.
+list too (zeros_like, ones_like, empty_like of a traced float or complex array
+record a constant instead, so that traced values can be written into it).
 
 Decisions where a function's result is partly a selection or sum of its input:
 
