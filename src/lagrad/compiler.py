@@ -81,12 +81,19 @@ class Variant:
 
     def _advance(self) -> None:
         start = time.perf_counter()
-        if self.function is None and self.interpret > 0:
-            # only dead equations dropped: the other simplifications cost more per equation than
-            # the few interpreted calls save
-            self.function, self.tier = interpreter(Straight(self.program, prune={"dead"})), "interpreted"
-        else:
-            self.function, self.tier = self.compiled_source().function(), "compiled"
+        was_enabled = gc.isenabled()
+        gc.disable()  # as the trace: the tables built here are freed by reference counting, and the
+        # collector's passes over a long Program's objects (a third of the time) would find nothing
+        try:
+            if self.function is None and self.interpret > 0:
+                # only dead equations dropped: the other simplifications cost more per equation than
+                # the few interpreted calls save
+                self.function, self.tier = interpreter(Straight(self.program, prune={"dead"})), "interpreted"
+            else:
+                self.function, self.tier = self.compiled_source().function(), "compiled"
+        finally:
+            if was_enabled:
+                gc.enable()
         self.runs = 0
         self.entry["tier"] = self.tier
         self.entry[f"{self.tier} seconds"] = time.perf_counter() - start  # to build this tier
