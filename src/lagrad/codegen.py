@@ -106,7 +106,9 @@ class Straight:
         kept: list[tuple[Equation, tuple[int, ...]]] = []
         negated: dict[int, int] = {}  # variable -> the variable it is the negative of
         special = _SPECIAL  # primitives whose equations may fold or equal a variable
-        for eq in program.equations:
+        if not (repeated or ones):  # nothing renamed: every equation as recorded
+            kept = [(eq, eq.args) for eq in program.equations]
+        for eq in program.equations if repeated or ones else ():
             args = eq.args
             if not alias.keys().isdisjoint(args):
                 args = tuple([alias.get(a, a) for a in args])

@@ -55,19 +55,21 @@ def _signatures(straight: Straight) -> list[Any]:
     (everything but which variables it reads)."""
     guards = straight.guards
     params_keys: dict[int, Any] = {}
-    out = []
+    out: list[Any] = []
+    append = out.append
     for eq, args in straight.statements:
         params = eq.params
-        if params:
-            pk = params_keys.get(id(params))
-            if pk is None:
-                pk = params_keys[id(params)] = tuple([(k, _key(v)) for k, v in params.items()])
-        else:
-            pk = ()
-        constants = tuple([_key(eq.constants[p]) if a < 0 else None for p, a in enumerate(args)]) if -1 in args else ()
-        guard = guards.get(eq.out)
-        out.append((eq.primitive, pk, constants, len(args), eq.shape, eq.dtype,
-                    None if guard is None else _key(guard[1])))  # fmt: skip
+        pk = params_keys.get(id(params)) if params else ()
+        if pk is None:  # (the Program holds every params dict, so an id is not reused meanwhile)
+            pk = params_keys[id(params)] = tuple([(k, _key(v)) for k, v in params.items()])
+        # the constants (which also say how many arguments), or the number of arguments
+        arity = (
+            tuple([_key(eq.constants[p]) if a < 0 else None for p, a in enumerate(args)]) if -1 in args else len(args)
+        )
+        key = (eq.primitive, pk, arity, eq.shape, eq.dtype)
+        if eq.out in guards:
+            key = (key, _key(guards[eq.out][1]))
+        append(key)
     return out
 
 
@@ -90,12 +92,13 @@ def plan(straight: Straight) -> list[int | Loop]:
     table: dict[Any, int] = {}
     ids = [table.setdefault(key, len(table)) for key in signature]
     numbers = np.array(ids, np.int64)
-    following = [-1] * n
-    last: dict[int, int] = {}
-    for s in range(n - 1, -1, -1):
-        key = ids[s]
-        following[s] = last.get(key, -1)
-        last[key] = s
+    # the next statement of the same signature, -1 where none
+    order = np.argsort(numbers, kind="stable")
+    after = np.full(n, -1, np.int64)
+    if n > 1:
+        same = numbers[order[:-1]] == numbers[order[1:]]
+        after[order[:-1][same]] = order[1:][same]
+    following = after.tolist()
     pieces: list[int | Loop] = []
     loops: list[Loop] = []
     starts: list[int] = []
