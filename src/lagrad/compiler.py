@@ -51,7 +51,8 @@ class CompileTrace(Trace):
 class Variant:
     """One compiled form of the function, for one input signature and one set of branches, and
     the tier its calls run in (None until its first replay: the trace answered; then
-    "interpreted"; then "compiled")."""
+    "interpreted", or "rolled" where a traced loop's iterations make up most of the Program;
+    then "compiled")."""
 
     __slots__ = ("program", "reason", "signature", "seconds", "options", "interpret", "entry", "straight",
                  "source", "function", "tier", "runs", "lock")  # fmt: skip
@@ -361,13 +362,14 @@ class Compiled:
     # -- what it did -------------------------------------------------------------
 
     def cache_info(self) -> dict[str, Any]:
-        """Calls answered by a variant (`hits`: `interpreted` and `compiled`, the tier that
-        ran), first traces per signature (`traces`), traces again after a branch went the other
+        """Calls answered by a variant (`hits`: `interpreted`, `rolled` and `compiled`, the tier
+        that ran), first traces per signature (`traces`), traces again after a branch went the other
         way (`retraces`), calls run eagerly (`eager`: on traced values, or where NaN showed), the
         variants held (`size`, at most `maxsize`), and per trace why it was made (`variants`:
         reason, outcome, signature, equations recorded and statements generated, branches
         checked, seconds the trace took, the `tier` its calls run in now, and the seconds spent
-        building each tier: `interpreted seconds`, `compiled seconds`)."""
+        building each tier: `interpreted seconds` or `rolled seconds`, `compiled seconds`; the lines
+        of the rolled source: `rolled statements`)."""
         with self._lock:
             size = sum(len(v) for v in self._cache.values())
             return {**self._counts, "size": size, "maxsize": self.maxsize, "variants": [dict(e) for e in self._log]}
