@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
 
 import lagrad
 import lagrad.numpy as lnp
 from lagrad import rolling
 from lagrad.codegen import Straight
 from tests.test_compiler import _same
+from tests.test_random_programs import _tame, programs, run
 
 
 def heat(steps: int, target: np.ndarray) -> Any:
@@ -148,3 +150,36 @@ def test_eight_threads_run_one_rolled_function() -> None:
         for r in results[j]:
             _same(r, expected[j])
     assert g.cache_info()["rolled"] == 80
+
+
+ROLLED = {"examples": 0, "rolled": 0}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+@given(programs())
+def test_random_programs_in_a_loop_give_the_eager_bits(spec: Any) -> None:
+    """Each random program run in a Python loop of eight steps, each step's result mixed into a
+    carried sum: where its iterations roll (a constant made anew per step keeps them apart),
+    the rolled tier gives the eager bits."""
+    inputs = spec.inputs()
+    assume(_tame(spec, inputs))
+
+    def f(tree: Any) -> Any:
+        total = 0.0
+        for _ in range(8):
+            total = 0.5 * total + run(spec, tree)
+        return total
+
+    with np.errstate(all="ignore"):
+        for transform in (lambda f: f, lagrad.value_and_grad):
+            compiled = lagrad.compile(transform(f), interpret=3)
+            for _ in range(3):  # the trace, then the second tier twice
+                _same(compiled(inputs), transform(f)(inputs))
+            ROLLED["examples"] += 1
+            ROLLED["rolled"] += compiled.cache_info()["rolled"] > 0
+
+
+def test_some_random_programs_rolled() -> None:
+    """(After the test above: that the rolled tier was reached, not only the interpreter.)"""
+    if ROLLED["examples"]:
+        assert ROLLED["rolled"] >= ROLLED["examples"] // 4, ROLLED
