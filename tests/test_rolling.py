@@ -183,3 +183,33 @@ def test_some_random_programs_rolled() -> None:
     """(After the test above: that the rolled tier was reached, not only the interpreter.)"""
     if ROLLED["examples"]:
         assert ROLLED["rolled"] >= ROLLED["examples"] // 4, ROLLED
+
+
+def test_reads_two_iterations_back_and_a_value_of_the_first_iteration() -> None:
+    """Iterations reading the iteration before the one before (a two-term recurrence), and every
+    iteration reading a value the loop's first iteration made: rolled with a longer period or
+    written straight, the eager bits either way."""
+
+    def recurrence(a: Any) -> Any:
+        x, y = a, 0.5 * a
+        for _ in range(24):
+            x, y = y, lnp.sin(x) + 0.3 * y
+        return lnp.sum(y)
+
+    def first_kept(w: Any, x: Any) -> Any:
+        first = None
+        for _ in range(16):
+            x = lnp.tanh(x * w)
+            first = x if first is None else first
+            x = x + 0.25 * first
+        return lnp.sum(x**2)
+
+    rng = np.random.default_rng(5)
+    for f, args, nums in (
+        (recurrence, (rng.standard_normal(3),), 0),
+        (first_kept, (rng.standard_normal(3), rng.standard_normal(3)), (0, 1)),
+    ):
+        g = lagrad.compile(lagrad.grad(f, nums), interpret=2)
+        for k in range(4):
+            call = tuple(a * (1 + 0.1 * k) for a in args)
+            _same(g(*call), lagrad.grad(f, nums)(*call))
