@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -50,26 +51,38 @@ class Loop:
         return self.start + self.period * self.count
 
 
-def _signatures(straight: Straight) -> list[Any]:
-    """Per statement, what must be the same for two statements to be one body statement
-    (everything but which variables it reads)."""
+def _constant_key(value: Any) -> Any:
+    """`codegen._key` of a constant, a float's without its repr: the value and its sign (0.0 is
+    not -0.0; a NaN equals only itself, the same object)."""
+    kind = type(value)
+    if kind is float:
+        return (float, value, math.copysign(1.0, value))
+    return _key(value)
+
+
+def _signatures(straight: Straight) -> list[int]:
+    """Per statement, a number standing for what must be the same for two statements to be one
+    body statement (everything but which variables it reads)."""
     guards = straight.guards
     params_keys: dict[int, Any] = {}
-    out: list[Any] = []
-    append = out.append
+    table: dict[Any, int] = {}
+    out: list[int] = []
+    append, number = out.append, table.setdefault
     for eq, args in straight.statements:
         params = eq.params
         pk = params_keys.get(id(params)) if params else ()
         if pk is None:  # (the Program holds every params dict, so an id is not reused meanwhile)
             pk = params_keys[id(params)] = tuple([(k, _key(v)) for k, v in params.items()])
         # the constants (which also say how many arguments), or the number of arguments
-        arity = (
-            tuple([_key(eq.constants[p]) if a < 0 else None for p, a in enumerate(args)]) if -1 in args else len(args)
-        )
+        if -1 in args:
+            constants = eq.constants
+            arity: Any = tuple([_constant_key(constants[p]) if a < 0 else None for p, a in enumerate(args)])
+        else:
+            arity = len(args)
         key = (eq.primitive, pk, arity, eq.shape, eq.dtype)
         if eq.out in guards:
             key = (key, _key(guards[eq.out][1]))
-        append(key)
+        append(number(key, len(table)))
     return out
 
 
@@ -88,9 +101,7 @@ def plan(straight: Straight) -> list[int | Loop]:
     position[: program.n_inputs] = -1 - np.arange(program.n_inputs)
     position[np.fromiter((eq.out for eq, _ in statements), np.int64, n)] = np.arange(n)
     flat = position[flat]
-    signature = _signatures(straight)
-    table: dict[Any, int] = {}
-    ids = [table.setdefault(key, len(table)) for key in signature]
+    ids = _signatures(straight)
     numbers = np.array(ids, np.int64)
     # the next statement of the same signature, -1 where none
     order = np.argsort(numbers, kind="stable")
