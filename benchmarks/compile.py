@@ -11,12 +11,16 @@ scalar loop, (c) the heat equation N = 512, T = 2,000. Every timed cell runs in 
 process, interleaved round by round in a shuffled order (a cheap cell once untimed first and
 then timed for about 50 ms of calls, the collector run before each cell), and the best time of
 each is kept; BLAS on one thread.
-`lagrad compiled` is the compiled tier (`interpret=0`), `lagrad interpreted` the tier before it.
+`lagrad compiled` is the compiled tier (`interpret=0`), `lagrad rolled` and `lagrad interpreted` the
+tiers before it (rolled where a traced loop's iterations cover most statements).
 The start-up of a fresh `lagrad.compile`, each step divided by one eager gradient (the best of
 as many eager calls, timed beside the start-ups): the first call (the trace, which answers
-it), the second (build the interpreter of the live equations, run it), the call that compiles
-(simplify the Program, write the source, Python's `compile()`, run it), and what the first
-call cost when it did all of these at once (their sum, less two runs).
+it), the second (build the second tier, run it: the source with a traced loop's iterations
+rolled into Python loops where they cover most statements, else the interpreter of the live
+equations), trace + generate to that first generated code (first + second, less a run of
+it), the call that compiles the straight-line source (simplify the Program, write the source,
+Python's `compile()`, run it), and what the first call cost when it did all of these at once
+(their sum, less two runs).
 """
 
 from __future__ import annotations
@@ -98,8 +102,13 @@ def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[
     out["lagrad eager"] = lambda args=args: eager(*args)
     compiled = lagrad.compile(lagrad.grad(f, nums), interpret=0)
     out["lagrad compiled"] = lambda args=args: compiled(*args)
-    interpreted = lagrad.compile(lagrad.grad(f, nums), interpret=10**9)
+    interpreted = lagrad.compile(lagrad.grad(f, nums), interpret=10**9, roll=False)
     out["lagrad interpreted"] = lambda args=args: interpreted(*args)
+    second = lagrad.compile(lagrad.grad(f, nums), interpret=10**9)
+    second(*args)
+    second(*args)
+    if second.cache_info()["variants"][0]["tier"] == "rolled":  # (b), (c): a traced loop's iterations
+        out["lagrad rolled"] = lambda args=args: second(*args)
     if ablation:
         every = {"repeated", "ones", "dead"}
         for label, options in (
@@ -147,24 +156,28 @@ def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[
     return out
 
 
-def start_up(case: str, size: float) -> tuple[float, float, float, float, float]:
-    """Seconds of a fresh compiled gradient's first call, second call (interpreted), the call
-    that compiles, one compiled call after it, and one eager gradient timed beside them (so
-    that the ratios compare bests of as many samples, taken under the same load)."""
+def start_up(case: str, size: float) -> tuple[float, float, float, float, float, float, str]:
+    """Seconds of a fresh compiled gradient's first call (the trace), second call (build the
+    rolled source or the interpreter, run it), third (run that tier), the call that compiles
+    the straight-line source, one compiled call after it, and one eager gradient timed beside
+    them (so that the ratios compare bests of as many samples, taken under the same load); the
+    second tier's name."""
     import lagrad
     import lagrad.numpy as lnp
 
     f, args, nums = problem(case, lnp, size)
-    compiled = lagrad.compile(lagrad.grad(f, nums), interpret=1)
+    compiled = lagrad.compile(lagrad.grad(f, nums), interpret=2)
     eager = lagrad.grad(f, nums)
     times = []
-    for fun in (compiled, eager, compiled, compiled, compiled):
+    for fun in (compiled, eager, compiled, compiled, compiled, compiled):
         gc.collect()
         start = time.perf_counter()
         fun(*args)
         times.append(time.perf_counter() - start)
-    assert compiled.cache_info()["compiled"] == 2
-    return times[0], times[2], times[3], times[4], times[1]
+    info = compiled.cache_info()
+    assert info["compiled"] == 2
+    tier = "rolled" if info["rolled"] else "interpreted"
+    return times[0], times[2], times[3], times[4], times[5], times[1], tier
 
 
 def measure(run: dict[str, Callable[[], Any]], seconds: float, min_rounds: int = 3) -> dict[str, float]:
@@ -220,14 +233,17 @@ def main() -> None:
             paired = best["lagrad eager"] / best["autograd"]
             print(f"| ({case}) {CASES[case]} | lagrad eager ÷ autograd (paired) | | {paired:.2f} (target ≤ 1) |")
         runs = [start_up(case, options.size) for _ in range(options.startups or (3 if case in "bc" else 10))]
-        first, second, compiling, after, eager = (min(r[k] for r in runs) for k in range(5))
+        first, second, third, compiling, after, eager = (min(r[k] for r in runs) for k in range(6))
+        tier = runs[0][6]
         for label, t in (
             ("first call (trace) ÷ one eager gradient", first),
-            ("second call (build the interpreter, run it) ÷ eager", second),
-            ("the call that compiles (simplify, write, compile(), run) ÷ eager", compiling),
-            ("all at once on the first call, as before tiers ÷ eager", first + second + compiling - 2 * after),
-        ):
-            target = " (target ≤ 3×)" if label.startswith("first") or label.startswith("all") else ""
+            (f"second call (build the {tier} tier, run it) ÷ eager", second),
+            ("the call that compiles the straight-line source (simplify, write, compile(), run) ÷ eager", compiling),
+            (f"trace + generate, to the first generated code ({tier}: first + second - third) ÷ eager",
+             first + second - third),
+            ("all at once on the first call, as before tiers ÷ eager", first + second + compiling - third - after),
+        ):  # fmt: skip
+            target = " (target ≤ 3×)" if label.startswith(("first", "trace", "all")) else ""
             print(f"| ({case}) {CASES[case]} | {label} | {t * 1e3:.1f} ms | {t / eager:.2f}×{target} |")
         sys.stdout.flush()
 

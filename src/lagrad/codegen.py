@@ -106,7 +106,9 @@ class Straight:
         kept: list[tuple[Equation, tuple[int, ...]]] = []
         negated: dict[int, int] = {}  # variable -> the variable it is the negative of
         special = _SPECIAL  # primitives whose equations may fold or equal a variable
-        for eq in program.equations:
+        if not (repeated or ones):  # nothing renamed: every equation as recorded
+            kept = [(eq, eq.args) for eq in program.equations]
+        for eq in program.equations if repeated or ones else ():
             args = eq.args
             if not alias.keys().isdisjoint(args):
                 args = tuple([alias.get(a, a) for a in args])
@@ -506,34 +508,47 @@ def python_floats(straight: Straight, use_math: bool = True) -> set[int]:
     branch check reads). Python's arithmetic on floats costs a fraction of NumPy's on its
     scalars, which dominates a scalar loop's generated code."""
     program = straight.program
-    consumers: dict[int, list[tuple[Equation, tuple[int, ...]]]] = {}
-    for eq, args in straight.statements:
+    consumers: dict[int, list[int]] = {}  # variable -> the statements reading it
+    for s, (_, args) in enumerate(straight.statements):
         for a in set(args):
             if a >= 0:
-                consumers.setdefault(a, []).append((eq, args))
-    read = set(consumers)
+                consumers.setdefault(a, []).append(s)
+    read = consumers
     returned = {o for o in straight.outputs if not isinstance(o, Constant)}
+    statements = straight.statements
+    takes: dict[int, bool] = {}  # statement -> whether it takes Python floats (asked once each)
 
-    def takes_python_float(eq: Equation, args: tuple[int, ...]) -> bool:
-        kernel = eq.primitive.kernel
-        if eq.params or not _float64_operands(program, eq, args):
-            return False
-        if kernel in PYTHON_FLOAT_OPS:
-            return _is_f64(eq.dtype) and eq.shape == ()
-        if kernel in COMPARISONS:
-            return eq.out not in read and eq.out not in returned  # a Python bool its branch check only reads
-        return isinstance(kernel, np.ufunc)
+    def takes_python_float(s: int) -> bool:
+        found = takes.get(s)
+        if found is None:
+            eq, args = statements[s]
+            kernel = eq.primitive.kernel
+            if eq.params or not _float64_operands(program, eq, args):
+                found = False
+            elif kernel in PYTHON_FLOAT_OPS:
+                found = _is_f64(eq.dtype) and eq.shape == ()
+            elif kernel in COMPARISONS:
+                found = eq.out not in read and eq.out not in returned  # a Python bool its branch check only reads
+            else:
+                found = isinstance(kernel, np.ufunc)
+            takes[s] = found
+        return found
 
     chosen = set()
-    candidates = [*range(program.n_inputs), *(eq.out for eq, _ in straight.statements)]
-    for v in candidates:
-        if not (v in read and program.shape(v) == () and _is_f64(program.dtype(v))):
+    n_inputs, equations = program.n_inputs, program.equations
+    for v, readers in consumers.items():
+        if v < n_inputs:
+            shape, dtype = program.inputs[v]
+        else:
+            shape, dtype = equations[v - n_inputs].shape, equations[v - n_inputs].dtype
+        if shape != () or not _is_f64(dtype):
             continue
-        readers = consumers[v]  # worth a conversion only where Python's arithmetic reads it
+        # worth a conversion only where Python's arithmetic reads it
         arithmetic = any(
-            eq.primitive.kernel in PYTHON_FLOAT_OPS or (use_math and math_function(eq)) for eq, _ in readers
+            statements[s][0].primitive.kernel in PYTHON_FLOAT_OPS or (use_math and math_function(statements[s][0]))
+            for s in readers
         )
-        if arithmetic and all(takes_python_float(eq, args) for eq, args in readers):
+        if arithmetic and all(takes_python_float(s) for s in readers):
             chosen.add(v)
     return chosen
 
@@ -574,6 +589,8 @@ def concat_chains(straight: Straight) -> dict[int, _Member]:
     or through a transpose: BLAS reads a strided matrix through its leading dimension, the same
     products), and is not returned or branched on. Statement index -> member."""
     program, statements = straight.program, straight.statements
+    if not any(eq.primitive.name == "concatenate" for eq, _ in statements):
+        return {}
     readers: dict[int, list[Equation]] = {}
     for eq, args in statements:
         for a in set(args):

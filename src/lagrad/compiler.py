@@ -12,7 +12,10 @@ The work is spread over the calls, in tiers, so that a signature called once or 
 never pays Python's `compile()` of a long function (tens of microseconds per statement, more
 than the trace): the first call answers from the trace itself; the first replay builds
 `codegen.interpreter` of the Program's live equations (a list of kernels and slots);
-after `interpret` interpreted calls the source is written and compiled, and runs from then on.
+or, where most of it is a traced loop's iterations repeated, short source with them rolled
+into Python loops (`rolling`: compiled in a fraction of the straight-line source's time);
+after `interpret` calls in that tier the straight-line source is written and compiled, and
+runs from then on.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 from .codegen import REWRITES, BranchFlipped, Source, Straight, emit, interpreter, passes
 from .core import Trace, Var
 from .core.program import Program
+from .rolling import rolled
 from .tree import tree_flatten
 
 Fun = Callable[..., Any]
@@ -47,7 +51,8 @@ class CompileTrace(Trace):
 class Variant:
     """One compiled form of the function, for one input signature and one set of branches, and
     the tier its calls run in (None until its first replay: the trace answered; then
-    "interpreted"; then "compiled")."""
+    "interpreted", or "rolled" where a traced loop's iterations make up most of the Program;
+    then "compiled")."""
 
     __slots__ = ("program", "reason", "signature", "seconds", "options", "interpret", "entry", "straight",
                  "source", "function", "tier", "runs", "lock")  # fmt: skip
@@ -71,9 +76,9 @@ class Variant:
     def runner(self) -> tuple[Callable[..., Any], str]:
         """The function the next call runs and its tier, built or compiled here when due."""
         function, tier = self.function, self.tier
-        if function is None or (tier == "interpreted" and self.runs >= self.interpret):
+        if function is None or (tier in _FIRST_TIERS and self.runs >= self.interpret):
             with self.lock:  # one thread builds; the others wait for it, then run what it built
-                if self.function is None or (self.tier == "interpreted" and self.runs >= self.interpret):
+                if self.function is None or (self.tier in _FIRST_TIERS and self.runs >= self.interpret):
                     self._advance()
                 function, tier = self.function, self.tier
         self.runs += 1
@@ -81,12 +86,25 @@ class Variant:
 
     def _advance(self) -> None:
         start = time.perf_counter()
-        if self.function is None and self.interpret > 0:
-            # only dead equations dropped: the other simplifications cost more per equation than
-            # the few interpreted calls save
-            self.function, self.tier = interpreter(Straight(self.program, prune={"dead"})), "interpreted"
-        else:
-            self.function, self.tier = self.compiled_source().function(), "compiled"
+        was_enabled = gc.isenabled()
+        gc.disable()  # as the trace: the tables built here are freed by reference counting, and the
+        # collector's passes over a long Program's objects (a third of the time) would find nothing
+        try:
+            if self.function is None and self.interpret > 0:
+                # only dead equations dropped: the other simplifications cost more per equation than
+                # the few calls before the straight-line source save
+                straight = Straight(self.program, prune={"dead"})
+                source = rolled(straight) if self.options["roll"] else None
+                if source is not None:  # a long unrolled loop: its iterations as a Python loop
+                    self.function, self.tier = source.function(), "rolled"
+                    self.entry["rolled statements"] = source.text.count("\n") - 1
+                else:
+                    self.function, self.tier = interpreter(straight), "interpreted"
+            else:
+                self.function, self.tier = self.compiled_source().function(), "compiled"
+        finally:
+            if was_enabled:
+                gc.enable()
         self.runs = 0
         self.entry["tier"] = self.tier
         self.entry[f"{self.tier} seconds"] = time.perf_counter() - start  # to build this tier
@@ -96,7 +114,7 @@ class Variant:
             self.straight = Straight(self.program, prune=self.options["prune"])
             self.entry["statements"] = len(self.straight.statements)
         if self.source is None:
-            self.source = emit(self.straight, **{k: v for k, v in self.options.items() if k != "prune"})
+            self.source = emit(self.straight, **{k: v for k, v in self.options.items() if k not in ("prune", "roll")})
         return self.source
 
 
@@ -144,7 +162,8 @@ class Compiled:
     """A compiled function: call it as the function; see `cache_info()` and `source()`."""
 
     def __init__(self, fun: Fun, static_argnums: Sequence[int], maxsize: int, reuse_buffers: bool, prune: Any,
-                 interpret: int, python_scalars: bool, rewrites: frozenset[str] = REWRITES) -> None:  # fmt: skip
+                 interpret: int, python_scalars: bool, rewrites: frozenset[str] = REWRITES,
+                 roll: bool = True) -> None:  # fmt: skip
         self.fun = fun
         self.static_argnums = tuple(static_argnums)
         self.maxsize = maxsize
@@ -153,9 +172,11 @@ class Compiled:
         self.interpret = interpret
         self.python_scalars = python_scalars
         self.rewrites = rewrites
+        self.roll = roll
         self._cache: OrderedDict[Any, list[Variant]] = OrderedDict()
         self._lock = threading.Lock()
-        self._counts = {"hits": 0, "interpreted": 0, "compiled": 0, "traces": 0, "retraces": 0, "eager": 0}
+        self._counts = {"hits": 0, "interpreted": 0, "rolled": 0, "compiled": 0, "traces": 0, "retraces": 0,
+                        "eager": 0}  # fmt: skip
         self._log: list[dict[str, Any]] = []
         functools.update_wrapper(self, fun)
 
@@ -307,7 +328,7 @@ class Compiled:
         seconds = time.perf_counter() - start
         entry = self._note(reason, "traced", program, seconds)
         options = {"prune": self.prune, "reuse_buffers": self.reuse_buffers, "python_scalars": self.python_scalars,
-                   "rewrites": self.rewrites}  # fmt: skip
+                   "rewrites": self.rewrites, "roll": self.roll}  # fmt: skip
         variant = Variant(program, reason, entry["signature"], seconds, options, self.interpret, entry)
         with self._lock:
             self._counts["retraces" if retrace else "traces"] += 1
@@ -341,13 +362,14 @@ class Compiled:
     # -- what it did -------------------------------------------------------------
 
     def cache_info(self) -> dict[str, Any]:
-        """Calls answered by a variant (`hits`: `interpreted` and `compiled`, the tier that
-        ran), first traces per signature (`traces`), traces again after a branch went the other
+        """Calls answered by a variant (`hits`: `interpreted`, `rolled` and `compiled`, the tier
+        that ran), first traces per signature (`traces`), traces again after a branch went the other
         way (`retraces`), calls run eagerly (`eager`: on traced values, or where NaN showed), the
         variants held (`size`, at most `maxsize`), and per trace why it was made (`variants`:
         reason, outcome, signature, equations recorded and statements generated, branches
         checked, seconds the trace took, the `tier` its calls run in now, and the seconds spent
-        building each tier: `interpreted seconds`, `compiled seconds`)."""
+        building each tier: `interpreted seconds` or `rolled seconds`, `compiled seconds`; the lines
+        of the rolled source: `rolled statements`)."""
         with self._lock:
             size = sum(len(v) for v in self._cache.values())
             return {**self._counts, "size": size, "maxsize": self.maxsize, "variants": [dict(e) for e in self._log]}
@@ -379,6 +401,10 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"<lagrad.compile of {self._name}>"
+
+
+#: The tiers that run `interpret` calls before the straight-line source is compiled.
+_FIRST_TIERS = ("interpreted", "rolled")
 
 
 def _data_dependent_loop(program: Program) -> str | None:
@@ -424,7 +450,7 @@ def _has_nan(outputs: Sequence[Any]) -> bool:
 def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it does)
     fun: Fun, static_argnums: int | Sequence[int] = (), *, maxsize: int = 64, reuse_buffers: bool = True,
     prune: bool | Collection[str] = True, interpret: int = 10, python_scalars: bool = True,
-    rewrites: Collection[str] = REWRITES,
+    rewrites: Collection[str] = REWRITES, roll: bool = True,
 ) -> Compiled:  # fmt: skip
     """`fun` (a plain function or any lagrad transform of one), traced on its first call per
     input signature and replayed as generated Python source afterwards.
@@ -451,9 +477,11 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     out measures what it brings).
 
     The first call per signature answers from the trace; the next `interpret` calls run the
-    recorded equations through an interpreter (cheap to build: no source to compile), and
-    the call after them writes and compiles the source, which runs from then on. `interpret=0`
-    compiles on the first replay. All tiers give the same bits.
+    recorded equations through an interpreter (cheap to build: no source to compile) or, where
+    `roll` finds a traced loop's iterations repeated over most of the Program, through short
+    source with those iterations as Python loops (`rolling`: cheap to compile, faster than the
+    interpreter); the call after them writes and compiles the straight-line source, which runs
+    from then on. `interpret=0` compiles on the first replay. All tiers give the same bits.
     """
     if not callable(fun):
         raise TypeError(f"lagrad.compile: the first argument must be the function to compile, not {fun!r}")
@@ -470,4 +498,4 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
         raise ValueError(
             f"lagrad.compile: rewrites names {sorted(chosen - REWRITES)}; the rewritings are {sorted(REWRITES)}"
         )
-    return Compiled(fun, nums, maxsize, reuse_buffers, prune, interpret, bool(python_scalars), chosen)
+    return Compiled(fun, nums, maxsize, reuse_buffers, prune, interpret, bool(python_scalars), chosen, bool(roll))
