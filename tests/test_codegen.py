@@ -223,6 +223,43 @@ def test_a_roll_is_two_copies_and_a_roll_added_is_added_slice_by_slice():
     check_grads(lambda u: f(u, 0.5)[2], u, modes=("fwd", "rev"), order=2)
 
 
+def test_a_rolls_part_of_one_entry_is_one_subscript():
+    """Rolls by 1, -1 and n - 1 copied or added: their one-entry parts written ``t[0] += x[n-1]``
+    (float64 and float32: the same IEEE operation as the ufunc's), not for an integer roll
+    (NumPy's integer scalars warn on overflow where the ufunc wraps); the bits of eager and of
+    the code without the rewriting, with inf, NaN and -0.0 among the entries."""
+
+    def f(u, a):
+        lap = lnp.roll(u, 1) - 2.0 * u + lnp.roll(u, -1)  # added to a dying buffer: in place
+        w = lnp.roll(lnp.exp(lap), 4) * a  # a roll by n - 1 copied
+        return lnp.sum(w * u), lap, w
+
+    u0 = np.array([0.5, -0.0, np.inf, -1.5, 2.0])
+    for dtype in (np.float64, np.float32):
+        u, a = u0.astype(dtype), dtype(0.25)
+        with np.errstate(all="ignore"):
+            program = lagrad.trace(f, u, a)
+            text = emit(Straight(program)).text
+            assert re.search(r"\[0\] = z1\[4\]", text) and re.search(r"\[4\] \+= z1\[0\]", text)
+            assert re.search(r"\[4\] = t\d+\[0\]", text)  # the roll by 4 copied: its last entry
+            assert "[:1]" not in emit(Straight(program)).text and "[:1]" in emit(
+                Straight(program), rewrites=REWRITES - {"item"}).text  # fmt: skip
+            _same_bits(emit(Straight(program)).function()(u, a), program(u, a))
+            _same_bits(emit(Straight(program)).function()(u, a), f(u, a))
+            _same_bits(emit(Straight(program), rewrites=REWRITES - {"item"}).function()(u, a), program(u, a))
+    big = np.array([3.0, 2.0**62, -7.0, 1.0, 0.0])
+    program = lagrad.trace(lambda x: lnp.roll(x.astype(np.int64), 1) * 4 + x, big)  # an integer roll: sliced
+    text = emit(Straight(program)).text
+    assert "[:1] = " in text and "[0]" not in text
+    with np.errstate(all="ignore"):
+        _same_bits(emit(Straight(program)).function()(big), (program(big),))
+    grad = lagrad.grad(lambda u, a: f(u, a)[0], argnums=(0, 1))
+    u = np.linspace(0.1, 0.9, 6)
+    program = lagrad.trace(grad, u, 0.5)
+    assert re.search(r"t\d+\[0\] \+= t\d+\[5\]", emit(Straight(program)).text)  # the transposed rolls too
+    _same_bits(emit(Straight(program)).function()(u, np.float64(0.5)), grad(u, 0.5))
+
+
 def test_a_result_written_into_an_operands_buffer_is_an_augmented_assignment():
     """``a += b`` where the result goes into the first operand, or into either of a sum's or a
     product's; a difference or quotient into its second operand keeps ``out=``; a broadcast
@@ -365,6 +402,33 @@ def test_an_outer_product_and_a_mean_are_spelled_with_the_same_bits():
         _same_bits(emit(Straight(program)).function()(*args), program(*args))
         _same_bits(emit(Straight(program)).function()(*args), f(*args))
     assert "np.mean(" in emit(Straight(program), rewrites=()).text
+
+
+def test_a_whole_vectors_sum_max_and_min_are_spelled_without_keywords():
+    """A sum, max or min over a vector's one axis (None, 0, -1, (0,)) without keepdims is
+    ``np.add.reduce(x)``: the reduction's defaults, the same pairwise sum (an empty vector's is
+    0.0); one that keeps the axis, a matrix's and an integer vector's keep their keywords."""
+
+    def f(x, m):
+        k = (m[0] * 4.0).astype(np.int64)
+        picks = lnp.sum(x), lnp.sum(x, axis=0), lnp.max(x, axis=-1), lnp.min(x, axis=(0,))
+        return *picks, lnp.sum(x, keepdims=True), lnp.sum(m, axis=0), lnp.sum(k)
+
+    rng = np.random.default_rng(3)
+    for dtype in (np.float64, np.float32):
+        x, m = rng.standard_normal(301).astype(dtype), rng.standard_normal((3, 4)).astype(dtype)
+        x[[7, 100]] = -0.0, np.inf
+        program = lagrad.trace(f, x, m)
+        text = emit(Straight(program)).text
+        plain = re.findall(r"np\.(add|maximum|minimum)\.reduce\(z1\)", text)
+        assert set(plain) == {"add", "maximum", "minimum"} and "keepdims=True" in text
+        assert text.count("axis=") == 3  # the sum kept as a vector, the matrix's, the integers'
+        _same_bits(emit(Straight(program)).function()(x, m), program(x, m))
+        _same_bits(emit(Straight(program)).function()(x, m), f(x, m))
+        _same_bits(emit(Straight(program), rewrites=REWRITES - {"spelled"}).function()(x, m), f(x, m))
+    program = lagrad.trace(lambda x: lnp.sum(x) - 1.0, np.ones(0))  # an empty vector's sum: 0.0
+    assert "np.add.reduce(z1)" in emit(Straight(program)).text
+    _same_bits(emit(Straight(program)).function()(np.ones(0)), (np.float64(-1.0),))
 
 
 def test_a_products_or_reductions_new_array_takes_a_later_result_unless_viewed():

@@ -428,6 +428,24 @@ def _added_roll(straight: Straight, s: int, x: int, outputs: set[int], last_use:
     return b
 
 
+def _itemwise(dtype: Any) -> bool:
+    """Whether one entry of this dtype may be read and written as a NumPy scalar with the ufunc's
+    bits: float32 and float64, whose scalar arithmetic is the same IEEE operation (integers' is
+    not: it warns on overflow where the ufunc wraps)."""
+    return isinstance(dtype, np.dtype) and dtype in (_F64, np.dtype(np.float32))
+
+
+def _rolled(target: str, source: str, n: int, k: int, op: str, items: bool) -> list[str]:
+    """The two statements writing (`op` "=") or adding ("+=") a roll of `source` by k (0 < k < n)
+    into `target`: ``target[:k] op source[n-k:]`` and ``target[k:] op source[:n-k]``. With
+    `items` (the rewriting "item"), a part of one entry is written as one entry, ``target[0] +=
+    source[n-1]``: a subscript of one entry costs a fraction of a one-entry slice's view and
+    ufunc call, the same IEEE operation on the same numbers."""
+    head = f"{target}[0] {op} {source}[{n - 1}]" if items and k == 1 else f"{target}[:{k}] {op} {source}[{n - k}:]"
+    tail = f"{target}[{k}] {op} {source}[0]" if items and n - k == 1 else f"{target}[{k}:] {op} {source}[:{n - k}]"
+    return [f"    {head}", f"    {tail}"]
+
+
 #: Python float operations that give float64's bits and never raise (division does, by zero).
 PYTHON_FLOAT_OPS = frozenset({op.add, op.sub, op.mul, op.neg, op.pos})
 COMPARISONS = frozenset({op.lt, op.le, op.gt, op.ge, op.eq, op.ne})
@@ -770,7 +788,8 @@ def _operand(program: Program, eq: Equation, args: tuple[int, ...], p: int) -> t
 
 
 def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[str]) -> str | None:
-    """Cheaper spellings, the same bits: a transpose reversing the axes as ``x.T``; a matrix
+    """Cheaper spellings, the same bits: a sum, max or min of a whole vector as ``np.add.reduce(x)``
+    (the call with its default axis, without keywords); a transpose reversing the axes as ``x.T``; a matrix
     product whose inner dimension is 1 (``g @ w.T`` of a one-column head: NumPy's loop for a
     strided operand is slow) as the product
     ``a * b`` (to which the caller adds 0.0, as the product's sum starts from 0: -0.0 becomes 0.0);
@@ -786,10 +805,17 @@ def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[
         if len(sa) == len(sb) == 2 and sa[1] == sb[0] == 1 and np.dtype(da).kind == "f" and da == db == eq.dtype:
             return f"np.multiply({names[0]}, {names[1]})"
         return None
-    if name != "mean" or set(eq.params) != {"axis", "keepdims"} or len(args) != 1 or args[0] < 0:
+    if name not in ("mean", "sum", "max", "min") or set(eq.params) != {"axis", "keepdims"} or len(args) != 1:
+        return None
+    if args[0] < 0:
         return None
     shape, dtype = program.shape(args[0]), np.dtype(program.dtype(args[0]))
     axis, keepdims = eq.params["axis"], eq.params["keepdims"]
+    if name != "mean":  # a whole vector's: the reduction's defaults, without its keywords' parsing
+        whole = axis in (None, 0, -1, (0,), (-1,)) and keepdims is False
+        if whole and not is_parts_shape(shape) and len(shape) == 1 and dtype.kind in "fc":
+            return f"np.{ {'sum': 'add', 'max': 'maximum', 'min': 'minimum'}[name] }.reduce({names[0]})"
+        return None
     if is_parts_shape(shape) or not shape or dtype != _F64 or type(keepdims) is not bool:
         # (NumPy's mean divides by the count as an intp: float32 is divided in float64, then rounded)
         return None
@@ -825,12 +851,13 @@ def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int]
 
 
 #: The rewritings `emit` makes beyond one call per statement (each may be left out, for measuring):
-#: "roll" (two copies, or slice-by-slice additions), "in_place" (``a += b``), "chain"
+#: "roll" (two copies, or slice-by-slice additions), "item" (a roll's part of one entry as a subscript
+#: of one entry: `_rolled`), "in_place" (``a += b``), "chain"
 #: (`concat_chains`), "accumulate" (sums of side-by-side cuts of one array into side-by-side pieces
 #: of a split, or rows of a stack, as one addition: `split_pieces`), "narrow" (a product of which
 #: only some columns are read computes those: `narrowed_products`), "math" (`math_twin`), "check"
 #: (a comparison inside its branch check), "spelled" (`_spelled`).
-REWRITES = frozenset({"roll", "in_place", "chain", "accumulate", "narrow", "math", "check", "spelled"})
+REWRITES = frozenset({"roll", "item", "in_place", "chain", "accumulate", "narrow", "math", "check", "spelled"})
 
 
 def emit(
@@ -859,6 +886,7 @@ def emit(
                 last_use[a] = s
     outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
     use_math = "math" in rewrites
+    items = "item" in rewrites
     floats = python_floats(straight, use_math) if python_scalars else set()
     owned: set[int] = set()  # variables holding a fresh array that only generated code refers to
     free: list[str] = []
@@ -987,8 +1015,7 @@ def emit(
         if s in fused:  # an addition of a roll made at s - 1: added in place, slice by slice
             x, n, k, a = fused.pop(s)
             target = slot[eq.out] = slot.pop(a)
-            lines.append(f"    {target}[:{k}] += {slot[x]}[{n - k}:]")
-            lines.append(f"    {target}[{k}:] += {slot[x]}[:{n - k}]")
+            lines.extend(_rolled(target, slot[x], n, k, "+=", items and _itemwise(eq.dtype)))
             owned.add(eq.out)
             if x >= n_inputs and last_use[x] == s and x not in outputs:  # x's last use was the roll
                 free.append(slot.pop(x))
@@ -1032,8 +1059,7 @@ def emit(
                 target = slot[eq.out] = new_local()
                 dtype = "" if _is_f64(eq.dtype) else f", {emitter.bind(np.dtype(eq.dtype), 'dtype')}"
                 lines.append(f"    {target} = np.empty({n}{dtype})")
-            lines.append(f"    {target}[:{k}] = {names[0]}[{n - k}:]")
-            lines.append(f"    {target}[{k}:] = {names[0]}[:{n - k}]")
+            lines.extend(_rolled(target, names[0], n, k, "=", items and _itemwise(eq.dtype)))
             owned.add(eq.out)
             for a in dying:
                 if a != buffer:

@@ -446,7 +446,7 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     and folds products with ones (True; or name the ones wanted: "repeated", "ones", "dead");
     `python_scalars` holds float64 scalars that only arithmetic reads as Python floats (the
     same bits, a fraction of the cost in a scalar loop); `rewrites` names the rewritings of the
-    generated code beyond one call per statement (all of `codegen.REWRITES` by default: "roll",
+    generated code beyond one call per statement (all of `codegen.REWRITES` by default: "roll", "item",
     "in_place", "chain", "accumulate", "narrow", "math", "check", "spelled"; each gives the same bits, and leaving one
     out measures what it brings).
 
