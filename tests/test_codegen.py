@@ -8,7 +8,16 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.codegen import REWRITES, BranchFlipped, Straight, emit, interpreter, math_twin, narrowed_product_exact
+from lagrad.codegen import (
+    REWRITES,
+    BranchFlipped,
+    Straight,
+    emit,
+    interpreter,
+    math_twin,
+    narrowed_product_exact,
+    transposed_product_exact,
+)
 from lagrad.testing import check_grads
 
 
@@ -488,6 +497,97 @@ def test_sums_into_the_pieces_of_a_concatenations_cotangent_are_one_addition_per
     check_grads(lambda x, *ws: _dense_along(1, x, *ws), x, *ws, modes=("rev", "fwd"), order=1)
 
 
+def _dense_head(activation, x, *params):
+    """The benchmark's DenseNet block: a one-column head, the loss its output's mean square."""
+    *weights, head = params
+    features = [x]
+    for w in weights:
+        features.append(activation(lnp.concatenate(features, axis=1) @ w))
+    return lnp.mean((lnp.concatenate(features, axis=1) @ head) ** 2)
+
+
+def test_a_cotangent_cut_into_summed_columns_is_computed_transposed(monkeypatch):
+    """The DenseNet's cotangent products (the head's outer product, each layer's ``g @ w.T``) are
+    computed transposed, so that the pieces summed over the layers are rows of one stack and each
+    layer's sums one contiguous addition. Eager's bits in float64 and float32, x differentiated
+    (x's piece, of another width, summed into a new array made in C order; of the features' width,
+    a row of the stack, returned in C order and not written by the next call), whatever the
+    activation's rule does with a piece: multiplied into a dying buffer (tanh, sin, exp's ``g *
+    ans``); ReLU's ``where`` is not an IEEE operation of the piece's entries, so its products stay
+    as they were (forced transposed, the pieces are read through C-ordered copies: the same bits);
+    the products stay whole where `transposed_product_exact` says BLAS's bits would change."""
+    import lagrad.codegen as codegen
+
+    rng = np.random.default_rng(9)
+    relu = lambda z: lnp.maximum(z, 0.0)
+    for activation, dtype, width in ((lnp.tanh, np.float64, 4), (lnp.tanh, np.float32, 3), (lnp.exp, np.float64, 4),
+                                     (relu, np.float64, 4), (lnp.sin, np.float32, 3)):  # fmt: skip
+        x = rng.standard_normal((6, width)).astype(dtype)
+        ws = [(rng.standard_normal((width + 3 * j, 3)) / 4.0).astype(dtype) for j in range(4)]
+        head = rng.standard_normal((width + 12, 1)).astype(dtype)
+        head[[5, 9], 0] = 0.0, -0.0
+
+        def loss(x, *params, activation=activation):
+            return _dense_head(activation, x, *params)
+
+        grad = lagrad.grad(loss, argnums=(0, 1, 2, 3, 4, 5))
+        program = lagrad.trace(grad, x, *ws, head)
+        text = emit(Straight(program)).text
+        n = 3 if width == 4 else 4  # the stack's rows: x's piece among them where it is as wide
+        if activation is relu:
+            assert f"stack0 = np.empty(({n}, 6, 3)" in text and "order=" not in text
+        else:
+            assert re.search(rf"np\.multiply\(t\d+\.T\[0:{width + 12}\], ", text)  # the outer product, transposed
+            assert len(re.findall(r"\.T\[0:\d+\] @ t\d+\.T", text)) == 3  # layer 1's is not cut
+            assert f"stack0 = np.empty(({n}, 3, 6)" in text and ".transpose(" not in text
+            assert "order='C'" in text and ".T.copy()" not in text
+        expected = grad(x, *ws, head)
+        _same_bits(emit(Straight(program)).function()(x, *ws, head), expected)
+        _same_bits(emit(Straight(program), rewrites=REWRITES - {"transposed"}).function()(x, *ws, head), expected)
+        assert emit(Straight(program)).function()(x, *ws, head)[0].flags.c_contiguous
+    every = {eq.out for eq, _ in Straight(program).statements if eq.primitive.name == "matmul"}
+    monkeypatch.setattr(codegen, "transposed_products", lambda straight, *rest: every)  # ReLU's, forced
+    monkeypatch.setattr(codegen, "transposed_product_exact", lambda *shape: True)
+    x = rng.standard_normal((6, 4))
+    ws = [rng.standard_normal((4 + 3 * j, 3)) / 4.0 for j in range(4)]
+    head = rng.standard_normal((16, 1))
+    grad = lagrad.grad(lambda x, *params: _dense_head(relu, x, *params), argnums=(0, 1, 2, 3, 4, 5))
+    program = lagrad.trace(grad, x, *ws, head)
+    every = {eq.out for eq, args in Straight(program).statements if eq.primitive.name == "matmul" and args[0] >= 0}
+    text = emit(Straight(program)).text
+    assert ".T.copy()" in text and "stack0 = np.empty((3, 3, 6)" in text
+    _same_bits(emit(Straight(program)).function()(x, *ws, head), grad(x, *ws, head))
+    monkeypatch.undo()
+    grad = lagrad.grad(lambda x, *params: _dense_head(lnp.tanh, x, *params), argnums=(0, 1, 2, 3, 4, 5))
+    program = lagrad.trace(grad, x, *ws, head)
+    monkeypatch.setattr(codegen, "transposed_product_exact", lambda *shape: False)
+    text = emit(Straight(program)).text
+    assert ".T[0:16], " in text and not re.search(r"\.T\[0:\d+\] @ ", text)  # the outer product alone
+    _same_bits(emit(Straight(program)).function()(x, *ws, head), grad(x, *ws, head))
+    monkeypatch.undo()
+
+    def shared(x, w1, w2, head):  # x's piece summed over the layers alone: a stack's row, returned
+        h1 = lnp.tanh(ws[0][:4] @ w1)
+        h2 = lnp.tanh(lnp.concatenate([x, h1], axis=1) @ w2)
+        return lnp.mean((lnp.concatenate([x, h1, h2], axis=1) @ head) ** 2)
+
+    args = (rng.standard_normal((4, 3)), rng.standard_normal((3, 3)), rng.standard_normal((6, 3)), head[:9])
+    program = lagrad.trace(lagrad.grad(shared, argnums=(0, 1, 2, 3)), *args)
+    assert re.search(r"return \(t\d+\.T\.copy\(\), ", emit(Straight(program)).text)
+    got = emit(Straight(program)).function()(*args)
+    _same_bits(got, lagrad.grad(shared, argnums=(0, 1, 2, 3))(*args))
+    assert got[0].flags.c_contiguous
+    compiled = lagrad.compile(grad, interpret=0)
+    first = compiled(x, *ws, head)
+    kept = [g.copy() for g in first]
+    second = compiled(2.0 * x, *ws, -head)
+    _same_bits(first, kept)
+    _same_bits(second, grad(2.0 * x, *ws, -head))
+    assert transposed_product_exact(6, 3, 13, 0, 13, "<f8") in (True, False)
+    assert not transposed_product_exact(4096, 4096, 4096, 0, 4096, "<f8")  # too large to sample: whole
+    check_grads(lambda x, *params: _dense_head(lnp.tanh, x, *params), x, *ws, head, modes=("rev",), order=1)
+
+
 def test_an_accumulated_gradient_returned_is_not_written_by_the_next_call():
     """A returned gradient that lives in a stack's row (x's piece, as wide as the features') is
     the call's own: the next call's stack is a new array."""
@@ -554,12 +654,16 @@ def test_a_product_read_in_some_columns_computes_only_those(monkeypatch):
     expected = grad(*ws, head)
     for exact in (True, False):
         monkeypatch.setattr(codegen, "narrowed_product_exact", lambda *shape, exact=exact: exact)
-        for rewrites in (REWRITES, REWRITES - {"accumulate"}):
+        for rewrites in (REWRITES - {"transposed"}, REWRITES - {"accumulate"}):
             text = emit(Straight(program), rewrites=rewrites).text
             assert "np.multiply(" in text and "[:, 4:16])" in text  # the head's outer product
             assert len(re.findall(r" @ t\d+\[:, 4:\d+\]", text)) == (2 if exact else 0)  # layers 3 and 2
             _same_bits(emit(Straight(program), rewrites=rewrites).function()(*ws, head), expected)
-        assert "[:, 4:16])" not in emit(Straight(program), rewrites=REWRITES - {"narrow"}).text
+        text = emit(Straight(program)).text  # transposed: the same columns, as rows
+        assert ".T[4:16], " in text and len(re.findall(r"\.T\[4:\d+\] @ ", text)) == (2 if exact else 0)
+        _same_bits(emit(Straight(program)).function()(*ws, head), expected)
+        assert "[:, 4:16])" not in emit(Straight(program), rewrites=REWRITES - {"narrow", "transposed"}).text
+        assert "[4:16]" not in emit(Straight(program), rewrites=REWRITES - {"narrow"}).text
     monkeypatch.undo()
     assert narrowed_product_exact(6, 4, 12, 4, 12, "<f8") in (True, False)
     assert not narrowed_product_exact(4096, 4096, 4096, 1, 4096, "<f8")  # too large to sample: whole
