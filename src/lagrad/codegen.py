@@ -782,7 +782,8 @@ def narrowed_products(
 @functools.lru_cache(maxsize=256)
 def transposed_product_exact(m: int, k: int, n: int, lo: int, hi: int, dtype: str) -> bool:
     """Whether the transpose of NumPy's product of an (m, k) and a (k, n) matrix, columns lo:hi,
-    has the bits of the product of the transposes, ``y.T[lo:hi] @ x.T``: BLAS sums each entry
+    has the bits of the product of the transposes, ``y.T[lo:hi] @ x.T`` (x.T copied in C order,
+    which BLAS multiplies faster than the transposed view, as `emit` writes it): BLAS sums each entry
     over k in one order whichever operand it packs as which for most shapes, but that is its
     choice. Compared once per process and shapes as `narrowed_product_exact` compares, each
     operand C- and F-ordered; products above `SAMPLED` multiply-adds are not sampled (False)."""
@@ -792,7 +793,7 @@ def transposed_product_exact(m: int, k: int, n: int, lo: int, hi: int, dtype: st
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     for x in (a, np.asfortranarray(a)):
         for y in (b, np.asfortranarray(b)):
-            if not np.array_equal((x @ y)[:, lo:hi], (y.T[lo:hi] @ x.T).T):
+            if not np.array_equal((x @ y)[:, lo:hi], (y.T[lo:hi] @ np.ascontiguousarray(x.T)).T):
                 return False
     return True
 
@@ -1217,7 +1218,7 @@ def emit(
             text = _spelled(program, eq, args, names) if out is None and "spelled" in rewrites else None
             outer = text is not None and eq.primitive.name == "matmul"
             if eq.out in flip:  # the transpose: its columns lo:hi as rows
-                product = f"{names[1]}.T[{lo}:{hi}] @ {names[0]}.T"
+                product = f"{names[1]}.T[{lo}:{hi}] @ np.ascontiguousarray({names[0]}.T)"
                 text = f"np.multiply({names[1]}.T[{lo}:{hi}], {names[0]}.T)" if outer else product
                 held_t.add(eq.out)
             if cut_t is not None:  # a cut of a transposed product: rows of its transpose
