@@ -811,9 +811,9 @@ def transposed_products(
     the columns are rows, and the sums of side-by-side pieces run over contiguous memory (over a
     strided 2-d view, NumPy's loops cost several times more). Only where every piece is read by
     `EXACT` ufuncs alone (which give the same bits on a transposed view) and one of them by an
-    addition (and, through additions, every sum of a piece), and the transposed product has the
-    product's bits: always for an outer product
-    written ``np.multiply`` (`_spelled`), else where `transposed_product_exact` finds it."""
+    addition (and, through additions, every sum of a piece; none branched on), and the
+    transposed product has the product's bits: always for an outer product written
+    ``np.multiply`` (`_spelled`), else where `transposed_product_exact` finds it."""
     program = straight.program
     bases: dict[int, list[int]] = {}
     for piece, (base, axis, _, _) in splits.items():
@@ -838,6 +838,8 @@ def transposed_products(
                     seen.add(r.out)
                     todo.append(r.out)
         if not all(_elementwise_ufunc(r) and r.primitive.impl in EXACT for r in reading):
+            continue
+        if not seen.isdisjoint(straight.guards):  # a branch checks the value, not its transpose
             continue
         if not any(r.primitive.impl is np.add for r in reading):
             continue
