@@ -8,7 +8,16 @@ import numpy as np
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.codegen import REWRITES, BranchFlipped, Straight, emit, interpreter, math_twin, narrowed_product_exact
+from lagrad.codegen import (
+    REWRITES,
+    BranchFlipped,
+    Straight,
+    emit,
+    interpreter,
+    math_twin,
+    narrowed_product_exact,
+    transposed_product_exact,
+)
 from lagrad.testing import check_grads
 
 
@@ -223,6 +232,43 @@ def test_a_roll_is_two_copies_and_a_roll_added_is_added_slice_by_slice():
     check_grads(lambda u: f(u, 0.5)[2], u, modes=("fwd", "rev"), order=2)
 
 
+def test_a_rolls_part_of_one_entry_is_one_subscript():
+    """Rolls by 1, -1 and n - 1 copied or added: their one-entry parts written ``t[0] += x[n-1]``
+    (float64 and float32: the same IEEE operation as the ufunc's), not for an integer roll
+    (NumPy's integer scalars warn on overflow where the ufunc wraps); the bits of eager and of
+    the code without the rewriting, with inf, NaN and -0.0 among the entries."""
+
+    def f(u, a):
+        lap = lnp.roll(u, 1) - 2.0 * u + lnp.roll(u, -1)  # added to a dying buffer: in place
+        w = lnp.roll(lnp.exp(lap), 4) * a  # a roll by n - 1 copied
+        return lnp.sum(w * u), lap, w
+
+    u0 = np.array([0.5, -0.0, np.inf, -1.5, 2.0])
+    for dtype in (np.float64, np.float32):
+        u, a = u0.astype(dtype), dtype(0.25)
+        with np.errstate(all="ignore"):
+            program = lagrad.trace(f, u, a)
+            text = emit(Straight(program)).text
+            assert re.search(r"\[0\] = z1\[4\]", text) and re.search(r"\[4\] \+= z1\[0\]", text)
+            assert re.search(r"\[4\] = t\d+\[0\]", text)  # the roll by 4 copied: its last entry
+            assert "[:1]" not in emit(Straight(program)).text and "[:1]" in emit(
+                Straight(program), rewrites=REWRITES - {"item"}).text  # fmt: skip
+            _same_bits(emit(Straight(program)).function()(u, a), program(u, a))
+            _same_bits(emit(Straight(program)).function()(u, a), f(u, a))
+            _same_bits(emit(Straight(program), rewrites=REWRITES - {"item"}).function()(u, a), program(u, a))
+    big = np.array([3.0, 2.0**62, -7.0, 1.0, 0.0])
+    program = lagrad.trace(lambda x: lnp.roll(x.astype(np.int64), 1) * 4 + x, big)  # an integer roll: sliced
+    text = emit(Straight(program)).text
+    assert "[:1] = " in text and "[0]" not in text
+    with np.errstate(all="ignore"):
+        _same_bits(emit(Straight(program)).function()(big), (program(big),))
+    grad = lagrad.grad(lambda u, a: f(u, a)[0], argnums=(0, 1))
+    u = np.linspace(0.1, 0.9, 6)
+    program = lagrad.trace(grad, u, 0.5)
+    assert re.search(r"t\d+\[0\] \+= t\d+\[5\]", emit(Straight(program)).text)  # the transposed rolls too
+    _same_bits(emit(Straight(program)).function()(u, np.float64(0.5)), grad(u, 0.5))
+
+
 def test_a_result_written_into_an_operands_buffer_is_an_augmented_assignment():
     """``a += b`` where the result goes into the first operand, or into either of a sum's or a
     product's; a difference or quotient into its second operand keeps ``out=``; a broadcast
@@ -367,6 +413,33 @@ def test_an_outer_product_and_a_mean_are_spelled_with_the_same_bits():
     assert "np.mean(" in emit(Straight(program), rewrites=()).text
 
 
+def test_a_whole_vectors_sum_max_and_min_are_spelled_without_keywords():
+    """A sum, max or min over a vector's one axis (None, 0, -1, (0,)) without keepdims is
+    ``np.add.reduce(x)``: the reduction's defaults, the same pairwise sum (an empty vector's is
+    0.0); one that keeps the axis, a matrix's and an integer vector's keep their keywords."""
+
+    def f(x, m):
+        k = (m[0] * 4.0).astype(np.int64)
+        picks = lnp.sum(x), lnp.sum(x, axis=0), lnp.max(x, axis=-1), lnp.min(x, axis=(0,))
+        return *picks, lnp.sum(x, keepdims=True), lnp.sum(m, axis=0), lnp.sum(k)
+
+    rng = np.random.default_rng(3)
+    for dtype in (np.float64, np.float32):
+        x, m = rng.standard_normal(301).astype(dtype), rng.standard_normal((3, 4)).astype(dtype)
+        x[[7, 100]] = -0.0, np.inf
+        program = lagrad.trace(f, x, m)
+        text = emit(Straight(program)).text
+        plain = re.findall(r"np\.(add|maximum|minimum)\.reduce\(z1\)", text)
+        assert set(plain) == {"add", "maximum", "minimum"} and "keepdims=True" in text
+        assert text.count("axis=") == 3  # the sum kept as a vector, the matrix's, the integers'
+        _same_bits(emit(Straight(program)).function()(x, m), program(x, m))
+        _same_bits(emit(Straight(program)).function()(x, m), f(x, m))
+        _same_bits(emit(Straight(program), rewrites=REWRITES - {"spelled"}).function()(x, m), f(x, m))
+    program = lagrad.trace(lambda x: lnp.sum(x) - 1.0, np.ones(0))  # an empty vector's sum: 0.0
+    assert "np.add.reduce(z1)" in emit(Straight(program)).text
+    _same_bits(emit(Straight(program)).function()(np.ones(0)), (np.float64(-1.0),))
+
+
 def test_a_products_or_reductions_new_array_takes_a_later_result_unless_viewed():
     def f(x, w):
         m = x @ w  # a new array
@@ -422,6 +495,99 @@ def test_sums_into_the_pieces_of_a_concatenations_cotangent_are_one_addition_per
         assert "stack" not in emit(Straight(program), rewrites=REWRITES - {"accumulate"}).text
         assert "stack" not in emit(Straight(program), reuse_buffers=False).text
     check_grads(lambda x, *ws: _dense_along(1, x, *ws), x, *ws, modes=("rev", "fwd"), order=1)
+
+
+def _dense_head(activation, x, *params):
+    """The benchmark's DenseNet block: a one-column head, the loss its output's mean square."""
+    *weights, head = params
+    features = [x]
+    for w in weights:
+        features.append(activation(lnp.concatenate(features, axis=1) @ w))
+    return lnp.mean((lnp.concatenate(features, axis=1) @ head) ** 2)
+
+
+def test_a_cotangent_cut_into_summed_columns_is_computed_transposed(monkeypatch):
+    """The DenseNet's cotangent products (the head's outer product, each layer's ``g @ w.T``) are
+    computed transposed, so that the pieces summed over the layers are rows of one stack and each
+    layer's sums one contiguous addition. Eager's bits in float64 and float32, x differentiated
+    (x's piece, of another width, summed into a new array made in C order; of the features' width,
+    a row of the stack, returned in C order and not written by the next call), whatever the
+    activation's rule does with a piece: multiplied into a dying buffer (tanh, sin, exp's ``g *
+    ans``); ReLU's ``where`` is not an IEEE operation of the piece's entries, so its products stay
+    as they were (the outer product forced transposed, its pieces are read through C-ordered
+    copies and summed in a stack of the usual order: the same bits);
+    the products stay whole where `transposed_product_exact` says BLAS's bits would change."""
+    import lagrad.codegen as codegen
+
+    rng = np.random.default_rng(9)
+    relu = lambda z: lnp.maximum(z, 0.0)
+    for activation, dtype, width in ((lnp.tanh, np.float64, 4), (lnp.tanh, np.float32, 3), (lnp.exp, np.float64, 4),
+                                     (relu, np.float64, 4), (lnp.sin, np.float32, 3)):  # fmt: skip
+        x = rng.standard_normal((6, width)).astype(dtype)
+        ws = [(rng.standard_normal((width + 3 * j, 3)) / 4.0).astype(dtype) for j in range(4)]
+        head = rng.standard_normal((width + 12, 1)).astype(dtype)
+        head[[5, 9], 0] = 0.0, -0.0
+
+        def loss(x, *params, activation=activation):
+            return _dense_head(activation, x, *params)
+
+        grad = lagrad.grad(loss, argnums=(0, 1, 2, 3, 4, 5))
+        program = lagrad.trace(grad, x, *ws, head)
+        text = emit(Straight(program)).text
+        n = 3 if width == 4 else 4  # the stack's rows: x's piece among them where it is as wide
+        if activation is relu:
+            assert f"stack0 = np.empty(({n}, 6, 3)" in text and "order=" not in text
+        else:
+            assert re.search(rf"np\.multiply\(t\d+\.T\[0:{width + 12}\], ", text)  # the outer product, transposed
+            products = re.findall(r"\.T\[0:\d+\] @ np\.ascontiguousarray\(t\d+\.T\)", text)
+            assert len(products) == 3  # layers 4, 3, 2 (layer 1's is not cut)
+            assert f"stack0 = np.empty(({n}, 3, 6)" in text and ".transpose(" not in text
+            assert "order='C'" in text and ".T.copy()" not in text
+        expected = grad(x, *ws, head)
+        _same_bits(emit(Straight(program)).function()(x, *ws, head), expected)
+        _same_bits(emit(Straight(program), rewrites=REWRITES - {"transposed"}).function()(x, *ws, head), expected)
+        assert emit(Straight(program)).function()(x, *ws, head)[0].flags.c_contiguous
+    x = rng.standard_normal((6, 4))
+    ws = [rng.standard_normal((4 + 3 * j, 3)) / 4.0 for j in range(4)]
+    head = rng.standard_normal((16, 1))
+    grad = lagrad.grad(lambda x, *params: _dense_head(relu, x, *params), argnums=(0, 1, 2, 3, 4, 5))
+    program = lagrad.trace(grad, x, *ws, head)
+    straight = Straight(program)
+    outer = {eq.out for eq, args in straight.statements if eq.primitive.name == "matmul" and eq.shape == (6, 16)}
+    monkeypatch.setattr(codegen, "transposed_products", lambda straight, *rest: outer)  # ReLU's, forced
+    text = emit(straight).text  # the outer product transposed, the layers' products not: a stack of
+    assert ".T.copy()" in text and "stack0 = np.empty((3, 6, 3)" in text  # the usual order
+    assert ".reshape((3, 3, 6)).transpose((0, 2, 1))" in text  # the transposed pieces read in it
+    _same_bits(emit(straight).function()(x, *ws, head), grad(x, *ws, head))
+    monkeypatch.undo()
+    grad = lagrad.grad(lambda x, *params: _dense_head(lnp.tanh, x, *params), argnums=(0, 1, 2, 3, 4, 5))
+    program = lagrad.trace(grad, x, *ws, head)
+    monkeypatch.setattr(codegen, "transposed_product_exact", lambda *shape: False)
+    text = emit(Straight(program)).text
+    assert ".T[0:16], " in text and not re.search(r"\.T\[0:\d+\] @ ", text)  # the outer product alone
+    _same_bits(emit(Straight(program)).function()(x, *ws, head), grad(x, *ws, head))
+    monkeypatch.undo()
+
+    def shared(x, w1, w2, head):  # x's piece summed over the layers alone: a stack's row, returned
+        h1 = lnp.tanh(ws[0][:4] @ w1)
+        h2 = lnp.tanh(lnp.concatenate([x, h1], axis=1) @ w2)
+        return lnp.mean((lnp.concatenate([x, h1, h2], axis=1) @ head) ** 2)
+
+    args = (rng.standard_normal((4, 3)), rng.standard_normal((3, 3)), rng.standard_normal((6, 3)), head[:9])
+    program = lagrad.trace(lagrad.grad(shared, argnums=(0, 1, 2, 3)), *args)
+    assert re.search(r"return \(t\d+\.T\.copy\(\), ", emit(Straight(program)).text)
+    got = emit(Straight(program)).function()(*args)
+    _same_bits(got, lagrad.grad(shared, argnums=(0, 1, 2, 3))(*args))
+    assert got[0].flags.c_contiguous
+    compiled = lagrad.compile(grad, interpret=0)
+    first = compiled(x, *ws, head)
+    kept = [g.copy() for g in first]
+    second = compiled(2.0 * x, *ws, -head)
+    _same_bits(first, kept)
+    _same_bits(second, grad(2.0 * x, *ws, -head))
+    assert transposed_product_exact(6, 3, 13, 0, 13, "<f8") in (True, False)
+    assert not transposed_product_exact(4096, 4096, 4096, 0, 4096, "<f8")  # too large to sample: whole
+    check_grads(lambda x, *params: _dense_head(lnp.tanh, x, *params), x, *ws, head, modes=("rev",), order=1)
 
 
 def test_an_accumulated_gradient_returned_is_not_written_by_the_next_call():
@@ -490,12 +656,17 @@ def test_a_product_read_in_some_columns_computes_only_those(monkeypatch):
     expected = grad(*ws, head)
     for exact in (True, False):
         monkeypatch.setattr(codegen, "narrowed_product_exact", lambda *shape, exact=exact: exact)
-        for rewrites in (REWRITES, REWRITES - {"accumulate"}):
+        for rewrites in (REWRITES - {"transposed"}, REWRITES - {"accumulate"}):
             text = emit(Straight(program), rewrites=rewrites).text
             assert "np.multiply(" in text and "[:, 4:16])" in text  # the head's outer product
             assert len(re.findall(r" @ t\d+\[:, 4:\d+\]", text)) == (2 if exact else 0)  # layers 3 and 2
             _same_bits(emit(Straight(program), rewrites=rewrites).function()(*ws, head), expected)
-        assert "[:, 4:16])" not in emit(Straight(program), rewrites=REWRITES - {"narrow"}).text
+        text = emit(Straight(program)).text  # transposed: the same columns, as rows
+        products = re.findall(r"\.T\[4:\d+\] @ np\.ascontiguousarray\(", text)
+        assert ".T[4:16], " in text and len(products) == (2 if exact else 0)
+        _same_bits(emit(Straight(program)).function()(*ws, head), expected)
+        assert "[:, 4:16])" not in emit(Straight(program), rewrites=REWRITES - {"narrow", "transposed"}).text
+        assert "[4:16]" not in emit(Straight(program), rewrites=REWRITES - {"narrow"}).text
     monkeypatch.undo()
     assert narrowed_product_exact(6, 4, 12, 4, 12, "<f8") in (True, False)
     assert not narrowed_product_exact(4096, 4096, 4096, 1, 4096, "<f8")  # too large to sample: whole

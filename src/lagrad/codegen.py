@@ -430,6 +430,24 @@ def _added_roll(straight: Straight, s: int, x: int, outputs: set[int], last_use:
     return b
 
 
+def _itemwise(dtype: Any) -> bool:
+    """Whether one entry of this dtype may be read and written as a NumPy scalar with the ufunc's
+    bits: float32 and float64, whose scalar arithmetic is the same IEEE operation (integers' is
+    not: it warns on overflow where the ufunc wraps)."""
+    return isinstance(dtype, np.dtype) and dtype in (_F64, np.dtype(np.float32))
+
+
+def _rolled(target: str, source: str, n: int, k: int, op: str, items: bool) -> list[str]:
+    """The two statements writing (`op` "=") or adding ("+=") a roll of `source` by k (0 < k < n)
+    into `target`: ``target[:k] op source[n-k:]`` and ``target[k:] op source[:n-k]``. With
+    `items` (the rewriting "item"), a part of one entry is written as one entry, ``target[0] +=
+    source[n-1]``: a subscript of one entry costs a fraction of a one-entry slice's view and
+    ufunc call, the same IEEE operation on the same numbers."""
+    head = f"{target}[0] {op} {source}[{n - 1}]" if items and k == 1 else f"{target}[:{k}] {op} {source}[{n - k}:]"
+    tail = f"{target}[{k}] {op} {source}[0]" if items and n - k == 1 else f"{target}[{k}:] {op} {source}[:{n - k}]"
+    return [f"    {head}", f"    {tail}"]
+
+
 #: Python float operations that give float64's bits and never raise (division does, by zero).
 PYTHON_FLOAT_OPS = frozenset({op.add, op.sub, op.mul, op.neg, op.pos})
 COMPARISONS = frozenset({op.lt, op.le, op.gt, op.ge, op.eq, op.ne})
@@ -778,6 +796,81 @@ def narrowed_products(
     return found
 
 
+@functools.lru_cache(maxsize=256)
+def transposed_product_exact(m: int, k: int, n: int, lo: int, hi: int, dtype: str) -> bool:
+    """Whether the transpose of NumPy's product of an (m, k) and a (k, n) matrix, columns lo:hi,
+    has the bits of the product of the transposes, ``y.T[lo:hi] @ x.T`` (x.T copied in C order,
+    which BLAS multiplies faster than the transposed view, as `emit` writes it): BLAS sums each entry
+    over k in one order whichever operand it packs as which for most shapes, but that is its
+    choice. Compared once per process and shapes as `narrowed_product_exact` compares, each
+    operand C- and F-ordered; products above `SAMPLED` multiply-adds are not sampled (False)."""
+    if m * k * n > SAMPLED:
+        return False
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    for x in (a, np.asfortranarray(a)):
+        for y in (b, np.asfortranarray(b)):
+            if not np.array_equal((x @ y)[:, lo:hi], (y.T[lo:hi] @ np.ascontiguousarray(x.T)).T):
+                return False
+    return True
+
+
+#: Ufuncs whose every entry is one correctly rounded IEEE operation on the operands' entries, so
+#: that no memory order of theirs changes a bit (NumPy's SIMD loops of exp, tanh... are not such).
+EXACT = frozenset({np.add, np.subtract, np.multiply, np.true_divide})
+
+
+def transposed_products(
+    straight: Straight, splits: dict[int, tuple[int, int, int, int]], narrow: dict[int, tuple[int, int]], spelled: bool
+) -> set[int]:
+    """Matrix products cut into columns (a DenseNet's cotangents of its concatenations) whose
+    columns are summed (the rewriting "accumulate"): computed transposed, ``b.T @ a.T``, so that
+    the columns are rows, and the sums of side-by-side pieces run over contiguous memory (over a
+    strided 2-d view, NumPy's loops cost several times more). Only where every piece is read by
+    `EXACT` ufuncs alone (which give the same bits on a transposed view) and one of them by an
+    addition (and, through additions, every sum of a piece; none branched on), and the
+    transposed product has the product's bits: always for an outer product written
+    ``np.multiply`` (`_spelled`), else where `transposed_product_exact` finds it."""
+    program = straight.program
+    bases: dict[int, list[int]] = {}
+    for piece, (base, axis, _, _) in splits.items():
+        bases.setdefault(base, []).append(piece) if axis == 1 and len(program.shape(base)) == 2 else None
+    if not bases:
+        return set()
+    readers: dict[int, list[Equation]] = {}
+    for eq, args in straight.statements:
+        for a in set(args):
+            if a >= 0:
+                readers.setdefault(a, []).append(eq)
+    found = set()
+    for eq, args in straight.statements:
+        cut = bases.get(eq.out)
+        if cut is None or eq.primitive.name != "matmul" or eq.params or len(args) != 2:
+            continue
+        reading, seen, todo = [], set(cut), list(cut)
+        while todo:  # the pieces' readers, and through additions (a run's sums) their sums' readers
+            for r in readers.get(todo.pop(), ()):
+                reading.append(r)
+                if r.primitive.impl is np.add and r.out not in seen:
+                    seen.add(r.out)
+                    todo.append(r.out)
+        if not all(_elementwise_ufunc(r) and r.primitive.impl in EXACT for r in reading):
+            continue
+        if not seen.isdisjoint(straight.guards):  # a branch checks the value, not its transpose
+            continue
+        if not any(r.primitive.impl is np.add for r in reading):
+            continue
+        (sa, da), (sb, db) = _operand(program, eq, args, 0), _operand(program, eq, args, 1)
+        if len(sa) != 2 or len(sb) != 2 or not np.dtype(da) == np.dtype(db) == eq.dtype:
+            continue
+        if np.dtype(eq.dtype) not in (np.dtype(np.float32), _F64):
+            continue
+        lo, hi = narrow.get(eq.out, (0, sb[1]))
+        if (spelled and sa[1] == 1) or transposed_product_exact(sa[0], sa[1], sb[1], lo, hi, np.dtype(eq.dtype).str):
+            found.add(eq.out)
+    return found
+
+
 def _operand(program: Program, eq: Equation, args: tuple[int, ...], p: int) -> tuple[tuple[int, ...], Any]:
     """The shape and dtype of argument p of `eq` (a variable or a constant)."""
     if args[p] >= 0:
@@ -787,7 +880,8 @@ def _operand(program: Program, eq: Equation, args: tuple[int, ...], p: int) -> t
 
 
 def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[str]) -> str | None:
-    """Cheaper spellings, the same bits: a transpose reversing the axes as ``x.T``; a matrix
+    """Cheaper spellings, the same bits: a sum, max or min of a whole vector as ``np.add.reduce(x)``
+    (the call with its default axis, without keywords); a transpose reversing the axes as ``x.T``; a matrix
     product whose inner dimension is 1 (``g @ w.T`` of a one-column head: NumPy's loop for a
     strided operand is slow) as the product
     ``a * b`` (to which the caller adds 0.0, as the product's sum starts from 0: -0.0 becomes 0.0);
@@ -803,10 +897,17 @@ def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[
         if len(sa) == len(sb) == 2 and sa[1] == sb[0] == 1 and np.dtype(da).kind == "f" and da == db == eq.dtype:
             return f"np.multiply({names[0]}, {names[1]})"
         return None
-    if name != "mean" or set(eq.params) != {"axis", "keepdims"} or len(args) != 1 or args[0] < 0:
+    if name not in ("mean", "sum", "max", "min") or set(eq.params) != {"axis", "keepdims"} or len(args) != 1:
+        return None
+    if args[0] < 0:
         return None
     shape, dtype = program.shape(args[0]), np.dtype(program.dtype(args[0]))
     axis, keepdims = eq.params["axis"], eq.params["keepdims"]
+    if name != "mean":  # a whole vector's: the reduction's defaults, without its keywords' parsing
+        whole = axis in (None, 0, -1, (0,), (-1,)) and keepdims is False
+        if whole and not is_parts_shape(shape) and len(shape) == 1 and dtype.kind in "fc":
+            return f"np.{ {'sum': 'add', 'max': 'maximum', 'min': 'minimum'}[name] }.reduce({names[0]})"
+        return None
     if is_parts_shape(shape) or not shape or dtype != _F64 or type(keepdims) is not bool:
         # (NumPy's mean divides by the count as an intp: float32 is divided in float64, then rounded)
         return None
@@ -842,12 +943,16 @@ def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int]
 
 
 #: The rewritings `emit` makes beyond one call per statement (each may be left out, for measuring):
-#: "roll" (two copies, or slice-by-slice additions), "in_place" (``a += b``), "chain"
+#: "roll" (two copies, or slice-by-slice additions), "item" (a roll's part of one entry as a subscript
+#: of one entry: `_rolled`), "in_place" (``a += b``), "chain"
 #: (`concat_chains`), "accumulate" (sums of side-by-side cuts of one array into side-by-side pieces
-#: of a split, or rows of a stack, as one addition: `split_pieces`), "narrow" (a product of which
+#: of a split, or rows of a stack, as one addition: `split_pieces`), "transposed" (such a split computed
+#: transposed, its pieces rows: `transposed_products`), "narrow" (a product of which
 #: only some columns are read computes those: `narrowed_products`), "math" (`math_twin`), "check"
 #: (a comparison inside its branch check), "spelled" (`_spelled`).
-REWRITES = frozenset({"roll", "in_place", "chain", "accumulate", "narrow", "math", "check", "spelled"})
+REWRITES = frozenset(
+    {"roll", "item", "in_place", "chain", "accumulate", "transposed", "narrow", "math", "check", "spelled"}
+)
 
 
 def emit(
@@ -876,6 +981,7 @@ def emit(
                 last_use[a] = s
     outputs = {o for o in straight.outputs if not isinstance(o, Constant)}
     use_math = "math" in rewrites
+    items = "item" in rewrites
     floats = python_floats(straight, use_math) if python_scalars else set()
     owned: set[int] = set()  # variables holding a fresh array that only generated code refers to
     free: list[str] = []
@@ -892,8 +998,15 @@ def emit(
     counts = Counter(cut[0] for cut in cuts.values())
     pieces = {p: cut for p, cut in cuts.items() if counts[cut[0]] >= 2} if accumulate else {}
     narrow = narrowed_products(straight, cuts, "spelled" in rewrites) if "narrow" in rewrites else {}
+    flip = (
+        transposed_products(straight, cuts, narrow, "spelled" in rewrites)
+        if accumulate and "transposed" in rewrites
+        else set()
+    )
+    held_t: set[int] = set()  # variables whose local holds their transpose (products in `flip`, their pieces)
     splits: dict[int, str] = {}  # split variable -> the name that holds it while its pieces live
     stacks: list[str] = []  # the stacks of sums made by accumulations
+    flipped_stacks: set[str] = set()  # stacks holding their pieces' transposes
     region: dict[int, tuple[str, int, int]] = {}  # variable -> (stack, axis of its cuts, row) it lives in
     resume = 0  # statements before it were written with an earlier one (an accumulation)
 
@@ -964,6 +1077,17 @@ def emit(
             text += f".transpose({(axis, *range(axis), *range(axis + 1, len(shape) + 1))})"
         return text
 
+    def span(v: int, name: str, start: int, n: int, width: int, transposed: bool) -> str:
+        """`stacked` of variable v (held in `name`, transposed where v is in `held_t`) along axis 1
+        of a matrix, the pieces transposed (n, width, rows) where `transposed`."""
+        rows = program.shape(v)[0]
+        if v in held_t:
+            text = f"{name}[{start}:{start + n * width}].reshape({(n, width, rows)})"
+            return text if transposed else f"{text}.transpose((0, 2, 1))"
+        if not transposed:
+            return stacked(name, program.shape(v), 1, start, n, width)
+        return f"{name}[:, {start}:{start + n * width}].reshape({(rows, n, width)}).transpose((1, 2, 0))"
+
     for s, (eq, args) in enumerate(statements):
         if s < resume:
             continue
@@ -971,8 +1095,13 @@ def emit(
         if run:  # one addition of the spans side by side: the same sums, entry by entry
             resume = s + 2 * len(run)
             shape, width, n = statements[s][0].shape, statements[s][0].shape[axis], len(run)
-            cut = stacked(slot[m], program.shape(m), axis, run[0][2] - narrow.get(m, (0,))[0], n, width)
-            first = run[0][0]
+            first, at = run[0][0], run[0][2] - narrow.get(m, (0,))[0]
+            # a stack holds its pieces' transposes where it is made of a transposed product's
+            transposed = region[first][0] in flipped_stacks if first in region else m in held_t
+            if transposed or (first in region and m in held_t):
+                cut = span(m, slot[m], at, n, width, transposed)
+            else:
+                cut = stacked(slot[m], program.shape(m), axis, at, n, width)
             if first in region:
                 stack, _, row = region[first]
                 lines.append(f"    {stack}[{row}:{row + n}] += {cut}")
@@ -981,10 +1110,15 @@ def emit(
                 stack, row = f"stack{len(stacks)}", 0
                 stacks.append(stack)
                 dtype = "" if _is_f64(eq.dtype) else f", {emitter.bind(np.dtype(eq.dtype), 'dtype')}"
+                start -= narrow.get(base, (0,))[0]
+                if transposed or base in held_t:
+                    pieces_text = span(base, splits[base], start, n, width, transposed)
+                else:
+                    pieces_text = stacked(splits[base], program.shape(base), axis, start, n, width)
+                if transposed:
+                    flipped_stacks.add(stack)
+                    shape = (shape[1], shape[0])
                 lines.append(f"    {stack} = np.empty({(n, *shape)}{dtype})")
-                pieces_text = stacked(
-                    splits[base], program.shape(base), axis, start - narrow.get(base, (0,))[0], n, width
-                )
                 lines.append(f"    np.add({pieces_text}, {cut}, out={stack})")
             owned.discard(m)
             if m >= n_inputs and last_use[m] < resume and m not in outputs:
@@ -999,19 +1133,22 @@ def emit(
                     lines.append(f"    {target} = {stack}[{row + i}]")
                 region[total] = (stack, axis, row + i)
                 owned.add(total)
+                if stack in flipped_stacks:
+                    held_t.add(total)
                 settle(total, target)
             continue
         if s in fused:  # an addition of a roll made at s - 1: added in place, slice by slice
             x, n, k, a = fused.pop(s)
             target = slot[eq.out] = slot.pop(a)
-            lines.append(f"    {target}[:{k}] += {slot[x]}[{n - k}:]")
-            lines.append(f"    {target}[{k}:] += {slot[x]}[:{n - k}]")
+            lines.extend(_rolled(target, slot[x], n, k, "+=", items and _itemwise(eq.dtype)))
             owned.add(eq.out)
             if x >= n_inputs and last_use[x] == s and x not in outputs:  # x's last use was the roll
                 free.append(slot.pop(x))
             settle(eq.out, target)
             continue
         names = [slot[a] if a >= 0 else emitter.bind(eq.constants[p], "c") for p, a in enumerate(args)]
+        if held_t and not held_t.isdisjoint(args):  # read through the transpose's view (see below)
+            names = [f"{slot[a]}.T" if a in held_t else text for a, text in zip(args, names)]
         dying = [a for a in dict.fromkeys(args) if a >= n_inputs and last_use[a] == s and a not in outputs]
         member = chains.get(s)
         if member is not None:  # its new pieces copied into the chain's buffer, its value a view of it
@@ -1049,19 +1186,20 @@ def emit(
                 target = slot[eq.out] = new_local()
                 dtype = "" if _is_f64(eq.dtype) else f", {emitter.bind(np.dtype(eq.dtype), 'dtype')}"
                 lines.append(f"    {target} = np.empty({n}{dtype})")
-            lines.append(f"    {target}[:{k}] = {names[0]}[{n - k}:]")
-            lines.append(f"    {target}[{k}:] = {names[0]}[:{n - k}]")
+            lines.extend(_rolled(target, names[0], n, k, "=", items and _itemwise(eq.dtype)))
             owned.add(eq.out)
             for a in dying:
                 if a != buffer:
                     free.append(slot.pop(a))
             settle(eq.out, target)
             continue
+        cut_t = _axis_cut(eq, args, program.shape(args[0])) if args and args[0] in held_t else None
+        raw = slot[args[0]] if cut_t is not None else ""  # (the transpose's local, before it is freed)
         out = None
         if _elementwise_ufunc(eq):
             if reuse_buffers and eq.shape:
                 for a in dying:
-                    if a in owned and program.shape(a) == eq.shape and program.dtype(a) == eq.dtype:
+                    if a in owned and a not in held_t and program.shape(a) == eq.shape and program.dtype(a) == eq.dtype:
                         out = a
                         break
             if eq.shape and not is_parts_shape(eq.shape):
@@ -1069,10 +1207,17 @@ def emit(
         else:
             split = pieces.get(eq.out)
             if split is not None and split[0] not in splits:  # its first piece: the split named while they live
-                splits[split[0]] = names[0] if split[0] < n_inputs else f"split{len(splits)}"
+                held = raw if args[0] in held_t else names[0]  # (a transposed one: its transpose)
+                splits[split[0]] = held if split[0] < n_inputs else f"split{len(splits)}"
                 if split[0] >= n_inputs:
-                    lines.append(f"    {splits[split[0]]} = {names[0]}")
+                    lines.append(f"    {splits[split[0]]} = {held}")
             owned.difference_update(args)  # it may return a view of them
+        c_order = False  # a new array of an EXACT ufunc reading a transposed view, made in C order
+        if held_t and cut_t is None and not held_t.isdisjoint(args):
+            if not (_elementwise_ufunc(eq) and eq.primitive.impl in EXACT):  # a transposed view only
+                # where its memory order changes no bit, the result in a buffer of the usual order
+                names = [f"{slot[a]}.T.copy()" if a in held_t else text for a, text in zip(args, names)]
+            c_order = out is None
         for a in dying:
             if a != out:
                 free.append(slot.pop(a))
@@ -1086,14 +1231,25 @@ def emit(
             target = slot[eq.out] = new_local()
             line = None
         if line is None:
-            if eq.out in narrow:  # only these columns are read
-                names = [names[0], f"{names[1]}[:, {narrow[eq.out][0]}:{narrow[eq.out][1]}]"]
+            lo, hi = narrow.get(eq.out, (0, eq.shape[-1] if eq.shape else 0))
+            if eq.out in narrow and eq.out not in flip:  # only these columns are read
+                names = [names[0], f"{names[1]}[:, {lo}:{hi}]"]
             text = _spelled(program, eq, args, names) if out is None and "spelled" in rewrites else None
             outer = text is not None and eq.primitive.name == "matmul"
-            if args and args[0] in narrow and out is None:  # a cut of a narrowed product, where it lies in it
+            if eq.out in flip:  # the transpose: its columns lo:hi as rows
+                product = f"{names[1]}.T[{lo}:{hi}] @ np.ascontiguousarray({names[0]}.T)"
+                text = f"np.multiply({names[1]}.T[{lo}:{hi}], {names[0]}.T)" if outer else product
+                held_t.add(eq.out)
+            if cut_t is not None:  # a cut of a transposed product: rows of its transpose
+                shift = narrow.get(args[0], (0,))[0]
+                text = f"{raw}[{cut_t[1] - shift}:{cut_t[2] - shift}]"
+                held_t.add(eq.out)
+            elif args and args[0] in narrow and out is None:  # a cut of a narrowed product, where it lies in it
                 _, start, stop = _axis_cut(eq, args, program.shape(args[0]))  # type: ignore[misc]
                 text = f"{names[0]}[:, {start - narrow[args[0]][0]}:{stop - narrow[args[0]][0]}]"
             text = text or (_direct(program, eq, args, names, emitter) if out is None else None)
+            if c_order and _elementwise_ufunc(eq) and eq.primitive.impl in EXACT:
+                text = f"{emitter.ufunc(eq.primitive.impl)}({', '.join(names)}, order='C')"
             natural = _natural_python_float(eq, args, floats, use_math)  # Python arithmetic on Python floats
             twin = math_function(eq) if natural and use_math else None
             if twin is not None:
@@ -1126,6 +1282,8 @@ def emit(
             outs.append(f"{c}.copy()" if isinstance(o.value, np.ndarray) else c)
         elif o in floats:
             outs.append(f"np.float64({slot[o]})")
+        elif o in held_t:  # returned in the usual order
+            outs.append(f"{slot[o]}.T.copy()")
         else:
             outs.append(f"{slot[o]}.copy()" if o in returned and program.shape(o) else slot[o])
             returned.add(o)

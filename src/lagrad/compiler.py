@@ -473,8 +473,8 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     `python_scalars` holds float64 scalars that only arithmetic reads as Python floats (the
     same bits, a fraction of the cost in a scalar loop); `rewrites` names the rewritings of the
     generated code beyond one call per statement (all of `codegen.REWRITES` by default: "roll",
-    "in_place", "chain", "accumulate", "narrow", "math", "check", "spelled"; each gives the same bits, and leaving one
-    out measures what it brings).
+    "item", "in_place", "chain", "accumulate", "transposed", "narrow", "math", "check", "spelled";
+    each gives the same bits, and leaving one out measures what it brings).
 
     The first call per signature answers from the trace; the next `interpret` calls run the
     recorded equations through an interpreter (cheap to build: no source to compile) or, where
