@@ -121,33 +121,25 @@ def as_lazy(x: Any) -> Any:
     return da.from_array(np.asarray(x))
 
 
-def _zero_means_zero_blocks() -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """The two functions Dask's workers run, one block at a time, for zero means zero (`masked`).
-    Made inside a function so that Dask sends them by value: the workers need NumPy, not lagrad.
-
-    Both return the rule's result `ct` untouched unless it holds a NaN, looked for by one sum
-    over the block (NaN survives any sum; ±inf that sum to NaN only send the block the slow,
-    exact way): a rule's result is linear in the multiplier `g`, so where `g` is zero it is ±0
-    or, against an infinite partial, NaN; masking changes only the NaN."""
-
-    def entrywise(ct: Any, g: Any, when: Any) -> Any:
-        """``where((g == 0) & when, 0, ct)``, shaped as numpy.where shapes it."""
-        if ct.shape == np.broadcast_shapes(ct.shape, np.shape(g)) and (
-            not when or ct.dtype.kind not in "fc" or not np.isnan(np.add.reduce(ct, axis=None))
-        ):
-            return ct
-        return np.where((g == 0) & when, ct.dtype.type(0), ct)
-
-    def whole(ct: Any, nonzero: Any, when: Any) -> Any:
-        """`ct`, or zeros where every entry of the multiplier is zero (`nonzero` false) and `when`."""
-        if nonzero or not when or ct.dtype.kind not in "fc" or not np.isnan(np.add.reduce(ct, axis=None)):
-            return ct
-        return np.zeros_like(ct)
-
-    return entrywise, whole
+def _entrywise_mask(ct: Any, g: Any, when: Any) -> Any:
+    """One block of ``where((g == 0) & when, 0, ct)``, shaped as numpy.where shapes it, on a Dask
+    worker. `ct` is returned untouched unless it holds a NaN, looked for by one sum over the block
+    (NaN survives any sum; ±inf that sum to NaN only send the block the exact way): a rule's result
+    is linear in the multiplier `g`, so where `g` is zero it is ±0 or, against an infinite
+    partial, NaN, and the mask changes only the NaN."""
+    if ct.shape == np.broadcast_shapes(ct.shape, np.shape(g)) and (
+        not when or ct.dtype.kind not in "fc" or not np.isnan(np.add.reduce(ct, axis=None))
+    ):
+        return ct
+    return np.where((g == 0) & when, ct.dtype.type(0), ct)
 
 
-_ENTRYWISE, _WHOLE = _zero_means_zero_blocks()
+def _whole_mask(ct: Any, nonzero: Any, when: Any) -> Any:
+    """One block of `ct`, or of zeros where every entry of the multiplier is zero (`nonzero`
+    false) and `when`, on a Dask worker; untouched unless it holds a NaN (`_entrywise_mask`)."""
+    if nonzero or not when or ct.dtype.kind not in "fc" or not np.isnan(np.add.reduce(ct, axis=None)):
+        return ct
+    return np.zeros_like(ct)
 
 
 def masked(g: Any, ct: Any, elementwise: bool, when: Any) -> Any:
@@ -155,15 +147,15 @@ def masked(g: Any, ct: Any, elementwise: bool, when: Any) -> Any:
     tangent `g`) with the contributions of g's zero entries made exactly zero, entry by entry for
     an elementwise rule, else all of it when all of `g` is zero; under `when` (True, or a lazy
     boolean: the output is not NaN). One blockwise layer over `ct`'s blocks, which looks at each
-    block once (`_zero_means_zero_blocks`) instead of a comparison, an `and` and a `where` each
+    block once (`_entrywise_mask`) instead of a comparison, an `and` and a `where` each
     passing over it; nothing is computed here."""
     import dask.array as da
     from dask.base import tokenize
 
     if elementwise:
-        other, ndim, fun, name = g, max(np.ndim(ct), np.ndim(g)), _ENTRYWISE, "zero-means-zero"
+        other, ndim, fun, name = g, max(np.ndim(ct), np.ndim(g)), _entrywise_mask, "zero-means-zero"
     else:
-        other, ndim, fun, name = np.any(g != 0), np.ndim(ct), _WHOLE, "zero-means-zero-whole"
+        other, ndim, fun, name = np.any(g != 0), np.ndim(ct), _whole_mask, "zero-means-zero-whole"
     lazy_when = is_lazy(when)
     return da.blockwise(
         fun,
@@ -184,7 +176,7 @@ def _rule_block(rule: Any, params: dict[str, Any], masks: bool, g: Any, when: An
     shape = np.broadcast_shapes(g.shape, *(v.shape for v in values if isinstance(v, np.ndarray)))
     if ct.shape != shape:  # a rule that gives less than the blocks' shape (a constant partial)
         ct = np.broadcast_to(ct, shape).copy()
-    return _ENTRYWISE(ct, g, when) if masks else ct
+    return _entrywise_mask(ct, g, when) if masks else ct
 
 
 def rule_blocks(rule: Any, g: Any, values: list[Any], params: dict[str, Any], when: Any, name: str) -> Any:

@@ -196,7 +196,8 @@ def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: boo
         out = _parts(prim.jvp_joint(ts, *values, **eq.params))
         if guarded is not False and is_lazy(out) and not isinstance(out, Parts):
             nonzero = [np.any(t != 0) for t in ts if t is not None]
-            out = np.where(_lazy_when(~functools.reduce(np.logical_or, nonzero), guarded), 0, out)
+            zero = ~functools.reduce(np.logical_or, nonzero) & np.isnan(out)
+            out = np.where(_lazy_when(zero, guarded), 0, out)
         elif guarded is not False and _has_nan(out) and not any(_nonzero(t) for t in ts if t is not None):
             return None
     else:
@@ -301,16 +302,17 @@ def _masked(g: Any, ct: Any, elementwise: bool, when: Any = True, reads: Any = N
     entries are masked one by one (traceably, so higher derivatives keep the mask);
     any other rule only when all of `g` is zero.
 
-    On lazy arrays the mask is built into the graph whether or not NaN comes out (where
-    none does, the masked entries are the zeros the rule gives anyway), under the lazy
-    condition `when` (True: always): one layer per result (`lazy.masked`), none for a rule
-    whose partial is fixed (`reads`: what the rule reads, the values and params; `lazy.fixed_partial`)."""
+    On lazy arrays the mask is built into the graph whether or not NaN comes out, on the
+    NaN entries only (the others are the ±0 the rule gives anyway, and a higher derivative
+    must see the rule's own), under the lazy condition `when` (True: always): on plain Dask
+    arrays one layer per result (`lazy.masked`), none for a rule whose partial is fixed
+    (`reads`: what the rule reads, the values and params; `lazy.fixed_partial`)."""
     if is_lazy(ct) or is_lazy(g):
         if isinstance(ct, Parts):
             return Parts(None if p is None else _masked(g, p, elementwise, when, reads) for p in ct)
         if not hasattr(g, "_trace") and not hasattr(ct, "_trace"):  # plain Dask arrays, not a higher order's
             return ct if reads is not None and fixed_partial(*reads) else masked(g, ct, elementwise, when)
-        zero = (g == 0) if elementwise else ~np.any(g != 0)
+        zero = ((g == 0) if elementwise else ~np.any(g != 0)) & np.isnan(ct)  # elsewhere ct's own derivative
         return np.where(_lazy_when(zero, when), 0, ct)
     if not _has_nan(ct):
         return ct
