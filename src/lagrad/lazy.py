@@ -193,14 +193,16 @@ def rule_blocks(rule: Any, g: Any, values: list[Any], params: dict[str, Any], wh
     import dask.array as da
     from dask.base import tokenize
 
-    if hasattr(g, "_trace") or not all(
+    if not _is_array(g) or not all(
         v is None or isinstance(v, (int, float, complex, np.generic)) or _is_array(v) for v in values
     ):
         return None
     try:  # the result's dtype, from the rule on empty blocks
         with np.errstate(all="ignore"):
-            meta = np.asarray(rule(_empty(g), *(_empty(v) for v in values), **params))
+            meta = rule(_empty(g), *(_empty(v) for v in values), **params)
     except Exception:  # the rule does not take empty blocks: step by step, as Dask operations
+        return None
+    if not isinstance(meta, (np.ndarray, np.generic)):  # several arrays, or not NumPy's
         return None
     ndim = max(v.ndim for v in (g, *values) if _is_array(v))
     args: list[Any] = [g, tuple(range(g.ndim))[::-1]]

@@ -310,7 +310,7 @@ def _masked(g: Any, ct: Any, elementwise: bool, when: Any = True, reads: Any = N
     if is_lazy(ct) or is_lazy(g):
         if isinstance(ct, Parts):
             return Parts(None if p is None else _masked(g, p, elementwise, when, reads) for p in ct)
-        if not hasattr(g, "_trace") and not hasattr(ct, "_trace"):  # plain Dask arrays, not a higher order's
+        if not hasattr(g, "_trace") and not hasattr(ct, "_trace") and not isinstance(g, Parts):  # plain Dask arrays
             return ct if reads is not None and fixed_partial(*reads) else masked(g, ct, elementwise, when)
         zero = ((g == 0) if elementwise else ~np.any(g != 0)) & np.isnan(ct)  # elsewhere ct's own derivative
         return np.where(_lazy_when(zero, when), 0, ct)
