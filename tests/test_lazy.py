@@ -20,6 +20,7 @@ from lagrad import scipy as lsp
 from lagrad.core.backend import LazyComputeError, backend_name, is_lazy, unknown_shape
 from lagrad.coverage import walk_calls
 from lagrad.lazy import any_lazy
+from lagrad.testing import check_grads
 from tests.helpers import cupy_or_skip
 
 da = pytest.importorskip("dask.array", reason="Dask is not installed: pip install 'lagrad[dask]'")
@@ -254,6 +255,120 @@ def test_zero_means_zero_is_built_into_the_graph(f):
         assert c.n == 0
         np.testing.assert_array_equal(g.compute(), lagrad.grad(f)(x))
         np.testing.assert_array_equal(t.compute(), lagrad.grad(f)(x).sum() if np.isfinite(t.compute()) else t)
+
+
+def _layers(a):
+    return [name.rsplit("-", 1)[0] for name in a.__dask_graph__().layers]
+
+
+@pytest.mark.parametrize(
+    "f, args",
+    [
+        # broadcasting: y's multiplier is summed back over the rows
+        (
+            lambda x, y: np.sum(np.logaddexp(x, y) * np.tanh(x * y)),
+            (np.linspace(-2, 2, 12).reshape(4, 3), [0.5, 0.0, -1]),
+        ),
+        (lambda x, y: np.sum(x * x * y), (np.arange(12.0).reshape(4, 3), [1.0, 2.0, 3.0])),  # g meets x twice
+        (lambda x, y: np.sum(np.maximum(x, y) ** 2 + 0 * x), (np.array([[1.0, 2.0], [3.0, -1.0]]), 2.0)),  # ties
+        (lambda x, y: np.sum(np.exp(x) * y), (np.zeros((0, 3)), [1.0, 2.0, 3.0])),  # empty
+        # zero means zero: sqrt's infinite partial at 0 and NaN below it, met by zero multipliers
+        (
+            lambda x, y: np.sum(np.where(x > 0, np.sqrt(np.abs(x)), 0.0) * y),
+            (np.array([[-1.0, 0.0, 4.0]] * 2), [1.0, 2.0, 0.0]),
+        ),
+        (lambda x, y: np.sum(np.sqrt(x) * y), (np.array([[0.0, 1.0, np.inf]] * 2), [0.0, 1.0, 1.0])),  # 0 × inf
+        (lambda x, y: np.sum(np.sqrt(x) * y), (np.array([[-1.0, 1.0, 4.0]] * 2), [1.0, 1.0, 1.0])),  # a NaN output
+    ],
+)
+def test_an_elementwise_rule_runs_block_by_block_as_numpy_gives(f, args):
+    """On Dask an elementwise rule is one blockwise layer, its mask inside (no where, equal or and
+    layers), the rule running on NumPy's blocks; the numbers, NaN included, are NumPy's exactly."""
+    x, y = (np.asarray(a, dtype=float) for a in args)
+    xd = lazy(x, (max(1, x.shape[0] // 2), x.shape[1]))
+    yd = lazy(y, y.shape or ())
+    c = Computes()
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # Dask computes outside lagrad's errstate
+        with c:
+            g = lagrad.grad(f, argnums=(0, 1))(xd, yd)
+        assert c.n == 0 and all(isinstance(a, da.Array) for a in g)
+        expected = lagrad.grad(f, argnums=(0, 1))(x, y)
+        for got, want in zip(g, expected):
+            np.testing.assert_allclose(got.compute(), want, rtol=1e-14, atol=1e-15)  # Dask sums by chunks
+            assert got.dtype == want.dtype
+    assert not {"where", "eq", "and_"} & set(_layers(g[0]) + _layers(g[1])) - set(_layers(f(xd, yd)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128])
+def test_a_rule_on_dask_blocks_keeps_the_dtype_numpy_gives(dtype):
+    x = (np.linspace(0.5, 2, 8).reshape(4, 2) * (1 + 0.5j if dtype == np.complex128 else 1)).astype(dtype)
+    f = lambda x: np.sum(np.abs(np.exp(x) * np.sin(x)))
+    g = lagrad.grad(f)(lazy(x, (2, 2)))
+    expected = lagrad.grad(f)(x)
+    assert g.dtype == expected.dtype == dtype
+    np.testing.assert_allclose(g.compute(), expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+def test_second_derivatives_on_dask_where_a_multiplier_is_zero():
+    """grad of grad through exp(x) · y with y = 0 in one column: the inner sweep's masks must not
+    zero the second derivative there (they did on Dask: [10.4, 0, 14.7] against NumPy's 12.4)."""
+    x, y = np.linspace(0.5, 1.5, 12).reshape(4, 3), np.linspace(-1, 1, 3)
+    xd, yd = lazy(x, (2, 3)), lazy(y, 3)
+    f = lambda x, y: np.sum(np.exp(x) * y)
+    outer = lambda x, y: np.sum(lagrad.grad(f)(x, y) * x)  # Σ exp(x) y x: ∂/∂y_j = Σ_i x_ij exp(x_ij)
+    got = lagrad.grad(outer, 1)(xd, yd).compute()
+    np.testing.assert_allclose(got, np.sum(x * np.exp(x), axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x, y: np.sum(np.logaddexp(x, y) * np.tanh(x * y)),
+        lambda x, y: np.sum(np.exp(x) * y),
+        lambda x, y: np.mean(np.maximum(x, y) ** 2) + np.sum(x[:, 1:] / (1 + y[1:] ** 2)),
+    ],
+)
+def test_check_grads_on_dask_with_the_threaded_scheduler(f):
+    """Finite differences on Dask's arrays and its threaded scheduler, both modes, second order."""
+    import dask
+
+    x, y = np.linspace(0.5, 1.5, 12).reshape(4, 3), np.linspace(-1, 1, 3)
+    with dask.config.set(scheduler="threads"):
+        check_grads(f, lazy(x, (2, 3)), lazy(y, 3), modes=["fwd", "rev"], order=2)
+
+
+def test_a_rule_whose_partial_is_fixed_needs_no_mask():
+    from lagrad.core.primitive import SHAPE_READS
+    from lagrad.core.program import META, READ, UNREAD
+    from lagrad.lazy import fixed_partial
+
+    values = [None, None, None]
+    assert fixed_partial((UNREAD, META, UNREAD, READ), values, {"axis": (0,), "keepdims": False})  # a param read
+    assert fixed_partial(SHAPE_READS, values, {})
+    assert not fixed_partial((UNREAD, READ, UNREAD), values, {})  # it reads x
+    assert not fixed_partial(None, values, {})  # unknown reads
+    assert not fixed_partial((UNREAD, META), values[:2], {"scale": 2.5})  # a number in the params
+    assert not fixed_partial((UNREAD, META), values[:2], {"scales": (1, np.ones(2))})
+    x = lazy(np.arange(8.0), 4)
+    layers = _layers(lagrad.grad(lambda x: np.sum(x - x[::-1]) + np.mean(x))(x))
+    assert not {"zero-means-zero", "where"} & set(layers)
+
+
+def test_the_logistic_gradient_passes_over_x_twice_as_the_hand_written_one():
+    """The graph comparison of benchmarks/dask_logistic.py, small: the layers that read X's blocks
+    are the forward product and the transposed one, as in Xᵀ(σ(X w) − y)/n written by hand."""
+    X, y, w = _data(n=40, d=3)
+    Xd, yd = lazy(X, (10, 3)), lazy(y, 10)
+
+    def readers(a):
+        graph = a.__dask_graph__()
+        return sorted(name.rsplit("-", 1)[0] for name, deps in graph.dependencies.items() if Xd.name in deps)
+
+    hand = Xd.T @ (1 / (1 + np.exp(-(Xd @ w))) - yd) / 40 + 0.2 * w
+    g = lagrad.grad(logistic_loss)(w, Xd, yd)
+    assert readers(g) == readers(hand) == ["matmul", "transpose"]
+    np.testing.assert_allclose(g.compute(), hand.compute(), rtol=1e-12)
 
 
 def test_masks_and_integer_indices_on_dask():

@@ -29,6 +29,8 @@ from .core.backend import (
     namespace_name,
     namespace_of,
 )
+from .core.primitive import SHAPE_READS
+from .core.program import META
 
 #: Var's conversions: a branch on a traced value computes it, as Dask itself does.
 _BRANCHES = frozenset({"__bool__", "__float__", "__int__", "__index__", "__complex__", "item", "tolist"})
@@ -117,6 +119,129 @@ def as_lazy(x: Any) -> Any:
     import dask.array as da
 
     return da.from_array(np.asarray(x))
+
+
+def _entrywise_mask(ct: Any, g: Any, when: Any) -> Any:
+    """One block of ``where((g == 0) & when, 0, ct)``, shaped as numpy.where shapes it, on a Dask
+    worker. `ct` is returned untouched unless it holds a NaN, looked for by one sum over the block
+    (NaN survives any sum; ±inf that sum to NaN only send the block the exact way): a rule's result
+    is linear in the multiplier `g`, so where `g` is zero it is ±0 or, against an infinite
+    partial, NaN, and the mask changes only the NaN."""
+    if ct.shape == np.broadcast_shapes(ct.shape, np.shape(g)) and (
+        not when or ct.dtype.kind not in "fc" or not np.isnan(np.add.reduce(ct, axis=None))
+    ):
+        return ct
+    return np.where((g == 0) & when, ct.dtype.type(0), ct)
+
+
+def _whole_mask(ct: Any, nonzero: Any, when: Any) -> Any:
+    """One block of `ct`, or of zeros where every entry of the multiplier is zero (`nonzero`
+    false) and `when`, on a Dask worker; untouched unless it holds a NaN (`_entrywise_mask`)."""
+    if nonzero or not when or ct.dtype.kind not in "fc" or not np.isnan(np.add.reduce(ct, axis=None)):
+        return ct
+    return np.zeros_like(ct)
+
+
+def masked(g: Any, ct: Any, elementwise: bool, when: Any) -> Any:
+    """Zero means zero on Dask (`operators._masked`): `ct` (a rule's result for the multiplier or
+    tangent `g`) with the contributions of g's zero entries made exactly zero, entry by entry for
+    an elementwise rule, else all of it when all of `g` is zero; under `when` (True, or a lazy
+    boolean: the output is not NaN). One blockwise layer over `ct`'s blocks, which looks at each
+    block once (`_entrywise_mask`) instead of a comparison, an `and` and a `where` each
+    passing over it; nothing is computed here."""
+    import dask.array as da
+    from dask.base import tokenize
+
+    if elementwise:
+        other, ndim, fun, name = g, max(np.ndim(ct), np.ndim(g)), _entrywise_mask, "zero-means-zero"
+    else:
+        other, ndim, fun, name = np.any(g != 0), np.ndim(ct), _whole_mask, "zero-means-zero-whole"
+    lazy_when = is_lazy(when)
+    return da.blockwise(
+        fun,
+        tuple(range(ndim))[::-1],  # trailing axes aligned, as NumPy broadcasts
+        *(ct, tuple(range(np.ndim(ct)))[::-1], other, tuple(range(np.ndim(other)))[::-1]),
+        *((when, ()) if lazy_when else (bool(when), None)),
+        name=f"{name}-{tokenize(ct, other, when)}",
+        dtype=ct.dtype,
+        meta=np.empty((0,) * ndim, ct.dtype),
+    )
+
+
+def _rule_block(rule: Any, params: dict[str, Any], masks: bool, g: Any, when: Any, *values: Any) -> Any:
+    """One block of an elementwise rule's result, on a Dask worker: the rule on NumPy blocks
+    (lagrad's NumPy path), shaped as the blocks broadcast, and with zero means zero when `masks`."""
+    with np.errstate(invalid="ignore"):  # 0 × inf is masked just below
+        ct = np.asarray(rule(g, *values, **params))
+    shape = np.broadcast_shapes(g.shape, *(v.shape for v in values if isinstance(v, np.ndarray)))
+    if ct.shape != shape:  # a rule that gives less than the blocks' shape (a constant partial)
+        ct = np.broadcast_to(ct, shape).copy()
+    return _entrywise_mask(ct, g, when) if masks else ct
+
+
+def rule_blocks(rule: Any, g: Any, values: list[Any], params: dict[str, Any], when: Any, name: str) -> Any:
+    """An elementwise rule's result for the Dask multiplier (or tangent) `g` as one blockwise layer:
+    each block is the rule applied to the blocks of `g` and of the forward `values` that are arrays
+    (Dask's, or NumPy's made Dask's), other values passed whole, then masked as `masked` does
+    (`when` False: not masked). One layer in place of a Dask operation per step of the rule and
+    three per mask, each of which costs the client a millisecond or so to build (the dtype is found
+    once, on empty NumPy arrays) and the workers a pass over the block. None where the rule does not
+    run block by block: a value kept only for its shape (the rule reads the whole array's), or a
+    traced value (a higher derivative records the rule's steps)."""
+    import functools
+
+    import dask.array as da
+    from dask.base import tokenize
+
+    if not _is_array(g) or not all(
+        v is None or isinstance(v, (int, float, complex, np.generic)) or _is_array(v) for v in values
+    ):
+        return None
+    try:  # the result's dtype, from the rule on empty blocks
+        with np.errstate(all="ignore"):
+            meta = rule(_empty(g), *(_empty(v) for v in values), **params)
+    except Exception:  # the rule does not take empty blocks: step by step, as Dask operations
+        return None
+    if not isinstance(meta, (np.ndarray, np.generic)):  # several arrays, or not NumPy's
+        return None
+    ndim = max(v.ndim for v in (g, *values) if _is_array(v))
+    args: list[Any] = [g, tuple(range(g.ndim))[::-1]]
+    args += [when, ()] if is_lazy(when) else [when is not False and bool(when), None]
+    for v in values:
+        args += [v, tuple(range(v.ndim))[::-1]] if _is_array(v) else [v, None]
+    return da.blockwise(
+        functools.partial(_rule_block, rule, params, when is not False),
+        tuple(range(ndim))[::-1],  # trailing axes aligned, as NumPy broadcasts
+        *args,
+        name=f"{name}-{tokenize(g, when, *values, params)}",
+        dtype=meta.dtype,
+        meta=np.empty((0,) * ndim, meta.dtype),
+    )
+
+
+def _is_array(v: Any) -> bool:
+    """A NumPy or plain Dask array (not an `Aval`, a traced value or a several-array value)."""
+    return type(v) is np.ndarray or (is_lazy(v) and not hasattr(v, "_trace") and hasattr(v, "chunks"))
+
+
+def _empty(v: Any) -> Any:
+    return (np.empty((0,) * v.ndim, v.dtype) if v.ndim else np.zeros((), v.dtype)) if _is_array(v) else v
+
+
+def fixed_partial(reads: Any, values: list[Any], params: dict[str, Any]) -> bool:
+    """Whether a rule that declared `reads` (`core.rule_reads`) reads nothing of the forward
+    `values` ``(ans, *args)`` but shapes, and `params` hold no inexact number: its result is then
+    a fixed linear map of the multiplier (a sum's spread, a reshape, ±g), finite by construction,
+    and zero means zero has nothing to mask."""
+    if reads is not SHAPE_READS and (type(reads) is not tuple or any(r > META for r in reads[: len(values)])):
+        return False
+    return not any(_inexact(p) for p in params.values())
+
+
+def _inexact(p: Any) -> bool:
+    if type(p) in (tuple, list):
+        return any(_inexact(q) for q in p)
+    return isinstance(p, (float, complex, np.inexact)) or (isinstance(p, np.ndarray) and p.dtype.kind not in "biu")
 
 
 def gradients_like(lam: list[Any], leaves: list[Any]) -> list[Any]:

@@ -34,6 +34,7 @@ from ..core import Trace, registry
 from ..core.backend import is_lazy, namespace_of, numpy_dtype, where
 from ..core.primitive import _at_argnum
 from ..core.program import Constant, Parts, is_parts_shape, zeros_of
+from ..lazy import fixed_partial, masked, rule_blocks
 
 
 class Operator:
@@ -43,11 +44,13 @@ class Operator:
     call, `shape`/`dtype` of the other side (the argument's for `transpose`, the result's
     for `apply`), and `guarded` (zero means zero)."""
 
-    __slots__ = ("primitive", "pos", "elementwise", "vjp", "jvp", "batch_vjp", "batch_jvp", "broadcasts", "parts")
+    __slots__ = ("primitive", "pos", "elementwise", "vjp", "jvp", "batch_vjp", "batch_jvp", "broadcasts", "parts",
+                 "rule_reads")  # fmt: skip
 
     def __init__(self, prim: Any, pos: int) -> None:
         self.primitive, self.pos, self.elementwise = prim, pos, prim.elementwise
-        (self.vjp, _), (self.jvp, _) = prim.rules_at(pos)  # None: the other kind, transposed
+        (self.vjp, vjp_reads), (self.jvp, jvp_reads) = prim.rules_at(pos)  # None: the other kind, transposed
+        self.rule_reads = (vjp_reads, jvp_reads)
         batch_vjp = prim.batch_vjps.get(pos)
         if batch_vjp is None and prim.batch_vjp_argnum is not None:
             batch_vjp = _at_argnum(prim.batch_vjp_argnum, pos)
@@ -79,7 +82,7 @@ class Operator:
             ct = rule(g, *values, **params)
         else:
             with np.errstate(invalid="ignore"):  # 0 × inf is masked just below
-                ct = _masked(g, rule(g, *values, **params), self.elementwise, guarded)
+                ct = self._guarded(0, g, values, params, guarded)
         if self.elementwise and ct.shape != shape:
             ct = registry.ops.unbroadcast(ct, shape)
         return ct
@@ -94,7 +97,22 @@ class Operator:
         if guarded is False:
             return _parts(rule(t, *values, **params))
         with np.errstate(invalid="ignore"):
-            return _masked(t, _parts(rule(t, *values, **params)), self.elementwise, guarded)
+            return self._guarded(1, t, values, params, guarded)
+
+    def _guarded(self, kind: int, g: Any, values: list[Any], params: dict[str, Any], guarded: Any) -> Any:
+        """The vjp (`kind` 0) or jvp (1) rule's result for `g`, zero means zero applied. On Dask an
+        elementwise rule runs block by block with its mask (`lazy.rule_blocks`), and a rule whose
+        partial is fixed (`lazy.fixed_partial`) needs no mask."""
+        rule, reads = (self.vjp, self.jvp)[kind], self.rule_reads[kind]
+        if self.elementwise and is_lazy(g) and not hasattr(g, "_trace"):
+            if fixed_partial(reads, values, params):
+                return _parts(rule(g, *values, **params))
+            ct = rule_blocks(
+                rule, g, values, params, guarded, f"{self.primitive.name}-{('vjp', 'jvp')[kind]}{self.pos}"
+            )
+            if ct is not None:
+                return ct
+        return _masked(g, _parts(rule(g, *values, **params)), self.elementwise, guarded, (reads, values, params))
 
     def transpose_batched(self, g: Any, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any,
                           guarded: bool = False) -> Any:  # fmt: skip
@@ -178,7 +196,8 @@ def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: boo
         out = _parts(prim.jvp_joint(ts, *values, **eq.params))
         if guarded is not False and is_lazy(out) and not isinstance(out, Parts):
             nonzero = [np.any(t != 0) for t in ts if t is not None]
-            out = np.where(_lazy_when(~functools.reduce(np.logical_or, nonzero), guarded), 0, out)
+            zero = ~functools.reduce(np.logical_or, nonzero) & np.isnan(out)
+            out = np.where(_lazy_when(zero, guarded), 0, out)
         elif guarded is not False and _has_nan(out) and not any(_nonzero(t) for t in ts if t is not None):
             return None
     else:
@@ -277,19 +296,23 @@ def _nonzero(x: Any) -> bool:
     return bool(np.any(x))
 
 
-def _masked(g: Any, ct: Any, elementwise: bool, when: Any = True) -> Any:
+def _masked(g: Any, ct: Any, elementwise: bool, when: Any = True, reads: Any = None) -> Any:
     """A rule's result `ct` for multiplier (or tangent) `g`, with the contributions of
     g's zero entries made exactly zero where they came out NaN. An elementwise rule's
     entries are masked one by one (traceably, so higher derivatives keep the mask);
     any other rule only when all of `g` is zero.
 
-    On lazy arrays the mask is built into the graph whether or not NaN comes out (where
-    none does, the masked entries are the zeros the rule gives anyway), under the lazy
-    condition `when` (True: always)."""
+    On lazy arrays the mask is built into the graph whether or not NaN comes out, on the
+    NaN entries only (the others are the ±0 the rule gives anyway, and a higher derivative
+    must see the rule's own), under the lazy condition `when` (True: always): on plain Dask
+    arrays one layer per result (`lazy.masked`), none for a rule whose partial is fixed
+    (`reads`: what the rule reads, the values and params; `lazy.fixed_partial`)."""
     if is_lazy(ct) or is_lazy(g):
         if isinstance(ct, Parts):
-            return Parts(None if p is None else _masked(g, p, elementwise, when) for p in ct)
-        zero = (g == 0) if elementwise else ~np.any(g != 0)
+            return Parts(None if p is None else _masked(g, p, elementwise, when, reads) for p in ct)
+        if not hasattr(g, "_trace") and not hasattr(ct, "_trace") and not isinstance(g, Parts):  # plain Dask arrays
+            return ct if reads is not None and fixed_partial(*reads) else masked(g, ct, elementwise, when)
+        zero = ((g == 0) if elementwise else ~np.any(g != 0)) & np.isnan(ct)  # elsewhere ct's own derivative
         return np.where(_lazy_when(zero, when), 0, ct)
     if not _has_nan(ct):
         return ct
