@@ -138,6 +138,44 @@ def _branching_matrices(seed, k):
     return f, rng.standard_normal(sizes[0])
 
 
+def _residual_net(seed, layers):
+    """A residual net on vectors of random sizes 2–8: each layer ``tanh(W x) + S x``, the
+    shortcut S the identity where the sizes agree and a constant projection where they do not
+    (blocks of every kind: diagonal, dense, number-sized)."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(2, 9, layers + 1)]
+    weights = [rng.standard_normal((sizes[k + 1], sizes[k])) / 3 for k in range(layers)]
+    shortcuts = [
+        None if sizes[k + 1] == sizes[k] else rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(layers)
+    ]
+
+    def f(x):
+        for w, s in zip(weights, shortcuts):
+            x = lnp.tanh(w @ x) + (x if s is None else s @ x)
+        return x
+
+    return f, rng.standard_normal(sizes[0])
+
+
+def _dense_dag(seed, layers, width=(2, 7)):
+    """A DenseNet-like block on vectors of random sizes: layer k is ``tanh`` of the sum of
+    a constant matrix times every earlier layer's output (A's upper triangle full)."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(*width, layers + 1)]
+    weights = [[rng.standard_normal((sizes[k + 1], sizes[j])) / 3 for j in range(k + 1)] for k in range(layers)]
+
+    def f(x):
+        outs = [x]
+        for ws in weights:
+            total = ws[0] @ outs[0]
+            for w, h in zip(ws[1:], outs[1:]):
+                total = total + w @ h
+            outs.append(lnp.tanh(total))
+        return outs[-1]
+
+    return f, rng.standard_normal(sizes[0])
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_the_search_finds_what_brute_force_finds_on_small_random_graphs(seed):
     f, x = _branching_matrices(seed, 6)
@@ -536,7 +574,8 @@ def test_graphs_of_about_twenty_intermediates_are_proven(seed, k):
 def test_a_proof_out_of_budget_says_so():
     f, args = _scalar_dag(2, 20)  # 17 intermediates whose proof takes thousands of sets
     graph = lagrad.elimination_graph(f, *args)
-    order, cost, proven = graph.search(max_nodes=60)
+    # 2**17 sets are more than max_sets allows: A* instead of the exact dynamic program
+    order, cost, proven = graph.search(max_nodes=60, max_sets=1 << 16)
     assert not proven and sorted(order) == graph.intermediates and graph.cost(order) == cost
     assert cost <= min(graph.cost(name) for name in ("forward", "reverse", "markowitz"))
 
@@ -548,3 +587,49 @@ def test_a_block_with_no_path_has_the_dtype_reverse_mode_gives():
     x = np.linspace(-1.0, 1.0, 3).astype(np.float32)
     got = [block.dtype for block in lagrad.jacobian(f, method="elimination")(x)]
     assert got == [block.dtype for block in lagrad.jacobian(f)(x)] == [np.float32, np.float64]
+
+
+def _block_graphs(k):
+    """Graphs of matrix blocks of different sizes and kinds, of about k intermediates."""
+    return [
+        *(_branching_matrices(seed, k) for seed in (0, 1)),
+        *(_residual_net(seed, {6: 2, 11: 3}.get(k, 5)) for seed in (0, 1)),
+        *(_dense_dag(seed, {6: 2, 11: 3}.get(k, 4)) for seed in (0, 1)),
+    ]
+
+
+@pytest.mark.parametrize("k", [6, 11])
+def test_the_exact_search_and_a_star_find_what_brute_force_finds_on_block_graphs(k):
+    # the dynamic program over all sets (`_exact`) and A* with its separator bounds (max_sets=0)
+    # both prove the fewest multiplications; on ≤ 7 intermediates, against every order
+    for f, x in _block_graphs(k):
+        graph = lagrad.elimination_graph(f, x)
+        exact, exact_cost = graph._exact()
+        order, cost, proven = graph.search(max_sets=0)
+        assert proven and cost == exact_cost == graph.cost(exact) == graph.cost(order)
+        if len(graph.intermediates) <= 7:
+            assert exact_cost == _fewest(graph)
+        _agree(f, (x,), 0, [exact])
+
+
+def test_block_graphs_of_up_to_twenty_intermediates_are_proven():
+    # skip connections, residual layers with projections, a DenseNet-like DAG: 17–19 intermediates,
+    # proven by the exact dynamic program (A* within its default budget proves none of these six)
+    for f, x in _block_graphs(17):
+        graph = lagrad.elimination_graph(f, x)
+        assert 17 <= len(graph.intermediates) <= 20
+        order, cost, proven = graph.search()
+        assert proven and graph.cost(order) == cost
+        assert cost <= min(graph.cost(name) for name in ("forward", "reverse", "markowitz"))
+        _agree(f, (x,), 0, [order])
+
+
+def test_the_exact_search_declines_sparse_blocks_and_counts_too_large():
+    graph = lagrad.elimination_graph(lambda x: lnp.sum(lnp.sin(x[2:8]) * x[1:7]), np.ones(10))
+    assert graph._exact() is None and graph.search()[2]  # A* proves it instead
+    # blocks of 2**21 times the sizes (a count only: no block is made): a product's m·k·n passes
+    # int64, and the exact search leaves the graph to A* rather than count wrongly
+    f, x = _residual_net(0, 2)
+    graph = lagrad.elimination_graph(f, x)
+    graph.sizes = {v: n << 21 for v, n in graph.sizes.items()}
+    assert graph._exact() is None

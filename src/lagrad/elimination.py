@@ -42,6 +42,10 @@ ORDERS = ("forward", "reverse", "markowitz", "best")
 #: The search bounds what is left (and can prove an order optimal) on graphs of at most this
 #: many intermediates; on larger ones it tries orders, cheapest elimination first.
 BOUNDED = 24
+#: Graphs of at most this many intermediates whose blocks are numbers, diagonals or dense
+#: matrices are solved exactly by the dynamic program over every set of eliminated vertices
+#: (`search(max_sets=)`, 2**EXACT sets by default).
+EXACT = 20
 
 
 class _Pattern:
@@ -164,7 +168,7 @@ class _Structure:
         self.evaluation = _Evaluation(self, program)
         self.orders: dict[Any, list[int]] = {}
         self.plans: dict[tuple[int, ...], _Plan] = {}
-        self.searches: dict[int, tuple[list[int], int, bool]] = {}
+        self.searches: dict[tuple[int, int], tuple[list[int], int, bool]] = {}
         #: the cost model's starting graph (`EliminationGraph._blocks`), made when first asked
         self.blocks0: dict[tuple[int, int], _Block] | None = None
         self.sparse = False
@@ -434,25 +438,29 @@ class EliminationGraph:
             self._eliminate_kinds(edges, v, preds, succs)
         return out
 
-    def search(self, *, max_nodes: int = 20_000) -> tuple[list[int], int, bool]:
+    def search(self, *, max_nodes: int = 20_000, max_sets: int = 1 << EXACT) -> tuple[list[int], int, bool]:
         """The order with the fewest multiplications, and whether it is proven the fewest.
 
         - A chain (every intermediate with one predecessor and one successor, dense or diagonal
           blocks) is solved exactly by the dynamic program over intervals (`_chain`), at any length.
-        - A graph of at most `BOUNDED` intermediates: a tenth of `max_nodes` (at most 2,000) tries orders depth
-          first from the best of forward, reverse and Markowitz (`_try_orders`); then A* over
-          the sets of eliminated vertices (`_prove`), with lower bounds from vertex separators
-          (`_bounds`), estimating at most the rest of `max_nodes` sets, proves that order optimal
-          or finds a better one and proves it. Where it runs out, `_try_orders` again with the
-          whole budget.
+        - A graph whose blocks are numbers, diagonals or dense matrices and whose 2**n sets of
+          eliminated vertices are at most `max_sets` (n ≤ `EXACT` = 20 by default): exactly, by
+          the dynamic program over every set (`_exact`), vectorised; always proven.
+        - Any other graph of at most `BOUNDED` intermediates: a tenth of `max_nodes` (at most
+          2,000) tries orders depth first from the best of forward, reverse and Markowitz
+          (`_try_orders`); then A* over the sets of eliminated vertices (`_prove`), with lower
+          bounds from vertex separators (`_bounds`), estimating at most the rest of `max_nodes`
+          sets, proves that order optimal or finds a better one and proves it. Where it runs
+          out, `_try_orders` again with the whole budget.
         - A larger graph: `_try_orders` with the whole budget, never proven.
 
         Returns (order, cost, proven): `proven` is False when the budget ran out first (the
         order is then the best found, never worse than the three named orders), never claimed
         otherwise. The result is kept per structure and budget."""
-        found = self._structure.searches.get(max_nodes)
+        key = (max_nodes, max_sets)
+        found = self._structure.searches.get(key)
         if found is None:
-            found = self._structure.searches[max_nodes] = self._search(max_nodes)
+            found = self._structure.searches[key] = self._search(max_nodes, max_sets)
         return list(found[0]), found[1], found[2]
 
     def _chain(self) -> tuple[list[int], int] | None:
@@ -501,10 +509,14 @@ class EliminationGraph:
         bracket(0, n - 1)
         return order, best[(0, n - 1)]
 
-    def _search(self, max_nodes: int) -> tuple[list[int], int, bool]:
+    def _search(self, max_nodes: int, max_sets: int) -> tuple[list[int], int, bool]:
         chain = self._chain()
         if chain is not None:
             return chain[0], chain[1], True
+        if 1 << len(self.intermediates) <= max_sets:
+            exact = self._exact()
+            if exact is not None:
+                return exact[0], exact[1], True
         best_order, best_cost = [], -1
         for name in ("forward", "reverse", "markowitz"):
             o = self.order(name)
@@ -522,6 +534,111 @@ class EliminationGraph:
             order, cost = self._try_orders(order, cost, max_nodes)
             return order, cost, False
         return found[0], found[1], True
+
+    # -- the exact search: a dynamic program over every set of eliminated vertices -----------
+
+    def _exact(self) -> tuple[list[int], int] | None:
+        """The order of fewest multiplications and its count, by the dynamic program over all
+        2**n sets of eliminated vertices; None on a graph with a sparse block.
+
+        Without sparse blocks a product through v costs ``n_v · a(u) · b(w)`` (`_product_cost`:
+        diagonal·diagonal n_v, diagonal·matrix the matrix's entries, matrix·matrix m·k·n),
+        a(u) = n_u where the block (u, v) is dense and 1 where it is a number or a diagonal (of
+        v's size), b(w) the same on the other side. So eliminating v once the set T is gone
+        costs ``n_v · A_v(T) · B_v(T)``, A_v the sum of a(u) over v's predecessors then and
+        B_v of b(w) over its successors. u is a predecessor of v then exactly when u ∉ T and
+        some path u → v has all its inner vertices in T, and the block is diagonal exactly
+        when every such path is (products and sums of diagonals are diagonal; a dense factor
+        or term makes the block dense). A_v depends only on the vertices of T before v (the
+        program's order is topological) and B_v only on those after it: 2**i and 2**(n-1-i)
+        values for the i-th intermediate, computed for all sets at once with NumPy (`_sides`).
+        Then ``f(S) = min over v in S of f(S - v) + cost(v after S - v)`` over the sets by
+        size, one NumPy pass per size and vertex; f(all) is the optimum and the order is read
+        back from the last vertex. Every count is exact (int64, checked not to overflow)."""
+        edges = self._blocks()
+        if self._structure.sparse:
+            return None
+        vertices, sizes = self.intermediates, self.sizes
+        n = len(vertices)
+        preds, succs = self._neighbours(edges)
+        before = [self._sides(edges, preds, succs, v, i, True) for i, v in enumerate(vertices)]
+        after = [self._sides(edges, preds, succs, v, i, False) for i, v in enumerate(vertices)]
+        worst = sum(sizes[v] * int(a.max()) * int(b.max()) for v, a, b in zip(vertices, before, after))
+        if worst >= 1 << 62:
+            return None
+        n_sets = 1 << n
+        sets = np.arange(n_sets, dtype=np.int64)
+        size = np.zeros(n_sets, dtype=np.int8)
+        for i in range(n):
+            size += ((sets >> i) & 1).astype(np.int8)
+        by_size = np.argsort(size, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(np.bincount(size, minlength=n + 1))))
+        del sets, size
+        best = np.zeros(n_sets, dtype=np.int64)
+        for k in range(1, n + 1):
+            layer = by_size[starts[k] : starts[k + 1]]
+            fewest = np.full(len(layer), worst + 1, dtype=np.int64)
+            for i, v in enumerate(vertices):
+                has = ((layer >> i) & 1).astype(bool)
+                rest = layer[has] ^ (1 << i)
+                cost = best[rest] + sizes[v] * before[i][rest & ((1 << i) - 1)] * after[i][rest >> (i + 1)]
+                fewest[has] = np.minimum(fewest[has], cost)
+            best[layer] = fewest
+        order, done = [], n_sets - 1
+        while done:
+            for i, v in enumerate(vertices):
+                if done >> i & 1:
+                    rest = done ^ (1 << i)
+                    step = sizes[v] * int(before[i][rest & ((1 << i) - 1)]) * int(after[i][rest >> (i + 1)])
+                    if int(best[rest]) + step == int(best[done]):
+                        order.append(v)
+                        done = rest
+                        break
+        return order[::-1], int(best[-1])
+
+    def _sides(
+        self, edges: dict[tuple[int, int], _Block], preds: Any, succs: Any, v: int, i: int, backward: bool
+    ) -> np.ndarray:
+        """A_v (`backward`) or B_v of `_exact` for every set of the intermediates before v
+        (bit j of the index: the j-th intermediate) or after it (bit j: the (i+1+j)-th)."""
+        position = {x: j for j, x in enumerate(self.intermediates)}
+        width = i if backward else len(self.intermediates) - 1 - i
+        sets = np.arange(1 << width, dtype=np.int64)
+        toward, away = (preds, succs) if backward else (succs, preds)
+        found, stack = set(), [v]
+        while stack:
+            for y in toward.get(stack.pop(), ()):
+                if y not in found:
+                    found.add(y)
+                    stack.append(y)
+        everywhere = np.ones(1 << width, dtype=bool)
+
+        def inside(x: int) -> np.ndarray:
+            return ((sets >> (position[x] - (0 if backward else i + 1))) & 1).astype(bool)
+
+        # per vertex x reaching v: (reached, every path diagonal) over the sets, nearest to v first
+        paths: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        total = np.zeros(1 << width, dtype=np.int64)
+        for x in sorted(found, reverse=backward):
+            reached = np.zeros(1 << width, dtype=bool)
+            diagonal = everywhere.copy()
+            for y in away.get(x, ()):
+                straight = edges[(x, y) if backward else (y, x)][0] == DIAGONAL
+                if y == v:
+                    reached[:] = True
+                    if not straight:
+                        diagonal[:] = False
+                elif y in paths:
+                    through = inside(y) & paths[y][0]
+                    reached |= through
+                    if straight:
+                        diagonal &= ~through | paths[y][1]
+                    else:
+                        diagonal &= ~through
+            paths[x] = (reached, diagonal)
+            present = reached & ~inside(x) if x in position else reached
+            total += np.where(present, np.where(diagonal, 1, self.sizes[x]), 0)
+        return total
 
     # -- the proof: A* over sets of eliminated vertices ------------------------------------
 
