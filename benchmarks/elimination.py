@@ -2,6 +2,7 @@
 
     python benchmarks/elimination.py            # all
     python benchmarks/elimination.py --search   # (v) only
+    python benchmarks/elimination.py --kinds    # (vi) only
 
 Four functions, written here from their published equations, each a function of a few
 scalars returning a few scalars:
@@ -239,19 +240,24 @@ def operators() -> None:
 
 def searches(budget: int = 20_000) -> None:
     """(v) The search's time to prove an optimum (`graph.search()`, CPU seconds): matrix
-    chains (the interval dynamic program), chains of matrices with skip connections and
-    random scalar programs (A* over eliminated sets), with the counts of the named orders."""
+    chains (the interval dynamic program), block graphs (chains of matrices with skip
+    connections, residual nets, DenseNet-like DAGs) and random scalar programs (the dynamic
+    program over every set up to 20 intermediates, A* above), with the counts of the named
+    orders; beside it, on graphs of at most 24 intermediates, A* alone (``max_sets=0``, the
+    search before the exact dynamic program) in the same run."""
     import pathlib
     import sys
     import time
 
     import lagrad
     import lagrad.numpy as lnp
+    from lagrad.elimination import BOUNDED
 
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from tests.test_elimination import _branching_matrices, _scalar_dag
+    from tests.test_elimination import _branching_matrices, _dense_dag, _residual_net, _scalar_dag
 
-    print(f"\n(v) search, budget {budget:,}: intermediates, fwd / rev / Markowitz / best, proven, CPU seconds")
+    print(f"\n(v) search, budget {budget:,}: intermediates, fwd / rev / Markowitz / best, proven, CPU seconds"
+          " | A* alone: best, proven, CPU seconds")  # fmt: skip
     graphs = []
     for length in (13, 19, 28):
         rng = np.random.default_rng(length)
@@ -264,9 +270,15 @@ def searches(budget: int = 20_000) -> None:
             return x
 
         graphs.append(("matrix chain", lagrad.elimination_graph(chain, rng.standard_normal(dims[0]))))
-    for k in (8, 11, 14, 17):
+    for k in (8, 11, 14, 17, 20):
         for seed in (0, 1):
             graphs.append((f"with skips {seed}", lagrad.elimination_graph(*_branching_matrices(seed, k))))
+    for layers in (3, 5, 6):
+        for seed in (0, 1):
+            graphs.append((f"residual net {seed}", lagrad.elimination_graph(*_residual_net(seed, layers))))
+    for layers in (3, 4):
+        for seed in (0, 1):
+            graphs.append((f"DenseNet-like {seed}", lagrad.elimination_graph(*_dense_dag(seed, layers))))
     for k in (15, 20, 25):
         for seed in (0, 1, 2):
             f, args = _scalar_dag(seed, k)
@@ -278,8 +290,13 @@ def searches(budget: int = 20_000) -> None:
         t0 = time.process_time()
         _, cost, proven = graph.search(max_nodes=budget)
         seconds = time.process_time() - t0
-        print(f"  {name:20s} {len(graph.intermediates):4d}  {' / '.join(map(str, counts))} / {cost}  "
-              f"{proven!s:>5s} {seconds:8.2f}", flush=True)  # fmt: skip
+        counted = " / ".join(map(str, counts))
+        line = f"  {name:20s} {len(graph.intermediates):4d}  {counted} / {cost}  {proven!s:>5s} {seconds:8.2f}"
+        if 2 < len(graph.intermediates) <= BOUNDED and graph._chain() is None:
+            t0 = time.process_time()
+            _, cost, proven = graph.search(max_nodes=budget, max_sets=0)
+            line += f"  | {cost} {proven!s:>5s} {time.process_time() - t0:8.2f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.elimination import EliminationGraph
+from lagrad.elimination import EliminationGraph, _Gather, _Scatter
 from tests.test_random_programs import _tame, programs
 from tests.test_sparse_derivatives import _flat_function
 
@@ -252,7 +252,10 @@ def test_data_movement_blocks_are_sparse_and_agree_with_reverse_mode():
     x = np.linspace(-1.0, 1.0, 8)
     graph = lagrad.elimination_graph(f, x)
     evaluation = graph._structure.evaluation
-    assert "sparse" in evaluation.forms and all(scipy.sparse.issparse(v) for v in evaluation.fixed.values())
+    # slices, reshapes and strides are gathers (one entry per row), the pad and the
+    # concatenation's pieces scatters (one entry per column): index arrays, never evaluated
+    assert {"gather1", "scatter1"} <= set(evaluation.forms)
+    assert all(isinstance(v, (_Gather, _Scatter)) for v in evaluation.fixed.values())
     _agree(
         f, (x,), 0, ["forward", "reverse", "markowitz", list(np.random.default_rng(2).permutation(graph.intermediates))]
     )
@@ -264,29 +267,34 @@ _W = np.arange(18.0).reshape(3, 6) / 7.0
 @pytest.mark.parametrize(
     ("f", "n", "counts"),
     [
-        # x (10) -slice-> s (6) -sin-> t (6) -sum-> y (1). Forward: sin's diagonal times the
-        # slice's 6 nonzeros (6), the sum's 1×6 row times that sparse 6×10 (6 nonzeros · 1
-        # row). Reverse: the row times the diagonal (6), then times the slice (6 · 1).
-        # (Counted as dense, the slice made it 60 + 60 and 6 + 60.)
-        (lambda x: lnp.sum(lnp.sin(x[2:8])), 10, {"forward": 12, "reverse": 12, "markowitz": 12}),
-        # the same with a dense 3×6 matmul for the sum: forward 6 + 6·3; reverse 3·6 + 6·3;
-        # Markowitz takes the slice first (6 against 18), as forward does
-        (lambda x: _W @ lnp.sin(x[2:8]), 10, {"forward": 24, "reverse": 36, "markowitz": 24}),
-        # x (5) -sin-> a (5); x -[:3]-> b (3) -exp-> c (3); concat(a, c) (8) -sum-> y.
-        # Forward: a: concat's 5 nonzeros × diagonal (5); b: diagonal × slice (3); c: concat's
-        # 3 nonzeros met by the 3 of x→c (3), summed into x→d (sparse, 8 nonzeros); d: the
-        # 1×8 row times 8 nonzeros (8). Reverse: d: the row times each concat block (5 + 3);
-        # c: 1×3 row · diagonal (3); b: row · slice (3); a: 1×5 row · diagonal (5).
-        # Markowitz: b (3), c (3), a (5), d (8).
+        # x (10) -slice-> s (6) -sin-> t (6) -sum-> y (1): the slice a gather of ones, the sum a
+        # scatter of ones. Forward: sin's diagonal times the slice is the slice's index with
+        # cos as its entries (no multiplication), then the sum places each entry in the row (no
+        # multiplication). Reverse: the sum times the diagonal is a scatter with cos as its
+        # entries, then the slice picks their columns. The Jacobian is cos placed: 0 both ways.
+        # (Counted as sparse 0/1 matrices: 12 each way; as dense: 60 + 60 and 6 + 60.)
+        (lambda x: lnp.sum(lnp.sin(x[2:8])), 10, {"forward": 0, "reverse": 0, "markowitz": 0}),
+        # the same with a dense 3×6 matmul for the sum: forward the gather scaled (0), then the
+        # 3×6 matrix times its entries column by column (18); reverse the 3×6 matrix times the
+        # diagonal (18), then its columns placed by the slice (0)
+        (lambda x: _W @ lnp.sin(x[2:8]), 10, {"forward": 18, "reverse": 18, "markowitz": 18}),
+        # x (5) -sin-> a (5); x -[:3]-> b (3) -exp-> c (3); d = concat(a, c) (8) -sum-> y: the
+        # slice a gather, the concatenation's two pieces and the sum scatters, all of ones.
+        # Forward: a and b only give the unit blocks entries (0); c: the piece's scatter meets
+        # x→c's gather entry by entry (0: one is ones), a sparse 3×5 added to x→d (sparse);
+        # d: the sum's row times that sparse block, multiplied as scipy.sparse matrices (its 8
+        # nonzeros). Reverse: d: the sum's scatter times each piece's is a scatter (0); c: its
+        # diagonal gives it entries (0); b: a scatter meets the slice (0); a: the diagonal (0).
+        # Markowitz ties every step at 0 and goes forward (8); the search finds reverse's 0.
         (
             lambda x: lnp.sum(lnp.concatenate([lnp.sin(x), lnp.exp(x[:3])])),
             5,
-            {"forward": 19, "reverse": 19, "markowitz": 19},
+            {"forward": 8, "reverse": 0, "markowitz": 8},
         ),
     ],
     ids=["slice-sin-sum", "slice-sin-matmul", "concatenation"],
 )
-def test_sparse_blocks_count_by_their_nonzeros(f, n, counts):
+def test_data_movement_and_sums_count_only_the_multiplications_they_make(f, n, counts):
     x = np.linspace(0.1, 1.0, n)
     graph = lagrad.elimination_graph(f, x)
     for order, count in counts.items():
@@ -297,8 +305,34 @@ def test_sparse_blocks_count_by_their_nonzeros(f, n, counts):
     _agree(f, (x,), 0, ["forward", "reverse", "markowitz", "best"])
 
 
+def _structured_multiplications(outer, inner) -> int | None:
+    """A product with a gather (one entry per row) or a scatter (one per column), against a
+    number, a diagonal, a dense block or one of its own type: only the entries it holds
+    (None where they are ones: copies and sums) are multiplied, once per scalar they meet.
+    None for any other pair (multiplied as scipy.sparse matrices)."""
+    structured = (_Gather, _Scatter)
+    if isinstance(outer, structured) and isinstance(inner, structured):
+        both = outer.entries is not None and inner.entries is not None
+        if type(outer) is not type(inner):  # a scatter's entries meet a gather's one by one
+            return (len(inner.index) if both else 0) if isinstance(outer, _Scatter) else None
+        return (len(outer.index) if isinstance(outer, _Gather) else len(inner.index)) if both else 0
+    if scipy.sparse.issparse(outer) or scipy.sparse.issparse(inner):
+        return None
+    if isinstance(outer, structured):
+        # a gather's entry meets the row it picks; a scatter's the row it adds
+        return 0 if outer.entries is None else len(outer.index) * (inner.shape[1] if np.ndim(inner) == 2 else 1)
+    if isinstance(inner, structured):
+        # a column per entry, of the outer block's rows
+        return 0 if inner.entries is None else len(inner.index) * (outer.shape[0] if np.ndim(outer) == 2 else 1)
+    return None
+
+
 def _multiplications(outer, inner) -> int:
     """The multiplications of one product as the plan makes it, from the values themselves."""
+    structured = _structured_multiplications(outer, inner)
+    if structured is not None:
+        return structured
+    outer, inner = [x.tocsr() if isinstance(x, (_Gather, _Scatter)) else x for x in (outer, inner)]
     sparse_outer, sparse_inner = scipy.sparse.issparse(outer), scipy.sparse.issparse(inner)
     if sparse_outer and sparse_inner:
         outer, inner = outer.tocsc(), inner.tocsr()

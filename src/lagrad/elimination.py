@@ -34,7 +34,7 @@ from .adjoint.backward import back_substitution
 from .adjoint.operators import _plain, apply_block, apply_block_batched, apply_transpose_batched, operator
 from .core import Program, Tape
 from .core.program import META, UNREAD, Aval, Constant, is_parts_shape
-from .sparse_derivatives import MOVES, _moves
+from .sparse_derivatives import MOVES, _moves, _reduction
 
 DIAGONAL, MATRIX = "diagonal", "matrix"
 #: The named orders; a list of vertices (variable indices, from 0) is also an order.
@@ -70,7 +70,11 @@ _Block = tuple[str, str, Any]
 def _product_cost(outer: _Block, inner: _Block, m: int, k: int, n: int) -> int:
     """Multiplications of ``outer @ inner`` (m×k times k×n), as `_Plan.run` makes them."""
     fo, fi = outer[1], inner[1]
-    if fo == SPARSE or fi == SPARSE:
+    structured = _STRUCTURED.get((_plain_form(fo), _plain_form(fi)))
+    if structured is not None:  # a gather or scatter against a number, diagonal or dense block
+        return structured[1](fo in WEIGHTED, fi in WEIGHTED, m, k, n)
+    if fo in PATTERNED or fi in PATTERNED:  # as scipy.sparse matrices
+        fo, fi = (SPARSE if fo in PATTERNED else fo), (SPARSE if fi in PATTERNED else fi)
         if fo == fi:  # the nonzeros met
             return int(outer[2].cols @ inner[2].rows)
         if fo == SPARSE:
@@ -91,7 +95,15 @@ def _product_kind(
     (kind, form): the rule `_Plan` evaluates by and the cost model counts by."""
     kind = DIAGONAL if outer[0] == inner[0] == DIAGONAL else MATRIX
     form = _form(structure, edge, kind)
-    if SPARSE in (outer[1], inner[1]) and form != SCALAR:
+    if form == SCALAR:
+        return kind, form
+    structured = _STRUCTURED.get((_plain_form(outer[1]), _plain_form(inner[1])))
+    if structured is not None:
+        made = structured[0]
+        if made in UNIT and outer[1] in UNITS and inner[1] in UNITS:
+            made = UNIT[made]  # a composition of copies (or of sums) is one
+        return kind, made
+    if PATTERNED & {outer[1], inner[1]}:
         form = MATRIX if MATRIX in (outer[1], inner[1]) else SPARSE
     return kind, form
 
@@ -258,11 +270,12 @@ class EliminationGraph:
         structure = self._structure
         if structure.blocks0 is None:
             evaluation = structure.evaluation
+            fixed = evaluation.fixed
             structure.blocks0 = {
-                e: (structure.edges[e], form, _Pattern(evaluation.fixed[j]) if form == SPARSE else None)
+                e: (structure.edges[e], form, _Pattern(_as_form(fixed[j], SPARSE)) if form in PATTERNED else None)
                 for j, (e, form) in enumerate(zip(evaluation.edges, evaluation.forms))
             }
-            structure.sparse = any(b[1] == SPARSE for b in structure.blocks0.values())
+            structure.sparse = any(b[1] in PATTERNED for b in structure.blocks0.values())
         return dict(structure.blocks0)
 
     def _memo(self, key: tuple[Any, ...], make: Callable[[], Any], *keep: Any) -> Any:
@@ -276,12 +289,12 @@ class EliminationGraph:
     def _product(self, edge: tuple[int, int], outer: _Block, inner: _Block) -> _Block:
         kind, form = _product_kind(self._structure, edge, outer[:2], inner[:2])
         pattern = None
-        if form == SPARSE:
-            if outer[1] == inner[1] == SPARSE:
+        if form in PATTERNED:
+            if outer[1] in PATTERNED and inner[1] in PATTERNED:
                 a, b = outer[2], inner[2]
                 pattern = self._memo(("@", id(a), id(b)), lambda: _Pattern(a.matrix @ b.matrix), a, b)
             else:
-                pattern = outer[2] if outer[1] == SPARSE else inner[2]
+                pattern = outer[2] if outer[1] in PATTERNED else inner[2]
         return (kind, form, pattern)
 
     def _sum(self, a: _Block, b: _Block) -> _Block:
@@ -289,7 +302,7 @@ class EliminationGraph:
         form = _sum_form(a[1], b[1])
         pattern = None
         if form == SPARSE:
-            p, q = a[2] if a[1] == SPARSE else None, b[2] if b[1] == SPARSE else None
+            p, q = a[2] if a[1] in PATTERNED else None, b[2] if b[1] in PATTERNED else None
             if p is None or q is None:  # a sparse block and a diagonal
                 p = p or q
                 pattern = self._memo(
@@ -430,7 +443,11 @@ class EliminationGraph:
             for u in preds.get(v, ()):
                 for w in succs.get(v, ()):
                     forms = (edges[(v, w)][1], edges[(u, v)][1])
-                    if SPARSE in forms or forms == (SCALAR, SCALAR):
+                    if (_plain_form(forms[0]), _plain_form(forms[1])) in _STRUCTURED:
+                        form = MATRIX  # an index or a sum along an axis: one NumPy step
+                    elif PATTERNED & set(forms):
+                        form = SPARSE
+                    elif SPARSE in forms or forms == (SCALAR, SCALAR):
                         form = SPARSE if SPARSE in forms else SCALAR
                     else:  # a product of two dense matrices is a BLAS call
                         form = "matmul" if forms == (MATRIX, MATRIX) else MATRIX
@@ -470,7 +487,7 @@ class EliminationGraph:
         eliminated last between two ends splits the interval there. None on any other graph."""
         edges = self._blocks()
         preds, succs = self._neighbours(edges)
-        if len(self.inputs) != 1 or len(self.outputs) != 1 or any(b[1] == SPARSE for b in edges.values()):
+        if len(self.inputs) != 1 or len(self.outputs) != 1 or any(b[1] in PATTERNED for b in edges.values()):
             return None
         path = [self.inputs[0]]
         while len(path) <= len(self.intermediates):
@@ -1013,6 +1030,184 @@ def _separator(
 #: How an edge's value is held: a number, a 1-d diagonal, a dense matrix (MATRIX) or a
 #: scipy.sparse matrix (a slice, reshape, concatenation…: a 0/1 copy, known from the structure).
 SCALAR, VECTOR, SPARSE = "scalar", "vector", "sparse"
+#: Structured operators, held by index (`_Gather`, `_Scatter`): a block with one entry in each
+#: row (a roll, transpose, reshape, slice, broadcast: its entries ones, GATHER1) or in each
+#: column (a sum along axes, a pad, a piece of a concatenation: SCATTER1), and the same scaled
+#: by a product with a diagonal (GATHER, SCATTER: entries of their own).
+GATHER, GATHER1, SCATTER, SCATTER1 = "gather", "gather1", "scatter", "scatter1"
+UNIT = {GATHER: GATHER1, SCATTER: SCATTER1}
+UNITS = frozenset(UNIT.values())
+WEIGHTED = frozenset(UNIT)
+#: The forms the cost model keeps a nonzero pattern of.
+PATTERNED = frozenset({SPARSE, GATHER, GATHER1, SCATTER, SCATTER1})
+
+
+def _plain_form(form: str) -> str:
+    """The form as the product table `_STRUCTURED` reads it: a number as a diagonal, a unit
+    gather or scatter as one with entries."""
+    return VECTOR if form == SCALAR else GATHER if form == GATHER1 else SCATTER if form == SCATTER1 else form
+
+
+class _Gather:
+    """A block with one entry in each row, ``M[i, index[i]] = entries[i]`` (ones where
+    `entries` is None), of n columns: the product with it is an index, no multiplication
+    where its entries are ones."""
+
+    __slots__ = ("entries", "index", "n")
+
+    def __init__(self, index: np.ndarray, entries: np.ndarray | None, n: int) -> None:
+        self.index, self.entries, self.n = index, entries, n
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.index), self.n)
+
+    def weights(self) -> np.ndarray:
+        return np.ones(len(self.index)) if self.entries is None else self.entries
+
+    def tocsr(self) -> scipy.sparse.csr_matrix:
+        m = len(self.index)
+        return scipy.sparse.csr_matrix((self.weights(), self.index, np.arange(m + 1)), shape=self.shape)
+
+    def toarray(self) -> np.ndarray:
+        weights = self.weights()
+        out = np.zeros(self.shape, dtype=weights.dtype)
+        out[np.arange(len(self.index)), self.index] = weights
+        return out
+
+
+class _Scatter:
+    """A block with one entry in each column, ``M[index[j], j] = entries[j]`` (ones where
+    `entries` is None), of m rows: a sum along axes, a pad, a piece of a concatenation."""
+
+    __slots__ = ("entries", "index", "m")
+
+    def __init__(self, index: np.ndarray, entries: np.ndarray | None, m: int) -> None:
+        self.index, self.entries, self.m = index, entries, m
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.m, len(self.index))
+
+    def weights(self) -> np.ndarray:
+        return np.ones(len(self.index)) if self.entries is None else self.entries
+
+    def unit(self) -> scipy.sparse.csr_matrix:
+        n = len(self.index)
+        return scipy.sparse.csc_matrix((np.ones(n), self.index, np.arange(n + 1)), shape=self.shape).tocsr()
+
+    def tocsr(self) -> scipy.sparse.csr_matrix:
+        n = len(self.index)
+        return scipy.sparse.csc_matrix((self.weights(), self.index, np.arange(n + 1)), shape=self.shape).tocsr()
+
+    def toarray(self) -> np.ndarray:
+        weights = self.weights()
+        out = np.zeros(self.shape, dtype=weights.dtype)
+        out[self.index, np.arange(len(self.index))] = weights
+        return out
+
+
+def _structured_block(copies: Any) -> Any:
+    """A 0/1 copy block (scipy.sparse) as a `_Gather` where each row has one entry, a
+    `_Scatter` where each column has, else as it is."""
+    m = scipy.sparse.csr_matrix(copies)
+    m.sum_duplicates()
+    if m.nnz and not np.all(m.data == 1):
+        return m
+    if np.all(np.diff(m.indptr) == 1):
+        return _Gather(m.indices.astype(np.intp), None, m.shape[1])
+    c = m.tocsc()
+    if np.all(np.diff(c.indptr) == 1):
+        return _Scatter(c.indices.astype(np.intp), None, m.shape[0])
+    return m
+
+
+def _scaled(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    return b if a is None else a if b is None else a * b
+
+
+def _diagonal_entries(d: Any, m: int) -> np.ndarray:
+    """A diagonal's entries (a number: its one entry) as m entries."""
+    return np.broadcast_to(np.asarray(d).reshape(-1), (m,))
+
+
+def _gather_diagonal(o: _Gather, d: Any) -> _Gather:
+    return _Gather(o.index, _scaled(o.entries, np.asarray(d).reshape(-1)[o.index]), o.n)
+
+
+def _gather_gather(o: _Gather, i: _Gather) -> _Gather:
+    return _Gather(i.index[o.index], _scaled(o.entries, None if i.entries is None else i.entries[o.index]), i.n)
+
+
+def _gather_matrix(o: _Gather, matrix: Any) -> Any:
+    rows = matrix[o.index]  # a row per entry: no multiplication where the entries are ones
+    return rows if o.entries is None else o.entries[:, None] * rows
+
+
+def _diagonal_gather(d: Any, i: _Gather) -> _Gather:
+    return _Gather(i.index, _scaled(_diagonal_entries(d, len(i.index)), i.entries), i.n)
+
+
+def _matrix_gather(matrix: Any, i: _Gather) -> Any:
+    scaled = matrix if i.entries is None else matrix * i.entries
+    if np.bincount(i.index, minlength=i.n).max(initial=0) <= 1:  # each column from one column at most
+        out = np.zeros((matrix.shape[0], i.n), dtype=scaled.dtype)
+        out[:, i.index] = scaled
+        return out
+    k = len(i.index)
+    unit = scipy.sparse.csr_matrix((np.ones(k), i.index, np.arange(k + 1)), shape=i.shape)
+    return np.asarray((unit.T @ scaled.T).T)  # columns added up: additions only
+
+
+def _scatter_diagonal(o: _Scatter, d: Any) -> _Scatter:
+    return _Scatter(o.index, _scaled(o.entries, _diagonal_entries(d, len(o.index))), o.m)
+
+
+def _scatter_scatter(o: _Scatter, i: _Scatter) -> _Scatter:
+    return _Scatter(o.index[i.index], _scaled(None if o.entries is None else o.entries[i.index], i.entries), o.m)
+
+
+def _scatter_matrix(o: _Scatter, matrix: Any) -> Any:
+    scaled = matrix if o.entries is None else o.entries[:, None] * matrix
+    if o.m == 1:  # a sum of every row
+        return scaled.sum(axis=0, keepdims=True)
+    return np.asarray(o.unit() @ scaled)  # rows added up by group: additions only
+
+
+def _diagonal_scatter(d: Any, i: _Scatter) -> _Scatter:
+    return _Scatter(i.index, _scaled(np.asarray(d).reshape(-1)[i.index], i.entries), i.m)
+
+
+def _matrix_scatter(matrix: Any, i: _Scatter) -> Any:
+    columns = matrix[:, i.index]
+    return columns if i.entries is None else columns * i.entries
+
+
+def _scatter_gather(o: _Scatter, i: _Gather) -> Any:
+    # entry l of both meets at (o.index[l], i.index[l]); entries at one place are added
+    k = len(i.index)
+    weights = _scaled(o.entries, i.entries)
+    weights = np.ones(k) if weights is None else weights
+    return scipy.sparse.csr_matrix((weights, (o.index, i.index)), shape=(o.m, i.n))
+
+
+#: (outer form, inner form) -> (the product's form, its multiplications (outer weighted,
+#: inner weighted, m, k, n) for an m×k outer block times a k×n inner one, the product as
+#: `_Plan.run` makes it); forms as `_plain_form` gives them. A weighted factor multiplies
+#: its entries, a unit one (copies, sums) only indexes or adds.
+_STRUCTURED: dict[tuple[str, str], tuple[str, Callable[..., int], Callable[..., Any]]] = {
+    (GATHER, VECTOR): (GATHER, lambda wo, wi, m, k, n: m if wo else 0, _gather_diagonal),
+    (GATHER, GATHER): (GATHER, lambda wo, wi, m, k, n: m if wo and wi else 0, _gather_gather),
+    (GATHER, MATRIX): (MATRIX, lambda wo, wi, m, k, n: m * n if wo else 0, _gather_matrix),
+    (VECTOR, GATHER): (GATHER, lambda wo, wi, m, k, n: m if wi else 0, _diagonal_gather),
+    (MATRIX, GATHER): (MATRIX, lambda wo, wi, m, k, n: m * k if wi else 0, _matrix_gather),
+    (SCATTER, VECTOR): (SCATTER, lambda wo, wi, m, k, n: n if wo else 0, _scatter_diagonal),
+    (SCATTER, SCATTER): (SCATTER, lambda wo, wi, m, k, n: n if wo and wi else 0, _scatter_scatter),
+    (SCATTER, MATRIX): (MATRIX, lambda wo, wi, m, k, n: k * n if wo else 0, _scatter_matrix),
+    (VECTOR, SCATTER): (SCATTER, lambda wo, wi, m, k, n: n if wi else 0, _diagonal_scatter),
+    (MATRIX, SCATTER): (MATRIX, lambda wo, wi, m, k, n: m * n if wi else 0, _matrix_scatter),
+    (SCATTER, GATHER): (SPARSE, lambda wo, wi, m, k, n: k if wo and wi else 0, _scatter_gather),
+}
 
 
 def _form(structure: _Structure, edge: tuple[int, int], kind: str) -> str:
@@ -1061,8 +1256,27 @@ class _Evaluation:
             if self.forms[j] == MATRIX and eq.primitive.name in MOVES and not is_parts_shape(eq.shape):
                 copies = _moves(eq, program)  # exact 0/1 copies, or None
                 if copies is not None and all(p in copies for p in positions):
-                    self.fixed[j] = functools.reduce(lambda a, b: a + b, (copies[p] for p in positions)).tocsr()
-                    self.forms[j] = SPARSE
+                    block = functools.reduce(lambda a, b: a + b, (copies[p] for p in positions)).tocsr()
+                    self.fixed[j] = block = _structured_block(block)
+                    self.forms[j] = (
+                        GATHER1 if isinstance(block, _Gather) else SCATTER1 if isinstance(block, _Scatter) else SPARSE
+                    )
+                    continue
+            if (
+                self.forms[j] == MATRIX
+                and eq.primitive.name == "sum"
+                and positions == [0]
+                and set(eq.params)
+                <= {
+                    "axis",
+                    "keepdims",
+                }
+            ):
+                reduction = _reduction(eq, tuple(program.shape(e[0])))  # a 0/1 block, one entry per column
+                block = None if reduction is None else _structured_block(reduction)
+                if isinstance(block, _Scatter):
+                    self.fixed[j] = block
+                    self.forms[j] = SCATTER1
                     continue
             keys = [_group_key(program, eq, pos) for pos in positions] if structure.edges[e] == DIAGONAL else [None]
             if any(key is None for key in keys):
@@ -1324,7 +1538,7 @@ class _Plan:
 
 
 def _sum_form(a: str, b: str) -> str:
-    if a == b:
+    if a == b and a not in UNIT and a not in UNITS:  # two gathers (scatters) of other indices are not one
         return a
     if SCALAR in (a, b):
         return SCALAR
@@ -1334,8 +1548,8 @@ def _sum_form(a: str, b: str) -> str:
 
 
 def _as_form(x: Any, form: str) -> Any:
-    """`x` (a number, 1-d diagonal, dense or sparse matrix) held as `form`."""
-    sparse = scipy.sparse.issparse(x)
+    """`x` (a number, 1-d diagonal, dense, sparse or structured matrix) held as `form`."""
+    sparse = scipy.sparse.issparse(x) or isinstance(x, (_Gather, _Scatter))
     if form == SCALAR:
         return x.toarray()[0, 0] if sparse else (x[0, 0] if getattr(x, "ndim", 0) == 2 else x)
     if form == MATRIX:
@@ -1362,8 +1576,12 @@ def _any_product(outer: Any, inner: Any) -> Any:
     return outer @ inner
 
 
+def _as_sparse(x: Any) -> Any:
+    return x.tocsr() if isinstance(x, (_Gather, _Scatter)) else x
+
+
 def _sparse_multiplication(form: str) -> Callable[..., Any]:
-    return lambda outer, inner: _as_form(_any_product(outer, inner), form)
+    return lambda outer, inner: _as_form(_any_product(_as_sparse(outer), _as_sparse(inner)), form)
 
 
 def _sparse_addition(form: str) -> Callable[..., Any]:
@@ -1371,7 +1589,11 @@ def _sparse_addition(form: str) -> Callable[..., Any]:
 
 
 def _multiplication(outer: str, inner: str, product: str) -> Callable[..., Any]:
-    if SPARSE in (outer, inner):
+    structured = _STRUCTURED.get((_plain_form(outer), _plain_form(inner)))
+    if structured is not None:
+        multiply = structured[2]
+        return multiply if product != SCALAR else lambda o, i: _as_form(multiply(o, i), SCALAR)
+    if PATTERNED & {outer, inner}:
         return _sparse_multiplication(product)
     if outer == SCALAR or inner == SCALAR or (outer == inner == VECTOR):
         return _times  # a number scales; diagonals multiply entry by entry
@@ -1383,7 +1605,7 @@ def _multiplication(outer: str, inner: str, product: str) -> Callable[..., Any]:
 
 
 def _addition(target: str, product: str, total: str) -> Callable[..., Any]:
-    if SPARSE in (target, product):
+    if PATTERNED & {target, product}:
         return _sparse_addition(total)
     if target == product or SCALAR in (target, product):
         return _plus
