@@ -164,6 +164,9 @@ def main() -> None:
     if sys.argv[1:] == ["--search"]:
         searches()
         return
+    if sys.argv[1:] == ["--kinds"]:
+        kinds()
+        return
     import lagrad
     import lagrad.numpy as lnp
 
@@ -202,6 +205,7 @@ def main() -> None:
     print("counts: multiplications; * = search stopped at its node budget (best found, not proven);")
     print("saved: best against the better of forward and reverse; times: × NumPy forward pass")
     operators()
+    kinds()
     searches()
 
 
@@ -236,6 +240,69 @@ def operators() -> None:
             times.append(best(lambda: jac(x)) / floor)
         print(f"{n:5d} " + " ".join(f"{t:9.1f}" for t in times) + f"   {chosen[0]} / {chosen[1]}")
     print("times: × NumPy forward pass")
+
+
+def kinds(budget: int = 2_000) -> None:
+    """(vi) Structured kinds: programs that roll, sum along axes, slice and concatenate, their
+    copy blocks held as gathers and scatters (index arrays, a product with them an index or a
+    sum) against the same code holding them as 0/1 scipy.sparse matrices and each sum as a
+    dense row built by a sweep (``_structured_block`` switched off): the multiplication counts
+    of forward / reverse / Markowitz / the search's best, and the wall time of the Jacobian by
+    elimination in the best order found, by rev and by fwd, × NumPy forward, in one run."""
+    import lagrad
+    import lagrad.elimination as elimination
+    import lagrad.numpy as lnp
+
+    def heat(m: Any, steps: int = 3) -> Callable[..., Any]:
+        def step(u: Any) -> Any:
+            for _ in range(steps):
+                u = u + 0.1 * (m.roll(u, 1) - 2 * u + m.roll(u, -1))
+            return u
+
+        return step
+
+    def rows(m: Any, n: int = 20) -> Callable[..., Any]:  # a 2-D stencil's energy per row
+        def energy(u: Any) -> Any:
+            v = m.reshape(u, (n, n))
+            return m.sum((m.roll(v, 1, axis=0) - v) ** 2 + (m.roll(v, 1, axis=1) - v) ** 2, axis=1)
+
+        return energy
+
+    def pieces(m: Any) -> Callable[..., Any]:  # a sum over a concatenation of slices
+        def total(x: Any) -> Any:
+            return m.sum(m.concatenate([m.sin(x), m.exp(x[: len(x) // 2]), m.tanh(x[1:] * x[:-1])]))
+
+        return total
+
+    rng = np.random.default_rng(0)
+    programs = [
+        ("heat, 3 steps (100)", heat, rng.standard_normal(100)),
+        ("heat, 3 steps (1000)", heat, rng.standard_normal(1000)),
+        ("row energy 20×20", rows, rng.standard_normal(400)),
+        ("sum of pieces (200)", pieces, rng.standard_normal(200)),
+    ]
+    print(f"\n(vi) structured kinds (gather, scatter) against 0/1 sparse and dense blocks; search budget {budget:,}")
+    print(f"{'program':22s} {'kinds':9s} {'fwd / rev / Markowitz / best':>34s} {'elim×':>8s} {'rev×':>8s} {'fwd×':>8s}")
+    found = elimination._structured_block
+    for name, make, x in programs:
+        f, f_np = make(lnp), make(np)
+        floor = best(lambda: f_np(x))
+        jacobians = [lagrad.jacobian(f, mode=mode) for mode in ("rev", "fwd")]
+        sweeps = [best(lambda j=j: j(x)) / floor for j in jacobians]
+        for label, kept in (("gather", found), ("0/1", lambda m: m)):
+            elimination._structured_block = kept
+            elimination._STRUCTURES.clear()
+            graph = lagrad.elimination_graph(f, x)
+            counts = [graph.cost(o) for o in ("forward", "reverse", "markowitz")]
+            order, cost, proven = graph.search(max_nodes=budget)
+            jac = lagrad.jacobian(f, method="elimination", order=order)
+            np.testing.assert_allclose(jac(x), lagrad.jacobian(f, mode="rev")(x), rtol=1e-10, atol=1e-10)
+            elim = best(lambda: jac(x)) / floor
+            counted = " / ".join(f"{c:,}" for c in counts) + f" / {cost:,}{'' if proven else '*'}"
+            print(f"{name:22s} {label:9s} {counted:>34s} {elim:8.1f} {sweeps[0]:8.1f} {sweeps[1]:8.1f}", flush=True)
+        elimination._structured_block = found
+        elimination._STRUCTURES.clear()
+    print("counts: multiplications (* not proven within the budget); times: × NumPy forward pass")
 
 
 def searches(budget: int = 20_000) -> None:

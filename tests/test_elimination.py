@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 import lagrad
 import lagrad.numpy as lnp
 from lagrad.elimination import EliminationGraph, _Gather, _Scatter
+from lagrad.testing import check_grads
 from tests.test_random_programs import _tame, programs
 from tests.test_sparse_derivatives import _flat_function
 
@@ -667,3 +668,112 @@ def test_the_exact_search_declines_sparse_blocks_and_counts_too_large():
     graph = lagrad.elimination_graph(f, x)
     graph.sizes = {v: n << 21 for v, n in graph.sizes.items()}
     assert graph._exact() is None
+
+
+def _heat(u, steps=1):
+    for _ in range(steps):
+        u = u + 0.1 * (lnp.roll(u, 1) - 2 * u + lnp.roll(u, -1))
+    return u
+
+
+_R = np.random.default_rng(3).standard_normal((4, 6))
+_KIND_PROGRAMS = {
+    "heat": (_heat, np.linspace(-1.0, 1.0, 7)),
+    "sum along an axis": (lambda x: lnp.sum(lnp.reshape(x, (2, 3)) ** 2, axis=0), np.linspace(0.1, 0.6, 6)),
+    "transpose, weights": (
+        lambda x: lnp.sum(lnp.transpose(lnp.reshape(lnp.sin(x), (2, 3))) * (np.arange(6.0).reshape(3, 2) + 1), axis=1),
+        np.linspace(0.1, 0.6, 6),
+    ),
+    "broadcasts": (
+        lambda x: lnp.broadcast_to(lnp.sum(x), (5,)) * lnp.cos(lnp.broadcast_to(x[:1], (5,))),
+        np.linspace(0.1, 0.6, 6),
+    ),
+    "roll into a matmul": (lambda x: _R @ lnp.roll(lnp.tanh(x), 2) + lnp.sum(x), np.linspace(-0.5, 0.5, 6)),
+    "outer, flip": (lambda x: lnp.sum(lnp.outer(x, x), axis=0) + lnp.flip(x) * x, np.linspace(-0.5, 0.5, 6)),
+    "pad, strides": (lambda x: lnp.pad(lnp.sin(x), 2)[1:-1] * lnp.sum(x[::2]), np.linspace(-0.5, 0.5, 6)),
+    "concatenation, repeat": (
+        lambda x: lnp.concatenate([x, x * 2, lnp.roll(x, 1)])[3:9] + lnp.sum(lnp.reshape(x, (3, 2)), axis=1).repeat(2),
+        np.linspace(-0.5, 0.5, 6),
+    ),
+    "matrix of sums": (
+        lambda x: lnp.sum(lnp.reshape(x, (2, 3)).T @ lnp.ones((2, 2)), axis=(0, 1), keepdims=True),
+        np.linspace(-0.5, 0.5, 6),
+    ),
+    "float32": (lambda x: lnp.sum(lnp.roll(x, 1) * 2.0, axis=0) * x, np.linspace(-0.5, 0.5, 5).astype(np.float32)),
+}
+
+
+@pytest.mark.parametrize("name", list(_KIND_PROGRAMS))
+def test_gathers_and_scatters_agree_with_reverse_mode_in_every_order(name):
+    f, x = _KIND_PROGRAMS[name]
+    graph = lagrad.elimination_graph(f, x)
+    assert {"gather1", "scatter1"} & set(graph._structure.evaluation.forms)
+    rng = np.random.default_rng(len(name))
+    shuffled = [list(rng.permutation(graph.intermediates)) for _ in range(3)]
+    orders = ["forward", "reverse", "markowitz", "best", *shuffled]
+    if x.dtype == np.float32:
+        rev = lagrad.jacobian(f, mode="rev")(x)
+        for order in orders:
+            got = lagrad.jacobian(f, method="elimination", order=order)(x)
+            assert got.dtype == rev.dtype == np.float32
+            np.testing.assert_allclose(got, rev, rtol=1e-6, atol=1e-6)  # float32 rounding, entries ≤ 4
+    else:
+        _agree(f, (x,), 0, orders)
+    for order in orders:
+        # the structural count bounds what the plan multiplies (scipy drops a computed zero)
+        assert _counted_by_the_plan(graph, order) <= graph.cost(order)
+    if x.dtype == np.float64:  # and reverse mode itself against central differences
+        check_grads(lambda x: lnp.sum(f(x) ** 2), x, order=1, atol=1e-8)  # some entries are 0
+
+
+def test_a_roll_times_a_diagonal_and_a_sum_times_a_matrix_multiply_nothing():
+    # roll(sin(x)): the roll's gather takes cos as its entries (a permuted diagonal), no multiplication
+    x = np.linspace(0.1, 1.0, 6)
+    graph = lagrad.elimination_graph(lambda x: lnp.roll(lnp.sin(x), 1), x)
+    assert graph.cost("forward") == graph.cost("reverse") == 0
+    np.testing.assert_allclose(
+        lagrad.jacobian(lambda x: lnp.roll(lnp.sin(x), 1), method="elimination")(x), np.roll(np.diag(np.cos(x)), 1, 0)
+    )
+    # sum(W @ x): the sum's row times W is W's column sums, additions only (the dense 1×4 row
+    # it was counted as made 4·6 multiplications)
+    f = lambda x: lnp.sum(_R @ x)
+    graph = lagrad.elimination_graph(f, x)
+    assert graph.cost("forward") == graph.cost("reverse") == 0
+    np.testing.assert_allclose(lagrad.jacobian(f, method="elimination")(x), _R.sum(axis=0), rtol=1e-12)
+    # a heat step's rolls against its diagonals: the weighted gathers meet only where two have entries
+    heat = lagrad.elimination_graph(_heat, x)
+    assert heat.cost("markowitz") < 6 * 6 * len(heat.intermediates)
+
+
+def test_zero_partials_infinite_partials_and_empty_arrays_through_gathers_and_scatters():
+    # sqrt at 0 behind a slice and a sum: the infinite partial shows as in reverse mode
+    f = lambda x: lnp.sum(lnp.sqrt(x[1:])) + x[0]
+    x = np.array([0.0, 0.0, 1.0, 4.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rev = lagrad.jacobian(f, mode="rev")(x)
+        for order in ("forward", "reverse", "markowitz"):
+            np.testing.assert_array_equal(lagrad.jacobian(f, method="elimination", order=order)(x), rev)
+    # a zero partial times an infinite one behind a roll: 0, as reverse mode's zero means zero
+    g = lambda x: lnp.roll(lnp.where(x > 0, lnp.sqrt(x), 0.0), 1) * 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for order in ("forward", "reverse", "markowitz"):
+            got = lagrad.jacobian(g, method="elimination", order=order)(np.array([0.0, 1.0, 4.0]))
+            np.testing.assert_allclose(got, np.roll(np.diag([0.0, 1.0, 0.5]), 1, 0))
+    # empty slices and sums of nothing
+    h = lambda x: lnp.sum(lnp.sin(x[3:3])) + lnp.roll(x, 1)[:0].sum() + x[0]
+    y = np.linspace(0.1, 1.0, 5)
+    for order in ("forward", "reverse", "markowitz"):
+        np.testing.assert_array_equal(lagrad.jacobian(h, method="elimination", order=order)(y), np.eye(5)[0])
+
+
+def test_a_retraced_slice_reuses_its_structure_and_another_slice_does_not():
+    from lagrad.elimination import _structure_key
+
+    def key(f):
+        return _structure_key(lagrad.elimination_graph(f, np.ones(8)).program)
+
+    head = lambda x: lnp.sin(x[2:5])
+    assert key(head) is not None and key(head) == key(head)
+    assert key(head) != key(lambda x: lnp.sin(x[3:6])) and key(head) != key(lambda x: lnp.sin(x[[2, 3, 4]]))
+    assert key(lambda x: lnp.sin(x[[2, 3, 4]])) == key(lambda x: lnp.sin(x[[2, 3, 4]]))
+    np.testing.assert_allclose(lagrad.jacobian(head, method="elimination")(np.ones(8) * 0.3)[0, 2], np.cos(0.3))

@@ -34,6 +34,7 @@ from .adjoint.backward import back_substitution
 from .adjoint.operators import _plain, apply_block, apply_block_batched, apply_transpose_batched, operator
 from .core import Program, Tape
 from .core.program import META, UNREAD, Aval, Constant, is_parts_shape
+from .numpy.indexing import Index, Slot
 from .sparse_derivatives import MOVES, _moves, _reduction
 
 DIAGONAL, MATRIX = "diagonal", "matrix"
@@ -202,7 +203,7 @@ def _structure_key(program: Program) -> Any:
     a parameter is not hashable (the structure is then not kept)."""
     equations = program.equations
     fields = tuple(map(_FIELDS, equations))
-    params = tuple((k, tuple(eq.params.items())) for k, eq in enumerate(equations) if eq.params)
+    params = tuple((k, _hashable(tuple(eq.params.items()))) for k, eq in enumerate(equations) if eq.params)
     constants = tuple(
         (k, [() if type(c) in _NUMBERS else np.shape(c) for c, a in zip(eq.constants, eq.args) if a < 0])
         for k, eq in enumerate(equations)
@@ -224,6 +225,24 @@ def _structure_key(program: Program) -> Any:
     except TypeError:
         return None
     return key
+
+
+def _hashable(value: Any) -> Any:
+    """`value` compared by what it holds: an index expression (`Index`, whose objects compare
+    by identity, so that a retraced slice was a new structure), its slices (unhashable before
+    Python 3.12), arrays and argument slots as tuples."""
+    kind = type(value)
+    if kind is tuple:
+        return tuple(map(_hashable, value))
+    if kind is slice:
+        return (slice, value.start, value.stop, value.step)
+    if kind is Index:
+        return (Index, _hashable(tuple(value.items)), value.repeats, value.ints)
+    if kind is Slot:
+        return (Slot, value.position)
+    if kind is np.ndarray:
+        return (np.ndarray, value.dtype.str, value.shape, value.tobytes())
+    return value
 
 
 def _structure(program: Program) -> _Structure:
@@ -1093,18 +1112,27 @@ class _Scatter:
         return np.ones(len(self.index)) if self.entries is None else self.entries
 
     def unit(self) -> scipy.sparse.csr_matrix:
-        n = len(self.index)
-        return scipy.sparse.csc_matrix((np.ones(n), self.index, np.arange(n + 1)), shape=self.shape).tocsr()
+        return _rows_csr(self.index, np.arange(len(self.index)), np.ones(len(self.index)), self.shape)
 
     def tocsr(self) -> scipy.sparse.csr_matrix:
-        n = len(self.index)
-        return scipy.sparse.csc_matrix((self.weights(), self.index, np.arange(n + 1)), shape=self.shape).tocsr()
+        return _rows_csr(self.index, np.arange(len(self.index)), self.weights(), self.shape)
 
     def toarray(self) -> np.ndarray:
         weights = self.weights()
         out = np.zeros(self.shape, dtype=weights.dtype)
         out[self.index, np.arange(len(self.index))] = weights
         return out
+
+
+def _rows_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape: tuple[int, int]) -> Any:
+    """The CSR matrix of entries (rows[l], cols[l]) = weights[l], made in one step (entries at
+    one place added)."""
+    order = np.argsort(rows, kind="stable")
+    indptr = np.zeros(shape[0] + 1, dtype=np.intp)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    m = scipy.sparse.csr_matrix((weights[order], cols[order], indptr), shape=shape)
+    m.sum_duplicates()
+    return m
 
 
 def _structured_block(copies: Any) -> Any:
@@ -1185,10 +1213,8 @@ def _matrix_scatter(matrix: Any, i: _Scatter) -> Any:
 
 def _scatter_gather(o: _Scatter, i: _Gather) -> Any:
     # entry l of both meets at (o.index[l], i.index[l]); entries at one place are added
-    k = len(i.index)
     weights = _scaled(o.entries, i.entries)
-    weights = np.ones(k) if weights is None else weights
-    return scipy.sparse.csr_matrix((weights, (o.index, i.index)), shape=(o.m, i.n))
+    return _rows_csr(o.index, i.index, np.ones(len(i.index)) if weights is None else weights, (o.m, i.n))
 
 
 #: (outer form, inner form) -> (the product's form, its multiplications (outer weighted,
