@@ -8,14 +8,22 @@ partial, as its entries) or a matrix. Eliminating a vertex v adds ``E(v,w) E(u,v
 the edges are the Jacobian. Back-substitution and forward substitution are two orders of
 this elimination (``"reverse"`` and ``"forward"``); ``"markowitz"`` eliminates, at each
 step, the vertex whose elimination costs the fewest multiplications; ``"best"`` searches
-the orders (branch and bound) for the fewest multiplications in all.
+the orders for the fewest multiplications in all (exactly, by a dynamic program over the
+sets of eliminated vertices, on block graphs of up to 20 intermediates; `search`).
 
 A product costs: diagonal·diagonal n, diagonal·matrix (either side) the matrix's entries,
-matrix·matrix m·k·n; a sparse 0/1 block (a slice, reshape, pad, concatenation…) counts by
-its nonzeros: nnz against a number or a diagonal, nnz·k against a dense block's other side
-k, and against another sparse block the nonzeros met (Σ_j nnz of column j of the outer
-times nnz of row j of the inner). Additions are not counted (the convention of the
-elimination literature, after Griewank and Walther, *Evaluating Derivatives*, ch. 9–10).
+matrix·matrix m·k·n. A copy block with one entry in each row (roll, transpose, reshape,
+slice, broadcast: a gather) or in each column (a sum along axes, pad, a concatenation's
+piece: a scatter) is held as an index array; its products with numbers, diagonals, dense
+blocks and blocks of its own kind are indexing and sums, costing only the multiplications
+of entries that are not ones (a roll times a diagonal: none, the diagonal's entries
+permuted; then that permuted diagonal times a dense block: one per entry of the result).
+Any other sparse block (a sum of gathers, a gather times a scatter) is a scipy.sparse
+matrix counted by its nonzeros: nnz against a number or a diagonal, nnz·k against a dense
+block's other side k, and against another sparse block the nonzeros met (Σ_j nnz of
+column j of the outer times nnz of row j of the inner). Additions are not counted (the
+convention of the elimination literature, after Griewank and Walther, *Evaluating
+Derivatives*, ch. 9–10).
 """
 
 from __future__ import annotations
