@@ -699,6 +699,12 @@ _KIND_PROGRAMS = {
         lambda x: lnp.sum(lnp.reshape(x, (2, 3)).T @ lnp.ones((2, 2)), axis=(0, 1), keepdims=True),
         np.linspace(-0.5, 0.5, 6),
     ),
+    # a gather with entries picking a dense block's rows; a dense block meeting a broadcast's
+    # gather, whose one column takes the sum of its columns
+    "gathers and matrices": (
+        lambda x: lnp.roll(lnp.sin(_R.T @ x[:4]), 1) + _R.T @ lnp.broadcast_to(lnp.cos(x[:1]), (4,)),
+        np.linspace(-0.5, 0.5, 6),
+    ),
     "float32": (lambda x: lnp.sum(lnp.roll(x, 1) * 2.0, axis=0) * x, np.linspace(-0.5, 0.5, 5).astype(np.float32)),
 }
 
