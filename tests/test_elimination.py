@@ -705,6 +705,7 @@ _KIND_PROGRAMS = {
         lambda x: lnp.roll(lnp.sin(_R.T @ x[:4]), 1) + _R.T @ lnp.broadcast_to(lnp.cos(x[:1]), (4,)),
         np.linspace(-0.5, 0.5, 6),
     ),
+    "a sum of products": (lambda x: lnp.sum(lnp.sin(x) * x), np.linspace(0.1, 1.0, 6)),
     "float32": (lambda x: lnp.sum(lnp.roll(x, 1) * 2.0, axis=0) * x, np.linspace(-0.5, 0.5, 5).astype(np.float32)),
 }
 
@@ -783,3 +784,26 @@ def test_a_retraced_slice_reuses_its_structure_and_another_slice_does_not():
     assert key(head) != key(lambda x: lnp.sin(x[3:6])) and key(head) != key(lambda x: lnp.sin(x[[2, 3, 4]]))
     assert key(lambda x: lnp.sin(x[[2, 3, 4]])) == key(lambda x: lnp.sin(x[[2, 3, 4]]))
     np.testing.assert_allclose(lagrad.jacobian(head, method="elimination")(np.ones(8) * 0.3)[0, 2], np.cos(0.3))
+
+
+def test_sums_of_gathers_and_scatters_are_their_dense_sums():
+    from lagrad.elimination import _sparse_addition
+
+    add = _sparse_addition("sparse")
+    rng = np.random.default_rng(4)
+    index, other = np.array([2, 0, 2, 1]), np.array([1, 1, 0, 2])
+    cases = [
+        (_Scatter(index, rng.standard_normal(4), 3), _Scatter(index, None, 3)),  # one index: stays a scatter
+        (_Scatter(index, rng.standard_normal(4), 3), _Scatter(other, rng.standard_normal(4), 3)),
+        (_Gather(index, rng.standard_normal(4), 3), _Gather(index, rng.standard_normal(4), 3)),
+        (_Gather(index, None, 3), _Gather(other, None, 3)),
+        (_Gather(index[:3], None, 4), _Scatter(index[:3], None, 4)),  # 3×4 and 4×3 is refused below
+    ]
+    for a, b in cases[:4]:
+        total = add(a, b)
+        dense = total.toarray() if hasattr(total, "toarray") else total
+        np.testing.assert_allclose(dense, a.toarray() + b.toarray(), rtol=1e-15)
+    assert isinstance(add(*cases[0]), _Scatter) and isinstance(add(*cases[2]), _Gather)
+    assert scipy.sparse.issparse(add(*cases[1])) and scipy.sparse.issparse(add(*cases[3]))
+    with pytest.raises(ValueError):
+        add(*cases[4])  # shapes that do not match are not added

@@ -1619,7 +1619,18 @@ def _sparse_multiplication(form: str) -> Callable[..., Any]:
 
 
 def _sparse_addition(form: str) -> Callable[..., Any]:
-    return lambda a, b: _as_form(a, form) + _as_form(b, form)
+    if form != SPARSE:
+        return lambda a, b: _as_form(a, form) + _as_form(b, form)
+
+    def add(a: Any, b: Any) -> Any:
+        # two gathers (scatters) of one index at this run (a sum's row met by two diagonals) add
+        # their entries and stay one, which every reader of a sparse slot takes as it takes CSR
+        same = type(a) is type(b) and type(a) in (_Gather, _Scatter) and a.shape == b.shape
+        if same and np.array_equal(a.index, b.index):
+            return type(a)(a.index, a.weights() + b.weights(), a.n if type(a) is _Gather else a.m)
+        return _as_form(a, form) + _as_form(b, form)
+
+    return add
 
 
 def _multiplication(outer: str, inner: str, product: str) -> Callable[..., Any]:
