@@ -2,6 +2,7 @@
 
     python benchmarks/elimination.py            # all
     python benchmarks/elimination.py --search   # (v) only
+    python benchmarks/elimination.py --kinds    # (vi) only
 
 Four functions, written here from their published equations, each a function of a few
 scalars returning a few scalars:
@@ -163,6 +164,9 @@ def main() -> None:
     if sys.argv[1:] == ["--search"]:
         searches()
         return
+    if sys.argv[1:] == ["--kinds"]:
+        kinds()
+        return
     import lagrad
     import lagrad.numpy as lnp
 
@@ -201,6 +205,7 @@ def main() -> None:
     print("counts: multiplications; * = search stopped at its node budget (best found, not proven);")
     print("saved: best against the better of forward and reverse; times: × NumPy forward pass")
     operators()
+    kinds()
     searches()
 
 
@@ -237,21 +242,89 @@ def operators() -> None:
     print("times: × NumPy forward pass")
 
 
+def kinds(budget: int = 2_000) -> None:
+    """(vi) Structured kinds: programs that roll, sum along axes, slice and concatenate, their
+    copy blocks held as gathers and scatters (index arrays, a product with them an index or a
+    sum) against the same code holding them as 0/1 scipy.sparse matrices and each sum as a
+    dense row built by a sweep (``_structured_block`` switched off): the multiplication counts
+    of forward / reverse / Markowitz / the search's best, and the wall time of the Jacobian by
+    elimination in the best order found, by rev and by fwd, × NumPy forward, in one run."""
+    import lagrad
+    import lagrad.elimination as elimination
+    import lagrad.numpy as lnp
+
+    def heat(m: Any, steps: int = 3) -> Callable[..., Any]:
+        def step(u: Any) -> Any:
+            for _ in range(steps):
+                u = u + 0.1 * (m.roll(u, 1) - 2 * u + m.roll(u, -1))
+            return u
+
+        return step
+
+    def rows(m: Any, n: int = 20) -> Callable[..., Any]:  # a 2-D stencil's energy per row
+        def energy(u: Any) -> Any:
+            v = m.reshape(u, (n, n))
+            return m.sum((m.roll(v, 1, axis=0) - v) ** 2 + (m.roll(v, 1, axis=1) - v) ** 2, axis=1)
+
+        return energy
+
+    def pieces(m: Any) -> Callable[..., Any]:  # a sum over a concatenation of slices
+        def total(x: Any) -> Any:
+            return m.sum(m.concatenate([m.sin(x), m.exp(x[: len(x) // 2]), m.tanh(x[1:] * x[:-1])]))
+
+        return total
+
+    rng = np.random.default_rng(0)
+    programs = [
+        ("heat, 3 steps (100)", heat, rng.standard_normal(100)),
+        ("heat, 3 steps (1000)", heat, rng.standard_normal(1000)),
+        ("row energy 20×20", rows, rng.standard_normal(400)),
+        ("sum of pieces (200)", pieces, rng.standard_normal(200)),
+    ]
+    print(f"\n(vi) structured kinds (gather, scatter) against 0/1 sparse and dense blocks; search budget {budget:,}")
+    print(f"{'program':22s} {'kinds':9s} {'fwd / rev / Markowitz / best':>34s} {'elim×':>8s} {'rev×':>8s} {'fwd×':>8s}")
+    found = elimination._structured_block
+    for name, make, x in programs:
+        f, f_np = make(lnp), make(np)
+        floor = best(lambda: f_np(x))
+        jacobians = [lagrad.jacobian(f, mode=mode) for mode in ("rev", "fwd")]
+        sweeps = [best(lambda j=j: j(x)) / floor for j in jacobians]
+        for label, kept in (("gather", found), ("0/1", lambda m: m)):
+            elimination._structured_block = kept
+            elimination._STRUCTURES.clear()
+            graph = lagrad.elimination_graph(f, x)
+            counts = [graph.cost(o) for o in ("forward", "reverse", "markowitz")]
+            order, cost, proven = graph.search(max_nodes=budget)
+            jac = lagrad.jacobian(f, method="elimination", order=order)
+            np.testing.assert_allclose(jac(x), lagrad.jacobian(f, mode="rev")(x), rtol=1e-10, atol=1e-10)
+            elim = best(lambda: jac(x)) / floor
+            counted = " / ".join(f"{c:,}" for c in counts) + f" / {cost:,}{'' if proven else '*'}"
+            print(f"{name:22s} {label:9s} {counted:>34s} {elim:8.1f} {sweeps[0]:8.1f} {sweeps[1]:8.1f}", flush=True)
+        elimination._structured_block = found
+        elimination._STRUCTURES.clear()
+    print("counts: multiplications (* not proven within the budget); times: × NumPy forward pass")
+
+
 def searches(budget: int = 20_000) -> None:
     """(v) The search's time to prove an optimum (`graph.search()`, CPU seconds): matrix
-    chains (the interval dynamic program), chains of matrices with skip connections and
-    random scalar programs (A* over eliminated sets), with the counts of the named orders."""
+    chains (the interval dynamic program), block graphs (chains of matrices with skip
+    connections, residual nets, DenseNet-like DAGs) and random scalar programs (the dynamic
+    program over every set up to 20 intermediates, A* above), with the counts of the named
+    orders; beside it, on graphs of at most 24 intermediates, A* alone (``max_sets=0``, the
+    search before the exact dynamic program) in the same run."""
     import pathlib
     import sys
     import time
 
     import lagrad
     import lagrad.numpy as lnp
+    from lagrad.elimination import BOUNDED
 
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-    from tests.test_elimination import _branching_matrices, _scalar_dag
+    from tests.test_elimination import _branching_matrices, _dense_dag, _residual_net, _scalar_dag
 
-    print(f"\n(v) search, budget {budget:,}: intermediates, fwd / rev / Markowitz / best, proven, CPU seconds")
+    print(f"\n(v) search, budget {budget:,}: intermediates, fwd / rev / Markowitz / best, proven, CPU seconds"
+          " | A* alone: best, proven, CPU seconds")  # fmt: skip
     graphs = []
     for length in (13, 19, 28):
         rng = np.random.default_rng(length)
@@ -264,9 +337,15 @@ def searches(budget: int = 20_000) -> None:
             return x
 
         graphs.append(("matrix chain", lagrad.elimination_graph(chain, rng.standard_normal(dims[0]))))
-    for k in (8, 11, 14, 17):
+    for k in (8, 11, 14, 17, 20):
         for seed in (0, 1):
             graphs.append((f"with skips {seed}", lagrad.elimination_graph(*_branching_matrices(seed, k))))
+    for layers in (3, 5, 6):
+        for seed in (0, 1):
+            graphs.append((f"residual net {seed}", lagrad.elimination_graph(*_residual_net(seed, layers))))
+    for layers in (3, 4):
+        for seed in (0, 1):
+            graphs.append((f"DenseNet-like {seed}", lagrad.elimination_graph(*_dense_dag(seed, layers))))
     for k in (15, 20, 25):
         for seed in (0, 1, 2):
             f, args = _scalar_dag(seed, k)
@@ -278,8 +357,13 @@ def searches(budget: int = 20_000) -> None:
         t0 = time.process_time()
         _, cost, proven = graph.search(max_nodes=budget)
         seconds = time.process_time() - t0
-        print(f"  {name:20s} {len(graph.intermediates):4d}  {' / '.join(map(str, counts))} / {cost}  "
-              f"{proven!s:>5s} {seconds:8.2f}", flush=True)  # fmt: skip
+        counted = " / ".join(map(str, counts))
+        line = f"  {name:20s} {len(graph.intermediates):4d}  {counted} / {cost}  {proven!s:>5s} {seconds:8.2f}"
+        if 2 < len(graph.intermediates) <= BOUNDED and graph._chain() is None:
+            t0 = time.process_time()
+            _, cost, proven = graph.search(max_nodes=budget, max_sets=0)
+            line += f"  | {cost} {proven!s:>5s} {time.process_time() - t0:8.2f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, assume, given, settings
 
 import lagrad
 import lagrad.numpy as lnp
-from lagrad.elimination import EliminationGraph
+from lagrad.elimination import EliminationGraph, _Gather, _Scatter
+from lagrad.testing import check_grads
 from tests.test_random_programs import _tame, programs
 from tests.test_sparse_derivatives import _flat_function
 
@@ -138,6 +139,44 @@ def _branching_matrices(seed, k):
     return f, rng.standard_normal(sizes[0])
 
 
+def _residual_net(seed, layers):
+    """A residual net on vectors of random sizes 2–8: each layer ``tanh(W x) + S x``, the
+    shortcut S the identity where the sizes agree and a constant projection where they do not
+    (blocks of every kind: diagonal, dense, number-sized)."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(2, 9, layers + 1)]
+    weights = [rng.standard_normal((sizes[k + 1], sizes[k])) / 3 for k in range(layers)]
+    shortcuts = [
+        None if sizes[k + 1] == sizes[k] else rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(layers)
+    ]
+
+    def f(x):
+        for w, s in zip(weights, shortcuts):
+            x = lnp.tanh(w @ x) + (x if s is None else s @ x)
+        return x
+
+    return f, rng.standard_normal(sizes[0])
+
+
+def _dense_dag(seed, layers, width=(2, 7)):
+    """A DenseNet-like block on vectors of random sizes: layer k is ``tanh`` of the sum of
+    a constant matrix times every earlier layer's output (A's upper triangle full)."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(*width, layers + 1)]
+    weights = [[rng.standard_normal((sizes[k + 1], sizes[j])) / 3 for j in range(k + 1)] for k in range(layers)]
+
+    def f(x):
+        outs = [x]
+        for ws in weights:
+            total = ws[0] @ outs[0]
+            for w, h in zip(ws[1:], outs[1:]):
+                total = total + w @ h
+            outs.append(lnp.tanh(total))
+        return outs[-1]
+
+    return f, rng.standard_normal(sizes[0])
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_the_search_finds_what_brute_force_finds_on_small_random_graphs(seed):
     f, x = _branching_matrices(seed, 6)
@@ -214,7 +253,10 @@ def test_data_movement_blocks_are_sparse_and_agree_with_reverse_mode():
     x = np.linspace(-1.0, 1.0, 8)
     graph = lagrad.elimination_graph(f, x)
     evaluation = graph._structure.evaluation
-    assert "sparse" in evaluation.forms and all(scipy.sparse.issparse(v) for v in evaluation.fixed.values())
+    # slices, reshapes and strides are gathers (one entry per row), the pad and the
+    # concatenation's pieces scatters (one entry per column): index arrays, never evaluated
+    assert {"gather1", "scatter1"} <= set(evaluation.forms)
+    assert all(isinstance(v, (_Gather, _Scatter)) for v in evaluation.fixed.values())
     _agree(
         f, (x,), 0, ["forward", "reverse", "markowitz", list(np.random.default_rng(2).permutation(graph.intermediates))]
     )
@@ -226,29 +268,34 @@ _W = np.arange(18.0).reshape(3, 6) / 7.0
 @pytest.mark.parametrize(
     ("f", "n", "counts"),
     [
-        # x (10) -slice-> s (6) -sin-> t (6) -sum-> y (1). Forward: sin's diagonal times the
-        # slice's 6 nonzeros (6), the sum's 1×6 row times that sparse 6×10 (6 nonzeros · 1
-        # row). Reverse: the row times the diagonal (6), then times the slice (6 · 1).
-        # (Counted as dense, the slice made it 60 + 60 and 6 + 60.)
-        (lambda x: lnp.sum(lnp.sin(x[2:8])), 10, {"forward": 12, "reverse": 12, "markowitz": 12}),
-        # the same with a dense 3×6 matmul for the sum: forward 6 + 6·3; reverse 3·6 + 6·3;
-        # Markowitz takes the slice first (6 against 18), as forward does
-        (lambda x: _W @ lnp.sin(x[2:8]), 10, {"forward": 24, "reverse": 36, "markowitz": 24}),
-        # x (5) -sin-> a (5); x -[:3]-> b (3) -exp-> c (3); concat(a, c) (8) -sum-> y.
-        # Forward: a: concat's 5 nonzeros × diagonal (5); b: diagonal × slice (3); c: concat's
-        # 3 nonzeros met by the 3 of x→c (3), summed into x→d (sparse, 8 nonzeros); d: the
-        # 1×8 row times 8 nonzeros (8). Reverse: d: the row times each concat block (5 + 3);
-        # c: 1×3 row · diagonal (3); b: row · slice (3); a: 1×5 row · diagonal (5).
-        # Markowitz: b (3), c (3), a (5), d (8).
+        # x (10) -slice-> s (6) -sin-> t (6) -sum-> y (1): the slice a gather of ones, the sum a
+        # scatter of ones. Forward: sin's diagonal times the slice is the slice's index with
+        # cos as its entries (no multiplication), then the sum places each entry in the row (no
+        # multiplication). Reverse: the sum times the diagonal is a scatter with cos as its
+        # entries, then the slice picks their columns. The Jacobian is cos placed: 0 both ways.
+        # (Counted as sparse 0/1 matrices: 12 each way; as dense: 60 + 60 and 6 + 60.)
+        (lambda x: lnp.sum(lnp.sin(x[2:8])), 10, {"forward": 0, "reverse": 0, "markowitz": 0}),
+        # the same with a dense 3×6 matmul for the sum: forward the gather scaled (0), then the
+        # 3×6 matrix times its entries column by column (18); reverse the 3×6 matrix times the
+        # diagonal (18), then its columns placed by the slice (0)
+        (lambda x: _W @ lnp.sin(x[2:8]), 10, {"forward": 18, "reverse": 18, "markowitz": 18}),
+        # x (5) -sin-> a (5); x -[:3]-> b (3) -exp-> c (3); d = concat(a, c) (8) -sum-> y: the
+        # slice a gather, the concatenation's two pieces and the sum scatters, all of ones.
+        # Forward: a and b only give the unit blocks entries (0); c: the piece's scatter meets
+        # x→c's gather entry by entry (0: one is ones), a sparse 3×5 added to x→d (sparse);
+        # d: the sum's row times that sparse block, multiplied as scipy.sparse matrices (its 8
+        # nonzeros). Reverse: d: the sum's scatter times each piece's is a scatter (0); c: its
+        # diagonal gives it entries (0); b: a scatter meets the slice (0); a: the diagonal (0).
+        # Markowitz ties every step at 0 and goes forward (8); the search finds reverse's 0.
         (
             lambda x: lnp.sum(lnp.concatenate([lnp.sin(x), lnp.exp(x[:3])])),
             5,
-            {"forward": 19, "reverse": 19, "markowitz": 19},
+            {"forward": 8, "reverse": 0, "markowitz": 8},
         ),
     ],
     ids=["slice-sin-sum", "slice-sin-matmul", "concatenation"],
 )
-def test_sparse_blocks_count_by_their_nonzeros(f, n, counts):
+def test_data_movement_and_sums_count_only_the_multiplications_they_make(f, n, counts):
     x = np.linspace(0.1, 1.0, n)
     graph = lagrad.elimination_graph(f, x)
     for order, count in counts.items():
@@ -259,8 +306,34 @@ def test_sparse_blocks_count_by_their_nonzeros(f, n, counts):
     _agree(f, (x,), 0, ["forward", "reverse", "markowitz", "best"])
 
 
+def _structured_multiplications(outer, inner) -> int | None:
+    """A product with a gather (one entry per row) or a scatter (one per column), against a
+    number, a diagonal, a dense block or one of its own type: only the entries it holds
+    (None where they are ones: copies and sums) are multiplied, once per scalar they meet.
+    None for any other pair (multiplied as scipy.sparse matrices)."""
+    structured = (_Gather, _Scatter)
+    if isinstance(outer, structured) and isinstance(inner, structured):
+        both = outer.entries is not None and inner.entries is not None
+        if type(outer) is not type(inner):  # a scatter's entries meet a gather's one by one
+            return (len(inner.index) if both else 0) if isinstance(outer, _Scatter) else None
+        return (len(outer.index) if isinstance(outer, _Gather) else len(inner.index)) if both else 0
+    if scipy.sparse.issparse(outer) or scipy.sparse.issparse(inner):
+        return None
+    if isinstance(outer, structured):
+        # a gather's entry meets the row it picks; a scatter's the row it adds
+        return 0 if outer.entries is None else len(outer.index) * (inner.shape[1] if np.ndim(inner) == 2 else 1)
+    if isinstance(inner, structured):
+        # a column per entry, of the outer block's rows
+        return 0 if inner.entries is None else len(inner.index) * (outer.shape[0] if np.ndim(outer) == 2 else 1)
+    return None
+
+
 def _multiplications(outer, inner) -> int:
     """The multiplications of one product as the plan makes it, from the values themselves."""
+    structured = _structured_multiplications(outer, inner)
+    if structured is not None:
+        return structured
+    outer, inner = [x.tocsr() if isinstance(x, (_Gather, _Scatter)) else x for x in (outer, inner)]
     sparse_outer, sparse_inner = scipy.sparse.issparse(outer), scipy.sparse.issparse(inner)
     if sparse_outer and sparse_inner:
         outer, inner = outer.tocsc(), inner.tocsr()
@@ -536,7 +609,8 @@ def test_graphs_of_about_twenty_intermediates_are_proven(seed, k):
 def test_a_proof_out_of_budget_says_so():
     f, args = _scalar_dag(2, 20)  # 17 intermediates whose proof takes thousands of sets
     graph = lagrad.elimination_graph(f, *args)
-    order, cost, proven = graph.search(max_nodes=60)
+    # 2**17 sets are more than max_sets allows: A* instead of the exact dynamic program
+    order, cost, proven = graph.search(max_nodes=60, max_sets=1 << 16)
     assert not proven and sorted(order) == graph.intermediates and graph.cost(order) == cost
     assert cost <= min(graph.cost(name) for name in ("forward", "reverse", "markowitz"))
 
@@ -548,3 +622,188 @@ def test_a_block_with_no_path_has_the_dtype_reverse_mode_gives():
     x = np.linspace(-1.0, 1.0, 3).astype(np.float32)
     got = [block.dtype for block in lagrad.jacobian(f, method="elimination")(x)]
     assert got == [block.dtype for block in lagrad.jacobian(f)(x)] == [np.float32, np.float64]
+
+
+def _block_graphs(k):
+    """Graphs of matrix blocks of different sizes and kinds, of about k intermediates."""
+    return [
+        *(_branching_matrices(seed, k) for seed in (0, 1)),
+        *(_residual_net(seed, {6: 2, 11: 3}.get(k, 5)) for seed in (0, 1)),
+        *(_dense_dag(seed, {6: 2, 11: 3}.get(k, 4)) for seed in (0, 1)),
+    ]
+
+
+@pytest.mark.parametrize("k", [6, 11])
+def test_the_exact_search_and_a_star_find_what_brute_force_finds_on_block_graphs(k):
+    # the dynamic program over all sets (`_exact`) and A* with its separator bounds (max_sets=0)
+    # both prove the fewest multiplications; on ≤ 7 intermediates, against every order
+    for f, x in _block_graphs(k):
+        graph = lagrad.elimination_graph(f, x)
+        exact, exact_cost = graph._exact()
+        order, cost, proven = graph.search(max_sets=0)
+        assert proven and cost == exact_cost == graph.cost(exact) == graph.cost(order)
+        if len(graph.intermediates) <= 7:
+            assert exact_cost == _fewest(graph)
+        _agree(f, (x,), 0, [exact])
+
+
+def test_block_graphs_of_up_to_twenty_intermediates_are_proven():
+    # skip connections, residual layers with projections, a DenseNet-like DAG: 17–19 intermediates,
+    # proven by the exact dynamic program (A* within its default budget proves none of these six)
+    for f, x in _block_graphs(17):
+        graph = lagrad.elimination_graph(f, x)
+        assert 17 <= len(graph.intermediates) <= 20
+        order, cost, proven = graph.search()
+        assert proven and graph.cost(order) == cost
+        assert cost <= min(graph.cost(name) for name in ("forward", "reverse", "markowitz"))
+        _agree(f, (x,), 0, [order])
+
+
+def test_the_exact_search_declines_sparse_blocks_and_counts_too_large():
+    graph = lagrad.elimination_graph(lambda x: lnp.sum(lnp.sin(x[2:8]) * x[1:7]), np.ones(10))
+    assert graph._exact() is None and graph.search()[2]  # A* proves it instead
+    # blocks of 2**21 times the sizes (a count only: no block is made): a product's m·k·n passes
+    # int64, and the exact search leaves the graph to A* rather than count wrongly
+    f, x = _residual_net(0, 2)
+    graph = lagrad.elimination_graph(f, x)
+    graph.sizes = {v: n << 21 for v, n in graph.sizes.items()}
+    assert graph._exact() is None
+
+
+def _heat(u, steps=1):
+    for _ in range(steps):
+        u = u + 0.1 * (lnp.roll(u, 1) - 2 * u + lnp.roll(u, -1))
+    return u
+
+
+_R = np.random.default_rng(3).standard_normal((4, 6))
+_KIND_PROGRAMS = {
+    "heat": (_heat, np.linspace(-1.0, 1.0, 7)),
+    "sum along an axis": (lambda x: lnp.sum(lnp.reshape(x, (2, 3)) ** 2, axis=0), np.linspace(0.1, 0.6, 6)),
+    "transpose, weights": (
+        lambda x: lnp.sum(lnp.transpose(lnp.reshape(lnp.sin(x), (2, 3))) * (np.arange(6.0).reshape(3, 2) + 1), axis=1),
+        np.linspace(0.1, 0.6, 6),
+    ),
+    "broadcasts": (
+        lambda x: lnp.broadcast_to(lnp.sum(x), (5,)) * lnp.cos(lnp.broadcast_to(x[:1], (5,))),
+        np.linspace(0.1, 0.6, 6),
+    ),
+    "roll into a matmul": (lambda x: _R @ lnp.roll(lnp.tanh(x), 2) + lnp.sum(x), np.linspace(-0.5, 0.5, 6)),
+    "outer, flip": (lambda x: lnp.sum(lnp.outer(x, x), axis=0) + lnp.flip(x) * x, np.linspace(-0.5, 0.5, 6)),
+    "pad, strides": (lambda x: lnp.pad(lnp.sin(x), 2)[1:-1] * lnp.sum(x[::2]), np.linspace(-0.5, 0.5, 6)),
+    "concatenation, repeat": (
+        lambda x: lnp.concatenate([x, x * 2, lnp.roll(x, 1)])[3:9] + lnp.sum(lnp.reshape(x, (3, 2)), axis=1).repeat(2),
+        np.linspace(-0.5, 0.5, 6),
+    ),
+    "matrix of sums": (
+        lambda x: lnp.sum(lnp.reshape(x, (2, 3)).T @ lnp.ones((2, 2)), axis=(0, 1), keepdims=True),
+        np.linspace(-0.5, 0.5, 6),
+    ),
+    # a gather with entries picking a dense block's rows; a dense block meeting a broadcast's
+    # gather, whose one column takes the sum of its columns
+    "gathers and matrices": (
+        lambda x: lnp.roll(lnp.sin(_R.T @ x[:4]), 1) + _R.T @ lnp.broadcast_to(lnp.cos(x[:1]), (4,)),
+        np.linspace(-0.5, 0.5, 6),
+    ),
+    "a sum of products": (lambda x: lnp.sum(lnp.sin(x) * x), np.linspace(0.1, 1.0, 6)),
+    "float32": (lambda x: lnp.sum(lnp.roll(x, 1) * 2.0, axis=0) * x, np.linspace(-0.5, 0.5, 5).astype(np.float32)),
+}
+
+
+@pytest.mark.parametrize("name", list(_KIND_PROGRAMS))
+def test_gathers_and_scatters_agree_with_reverse_mode_in_every_order(name):
+    f, x = _KIND_PROGRAMS[name]
+    graph = lagrad.elimination_graph(f, x)
+    assert {"gather1", "scatter1"} & set(graph._structure.evaluation.forms)
+    rng = np.random.default_rng(len(name))
+    shuffled = [list(rng.permutation(graph.intermediates)) for _ in range(3)]
+    orders = ["forward", "reverse", "markowitz", "best", *shuffled]
+    if x.dtype == np.float32:
+        rev = lagrad.jacobian(f, mode="rev")(x)
+        for order in orders:
+            got = lagrad.jacobian(f, method="elimination", order=order)(x)
+            assert got.dtype == rev.dtype == np.float32
+            np.testing.assert_allclose(got, rev, rtol=1e-6, atol=1e-6)  # float32 rounding, entries ≤ 4
+    else:
+        _agree(f, (x,), 0, orders)
+    for order in orders:
+        # the structural count bounds what the plan multiplies (scipy drops a computed zero)
+        assert _counted_by_the_plan(graph, order) <= graph.cost(order)
+    if x.dtype == np.float64:  # and reverse mode itself against central differences
+        check_grads(lambda x: lnp.sum(f(x) ** 2), x, order=1, atol=1e-8)  # some entries are 0
+
+
+def test_a_roll_times_a_diagonal_and_a_sum_times_a_matrix_multiply_nothing():
+    # roll(sin(x)): the roll's gather takes cos as its entries (a permuted diagonal), no multiplication
+    x = np.linspace(0.1, 1.0, 6)
+    graph = lagrad.elimination_graph(lambda x: lnp.roll(lnp.sin(x), 1), x)
+    assert graph.cost("forward") == graph.cost("reverse") == 0
+    np.testing.assert_allclose(
+        lagrad.jacobian(lambda x: lnp.roll(lnp.sin(x), 1), method="elimination")(x), np.roll(np.diag(np.cos(x)), 1, 0)
+    )
+    # sum(W @ x): the sum's row times W is W's column sums, additions only (the dense 1×4 row
+    # it was counted as made 4·6 multiplications)
+    f = lambda x: lnp.sum(_R @ x)
+    graph = lagrad.elimination_graph(f, x)
+    assert graph.cost("forward") == graph.cost("reverse") == 0
+    np.testing.assert_allclose(lagrad.jacobian(f, method="elimination")(x), _R.sum(axis=0), rtol=1e-12)
+    # a heat step's rolls against its diagonals: the weighted gathers meet only where two have entries
+    heat = lagrad.elimination_graph(_heat, x)
+    assert heat.cost("markowitz") < 6 * 6 * len(heat.intermediates)
+
+
+def test_zero_partials_infinite_partials_and_empty_arrays_through_gathers_and_scatters():
+    # sqrt at 0 behind a slice and a sum: the infinite partial shows as in reverse mode
+    f = lambda x: lnp.sum(lnp.sqrt(x[1:])) + x[0]
+    x = np.array([0.0, 0.0, 1.0, 4.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rev = lagrad.jacobian(f, mode="rev")(x)
+        for order in ("forward", "reverse", "markowitz"):
+            np.testing.assert_array_equal(lagrad.jacobian(f, method="elimination", order=order)(x), rev)
+    # a zero partial times an infinite one behind a roll: 0, as reverse mode's zero means zero
+    g = lambda x: lnp.roll(lnp.where(x > 0, lnp.sqrt(x), 0.0), 1) * 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for order in ("forward", "reverse", "markowitz"):
+            got = lagrad.jacobian(g, method="elimination", order=order)(np.array([0.0, 1.0, 4.0]))
+            np.testing.assert_allclose(got, np.roll(np.diag([0.0, 1.0, 0.5]), 1, 0))
+    # empty slices and sums of nothing
+    h = lambda x: lnp.sum(lnp.sin(x[3:3])) + lnp.roll(x, 1)[:0].sum() + x[0]
+    y = np.linspace(0.1, 1.0, 5)
+    for order in ("forward", "reverse", "markowitz"):
+        np.testing.assert_array_equal(lagrad.jacobian(h, method="elimination", order=order)(y), np.eye(5)[0])
+
+
+def test_a_retraced_slice_reuses_its_structure_and_another_slice_does_not():
+    from lagrad.elimination import _structure_key
+
+    def key(f):
+        return _structure_key(lagrad.elimination_graph(f, np.ones(8)).program)
+
+    head = lambda x: lnp.sin(x[2:5])
+    assert key(head) is not None and key(head) == key(head)
+    assert key(head) != key(lambda x: lnp.sin(x[3:6])) and key(head) != key(lambda x: lnp.sin(x[[2, 3, 4]]))
+    assert key(lambda x: lnp.sin(x[[2, 3, 4]])) == key(lambda x: lnp.sin(x[[2, 3, 4]]))
+    np.testing.assert_allclose(lagrad.jacobian(head, method="elimination")(np.ones(8) * 0.3)[0, 2], np.cos(0.3))
+
+
+def test_sums_of_gathers_and_scatters_are_their_dense_sums():
+    from lagrad.elimination import _sparse_addition
+
+    add = _sparse_addition("sparse")
+    rng = np.random.default_rng(4)
+    index, other = np.array([2, 0, 2, 1]), np.array([1, 1, 0, 2])
+    cases = [
+        (_Scatter(index, rng.standard_normal(4), 3), _Scatter(index, None, 3)),  # one index: stays a scatter
+        (_Scatter(index, rng.standard_normal(4), 3), _Scatter(other, rng.standard_normal(4), 3)),
+        (_Gather(index, rng.standard_normal(4), 3), _Gather(index, rng.standard_normal(4), 3)),
+        (_Gather(index, None, 3), _Gather(other, None, 3)),
+        (_Gather(index[:3], None, 4), _Scatter(index[:3], None, 4)),  # 3×4 and 4×3 is refused below
+    ]
+    for a, b in cases[:4]:
+        total = add(a, b)
+        dense = total.toarray() if hasattr(total, "toarray") else total
+        np.testing.assert_allclose(dense, a.toarray() + b.toarray(), rtol=1e-15)
+    assert isinstance(add(*cases[0]), _Scatter) and isinstance(add(*cases[2]), _Gather)
+    assert scipy.sparse.issparse(add(*cases[1])) and scipy.sparse.issparse(add(*cases[3]))
+    with pytest.raises(ValueError):
+        add(*cases[4])  # shapes that do not match are not added

@@ -8,14 +8,22 @@ partial, as its entries) or a matrix. Eliminating a vertex v adds ``E(v,w) E(u,v
 the edges are the Jacobian. Back-substitution and forward substitution are two orders of
 this elimination (``"reverse"`` and ``"forward"``); ``"markowitz"`` eliminates, at each
 step, the vertex whose elimination costs the fewest multiplications; ``"best"`` searches
-the orders (branch and bound) for the fewest multiplications in all.
+the orders for the fewest multiplications in all (exactly, by a dynamic program over the
+sets of eliminated vertices, on block graphs of up to 20 intermediates; `search`).
 
 A product costs: diagonal·diagonal n, diagonal·matrix (either side) the matrix's entries,
-matrix·matrix m·k·n; a sparse 0/1 block (a slice, reshape, pad, concatenation…) counts by
-its nonzeros: nnz against a number or a diagonal, nnz·k against a dense block's other side
-k, and against another sparse block the nonzeros met (Σ_j nnz of column j of the outer
-times nnz of row j of the inner). Additions are not counted (the convention of the
-elimination literature, after Griewank and Walther, *Evaluating Derivatives*, ch. 9–10).
+matrix·matrix m·k·n. A copy block with one entry in each row (roll, transpose, reshape,
+slice, broadcast: a gather) or in each column (a sum along axes, pad, a concatenation's
+piece: a scatter) is held as an index array; its products with numbers, diagonals, dense
+blocks and blocks of its own kind are indexing and sums, costing only the multiplications
+of entries that are not ones (a roll times a diagonal: none, the diagonal's entries
+permuted; then that permuted diagonal times a dense block: one per entry of the result).
+Any other sparse block (a sum of gathers, a gather times a scatter) is a scipy.sparse
+matrix counted by its nonzeros: nnz against a number or a diagonal, nnz·k against a dense
+block's other side k, and against another sparse block the nonzeros met (Σ_j nnz of
+column j of the outer times nnz of row j of the inner). Additions are not counted (the
+convention of the elimination literature, after Griewank and Walther, *Evaluating
+Derivatives*, ch. 9–10).
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from .adjoint.backward import back_substitution
 from .adjoint.operators import _plain, apply_block, apply_block_batched, apply_transpose_batched, operator
 from .core import Program, Tape
 from .core.program import META, UNREAD, Aval, Constant, is_parts_shape
-from .sparse_derivatives import MOVES, _moves
+from .numpy.indexing import Index, Slot
+from .sparse_derivatives import MOVES, _moves, _reduction
 
 DIAGONAL, MATRIX = "diagonal", "matrix"
 #: The named orders; a list of vertices (variable indices, from 0) is also an order.
@@ -42,6 +51,10 @@ ORDERS = ("forward", "reverse", "markowitz", "best")
 #: The search bounds what is left (and can prove an order optimal) on graphs of at most this
 #: many intermediates; on larger ones it tries orders, cheapest elimination first.
 BOUNDED = 24
+#: Graphs of at most this many intermediates whose blocks are numbers, diagonals or dense
+#: matrices are solved exactly by the dynamic program over every set of eliminated vertices
+#: (`search(max_sets=)`, 2**EXACT sets by default).
+EXACT = 20
 
 
 class _Pattern:
@@ -66,7 +79,11 @@ _Block = tuple[str, str, Any]
 def _product_cost(outer: _Block, inner: _Block, m: int, k: int, n: int) -> int:
     """Multiplications of ``outer @ inner`` (m×k times k×n), as `_Plan.run` makes them."""
     fo, fi = outer[1], inner[1]
-    if fo == SPARSE or fi == SPARSE:
+    structured = _STRUCTURED.get((_plain_form(fo), _plain_form(fi)))
+    if structured is not None:  # a gather or scatter against a number, diagonal or dense block
+        return structured[1](fo in WEIGHTED, fi in WEIGHTED, m, k, n)
+    if fo in PATTERNED or fi in PATTERNED:  # as scipy.sparse matrices
+        fo, fi = (SPARSE if fo in PATTERNED else fo), (SPARSE if fi in PATTERNED else fi)
         if fo == fi:  # the nonzeros met
             return int(outer[2].cols @ inner[2].rows)
         if fo == SPARSE:
@@ -87,7 +104,15 @@ def _product_kind(
     (kind, form): the rule `_Plan` evaluates by and the cost model counts by."""
     kind = DIAGONAL if outer[0] == inner[0] == DIAGONAL else MATRIX
     form = _form(structure, edge, kind)
-    if SPARSE in (outer[1], inner[1]) and form != SCALAR:
+    if form == SCALAR:
+        return kind, form
+    structured = _STRUCTURED.get((_plain_form(outer[1]), _plain_form(inner[1])))
+    if structured is not None:
+        made = structured[0]
+        if made in UNIT and outer[1] in UNITS and inner[1] in UNITS:
+            made = UNIT[made]  # a composition of copies (or of sums) is one
+        return kind, made
+    if PATTERNED & {outer[1], inner[1]}:
         form = MATRIX if MATRIX in (outer[1], inner[1]) else SPARSE
     return kind, form
 
@@ -164,7 +189,7 @@ class _Structure:
         self.evaluation = _Evaluation(self, program)
         self.orders: dict[Any, list[int]] = {}
         self.plans: dict[tuple[int, ...], _Plan] = {}
-        self.searches: dict[int, tuple[list[int], int, bool]] = {}
+        self.searches: dict[tuple[int, int], tuple[list[int], int, bool]] = {}
         #: the cost model's starting graph (`EliminationGraph._blocks`), made when first asked
         self.blocks0: dict[tuple[int, int], _Block] | None = None
         self.sparse = False
@@ -186,7 +211,7 @@ def _structure_key(program: Program) -> Any:
     a parameter is not hashable (the structure is then not kept)."""
     equations = program.equations
     fields = tuple(map(_FIELDS, equations))
-    params = tuple((k, tuple(eq.params.items())) for k, eq in enumerate(equations) if eq.params)
+    params = tuple((k, _hashable(tuple(eq.params.items()))) for k, eq in enumerate(equations) if eq.params)
     constants = tuple(
         (k, [() if type(c) in _NUMBERS else np.shape(c) for c, a in zip(eq.constants, eq.args) if a < 0])
         for k, eq in enumerate(equations)
@@ -208,6 +233,24 @@ def _structure_key(program: Program) -> Any:
     except TypeError:
         return None
     return key
+
+
+def _hashable(value: Any) -> Any:
+    """`value` compared by what it holds: an index expression (`Index`, whose objects compare
+    by identity, so that a retraced slice was a new structure), its slices (unhashable before
+    Python 3.12), arrays and argument slots as tuples."""
+    kind = type(value)
+    if kind is tuple:
+        return tuple(map(_hashable, value))
+    if kind is slice:
+        return (slice, value.start, value.stop, value.step)
+    if kind is Index:
+        return (Index, _hashable(tuple(value.items)), value.repeats, value.ints)
+    if kind is Slot:
+        return (Slot, value.position)
+    if kind is np.ndarray:
+        return (np.ndarray, value.dtype.str, value.shape, value.tobytes())
+    return value
 
 
 def _structure(program: Program) -> _Structure:
@@ -254,11 +297,12 @@ class EliminationGraph:
         structure = self._structure
         if structure.blocks0 is None:
             evaluation = structure.evaluation
+            fixed = evaluation.fixed
             structure.blocks0 = {
-                e: (structure.edges[e], form, _Pattern(evaluation.fixed[j]) if form == SPARSE else None)
+                e: (structure.edges[e], form, _Pattern(_as_form(fixed[j], SPARSE)) if form in PATTERNED else None)
                 for j, (e, form) in enumerate(zip(evaluation.edges, evaluation.forms))
             }
-            structure.sparse = any(b[1] == SPARSE for b in structure.blocks0.values())
+            structure.sparse = any(b[1] in PATTERNED for b in structure.blocks0.values())
         return dict(structure.blocks0)
 
     def _memo(self, key: tuple[Any, ...], make: Callable[[], Any], *keep: Any) -> Any:
@@ -272,12 +316,12 @@ class EliminationGraph:
     def _product(self, edge: tuple[int, int], outer: _Block, inner: _Block) -> _Block:
         kind, form = _product_kind(self._structure, edge, outer[:2], inner[:2])
         pattern = None
-        if form == SPARSE:
-            if outer[1] == inner[1] == SPARSE:
+        if form in PATTERNED:
+            if outer[1] in PATTERNED and inner[1] in PATTERNED:
                 a, b = outer[2], inner[2]
                 pattern = self._memo(("@", id(a), id(b)), lambda: _Pattern(a.matrix @ b.matrix), a, b)
             else:
-                pattern = outer[2] if outer[1] == SPARSE else inner[2]
+                pattern = outer[2] if outer[1] in PATTERNED else inner[2]
         return (kind, form, pattern)
 
     def _sum(self, a: _Block, b: _Block) -> _Block:
@@ -285,7 +329,7 @@ class EliminationGraph:
         form = _sum_form(a[1], b[1])
         pattern = None
         if form == SPARSE:
-            p, q = a[2] if a[1] == SPARSE else None, b[2] if b[1] == SPARSE else None
+            p, q = a[2] if a[1] in PATTERNED else None, b[2] if b[1] in PATTERNED else None
             if p is None or q is None:  # a sparse block and a diagonal
                 p = p or q
                 pattern = self._memo(
@@ -426,7 +470,11 @@ class EliminationGraph:
             for u in preds.get(v, ()):
                 for w in succs.get(v, ()):
                     forms = (edges[(v, w)][1], edges[(u, v)][1])
-                    if SPARSE in forms or forms == (SCALAR, SCALAR):
+                    if (_plain_form(forms[0]), _plain_form(forms[1])) in _STRUCTURED:
+                        form = MATRIX  # an index or a sum along an axis: one NumPy step
+                    elif PATTERNED & set(forms):
+                        form = SPARSE
+                    elif SPARSE in forms or forms == (SCALAR, SCALAR):
                         form = SPARSE if SPARSE in forms else SCALAR
                     else:  # a product of two dense matrices is a BLAS call
                         form = "matmul" if forms == (MATRIX, MATRIX) else MATRIX
@@ -434,25 +482,29 @@ class EliminationGraph:
             self._eliminate_kinds(edges, v, preds, succs)
         return out
 
-    def search(self, *, max_nodes: int = 20_000) -> tuple[list[int], int, bool]:
+    def search(self, *, max_nodes: int = 20_000, max_sets: int = 1 << EXACT) -> tuple[list[int], int, bool]:
         """The order with the fewest multiplications, and whether it is proven the fewest.
 
         - A chain (every intermediate with one predecessor and one successor, dense or diagonal
           blocks) is solved exactly by the dynamic program over intervals (`_chain`), at any length.
-        - A graph of at most `BOUNDED` intermediates: a tenth of `max_nodes` (at most 2,000) tries orders depth
-          first from the best of forward, reverse and Markowitz (`_try_orders`); then A* over
-          the sets of eliminated vertices (`_prove`), with lower bounds from vertex separators
-          (`_bounds`), estimating at most the rest of `max_nodes` sets, proves that order optimal
-          or finds a better one and proves it. Where it runs out, `_try_orders` again with the
-          whole budget.
+        - A graph whose blocks are numbers, diagonals or dense matrices and whose 2**n sets of
+          eliminated vertices are at most `max_sets` (n ≤ `EXACT` = 20 by default): exactly, by
+          the dynamic program over every set (`_exact`), vectorised; always proven.
+        - Any other graph of at most `BOUNDED` intermediates: a tenth of `max_nodes` (at most
+          2,000) tries orders depth first from the best of forward, reverse and Markowitz
+          (`_try_orders`); then A* over the sets of eliminated vertices (`_prove`), with lower
+          bounds from vertex separators (`_bounds`), estimating at most the rest of `max_nodes`
+          sets, proves that order optimal or finds a better one and proves it. Where it runs
+          out, `_try_orders` again with the whole budget.
         - A larger graph: `_try_orders` with the whole budget, never proven.
 
         Returns (order, cost, proven): `proven` is False when the budget ran out first (the
         order is then the best found, never worse than the three named orders), never claimed
         otherwise. The result is kept per structure and budget."""
-        found = self._structure.searches.get(max_nodes)
+        key = (max_nodes, max_sets)
+        found = self._structure.searches.get(key)
         if found is None:
-            found = self._structure.searches[max_nodes] = self._search(max_nodes)
+            found = self._structure.searches[key] = self._search(max_nodes, max_sets)
         return list(found[0]), found[1], found[2]
 
     def _chain(self) -> tuple[list[int], int] | None:
@@ -462,7 +514,7 @@ class EliminationGraph:
         eliminated last between two ends splits the interval there. None on any other graph."""
         edges = self._blocks()
         preds, succs = self._neighbours(edges)
-        if len(self.inputs) != 1 or len(self.outputs) != 1 or any(b[1] == SPARSE for b in edges.values()):
+        if len(self.inputs) != 1 or len(self.outputs) != 1 or any(b[1] in PATTERNED for b in edges.values()):
             return None
         path = [self.inputs[0]]
         while len(path) <= len(self.intermediates):
@@ -501,10 +553,14 @@ class EliminationGraph:
         bracket(0, n - 1)
         return order, best[(0, n - 1)]
 
-    def _search(self, max_nodes: int) -> tuple[list[int], int, bool]:
+    def _search(self, max_nodes: int, max_sets: int) -> tuple[list[int], int, bool]:
         chain = self._chain()
         if chain is not None:
             return chain[0], chain[1], True
+        if 1 << len(self.intermediates) <= max_sets:
+            exact = self._exact()
+            if exact is not None:
+                return exact[0], exact[1], True
         best_order, best_cost = [], -1
         for name in ("forward", "reverse", "markowitz"):
             o = self.order(name)
@@ -522,6 +578,111 @@ class EliminationGraph:
             order, cost = self._try_orders(order, cost, max_nodes)
             return order, cost, False
         return found[0], found[1], True
+
+    # -- the exact search: a dynamic program over every set of eliminated vertices -----------
+
+    def _exact(self) -> tuple[list[int], int] | None:
+        """The order of fewest multiplications and its count, by the dynamic program over all
+        2**n sets of eliminated vertices; None on a graph with a sparse block.
+
+        Without sparse blocks a product through v costs ``n_v · a(u) · b(w)`` (`_product_cost`:
+        diagonal·diagonal n_v, diagonal·matrix the matrix's entries, matrix·matrix m·k·n),
+        a(u) = n_u where the block (u, v) is dense and 1 where it is a number or a diagonal (of
+        v's size), b(w) the same on the other side. So eliminating v once the set T is gone
+        costs ``n_v · A_v(T) · B_v(T)``, A_v the sum of a(u) over v's predecessors then and
+        B_v of b(w) over its successors. u is a predecessor of v then exactly when u ∉ T and
+        some path u → v has all its inner vertices in T, and the block is diagonal exactly
+        when every such path is (products and sums of diagonals are diagonal; a dense factor
+        or term makes the block dense). A_v depends only on the vertices of T before v (the
+        program's order is topological) and B_v only on those after it: 2**i and 2**(n-1-i)
+        values for the i-th intermediate, computed for all sets at once with NumPy (`_sides`).
+        Then ``f(S) = min over v in S of f(S - v) + cost(v after S - v)`` over the sets by
+        size, one NumPy pass per size and vertex; f(all) is the optimum and the order is read
+        back from the last vertex. Every count is exact (int64, checked not to overflow)."""
+        edges = self._blocks()
+        if self._structure.sparse:
+            return None
+        vertices, sizes = self.intermediates, self.sizes
+        n = len(vertices)
+        preds, succs = self._neighbours(edges)
+        before = [self._sides(edges, preds, succs, v, i, True) for i, v in enumerate(vertices)]
+        after = [self._sides(edges, preds, succs, v, i, False) for i, v in enumerate(vertices)]
+        worst = sum(sizes[v] * int(a.max()) * int(b.max()) for v, a, b in zip(vertices, before, after))
+        if worst >= 1 << 62:
+            return None
+        n_sets = 1 << n
+        sets = np.arange(n_sets, dtype=np.int64)
+        size = np.zeros(n_sets, dtype=np.int8)
+        for i in range(n):
+            size += ((sets >> i) & 1).astype(np.int8)
+        by_size = np.argsort(size, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(np.bincount(size, minlength=n + 1))))
+        del sets, size
+        best = np.zeros(n_sets, dtype=np.int64)
+        for k in range(1, n + 1):
+            layer = by_size[starts[k] : starts[k + 1]]
+            fewest = np.full(len(layer), worst + 1, dtype=np.int64)
+            for i, v in enumerate(vertices):
+                has = ((layer >> i) & 1).astype(bool)
+                rest = layer[has] ^ (1 << i)
+                cost = best[rest] + sizes[v] * before[i][rest & ((1 << i) - 1)] * after[i][rest >> (i + 1)]
+                fewest[has] = np.minimum(fewest[has], cost)
+            best[layer] = fewest
+        order, done = [], n_sets - 1
+        while done:
+            for i, v in enumerate(vertices):
+                if done >> i & 1:
+                    rest = done ^ (1 << i)
+                    step = sizes[v] * int(before[i][rest & ((1 << i) - 1)]) * int(after[i][rest >> (i + 1)])
+                    if int(best[rest]) + step == int(best[done]):
+                        order.append(v)
+                        done = rest
+                        break
+        return order[::-1], int(best[-1])
+
+    def _sides(
+        self, edges: dict[tuple[int, int], _Block], preds: Any, succs: Any, v: int, i: int, backward: bool
+    ) -> np.ndarray:
+        """A_v (`backward`) or B_v of `_exact` for every set of the intermediates before v
+        (bit j of the index: the j-th intermediate) or after it (bit j: the (i+1+j)-th)."""
+        position = {x: j for j, x in enumerate(self.intermediates)}
+        width = i if backward else len(self.intermediates) - 1 - i
+        sets = np.arange(1 << width, dtype=np.int64)
+        toward, away = (preds, succs) if backward else (succs, preds)
+        found, stack = set(), [v]
+        while stack:
+            for y in toward.get(stack.pop(), ()):
+                if y not in found:
+                    found.add(y)
+                    stack.append(y)
+        everywhere = np.ones(1 << width, dtype=bool)
+
+        def inside(x: int) -> np.ndarray:
+            return ((sets >> (position[x] - (0 if backward else i + 1))) & 1).astype(bool)
+
+        # per vertex x reaching v: (reached, every path diagonal) over the sets, nearest to v first
+        paths: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        total = np.zeros(1 << width, dtype=np.int64)
+        for x in sorted(found, reverse=backward):
+            reached = np.zeros(1 << width, dtype=bool)
+            diagonal = everywhere.copy()
+            for y in away.get(x, ()):
+                straight = edges[(x, y) if backward else (y, x)][0] == DIAGONAL
+                if y == v:
+                    reached[:] = True
+                    if not straight:
+                        diagonal[:] = False
+                elif y in paths:
+                    through = inside(y) & paths[y][0]
+                    reached |= through
+                    if straight:
+                        diagonal &= ~through | paths[y][1]
+                    else:
+                        diagonal &= ~through
+            paths[x] = (reached, diagonal)
+            present = reached & ~inside(x) if x in position else reached
+            total += np.where(present, np.where(diagonal, 1, self.sizes[x]), 0)
+        return total
 
     # -- the proof: A* over sets of eliminated vertices ------------------------------------
 
@@ -896,6 +1057,191 @@ def _separator(
 #: How an edge's value is held: a number, a 1-d diagonal, a dense matrix (MATRIX) or a
 #: scipy.sparse matrix (a slice, reshape, concatenation…: a 0/1 copy, known from the structure).
 SCALAR, VECTOR, SPARSE = "scalar", "vector", "sparse"
+#: Structured operators, held by index (`_Gather`, `_Scatter`): a block with one entry in each
+#: row (a roll, transpose, reshape, slice, broadcast: its entries ones, GATHER1) or in each
+#: column (a sum along axes, a pad, a piece of a concatenation: SCATTER1), and the same scaled
+#: by a product with a diagonal (GATHER, SCATTER: entries of their own).
+GATHER, GATHER1, SCATTER, SCATTER1 = "gather", "gather1", "scatter", "scatter1"
+UNIT = {GATHER: GATHER1, SCATTER: SCATTER1}
+UNITS = frozenset(UNIT.values())
+WEIGHTED = frozenset(UNIT)
+#: The forms the cost model keeps a nonzero pattern of.
+PATTERNED = frozenset({SPARSE, GATHER, GATHER1, SCATTER, SCATTER1})
+
+
+def _plain_form(form: str) -> str:
+    """The form as the product table `_STRUCTURED` reads it: a number as a diagonal, a unit
+    gather or scatter as one with entries."""
+    return VECTOR if form == SCALAR else GATHER if form == GATHER1 else SCATTER if form == SCATTER1 else form
+
+
+class _Gather:
+    """A block with one entry in each row, ``M[i, index[i]] = entries[i]`` (ones where
+    `entries` is None), of n columns: the product with it is an index, no multiplication
+    where its entries are ones."""
+
+    __slots__ = ("entries", "index", "n")
+
+    def __init__(self, index: np.ndarray, entries: np.ndarray | None, n: int) -> None:
+        self.index, self.entries, self.n = index, entries, n
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.index), self.n)
+
+    def weights(self) -> np.ndarray:
+        return np.ones(len(self.index)) if self.entries is None else self.entries
+
+    def tocsr(self) -> scipy.sparse.csr_matrix:
+        m = len(self.index)
+        return scipy.sparse.csr_matrix((self.weights(), self.index, np.arange(m + 1)), shape=self.shape)
+
+    def toarray(self) -> np.ndarray:
+        weights = self.weights()
+        out = np.zeros(self.shape, dtype=weights.dtype)
+        out[np.arange(len(self.index)), self.index] = weights
+        return out
+
+
+class _Scatter:
+    """A block with one entry in each column, ``M[index[j], j] = entries[j]`` (ones where
+    `entries` is None), of m rows: a sum along axes, a pad, a piece of a concatenation."""
+
+    __slots__ = ("entries", "index", "m")
+
+    def __init__(self, index: np.ndarray, entries: np.ndarray | None, m: int) -> None:
+        self.index, self.entries, self.m = index, entries, m
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.m, len(self.index))
+
+    def weights(self) -> np.ndarray:
+        return np.ones(len(self.index)) if self.entries is None else self.entries
+
+    def unit(self) -> scipy.sparse.csr_matrix:
+        return _rows_csr(self.index, np.arange(len(self.index)), np.ones(len(self.index)), self.shape)
+
+    def tocsr(self) -> scipy.sparse.csr_matrix:
+        return _rows_csr(self.index, np.arange(len(self.index)), self.weights(), self.shape)
+
+    def toarray(self) -> np.ndarray:
+        weights = self.weights()
+        out = np.zeros(self.shape, dtype=weights.dtype)
+        out[self.index, np.arange(len(self.index))] = weights
+        return out
+
+
+def _rows_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape: tuple[int, int]) -> Any:
+    """The CSR matrix of entries (rows[l], cols[l]) = weights[l], made in one step (entries at
+    one place added)."""
+    order = np.argsort(rows, kind="stable")
+    indptr = np.zeros(shape[0] + 1, dtype=np.intp)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    m = scipy.sparse.csr_matrix((weights[order], cols[order], indptr), shape=shape)
+    m.sum_duplicates()
+    return m
+
+
+def _structured_block(copies: Any) -> Any:
+    """A 0/1 copy block (scipy.sparse) as a `_Gather` where each row has one entry, a
+    `_Scatter` where each column has, else as it is."""
+    m = scipy.sparse.csr_matrix(copies)
+    m.sum_duplicates()
+    if m.nnz and not np.all(m.data == 1):
+        return m
+    if np.all(np.diff(m.indptr) == 1):
+        return _Gather(m.indices.astype(np.intp), None, m.shape[1])
+    c = m.tocsc()
+    if np.all(np.diff(c.indptr) == 1):
+        return _Scatter(c.indices.astype(np.intp), None, m.shape[0])
+    return m
+
+
+def _scaled(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    return b if a is None else a if b is None else a * b
+
+
+def _diagonal_entries(d: Any, m: int) -> np.ndarray:
+    """A diagonal's entries (a number: its one entry) as m entries."""
+    return np.broadcast_to(np.asarray(d).reshape(-1), (m,))
+
+
+def _gather_diagonal(o: _Gather, d: Any) -> _Gather:
+    return _Gather(o.index, _scaled(o.entries, np.asarray(d).reshape(-1)[o.index]), o.n)
+
+
+def _gather_gather(o: _Gather, i: _Gather) -> _Gather:
+    return _Gather(i.index[o.index], _scaled(o.entries, None if i.entries is None else i.entries[o.index]), i.n)
+
+
+def _gather_matrix(o: _Gather, matrix: Any) -> Any:
+    rows = matrix[o.index]  # a row per entry: no multiplication where the entries are ones
+    return rows if o.entries is None else o.entries[:, None] * rows
+
+
+def _diagonal_gather(d: Any, i: _Gather) -> _Gather:
+    return _Gather(i.index, _scaled(_diagonal_entries(d, len(i.index)), i.entries), i.n)
+
+
+def _matrix_gather(matrix: Any, i: _Gather) -> Any:
+    scaled = matrix if i.entries is None else matrix * i.entries
+    if np.bincount(i.index, minlength=i.n).max(initial=0) <= 1:  # each column from one column at most
+        out = np.zeros((matrix.shape[0], i.n), dtype=scaled.dtype)
+        out[:, i.index] = scaled
+        return out
+    k = len(i.index)
+    unit = scipy.sparse.csr_matrix((np.ones(k), i.index, np.arange(k + 1)), shape=i.shape)
+    return np.asarray((unit.T @ scaled.T).T)  # columns added up: additions only
+
+
+def _scatter_diagonal(o: _Scatter, d: Any) -> _Scatter:
+    return _Scatter(o.index, _scaled(o.entries, _diagonal_entries(d, len(o.index))), o.m)
+
+
+def _scatter_scatter(o: _Scatter, i: _Scatter) -> _Scatter:
+    return _Scatter(o.index[i.index], _scaled(None if o.entries is None else o.entries[i.index], i.entries), o.m)
+
+
+def _scatter_matrix(o: _Scatter, matrix: Any) -> Any:
+    scaled = matrix if o.entries is None else o.entries[:, None] * matrix
+    if o.m == 1:  # a sum of every row
+        return scaled.sum(axis=0, keepdims=True)
+    return np.asarray(o.unit() @ scaled)  # rows added up by group: additions only
+
+
+def _diagonal_scatter(d: Any, i: _Scatter) -> _Scatter:
+    return _Scatter(i.index, _scaled(np.asarray(d).reshape(-1)[i.index], i.entries), i.m)
+
+
+def _matrix_scatter(matrix: Any, i: _Scatter) -> Any:
+    columns = matrix[:, i.index]
+    return columns if i.entries is None else columns * i.entries
+
+
+def _scatter_gather(o: _Scatter, i: _Gather) -> Any:
+    # entry l of both meets at (o.index[l], i.index[l]); entries at one place are added
+    weights = _scaled(o.entries, i.entries)
+    return _rows_csr(o.index, i.index, np.ones(len(i.index)) if weights is None else weights, (o.m, i.n))
+
+
+#: (outer form, inner form) -> (the product's form, its multiplications (outer weighted,
+#: inner weighted, m, k, n) for an m×k outer block times a k×n inner one, the product as
+#: `_Plan.run` makes it); forms as `_plain_form` gives them. A weighted factor multiplies
+#: its entries, a unit one (copies, sums) only indexes or adds.
+_STRUCTURED: dict[tuple[str, str], tuple[str, Callable[..., int], Callable[..., Any]]] = {
+    (GATHER, VECTOR): (GATHER, lambda wo, wi, m, k, n: m if wo else 0, _gather_diagonal),
+    (GATHER, GATHER): (GATHER, lambda wo, wi, m, k, n: m if wo and wi else 0, _gather_gather),
+    (GATHER, MATRIX): (MATRIX, lambda wo, wi, m, k, n: m * n if wo else 0, _gather_matrix),
+    (VECTOR, GATHER): (GATHER, lambda wo, wi, m, k, n: m if wi else 0, _diagonal_gather),
+    (MATRIX, GATHER): (MATRIX, lambda wo, wi, m, k, n: m * k if wi else 0, _matrix_gather),
+    (SCATTER, VECTOR): (SCATTER, lambda wo, wi, m, k, n: n if wo else 0, _scatter_diagonal),
+    (SCATTER, SCATTER): (SCATTER, lambda wo, wi, m, k, n: n if wo and wi else 0, _scatter_scatter),
+    (SCATTER, MATRIX): (MATRIX, lambda wo, wi, m, k, n: k * n if wo else 0, _scatter_matrix),
+    (VECTOR, SCATTER): (SCATTER, lambda wo, wi, m, k, n: n if wi else 0, _diagonal_scatter),
+    (MATRIX, SCATTER): (MATRIX, lambda wo, wi, m, k, n: m * n if wi else 0, _matrix_scatter),
+    (SCATTER, GATHER): (SPARSE, lambda wo, wi, m, k, n: k if wo and wi else 0, _scatter_gather),
+}
 
 
 def _form(structure: _Structure, edge: tuple[int, int], kind: str) -> str:
@@ -944,8 +1290,27 @@ class _Evaluation:
             if self.forms[j] == MATRIX and eq.primitive.name in MOVES and not is_parts_shape(eq.shape):
                 copies = _moves(eq, program)  # exact 0/1 copies, or None
                 if copies is not None and all(p in copies for p in positions):
-                    self.fixed[j] = functools.reduce(lambda a, b: a + b, (copies[p] for p in positions)).tocsr()
-                    self.forms[j] = SPARSE
+                    block = functools.reduce(lambda a, b: a + b, (copies[p] for p in positions)).tocsr()
+                    self.fixed[j] = block = _structured_block(block)
+                    self.forms[j] = (
+                        GATHER1 if isinstance(block, _Gather) else SCATTER1 if isinstance(block, _Scatter) else SPARSE
+                    )
+                    continue
+            if (
+                self.forms[j] == MATRIX
+                and eq.primitive.name == "sum"
+                and positions == [0]
+                and set(eq.params)
+                <= {
+                    "axis",
+                    "keepdims",
+                }
+            ):
+                reduction = _reduction(eq, tuple(program.shape(e[0])))  # a 0/1 block, one entry per column
+                block = None if reduction is None else _structured_block(reduction)
+                if isinstance(block, _Scatter):
+                    self.fixed[j] = block
+                    self.forms[j] = SCATTER1
                     continue
             keys = [_group_key(program, eq, pos) for pos in positions] if structure.edges[e] == DIAGONAL else [None]
             if any(key is None for key in keys):
@@ -1207,7 +1572,7 @@ class _Plan:
 
 
 def _sum_form(a: str, b: str) -> str:
-    if a == b:
+    if a == b and a not in UNIT and a not in UNITS:  # two gathers (scatters) of other indices are not one
         return a
     if SCALAR in (a, b):
         return SCALAR
@@ -1217,8 +1582,8 @@ def _sum_form(a: str, b: str) -> str:
 
 
 def _as_form(x: Any, form: str) -> Any:
-    """`x` (a number, 1-d diagonal, dense or sparse matrix) held as `form`."""
-    sparse = scipy.sparse.issparse(x)
+    """`x` (a number, 1-d diagonal, dense, sparse or structured matrix) held as `form`."""
+    sparse = scipy.sparse.issparse(x) or isinstance(x, (_Gather, _Scatter))
     if form == SCALAR:
         return x.toarray()[0, 0] if sparse else (x[0, 0] if getattr(x, "ndim", 0) == 2 else x)
     if form == MATRIX:
@@ -1245,16 +1610,35 @@ def _any_product(outer: Any, inner: Any) -> Any:
     return outer @ inner
 
 
+def _as_sparse(x: Any) -> Any:
+    return x.tocsr() if isinstance(x, (_Gather, _Scatter)) else x
+
+
 def _sparse_multiplication(form: str) -> Callable[..., Any]:
-    return lambda outer, inner: _as_form(_any_product(outer, inner), form)
+    return lambda outer, inner: _as_form(_any_product(_as_sparse(outer), _as_sparse(inner)), form)
 
 
 def _sparse_addition(form: str) -> Callable[..., Any]:
-    return lambda a, b: _as_form(a, form) + _as_form(b, form)
+    if form != SPARSE:
+        return lambda a, b: _as_form(a, form) + _as_form(b, form)
+
+    def add(a: Any, b: Any) -> Any:
+        # two gathers (scatters) of one index at this run (a sum's row met by two diagonals) add
+        # their entries and stay one, which every reader of a sparse slot takes as it takes CSR
+        same = type(a) is type(b) and type(a) in (_Gather, _Scatter) and a.shape == b.shape
+        if same and np.array_equal(a.index, b.index):
+            return type(a)(a.index, a.weights() + b.weights(), a.n if type(a) is _Gather else a.m)
+        return _as_form(a, form) + _as_form(b, form)
+
+    return add
 
 
 def _multiplication(outer: str, inner: str, product: str) -> Callable[..., Any]:
-    if SPARSE in (outer, inner):
+    structured = _STRUCTURED.get((_plain_form(outer), _plain_form(inner)))
+    if structured is not None:
+        multiply = structured[2]
+        return multiply if product != SCALAR else lambda o, i: _as_form(multiply(o, i), SCALAR)
+    if PATTERNED & {outer, inner}:
         return _sparse_multiplication(product)
     if outer == SCALAR or inner == SCALAR or (outer == inner == VECTOR):
         return _times  # a number scales; diagonals multiply entry by entry
@@ -1266,7 +1650,7 @@ def _multiplication(outer: str, inner: str, product: str) -> Callable[..., Any]:
 
 
 def _addition(target: str, product: str, total: str) -> Callable[..., Any]:
-    if SPARSE in (target, product):
+    if PATTERNED & {target, product}:
         return _sparse_addition(total)
     if target == product or SCALAR in (target, product):
         return _plus

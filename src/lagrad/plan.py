@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .elimination import DIAGONAL, MATRIX, SPARSE, EliminationGraph
+from .elimination import DIAGONAL, MATRIX, PATTERNED, SPARSE, EliminationGraph
 
 #: The candidates, in the order ties are broken.
 METHODS = ("rev", "fwd", "elimination", "sparse")
@@ -115,11 +115,14 @@ def _sweep_entries(graph: EliminationGraph) -> tuple[int, int]:
     """Entries one sweep touches per right-hand side (W): elementwise (diagonal and sparse
     blocks) and in dense blocks."""
     sizes, blocks = graph.sizes, graph._blocks()
+    structure, equations = graph._structure, graph.program.equations
     elementwise = dense = 0
     for (u, w), kind in graph.edges.items():
         if kind == DIAGONAL:
             elementwise += sizes[w]
-        elif blocks[(u, w)][1] == SPARSE:
+        elif blocks[(u, w)][1] in PATTERNED and (
+            (u, w) not in structure.blocks or equations[structure.blocks[(u, w)][0]].primitive.name != "sum"
+        ):  # data movement (a sum's block, a scatter to elimination, is a reduction to a sweep)
             elementwise += max(blocks[(u, w)][2].nnz, sizes[u], sizes[w])
         else:
             dense += sizes[u] * sizes[w]
@@ -133,7 +136,8 @@ def _elimination_counts(graph: EliminationGraph, n_eq: int, n_in: int, n_out: in
     evaluation = graph._structure.evaluation
     operators = {evaluation.edges[j] for j in evaluation.operators}  # read as they are, never built
     for (u, w), block in blocks.items():
-        if block[0] != DIAGONAL and block[1] != SPARSE and (u, w) not in operators:  # a sweep over the smaller side
+        # a sweep over the smaller side, for a dense block neither fixed by the structure nor a constant's
+        if block[0] != DIAGONAL and block[1] not in PATTERNED and (u, w) not in operators:
             counts["sweep"] += 1
             counts["dense_entry"] += min(sizes[u], sizes[w]) * sizes[u] * sizes[w]
     for form, multiplications in graph.products("markowitz"):
