@@ -626,3 +626,16 @@ def test_compiled_powers_of_complex_values_have_eager_bits(fun, interpret):
     for z in _Z_SAMPLES:
         z = np.ascontiguousarray(z)
         assert compiled(z).tobytes() == fun(z).tobytes()
+
+
+def test_a_compiled_function_returning_a_pullback_is_refused_by_name():
+    # the pullback held the compile trace's values: calling it raised TraceEnded, which blamed
+    # "the function being differentiated" and suggested lagrad.value
+    compiled = lagrad.compile(lambda x: lagrad.vjp(lnp.sin, x))
+    with pytest.raises(TypeError, match=r"lagrad\.compile\(<lambda>\): .*returned a function.*call it inside"):
+        compiled(np.array([0.1, 0.2]))
+    # applied inside, the pullback compiles
+    pulled = lagrad.compile(lambda x, c: lagrad.vjp(lnp.sin, x)[1](c))
+    x, c = np.array([0.1, 0.2]), np.array([1.0, 2.0])
+    for _ in range(3):
+        assert np.array_equal(pulled(x, c)[0], np.cos(x) * c)

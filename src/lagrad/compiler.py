@@ -286,6 +286,12 @@ class Compiled:
                 )
             raise
         out_leaves, out_tree = tree_flatten(result)
+        if any(callable(o) and not isinstance(o, (Var, np.ndarray)) for o in out_leaves):
+            trace.active = False
+            raise TypeError(
+                f"lagrad.compile({self._name}): the function returned a function (a vjp's pullback, a closure), "
+                f"which would hold this trace's values; call it inside the compiled function and return its result"
+            )
         program, tape = trace.finish(inputs, out_leaves, out_tree=out_tree)
         # a constant output is held by the Program, which later calls copy: this call's answer is
         # a copy too, so that the caller writing into it does not change what later calls return
