@@ -117,6 +117,19 @@ def _as_input(leaf: Any) -> Any:
     return leaf
 
 
+def _narrow(dtype: np.dtype) -> bool:
+    """Whether NumPy promotes `dtype` beside a Python number otherwise than beside a float64 or
+    complex128 scalar: float16, float32 and complex64."""
+    return dtype.itemsize < {"f": 8, "c": 16}.get(dtype.kind, 0)
+
+
+def _holds_narrow(program: Program) -> bool:
+    """Whether any input, equation or constant of `program` is float16, float32 or complex64."""
+    dtypes = [dtype for _, dtype in program.inputs] + [eq.dtype for eq in program.equations]
+    dtypes += [c.dtype for eq in program.equations for c in eq.constants if isinstance(c, (np.ndarray, np.generic))]
+    return any(_narrow(np.dtype(d)) for d in dtypes if isinstance(d, (np.dtype, type, str)))
+
+
 def _static_key(leaf: Any, who: str) -> Any:
     """A hashable key for an argument leaf that is passed as given (not traced)."""
     if isinstance(leaf, np.ndarray):
@@ -155,6 +168,9 @@ class Compiled:
         self.rewrites = rewrites
         self._cache: OrderedDict[Any, list[Variant]] = OrderedDict()
         self._lock = threading.Lock()
+        # set once a trace met float32/float16/complex64 values beside a traced Python number:
+        # Python numbers are then passed as given (see `_python_numbers_given`)
+        self._numbers_given = False
         self._counts = {"hits": 0, "interpreted": 0, "compiled": 0, "traces": 0, "retraces": 0, "eager": 0}
         self._log: list[dict[str, Any]] = []
         functools.update_wrapper(self, fun)
@@ -249,6 +265,11 @@ class Compiled:
                 key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf).__name__))
             else:
                 key.append(_static_key(leaf, self._name))
+        numbers = [j for j in traced if type(leaves[j]) is float or type(leaves[j]) is complex]
+        if numbers and (self._numbers_given or any(_narrow(np.result_type(leaves[j])) for j in traced)):
+            for j in numbers:  # as in the function: NumPy's weak promotion keeps float32 float32
+                key[2 + j] = _static_key(leaves[j], self._name)
+            traced = [j for j in traced if j not in numbers]
         return tuple(key), leaves, treedef, traced
 
     # -- the first call: trace, simplify, write the source -------------------------
@@ -293,6 +314,19 @@ class Compiled:
                 f"which would hold this trace's values; call it inside the compiled function and return its result"
             )
         program, tape = trace.finish(inputs, out_leaves, out_tree=out_tree)
+        if any(type(leaves[j]) in (float, complex) for j in traced) and _holds_narrow(program):
+            # a Python number traced as float64 promoted float32 values the function keeps float32
+            # (a float32 constant it closes over): from now on numbers are passed as given
+            del tape
+            with self._lock:
+                self._numbers_given = True
+                self._cache.clear()
+            self._count("eager")
+            dynamic, kwargs = treedef.unflatten(leaves)
+            args = list(dynamic)
+            for i, value in key[1]:
+                args[i] = value
+            return self.fun(*args, **kwargs)
         # a constant output is held by the Program, which later calls copy: this call's answer is
         # a copy too, so that the caller writing into it does not change what later calls return
         outputs = [
@@ -439,7 +473,9 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     arguments (which are traced: Python floats, NumPy float scalars and arrays), the values
     of every other argument (integers, integer arrays, strings: passed as given, so they may
     steer Python control flow), and the arguments named in `static_argnums` (hashable;
-    passed as given). Branches taken on traced values are checked on every call: one that
+    passed as given; so are Python floats where float32, float16 or complex64 values are about,
+    which NumPy keeps in their precision beside a Python number but not beside a traced float64
+    scalar). Branches taken on traced values are checked on every call: one that
     goes the other way traces again and keeps that variant too (at most `maxsize` variants).
 
     Like `jax.jit`, the trace sees global state once: an array or setting the function reads
