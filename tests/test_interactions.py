@@ -665,3 +665,10 @@ def test_compile_keeps_float32_beside_a_python_number(fun, args, interpret):
     for k in range(5):
         want, got = fun(*args(k)), compiled(*args(k))
         assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def test_a_python_zero_passed_as_given_keeps_its_sign():
+    compiled = lagrad.compile(lambda x, s: x * s)
+    x = np.array([-1.0, 2.0], np.float32)
+    for s in (0.0, -0.0, 0.0, float("nan"), float("nan"), -0.0):
+        assert compiled(x, s).tobytes() == (x * s).tobytes()

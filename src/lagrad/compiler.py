@@ -268,7 +268,7 @@ class Compiled:
         numbers = [j for j in traced if type(leaves[j]) is float or type(leaves[j]) is complex]
         if numbers and (self._numbers_given or any(_narrow(np.result_type(leaves[j])) for j in traced)):
             for j in numbers:  # as in the function: NumPy's weak promotion keeps float32 float32
-                key[2 + j] = _static_key(leaves[j], self._name)
+                key[2 + j] = (type(leaves[j]), repr(leaves[j]))  # repr: -0.0 is not 0.0, NaN is NaN
             traced = [j for j in traced if j not in numbers]
         return tuple(key), leaves, treedef, traced
 
