@@ -672,3 +672,13 @@ def test_a_python_zero_passed_as_given_keeps_its_sign():
     x = np.array([-1.0, 2.0], np.float32)
     for s in (0.0, -0.0, 0.0, float("nan"), float("nan"), -0.0):
         assert compiled(x, s).tobytes() == (x * s).tobytes()
+
+
+def test_static_arguments_that_compare_equal_are_told_apart():
+    # the signature held static values by ==: -0.0 replayed 0.0's trace (the sign of every
+    # zero product flipped), and True replayed 1's
+    compiled = lagrad.compile(lambda x, s: x * s if type(s) is not bool else x + 0.5, static_argnums=1)
+    x = np.array([-1.0, 2.0])
+    for s in (0.0, -0.0, 1, True, 1.0, -0.0):
+        want = x * s if type(s) is not bool else x + 0.5
+        assert compiled(x, s).tobytes() == want.tobytes()

@@ -265,6 +265,8 @@ class Compiled:
                 key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf).__name__))
             else:
                 key.append(_static_key(leaf, self._name))
+        # static values equal by == but not alike: 1, 1.0 and True; 0.0 and -0.0
+        key.append(tuple((type(v), repr(v) if type(v) is float or type(v) is complex else None) for _, v in static))
         numbers = [j for j in traced if type(leaves[j]) is float or type(leaves[j]) is complex]
         if numbers and (self._numbers_given or any(_narrow(np.result_type(leaves[j])) for j in traced)):
             for j in numbers:  # as in the function: NumPy's weak promotion keeps float32 float32
