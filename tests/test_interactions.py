@@ -682,3 +682,19 @@ def test_static_arguments_that_compare_equal_are_told_apart():
     for s in (0.0, -0.0, 1, True, 1.0, -0.0):
         want = x * s if type(s) is not bool else x + 0.5
         assert compiled(x, s).tobytes() == want.tobytes()
+
+
+def test_a_compiled_first_call_with_nan_is_answered_as_eager_lagrad():
+    # the first call answered from the trace where NaN showed: the hvp's finite entries beside
+    # the NaN one (the derivative of sqrt at 0) came back NaN, where eager lagrad's zero means
+    # zero gives -1.77 and -0.61; the tiers after it already ran eagerly there
+    def hvp(x):
+        return lagrad.hvp(lambda x: lnp.sum(lnp.abs(lnp.max(x) * x - 1.0) ** 0.5))(x, np.ones_like(x))
+
+    x = np.array([1.0, 0.5, -0.2])
+    with np.errstate(divide="ignore", invalid="ignore"):  # sqrt's derivative at 0
+        want = hvp(x)
+        assert np.isnan(want[0]) and np.isfinite(want[1:]).all()
+        compiled = lagrad.compile(hvp)
+        for _ in range(3):
+            assert compiled(x).tobytes() == want.tobytes()

@@ -337,10 +337,10 @@ class Compiled:
         ]
         value = out_tree.unflatten(outputs)
         del tape
-        if _has_nan(outputs):  # traced where zero means zero acted: not kept (see __call__)
+        if _has_nan(outputs):  # traced where zero means zero acted: not kept, answered eagerly (see __call__)
             self._count("eager")
             self._note(reason, "not kept: NaN in the outputs", program, time.perf_counter() - start)
-            return value
+            return self._eager(key, leaves, treedef, traced)
         loop = _data_dependent_loop(program)
         if loop is not None:  # its derivative was traced for this call's iterations and branches
             self._count("eager")
