@@ -517,3 +517,16 @@ def test_a_0d_array_reduced_over_axis_0_or_minus_1_is_itself(name, axis):
         assert lagrad.grad(lambda x: f(x, axis=axis, keepdims=keepdims) * x)(x) == pytest.approx(0.6, abs=1e-15)
     with pytest.raises(np.exceptions.AxisError):
         lagrad.grad(lambda x: f(x, axis=1) * x)(x)
+
+
+@pytest.mark.parametrize("shape, axis", [((), None), ((3, 1), 1), ((1, 2), 0), ((1,), None)])
+def test_std_over_one_entry_has_derivative_zero(shape, axis):
+    # the variance of one entry is zero whatever the entry, so the std is constant: its
+    # derivative is 0 (HIPS autograd's too), where sqrt's rule at 0 gave 0 × ∞ = NaN
+    x = np.linspace(0.3, 0.9, int(np.prod(shape))).reshape(shape)
+    f = lambda x: lnp.sum(lnp.std(x, axis=axis) * 2.0) + lnp.sum(x)  # noqa: E731
+    assert np.array_equal(np.asarray(lnp.std(x, axis=axis)), np.std(x, axis=axis))
+    assert np.array_equal(lagrad.grad(f)(x), np.ones(shape))
+    assert np.array_equal(lagrad.hessian(f)(x), np.zeros(shape + shape))
+    with np.errstate(invalid="ignore", divide="ignore"):  # ddof=1 over one entry: NaN, as NumPy
+        assert np.isnan(lagrad.grad(lambda x: lnp.sum(lnp.std(x, axis=axis, ddof=1)))(x)).all()

@@ -540,9 +540,15 @@ def std(
     mean: Any = None,
     correction: Any = None,
 ) -> Any:
-    """numpy.std: the square root of `var` (its derivative is infinite where that is zero)."""
+    """numpy.std: the square root of `var` (its derivative is infinite where that is zero, but
+    over one entry, where the variance is zero whatever the entry, so is the derivative)."""
     unsupported_keywords("std", out=out)
-    return sqrt(var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction))
+    variance = var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction)
+    shape = _shape.shape_of(array_like(a))
+    if mean is None and where is None and count(shape, normalize_axes(axis, len(shape))) == 1:
+        if _ddof("std", ddof, correction) < 1:  # sqrt(0) is 0 and sqrt(NaN) NaN: the same bits
+            return variance
+    return sqrt(variance)
 
 
 @function(np.average)
