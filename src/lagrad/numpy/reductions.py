@@ -545,9 +545,9 @@ def std(
     unsupported_keywords("std", out=out)
     variance = var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction)
     shape = _shape.shape_of(array_like(a))
-    if mean is None and where is None and count(shape, normalize_axes(axis, len(shape))) == 1:
-        if _ddof("std", ddof, correction) < 1:  # sqrt(0) is 0 and sqrt(NaN) NaN: the same bits
-            return variance
+    single = mean is None and where is None and count(shape, normalize_axes(axis, len(shape))) == 1
+    if single and _ddof("std", ddof, correction) < 1:  # sqrt(0) is 0 and sqrt(NaN) NaN: the same bits
+        return variance
     return sqrt(variance)
 
 
