@@ -319,11 +319,15 @@ def test_each_rewriting_left_out_changes_no_bit(name: str) -> None:
         lagrad.compile(f, rewrites=["fusion"])
 
 
-def test_a_python_float_is_promoted_as_when_traced() -> None:
+def test_a_python_float_is_promoted_as_in_the_function() -> None:
+    # beside float64 values a Python float is traced as a float64 scalar (the same promotion);
+    # beside float32 ones it is passed as given, as the function takes it (a traced float64
+    # scalar made x32 * 2.0 float64, where the function gives float32)
     f = lagrad.compile(lambda x, s: x * s)
     x32 = np.ones(2, dtype=np.float32)
     for s in (2.0, 3.0):
-        _same(f(x32, s), x32 * np.float64(s))
+        _same(f(x32, s), x32 * s)
+        assert f(x32, s).dtype == np.float32
     _same(f(2.0, 3.0), np.float64(6.0))
 
 

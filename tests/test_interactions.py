@@ -597,3 +597,104 @@ def test_each_jacobian_block_has_its_own_outputs_and_inputs_dtype(mode):
     assert [[b.dtype for b in row] for row in J] == [[np.float32] * 2] * 2 + [[np.float64] * 2]
     assert np.allclose(J[0][0], 2 / np.cosh(1.0) ** 2 * np.eye(2)) and np.allclose(J[1][1], 1.0)
     assert not J[2][0].any() and not J[2][1].any()
+
+
+# ----- compile: every tier gives eager's bits ---------------------------------------------
+
+
+_Z_SAMPLES = [(lambda r: r[0] + 1j * r[1])(np.random.default_rng(4 + k).standard_normal((2, 3))) for k in range(6)]
+
+
+@pytest.mark.parametrize("interpret", [0, 1])
+@pytest.mark.parametrize(
+    "fun",
+    [
+        lagrad.grad(lambda z: lnp.sum(lnp.real(z**3))),
+        lagrad.jacobian(lambda z: z**3 + z**-1.0),
+        lagrad.jacobian(lambda z: z**1.5, mode="fwd"),
+        lagrad.grad(lambda z: lnp.sum(lnp.real(z ** z[::-1]))),
+    ],
+    ids=["grad-cube", "jacobian-rev", "jacobian-fwd", "grad-power-of-arrays"],
+)
+def test_compiled_powers_of_complex_values_have_eager_bits(fun, interpret):
+    # the rule of x**3 computed 3·x**2 by numpy.power on plain arrays (eager) and by the
+    # operator ** on traced ones (compile), which squares: the last bit differed on about half
+    # of complex inputs, already on the first call. And the generated code wrote the rule's
+    # y * x**(y-1) as ``p *= y``: NumPy's complex product is not commutative bit for bit (it
+    # fuses a multiply-add), so the compiled tier's last bits differed from the second call on
+    compiled = lagrad.compile(fun, interpret=interpret)
+    for z in _Z_SAMPLES:
+        z = np.ascontiguousarray(z)
+        assert compiled(z).tobytes() == fun(z).tobytes()
+
+
+def test_a_compiled_function_returning_a_pullback_is_refused_by_name():
+    # the pullback held the compile trace's values: calling it raised TraceEnded, which blamed
+    # "the function being differentiated" and suggested lagrad.value
+    compiled = lagrad.compile(lambda x: lagrad.vjp(lnp.sin, x))
+    with pytest.raises(TypeError, match=r"lagrad\.compile\(<lambda>\): .*returned a function.*call it inside"):
+        compiled(np.array([0.1, 0.2]))
+    # applied inside, the pullback compiles
+    pulled = lagrad.compile(lambda x, c: lagrad.vjp(lnp.sin, x)[1](c))
+    x, c = np.array([0.1, 0.2]), np.array([1.0, 2.0])
+    for _ in range(3):
+        assert np.array_equal(pulled(x, c)[0], np.cos(x) * c)
+
+
+_W32 = np.array([0.7, -0.2, 0.4], np.float32)
+
+
+def _sgd_step(w, lr):
+    return w - lr * lagrad.grad(lambda w: lnp.sum(lnp.sin(w) ** 2))(w)
+
+
+@pytest.mark.parametrize("interpret", [0, 1])
+@pytest.mark.parametrize(
+    "fun, args",
+    [
+        (_sgd_step, lambda k: (np.ones(3, np.float32), 0.1 * (1 + k % 2))),
+        (lambda s: lnp.sum(_W32 * s), lambda k: (0.5 + k % 2,)),
+        (lambda x, s: x * s, lambda k: (np.ones(2, np.complex64), 1.5 + 0.5j * k)),
+    ],
+    ids=["float32-step-with-a-python-rate", "float32-constant", "complex64"],
+)
+def test_compile_keeps_float32_beside_a_python_number(fun, args, interpret):
+    # a Python float was traced as a float64 scalar, whose promotion is strong: an SGD step on
+    # float32 weights returned float64 weights (0.90907026 for the function's 0.90907025)
+    compiled = lagrad.compile(fun, interpret=interpret)
+    for k in range(5):
+        want, got = fun(*args(k)), compiled(*args(k))
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def test_a_python_zero_passed_as_given_keeps_its_sign():
+    compiled = lagrad.compile(lambda x, s: x * s)
+    x = np.array([-1.0, 2.0], np.float32)
+    for s in (0.0, -0.0, 0.0, float("nan"), float("nan"), -0.0):
+        assert compiled(x, s).tobytes() == (x * s).tobytes()
+
+
+def test_static_arguments_that_compare_equal_are_told_apart():
+    # the signature held static values by ==: -0.0 replayed 0.0's trace (the sign of every
+    # zero product flipped), and True replayed 1's
+    compiled = lagrad.compile(lambda x, s: x * s if type(s) is not bool else x + 0.5, static_argnums=1)
+    x = np.array([-1.0, 2.0])
+    for s in (0.0, -0.0, 1, True, 1.0, -0.0):
+        want = x * s if type(s) is not bool else x + 0.5
+        assert compiled(x, s).tobytes() == want.tobytes()
+
+
+def test_a_compiled_first_call_with_nan_is_answered_as_eager_lagrad():
+    # the first call answered from the trace where NaN showed: the hvp's finite entries beside
+    # the NaN one (the derivative of sqrt at 0) came back NaN, where eager lagrad's zero means
+    # zero gives -1.77 and -0.61; the tiers after it already ran eagerly there
+    def hvp(x):
+        return lagrad.hvp(lambda x: lnp.sum(lnp.abs(lnp.max(x) * x - 1.0) ** 0.5))(x, np.ones_like(x))
+
+    x = np.array([1.0, 0.5, -0.2])
+    with np.errstate(divide="ignore", invalid="ignore"):  # sqrt's derivative at 0
+        want = hvp(x)
+        assert np.isnan(want[0]) and np.isfinite(want[1:]).all()
+        compiled = lagrad.compile(hvp)
+        for _ in range(3):
+            assert compiled(x).tobytes() == want.tobytes()

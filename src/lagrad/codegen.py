@@ -372,7 +372,9 @@ def _index_text(index: Any) -> str | None:
 #: Ufuncs written as Python's augmented assignment when their result goes into their first
 #: argument's buffer (``a += b`` is ``np.add(a, b, out=a)``, with less of the call's overhead).
 IN_PLACE = {np.add: "+=", np.subtract: "-=", np.multiply: "*=", np.true_divide: "/=", np.power: "**="}
-#: Of those, the ones whose operands may be swapped: ``b + a`` is ``a + b`` bit for bit in IEEE arithmetic.
+#: Of those, the ones whose operands may be swapped: ``b + a`` is ``a + b`` bit for bit in IEEE
+#: arithmetic; ``b * a`` only for real results (NumPy's complex product fuses a multiply-add, so
+#: its last bits depend on the order).
 COMMUTATIVE = frozenset({np.add, np.multiply})
 
 
@@ -384,7 +386,7 @@ def _in_place(eq: Equation, names: list[str], target: str) -> str | None:
         return None
     if names[0] == target:
         return f"{target} {IN_PLACE[ufunc]} {names[1]}"
-    if names[1] == target and ufunc in COMMUTATIVE:
+    if names[1] == target and ufunc in COMMUTATIVE and (ufunc is np.add or np.dtype(eq.dtype).kind != "c"):
         return f"{target} {IN_PLACE[ufunc]} {names[0]}"
     return None
 

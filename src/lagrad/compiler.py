@@ -135,6 +135,19 @@ def _as_input(leaf: Any) -> Any:
     return leaf
 
 
+def _narrow(dtype: np.dtype) -> bool:
+    """Whether NumPy promotes `dtype` beside a Python number otherwise than beside a float64 or
+    complex128 scalar: float16, float32 and complex64."""
+    return dtype.itemsize < {"f": 8, "c": 16}.get(dtype.kind, 0)
+
+
+def _holds_narrow(program: Program) -> bool:
+    """Whether any input, equation or constant of `program` is float16, float32 or complex64."""
+    dtypes = [dtype for _, dtype in program.inputs] + [eq.dtype for eq in program.equations]
+    dtypes += [c.dtype for eq in program.equations for c in eq.constants if isinstance(c, (np.ndarray, np.generic))]
+    return any(_narrow(np.dtype(d)) for d in dtypes if isinstance(d, (np.dtype, type, str)))
+
+
 def _static_key(leaf: Any, who: str) -> Any:
     """A hashable key for an argument leaf that is passed as given (not traced)."""
     if isinstance(leaf, np.ndarray):
@@ -175,6 +188,9 @@ class Compiled:
         self.roll = roll
         self._cache: OrderedDict[Any, list[Variant]] = OrderedDict()
         self._lock = threading.Lock()
+        # set once a trace met float32/float16/complex64 values beside a traced Python number:
+        # Python numbers are then passed as given (see `_python_numbers_given`)
+        self._numbers_given = False
         self._counts = {"hits": 0, "interpreted": 0, "rolled": 0, "compiled": 0, "traces": 0, "retraces": 0,
                         "eager": 0}  # fmt: skip
         self._log: list[dict[str, Any]] = []
@@ -270,6 +286,13 @@ class Compiled:
                 key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf).__name__))
             else:
                 key.append(_static_key(leaf, self._name))
+        # static values equal by == but not alike: 1, 1.0 and True; 0.0 and -0.0
+        key.append(tuple((type(v), repr(v) if type(v) is float or type(v) is complex else None) for _, v in static))
+        numbers = [j for j in traced if type(leaves[j]) is float or type(leaves[j]) is complex]
+        if numbers and (self._numbers_given or any(_narrow(np.result_type(leaves[j])) for j in traced)):
+            for j in numbers:  # as in the function: NumPy's weak promotion keeps float32 float32
+                key[2 + j] = (type(leaves[j]), repr(leaves[j]))  # repr: -0.0 is not 0.0, NaN is NaN
+            traced = [j for j in traced if j not in numbers]
         return tuple(key), leaves, treedef, traced
 
     # -- the first call: trace, simplify, write the source -------------------------
@@ -307,7 +330,26 @@ class Compiled:
                 )
             raise
         out_leaves, out_tree = tree_flatten(result)
+        if any(callable(o) and not isinstance(o, (Var, np.ndarray)) for o in out_leaves):
+            trace.active = False
+            raise TypeError(
+                f"lagrad.compile({self._name}): the function returned a function (a vjp's pullback, a closure), "
+                f"which would hold this trace's values; call it inside the compiled function and return its result"
+            )
         program, tape = trace.finish(inputs, out_leaves, out_tree=out_tree)
+        if any(type(leaves[j]) in (float, complex) for j in traced) and _holds_narrow(program):
+            # a Python number traced as float64 promoted float32 values the function keeps float32
+            # (a float32 constant it closes over): from now on numbers are passed as given
+            del tape
+            with self._lock:
+                self._numbers_given = True
+                self._cache.clear()
+            self._count("eager")
+            dynamic, kwargs = treedef.unflatten(leaves)
+            args = list(dynamic)
+            for i, value in key[1]:
+                args[i] = value
+            return self.fun(*args, **kwargs)
         # a constant output is held by the Program, which later calls copy: this call's answer is
         # a copy too, so that the caller writing into it does not change what later calls return
         outputs = [
@@ -316,10 +358,10 @@ class Compiled:
         ]
         value = out_tree.unflatten(outputs)
         del tape
-        if _has_nan(outputs):  # traced where zero means zero acted: not kept (see __call__)
+        if _has_nan(outputs):  # traced where zero means zero acted: not kept, answered eagerly (see __call__)
             self._count("eager")
             self._note(reason, "not kept: NaN in the outputs", program, time.perf_counter() - start)
-            return value
+            return self._eager(key, leaves, treedef, traced)
         loop = _data_dependent_loop(program)
         if loop is not None:  # its derivative was traced for this call's iterations and branches
             self._count("eager")
@@ -459,7 +501,9 @@ def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it d
     arguments (which are traced: Python floats, NumPy float scalars and arrays), the values
     of every other argument (integers, integer arrays, strings: passed as given, so they may
     steer Python control flow), and the arguments named in `static_argnums` (hashable;
-    passed as given). Branches taken on traced values are checked on every call: one that
+    passed as given; so are Python floats where float32, float16 or complex64 values are about,
+    which NumPy keeps in their precision beside a Python number but not beside a traced float64
+    scalar). Branches taken on traced values are checked on every call: one that
     goes the other way traces again and keeps that variant too (at most `maxsize` variants).
 
     Like `jax.jit`, the trace sees global state once: an array or setting the function reads

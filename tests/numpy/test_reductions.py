@@ -502,3 +502,32 @@ def test_mean_and_max_gradients_through_the_plain_paths():
     g = lagrad.grad(lambda x: lnp.mean(lnp.max(x, axis=1, keepdims=True)))(x)
     np.testing.assert_array_equal(g, [[0.0, 0.25, 0.25], [0.5, 0.0, 0.0]])  # the mean halves, ties split evenly
     assert lagrad.grad(lambda x: lnp.mean(x, axis=(0, 1)))(x).tolist() == [[1 / 6] * 3] * 2
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "nansum", "nanmax"])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_a_0d_array_reduced_over_axis_0_or_minus_1_is_itself(name, axis):
+    # NumPy reads an int axis 0 or -1 of a 0-d array as no axis; lagrad refused both with an
+    # AxisError (its kernel was given the tuple (0,), which NumPy refuses)
+    x = np.array(0.3)
+    f = getattr(lnp, name)
+    assert f(x, axis=axis).shape == getattr(np, name)(x, axis=axis).shape == ()
+    for keepdims in (False, True):
+        # the reduction is the identity: d/dx (x · reduce(x)) = 2x
+        assert lagrad.grad(lambda x: f(x, axis=axis, keepdims=keepdims) * x)(x) == pytest.approx(0.6, abs=1e-15)
+    with pytest.raises(np.exceptions.AxisError):
+        lagrad.grad(lambda x: f(x, axis=1) * x)(x)
+
+
+@pytest.mark.filterwarnings("ignore:Degrees of freedom:RuntimeWarning")  # ddof=1 over one entry, as NumPy
+@pytest.mark.parametrize("shape, axis", [((), None), ((3, 1), 1), ((1, 2), 0), ((1,), None)])
+def test_std_over_one_entry_has_derivative_zero(shape, axis):
+    # the variance of one entry is zero whatever the entry, so the std is constant: its
+    # derivative is 0 (HIPS autograd's too), where sqrt's rule at 0 gave 0 × ∞ = NaN
+    x = np.linspace(0.3, 0.9, int(np.prod(shape))).reshape(shape)
+    f = lambda x: lnp.sum(lnp.std(x, axis=axis) * 2.0) + lnp.sum(x)
+    assert np.array_equal(np.asarray(lnp.std(x, axis=axis)), np.std(x, axis=axis))
+    assert np.array_equal(lagrad.grad(f)(x), np.ones(shape))
+    assert np.array_equal(lagrad.hessian(f)(x), np.zeros(shape + shape))
+    with np.errstate(invalid="ignore", divide="ignore"):  # ddof=1 over one entry: NaN, as NumPy
+        assert np.isnan(lagrad.grad(lambda x: lnp.sum(lnp.std(x, axis=axis, ddof=1)))(x)).all()

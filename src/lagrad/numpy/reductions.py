@@ -61,12 +61,19 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     out = []
     for a in axes:
         a = int(a)
-        if not -ndim <= a < builtins.max(ndim, 1):
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):  # a 0-d array takes 0 and -1, as in NumPy
             raise np.exceptions.AxisError(a, ndim)
-        out.append(a + ndim if a < 0 else a)
+        out.append(a % builtins.max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"lagrad.numpy: duplicate value in axis {axis!r}")
     return tuple(sorted(out))
+
+
+def reduced_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """The axes a reduction runs over: `normalize_axes`, and none for a 0-d array (whose axis 0
+    or -1 NumPy's reductions take as no axis, where a tuple of axes would be refused)."""
+    axes = normalize_axes(axis, ndim)
+    return axes if ndim else ()
 
 
 def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -219,7 +226,7 @@ def _reduce(
     if out is not None:
         unsupported_keywords(name, out=out)
     a = array_like(a)
-    axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    axes = reduced_axes(axis, len(_shape.shape_of(a)))
     if dtype is not None:
         a = _shape.astype(a, dtype)
     join, identity = _JOIN[name] if name in _JOIN else (_EXTREME_JOIN[name], None)
@@ -533,9 +540,15 @@ def std(
     mean: Any = None,
     correction: Any = None,
 ) -> Any:
-    """numpy.std: the square root of `var` (its derivative is infinite where that is zero)."""
+    """numpy.std: the square root of `var` (its derivative is infinite where that is zero, but
+    over one entry, where the variance is zero whatever the entry, so is the derivative)."""
     unsupported_keywords("std", out=out)
-    return sqrt(var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction))
+    variance = var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction)
+    shape = _shape.shape_of(array_like(a))
+    single = mean is None and where is None and count(shape, normalize_axes(axis, len(shape))) == 1
+    if single and _ddof("std", ddof, correction) < 1:  # sqrt(0) is 0 and sqrt(NaN) NaN: the same bits
+        return variance
+    return sqrt(variance)
 
 
 @function(np.average)
@@ -718,7 +731,7 @@ def nanstd(
 
 def _nan_extreme(name: str, reduce: Any, fill: float, a: Any, axis: Any, out: Any, keepdims: bool, **kw: Any) -> Any:
     a = array_like(a)
-    axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    axes = reduced_axes(axis, len(_shape.shape_of(a)))
     result = reduce(_without_nan(a, fill), axes, out=out, keepdims=keepdims, **kw)
     if kw.get("initial") is not None:  # NumPy's fmax.reduce: initial stands in for an all-NaN slice
         return result

@@ -296,7 +296,11 @@ def _wins_over_nan(g: Any, x: Any, y: Any, x_wins: Any) -> Any:
 
 
 def _power_partial(pow_: Any, x: Any, y: Any) -> Any:
-    """∂(x**y)/∂x = y·x**(y-1), and 0 where y == 0 (even at x == 0)."""
+    """∂(x**y)/∂x = y·x**(y-1), and 0 where y == 0 (even at x == 0). `power`'s is spelled
+    with ``**`` (`op.pow`, its kernel), which NumPy computes as a square, a reciprocal or a
+    root for the exponents 2, −1 and 0.5 and numpy.power does not (their bits differ on
+    complex values): so the rule gives one result on plain arrays (eager) and traced ones
+    (compile, second order)."""
     if isinstance(y, (int, float, complex)):  # a constant Python exponent, as in x**2: kept weak
         return y * pow_(x, y - 1) if y != 0 else zeros_like(x)
     return where(y == 0, 0.0, y * pow_(x, where(y == 0, 1.0, y - 1)))
@@ -374,7 +378,7 @@ defrule(multiply,     lambda g, ans, x, y: g * y,
                       lambda g, ans, x, y: g * x)
 defrule(divide,       lambda g, ans, x, y: g / y,
                       lambda g, ans, x, y: -g * ans / y)
-defrule(power,        lambda g, ans, x, y: g * _power_partial(power, x, y),
+defrule(power,        lambda g, ans, x, y: g * _power_partial(op.pow, x, y),
                       lambda g, ans, x, y: g * log(_nonzero_base(x)) * ans)
 defrule(float_power,  lambda g, ans, x, y: g * _power_partial(float_power, x, y),
                       lambda g, ans, x, y: g * log(_nonzero_base(x)) * ans)
