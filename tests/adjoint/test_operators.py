@@ -94,6 +94,43 @@ def test_zero_means_zero_lives_in_the_operator():
         assert np.allclose(op.transpose(g, values, {}, (2,), x.dtype, guarded=True), [0.0, 0.25])
 
 
+def _guarded_sqrt(x, y):
+    """Zero means zero is needed here: sqrt(x - 1)'s partial is NaN where x < 1 (the untaken branch)."""
+    return lnp.sum(lnp.where(x > 1, lnp.sqrt(x - 1), 0) * y)
+
+
+def test_zero_means_zero_masks_only_the_nan_entries_so_second_derivatives_see_the_rest():
+    # the multiplier y is zero at x = 2, where sqrt(x - 1)'s partial is finite: the mask must
+    # not cut the derivative there, which is d/dy_i of y_i / (2 sqrt(x_i - 1)) = 1 / (2 sqrt(x_i - 1))
+    x, y = np.array([0.5, 2.0, 3.0]), np.array([1.0, 0.0, 2.0])
+    expected = np.diag([0.0, 0.5, 0.5 / np.sqrt(2.0)])
+    with np.errstate(invalid="ignore"):
+        for mode in ("rev", "fwd"):
+            mixed = lagrad.jacobian(lambda y: lagrad.grad(_guarded_sqrt, 0)(x, y), mode=mode)(y)
+            assert np.array_equal(mixed, expected), mode
+        hessian = lagrad.hessian(lambda xy: _guarded_sqrt(xy[:3], xy[3:]))(np.concatenate([x, y]))
+    assert np.allclose(hessian[:3, 3:], expected, rtol=1e-15, atol=0)
+    assert np.allclose(hessian[3:, :3], expected, rtol=1e-15, atol=0)
+
+
+def test_zero_means_zero_of_a_whole_zero_multiplier_keeps_its_derivative():
+    # a matrix product's rule (not elementwise) with g all zero, at a NaN partial: the masked
+    # result is zero, and its derivative in g is still the rule's own
+    A = np.array([[1.0, 2.0], [3.0, 4.0]])
+
+    def f(x, y):
+        s = lnp.where(x > 1, lnp.sqrt(x - 1), 0)
+        return lnp.sum((A @ s) * y)
+
+    x, y = np.array([0.5, 2.0]), np.zeros(2)
+    with np.errstate(invalid="ignore"):
+        mixed = lagrad.jacobian(lambda y: lagrad.grad(f, 0)(x, y))(y)
+    # ∂f/∂x_j = Σ_i y_i A_ij s'(x_j), s'(x) = 1 / (2 sqrt(x - 1)) for x > 1 and 0 below: its
+    # derivative in y_i is A_ij s'(x_j), row j of the mixed Jacobian
+    expected = A.T * np.array([[0.0], [0.5]])
+    assert np.allclose(mixed, expected, rtol=1e-15, atol=0)
+
+
 # ----- general diagonal blocks ------------------------------------------------------
 
 

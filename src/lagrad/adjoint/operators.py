@@ -316,10 +316,12 @@ def _masked(g: Any, ct: Any, elementwise: bool, when: Any = True, reads: Any = N
         return np.where(_lazy_when(zero, when), 0, ct)
     if not _has_nan(ct):
         return ct
-    if elementwise:
-        return where(g == 0, 0, ct)  # NumPy's dispatch records it for traced values
+    if elementwise:  # only the NaN entries: elsewhere a higher derivative sees the rule's own
+        return where((g == 0) & np.isnan(ct), 0, ct)  # NumPy's dispatch records it for traced values
     if _nonzero(g):
         return ct
+    if hasattr(ct, "_trace") or hasattr(g, "_trace"):  # zero, and its derivative in g the rule's own
+        return where(np.isnan(ct), 0, ct)
     ct = _plain(ct)
     return zeros_of(ct.shape, ct.dtype)
 
