@@ -171,7 +171,7 @@ def _kept_values(eq: Equation, values: list[Any]) -> list[Any]:
         elif how == META:
             out.append(Aval.of(v) if hasattr(v, "shape") else Aval(np.shape(v), np.result_type(v)))
         else:
-            out.append(v)
+            out.append(v if p or eq.primitive.keep is None else eq.primitive.keep(v))
     return out
 
 
