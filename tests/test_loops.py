@@ -632,6 +632,14 @@ def test_a_one_shot_gradient_gives_up_its_run_and_replays_it_for_the_masked_swee
     h_looped, h_unrolled = lagrad.hessian(looped, 0)(a, u0), lagrad.hessian(unrolled, 0)(a, u0)
     assert np.allclose(h_looped, h_unrolled, rtol=1e-12)
 
+    def logged(u0):  # log(0) warns once, where the function runs; the replay does not warn again
+        return lnp.sum(lnp.where(u0 > 0, lnp.log(lnp.abs(u0)), 0.0))
+
+    with pytest.warns(RuntimeWarning, match="divide by zero") as caught:
+        got = lagrad.grad(logged)(u0)
+    assert len(caught) == 1 and len(replays) == 4
+    assert np.array_equal(got, [0.0, 2.0, 0.0, 0.5])
+
 
 def test_scan_of_length_zero_returns_the_carry_and_empty_ys_shaped_as_one_step():
     # ys came back None, so sum(ys) was None rather than 0

@@ -234,9 +234,11 @@ def _solve(
 
 
 def _replay(program: Program, inputs: list[Any]) -> Tape:
-    """The run of `program` at its input variables' values again (a Tape given up by a sweep)."""
+    """The run of `program` at its input variables' values again (a Tape given up by a sweep);
+    its floating-point warnings were shown when the run was first made."""
     args = inputs if program.in_tree is None else program.in_tree.unflatten(inputs)
-    return program.replay(*args)
+    with np.errstate(all="ignore"):
+        return program.replay(*args)
 
 
 def _traced_run(tape: Tape) -> bool:
