@@ -1350,6 +1350,7 @@ def _captured(*funs: Any, depth: int = 4) -> tuple[list[Var], list[tuple[Any, An
 
     for fun in funs:
         visit(fun, depth, None, None)
+    visit = None  # type: ignore[assignment]  # it refers to itself: freed now, not by the paused collector
     return found, slots
 
 
