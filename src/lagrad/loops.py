@@ -147,7 +147,7 @@ class Variant:
             if taped is not None:
                 kept = [None] * width
                 for p in take:
-                    kept[p] = vals[p - 1] if p else value
+                    kept[p] = vals[p - 1] if p else value if prim.keep is None else prim.keep(value)
                 for p in meta:
                     v = vals[p - 1] if p else value
                     kept[p] = Aval.of(v) if hasattr(v, "shape") else Aval(np.shape(v), np.result_type(v))
@@ -224,6 +224,8 @@ def _replay_source(variant: Variant, record: bool, check: bool, outputs: bool = 
                 constant = p and eq.args[p - 1] < 0
                 if how == READ or constant:
                     entry[p] = args[p - 1] if p else name(eq.out)
+                    if not p and eq.primitive.keep is not None:  # a nested loop keeps its record
+                        entry[p] = f"{emitter.bind(eq.primitive.keep, 'keep')}({entry[p]})"
                 elif how == META:
                     i = eq.args[p - 1] if p else eq.out
                     shape, dtype = program.shape(i), program.dtype(i)
@@ -603,6 +605,21 @@ class LoopParts(Parts):
     record: LoopRecord
 
 
+class LoopRun:
+    """What a run keeps of a loop equation's value for its rules: the record alone. The rules
+    read nothing else of it, so the outputs (the final carry, the stacked ys) go as soon as
+    the enclosing function is done with them rather than staying for the reverse sweep."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: LoopRecord) -> None:
+        self.record = record
+
+
+def _keep_run(ans: Any) -> Any:
+    return LoopRun(ans.record) if type(ans) is LoopParts else ans
+
+
 class LoopRecord:
     """One run of a loop: `schedule` (runs of (first iteration, variant)), the trip count
     `n`, the `stored` states by iteration, `tapes` (policy "all"), and `counts` of the
@@ -745,6 +762,7 @@ def _loop_kernel(*args: Any, body: LoopBody) -> LoopParts:
 loop = Primitive("loop", _loop_impl, kernel=_loop_kernel)
 loop.nested_lines = lambda eq: eq.params["body"].lines()  # type: ignore[attr-defined]
 loop.batches_parts = True  # its batched transpose takes the Parts multiplier of its outputs whole
+loop.keep = _keep_run
 
 
 # ----- the reverse sweep ---------------------------------------------------------------
@@ -1118,6 +1136,7 @@ def _adjoint_vjp(argnum: int, w: Any, ans: Any, *args: Any, body: LoopBody, pres
 loop_adjoint = Primitive("loop_adjoint", _adjoint_impl)
 loop_adjoint.nested_lines = lambda eq: eq.params["body"].lines()  # type: ignore[attr-defined]
 loop_adjoint.batches_parts = True
+loop_adjoint.keep = _keep_run
 defvjp_argnum(loop_adjoint, _adjoint_vjp)
 defjvp_joint(loop_adjoint, _adjoint_jvp)
 
@@ -1331,6 +1350,7 @@ def _captured(*funs: Any, depth: int = 4) -> tuple[list[Var], list[tuple[Any, An
 
     for fun in funs:
         visit(fun, depth, None, None)
+    visit = None  # type: ignore[assignment]  # it refers to itself: freed now, not by the paused collector
     return found, slots
 
 

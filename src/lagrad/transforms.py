@@ -53,12 +53,20 @@ from .tree import tree_flatten, tree_map
 class _Traced:
     """A function traced on some arguments: its Program, the tracing run's Tape, output values and aux."""
 
-    __slots__ = ("program", "tape", "outputs", "aux", "single", "leaves")
+    __slots__ = ("program", "tape", "outputs", "aux", "single", "leaves", "inputs")
 
     def __init__(
-        self, program: Program, tape: Tape, outputs: list[Any], aux: Any, single: bool, leaves: list[Any]
+        self,
+        program: Program,
+        tape: Tape,
+        outputs: list[Any],
+        aux: Any,
+        single: bool,
+        leaves: list[Any],
+        inputs: list[Any] | None = None,
     ) -> None:
         self.leaves = leaves  # the inputs as given (a Dask input's gradient is a Dask array)
+        self.inputs = inputs  # the input variables' values, for a replay of the run
         self.program = program
         self.tape = tape
         self.outputs = outputs
@@ -182,7 +190,8 @@ def _record(
     _check_outputs(out_leaves, out_tree, who, trace)
     program, tape = trace.finish(inputs, out_leaves, in_tree=in_tree, out_tree=out_tree, input_names=names)
     outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
-    return _Traced(program, tape, outputs, aux, single, leaves)
+    replayable = None if trace.nested else [v.value for v in inputs]  # a run of plain values only
+    return _Traced(program, tape, outputs, aux, single, leaves, replayable)
 
 
 def _unpack(grads: tuple[Any, ...], single: bool) -> Any:
@@ -194,10 +203,20 @@ def _gradients(traced: _Traced, lam: list[Any]) -> Any:
     return _unpack(input_gradients(traced.program, gradients_like(lam, traced.leaves)), traced.single)
 
 
-def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str, nan_output: Any = False) -> list[Any]:
+def _solve(
+    program: Program,
+    tape: Tape,
+    out: int | None,
+    seed: Any,
+    method: str,
+    nan_output: Any = False,
+    inputs: list[Any] | None = None,
+) -> list[Any]:
     """Multipliers of every variable for the output seeded with `seed`, at the run `tape`. Zero
     means zero does not apply to an output that is NaN (`nan_output`): its gradient must not
-    look clean. On a lazy (Dask) output `nan_output` is itself lazy, and so is the choice."""
+    look clean. On a lazy (Dask) output `nan_output` is itself lazy, and so is the choice.
+    Given the run's `inputs` (a run of plain values), the solve is the Tape's last use: back-substitution gives its
+    values up as it goes, and replays the program for a second, masked sweep."""
     if out is None:
         return [None] * program.n_vars
     if method not in SOLVERS:
@@ -209,8 +228,17 @@ def _solve(program: Program, tape: Tape, out: int | None, seed: Any, method: str
         system = AdjointSystem(program, tape, seed)
         return system.solve(method, wanted=range(program.n_inputs), mask=~nan_output).lambdas
     if method == "back_substitution" or nan_output or _traced_run(tape):
-        return back_substitution(program, tape, {out: seed}, mask=not nan_output)
+        replay = None if inputs is None else functools.partial(_replay, program, inputs)
+        return back_substitution(program, tape, {out: seed}, mask=not nan_output, replay=replay)
     return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs)).lambdas
+
+
+def _replay(program: Program, inputs: list[Any]) -> Tape:
+    """The run of `program` at its input variables' values again (a Tape given up by a sweep);
+    its floating-point warnings were shown when the run was first made."""
+    args = inputs if program.in_tree is None else program.in_tree.unflatten(inputs)
+    with np.errstate(all="ignore"):
+        return program.replay(*args)
 
 
 def _traced_run(tape: Tape) -> bool:
@@ -250,7 +278,7 @@ def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who:
         value_out = traced.outputs[0]
         plain = value(value_out)
         seed = _seed(np.ones((), dtype=numpy_dtype(plain.dtype) if hasattr(plain, "dtype") else float), value_out)
-        lam = _solve(traced.program, traced.tape, out, seed, method, _is_nan(plain))
+        lam = _solve(traced.program, traced.tape, out, seed, method, _is_nan(plain), traced.inputs)
         return ((value_out, traced.aux) if has_aux else value_out), _gradients(traced, lam)
 
     return _transform(fun, argnums, who, finish, has_aux)

@@ -28,6 +28,7 @@ def back_substitution(
     batched: bool = False,
     mask: Any = True,
     diagonals: Mapping[int, Any] | None = None,
+    replay: Any = None,
 ) -> list[Any]:
     """λ for every variable, from ``λ_out = seed`` up: ``λ_i = Σ_{k∈b(i)} (∂f_k/∂z_i)ᵀ λ_k``,
     the program linearised at the run `tape` (neither is changed).
@@ -43,6 +44,10 @@ def back_substitution(
     `diagonals`: the equations whose diagonal block is not ``-I`` (`AdjointSystem.implicit`);
     λ_k is then ``diagonal.solve`` of what the blocks send; by default, the program's own
     (`operators.implicit_diagonals`).
+    `replay`: the run is this sweep's alone (a one-shot gradient): the sweep gives up each
+    equation's values once its rules have run, so what only later equations read (a loss's
+    residual) is freed before an earlier one runs a long sweep of its own (a structured loop);
+    a second, masked sweep runs on the Tape ``replay()`` makes.
     """
     if diagonals is None and program.implicit:
         diagonals = implicit_diagonals(program, tape)
@@ -52,11 +57,14 @@ def back_substitution(
             return _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
         with library_errors(tape.outputs):  # on array-api-strict or CuPy: the rule and the library named
-            lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals)
+            lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals, replay is not None)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
         if mask is not False and (mask is not True or any(is_lazy(v) for v in returned if v is not None)):
             lam = _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)  # lazily masked
         elif mask is not False and any(_has_nan(v) for v in returned if v is not None):
+            if replay is not None:  # the first sweep gave the values up: the run again, for the second
+                tape = replay()
+                diagonals = implicit_diagonals(program, tape) if program.implicit else None
             lam = _back_substitution(program, tape, seeds, keep_all, True, batched, diagonals)
     return lam
 
@@ -69,6 +77,7 @@ def _back_substitution(
     guarded: Any,
     batched: bool,
     diagonals: Mapping[int, Any] | None,
+    release: bool = False,
 ) -> list[Any]:
     """One sweep of back-substitution: the hot path of every gradient.
 
@@ -77,7 +86,7 @@ def _back_substitution(
     array. The seeds are the caller's, and a rule's result may be its argument or a view of
     it, so neither is ever written into. The sweep holds the seeds only until they are in
     `lam`: a caller that passes a dict it keeps no reference to has each seed freed once its
-    equation has run."""
+    equation has run. With `release` it empties the run's values as it walks them."""
     lam: list[Any] = [None] * program.n_vars
     for i, seed in seeds.items():
         lam[i] = seed if lam[i] is None else lam[i] + seed
@@ -85,7 +94,8 @@ def _back_substitution(
     owned: set[int] = set()
     shapes = program.shapes()
     has_complex = program.has_complex
-    for eq, values in zip(reversed(program.equations), reversed(tape.values)):
+    walk = _given_up(tape.values) if release else reversed(tape.values)
+    for eq, values in zip(reversed(program.equations), walk):
         g = lam[eq.out]
         if g is None:
             continue
@@ -116,6 +126,12 @@ def _back_substitution(
                     owned.add(i)
             prev = ct = total = None  # the terms go now, not when the next rule has run
     return lam
+
+
+def _given_up(values: list[Any]) -> Any:
+    """A run's values from the last equation's up, each removed from the run as it is reached."""
+    while values:
+        yield values.pop()
 
 
 def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[Any]:

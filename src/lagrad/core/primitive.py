@@ -137,6 +137,9 @@ class Primitive:
         #: -> an `adjoint.system.Diagonal` (None: the equation defines its variable
         #: explicitly, ``-I``); `Program.implicit` lists the equations that have one
         self.diagonal: Callable[[Any, Any], Any] | None = None
+        #: what a run keeps of the primitive's value where its rules read it (None: the value):
+        #: a structured loop keeps its run record, not its outputs
+        self.keep: Callable[[Any], Any] | None = None
         self.__doc__ = getattr(impl, "__doc__", None)
         self.__wrapped__ = impl
 

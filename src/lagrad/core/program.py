@@ -171,7 +171,7 @@ def _kept_values(eq: Equation, values: list[Any]) -> list[Any]:
         elif how == META:
             out.append(Aval.of(v) if hasattr(v, "shape") else Aval(np.shape(v), np.result_type(v)))
         else:
-            out.append(v)
+            out.append(v if p or eq.primitive.keep is None else eq.primitive.keep(v))
     return out
 
 
@@ -459,6 +459,8 @@ class Program:
         for eq in self.equations:
             vals = [env[a] if a >= 0 else eq.constants[pos] for pos, a in enumerate(eq.args)]
             env[eq.out] = value = eq.primitive(*vals, **eq.params)
+            if isinstance(value, tuple) and not isinstance(value, Parts):  # several outputs, as tracing keeps them
+                env[eq.out] = value = Parts(value)
             if eq.out in self.guards:
                 self._check_guard(eq.out, value)
             if record:

@@ -386,6 +386,7 @@ class Trace:
         "pending",
         "values",
         "dispatch",
+        "nested",
     )
 
     def __init__(self, record_source: bool = False) -> None:
@@ -401,6 +402,7 @@ class Trace:
         self.pending: list[Any] = []  # calls recording equations deferred until a use (`settle`)
         self.values: list[list[Any]] = []  # per equation, this run's (ans, *args): the Tape
         self.dispatch = False  # an input lives in another array namespace: primitives pick its functions
+        self.nested = False  # an equation read another trace's values (or dispatched): the run holds them
 
     def new_input(self, value: Any) -> Var:
         if self.equations:
@@ -448,7 +450,11 @@ class Trace:
         if self.dispatch and constants is not None:  # NumPy scalars as the inputs' namespace's
             namespace_constants(values, constants)
         try:
-            ans = prim(*values[1:], **params) if nested else prim.kernel(*values[1:], **params)
+            if nested:  # another trace's values among the arguments: their run records there
+                self.nested = True
+                ans = prim(*values[1:], **params)
+            else:
+                ans = prim.kernel(*values[1:], **params)
         except Exception as error:
             raise _equation_error(self, prim, args, params, error) from error
         try:
@@ -461,7 +467,10 @@ class Trace:
             raise _equation_error(self, prim, args, params, ValueError(UNKNOWN_SHAPE))
         plan = prim._plans.get(key) or prim.plan(key, pos)
         if plan.ans:
-            values[0] = ans if plan.ans == READ else Aval(shape, dtype)
+            if plan.ans == READ:
+                values[0] = ans if prim.keep is None else prim.keep(ans)
+            else:
+                values[0] = Aval(shape, dtype)
         for p in plan.drop:
             values[p] = None
         for p in plan.meta:
