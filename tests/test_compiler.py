@@ -242,6 +242,41 @@ def test_nan_results_are_answered_eagerly() -> None:
     assert np.isfinite(g(at_zero)).all() and g.cache_info()["eager"] >= 1
 
 
+def test_the_nan_check_sees_one_nan_among_many_entries_and_lets_infinities_through() -> None:
+    f = lambda w, x: lnp.sum(lnp.log(x @ w))  # ∂/∂w is x.T @ (1 / (x @ w))
+    g = lagrad.compile(lagrad.grad(f), interpret=0)
+    w, x = np.ones((50, 40)), np.ones((3, 50))
+    for _ in range(3):
+        g(w, x)
+    nan = w.copy()
+    nan[7, 3] = np.nan  # one column of x @ w is NaN, so one column of the gradient
+    before = g.cache_info()["eager"]
+    _same(g(nan, x), lagrad.grad(f)(nan, x))
+    assert g.cache_info()["eager"] == before + 1  # seen, and answered eagerly
+    infinite = w.copy()
+    infinite[:, 3] = 0.0  # a column of x @ w is 0: its gradient column is inf, with no NaN
+    with np.errstate(divide="ignore"):
+        got = g(infinite, x)
+        _same(got, lagrad.grad(f)(infinite, x))
+    assert np.isinf(got[:, 3]).all() and g.cache_info()["eager"] == before + 1  # not sent to eager
+    linear = lagrad.compile(lagrad.grad(lambda w, x: lnp.sum(x @ w)), interpret=0)
+    for _ in range(3):  # gradient entries of 3e200, whose squares overflow to inf, not NaN
+        got = linear(w, np.full((3, 50), 1e200))
+    assert np.all(got == 3e200) and linear.cache_info()["eager"] == 0
+
+
+def test_float_array_signatures_tell_shapes_and_dtypes_apart() -> None:
+    f = lambda x: lnp.sum(lnp.sin(x) * x)
+    g = lagrad.compile(lagrad.grad(f), interpret=0)
+    calls = [np.ones(3), np.ones(3, np.float32), np.ones(4), np.ones((3, 1)), np.ones(3, np.complex128)]
+    for _ in range(3):  # the second and third rounds find the signatures remembered
+        for x in calls:
+            got = g(x)
+            _same(got, lagrad.grad(f)(x))
+            assert got.dtype == x.dtype and got.shape == x.shape
+    assert len(g.cache_info()["variants"]) == len(calls)
+
+
 def test_an_unhashable_static_argument_is_refused() -> None:
     g = lagrad.compile(lambda x, shape: lnp.reshape(x, shape), static_argnums=1)
     with pytest.raises(TypeError, match=r"lagrad.compile\(<lambda>\): static argument 1 is an unhashable list"):

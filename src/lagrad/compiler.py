@@ -194,6 +194,7 @@ class Compiled:
         self._counts = {"hits": 0, "interpreted": 0, "rolled": 0, "compiled": 0, "traces": 0, "retraces": 0,
                         "eager": 0}  # fmt: skip
         self._log: list[dict[str, Any]] = []
+        self._plain_keys: dict[Any, Any] = {}  # float-array arguments' shapes and dtypes -> their signature
         functools.update_wrapper(self, fun)
 
     @property
@@ -253,6 +254,23 @@ class Compiled:
                 self._counts[name] += 1
 
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        plain = None  # the arguments' shapes and dtypes where all are float arrays, the common case
+        if not kwargs and not self.static_argnums:
+            plain = tuple([(a.shape, a.dtype) for a in args if type(a) is np.ndarray and a.dtype.kind in "fc"])
+            if len(plain) == len(args):
+                known = self._plain_keys.get(plain)
+                if known is not None:  # the signature below, as it came out for these shapes and dtypes
+                    return known[0], list(args), known[1], known[2]
+            else:
+                plain = None
+        found = self._full_signature(args, kwargs)
+        if plain is not None and found is not None:
+            if len(self._plain_keys) >= 4 * self.maxsize:  # bounded as the cache is
+                self._plain_keys.clear()
+            self._plain_keys[plain] = (found[0], found[2], found[3])
+        return found
+
+    def _full_signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         static = []
         dynamic = list(args)
         for i in self.static_argnums:
@@ -481,9 +499,14 @@ def _flip_reason(program: Program, i: int) -> str:
 
 
 def _has_nan(outputs: Sequence[Any]) -> bool:
+    """Whether an output holds NaN (or, complex, an infinity: answered eagerly all the same).
+    ``o · o`` is NaN exactly where `o` holds NaN (squares are ≥ 0: no inf − inf), in one BLAS
+    pass without the boolean array ``isnan(o)`` would make."""
     for o in outputs:
-        if isinstance(o, (np.ndarray, np.inexact)) and o.dtype.kind in "fc" and np.isnan(o).any():
-            return True
+        if isinstance(o, (np.ndarray, np.inexact)) and o.dtype.kind in "fc":
+            square = np.vdot(o, o)
+            if square != square:
+                return True
         if type(o) is float and o != o:
             return True
     return False
