@@ -3,6 +3,8 @@ and the three solvers of the adjoint system in agreement."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -50,3 +52,21 @@ def peak_memory(run: Any) -> int:
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def calls_from_threads(call: Callable[[int], Any], threads: int = 8, times: int = 10) -> list[list[Any]]:
+    """``call(j)`` made `times` times by each of `threads` threads started together: the
+    results, thread by thread."""
+    results: list[Any] = [None] * threads
+    barrier = threading.Barrier(threads)
+
+    def work(j: int) -> None:
+        barrier.wait()
+        results[j] = [call(j) for _ in range(times)]
+
+    started = [threading.Thread(target=work, args=(j,)) for j in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join()
+    return results

@@ -13,6 +13,7 @@ import lagrad
 import lagrad.numpy as lnp
 from lagrad.codegen import REWRITES
 from lagrad.tree import tree_flatten
+from tests.helpers import calls_from_threads
 from tests.test_random_programs import _tame, programs, run
 
 
@@ -185,18 +186,7 @@ def test_eight_threads_give_identical_results() -> None:
     g = lagrad.compile(lagrad.value_and_grad(f), interpret=5)  # the source is compiled while threads run
     inputs = [x * (1 + j / 8) for j in range(8)]
     expected = [lagrad.value_and_grad(f)(xi) for xi in inputs]
-    results: list[Any] = [None] * 8
-    barrier = threading.Barrier(8)
-
-    def work(j: int) -> None:
-        barrier.wait()
-        results[j] = [g(inputs[j]) for _ in range(20)]
-
-    threads = [threading.Thread(target=work, args=(j,)) for j in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = calls_from_threads(lambda j: g(inputs[j]), times=20)
     for j in range(8):
         for r in results[j]:
             _same(r, expected[j])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 import numpy as np
@@ -14,6 +13,7 @@ import lagrad
 import lagrad.numpy as lnp
 from lagrad import rolling
 from lagrad.codegen import Straight
+from tests.helpers import calls_from_threads
 from tests.test_compiler import _same
 from tests.test_random_programs import _tame, programs, run
 
@@ -134,18 +134,7 @@ def test_eight_threads_run_one_rolled_function() -> None:
     inputs = [(0.1 + 0.01 * j, rng.random(6)) for j in range(8)]
     expected = [lagrad.grad(f, (0, 1))(*a) for a in inputs]
     g(*inputs[0])
-    results: list[Any] = [None] * 8
-    barrier = threading.Barrier(8)
-
-    def work(j: int) -> None:
-        barrier.wait()
-        results[j] = [g(*inputs[j]) for _ in range(10)]
-
-    threads = [threading.Thread(target=work, args=(j,)) for j in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = calls_from_threads(lambda j: g(*inputs[j]))
     for j in range(8):
         for r in results[j]:
             _same(r, expected[j])

@@ -249,6 +249,12 @@ class Emitter:
             self.namespace[name] = value
         return name
 
+    def returned_constant(self, value: Any) -> str:
+        """A returned constant: a copy of an array, so that a caller writing into it changes no
+        later call's answer."""
+        c = self.bind(value, "constant")
+        return f"{c}.copy()" if isinstance(value, np.ndarray) else c
+
     def call(self, eq: Equation, args: list[str], out: str | None = None) -> str:
         """The right-hand side of `eq` on the argument expressions `args`; with `out`, written
         into that buffer (an elementwise ufunc only)."""
@@ -757,13 +763,19 @@ def narrowed_product_exact(m: int, k: int, n: int, lo: int, hi: int, dtype: str)
     shapes on random matrices, each operand C- and F-ordered (a different order of operations
     shows in most entries, whatever the values). Products above `SAMPLED` multiply-adds are not
     sampled (False): eight of them would cost the compiling call too much."""
+    return _sampled_alike(m, k, n, dtype, 7, lambda x, y: x @ y[:, lo:hi], lo, hi)
+
+
+def _sampled_alike(m: int, k: int, n: int, dtype: str, seed: int, other: Any, lo: int, hi: int) -> bool:
+    """Whether ``other(x, y)`` has the bits of columns lo:hi of ``x @ y`` on random (m, k) and (k,
+    n) matrices, each C- and F-ordered; False above `SAMPLED` multiply-adds (not sampled)."""
     if m * k * n > SAMPLED:
         return False
-    rng = np.random.default_rng(7)
+    rng = np.random.default_rng(seed)
     a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
     for x in (a, np.asfortranarray(a)):
         for y in (b, np.asfortranarray(b)):
-            if not np.array_equal((x @ y)[:, lo:hi], x @ y[:, lo:hi]):
+            if not np.array_equal((x @ y)[:, lo:hi], other(x, y)):
                 return False
     return True
 
@@ -806,15 +818,7 @@ def transposed_product_exact(m: int, k: int, n: int, lo: int, hi: int, dtype: st
     over k in one order whichever operand it packs as which for most shapes, but that is its
     choice. Compared once per process and shapes as `narrowed_product_exact` compares, each
     operand C- and F-ordered; products above `SAMPLED` multiply-adds are not sampled (False)."""
-    if m * k * n > SAMPLED:
-        return False
-    rng = np.random.default_rng(8)
-    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
-    for x in (a, np.asfortranarray(a)):
-        for y in (b, np.asfortranarray(b)):
-            if not np.array_equal((x @ y)[:, lo:hi], (y.T[lo:hi] @ np.ascontiguousarray(x.T)).T):
-                return False
-    return True
+    return _sampled_alike(m, k, n, dtype, 8, lambda x, y: (y.T[lo:hi] @ np.ascontiguousarray(x.T)).T, lo, hi)
 
 
 #: Ufuncs whose every entry is one correctly rounded IEEE operation on the operands' entries, so
@@ -1280,8 +1284,7 @@ def emit(
     returned: set[int] = set()
     for o in straight.outputs:
         if isinstance(o, Constant):
-            c = emitter.bind(o.value, "constant")
-            outs.append(f"{c}.copy()" if isinstance(o.value, np.ndarray) else c)
+            outs.append(emitter.returned_constant(o.value))
         elif o in floats:
             outs.append(f"np.float64({slot[o]})")
         elif o in held_t:  # returned in the usual order

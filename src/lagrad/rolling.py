@@ -275,8 +275,7 @@ def rolled(straight: Straight, name: str = "compiled") -> Source | None:
     returned: set[int] = set()
     for o in straight.outputs:
         if isinstance(o, Constant):
-            c = emitter.bind(o.value, "constant")
-            outs.append(f"{c}.copy()" if isinstance(o.value, np.ndarray) else c)
+            outs.append(emitter.returned_constant(o.value))
             continue
         text = outer(o)
         outs.append(f"{text}.copy()" if o in returned and program.shape(o) else text)
