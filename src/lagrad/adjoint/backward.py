@@ -59,14 +59,18 @@ def back_substitution(
         with library_errors(tape.outputs):  # on array-api-strict or CuPy: the rule and the library named
             lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals, replay is not None)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
-        if mask is not False and (mask is not True or any(is_lazy(v) for v in returned if v is not None)):
-            lam = _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)  # lazily masked
-        elif mask is not False and any(_has_nan(v) for v in returned if v is not None):
-            if replay is not None:  # the first sweep gave the values up: the run again, for the second
-                tape = replay()
-                diagonals = implicit_diagonals(program, tape) if program.implicit else None
-            lam = _back_substitution(program, tape, seeds, keep_all, True, batched, diagonals)
-    return lam
+        if mask is False:
+            return lam
+        if mask is not True or any(is_lazy(v) for v in returned if v is not None):
+            guarded = mask  # lazily masked
+        elif any(_has_nan(v) for v in returned if v is not None):
+            guarded = True
+        else:
+            return lam
+        if replay is not None:  # the first sweep gave the values up: the run again, for the second
+            tape = replay()
+            diagonals = implicit_diagonals(program, tape) if program.implicit else None
+        return _back_substitution(program, tape, seeds, keep_all, guarded, batched, diagonals)
 
 
 def _back_substitution(
