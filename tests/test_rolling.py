@@ -88,6 +88,27 @@ def test_branchy_loop_rolls_and_a_flipped_branch_inside_a_loop_retraces() -> Non
     assert info["retraces"] >= 1 and any("went the other way" in v["reason"] for v in info["variants"])
 
 
+def test_a_loop_reading_an_earlier_loops_values_in_order_rolls() -> None:
+    def two_loops(alpha: Any, u: Any) -> Any:
+        xs = []
+        for _ in range(30):
+            u = lnp.sin(u) * alpha + u
+            xs.append(u)
+        s = u
+        for x in xs:  # reads the first loop's values, one an iteration, at the first loop's stride
+            s = s * 0.5 + lnp.cos(x)
+        return lnp.sum(s)
+
+    rng = np.random.default_rng(3)
+    args = [(0.1 + 0.01 * j, rng.standard_normal(8)) for j in range(3)]
+    pieces = rolling.plan(Straight(lagrad.trace(two_loops, *args[0]), prune={"dead"}))
+    assert sum(isinstance(p, rolling.Loop) for p in pieces) >= 2  # both loops, not the first alone
+    g = lagrad.compile(two_loops)  # the function itself: its gradient's sweep reads in reverse
+    for a in args:
+        _same(g(*a), two_loops(*a))
+    assert g.cache_info()["rolled"] == 2
+
+
 def test_too_few_iterations_are_not_rolled() -> None:
     rng = np.random.default_rng(2)
     f = heat(rolling.MIN_ITERATIONS - 2, rng.random(40))  # long enough statements, too few iterations

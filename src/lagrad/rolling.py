@@ -161,7 +161,7 @@ def plan(straight: Straight) -> list[int | Loop]:
                     continue
                 first, second = int(flat[at0 + q]), int(flat[at1 + q])
                 stride = int(flat[at2 + q]) - second
-                if stride == p:
+                if stride == p and second >= s:  # read from this loop (else from an earlier one, below)
                     rel = second - t
                     if 0 <= rel < r:  # this iteration's
                         if first != s + rel:
