@@ -585,7 +585,6 @@ def test_a_cotangent_cut_into_summed_columns_is_computed_transposed(monkeypatch)
     second = compiled(2.0 * x, *ws, -head)
     _same_bits(first, kept)
     _same_bits(second, grad(2.0 * x, *ws, -head))
-    assert transposed_product_exact(6, 3, 13, 0, 13, "<f8") in (True, False)
     assert not transposed_product_exact(4096, 4096, 4096, 0, 4096, "<f8")  # too large to sample: whole
     check_grads(lambda x, *params: _dense_head(lnp.tanh, x, *params), x, *ws, head, modes=("rev",), order=1)
 
@@ -668,6 +667,5 @@ def test_a_product_read_in_some_columns_computes_only_those(monkeypatch):
         assert "[:, 4:16])" not in emit(Straight(program), rewrites=REWRITES - {"narrow", "transposed"}).text
         assert "[4:16]" not in emit(Straight(program), rewrites=REWRITES - {"narrow"}).text
     monkeypatch.undo()
-    assert narrowed_product_exact(6, 4, 12, 4, 12, "<f8") in (True, False)
     assert not narrowed_product_exact(4096, 4096, 4096, 1, 4096, "<f8")  # too large to sample: whole
     check_grads(loss, *ws, head, modes=("rev",), order=1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -253,6 +252,13 @@ def test_the_nan_check_sees_one_nan_among_many_entries_and_lets_infinities_throu
     for _ in range(3):  # gradient entries of 3e200, whose squares overflow to inf, not NaN
         got = linear(w, np.full((3, 50), 1e200))
     assert np.all(got == 3e200) and linear.cache_info()["eager"] == 0
+    doubled = lagrad.compile(lambda z: z * 2.0)
+    for big in (np.full(4, 3e19 + 3e19j, np.complex64), np.full(4, 1e200 + 1e200j)):  # re·im overflows
+        for _ in range(3):
+            _same(doubled(big), big * 2.0)
+    nan_part = np.array([1 + 1j, complex(1.0, np.nan)])
+    _same(doubled(nan_part), nan_part * 2.0)
+    assert doubled.cache_info()["eager"] == 1  # only the NaN, not the large finite values
 
 
 def test_float_array_signatures_tell_shapes_and_dtypes_apart() -> None:
@@ -449,17 +455,8 @@ def test_a_densenet_with_a_branch_accumulates_and_narrows_and_retraces_where_it_
         info = g.cache_info()
         assert (info["traces"], info["retraces"]) == (1, 1) and info["compiled"] >= 4
         assert "stack0" in g.source(*ws) and "stack0" in g.source(*sides[1])
-        results: list[Any] = [None] * 8
-
-        def work(j: int) -> None:
-            results[j] = [g(*sides[(j + k) % 2]) for k in range(4)]
-
-        threads = [threading.Thread(target=work, args=(j,)) for j in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = calls_from_threads(lambda j: [g(*sides[(j + k) % 2]) for k in range(4)], times=1)
         expected = [grad(*s) for s in sides]
         for j in range(8):
-            for k, r in enumerate(results[j]):
+            for k, r in enumerate(results[j][0]):
                 _same(r, expected[(j + k) % 2])

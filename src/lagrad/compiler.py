@@ -499,12 +499,13 @@ def _flip_reason(program: Program, i: int) -> str:
 
 
 def _has_nan(outputs: Sequence[Any]) -> bool:
-    """Whether an output holds NaN (or, complex, an infinity: answered eagerly all the same).
-    ``o · o`` is NaN exactly where `o` holds NaN (squares are ≥ 0: no inf − inf), in one BLAS
-    pass without the boolean array ``isnan(o)`` would make."""
+    """Whether an output holds NaN. ``x · x`` of a real `x` is NaN exactly where `x` holds NaN
+    (squares are ≥ 0: no inf − inf), in one BLAS pass without the boolean array ``isnan(x)``
+    would make; a complex output is checked as its real and imaginary parts (BLAS's complex
+    product makes NaN of a finite ``re·im`` that overflows)."""
     for o in outputs:
         if isinstance(o, (np.ndarray, np.inexact)) and o.dtype.kind in "fc":
-            square = np.vdot(o, o)
+            square = np.vdot(o, o) if o.dtype.kind == "f" else np.vdot(o.real, o.real) + np.vdot(o.imag, o.imag)
             if square != square:
                 return True
         if type(o) is float and o != o:
