@@ -1593,7 +1593,8 @@ def _as_form(x: Any, form: str) -> Any:
     if form == SPARSE:
         if sparse:
             return x.tocsr()
-        return scipy.sparse.diags(x, format="csr") if getattr(x, "ndim", 0) == 1 else scipy.sparse.csr_matrix(x)
+        x = np.asarray(x, np.result_type(x, np.float32))  # scipy.sparse holds no float16
+        return scipy.sparse.diags(x, format="csr") if x.ndim == 1 else scipy.sparse.csr_matrix(x)
     return x
 
 

@@ -362,6 +362,13 @@ class Sparsity:
         as a ``scipy.sparse.csr_matrix`` of shape (output scalars, input scalars)."""
         return self._solve(self._tape_at(args))
 
+    @property
+    def dense_dtype(self) -> np.dtype:
+        """The dense Jacobian's dtype (float32 stays float32; the solves run in the seeds' float64)."""
+        program = self._program
+        kept = [program.dtype(o) for o in program.outputs if not isinstance(o, Constant)]
+        return np.result_type(*(d for _, d in program.inputs), *kept)
+
     def _solve(self, tape: Tape) -> scipy.sparse.csr_matrix:
         from .transforms import BATCH_BYTES
 
@@ -369,9 +376,7 @@ class Sparsity:
         m, n = self.pattern.shape
         outputs = [(o, sl, shape) for o, sl, shape in zip(program.outputs, self.out_slices, self.out_shapes)
                    if not isinstance(o, Constant)]  # fmt: skip
-        # the dense Jacobian's dtype (float32 stays float32); the solves run in the seeds' float64
-        dtype = np.result_type(*(d for _, d in program.inputs), *(program.dtype(o) for o, _, _ in outputs))
-        dtype = np.result_type(dtype, np.float32)  # float16's comes as float32: scipy.sparse holds no float16
+        dtype = np.result_type(self.dense_dtype, np.float32)  # float16's as float32: scipy.sparse holds no float16
         if not outputs or self.n_colours == 0:
             return scipy.sparse.csr_matrix((m, n), dtype=dtype)
         seeds = colouring.seeds(self.colours)

@@ -85,10 +85,7 @@ def _planned(fun: Fun, argnums: ArgNums, has_aux: bool, max_bytes: int | None) -
         chosen = plan(bound, *args, argnums=argnums, max_bytes=max_bytes)
         if chosen.method == "sparse":  # the plan's pattern and colouring, solved at its own trace
             structure = chosen.structure
-            J = structure._solve(structure._tape).toarray()
-            program = structure._program  # the dense Jacobian's dtype (float16's came as float32)
-            kept = [program.dtype(o) for o in program.outputs if not isinstance(o, Constant)]
-            J = J.astype(np.result_type(*(d for _, d in program.inputs), *kept), copy=False)
+            J = structure._solve(structure._tape).toarray().astype(structure.dense_dtype, copy=False)
             return np.reshape(J, structure.out_shape + structure.in_shape)
         chosen = chosen.method
         if chosen == "elimination":
