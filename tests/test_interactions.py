@@ -356,10 +356,11 @@ def test_hvp_names_itself_for_a_vector_of_the_wrong_shape():
 # ----- checkpoint takes what the function takes ------------------------------------------
 
 
-def _activated(x, k=2, act="tanh", scale=None):
+def _activated(x, k=2, act="tanh", scale=None, dtype=None):
     y = x**k
     if act == "tanh":
         y = lnp.tanh(y)
+    y = y if dtype is None else lnp.astype(y, dtype)
     return y * (1.0 if scale is None else scale)
 
 
@@ -367,6 +368,7 @@ CHECKPOINT_CALLS = {
     "keyword": lambda f, x: f(x, k=3),
     "string-option": lambda f, x: f(x, 3, "none"),
     "traced-keyword": lambda f, x: f(x, act="none", scale=x[0]),
+    "dtype-class": lambda f, x: f(x, dtype=np.float64),  # a class with a `dtype` attribute, not a value
 }
 
 

@@ -70,6 +70,8 @@ def _is_value(x: Any) -> bool:
     traced value) rather than an option passed through as given."""
     if isinstance(x, (Var, np.ndarray, np.generic, int, float, complex)):
         return True
+    if isinstance(x, type):  # a class (a dtype such as np.float32 has `dtype` too): an option
+        return False
     return any(hasattr(x, name) for name in ("__array__", "__array_namespace__", "dtype"))
 
 
