@@ -220,7 +220,7 @@ def _joined_tangent_batched(join: Any) -> Any:
 def _joined_tangent(join: Any) -> Any:
     def jvp(tangents: list[Any], ans: Any, *xs: Any, axis: int) -> Any:
         dtype = next(t for t in tangents if t is not None).dtype
-        parts = [t if t is not None else zeros_like(x, dtype=dtype) for t, x in zip(tangents, xs)]
+        parts = [t if t is not None else _plain_zeros_like(x, dtype=dtype) for t, x in zip(tangents, xs)]
         return join(*parts, axis=axis)
 
     return jvp
@@ -1458,7 +1458,7 @@ _LIKE_DEFAULTS = {"dtype": None, "order": "K", "subok": True, "shape": None}
 
 def _like(np_fun: Any) -> Any:
     plain = _plain_like(np_fun)
-    recorded = nondiff(plain, np_fun.__name__)
+    recorded = nondiff(plain, np_fun.__name__, listed=False)  # the list holds `like`, below (nondiff.py)
 
     def like(a: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None, **kw: Any) -> Any:
         if not kw and _float_var(a, dtype):
