@@ -144,7 +144,9 @@ class Diagonal:
     """The diagonal block ``A[k, k]`` of an equation, an operator: ``-I`` for ``z_k = f_k(…)``,
     which defines its variable explicitly (the solvers then call nothing: λ_k and t_k are what
     the other blocks send). Another kind of equation (``z = f(z, …)``) brings a subclass, in
-    `AdjointSystem.implicit`; matrix builders, labels and solvers read it from the system."""
+    `AdjointSystem.implicit`, that solves with the block: ``solve(r)`` (x from ``A[k, k] x = -r``,
+    back-substitution) and ``solve_transpose(r)`` (forward substitution); the batched forms
+    loop over them unless it gives its own (`implicit.ImplicitBlock`)."""
 
     label = "-1"
 
@@ -155,16 +157,6 @@ class Diagonal:
         """(rows, columns, values) of its nonzero scalars, within the block."""
         i = np.arange(self.size)
         return i, i, -np.ones(self.size)
-
-    def solve(self, r: Any) -> Any:
-        """x from ``A[k, k] x = -r``: λ_k, where r is what the blocks right of the diagonal
-        send, less b_k (back-substitution)."""
-        return r
-
-    def solve_transpose(self, r: Any) -> Any:
-        """x from ``A[k, k]ᵀ x = -r``: t_k, where r is what the blocks above send (forward
-        substitution)."""
-        return r
 
     def solve_batched(self, r: Any) -> Any:
         """`solve` for k right-hand sides stacked on a leading axis."""
@@ -264,8 +256,9 @@ class AdjointSystem:
                 f"lagrad.adjoint: the cotangent must be an array shaped like the output {shape}, not "
                 f"{given}; for a function with several outputs, use lagrad.vjp"
             )
+        outputs = tape.outputs if isinstance(tape.outputs, (list, tuple)) else [tape.outputs]
         #: an output value of another library (Dask's, array-api-strict's, CuPy's), else None
-        self.like = next((v for v in map(_plain, _outputs(tape)) if is_lazy(v) or namespace_of(v) is not None), None)
+        self.like = next((v for v in map(_plain, outputs) if is_lazy(v) or namespace_of(v) is not None), None)
         if self.like is not None and not is_lazy(self.like):  # the namespace's operators take only their own
             cotangent = in_namespace(_plain(cotangent), self.like) if not hasattr(cotangent, "_trace") else cotangent
         self.cotangent = cotangent
@@ -403,10 +396,6 @@ class AdjointSystem:
             r[i] = r[i] - flat(b, dtypes[i], covector=True)
         return float(np.sqrt(sum(np.sum(x**2) for x in r)))
 
-    @property
-    def _library(self) -> str:
-        return "dask" if is_lazy(self.like) else str(namespace_library(self.like))
-
     def _zeros(self, i: int) -> Any:
         return zeros_of(self.program.shape(i), self.program.dtype(i))
 
@@ -426,8 +415,9 @@ class AdjointSystem:
         if kind not in ("dense", "sparse"):
             raise ValueError(f"lagrad: matrix kind must be 'symbolic', 'dense' or 'sparse', not {kind!r}")
         if self.like is not None:
+            library = "dask" if is_lazy(self.like) else namespace_library(self.like)
             raise TypeError(
-                f"lagrad: AdjointSystem.matrix({kind!r}) does not run on {self._library} arrays (it assembles the "
+                f"lagrad: AdjointSystem.matrix({kind!r}) does not run on {library} arrays (it assembles the "
                 f"scalar matrix with NumPy and SciPy); use matrix('symbolic'), the block operators (blocks()) or "
                 f"solve('back_substitution' / 'levels' / 'forward_substitution'), or trace on NumPy arrays"
             )
@@ -464,11 +454,6 @@ class AdjointSystem:
             f"<AdjointSystem: {self.n} variables ({self.size} scalars), "
             f"{len(self.program.equations)} equations, {len(self.blocks())} nonzero blocks>"
         )
-
-
-def _outputs(tape: Tape) -> list[Any]:
-    outputs = tape.outputs
-    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 def _numbers(v: Any) -> Any:
