@@ -7,6 +7,7 @@ of it is needed to differentiate, so it lives apart from the trace-seed-solve st
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 from .core import Trace, Var
 from .core.backend import namespace_of, numpy_dtype
 from .core.program import Constant
+from .tree import tree_flatten
 
 Fun = Callable[..., Any]
 ArgNums = int | Sequence[int]
@@ -234,3 +236,31 @@ def _scalar_output(traced: Any, who: str) -> int | None:
             f"constant almost everywhere); return a float"
         )
     return None if isinstance(o, Constant) else o
+
+
+def _is_complex_value(x: Any) -> bool:
+    """Whether x (an array of any namespace, a traced value or a Python number) is complex."""
+    return numpy_dtype(x.dtype).kind == "c" if hasattr(x, "dtype") else isinstance(x, complex)
+
+
+def _refuse_real_of_complex(fun: Fun, argnums: ArgNums) -> Fun:
+    """`fun`, refusing a real value of complex arguments: its second derivatives mix ∂/∂Re and
+    ∂/∂Im and are not one complex matrix (forward over reverse and reverse over reverse
+    disagree), so a Hessian of it would be a silently wrong number. A holomorphic `fun` (a
+    complex value) has one: f″(z)."""
+
+    @functools.wraps(fun)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        out = fun(*args, **kwargs)
+        nums, _ = _argnums(argnums, len(args), "hessian")
+        complex_in = any(_is_complex_value(leaf) for i in nums for leaf in tree_flatten(args[i])[0])
+        if complex_in and not any(_is_complex_value(leaf) for leaf in tree_flatten(out)[0]):
+            raise TypeError(
+                "lagrad.hessian: a real function of complex arguments has second derivatives in "
+                "the real and imaginary parts that are not one complex matrix. Pass them as real "
+                "arguments (hessian(lambda x, y: fun(x + 1j * y), argnums=(0, 1))), or take "
+                "directional second derivatives with lagrad.hvp"
+            )
+        return out
+
+    return checked

@@ -499,3 +499,17 @@ def numpy_only(fun: Callable[..., Any], who: str) -> Callable[..., Any]:
         return fun(*args, **kwargs)
 
     return checked
+
+
+def is_nan(x: Any) -> Any:
+    """Whether the output `x` is NaN (lazily for a Dask value: a branch of lagrad's own must
+    not compute the user's graph)."""
+    if is_lazy(x):
+        return np.isnan(x)
+    xp = namespace_of(x)
+    if xp is not None:
+        return bool(xp.isnan(x))
+    try:
+        return bool(np.isnan(x))
+    except TypeError:
+        return False

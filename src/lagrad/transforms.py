@@ -12,7 +12,7 @@ import functools
 import gc
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,13 +28,15 @@ from .arguments import (
     _explain,
     _flatten_like,
     _input_value,
+    _is_complex_value,
     _lagrad_cause,
+    _refuse_real_of_complex,
     _scalar_output,
 )
 from .control import _stop_gradient
 from .core import Program, Tape, Trace, Var
 from .core.backend import in_namespace, is_lazy, namespace_library, namespace_of, numpy_dtype
-from .core.program import Constant
+from .core.program import Constant, is_parts_shape
 from .lazy import (
     check_namespace_transform,
     check_one_library,
@@ -42,6 +44,7 @@ from .lazy import (
     constant_mix_error,
     derivative_error,
     gradients_like,
+    is_nan,
     lazy_checked,
     numpy_only,
     ones_like,
@@ -50,28 +53,16 @@ from .lazy import (
 from .tree import tree_flatten, tree_map
 
 
-class _Traced:
+class _Traced(NamedTuple):
     """A function traced on some arguments: its Program, the tracing run's Tape, output values and aux."""
 
-    __slots__ = ("program", "tape", "outputs", "aux", "single", "leaves", "inputs")
-
-    def __init__(
-        self,
-        program: Program,
-        tape: Tape,
-        outputs: list[Any],
-        aux: Any,
-        single: bool,
-        leaves: list[Any],
-        inputs: list[Any] | None = None,
-    ) -> None:
-        self.leaves = leaves  # the inputs as given (a Dask input's gradient is a Dask array)
-        self.inputs = inputs  # the input variables' values, for a replay of the run
-        self.program = program
-        self.tape = tape
-        self.outputs = outputs
-        self.aux = aux
-        self.single = single
+    program: Program
+    tape: Tape
+    outputs: list[Any]
+    aux: Any
+    single: bool
+    leaves: list[Any]  # the inputs as given (a Dask input's gradient is a Dask array)
+    inputs: list[Any] | None  # the input variables' values, for a replay of the run (plain values only)
 
 
 def _guarded(who: str, run: Callable[[], Any], args: Any, kwargs: Any) -> Any:
@@ -97,12 +88,6 @@ def _transform(fun: Fun, argnums: ArgNums | None, who: str, finish: Callable[[_T
         return _guarded(who, lambda: finish(_trace(fun, args, kwargs, argnums, who, has_aux=has_aux)), args, kwargs)
 
     return transformed
-
-
-def _strip(tree: Any) -> Any:
-    """`tree` with every traced value replaced by its plain value (for aux)."""
-    leaves, treedef = tree_flatten(tree)
-    return treedef.unflatten(value(leaf) for leaf in leaves)
 
 
 def _constant(trace: Trace, arg: Any) -> Any:
@@ -185,7 +170,7 @@ def _record(
             trace.active = False
             raise TypeError(f"lagrad.{who}: with has_aux=True the function must return a pair (output, aux)")
         result, aux = result
-        aux = _strip(aux)
+        aux = tree_map(_leaf_value, aux)  # plain values
     out_leaves, out_tree = tree_flatten(result)
     _check_outputs(out_leaves, out_tree, who, trace)
     program, tape = trace.finish(inputs, out_leaves, in_tree=in_tree, out_tree=out_tree, input_names=names)
@@ -252,20 +237,6 @@ def _traced_run(tape: Tape) -> bool:
     return any(isinstance(o, Var) for o in tree_flatten(tape.outputs)[0])
 
 
-def _is_nan(x: Any) -> Any:
-    """Whether the output `x` is NaN (lazily for a Dask value: a branch of lagrad's own must
-    not compute the user's graph)."""
-    if is_lazy(x):
-        return np.isnan(x)
-    xp = namespace_of(x)
-    if xp is not None:
-        return bool(xp.isnan(x))
-    try:
-        return bool(np.isnan(x))
-    except TypeError:
-        return False
-
-
 def value_and_grad(fun: Fun, argnums: ArgNums = 0, has_aux: bool = False, *, method: str = "back_substitution") -> Fun:
     """A function returning ``(fun(*args), gradient)`` (``((value, aux), gradient)`` with
     `has_aux`); the gradient is shaped like ``args[argnums]`` (a tuple for several)."""
@@ -278,7 +249,7 @@ def _value_and_grad(fun: Fun, argnums: ArgNums, has_aux: bool, method: str, who:
         value_out = traced.outputs[0]
         plain = value(value_out)
         seed = _seed(np.ones((), dtype=numpy_dtype(plain.dtype) if hasattr(plain, "dtype") else float), value_out)
-        lam = _solve(traced.program, traced.tape, out, seed, method, _is_nan(plain), traced.inputs)
+        lam = _solve(traced.program, traced.tape, out, seed, method, is_nan(plain), traced.inputs)
         return ((value_out, traced.aux) if has_aux else value_out), _gradients(traced, lam)
 
     return _transform(fun, argnums, who, finish, has_aux)
@@ -469,10 +440,6 @@ def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, ma
     return _transform(fun, argnums, who, finish, has_aux)
 
 
-def _size(shape: tuple[int, ...]) -> int:
-    return math.prod(shape)  # Python ints: no NumPy call per shape, and no overflow
-
-
 def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[Any]]:
     """J[o][j] shaped out_o.shape + in_j.shape, for every output o and input j."""
     program = traced.program
@@ -487,11 +454,11 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
         for o, out in zip(out_shapes, program.outputs)
     ]
     if mode == "auto":
-        mode = "rev" if sum(map(_size, out_shapes)) <= sum(map(_size, in_shapes)) else "fwd"
+        mode = "rev" if sum(map(math.prod, out_shapes)) <= sum(map(math.prod, in_shapes)) else "fwd"
     # one right-hand side holds at most one value per variable
     row_bytes = np.dtype(dtype).itemsize * (
-        sum(map(_size, in_shapes))
-        + sum(_size(eq.shape) for eq in program.equations if not isinstance(eq.shape[0] if eq.shape else None, tuple))
+        sum(map(math.prod, in_shapes))
+        + sum(math.prod(eq.shape) for eq in program.equations if not is_parts_shape(eq.shape))
     )
     chunk = max(1, max_bytes // max(row_bytes, 1))
     if mode == "rev":
@@ -501,7 +468,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
             rows: list[list[Any]] = [[] for _ in in_shapes]
             # a complex output of a real input: the input's multiplier from a seed c is
             # Re(c ∂f/∂x), so J = Re λ(1) − i Re λ(i), the output swept along 1 and i
-            along_i = _is_complex(value(traced.outputs[a])) and any(numpy_dtype(d).kind != "c" for d in in_dtypes)
+            along_i = _is_complex_value(value(traced.outputs[a])) and any(numpy_dtype(d).kind != "c" for d in in_dtypes)
             for seed in _identity(out_shapes[a], dtype, chunk, traced.outputs[a]):
                 batched = seed.ndim > len(out_shapes[a])
                 lam = back_substitution(program, traced.tape, {o: seed}, batched=batched)
@@ -519,7 +486,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
         outputs = _traced_outputs(program)
         # a real output of a complex input: J = ∂/∂Re − i ∂/∂Im (the gradient's convention, as
         # reverse mode gives), so such an input is swept along i too; complex outputs keep f′(z)
-        real_out = [not _is_complex(value(v)) for v in traced.outputs]
+        real_out = [not _is_complex_value(value(v)) for v in traced.outputs]
         for j, s in enumerate(in_shapes):
             along_i = np.dtype(program.inputs[j][1]).kind == "c" and any(real_out)
             cols: list[list[Any]] = [[] for _ in out_shapes]
@@ -552,11 +519,6 @@ def _zeros(seed: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     return _seed(np.zeros(seed.shape[:1] + shape, dtype), seed)
 
 
-def _is_complex(x: Any) -> bool:
-    """Whether x (an array of any namespace, a traced value or a Python number) is complex."""
-    return numpy_dtype(x.dtype).kind == "c" if hasattr(x, "dtype") else isinstance(x, complex)
-
-
 def _as_dtype(x: Any, dtype: Any) -> Any:
     """`x` in the Jacobian's dtype: float64 constants inside the function must not upcast the
     derivative of float32 arguments and results (as `input_gradients` does for grad). A real
@@ -572,7 +534,7 @@ def _as_dtype(x: Any, dtype: Any) -> Any:
 def _identity(shape: tuple[int, ...], dtype: Any, chunk: int, like: Any) -> Any:
     """The identity over the scalars of `shape`, as seeds: one unbatched seed for a single
     scalar, else batches ``(c, *shape)`` of at most `chunk` rows (in the namespace of `like`)."""
-    n = _size(shape)
+    n = math.prod(shape)
     if n == 1:
         yield _seed(np.ones(shape, dtype=dtype), like)
         return
@@ -593,7 +555,7 @@ def _assemble(
         return np.zeros(out_shape + in_shape, dtype)
     major, minor = (out_shape, in_shape) if rows_first else (in_shape, out_shape)
     whole = parts[0] if len(parts) == 1 else lnp.concatenate(parts, axis=0)
-    whole = lnp.reshape(whole, (_size(major), _size(minor)))
+    whole = lnp.reshape(whole, (math.prod(major), math.prod(minor)))
     if not rows_first:
         whole = lnp.transpose(whole)
     return lnp.reshape(whole, out_shape + in_shape)
@@ -609,31 +571,8 @@ def hessian(fun: Fun, argnums: ArgNums = 0, *, max_bytes: int | None = None, spa
 
         hess = structured(fun, argnums, "fwd", False, max_bytes, sparse=True, who="hessian")
         return numpy_only(hess, "hessian(sparse=True)")
-    inner = _jacobian(_real_of_complex_refused(fun, argnums), argnums, "rev", False, "hessian")
+    inner = _jacobian(_refuse_real_of_complex(fun, argnums), argnums, "rev", False, "hessian")
     return _jacobian(inner, argnums, "fwd", False, "hessian", max_bytes)
-
-
-def _real_of_complex_refused(fun: Fun, argnums: ArgNums) -> Fun:
-    """`fun`, refusing a real value of complex arguments: its second derivatives mix ∂/∂Re and
-    ∂/∂Im and are not one complex matrix (forward over reverse and reverse over reverse
-    disagree), so a Hessian of it would be a silently wrong number. A holomorphic `fun` (a
-    complex value) has one: f″(z)."""
-
-    @functools.wraps(fun)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        out = fun(*args, **kwargs)
-        nums, _ = _argnums(argnums, len(args), "hessian")
-        complex_in = any(_is_complex(leaf) for i in nums for leaf in tree_flatten(args[i])[0])
-        if complex_in and not any(_is_complex(leaf) for leaf in tree_flatten(out)[0]):
-            raise TypeError(
-                "lagrad.hessian: a real function of complex arguments has second derivatives in "
-                "the real and imaginary parts that are not one complex matrix. Pass them as real "
-                "arguments (hessian(lambda x, y: fun(x + 1j * y), argnums=(0, 1))), or take "
-                "directional second derivatives with lagrad.hvp"
-            )
-        return out
-
-    return checked
 
 
 def hvp(fun: Fun, argnums: ArgNums = 0) -> Fun:
