@@ -30,18 +30,9 @@ Rule = Callable[..., Any]
 META_ATTRIBUTES = frozenset({"shape", "dtype", "ndim", "size", "chunks"})
 
 
-class _LinearReads:
-    """Marker: the rule reads every argument but the one it differentiates, not `ans`."""
-
-
-LINEAR_READS = _LinearReads()
-
-
-class _ShapeReads:
-    """Marker: the rule reads only the shapes and dtypes of `ans` and the arguments."""
-
-
-SHAPE_READS = _ShapeReads()
+#: What a rule reads where one entry per value would not say it: every argument but the one it
+#: differentiates, not `ans` (LINEAR_READS); only the shapes and dtypes of all (SHAPE_READS).
+LINEAR_READS, SHAPE_READS = "linear", "shapes"
 
 
 def rule_reads(rule: Rule | None) -> tuple[int, ...] | None:
@@ -190,11 +181,8 @@ class Primitive:
         argument at position p (counting from 1, as in (ans, *args)), bit 2p+1 one that
         carries a derivative. `drop` and `meta` count the same way; `diff` from 0."""
         plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = self._make_plan(key, nargs)
-        return plan
-
-    def _make_plan(self, key: int, nargs: int) -> Plan:
+        if plan is not None:
+            return plan
         traced = [p for p in range(nargs) if key >> (2 * p + 2) & 1]
         diff = tuple(p for p in traced if key >> (2 * p + 3) & 1 and self.has_derivative(p))
         use = [UNREAD] * (nargs + 1)  # index 0: ans
@@ -214,7 +202,8 @@ class Primitive:
                         use[q] = max(use[q], r)
         drop = tuple(p + 1 for p in traced if use[p + 1] == UNREAD)
         meta = tuple(p + 1 for p in traced if use[p + 1] == META)
-        return Plan(use[0], drop, meta, diff)
+        plan = self._plans[key] = Plan(use[0], drop, meta, diff)
+        return plan
 
     def reads(self, pos: int) -> list[Any]:
         """What the rules serving argument `pos` read, one entry per rule (see `rule_reads`)."""
@@ -350,11 +339,9 @@ def defbatch(
 
 
 def _declared_reads(reads: str) -> Any:
-    if reads == "all":
-        return None
-    if reads == "shapes":
-        return SHAPE_READS
-    raise ValueError(f"lagrad: reads must be 'all' or 'shapes', not {reads!r}")
+    if reads not in ("all", SHAPE_READS):
+        raise ValueError(f"lagrad: reads must be 'all' or 'shapes', not {reads!r}")
+    return None if reads == "all" else SHAPE_READS
 
 
 # -- several outputs ------------------------------------------------------------------
