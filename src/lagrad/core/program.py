@@ -192,40 +192,24 @@ class BranchError(RuntimeError):
 
 
 class _EquationSlots:
-    """An Equation's fields, filled in by plain assignment before it is frozen (tracing makes
-    one Equation per primitive call, so making one must stay cheap)."""
+    """An Equation's fields, filled in by plain assignment before it is frozen (`new_equation`)."""
 
     __slots__ = ("primitive", "out", "args", "params", "diff", "shape", "dtype", "constants", "kept", "source")
 
 
 class Equation(_EquationSlots):
-    """One step ``z_out = primitive(args, **params)``: structure only, immutable.
+    """One step ``z_out = primitive(args, **params)``: structure only, immutable (DESIGN.md).
 
-    `args` holds, per positional argument, the variable index it reads or -1 for a
-    constant; `constants` holds, per argument, the constant's value (None where the
-    argument is a variable). `kept` says, per value in ``(ans, *args)``, how a run keeps
-    it for the rules (UNREAD, META or READ; constants are structure). `diff` lists the
-    argument positions that carry a derivative. A run's values live in a `Tape`.
-    `params` stays a plain dict, which rules take as ``**params`` at dict speed (nothing
-    in lagrad changes it).
+    `args`: per argument, the variable it reads, or -1 for a constant (then in `constants`);
+    `kept`: per value in ``(ans, *args)``, how a run keeps it (UNREAD, META or READ); `diff`:
+    the argument positions that carry a derivative; `params`: a plain dict (``**params`` at
+    dict speed; nothing changes it).
     """
 
     __slots__ = ()
 
-    def __new__(
-        cls,
-        primitive: Any,
-        out: int,
-        args: tuple[int, ...],
-        params: dict[str, Any],
-        diff: tuple[int, ...],
-        shape: tuple[int, ...],
-        dtype: Any,
-        constants: tuple[Any, ...],
-        kept: tuple[int, ...],
-        source: str | None = None,
-    ) -> Equation:
-        return new_equation(primitive, out, args, params, diff, shape, dtype, constants, kept, source)
+    def __new__(cls, *fields: Any, **named: Any) -> Equation:  # the fields of `new_equation`
+        return new_equation(*fields, **named)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"lagrad: an Equation is immutable structure; it cannot set {name!r}")
@@ -259,7 +243,7 @@ def new_equation(
     dtype: Any,
     constants: tuple[Any, ...],
     kept: tuple[int, ...],
-    source: str | None,
+    source: str | None = None,
 ) -> Equation:
     """An Equation, made without the cost of a class call: tracing's hot path makes one per
     primitive call. The fields are filled in, then the object becomes a (frozen) Equation."""
@@ -296,11 +280,8 @@ def _param_label(value: Any) -> str:
 
 
 class Tape:
-    """One run of a Program: per equation k, ``values[k]`` is the ``(ans, *args)`` its rules
-    read (None where no rule reads a value, an `Aval` where only its shape is read; the
-    constants included, so rules take them positionally), and `outputs` the run's outputs.
-    Tracing makes the first (`Trace.finish`); `Program.replay` makes one per run, and
-    ``AdjointSystem(program, tape)`` is the program linearised there."""
+    """One run of a Program: ``values[k]``, equation k's ``(ans, *args)`` as its `kept` says
+    (constants included), and the run's `outputs`. Made by `Trace.finish` and `Program.replay`."""
 
     __slots__ = ("values", "outputs")
 
