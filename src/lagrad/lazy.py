@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from .core import registry
 from .core.backend import (
     NAMESPACE_LIBRARIES,
     SWEEPS,
+    UNKNOWN_SHAPE,
     LazyComputeError,
     _plain,
     backend_name,
@@ -513,3 +515,38 @@ def is_nan(x: Any) -> Any:
         return bool(np.isnan(x))
     except TypeError:
         return False
+
+
+def equation_error(message: str, prim: Any, args: Any, error: Exception) -> Exception:
+    """`error`, raised while an equation was recorded, with `message` (which names the equation)
+    and the array libraries where they explain it: a namespace's arrays beside NumPy's or Dask's,
+    or a lazy library refusing the function itself."""
+    mixed = _mixed_libraries(args)
+    if mixed is not None:  # a namespace's array (array-api-strict, CuPy) beside NumPy's or Dask's
+        return TypeError(
+            f"{message} (lagrad.numpy.{prim.name}: its arguments mix {mixed[0]} arrays and {mixed[1]} arrays, which "
+            f"do not combine in one operation; put every array in one library first, e.g. {mixed[0]}.asarray(x))"
+        )
+    backends = sorted({backend_name(a) for a in args if is_lazy(a)})
+    if backends and not isinstance(error, LazyComputeError) and str(error) != UNKNOWN_SHAPE:
+        message += f" ({' and '.join(backends)} arrays: {prim.name} is refused by that library's own implementation)"
+    try:
+        return type(error)(message)
+    except Exception:
+        return ValueError(message)
+
+
+def _mixed_libraries(args: Any) -> tuple[str, str] | None:
+    """(a namespace's library, another library) where an equation's arguments (plain, or traced
+    values' numbers) of one or more axes mix them; None otherwise. Only on the error path."""
+    names = {}
+    for a in args:
+        v = _plain(a)
+        if hasattr(v, "shape") and not isinstance(v, np.generic) and len(v.shape):
+            names.setdefault(backend_name(v), namespace_of(v) is not None)
+    spaces = sorted(n for n, space in names.items() if space)
+    others = sorted(n for n, space in names.items() if not space)
+    return (spaces[0], others[0]) if spaces and others else None
+
+
+registry.equation_error = equation_error

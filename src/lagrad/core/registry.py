@@ -25,6 +25,11 @@ methods: dict[str, Callable[..., Any]] = {}
 #: the library function that asked: ``explain(var, caller_frame)``, set by `lagrad.explain`.
 explain_conversion: Callable[[Any, Any], str] | None = None
 
+#: An implementation's error while an equation was recorded, as raised: ``equation_error(message,
+#: primitive, args, error)``, `message` naming the equation; set by `lagrad.lazy`, which names
+#: the array libraries where they explain it.
+equation_error: Callable[[str, Any, Any, Exception], Exception] | None = None
+
 
 class ArrayOps:
     """The array operations the core and the solvers apply to multipliers and tangents, as

@@ -24,45 +24,17 @@ from typing import Any
 import numpy as np
 
 from . import registry
-from .backend import (
-    UNKNOWN_SHAPE,
-    LazyComputeError,
-    _plain,
-    backend_name,
-    is_lazy,
-    namespace_constants,
-    namespace_of,
-    numpy_dtype,
-    unknown_shape,
-)
+from .backend import UNKNOWN_SHAPE, namespace_constants, namespace_of, numpy_dtype, unknown_shape
 from .program import META, READ, UNREAD, Aval, Constant, Equation, Parts, PartsDtype, Program, Tape, new_equation
 
 _levels = itertools.count(1)
 _LAGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Frames in these are lagrad's machinery, not the user's line (the demo and examples are the user's).
-_MACHINERY = (
-    *(
-        os.path.join(_LAGRAD_DIR, name)
-        for name in (
-            "core",
-            "numpy",
-            "scipy",
-            "adjoint",
-            "transforms.py",
-            "arguments.py",
-            "lazy.py",
-            "structure.py",
-            "explain.py",
-            "control.py",
-            "testing.py",
-            "tree.py",
-            "loops.py",
-            "inplace.py",
-        )
-    ),
-    os.path.dirname(np.__file__),
-    "<frozen",
-)
+#: Frames in these are lagrad's machinery, not the user's line (the demo and examples are the
+#: user's); lagrad's own paths first, NumPy's and Python's frozen modules last.
+_MACHINERY = (*(os.path.join(_LAGRAD_DIR, name) for name in (
+    "core", "numpy", "scipy", "adjoint", "transforms.py", "arguments.py", "lazy.py", "structure.py", "explain.py",
+    "control.py", "testing.py", "tree.py", "loops.py", "inplace.py",
+)), os.path.dirname(np.__file__), "<frozen")  # fmt: skip
 
 
 class Var:
@@ -222,8 +194,7 @@ class Var:
             )
         raise AttributeError(f"'Var' object has no attribute {name!r}")
 
-    def __copy__(self) -> Var:
-        return self._alias()
+    __copy__ = _alias
 
     def __deepcopy__(self, memo: Any) -> Var:
         return self._alias()
@@ -374,20 +345,9 @@ class Trace:
     """
 
     __slots__ = (
-        "level",
-        "equations",
-        "n_vars",
-        "n_inputs",
-        "guards",
-        "tags",
-        "record_source",
-        "active",
-        "complex_seen",
-        "pending",
-        "values",
-        "dispatch",
-        "nested",
-    )
+        "level", "equations", "n_vars", "n_inputs", "guards", "tags", "record_source", "active", "complex_seen",
+        "pending", "values", "dispatch", "nested",
+    )  # fmt: skip
 
     def __init__(self, record_source: bool = False) -> None:
         self.level = next(_levels)
@@ -609,32 +569,12 @@ def _equation_error(trace: Trace, prim: Any, args: Any, params: dict[str, Any], 
     call = f"{prim.name}({', '.join(parts)}{''.join(f', {k}={v!r}' for k, v in params.items())})"
     where = user_line()
     message = f"lagrad: equation z{trace.n_vars + 1} = {call}{' at ' + where if where else ''}: {error}"
-    mixed = _mixed_libraries(args)
-    if mixed is not None:  # a namespace's array (array-api-strict, CuPy) beside NumPy's or Dask's
-        return TypeError(
-            f"{message} (lagrad.numpy.{prim.name}: its arguments mix {mixed[0]} arrays and {mixed[1]} arrays, which "
-            f"do not combine in one operation; put every array in one library first, e.g. {mixed[0]}.asarray(x))"
-        )
-    backends = sorted({backend_name(a) for a in args if is_lazy(a)})
-    if backends and not isinstance(error, LazyComputeError) and str(error) != UNKNOWN_SHAPE:
-        message += f" ({' and '.join(backends)} arrays: {prim.name} is refused by that library's own implementation)"
+    if registry.equation_error is not None:  # `lagrad.lazy` names the array libraries where they explain it
+        return registry.equation_error(message, prim, args, error)
     try:
         return type(error)(message)
     except Exception:
         return ValueError(message)
-
-
-def _mixed_libraries(args: Any) -> tuple[str, str] | None:
-    """(a namespace's library, another library) where an equation's arguments (plain, or traced
-    values' numbers) of one or more axes mix them; None otherwise. Only on the error path."""
-    names = {}
-    for a in args:
-        v = _plain(a)
-        if hasattr(v, "shape") and not isinstance(v, np.generic) and len(v.shape):
-            names.setdefault(backend_name(v), namespace_of(v) is not None)
-    spaces = sorted(n for n, space in names.items() if space)
-    others = sorted(n for n, space in names.items() if not space)
-    return (spaces[0], others[0]) if spaces and others else None
 
 
 def user_line() -> str | None:
