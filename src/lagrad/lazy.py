@@ -19,7 +19,6 @@ import numpy as np
 from .core import registry
 from .core.backend import (
     NAMESPACE_LIBRARIES,
-    SWEEPS,
     UNKNOWN_SHAPE,
     LazyComputeError,
     _plain,
@@ -34,6 +33,10 @@ from .core.backend import (
 from .core.primitive import SHAPE_READS
 from .core.program import META
 
+#: How many sweeps (back or forward substitution, `library_errors`) are running. Inside one,
+#: a NumPy array next to a namespace's array is a rule's own constant (an identity, a mask),
+#: moved to that namespace; while the user's function is traced it is refused, as the library would.
+SWEEPS = [0]
 #: Var's conversions: a branch on a traced value computes it, as Dask itself does.
 _BRANCHES = frozenset({"__bool__", "__float__", "__int__", "__index__", "__complex__", "item", "tolist"})
 _LAGRAD = os.path.dirname(os.path.abspath(__file__)) + "/"

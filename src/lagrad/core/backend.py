@@ -92,12 +92,6 @@ def namespace_of(x: Any) -> Any:
     return xp
 
 
-#: How many sweeps (back or forward substitution, `lazy.library_errors`) are running. Inside one,
-#: a NumPy array next to a namespace's array is a rule's own constant (an identity, a mask),
-#: moved to that namespace; while the user's function is traced it is refused, as the library would.
-SWEEPS = [0]
-
-
 def namespace_name(xp: Any) -> str:
     """A namespace as users name its library (``array_api_strict``, ``cupy``)."""
     name = getattr(xp, "__name__", str(xp))
@@ -118,16 +112,6 @@ def numpy_dtype(dtype: Any) -> np.dtype:
         if hasattr(dtype, "shape") or not name.isidentifier():
             raise TypeError(f"lagrad: {type(dtype).__name__} {dtype!r} is not a dtype") from None
         return np.dtype(name)
-
-
-def namespace_dtype(xp: Any, dtype: Any) -> Any:
-    """`dtype` (NumPy's, or already the namespace's) as the namespace `xp` spells it."""
-    if dtype is None:
-        return None
-    try:
-        return getattr(xp, np.dtype(dtype).name)
-    except TypeError:
-        return dtype
 
 
 def device_of(x: Any) -> Any:

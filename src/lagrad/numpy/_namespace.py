@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.backend import SWEEPS, device_of, namespace_dtype, namespace_name, namespace_of, numpy_dtype
+from ..core.backend import device_of, namespace_name, namespace_of, numpy_dtype
+from ..lazy import SWEEPS
 
 F = Callable[..., Any]
 
@@ -41,6 +42,16 @@ _SAME_BINARY = [
 
 #: scipy.special functions a library may have a module of its own for.
 _SPECIAL = {"cupy": "cupyx.scipy.special"}
+
+
+def namespace_dtype(xp: Any, dtype: Any) -> Any:
+    """`dtype` (NumPy's, or already the namespace's) as the namespace `xp` spells it."""
+    if dtype is None:
+        return None
+    try:
+        return getattr(xp, np.dtype(dtype).name)
+    except TypeError:
+        return dtype
 
 
 def _reduction(name: str) -> F:

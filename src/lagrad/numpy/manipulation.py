@@ -22,9 +22,10 @@ import numpy as np
 
 from ..core import Aval, Var, defbatch, defjvp_joint, deflinear, defvjp_argnum, registry
 from ..core.backend import _plain as _plain_of
-from ..core.backend import in_namespace, is_lazy, namespace_dtype, namespace_of, numpy_dtype
+from ..core.backend import in_namespace, is_lazy, namespace_of, numpy_dtype
 from ..inplace import View, adopt_view
 from . import reductions
+from ._namespace import namespace_dtype
 from ._register import array_like, function, holds_traced, method, nondiff, prim
 
 __all__ = [
