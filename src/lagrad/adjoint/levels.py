@@ -26,15 +26,12 @@ def schedule(program: Program) -> list[list[int]]:
     """Variables (0-based) grouped by level: ``level(i) = 1 + max level(k)`` over the
     equations `k` that read ``z_i``, 0 where none does. The multipliers of one level depend on
     none of each other."""
-    n = program.n_vars
+    n, m = program.n_vars, program.n_inputs
     level = [0] * n
-    readers: list[list[int]] = [[] for _ in range(n)]
-    for eq in program.equations:
-        for _, i in eq.reads():
-            readers[i].append(eq.out)
+    readers = program.consumers()
     for i in reversed(range(n)):  # a reader always comes after what it reads
         if readers[i]:
-            level[i] = 1 + max(level[k] for k in readers[i])
+            level[i] = 1 + max(level[m + k] for k, _ in readers[i])
     out: list[list[int]] = [[] for _ in range(max(level, default=-1) + 1)]
     for i, lv in enumerate(level):
         out[lv].append(i)
