@@ -66,10 +66,8 @@ class _Traced(NamedTuple):
 
 
 def _guarded(who: str, run: Callable[[], Any], args: Any, kwargs: Any) -> Any:
-    """`run()` with Python's cycle collector paused (the objects a trace makes live until the
-    solve ends and are then freed by reference counting: the collector's passes over them find
-    nothing, and cost a tenth of a long gradient's time), and on Dask `args` with no compute
-    that lagrad starts (`lazy.lazy_checked`)."""
+    """`run()` with Python's cycle collector paused (DESIGN.md, "The data's way": its passes find
+    nothing there), and on Dask `args` with no compute that lagrad starts (`lazy.lazy_checked`)."""
     if not gc.isenabled():  # already paused (a nested transform) or turned off by the user
         return lazy_checked(run, who, args, kwargs)
     gc.disable()
@@ -580,9 +578,6 @@ def hvp(fun: Fun, argnums: ArgNums = 0) -> Fun:
     ``args[argnums]``), by a tangent sweep through the traced gradient."""
     value_and_gradient = _value_and_grad(fun, argnums, False, "back_substitution", "hvp")
 
-    def gradient(*args: Any, **kwargs: Any) -> Any:
-        return value_and_gradient(*args, **kwargs)[1]
-
     @functools.wraps(fun)
     def hvp_fun(*args_and_vector: Any, **kwargs: Any) -> Any:
         *args, v = args_and_vector
@@ -592,7 +587,7 @@ def hvp(fun: Fun, argnums: ArgNums = 0) -> Fun:
             call = list(args)
             for i, x in zip(nums, selected):
                 call[i] = x
-            return gradient(*call, **kwargs)
+            return value_and_gradient(*call, **kwargs)[1]
 
         tangents = (v,) if single else tuple(v)
         for i, t in zip(nums, tangents):
