@@ -324,11 +324,8 @@ def _positional(func: Any, args: Any, kwargs: dict[str, Any]) -> tuple[tuple[Any
 def _qualname(func: Any) -> str:
     module = getattr(func, "__module__", "") or ""
     name = getattr(func, "__name__", repr(func))
-    if module.startswith("numpy.") and module.count(".") >= 1:
-        sub = module.split(".")[1]
-        if sub in ("linalg", "fft", "random"):
-            return f"{sub}.{name}"
-    return name
+    sub = module.split(".")[1] if module.startswith("numpy.") else ""
+    return f"{sub}.{name}" if sub in ("linalg", "fft", "random") else name
 
 
 class TraceEnded(RuntimeError):
