@@ -187,7 +187,7 @@ def counts() -> None:
         (1000, {"checkpoint": "binomial", "snapshots": 5}, "while_loop"),
     ]:
         record = _record(steps, policy, form)
-        s = policy.get("snapshots", 0) + 1 if policy["checkpoint"] == "binomial" else 1
+        s = policy["snapshots"] if policy["checkpoint"] == "binomial" else 1  # the initial state among them
         minimum = schedule.advances(steps, s) if policy["checkpoint"] != "every" else "—"
         descent = schedule.first_descent(steps, s)[-1] if policy["checkpoint"] == "binomial" else 0
         known = f"{minimum - descent:,}" if policy["checkpoint"] != "every" else "—"

@@ -660,7 +660,7 @@ def _loop_impl(*args: Any, body: LoopBody) -> LoopParts:
     record = LoopRecord()
     n = body.length
     keep = _forward_keeps(body, n)
-    online = _Online(body.snapshots + 1) if body.policy == "binomial" and n is None else None
+    online = _Online(body.snapshots) if body.policy == "binomial" and n is None else None
     if body.policy == "all":
         record.tapes = []
     ys: list[list[Any]] = []
@@ -749,7 +749,7 @@ def _forward_keeps(body: LoopBody, n: int | None) -> set[int] | None:
     if body.policy == "every":
         return None  # every k-th
     if body.policy == "binomial" and n is not None:
-        return set(schedules.first_descent(n, body.snapshots + 1))
+        return set(schedules.first_descent(n, body.snapshots))
     return {0}
 
 
@@ -873,7 +873,7 @@ class _Sweep:
                 for t in range(min(start + k, n) - 1, start - 1, -1):
                     lam = self.back(t, tapes[t - start], lam, g_ys)
         else:  # binomial, none (one snapshot: the initial state), and "all" on traced values
-            snapshots = {"binomial": body.snapshots + 1, "none": 1}.get(body.policy, n + 1)
+            snapshots = {"binomial": body.snapshots, "none": 1}.get(body.policy, n + 1)
             lam = self._revolve(0, n, self.carry0, snapshots, stored, lam, g_ys)
         return lam
 
@@ -1299,7 +1299,10 @@ def _check_policy(who: str, checkpoint: str, snapshots: int | None, every: int |
             f"lagrad.{who}: checkpoint must be one of {', '.join(map(repr, POLICIES))}, not {checkpoint!r}"
         )
     if checkpoint == "binomial" and (snapshots is None or int(snapshots) < 1):
-        raise ValueError(f"lagrad.{who}: checkpoint='binomial' needs snapshots=s, a number of states ≥ 1 to keep")
+        raise ValueError(
+            f"lagrad.{who}: checkpoint='binomial' needs snapshots=s, the number of states ≥ 1 to keep "
+            f"(the initial one among them)"
+        )
     if checkpoint == "every" and (every is None or int(every) < 1):
         raise ValueError(f"lagrad.{who}: checkpoint='every' needs every=k ≥ 1 (keep every k-th state)")
     return int(snapshots or 0), int(every or 1)
@@ -1434,7 +1437,8 @@ def fori_loop(
     `init` may be a nested container of arrays. The body is traced once (with `i` a traced
     integer) and replayed; its derivative is a reverse loop at forward values kept by
     `checkpoint`: "all" (every step's values), "every" (every `every`-th state, segments
-    recomputed), "binomial" (revolve with `snapshots` states: the fewest recomputed steps),
+    recomputed), "binomial" (revolve with `snapshots` states held at once, the initial one
+    among them as revolve counts: the fewest recomputed steps),
     "none" (only the initial state: quadratic recomputation)."""
     _check_callable("fori_loop", body=body)
     lo, hi = int(lo), int(hi)
@@ -1558,7 +1562,8 @@ def while_loop(
     """``while cond(carry): carry = body(carry)`` as one equation, differentiable in reverse mode.
 
     The trip count is recorded during the forward sweep; the reverse sweep then follows a
-    binomial (revolve) schedule with `snapshots` states (or another `checkpoint` policy).
+    binomial (revolve) schedule with `snapshots` states, the initial one among them (or
+    another `checkpoint` policy).
     `max_steps` bounds the iterations (an error when exceeded); none is needed otherwise."""
     _check_callable("while_loop", cond=cond, body=body)
     snapshots, every = _check_policy("while_loop", checkpoint, snapshots, every)
