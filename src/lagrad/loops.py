@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import schedule as schedules
-from .adjoint.backward import _back_substitution
+from .adjoint.backward import Handed, _back_substitution
 from .adjoint.forward import forward_substitution
 from .adjoint.operators import _has_nan, implicit_diagonals
 from .codegen import INFIX, PREFIX, Emitter, _direct
@@ -765,6 +765,7 @@ loop = Primitive("loop", _loop_impl, kernel=_loop_kernel)
 loop.nested_lines = lambda eq: eq.params["body"].lines()  # type: ignore[attr-defined]
 loop.batches_parts = True  # its batched transpose takes the Parts multiplier of its outputs whole
 loop.keep = _keep_run
+loop.takes_seed = True  # a one-shot sweep hands the loop its multiplier (`adjoint.backward.Handed`)
 
 
 # ----- the reverse sweep ---------------------------------------------------------------
@@ -847,8 +848,10 @@ class _Sweep:
         return out
 
     def run(self, g_carry: list[Any], g_ys: list[Any]) -> list[Any]:
+        """The carry's multipliers before the loop from those after it, `g_carry`: the list is
+        taken over and emptied by the first reverse step, so its multipliers go there."""
         body, record, n = self.body, self.record, self.record.n
-        lam = list(g_carry)
+        lam = g_carry
         stored = record.stored  # consumed as the sweep reaches them: the snapshots' memory goes
         stored[0] = self.carry0
         self.stored_at = sorted(k for k in stored if k)  # where the states still to be used are
@@ -938,23 +941,31 @@ def _cotangents(g: Any, ans: Any, args: tuple[Any, ...], body: LoopBody, batched
     if cached is not None and cached[0] is g:
         return cached[1]
     n_outs = body.n_carry + len(body.y_avals or [])
+    key, handed = g, type(g) is Handed
+    if handed:  # a one-shot sweep's: the reverse loop holds the carry's multipliers alone
+        g = g.pop()
     parts = _parts_list(g, n_outs)
     traced = _is_traced(g, ans, *args)
     if traced:  # a derivative of the derivative: the reverse loop recorded as one equation
         result = _recorded_cotangents(parts, args, body, batched)
-        record.cache = (g, result)
+        record.cache = (key, result)
         return result
+    k = next((p.shape[0] for p in parts if p is not None), 0) if batched else None
     sweep = _Sweep(body, record, args, batched, traced)
+    seeds, g_ys = parts[: body.n_carry], parts[body.n_carry :]
+    if handed:
+        g = parts = None  # the first reverse step frees the carry's multipliers (`_Sweep.back`)
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
-        lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
+        lam_carry = sweep.run(seeds, g_ys)
         found = [*lam_carry, *sweep.lam_closures, *(g for rows in sweep.lam_x for g in rows)]
-        if any(g is not None and _has_nan(g) for g in found):  # again, with zero means zero
+        # again, with zero means zero; a handed multiplier is gone, and NaN in the loop's result
+        # makes the enclosing sweep run again, masked, on a replay that passes it whole
+        if not handed and any(g is not None and _has_nan(g) for g in found):
             sweep = _Sweep(body, record, args, batched, traced)
             sweep.guarded = True
-            lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
-    k = next((p.shape[0] for p in parts if p is not None), 0) if batched else None
+            lam_carry = sweep.run(parts[: body.n_carry], g_ys)
     result = _gather(body, args, lam_carry, sweep.lam_x, sweep.lam_closures, batched, k)
-    record.cache = (g, result)
+    record.cache = (key, result)
     return result
 
 
@@ -1169,7 +1180,7 @@ def _second(
     seeds_ys = [*t_g[nc:], *g[nc:]]
     with np.errstate(invalid="ignore"):
         sweep = _Sweep(aug, rec, aug_args, False, traced)
-        lam_carry = sweep.run(seeds_carry, seeds_ys)
+        lam_carry = sweep.run(list(seeds_carry), seeds_ys)  # (the run empties the list it is given)
         found = [*lam_carry, *sweep.lam_closures, *(r for rows in sweep.lam_x for r in rows)]
         if not traced and any(r is not None and _has_nan(r) for r in found):  # again, with zero means zero
             sweep = _Sweep(aug, rec, aug_args, False, traced)
