@@ -507,6 +507,28 @@ def test_a_one_shot_gradient_hands_the_loop_its_seed_and_replays_where_nan_shows
     np.testing.assert_array_equal(second[1], first[1])
 
 
+def test_a_one_shot_gradient_through_two_loops_one_reading_the_others_result_twice():
+    """Each loop takes its own seed over; the first loop's result is read by the second loop's
+    body, as its initial carry and by the loss, so its multiplier is a sum of three."""
+
+    def f(a, u, structured=True):
+        if structured:
+            v = lagrad.fori_loop(0, 4, lambda i, u: u + a * lnp.sin(u), u, checkpoint="binomial", snapshots=2)
+            w = lagrad.fori_loop(0, 3, lambda i, w: w * a + v, v, checkpoint="binomial", snapshots=2)
+        else:
+            v = u
+            for _ in range(4):
+                v = v + a * lnp.sin(v)
+            w = v
+            for _ in range(3):
+                w = w * a + v
+        return lnp.sum(w * v) + lnp.sum(v**2)
+
+    got = lagrad.grad(f, (0, 1))(0.3, U0)
+    _close(got, lagrad.grad(lambda a, u: f(a, u, False), (0, 1))(0.3, U0))
+    check_grads(f, 0.3, U0, modes=["rev"], order=1)
+
+
 # ----- while_loop: the states kept online -------------------------------------------------
 
 
