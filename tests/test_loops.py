@@ -95,7 +95,7 @@ def test_scan_with_xs_ys_trees_and_a_closure(policy):
 
 def test_scan_second_order_and_length_without_xs():
     h0, xs, w = RNG.normal(size=2), RNG.normal(size=(4, 2)), 0.5 * RNG.normal(size=(2, 2))
-    check_grads(lambda h, w: rnn(h, xs, w, checkpoint="binomial", snapshots=1), h0, w, modes=["fwd", "rev"], order=2)
+    check_grads(lambda h, w: rnn(h, xs, w, checkpoint="binomial", snapshots=2), h0, w, modes=["fwd", "rev"], order=2)
     carry, ys = lagrad.scan(lambda c, x: (c * 2.0, c + 1.0), np.ones(2), length=3)
     np.testing.assert_allclose(carry, 8.0 * np.ones(2))
     np.testing.assert_allclose(ys, [[2.0, 2.0], [3.0, 3.0], [5.0, 5.0]])
@@ -211,12 +211,12 @@ def _loop_record(system):
     return system.tape.values[k][0].record
 
 
-@pytest.mark.parametrize(("steps", "snapshots"), [(50, 3), (100, 5), (37, 2), (20, 1), (10, 20)])
+@pytest.mark.parametrize(("steps", "snapshots"), [(50, 4), (100, 6), (37, 3), (20, 2), (10, 21), (12, 1)])
 def test_binomial_recomputes_as_few_steps_as_revolve(steps, snapshots):
     system = lagrad.adjoint(lambda u: heat_loop(u, 0.1, steps, checkpoint="binomial", snapshots=snapshots).sum(), U0)
     np.testing.assert_allclose(system.gradients[0], lagrad.grad(lambda u: heat_unrolled(u, 0.1, steps).sum())(U0))
     counts = _loop_record(system).counts
-    s = snapshots + 1  # revolve counts the initial state among its snapshots
+    s = snapshots  # as revolve counts them: the initial state is one of the snapshots
     descent = schedule.first_descent(steps, s)
     # the forward sweep stored the first descent's states; the rest of revolve's advances ran in reverse
     assert counts["advance"] + descent[-1] == schedule.advances(steps, s)
@@ -441,7 +441,7 @@ def test_aliased_outputs_pass_through_leaves_empty_arrays_and_integers(policy):
 def test_a_loop_inside_a_loop_body_keeps_its_record():
     def f(u, a):
         inner = lambda i, v: lagrad.fori_loop(0, 3, lambda j, w: lnp.tanh(a * w) + v, v, checkpoint="none")
-        return (lagrad.fori_loop(0, 4, inner, u, checkpoint="binomial", snapshots=1) ** 2).sum()
+        return (lagrad.fori_loop(0, 4, inner, u, checkpoint="binomial", snapshots=2) ** 2).sum()
 
     def g(u, a):
         for _ in range(4):
@@ -477,6 +477,58 @@ def test_zero_times_infinity_inside_the_body_is_zero_as_unrolled(policy):
     _close(got, want)
 
 
+def test_a_one_shot_gradient_hands_the_loop_its_seed_and_replays_where_nan_shows(monkeypatch):
+    """grad's sweep hands the loop its multiplier (freed after the first reverse step), so the
+    loop cannot run its own masked sweep: NaN in its result (0 × sqrt's infinite partial) makes
+    the enclosing sweep replay the run and sweep it masked, the loop then given the multiplier
+    itself. A vjp's pullback keeps its seed: called twice, it answers twice alike."""
+    from lagrad import transforms
+
+    replays = []
+    replay = transforms._replay
+    monkeypatch.setattr(transforms, "_replay", lambda *args: (replays.append(1), replay(*args))[1])
+
+    def f(x, z):
+        c = {"x": x, "z": z}
+        body = lambda i, c: {"x": c["x"] * 1.1 + 0.0 * lnp.sqrt(c["z"]), "z": c["z"]}
+        return lagrad.fori_loop(0, 5, body, c, checkpoint="binomial", snapshots=2)["x"]
+
+    z = np.array([0.0, 1.0, 4.0, 0.0])
+    gx, gz = lagrad.grad(lambda x, z: f(x, z).sum(), (0, 1))(U0, z)
+    assert replays == [1]
+    np.testing.assert_allclose(gx, np.full(4, 1.1**5), rtol=1e-14)  # x_5 = 1.1⁵ x
+    np.testing.assert_array_equal(gz, np.zeros(4))  # z reaches x_5 only times zero
+    _, pullback = lagrad.vjp(f, U0, z)
+    w = np.array([1.0, -2.0, 0.5, 3.0])
+    first, second = pullback(w), pullback(w)
+    np.testing.assert_allclose(first[0], 1.1**5 * w, rtol=1e-14)
+    np.testing.assert_array_equal(first[1], np.zeros(4))
+    np.testing.assert_array_equal(second[0], first[0])
+    np.testing.assert_array_equal(second[1], first[1])
+
+
+def test_a_one_shot_gradient_through_two_loops_one_reading_the_others_result_twice():
+    """Each loop takes its own seed over; the first loop's result is read by the second loop's
+    body, as its initial carry and by the loss, so its multiplier is a sum of three."""
+
+    def f(a, u, structured=True):
+        if structured:
+            v = lagrad.fori_loop(0, 4, lambda i, u: u + a * lnp.sin(u), u, checkpoint="binomial", snapshots=2)
+            w = lagrad.fori_loop(0, 3, lambda i, w: w * a + v, v, checkpoint="binomial", snapshots=2)
+        else:
+            v = u
+            for _ in range(4):
+                v = v + a * lnp.sin(v)
+            w = v
+            for _ in range(3):
+                w = w * a + v
+        return lnp.sum(w * v) + lnp.sum(v**2)
+
+    got = lagrad.grad(f, (0, 1))(0.3, U0)
+    _close(got, lagrad.grad(lambda a, u: f(a, u, False), (0, 1))(0.3, U0))
+    check_grads(f, 0.3, U0, modes=["rev"], order=1)
+
+
 # ----- while_loop: the states kept online -------------------------------------------------
 
 
@@ -487,7 +539,7 @@ def counted_while(u, n, snapshots):
     return lagrad.while_loop(lambda c: c[1] < n, body, (u, 0.0), checkpoint="binomial", snapshots=snapshots)[0]
 
 
-@pytest.mark.parametrize(("steps", "snapshots"), [(35, 3), (30, 3), (100, 5), (84, 5), (7, 1)])
+@pytest.mark.parametrize(("steps", "snapshots"), [(35, 4), (30, 4), (100, 6), (84, 6), (7, 2)])
 def test_while_loop_keeps_states_online_for_its_binomial_sweep(steps, snapshots):
     """The trip count is unknown while the loop runs: it keeps the first descent of revolve's
     schedule for the longest loop its repetitions reverse, which is a loop of exactly that
@@ -498,7 +550,7 @@ def test_while_loop_keeps_states_online_for_its_binomial_sweep(steps, snapshots)
     system = lagrad.adjoint(f, U0)
     np.testing.assert_allclose(system.gradients[0], lagrad.grad(lambda u: heat_like(u, steps).sum())(U0), rtol=1e-12)
     counts = _loop_record(system).counts
-    s = snapshots + 1
+    s = snapshots
     known = schedule.advances(steps, s) - schedule.first_descent(steps, s)[-1]  # as a fori_loop
     if steps in (35, 84):
         assert counts["advance"] == known
@@ -514,7 +566,7 @@ def heat_like(u, steps):
 
 
 def test_while_loop_online_to_second_order():
-    check_grads(lambda u: counted_while(u, 9, 2).sum(), U0, modes=["fwd", "rev"], order=2)
+    check_grads(lambda u: counted_while(u, 9, 3).sum(), U0, modes=["fwd", "rev"], order=2)
 
 
 def test_loops_on_array_api_strict_arrays_are_refused_naming_the_library():
@@ -529,16 +581,17 @@ def test_loops_on_array_api_strict_arrays_are_refused_naming_the_library():
             lagrad.grad(lambda x, n=n: lnp.sum(lagrad.scan(lambda c, _: (c * 2.0, c), x, length=n)[0]))(x)
 
 
-def test_a_binomial_gradient_holds_its_snapshots_and_two_states_beyond_the_forward():
+def test_a_binomial_gradient_holds_its_snapshots_and_one_state_beyond_the_forward():
     """tracemalloc's peak of a binomial gradient over the NumPy forward loop's own peak: the
-    initial state (the input's copy) and the snapshots, the loop's seed (held by the enclosing
-    sweep) and the multiplier between two steps, plus at most one state of Python objects (a
-    state is 32 kB here). The enclosing Tape keeps the loop's record, not its result, and the
-    one-shot sweep gives up the loss's difference once its rule has run: keeping either costs
-    one more, as would one step's back-substitution holding more than the forward step does (a
-    sum made anew instead of in place, a seed kept through the step)."""
+    snapshots (the initial state, the input's copy, among them) and the multiplier between two
+    steps, plus at most one state of Python objects (a state is 32 kB here; 7.56 states
+    measured). The enclosing Tape keeps the loop's record, not its result, the one-shot sweep
+    gives up the loss's difference once its rule has run, and hands the loop its seed, which
+    the loop's first reverse step frees: keeping any of them costs one more, as would one step's
+    back-substitution holding more than the forward step does (a sum made anew instead of in
+    place, a seed kept through the step), or a snapshot more than `snapshots`."""
 
-    n, steps, snapshots = 4096, 100, 5
+    n, steps, snapshots = 4096, 100, 6
     rng = np.random.default_rng(1)
     u0, target = rng.random(n), rng.random(n)
 
@@ -565,7 +618,7 @@ def test_a_binomial_gradient_holds_its_snapshots_and_two_states_beyond_the_forwa
     gradient = lagrad.grad(loss, (0, 1))
 
     extra = (peak_memory(lambda: gradient(0.2, u0)) - peak_memory(forward)) / (8 * n)
-    assert extra <= (snapshots + 1) + 2 + 1, f"{extra:.2f} states"
+    assert extra <= snapshots + 1 + 1, f"{extra:.2f} states"
 
 
 def test_the_enclosing_tape_keeps_the_loops_record_not_its_outputs():
@@ -573,7 +626,7 @@ def test_the_enclosing_tape_keeps_the_loops_record_not_its_outputs():
     from lagrad.transforms import _trace
 
     def loss(a, u0):
-        u = lagrad.fori_loop(0, 5, lambda i, u: u + a * lnp.sin(u), u0, checkpoint="binomial", snapshots=2)
+        u = lagrad.fori_loop(0, 5, lambda i, u: u + a * lnp.sin(u), u0, checkpoint="binomial", snapshots=3)
         return lnp.sum(u**2)
 
     traced = _trace(loss, (0.3, np.linspace(-1.0, 1.0, 4)), {}, (0, 1), "grad")
@@ -599,7 +652,7 @@ def test_a_one_shot_gradient_gives_up_its_run_and_replays_it_for_the_masked_swee
         return lnp.sum(lnp.where(u > 0, lnp.sqrt(lnp.abs(u)), 0.0))
 
     def looped(a, u0):
-        return masked(lagrad.fori_loop(0, 3, lambda i, u: u * a + 0.1 * u**2, u0, checkpoint="binomial", snapshots=1))
+        return masked(lagrad.fori_loop(0, 3, lambda i, u: u * a + 0.1 * u**2, u0, checkpoint="binomial", snapshots=2))
 
     def unrolled(a, u0):
         u = u0

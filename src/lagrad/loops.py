@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import schedule as schedules
-from .adjoint.backward import _back_substitution
+from .adjoint.backward import Handed, _back_substitution
 from .adjoint.forward import forward_substitution
 from .adjoint.operators import _has_nan, implicit_diagonals
 from .codegen import INFIX, PREFIX, Emitter, _direct
@@ -660,7 +660,7 @@ def _loop_impl(*args: Any, body: LoopBody) -> LoopParts:
     record = LoopRecord()
     n = body.length
     keep = _forward_keeps(body, n)
-    online = _Online(body.snapshots + 1) if body.policy == "binomial" and n is None else None
+    online = _Online(body.snapshots) if body.policy == "binomial" and n is None else None
     if body.policy == "all":
         record.tapes = []
     ys: list[list[Any]] = []
@@ -749,7 +749,7 @@ def _forward_keeps(body: LoopBody, n: int | None) -> set[int] | None:
     if body.policy == "every":
         return None  # every k-th
     if body.policy == "binomial" and n is not None:
-        return set(schedules.first_descent(n, body.snapshots + 1))
+        return set(schedules.first_descent(n, body.snapshots))
     return {0}
 
 
@@ -765,6 +765,7 @@ loop = Primitive("loop", _loop_impl, kernel=_loop_kernel)
 loop.nested_lines = lambda eq: eq.params["body"].lines()  # type: ignore[attr-defined]
 loop.batches_parts = True  # its batched transpose takes the Parts multiplier of its outputs whole
 loop.keep = _keep_run
+loop.takes_seed = True  # a one-shot sweep hands the loop its multiplier (`adjoint.backward.Handed`)
 
 
 # ----- the reverse sweep ---------------------------------------------------------------
@@ -847,8 +848,10 @@ class _Sweep:
         return out
 
     def run(self, g_carry: list[Any], g_ys: list[Any]) -> list[Any]:
+        """The carry's multipliers before the loop from those after it, `g_carry`: the list is
+        taken over and emptied by the first reverse step, so its multipliers go there."""
         body, record, n = self.body, self.record, self.record.n
-        lam = list(g_carry)
+        lam = g_carry
         stored = record.stored  # consumed as the sweep reaches them: the snapshots' memory goes
         stored[0] = self.carry0
         self.stored_at = sorted(k for k in stored if k)  # where the states still to be used are
@@ -873,7 +876,7 @@ class _Sweep:
                 for t in range(min(start + k, n) - 1, start - 1, -1):
                     lam = self.back(t, tapes[t - start], lam, g_ys)
         else:  # binomial, none (one snapshot: the initial state), and "all" on traced values
-            snapshots = {"binomial": body.snapshots + 1, "none": 1}.get(body.policy, n + 1)
+            snapshots = {"binomial": body.snapshots, "none": 1}.get(body.policy, n + 1)
             lam = self._revolve(0, n, self.carry0, snapshots, stored, lam, g_ys)
         return lam
 
@@ -938,23 +941,31 @@ def _cotangents(g: Any, ans: Any, args: tuple[Any, ...], body: LoopBody, batched
     if cached is not None and cached[0] is g:
         return cached[1]
     n_outs = body.n_carry + len(body.y_avals or [])
+    key, handed = g, type(g) is Handed
+    if handed:  # a one-shot sweep's: the reverse loop holds the carry's multipliers alone
+        g = g.pop()
     parts = _parts_list(g, n_outs)
     traced = _is_traced(g, ans, *args)
     if traced:  # a derivative of the derivative: the reverse loop recorded as one equation
         result = _recorded_cotangents(parts, args, body, batched)
-        record.cache = (g, result)
+        record.cache = (key, result)
         return result
+    k = next((p.shape[0] for p in parts if p is not None), 0) if batched else None
     sweep = _Sweep(body, record, args, batched, traced)
+    seeds, g_ys = parts[: body.n_carry], parts[body.n_carry :]
+    if handed:
+        g = parts = None  # the first reverse step frees the carry's multipliers (`_Sweep.back`)
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
-        lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
+        lam_carry = sweep.run(seeds, g_ys)
         found = [*lam_carry, *sweep.lam_closures, *(g for rows in sweep.lam_x for g in rows)]
-        if any(g is not None and _has_nan(g) for g in found):  # again, with zero means zero
+        # again, with zero means zero; a handed multiplier is gone, and NaN in the loop's result
+        # makes the enclosing sweep run again, masked, on a replay that passes it whole
+        if not handed and any(g is not None and _has_nan(g) for g in found):
             sweep = _Sweep(body, record, args, batched, traced)
             sweep.guarded = True
-            lam_carry = sweep.run(parts[: body.n_carry], parts[body.n_carry :])
-    k = next((p.shape[0] for p in parts if p is not None), 0) if batched else None
+            lam_carry = sweep.run(parts[: body.n_carry], g_ys)
     result = _gather(body, args, lam_carry, sweep.lam_x, sweep.lam_closures, batched, k)
-    record.cache = (g, result)
+    record.cache = (key, result)
     return result
 
 
@@ -1169,7 +1180,7 @@ def _second(
     seeds_ys = [*t_g[nc:], *g[nc:]]
     with np.errstate(invalid="ignore"):
         sweep = _Sweep(aug, rec, aug_args, False, traced)
-        lam_carry = sweep.run(seeds_carry, seeds_ys)
+        lam_carry = sweep.run(list(seeds_carry), seeds_ys)  # (the run empties the list it is given)
         found = [*lam_carry, *sweep.lam_closures, *(r for rows in sweep.lam_x for r in rows)]
         if not traced and any(r is not None and _has_nan(r) for r in found):  # again, with zero means zero
             sweep = _Sweep(aug, rec, aug_args, False, traced)
@@ -1299,7 +1310,10 @@ def _check_policy(who: str, checkpoint: str, snapshots: int | None, every: int |
             f"lagrad.{who}: checkpoint must be one of {', '.join(map(repr, POLICIES))}, not {checkpoint!r}"
         )
     if checkpoint == "binomial" and (snapshots is None or int(snapshots) < 1):
-        raise ValueError(f"lagrad.{who}: checkpoint='binomial' needs snapshots=s, a number of states ≥ 1 to keep")
+        raise ValueError(
+            f"lagrad.{who}: checkpoint='binomial' needs snapshots=s, the number of states ≥ 1 to keep "
+            f"(the initial one among them)"
+        )
     if checkpoint == "every" and (every is None or int(every) < 1):
         raise ValueError(f"lagrad.{who}: checkpoint='every' needs every=k ≥ 1 (keep every k-th state)")
     return int(snapshots or 0), int(every or 1)
@@ -1434,7 +1448,8 @@ def fori_loop(
     `init` may be a nested container of arrays. The body is traced once (with `i` a traced
     integer) and replayed; its derivative is a reverse loop at forward values kept by
     `checkpoint`: "all" (every step's values), "every" (every `every`-th state, segments
-    recomputed), "binomial" (revolve with `snapshots` states: the fewest recomputed steps),
+    recomputed), "binomial" (revolve with `snapshots` states held at once, the initial one
+    among them as revolve counts: the fewest recomputed steps),
     "none" (only the initial state: quadratic recomputation)."""
     _check_callable("fori_loop", body=body)
     lo, hi = int(lo), int(hi)
@@ -1558,7 +1573,8 @@ def while_loop(
     """``while cond(carry): carry = body(carry)`` as one equation, differentiable in reverse mode.
 
     The trip count is recorded during the forward sweep; the reverse sweep then follows a
-    binomial (revolve) schedule with `snapshots` states (or another `checkpoint` policy).
+    binomial (revolve) schedule with `snapshots` states, the initial one among them (or
+    another `checkpoint` policy).
     `max_steps` bounds the iterations (an error when exceeded); none is needed otherwise."""
     _check_callable("while_loop", cond=cond, body=body)
     snapshots, every = _check_policy("while_loop", checkpoint, snapshots, every)

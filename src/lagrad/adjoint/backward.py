@@ -113,6 +113,8 @@ def _back_substitution(
         if not keep_all:
             lam[eq.out] = None
         prim = eq.primitive
+        if release and guarded is False and prim.takes_seed:  # the rule may free it once it is used
+            g = Handed((g,))
         ops = prim.operators
         for pos in eq.diff:
             i = eq.args[pos]
@@ -130,6 +132,15 @@ def _back_substitution(
                     owned.add(i)
             prev = ct = total = None  # the terms go now, not when the next rule has run
     return lam
+
+
+class Handed(list):
+    """A multiplier handed over to the rules of a primitive that asks for it (`takes_seed`: a
+    structured loop) by a sweep that keeps no other reference: the first rule takes it out, so
+    it can be freed once the rule's own sweep has used it. The sweep is then unguarded and the
+    run its last: where NaN shows, the second, masked sweep passes the multiplier itself."""
+
+    __slots__ = ()
 
 
 def _given_up(values: list[Any]) -> Any:

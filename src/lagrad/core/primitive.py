@@ -94,6 +94,9 @@ class Primitive:
     ten times faster on the NumPy scalars of scalar code.
     """
 
+    #: its rules take a one-shot sweep's multiplier over (`adjoint.backward.Handed`): a structured loop
+    takes_seed = False
+
     def __init__(
         self,
         name: str,
