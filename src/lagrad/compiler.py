@@ -143,9 +143,23 @@ def _narrow(dtype: np.dtype) -> bool:
 
 def _holds_narrow(program: Program) -> bool:
     """Whether any input, equation or constant of `program` is float16, float32 or complex64."""
-    dtypes = [dtype for _, dtype in program.inputs] + [eq.dtype for eq in program.equations]
-    dtypes += [c.dtype for eq in program.equations for c in eq.constants if isinstance(c, (np.ndarray, np.generic))]
+    equations = program.equations
+    dtypes = {dtype for _, dtype in program.inputs}
+    dtypes.update(map(_dtype_of, equations))  # a set: a long Program holds a few dtypes, each checked once
+    dtypes.update(c.dtype for c in _distinct_constants(equations) if isinstance(c, (np.ndarray, np.generic)))
     return any(_narrow(np.dtype(d)) for d in dtypes if isinstance(d, (np.dtype, type, str)))
+
+
+_dtype_of = operator.attrgetter("dtype")
+
+
+def _distinct_constants(equations: Sequence[Any]) -> list[Any]:
+    """The constants of `equations`, each tuple of them read once (most equations share the
+    tuple of Nones of their arity)."""
+    seen: dict[int, tuple[Any, ...]] = {}
+    for eq in equations:
+        seen[id(eq.constants)] = eq.constants
+    return [c for constants in seen.values() for c in constants if c is not None]
 
 
 def _static_key(leaf: Any, who: str) -> Any:
