@@ -105,10 +105,34 @@ class LiftedTrace(Trace):
             raise Unlifted("another trace's value was used")
         outer = self.outer
         flags: list[bool] = [False] * self.n_vars  # per variable, whether it carries a derivative
-        held: list[Var | None] = [None] * self.n_vars  # per variable, the recording's value
+        held: list[Any] = [None] * self.n_vars  # per variable, the recording's value
         for leaf in self.leaves:
             flags[leaf.index] = leaf.inexact
             held[leaf.index] = leaf
+        values_out: list[list[Any]] = []
+        append = values_out.append
+        for eq, values in zip(program.equations, tape.values):
+            if eq.primitive.keep is not None or type(values) is not list:  # a loop's record
+                raise Unlifted("a loop's record")
+            args, out = eq.args, eq.out
+            if eq.dtype.kind in "fc":  # as `Trace.apply` decides: a float of an argument with a derivative
+                for a in args:
+                    if a >= 0 and flags[a]:
+                        flags[out] = True
+                        break
+            new = values.copy()
+            v = values[0]
+            if v is not None and type(v) is not Aval:  # the rules read the result: first made here
+                new[0] = held[out] = Var(v, out, outer, flags[out])
+            for p, a in enumerate(args, 1):
+                if a >= 0:
+                    v = values[p]
+                    if v is not None and type(v) is not Aval:
+                        var = held[a]
+                        if var is None:
+                            var = held[a] = Var(v, a, outer, flags[a])
+                        new[p] = var
+            append(new)
 
         def traced(i: int, value: Any) -> Var:
             var = held[i]
@@ -116,24 +140,6 @@ class LiftedTrace(Trace):
                 var = held[i] = Var(value, i, outer, flags[i])
             return var
 
-        values_out: list[list[Any]] = []
-        append = values_out.append
-        for eq, values in zip(program.equations, tape.values):
-            if eq.primitive.keep is not None or type(values) is not list:  # a loop's record
-                raise Unlifted("a loop's record")
-            args = eq.args
-            # as `Trace.apply` decides: a float result of an argument that carries a derivative
-            flags[eq.out] = eq.dtype.kind in "fc" and any([flags[a] for a in args if a >= 0])
-            new = values.copy()
-            v = values[0]
-            if v is not None and type(v) is not Aval:
-                new[0] = traced(eq.out, v)
-            for p, a in enumerate(args, 1):
-                if a >= 0:
-                    v = values[p]
-                    if v is not None and type(v) is not Aval:
-                        new[p] = traced(a, v)
-            append(new)
         outputs = [
             traced(o.index, o.value) if type(o) is Var and o._trace is self else o for o in out_leaves
         ]  # fmt: skip
