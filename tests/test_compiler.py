@@ -499,7 +499,14 @@ def test_what_a_lifted_run_cannot_take_over_is_traced_at_both_levels() -> None:
     def fixed_loop(w):  # a structured loop keeps its record
         return lnp.sum(lagrad.fori_loop(0, 3, lambda i, c: lnp.sin(c) * w, w))
 
-    for f in (reads_value, fixed_loop):
+    def swallows(w):  # the refusal caught by the function, which goes on without the number
+        try:
+            s = lnp.sum(lagrad.value(w) ** 2)
+        except BaseException:
+            s = 1.0
+        return lnp.sum(w * s)
+
+    for f in (reads_value, fixed_loop, swallows):
         compiled = _at_two_points(lambda f=f: lagrad.compile(lagrad.grad(f)), lagrad.grad(f), x)
         assert _lifted(compiled) == [False]
     closure = lambda w: lagrad.grad(lambda v: lnp.sum(lnp.sin(v) * w))(w)  # the recording's value inside

@@ -78,31 +78,34 @@ class Unlifted(BaseException):
 class LiftedTrace(Trace):
     """A transform's trace on the plain values of a `CompileTrace`'s inputs (see `CompileTrace.lift`)."""
 
-    __slots__ = ("outer", "leaves")
+    __slots__ = ("outer", "leaves", "refused")
 
     def __init__(self, outer: CompileTrace, leaves: list[Any], record_source: bool) -> None:
         super().__init__(record_source=record_source)
         self.outer = outer
         self.leaves = leaves
+        self.refused = False  # set with each Unlifted raised: one the function caught still counts
 
     @property
     def replayed(self) -> bool:
         """Asked by `lagrad.value` (and a few rules) of a traced value: under the recording it
         must be the recording's value, which this run does not hold, so it is traced again."""
+        self.refused = True
         raise Unlifted("a traced value's number was read")
 
     def lift(self, leaves: list[Any], record_source: bool) -> None:
         """A transform inside the lifted run (a second derivative): its finish reads its outputs'
         numbers (`lagrad.value`), which must be the recording's, so the call is traced again at
         once, before any more of the run is wasted."""
+        self.refused = True
         raise Unlifted("a transform inside")
 
     def lift_run(self, program: Program, tape: Tape, out_leaves: list[Any]) -> tuple[Tape, list[Any]]:
         """Hand this run's equations, values and branches to the recording, and return the Tape
         and outputs with the recording's values in place of the plain ones (as a trace on them
         would have made), so that the solve that reads them is recorded."""
-        if self.nested:  # another trace's value met: its operations were recorded there
-            raise Unlifted("another trace's value was used")
+        if self.nested or self.refused:  # another trace's value met (its operations were recorded
+            raise Unlifted("another trace's value was used, or a refusal was caught")  # there)
         outer = self.outer
         flags: list[bool] = [False] * self.n_vars  # per variable, whether it carries a derivative
         held: list[Any] = [None] * self.n_vars  # per variable, the recording's value
