@@ -15,7 +15,8 @@ each is kept; BLAS on one thread.
 tiers before it (rolled where a traced loop's iterations cover most statements).
 The start-up of a fresh `lagrad.compile`, each step divided by one eager gradient (the best of
 as many eager calls, timed beside the start-ups): the first call (the trace, which answers
-it), the second (build the second tier, run it: the source with a traced loop's iterations
+it; beside it the first call with f traced at both levels, the gradient's trace and the
+recording, as before the gradient's run was lifted into the recording), the second (build the second tier, run it: the source with a traced loop's iterations
 rolled into Python loops where they cover most statements, else the interpreter of the live
 equations), trace + generate to that first generated code (first + second, less a run of
 it), the call that compiles the straight-line source (simplify the Program, write the source,
@@ -156,28 +157,31 @@ def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[
     return out
 
 
-def start_up(case: str, size: float) -> tuple[float, float, float, float, float, float, str]:
+def start_up(case: str, size: float) -> tuple[float, float, float, float, float, float, float, str]:
     """Seconds of a fresh compiled gradient's first call (the trace), second call (build the
     rolled source or the interpreter, run it), third (run that tier), the call that compiles
     the straight-line source, one compiled call after it, and one eager gradient timed beside
-    them (so that the ratios compare bests of as many samples, taken under the same load); the
-    second tier's name."""
+    them (so that the ratios compare bests of as many samples, taken under the same load), the
+    first call of a compiled gradient that traces f at both levels (the gradient's trace and the
+    recording: as before a transform's run was lifted into the recording); the second tier's name."""
     import lagrad
     import lagrad.numpy as lnp
 
     f, args, nums = problem(case, lnp, size)
     compiled = lagrad.compile(lagrad.grad(f, nums), interpret=2)
     eager = lagrad.grad(f, nums)
+    both = lagrad.compile(lagrad.grad(f, nums), interpret=2)
+    both._lift = False  # as before lifting: f traced by the gradient's trace and by the recording
     times = []
-    for fun in (compiled, eager, compiled, compiled, compiled, compiled):
+    for fun in (compiled, eager, compiled, compiled, compiled, compiled, both):
         gc.collect()
         start = time.perf_counter()
         fun(*args)
         times.append(time.perf_counter() - start)
     info = compiled.cache_info()
-    assert info["compiled"] == 2
+    assert info["compiled"] == 2 and info["variants"][0]["lifted"]
     tier = "rolled" if info["rolled"] else "interpreted"
-    return times[0], times[2], times[3], times[4], times[5], times[1], tier
+    return times[0], times[2], times[3], times[4], times[5], times[1], times[6], tier
 
 
 def measure(run: dict[str, Callable[[], Any]], seconds: float, min_rounds: int = 3) -> dict[str, float]:
@@ -233,10 +237,11 @@ def main() -> None:
             paired = best["lagrad eager"] / best["autograd"]
             print(f"| ({case}) {CASES[case]} | lagrad eager ÷ autograd (paired) | | {paired:.2f} (target ≤ 1) |")
         runs = [start_up(case, options.size) for _ in range(options.startups or (3 if case in "bc" else 10))]
-        first, second, third, compiling, after, eager = (min(r[k] for r in runs) for k in range(6))
-        tier = runs[0][6]
+        first, second, third, compiling, after, eager, both = (min(r[k] for r in runs) for k in range(7))
+        tier = runs[0][7]
         for label, t in (
             ("first call (trace) ÷ one eager gradient", first),
+            ("first call, f traced at both levels (before lifting) ÷ eager", both),
             (f"second call (build the {tier} tier, run it) ÷ eager", second),
             ("the call that compiles the straight-line source (simplify, write, compile(), run) ÷ eager", compiling),
             (f"trace + generate, to the first generated code ({tier}: first + second - third) ÷ eager",

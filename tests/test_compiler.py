@@ -460,3 +460,73 @@ def test_a_densenet_with_a_branch_accumulates_and_narrows_and_retraces_where_it_
         for j in range(8):
             for k, r in enumerate(results[j][0]):
                 _same(r, expected[(j + k) % 2])
+
+
+# ----- a transform's run lifted into the recording: the function traced once ---------------------
+
+
+def _lifted(compiled: Any) -> list[bool]:
+    return [v["lifted"] for v in compiled.cache_info()["variants"]]
+
+
+def test_a_lifted_gradient_records_what_tracing_at_both_levels_records() -> None:
+    lifted = lagrad.compile(lagrad.grad(_branchy, (0, 1)), interpret=0)
+    both = lagrad.compile(lagrad.grad(_branchy, (0, 1)), interpret=0)
+    both._lift = False  # the recording as before lifting: the gradient's trace traced again
+    for a in (3.7, 1.7):  # the second flips a branch: traced again, lifted again
+        _same(lifted(a, 0.3), lagrad.grad(_branchy, (0, 1))(a, 0.3))
+        _same(both(a, 0.3), lagrad.grad(_branchy, (0, 1))(a, 0.3))
+        assert lifted.source(a, 0.3) == both.source(a, 0.3)  # the same equations, in the same order
+    assert _lifted(lifted) == [True, True] and _lifted(both) == [False, False]
+
+
+def _at_two_points(make: Any, eager: Any, *args: Any) -> Any:
+    """A compiled `make()` and the eager `eager` at `args` and at other values of the same
+    shapes: a number baked in on the first call would show on the second."""
+    compiled = make()
+    for scale in (1.0, -1.7, 1.0):
+        point = tuple(a * scale for a in args)
+        _same(compiled(*point), eager(*point))
+    return compiled
+
+
+def test_what_a_lifted_run_cannot_take_over_is_traced_at_both_levels() -> None:
+    x = rng.standard_normal(4)
+
+    def reads_value(w):  # lagrad.value: the number must be recomputed on every call
+        return lnp.sum(w * lnp.sum(lagrad.value(w) ** 2))
+
+    def fixed_loop(w):  # a structured loop keeps its record
+        return lnp.sum(lagrad.fori_loop(0, 3, lambda i, c: lnp.sin(c) * w, w))
+
+    def swallows(w):  # the refusal caught by the function, which goes on without the number
+        try:
+            s = lnp.sum(lagrad.value(w) ** 2)
+        except BaseException:
+            s = 1.0
+        return lnp.sum(w * s)
+
+    for f in (reads_value, fixed_loop, swallows):
+        compiled = _at_two_points(lambda f=f: lagrad.compile(lagrad.grad(f)), lagrad.grad(f), x)
+        assert _lifted(compiled) == [False]
+    closure = lambda w: lagrad.grad(lambda v: lnp.sum(lnp.sin(v) * w))(w)  # the recording's value inside
+    assert _lifted(_at_two_points(lambda: lagrad.compile(closure), closure, x)) == [False]
+    part = lambda w, y: lagrad.grad(lambda v: lnp.sum(lnp.sin(v) * y))(w)  # y: an input not differentiated
+    assert _lifted(_at_two_points(lambda: lagrad.compile(part), part, x, x[::-1].copy())) == [False]
+    aux = lagrad.value_and_grad(lambda w: (lnp.sum(w**3), {"w": lnp.cos(w)}), has_aux=True)
+    assert _lifted(_at_two_points(lambda: lagrad.compile(aux), aux, x)) == [False]
+
+
+def test_a_transform_inside_a_lifted_run_traces_again_and_equals_eager() -> None:
+    x = rng.standard_normal(3)
+    f = lambda w: lnp.sum(lnp.tanh(w) * w[::-1] ** 2)
+    jac = lagrad.jacobian(lambda w: lnp.sin(w) * w[::-1])
+    assert _lifted(_at_two_points(lambda: lagrad.compile(jac), jac, x)) == [True]
+    hessian = _at_two_points(lambda: lagrad.compile(lagrad.hessian(f)), lagrad.hessian(f), x)
+    inner = lagrad.compile(lagrad.grad(f))
+    outer = lambda w: lnp.sum(inner(w) ** 2)  # the inner compiled gradient runs eagerly on traced values
+    twice = _at_two_points(lambda: lagrad.compile(lagrad.grad(outer)), lagrad.grad(outer), x)
+    hvp = lagrad.hvp(f)
+    hvps = _at_two_points(lambda: lagrad.compile(hvp), hvp, x, x[::-1].copy())
+    assert _lifted(hessian) == _lifted(twice) == _lifted(hvps) == [False]
+    assert hessian._lift is twice._lift is False  # refused once, not tried again

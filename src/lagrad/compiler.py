@@ -33,7 +33,7 @@ import numpy as np
 
 from .codegen import REWRITES, BranchFlipped, Source, Straight, emit, interpreter, passes
 from .core import Trace, Var
-from .core.program import Program
+from .core.program import Aval, Program, Tape
 from .rolling import rolled
 from .tree import tree_flatten
 
@@ -42,10 +42,117 @@ Fun = Callable[..., Any]
 
 class CompileTrace(Trace):
     """The recording of a compiled function's first call. `lagrad.value` stops at its values:
-    a number read off them is part of the computation to replay, not a constant."""
+    a number read off them is part of the computation to replay, not a constant.
 
-    __slots__ = ()
+    A transform called first thing on its inputs (`compile(grad(f))`) traces `f` on their plain
+    values, as it does uncompiled, and the recording takes that run's equations and values as
+    its own (`lift`): `f`'s operations are recorded once, not by both traces, and only the
+    solve's rules are recorded here as they run."""
+
+    __slots__ = ("lifting",)
     replayed = True
+
+    def __init__(self, lifting: bool = False) -> None:
+        super().__init__()
+        self.lifting = lifting
+
+    def lift(self, leaves: list[Any], record_source: bool) -> LiftedTrace | None:
+        """The trace a transform runs on `leaves` where they are this recording's inputs, in
+        order, and nothing else has been recorded (its equations then number as the recording's
+        would): once per recording. None otherwise (the transform traces on these values)."""
+        if not self.lifting or self.equations or self.pending or not self.active or self.n_vars != len(leaves):
+            return None
+        for i, leaf in enumerate(leaves):
+            if type(leaf) is not Var or leaf._trace is not self or leaf.index != i or leaf._view is not None:
+                return None
+        self.lifting = False
+        return LiftedTrace(self, leaves, record_source)
+
+
+class Unlifted(BaseException):
+    """A lifted trace's run read a value that the recording must see traced (`lagrad.value`,
+    another trace's value, a loop's record): the call is traced again without lifting. A
+    BaseException, so that a user's ``except Exception`` does not swallow it."""
+
+
+class LiftedTrace(Trace):
+    """A transform's trace on the plain values of a `CompileTrace`'s inputs (see `CompileTrace.lift`)."""
+
+    __slots__ = ("outer", "leaves", "refused")
+
+    def __init__(self, outer: CompileTrace, leaves: list[Any], record_source: bool) -> None:
+        super().__init__(record_source=record_source)
+        self.outer = outer
+        self.leaves = leaves
+        self.refused = False  # set with each Unlifted raised: one the function caught still counts
+
+    @property
+    def replayed(self) -> bool:
+        """Asked by `lagrad.value` (and a few rules) of a traced value: under the recording it
+        must be the recording's value, which this run does not hold, so it is traced again."""
+        self.refused = True
+        raise Unlifted("a traced value's number was read")
+
+    def lift(self, leaves: list[Any], record_source: bool) -> None:
+        """A transform inside the lifted run (a second derivative): its finish reads its outputs'
+        numbers (`lagrad.value`), which must be the recording's, so the call is traced again at
+        once, before any more of the run is wasted."""
+        self.refused = True
+        raise Unlifted("a transform inside")
+
+    def lift_run(self, program: Program, tape: Tape, out_leaves: list[Any]) -> tuple[Tape, list[Any]]:
+        """Hand this run's equations, values and branches to the recording, and return the Tape
+        and outputs with the recording's values in place of the plain ones (as a trace on them
+        would have made), so that the solve that reads them is recorded."""
+        if self.nested or self.refused:  # another trace's value met (its operations were recorded
+            raise Unlifted("another trace's value was used, or a refusal was caught")  # there)
+        outer = self.outer
+        flags: list[bool] = [False] * self.n_vars  # per variable, whether it carries a derivative
+        held: list[Any] = [None] * self.n_vars  # per variable, the recording's value
+        for leaf in self.leaves:
+            flags[leaf.index] = leaf.inexact
+            held[leaf.index] = leaf
+        values_out: list[list[Any]] = []
+        append = values_out.append
+        for eq, values in zip(program.equations, tape.values):
+            if eq.primitive.keep is not None or type(values) is not list:  # a loop's record
+                raise Unlifted("a loop's record")
+            args, out = eq.args, eq.out
+            if eq.dtype.kind in "fc":  # as `Trace.apply` decides: a float of an argument with a derivative
+                for a in args:
+                    if a >= 0 and flags[a]:
+                        flags[out] = True
+                        break
+            new = values.copy()
+            v = values[0]
+            if v is not None and type(v) is not Aval:  # the rules read the result: first made here
+                new[0] = held[out] = Var(v, out, outer, flags[out])
+            for p, a in enumerate(args, 1):
+                if a >= 0:
+                    v = values[p]
+                    if v is not None and type(v) is not Aval:
+                        var = held[a]
+                        if var is None:
+                            var = held[a] = Var(v, a, outer, flags[a])
+                        new[p] = var
+            append(new)
+
+        def traced(i: int, value: Any) -> Var:
+            var = held[i]
+            if var is None:
+                var = held[i] = Var(value, i, outer, flags[i])
+            return var
+
+        outputs = [
+            traced(o.index, o.value) if type(o) is Var and o._trace is self else o for o in out_leaves
+        ]  # fmt: skip
+        outer.equations.extend(program.equations)
+        outer.values.extend(tape.values)
+        outer.n_vars = self.n_vars
+        outer.guards.update(program.guards)
+        outer.complex_seen = outer.complex_seen or self.complex_seen
+        out_tree = program.out_tree
+        return Tape(values_out, outputs if out_tree is None else out_tree.unflatten(outputs)), outputs
 
 
 class Variant:
@@ -143,9 +250,23 @@ def _narrow(dtype: np.dtype) -> bool:
 
 def _holds_narrow(program: Program) -> bool:
     """Whether any input, equation or constant of `program` is float16, float32 or complex64."""
-    dtypes = [dtype for _, dtype in program.inputs] + [eq.dtype for eq in program.equations]
-    dtypes += [c.dtype for eq in program.equations for c in eq.constants if isinstance(c, (np.ndarray, np.generic))]
+    equations = program.equations
+    dtypes = {dtype for _, dtype in program.inputs}
+    dtypes.update(map(_dtype_of, equations))  # a set: a long Program holds a few dtypes, each checked once
+    dtypes.update(c.dtype for c in _distinct_constants(equations) if isinstance(c, (np.ndarray, np.generic)))
     return any(_narrow(np.dtype(d)) for d in dtypes if isinstance(d, (np.dtype, type, str)))
+
+
+_dtype_of = operator.attrgetter("dtype")
+
+
+def _distinct_constants(equations: Sequence[Any]) -> list[Any]:
+    """The constants of `equations`, each tuple of them read once (most equations share the
+    tuple of Nones of their arity)."""
+    seen: dict[int, tuple[Any, ...]] = {}
+    for eq in equations:
+        seen[id(eq.constants)] = eq.constants
+    return [c for constants in seen.values() for c in constants if c is not None]
 
 
 def _static_key(leaf: Any, who: str) -> Any:
@@ -194,6 +315,7 @@ class Compiled:
         self._counts = {"hits": 0, "interpreted": 0, "rolled": 0, "compiled": 0, "traces": 0, "retraces": 0,
                         "eager": 0}  # fmt: skip
         self._log: list[dict[str, Any]] = []
+        self._lift = True  # whether a transform's run may be lifted into the recording (CompileTrace.lift)
         self._plain_keys: dict[Any, Any] = {}  # float-array arguments' shapes and dtypes -> their signature
         functools.update_wrapper(self, fun)
 
@@ -328,7 +450,8 @@ class Compiled:
         self, key: Any, leaves: list[Any], treedef: Any, traced: list[int], reason: str, retrace: bool
     ) -> Any:
         start = time.perf_counter()
-        trace = CompileTrace()
+        lifting = self._lift
+        trace = CompileTrace(lifting=lifting)
         inputs = [trace.new_input(_as_input(leaves[j])) for j in traced]
         call_leaves = list(leaves)
         for j, var in zip(traced, inputs):
@@ -339,6 +462,10 @@ class Compiled:
             args[i] = value
         try:
             result = self.fun(*args, **kwargs)
+        except Unlifted:  # traced again at both levels, and so from now on
+            trace.active = False
+            self._lift = False
+            return self._trace_and_generate(key, leaves, treedef, traced, reason, retrace)
         except BaseException as error:
             trace.active = False
             if isinstance(error, TypeError) and "lagrad" in str(error) and hasattr(error, "add_note"):
@@ -387,6 +514,7 @@ class Compiled:
             return value
         seconds = time.perf_counter() - start
         entry = self._note(reason, "traced", program, seconds)
+        entry["lifted"] = lifting and not trace.lifting  # a transform's run taken over: f traced once
         options = {"prune": self.prune, "reuse_buffers": self.reuse_buffers, "python_scalars": self.python_scalars,
                    "rewrites": self.rewrites, "roll": self.roll}  # fmt: skip
         variant = Variant(program, reason, entry["signature"], seconds, options, self.interpret, entry)
@@ -412,6 +540,7 @@ class Compiled:
             "statements": None,
             "branches": len(program.guards),
             "seconds": seconds,
+            "lifted": False,
             "tier": None,
         }
         with self._lock:
@@ -427,7 +556,8 @@ class Compiled:
         way (`retraces`), calls run eagerly (`eager`: on traced values, or where NaN showed), the
         variants held (`size`, at most `maxsize`), and per trace why it was made (`variants`:
         reason, outcome, signature, equations recorded and statements generated, branches
-        checked, seconds the trace took, the `tier` its calls run in now, and the seconds spent
+        checked, seconds the trace took, whether a transform's run was `lifted` into the recording
+        (its function's operations recorded once), the `tier` its calls run in now, and the seconds spent
         building each tier: `interpreted seconds` or `rolled seconds`, `compiled seconds`; the lines
         of the rolled source: `rolled statements`)."""
         with self._lock:

@@ -138,12 +138,15 @@ def _record(
         check_one_library(args, who)
         args = promote_scalars(args, nums)
         check_namespace_transform(args, who)
-    trace = Trace(record_source=record_source)
     selected = tuple(args[i] for i in nums)
     arg_names = _argument_names(fun, nums, selected, record_source, who)
     leaves, in_tree = tree_flatten(selected)
     names = [arg_names[int(p[1 : p.index("]")])] + p[p.index("]") + 1 :] for p in in_tree.paths()]
-    inputs = [trace.new_input(_input_value(leaf, who, f"argument {name}")) for leaf, name in zip(leaves, names)]
+    lifted = _lifted(leaves, record_source)
+    trace = Trace(record_source=record_source) if lifted is None else lifted
+    # under a lifting lagrad.compile recording, traced on the plain values; the recording takes the run over
+    leaves_in = leaves if lifted is None else [leaf.value for leaf in leaves]
+    inputs = [trace.new_input(_input_value(leaf, who, f"argument {name}")) for leaf, name in zip(leaves_in, names)]
     boxed = dict(zip(nums, in_tree.unflatten(inputs)))
     call_args = [boxed[i] if i in boxed else _constant(trace, arg) for i, arg in enumerate(args)]
     kwargs = {k: _constant(trace, v) for k, v in kwargs.items()}
@@ -173,8 +176,21 @@ def _record(
     _check_outputs(out_leaves, out_tree, who, trace)
     program, tape = trace.finish(inputs, out_leaves, in_tree=in_tree, out_tree=out_tree, input_names=names)
     outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
-    replayable = None if trace.nested else [v.value for v in inputs]  # a run of plain values only
+    if lifted is not None:  # the run's values as the recording's: the solve records into it
+        tape, outputs = lifted.lift_run(program, tape, out_leaves)
+    replayable = None if trace.nested or lifted is not None else [v.value for v in inputs]  # plain values only
     return _Traced(program, tape, outputs, aux, single, leaves, replayable)
+
+
+def _lifted(leaves: list[Any], record_source: bool) -> Any:
+    """Where the inputs are those of a `lagrad.compile` recording that has recorded nothing yet,
+    the trace that runs on their plain values and hands its equations to that recording
+    (`compiler.LiftedTrace`: each operation recorded once, not at both levels); else None."""
+    if leaves and type(leaves[0]) is Var:
+        lift = getattr(leaves[0]._trace, "lift", None)
+        if lift is not None:
+            return lift(leaves, record_source)
+    return None
 
 
 def _unpack(grads: tuple[Any, ...], single: bool) -> Any:
