@@ -273,6 +273,49 @@ def test_float_array_signatures_tell_shapes_and_dtypes_apart() -> None:
     assert len(g.cache_info()["variants"]) == len(calls)
 
 
+def test_the_remembered_signature_tells_other_types_of_one_shape_and_dtype_apart() -> None:
+    # the fast signature is keyed by the arguments' types, shapes and dtypes: a NumPy scalar, a 0-d
+    # array, a subclass and a Python float of one shape and dtype each find their own variant
+    f = lambda x, y: lnp.sum(lnp.sin(x) * y)
+    g = lagrad.compile(lagrad.grad(f, (0, 1)), interpret=0)
+    y = np.array(3.0)
+    calls = [(np.array(0.5), y), (np.float64(0.5), y), (0.5, y), (np.array(0.5).view(_Tagged), y)]
+    for _ in range(3):  # the later rounds find the signatures remembered
+        for x, y in calls:
+            got = g(x, y)
+            _same(got, lagrad.grad(f, (0, 1))(x, y))
+    assert len(g.cache_info()["variants"]) >= 3
+
+
+class _Tagged(np.ndarray):
+    pass
+
+
+def test_results_keep_their_structure_and_are_never_overwritten_by_the_next_call() -> None:
+    f = lambda w, b: lnp.sum(lnp.tanh(w * 2.0 + b) ** 2)
+    rng = np.random.default_rng(3)
+    shapes = [(5,), (5,)]
+    for transform in (
+        lambda f: lagrad.grad(f, (0, 1)),  # a tuple of arrays: returned as the generated code's tuple
+        lambda f: lagrad.grad(f),  # one array
+        lambda f: lagrad.value_and_grad(f, (0, 1)),  # a nested tuple
+        lambda f: lambda w, b: {"w": lagrad.grad(f)(w, b), "v": f(w, b)},  # a dict
+    ):
+        eager = transform(f)
+        compiled = lagrad.compile(transform(f), interpret=0)
+        first_args = [rng.standard_normal(s) for s in shapes]
+        first = compiled(*first_args)
+        first = compiled(*first_args)  # the generated code's answer
+        kept = tree_flatten(first)[0]
+        kept = [np.array(leaf, copy=True) for leaf in kept]
+        _same(first, eager(*first_args))
+        for _ in range(3):
+            later_args = [rng.standard_normal(s) for s in shapes]
+            _same(compiled(*later_args), eager(*later_args))
+        for leaf, copy in zip(tree_flatten(first)[0], kept):  # no buffer of the first answer reused
+            assert np.array_equal(leaf, copy)
+
+
 def test_an_unhashable_static_argument_is_refused() -> None:
     g = lagrad.compile(lambda x, shape: lnp.reshape(x, shape), static_argnums=1)
     with pytest.raises(TypeError, match=r"lagrad.compile\(<lambda>\): static argument 1 is an unhashable list"):
