@@ -475,17 +475,20 @@ def test_a_densenet_with_a_branch_accumulates_and_narrows_and_retraces_where_it_
     """A DenseNet block (the rewritings "accumulate" and "narrow" at work) whose loss branches on
     a value: the compiled gradients equal eager's bit for bit on either side of the branch, a
     flip traces again, each variant keeps its own stacks (the first call's gradients unchanged
-    by the later calls), in float64 and float32, from eight threads as from one."""
+    by the later calls), in float64 and float32, from eight threads as from one; on one side a
+    one-column head, whose outer product is summed into zeros by einsum (the rewriting "outer")."""
     for dtype in (np.float64, np.float32):
         x = rng.standard_normal((6, 4)).astype(dtype)
         ws = [(rng.standard_normal((4 + 4 * j, 4)) / 3.0).astype(dtype) for j in range(3)]
+        head = rng.standard_normal((16, 1)).astype(dtype)
+        head[[1, 5, 9], 0] = 0.0, -0.0, -0.0  # signed zeros in the outer product
 
-        def loss(*ws: Any, x: Any = x) -> Any:
+        def loss(*ws: Any, x: Any = x, head: Any = head) -> Any:
             features = [x]
             for w in ws:
                 features.append(lnp.tanh(lnp.concatenate(features, axis=1) @ w))
             total = lnp.concatenate(features, axis=1)
-            return lnp.sum(total**2) if lnp.sum(ws[-1]) > 0 else lnp.sum(lnp.abs(total))
+            return lnp.sum((total @ head) ** 2) if lnp.sum(ws[-1]) > 0 else lnp.sum(lnp.abs(total))
 
         grad = lagrad.grad(loss, argnums=(0, 1, 2))
         g = lagrad.compile(grad, interpret=0)
@@ -498,6 +501,8 @@ def test_a_densenet_with_a_branch_accumulates_and_narrows_and_retraces_where_it_
         info = g.cache_info()
         assert (info["traces"], info["retraces"]) == (1, 1) and info["compiled"] >= 4
         assert "stack0" in g.source(*ws) and "stack0" in g.source(*sides[1])
+        headed = g.source(*sides[0 if np.sum(ws[-1]) > 0 else 1])  # the side with the head
+        assert "np.einsum(" in headed and "+= 0.0" not in headed
         results = calls_from_threads(lambda j: [g(*sides[(j + k) % 2]) for k in range(4)], times=1)
         expected = [grad(*s) for s in sides]
         for j in range(8):
