@@ -318,7 +318,7 @@ class Compiled:
             for j in numbers:  # as in the function: NumPy's weak promotion keeps float32 float32
                 key[2 + j] = (type(leaves[j]), repr(leaves[j]))  # repr: -0.0 is not 0.0, NaN is NaN
             traced = [j for j in traced if j not in numbers]
-        return tuple(key), leaves, treedef, traced
+        return _Key(key), leaves, treedef, traced
 
     # -- the first call: trace, simplify, write the source -------------------------
 
@@ -522,6 +522,22 @@ def _has_nan(outputs: Sequence[Any]) -> bool:
         if square != square:
             return True
     return False
+
+
+class _Key(tuple):  # type: ignore[type-arg]
+    """A signature, the cache's key: a tuple whose hash is computed once, where it is made (the
+    argument tree's hash walks the tree). A call that finds its signature remembered hands the
+    same object to the cache, whose lookup then compares by identity."""
+
+    def __new__(cls, items: Any) -> _Key:
+        self = super().__new__(cls, items)
+        self._hash = tuple.__hash__(self)
+        return self
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    __eq__ = tuple.__eq__  # (defining __hash__ alone would keep tuple's equality, but say so)
 
 
 def _unflattener(tree: Any) -> Callable[[Sequence[Any]], Any]:
