@@ -4,13 +4,22 @@
     python benchmarks/compile.py --case a --size 0.1
     python benchmarks/compile.py --ablation         # what each simplification, buffer reuse and rewriting bring
     python benchmarks/compile.py --rounds 10 --startups 10   # more rounds of every cell, more start-ups
+    python benchmarks/compile.py --together         # PyTorch and jax timed in this process too
 
 Cases (written op by op, as users write them): (a) the seed network (x 256×64 → 128 → 10),
 (f) a DenseNet block (8 layers, growth 32, 64 channels, batch 64), (b) the 1,000-step branchy
-scalar loop, (c) the heat equation N = 512, T = 2,000. Every timed cell runs in this
-process, interleaved round by round in a shuffled order (a cheap cell once untimed first and
-then timed for about 50 ms of calls, the collector run before each cell), and the best time of
-each is kept; BLAS on one thread.
+scalar loop, (c) the heat equation N = 512, T = 2,000. The NumPy forward, lagrad's cells and
+autograd's (NumPy underneath, no threads of its own) run in this process, interleaved round by
+round in a shuffled order (a cheap cell once untimed first and then timed for about 50 ms of
+calls, the collector run before each cell), and the best time of each is kept; BLAS on one
+thread. PyTorch and jax.jit are each timed the same way in a process of their own, beside a NumPy
+forward timed in that process, their ratio taken to it: both bring thread pools (PyTorch's OpenMP,
+XLA's Eigen threads) and their own allocators and BLAS, which act on the NumPy cells timed beside
+them (on the two loaded cores here the compiled DenseNet read 2.77× in runs with PyTorch and jax in
+the process, 2.34–2.58× without). Each library is so timed in a process as it would run in a
+user's program, against NumPy in the same process; jax.jit on one thread
+(`--xla_cpu_multi_thread_eigen=false`), as BLAS, NumPy and PyTorch are. `--together` times
+every cell in one process instead.
 `lagrad compiled` is the compiled tier (`interpret=0`), `lagrad rolled` and `lagrad interpreted` the
 tiers before it (rolled where a traced loop's iterations cover most statements).
 The start-up of a fresh `lagrad.compile`, each step divided by one eager gradient (the best of
@@ -28,8 +37,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -88,16 +99,25 @@ def problem(case: str, m: Any, size: float, **names: Any) -> tuple[Callable[...,
     return heat(m, convert(d["target"]), d["steps"], roll=roll), (d["alpha"], d["u0"]), (0, 1)
 
 
-def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[str, Callable[[], Any]]:
+def cells(case: str, size: float, libraries: list[str], ablation: bool, own: bool = True) -> dict[str, Any]:
+    """The timed cells: the NumPy forward, lagrad's (where `own`) and the libraries'."""
     import math
 
+    out: dict[str, Callable[[], Any]] = {}
+    f, args, _ = problem(case, np, size, sin=math.sin, roll=two_slice_roll)
+    out["numpy forward"] = lambda f=f, args=args: f(*args)
+    if own:
+        out.update(lagrad_cells(case, size, ablation))
+    out.update(peer_cells(case, size, libraries))
+    return out
+
+
+def lagrad_cells(case: str, size: float, ablation: bool) -> dict[str, Callable[[], Any]]:
     import lagrad
     import lagrad.numpy as lnp
     from lagrad.codegen import REWRITES
 
     out: dict[str, Callable[[], Any]] = {}
-    f, args, _ = problem(case, np, size, sin=math.sin, roll=two_slice_roll)
-    out["numpy forward"] = lambda f=f, args=args: f(*args)
     f, args, nums = problem(case, lnp, size)
     eager = lagrad.grad(f, nums)
     out["lagrad eager"] = lambda args=args: eager(*args)
@@ -124,6 +144,11 @@ def cells(case: str, size: float, libraries: list[str], ablation: bool) -> dict[
         ):
             variant = lagrad.compile(lagrad.grad(f, nums), interpret=0, **options)
             out[label] = lambda variant=variant, args=args: variant(*args)
+    return out
+
+
+def peer_cells(case: str, size: float, libraries: list[str]) -> dict[str, Callable[[], Any]]:
+    out: dict[str, Callable[[], Any]] = {}
     if "autograd" in libraries:
         import autograd
         import autograd.numpy as anp
@@ -212,6 +237,19 @@ def measure(run: dict[str, Callable[[], Any]], seconds: float, min_rounds: int =
     return best
 
 
+def in_own_process(case: str, library: str, options: argparse.Namespace) -> dict[str, float]:
+    """The best times of `library`'s cell and of a NumPy forward, timed in a process of their own."""
+    env = dict(os.environ)
+    env.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")  # jax on one thread, as BLAS here
+    command = [sys.executable, os.path.abspath(__file__), "--peer", library, "--case", case, "--size",
+               str(options.size), "--seconds", str(options.seconds), "--rounds", str(options.rounds)]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(f"| ({case}) {CASES[case]} | {library} failed | | {done.stderr.strip().splitlines()[-1:]} |")
+        return {}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=list(CASES), action="append")
@@ -221,18 +259,37 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="at least this many rounds of every cell")
     parser.add_argument("--startups", type=int, default=0, help="fresh start-ups timed (default 3 for b, c; 10 else)")
+    parser.add_argument("--together", action="store_true", help="time PyTorch and jax in this process too")
+    parser.add_argument("--peer", help=argparse.SUPPRESS)  # one library's cells, timed in this process: JSON out
     options = parser.parse_args()
     import importlib.util
 
+    if options.peer:
+        case = (options.case or ["a"])[0]
+        best = measure(cells(case, options.size, [options.peer], False, own=False), options.seconds, options.rounds)
+        print(json.dumps(best))
+        return
     libraries = [lib for lib in options.libraries if importlib.util.find_spec(lib) is not None]
+    here = libraries if options.together else [lib for lib in libraries if lib == "autograd"]
     print("| case | cell | time | ÷ NumPy forward |")
     print("| --- | --- | ---: | ---: |")
     for case in options.case or list(CASES):
-        best = measure(cells(case, options.size, libraries, options.ablation), options.seconds, options.rounds)
+        best = measure(cells(case, options.size, here, options.ablation), options.seconds, options.rounds)
         floor = best["numpy forward"]
         for name, t in best.items():
             target = f" (target ≤ {TARGETS[case]}×)" if name == "lagrad compiled" else ""
             print(f"| ({case}) {CASES[case]} | {name} | {t * 1e3:.3f} ms | {t / floor:.2f}×{target} |")
+        for library in libraries:
+            if library in here:
+                continue
+            own = in_own_process(case, library, options)
+            for name, t in own.items():
+                if name != "numpy forward":  # ÷ the NumPy forward of its own process
+                    floor_there = own["numpy forward"]
+                    print(
+                        f"| ({case}) {CASES[case]} | {name} (own process; its NumPy forward {floor_there * 1e3:.3f} "
+                        f"ms) | {t * 1e3:.3f} ms | {t / floor_there:.2f}× |"
+                    )
         if "autograd" in best:  # issue 12: eager lagrad at most autograd's time, the two interleaved
             paired = best["lagrad eager"] / best["autograd"]
             print(f"| ({case}) {CASES[case]} | lagrad eager ÷ autograd (paired) | | {paired:.2f} (target ≤ 1) |")

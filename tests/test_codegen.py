@@ -392,25 +392,38 @@ def test_concatenations_extending_one_another_share_one_buffer():
 
 def test_an_outer_product_and_a_mean_are_spelled_with_the_same_bits():
     """``g @ w.T`` with inner dimension 1 as ``g * w.T + 0.0`` (matmul's sum starts from +0.0, so
-    a -0.0 product is 0.0), whether NumPy's loop or BLAS computes it; a float64 mean as add.reduce
-    divided by the count; float32 kept float32."""
+    a -0.0 product is 0.0), whether NumPy's loop or BLAS computes it, or (the rewriting "outer",
+    float32 and float64) as einsum's sum into zeros, one pass; float16 keeps the two passes; a
+    float64 mean as add.reduce divided by the count; float32 kept float32."""
 
     def f(g, w, y):
         means = lnp.mean(y, axis=(0, 1)), lnp.mean(y, axis=1, keepdims=True), lnp.mean(y)
         return g @ w.T, g @ lnp.reshape(w, (1, 3)), *means  # a strided operand, a contiguous one
 
-    g = np.array([[-1.0], [0.0], [2.5], [-0.0]])
+    g = np.array([[-1.0], [0.0], [2.5], [-0.0], [np.inf], [1e-310]])
     w = np.array([[0.0], [-0.0], [3.0]])
-    for dtype in (np.float64, np.float32):
+    for dtype in (np.float64, np.float32, np.float16):
         y = np.random.default_rng(2).standard_normal((3, 5)).astype(dtype)
         args = (g.astype(dtype), w.astype(dtype), y)
-        program = lagrad.trace(f, *args)
-        text = emit(Straight(program)).text
-        assert text.count("np.multiply(") == text.count("+= 0.0") == 2
-        assert ("np.mean" in text) is (dtype is np.float32)  # float64 only: NumPy divides float32 in float64
-        _same_bits(emit(Straight(program)).function()(*args), program(*args))
-        _same_bits(emit(Straight(program)).function()(*args), f(*args))
+        with np.errstate(invalid="ignore"):  # inf * 0
+            program = lagrad.trace(f, *args)
+        for rewrites in (REWRITES, REWRITES - {"outer"}):
+            text = emit(Straight(program), rewrites=rewrites).text
+            summed = "outer" in rewrites and dtype is not np.float16
+            assert text.count("np.einsum(") == (2 if summed else 0)
+            assert text.count("np.multiply(") == text.count("+= 0.0") == (0 if summed else 2)
+            assert ("np.mean" in text) is (dtype is not np.float64)  # NumPy divides float32 in float64
+            with np.errstate(invalid="ignore"):  # inf * 0
+                _same_bits(emit(Straight(program), rewrites=rewrites).function()(*args), program(*args))
+                _same_bits(emit(Straight(program), rewrites=rewrites).function()(*args), f(*args))
     assert "np.mean(" in emit(Straight(program), rewrites=()).text
+
+
+def test_the_outer_sum_is_sampled_per_dtype():
+    from lagrad.codegen import outer_sum_exact
+
+    assert outer_sum_exact(np.dtype(np.float64).str) and outer_sum_exact(np.dtype(np.float32).str)
+    assert not outer_sum_exact(np.dtype(np.float16).str) and not outer_sum_exact(np.dtype(np.complex128).str)
 
 
 def test_a_whole_vectors_sum_max_and_min_are_spelled_without_keywords():
@@ -538,7 +551,12 @@ def test_a_cotangent_cut_into_summed_columns_is_computed_transposed(monkeypatch)
         if activation is relu:
             assert f"stack0 = np.empty(({n}, 6, 3)" in text and "order=" not in text
         else:
-            assert re.search(rf"np\.multiply\(t\d+\.T\[0:{width + 12}\], ", text)  # the outer product, transposed
+            assert re.search(rf"np\.einsum\('ij,jk->ik', t\d+\.T\[0:{width + 12}\], ", text)  # the outer product,
+            # transposed, summed into zeros (without "outer": a product and += 0.0)
+            assert re.search(
+                rf"np\.multiply\(t\d+\.T\[0:{width + 12}\], ",
+                emit(Straight(program), rewrites=REWRITES - {"outer"}).text,
+            )
             products = re.findall(r"\.T\[0:\d+\] @ np\.ascontiguousarray\(t\d+\.T\)", text)
             assert len(products) == 3  # layers 4, 3, 2 (layer 1's is not cut)
             assert f"stack0 = np.empty(({n}, 3, 6)" in text and ".transpose(" not in text
@@ -546,6 +564,7 @@ def test_a_cotangent_cut_into_summed_columns_is_computed_transposed(monkeypatch)
         expected = grad(x, *ws, head)
         _same_bits(emit(Straight(program)).function()(x, *ws, head), expected)
         _same_bits(emit(Straight(program), rewrites=REWRITES - {"transposed"}).function()(x, *ws, head), expected)
+        _same_bits(emit(Straight(program), rewrites=REWRITES - {"outer"}).function()(x, *ws, head), expected)
         assert emit(Straight(program)).function()(x, *ws, head)[0].flags.c_contiguous
     x = rng.standard_normal((6, 4))
     ws = [rng.standard_normal((4 + 3 * j, 3)) / 4.0 for j in range(4)]
@@ -657,7 +676,7 @@ def test_a_product_read_in_some_columns_computes_only_those(monkeypatch):
         monkeypatch.setattr(codegen, "narrowed_product_exact", lambda *shape, exact=exact: exact)
         for rewrites in (REWRITES - {"transposed"}, REWRITES - {"accumulate"}):
             text = emit(Straight(program), rewrites=rewrites).text
-            assert "np.multiply(" in text and "[:, 4:16])" in text  # the head's outer product
+            assert "np.einsum(" in text and "[:, 4:16])" in text  # the head's outer product
             assert len(re.findall(r" @ t\d+\[:, 4:\d+\]", text)) == (2 if exact else 0)  # layers 3 and 2
             _same_bits(emit(Straight(program), rewrites=rewrites).function()(*ws, head), expected)
         text = emit(Straight(program)).text  # transposed: the same columns, as rows

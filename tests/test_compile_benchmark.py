@@ -52,3 +52,15 @@ def test_derive_writes_each_case_in_numpy_alone(case):
     expected_value, expected = lagrad.value_and_grad(f, tuple(range(len(args))))(*args)
     assert value == expected_value
     assert all(np.array_equal(g, e) for g, e in zip(grads, expected))
+
+
+def test_a_peer_is_timed_in_its_own_process_beside_a_numpy_forward():
+    """`compile.py` times PyTorch and jax.jit each in a process of its own: the cells of that
+    process are the NumPy forward and the peer's, none of lagrad's."""
+    import argparse
+
+    pytest.importorskip("autograd")
+    assert set(bench.cells("a", 0.02, ["autograd"], False, own=False)) == {"numpy forward", "autograd"}
+    options = argparse.Namespace(size=0.02, seconds=0.01, rounds=1)
+    best = bench.in_own_process("a", "autograd", options)
+    assert set(best) == {"numpy forward", "autograd"} and all(t > 0 for t in best.values())

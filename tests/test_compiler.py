@@ -273,6 +273,49 @@ def test_float_array_signatures_tell_shapes_and_dtypes_apart() -> None:
     assert len(g.cache_info()["variants"]) == len(calls)
 
 
+def test_the_remembered_signature_tells_other_types_of_one_shape_and_dtype_apart() -> None:
+    # the fast signature is keyed by the arguments' types, shapes and dtypes: a NumPy scalar, a 0-d
+    # array, a subclass and a Python float of one shape and dtype each find their own variant
+    f = lambda x, y: lnp.sum(lnp.sin(x) * y)
+    g = lagrad.compile(lagrad.grad(f, (0, 1)), interpret=0)
+    y = np.array(3.0)
+    calls = [(np.array(0.5), y), (np.float64(0.5), y), (0.5, y), (np.array(0.5).view(_Tagged), y)]
+    for _ in range(3):  # the later rounds find the signatures remembered
+        for x, y in calls:
+            got = g(x, y)
+            _same(got, lagrad.grad(f, (0, 1))(x, y))
+    assert len(g.cache_info()["variants"]) >= 3
+
+
+class _Tagged(np.ndarray):
+    pass
+
+
+def test_results_keep_their_structure_and_are_never_overwritten_by_the_next_call() -> None:
+    f = lambda w, b: lnp.sum(lnp.tanh(w * 2.0 + b) ** 2)
+    rng = np.random.default_rng(3)
+    shapes = [(5,), (5,)]
+    for transform in (
+        lambda f: lagrad.grad(f, (0, 1)),  # a tuple of arrays: returned as the generated code's tuple
+        lambda f: lagrad.grad(f),  # one array
+        lambda f: lagrad.value_and_grad(f, (0, 1)),  # a nested tuple
+        lambda f: lambda w, b: {"w": lagrad.grad(f)(w, b), "v": f(w, b)},  # a dict
+    ):
+        eager = transform(f)
+        compiled = lagrad.compile(transform(f), interpret=0)
+        first_args = [rng.standard_normal(s) for s in shapes]
+        first = compiled(*first_args)
+        first = compiled(*first_args)  # the generated code's answer
+        kept = tree_flatten(first)[0]
+        kept = [np.array(leaf, copy=True) for leaf in kept]
+        _same(first, eager(*first_args))
+        for _ in range(3):
+            later_args = [rng.standard_normal(s) for s in shapes]
+            _same(compiled(*later_args), eager(*later_args))
+        for leaf, copy in zip(tree_flatten(first)[0], kept):  # no buffer of the first answer reused
+            assert np.array_equal(leaf, copy)
+
+
 def test_an_unhashable_static_argument_is_refused() -> None:
     g = lagrad.compile(lambda x, shape: lnp.reshape(x, shape), static_argnums=1)
     with pytest.raises(TypeError, match=r"lagrad.compile\(<lambda>\): static argument 1 is an unhashable list"):
@@ -432,17 +475,20 @@ def test_a_densenet_with_a_branch_accumulates_and_narrows_and_retraces_where_it_
     """A DenseNet block (the rewritings "accumulate" and "narrow" at work) whose loss branches on
     a value: the compiled gradients equal eager's bit for bit on either side of the branch, a
     flip traces again, each variant keeps its own stacks (the first call's gradients unchanged
-    by the later calls), in float64 and float32, from eight threads as from one."""
+    by the later calls), in float64 and float32, from eight threads as from one; on one side a
+    one-column head, whose outer product is summed into zeros by einsum (the rewriting "outer")."""
     for dtype in (np.float64, np.float32):
         x = rng.standard_normal((6, 4)).astype(dtype)
         ws = [(rng.standard_normal((4 + 4 * j, 4)) / 3.0).astype(dtype) for j in range(3)]
+        head = rng.standard_normal((16, 1)).astype(dtype)
+        head[[1, 5, 9], 0] = 0.0, -0.0, -0.0  # signed zeros in the outer product
 
-        def loss(*ws: Any, x: Any = x) -> Any:
+        def loss(*ws: Any, x: Any = x, head: Any = head) -> Any:
             features = [x]
             for w in ws:
                 features.append(lnp.tanh(lnp.concatenate(features, axis=1) @ w))
             total = lnp.concatenate(features, axis=1)
-            return lnp.sum(total**2) if lnp.sum(ws[-1]) > 0 else lnp.sum(lnp.abs(total))
+            return lnp.sum((total @ head) ** 2) if lnp.sum(ws[-1]) > 0 else lnp.sum(lnp.abs(total))
 
         grad = lagrad.grad(loss, argnums=(0, 1, 2))
         g = lagrad.compile(grad, interpret=0)
@@ -455,6 +501,8 @@ def test_a_densenet_with_a_branch_accumulates_and_narrows_and_retraces_where_it_
         info = g.cache_info()
         assert (info["traces"], info["retraces"]) == (1, 1) and info["compiled"] >= 4
         assert "stack0" in g.source(*ws) and "stack0" in g.source(*sides[1])
+        headed = g.source(*sides[0 if np.sum(ws[-1]) > 0 else 1])  # the side with the head
+        assert "np.einsum(" in headed and "+= 0.0" not in headed
         results = calls_from_threads(lambda j: [g(*sides[(j + k) % 2]) for k in range(4)], times=1)
         expected = [grad(*s) for s in sides]
         for j in range(8):

@@ -929,7 +929,42 @@ def _spelled(program: Program, eq: Equation, args: tuple[int, ...], names: list[
 
 
 #: The start of a statement's text that makes a new array of the result's shape.
-_FRESH = ("np.add.reduce(", "np.maximum.reduce(", "np.minimum.reduce(", "np.multiply(")
+_FRESH = ("np.add.reduce(", "np.maximum.reduce(", "np.minimum.reduce(", "np.multiply(", "np.einsum(")
+
+#: An outer product of an (m, 1) and a (1, n) matrix in one pass, as matmul sums it: into zeros.
+OUTER_SUM = "np.einsum('ij,jk->ik', "
+
+
+@functools.lru_cache(maxsize=8)
+def outer_sum_exact(dtype: str) -> bool:
+    """Whether ``np.einsum('ij,jk->ik', a, b)`` of an (m, 1) and a (1, n) matrix has the bits of
+    ``a * b + 0.0`` (a matrix product's sum starts from +0.0, so -0.0 becomes 0.0), for float32
+    and float64: einsum adds each product into an output of zeros, one pass where the product
+    and the addition take two. That is how NumPy's einsum sums, not a documented promise, so it
+    is compared once per process and dtype on columns and rows of random, signed zero,
+    subnormal, huge and infinite entries, the operands contiguous and strided views as the
+    generated code passes them (NaN only where NaN: a result holding NaN is answered eagerly)."""
+    if np.dtype(dtype) not in (np.dtype(np.float32), _F64):
+        return False
+    rng = np.random.default_rng(13)
+    info = np.finfo(dtype)
+    special = [0.0, -0.0, 1.0, -1.0, info.tiny, -info.tiny / 4, info.max, -info.max, np.inf, -np.inf, np.nan]
+    values = np.concatenate([rng.standard_normal(60), rng.standard_normal(40) * 10.0 ** rng.integers(-30, 30, 40),
+                             special]).astype(dtype)  # fmt: skip
+    with np.errstate(all="ignore"):
+        for m, n in ((values.size, values.size), (1, 7), (5, 1)):
+            column = np.stack([values[:m], values[::-1][:m]], axis=1)[:, :1]  # strided, as a cut of a transpose
+            row = np.ascontiguousarray(np.roll(values, 3)[:n])[None, :]
+            for a, b in ((column, row), (np.ascontiguousarray(column), row.T.copy().T)):
+                expected = np.multiply(a, b)
+                expected += 0.0
+                got = np.einsum("ij,jk->ik", a, b)
+                nan = np.isnan(expected)
+                if got.dtype != expected.dtype or not np.array_equal(nan, np.isnan(got)):
+                    return False
+                if not np.array_equal(got[~nan].view(f"i{got.itemsize}"), expected[~nan].view(f"i{got.itemsize}")):
+                    return False
+    return True
 
 
 def _fresh(eq: Equation, text: str) -> bool:
@@ -955,9 +990,10 @@ def _checked_only(eq: Equation, guard: tuple[int, Any], last_use: dict[int, int]
 #: of a split, or rows of a stack, as one addition: `split_pieces`), "transposed" (such a split computed
 #: transposed, its pieces rows: `transposed_products`), "narrow" (a product of which
 #: only some columns are read computes those: `narrowed_products`), "math" (`math_twin`), "check"
-#: (a comparison inside its branch check), "spelled" (`_spelled`).
+#: (a comparison inside its branch check), "spelled" (`_spelled`), "outer" (an outer product that
+#: "spelled" writes as a product, summed into zeros by einsum in one pass: `outer_sum_exact`).
 REWRITES = frozenset(
-    {"roll", "item", "in_place", "chain", "accumulate", "transposed", "narrow", "math", "check", "spelled"}
+    {"roll", "item", "in_place", "chain", "accumulate", "transposed", "narrow", "math", "check", "spelled", "outer"}
 )
 
 
@@ -1253,6 +1289,9 @@ def emit(
             elif args and args[0] in narrow and out is None:  # a cut of a narrowed product, where it lies in it
                 _, start, stop = _axis_cut(eq, args, program.shape(args[0]))  # type: ignore[misc]
                 text = f"{names[0]}[:, {start - narrow[args[0]][0]}:{stop - narrow[args[0]][0]}]"
+            summed = outer and "outer" in rewrites and text.startswith("np.multiply(")
+            if summed and outer_sum_exact(np.dtype(eq.dtype).str):
+                text, outer = OUTER_SUM + text[len("np.multiply(") :], False  # summed into zeros: no 0.0 to add
             text = text or (_direct(program, eq, args, names, emitter) if out is None else None)
             if c_order and _elementwise_ufunc(eq) and eq.primitive.impl in EXACT:
                 text = f"{emitter.ufunc(eq.primitive.impl)}({', '.join(names)}, order='C')"

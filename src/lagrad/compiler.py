@@ -162,7 +162,7 @@ class Variant:
     then "compiled")."""
 
     __slots__ = ("program", "reason", "signature", "seconds", "options", "interpret", "entry", "straight",
-                 "source", "function", "tier", "runs", "lock")  # fmt: skip
+                 "source", "function", "tier", "runs", "lock", "unflatten")  # fmt: skip
 
     def __init__(self, program: Program, reason: str, signature: str, seconds: float, options: dict[str, Any],
                  interpret: int, entry: dict[str, Any]) -> None:  # fmt: skip
@@ -179,6 +179,7 @@ class Variant:
         self.tier: str | None = None
         self.runs = 0  # replays in the current tier (counted without the lock: only a schedule)
         self.lock = threading.Lock()
+        self.unflatten = _unflattener(program.out_tree)
 
     def runner(self) -> tuple[Callable[..., Any], str]:
         """The function the next call runs and its tier, built or compiled here when due."""
@@ -336,7 +337,8 @@ class Compiled:
             if variants is not None:
                 self._cache.move_to_end(key)
                 variants = list(variants)
-        inputs = [_as_input(leaves[j]) for j in traced]
+        # float arrays only (the fast signature's leaves are the arguments): passed as they are
+        inputs = args if leaves is args else [_as_input(leaves[j]) for j in traced]
         flipped = None
         for variant in variants or ():
             function, tier = variant.runner()
@@ -348,14 +350,14 @@ class Compiled:
                 continue
             except (ValueError, OverflowError):  # a `math` function refused a value NumPy takes
                 self._count("eager")  # (giving NaN or inf): answered as without compile
-                return self._eager(key, leaves, treedef, traced)
+                return self._eager(key, list(leaves), treedef, traced)
             if _has_nan(outs):  # lagrad's zero means zero acts only where NaN shows: run eagerly
                 self._count("eager")
-                return self._eager(key, leaves, treedef, traced)
+                return self._eager(key, list(leaves), treedef, traced)
             self._count("hits", tier)
-            return variant.program.out_tree.unflatten(outs)
+            return variant.unflatten(outs)
         reason = "first call with this signature" if flipped is None else _flip_reason(*flipped)
-        return self._trace(key, leaves, treedef, traced, reason, retrace=flipped is not None)
+        return self._trace(key, list(leaves), treedef, traced, reason, retrace=flipped is not None)
 
     def _eager(self, key: Any, leaves: list[Any], treedef: Any, traced: list[int]) -> Any:
         """`fun` run eagerly on the arguments as the trace takes them: a Python float as NumPy's,
@@ -376,17 +378,22 @@ class Compiled:
                 self._counts[name] += 1
 
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        plain = None  # the arguments' shapes and dtypes where all are float arrays, the common case
+        """(key, leaves, treedef, traced) of a call, None on traced values. Where every argument is
+        a float array (the common case) the key is remembered by their types, shapes and dtypes,
+        and the leaves returned are `args` itself."""
+        plain = None
         if not kwargs and not self.static_argnums:
-            plain = tuple([(a.shape, a.dtype) for a in args if type(a) is np.ndarray and a.dtype.kind in "fc"])
-            if len(plain) == len(args):
-                known = self._plain_keys.get(plain)
-                if known is not None:  # the signature below, as it came out for these shapes and dtypes
-                    return known[0], list(args), known[1], known[2]
+            try:  # the types tell apart what else has a shape and a dtype (a NumPy scalar, a Var)
+                plain = tuple([(type(a), a.shape, a.dtype) for a in args])
+            except Exception:  # a Python number, a list, ...: the full signature below
+                pass
             else:
-                plain = None
+                known = self._plain_keys.get(plain)
+                if known is not None:  # the signature below, as it came out for these arguments
+                    return known[0], args, known[1], known[2]
         found = self._full_signature(args, kwargs)
-        if plain is not None and found is not None:
+        every = plain is not None and found is not None and len(found[3]) == len(args)
+        if every and all(type(a) is np.ndarray and a.dtype.kind in "fc" for a in args):  # all traced as given
             if len(self._plain_keys) >= 4 * self.maxsize:  # bounded as the cache is
                 self._plain_keys.clear()
             self._plain_keys[plain] = (found[0], found[2], found[3])
@@ -433,7 +440,7 @@ class Compiled:
             for j in numbers:  # as in the function: NumPy's weak promotion keeps float32 float32
                 key[2 + j] = (type(leaves[j]), repr(leaves[j]))  # repr: -0.0 is not 0.0, NaN is NaN
             traced = [j for j in traced if j not in numbers]
-        return tuple(key), leaves, treedef, traced
+        return _Key(key), leaves, treedef, traced
 
     # -- the first call: trace, simplify, write the source -------------------------
 
@@ -634,13 +641,49 @@ def _has_nan(outputs: Sequence[Any]) -> bool:
     would make; a complex output is checked as its real and imaginary parts (BLAS's complex
     product makes NaN of a finite ``re·im`` that overflows)."""
     for o in outputs:
-        if isinstance(o, (np.ndarray, np.inexact)) and o.dtype.kind in "fc":
-            square = np.vdot(o, o) if o.dtype.kind == "f" else np.vdot(o.real, o.real) + np.vdot(o.imag, o.imag)
-            if square != square:
-                return True
-        if type(o) is float and o != o:
+        if type(o) is np.ndarray and o.dtype.kind == "f":  # the common case, first
+            square = _vdot(o, o)
+        elif isinstance(o, (np.ndarray, np.inexact)) and o.dtype.kind in "fc":
+            square = _vdot(o, o) if o.dtype.kind == "f" else _vdot(o.real, o.real) + _vdot(o.imag, o.imag)
+        elif type(o) is float:
+            square = o
+        else:
+            continue
+        if square != square:
             return True
     return False
+
+
+class _Key(tuple):  # type: ignore[type-arg]
+    """A signature, the cache's key: a tuple whose hash is computed once, where it is made (the
+    argument tree's hash walks the tree). A call that finds its signature remembered hands the
+    same object to the cache, whose lookup then compares by identity."""
+
+    def __new__(cls, items: Any) -> _Key:
+        self = super().__new__(cls, items)
+        self._hash = tuple.__hash__(self)
+        return self
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    __eq__ = tuple.__eq__  # (defining __hash__ alone would keep tuple's equality, but say so)
+
+
+def _unflattener(tree: Any) -> Callable[[Sequence[Any]], Any]:
+    """The generated code's outputs (a tuple) as the function's result: the tuple itself where
+    the result is a tuple of leaves (a gradient in several arguments), the one leaf, else
+    `tree.unflatten`."""
+    if tree is None:
+        return tuple
+    if tree.kind == "leaf":
+        return operator.itemgetter(0)
+    if tree.kind is tuple and all(child.kind == "leaf" for child in tree.children):
+        return tuple
+    return tree.unflatten
+
+
+_vdot = np.vdot
 
 
 def compile(  # noqa: A001  (lagrad.compile, as jax.jit: the name says what it does)
