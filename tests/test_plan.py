@@ -193,10 +193,16 @@ def test_auto_plans_again_where_a_branch_changes_the_structure(monkeypatch):
         assert len(made) == planned
 
 
-def test_a_dense_jacobian_is_not_coloured_by_the_plan():
-    # every output reads every input: no colouring has fewer than 60 colours, so sparse cannot win
-    # and the plan prices it at that bound without colouring (the plan's dearest step there)
-    W = np.random.default_rng(2).standard_normal((60, 60)) / 8
-    plan = lagrad.plan(lambda x: lnp.tanh(W @ lnp.tanh(W @ x)), np.linspace(-1, 1, 60))
-    assert plan.structure is None and plan.colours == 60 and plan.method != "sparse"
-    assert "at least 60 colours" in plan.explain()
+def test_where_sparse_cannot_win_the_plan_neither_colours_nor_detects(monkeypatch):
+    # every output reads every input: no colouring has fewer than 120 colours; priced at that bound
+    # sparse loses, so the colouring (the plan's dearest step there) is not made
+    W = np.random.default_rng(2).standard_normal((120, 120)) / 8
+    plan = lagrad.plan(lambda x: lnp.tanh(W @ lnp.tanh(W @ x)), np.linspace(-1, 1, 120))
+    assert plan.structure is None and plan.colours == 120 and plan.method != "sparse"
+    assert "at least 120 colours" in plan.explain()
+    # one output: even one colour loses to a reverse sweep of one right-hand side, no pattern at all
+    from lagrad import sparse_derivatives
+
+    monkeypatch.setattr(sparse_derivatives, "pattern", None)  # would raise if called
+    plan = lagrad.plan(lambda x: lnp.sum(lnp.sin(x) * x), np.linspace(0.1, 1, 200))
+    assert plan.structure is None and plan.colours == 1 and plan.method != "sparse"

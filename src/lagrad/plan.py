@@ -193,14 +193,18 @@ def planned(fun: Callable[..., Any], args: tuple[Any, ...], argnums: Any, max_by
     made = _plan(fun, args, argnums, max_bytes, traced)
     if key is not None:
         if len(_PLANS) >= _KEEP:
-            del _PLANS[next(iter(_PLANS))]
+            _PLANS.pop(next(iter(_PLANS), None), None)  # the oldest (another thread may have dropped it)
         _PLANS[key] = made
     return made, traced
 
 
+def _cost(counts: dict[str, int]) -> float:
+    return sum(COSTS[k] * n for k, n in counts.items())
+
+
 def _sparse_counts(n_eq: int, colours: int, sweep: tuple[int, int], nnz: int, dense: int) -> dict[str, int]:
     counts = dict.fromkeys(COSTS, 0)
-    counts.update(sparse_call=1, sweep=n_eq, entry=colours * sweep[0], dense_entry=colours * sweep[1],
+    counts.update(sparse_call=1, trace=n_eq, sweep=n_eq, entry=colours * sweep[0], dense_entry=colours * sweep[1],
                   sparse_entry=nnz, dense_out=dense)  # fmt: skip
     return counts
 
@@ -230,18 +234,21 @@ def _plan(fun: Callable[..., Any], args: tuple[Any, ...], argnums: Any, max_byte
     if one_array and np.dtype(program.inputs[0][1]).kind == "f" and not traced_run:
         from .sparse_derivatives import Sparsity, pattern
 
-        found = pattern(program)
-        # no colouring has fewer colours than a row's nonzeros (columns) or a column's (rows):
-        # where even that many lose, the colouring (the plan's dearest step on a dense
-        # Jacobian) is not made, and sparse is priced at that bound
-        fewest = min(np.diff(found.indptr).max(initial=0), np.bincount(found.indices, minlength=1).max(initial=0))
-        bound = _sparse_counts(n_eq, int(fewest), sweep, found.nnz, n_in * n_out)
-        others = min(sum(COSTS[k] * n for k, n in c.items()) for c in counts.values())
-        if sum(COSTS[k] * n for k, n in bound.items()) < others:
+        # the pattern and its colouring are the plan's dearest steps: made only where sparse can
+        # still win. With one colour (no nonzeros) it loses already, say to a reverse sweep of one
+        # output: no pattern. Then no colouring has fewer colours than a row's nonzeros (columns)
+        # or a column's (rows): where that many lose, no colouring, and sparse is priced at the bound
+        others = min(_cost(c) for c in counts.values())
+        found, fewest = None, 1
+        if _cost(_sparse_counts(n_eq, 1, sweep, 0, n_in * n_out)) < others:
+            found = pattern(program)
+            fewest = max(1, int(min(np.diff(found.indptr).max(initial=0), np.bincount(found.indices).max(initial=0))))
+        bound = _sparse_counts(n_eq, fewest, sweep, 0 if found is None else found.nnz, n_in * n_out)
+        if found is not None and _cost(bound) < others:
             structure = Sparsity(fun, *args, max_bytes=max_bytes, _traced=traced, _pattern=found)
             colours = structure.n_colours
             counts["sparse"] = _sparse_counts(n_eq, colours, sweep, structure.nnz, n_in * n_out)
         else:
-            colours = int(fewest)
+            colours = fewest
             counts["sparse"] = bound
     return Plan(counts, (n_in, n_out), sum(sweep), colours, structure)

@@ -200,6 +200,20 @@ def local_patterns(eq: Any, program: Program) -> dict[int, scipy.sparse.csr_matr
     return out
 
 
+#: `_local_patterns`' block of an elementwise primitive whose argument has the result's shape
+_SAME = scipy.sparse.csr_matrix((0, 0))
+
+
+def _local_patterns(eq: Any, program: Program) -> dict[int, Any]:
+    """`local_patterns`, with `_SAME` for an elementwise block of one shape (the identity, not built)."""
+    if (eq.primitive.elementwise or eq.primitive.name == "astype") and not is_parts_shape(eq.shape):
+        shape = tuple(eq.shape)
+        positions = [p for p in eq.diff if eq.args[p] >= 0]
+        if all(tuple(program.shape(eq.args[p])) == shape for p in positions):
+            return dict.fromkeys(positions, _SAME)
+    return local_patterns(eq, program)
+
+
 def _is_identity(block: scipy.sparse.csr_matrix) -> bool:
     n = block.shape[0]
     return (
@@ -220,14 +234,14 @@ def pattern(program: Program, outputs: list[int] | None = None) -> scipy.sparse.
         size = size_of(shape)
         deps[j] = _ones(size, np.arange(size) + offsets[j], n)
     for eq in program.equations:
-        total = None
-        for pos, block in local_patterns(eq, program).items():
+        total, passed = None, False
+        for pos, block in _local_patterns(eq, program).items():
             arg = deps[eq.args[pos]]
             if arg is None or arg.nnz == 0:
                 continue
             rows = size_of(eq.shape)
-            if block is not None and _is_identity(block):  # same shape, elementwise: the argument's own pattern
-                part = arg
+            if block is _SAME or (block is not None and _is_identity(block)):
+                part, passed = arg, total is None  # elementwise of one shape: the argument's own pattern
             elif block is None or block.nnz == rows * block.shape[1]:
                 # dense (a product with a vector, a primitive of unknown pattern): every result scalar
                 # reads every scalar the argument reads, written at once rather than multiplied out
@@ -238,8 +252,10 @@ def pattern(program: Program, outputs: list[int] | None = None) -> scipy.sparse.
             else:
                 part = block @ arg
             if part is not None:
+                passed = passed and total is None
                 total = part if total is None else total + part
-        deps[eq.out] = None if total is None else _binary(total)
+        # an argument's pattern passed on alone is already 0/1 and shared, never written
+        deps[eq.out] = total if total is None or passed else _binary(total)
     rows = []
     for o in program.outputs if outputs is None else outputs:
         size = size_of(np.shape(o.value)) if isinstance(o, Constant) else size_of(program.shape(o))
