@@ -352,3 +352,19 @@ def test_the_pattern_of_a_product_with_a_vector_is_dense_and_exact():
     assert pattern(program).toarray().all()
     x = np.linspace(0.1, 1.0, 5)
     np.testing.assert_allclose(lagrad.jacobian(f, sparse=True)(x).toarray(), lagrad.jacobian(f)(x), atol=1e-12)
+
+
+def test_the_convenience_form_from_threads_on_both_branches():
+    from tests.helpers import calls_from_threads
+
+    def f(x):
+        if x[0] > 0:
+            return lnp.sin(x[1:]) * x[:-1]
+        return lnp.cos(x[:-1]) * x[1:] + x[0]
+
+    J = lagrad.jacobian(f, sparse=True)
+    inputs = [np.linspace(0.1, 1.0, 6) * (-1) ** j * (1 + j / 10) for j in range(4)]
+    expected = [lagrad.jacobian(f)(x) for x in inputs]
+    for j, results in enumerate(calls_from_threads(lambda j: J(inputs[j]).toarray(), threads=4, times=5)):
+        for got in results:
+            np.testing.assert_allclose(got, expected[j], atol=1e-12)

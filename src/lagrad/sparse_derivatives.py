@@ -536,7 +536,8 @@ class Reused:
                              max_bytes=self.max_bytes)  # fmt: skip
             self._keep(first, _structure_key(first._program))
             return first._solve(first._tape)
-        probe = copy.copy(next(iter(self.by_shape.values()))[0])
+        with self._lock:  # any kept one: a copy to trace with, its shapes set by the trace
+            probe = copy.copy(next(iter(self.by_shape.values()))[0])
         program, tape = probe._trace(args)  # sets the probe's shapes and slices, never the kept ones'
         key = _structure_key(program)
         shape_key = (program.inputs, tuple(map(tuple, probe.out_shapes)))
