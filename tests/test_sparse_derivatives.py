@@ -368,3 +368,11 @@ def test_the_convenience_form_from_threads_on_both_branches():
     for j, results in enumerate(calls_from_threads(lambda j: J(inputs[j]).toarray(), threads=4, times=5)):
         for got in results:
             np.testing.assert_allclose(got, expected[j], atol=1e-12)
+
+
+def test_the_convenience_form_takes_each_call_s_other_arguments():
+    f = lambda x, y: x * y**2 + lnp.sin(y)
+    J = lagrad.jacobian(f, argnums=1, sparse=True)
+    y = np.linspace(-1.0, 1.0, 4)
+    for x in (np.linspace(0.1, 0.9, 4), np.linspace(2.0, 3.0, 4)):  # x a constant of each trace
+        np.testing.assert_allclose(J(x, y).toarray(), np.diag(2 * x * y + np.cos(y)), rtol=1e-12)  # by hand
