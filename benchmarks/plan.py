@@ -13,6 +13,14 @@ fastest measured one (1.00: it chose the fastest). Best of the runs in about 0.5
 
 fits the model's constants (`lagrad.plan.COSTS`) to the measured times of every candidate on
 every program, by non-negative least squares on relative errors.
+
+    python benchmarks/plan.py --plan-cost
+
+what planning costs: on each program and on benchmarks/jacobian.py's 200×200 map, the
+plan made afresh (trace, graph, counts, pattern and colouring where sparse could win) and
+``jacobian(method="auto")`` once the plan is kept (one trace, a key lookup, the chosen
+solve), both as ratios to one reverse-mode Jacobian in the same run. The plan is made once
+per structure of the traced program; a call in a loop pays the second figure.
 """
 
 from __future__ import annotations
@@ -109,9 +117,39 @@ def calibrate() -> None:
     print("}")
 
 
+def plan_cost() -> None:
+    """Planning afresh and a kept plan's call, ÷ one reverse-mode Jacobian."""
+    import time
+
+    from jacobian import data, step_map
+
+    cases = programs()
+    d = data(200)
+    cases["jacobian.py map 200x200"] = (step_map(lnp, d["A"]), (d["x"],), 0)
+    print(f"{'program':28s} {'chosen':>11s} {'rev (µs)':>10s} {'plan afresh ÷ rev':>18s} {'auto, kept ÷ rev':>17s}")
+    for name, (f, args, argnums) in cases.items():
+        rev = lagrad.jacobian(f, argnums=argnums)
+        t_rev = best(lambda: rev(*args), 0.5)
+        fresh = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            chosen = lagrad.plan(f, *args, argnums=argnums)
+            fresh.append(time.perf_counter() - t0)
+        auto = lagrad.jacobian(f, argnums=argnums, method="auto")
+        sys.modules["lagrad.plan"]._PLANS.clear()  # the first call below plans, the rest find it
+        t_auto = best(lambda: auto(*args), 0.5)
+        print(
+            f"{name:28s} {chosen.method:>11s} {t_rev * 1e6:10,.0f} {min(fresh) / t_rev:18.2f} {t_auto / t_rev:17.2f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     if "--calibrate" in sys.argv:
         calibrate()
+        return
+    if "--plan-cost" in sys.argv:
+        plan_cost()
         return
     print(f"{'program':24s} {'chosen':>11s} {'fastest':>11s} {'chosen/fastest':>14s}   measured (µs) | modelled (µs)")
     for name, (f, args, argnums) in programs().items():

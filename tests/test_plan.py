@@ -154,3 +154,55 @@ def test_every_program_of_the_plan_benchmark_gets_the_reverse_mode_jacobian():
         J = lagrad.jacobian(f, argnums=argnums, method="auto")(*args)
         expected = lagrad.jacobian(f, argnums=argnums, mode="rev")(*args)
         np.testing.assert_allclose(np.array(J, dtype=float), np.array(expected, dtype=float), rtol=1e-10, atol=1e-12)
+
+
+def _counting_plans(monkeypatch):
+    plan_module = sys.modules["lagrad.plan"]  # lagrad.plan is the function
+
+    made = []
+    make = plan_module._plan
+    monkeypatch.setattr(plan_module, "_plan", lambda *a: made.append(1) or make(*a))
+    monkeypatch.setattr(plan_module, "_PLANS", {})
+    return made
+
+
+@pytest.mark.parametrize("f, n", [(banded, 40), (wide_to_scalar, 100), (stencil, 144)])
+def test_auto_plans_once_per_structure_and_solves_each_call_at_its_inputs(monkeypatch, f, n):
+    made = _counting_plans(monkeypatch)
+    jac = lagrad.jacobian(f, method="auto")
+    for seed in range(3):
+        x = np.random.default_rng(seed).uniform(-0.5, 0.5, n)
+        np.testing.assert_allclose(jac(x), lagrad.jacobian(f)(x), rtol=1e-10, atol=1e-14)
+    # a new wrapper of the same function finds the kept plan too
+    lagrad.jacobian(f, method="auto")(np.linspace(-0.5, 0.5, n))
+    assert len(made) == 1
+
+
+def test_auto_plans_again_where_a_branch_changes_the_structure(monkeypatch):
+    made = _counting_plans(monkeypatch)
+
+    def f(x):
+        if x[0] > 0:
+            return x[1:] * x[:-1]
+        return lnp.cumsum(x)[1:] * x[0]  # a dense lower triangle: another structure, another plan
+
+    jac = lagrad.jacobian(f, method="auto")
+    up, down = np.linspace(0.1, 1.0, 30), -np.linspace(0.1, 1.0, 30)
+    for x, planned in [(up, 1), (down, 2), (up * 2, 2), (down * 2, 2)]:
+        np.testing.assert_allclose(jac(x), lagrad.jacobian(f)(x), rtol=1e-10, atol=1e-14)
+        assert len(made) == planned
+
+
+def test_where_sparse_cannot_win_the_plan_neither_colours_nor_detects(monkeypatch):
+    # every output reads every input: no colouring has fewer than 120 colours; priced at that bound
+    # sparse loses, so the colouring (the plan's dearest step there) is not made
+    W = np.random.default_rng(2).standard_normal((120, 120)) / 8
+    plan = lagrad.plan(lambda x: lnp.tanh(W @ lnp.tanh(W @ x)), np.linspace(-1, 1, 120))
+    assert plan.structure is None and plan.colours == 120 and plan.method != "sparse"
+    assert "at least 120 colours" in plan.explain()
+    # one output: even one colour loses to a reverse sweep of one right-hand side, no pattern at all
+    from lagrad import sparse_derivatives
+
+    monkeypatch.setattr(sparse_derivatives, "pattern", None)  # would raise if called
+    plan = lagrad.plan(lambda x: lnp.sum(lnp.sin(x) * x), np.linspace(0.1, 1, 200))
+    assert plan.structure is None and plan.colours == 1 and plan.method != "sparse"

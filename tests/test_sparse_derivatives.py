@@ -280,3 +280,99 @@ def test_sparse_derivatives_keep_the_dense_dtype(mode):
     H = lagrad.hessian(lambda x: lnp.sum(f(x) ** 2), sparse=True)(x)
     assert H.dtype == np.float32
     assert lagrad.jacobian(f, sparse=True, mode=mode)(x.astype(np.float64)).dtype == np.float64
+
+
+def _counting_patterns(monkeypatch):
+    """Count the patterns detected (`pattern` called) from here on."""
+    from lagrad import sparse_derivatives
+
+    made = []
+    detect = sparse_derivatives.pattern
+    monkeypatch.setattr(sparse_derivatives, "pattern", lambda *a, **k: made.append(1) or detect(*a, **k))
+    return made
+
+
+def test_the_convenience_form_detects_the_pattern_once_per_structure(monkeypatch):
+    made = _counting_patterns(monkeypatch)
+
+    def grid(u):  # the grid's side from the input's size
+        return residual(round(np.shape(u)[0] ** 0.5))(u)
+
+    J = lagrad.jacobian(grid, sparse=True)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x = rng.uniform(-1, 1, 25)
+        np.testing.assert_allclose(J(x).toarray(), lagrad.jacobian(residual(5))(x), atol=1e-12)
+    assert len(made) == 1
+    # new shapes: a pattern of their own, and the first one's still kept
+    x = rng.uniform(-1, 1, 16)
+    np.testing.assert_allclose(J(x).toarray(), lagrad.jacobian(residual(4))(x), atol=1e-12)
+    J(rng.uniform(-1, 1, 25))
+    assert len(made) == 2
+
+
+def test_the_convenience_form_follows_a_branch_flip_with_the_union(monkeypatch):
+    made = _counting_patterns(monkeypatch)
+
+    def f(x):
+        if x[0] > 0:
+            return lnp.sin(x[1:]) * x[:-1]
+        return lnp.cos(x[:-1]) * x[1:] + x[0]  # column 0 dense: not in the first branch's pattern
+
+    J = lagrad.jacobian(f, sparse=True, mode="fwd")
+    up, down = np.linspace(0.1, 1.0, 6), -np.linspace(0.1, 1.0, 6)
+    for x, detected in [(up, 1), (up + 0.1, 1), (down, 2), (up, 2), (down - 0.1, 2)]:
+        np.testing.assert_allclose(J(x).toarray(), lagrad.jacobian(f)(x), atol=1e-12)
+        assert len(made) == detected
+
+
+def test_the_convenience_form_traces_each_call_so_a_changed_closure_is_seen():
+    scale = [2.0]
+    J = lagrad.jacobian(lambda x: x[1:] * x[:-1] * scale[0], sparse=True)
+    x = np.linspace(0.1, 1.0, 5)
+    first = J(x).toarray()
+    scale[0] = 3.0
+    np.testing.assert_allclose(J(x).toarray(), 1.5 * first, rtol=1e-14)
+    np.testing.assert_allclose(J(x).toarray(), lagrad.jacobian(lambda x: x[1:] * x[:-1] * 3.0)(x), atol=1e-14)
+
+
+def test_a_sparse_hessian_convenience_form_reuses_its_star_colouring(monkeypatch):
+    made = _counting_patterns(monkeypatch)
+    H = lagrad.hessian(energy(4), sparse=True)
+    for seed in range(3):
+        x = np.random.default_rng(seed).uniform(-1, 1, 16)
+        np.testing.assert_allclose(H(x).toarray(), lagrad.hessian(energy(4))(x), atol=1e-11)
+    assert len(made) == 1
+
+
+def test_the_pattern_of_a_product_with_a_vector_is_dense_and_exact():
+    W = np.random.default_rng(0).standard_normal((4, 5))
+    f = lambda x: lnp.tanh(W @ lnp.sin(x)) + x[:4]
+    program = lagrad.trace(f, np.ones(5))
+    assert pattern(program).toarray().all()
+    x = np.linspace(0.1, 1.0, 5)
+    np.testing.assert_allclose(lagrad.jacobian(f, sparse=True)(x).toarray(), lagrad.jacobian(f)(x), atol=1e-12)
+
+
+def test_the_convenience_form_from_threads_on_both_branches():
+    from tests.helpers import calls_from_threads
+
+    def f(x):
+        if x[0] > 0:
+            return lnp.sin(x[1:]) * x[:-1]
+        return lnp.cos(x[:-1]) * x[1:] + x[0]
+
+    J = lagrad.jacobian(f, sparse=True)
+    inputs = [np.linspace(0.1, 1.0, 6) * (-1) ** j * (1 + j / 10) for j in range(4)]
+    expected = [lagrad.jacobian(f)(x) for x in inputs]
+    for j, results in enumerate(calls_from_threads(lambda j: J(inputs[j]).toarray(), threads=4, times=5)):
+        for got in results:
+            np.testing.assert_allclose(got, expected[j], atol=1e-12)
+
+
+def test_the_convenience_form_takes_each_call_s_other_arguments():
+    f = lambda x, y: x * y**2 + lnp.sin(y)
+    J = lagrad.jacobian(f, argnums=1, sparse=True)
+    y = np.linspace(-1.0, 1.0, 4)
+    for x in (np.linspace(0.1, 0.9, 4), np.linspace(2.0, 3.0, 4)):  # x a constant of each trace
+        np.testing.assert_allclose(J(x, y).toarray(), np.diag(2 * x * y + np.cos(y)), rtol=1e-12)  # by hand

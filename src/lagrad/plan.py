@@ -99,7 +99,9 @@ class Plan:
             "rev": f"trace + a sweep of {n_out} right-hand sides",
             "fwd": f"trace + a sweep of {n_in} right-hand sides",
             "elimination": "trace + the blocks + Markowitz-order block products",
-            "sparse": f"a sweep of {self.colours} colours + decompression (pattern already detected)",
+            "sparse": f"a sweep of {self.colours} colours + decompression (pattern already detected)"
+            if self.structure is not None
+            else f"a sweep of at least {self.colours} colours: not coloured, it cannot win",
         }
         for name in METHODS:
             if name in self.costs:
@@ -161,9 +163,55 @@ def _sweep_counts(n_eq: int, rhs: int, sweep: tuple[int, int], tangents: bool) -
 def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int | None = None) -> Plan:
     """The cost model's figures and choice for ``jacobian(fun, argnums)(*args)``; `max_bytes`
     bounds the batches of the kept `Sparsity` (`Plan.structure`)."""
-    from .transforms import _trace, _traced_run
+    from .transforms import _trace
+
+    return _plan(fun, args, argnums, max_bytes, _trace(fun, args, {}, argnums, "jacobian"))
+
+
+#: The plans of the last few structures ``jacobian(method="auto")`` met, by structure key:
+#: a function called again with inputs of the same structure is planned once.
+_PLANS: dict[Any, Plan] = {}
+_KEEP = 16
+
+
+def planned(fun: Callable[..., Any], args: tuple[Any, ...], argnums: Any, max_bytes: int | None) -> tuple[Plan, Any]:
+    """The plan for ``jacobian(fun, argnums)(*args)`` and the trace it was read from: made once
+    per structure of the traced Program (`elimination._structure_key`, which holds everything
+    the figures are made of), then looked up. A kept plan's `Sparsity` may be another
+    function's of the same structure: solve it on this trace (``structure._solve(tape, program)``)."""
+    from .elimination import _structure_key
+    from .transforms import _trace, _traced_run, value
 
     traced = _trace(fun, args, {}, argnums, "jacobian")
+    key = _structure_key(traced.program)
+    if key is not None:
+        outputs = tuple(np.shape(value(o)) for o in traced.outputs)
+        key = (key, outputs, argnums, len(args), max_bytes, _traced_run(traced.tape))
+        found = _PLANS.get(key)
+        if found is not None:
+            return found, traced
+    made = _plan(fun, args, argnums, max_bytes, traced)
+    if key is not None:
+        if len(_PLANS) >= _KEEP:
+            _PLANS.pop(next(iter(_PLANS), None), None)  # the oldest (another thread may have dropped it)
+        _PLANS[key] = made
+    return made, traced
+
+
+def _cost(counts: dict[str, int]) -> float:
+    return sum(COSTS[k] * n for k, n in counts.items())
+
+
+def _sparse_counts(n_eq: int, colours: int, sweep: tuple[int, int], nnz: int, dense: int) -> dict[str, int]:
+    counts = dict.fromkeys(COSTS, 0)
+    counts.update(sparse_call=1, trace=n_eq, sweep=n_eq, entry=colours * sweep[0], dense_entry=colours * sweep[1],
+                  sparse_entry=nnz, dense_out=dense)  # fmt: skip
+    return counts
+
+
+def _plan(fun: Callable[..., Any], args: tuple[Any, ...], argnums: Any, max_bytes: int | None, traced: Any) -> Plan:
+    from .transforms import _traced_run
+
     program = traced.program
     n_in = sum(int(np.prod(s)) for s, _ in program.inputs)
     n_out = sum(int(np.size(o)) for o in traced.outputs)
@@ -184,18 +232,23 @@ def plan(fun: Callable[..., Any], *args: Any, argnums: Any = 0, max_bytes: int |
     colours = structure = None
     one_array = len(args) == 1 and argnums == 0 and len(program.inputs) == len(program.outputs) == 1
     if one_array and np.dtype(program.inputs[0][1]).kind == "f" and not traced_run:
-        from .sparse_derivatives import Sparsity
+        from .sparse_derivatives import Sparsity, pattern
 
-        structure = Sparsity(fun, *args, max_bytes=max_bytes)
-        colours = structure.n_colours
-        sparse = dict.fromkeys(COSTS, 0)
-        sparse.update(
-            sparse_call=1,
-            sweep=n_eq,
-            entry=colours * sweep[0],
-            dense_entry=colours * sweep[1],
-            sparse_entry=structure.nnz,
-            dense_out=n_in * n_out,
-        )
-        counts["sparse"] = sparse
+        # the pattern and its colouring are the plan's dearest steps: made only where sparse can
+        # still win. With one colour (no nonzeros) it loses already, say to a reverse sweep of one
+        # output: no pattern. Then no colouring has fewer colours than a row's nonzeros (columns)
+        # or a column's (rows): where that many lose, no colouring, and sparse is priced at the bound
+        others = min(_cost(c) for c in counts.values())
+        found, fewest = None, 1
+        if _cost(_sparse_counts(n_eq, 1, sweep, 0, n_in * n_out)) < others:
+            found = pattern(program)
+            fewest = max(1, int(min(np.diff(found.indptr).max(initial=0), np.bincount(found.indices).max(initial=0))))
+        bound = _sparse_counts(n_eq, fewest, sweep, 0 if found is None else found.nnz, n_in * n_out)
+        if found is not None and _cost(bound) < others:
+            structure = Sparsity(fun, *args, max_bytes=max_bytes, _traced=traced, _pattern=found)
+            colours = structure.n_colours
+            counts["sparse"] = _sparse_counts(n_eq, colours, sweep, structure.nnz, n_in * n_out)
+        else:
+            colours = fewest
+            counts["sparse"] = bound
     return Plan(counts, (n_in, n_out), sum(sweep), colours, structure)

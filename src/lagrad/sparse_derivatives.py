@@ -14,8 +14,10 @@ colours, tracing again (and taking the union of the patterns) when a branch chan
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -124,6 +126,8 @@ def _matmul(eq: Any, program: Program, pos: int) -> scipy.sparse.csr_matrix | No
     a, b = shapes
     m, n = (1, a[0]) if len(a) == 1 else a
     p = 1 if len(b) == 1 else b[1]
+    if (m if pos == 0 else p) == 1:
+        return None  # a product with a vector: every result scalar reads the whole argument
     block = np.ones((p, n)) if pos == 0 else np.ones((m, n))
     other = scipy.sparse.identity(m if pos == 0 else p, format="csr")
     return _binary(scipy.sparse.kron(other, block) if pos == 0 else scipy.sparse.kron(block, other))
@@ -196,6 +200,29 @@ def local_patterns(eq: Any, program: Program) -> dict[int, scipy.sparse.csr_matr
     return out
 
 
+#: `_local_patterns`' block of an elementwise primitive whose argument has the result's shape
+_SAME = scipy.sparse.csr_matrix((0, 0))
+
+
+def _local_patterns(eq: Any, program: Program) -> dict[int, Any]:
+    """`local_patterns`, with `_SAME` for an elementwise block of one shape (the identity, not built)."""
+    if (eq.primitive.elementwise or eq.primitive.name == "astype") and not is_parts_shape(eq.shape):
+        shape = tuple(eq.shape)
+        positions = [p for p in eq.diff if eq.args[p] >= 0]
+        if all(tuple(program.shape(eq.args[p])) == shape for p in positions):
+            return dict.fromkeys(positions, _SAME)
+    return local_patterns(eq, program)
+
+
+def _is_identity(block: scipy.sparse.csr_matrix) -> bool:
+    n = block.shape[0]
+    return (
+        block.shape[1] == n == block.nnz
+        and np.array_equal(block.indptr, np.arange(n + 1))
+        and np.array_equal(block.indices, np.arange(n))
+    )
+
+
 def pattern(program: Program, outputs: list[int] | None = None) -> scipy.sparse.csr_matrix:
     """The 0/1 Jacobian pattern of the program's outputs (their scalars, one after another)
     with respect to its inputs' scalars: which output can depend on which input, whatever
@@ -207,20 +234,28 @@ def pattern(program: Program, outputs: list[int] | None = None) -> scipy.sparse.
         size = size_of(shape)
         deps[j] = _ones(size, np.arange(size) + offsets[j], n)
     for eq in program.equations:
-        total = None
-        for pos, block in local_patterns(eq, program).items():
+        total, passed = None, False
+        for pos, block in _local_patterns(eq, program).items():
             arg = deps[eq.args[pos]]
             if arg is None or arg.nnz == 0:
                 continue
-            if block is None:  # dense: every result scalar reads every scalar of the argument
+            rows = size_of(eq.shape)
+            if block is _SAME or (block is not None and _is_identity(block)):
+                part, passed = arg, total is None  # elementwise of one shape: the argument's own pattern
+            elif block is None or block.nnz == rows * block.shape[1]:
+                # dense (a product with a vector, a primitive of unknown pattern): every result scalar
+                # reads every scalar the argument reads, written at once rather than multiplied out
                 reached = np.unique(arg.indices)
-                row = scipy.sparse.csr_matrix((np.ones(len(reached)), reached, [0, len(reached)]), shape=(1, n))
-                part = scipy.sparse.vstack([row] * size_of(eq.shape), format="csr") if size_of(eq.shape) else None
+                indptr = np.arange(rows + 1, dtype=np.int64) * len(reached)
+                part = scipy.sparse.csr_matrix((np.ones(rows * len(reached)), np.tile(reached, rows), indptr),
+                                               shape=(rows, n)) if rows else None  # fmt: skip
             else:
                 part = block @ arg
             if part is not None:
+                passed = passed and total is None
                 total = part if total is None else total + part
-        deps[eq.out] = None if total is None else _binary(total)
+        # an argument's pattern passed on alone is already 0/1 and shared, never written
+        deps[eq.out] = total if total is None or passed else _binary(total)
     rows = []
     for o in program.outputs if outputs is None else outputs:
         size = size_of(np.shape(o.value)) if isinstance(o, Constant) else size_of(program.shape(o))
@@ -259,7 +294,10 @@ class Sparsity:
         order: str | None = None,
         hessian: bool = False,
         max_bytes: int | None = None,
+        _traced: Any = None,
+        _pattern: scipy.sparse.csr_matrix | None = None,
     ) -> None:
+        # _traced, _pattern: a trace of the function at `args` and its pattern, already made (`plan`)
         if mode not in MODES:
             raise ValueError(f"lagrad.sparsity: mode must be one of {', '.join(MODES)}, not {mode!r}")
         if order is not None and order not in colouring.ORDERS:
@@ -274,8 +312,8 @@ class Sparsity:
         self.max_bytes = max_bytes
         self.branches = 0
         self.pattern: scipy.sparse.csr_matrix = scipy.sparse.csr_matrix((0, 0))
-        self._program, self._tape = self._trace(args)
-        self._add_branch(self._program)
+        self._program, self._tape = self._trace(args, _traced)
+        self._add_branch(self._program, _pattern)
 
     # -- structure ----------------------------------------------------------------
 
@@ -286,11 +324,12 @@ class Sparsity:
 
         return grad(self.fun, argnums=self.argnums)
 
-    def _trace(self, args: tuple[Any, ...]) -> tuple[Program, Tape]:
+    def _trace(self, args: tuple[Any, ...], traced: Any = None) -> tuple[Program, Tape]:
         from .transforms import _argnums, _trace, _traced_run
 
         who = "hessian" if self.hessian else "jacobian"
-        traced = _trace(self._target(), args, {}, self.argnums, who)
+        if traced is None:
+            traced = _trace(self._target(), args, {}, self.argnums, who)
         program = traced.program
         if _traced_run(traced.tape):
             raise TypeError(
@@ -315,8 +354,8 @@ class Sparsity:
         self.out_shape = self.out_shapes[0] if len(self.out_shapes) == 1 else (self.out_slices[-1].stop,)
         return program, traced.tape
 
-    def _add_branch(self, program: Program) -> None:
-        new = pattern(program)
+    def _add_branch(self, program: Program, new: scipy.sparse.csr_matrix | None = None) -> None:
+        new = pattern(program) if new is None else new
         if self.hessian:
             new = _binary(new + new.T)
         self.pattern = new if self.branches == 0 else _binary(self.pattern + new)
@@ -365,18 +404,18 @@ class Sparsity:
     @property
     def dense_dtype(self) -> np.dtype:
         """The dense Jacobian's dtype (float32 stays float32; the solves run in the seeds' float64)."""
-        program = self._program
-        kept = [program.dtype(o) for o in program.outputs if not isinstance(o, Constant)]
-        return np.result_type(*(d for _, d in program.inputs), *kept)
+        return _dense_dtype(self._program)
 
-    def _solve(self, tape: Tape) -> scipy.sparse.csr_matrix:
+    def _solve(self, tape: Tape, program: Program | None = None) -> scipy.sparse.csr_matrix:
+        """The derivative on `tape`, a run of `program` (by default the kept one), which has
+        the structure this pattern and colouring were made for."""
         from .transforms import BATCH_BYTES
 
-        program = self._program
+        program = self._program if program is None else program
         m, n = self.pattern.shape
         outputs = [(o, sl, shape) for o, sl, shape in zip(program.outputs, self.out_slices, self.out_shapes)
                    if not isinstance(o, Constant)]  # fmt: skip
-        dtype = np.result_type(self.dense_dtype, np.float32)  # float16's as float32: scipy.sparse holds no float16
+        dtype = np.result_type(_dense_dtype(program), np.float32)  # float16's as float32: scipy.sparse holds no float16
         if not outputs or self.n_colours == 0:
             return scipy.sparse.csr_matrix((m, n), dtype=dtype)
         seeds = colouring.seeds(self.colours)
@@ -458,12 +497,76 @@ def sparsity(
 def sparse_transform(
     fun: Callable[..., Any], hessian: bool, mode: str, max_bytes: int | None, argnums: int | tuple[int, ...] = 0
 ) -> Callable[..., Any]:
-    """``jacobian(fun, sparse=True)`` / ``hessian(fun, sparse=True)``: pattern, colouring and
-    compressed solve on every call (keep a `Sparsity` to pay the first two once)."""
+    """``jacobian(fun, sparse=True)`` / ``hessian(fun, sparse=True)``: every call traces `fun`
+    (so a changed closure or branch is seen) and solves one compressed system; the pattern
+    and colouring are kept per traced structure (`Reused`)."""
+    kept = Reused(fun, hessian, mode, max_bytes, argnums)
 
     @functools.wraps(fun)
     def sparse_derivative(*args: Any) -> scipy.sparse.csr_matrix:
-        structure = Sparsity(fun, *args, argnums=argnums, mode=mode, hessian=hessian, max_bytes=max_bytes)
-        return structure._solve(structure._tape)
+        return kept(*args)
 
     return sparse_derivative
+
+
+class Reused:
+    """The patterns and colourings of ``jacobian(fun, sparse=True)``, kept across its calls.
+
+    Each call traces `fun` afresh and reads the Program's structure key (primitives, arguments,
+    shapes, parameters, the indices of data movement: all the pattern is made of). Calls with
+    the same input and output shapes share one `Sparsity`; a structure it has not seen there
+    (another branch) is added to it, so its pattern is the union over the branches recorded
+    and valid for each. A call of a known structure pays the trace and the compressed solve
+    only. A program whose key cannot be made (an unhashable parameter) is detected afresh."""
+
+    #: distinct shapes (and structures per shape) kept before the oldest is dropped
+    KEEP = 8
+
+    def __init__(self, fun: Callable[..., Any], hessian: bool, mode: str, max_bytes: int | None, argnums: Any) -> None:
+        self.fun, self.hessian, self.mode, self.max_bytes, self.argnums = fun, hessian, mode, max_bytes, argnums
+        #: per (input shapes and dtypes, output shapes): the Sparsity and the structure keys it holds
+        self.by_shape: dict[Any, tuple[Sparsity, frozenset[Any]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, *args: Any) -> scipy.sparse.csr_matrix:
+        from .elimination import _structure_key
+
+        if not self.by_shape:
+            first = Sparsity(self.fun, *args, argnums=self.argnums, mode=self.mode, hessian=self.hessian,
+                             max_bytes=self.max_bytes)  # fmt: skip
+            self._keep(first, _structure_key(first._program))
+            return first._solve(first._tape)
+        with self._lock:  # any kept one: a copy to trace with, its shapes set by the trace
+            probe = copy.copy(next(iter(self.by_shape.values()))[0])
+        program, tape = probe._trace(args)  # sets the probe's shapes and slices, never the kept ones'
+        key = _structure_key(program)
+        shape_key = (program.inputs, tuple(map(tuple, probe.out_shapes)))
+        found = self.by_shape.get(shape_key)
+        if found is not None and key is not None and key in found[1]:
+            return found[0]._solve(tape, program)
+        # a new structure: a branch more for the Sparsity of these shapes (a copy: one in use by
+        # another call is never changed), or the first of new shapes
+        probe._program, probe._tape = program, tape
+        if found is not None:
+            probe.pattern, probe.branches = found[0].pattern, found[0].branches
+        else:
+            probe.branches = 0
+        probe._add_branch(program)
+        self._keep(probe, key, found[1] if found is not None else frozenset())
+        return probe._solve(tape, program)
+
+    def _keep(self, structure: Sparsity, key: Any, keys: frozenset[Any] = frozenset()) -> None:
+        if key is None:
+            return
+        shape_key = (structure._program.inputs, tuple(map(tuple, structure.out_shapes)))
+        keys = keys | {key} if len(keys) < self.KEEP else frozenset({key})
+        with self._lock:
+            self.by_shape.pop(shape_key, None)
+            if len(self.by_shape) >= self.KEEP:
+                del self.by_shape[next(iter(self.by_shape))]
+            self.by_shape[shape_key] = (structure, keys)
+
+
+def _dense_dtype(program: Program) -> np.dtype:
+    kept = [program.dtype(o) for o in program.outputs if not isinstance(o, Constant)]
+    return np.result_type(*(d for _, d in program.inputs), *kept)
