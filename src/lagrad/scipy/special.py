@@ -215,6 +215,13 @@ def _log_ndtr_slope(x: Any, ans: Any) -> Any:
     return where(x < 0, left, exp(-0.5 * x**2 - ans) / _SQRT_2PI)
 
 
+def _i1_over_x(x: Any, i1e_x: Any) -> Any:
+    """i1e(x)/x, 1/2 at 0: with I₂ = I₀ − 2 I₁/x, i1e' = (i0e + ive(2, ·))/2 − sign·i1e is
+    i0e − i1e/x − sign·i1e, where SciPy's ive(2, x) is NaN from |x| = 1e10 on."""
+    zero = x == 0
+    return where(zero, 0.5, i1e_x / where(zero, 1.0, x))
+
+
 def _gamma_density(a: Any, x: Any) -> Any:
     """∂gammainc(a, x)/∂x = x**(a-1) exp(-x) / Γ(a)."""
     return exp(xlogy(a - 1, x) - x - gammaln(a))
@@ -285,7 +292,7 @@ defrule(ndtr,         lambda g, ans, x: g * _normal_density(x))
 defrule(log_ndtr,     lambda g, ans, x: g * _log_ndtr_slope(x, ans))
 defrule(ndtri,        lambda g, ans, x: g * _SQRT_2PI * exp(0.5 * ans**2))
 # ----- logistic function, x·log y and entropies -------------------------------------
-defrule(expit,        lambda g, ans, x: g * ans * (1 - ans))
+defrule(expit,        lambda g, ans, x: g * ans * expit(-x))  # not 1 - ans: 0 once ans rounds to 1
 defrule(log_expit,    lambda g, ans, x: g * expit(-x))
 defrule(logit,        lambda g, ans, x: g / (x * (1 - x)))
 defrule(xlogy,        lambda g, ans, x, y: g * log(y),
@@ -342,7 +349,7 @@ defrule(i1,           lambda g, ans, x: g * 0.5 * (i0(x) + iv(2, x)))
 defrule(iv,           _no_derivative("iv", "v", _ORDER),
                       lambda g, ans, v, z: g * 0.5 * (iv(v - 1, z) + iv(v + 1, z)))
 defrule(i0e,          lambda g, ans, x: g * (i1e(x) - sign(x) * ans))
-defrule(i1e,          lambda g, ans, x: g * (0.5 * (i0e(x) + ive(2, x)) - sign(x) * ans))
+defrule(i1e,          lambda g, ans, x: g * (i0e(x) - _i1_over_x(x, ans) - sign(x) * ans))
 defrule(ive,          _no_derivative("ive", "v", _ORDER),
                       lambda g, ans, v, z: g * (0.5 * (ive(v - 1, z) + ive(v + 1, z)) - _real_sign(z) * ans))
 # ----- normalisers: logsumexp, softmax, log_softmax --------------------------------------
