@@ -131,9 +131,13 @@ class Var:
             return fun(*inputs, **kwargs)
         dtype = kwargs.pop("dtype", None)
         if kwargs:
+            fix = (
+                "use lagrad.numpy.where to select elements instead of `where=`"
+                if "where" in kwargs
+                else "drop it (cast the result with .astype(dtype) where a dtype is wanted)"
+            )
             raise TypeError(
-                f"lagrad: numpy.{ufunc.__name__} with {sorted(kwargs)} is not supported on traced "
-                f"values; use lagrad.numpy.where to select elements instead of `where=`."
+                f"lagrad: numpy.{ufunc.__name__} with {sorted(kwargs)} is not supported on traced values; {fix}."
             )
         result = fun(*inputs)
         return result if dtype is None else registry.ops.astype(result, dtype)
