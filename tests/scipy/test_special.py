@@ -598,5 +598,7 @@ def test_beta_slopes_where_a_digamma_difference_cancels():
     grad_a, grad_b = lagrad.elementwise_grad(special.beta, argnums=(0, 1))(a, b)
     assert np.allclose(grad_a, special.beta(a, b) * d_a, rtol=1e-12, atol=0)
     assert np.allclose(grad_b, special.beta(a, b) * d_b, rtol=1e-12, atol=0)
+    # an infinite shape keeps the digammas' limits: ψ(2e4) − ψ(∞) = −∞
+    assert lagrad.elementwise_grad(special.betaln)(2e4, np.inf) == -np.inf
     # both sides of the switch to the series at 1e4, to second order
     check(special.betaln, np.array([2e4, 9e3, 0.7]), np.array([3.0, 2e4, 2e4]), order=2)

@@ -188,7 +188,7 @@ def _digamma_drop(a: Any, b: Any) -> Any:
     log(a) and their difference cancels (5 digits left at a = 1e10, 2 at 1e13), so from
     a, a + b > 1e4 it is the difference of ψ(x) ~ log x − 1/(2x) − 1/(12x²) term by term,
     each written without cancelling; the next term is 1e-18 of it there."""
-    large = (a > 1e4) & (a + b > 1e4)
+    large = (a > 1e4) & (a + b > 1e4) & isfinite(a + b)  # infinities: the digammas' own limits
     sa, sb = where(large, a, 1e4), where(large, b, 0.0)
     c = sa + sb
     series = -log1p(sb / sa) - sb / (2 * sa * c) - sb * (2 * sa + sb) / (12 * sa**2 * c**2)
