@@ -191,7 +191,9 @@ def _digamma_drop(a: Any, b: Any) -> Any:
     large = (a > 1e4) & (a + b > 1e4) & isfinite(a + b)  # infinities: the digammas' own limits
     sa, sb = where(large, a, 1e4), where(large, b, 0.0)
     c = sa + sb
-    series = -log1p(sb / sa) - sb / (2 * sa * c) - sb * (2 * sa + sb) / (12 * sa**2 * c**2)
+    q = sb / sa
+    t = q / c  # b / (a (a + b)), divided in turn: a² overflows float16
+    series = -log1p(q) - 0.5 * t - t * (2.0 + q) / c / 12.0
     return where(large, series, digamma(a) - digamma(a + b))
 
 
