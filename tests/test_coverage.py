@@ -136,3 +136,13 @@ def test_the_report_names_the_derivatives_a_function_lacks():
         "scipy.stats", "gamma.cdf", coverage.DIFFERENTIABLE, "no third derivative in `a`"
     )
     assert _row("scipy.special", "erf", table).note == ""
+
+
+def test_a_method_handed_on_to_scipy_is_not_counted_differentiable():
+    """lagrad.scipy.stats.multivariate_normal hands cdf and logcdf to SciPy's object (plain
+    values, no derivative); the report counted them differentiable because getattr found them."""
+    table = coverage.rows()
+    for method in ("cdf", "logcdf"):
+        assert _row("scipy.stats", f"multivariate_normal.{method}", table).status == coverage.NOT_SUPPORTED
+    assert _row("scipy.stats", "multivariate_normal.logpdf", table).status == coverage.DIFFERENTIABLE
+    assert _row("scipy.stats", "norm.cdf", table).status == coverage.DIFFERENTIABLE

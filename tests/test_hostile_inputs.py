@@ -571,6 +571,11 @@ CASES = [
          lambda: grad(lambda x: scipy.linalg.logm(x)[0, 0])(np.eye(2)),
          TypeError, "scipy.linalg.logm was called on traced value z1; it turns its input into a plain NumPy array, "
          "which would lose the derivative: lagrad has no version of it"),
+    Case(CALLS, "a SciPy distribution method lagrad has no version of",
+         "grad(lambda m: multivariate_normal.cdf(x, m))(m)",
+         lambda: grad(lambda m: lagrad.scipy.stats.multivariate_normal.cdf(np.zeros(2), m, np.eye(2)))(np.ones(2)),
+         TypeError, "scipy.stats.multivariate_normal.cdf was called on traced value z1; it turns its input into a "
+         "plain NumPy array, which would lose the derivative: lagrad has no version of it"),
     Case(CALLS, "one tag name for two values", 'for _ in range(2): x = lagrad.tag(x * 2, "h")',
          lambda: lagrad.adjoint(retag, np.ones(2)),
          ValueError, "lagrad.tag: the name 'h' already names z2; a name names one variable"),

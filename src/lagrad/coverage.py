@@ -244,7 +244,8 @@ def _distribution_rows() -> list[Row]:
         for method in DENSITY_METHODS:
             if not hasattr(theirs, method):
                 continue
-            status = DIFFERENTIABLE if callable(getattr(mine, method, None)) else NOT_SUPPORTED
+            # the class's own method: others are handed on to SciPy's object (no derivative)
+            status = DIFFERENTIABLE if callable(getattr(type(mine), method, None)) else NOT_SUPPORTED
             note = lsp.stats.DERIVATIVE_GAPS.get(f"{dist}.{method}", "") if status == DIFFERENTIABLE else ""
             rows.append(Row("scipy.stats", f"{dist}.{method}", status, note))
     return rows

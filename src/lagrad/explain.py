@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any
 
 from .core import registry
@@ -51,14 +51,18 @@ def _scipy_caller(frame: FrameType | None) -> tuple[str, str | None] | None:
         module, name = getattr(wrapped, "__module__", module), getattr(wrapped, "__name__", name)
     public = ".".join(part for part in module.split(".")[:2] if not part.startswith("_"))
     owner = found.f_locals.get("self")
-    if public == "scipy.stats" and isinstance(getattr(owner, "name", None), str):
-        public, name = f"scipy.stats.{owner.name}", name
+    if public == "scipy.stats" and owner is not None:  # a distribution's method
+        dist = getattr(owner, "name", None)
+        dist = dist if isinstance(dist, str) else type(owner).__name__.removesuffix("_gen")
+        public = f"scipy.stats.{dist}"
     parts = public.split(".")  # scipy, the subpackage, and a distribution's name
     # `import lagrad` has loaded lagrad.scipy's modules: look them up, never import them here
     ours: Any = sys.modules.get("lagrad." + ".".join(parts[:2]))
     for part in parts[2:]:
         ours = getattr(ours, part, None)
-    replacement = f"lagrad.{public}.{name}" if ours is not None and hasattr(ours, name) else None
+    # a distribution's own method, not one its __getattr__ hands back to SciPy
+    own = ours if ours is None or isinstance(ours, ModuleType) else type(ours)
+    replacement = f"lagrad.{public}.{name}" if own is not None and hasattr(own, name) else None
     return f"{public}.{name}", replacement
 
 

@@ -184,3 +184,20 @@ def test_conversion_to_numpy_is_refused_by_the_core_alone_and_named_by_explain(m
     monkeypatch.setattr(registry, "explain_conversion", None)
     with pytest.raises(TypeError, match=r"^lagrad: z1 is traced and was turned into a plain NumPy array"):
         lagrad.grad(f)(np.eye(2))
+
+
+@pytest.mark.parametrize(
+    "call,keyword,fix",
+    [
+        (lambda x: np.multiply(x, x, casting="unsafe"), "casting", "astype"),
+        (lambda x: np.sin(x, order="F"), "order", "drop"),
+        (lambda x: np.add(x, 1.0, where=x > 0), "where", "lagrad.numpy.where"),
+        (lambda x: np.matmul(x[:, None], x[None], axes=[(0, 1), (0, 1), (1, 0)]), "axes", "moveaxis"),
+    ],
+)
+def test_a_ufunc_keyword_refused_on_traced_values_is_named_with_its_own_fix(call, keyword, fix):
+    """The refusal named `where=`'s fix for any keyword (casting=, order=, subok=)."""
+    with pytest.raises(TypeError, match=rf"numpy\.\w+ with \['{keyword}'\].*{fix}") as raised:
+        lagrad.grad(lambda x: np.sum(call(x)))(np.ones(3))
+    if keyword != "where":
+        assert "where=" not in str(raised.value)

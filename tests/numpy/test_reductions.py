@@ -531,3 +531,23 @@ def test_std_over_one_entry_has_derivative_zero(shape, axis):
     assert np.array_equal(lagrad.hessian(f)(x), np.zeros(shape + shape))
     with np.errstate(invalid="ignore", divide="ignore"):  # ddof=1 over one entry: NaN, as NumPy
         assert np.isnan(lagrad.grad(lambda x: lnp.sum(lnp.std(x, axis=axis, ddof=1)))(x)).all()
+
+
+@pytest.mark.parametrize("f", [lnp.std, lnp.nanstd])
+def test_std_of_constant_entries_takes_norms_convention_in_both_modes(f):
+    """std = ‖x − mean‖ / √n: at constant entries the norm of 0, whose derivative lagrad takes
+    as 0 (docs/conventions.md, the subgradient of least norm). Reverse mode gave NaN there
+    (sqrt's ∞ times the variance's 0) and tangent mode 0."""
+    x = np.array([[2.0, 2.0, 2.0], [0.5, 1.0, 3.0]])
+
+    def loss(x):
+        return lnp.sum(f(x, axis=1) * np.array([1.0, 2.0]))
+
+    want = np.zeros_like(x)
+    want[1] = 2.0 * (x[1] - x[1].mean()) / (x[1].size * np.std(x[1]))  # d std/dx = (x − mean) / (n std)
+    assert np.allclose(lagrad.grad(loss)(x), want, rtol=1e-14, atol=0)
+    assert np.allclose(lagrad.jacobian(loss, mode="fwd")(x), want, rtol=1e-14, atol=0)
+    assert np.array_equal(np.asarray(f(x, axis=1)), np.std(x, axis=1))
+    hessian = lagrad.hessian(loss)(x)
+    assert np.array_equal(hessian[0, :, 0, :], np.zeros((3, 3))) and np.isfinite(hessian).all()
+    check(lambda x: f(x, axis=1), x[1:] * np.array([[1.0], [0.5]]), order=2)

@@ -552,3 +552,56 @@ def test_shape_derivatives_at_the_ends():
     assert np.array_equal(da[:2], [0.0, 0.0]) and da[2] < 0
     t = np.array([0.0, np.inf, -np.inf])
     assert np.array_equal(lagrad.elementwise_grad(special.stdtr)(np.full(3, 4.0), t), np.zeros(3))
+
+
+def test_i1e_slope_where_scipys_ive_gives_nan():
+    """i1e'(x) = (i0e + ive(2, ·))/2 − sign(x) i1e; SciPy's ive(2, x) is NaN from |x| = 1e10 on
+    (i1e itself is finite there), so the slope came out NaN. I₂ = I₀ − 2 I₁/x gives it. Reference
+    values from mpmath at 60 digits; the tolerance is the cancellation of i0e − i1e, eps · 2|x|."""
+    x = np.array([3.5, 1e10, -1e10, 1e12])
+    want = np.array([-0.018140389050285106, -1.9947114017827584e-16, -1.9947114017827584e-16, -1.9947114020049193e-19])
+    got = lagrad.elementwise_grad(special.i1e)(x)
+    assert np.allclose(got, want, rtol=1e-3, atol=0)
+    assert np.allclose(got[0], want[0], rtol=1e-13, atol=0)
+    small = np.array([0.0, 1e-9, -2.0])  # at 0 the slope is 1/2, the limit of I₁(x)/x
+    at_minus_two = 0.5 * (scipy.special.i0e(-2.0) + scipy.special.ive(2, -2.0)) + scipy.special.i1e(-2.0)
+    want_small = [0.5, 0.5 - 1e-9, at_minus_two]
+    assert np.allclose(lagrad.elementwise_grad(special.i1e)(small), want_small, rtol=1e-12, atol=0)
+    check(special.i1e, np.array([0.3, -1.7, 4.0]))
+
+
+def test_expit_slope_far_out_keeps_its_relative_accuracy():
+    """expit'(x) = expit(x)·(1 − expit(x)) is 0 once expit(x) rounds to 1 (x ≳ 37), where the
+    slope is e^{−x}: 4.2e-18 at 40. expit(x)·expit(−x) keeps every digit, and so does the
+    second derivative. References from mpmath."""
+    x = np.array([30.0, 40.0, -40.0])
+    first = np.array([9.3576229688384233e-14, 4.248354255291589e-18, 4.248354255291589e-18])
+    second = np.array([-9.357622968836672e-14, -4.2483542552915889e-18, 4.2483542552915889e-18])
+    slope = lagrad.elementwise_grad(special.expit)
+    assert np.allclose(slope(x), first, rtol=1e-12, atol=0)
+    assert np.allclose(lagrad.elementwise_grad(slope)(x), second, rtol=1e-12, atol=0)
+    # log_expit' = expit(−x): its second derivative is −expit'(−x)
+    curvature = lagrad.elementwise_grad(lagrad.elementwise_grad(special.log_expit))
+    assert np.allclose(curvature(-x), -first, rtol=1e-12, atol=0)
+
+
+def test_beta_slopes_where_a_digamma_difference_cancels():
+    """∂betaln/∂a = ψ(a) − ψ(a + b): two digammas of ~30 whose difference is b/a; computed as
+    written it kept 5 digits at a = 1e10 and 2 at a = 1e13. References from mpmath, 60 digits."""
+    a = np.array([1e10, 1e13, 2.0, 30.0])
+    b = np.array([0.5, 1.0, 1e13, 40.0])
+    d_a = np.array([-5.000000000125e-11, -1.0e-13, -29.510821873824277, -0.85689724576529977])
+    d_b = np.array([-24.98936095596188, -30.510821873824177, -1.9999999999999e-13, -0.56500800441598152])
+    grad_a, grad_b = lagrad.elementwise_grad(special.betaln, argnums=(0, 1))(a, b)
+    assert np.allclose(grad_a, d_a, rtol=1e-12, atol=0)
+    assert np.allclose(grad_b, d_b, rtol=1e-12, atol=0)
+    grad_a, grad_b = lagrad.elementwise_grad(special.beta, argnums=(0, 1))(a, b)
+    assert np.allclose(grad_a, special.beta(a, b) * d_a, rtol=1e-12, atol=0)
+    assert np.allclose(grad_b, special.beta(a, b) * d_b, rtol=1e-12, atol=0)
+    # float16 holds 2e4 but not its square: the series must not square it
+    half = lagrad.elementwise_grad(special.betaln)(np.float16(2e4), np.float16(2.0))
+    assert half.dtype == np.float16 and np.isclose(half, -1e-4, rtol=2e-3)
+    # an infinite shape keeps the digammas' limits: ψ(2e4) − ψ(∞) = −∞
+    assert lagrad.elementwise_grad(special.betaln)(2e4, np.inf) == -np.inf
+    # both sides of the switch to the series at 1e4, to second order
+    check(special.betaln, np.array([2e4, 9e3, 0.7]), np.array([3.0, 2e4, 2e4]), order=2)

@@ -103,9 +103,14 @@ class Var:
             return fun(*inputs, **kwargs)
         dtype = kwargs.pop("dtype", None)
         if kwargs:
+            if "where" in kwargs:
+                fix = "use lagrad.numpy.where to select elements instead of `where=`"
+            elif set(kwargs) <= {"casting", "order", "subok"}:
+                fix = "drop it (cast the result with .astype(dtype) where a dtype is wanted)"
+            else:
+                fix = "compute without it (e.g. numpy.moveaxis the operands instead of `axes=`)"
             raise TypeError(
-                f"lagrad: numpy.{ufunc.__name__} with {sorted(kwargs)} is not supported on traced "
-                f"values; use lagrad.numpy.where to select elements instead of `where=`."
+                f"lagrad: numpy.{ufunc.__name__} with {sorted(kwargs)} is not supported on traced values; {fix}."
             )
         result = fun(*inputs)
         return result if dtype is None else registry.ops.astype(result, dtype)

@@ -366,12 +366,27 @@ def _adjugate_vjp(g: Any, ans: Any, a: Any) -> Any:
     return _conj(u) @ _adjugate_core(pairs, x) @ _conj(vh)
 
 
+def _slogdet_regular(ans: Any) -> None:
+    """Refuses a singular matrix by name: log|det| is −∞ there and has no derivative (the
+    rules' inverse or solve raised a bare 'Singular matrix')."""
+    sign = ans[0]
+    while type(sign) is Var:
+        sign = sign.value
+    if isinstance(sign, (np.ndarray, np.generic)) and np.any(sign == 0):  # NumPy's values: no lazy compute
+        raise np.linalg.LinAlgError(
+            "lagrad.numpy.linalg.slogdet: no derivative at a singular matrix (log|det| is -inf there); "
+            "keep the matrix regular, or differentiate det, whose derivative (the adjugate) exists there"
+        )
+
+
 def _slogdet_vjp(g: Any, ans: Any, a: Any) -> Any:
+    _slogdet_regular(ans)
     weight = g[1] + imag(ans[0] * g[0]) * 1j if _complex(a) else g[1]  # d sign = sign · i Im tr(A⁻¹ dA)
     return _col(_col(weight)) * _mT(_inv(a))
 
 
 def _slogdet_jvp(t: Any, ans: Any, a: Any) -> tuple[Any, Any]:
+    _slogdet_regular(ans)
     tau = _trace(_solve(a, t))
     if _complex(a) or _complex(t):
         return ans[0] * (imag(tau) * 1j), real(tau)

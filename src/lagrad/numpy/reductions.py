@@ -548,7 +548,15 @@ def std(
     single = mean is None and where is None and count(shape, normalize_axes(axis, len(shape))) == 1
     if single and _ddof("std", ddof, correction) < 1:  # sqrt(0) is 0 and sqrt(NaN) NaN: the same bits
         return variance
-    return sqrt(variance)
+    return _root(variance)
+
+
+def _root(variance: Any) -> Any:
+    """sqrt(variance), its derivative 0 where the variance is 0: std is the norm of x − mean
+    over √n, and at constant entries lagrad takes the norm's least-norm subgradient (as
+    linalg.norm at 0), where sqrt's rule gave ∞ × 0 = NaN in reverse mode and 0 in tangent mode."""
+    zero = variance == 0
+    return where(zero, 0.0, sqrt(where(zero, 1.0, variance)))
 
 
 @function(np.average)
@@ -726,7 +734,7 @@ def nanstd(
         extra = given_keywords(where=where, mean=mean, correction=correction)
         return np.nanstd(a, axis, dtype, out, ddof, keepdims, **extra)
     unsupported_keywords("nanstd", out=out)
-    return sqrt(nanvar(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction))
+    return _root(nanvar(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction))
 
 
 def _nan_extreme(name: str, reduce: Any, fill: float, a: Any, axis: Any, out: Any, keepdims: bool, **kw: Any) -> Any:

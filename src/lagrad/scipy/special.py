@@ -183,6 +183,20 @@ _INTEGER = "an integer order"
 _ORDER = "the derivative in the order has no simple closed form"
 
 
+def _digamma_drop(a: Any, b: Any) -> Any:
+    """ψ(a) − ψ(a + b), the slope of betaln in `a`. For large a the two digammas agree to
+    log(a) and their difference cancels (5 digits left at a = 1e10, 2 at 1e13), so from
+    a, a + b > 1e4 it is the difference of ψ(x) ~ log x − 1/(2x) − 1/(12x²) term by term,
+    each written without cancelling; the next term is 1e-18 of it there."""
+    large = (a > 1e4) & (a + b > 1e4) & isfinite(a + b)  # infinities: the digammas' own limits
+    sa, sb = where(large, a, 1e4), where(large, b, 0.0)
+    c = sa + sb
+    q = sb / sa
+    t = q / c  # b / (a (a + b)), divided in turn: a² overflows float16
+    series = -log1p(q) - 0.5 * t - t * (2.0 + q) / c / 12.0
+    return where(large, series, digamma(a) - digamma(a + b))
+
+
 def _normal_density(x: Any) -> Any:
     return exp(-0.5 * x**2) / _SQRT_2PI
 
@@ -213,6 +227,13 @@ def _log_ndtr_slope(x: Any, ans: Any) -> Any:
         return exp(-0.5 * x**2 - ans) / _SQRT_2PI
     left = _SQRT_2_OVER_PI / erfcx(minimum(x, 0.0) / -_SQRT2)
     return where(x < 0, left, exp(-0.5 * x**2 - ans) / _SQRT_2PI)
+
+
+def _i1_over_x(x: Any, i1e_x: Any) -> Any:
+    """i1e(x)/x, 1/2 at 0: with I₂ = I₀ − 2 I₁/x, i1e' = (i0e + ive(2, ·))/2 − sign·i1e is
+    i0e − i1e/x − sign·i1e, where SciPy's ive(2, x) is NaN from |x| = 1e10 on."""
+    zero = x == 0
+    return where(zero, 0.5, i1e_x / where(zero, 1.0, x))
 
 
 def _gamma_density(a: Any, x: Any) -> Any:
@@ -271,10 +292,10 @@ defrule(gammaln,      lambda g, ans, x: g * digamma(x))
 defrule(digamma,      lambda g, ans, x: g * _polygamma(1, x))
 defrule(_polygamma,   _no_derivative("polygamma", "n", _INTEGER),
                       lambda g, ans, n, x: g * _polygamma(n + 1, x))
-defrule(beta,         lambda g, ans, a, b: g * ans * (digamma(a) - digamma(a + b)),
-                      lambda g, ans, a, b: g * ans * (digamma(b) - digamma(a + b)))
-defrule(betaln,       lambda g, ans, a, b: g * (digamma(a) - digamma(a + b)),
-                      lambda g, ans, a, b: g * (digamma(b) - digamma(a + b)))
+defrule(beta,         lambda g, ans, a, b: g * ans * _digamma_drop(a, b),
+                      lambda g, ans, a, b: g * ans * _digamma_drop(b, a))
+defrule(betaln,       lambda g, ans, a, b: g * _digamma_drop(a, b),
+                      lambda g, ans, a, b: g * _digamma_drop(b, a))
 # ----- error function and the normal distribution ---------------------------------
 defrule(erf,          lambda g, ans, x: g * _2_OVER_SQRT_PI * exp(-(x**2)))
 defrule(erfc,         lambda g, ans, x: -g * _2_OVER_SQRT_PI * exp(-(x**2)))
@@ -285,7 +306,7 @@ defrule(ndtr,         lambda g, ans, x: g * _normal_density(x))
 defrule(log_ndtr,     lambda g, ans, x: g * _log_ndtr_slope(x, ans))
 defrule(ndtri,        lambda g, ans, x: g * _SQRT_2PI * exp(0.5 * ans**2))
 # ----- logistic function, x·log y and entropies -------------------------------------
-defrule(expit,        lambda g, ans, x: g * ans * (1 - ans))
+defrule(expit,        lambda g, ans, x: g * ans * expit(-x))  # not 1 - ans: 0 once ans rounds to 1
 defrule(log_expit,    lambda g, ans, x: g * expit(-x))
 defrule(logit,        lambda g, ans, x: g / (x * (1 - x)))
 defrule(xlogy,        lambda g, ans, x, y: g * log(y),
@@ -342,7 +363,7 @@ defrule(i1,           lambda g, ans, x: g * 0.5 * (i0(x) + iv(2, x)))
 defrule(iv,           _no_derivative("iv", "v", _ORDER),
                       lambda g, ans, v, z: g * 0.5 * (iv(v - 1, z) + iv(v + 1, z)))
 defrule(i0e,          lambda g, ans, x: g * (i1e(x) - sign(x) * ans))
-defrule(i1e,          lambda g, ans, x: g * (0.5 * (i0e(x) + ive(2, x)) - sign(x) * ans))
+defrule(i1e,          lambda g, ans, x: g * (i0e(x) - _i1_over_x(x, ans) - sign(x) * ans))
 defrule(ive,          _no_derivative("ive", "v", _ORDER),
                       lambda g, ans, v, z: g * (0.5 * (ive(v - 1, z) + ive(v + 1, z)) - _real_sign(z) * ans))
 # ----- normalisers: logsumexp, softmax, log_softmax --------------------------------------
