@@ -23,14 +23,14 @@ every cell in one process instead.
 `lagrad compiled` is the compiled tier (`interpret=0`), `lagrad rolled` and `lagrad interpreted` the
 tiers before it (rolled where a traced loop's iterations cover most statements).
 The start-up of a fresh `lagrad.compile`, each step divided by one eager gradient (the best of
-as many eager calls, timed beside the start-ups): the first call (the trace, which answers
-it; beside it the first call with f traced at both levels, the gradient's trace and the
-recording, as before the gradient's run was lifted into the recording), the second (build the second tier, run it: the source with a traced loop's iterations
-rolled into Python loops where they cover most statements, else the interpreter of the live
-equations), trace + generate to that first generated code (first + second, less a run of
-it), the call that compiles the straight-line source (simplify the Program, write the source,
-Python's `compile()`, run it), and what the first call cost when it did all of these at once
-(their sum, less two runs).
+as many eager calls, timed beside the start-ups): the first call (the trace, which answers it;
+beside it the first call with f traced at both levels, the gradient's trace and the recording,
+as before the gradient's run was lifted into the recording), the second (build the second tier,
+run it: the source with a traced loop's iterations rolled into Python loops where they cover
+most statements, else the interpreter of the live equations), trace + generate to that first
+generated code (first + second, less a run of it), the call that compiles the straight-line
+source (simplify the Program, write the source, Python's `compile()`, run it), and what the
+first call cost when it did all of these at once (their sum, less two runs).
 """
 
 from __future__ import annotations
