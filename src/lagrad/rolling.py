@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import operator
 from typing import Any
 
 import numpy as np
@@ -60,15 +61,27 @@ def _constant_key(value: Any) -> Any:
     return _key(value)
 
 
-def _signatures(straight: Straight) -> list[int]:
+def _signatures(straight: Straight, equations: list[Any], lengths: Any, raw: Any, position: Any) -> list[int]:
     """Per statement, a number standing for what must be the same for two statements to be one
-    body statement (everything but which variables it reads)."""
+    body statement (everything but which variables it reads): the same number for the same
+    primitive, parameters, constants (or number of arguments), shape, dtype and branch outcome.
+
+    The key is built column by column (`attrgetter`, `zip`: no Python step per statement but the
+    table's); only the statements with parameters, constants or a guard have a key of their own
+    beyond the number of their arguments. `lengths`: each statement's number of arguments,
+    `raw`: the arguments flat as recorded (-1 a constant), `position`: per variable the index of
+    the statement defining it."""
+    n = len(equations)
+    extra: list[Any] = lengths.tolist()  # the number of arguments, where nothing more is needed
+    special = set(itertools.compress(range(n), map(bool, map(_PARAMS, equations))))
+    owner = np.repeat(np.arange(n), lengths)
+    special.update(np.unique(owner[raw == -1]).tolist())  # statements with a constant argument
     guards = straight.guards
+    guarded = {i: _key(guards[v][1]) for v in guards if 0 <= (i := int(position[v])) < n}  # (not an input's)
+    special.update(guarded)
     params_keys: dict[int, Any] = {}
-    table: dict[Any, int] = {}
-    out: list[int] = []
-    append, number = out.append, table.setdefault
-    for eq, args in straight.statements:
+    for i in special:
+        eq, args = straight.statements[i]
         params = eq.params
         pk = params_keys.get(id(params)) if params else ()
         if pk is None:  # (the Program holds every params dict, so an id is not reused meanwhile)
@@ -79,29 +92,39 @@ def _signatures(straight: Straight) -> list[int]:
             arity: Any = tuple([_constant_key(constants[p]) if a < 0 else None for p, a in enumerate(args)])
         else:
             arity = len(args)
-        key = (eq.primitive, pk, arity, eq.shape, eq.dtype)
-        if eq.out in guards:
-            key = (key, _key(guards[eq.out][1]))
-        append(number(key, len(table)))
-    return out
+        extra[i] = (pk, arity, guarded[i]) if i in guarded else (pk, arity)
+    # a number per key: the first statement's index with it
+    return list(map({}.setdefault, zip(map(_BASE, equations), extra), range(n)))
+
+
+_PARAMS = operator.attrgetter("params")
+_BASE = operator.attrgetter("primitive", "shape", "dtype")
+_OUT = operator.attrgetter("out")
 
 
 def plan(straight: Straight) -> list[int | Loop]:
     """The statements as written: an index for a statement written alone, a `Loop` for a run."""
+    return _plan(straight)[0]
+
+
+def _plan(straight: Straight) -> tuple[list[int | Loop], Any]:
+    """`plan`'s pieces, and per variable the index of the statement defining it (an array)."""
     statements = straight.statements
     program = straight.program
     n = len(statements)
     # each argument's position, flat: the index of the statement defining it, -1 - i for input
     # i, CONSTANT for a constant (the same in every iteration: the signature compares constants)
-    arguments = [args for _, args in statements]
-    flat = np.fromiter(itertools.chain.from_iterable(arguments), np.int64)
+    equations = list(map(operator.itemgetter(0), statements))
+    arguments = list(map(operator.itemgetter(1), statements))
+    raw = np.fromiter(itertools.chain.from_iterable(arguments), np.int64)
+    lengths = np.fromiter(map(len, arguments), np.int64, n)
     offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, arguments), np.int64, n), out=offsets[1:])
+    np.cumsum(lengths, out=offsets[1:])
     position = np.full(program.n_vars + 1, CONSTANT, np.int64)  # [-1]: a constant
     position[: program.n_inputs] = -1 - np.arange(program.n_inputs)
-    position[np.fromiter((eq.out for eq, _ in statements), np.int64, n)] = np.arange(n)
-    flat = position[flat]
-    ids = _signatures(straight)
+    position[np.fromiter(map(_OUT, equations), np.int64, n)] = np.arange(n)
+    flat = position[raw]
+    ids = _signatures(straight, equations, lengths, raw, position)
     numbers = np.array(ids, np.int64)
     # the next statement of the same signature, -1 where none
     order = np.argsort(numbers, kind="stable")
@@ -207,7 +230,7 @@ def plan(straight: Straight) -> list[int | Loop]:
         starts.append(loop.start)
         pieces.append(loop)
         s = loop.end
-    return pieces
+    return pieces, position
 
 
 def _in_loop(loops: list[Loop], starts: list[int], first: int, stride: int, count: int) -> tuple[Any, ...] | None:
@@ -230,29 +253,26 @@ def rolled(straight: Straight, name: str = "compiled") -> Source | None:
     """The source of ``def name(z1, …, zm)`` for a simplified Program with its repeated segments
     as loops, one plain statement per equation (no rewritings, no buffers reused: `emit` writes
     those); None where loops would cover fewer than half of the statements."""
-    pieces = plan(straight)
+    pieces, position = _plan(straight)
     loops = [p for p in pieces if isinstance(p, Loop)]
     if 2 * sum(p.period * p.count for p in loops) < len(straight.statements):
         return None
     program, statements, guards = straight.program, straight.statements, straight.guards
     emitter = Emitter()
     n_inputs = program.n_inputs
-    inside: dict[int, tuple[Loop, int, int]] = {}  # a looped variable -> (loop, iteration, slot)
-    for loop in loops:
-        for k in range(loop.count):
-            base = loop.start + k * loop.period
-            for r in range(loop.period):
-                inside[statements[base + r][0].out] = (loop, k, r)
+    starts = [loop.start for loop in loops]
 
     def outer(v: int) -> str:
         """The name of variable v where it is read outside the loop that made it (a looped
         variable's slot is then kept in a list)."""
         if v < n_inputs:
             return f"z{v + 1}"
-        found = inside.get(v)
-        if found is None:
+        at = int(position[v])  # the statement defining v; the loop it is in, if any
+        i = bisect.bisect_right(starts, at) - 1
+        if i < 0 or at >= loops[i].end:
             return f"v{v}"
-        loop, k, r = found
+        loop = loops[i]
+        k, r = divmod(at - loop.start, loop.period)
         if k == loop.count - 1:  # the last iteration's: its local holds it after the loop
             return f"b{loop.number}_{r}"
         loop.stored.add(r)
@@ -315,7 +335,8 @@ def rolled(straight: Straight, name: str = "compiled") -> Source | None:
             lines.append(f"        {target} = {_direct(program, eq, args, names, emitter) or emitter.call(eq, names)}")
             if eq.out in guards:  # the same outcome in every iteration (part of the signature)
                 indices = [guards[statements[loop.start + k * loop.period + r][0].out][0] for k in range(loop.count)]
-                flipped = emitter.bind(indices, "flipped")
+                flipped = f"flipped{number}_{r}"  # bound by name: as a literal, compile() reads every index
+                emitter.namespace[flipped] = indices
                 lines.append("        " + emitter.guard(target, f"{flipped}[i]", guards[eq.out][1]))  # type: ignore[arg-type]
             if r in loop.stored:
                 lines.append(f"        keep{number}_{r}[i] = {target}")
