@@ -77,7 +77,8 @@ def _signatures(straight: Straight, equations: list[Any], lengths: Any, raw: Any
     owner = np.repeat(np.arange(n), lengths)
     special.update(np.unique(owner[raw == -1]).tolist())  # statements with a constant argument
     guards = straight.guards
-    guarded = {i: _key(guards[v][1]) for v in guards if 0 <= (i := int(position[v])) < n}  # (not an input's)
+    at = position[np.fromiter(guards, np.int64, len(guards))].tolist()  # the statements guarded
+    guarded = {i: _key(guards[v][1]) for v, i in zip(guards, at) if 0 <= i < n}  # (not an input's)
     special.update(guarded)
     params_keys: dict[int, Any] = {}
     for i in special:
@@ -94,11 +95,14 @@ def _signatures(straight: Straight, equations: list[Any], lengths: Any, raw: Any
             arity = len(args)
         extra[i] = (pk, arity, guarded[i]) if i in guarded else (pk, arity)
     # a number per key: the first statement's index with it
-    return list(map({}.setdefault, zip(map(_BASE, equations), extra), range(n)))
+    keys = zip(map(_PRIMITIVE, equations), map(_SHAPE, equations), map(_DTYPE, equations), extra)
+    return list(map({}.setdefault, keys, range(n)))
 
 
 _PARAMS = operator.attrgetter("params")
-_BASE = operator.attrgetter("primitive", "shape", "dtype")
+_PRIMITIVE = operator.attrgetter("primitive")
+_SHAPE = operator.attrgetter("shape")
+_DTYPE = operator.attrgetter("dtype")
 _OUT = operator.attrgetter("out")
 
 
