@@ -19,7 +19,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import operator
 from typing import Any
 
 import numpy as np
@@ -61,28 +60,15 @@ def _constant_key(value: Any) -> Any:
     return _key(value)
 
 
-def _signatures(straight: Straight, equations: list[Any], lengths: Any, raw: Any, position: Any) -> list[int]:
+def _signatures(straight: Straight) -> list[int]:
     """Per statement, a number standing for what must be the same for two statements to be one
-    body statement (everything but which variables it reads): the same number for the same
-    primitive, parameters, constants (or number of arguments), shape, dtype and branch outcome.
-
-    The key is built column by column (`attrgetter`, `zip`: no Python step per statement but the
-    table's); only the statements with parameters, constants or a guard have a key of their own
-    beyond the number of their arguments. `lengths`: each statement's number of arguments,
-    `raw`: the arguments flat as recorded (-1 a constant), `position`: per variable the index of
-    the statement defining it."""
-    n = len(equations)
-    extra: list[Any] = lengths.tolist()  # the number of arguments, where nothing more is needed
-    special = set(itertools.compress(range(n), map(bool, map(_PARAMS, equations))))
-    owner = np.repeat(np.arange(n), lengths)
-    special.update(np.unique(owner[raw == -1]).tolist())  # statements with a constant argument
+    body statement (everything but which variables it reads)."""
     guards = straight.guards
-    at = position[np.fromiter(guards, np.int64, len(guards))].tolist()  # the statements guarded
-    guarded = {i: _key(guards[v][1]) for v, i in zip(guards, at) if 0 <= i < n}  # (not an input's)
-    special.update(guarded)
     params_keys: dict[int, Any] = {}
-    for i in special:
-        eq, args = straight.statements[i]
+    table: dict[Any, int] = {}
+    out: list[int] = []
+    append, number = out.append, table.setdefault
+    for eq, args in straight.statements:
         params = eq.params
         pk = params_keys.get(id(params)) if params else ()
         if pk is None:  # (the Program holds every params dict, so an id is not reused meanwhile)
@@ -93,17 +79,11 @@ def _signatures(straight: Straight, equations: list[Any], lengths: Any, raw: Any
             arity: Any = tuple([_constant_key(constants[p]) if a < 0 else None for p, a in enumerate(args)])
         else:
             arity = len(args)
-        extra[i] = (pk, arity, guarded[i]) if i in guarded else (pk, arity)
-    # a number per key: the first statement's index with it
-    keys = zip(map(_PRIMITIVE, equations), map(_SHAPE, equations), map(_DTYPE, equations), extra)
-    return list(map({}.setdefault, keys, range(n)))
-
-
-_PARAMS = operator.attrgetter("params")
-_PRIMITIVE = operator.attrgetter("primitive")
-_SHAPE = operator.attrgetter("shape")
-_DTYPE = operator.attrgetter("dtype")
-_OUT = operator.attrgetter("out")
+        key = (eq.primitive, pk, arity, eq.shape, eq.dtype)
+        if eq.out in guards:
+            key = (key, _key(guards[eq.out][1]))
+        append(number(key, len(table)))
+    return out
 
 
 def plan(straight: Straight) -> list[int | Loop]:
@@ -118,17 +98,15 @@ def _plan(straight: Straight) -> tuple[list[int | Loop], Any]:
     n = len(statements)
     # each argument's position, flat: the index of the statement defining it, -1 - i for input
     # i, CONSTANT for a constant (the same in every iteration: the signature compares constants)
-    equations = list(map(operator.itemgetter(0), statements))
-    arguments = list(map(operator.itemgetter(1), statements))
-    raw = np.fromiter(itertools.chain.from_iterable(arguments), np.int64)
-    lengths = np.fromiter(map(len, arguments), np.int64, n)
+    arguments = [args for _, args in statements]
+    flat = np.fromiter(itertools.chain.from_iterable(arguments), np.int64)
     offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    np.cumsum(np.fromiter(map(len, arguments), np.int64, n), out=offsets[1:])
     position = np.full(program.n_vars + 1, CONSTANT, np.int64)  # [-1]: a constant
     position[: program.n_inputs] = -1 - np.arange(program.n_inputs)
-    position[np.fromiter(map(_OUT, equations), np.int64, n)] = np.arange(n)
-    flat = position[raw]
-    ids = _signatures(straight, equations, lengths, raw, position)
+    position[np.fromiter((eq.out for eq, _ in statements), np.int64, n)] = np.arange(n)
+    flat = position[flat]
+    ids = _signatures(straight)
     numbers = np.array(ids, np.int64)
     # the next statement of the same signature, -1 where none
     order = np.argsort(numbers, kind="stable")
