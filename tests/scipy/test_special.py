@@ -603,5 +603,10 @@ def test_beta_slopes_where_a_digamma_difference_cancels():
     assert half.dtype == np.float16 and np.isclose(half, -1e-4, rtol=2e-3)
     # an infinite shape keeps the digammas' limits: ψ(2e4) − ψ(∞) = −∞
     assert lagrad.elementwise_grad(special.betaln)(2e4, np.inf) == -np.inf
+    # a negative b with a + b far below a: the digammas differ by log(a / (a + b)) and do not
+    # cancel, where the series' log1p(b / a) would (1e-7 relative at a = 1e15); mpmath, 50 digits
+    a, b = np.array([1e12, 1e15]), np.array([-999999980000.5, -999999999980000.5])
+    far = lagrad.elementwise_grad(special.betaln)(a, b)
+    assert np.allclose(far, [17.727583564537784747, 24.635338843520421299], rtol=1e-14, atol=0)
     # both sides of the switch to the series at 1e4, to second order
     check(special.betaln, np.array([2e4, 9e3, 0.7]), np.array([3.0, 2e4, 2e4]), order=2)

@@ -187,8 +187,9 @@ def _digamma_drop(a: Any, b: Any) -> Any:
     """ψ(a) − ψ(a + b), the slope of betaln in `a`. For large a the two digammas agree to
     log(a) and their difference cancels (5 digits left at a = 1e10, 2 at 1e13), so from
     a, a + b > 1e4 it is the difference of ψ(x) ~ log x − 1/(2x) − 1/(12x²) term by term,
-    each written without cancelling; the next term is 1e-18 of it there."""
-    large = (a > 1e4) & (a + b > 1e4) & isfinite(a + b)  # infinities: the digammas' own limits
+    each written without cancelling; the next term is 1e-18 of it there. Not for b ≤ −a/2: the
+    series' log1p(b/a) cancels there, and the digammas, apart by at least log 2, do not."""
+    large = (a > 1e4) & (a + b > 1e4) & (b > -0.5 * a) & isfinite(a + b)  # infinities: the digammas' limits
     sa, sb = where(large, a, 1e4), where(large, b, 0.0)
     c = sa + sb
     q = sb / sa
