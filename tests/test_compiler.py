@@ -530,12 +530,30 @@ def test_a_lifted_gradient_records_what_tracing_at_both_levels_records() -> None
 
 def _at_two_points(make: Any, eager: Any, *args: Any) -> Any:
     """A compiled `make()` and the eager `eager` at `args` and at other values of the same
-    shapes: a number baked in on the first call would show on the second."""
+    shapes: a number baked in on the first call would show on the second; fifteen calls, so
+    that the compiled tier (after `interpret=10` calls) runs too."""
     compiled = make()
-    for scale in (1.0, -1.7, 1.0):
+    for scale in (1.0, -1.7, 1.0) * 5:
         point = tuple(a * scale for a in args)
         _same(compiled(*point), eager(*point))
     return compiled
+
+
+def test_a_lifted_run_after_the_recording_took_equations_is_traced_at_both_levels() -> None:
+    """The differentiated function reads the compiled input itself (a branch on it): those
+    operations go to the recording before the gradient's run is handed over, so the run's
+    equations would number as the recording's own; the call is traced at both levels instead."""
+
+    def f(x):
+        def g(a):
+            if lnp.sum(x * 3.0) > 0:  # the recording's input, captured
+                return lnp.sum(lnp.sin(a) * a)
+            return lnp.sum(a * a * a)
+
+        return lagrad.grad(g)(x)
+
+    compiled = _at_two_points(lambda: lagrad.compile(f), f, np.array([1.0, 2.0]))
+    assert _lifted(compiled) == [False, False]  # both branches
 
 
 def test_what_a_lifted_run_cannot_take_over_is_traced_at_both_levels() -> None:

@@ -104,9 +104,12 @@ class LiftedTrace(Trace):
         """Hand this run's equations, values and branches to the recording, and return the Tape
         and outputs with the recording's values in place of the plain ones (as a trace on them
         would have made), so that the solve that reads them is recorded."""
-        if self.nested or self.refused:  # another trace's value met (its operations were recorded
-            raise Unlifted("another trace's value was used, or a refusal was caught")  # there)
         outer = self.outer
+        # another trace's value met (its operations were recorded there), a refusal caught, or the
+        # recording took equations of its own meanwhile (the run's would number as theirs)
+        if self.nested or self.refused or outer.n_vars != len(self.leaves) or outer.pending:
+            self.refused = True
+            raise Unlifted("another trace's value was used, a refusal was caught, or the recording grew")
         flags: list[bool] = [False] * self.n_vars  # per variable, whether it carries a derivative
         held: list[Any] = [None] * self.n_vars  # per variable, the recording's value
         for leaf in self.leaves:
