@@ -540,15 +540,10 @@ def std(
     mean: Any = None,
     correction: Any = None,
 ) -> Any:
-    """numpy.std: the square root of `var` (its derivative is infinite where that is zero, but
-    over one entry, where the variance is zero whatever the entry, so is the derivative)."""
+    """numpy.std: the square root of `var`, its derivative 0 where the variance is 0 (`_root`;
+    over one entry too, where the variance is zero whatever the entry)."""
     unsupported_keywords("std", out=out)
-    variance = var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction)
-    shape = _shape.shape_of(array_like(a))
-    single = mean is None and where is None and count(shape, normalize_axes(axis, len(shape))) == 1
-    if single and _ddof("std", ddof, correction) < 1:  # sqrt(0) is 0 and sqrt(NaN) NaN: the same bits
-        return variance
-    return _root(variance)
+    return _root(var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction))
 
 
 def _root(variance: Any) -> Any:
