@@ -206,3 +206,12 @@ def test_where_sparse_cannot_win_the_plan_neither_colours_nor_detects(monkeypatc
     monkeypatch.setattr(sparse_derivatives, "pattern", None)  # would raise if called
     plan = lagrad.plan(lambda x: lnp.sum(lnp.sin(x) * x), np.linspace(0.1, 1, 200))
     assert plan.structure is None and plan.colours == 1 and plan.method != "sparse"
+
+
+def test_auto_takes_argnums_as_a_list():
+    """`argnums=[0, 1]`, as every transform takes it: the kept plans' key holds it as a tuple
+    (a list raised 'unhashable type'). Closed form: d(sin(x) y)/dx = diag(cos(x) y), /dy = diag(sin(x))."""
+    x, y = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.5, -2.0])
+    jx, jy = lagrad.jacobian(lambda x, y: np.sin(x) * y, argnums=[0, 1], method="auto")(x, y)
+    assert np.allclose(jx, np.diag(np.cos(x) * y), rtol=1e-14, atol=0)
+    assert np.allclose(jy, np.diag(np.sin(x)), rtol=1e-14, atol=0)

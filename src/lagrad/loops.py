@@ -959,7 +959,8 @@ def _cotangents(g: Any, ans: Any, args: tuple[Any, ...], body: LoopBody, batched
         lam_carry = sweep.run(seeds, g_ys)
         found = [*lam_carry, *sweep.lam_closures, *(g for rows in sweep.lam_x for g in rows)]
         # again, with zero means zero; a handed multiplier is gone, and NaN in the loop's result
-        # makes the enclosing sweep run again, masked, on a replay that passes it whole
+        # makes the enclosing sweep run again, masked, on a replay that passes it whole (unless
+        # the output itself is NaN: then the gradient stays unmasked, as an unrolled loop's)
         if not handed and any(g is not None and _has_nan(g) for g in found):
             sweep = _Sweep(body, record, args, batched, traced)
             sweep.guarded = True

@@ -186,7 +186,8 @@ def planned(fun: Callable[..., Any], args: tuple[Any, ...], argnums: Any, max_by
     key = _structure_key(traced.program)
     if key is not None:
         outputs = tuple(np.shape(value(o)) for o in traced.outputs)
-        key = (key, outputs, argnums, len(args), max_bytes, _traced_run(traced.tape))
+        numbers = argnums if isinstance(argnums, int) else tuple(argnums)  # a list is not hashable
+        key = (key, outputs, numbers, len(args), max_bytes, _traced_run(traced.tape))
         found = _PLANS.get(key)
         if found is not None:
             return found, traced
