@@ -380,3 +380,19 @@ def test_astype_of_a_plain_array_is_numpys():
     assert converted.dtype == np.float32
     np.testing.assert_array_equal(converted, x.astype(np.float32))
     assert lnp.astype(np.array([True, False]), np.float64).tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_a_reverse_jacobian_of_stack_and_concat_on_strict_arrays(axis):
+    """A batched transpose indexes the library's arrays, which need every axis named (a
+    trailing ``...``): stack's raised IndexError on array-api-strict in ``jacobian(mode='rev')``."""
+    xp = pytest.importorskip("array_api_strict")
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    eye = np.eye(6).reshape(2, 3, 2, 3)  # d x / d x
+    cases = [
+        (lambda x: lnp.stack([x, 2 * x], axis=axis), np.stack([eye, 2 * eye], axis=axis % 3)),
+        (lambda x: lnp.concat([x, 2 * x], axis=axis), np.concatenate([eye, 2 * eye], axis=axis % 2)),
+    ]
+    for f, expected in cases:
+        jac = lagrad.jacobian(f, mode="rev")(xp.asarray(x))
+        np.testing.assert_array_equal(np.asarray(jac), expected)

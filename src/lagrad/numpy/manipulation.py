@@ -205,7 +205,7 @@ def _concatenate_bvjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any
 
 def _stack_bvjp(argnum: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
     axis = _normalize_axis(axis, ans.ndim)
-    return g[(slice(None),) * (axis + 1) + (argnum,)]
+    return g[(slice(None),) * (axis + 1) + (argnum, Ellipsis)]
 
 
 def _joined_tangent_batched(join: Any) -> Any:
