@@ -301,3 +301,30 @@ def test_take_along_axis_to_second_order_reaches_the_scatter():
     check(lambda x: lnp.take_along_axis(x, _ORDER, axis=1) ** 3, rand(2, 3))
     check(lambda x: lnp.sin(np.take_along_axis(x, np.array([5, 0, 0]), axis=None)), rand(2, 3))  # repeats
     assert PRIMITIVES["untake_along_axis"] in checked_primitives
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: x[:, None, :] * x[None, :, :],
+        lambda x: x[None],
+        lambda x: x[None, 1:3] * 2,
+        lambda x: x[..., None, ::2],
+        lambda x: x[1, None],
+    ],
+)
+def test_a_new_axis_of_a_dask_array_has_its_derivative(f):
+    """Dask writes through no ``None`` of an index: the transpose of ``x[:, None]`` raised
+    "could not broadcast input array from shape (4, 1, 3) into shape (4, 3)" on Dask."""
+    da = pytest.importorskip("dask.array")
+    x = np.arange(1.0, 13.0).reshape(4, 3)
+    w = np.cos(np.arange(np.size(f(x)))).reshape(np.shape(f(x)))
+    loss = lambda x: lnp.sum(f(x) * w)
+    expected = np.zeros_like(x)  # central differences (exact: the loss is at most quadratic)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = 0.5
+        expected[i] = (loss(x + e) - loss(x - e)) / 1.0
+    got = lagrad.grad(loss)(da.from_array(x, chunks=2))
+    assert isinstance(got, da.Array)
+    np.testing.assert_allclose(got.compute(), expected, rtol=1e-12)

@@ -152,6 +152,10 @@ def _untake_impl(g: Any, *dynamic: Any, index: Index, shape: tuple[int, ...]) ->
         return _lazy_scatter_add(out, where, g)
     if index.repeats:
         np.add.at(out, where, g)
+    elif is_lazy(out) and any(item is None for item in where):
+        # Dask writes through no new axis: the index without them, `g` without their size-1 axes
+        where = tuple(item for item in where if item is not None)
+        out[where] = np.reshape(g, out[where].shape)
     else:
         out[where] = g
     return out
