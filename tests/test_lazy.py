@@ -560,3 +560,26 @@ def test_a_container_that_contains_itself_is_looked_at_once():
         mixed = [np.ones(2), _FakeCupy(2)]
         mixed.append(mixed)
         lagrad.grad(lambda w: np.sum(w))(*mixed)
+
+
+LINEAR = [
+    lambda x: np.sum(np.transpose(x) * np.arange(12.0).reshape(3, 4)),
+    lambda x: np.sum(np.cumsum(x, axis=0) * np.cos(np.arange(12.0)).reshape(4, 3)),
+    lambda x: np.sum(np.dot(x, np.arange(3.0))),
+]
+
+
+@pytest.mark.parametrize("f", LINEAR)
+def test_second_derivatives_of_a_function_linear_in_a_dask_array(f):
+    """The inner gradient is a constant Dask array (it never met the outer trace): hvp raised
+    "'Var' object has no attribute 'chunks'" (`gradients_like` chunked it by the traced
+    input), then hvp and hessian a LazyComputeError naming `_check_outputs`, whose
+    numpy.asarray read the output's dtype by computing it. Both are zero."""
+    x = lazy(np.linspace(0.5, 1.5, 12).reshape(4, 3))
+    c = Computes()
+    with c:
+        v = lagrad.hvp(f)(x, lazy(np.ones((4, 3))))
+        h = lagrad.hessian(f)(x)
+    assert c.n == 0 and isinstance(v, da.Array) and v.chunks == x.chunks
+    assert v.shape == (4, 3) and h.shape == (4, 3, 4, 3)
+    assert not v.compute().any() and not np.asarray(h).any()

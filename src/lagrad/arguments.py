@@ -157,7 +157,10 @@ def _check_outputs(leaves: list[Any], tree: Any, who: str, trace: Trace) -> None
     for leaf, path in zip(leaves, paths):
         if isinstance(leaf, (Var, np.dtype, type)):  # a dtype is metadata NumPy answers with, as a shape is
             continue
-        kind = np.asarray(leaf).dtype.kind if not isinstance(leaf, (str, bytes)) else "U"
+        if isinstance(leaf, (str, bytes)):
+            kind = "U"
+        else:  # an array's own dtype: numpy.asarray would compute a Dask output
+            kind = numpy_dtype(leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype).kind
         if kind not in "biufc":
             trace.active = False
             where = f"output {path} " if path else ""

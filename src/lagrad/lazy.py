@@ -264,6 +264,7 @@ def gradients_like(lam: list[Any], leaves: list[Any]) -> list[Any]:
             continue
         if not is_lazy(leaf) or hasattr(out[j], "_trace"):
             continue
+        leaf = _plain(leaf)  # a traced leaf (a second derivative) whose gradient is a constant
         if is_lazy(out[j]):
             if out[j].shape == leaf.shape and out[j].chunks != leaf.chunks:
                 out[j] = out[j].rechunk(leaf.chunks)
