@@ -328,3 +328,13 @@ def test_a_new_axis_of_a_dask_array_has_its_derivative(f):
     got = lagrad.grad(loss)(da.from_array(x, chunks=2))
     assert isinstance(got, da.Array)
     np.testing.assert_allclose(got.compute(), expected, rtol=1e-12)
+
+
+def test_take_of_a_plain_dask_array_is_dasks():
+    """Untraced, take hands the call to the array's library: Dask's take has no `mode`, so
+    passing NumPy's default raised "take() got an unexpected keyword argument 'mode'"."""
+    da = pytest.importorskip("dask.array")
+    x = np.arange(12.0).reshape(4, 3)
+    got = lnp.take(da.from_array(x, chunks=2), np.array([2, 0]), axis=1)
+    assert isinstance(got, da.Array)
+    np.testing.assert_array_equal(got.compute(), x[:, [2, 0]])

@@ -681,8 +681,8 @@ def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "r
     """The entries of `a` at `indices` along `axis` (of the flattened array when None)."""
     if out is not None:
         raise TypeError("lagrad.numpy.take: out= is not supported on traced values; use the result")
-    if not _shape.traced(a, indices):
-        return np.take(a, indices, axis, mode=mode)
+    if not _shape.traced(a, indices):  # Dask's take has no mode: NumPy's default is not passed on
+        return np.take(a, indices, axis) if mode == "raise" else np.take(a, indices, axis, mode=mode)
     if axis is None:
         a, axis = _shape.ravel(a), 0
     axis = _shape.axis_index(axis, len(_shape.shape_of(a)))
