@@ -192,3 +192,22 @@ def test_an_hvp_through_a_loop_does_not_grow_with_its_length(policy, steps):
     short, long = (peak_memory(lambda s=s: lagrad.hvp(lambda u: loss(u, s))(u0, v)) for s in steps)
     grown = (long - short) / (8 * n)
     assert grown <= 1, f"{grown:.1f} states more for {steps[1]} steps than for {steps[0]}"
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=IDS)
+def test_a_complex_carry_started_from_a_real_value_second_order(policy):
+    """The tangent of ``x + 0j`` is real: the loop over (carry, tangent) was traced with a real
+    tangent at the first step and its reverse sweep dropped the imaginary part of that tangent's
+    multiplier at the next, so hvp and hessian were wrong (H₀₁ = -0.14 for -0.84) while the
+    gradient of the gradient was right. Here c₂ = conj(conj(c₀) p) p = 2 x₀ x₁² with
+    c₀ = x₀, p = x₁ (1 - i): f = 0.6 x₀ x₁², H = [[0, 1.2 x₁], [1.2 x₁, 1.2 x₀]]."""
+
+    def f(x):
+        c = lagrad.fori_loop(0, 2, lambda i, c: lnp.conj(c) * (x[1] * (1 - 1j)), x[0] + 0j, **policy)
+        return 0.3 * lnp.real(c) + 0.7 * lnp.imag(c)
+
+    x = np.array([0.4, -0.7])
+    expected = np.array([[0.0, 1.2 * x[1]], [1.2 * x[1], 1.2 * x[0]]])
+    _close(lagrad.hessian(f)(x), expected)
+    _close(lagrad.hvp(f)(x, np.array([1.0, 0.0])), expected[:, 0])
+    _close(lagrad.jacobian(lagrad.grad(f))(x), expected)

@@ -1168,7 +1168,13 @@ def _second(
     tangents J·t_args, the ys stacked), g the cotangents of the loop's outputs, t_g theirs."""
     traced = _is_traced(*args, *g, *t_args, *t_g)
     zero = [zeros_of(np.shape(_plain(a)), np.result_type(_plain(a))) for a in args]
-    t_args = [z if t is None else t for t, z in zip(t_args, zero)]
+    for j, (t, z) in enumerate(zip(t_args, zero)):
+        if t is None:
+            t_args[j] = z
+        elif z.dtype.kind == "c" and np.result_type(_plain(t)).kind != "c":
+            # a real tangent of a complex argument (that of x + 0j): traced as real at the first
+            # step, its multiplier would lose its imaginary part in the reverse sweep thereafter
+            t_args[j] = t + z
     carry0, xs, closures = _split(body, args)
     t_carry, t_xs, t_closures = _split(body, t_args)
     aug = _augmented(body, len(closures))
