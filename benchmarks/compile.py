@@ -209,6 +209,40 @@ def start_up(case: str, size: float) -> tuple[float, float, float, float, float,
     return times[0], times[2], times[3], times[4], times[5], times[1], times[6], tier
 
 
+def step_problem(m: Any, size: float) -> tuple[Callable[..., Any], tuple[Any, ...], Any]:
+    """Issue 12's headline: the seed network as a training step calls it, ``value_and_grad(loss,
+    argnums=(0, 1))(w1, w2, x, y)``, the data given as arguments that are not differentiated."""
+    d = data("a", size)
+    expit, softmax = sigmoid(m), softmax_ops(m)
+
+    def loss(w1: Any, w2: Any, x: Any, y: Any) -> Any:
+        return seed_network(m, expit, softmax, x, y)(w1, w2)
+
+    return loss, (d["w1"], d["w2"], d["x"], d["y"]), (0, 1)
+
+
+def step_start_up(size: float) -> tuple[float, float, float]:
+    """Seconds of the headline step's first compiled call (the trace, the gradient's run lifted
+    into the recording), of one eager step timed beside it, and of the first call with f traced
+    at both levels (as before the data given as arguments were lifted too)."""
+    import lagrad
+    import lagrad.numpy as lnp
+
+    f, args, nums = step_problem(lnp, size)
+    compiled = lagrad.compile(lagrad.value_and_grad(f, nums))
+    eager = lagrad.value_and_grad(f, nums)
+    both = lagrad.compile(lagrad.value_and_grad(f, nums))
+    both._lift = False
+    times = []
+    for fun in (compiled, eager, both):
+        gc.collect()
+        start = time.perf_counter()
+        fun(*args)
+        times.append(time.perf_counter() - start)
+    assert compiled.cache_info()["variants"][0]["lifted"] and not both.cache_info()["variants"][0]["lifted"]
+    return times[0], times[1], times[2]
+
+
 def measure(run: dict[str, Callable[[], Any]], seconds: float, min_rounds: int = 3) -> dict[str, float]:
     """Best time of each cell, the cells interleaved round by round (load hits them alike)."""
     for fun in run.values():
@@ -307,6 +341,13 @@ def main() -> None:
         ):  # fmt: skip
             target = " (target ≤ 3×)" if label.startswith(("first", "trace", "all")) else ""
             print(f"| ({case}) {CASES[case]} | {label} | {t * 1e3:.1f} ms | {t / eager:.2f}×{target} |")
+        if case == "a":  # the same network as a training step calls it: the data given as arguments
+            steps = [step_start_up(options.size) for _ in runs]
+            first, eager, both = (min(r[k] for r in steps) for k in range(3))
+            name = "(a) seed network, value_and_grad(loss, argnums=(0, 1))(w1, w2, x, y)"
+            print(f"| {name} | first call (trace) ÷ one eager step | {first * 1e3:.1f} ms | {first / eager:.2f}× |")
+            print(f"| {name} | first call, f traced at both levels (before lifting) ÷ eager | {both * 1e3:.1f} ms "
+                  f"| {both / eager:.2f}× |")  # fmt: skip
         sys.stdout.flush()
 
 

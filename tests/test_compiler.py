@@ -579,8 +579,77 @@ def test_what_a_lifted_run_cannot_take_over_is_traced_at_both_levels() -> None:
     assert _lifted(_at_two_points(lambda: lagrad.compile(closure), closure, x)) == [False]
     part = lambda w, y: lagrad.grad(lambda v: lnp.sum(lnp.sin(v) * y))(w)  # y: an input not differentiated
     assert _lifted(_at_two_points(lambda: lagrad.compile(part), part, x, x[::-1].copy())) == [False]
-    aux = lagrad.value_and_grad(lambda w: (lnp.sum(w**3), {"w": lnp.cos(w)}), has_aux=True)
-    assert _lifted(_at_two_points(lambda: lagrad.compile(aux), aux, x)) == [False]
+
+    def branches_on_given(w, s):  # a branch on a given argument itself: traced as at both levels
+        return lnp.sum(lnp.sin(w) * s) if s else lnp.sum(w)
+
+    on_given = lagrad.grad(branches_on_given)
+    assert _lifted(_at_two_points(lambda: lagrad.compile(on_given), on_given, x, 0.5)) == [False]
+
+
+def _mlp_loss(w1: Any, w2: Any, x: Any, y: Any) -> Any:
+    """A two-layer network's squared error, op by op; the branch on the data flips with its sign."""
+    hidden = lnp.tanh(x @ w1)
+    error = hidden @ w2 - y
+    if lnp.sum(y) > 0:
+        error = error * 1.5
+    return lnp.mean(error**2)
+
+
+def test_a_step_with_data_given_undifferentiated_is_lifted_and_reads_each_calls_data() -> None:
+    """compile(value_and_grad(loss, argnums=(0, 1))) on (w1, w2, x, y): x and y are constants of
+    the gradient's run, handed to the recording as its inputs, so every call's data is read (a
+    first call's data baked in would show on the second); the branch on the data flips."""
+    eager = lagrad.value_and_grad(_mlp_loss, argnums=(0, 1))
+    step = lagrad.compile(eager)
+    both = lagrad.compile(eager)
+    both._lift = False  # f traced by the gradient's trace and by the recording, as before lifting
+    w1, w2 = rng.standard_normal((5, 8)), rng.standard_normal((8, 1))
+    for k in range(16):
+        x, y = rng.standard_normal((12, 5)), rng.standard_normal((12, 1)) + (-1.0) ** (k // 4)
+        _same(step(w1, w2, x, y), eager(w1, w2, x, y))
+        _same(both(w1, w2, x, y), eager(w1, w2, x, y))
+        w1 = w1 - 0.1 * step(w1, w2, x, y)[1][0]  # a training step: the weights move too
+    assert step.source(w1, w2, x, y) == both.source(w1, w2, x, y)  # the same recording
+    info = step.cache_info()
+    assert info["traces"] == 1 and info["retraces"] >= 1 and info["compiled"] >= 8
+    assert _lifted(step) == [True] * len(info["variants"]) and not any(_lifted(both))
+
+
+def _loss_of(x: Any, w: Any, y: Any) -> Any:
+    return lnp.sum(lnp.sin(x @ w) * y) + lnp.sum(w**3)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["argnums=1", "argnums=(2, 0)", "keyword", "tree", "has_aux", "given and differentiated", "input left out",
+     "jacobian"],
+)  # fmt: skip
+def test_a_gradient_of_some_arguments_is_lifted_and_equals_eager(case: str) -> None:
+    kw = lambda w, *, x, y: _loss_of(x, w, y)
+    pair = lambda w, data: _loss_of(data[0], w, data[1])
+    with_aux = lambda x, w, y: (_loss_of(x, w, y), {"x": x, "h": lnp.cos(x @ w)})
+    twice = lambda v: lagrad.grad(lambda a, b: lnp.sum(lnp.sin(a) * b))(v, v)  # one input given twice
+    grad_then = lambda x, w, y, s: lagrad.grad(_loss_of, argnums=1)(x, w, y) * s
+    made = {
+        "argnums=1": (lagrad.grad(_loss_of, argnums=1), lambda f, x, w, y: f(x, w, y)),
+        "argnums=(2, 0)": (lagrad.grad(_loss_of, argnums=(2, 0)), lambda f, x, w, y: f(x, w, y)),
+        "keyword": (lagrad.grad(kw), lambda f, x, w, y: f(w, y=y, x=x)),
+        "tree": (lagrad.grad(pair), lambda f, x, w, y: f(w, (x, y))),
+        "has_aux": (lagrad.value_and_grad(with_aux, argnums=1, has_aux=True), lambda f, x, w, y: f(x, w, y)),
+        "given and differentiated": (twice, lambda f, x, w, y: f(y)),
+        "input left out": (grad_then, lambda f, x, w, y: f(x, w, y, np.float64(x[0, 0]))),
+        "jacobian": (lagrad.jacobian(lambda x, w, y: lnp.sin(x @ w) * y, argnums=1), lambda f, x, w, y: f(x, w, y)),
+    }
+    eager, call = made[case]
+    compiled = lagrad.compile(eager)
+    both = lagrad.compile(eager)
+    both._lift = False
+    for _ in range(15):
+        x, w, y = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal(2)
+        _same(call(compiled, x, w, y), call(eager, x, w, y))
+    assert call(compiled.source, x, w, y) == call(both.source, x, w, y)  # the recording as at both levels
+    assert _lifted(compiled) == [True]
 
 
 def test_a_transform_inside_a_lifted_run_traces_again_and_equals_eager() -> None:

@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 
 from .codegen import REWRITES, BranchFlipped, Source, Straight, emit, interpreter, passes
+from .control import _stop_gradient
 from .core import Trace, Var
-from .core.program import Aval, Program, Tape
+from .core.program import Aval, Program, Tape, new_equation
 from .rolling import rolled
-from .tree import tree_flatten
+from .tree import tree_flatten, tree_map
 
 Fun = Callable[..., Any]
 
@@ -57,13 +58,13 @@ class CompileTrace(Trace):
         self.lifting = lifting
 
     def lift(self, leaves: list[Any], record_source: bool) -> LiftedTrace | None:
-        """The trace a transform runs on `leaves` where they are this recording's inputs, in
-        order, and nothing else has been recorded (its equations then number as the recording's
-        would): once per recording. None otherwise (the transform traces on these values)."""
-        if not self.lifting or self.equations or self.pending or not self.active or self.n_vars != len(leaves):
+        """The trace a transform runs on `leaves` where they are this recording's inputs (in any
+        order) and nothing has been recorded yet: once per recording. None otherwise (the
+        transform traces on these values)."""
+        if not self.lifting or self.equations or self.pending or not self.active:
             return None
-        for i, leaf in enumerate(leaves):
-            if type(leaf) is not Var or leaf._trace is not self or leaf.index != i or leaf._view is not None:
+        for leaf in leaves:  # with no equation recorded, a value of this trace is an input
+            if type(leaf) is not Var or leaf._trace is not self or leaf._view is not None:
                 return None
         self.lifting = False
         return LiftedTrace(self, leaves, record_source)
@@ -78,12 +79,13 @@ class Unlifted(BaseException):
 class LiftedTrace(Trace):
     """A transform's trace on the plain values of a `CompileTrace`'s inputs (see `CompileTrace.lift`)."""
 
-    __slots__ = ("outer", "leaves", "refused")
+    __slots__ = ("outer", "leaves", "given", "refused")
 
     def __init__(self, outer: CompileTrace, leaves: list[Any], record_source: bool) -> None:
         super().__init__(record_source=record_source)
         self.outer = outer
         self.leaves = leaves
+        self.given: list[Var] = []  # the recording's inputs among the arguments not differentiated
         self.refused = False  # set with each Unlifted raised: one the function caught still counts
 
     @property
@@ -100,27 +102,66 @@ class LiftedTrace(Trace):
         self.refused = True
         raise Unlifted("a transform inside")
 
-    def lift_run(self, program: Program, tape: Tape, out_leaves: list[Any]) -> tuple[Tape, list[Any]]:
-        """Hand this run's equations, values and branches to the recording, and return the Tape
-        and outputs with the recording's values in place of the plain ones (as a trace on them
-        would have made), so that the solve that reads them is recorded."""
+    def constant(self, arg: Any) -> Any:
+        """An argument the transform does not differentiate, as the function gets it: each of the
+        recording's inputs in it as a value with no derivative (a stop-gradient of its plain
+        value, made before the function runs), which `lift_run` hands over as that input, so
+        that a replay reads each call's argument, never the first call's number."""
+        leaves, tree = tree_flatten(arg)
+        if not any(type(leaf) is Var and leaf._trace is self.outer for leaf in leaves):
+            return arg
+        given = []
+        for leaf in leaves:
+            if type(leaf) is Var and leaf._trace is self.outer:
+                self.given.append(leaf)
+                leaf = self.apply(_stop_gradient, (leaf.value,), {})
+                leaf.inexact = False
+            given.append(leaf)
+        return tree.unflatten(given)
+
+    def guard(self, var: Var, value: Any) -> None:
+        """A given argument itself read as a number (a branch, ``float(x)``, ``np.asarray(x)``):
+        the recording, where it carries a derivative, reads it otherwise (a conversion is
+        refused there), so the call is traced again at both levels."""
+        if len(self.leaves) <= var.index < len(self.leaves) + len(self.given):
+            self.refused = True
+            raise Unlifted("a given argument read as a number")
+        super().guard(var, value)
+
+    def lift_run(self, program: Program, tape: Tape, out_leaves: list[Any], aux: Any) -> tuple[Tape, list[Any], Any]:
+        """Hand this run's equations, values and branches to the recording, and return the Tape,
+        outputs and aux with the recording's values in place of the plain ones (as a trace on
+        them would have made), so that the solve that reads them is recorded."""
         outer = self.outer
         # another trace's value met (its operations were recorded there), a refusal caught, or the
         # recording took equations of its own meanwhile (the run's would number as theirs)
-        if self.nested or self.refused or outer.n_vars != len(self.leaves) or outer.pending:
+        if self.nested or self.refused or outer.n_vars != outer.n_inputs or outer.pending:
             self.refused = True
             raise Unlifted("another trace's value was used, a refusal was caught, or the recording grew")
-        flags: list[bool] = [False] * self.n_vars  # per variable, whether it carries a derivative
-        held: list[Any] = [None] * self.n_vars  # per variable, the recording's value
-        for leaf in self.leaves:
-            flags[leaf.index] = leaf.inexact
-            held[leaf.index] = leaf
+        given = self.given
+        ins = [*self.leaves, *given]  # the recording's variables that this run's first ones stand for
+        c, start = len(given), outer.n_vars
+        n = start + len(program.equations) - c  # the given arguments' c stop-gradients are not handed over
+        # this run's variables numbered as the recording's: where they are not already (argnums not
+        # starting at 0, keyword arguments, an input left out), each equation is written anew
+        renumber = start != len(ins) or any(v.index != i for i, v in enumerate(ins))
+        where = [v.index for v in ins] + list(range(start, n)) if renumber else []
+        flags: list[bool] = [False] * n  # per variable, whether it carries a derivative
+        held: list[Any] = [None] * n  # per variable, the recording's value
+        for var in ins:
+            flags[var.index] = var.inexact
+            held[var.index] = var
         values_out: list[list[Any]] = []
         append = values_out.append
+        renumbered: list[Any] = []
         for eq, values in zip(program.equations, tape.values):
             if eq.primitive.keep is not None or type(values) is not list:  # a loop's record
                 raise Unlifted("a loop's record")
             args, out = eq.args, eq.out
+            if renumber:
+                args, out = tuple([where[a] if a >= 0 else a for a in args]), where[out]
+                renumbered.append(new_equation(eq.primitive, out, args, eq.params, eq.diff, eq.shape, eq.dtype,
+                                               eq.constants, eq.kept, eq.source))  # fmt: skip
             if eq.dtype.kind in "fc":  # as `Trace.apply` decides: a float of an argument with a derivative
                 for a in args:
                     if a >= 0 and flags[a]:
@@ -140,22 +181,24 @@ class LiftedTrace(Trace):
                         new[p] = var
             append(new)
 
-        def traced(i: int, value: Any) -> Var:
+        def traced(leaf: Any) -> Any:
+            if type(leaf) is not Var or leaf._trace is not self:
+                return leaf
+            i = where[leaf.index] if renumber else leaf.index
             var = held[i]
             if var is None:
-                var = held[i] = Var(value, i, outer, flags[i])
+                var = held[i] = Var(leaf.value, i, outer, flags[i])
             return var
 
-        outputs = [
-            traced(o.index, o.value) if type(o) is Var and o._trace is self else o for o in out_leaves
-        ]  # fmt: skip
-        outer.equations.extend(program.equations)
-        outer.values.extend(tape.values)
-        outer.n_vars = self.n_vars
-        outer.guards.update(program.guards)
+        outputs = [traced(o) for o in out_leaves]
+        outer.equations.extend(renumbered[c:] if renumber else program.equations[c:])
+        outer.values.extend(tape.values[c:])
+        outer.n_vars = n
+        outer.guards.update({where[i]: g for i, g in program.guards.items()} if renumber else program.guards)
         outer.complex_seen = outer.complex_seen or self.complex_seen
         out_tree = program.out_tree
-        return Tape(values_out, outputs if out_tree is None else out_tree.unflatten(outputs)), outputs
+        tape = Tape(values_out, outputs if out_tree is None else out_tree.unflatten(outputs))
+        return tape, outputs, tree_map(traced, aux)
 
 
 class Variant:

@@ -148,6 +148,9 @@ def _record(
     leaves_in = leaves if lifted is None else [leaf.value for leaf in leaves]
     inputs = [trace.new_input(_input_value(leaf, who, f"argument {name}")) for leaf, name in zip(leaves_in, names)]
     boxed = dict(zip(nums, in_tree.unflatten(inputs)))
+    if lifted is not None:  # the recording's inputs given undifferentiated: read as its inputs (`lift_run`)
+        args = [arg if i in boxed else lifted.constant(arg) for i, arg in enumerate(args)]
+        kwargs = {k: lifted.constant(v) for k, v in kwargs.items()}
     call_args = [boxed[i] if i in boxed else _constant(trace, arg) for i, arg in enumerate(args)]
     kwargs = {k: _constant(trace, v) for k, v in kwargs.items()}
     try:
@@ -171,13 +174,14 @@ def _record(
             trace.active = False
             raise TypeError(f"lagrad.{who}: with has_aux=True the function must return a pair (output, aux)")
         result, aux = result
-        aux = tree_map(_leaf_value, aux)  # plain values
     out_leaves, out_tree = tree_flatten(result)
     _check_outputs(out_leaves, out_tree, who, trace)
     program, tape = trace.finish(inputs, out_leaves, in_tree=in_tree, out_tree=out_tree, input_names=names)
     outputs = [o.value if isinstance(o, Var) and o._trace is trace else o for o in out_leaves]
     if lifted is not None:  # the run's values as the recording's: the solve records into it
-        tape, outputs = lifted.lift_run(program, tape, out_leaves)
+        tape, outputs, aux = lifted.lift_run(program, tape, out_leaves, aux)
+    if has_aux:
+        aux = tree_map(_leaf_value, aux)  # plain values (a recording's stay traced)
     replayable = None if trace.nested or lifted is not None else [v.value for v in inputs]  # plain values only
     return _Traced(program, tape, outputs, aux, single, leaves, replayable)
 
