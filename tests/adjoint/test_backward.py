@@ -1,5 +1,6 @@
 """Back-substitution adds a multiplier's later terms in place into the array it made itself,
-never into a seed, a rule's result (which may be its argument) or an array of another dtype."""
+never into a seed, a rule's result (which may be its argument) or an array of another dtype;
+only NumPy, finding a rule's large result held nowhere else, may add into it."""
 
 from __future__ import annotations
 
@@ -89,3 +90,39 @@ def test_a_sweep_run_twice_for_zero_means_zero_starts_from_fresh_sums():
     x = np.array([0.0, 1.0, 4.0])
     g = lagrad.grad(f)(x)
     np.testing.assert_allclose(g, 2 * x + 1, rtol=1e-15)
+
+
+def test_a_large_term_numpy_adds_into_leaves_the_seed_and_aliased_multipliers_as_they_were():
+    # 50,000 float64 (past NumPy's 256 KB threshold for reusing a temporary): x's first term
+    # is the seed itself (a + x hands it on), the second a rule's own result, which NumPy may
+    # turn into the sum; the seed, also a's multiplier, must stay as it was
+    def f(x):
+        a = lnp.sin(x)
+        return a + x
+
+    x, v = rand(50_000), rand(50_000)
+    seed = v.copy()
+    program, lam = _solve(f, x, seed=seed, keep_all=True)
+    assert np.array_equal(seed, v)
+    np.testing.assert_allclose(lam[0], v * (np.cos(x) + 1), rtol=1e-14, atol=1e-14)
+    assert np.array_equal(lam[program.equations[0].out], v)  # ∂/∂a (a + x) = 1
+
+
+def test_a_jacobian_whose_rows_sum_past_the_temporary_threshold():
+    # 200 rows of 200 (320 KB): each step's sum y ← cos(y)·g + (g·(1 − t²)) A is made from
+    # two rule results; against the product of the steps' Jacobians written out
+    rng = np.random.default_rng(3)
+    mats = [rng.standard_normal((200, 200)) / 200**0.5 for _ in range(3)]
+
+    def f(y):
+        for a in mats:
+            y = lnp.tanh(a @ y) + lnp.sin(y)
+        return y
+
+    x = rng.uniform(-1, 1, 200)
+    want, y = np.eye(200), x
+    for a in mats:
+        t = np.tanh(a @ y)
+        want = ((1 - t**2)[:, None] * a + np.diag(np.cos(y))) @ want
+        y = t + np.sin(y)
+    np.testing.assert_allclose(lagrad.jacobian(f, mode="rev")(x), want, rtol=1e-12, atol=1e-12)

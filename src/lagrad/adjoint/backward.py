@@ -88,9 +88,11 @@ def _back_substitution(
     A multiplier this sweep made by adding two NumPy arrays is its own (`owned`): later
     terms of the same shape and dtype are added into it in place rather than into a new
     array. The seeds are the caller's, and a rule's result may be its argument or a view of
-    it, so neither is ever written into. The sweep holds the seeds only until they are in
-    `lam`: a caller that passes a dict it keeps no reference to has each seed freed once its
-    equation has run. With `release` it empties the run's values as it walks them."""
+    it, so neither is ever written into here; a second term is added unnamed, a temporary that
+    NumPy may reuse for the sum (large and held nowhere else). The sweep holds the seeds only
+    until they are in `lam`: a caller that passes a dict it keeps no reference to has each
+    seed freed once its equation has run. With `release` it empties the run's values as it
+    walks them."""
     lam: list[Any] = [None] * program.n_vars
     for i, seed in seeds.items():
         lam[i] = seed if lam[i] is None else lam[i] + seed
@@ -120,16 +122,19 @@ def _back_substitution(
             i = eq.args[pos]
             op = ops.get(pos) or operator(prim, pos)
             transpose = op.transpose_batched if batched else op.transpose
-            ct = transpose(g, values, eq.params, shapes[i], eq.dtype, guarded)
             prev = lam[i]
             if prev is None:
-                lam[i] = ct
-            elif i in owned and type(prev) is type(ct) is ndarray and ct.shape == prev.shape and ct.dtype == prev.dtype:
-                add(prev, ct, out=prev)
-            else:
-                lam[i] = total = prev + ct
+                lam[i] = transpose(g, values, eq.params, shapes[i], eq.dtype, guarded)
+            elif i not in owned:  # the term is a temporary here: NumPy may add prev into it in place
+                lam[i] = total = prev + transpose(g, values, eq.params, shapes[i], eq.dtype, guarded)
                 if type(total) is ndarray:
                     owned.add(i)
+            else:
+                ct = transpose(g, values, eq.params, shapes[i], eq.dtype, guarded)
+                if type(prev) is type(ct) is ndarray and ct.shape == prev.shape and ct.dtype == prev.dtype:
+                    add(prev, ct, out=prev)
+                else:
+                    lam[i] = prev + ct
             prev = ct = total = None  # the terms go now, not when the next rule has run
     return lam
 
