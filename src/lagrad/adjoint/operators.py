@@ -32,7 +32,6 @@ import numpy as np
 
 from ..core import Trace, registry
 from ..core.backend import is_lazy, namespace_of, numpy_dtype, where
-from ..core.primitive import _at_argnum
 from ..core.program import Constant, Parts, is_parts_shape, zeros_of
 from ..lazy import fixed_partial, masked, rule_blocks
 
@@ -49,23 +48,14 @@ class Operator:
 
     def __init__(self, prim: Any, pos: int) -> None:
         self.primitive, self.pos, self.elementwise = prim, pos, prim.elementwise
-        (self.vjp, vjp_reads), (self.jvp, jvp_reads) = prim.rules_at(pos)  # None: the other kind, transposed
-        self.rule_reads = (vjp_reads, jvp_reads)
-        batch_vjp = prim.batch_vjps.get(pos)
-        if batch_vjp is None and prim.batch_vjp_argnum is not None:
-            batch_vjp = _at_argnum(prim.batch_vjp_argnum, pos)
-        self.batch_jvp = prim.batch_jvps.get(pos)
-        self.broadcasts = self.batch_jvp is None and self.elementwise and self.jvp is not None
-        if self.broadcasts:
-            self.batch_jvp = self.jvp
+        (self.vjp, vjp_reads), (self.jvp, jvp_reads) = prim.rule("vjp", pos), prim.rule("jvp", pos)
+        self.rule_reads = (vjp_reads, jvp_reads)  # a rule that is None: the other kind, transposed
+        batch_vjp, batch_jvp = prim.rule("batch_vjp", pos)[0], prim.rule("batch_jvp", pos)[0]
+        self.broadcasts = batch_jvp is None and self.elementwise and self.jvp is not None
+        self.batch_jvp = self.jvp if self.broadcasts else batch_jvp
         self.batch_vjp = self.vjp if batch_vjp is None and self.elementwise else batch_vjp
         # a batched rule that takes several-array multipliers whole (a structured loop's)
         self.parts = getattr(prim, "batches_parts", False)
-
-    @property
-    def reads(self) -> list[Any]:
-        """What its rules read of ``(ans, *args)`` (per rule; see `lagrad.core.rule_reads`)."""
-        return self.primitive.reads(self.pos)
 
     def transpose(self, g: Any, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any,
                   guarded: bool = False) -> Any:  # fmt: skip
@@ -189,11 +179,12 @@ def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: boo
 
     A primitive with a joint rule (all tangents at once) is applied through it."""
     prim = eq.primitive
-    if prim.jvp_joint is not None:
+    joint = prim.rules.get(("jvp", "joint"))
+    if joint is not None:
         ts = [tangents[p] if p in eq.diff else None for p in range(len(eq.args))]
         if all(t is None for t in ts):
             return None
-        out = _parts(prim.jvp_joint(ts, *values, **eq.params))
+        out = _parts(joint[0](ts, *values, **eq.params))
         if guarded is not False and is_lazy(out) and not isinstance(out, Parts):
             nonzero = [np.any(t != 0) for t in ts if t is not None]
             zero = ~functools.reduce(np.logical_or, nonzero) & np.isnan(out)
@@ -219,10 +210,10 @@ def apply_block_batched(eq: Any, values: list[Any], tangents: list[Any], *, guar
     if not present:
         return None
     k = _batch_size(tangents[present[0]])
-    if prim.batch_jvp_joint is not None and guarded is False:
-        out = prim.batch_jvp_joint([tangents[p] if p in present else None for p in range(len(eq.args))],
-                                   *values, **eq.params)  # fmt: skip
-    elif prim.jvp_joint is not None or is_parts_shape(eq.shape):  # one row at a time
+    joint = prim.rules.get(("batch_jvp", "joint"))
+    if joint is not None and guarded is False:
+        out = joint[0]([tangents[p] if p in present else None for p in range(len(eq.args))], *values, **eq.params)
+    elif ("jvp", "joint") in prim.rules or is_parts_shape(eq.shape):  # one row at a time
         rows = [apply_block(eq, values, [None if t is None else _row(t, b) for t in tangents], guarded=guarded)
                 for b in range(k)]  # fmt: skip
         return _stacked([zeros_of(eq.shape, eq.dtype) if r is None else r for r in rows])
