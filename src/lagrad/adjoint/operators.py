@@ -1,26 +1,16 @@
 """The operator layer: the blocks of ``A`` applied through their primitives' rules.
 
-`A` is block upper-triangular: row `i` (a variable), column `k` (an equation),
-``A[i, k] = ∂f_k/∂z_i`` above the diagonal. A block is never formed here: it is
-applied through an `Operator`, one per (primitive, argument position), into which the
-declared rules are resolved once (again after a rule is redeclared):
+A block ``A[i, k] = ∂f_k/∂z_i`` is never formed here: it is applied through an `Operator`, one
+per (primitive, argument position), into which the declared rules (`Primitive.rules`) are
+resolved once, again after a rule is redeclared: `transpose` (what back-substitution needs) and
+`apply` (what forward substitution needs), each the other kind's rule transposed where a
+primitive declares only one, both batched over a leading axis of k right-hand sides (a batched
+rule, an elementwise rule by broadcasting, else a loop over the batch); and zero means zero
+(DESIGN.md, "NaN and 0 × ∞"), with `guarded`: a lazy boolean on Dask, the condition under which
+to mask, where looking for NaN would compute the graph.
 
-* `transpose` (``(∂f_k/∂z_i)ᵀ g``, what back-substitution needs) and `apply`
-  (``∂f_k/∂z_i t``, what forward substitution needs), each the rule of the other kind,
-  transposed, where a primitive declares only one;
-* the same two batched over a leading axis of k right-hand sides: a primitive's batched
-  rule, its elementwise rule by broadcasting, or else a loop over the batch;
-* zero means zero: with `guarded`, a multiplier (or tangent) that is zero contributes
-  nothing, whatever the partial it meets, so ``where(x > 0, sqrt(x), 0.0)`` has gradient 0
-  where ``x <= 0`` rather than ``0 × nan``. Solvers run unguarded first and again guarded
-  only if NaN shows in what they return (NaN propagates through every rule, so a result
-  without NaN is already the masked one). On lazy arrays (Dask), where looking for NaN
-  would compute the graph, the solvers run guarded once and the masks become part of the
-  graph; `guarded` may then be a lazy boolean, the condition under which to mask (an
-  output that is NaN is differentiated unmasked).
-
-The functions below (`apply_transpose`, `apply_block` and their batched forms) apply the
-blocks of one equation with one run's forward `values` (``(ans, *args)``, as kept).
+`apply_transpose`, `apply_block` and their batched forms apply one equation's blocks with one
+run's forward `values` (``(ans, *args)``, as kept).
 """
 
 from __future__ import annotations
@@ -135,8 +125,7 @@ class Operator:
                 return rule(t, *values, **params)
             with np.errstate(invalid="ignore"):
                 c = rule(t, *values, **params)
-            lazy = is_lazy(c)
-            if not lazy and not _has_nan(c):
+            if not is_lazy(c) and not _has_nan(c):
                 return c
             if self.elementwise:
                 return _masked(t, c, True, guarded)
@@ -288,16 +277,11 @@ def _nonzero(x: Any) -> bool:
 
 
 def _masked(g: Any, ct: Any, elementwise: bool, when: Any = True, reads: Any = None) -> Any:
-    """A rule's result `ct` for multiplier (or tangent) `g`, with the contributions of
-    g's zero entries made exactly zero where they came out NaN. An elementwise rule's
-    entries are masked one by one (traceably, so higher derivatives keep the mask);
-    any other rule only when all of `g` is zero.
-
-    On lazy arrays the mask is built into the graph whether or not NaN comes out, on the
-    NaN entries only (the others are the ±0 the rule gives anyway, and a higher derivative
-    must see the rule's own), under the lazy condition `when` (True: always): on plain Dask
-    arrays one layer per result (`lazy.masked`), none for a rule whose partial is fixed
-    (`reads`: what the rule reads, the values and params; `lazy.fixed_partial`)."""
+    """A rule's result `ct` for multiplier (or tangent) `g`, the contributions of g's zero
+    entries made exactly zero where they came out NaN: an elementwise rule's entry by entry,
+    any other's when all of `g` is zero. On lazy arrays the mask goes into the graph whether
+    or not NaN comes out, under the lazy condition `when` (True: always); none for a rule
+    whose partial is fixed (`reads`: what the rule reads, the values and params)."""
     if is_lazy(ct) or is_lazy(g):
         if isinstance(ct, Parts):
             return Parts(None if p is None else _masked(g, p, elementwise, when, reads) for p in ct)

@@ -3,13 +3,8 @@
 A rule is written with lagrad's own operations, so the backward computation
 traces like any other (higher order for free). Which forward values a rule
 reads is read off the rule's code when it is registered, so a Program keeps
-only those values (DESIGN principle 4) without anyone declaring it.
-
-Rule signatures, for a primitive called as ``f(x, y, **params)``:
-
-* vjp (transpose-apply of ``∂f/∂x``): ``rule(g, ans, x, y, **params)``, `g` shaped like `ans`;
-* jvp (apply of ``∂f/∂x``): ``rule(t, ans, x, y, **params)``, `t` shaped like `x`;
-* elementwise partial (`defrule`): one rule serves both, ``g * ∂f/∂x`` pointwise.
+only those values (DESIGN principle 4) without anyone declaring it. Each declaring
+function (`defvjp`, `defjvp`, `defrule`, ...) gives its rules' signature.
 """
 
 from __future__ import annotations
@@ -174,17 +169,12 @@ class Primitive:
         for p in diff:
             for reads in self.reads(p):
                 if reads is None:
-                    use = [READ] * (nargs + 1)
+                    reads = (READ,) * (nargs + 1)
                 elif reads is LINEAR_READS:
-                    for q in range(nargs):
-                        if q != p:
-                            use[q + 1] = READ
+                    reads = (UNREAD, *(UNREAD if q == p else READ for q in range(nargs)))
                 elif reads is SHAPE_READS:
-                    use = [max(u, META) for u in use]
-                else:
-                    for q in range(nargs + 1):
-                        r = reads[q] if q < len(reads) else READ
-                        use[q] = max(use[q], r)
+                    reads = (META,) * (nargs + 1)
+                use = [max(u, reads[q] if q < len(reads) else READ) for q, u in enumerate(use)]
         drop = tuple(p + 1 for p in traced if use[p + 1] == UNREAD)
         meta = tuple(p + 1 for p in traced if use[p + 1] == META)
         plan = self._plans[key] = Plan(use[0], drop, meta, diff)
