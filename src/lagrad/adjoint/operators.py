@@ -44,8 +44,7 @@ class Operator:
         self.broadcasts = batch_jvp is None and self.elementwise and self.jvp is not None
         self.batch_jvp = self.jvp if self.broadcasts else batch_jvp
         self.batch_vjp = self.vjp if batch_vjp is None and self.elementwise else batch_vjp
-        # a batched rule that takes several-array multipliers whole (a structured loop's)
-        self.parts = getattr(prim, "batches_parts", False)
+        self.parts = prim.batches_parts
 
     def transpose(self, g: Any, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any,
                   guarded: bool = False) -> Any:  # fmt: skip

@@ -92,6 +92,8 @@ class Primitive:
 
     #: its rules take a one-shot sweep's multiplier over (`adjoint.backward.Handed`): a structured loop
     takes_seed = False
+    #: its batched rules take several-array multipliers whole (`Parts`): a structured loop
+    batches_parts = False
 
     def __init__(
         self,
