@@ -39,6 +39,12 @@ def test_the_rule_table_per_argument_then_any_position():
     assert np.allclose(lagrad.grad(lambda x, y: lnp.sum(scale(x, y)), argnums=(0, 1))(x, y), (y, x))
 
 
+def test_reads_must_give_one_entry_per_rule():
+    scale = lagrad.primitive(lambda x, y: x * y, name="scale")
+    with pytest.raises(ValueError, match=r"lagrad\.defvjp: `reads` has 1 entries for 2 rules; give one per rule"):
+        lagrad.defvjp(scale, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x, reads=[(UNREAD, UNREAD, READ)])
+
+
 def _logistic_loss_primitive():
     @lagrad.primitive
     def logloss(z, t):

@@ -226,9 +226,11 @@ def _declare(
     return prim
 
 
-def _per_argument(kind: str, rules: tuple[Rule | None, ...], reads: list[Any] | None) -> dict[Any, Any]:
+def _per_argument(kind: str, rules: tuple[Rule | None, ...], reads: list[Any] | None, who: str) -> dict[Any, Any]:
     reads = [rule_reads(r) for r in rules] if reads is None else reads
-    return {(kind, pos): (rule, r) for pos, (rule, r) in enumerate(zip(rules, reads, strict=True))}
+    if len(reads) != len(rules):
+        raise ValueError(f"lagrad.{who}: `reads` has {len(reads)} entries for {len(rules)} rules; give one per rule")
+    return {(kind, pos): (rule, r) for pos, (rule, r) in enumerate(zip(rules, reads))}
 
 
 def defvjp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None) -> Primitive:
@@ -239,13 +241,13 @@ def defvjp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None)
     solvers derive it by transposing this one. `reads` overrides, per rule, what
     is read off its code: a tuple of UNREAD/META/READ for (ans, *args).
     """
-    return _declare(prim, "defvjp", _per_argument("vjp", rules, reads), ("vjp",))
+    return _declare(prim, "defvjp", _per_argument("vjp", rules, reads, "defvjp"), ("vjp",))
 
 
 def defjvp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None) -> Primitive:
     """Apply rules, one per positional argument: ``rule(t, ans, *args, **params)``
     returns ``∂f/∂arg · t``, shaped like `ans` (or broadcastable to it)."""
-    return _declare(prim, "defjvp", _per_argument("jvp", rules, reads), ("jvp",))
+    return _declare(prim, "defjvp", _per_argument("jvp", rules, reads, "defjvp"), ("jvp",))
 
 
 def defrule(prim: Primitive, *partials: Rule | None) -> Primitive:
@@ -253,7 +255,7 @@ def defrule(prim: Primitive, *partials: Rule | None) -> Primitive:
     pointwise. The Jacobian is diagonal, so one rule is both the vjp (broadcasting
     undone by the solver's shared `unbroadcast`) and the jvp."""
     reads = [rule_reads(r) for r in partials]
-    rules = _per_argument("vjp", partials, reads) | _per_argument("jvp", partials, reads)
+    rules = _per_argument("vjp", partials, reads, "defrule") | _per_argument("jvp", partials, reads, "defrule")
     return _declare(prim, "defrule", rules, ("vjp", "jvp"), elementwise=True)
 
 
@@ -265,7 +267,7 @@ def deflinear(prim: Primitive, *vjps: Rule | None, reads: list[Any] | None = Non
     def jvp(pos: int, t: Any, ans: Any, *args: Any, **params: Any) -> Any:
         return prim(*args[:pos], t, *args[pos + 1 :], **params)
 
-    rules = _per_argument("vjp", vjps, reads) | {("jvp", "any"): (jvp, LINEAR_READS)}
+    rules = _per_argument("vjp", vjps, reads, "deflinear") | {("jvp", "any"): (jvp, LINEAR_READS)}
     return _declare(prim, "deflinear", rules, ("vjp", "jvp"))
 
 
