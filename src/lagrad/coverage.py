@@ -129,13 +129,7 @@ class Row:
 
 def has_derivative(prim: Primitive) -> bool:
     """Whether any rule of `prim` gives a derivative in some argument."""
-    return (
-        any(rule is not None for rule in (*prim.vjps, *prim.jvps))
-        or prim.linear
-        or prim.vjp_argnum is not None
-        or prim.jvp_argnum is not None
-        or prim.jvp_joint is not None
-    )
+    return any(rule is not None for (kind, _), (rule, _) in prim.rules.items() if kind in ("vjp", "jvp"))
 
 
 def differentiable_primitives() -> list[Primitive]:

@@ -1437,7 +1437,7 @@ def _group_key(program: Program, eq: Any, pos: int) -> Any:
     """The key of the group whose partials are computed together with this one, or None
     where this partial is computed alone."""
     prim = eq.primitive
-    if not prim.elementwise or prim.jvp_joint is not None or is_parts_shape(eq.shape):
+    if not prim.elementwise or ("jvp", "joint") in prim.rules or is_parts_shape(eq.shape):
         return None
     shape = tuple(eq.shape)
     shapes = [shape]

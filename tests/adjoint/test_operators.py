@@ -11,7 +11,6 @@ import lagrad.numpy as lnp
 from lagrad.adjoint import METHODS
 from lagrad.adjoint.operators import apply_block_batched, apply_transpose_batched, operator
 from lagrad.adjoint.system import Diagonal
-from lagrad.core.primitive import READ, UNREAD
 from tests.conftest import rand
 
 M = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, 1.0]])
@@ -44,12 +43,6 @@ def test_an_operator_is_resolved_once_and_again_after_a_rule_is_redeclared():
     lagrad.defvjp(double, lambda g, ans, x: 3.0 * g)  # a (wrong) rule redeclared: the new one is used
     assert operator(double, 0) is not first
     assert np.allclose(lagrad.grad(lambda x: lnp.sum(double(x)))(x), 3.0)
-
-
-def test_reads_are_those_of_the_resolved_rules():
-    scale = lagrad.primitive(lambda x, y: x * y, name="scale")
-    lagrad.defvjp(scale, lambda g, ans, x, y: g * y, None)
-    assert operator(scale, 0).reads == [(UNREAD, UNREAD, READ)]
 
 
 def test_batched_transpose_without_a_batched_rule_is_the_loop():

@@ -25,6 +25,26 @@ def test_rule_reads_is_read_off_the_code():
     assert rule_reads(inner_closure) == (UNREAD, READ)
 
 
+def test_the_rule_table_per_argument_then_any_position():
+    scale = lagrad.primitive(lambda x, y: x * y, name="scale")
+    lagrad.defvjp(scale, lambda g, ans, x, y: g * y, None)
+    assert scale.reads(0) == [(UNREAD, UNREAD, READ)]
+    assert scale.rule("vjp", 1) == (None, None) and not scale.has_derivative(1)
+    lagrad.defvjp_argnum(scale, lambda argnum, g, ans, x, y: g * (y, x)[argnum])
+    assert scale.rule("vjp", 1) == (None, None)  # the declared None stands: no derivative in y
+    lagrad.defvjp(scale, lambda g, ans, x, y: g * y)  # a new list replaces the old one...
+    rule, reads = scale.rule("vjp", 1)  # ...so y falls to the any-position rule, bound to 1
+    assert reads is None and np.array_equal(rule(np.ones(2), None, np.array([2.0, 3.0]), None), [2.0, 3.0])
+    x, y = rand(3), rand(3)
+    assert np.allclose(lagrad.grad(lambda x, y: lnp.sum(scale(x, y)), argnums=(0, 1))(x, y), (y, x))
+
+
+def test_reads_must_give_one_entry_per_rule():
+    scale = lagrad.primitive(lambda x, y: x * y, name="scale")
+    with pytest.raises(ValueError, match=r"lagrad\.defvjp: `reads` has 1 entries for 2 rules; give one per rule"):
+        lagrad.defvjp(scale, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x, reads=[(UNREAD, UNREAD, READ)])
+
+
 def _logistic_loss_primitive():
     @lagrad.primitive
     def logloss(z, t):

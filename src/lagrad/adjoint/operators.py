@@ -1,26 +1,16 @@
 """The operator layer: the blocks of ``A`` applied through their primitives' rules.
 
-`A` is block upper-triangular: row `i` (a variable), column `k` (an equation),
-``A[i, k] = ∂f_k/∂z_i`` above the diagonal. A block is never formed here: it is
-applied through an `Operator`, one per (primitive, argument position), into which the
-declared rules are resolved once (again after a rule is redeclared):
+A block ``A[i, k] = ∂f_k/∂z_i`` is never formed here: it is applied through an `Operator`, one
+per (primitive, argument position), into which the declared rules (`Primitive.rules`) are
+resolved once, again after a rule is redeclared: `transpose` (what back-substitution needs) and
+`apply` (what forward substitution needs), each the other kind's rule transposed where a
+primitive declares only one, both batched over a leading axis of k right-hand sides (a batched
+rule, an elementwise rule by broadcasting, else a loop over the batch); and zero means zero
+(DESIGN.md, "NaN and 0 × ∞"), with `guarded`: a lazy boolean on Dask, the condition under which
+to mask, where looking for NaN would compute the graph.
 
-* `transpose` (``(∂f_k/∂z_i)ᵀ g``, what back-substitution needs) and `apply`
-  (``∂f_k/∂z_i t``, what forward substitution needs), each the rule of the other kind,
-  transposed, where a primitive declares only one;
-* the same two batched over a leading axis of k right-hand sides: a primitive's batched
-  rule, its elementwise rule by broadcasting, or else a loop over the batch;
-* zero means zero: with `guarded`, a multiplier (or tangent) that is zero contributes
-  nothing, whatever the partial it meets, so ``where(x > 0, sqrt(x), 0.0)`` has gradient 0
-  where ``x <= 0`` rather than ``0 × nan``. Solvers run unguarded first and again guarded
-  only if NaN shows in what they return (NaN propagates through every rule, so a result
-  without NaN is already the masked one). On lazy arrays (Dask), where looking for NaN
-  would compute the graph, the solvers run guarded once and the masks become part of the
-  graph; `guarded` may then be a lazy boolean, the condition under which to mask (an
-  output that is NaN is differentiated unmasked).
-
-The functions below (`apply_transpose`, `apply_block` and their batched forms) apply the
-blocks of one equation with one run's forward `values` (``(ans, *args)``, as kept).
+`apply_transpose`, `apply_block` and their batched forms apply one equation's blocks with one
+run's forward `values` (``(ans, *args)``, as kept).
 """
 
 from __future__ import annotations
@@ -32,7 +22,6 @@ import numpy as np
 
 from ..core import Trace, registry
 from ..core.backend import is_lazy, namespace_of, numpy_dtype, where
-from ..core.primitive import _at_argnum
 from ..core.program import Constant, Parts, is_parts_shape, zeros_of
 from ..lazy import fixed_partial, masked, rule_blocks
 
@@ -49,23 +38,13 @@ class Operator:
 
     def __init__(self, prim: Any, pos: int) -> None:
         self.primitive, self.pos, self.elementwise = prim, pos, prim.elementwise
-        (self.vjp, vjp_reads), (self.jvp, jvp_reads) = prim.rules_at(pos)  # None: the other kind, transposed
-        self.rule_reads = (vjp_reads, jvp_reads)
-        batch_vjp = prim.batch_vjps.get(pos)
-        if batch_vjp is None and prim.batch_vjp_argnum is not None:
-            batch_vjp = _at_argnum(prim.batch_vjp_argnum, pos)
-        self.batch_jvp = prim.batch_jvps.get(pos)
-        self.broadcasts = self.batch_jvp is None and self.elementwise and self.jvp is not None
-        if self.broadcasts:
-            self.batch_jvp = self.jvp
+        (self.vjp, vjp_reads), (self.jvp, jvp_reads) = prim.rule("vjp", pos), prim.rule("jvp", pos)
+        self.rule_reads = (vjp_reads, jvp_reads)  # a rule that is None: the other kind, transposed
+        batch_vjp, batch_jvp = prim.rule("batch_vjp", pos)[0], prim.rule("batch_jvp", pos)[0]
+        self.broadcasts = batch_jvp is None and self.elementwise and self.jvp is not None
+        self.batch_jvp = self.jvp if self.broadcasts else batch_jvp
         self.batch_vjp = self.vjp if batch_vjp is None and self.elementwise else batch_vjp
-        # a batched rule that takes several-array multipliers whole (a structured loop's)
-        self.parts = getattr(prim, "batches_parts", False)
-
-    @property
-    def reads(self) -> list[Any]:
-        """What its rules read of ``(ans, *args)`` (per rule; see `lagrad.core.rule_reads`)."""
-        return self.primitive.reads(self.pos)
+        self.parts = prim.batches_parts
 
     def transpose(self, g: Any, values: list[Any], params: dict[str, Any], shape: Any, dtype: Any,
                   guarded: bool = False) -> Any:  # fmt: skip
@@ -145,8 +124,7 @@ class Operator:
                 return rule(t, *values, **params)
             with np.errstate(invalid="ignore"):
                 c = rule(t, *values, **params)
-            lazy = is_lazy(c)
-            if not lazy and not _has_nan(c):
+            if not is_lazy(c) and not _has_nan(c):
                 return c
             if self.elementwise:
                 return _masked(t, c, True, guarded)
@@ -189,11 +167,12 @@ def apply_block(eq: Any, values: list[Any], tangents: list[Any], *, guarded: boo
 
     A primitive with a joint rule (all tangents at once) is applied through it."""
     prim = eq.primitive
-    if prim.jvp_joint is not None:
+    joint = prim.rules.get(("jvp", "joint"))
+    if joint is not None:
         ts = [tangents[p] if p in eq.diff else None for p in range(len(eq.args))]
         if all(t is None for t in ts):
             return None
-        out = _parts(prim.jvp_joint(ts, *values, **eq.params))
+        out = _parts(joint[0](ts, *values, **eq.params))
         if guarded is not False and is_lazy(out) and not isinstance(out, Parts):
             nonzero = [np.any(t != 0) for t in ts if t is not None]
             zero = ~functools.reduce(np.logical_or, nonzero) & np.isnan(out)
@@ -219,10 +198,10 @@ def apply_block_batched(eq: Any, values: list[Any], tangents: list[Any], *, guar
     if not present:
         return None
     k = _batch_size(tangents[present[0]])
-    if prim.batch_jvp_joint is not None and guarded is False:
-        out = prim.batch_jvp_joint([tangents[p] if p in present else None for p in range(len(eq.args))],
-                                   *values, **eq.params)  # fmt: skip
-    elif prim.jvp_joint is not None or is_parts_shape(eq.shape):  # one row at a time
+    joint = prim.rules.get(("batch_jvp", "joint"))
+    if joint is not None and guarded is False:
+        out = joint[0]([tangents[p] if p in present else None for p in range(len(eq.args))], *values, **eq.params)
+    elif ("jvp", "joint") in prim.rules or is_parts_shape(eq.shape):  # one row at a time
         rows = [apply_block(eq, values, [None if t is None else _row(t, b) for t in tangents], guarded=guarded)
                 for b in range(k)]  # fmt: skip
         return _stacked([zeros_of(eq.shape, eq.dtype) if r is None else r for r in rows])
@@ -297,16 +276,11 @@ def _nonzero(x: Any) -> bool:
 
 
 def _masked(g: Any, ct: Any, elementwise: bool, when: Any = True, reads: Any = None) -> Any:
-    """A rule's result `ct` for multiplier (or tangent) `g`, with the contributions of
-    g's zero entries made exactly zero where they came out NaN. An elementwise rule's
-    entries are masked one by one (traceably, so higher derivatives keep the mask);
-    any other rule only when all of `g` is zero.
-
-    On lazy arrays the mask is built into the graph whether or not NaN comes out, on the
-    NaN entries only (the others are the ±0 the rule gives anyway, and a higher derivative
-    must see the rule's own), under the lazy condition `when` (True: always): on plain Dask
-    arrays one layer per result (`lazy.masked`), none for a rule whose partial is fixed
-    (`reads`: what the rule reads, the values and params; `lazy.fixed_partial`)."""
+    """A rule's result `ct` for multiplier (or tangent) `g`, the contributions of g's zero
+    entries made exactly zero where they came out NaN: an elementwise rule's entry by entry,
+    any other's when all of `g` is zero. On lazy arrays the mask goes into the graph whether
+    or not NaN comes out, under the lazy condition `when` (True: always); none for a rule
+    whose partial is fixed (`reads`: what the rule reads, the values and params)."""
     if is_lazy(ct) or is_lazy(g):
         if isinstance(ct, Parts):
             return Parts(None if p is None else _masked(g, p, elementwise, when, reads) for p in ct)

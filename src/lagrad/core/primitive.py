@@ -3,18 +3,14 @@
 A rule is written with lagrad's own operations, so the backward computation
 traces like any other (higher order for free). Which forward values a rule
 reads is read off the rule's code when it is registered, so a Program keeps
-only those values (DESIGN principle 4) without anyone declaring it.
-
-Rule signatures, for a primitive called as ``f(x, y, **params)``:
-
-* vjp (transpose-apply of ``∂f/∂x``): ``rule(g, ans, x, y, **params)``, `g` shaped like `ans`;
-* jvp (apply of ``∂f/∂x``): ``rule(t, ans, x, y, **params)``, `t` shaped like `x`;
-* elementwise partial (`defrule`): one rule serves both, ``g * ∂f/∂x`` pointwise.
+only those values (DESIGN principle 4) without anyone declaring it. Each declaring
+function (`defvjp`, `defjvp`, `defrule`, ...) gives its rules' signature.
 """
 
 from __future__ import annotations
 
 import dis
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -96,6 +92,8 @@ class Primitive:
 
     #: its rules take a one-shot sweep's multiplier over (`adjoint.backward.Handed`): a structured loop
     takes_seed = False
+    #: its batched rules take several-array multipliers whole (`Parts`): a structured loop
+    batches_parts = False
 
     def __init__(
         self,
@@ -109,21 +107,11 @@ class Primitive:
         self.impl = impl
         self.kernel = kernel or impl
         self.elementwise = elementwise
-        self.vjps: list[Rule | None] = []
-        self.jvps: list[Rule | None] = []
-        self.vjp_reads: list[Any] = []
-        self.jvp_reads: list[Any] = []
-        self.vjp_argnum: Rule | None = None
-        self.jvp_argnum: Rule | None = None
-        self.argnum_reads: Any = None
-        self.jvp_joint: Rule | None = None  # all tangents at once (jointly linear primitives)
-        self.joint_reads: Any = None
-        self.linear = False
-        # forms batched over a leading axis of k tangents or cotangents (see `defbatch`)
-        self.batch_vjps: dict[int, Rule] = {}
-        self.batch_jvps: dict[int, Rule] = {}
-        self.batch_vjp_argnum: Rule | None = None
-        self.batch_jvp_joint: Rule | None = None
+        #: the declared rules, one table: (kind, position) -> (rule, what it reads). Kinds: "vjp",
+        #: "jvp" and their forms batched over a leading axis, "batch_vjp" and "batch_jvp"; positions:
+        #: an argument's (from 0), "any" (a rule for every position, taking it first) and, for the
+        #: jvp, "joint" (all tangents at once)
+        self.rules: dict[tuple[str, int | str], tuple[Rule | None, Any]] = {}
         self._plans: dict[int, Plan] = {}
         #: argument position -> its resolved operator (`lagrad.adjoint.operators.operator`)
         self.operators: dict[int, Any] = {}
@@ -153,31 +141,22 @@ class Primitive:
 
     # -- rules ---------------------------------------------------------------
 
-    def rules_at(self, pos: int) -> tuple[tuple[Rule | None, Any], tuple[Rule | None, Any]]:
-        """The declared (vjp, what it reads) and (jvp, what it reads) in argument `pos`, the
-        rule None where not declared: a per-argument rule, else the any-position one bound to
-        `pos`, else (jvp of a linear primitive) the primitive applied to the tangent. The
-        operator layer resolves the rest (transposes, batching) from these, once."""
-        if pos < len(self.vjps):
-            vjp = self.vjps[pos], self.vjp_reads[pos]
-        else:
-            vjp = (None if self.vjp_argnum is None else _at_argnum(self.vjp_argnum, pos)), self.argnum_reads
-        if pos < len(self.jvps):
-            jvp = self.jvps[pos], self.jvp_reads[pos]
-        elif self.jvp_argnum is not None:
-            jvp = _at_argnum(self.jvp_argnum, pos), self.argnum_reads
-        else:
-            jvp = (_linear_jvp(self, pos) if self.linear else None), LINEAR_READS
-        return vjp, jvp
+    def rule(self, kind: str, pos: int) -> tuple[Rule | None, Any]:
+        """The declared rule of `kind` in argument `pos` and what it reads: the argument's own,
+        else the any-position one bound to `pos`, else (None, None). The operator layer resolves
+        the rest (transposes, batching) from these, once."""
+        found = self.rules.get((kind, pos))
+        if found is None and (kind, "any") in self.rules:
+            rule, reads = self.rules[kind, "any"]
+            found = functools.partial(rule, pos), reads
+        return found or (None, None)
 
     def batches(self) -> bool:
         """Whether the rules have batched forms (elementwise rules batch by broadcasting)."""
-        return self.elementwise or bool(
-            self.batch_vjps or self.batch_jvps or self.batch_vjp_argnum or self.batch_jvp_joint
-        )
+        return self.elementwise or any(kind.startswith("batch_") for kind, _ in self.rules)
 
     def has_derivative(self, pos: int) -> bool:
-        return self.jvp_joint is not None or any(rule is not None for rule, _ in self.rules_at(pos))
+        return any(rule is not None for rule, _ in self._serving(pos))
 
     def plan(self, key: int, nargs: int) -> Plan:
         """The plan for arguments whose traced-ness `key` encodes: bit 2p marks a traced
@@ -192,17 +171,12 @@ class Primitive:
         for p in diff:
             for reads in self.reads(p):
                 if reads is None:
-                    use = [READ] * (nargs + 1)
+                    reads = (READ,) * (nargs + 1)
                 elif reads is LINEAR_READS:
-                    for q in range(nargs):
-                        if q != p:
-                            use[q + 1] = READ
+                    reads = (UNREAD, *(UNREAD if q == p else READ for q in range(nargs)))
                 elif reads is SHAPE_READS:
-                    use = [max(u, META) for u in use]
-                else:
-                    for q in range(nargs + 1):
-                        r = reads[q] if q < len(reads) else READ
-                        use[q] = max(use[q], r)
+                    reads = (META,) * (nargs + 1)
+                use = [max(u, reads[q] if q < len(reads) else READ) for q, u in enumerate(use)]
         drop = tuple(p + 1 for p in traced if use[p + 1] == UNREAD)
         meta = tuple(p + 1 for p in traced if use[p + 1] == META)
         plan = self._plans[key] = Plan(use[0], drop, meta, diff)
@@ -210,27 +184,10 @@ class Primitive:
 
     def reads(self, pos: int) -> list[Any]:
         """What the rules serving argument `pos` read, one entry per rule (see `rule_reads`)."""
-        (vjp, vjp_reads), (jvp, jvp_reads) = self.rules_at(pos)
-        reads = [] if vjp is None else [vjp_reads]
-        if self.jvp_joint is not None:
-            reads.append(self.joint_reads)
-        elif jvp is not None:
-            reads.append(jvp_reads)
-        return reads
+        return [reads for rule, reads in self._serving(pos) if rule is not None]
 
-
-def _at_argnum(rule: Rule, pos: int) -> Rule:
-    def at(g: Any, ans: Any, *args: Any, **params: Any) -> Any:
-        return rule(pos, g, ans, *args, **params)
-
-    return at
-
-
-def _linear_jvp(prim: Primitive, pos: int) -> Rule:
-    def apply(t: Any, ans: Any, *args: Any, **params: Any) -> Any:
-        return prim(*args[:pos], t, *args[pos + 1 :], **params)
-
-    return apply
+    def _serving(self, pos: int) -> tuple[tuple[Rule | None, Any], ...]:
+        return self.rule("vjp", pos), self.rules.get(("jvp", "joint")) or self.rule("jvp", pos)
 
 
 # -- declaring primitives and their rules -------------------------------------
@@ -246,23 +203,34 @@ def primitive(fun: Callable[..., Any] | None = None, *, name: str | None = None,
     return Primitive(name or fun.__name__, fun, elementwise=elementwise)
 
 
-def _declare(prim: Any, who: str, **tables: Any) -> Primitive:
-    """The one step every declaring function ends in: the primitive's rule tables updated,
-    and its plans and resolved operators dropped, to be made again from them when next needed."""
+def _declare(
+    prim: Any,
+    who: str,
+    rules: dict[Any, tuple[Rule | None, Any]],
+    replace: tuple[str, ...] = (),
+    elementwise: bool = False,
+) -> Primitive:
+    """The one step every declaring function ends in: `rules` entered in the primitive's table
+    (the per-argument rules of the kinds in `replace` dropped first: a new list replaces the
+    old), and its plans and resolved operators dropped, to be made again when next needed."""
     if not isinstance(prim, Primitive):
         raise TypeError(
             f"lagrad.{who}: {prim!r} is not a primitive; declare it first with "
             f"`@lagrad.primitive` and pass the object that returns."
         )
-    for table, value in tables.items():
-        setattr(prim, table, value)
+    kept = {key: v for key, v in prim.rules.items() if key[0] not in replace or isinstance(key[1], str)}
+    prim.rules = kept | rules
+    prim.elementwise = prim.elementwise or elementwise
     prim._plans.clear()
     prim.operators.clear()
     return prim
 
 
-def _reads_of(rules: tuple[Rule | None, ...], reads: list[Any] | None) -> list[Any]:
-    return list(reads) if reads is not None else [rule_reads(r) for r in rules]
+def _per_argument(kind: str, rules: tuple[Rule | None, ...], reads: list[Any] | None, who: str) -> dict[Any, Any]:
+    reads = [rule_reads(r) for r in rules] if reads is None else reads
+    if len(reads) != len(rules):
+        raise ValueError(f"lagrad.{who}: `reads` has {len(reads)} entries for {len(rules)} rules; give one per rule")
+    return {(kind, pos): (rule, r) for pos, (rule, r) in enumerate(zip(rules, reads))}
 
 
 def defvjp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None) -> Primitive:
@@ -273,37 +241,41 @@ def defvjp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None)
     solvers derive it by transposing this one. `reads` overrides, per rule, what
     is read off its code: a tuple of UNREAD/META/READ for (ans, *args).
     """
-    return _declare(prim, "defvjp", vjps=list(rules), vjp_reads=_reads_of(rules, reads))
+    return _declare(prim, "defvjp", _per_argument("vjp", rules, reads, "defvjp"), ("vjp",))
 
 
 def defjvp(prim: Primitive, *rules: Rule | None, reads: list[Any] | None = None) -> Primitive:
     """Apply rules, one per positional argument: ``rule(t, ans, *args, **params)``
     returns ``∂f/∂arg · t``, shaped like `ans` (or broadcastable to it)."""
-    return _declare(prim, "defjvp", jvps=list(rules), jvp_reads=_reads_of(rules, reads))
+    return _declare(prim, "defjvp", _per_argument("jvp", rules, reads, "defjvp"), ("jvp",))
 
 
 def defrule(prim: Primitive, *partials: Rule | None) -> Primitive:
     """Rules of an elementwise primitive: ``partial(g, ans, *args)`` is ``g * ∂f/∂arg``
     pointwise. The Jacobian is diagonal, so one rule is both the vjp (broadcasting
     undone by the solver's shared `unbroadcast`) and the jvp."""
-    reads = _reads_of(partials, None)
-    return _declare(prim, "defrule", elementwise=True, vjps=list(partials), vjp_reads=reads,
-                    jvps=list(partials), jvp_reads=reads)  # fmt: skip
+    reads = [rule_reads(r) for r in partials]
+    rules = _per_argument("vjp", partials, reads, "defrule") | _per_argument("jvp", partials, reads, "defrule")
+    return _declare(prim, "defrule", rules, ("vjp", "jvp"), elementwise=True)
 
 
 def deflinear(prim: Primitive, *vjps: Rule | None, reads: list[Any] | None = None) -> Primitive:
     """Rules of a primitive linear in each argument with the others fixed (sum, reshape,
     matmul, ...): the vjps are given, and the jvp of an argument is the primitive applied
-    to its tangent in that argument's place."""
-    return _declare(prim, "deflinear", vjps=list(vjps), vjp_reads=_reads_of(vjps, reads), jvps=[], jvp_reads=[],
-                    linear=True)  # fmt: skip
+    to its tangent in that argument's place (reading every argument but that one)."""
+
+    def jvp(pos: int, t: Any, ans: Any, *args: Any, **params: Any) -> Any:
+        return prim(*args[:pos], t, *args[pos + 1 :], **params)
+
+    rules = _per_argument("vjp", vjps, reads, "deflinear") | {("jvp", "any"): (jvp, LINEAR_READS)}
+    return _declare(prim, "deflinear", rules, ("vjp", "jvp"))
 
 
 def defvjp_argnum(prim: Primitive, rule: Rule, *, reads: str = "all") -> Primitive:
     """One vjp rule for every position of a primitive with any number of arguments:
     ``rule(argnum, g, ans, *args, **params)``. `reads` is "all" or "shapes" (the rule
     reads only the arguments' shapes and dtypes)."""
-    return _declare(prim, "defvjp_argnum", vjp_argnum=rule, argnum_reads=_declared_reads(reads))
+    return _declare(prim, "defvjp_argnum", {("vjp", "any"): (rule, _declared_reads(reads))})
 
 
 def defjvp_joint(prim: Primitive, rule: Rule, *, reads: str = "all") -> Primitive:
@@ -311,12 +283,12 @@ def defjvp_joint(prim: Primitive, rule: Rule, *, reads: str = "all") -> Primitiv
     none): ``rule(tangents, ans, *args, **params)``. For primitives linear in all their
     arguments jointly (concatenate, stack), where per-argument rules would each build
     the whole result."""
-    return _declare(prim, "defjvp_joint", jvp_joint=rule, joint_reads=_declared_reads(reads))
+    return _declare(prim, "defjvp_joint", {("jvp", "joint"): (rule, _declared_reads(reads))})
 
 
 def defjvp_argnum(prim: Primitive, rule: Rule) -> Primitive:
     """One jvp rule for every position: ``rule(argnum, t, ans, *args, **params)``."""
-    return _declare(prim, "defjvp_argnum", jvp_argnum=rule)
+    return _declare(prim, "defjvp_argnum", {("jvp", "any"): (rule, None)})
 
 
 def defbatch(
@@ -333,12 +305,12 @@ def defbatch(
     unbatched rules. Positions without one fall back to a loop over the batch; elementwise
     rules need none (they batch by broadcasting). `vjp_argnum` and `jvp_joint` are the
     batched forms of `defvjp_argnum` and `defjvp_joint` rules."""
-    prim = _declare(prim, "defbatch")  # operators are made again when next needed, from these:
-    prim.batch_vjps.update(vjps or {})
-    prim.batch_jvps.update(jvps or {})
-    prim.batch_vjp_argnum = vjp_argnum or prim.batch_vjp_argnum
-    prim.batch_jvp_joint = jvp_joint or prim.batch_jvp_joint
-    return prim
+    rules = {("batch_vjp", pos): (rule, None) for pos, rule in (vjps or {}).items()}
+    rules |= {("batch_jvp", pos): (rule, None) for pos, rule in (jvps or {}).items()}
+    for key, rule in ((("batch_vjp", "any"), vjp_argnum), (("batch_jvp", "joint"), jvp_joint)):
+        if rule is not None:
+            rules[key] = (rule, None)
+    return _declare(prim, "defbatch", rules)
 
 
 def _declared_reads(reads: str) -> Any:

@@ -99,7 +99,7 @@ class Var:
             fun = registry.lookup(registry.functions, (ufunc, method), "NumPy ufunc method")
             return fun(*inputs, **kwargs)
         fun = registry.lookup(registry.ufuncs, ufunc, "NumPy ufunc")
-        if not hasattr(fun, "vjps"):  # a wrapper with NumPy's signature (vecdot's axis=): it checks
+        if not hasattr(fun, "rules"):  # a wrapper with NumPy's signature (vecdot's axis=): it checks
             return fun(*inputs, **kwargs)
         dtype = kwargs.pop("dtype", None)
         if kwargs:
@@ -123,7 +123,7 @@ class Var:
                 f"derivative rule for it). Use a supported function (docs/coverage.md) or declare "
                 f"it with lagrad.primitive and lagrad.defvjp."
             )
-        if kwargs and hasattr(fun, "vjps") and any(type(v) is Var for v in kwargs.values()):
+        if kwargs and hasattr(fun, "rules") and any(type(v) is Var for v in kwargs.values()):
             args, kwargs = _positional(func, args, kwargs)  # a primitive takes its arrays positionally
         return fun(*args, **kwargs)
 
