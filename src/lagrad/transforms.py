@@ -33,7 +33,7 @@ from .arguments import (
     _refuse_real_of_complex,
     _scalar_output,
 )
-from .control import _stop_gradient
+from .control import _leaf_value, _stop_gradient, value
 from .core import Program, Tape, Trace, Var
 from .core.backend import in_namespace, is_lazy, namespace_library, namespace_of, numpy_dtype
 from .core.program import Constant, is_parts_shape
@@ -634,21 +634,6 @@ def adjoint(
         raise ValueError(f"lagrad.adjoint: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
     traced = _trace(fun, args, kwargs, argnums, "adjoint", record_source=True)
     return AdjointSystem(traced.program, traced.tape, cotangent, method=method)
-
-
-def value(x: Any) -> Any:
-    """The plain value of a traced array (no derivative flows through it), of every leaf
-    of a tree (dict, list, tuple) of them; other values are returned as they are. For
-    logging and for values meant as constants."""
-    if isinstance(x, (list, tuple, dict)):
-        return tree_map(_leaf_value, x)
-    return _leaf_value(x)
-
-
-def _leaf_value(x: Any) -> Any:
-    while isinstance(x, Var) and not getattr(x._trace, "replayed", False):
-        x = x.value  # a value of lagrad.compile's trace stays traced: it is computed on every call
-    return x
 
 
 def tag(x: Any, name: str) -> Any:
