@@ -110,9 +110,7 @@ def _seed(seed: Any, out: Any) -> Any:
     plain = in_namespace(seed, value(out))
     if type(out) is not Var or namespace_of(plain) is None:
         return plain
-    var = out._trace.apply(_stop_gradient, (plain,), {})
-    var.inexact = False
-    return var
+    return _constant(out._trace, plain)
 
 
 def _trace(

@@ -102,10 +102,10 @@ class Multipliers(Mapping):
         self.program = program
         self.method = method
 
-    def _index(self, key: Any) -> int:
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             if key in self.program.tags:
-                return self.program.tags[key]
+                return self.lambdas[self.program.tags[key]]
             if key.startswith("z") and key[1:].isdigit():
                 key = int(key[1:])
             else:
@@ -115,10 +115,7 @@ class Multipliers(Mapping):
         i = int(key)
         if not 1 <= i <= len(self.lambdas):
             raise KeyError(f"lagrad: variables are numbered z1 … z{len(self.lambdas)}, not {key!r}")
-        return i - 1
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.lambdas[self._index(key)]
+        return self.lambdas[i - 1]
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(1, len(self.lambdas) + 1))
