@@ -366,7 +366,8 @@ def _tangent_map(traced: _Traced) -> Callable[[tuple[Any, ...]], Any]:
                     f"its primal {tuple(shape)}"
                 )
             seeds[j] = _seed(_number_as_array(t, dtype), traced.leaves[j])
-        t_all = forward_substitution(program, traced.tape, seeds, outputs=_traced_outputs(program))
+        outputs = [o for o in program.outputs if not isinstance(o, Constant)]
+        t_all = forward_substitution(program, traced.tape, seeds, outputs=outputs)
         outs = []
         for o, v in zip(program.outputs, traced.outputs):
             t = None if isinstance(o, Constant) else t_all[o]
@@ -383,10 +384,6 @@ def _zero_tangent(out: Any) -> Any:
     if namespace_of(plain) is None:
         return np.zeros_like(plain, dtype=_float_dtype(plain))
     return _seed(np.zeros(np.shape(plain), dtype=_float_dtype(plain)), out)
-
-
-def _traced_outputs(program: Program) -> list[int]:
-    return [o for o in program.outputs if not isinstance(o, Constant)]
 
 
 def _float_dtype(x: Any) -> Any:
