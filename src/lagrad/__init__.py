@@ -11,7 +11,7 @@ from . import explain as _explain  # noqa: F401  (names the library function in 
 from . import numpy, optimize, scipy
 from .adjoint import AdjointSystem, Block, Multipliers, SymbolicMatrix
 from .compiler import compile  # noqa: A004  (lagrad.compile, as jax.jit is jax's)
-from .control import indicator, stop_gradient
+from .control import indicator, stop_gradient, value
 from .core import (
     BranchError,
     Equation,
@@ -43,7 +43,6 @@ from .transforms import (
     jvp,
     tag,
     trace,
-    value,
     value_and_grad,
     vjp,
 )

@@ -472,8 +472,8 @@ def walk_calls() -> tuple[tuple[str, Any, np.ndarray], ...]:
 
 def _total(out: Any) -> Any:
     """A scalar of a function's (real or complex, possibly several) outputs; None for integers."""
+    from .control import value
     from .core.backend import numpy_dtype
-    from .transforms import value
 
     if isinstance(out, (tuple, list)):
         parts = [t for t in map(_total, out) if t is not None]

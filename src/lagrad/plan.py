@@ -179,8 +179,9 @@ def planned(fun: Callable[..., Any], args: tuple[Any, ...], argnums: Any, max_by
     per structure of the traced Program (`elimination._structure_key`, which holds everything
     the figures are made of), then looked up. A kept plan's `Sparsity` may be another
     function's of the same structure: solve it on this trace (``structure._solve(tape, program)``)."""
+    from .control import value
     from .elimination import _structure_key
-    from .transforms import _trace, _traced_run, value
+    from .transforms import _trace, _traced_run
 
     traced = _trace(fun, args, {}, argnums, "jacobian")
     key = _structure_key(traced.program)

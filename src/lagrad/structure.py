@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .control import value
 from .core.program import Constant
 from .elimination import EliminationGraph
 from .plan import planned
@@ -27,7 +28,6 @@ from .transforms import (
     _trace,
     _traced_run,
     _unpack,
-    value,
 )
 
 

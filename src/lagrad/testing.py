@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from .control import value
 from .core import Primitive
 from .core.backend import backend_name, in_namespace, namespace_of, numpy_dtype, to_numpy
 from .core.program import flat
-from .transforms import _cotangent_map, _tangent_map, _trace, jvp, trace, value, vjp
+from .transforms import _cotangent_map, _tangent_map, _trace, jvp, trace, vjp
 from .tree import tree_flatten, tree_map
 
 #: The primitives of every equation, carrying a derivative, of every program (at every

@@ -33,7 +33,7 @@ from .arguments import (
     _refuse_real_of_complex,
     _scalar_output,
 )
-from .control import _stop_gradient
+from .control import _leaf_value, _stop_gradient, value
 from .core import Program, Tape, Trace, Var
 from .core.backend import in_namespace, is_lazy, namespace_library, namespace_of, numpy_dtype
 from .core.program import Constant, is_parts_shape
@@ -110,9 +110,7 @@ def _seed(seed: Any, out: Any) -> Any:
     plain = in_namespace(seed, value(out))
     if type(out) is not Var or namespace_of(plain) is None:
         return plain
-    var = out._trace.apply(_stop_gradient, (plain,), {})
-    var.inexact = False
-    return var
+    return _constant(out._trace, plain)
 
 
 def _trace(
@@ -225,15 +223,12 @@ def _solve(
     if method not in SOLVERS:
         raise ValueError(f"lagrad: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
     check_solver(method, [seed, nan_output], "grad")  # NumPy's values, and the solvers every library runs, pass
-    if is_lazy(nan_output):  # Dask: one sweep, masked under the lazy "the output is not NaN"
-        if method == "back_substitution" or _traced_run(tape):
-            return back_substitution(program, tape, {out: seed}, mask=~nan_output)
-        system = AdjointSystem(program, tape, seed)
-        return system.solve(method, wanted=range(program.n_inputs), mask=~nan_output).lambdas
-    if method == "back_substitution" or nan_output or _traced_run(tape):
+    lazy = is_lazy(nan_output)  # Dask: one sweep, masked under the lazy "the output is not NaN"
+    mask = ~nan_output if lazy else not nan_output
+    if method == "back_substitution" or (not lazy and nan_output) or _traced_run(tape):
         replay = None if inputs is None else functools.partial(_replay, program, inputs)
-        return back_substitution(program, tape, {out: seed}, mask=not nan_output, replay=replay)
-    return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs)).lambdas
+        return back_substitution(program, tape, {out: seed}, mask=mask, replay=replay)
+    return AdjointSystem(program, tape, seed).solve(method, wanted=range(program.n_inputs), mask=mask).lambdas
 
 
 def _replay(program: Program, inputs: list[Any]) -> Tape:
@@ -375,7 +370,8 @@ def _tangent_map(traced: _Traced) -> Callable[[tuple[Any, ...]], Any]:
                     f"its primal {tuple(shape)}"
                 )
             seeds[j] = _seed(_number_as_array(t, dtype), traced.leaves[j])
-        t_all = forward_substitution(program, traced.tape, seeds, outputs=_traced_outputs(program))
+        outputs = [o for o in program.outputs if not isinstance(o, Constant)]
+        t_all = forward_substitution(program, traced.tape, seeds, outputs=outputs)
         outs = []
         for o, v in zip(program.outputs, traced.outputs):
             t = None if isinstance(o, Constant) else t_all[o]
@@ -392,10 +388,6 @@ def _zero_tangent(out: Any) -> Any:
     if namespace_of(plain) is None:
         return np.zeros_like(plain, dtype=_float_dtype(plain))
     return _seed(np.zeros(np.shape(plain), dtype=_float_dtype(plain)), out)
-
-
-def _traced_outputs(program: Program) -> list[int]:
-    return [o for o in program.outputs if not isinstance(o, Constant)]
 
 
 def _float_dtype(x: Any) -> Any:
@@ -459,7 +451,8 @@ def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, ma
 
 
 def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[Any]]:
-    """J[o][j] shaped out_o.shape + in_j.shape, for every output o and input j."""
+    """J[o][j] shaped out_o.shape + in_j.shape, for every output o and input j: the identity
+    swept back from each output (``"rev"``) or forward from each input (``"fwd"``)."""
     program = traced.program
     in_shapes = [tuple(s) for s, _ in program.inputs]
     out_shapes = [tuple(np.shape(value(v))) for v in traced.outputs]
@@ -479,49 +472,43 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
         + sum(math.prod(eq.shape) for eq in program.equations if not is_parts_shape(eq.shape))
     )
     chunk = max(1, max_bytes // max(row_bytes, 1))
-    if mode == "rev":
-        for a, o in enumerate(program.outputs):
-            if isinstance(o, Constant):
-                continue
-            rows: list[list[Any]] = [[] for _ in in_shapes]
-            # a complex output of a real input: the input's multiplier from a seed c is
-            # Re(c ∂f/∂x), so J = Re λ(1) − i Re λ(i), the output swept along 1 and i
-            along_i = _is_complex_value(value(traced.outputs[a])) and any(numpy_dtype(d).kind != "c" for d in in_dtypes)
-            for seed in _identity(out_shapes[a], dtype, chunk, traced.outputs[a]):
-                batched = seed.ndim > len(out_shapes[a])
-                lam = back_substitution(program, traced.tape, {o: seed}, batched=batched)
-                if along_i:
-                    lam_i = back_substitution(program, traced.tape, {o: 1j * seed}, batched=batched)
-                for j, s in enumerate(in_shapes):
-                    if along_i and in_dtypes[j].kind != "c":
-                        re, im = (_zeros(seed, s, dtype) if m is None else lnp.real(m) for m in (lam[j], lam_i[j]))
-                        rows[j].append(_as_dtype(re - 1j * im, dtype))
-                    else:
-                        rows[j].append(_zeros(seed, s, dtype) if lam[j] is None else _as_dtype(lam[j], dtype))
-            for j, s in enumerate(in_shapes):
-                blocks[a][j] = _assemble(rows[j], out_shapes[a], s, rows_first=True, dtype=dtype)
-    else:
-        outputs = _traced_outputs(program)
-        # a real output of a complex input: J = ∂/∂Re − i ∂/∂Im (the gradient's convention, as
-        # reverse mode gives), so such an input is swept along i too; complex outputs keep f′(z)
-        real_out = [not _is_complex_value(value(v)) for v in traced.outputs]
-        for j, s in enumerate(in_shapes):
-            along_i = np.dtype(program.inputs[j][1]).kind == "c" and any(real_out)
-            cols: list[list[Any]] = [[] for _ in out_shapes]
-            for seed in _identity(s, dtype, chunk, traced.leaves[j]):
-                batched = seed.ndim > len(s)
-                t = forward_substitution(program, traced.tape, {j: seed}, outputs=outputs, batched=batched)
-                if along_i:
-                    ti = forward_substitution(program, traced.tape, {j: 1j * seed}, outputs=outputs, batched=batched)
-                for a, o in enumerate(program.outputs):
-                    if not isinstance(o, Constant):
-                        col = _zeros(seed, out_shapes[a], dtype) if t[o] is None else _as_dtype(t[o], dtype)
-                        if along_i and real_out[a] and ti[o] is not None:
-                            col = col - 1j * _as_dtype(ti[o], dtype)
-                        cols[a].append(col)
-            for a, o in enumerate(program.outputs):
-                if not isinstance(o, Constant):
-                    blocks[a][j] = _assemble(cols[a], out_shapes[a], s, rows_first=False, dtype=dtype)
+    live = [a for a, o in enumerate(program.outputs) if not isinstance(o, Constant)]
+    ins = [(j, s, in_dtypes[j].kind == "c") for j, s in enumerate(in_shapes)]
+    outs = [(a, out_shapes[a], _is_complex_value(value(traced.outputs[a]))) for a in live]
+    if mode == "rev":  # seeded: each output; read: every input's multiplier
+
+        def sweep(a: int, seed: Any, batched: bool) -> list[Any]:
+            lam = back_substitution(program, traced.tape, {program.outputs[a]: seed}, batched=batched)
+            return lam[: len(in_shapes)]
+
+        seeded, read, likes = outs, ins, traced.outputs
+    else:  # seeded: each input; read: every traced output's tangent
+
+        def sweep(j: int, seed: Any, batched: bool) -> list[Any]:
+            outputs = [program.outputs[a] for a in live]
+            t = forward_substitution(program, traced.tape, {j: seed}, outputs=outputs, batched=batched)
+            return [t[o] for o in outputs]
+
+        seeded, read, likes = ins, outs, leaves
+    for k, shape, seeded_complex in seeded:
+        # a real variable read off a complex one swept: a real input's multiplier from a seed c
+        # is Re(c ∂f/∂x), and a real output's J is ∂/∂Re − i ∂/∂Im (the gradient's convention),
+        # so J = Re x(1) − i Re x(i), the complex side swept along 1 and i
+        along_i = seeded_complex and not all(c for _, _, c in read)
+        parts: list[list[Any]] = [[] for _ in read]
+        for seed in _identity(shape, dtype, chunk, likes[k]):
+            batched = seed.ndim > len(shape)
+            xs = sweep(k, seed, batched)
+            xs_i = sweep(k, 1j * seed, batched) if along_i else xs
+            for r, (x, x_i, (_, s, read_complex)) in enumerate(zip(xs, xs_i, read)):
+                if along_i and not read_complex:
+                    re, im = (_zeros(seed, s, dtype) if m is None else lnp.real(m) for m in (x, x_i))
+                    parts[r].append(_as_dtype(re - 1j * im, dtype))
+                else:
+                    parts[r].append(_zeros(seed, s, dtype) if x is None else _as_dtype(x, dtype))
+        for (r, *_), rows in zip(read, parts):
+            a, j = (k, r) if mode == "rev" else (r, k)
+            blocks[a][j] = _assemble(rows, out_shapes[a], in_shapes[j], rows_first=mode == "rev", dtype=dtype)
     # the sweeps ran in one dtype; each block is NumPy's promotion of its output and input (a
     # float64 constant output must not make float64 the blocks of float32 outputs)
     for a, out in enumerate(traced.outputs):
@@ -646,21 +633,6 @@ def adjoint(
         raise ValueError(f"lagrad.adjoint: unknown method {method!r}; choose one of {', '.join(SOLVERS)}")
     traced = _trace(fun, args, kwargs, argnums, "adjoint", record_source=True)
     return AdjointSystem(traced.program, traced.tape, cotangent, method=method)
-
-
-def value(x: Any) -> Any:
-    """The plain value of a traced array (no derivative flows through it), of every leaf
-    of a tree (dict, list, tuple) of them; other values are returned as they are. For
-    logging and for values meant as constants."""
-    if isinstance(x, (list, tuple, dict)):
-        return tree_map(_leaf_value, x)
-    return _leaf_value(x)
-
-
-def _leaf_value(x: Any) -> Any:
-    while isinstance(x, Var) and not getattr(x._trace, "replayed", False):
-        x = x.value  # a value of lagrad.compile's trace stays traced: it is computed on every call
-    return x
 
 
 def tag(x: Any, name: str) -> Any:

@@ -48,10 +48,8 @@ def solve(
     lam: list[Any] = [None] * program.n_vars
     if system.output is None:
         return lam
-    lam[system.output] = system.cotangent
     lazy = any_lazy(system.tape.outputs)
-    if lazy:
-        lam[system.output] = as_lazy(system.cotangent)
+    lam[system.output] = as_lazy(system.cotangent) if lazy else system.cotangent
     with np.errstate(invalid="ignore"), ThreadPoolExecutor(workers or WORKERS) as pool:
         if lazy:
             with library_errors(system.tape.outputs, "dask"):

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse
 
 from ..core import Program, Tape, registry
-from ..core.backend import device_of, in_namespace, is_lazy, namespace_library, namespace_of, numpy_dtype, to_numpy
+from ..core.backend import in_namespace, is_lazy, namespace_library, namespace_of, numpy_dtype, to_numpy
 from ..core.program import Constant, flat, real_size, unflat, zeros_of
 from . import operators, solvers
 from .operators import _plain
@@ -73,21 +73,21 @@ class Block:
             and self.in_shape == self.out_shape
             and m == n == self.system.program.size(self.i)
         ):
-            ones = np.ones(self.out_shape, dtype=self.out_dtype)
-            return np.diag(flat(_plain(self.transpose_apply(ones)), self.in_dtype, covector=True))
+            return np.diag(self @ np.ones(n))
         dense = np.zeros((m, n))
         if n <= m:
-            for c in range(n):
-                e = np.zeros(n)
-                e[c] = 1
-                g = unflat(e, self.out_shape, self.out_dtype, covector=True)
-                dense[:, c] = flat(_plain(self.transpose_apply(g)), self.in_dtype, covector=True)
+            for c, e in enumerate(np.eye(n)):
+                dense[:, c] = self @ e
         else:
-            for r in range(m):
-                e = np.zeros(m)
-                e[r] = 1
-                dense[r, :] = flat(_plain(self.apply(unflat(e, self.in_shape, self.in_dtype))), self.out_dtype)
+            for r, e in enumerate(np.eye(m)):
+                dense[r] = flat(_plain(self.apply(unflat(e, self.in_shape, self.in_dtype))), self.out_dtype)
         return dense
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, columns, values) of its nonzero scalars, as `Diagonal.entries`."""
+        dense = self.todense()
+        rows, cols = np.nonzero(dense)
+        return rows, cols, dense[rows, cols]
 
     def __repr__(self) -> str:
         return f"<Block {self.label}: {self.shape[0]}×{self.shape[1]}>"
@@ -102,10 +102,10 @@ class Multipliers(Mapping):
         self.program = program
         self.method = method
 
-    def _index(self, key: Any) -> int:
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             if key in self.program.tags:
-                return self.program.tags[key]
+                return self.lambdas[self.program.tags[key]]
             if key.startswith("z") and key[1:].isdigit():
                 key = int(key[1:])
             else:
@@ -115,10 +115,7 @@ class Multipliers(Mapping):
         i = int(key)
         if not 1 <= i <= len(self.lambdas):
             raise KeyError(f"lagrad: variables are numbered z1 … z{len(self.lambdas)}, not {key!r}")
-        return i - 1
-
-    def __getitem__(self, key: Any) -> Any:
-        return self.lambdas[self._index(key)]
+        return self.lambdas[i - 1]
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(1, len(self.lambdas) + 1))
@@ -321,12 +318,8 @@ class AdjointSystem:
     def solve(
         self, method: str = "back_substitution", *, max_size: int | None = None, wanted: Any = None, **options: Any
     ) -> Multipliers:
-        """λ for every variable, by `method`, any solver registered in `solvers.SOLVERS`:
-        ``back_substitution`` (reverse mode), ``forward_substitution`` (tangent mode, one
-        batched sweep per variable), ``sparse`` (the assembled scalar matrix, by SciPy) or
-        ``levels`` (back-substitution level by level, each level's blocks in a thread pool).
-        `wanted` (variables, 0-based) limits the work to those multipliers; the others are
-        then zero in the result."""
+        """λ for every variable, by `method` (any solver in `solvers.SOLVERS`). `wanted`
+        (variables, 0-based) limits the work to those multipliers; the others are then zero."""
         if self.like is not None:
             from ..lazy import check_solver
 
@@ -344,12 +337,9 @@ class AdjointSystem:
 
     def _finish(self, i: int, v: Any) -> Any:
         """A solver's λ_i as a multiplier: zeros for None, real for a real variable."""
-        if v is None:
+        if v is None:  # zeros, in the namespace and on the device of another library's output
             zeros = self._zeros(i)
-            if self.like is not None and not is_lazy(self.like) and not isinstance(zeros, tuple):
-                xp = namespace_of(self.like)
-                return xp.zeros(zeros.shape, dtype=getattr(xp, zeros.dtype.name), device=device_of(self.like))
-            return zeros
+            return zeros if self.like is None or isinstance(zeros, tuple) else in_namespace(zeros, self.like)
         if self.program.has_complex and not self.program.is_complex(i) and np.iscomplexobj(_plain(v)):
             return registry.ops.real(v)
         return v
@@ -381,20 +371,16 @@ class AdjointSystem:
     def residual(self, multipliers: Multipliers | None = None) -> float:
         """``‖A λ − b‖`` (2-norm over all scalars): ~1e-16 for a solution."""
         lam = (multipliers or self.multipliers).lambdas
-        dtypes = [self.program.dtype(i) for i in range(self.n)]
-        r = []
-        for i, (v, d) in enumerate(zip(lam, dtypes)):  # the diagonal blocks, A[i, i] λ_i
-            x = flat(_numbers(v), d, covector=True)
+        r = -self.rhs_vector()
+        for i, (start, stop) in enumerate(self.layout):  # the diagonal blocks, A[i, i] λ_i
+            x = flat(_numbers(lam[i]), self.program.dtype(i), covector=True)
             rows, cols, vals = self.diagonal(i).entries()
-            r.append(np.bincount(rows, vals * x[cols], minlength=len(x)))
+            r[start:stop] += np.bincount(rows, vals * x[cols], minlength=stop - start)
         for block in self.blocks():
-            lam_k = lam[block.k]
-            if not np.any(flat(_numbers(lam_k))):
-                continue
-            r[block.i] = r[block.i] + flat(_numbers(block.transpose_apply(lam_k)), dtypes[block.i], covector=True)
-        for i, b in enumerate(self.rhs):
-            r[i] = r[i] - flat(b, dtypes[i], covector=True)
-        return float(np.sqrt(sum(np.sum(x**2) for x in r)))
+            if np.any(flat(_numbers(lam[block.k]))):
+                start, stop = self.layout[block.i]
+                r[start:stop] += flat(_numbers(block.transpose_apply(lam[block.k])), block.in_dtype, covector=True)
+        return float(np.linalg.norm(r))
 
     def _zeros(self, i: int) -> Any:
         return zeros_of(self.program.shape(i), self.program.dtype(i))
@@ -405,12 +391,12 @@ class AdjointSystem:
         """``A`` as ``"symbolic"`` labels (a `SymbolicMatrix`), or at scalar level as a
         ``"dense"`` NumPy array or a ``"sparse"`` SciPy matrix, for programs of at most
         `max_size` scalars (raise it to build larger ones)."""
+        # every nonzero block, (row, column, operator): the diagonal ones, then ∂f_k/∂z_i
+        blocks = [(i, i, self.diagonal(i)) for i in range(self.n)] + [(b.i, b.k, b) for b in self.blocks()]
         if kind == "symbolic":
             labels = np.full((self.n, self.n), "", dtype=object)
-            for i in range(self.n):
-                labels[i, i] = self.diagonal(i).label
-            for block in self.blocks():
-                labels[block.i, block.k] = block.label
+            for i, k, block in blocks:
+                labels[i, k] = block.label
             return SymbolicMatrix(labels)
         if kind not in ("dense", "sparse"):
             raise ValueError(f"lagrad: matrix kind must be 'symbolic', 'dense' or 'sparse', not {kind!r}")
@@ -423,21 +409,15 @@ class AdjointSystem:
             )
         limit = max_size or (DENSE_LIMIT if kind == "dense" else SPARSE_LIMIT)
         self._check_size(f"matrix({kind!r})", limit)
-        rows, cols, vals = [], [], []
-        for i, (start, _stop) in enumerate(self.layout):
-            r, c, v = self.diagonal(i).entries()
-            rows.append(r + start)
-            cols.append(c + start)
+        rows, cols, vals = [np.zeros(0, int)], [np.zeros(0, int)], [np.zeros(0)]
+        for i, k, block in blocks:
+            r, c, v = block.entries()
+            rows.append(r + self.layout[i][0])
+            cols.append(c + self.layout[k][0])
             vals.append(v)
-        for block in self.blocks():
-            dense = block.todense()
-            r, c = np.nonzero(dense)
-            rows.append(r + self.layout[block.i][0])
-            cols.append(c + self.layout[block.k][0])
-            vals.append(dense[r, c])
-        data = np.concatenate(vals) if vals else np.zeros(0)
-        index = (np.concatenate(rows), np.concatenate(cols)) if rows else (np.zeros(0, int), np.zeros(0, int))
-        A = scipy.sparse.coo_matrix((data, index), shape=(self.size, self.size))
+        A = scipy.sparse.coo_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), (self.size,) * 2
+        )
         return A.toarray() if kind == "dense" else A.tocsr()
 
     def _check_size(self, what: str, limit: int) -> None:
@@ -475,10 +455,9 @@ def input_gradients(program: Program, lam: list[Any]) -> Any:
         g = lam[j]
         if g is None:
             g = np.zeros(shape, dtype=dtype)
-        else:
-            if numpy_dtype(g.dtype).kind == "c" and numpy_dtype(dtype).kind == "f":
-                g = registry.ops.real(g)  # a real input's gradient is real
-            if numpy_dtype(g.dtype) != numpy_dtype(dtype):
-                g = registry.ops.astype(g, dtype)
+        elif numpy_dtype(g.dtype).kind == "c" and numpy_dtype(dtype).kind == "f":
+            g = registry.ops.real(g)  # a real input's gradient is real
+        if numpy_dtype(g.dtype) != numpy_dtype(dtype):
+            g = registry.ops.astype(g, dtype)
         grads.append(g)
     return program.in_tree.unflatten(grads) if program.in_tree is not None else tuple(grads)

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as _np
 
 from .. import core as _core
+from ..control import value as _value
 from ..core import Primitive
-from ..transforms import value as _value
 
 __all__ = [
     "Box",

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as _np
 
 from ... import numpy as _lnp
-from ...transforms import value as _value
+from ...control import value as _value
 
 
 def flatten(value: Any) -> tuple[Any, Callable[[Any], Any]]:

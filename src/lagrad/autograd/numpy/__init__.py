@@ -12,9 +12,9 @@ from typing import Any
 import numpy as _np
 
 from ... import numpy as _lnp
+from ...control import value as _value
 from ...numpy import *  # noqa: F403
 from ...scipy.special import i0  # numpy.i0 is the modified Bessel function SciPy's i0 also computes
-from ...transforms import value as _value
 from . import fft, linalg, numpy_boxes, random
 
 __all__ = [*_lnp.__all__, "fft", "full", "i0", "linalg", "make_diagonal", "numpy_boxes", "random"]
