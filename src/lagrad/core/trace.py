@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -58,21 +59,10 @@ class Var:
 
     # -- what it looks like ---------------------------------------------------
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.value.shape
-
-    @property
-    def dtype(self) -> Any:
-        return self.value.dtype
-
-    @property
-    def ndim(self) -> int:
-        return self.value.ndim
-
-    @property
-    def size(self) -> int:
-        return self.value.size
+    shape = property(attrgetter("value.shape"))
+    dtype = property(attrgetter("value.dtype"))
+    ndim = property(attrgetter("value.ndim"))
+    size = property(attrgetter("value.size"))
 
     def __len__(self) -> int:
         return len(self.value)
