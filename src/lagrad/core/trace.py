@@ -20,7 +20,7 @@ import itertools
 import os
 import sys
 from operator import attrgetter
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -86,9 +86,9 @@ class Var:
         if out is not None:  # the result, then written into `out` as `out[...] = result` would
             return registry.ops.ufunc_out(self.__array_ufunc__, ufunc, method, inputs, kwargs, out)
         if method != "__call__":
-            fun = registry.lookup(registry.functions, (ufunc, method), "NumPy ufunc method")
+            fun = registry.functions.get((ufunc, method)) or _unsupported((ufunc, method))
             return fun(*inputs, **kwargs)
-        fun = registry.lookup(registry.ufuncs, ufunc, "NumPy ufunc")
+        fun = registry.ufuncs.get(ufunc) or _unsupported(ufunc)
         if not hasattr(fun, "vjps"):  # a wrapper with NumPy's signature (vecdot's axis=): it checks
             return fun(*inputs, **kwargs)
         dtype = kwargs.pop("dtype", None)
@@ -106,13 +106,7 @@ class Var:
         return result if dtype is None else registry.ops.astype(result, dtype)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        fun = registry.functions.get(func)
-        if fun is None:
-            raise TypeError(
-                f"lagrad: numpy.{_qualname(func)} is not supported on traced values (lagrad has no "
-                f"derivative rule for it). Use a supported function (docs/coverage.md) or declare "
-                f"it with lagrad.primitive and lagrad.defvjp."
-            )
+        fun = registry.functions.get(func) or _unsupported(func)
         if kwargs and hasattr(fun, "vjps") and any(type(v) is Var for v in kwargs.values()):
             args, kwargs = _positional(func, args, kwargs)  # a primitive takes its arrays positionally
         return fun(*args, **kwargs)
@@ -293,6 +287,15 @@ def _qualname(func: Any) -> str:
     name = getattr(func, "__name__", repr(func))
     sub = module.split(".")[1] if module.startswith("numpy.") else ""
     return f"{sub}.{name}" if sub in ("linalg", "fft", "random") else name
+
+
+def _unsupported(key: Any) -> NoReturn:
+    """Refuse a NumPy function, ufunc or ufunc method (``(ufunc, "reduce")``) lagrad has no primitive for."""
+    name = f"{_qualname(key[0])}.{key[1]}" if type(key) is tuple else _qualname(key)
+    raise TypeError(
+        f"lagrad: numpy.{name} is not supported on traced values (lagrad has no derivative rule for it). "
+        f"Use a supported function (docs/coverage.md) or declare it with lagrad.primitive and lagrad.defvjp."
+    )
 
 
 class TraceEnded(RuntimeError):
