@@ -50,9 +50,7 @@ def unknown_shape(shape: Any) -> bool:
 NAMESPACES: dict[type, Any] = {np.ndarray: None, float: None, int: None, complex: None, bool: None}
 
 
-#: Libraries whose arrays lagrad computes on with their own namespace's functions. (PyTorch's
-#: and JAX's arrays are read as NumPy arrays at a transform's entry; Dask's take NumPy's
-#: functions through NumPy's dispatch.)
+#: Libraries whose arrays lagrad computes on with their own namespace's functions (DESIGN.md).
 NAMESPACE_LIBRARIES = frozenset({"array_api_strict", "cupy"})
 
 

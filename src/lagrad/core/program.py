@@ -70,12 +70,6 @@ class Parts(tuple):
 
     __radd__ = __add__
 
-    def __neg__(self) -> Parts:
-        return Parts(None if a is None else -a for a in self)
-
-    def __sub__(self, other: Any) -> Parts:
-        return self + (-Parts(other))
-
     @property
     def shape(self) -> tuple[tuple[int, ...], ...]:
         return tuple(tuple(a.shape) for a in self)
