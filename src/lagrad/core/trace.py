@@ -350,9 +350,12 @@ class Trace:
         if self.pending:
             self.settle()
         if params:
-            for v in params.values():
+            for name, v in params.items():
                 if type(v) is Var:
-                    _check_static(prim, params)
+                    raise TypeError(
+                        f"lagrad: {prim.name}(..., {name}=<traced value>): keyword arguments of a primitive are "
+                        f"static parameters and carry no derivative. Pass traced arrays positionally."
+                    )
         values = [None, *args]  # (ans, *args), as the rules take them
         arg_vars = []
         constants = None  # per argument, the constant or None: a list only once there is a constant
@@ -498,15 +501,6 @@ def _kept(plan: Any, nargs: int) -> tuple[int, ...]:
     )
     _KEPT[(plan, nargs)] = kept
     return kept
-
-
-def _check_static(prim: Any, params: dict[str, Any]) -> None:
-    for name, value in params.items():
-        if type(value) is Var:
-            raise TypeError(
-                f"lagrad: {prim.name}(..., {name}=<traced value>): keyword arguments of a primitive are "
-                f"static parameters and carry no derivative. Pass traced arrays positionally."
-            )
 
 
 def _ended(what: Any) -> TraceEnded:
