@@ -17,9 +17,9 @@ import pytest
 import lagrad
 from lagrad import coverage
 from lagrad import scipy as lsp
-from lagrad.core.backend import LazyComputeError, backend_name, is_lazy, unknown_shape
+from lagrad.core.backend import is_lazy, unknown_shape
 from lagrad.coverage import walk_calls
-from lagrad.lazy import any_lazy
+from lagrad.lazy import LazyComputeError, any_lazy, backend_name
 from lagrad.testing import check_grads
 from tests.helpers import cupy_or_skip
 

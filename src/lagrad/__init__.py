@@ -26,10 +26,10 @@ from .core import (
     defvjp_argnum,
     primitive,
 )
-from .core.backend import LazyComputeError
 from .derive import Derivation, derive
 from .elimination import EliminationGraph, elimination_cost, elimination_graph
 from .implicit import NotConvergedError, SingularBlockError, argmin, fixed_point, root
+from .lazy import LazyComputeError
 from .loops import checkpoint, fori_loop, scan, while_loop
 from .plan import Plan, plan
 from .sparse_derivatives import Sparsity, sparsity

@@ -323,7 +323,8 @@ def _static_key(leaf: Any, who: str) -> Any:
     try:
         hash(leaf)
     except TypeError:
-        from .core.backend import backend_name, is_lazy, namespace_of
+        from .core.backend import is_lazy, namespace_of
+        from .lazy import backend_name
 
         if is_lazy(leaf) or namespace_of(leaf) is not None:  # Dask, array-api-strict, CuPy
             raise TypeError(

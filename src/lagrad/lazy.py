@@ -20,9 +20,7 @@ from .core import registry
 from .core.backend import (
     NAMESPACE_LIBRARIES,
     UNKNOWN_SHAPE,
-    LazyComputeError,
     _plain,
-    backend_name,
     device_of,
     in_namespace,
     is_lazy,
@@ -64,6 +62,18 @@ def _who_computes() -> str | None:
             return None  # the user's own code computes (x.compute(), print)
         frame = frame.f_back
     return None if culprit is None else f"{culprit.f_code.co_name} ({culprit.f_code.co_filename.rsplit('/', 1)[-1]})"
+
+
+class LazyComputeError(RuntimeError):
+    """lagrad would have computed a Dask graph where the user asked for none."""
+
+
+def backend_name(x: Any) -> str:
+    """The library `x` belongs to, as users name it (``numpy``, ``dask``, ``cupy``...)."""
+    x = _plain(x)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return "numpy"
+    return type(x).__module__.split(".")[0]
 
 
 def lazy_guard(who: str = "grad") -> Any:

@@ -18,8 +18,9 @@ import numpy as np
 
 from .control import value
 from .core import Primitive
-from .core.backend import backend_name, in_namespace, namespace_of, numpy_dtype, to_numpy
+from .core.backend import in_namespace, namespace_of, numpy_dtype, to_numpy
 from .core.program import flat
+from .lazy import backend_name
 from .transforms import _cotangent_map, _tangent_map, _trace, jvp, trace, vjp
 from .tree import tree_flatten, tree_map
 

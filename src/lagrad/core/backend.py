@@ -1,10 +1,7 @@
 """Which array library a value lives in, asked once where it matters, NumPy first.
 
-lagrad's Program is a sequence of array calls and its adjoint another, so both run in the
-library of the inputs: NumPy hands its functions on to Dask and CuPy (``__array_function__``),
-and the few places where the core looks at numbers (zero means zero's NaN check) ask here
-whether the numbers exist yet. A Dask array is *lazy*: looking at it would compute its
-whole graph, so the solvers build the masked result into the graph instead.
+The core asks only whether a value's numbers exist yet (`is_lazy`: looking at a Dask array
+would compute its graph) and which Array API namespace computes on it (`namespace_of`).
 """
 
 from __future__ import annotations
@@ -32,18 +29,6 @@ def is_lazy(x: Any) -> bool:
     return cls.__module__.startswith("dask.")
 
 
-def backend_name(x: Any) -> str:
-    """The library `x` belongs to, as users name it (``numpy``, ``dask``, ``cupy``...)."""
-    x = _plain(x)
-    if isinstance(x, (np.ndarray, np.generic)):
-        return "numpy"
-    return type(x).__module__.split(".")[0]
-
-
-class LazyComputeError(RuntimeError):
-    """lagrad would have computed a Dask graph where the user asked for none (`lagrad.lazy`)."""
-
-
 UNKNOWN_SHAPE = (
     "its result has an unknown size (a Dask boolean-mask selection, compress, extract, unique or "
     "nonzero: chunk sizes are known only once computed), and lagrad records shapes as it traces. "
@@ -65,9 +50,7 @@ def unknown_shape(shape: Any) -> bool:
 NAMESPACES: dict[type, Any] = {np.ndarray: None, float: None, int: None, complex: None, bool: None}
 
 
-#: Libraries whose arrays lagrad computes on with their own namespace's functions. (PyTorch's
-#: and JAX's arrays are read as NumPy arrays at a transform's entry; Dask's take NumPy's
-#: functions through NumPy's dispatch.)
+#: Libraries whose arrays lagrad computes on with their own namespace's functions (DESIGN.md).
 NAMESPACE_LIBRARIES = frozenset({"array_api_strict", "cupy"})
 
 

@@ -70,12 +70,6 @@ class Parts(tuple):
 
     __radd__ = __add__
 
-    def __neg__(self) -> Parts:
-        return Parts(None if a is None else -a for a in self)
-
-    def __sub__(self, other: Any) -> Parts:
-        return self + (-Parts(other))
-
     @property
     def shape(self) -> tuple[tuple[int, ...], ...]:
         return tuple(tuple(a.shape) for a in self)
@@ -191,6 +185,11 @@ class BranchError(RuntimeError):
     """A replay would take a branch other than the one recorded."""
 
 
+def _refuse_change(self: Any, name: str, *value: Any) -> None:
+    """Equations and Programs are structure shared by every run: setting or deleting refuses."""
+    raise AttributeError(f"lagrad: a {type(self).__name__} is immutable structure; it cannot change {name!r}")
+
+
 class _EquationSlots:
     """An Equation's fields, filled in by plain assignment before it is frozen (`new_equation`)."""
 
@@ -211,11 +210,7 @@ class Equation(_EquationSlots):
     def __new__(cls, *fields: Any, **named: Any) -> Equation:  # the fields of `new_equation`
         return new_equation(*fields, **named)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"lagrad: an Equation is immutable structure; it cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"lagrad: an Equation is immutable structure; it cannot delete {name!r}")
+    __setattr__ = __delattr__ = _refuse_change
 
     def reads(self) -> Iterator[tuple[int, int]]:
         """(position, variable) for every argument that carries a derivative: the nonzero
@@ -336,11 +331,7 @@ class Program:
         for name, value in fields.items():
             object.__setattr__(self, name, value)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"lagrad: a Program is immutable structure; it cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"lagrad: a Program is immutable structure; it cannot delete {name!r}")
+    __setattr__ = __delattr__ = _refuse_change
 
     # -- shape of the system --------------------------------------------------
 
@@ -374,8 +365,7 @@ class Program:
     def is_complex(self, i: int) -> bool:
         """Whether variable i is complex (any part of it)."""
         dtype = self.dtype(i)
-        dtypes = dtype if isinstance(dtype, PartsDtype) else (dtype,)
-        return any(np.dtype(d).kind == "c" for d in dtypes)
+        return any(np.dtype(d).kind == "c" for d in (dtype if isinstance(dtype, PartsDtype) else (dtype,)))
 
     def differentiable(self, i: int) -> bool:
         dtype = self.dtype(i)

@@ -33,9 +33,7 @@ equation_error: Callable[[str, Any, Any, Exception], Exception] | None = None
 
 class ArrayOps:
     """The array operations the core and the solvers apply to multipliers and tangents, as
-    recorded operations (so that they trace, for higher order). One explicit object with
-    typed attributes, which `lagrad.numpy` fills when it is imported: the core names what it
-    needs here and never imports the layer."""
+    recorded operations (so that they trace, for higher order); `lagrad.numpy` fills them."""
 
     unbroadcast: Callable[[Any, tuple[int, ...]], Any]  # sum an elementwise result back to a shape
     unbroadcast_batched: Callable[[Any, tuple[int, ...]], Any]  # the same, under a leading batch axis
@@ -52,17 +50,3 @@ class ArrayOps:
 
 #: The array operations, filled by `lagrad.numpy`.
 ops = ArrayOps()
-
-
-def lookup(table: dict[Any, Callable[..., Any]], key: Any, what: str) -> Callable[..., Any]:
-    """The registered function for `key`, or an error naming it and what to do."""
-    try:
-        return table[key]
-    except KeyError:
-        name = ".".join(getattr(k, "__name__", k) for k in key) if type(key) is tuple else getattr(key, "__name__", key)
-        raise TypeError(
-            f"lagrad: {what} '{name}' is not supported on traced values: it has no "
-            f"derivative rule in lagrad. Write the computation with functions lagrad "
-            f"supports (see docs/coverage.md), or declare it with lagrad.primitive and "
-            f"lagrad.defvjp."
-        ) from None

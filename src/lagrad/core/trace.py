@@ -19,7 +19,8 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from typing import Any
+from operator import attrgetter
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -58,21 +59,10 @@ class Var:
 
     # -- what it looks like ---------------------------------------------------
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.value.shape
-
-    @property
-    def dtype(self) -> Any:
-        return self.value.dtype
-
-    @property
-    def ndim(self) -> int:
-        return self.value.ndim
-
-    @property
-    def size(self) -> int:
-        return self.value.size
+    shape = property(attrgetter("value.shape"))
+    dtype = property(attrgetter("value.dtype"))
+    ndim = property(attrgetter("value.ndim"))
+    size = property(attrgetter("value.size"))
 
     def __len__(self) -> int:
         return len(self.value)
@@ -96,9 +86,9 @@ class Var:
         if out is not None:  # the result, then written into `out` as `out[...] = result` would
             return registry.ops.ufunc_out(self.__array_ufunc__, ufunc, method, inputs, kwargs, out)
         if method != "__call__":
-            fun = registry.lookup(registry.functions, (ufunc, method), "NumPy ufunc method")
+            fun = registry.functions.get((ufunc, method)) or _unsupported((ufunc, method))
             return fun(*inputs, **kwargs)
-        fun = registry.lookup(registry.ufuncs, ufunc, "NumPy ufunc")
+        fun = registry.ufuncs.get(ufunc) or _unsupported(ufunc)
         if not hasattr(fun, "rules"):  # a wrapper with NumPy's signature (vecdot's axis=): it checks
             return fun(*inputs, **kwargs)
         dtype = kwargs.pop("dtype", None)
@@ -116,13 +106,7 @@ class Var:
         return result if dtype is None else registry.ops.astype(result, dtype)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        fun = registry.functions.get(func)
-        if fun is None:
-            raise TypeError(
-                f"lagrad: numpy.{_qualname(func)} is not supported on traced values (lagrad has no "
-                f"derivative rule for it). Use a supported function (docs/coverage.md) or declare "
-                f"it with lagrad.primitive and lagrad.defvjp."
-            )
+        fun = registry.functions.get(func) or _unsupported(func)
         if kwargs and hasattr(fun, "rules") and any(type(v) is Var for v in kwargs.values()):
             args, kwargs = _positional(func, args, kwargs)  # a primitive takes its arrays positionally
         return fun(*args, **kwargs)
@@ -178,9 +162,17 @@ class Var:
         """A new object for the same variable: a copy (variables never change)."""
         return Var(self.value, self.index, self._trace, self.inexact)
 
+    def __getitem__(self, index: Any) -> Any:
+        if _holds_parts(self):  # one output of a primitive with several
+            return registry.ops.part(self, index=index)
+        return registry.methods["__getitem__"](self, index)
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        return registry.methods["__round__"](self, ndigits)
+
     def __iter__(self) -> Any:
         if _holds_parts(self):
-            return (_getitem(self, i) for i in range(len(self.shape)))
+            return (registry.ops.part(self, index=i) for i in range(len(self.shape)))
         if self.ndim == 0:
             raise TypeError("lagrad: iteration over a 0-d traced array")
         getitem = registry.methods["__getitem__"]
@@ -211,71 +203,51 @@ class Var:
 _PROPERTIES = frozenset({"T", "mT", "real", "imag", "at", "flat", "nbytes", "itemsize"})
 
 
-def _operator(name: str, ufunc: Any, reflected: bool = False) -> Any:
-    if reflected:
-
-        def op(self: Var, other: Any) -> Any:
-            return registry.ufuncs[ufunc](other, self)
-
-    else:
-
-        def op(self: Var, other: Any) -> Any:
-            return registry.ufuncs[ufunc](self, other)
-
-    op.__name__ = name
-    return op
+def _operator(ufunc: Any, form: str) -> Any:
+    """Var's special method for one form of a Python operator, through its ufunc's lagrad function:
+    ``x op y`` (form ""), ``y op x`` ("r"), ``x op= y`` ("i", a write: `lagrad.inplace`), ``op x``."""
+    if ufunc.nin == 1:
+        return lambda self: registry.ufuncs[ufunc](self)
+    if form == "r":
+        return lambda self, other: registry.ufuncs[ufunc](other, self)
+    if form == "i":
+        return lambda self, other: registry.ops.inplace(self, ufunc, other)
+    return lambda self, other: registry.ufuncs[ufunc](self, other)
 
 
-def _unary(name: str, ufunc: Any) -> Any:
-    def op(self: Var) -> Any:
-        return registry.ufuncs[ufunc](self)
-
-    op.__name__ = name
-    return op
-
-
-#: Python's binary operators and their ufuncs; each also has an in-place form (``x += y``).
-_BINARY = [
-    ("add", np.add),
-    ("sub", np.subtract),
-    ("mul", np.multiply),
-    ("truediv", np.true_divide),
-    ("floordiv", np.floor_divide),
-    ("mod", np.remainder),
-    ("pow", np.power),
-    ("matmul", np.matmul),
-    ("and", np.bitwise_and),
-    ("or", np.bitwise_or),
-    ("xor", np.bitwise_xor),
-    ("lshift", np.left_shift),
-    ("rshift", np.right_shift),
+_BINARY = ("", "r", "i")  # x + y, 1 + x, x += y
+#: Python's operators (``__add__``, ``__radd__``, ``__iadd__``...): name, ufunc, forms.
+_OPERATORS = [
+    ("add", np.add, _BINARY),
+    ("sub", np.subtract, _BINARY),
+    ("mul", np.multiply, _BINARY),
+    ("truediv", np.true_divide, _BINARY),
+    ("floordiv", np.floor_divide, _BINARY),
+    ("mod", np.remainder, _BINARY),
+    ("pow", np.power, _BINARY),
+    ("matmul", np.matmul, _BINARY),
+    ("and", np.bitwise_and, _BINARY),
+    ("or", np.bitwise_or, _BINARY),
+    ("xor", np.bitwise_xor, _BINARY),
+    ("lshift", np.left_shift, _BINARY),
+    ("rshift", np.right_shift, _BINARY),
+    ("divmod", np.divmod, ("", "r")),
+    ("lt", np.less, ("",)),
+    ("le", np.less_equal, ("",)),
+    ("gt", np.greater, ("",)),
+    ("ge", np.greater_equal, ("",)),
+    ("eq", np.equal, ("",)),
+    ("ne", np.not_equal, ("",)),
+    ("neg", np.negative, ("",)),
+    ("pos", np.positive, ("",)),
+    ("abs", np.absolute, ("",)),
+    ("invert", np.invert, ("",)),
 ]
-for _name, _ufunc in [*_BINARY, ("divmod", np.divmod)]:
-    setattr(Var, f"__{_name}__", _operator(f"__{_name}__", _ufunc))
-    setattr(Var, f"__r{_name}__", _operator(f"__r{_name}__", _ufunc, reflected=True))
-for _name, _ufunc in [
-    ("lt", np.less),
-    ("le", np.less_equal),
-    ("gt", np.greater),
-    ("ge", np.greater_equal),
-    ("eq", np.equal),
-    ("ne", np.not_equal),
-]:
-    setattr(Var, f"__{_name}__", _operator(f"__{_name}__", _ufunc))
-
-
-def _in_place(name: str, ufunc: Any) -> Any:
-    def op(self: Var, other: Any) -> Any:
-        return registry.ops.inplace(self, ufunc, other)
-
-    op.__name__ = name
-    return op
-
-
-for _name, _ufunc in _BINARY:
-    setattr(Var, f"__i{_name}__", _in_place(f"__i{_name}__", _ufunc))
-for _name, _ufunc in [("neg", np.negative), ("pos", np.positive), ("abs", np.absolute), ("invert", np.invert)]:
-    setattr(Var, f"__{_name}__", _unary(f"__{_name}__", _ufunc))
+for _name, _ufunc, _forms in _OPERATORS:
+    for _form in _forms:
+        _method = _operator(_ufunc, _form)
+        _method.__name__ = f"__{_form}{_name}__"
+        setattr(Var, _method.__name__, _method)
 
 
 def _holds_parts(var: Var) -> bool:
@@ -283,22 +255,6 @@ def _holds_parts(var: Var) -> bool:
     while type(value) is Var:
         value = value.value
     return type(value) is Parts
-
-
-def _getitem(self: Var, index: Any) -> Any:
-    if _holds_parts(self):  # one output of a primitive with several
-        return registry.ops.part(self, index=index)
-    return registry.methods["__getitem__"](self, index)
-
-
-Var.__getitem__ = _getitem  # type: ignore[attr-defined]
-
-
-def _round(self: Var, ndigits: int | None = None) -> Any:
-    return registry.methods["__round__"](self, ndigits)
-
-
-Var.__round__ = _round  # type: ignore[attr-defined]
 
 
 def _positional(func: Any, args: Any, kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -331,6 +287,15 @@ def _qualname(func: Any) -> str:
     name = getattr(func, "__name__", repr(func))
     sub = module.split(".")[1] if module.startswith("numpy.") else ""
     return f"{sub}.{name}" if sub in ("linalg", "fft", "random") else name
+
+
+def _unsupported(key: Any) -> NoReturn:
+    """Refuse a NumPy function, ufunc or ufunc method (``(ufunc, "reduce")``) lagrad has no primitive for."""
+    name = f"{_qualname(key[0])}.{key[1]}" if type(key) is tuple else _qualname(key)
+    raise TypeError(
+        f"lagrad: numpy.{name} is not supported on traced values (lagrad has no derivative rule for it). "
+        f"Use a supported function (docs/coverage.md) or declare it with lagrad.primitive and lagrad.defvjp."
+    )
 
 
 class TraceEnded(RuntimeError):
@@ -385,9 +350,12 @@ class Trace:
         if self.pending:
             self.settle()
         if params:
-            for v in params.values():
+            for name, v in params.items():
                 if type(v) is Var:
-                    _check_static(prim, params)
+                    raise TypeError(
+                        f"lagrad: {prim.name}(..., {name}=<traced value>): keyword arguments of a primitive are "
+                        f"static parameters and carry no derivative. Pass traced arrays positionally."
+                    )
         values = [None, *args]  # (ans, *args), as the rules take them
         arg_vars = []
         constants = None  # per argument, the constant or None: a list only once there is a constant
@@ -500,12 +468,7 @@ class Trace:
         if self.pending:
             self.settle()
         self.active = False
-        out = []
-        for o in outputs:
-            if type(o) is Var and o._trace is self:
-                out.append(o.index)
-            else:
-                out.append(Constant(o))
+        out = [o.index if type(o) is Var and o._trace is self else Constant(o) for o in outputs]
         program = Program(
             inputs=[(v.shape, v.dtype if type(v.value) is np.ndarray else numpy_dtype(v.dtype)) for v in inputs],
             equations=self.equations,
@@ -538,15 +501,6 @@ def _kept(plan: Any, nargs: int) -> tuple[int, ...]:
     )
     _KEPT[(plan, nargs)] = kept
     return kept
-
-
-def _check_static(prim: Any, params: dict[str, Any]) -> None:
-    for name, value in params.items():
-        if type(value) is Var:
-            raise TypeError(
-                f"lagrad: {prim.name}(..., {name}=<traced value>): keyword arguments of a primitive are "
-                f"static parameters and carry no derivative. Pass traced arrays positionally."
-            )
 
 
 def _ended(what: Any) -> TraceEnded:
