@@ -202,15 +202,16 @@ class Variant:
         # collector's passes over a long Program's objects (a third of the time) would find nothing
         try:
             if self.function is None and self.interpret > 0:
-                # only dead equations dropped: the other simplifications cost more per equation than
-                # the few calls before the straight-line source save
-                straight = Straight(self.program, prune={"dead"})
-                source = rolled(straight) if self.options["roll"] else None
+                # the equations as recorded: the other simplifications cost more per equation than the
+                # few calls before the straight-line source save, and so does looking for dead ones
+                # where loops are rolled (a fifth of that build; a gradient has none: its output's NaN
+                # check reads it); the interpreter, which pays per statement run, drops them
+                source = rolled(Straight(self.program, prune=False)) if self.options["roll"] else None
                 if source is not None:  # a long unrolled loop: its iterations as a Python loop
                     self.function, self.tier = source.function(), "rolled"
                     self.entry["rolled statements"] = source.text.count("\n") - 1
                 else:
-                    self.function, self.tier = interpreter(straight), "interpreted"
+                    self.function, self.tier = interpreter(Straight(self.program, prune={"dead"})), "interpreted"
             else:
                 self.function, self.tier = self.compiled_source().function(), "compiled"
         finally:
