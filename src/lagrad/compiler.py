@@ -121,7 +121,9 @@ class LiftedTrace(Trace):
             if eq.primitive.keep is not None or type(values) is not list:  # a loop's record
                 raise Unlifted("a loop's record")
             args, out = eq.args, eq.out
-            if eq.dtype.kind in "fc":  # as `Trace.apply` decides: a float of an argument with a derivative
+            if eq.diff:  # (recorded only for a result with a derivative)
+                flags[out] = True
+            elif eq.dtype.kind in "fc":  # as `Trace.apply` decides: a float of an argument with a derivative
                 for a in args:
                     if a >= 0 and flags[a]:
                         flags[out] = True
