@@ -88,6 +88,26 @@ def test_branchy_loop_rolls_and_a_flipped_branch_inside_a_loop_retraces() -> Non
     assert info["retraces"] >= 1 and any("went the other way" in v["reason"] for v in info["variants"])
 
 
+def test_dead_equations_run_in_the_rolled_tier_and_change_no_bit() -> None:
+    def f(a: Any, u: Any) -> Any:
+        for _ in range(20):
+            lnp.exp(u) * 3.0  # read by nothing: the rolled tier computes it, the compiled one drops it
+            u = u * a + 1.0
+        return lnp.sum(u)
+
+    g = lagrad.compile(f, interpret=2)
+    tiers = []
+    for j in range(5):
+        args = (0.5 + 0.01 * j, np.linspace(0.0, 1.0, 5))
+        _same(g(*args), f(*args))
+        tiers.append(g.cache_info()["variants"][0]["tier"])
+        function = g._cache[next(iter(g._cache))][0].function  # None after the first call: the trace answered
+        assert function is None or ("exp" in function.__code__.co_names) == (tiers[-1] == "rolled")
+    assert tiers == [None, "rolled", "rolled", "compiled", "compiled"]
+    variant = g.cache_info()["variants"][0]
+    assert variant["statements"] == variant["equations"] - 40
+
+
 def test_a_loop_reading_an_earlier_loops_values_in_order_rolls() -> None:
     def two_loops(alpha: Any, u: Any) -> Any:
         xs = []

@@ -162,7 +162,9 @@ class LiftedTrace(Trace):
                 args, out = tuple([where[a] if a >= 0 else a for a in args]), where[out]
                 renumbered.append(new_equation(eq.primitive, out, args, eq.params, eq.diff, eq.shape, eq.dtype,
                                                eq.constants, eq.kept, eq.source))  # fmt: skip
-            if eq.dtype.kind in "fc":  # as `Trace.apply` decides: a float of an argument with a derivative
+            if eq.diff:  # (recorded only for a result with a derivative)
+                flags[out] = True
+            elif eq.dtype.kind in "fc":  # as `Trace.apply` decides: a float of an argument with a derivative
                 for a in args:
                     if a >= 0 and flags[a]:
                         flags[out] = True
@@ -245,15 +247,16 @@ class Variant:
         # collector's passes over a long Program's objects (a third of the time) would find nothing
         try:
             if self.function is None and self.interpret > 0:
-                # only dead equations dropped: the other simplifications cost more per equation than
-                # the few calls before the straight-line source save
-                straight = Straight(self.program, prune={"dead"})
-                source = rolled(straight) if self.options["roll"] else None
+                # the equations as recorded: the other simplifications cost more per equation than the
+                # few calls before the straight-line source save, and so does looking for dead ones
+                # where loops are rolled (a fifth of that build; a gradient has none: its output's NaN
+                # check reads it); the interpreter, which pays per statement run, drops them
+                source = rolled(Straight(self.program, prune=False)) if self.options["roll"] else None
                 if source is not None:  # a long unrolled loop: its iterations as a Python loop
                     self.function, self.tier = source.function(), "rolled"
                     self.entry["rolled statements"] = source.text.count("\n") - 1
                 else:
-                    self.function, self.tier = interpreter(straight), "interpreted"
+                    self.function, self.tier = interpreter(Straight(self.program, prune={"dead"})), "interpreted"
             else:
                 self.function, self.tier = self.compiled_source().function(), "compiled"
         finally:

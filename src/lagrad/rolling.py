@@ -1,4 +1,4 @@
-"""Repeated segments of a simplified Program written as Python loops: a traced loop's steps as one
+"""Repeated segments of a Program's statements written as Python loops: a traced loop's steps as one
 `for` body over its iterations, so that the source `lagrad.compile` writes first for a long
 unrolled Program is short and Python's `compile()` of it cheap.
 
@@ -232,7 +232,7 @@ def _in_loop(loops: list[Loop], starts: list[int], first: int, stride: int, coun
 
 
 def rolled(straight: Straight, name: str = "compiled") -> Source | None:
-    """The source of ``def name(z1, …, zm)`` for a simplified Program with its repeated segments
+    """The source of ``def name(z1, …, zm)`` for a Program's statements (a `Straight`) with its repeated segments
     as loops, one plain statement per equation (no rewritings, no buffers reused: `emit` writes
     those); None where loops would cover fewer than half of the statements."""
     pieces, position = _plan(straight)
