@@ -46,8 +46,8 @@ class CompileTrace(Trace):
     a number read off them is part of the computation to replay, not a constant.
 
     A transform called first thing on its inputs (`compile(grad(f))`) traces `f` on their plain
-    values, as it does uncompiled, and the recording takes that run's equations and values as
-    its own (`lift`): `f`'s operations are recorded once, not by both traces, and only the
+    values, as it does uncompiled, and the recording takes that run's equations as its own
+    (`lift`): `f`'s operations are recorded once, not by both traces, and only the
     solve's rules are recorded here as they run."""
 
     __slots__ = ("lifting",)
@@ -56,6 +56,7 @@ class CompileTrace(Trace):
     def __init__(self, lifting: bool = False) -> None:
         super().__init__()
         self.lifting = lifting
+        self.values = None  # no Tape: nothing reads this run's values but the Vars that hold them
 
     def lift(self, leaves: list[Any], record_source: bool) -> LiftedTrace | None:
         """The trace a transform runs on `leaves` where they are this recording's inputs (in any
@@ -129,7 +130,7 @@ class LiftedTrace(Trace):
         super().guard(var, value)
 
     def lift_run(self, program: Program, tape: Tape, out_leaves: list[Any], aux: Any) -> tuple[Tape, list[Any], Any]:
-        """Hand this run's equations, values and branches to the recording, and return the Tape,
+        """Hand this run's equations and branches to the recording, and return the Tape,
         outputs and aux with the recording's values in place of the plain ones (as a trace on
         them would have made), so that the solve that reads them is recorded."""
         outer = self.outer
@@ -194,7 +195,6 @@ class LiftedTrace(Trace):
 
         outputs = [traced(o) for o in out_leaves]
         outer.equations.extend(renumbered[c:] if renumber else program.equations[c:])
-        outer.values.extend(tape.values[c:])
         outer.n_vars = n
         outer.guards.update({where[i]: g for i, g in program.guards.items()} if renumber else program.guards)
         outer.complex_seen = outer.complex_seen or self.complex_seen
