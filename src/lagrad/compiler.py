@@ -152,9 +152,8 @@ class LiftedTrace(Trace):
         for var in ins:
             flags[var.index] = var.inexact
             held[var.index] = var
-        values_out: list[list[Any]] = []
-        append = values_out.append
         renumbered: list[Any] = []
+        # the run's values become the recording's in place: nothing else holds this Tape (the recording keeps none)
         for eq, values in zip(program.equations, tape.values):
             if eq.primitive.keep is not None or type(values) is not list:  # a loop's record
                 raise Unlifted("a loop's record")
@@ -170,10 +169,9 @@ class LiftedTrace(Trace):
                     if a >= 0 and flags[a]:
                         flags[out] = True
                         break
-            new = values.copy()
             v = values[0]
             if v is not None and type(v) is not Aval:  # the rules read the result: first made here
-                new[0] = held[out] = Var(v, out, outer, flags[out])
+                values[0] = held[out] = Var(v, out, outer, flags[out])
             for p, a in enumerate(args, 1):
                 if a >= 0:
                     v = values[p]
@@ -181,8 +179,7 @@ class LiftedTrace(Trace):
                         var = held[a]
                         if var is None:
                             var = held[a] = Var(v, a, outer, flags[a])
-                        new[p] = var
-            append(new)
+                        values[p] = var
 
         def traced(leaf: Any) -> Any:
             if type(leaf) is not Var or leaf._trace is not self:
@@ -199,7 +196,7 @@ class LiftedTrace(Trace):
         outer.guards.update({where[i]: g for i, g in program.guards.items()} if renumber else program.guards)
         outer.complex_seen = outer.complex_seen or self.complex_seen
         out_tree = program.out_tree
-        tape = Tape(values_out, outputs if out_tree is None else out_tree.unflatten(outputs))
+        tape = Tape(tape.values, outputs if out_tree is None else out_tree.unflatten(outputs))
         return tape, outputs, tree_map(traced, aux)
 
 
