@@ -46,8 +46,8 @@ class CompileTrace(Trace):
     a number read off them is part of the computation to replay, not a constant.
 
     A transform called first thing on its inputs (`compile(grad(f))`) traces `f` on their plain
-    values, as it does uncompiled, and the recording takes that run's equations and values as
-    its own (`lift`): `f`'s operations are recorded once, not by both traces, and only the
+    values, as it does uncompiled, and the recording takes that run's equations as its own
+    (`lift`): `f`'s operations are recorded once, not by both traces, and only the
     solve's rules are recorded here as they run."""
 
     __slots__ = ("lifting",)
@@ -56,6 +56,7 @@ class CompileTrace(Trace):
     def __init__(self, lifting: bool = False) -> None:
         super().__init__()
         self.lifting = lifting
+        self.values = None  # no Tape: nothing reads this run's values but the Vars that hold them
 
     def lift(self, leaves: list[Any], record_source: bool) -> LiftedTrace | None:
         """The trace a transform runs on `leaves` where they are this recording's inputs (in any
@@ -129,7 +130,7 @@ class LiftedTrace(Trace):
         super().guard(var, value)
 
     def lift_run(self, program: Program, tape: Tape, out_leaves: list[Any], aux: Any) -> tuple[Tape, list[Any], Any]:
-        """Hand this run's equations, values and branches to the recording, and return the Tape,
+        """Hand this run's equations and branches to the recording, and return the Tape,
         outputs and aux with the recording's values in place of the plain ones (as a trace on
         them would have made), so that the solve that reads them is recorded."""
         outer = self.outer
@@ -151,9 +152,8 @@ class LiftedTrace(Trace):
         for var in ins:
             flags[var.index] = var.inexact
             held[var.index] = var
-        values_out: list[list[Any]] = []
-        append = values_out.append
         renumbered: list[Any] = []
+        # the run's values become the recording's in place: nothing else holds this Tape (the recording keeps none)
         for eq, values in zip(program.equations, tape.values):
             if eq.primitive.keep is not None or type(values) is not list:  # a loop's record
                 raise Unlifted("a loop's record")
@@ -169,10 +169,9 @@ class LiftedTrace(Trace):
                     if a >= 0 and flags[a]:
                         flags[out] = True
                         break
-            new = values.copy()
             v = values[0]
             if v is not None and type(v) is not Aval:  # the rules read the result: first made here
-                new[0] = held[out] = Var(v, out, outer, flags[out])
+                values[0] = held[out] = Var(v, out, outer, flags[out])
             for p, a in enumerate(args, 1):
                 if a >= 0:
                     v = values[p]
@@ -180,8 +179,7 @@ class LiftedTrace(Trace):
                         var = held[a]
                         if var is None:
                             var = held[a] = Var(v, a, outer, flags[a])
-                        new[p] = var
-            append(new)
+                        values[p] = var
 
         def traced(leaf: Any) -> Any:
             if type(leaf) is not Var or leaf._trace is not self:
@@ -194,12 +192,11 @@ class LiftedTrace(Trace):
 
         outputs = [traced(o) for o in out_leaves]
         outer.equations.extend(renumbered[c:] if renumber else program.equations[c:])
-        outer.values.extend(tape.values[c:])
         outer.n_vars = n
         outer.guards.update({where[i]: g for i, g in program.guards.items()} if renumber else program.guards)
         outer.complex_seen = outer.complex_seen or self.complex_seen
         out_tree = program.out_tree
-        tape = Tape(values_out, outputs if out_tree is None else out_tree.unflatten(outputs))
+        tape = Tape(tape.values, outputs if out_tree is None else out_tree.unflatten(outputs))
         return tape, outputs, tree_map(traced, aux)
 
 

@@ -104,7 +104,10 @@ def _plan(straight: Straight) -> tuple[list[int | Loop], Any]:
     np.cumsum(np.fromiter(map(len, arguments), np.int64, n), out=offsets[1:])
     position = np.full(program.n_vars + 1, CONSTANT, np.int64)  # [-1]: a constant
     position[: program.n_inputs] = -1 - np.arange(program.n_inputs)
-    position[np.fromiter((eq.out for eq, _ in statements), np.int64, n)] = np.arange(n)
+    if n == len(program.equations):  # every equation a statement: equation k defines variable n_inputs + k
+        position[program.n_inputs : program.n_vars] = np.arange(n)
+    else:
+        position[np.fromiter((eq.out for eq, _ in statements), np.int64, n)] = np.arange(n)
     flat = position[flat]
     ids = _signatures(straight)
     numbers = np.array(ids, np.int64)

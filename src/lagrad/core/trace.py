@@ -327,7 +327,7 @@ class Trace:
         self.active = True
         self.complex_seen = False  # a complex value was recorded: multipliers may turn complex
         self.pending: list[Any] = []  # calls recording equations deferred until a use (`settle`)
-        self.values: list[list[Any]] = []  # per equation, this run's (ans, *args): the Tape
+        self.values: list[list[Any]] | None = []  # per equation, this run's (ans, *args): the Tape
         self.dispatch = False  # an input lives in another array namespace: primitives pick its functions
         self.nested = False  # an equation read another trace's values (or dispatched): the run holds them
 
@@ -396,15 +396,17 @@ class Trace:
         if shape and type(ans) is not np.ndarray and unknown_shape(shape):  # Dask's boolean selections
             raise _equation_error(self, prim, args, params, ValueError(UNKNOWN_SHAPE))
         plan = prim._plans.get(key) or prim.plan(key, pos)
-        if plan.ans:
-            if plan.ans == READ:
-                values[0] = ans if prim.keep is None else prim.keep(ans)
-            else:
-                values[0] = Aval(shape, dtype)
-        for p in plan.drop:
-            values[p] = None
-        for p in plan.meta:
-            values[p] = Aval.of(values[p])
+        if self.values is not None:  # None: a recording replayed from its Program (lagrad.compile), no Tape
+            if plan.ans:
+                if plan.ans == READ:
+                    values[0] = ans if prim.keep is None else prim.keep(ans)
+                else:
+                    values[0] = Aval(shape, dtype)
+            for p in plan.drop:
+                values[p] = None
+            for p in plan.meta:
+                values[p] = Aval.of(values[p])
+            self.values.append(values)
         index = self.n_vars
         self.n_vars = index + 1
         try:
@@ -425,7 +427,6 @@ class Trace:
                 tuple(constants), kept, user_line() if self.record_source else None,
             )
         )  # fmt: skip
-        self.values.append(values)
         return Var(ans, index, self, inexact)
 
     def guard(self, var: Var, value: Any) -> None:
