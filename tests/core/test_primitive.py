@@ -103,13 +103,48 @@ def _reverse_cumsum(g):
     return lnp.stack([lnp.sum(g[i:]) for i in range(g.shape[0])])
 
 
-def test_primitive_without_rules_has_zero_derivative():
+def test_a_declared_none_is_a_zero_derivative():
     @lagrad.primitive
     def rounded(x):
         return np.round(x)
 
+    lagrad.defvjp(rounded, None)
     g = lagrad.grad(lambda x: lnp.sum(rounded(x) * x))(np.array([0.4, 1.6]))
-    assert np.array_equal(g, [0.0, 2.0])
+    assert np.array_equal(g, [0.0, 2.0])  # d/dx round(x)·x = round(x) where round is flat
+
+
+def test_an_argument_with_no_declared_rule_is_refused_not_given_zero():
+    """A forgotten rule must not read as a zero derivative (autograd and JAX raise too)."""
+
+    @lagrad.primitive
+    def product(a, b):
+        return a * b
+
+    lagrad.defvjp(product, lambda g, ans, a, b: g * b)  # b's rule forgotten
+    x, y = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    message = r"primitive product has no derivative rule for its argument 2 .*lagrad.defvjp"
+    with pytest.raises(TypeError, match=message):
+        lagrad.grad(lambda a, b: lnp.sum(product(a, b)), argnums=(0, 1))(x, y)
+    with pytest.raises(TypeError, match=message):
+        lagrad.jvp(lambda b: product(x, b), (y,), (np.ones(2),))
+    # the argument without a derivative is fine: only a's rule is needed
+    assert np.array_equal(lagrad.grad(lambda a: lnp.sum(product(a, y)))(x), y)
+
+    @lagrad.primitive
+    def no_rules(a):
+        return a * 2.0
+
+    with pytest.raises(TypeError, match=r"primitive no_rules has no derivative rule for its argument 1"):
+        lagrad.grad(lambda a: lnp.sum(no_rules(a)))(x)
+
+
+def test_an_integer_result_needs_no_rule():
+    @lagrad.primitive
+    def bucket(a):
+        return np.floor(a).astype(np.int64)
+
+    x = np.array([0.5, 2.5])
+    assert np.array_equal(lagrad.grad(lambda a: lnp.sum(a * bucket(a)))(x), [0.0, 2.0])
 
 
 def test_rules_must_be_given_for_a_primitive():

@@ -107,6 +107,9 @@ class Primitive:
         self.impl = impl
         self.kernel = kernel or impl
         self.elementwise = elementwise
+        #: False for a function with no derivative in any argument (`lagrad.numpy`'s nondiff):
+        #: its float results need no declared rules
+        self.differentiable = True
         #: the declared rules, one table: (kind, position) -> (rule, what it reads). Kinds: "vjp",
         #: "jvp" and their forms batched over a leading axis, "batch_vjp" and "batch_jvp"; positions:
         #: an argument's (from 0), "any" (a rule for every position, taking it first) and, for the
@@ -155,18 +158,34 @@ class Primitive:
         """Whether the rules have batched forms (elementwise rules batch by broadcasting)."""
         return self.elementwise or any(kind.startswith("batch_") for kind, _ in self.rules)
 
+    def declared(self, pos: int) -> bool:
+        """Whether a rule was declared for argument `pos` (None, a zero derivative, counts)."""
+        rules = self.rules
+        return ("jvp", "joint") in rules or any((k, at) in rules for k in ("vjp", "jvp") for at in (pos, "any"))
+
     def has_derivative(self, pos: int) -> bool:
         return any(rule is not None for rule, _ in self._serving(pos))
 
-    def plan(self, key: int, nargs: int) -> Plan:
+    def plan(self, key: int, nargs: int, kind: str = "f") -> Plan:
         """The plan for arguments whose traced-ness `key` encodes: bit 2p marks a traced
         argument at position p (counting from 1, as in (ans, *args)), bit 2p+1 one that
-        carries a derivative. `drop` and `meta` count the same way; `diff` from 0."""
+        carries a derivative. `drop` and `meta` count the same way; `diff` from 0. `kind` is
+        the result's dtype kind: a float result of an argument with a derivative and no
+        declared rule (not even None) is refused, not given a silent zero derivative."""
         plan = self._plans.get(key)
         if plan is not None:
             return plan
         traced = [p for p in range(nargs) if key >> (2 * p + 2) & 1]
-        diff = tuple(p for p in traced if key >> (2 * p + 3) & 1 and self.has_derivative(p))
+        carry = [p for p in traced if key >> (2 * p + 3) & 1]
+        undeclared = [p for p in carry if self.differentiable and not self.declared(p)]
+        if undeclared and kind in "fc":
+            raise TypeError(
+                f"lagrad: primitive {self.name} has no derivative rule for its argument "
+                f"{', '.join(str(p + 1) for p in undeclared)} (counting from 1), which carries a "
+                f"derivative. Declare one with lagrad.defvjp or lagrad.defjvp (None declares a zero "
+                f"derivative), or pass the argument through lagrad.stop_gradient."
+            )
+        diff = tuple(p for p in carry if self.has_derivative(p))
         use = [UNREAD] * (nargs + 1)  # index 0: ans
         for p in diff:
             for reads in self.reads(p):
@@ -179,7 +198,9 @@ class Primitive:
                 use = [max(u, reads[q] if q < len(reads) else READ) for q, u in enumerate(use)]
         drop = tuple(p + 1 for p in traced if use[p + 1] == UNREAD)
         meta = tuple(p + 1 for p in traced if use[p + 1] == META)
-        plan = self._plans[key] = Plan(use[0], drop, meta, diff)
+        plan = Plan(use[0], drop, meta, diff)
+        if not undeclared:  # else decided again for each result's kind
+            self._plans[key] = plan
         return plan
 
     def reads(self, pos: int) -> list[Any]:

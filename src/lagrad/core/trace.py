@@ -395,7 +395,7 @@ class Trace:
             shape, dtype = ans.shape, ans.dtype
         if shape and type(ans) is not np.ndarray and unknown_shape(shape):  # Dask's boolean selections
             raise _equation_error(self, prim, args, params, ValueError(UNKNOWN_SHAPE))
-        plan = prim._plans.get(key) or prim.plan(key, pos)
+        plan = prim._plans.get(key) or prim.plan(key, pos, getattr(dtype, "kind", "f"))
         if self.values is not None:  # None: a recording replayed from its Program (lagrad.compile), no Tape
             if plan.ans:
                 if plan.ans == READ:

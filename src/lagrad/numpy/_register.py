@@ -157,6 +157,7 @@ def nondiff(
     keeps it off the NONDIFF list: a path of a function differentiable elsewhere (full_like)."""
     name = name or np_function.__name__
     p = ArrayPrimitive(name, np_function, kernel=kernel)
+    p.differentiable = False
     if isinstance(np_function, np.ufunc):
         registry.ufuncs[np_function] = p
     elif getattr(np_function, "__module__", "").startswith("numpy"):

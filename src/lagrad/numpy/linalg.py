@@ -203,7 +203,7 @@ def _clusters_impl(w: np.ndarray) -> np.ndarray:
 
 
 #: A constant of the forward values (no derivative): which eigenvalues tie.
-_clusters = prim("clusters", _clusters_impl)
+_clusters = defvjp(prim("clusters", _clusters_impl), None)
 
 
 def _cluster_mean(clusters: Any, v: Any) -> Any:
