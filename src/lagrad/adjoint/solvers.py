@@ -36,9 +36,7 @@ def solve(system: Any, method: str, wanted: list[int] | None = None, **options: 
     takes = inspect.signature(solver).parameters  # a solver with **options takes any
     unknown = set() if any(p.kind == p.VAR_KEYWORD for p in takes.values()) else options.keys() - takes.keys()
     if unknown:
-        raise TypeError(
-            f"lagrad: the {method!r} solver takes no option {min(unknown)!r}; it takes {', '.join(list(takes)[2:])}"
-        )
+        raise TypeError(f"lagrad: the {method!r} solver takes no option {min(unknown)!r}; it takes {list(takes)[2:]}")
     return solver(system, wanted, **options)
 
 
