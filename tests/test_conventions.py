@@ -189,6 +189,12 @@ CONVENTIONS = [
                lambda torch: _torch_grad(torch, lambda x: torch.logaddexp(torch.log(x), torch.tensor(0.0, dtype=torch.float64)), 0.0),
                ("0", "NaN", "NaN"),
                "the true slope is 1: zero means zero reads the 0·∞ of exp(log 0)·(1/0) as 0 (issue 16, items 4 and 5)"),
+    Convention(GAPS, "sqrt(x²) at 0", "d sqrt(x²)/dx at x = 0 (reverse mode; = d|x|/dx)",
+               lambda: lagrad.grad(lambda x: lnp.sqrt(x**2))(0.0),
+               lambda jax, jnp: jax.grad(lambda x: jnp.sqrt(x**2))(0.0),
+               lambda torch: _torch_grad(torch, lambda x: torch.sqrt(x**2), 0.0), ("NaN", "NaN", "NaN"),
+               "lagrad's forward mode gives 0, abs's subgradient (a zero tangent meets sqrt's ∞ slope); reverse mode "
+               "has no fallback for a NaN multiplier (its ∞ meets the zero partial 2x), the modes disagree"),
 ]  # fmt: skip
 
 

@@ -237,6 +237,7 @@ def promoted_by_a_float64_constant():
         lagrad.elementwise_grad(lambda x: x * np.arange(1.0, 3.0))(x).dtype,
         lagrad.jvp(f, (x,), (np.ones(2, np.float32),))[1].dtype,
         lagrad.jacobian(lambda x: x * np.arange(1.0, 3.0))(x).dtype,
+        lagrad.hessian(f)(x).dtype,
     )
 
 
@@ -367,8 +368,9 @@ CASES = [
     Case(DTYPES, "a float32 argument meeting float64 constants", "lnp.sum(lnp.sin(x) * np.arange(1.0, 3.0))",
          promoted_by_a_float64_constant,
          says="NumPy computes the rest in float64; gradients (grad, vjp, elementwise_grad, hvp) come back in "
-         "the argument's float32, tangents and Jacobians in NumPy's result type of output and argument",
-         holds=lambda r: r == (np.float32, np.float32, np.float64, np.float64)),
+         "the argument's float32, tangents and Jacobians in NumPy's result type of output and argument, "
+         "hessian as the Jacobian of the float32 gradient (float32)",
+         holds=lambda r: r == (np.float32, np.float32, np.float64, np.float64, np.float32)),
     Case(DTYPES, "a complex argument", "grad(lambda z: lnp.real(z * lnp.conj(z)))(1 + 2j)",
          lambda: grad(lambda z: lnp.real(z * lnp.conj(z)))(1 + 2j),
          says="a complex gradient, in autograd's and JAX's convention (the conjugate of the Wirtinger one)",

@@ -220,6 +220,21 @@ def test_jacobian_keeps_the_dtype_of_float32_arguments_and_outputs():
         assert np.allclose(J, np.diag(-np.sin(x) * np.arange(1.0, 3.0)), atol=1e-6)
 
 
+def test_hessian_keeps_the_dtype_of_the_gradient_it_differentiates():
+    # a float32 argument meeting float64 constants: the gradient is float32 (the argument's), and
+    # so were jacobian(grad), hvp and hessian(sparse=True); the dense hessian came back float64
+    x = np.array([0.5, 1.5], dtype=np.float32)
+    f = lambda x: lnp.sum(lnp.sin(x) ** 2 * np.arange(1.0, 3.0))
+    want = np.diag(2 * np.cos(2 * x.astype(np.float64)) * np.arange(1.0, 3.0))
+    H = lagrad.hessian(f)(x)
+    assert H.dtype == lagrad.jacobian(lagrad.grad(f))(x).dtype == lagrad.hvp(f)(x, np.ones_like(x)).dtype == np.float32
+    assert lagrad.hessian(f, sparse=True)(x).dtype == np.float32
+    assert np.allclose(H, want, atol=1e-6)
+    H = lagrad.hessian(lambda x, y: lnp.sum(x * y * y * np.float64(2.0)), argnums=(0, 1))(x, x.astype(np.float64))
+    assert [[b.dtype for b in row] for row in H] == [[np.float32, np.float64], [np.float64, np.float64]]
+    assert np.allclose(H[0][1], np.diag(4.0 * x), atol=1e-6) and np.allclose(H[1][1], np.diag(4.0 * x), atol=1e-6)
+
+
 def test_hostile_tree_errors_name_the_transform():
     with pytest.raises(ValueError, match=r"lagrad\.jvp: the tangents must have the structure of the primals"):
         lagrad.jvp(lambda x: x, ({"a": 1.0},), ({"b": 1.0},))

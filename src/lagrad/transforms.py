@@ -440,9 +440,10 @@ def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, ma
     _check_callable(fun, who)
     if mode not in ("rev", "fwd", "auto"):
         raise ValueError(f"lagrad.{who}: mode must be 'rev', 'fwd' or 'auto', not {mode!r}")
+    as_gradient = who == "hessian" and mode == "rev"  # hessian's inner Jacobian: in the arguments' dtypes, as grad
 
     def finish(traced: _Traced) -> Any:
-        blocks = _jacobian_blocks(traced, mode, BATCH_BYTES if max_bytes is None else max_bytes)
+        blocks = _jacobian_blocks(traced, mode, BATCH_BYTES if max_bytes is None else max_bytes, as_gradient)
         program = traced.program
         jac = program.out_tree.unflatten([_unpack(program.in_tree.unflatten(row), traced.single) for row in blocks])
         return (jac, traced.aux) if has_aux else jac
@@ -450,9 +451,10 @@ def _jacobian(fun: Fun, argnums: ArgNums, mode: str, has_aux: bool, who: str, ma
     return _transform(fun, argnums, who, finish, has_aux)
 
 
-def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[Any]]:
+def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int, as_gradient: bool = False) -> list[list[Any]]:
     """J[o][j] shaped out_o.shape + in_j.shape, for every output o and input j: the identity
-    swept back from each output (``"rev"``) or forward from each input (``"fwd"``)."""
+    swept back from each output (``"rev"``) or forward from each input (``"fwd"``), in NumPy's
+    promotion of o's and j's dtypes (`as_gradient`: in j's, as grad gives it)."""
     program = traced.program
     in_shapes = [tuple(s) for s, _ in program.inputs]
     out_shapes = [tuple(np.shape(value(v))) for v in traced.outputs]
@@ -513,7 +515,7 @@ def _jacobian_blocks(traced: _Traced, mode: str, max_bytes: int) -> list[list[An
     # float64 constant output must not make float64 the blocks of float32 outputs)
     for a, out in enumerate(traced.outputs):
         for j, in_dtype in enumerate(in_dtypes):
-            want = np.result_type(_float_dtype(value(out)), in_dtype)
+            want = in_dtype if as_gradient else np.result_type(_float_dtype(value(out)), in_dtype)
             if want != dtype:
                 blocks[a][j] = _as_dtype(blocks[a][j], want)
     return blocks

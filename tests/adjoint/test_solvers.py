@@ -81,3 +81,29 @@ def test_grad_by_each_method():
         assert all(np.allclose(a, b, atol=1e-12) for a, b in zip(got, reference))
     with pytest.raises(ValueError, match="unknown method"):
         lagrad.grad(f, method="gauss")(w1, w2)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # levels' threads and sparse's matrix meet 0/0 outside errstate
+@pytest.mark.parametrize("method", ["back_substitution", "levels", "sparse"])
+def test_a_solver_honours_mask_false(method):
+    # sqrt(x)·x at 0: the multiplier x = 0 meets sqrt's infinite partial, which zero means
+    # zero reads as 0; mask=False turns that off (for a NaN output) and must give NaN. The
+    # back_substitution, levels (on NumPy) and sparse solvers dropped the option silently
+    system = lagrad.adjoint(lambda x: lnp.sum(lnp.sqrt(x) * x), np.array([0.0, 1.0]))
+    assert system.solve(method)[1].tolist() == [0.0, 1.5]
+    unmasked = system.solve(method, mask=False)[1]
+    assert np.isnan(unmasked[0]) and unmasked[1] == 1.5
+
+
+@pytest.mark.parametrize("method", ["back_substitution", "forward_substitution", "levels", "sparse"])
+def test_a_solver_refuses_an_option_it_does_not_take(method):
+    system = lagrad.adjoint(lambda x: lnp.sum(lnp.sin(x)), np.array([0.0, 1.0]))
+    with pytest.raises(TypeError, match=f"the {method!r} solver takes no option 'tolerance'"):
+        system.solve(method, tolerance=1e-3)
+
+
+def test_forward_substitution_refuses_mask_false():
+    # its tangent sweep recomputes NaN entries by masked transposed solves: it has no unmasked answer
+    system = lagrad.adjoint(lambda x: lnp.sum(lnp.sqrt(x) * x), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"forward_substitution.*mask=False"):
+        system.solve("forward_substitution", mask=False)

@@ -519,6 +519,34 @@ def test_a_0d_array_reduced_over_axis_0_or_minus_1_is_itself(name, axis):
         lagrad.grad(lambda x: f(x, axis=1) * x)(x)
 
 
+_REDUCTIONS_0D = ["sum", "prod", "max", "min", "ptp", "mean", "var", "std", "average", "nansum", "nanmean", "nanvar"]
+_REDUCTIONS_0D += ["nanstd", "nanmax", "median"]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name", _REDUCTIONS_0D)
+@pytest.mark.parametrize("axis", [0, -1, (0,), (-1,), (), 1])
+def test_a_0d_array_takes_the_axes_numpy_takes(name, axis):
+    # NumPy reads an int axis 0 or -1 of a 0-d array as no axis in sum, max, ptp and the nan
+    # reductions, but refuses it in mean, var, std, average and median, and every reduction
+    # refuses a tuple naming an axis; lagrad's mean gave 2.0 where NumPy raised, its sum took
+    # (0,), and its nanmean, nanvar, nanstd and average refused 0 only when traced
+    x = np.array(0.3)
+    try:
+        expected = getattr(np, name)(x, axis=axis)
+    except np.exceptions.AxisError:
+        expected = None
+    f = getattr(lnp, name)
+    for traced in (False, True):
+        if expected is None:
+            with pytest.raises(np.exceptions.AxisError):
+                lagrad.grad(lambda x: f(x, axis=axis) * x)(x) if traced else f(x, axis=axis)
+        elif traced:  # f(x) is x or 0 (a spread): d/dx (x · f(x)) = 2 f(x)
+            assert lagrad.grad(lambda x: f(x, axis=axis) * x)(x) == pytest.approx(2 * expected, abs=1e-15)
+        else:
+            assert np.array_equal(f(x, axis=axis), expected)
+
+
 @pytest.mark.filterwarnings("ignore:Degrees of freedom:RuntimeWarning")  # ddof=1 over one entry, as NumPy
 @pytest.mark.parametrize("shape, axis", [((), None), ((3, 1), 1), ((1, 2), 0), ((1,), None)])
 def test_std_over_one_entry_has_derivative_zero(shape, axis):

@@ -154,7 +154,8 @@ def _given_up(values: list[Any]) -> Any:
         yield values.pop()
 
 
-def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[Any]:
-    """The `back_substitution` method of an AdjointSystem: every λ in one sweep."""
+def solve(system: Any, wanted: list[int] | None = None, *, mask: Any = True, max_size: int | None = None) -> list[Any]:
+    """The `back_substitution` method of an AdjointSystem: every λ in one sweep (`mask` as for
+    `back_substitution`; A is never formed, so any `max_size` holds)."""
     seeds = {} if system.output is None else {system.output: system.cotangent}
-    return back_substitution(system.program, system.tape, seeds, keep_all=True, diagonals=system.implicit)
+    return back_substitution(system.program, system.tape, seeds, keep_all=True, mask=mask, diagonals=system.implicit)

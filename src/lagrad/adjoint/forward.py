@@ -145,13 +145,15 @@ def _forward_substitution(
 CHUNK = 256
 
 
-def solve(system: Any, wanted: list[int] | None = None, **options: Any) -> list[Any]:
+def solve(system: Any, wanted: list[int] | None = None, *, mask: Any = True, max_size: Any = None) -> list[Any]:
     """The `forward_substitution` method of an AdjointSystem: λ_i is the output's sensitivity
     to z_i, one tangent sweep along each real direction of z_i, all of them batched into one
     sweep (in chunks of `CHUNK`) over the equations after z_i. Only the `wanted` variables'
     multipliers are computed (default: all), so a gradient costs one batched sweep per input.
     On Dask or array-namespace arrays the seeds and the products with the cotangent are made in
     the output's library (`_solve_in_library`)."""
+    if mask is False:  # NaN entries are recomputed by masked transposed solves: no unmasked result
+        raise ValueError("lagrad: the 'forward_substitution' solver has no mask=False; use 'back_substitution'")
     program = system.program
     lam: list[Any] = [None] * program.n_vars
     if system.output is None:

@@ -39,7 +39,7 @@ def schedule(program: Program) -> list[list[int]]:
 
 
 def solve(
-    system: Any, wanted: list[int] | None = None, *, workers: int | None = None, mask: Any = True, **options: Any
+    system: Any, wanted: list[int] | None = None, *, workers: int | None = None, mask: Any = True, max_size: Any = None
 ) -> list[Any]:
     """Every λ, level by level from the output's, each level's blocks applied concurrently.
     On Dask nothing is looked at: one sweep with the masks in the graph, under `mask` (a lazy
@@ -54,7 +54,7 @@ def solve(
         if lazy:
             with library_errors(system.tape.outputs, "dask"):
                 return _sweep(program, system.tape, lam, pool, mask, system.implicit)
-        for guarded in (False, True):
+        for guarded in (False,) if mask is False else (False, True):
             result = _sweep(program, system.tape, list(lam), pool, guarded, system.implicit)
             if not any(_has_nan(v) for v in result if v is not None):
                 break

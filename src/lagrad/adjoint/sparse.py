@@ -10,7 +10,7 @@ import scipy.sparse.linalg
 from . import backward
 
 
-def solve(system: Any, wanted: list[int] | None = None, *, max_size: int | None = None, **options: Any) -> list[Any]:
+def solve(system: Any, wanted: list[int] | None = None, *, max_size: int | None = None, mask: Any = True) -> list[Any]:
     """λ from ``spsolve_triangular(A, b)``. Where the scalar solve meets ``0 × inf`` (a zero
     multiplier against an infinite partial, which SciPy cannot skip), the solution is the
     one back-substitution's, whose operators apply zero means zero. Diagonal blocks other than
@@ -24,5 +24,5 @@ def solve(system: Any, wanted: list[int] | None = None, *, max_size: int | None 
         else:
             lam = scipy.sparse.linalg.spsolve_triangular(A, b, lower=False)
     if np.isnan(lam).any():
-        return backward.solve(system, wanted)
+        return backward.solve(system, wanted, mask=mask)
     return system.multipliers_from_vector(lam)

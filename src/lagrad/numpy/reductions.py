@@ -69,10 +69,13 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-def reduced_axes(axis: Any, ndim: int) -> tuple[int, ...]:
-    """The axes a reduction runs over: `normalize_axes`, and none for a 0-d array (whose axis 0
-    or -1 NumPy's reductions take as no axis, where a tuple of axes would be refused)."""
+def reduced_axes(axis: Any, ndim: int, int_on_0d: bool = True) -> tuple[int, ...]:
+    """The axes a reduction runs over: `normalize_axes`, and none for a 0-d array, as NumPy:
+    it takes an int axis 0 or -1 of a 0-d array as no axis (not in mean, var, std, average:
+    `int_on_0d` False) and refuses a tuple naming an axis."""
     axes = normalize_axes(axis, ndim)
+    if not ndim and axes and (type(axis) is tuple or not int_on_0d):
+        raise np.exceptions.AxisError(int(axis[0] if type(axis) is tuple else axis), 0)
     return axes if ndim else ()
 
 
@@ -226,7 +229,7 @@ def _reduce(
     if out is not None:
         unsupported_keywords(name, out=out)
     a = array_like(a)
-    axes = reduced_axes(axis, len(_shape.shape_of(a)))
+    axes = reduced_axes(axis, len(_shape.shape_of(a)), name != "mean")
     if dtype is not None:
         a = _shape.astype(a, dtype)
     join, identity = _JOIN[name] if name in _JOIN else (_EXTREME_JOIN[name], None)
@@ -507,7 +510,7 @@ def var(
     unsupported_keywords("var", out=out)
     ddof = _ddof("var", ddof, correction)
     a = _cast(array_like(a), dtype)
-    axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    axes = reduced_axes(axis, len(_shape.shape_of(a)), False)
     if where is not None and where is not True:
         return _masked_var(a, where, axes, ddof, mean, keepdims)
     if mean is None:
@@ -564,7 +567,7 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
         return np.average(a, axis, weights, returned, keepdims=keepdims)
     a = array_like(a)
     shape = _shape.shape_of(a)
-    axes = normalize_axes(axis, len(shape))
+    axes = reduced_axes(axis, len(shape), False)
     if weights is None:
         avg = mean(a, axis=axes, keepdims=keepdims)
         scale: Any = np.asarray(count(shape, axes), dtype=_real_dtype(avg.dtype))
@@ -661,7 +664,7 @@ def nanmean(
         return np.nanmean(a, axis, dtype, out, keepdims, **given_keywords(where=where))
     unsupported_keywords("nanmean", out=out)
     a = _cast(array_like(a), dtype)
-    axes = normalize_axes(axis, len(_shape.shape_of(a)))
+    axes = reduced_axes(axis, len(_shape.shape_of(a)))
     if where is not None and where is not True:
         return mean(_without_nan(a, 0.0), axes, keepdims=keepdims, where=_not_nan_and(a, where))
     return sum(_without_nan(a, 0.0), axis=axes, keepdims=keepdims) / count_not_nan(a, axis=axes, keepdims=keepdims)
@@ -692,10 +695,10 @@ def nanvar(
     unsupported_keywords("nanvar", out=out)
     a = _cast(array_like(a), dtype)
     if where is not None and where is not True:
-        axes = normalize_axes(axis, len(_shape.shape_of(a)))
+        axes = reduced_axes(axis, len(_shape.shape_of(a)))
         ddof = _ddof("nanvar", ddof, correction)
         return _masked_var(_without_nan(a, 0.0), _not_nan_and(a, where), axes, ddof, mean, keepdims)
-    return _nanvar(a, normalize_axes(axis, len(_shape.shape_of(a))), _ddof("nanvar", ddof, correction), mean, keepdims)
+    return _nanvar(a, reduced_axes(axis, len(_shape.shape_of(a))), _ddof("nanvar", ddof, correction), mean, keepdims)
 
 
 def _nanvar(a: Any, axes: tuple[int, ...], ddof: float, mean: Any, keepdims: bool) -> Any:
