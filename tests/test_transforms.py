@@ -438,6 +438,26 @@ def test_the_hessian_of_sqrt_x_times_x_squared_at_zero_is_finite():
         assert lagrad.hessian(f)(0.0) == 0.0 == lagrad.grad(lagrad.grad(f))(0.0)
 
 
+def test_a_non_holomorphic_jacobian_is_each_modes_documented_matrix():
+    """README: for complex f of complex z, fwd gives ∂f/∂x = ∂f/∂z + ∂f/∂z̄ and rev gives
+    ∂f/∂z + conj(∂f/∂z̄); both are f′(z) where f is holomorphic. Closed forms for
+    f = z² + 3 z̄² (∂f/∂z = 2z, ∂f/∂z̄ = 6 z̄), and fwd against a central difference along x."""
+    z = np.array([1 + 2j, -0.5 + 0.25j])
+
+    def f(z):
+        return z**2 + 3 * lnp.conj(z) ** 2
+
+    dz, dzbar = 2 * z, 6 * np.conj(z)
+    assert np.allclose(lagrad.jacobian(f, mode="fwd")(z), np.diag(dz + dzbar), rtol=1e-14)
+    assert np.allclose(lagrad.jacobian(f, mode="rev")(z), np.diag(dz + np.conj(dzbar)), rtol=1e-14)
+    h = 1e-6
+    plain = lambda z: z**2 + 3 * np.conj(z) ** 2
+    along_x = np.stack([(plain(z + h * e) - plain(z - h * e)) / (2 * h) for e in np.eye(2)], axis=1)
+    assert np.allclose(lagrad.jacobian(f, mode="fwd")(z), along_x, rtol=1e-8)
+    holomorphic = lambda z: z**2 * z[::-1]
+    assert np.allclose(lagrad.jacobian(holomorphic, mode="rev")(z), lagrad.jacobian(holomorphic, mode="fwd")(z))
+
+
 def test_a_real_jacobian_through_complex_intermediates_is_real_in_both_modes():
     """Reverse mode's multipliers of the real inputs cross complex values; the Jacobian of a real
     function keeps their real part, as grad does (it used to return them complex, junk imaginary
