@@ -351,10 +351,10 @@ def _lift(program: Program, inexact: list[bool], closures: list[Any]) -> tuple[P
                 args.append(-1)
                 constants.append(c)
         nargs = len(args)
-        plan = eq.primitive.plan(key, nargs)
+        kind = eq.dtype.kind if isinstance(eq.dtype, tuple) else np.dtype(eq.dtype).kind
+        plan = eq.primitive.plan(key, nargs, kind)  # an integer result needs no declared rule
         out = renumber(eq.out)
-        inexact_out = np.dtype(eq.dtype).kind in "fc" if not isinstance(eq.dtype, tuple) else eq.dtype.kind == "f"
-        inexact_out = inexact_out and key & (key >> 1) != 0
+        inexact_out = kind in "fc" and key & (key >> 1) != 0
         is_inexact[out] = inexact_out
         equations.append(
             new_equation(
