@@ -204,6 +204,16 @@ def test_t_density_in_df_against_mpmath(df):
         assert mixed == pytest.approx(float(density_slope), rel=1e-12)
 
 
+@pytest.mark.parametrize("method", ["logpdf", "pdf"])
+def test_t_density_derivatives_where_the_series_serve(method):
+    """Both modes to order 2 in x and df at df = 60 and 200, where the df slope and the
+    normalisation are asymptotic series (t.logpdf's primitive), and at small z/df (the
+    log1p series)."""
+    fun = getattr(stats.t, method)
+    check(lambda x, df: fun(x, df), np.array([-3.0, 0.5, 2.0, 0.05]), 200.0)
+    check(lambda x, df: fun(x, df), np.array([0.01, 0.2]), 60.0)
+
+
 @pytest.mark.parametrize(
     "fun,special_name,arg,given",
     [
