@@ -171,3 +171,17 @@ def test_every_solver_solves_a_system_with_a_general_diagonal(method):
     lam = system.solve(method)
     assert np.allclose(np.concatenate([np.ravel(v) for v in lam.lambdas]), expected)
     assert system.residual(lam) < 1e-12
+
+
+def test_a_vjp_rule_that_returns_the_wrong_shape_is_refused_by_name():
+    # a user's rule for a scalar argument broadcast against a vector forgets to sum: without the
+    # check the "gradient" of the scalar came back shaped (3,), silently
+    scale = lagrad.primitive(lambda x, s: x * s, name="scale")
+    lagrad.defvjp(scale, lambda g, ans, x, s: g * s, lambda g, ans, x, s: g * x)
+    x = np.array([1.0, -2.0, 0.5])
+    with pytest.raises(
+        ValueError, match=r"vjp rule of scale for argument 1 returned shape \(3,\) where the argument has shape \(\)"
+    ):
+        lagrad.grad(lambda s: lnp.sum(scale(x, s)))(2.0)
+    lagrad.defvjp(scale, lambda g, ans, x, s: g * s, lambda g, ans, x, s: lnp.sum(g * x))  # summed: accepted
+    assert lagrad.grad(lambda s: lnp.sum(scale(x, s)))(2.0) == pytest.approx(np.sum(x))

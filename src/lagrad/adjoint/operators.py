@@ -62,7 +62,9 @@ class Operator:
         else:
             with np.errstate(invalid="ignore"):  # 0 × inf is masked just below
                 ct = self._guarded(0, g, values, params, guarded)
-        if self.elementwise and ct.shape != shape:
+        if ct.shape != shape:
+            if not self.elementwise:
+                raise _wrong_shape(self, "vjp", ct.shape, shape)
             ct = registry.ops.unbroadcast(ct, shape)
         return ct
 
@@ -133,6 +135,14 @@ class Operator:
 
     def __repr__(self) -> str:
         return f"<Operator ∂{self.primitive.name}/∂x{self.pos}>"
+
+
+def _wrong_shape(op: Operator, kind: str, got: Any, want: Any) -> ValueError:
+    return ValueError(
+        f"lagrad: the {kind} rule of {op.primitive.name} for argument {op.pos} returned shape {got} where the "
+        f"argument has shape {want}. A vjp rule returns the argument's share of the multiplier shaped like the "
+        f"argument: sum over the axes it was broadcast along (or declare the primitive elementwise)."
+    )
 
 
 def operator(prim: Any, pos: int) -> Operator:
