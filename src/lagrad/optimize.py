@@ -309,6 +309,7 @@ def sgd(learning_rate: float | Callable[[int], float] = 0.01, momentum: float = 
         raise ValueError(f"lagrad.optimize.sgd: momentum must be in [0, 1), not {momentum!r}")
 
     def update(p: Any, g: Any, v: Any, lr: Any, t: int) -> tuple[Any, Any]:
+        g = _descent(g)
         v = g if v is None else momentum * v + g
         return p - lr * v, (v if momentum else None)
 
@@ -326,10 +327,36 @@ def adam(
 
     def update(p: Any, g: Any, state: Any, lr: Any, t: int) -> tuple[Any, Any]:
         m, v = state
+        g = _descent(g)
         m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
+        v = b2 * v + (1 - b2) * _squares(g)
         m_hat = m / (1 - b1**t)
         v_hat = v / (1 - b2**t)
-        return p - lr * m_hat / (np.sqrt(v_hat) + eps), (m, v)
+        return p - lr * _normalised(m_hat, v_hat, eps), (m, v)
 
     return Stepper("adam", learning_rate, lambda p: (np.zeros_like(p), np.zeros_like(p)), update)
+
+
+# A complex parameter is stepped as its real and imaginary parts, two real parameters (as
+# PyTorch's optimisers do), against the gradient lagrad gives: ∂L/∂x − i ∂L/∂y for a real loss L
+# of z = x + iy (autograd's and JAX's convention), whose conjugate is the direction of steepest
+# ascent. Subtracting the gradient itself would climb in y.
+
+
+def _descent(g: Any) -> Any:
+    """The gradient as a step subtracts it: itself for a real parameter, its conjugate
+    ``∂L/∂x + i ∂L/∂y`` for a complex one."""
+    return lnp.conj(g) if np.iscomplexobj(g) else g
+
+
+def _squares(g: Any) -> Any:
+    """Adam's squared gradient; for a complex parameter its real and imaginary parts' squares,
+    apart (the real and imaginary parts of the result)."""
+    return lnp.real(g) ** 2 + 1j * lnp.imag(g) ** 2 if np.iscomplexobj(g) else g * g
+
+
+def _normalised(m: Any, v: Any, eps: float) -> Any:
+    """Adam's step direction ``m / (√v + eps)``, for a complex parameter part by part."""
+    if np.iscomplexobj(v):
+        return lnp.real(m) / (np.sqrt(lnp.real(v)) + eps) + 1j * (lnp.imag(m) / (np.sqrt(lnp.imag(v)) + eps))
+    return m / (np.sqrt(v) + eps)
