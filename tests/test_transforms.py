@@ -480,3 +480,20 @@ def test_a_real_jacobian_through_complex_intermediates_is_real_in_both_modes():
         J = lagrad.jacobian(f, mode=mode)(a)
         assert J.dtype == np.float64, mode
         np.testing.assert_allclose(J, expected, rtol=1e-7, atol=1e-9)
+
+
+def test_a_replayed_program_keeps_a_number_read_with_value_and_recomputes_a_traced_index():
+    # as README's `trace` row says: value(x) is a constant of the Program (JAX's limitation too),
+    # lagrad.numpy.argmax is an equation; compile recomputes both
+    x0, x1 = np.array([1.0, 5.0, 7.0]), np.array([9.0, 5.0, 7.0])
+
+    def read(x):
+        return x[int(np.argmax(lagrad.value(x)))] * 2.0
+
+    def traced(x):
+        return x[lnp.argmax(x)] * 2.0
+
+    assert float(lagrad.trace(read, x0)(x1)) == 14.0  # x1[2] * 2: the index read at x0
+    assert float(lagrad.trace(traced, x0)(x1)) == 18.0  # x1[0] * 2
+    compiled = lagrad.compile(read)
+    assert [float(compiled(x)) for x in (x0, x1, x1, x1)] == [14.0, 18.0, 18.0, 18.0]
