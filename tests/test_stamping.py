@@ -98,15 +98,17 @@ def test_the_branchy_loop_and_the_heat_equation_are_written_and_record_what_the_
 
 
 def test_accumulated_multipliers_and_values_read_every_step() -> None:
-    """Inputs read by every step (their multipliers summed step by step), a sum carried beside the
-    state, float32, the headline's value_and_grad with two argnums and data as arguments."""
+    """Inputs read by every step (their multipliers summed step by step), sums carried beside the
+    state (one's multiplier traced, one's a constant), float32, the headline's value_and_grad with
+    two argnums and data as arguments."""
 
     def loss(a: Any, w: Any, b: Any, x: Any) -> Any:
-        acc = 0.0 * x
+        acc, plain = 0.0 * x, 0.0 * x
         for _ in range(60):
             acc = acc + lnp.sin(x) * w
+            plain = plain + lnp.cos(x)  # its multiplier a constant (a sum's ones), passed on unchanged
             x = lnp.tanh(a * x + b)
-        return lnp.sum(acc**2) + lnp.sum(x)
+        return lnp.sum(acc**2) + lnp.sum(x) + lnp.sum(plain)
 
     rng = np.random.default_rng(1)
     for dtype in (np.float64, np.float32):

@@ -132,8 +132,9 @@ def _write(trace: Any, program: Program, tape: Tape, start: int, s: int, p: int,
         if (e2.primitive is not e3.primitive or e2.shape != e3.shape or e2.dtype != e3.dtype or e2.diff != e3.diff
                 or e2.kept != e3.kept or e3.source is not None or not isinstance(e3.dtype, np.dtype)
                 or e3.out - e2.out != size or len(e2.args) != len(e3.args)
-                or _params_key(e2.params) != _params_key(e3.params)
-                or tuple(map(_key, e2.constants)) != tuple(map(_key, e3.constants))):  # fmt: skip
+                or e2.params.keys() != e3.params.keys() or not _same_value(tuple(e2.params.values()),
+                                                                           tuple(e3.params.values()))
+                or not _same_value(e2.constants, e3.constants)):  # fmt: skip
             return False
         refs = []
         for a2, a3 in zip(e2.args, e3.args):
@@ -176,7 +177,7 @@ def _write(trace: Any, program: Program, tape: Tape, start: int, s: int, p: int,
     for i, _, _ in carried:
         lam[i] = None
     for i, moved, var in carried:
-        if var.index < first_var:  # passed on unchanged since before the loop's steps
+        if type(var) is not Var or var.index < first_var:  # passed on unchanged since before the loop's steps
             lam[i - steps * p if moved else i] = var
             continue
         index = var.index + steps * size
@@ -254,7 +255,8 @@ def _carried(program: Program, s: int, p: int, t: int, before: list[Any], after:
             continue
         if lo <= i < hi:  # a variable of the loop: only step t - 1's hold multipliers after step t
             if i in following:
-                passed_on = b is before[i + p] and type(b) is Var and b.index < first_var - size
+                # passed on unchanged (a sum's multiplier), made before the loop's steps: a Var or a constant
+                passed_on = b is before[i + p] and (type(b) is not Var or b.index < first_var - size)
                 if before[i] is not None or not (passed_on or _shifted(before[i + p], b, size, first_var)):
                     return None
                 changed.append((i, True, b))
@@ -282,5 +284,26 @@ def _shifted(a: Any, b: Any, size: int, first_var: int) -> bool:
     )
 
 
-def _params_key(params: dict[str, Any]) -> Any:
-    return tuple((k, _key(v)) for k, v in params.items()) if params else ()
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two constants or parameters of the two steps' equations are the same value: a
+    rule makes some anew each step (the negated ones of a sum's multiplier), equal each time,
+    as the multipliers they come from are passed on unchanged (`_carried` checks)."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (np.ndarray, np.generic)):
+        try:
+            return (
+                a.dtype == b.dtype
+                and a.shape == b.shape
+                and bool(np.array_equal(a, b, equal_nan=True))
+                and bool(np.array_equal(np.signbit(a), np.signbit(b)))
+            )
+        except TypeError:  # no sign (complex, objects): not compared
+            return False
+    if type(a) in (tuple, list):
+        return len(a) == len(b) and all(map(_same_value, a, b))
+    if type(a) is slice:
+        return a == b
+    return bool(_key(a) == _key(b))
