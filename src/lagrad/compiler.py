@@ -36,6 +36,7 @@ from .control import _stop_gradient
 from .core import Trace, Var
 from .core.program import Aval, Program, Tape, new_equation
 from .rolling import rolled
+from .stamping import Sweep
 from .tree import tree_flatten, tree_map
 
 Fun = Callable[..., Any]
@@ -56,6 +57,7 @@ class CompileTrace(Trace):
     def __init__(self, lifting: bool = False) -> None:
         super().__init__()
         self.lifting = lifting
+        self.sweep = Sweep(self)  # a traced loop's solve written from one step's pattern (`stamping`)
         self.values = None  # no Tape: nothing reads this run's values but the Vars that hold them
 
     def lift(self, leaves: list[Any], record_source: bool) -> LiftedTrace | None:
@@ -569,6 +571,7 @@ class Compiled:
         seconds = time.perf_counter() - start
         entry = self._note(reason, "traced", program, seconds)
         entry["lifted"] = lifting and not trace.lifting  # a transform's run taken over: f traced once
+        entry["steps written"] = trace.sweep.written  # a traced loop's solve written from one step's pattern
         options = {"prune": self.prune, "reuse_buffers": self.reuse_buffers, "python_scalars": self.python_scalars,
                    "rewrites": self.rewrites, "roll": self.roll}  # fmt: skip
         variant = Variant(program, reason, entry["signature"], seconds, options, self.interpret, entry)
@@ -595,6 +598,7 @@ class Compiled:
             "branches": len(program.guards),
             "seconds": seconds,
             "lifted": False,
+            "steps written": 0,
             "tier": None,
         }
         with self._lock:
@@ -611,9 +615,10 @@ class Compiled:
         variants held (`size`, at most `maxsize`), and per trace why it was made (`variants`:
         reason, outcome, signature, equations recorded and statements generated, branches
         checked, seconds the trace took, whether a transform's run was `lifted` into the recording
-        (its function's operations recorded once), the `tier` its calls run in now, and the seconds spent
-        building each tier: `interpreted seconds` or `rolled seconds`, `compiled seconds`; the lines
-        of the rolled source: `rolled statements`)."""
+        (its function's operations recorded once), how many steps of traced loops had their solve
+        written from one step's pattern (`steps written`, see `stamping`), the `tier` its calls run
+        in now, and the seconds spent building each tier: `interpreted seconds` or `rolled seconds`,
+        `compiled seconds`; the lines of the rolled source: `rolled statements`)."""
         with self._lock:
             size = sum(len(v) for v in self._cache.values())
             return {**self._counts, "size": size, "maxsize": self.maxsize, "variants": [dict(e) for e in self._log]}

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Program, Tape, registry
+from ..core import Program, Tape, Var, registry
 from ..core.backend import is_lazy, numpy_dtype
 from ..lazy import any_lazy, as_lazy, library_errors
 from .operators import _has_nan, implicit_diagonals, operator
@@ -56,8 +56,13 @@ def back_substitution(
         with np.errstate(invalid="ignore"), library_errors(tape.outputs, "dask"):
             return _back_substitution(program, tape, seeds, keep_all, mask, batched, diagonals)
     with np.errstate(invalid="ignore"):  # a 0 × inf that matters shows as NaN in the result
+        out = tape.outputs  # lagrad.compile's recording may write a traced loop's steps out (`sweep`)
+        sweep = out._trace.sweep if type(out) is Var and not (keep_all or batched or diagonals or replay) else None
         with library_errors(tape.outputs):  # on array-api-strict or CuPy: the rule and the library named
-            lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals, replay is not None)
+            if sweep is not None:
+                lam = sweep(program, tape, seeds, _back_substitution)
+            else:
+                lam = _back_substitution(program, tape, seeds, keep_all, False, batched, diagonals, replay is not None)
         returned = lam if keep_all else lam[: program.n_inputs]  # the others were dropped on the way
         if mask is False:
             return lam
@@ -82,6 +87,8 @@ def _back_substitution(
     batched: bool,
     diagonals: Mapping[int, Any] | None,
     release: bool = False,
+    lam: list[Any] | None = None,
+    span: tuple[int, int] | None = None,
 ) -> list[Any]:
     """One sweep of back-substitution: the hot path of every gradient.
 
@@ -92,16 +99,21 @@ def _back_substitution(
     NumPy may reuse for the sum (large and held nowhere else). The sweep holds the seeds only
     until they are in `lam`: a caller that passes a dict it keeps no reference to has each
     seed freed once its equation has run. With `release` it empties the run's values as it
-    walks them."""
-    lam: list[Any] = [None] * program.n_vars
-    for i, seed in seeds.items():
-        lam[i] = seed if lam[i] is None else lam[i] + seed
+    walks them. Given `lam` (the multipliers an earlier sweep left) and `span`, the sweep goes
+    on through equations ``span[0] <= k < span[1]`` alone."""
+    if lam is None:
+        lam = [None] * program.n_vars
+        for i, seed in seeds.items():
+            lam[i] = seed if lam[i] is None else lam[i] + seed
     seeds = seed = None  # type: ignore[assignment]
     owned: set[int] = set()
     shapes = program.shapes()
     has_complex = program.has_complex
-    walk = _given_up(tape.values) if release else reversed(tape.values)
-    for eq, values in zip(reversed(program.equations), walk):
+    equations, runs = program.equations, tape.values
+    if span is not None:
+        equations, runs = equations[span[0] : span[1]], runs[span[0] : span[1]]
+    walk = _given_up(runs) if release else reversed(runs)
+    for eq, values in zip(reversed(equations), walk):
         g = lam[eq.out]
         if g is None:
             continue

@@ -313,7 +313,7 @@ class Trace:
 
     __slots__ = (
         "level", "equations", "n_vars", "n_inputs", "guards", "tags", "record_source", "active", "complex_seen",
-        "pending", "values", "dispatch", "nested",
+        "pending", "values", "dispatch", "nested", "sweep",
     )  # fmt: skip
 
     def __init__(self, record_source: bool = False) -> None:
@@ -330,6 +330,7 @@ class Trace:
         self.values: list[list[Any]] | None = []  # per equation, this run's (ans, *args): the Tape
         self.dispatch = False  # an input lives in another array namespace: primitives pick its functions
         self.nested = False  # an equation read another trace's values (or dispatched): the run holds them
+        self.sweep: Any = None  # lagrad.compile's recording: how a back-substitution of its values is run
 
     def new_input(self, value: Any) -> Var:
         if self.equations:
