@@ -222,6 +222,23 @@ def test_differentiating_a_compiled_function_runs_it_eagerly() -> None:
     assert g.cache_info()["eager"] >= 1
 
 
+def test_a_compiled_transform_of_a_compiled_function_keeps_its_own_function_and_cache() -> None:
+    # compile(grad(compile(f))) once took the inner Compiled's state (its `fun`, cache and counts)
+    # through the transform's functools.wraps, and answered f's value in place of its gradient
+    f = lambda x, y: lnp.sum(lnp.sin(x) * y**2)
+    x, y = rng.standard_normal(4), rng.standard_normal(4)
+    inner = lagrad.compile(f, interpret=0)
+    gradient = lagrad.compile(lagrad.grad(inner), interpret=1)
+    hess = lagrad.compile(lagrad.jacobian(lagrad.compile(lagrad.grad(f))), interpret=1)
+    for _ in range(3):  # the trace, the interpreter, the generated source
+        np.testing.assert_allclose(gradient(x, y), np.cos(x) * y**2, rtol=1e-14)
+        np.testing.assert_allclose(hess(x, y), np.diag(-np.sin(x) * y**2), rtol=1e-14, atol=1e-300)
+    outer = lagrad.compile(inner, interpret=5)
+    _same(outer(x, y), f(x, y))
+    assert outer.interpret == 5 and inner.interpret == 0 and outer.fun is inner
+    assert outer.cache_info()["traces"] == 1 and outer.cache_info() != inner.cache_info()
+
+
 def test_nan_results_are_answered_eagerly() -> None:
     f = lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0))
     g = lagrad.compile(lagrad.grad(f))

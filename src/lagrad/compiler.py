@@ -365,7 +365,9 @@ class Compiled:
         self._log: list[dict[str, Any]] = []
         self._lift = True  # whether a transform's run may be lifted into the recording (CompileTrace.lift)
         self._plain_keys: dict[Any, Any] = {}  # float-array arguments' shapes and dtypes -> their signature
-        functools.update_wrapper(self, fun)
+        # the name and docstring only: a transform's wrapper holds its function's __dict__, which
+        # for a Compiled is its state (`fun`, the cache), and would replace this one's
+        functools.update_wrapper(self, fun, updated=())
 
     @property
     def _name(self) -> str:
