@@ -239,6 +239,17 @@ def test_a_compiled_transform_of_a_compiled_function_keeps_its_own_function_and_
     assert outer.cache_info()["traces"] == 1 and outer.cache_info() != inner.cache_info()
 
 
+def test_fortran_ordered_arguments_give_the_eager_bits_in_every_tier() -> None:
+    # summed in memory order, Fortran-ordered [[1e16, 1], [-1e16, 1]] gives 2 (C order: 1); the
+    # trace's lifted run once read a C-ordered copy (1) where the interpreter read the argument (2)
+    x = np.asfortranarray([[1e16, 1.0], [-1e16, 1.0]])
+    f = lagrad.value_and_grad(lambda x: lnp.sum(x * 1.0))
+    compiled = lagrad.compile(f, interpret=2)
+    for _ in range(4):  # the trace, the interpreter twice, the generated source
+        _same(compiled(x), f(x))
+        assert compiled(x)[0] == np.sum(x) == 2.0
+
+
 def test_nan_results_are_answered_eagerly() -> None:
     f = lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0))
     g = lagrad.compile(lagrad.grad(f))
