@@ -250,6 +250,26 @@ def test_fortran_ordered_arguments_give_the_eager_bits_in_every_tier() -> None:
         assert compiled(x)[0] == np.sum(x) == 2.0
 
 
+def test_a_buffer_is_written_only_where_numpy_would_lay_out_the_result_alike() -> None:
+    # sin(x.T) is Fortran-ordered; adding a C-ordered array gives a C-ordered array in NumPy, but
+    # written into sin(x.T)'s dying buffer it stayed Fortran-ordered, and the sum, which adds in
+    # memory order, changed in the last bits on about half of the calls
+    def f(x, y):
+        return lnp.sum((lnp.sin(x.T) + lnp.exp(y)) ** 2)
+
+    for fun in (f, lagrad.value_and_grad(f, argnums=(0, 1))):
+        compiled = lagrad.compile(fun, interpret=0)
+        for _ in range(30):
+            x, y = rng.standard_normal((7, 5)), rng.standard_normal((5, 7))
+            _same(compiled(x, y), fun(x, y))
+        assert compiled.cache_info()["compiled"] == 29
+    # and arguments of another memory order than the first call's run a variant of their own
+    compiled = lagrad.compile(lambda x, y: lnp.sum(-x + y), interpret=0)
+    x = np.asfortranarray([[1e16, 1.0], [-1e16, 1.0]])
+    for y in (np.zeros((2, 2)), np.asfortranarray(np.zeros((2, 2)))) * 2:
+        _same(compiled(x, y), np.sum(-x + y))
+
+
 def test_nan_results_are_answered_eagerly() -> None:
     f = lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0))
     g = lagrad.compile(lagrad.grad(f))

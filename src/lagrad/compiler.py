@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .codegen import REWRITES, BranchFlipped, Source, Straight, emit, interpreter, passes
+from .codegen import REWRITES, BranchFlipped, Source, Straight, emit, interpreter, layouts, passes
 from .control import _stop_gradient
 from .core import Trace, Var
 from .core.program import Aval, Program, Tape, new_equation
@@ -226,18 +226,18 @@ class Variant:
         self.lock = threading.Lock()
         self.unflatten = _unflattener(program.out_tree)
 
-    def runner(self) -> tuple[Callable[..., Any], str]:
-        """The function the next call runs and its tier, built or compiled here when due."""
+    def runner(self, inputs: Sequence[Any]) -> tuple[Callable[..., Any], str]:
+        """The function the next call (on `inputs`) runs and its tier, built or compiled here when due."""
         function, tier = self.function, self.tier
         if function is None or (tier in _FIRST_TIERS and self.runs >= self.interpret):
             with self.lock:  # one thread builds; the others wait for it, then run what it built
                 if self.function is None or (self.tier in _FIRST_TIERS and self.runs >= self.interpret):
-                    self._advance()
+                    self._advance(inputs)
                 function, tier = self.function, self.tier
         self.runs += 1
         return function, tier  # type: ignore[return-value]
 
-    def _advance(self) -> None:
+    def _advance(self, inputs: Sequence[Any]) -> None:
         start = time.perf_counter()
         was_enabled = gc.isenabled()
         gc.disable()  # as the trace: the tables built here are freed by reference counting, and the
@@ -255,7 +255,7 @@ class Variant:
                 else:
                     self.function, self.tier = interpreter(Straight(self.program, prune={"dead"})), "interpreted"
             else:
-                self.function, self.tier = self.compiled_source().function(), "compiled"
+                self.function, self.tier = self.compiled_source(inputs).function(), "compiled"
         finally:
             if was_enabled:
                 gc.enable()
@@ -263,12 +263,15 @@ class Variant:
         self.entry["tier"] = self.tier
         self.entry[f"{self.tier} seconds"] = time.perf_counter() - start  # to build this tier
 
-    def compiled_source(self) -> Source:
+    def compiled_source(self, inputs: Sequence[Any]) -> Source:
+        """The straight-line source, written once; `inputs` (a call's) give the memory layouts
+        that decide which buffers a result may be written into (`codegen.layouts`)."""
         if self.straight is None:
             self.straight = Straight(self.program, prune=self.options["prune"])
             self.entry["statements"] = len(self.straight.statements)
         if self.source is None:
-            self.source = emit(self.straight, **{k: v for k, v in self.options.items() if k not in ("prune", "roll")})
+            options = {k: v for k, v in self.options.items() if k not in ("prune", "roll")}
+            self.source = emit(self.straight, layouts=layouts(self.straight, inputs), **options)
         return self.source
 
 
@@ -390,7 +393,7 @@ class Compiled:
         inputs = args if leaves is args else [_as_input(leaves[j]) for j in traced]
         flipped = None
         for variant in variants or ():
-            function, tier = variant.runner()
+            function, tier = variant.runner(inputs)
             try:
                 with np.errstate(invalid="ignore"):  # as the solve runs: NaN is answered eagerly below
                     outs = function(*inputs)
@@ -433,7 +436,7 @@ class Compiled:
         plain = None
         if not kwargs and not self.static_argnums:
             try:  # the types tell apart what else has a shape and a dtype (a NumPy scalar, a Var)
-                plain = tuple([(type(a), a.shape, a.dtype) for a in args])
+                plain = tuple([(type(a), a.shape, a.dtype, a.strides) for a in args])
             except Exception:  # a Python number, a list, ...: the full signature below
                 pass
             else:
@@ -476,7 +479,7 @@ class Compiled:
                 return None
             if type(leaf) is np.ndarray and leaf.dtype.kind in "fc":  # the common case, first
                 traced.append(j)
-                key.append((leaf.shape, leaf.dtype.str))
+                key.append((leaf.shape, leaf.dtype.str, leaf.strides))  # strides: see codegen.layouts
             elif _is_float_leaf(leaf):
                 traced.append(j)
                 key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf).__name__))
@@ -634,11 +637,12 @@ class Compiled:
         for _ in range(2):
             with self._lock:
                 variants = list(self._cache.get(key, ()))
+            inputs = [_as_input(found[1][j]) for j in found[3]]
             for variant in variants:
                 with variant.lock:
-                    source = variant.compiled_source()
+                    source = variant.compiled_source(inputs)
                 try:
-                    (variant.function or source.function())(*[_as_input(found[1][j]) for j in found[3]])
+                    (variant.function or source.function())(*inputs)
                 except BranchFlipped:
                     continue
                 return source.text
