@@ -168,3 +168,21 @@ def test_a_zero_multiplier_against_an_undefined_partial_gives_zero_as_lagrad_doe
         assert value == expected_value and np.array_equal(g, expected)
     text = lagrad.derive(lambda x: lnp.sum(lnp.tanh(x) * x), x)
     assert "isnan" not in text  # no mask where no NaN shows
+
+
+def test_the_gradient_has_the_arguments_dtype_as_lagrads_has():
+    """A float32 argument meeting float64 constants has float64 multipliers; lagrad's gradient
+    is float32 (the input's dtype), and so is the text's."""
+    x = np.array([0.5, -1.25, 2.0, 0.75], dtype=np.float32)
+    for f in (
+        lambda x: lnp.sum(lnp.sin(x) * np.float64(0.1)),
+        lambda x: lnp.sum(x * np.arange(4)),
+        lambda x: lnp.sum(lnp.abs(x) ** np.float64(1.5)),
+    ):
+        text = lagrad.derive(f, x)
+        value, (g,) = _run_with_numpy_alone(text, x)
+        expected_value, expected = lagrad.value_and_grad(f)(x)
+        assert g.dtype == np.float32 and np.array_equal(g, expected) and value == expected_value
+    closed = (np.cos(x.astype(np.float64)) * 0.1).astype(np.float32)  # d/dx 0.1 sin(x), rounded once
+    g = _run_with_numpy_alone(lagrad.derive(lambda x: lnp.sum(lnp.sin(x) * np.float64(0.1)), x), x)[1][0]
+    assert np.allclose(g, closed, rtol=1e-6, atol=0)

@@ -241,7 +241,14 @@ def derive(fun: Any, *args: Any, argnums: int | Sequence[int] | None = None, **k
         ):
             writer.counts.clear()
             passes[1:] = [(True, True), (False, True)]
-    grads = [f"lam_{j + 1}" if lam[j] is not None else f"np.zeros_like({z[j]})" for j in range(program.n_inputs)]
+    grads = []
+    for j, (_, dtype) in enumerate(program.inputs):
+        if lam[j] is None:
+            grads.append(f"np.zeros_like({z[j]})")
+        elif np.dtype(lam[j].dtype) != np.dtype(dtype):  # as lagrad's gradient: in the input's dtype
+            grads.append(f"lam_{j + 1}.astype(np.{np.dtype(dtype).name})")
+        else:
+            grads.append(f"lam_{j + 1}")
     value = z[out] if out is not None else writer.constant(np.asarray(traced.outputs[0]))
     lines.append(f"    return {value}, ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
     result = Derivation("\n".join(_inline_single_uses(lines)) + "\n")
