@@ -270,6 +270,24 @@ def test_a_buffer_is_written_only_where_numpy_would_lay_out_the_result_alike() -
         _same(compiled(x, y), np.sum(-x + y))
 
 
+def test_a_product_with_ones_is_a_name_for_its_factor_only_where_they_are_laid_out_alike() -> None:
+    # x.T * ones is C-ordered in NumPy, x.T Fortran-ordered: the product taken as a name for x.T
+    # once summed [[1e16, 1], [-1e16, 1]] in memory order (2.0) where NumPy gives 1.0
+    ones = np.ones((2, 2))
+    x = np.array([[1e16, -1e16], [1.0, 1.0]])
+
+    def f(x):
+        return lnp.sum(x.T * ones)
+
+    for fun in (f, lagrad.value_and_grad(f)):
+        compiled = lagrad.compile(fun, interpret=0)
+        for _ in range(3):
+            _same(compiled(x), fun(x))
+    assert f(x) == np.sum(x.T * ones) == 1.0
+    # a product with ones of the factor's own layout is still a name for it
+    assert "c_0" not in lagrad.compile(lambda x: lnp.sum(x * ones), interpret=0).source(x)
+
+
 def test_nan_results_are_answered_eagerly() -> None:
     f = lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0))
     g = lagrad.compile(lagrad.grad(f))

@@ -94,10 +94,13 @@ class Straight:
     kept, in order), `alias` (variable -> the earlier variable it equals), `outputs` and
     `guards` in the kept variables' terms. `prune` chooses the simplifications: "repeated"
     (an equation equal to an earlier one is a name for it, so no elementwise chain is computed
-    twice), "ones" (``x * 1``, ``x ** 1`` and ``(-x) * c`` folded), "dead" (equations that reach
-    no output and no branch dropped); True for all."""
+    twice), "ones" (``x * 1``, ``x ** 1`` and ``(-x) * c`` folded; with `layouts`, only where a
+    run laid out x and the product alike: ``x.T * ones`` is C-ordered, ``x.T`` is not), "dead"
+    (equations that reach no output and no branch dropped); True for all."""
 
-    def __init__(self, program: Program, *, prune: bool | Collection[str] = True) -> None:
+    def __init__(
+        self, program: Program, *, prune: bool | Collection[str] = True, layouts: Mapping[int, Any] | None = None
+    ) -> None:
         chosen = passes(prune)
         repeated, ones, dead = "repeated" in chosen, "ones" in chosen, "dead" in chosen
         self.program = program
@@ -123,7 +126,7 @@ class Straight:
                         same = _product_with_ones(program, eq, args)
                         if same is None:
                             same = _power_one(program, eq, args)
-                        if same is not None:
+                        if same is not None and _alike(layouts, same, eq.out):
                             alias[eq.out] = same
                             continue
             if repeated:
@@ -1244,8 +1247,7 @@ def emit(
         if _elementwise_ufunc(eq):
             if reuse_buffers and eq.shape:
                 for a in dying:
-                    alike = program.shape(a) == eq.shape and program.dtype(a) == eq.dtype
-                    alike = alike and (layouts is None or (a in layouts and layouts[a] == layouts.get(eq.out)))
+                    alike = program.shape(a) == eq.shape and program.dtype(a) == eq.dtype and _alike(layouts, a, eq.out)
                     if alike and a in owned and a not in held_t:
                         out = a
                         break
@@ -1406,6 +1408,12 @@ def layouts(straight: Straight, inputs: Sequence[Any]) -> dict[int, Any] | None:
     except Exception:  # a value this call's check refuses (the source is written all the same)
         pass
     return found
+
+
+def _alike(layouts: Mapping[int, Any] | None, a: int, b: int) -> bool:
+    """Whether variables `a` and `b` had one memory layout on the run `layouts` records (True
+    where there is none to check)."""
+    return layouts is None or (a in layouts and b in layouts and layouts[a] == layouts[b])
 
 
 def interpreter(straight: Straight) -> Callable[..., tuple[Any, ...]]:

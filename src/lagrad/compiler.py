@@ -266,12 +266,12 @@ class Variant:
     def compiled_source(self, inputs: Sequence[Any]) -> Source:
         """The straight-line source, written once; `inputs` (a call's) give the memory layouts
         that decide which buffers a result may be written into (`codegen.layouts`)."""
-        if self.straight is None:
-            self.straight = Straight(self.program, prune=self.options["prune"])
-            self.entry["statements"] = len(self.straight.statements)
         if self.source is None:
+            found = layouts(Straight(self.program, prune=False), inputs)  # every variable, as recorded
+            self.straight = Straight(self.program, prune=self.options["prune"], layouts=found)
+            self.entry["statements"] = len(self.straight.statements)
             options = {k: v for k, v in self.options.items() if k not in ("prune", "roll")}
-            self.source = emit(self.straight, layouts=layouts(self.straight, inputs), **options)
+            self.source = emit(self.straight, layouts=found, **options)
         return self.source
 
 
