@@ -288,6 +288,23 @@ def test_a_product_with_ones_is_a_name_for_its_factor_only_where_they_are_laid_o
     assert "c_0" not in lagrad.compile(lambda x: lnp.sum(x * ones), interpret=0).source(x)
 
 
+def test_a_write_into_a_float_argument_is_the_traced_values_and_leaves_the_callers_array() -> None:
+    # as docs/compile.md says: the update is read by the rest of the function, in every tier,
+    # and the caller's array keeps its values (plain NumPy would double it on every call)
+    def f(x: Any, out: Any) -> Any:
+        x[0] = 5.0
+        x *= 2.0
+        out[:] = x
+        return lnp.sum(x**2), out
+
+    compiled = lagrad.compile(f, interpret=1)
+    for _ in range(3):
+        x, out = np.arange(3.0), np.zeros(3)
+        value, written = compiled(x, out)
+        assert value == 100.0 + 4.0 + 16.0 and np.array_equal(written, [10.0, 2.0, 4.0])
+        assert np.array_equal(x, np.arange(3.0)) and np.array_equal(out, np.zeros(3))
+
+
 def test_nan_results_are_answered_eagerly() -> None:
     f = lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0))
     g = lagrad.compile(lagrad.grad(f))
