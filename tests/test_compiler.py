@@ -269,6 +269,14 @@ def test_a_buffer_is_written_only_where_numpy_would_lay_out_the_result_alike() -
     for y in (np.zeros((2, 2)), np.asfortranarray(np.zeros((2, 2)))) * 2:
         _same(compiled(x, y), np.sum(-x + y))
 
+    class Sub(np.ndarray):  # an ndarray subclass (as np.memmap): its strides enter the key too
+        pass
+
+    compiled = lagrad.compile(lambda x, y: lnp.sum(-x + y), interpret=0)
+    y = np.zeros((2, 2))
+    for sub in [np.ascontiguousarray(x).view(Sub)] * 2 + [x.view(Sub)] * 2:  # compiled on the C-ordered
+        _same(compiled(sub, y), np.sum(-np.asarray(sub) + y))
+
 
 def test_a_product_with_ones_is_a_name_for_its_factor_only_where_they_are_laid_out_alike() -> None:
     # x.T * ones is C-ordered in NumPy, x.T Fortran-ordered: the product taken as a name for x.T

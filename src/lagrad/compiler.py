@@ -480,9 +480,10 @@ class Compiled:
             if type(leaf) is np.ndarray and leaf.dtype.kind in "fc":  # the common case, first
                 traced.append(j)
                 key.append((leaf.shape, leaf.dtype.str, leaf.strides))  # strides: see codegen.layouts
-            elif _is_float_leaf(leaf):
+            elif _is_float_leaf(leaf):  # a Python or NumPy scalar, an ndarray subclass (np.memmap)
                 traced.append(j)
-                key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf).__name__))
+                strides = getattr(leaf, "strides", None)
+                key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf).__name__, strides))
             else:
                 key.append(_static_key(leaf, self._name))
         # static values equal by == but not alike: 1, 1.0 and True; 0.0 and -0.0
