@@ -367,7 +367,7 @@ class Compiled:
                         "eager": 0}  # fmt: skip
         self._log: list[dict[str, Any]] = []
         self._lift = True  # whether a transform's run may be lifted into the recording (CompileTrace.lift)
-        self._plain_keys: dict[Any, Any] = {}  # float-array arguments' shapes and dtypes -> their signature
+        self._plain_keys: dict[Any, Any] = {}  # float-array arguments' shapes, dtypes, strides -> their signature
         # the name and docstring only: a transform's wrapper holds its function's __dict__, which
         # for a Compiled is its state (`fun`, the cache), and would replace this one's
         functools.update_wrapper(self, fun, updated=())

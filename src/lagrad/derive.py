@@ -245,7 +245,7 @@ def derive(fun: Any, *args: Any, argnums: int | Sequence[int] | None = None, **k
     for j, (_, dtype) in enumerate(program.inputs):
         if lam[j] is None:
             grads.append(f"np.zeros_like({z[j]})")
-        elif np.dtype(lam[j].dtype) != np.dtype(dtype):  # as lagrad's gradient: in the input's dtype
+        elif np.result_type(lam[j]) != np.dtype(dtype):  # as lagrad's gradient: in the input's dtype
             grads.append(f"lam_{j + 1}.astype(np.{np.dtype(dtype).name})")
         else:
             grads.append(f"lam_{j + 1}")
