@@ -313,6 +313,33 @@ def test_a_write_into_a_float_argument_is_the_traced_values_and_leaves_the_calle
         assert np.array_equal(x, np.arange(3.0)) and np.array_equal(out, np.zeros(3))
 
 
+def test_a_function_drawing_from_numpys_global_random_state_is_not_replayed() -> None:
+    # a draw is a constant of the trace: replayed, every call would repeat the first call's
+    # numbers (a stochastic gradient frozen at one sample); each call runs eagerly instead
+    def f(x: Any) -> Any:
+        return lnp.sum(lnp.sin(x) * np.random.normal(size=3))
+
+    x = rng.standard_normal(3)
+    for fun in (f, lagrad.grad(f), lagrad.value_and_grad(f)):
+        compiled = lagrad.compile(fun, interpret=0)
+        np.random.seed(5)
+        expected = [fun(x) for _ in range(4)]
+        np.random.seed(5)
+        got = [compiled(x) for _ in range(4)]
+        for a, b in zip(got, expected):
+            _same(a, b)
+        first, second = (np.concatenate([np.ravel(leaf) for leaf in tree_flatten(g)[0]]) for g in got[:2])
+        assert not np.array_equal(first, second)  # fresh draws
+        info = compiled.cache_info()
+        assert info["hits"] == 0 and "global random state" in info["variants"][0]["outcome"]
+    # a draw made outside and passed in is data: replayed as usual
+    compiled = lagrad.compile(lambda x, noise: lnp.sum(lnp.sin(x) * noise), interpret=0)
+    for _ in range(3):
+        noise = np.random.normal(size=3)
+        _same(compiled(x, noise), np.sum(np.sin(x) * noise))
+    assert compiled.cache_info()["hits"] == 2
+
+
 def test_nan_results_are_answered_eagerly() -> None:
     f = lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0))
     g = lagrad.compile(lagrad.grad(f))

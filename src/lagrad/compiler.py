@@ -520,6 +520,7 @@ class Compiled:
         args = list(dynamic)
         for i, value in key[1]:
             args[i] = value
+        random_state = np.random.get_state(legacy=False)
         try:
             result = self.fun(*args, **kwargs)
         except Unlifted:  # traced again at both levels, and so from now on
@@ -567,7 +568,7 @@ class Compiled:
             self._count("eager")
             self._note(reason, "not kept: NaN in the outputs", program, time.perf_counter() - start)
             return self._eager(key, leaves, treedef, traced)
-        loop = _data_dependent_loop(program)
+        loop = _data_dependent_loop(program) or _drew(random_state)
         if loop is not None:  # its derivative was traced for this call's iterations and branches
             self._count("eager")
             self._note(reason, f"not kept: {loop}", program, time.perf_counter() - start)
@@ -681,6 +682,20 @@ def _data_dependent_loop(program: Program) -> str | None:
 
 
 _params = operator.attrgetter("params")
+
+
+def _drew(before: dict[str, Any]) -> str | None:
+    """Why the trace cannot be replayed, where the function drew from NumPy's global random
+    state (np.random.normal, lagrad.numpy.random...) since `before`: the draws are constants of
+    the trace, which a replay would repeat. (A Generator or RandomState of the function's own
+    is not seen: docs/compile.md, "Limits".)"""
+    after = np.random.get_state(legacy=False)
+    same = before["state"].keys() == after["state"].keys() and all(
+        np.array_equal(before["state"][k], after["state"][k]) for k in before["state"]
+    )
+    if same and all(before[k] == after[k] for k in before if k != "state"):
+        return None
+    return "it draws from NumPy's global random state (np.random.*), which a replay would repeat; this call ran eagerly"
 
 
 def _flip_reason(program: Program, i: int) -> str:
