@@ -14,6 +14,7 @@ from lagrad.codegen import (
     Straight,
     emit,
     interpreter,
+    layouts,
     math_twin,
     narrowed_product_exact,
     transposed_product_exact,
@@ -688,3 +689,26 @@ def test_a_product_read_in_some_columns_computes_only_those(monkeypatch):
     monkeypatch.undo()
     assert not narrowed_product_exact(4096, 4096, 4096, 1, 4096, "<f8")  # too large to sample: whole
     check_grads(loss, *ws, head, modes=("rev",), order=1)
+
+
+def test_a_result_goes_into_a_dying_buffer_only_where_a_run_lays_the_two_out_alike():
+    # sin(x.T) is Fortran-ordered; NumPy makes sin(x.T) + exp(y) C-ordered, so writing it into
+    # sin(x.T)'s buffer would change the order in which the sum adds it
+    x, y = np.arange(6.0).reshape(2, 3) / 7, np.arange(6.0).reshape(3, 2) / 5
+    program = lagrad.trace(lambda x, y: lnp.sum((lnp.sin(x.T) + lnp.exp(y)) ** 2), x, y)
+    straight = Straight(program)
+    found = layouts(straight, [x, y])
+    assert found is not None and found[0] == (24, 8) and found[1] == (16, 8)
+    assert sorted({v for v in found.values() if v}) == [(8, 24), (16, 8), (24, 8)]  # x.T and sin(x.T): (8, 24)
+    unchecked = emit(straight).text
+    checked = emit(straight, layouts=found).text
+
+    def added_into(text: str) -> str:  # what the in-place addition's buffer held
+        (target,) = re.findall(r"(t\d+) \+= ", text)
+        return re.search(rf"{target} = (np\.\w+)\(", text).group(1)
+
+    assert added_into(unchecked) == "np.sin" and added_into(checked) == "np.exp"
+    value = np.sum((np.sin(x.T) + np.exp(y)) ** 2)
+    assert emit(straight, layouts=found).function()(x, y)[0] == value
+    # vectors and scalars are always contiguous: no run
+    assert layouts(Straight(lagrad.trace(lambda v: lnp.sum(lnp.sin(v) * v), x[0])), [x[0]]) is None

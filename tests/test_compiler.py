@@ -222,6 +222,124 @@ def test_differentiating_a_compiled_function_runs_it_eagerly() -> None:
     assert g.cache_info()["eager"] >= 1
 
 
+def test_a_compiled_transform_of_a_compiled_function_keeps_its_own_function_and_cache() -> None:
+    # compile(grad(compile(f))) once took the inner Compiled's state (its `fun`, cache and counts)
+    # through the transform's functools.wraps, and answered f's value in place of its gradient
+    f = lambda x, y: lnp.sum(lnp.sin(x) * y**2)
+    x, y = rng.standard_normal(4), rng.standard_normal(4)
+    inner = lagrad.compile(f, interpret=0)
+    gradient = lagrad.compile(lagrad.grad(inner), interpret=1)
+    hess = lagrad.compile(lagrad.jacobian(lagrad.compile(lagrad.grad(f))), interpret=1)
+    for _ in range(3):  # the trace, the interpreter, the generated source
+        np.testing.assert_allclose(gradient(x, y), np.cos(x) * y**2, rtol=1e-14)
+        np.testing.assert_allclose(hess(x, y), np.diag(-np.sin(x) * y**2), rtol=1e-14, atol=1e-300)
+    outer = lagrad.compile(inner, interpret=5)
+    _same(outer(x, y), f(x, y))
+    assert outer.interpret == 5 and inner.interpret == 0 and outer.fun is inner
+    assert outer.cache_info()["traces"] == 1 and outer.cache_info() != inner.cache_info()
+
+
+def test_fortran_ordered_arguments_give_the_eager_bits_in_every_tier() -> None:
+    # summed in memory order, Fortran-ordered [[1e16, 1], [-1e16, 1]] gives 2 (C order: 1); the
+    # trace's lifted run once read a C-ordered copy (1) where the interpreter read the argument (2)
+    x = np.asfortranarray([[1e16, 1.0], [-1e16, 1.0]])
+    f = lagrad.value_and_grad(lambda x: lnp.sum(x * 1.0))
+    compiled = lagrad.compile(f, interpret=2)
+    for _ in range(4):  # the trace, the interpreter twice, the generated source
+        _same(compiled(x), f(x))
+        assert compiled(x)[0] == np.sum(x) == 2.0
+
+
+def test_a_buffer_is_written_only_where_numpy_would_lay_out_the_result_alike() -> None:
+    # sin(x.T) is Fortran-ordered; adding a C-ordered array gives a C-ordered array in NumPy, but
+    # written into sin(x.T)'s dying buffer it stayed Fortran-ordered, and the sum, which adds in
+    # memory order, changed in the last bits on about half of the calls
+    def f(x, y):
+        return lnp.sum((lnp.sin(x.T) + lnp.exp(y)) ** 2)
+
+    for fun in (f, lagrad.value_and_grad(f, argnums=(0, 1))):
+        compiled = lagrad.compile(fun, interpret=0)
+        for _ in range(30):
+            x, y = rng.standard_normal((7, 5)), rng.standard_normal((5, 7))
+            _same(compiled(x, y), fun(x, y))
+        assert compiled.cache_info()["compiled"] == 29
+    # and arguments of another memory order than the first call's run a variant of their own
+    compiled = lagrad.compile(lambda x, y: lnp.sum(-x + y), interpret=0)
+    x = np.asfortranarray([[1e16, 1.0], [-1e16, 1.0]])
+    for y in (np.zeros((2, 2)), np.asfortranarray(np.zeros((2, 2)))) * 2:
+        _same(compiled(x, y), np.sum(-x + y))
+
+    class Sub(np.ndarray):  # an ndarray subclass (as np.memmap): its strides enter the key too
+        pass
+
+    compiled = lagrad.compile(lambda x, y: lnp.sum(-x + y), interpret=0)
+    y = np.zeros((2, 2))
+    for sub in [np.ascontiguousarray(x).view(Sub)] * 2 + [x.view(Sub)] * 2:  # compiled on the C-ordered
+        _same(compiled(sub, y), np.sum(-np.asarray(sub) + y))
+
+
+def test_a_product_with_ones_is_a_name_for_its_factor_only_where_they_are_laid_out_alike() -> None:
+    # x.T * ones is C-ordered in NumPy, x.T Fortran-ordered: the product taken as a name for x.T
+    # once summed [[1e16, 1], [-1e16, 1]] in memory order (2.0) where NumPy gives 1.0
+    ones = np.ones((2, 2))
+    x = np.array([[1e16, -1e16], [1.0, 1.0]])
+
+    def f(x):
+        return lnp.sum(x.T * ones)
+
+    for fun in (f, lagrad.value_and_grad(f)):
+        compiled = lagrad.compile(fun, interpret=0)
+        for _ in range(3):
+            _same(compiled(x), fun(x))
+    assert f(x) == np.sum(x.T * ones) == 1.0
+    # a product with ones of the factor's own layout is still a name for it
+    assert "c_0" not in lagrad.compile(lambda x: lnp.sum(x * ones), interpret=0).source(x)
+
+
+def test_a_write_into_a_float_argument_is_the_traced_values_and_leaves_the_callers_array() -> None:
+    # as docs/compile.md says: the update is read by the rest of the function, in every tier,
+    # and the caller's array keeps its values (plain NumPy would double it on every call)
+    def f(x: Any, out: Any) -> Any:
+        x[0] = 5.0
+        x *= 2.0
+        out[:] = x
+        return lnp.sum(x**2), out
+
+    compiled = lagrad.compile(f, interpret=1)
+    for _ in range(3):
+        x, out = np.arange(3.0), np.zeros(3)
+        value, written = compiled(x, out)
+        assert value == 100.0 + 4.0 + 16.0 and np.array_equal(written, [10.0, 2.0, 4.0])
+        assert np.array_equal(x, np.arange(3.0)) and np.array_equal(out, np.zeros(3))
+
+
+def test_a_function_drawing_from_numpys_global_random_state_is_not_replayed() -> None:
+    # a draw is a constant of the trace: replayed, every call would repeat the first call's
+    # numbers (a stochastic gradient frozen at one sample); each call runs eagerly instead
+    def f(x: Any) -> Any:
+        return lnp.sum(lnp.sin(x) * np.random.normal(size=3))
+
+    x = rng.standard_normal(3)
+    for fun in (f, lagrad.grad(f), lagrad.value_and_grad(f)):
+        compiled = lagrad.compile(fun, interpret=0)
+        np.random.seed(5)
+        expected = [fun(x) for _ in range(4)]
+        np.random.seed(5)
+        got = [compiled(x) for _ in range(4)]
+        for a, b in zip(got, expected):
+            _same(a, b)
+        first, second = (np.concatenate([np.ravel(leaf) for leaf in tree_flatten(g)[0]]) for g in got[:2])
+        assert not np.array_equal(first, second)  # fresh draws
+        info = compiled.cache_info()
+        assert info["hits"] == 0 and "global random state" in info["variants"][0]["outcome"]
+    # a draw made outside and passed in is data: replayed as usual
+    compiled = lagrad.compile(lambda x, noise: lnp.sum(lnp.sin(x) * noise), interpret=0)
+    for _ in range(3):
+        noise = np.random.normal(size=3)
+        _same(compiled(x, noise), np.sum(np.sin(x) * noise))
+    assert compiled.cache_info()["hits"] == 2
+
+
 def test_nan_results_are_answered_eagerly() -> None:
     f = lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0))
     g = lagrad.compile(lagrad.grad(f))

@@ -147,3 +147,42 @@ def test_a_subexpression_used_twice_is_written_once():
     text = lagrad.derive(cases[0][0], x, y)
     (name,) = [line.split(" = ")[0].strip() for line in text.splitlines() if line.strip().startswith("t")]
     assert sum(1 for line in text.splitlines() if line.strip().startswith("lam_") and f"/ {name}" in line) == 2
+
+
+def test_a_zero_multiplier_against_an_undefined_partial_gives_zero_as_lagrad_does():
+    """The branch np.where leaves out is NaN (x ** 1.5, sqrt of x < 0): its multiplier is zero
+    there, and 0 × NaN is zero in lagrad's gradient (zero means zero); the text writes that mask."""
+    x = np.array([0.5, -1.0, 2.0, -0.3, 1.2])
+    positive, a = x > 0, np.abs(x)
+    cases = [  # and the closed forms: x³ → 3x², x² → 2x; √x → 1/(2√x), 0 → 0
+        (lambda x: lnp.sum(lnp.where(x > 0, x**1.5, -x) ** 2), np.where(positive, 3 * a**2, 2 * x)),
+        (lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0)), np.where(positive, 0.5 / np.sqrt(a), 0.0)),
+    ]
+    for f, closed in cases:
+        text = lagrad.derive(f, x)
+        assert text.numpy_only
+        with np.errstate(invalid="ignore"):
+            value, (g,) = _run_with_numpy_alone(text, x)
+        assert np.allclose(g, closed, rtol=1e-13, atol=0), text
+        expected_value, expected = lagrad.value_and_grad(f)(x)
+        assert value == expected_value and np.array_equal(g, expected)
+    text = lagrad.derive(lambda x: lnp.sum(lnp.tanh(x) * x), x)
+    assert "isnan" not in text  # no mask where no NaN shows
+
+
+def test_the_gradient_has_the_arguments_dtype_as_lagrads_has():
+    """A float32 argument meeting float64 constants has float64 multipliers; lagrad's gradient
+    is float32 (the input's dtype), and so is the text's."""
+    x = np.array([0.5, -1.25, 2.0, 0.75], dtype=np.float32)
+    for f in (
+        lambda x: lnp.sum(lnp.sin(x) * np.float64(0.1)),
+        lambda x: lnp.sum(x * np.arange(4)),
+        lambda x: lnp.sum(lnp.abs(x) ** np.float64(1.5)),
+    ):
+        text = lagrad.derive(f, x)
+        value, (g,) = _run_with_numpy_alone(text, x)
+        expected_value, expected = lagrad.value_and_grad(f)(x)
+        assert g.dtype == np.float32 and np.array_equal(g, expected) and value == expected_value
+    closed = (np.cos(x.astype(np.float64)) * 0.1).astype(np.float32)  # d/dx 0.1 sin(x), rounded once
+    g = _run_with_numpy_alone(lagrad.derive(lambda x: lnp.sum(lnp.sin(x) * np.float64(0.1)), x), x)[1][0]
+    assert np.allclose(g, closed, rtol=1e-6, atol=0)

@@ -200,6 +200,22 @@ def test_the_derivative_is_of_the_values_the_function_was_called_with():
     assert np.array_equal(f_vjp(np.ones(3))[0], np.cos(np.ones(3)))
 
 
+def test_the_copy_of_an_argument_keeps_its_memory_order_so_the_value_is_numpys():
+    # NumPy sums a Fortran-ordered array in memory order: 1e16 + -1e16 + 1 + 1 = 2, where C
+    # order loses the first 1 (1e16 + 1 rounds to 1e16) and gives 1. The recorded copy of the
+    # argument once was C-ordered, so lagrad's value (and lagrad.compile's first call) said 1
+    x = np.asfortranarray([[1e16, 1.0], [-1e16, 1.0]])
+
+    def f(x):
+        return lnp.sum(x * 1.0)
+
+    assert f(x) == np.sum(x) == 2.0
+    value, g = lagrad.value_and_grad(f)(x)
+    assert value == 2.0 and np.array_equal(g, np.ones((2, 2)))
+    transposed = np.ascontiguousarray(x.T).T  # a transposed view: its copy is Fortran-ordered too
+    assert lagrad.value_and_grad(f)(transposed)[0] == 2.0
+
+
 def test_arrays_numpy_can_read_are_read():
     import array
 

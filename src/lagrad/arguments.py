@@ -98,7 +98,9 @@ def _input_value(leaf: Any, who: str, where: str) -> Any:
     # The recorded equations keep this array's values for the rules. A copy makes the derivative
     # that of the values the function was called with, whatever later writes into the caller's
     # array (through another name inside the function, by another thread, before a vjp_fun call).
-    return leaf.copy() if isinstance(leaf, np.ndarray) else leaf
+    # In the array's memory order: NumPy sums in memory order, so a C-ordered copy of a Fortran-
+    # ordered argument would change the value's bits from the function's own.
+    return leaf.copy(order="K") if isinstance(leaf, np.ndarray) else leaf
 
 
 def _foreign_array(leaf: Any) -> bool:

@@ -17,7 +17,7 @@ import itertools
 import math
 import operator as op
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -94,10 +94,13 @@ class Straight:
     kept, in order), `alias` (variable -> the earlier variable it equals), `outputs` and
     `guards` in the kept variables' terms. `prune` chooses the simplifications: "repeated"
     (an equation equal to an earlier one is a name for it, so no elementwise chain is computed
-    twice), "ones" (``x * 1``, ``x ** 1`` and ``(-x) * c`` folded), "dead" (equations that reach
-    no output and no branch dropped); True for all."""
+    twice), "ones" (``x * 1``, ``x ** 1`` and ``(-x) * c`` folded; with `layouts`, only where a
+    run laid out x and the product alike: ``x.T * ones`` is C-ordered, ``x.T`` is not), "dead"
+    (equations that reach no output and no branch dropped); True for all."""
 
-    def __init__(self, program: Program, *, prune: bool | Collection[str] = True) -> None:
+    def __init__(
+        self, program: Program, *, prune: bool | Collection[str] = True, layouts: Mapping[int, Any] | None = None
+    ) -> None:
         chosen = passes(prune)
         repeated, ones, dead = "repeated" in chosen, "ones" in chosen, "dead" in chosen
         self.program = program
@@ -123,7 +126,7 @@ class Straight:
                         same = _product_with_ones(program, eq, args)
                         if same is None:
                             same = _power_one(program, eq, args)
-                        if same is not None:
+                        if same is not None and _alike(layouts, same, eq.out):
                             alias[eq.out] = same
                             continue
             if repeated:
@@ -1004,6 +1007,7 @@ def emit(
     python_scalars: bool = True,
     name: str = "compiled",
     rewrites: Collection[str] = REWRITES,
+    layouts: Mapping[int, Any] | None = None,
 ) -> Source:
     """The source of ``def name(z1, …, zm): …; return (outputs,)`` for a simplified program.
 
@@ -1011,7 +1015,9 @@ def emit(
     given to a later variable after its last use, so an intermediate is freed as soon as it
     is dead (as back-substitution drops each multiplier) and the function has few locals.
     `python_scalars`: float64 scalars that only arithmetic reads are held as Python floats
-    (`python_floats`), made so where they are made and returned as float64."""
+    (`python_floats`), made so where they are made and returned as float64. `layouts`: each
+    variable's strides on a run (`layouts`); an elementwise result is then written into a dying
+    buffer only where the two agree (None: unchecked)."""
     program = straight.program
     emitter = Emitter()
     n_inputs = program.n_inputs
@@ -1241,7 +1247,8 @@ def emit(
         if _elementwise_ufunc(eq):
             if reuse_buffers and eq.shape:
                 for a in dying:
-                    if a in owned and a not in held_t and program.shape(a) == eq.shape and program.dtype(a) == eq.dtype:
+                    alike = program.shape(a) == eq.shape and program.dtype(a) == eq.dtype and _alike(layouts, a, eq.out)
+                    if alike and a in owned and a not in held_t:
                         out = a
                         break
             if eq.shape and not is_parts_shape(eq.shape):
@@ -1375,6 +1382,38 @@ def _kernel(eq: Equation) -> Callable[..., Any]:
     if not isinstance(prim, ArrayPrimitive):
         return lambda *args: _as_array(fun(*args))
     return fun
+
+
+def layouts(straight: Straight, inputs: Sequence[Any]) -> dict[int, Any] | None:
+    """Each variable's strides on a run of the statements at `inputs` (those made before a
+    statement that raised), or None where every value is a vector or a scalar, always
+    contiguous. NumPy sums in memory order: a result written into a buffer laid out otherwise
+    than NumPy lays it out (C order for ``sin(x.T) + y``, the buffer of ``sin(x.T)`` Fortran
+    order) would be summed in another order, which changes its bits."""
+    statements = straight.statements
+    if all(len(shape) < 2 for shape, _ in straight.program.inputs) and all(len(eq.shape) < 2 for eq, _ in statements):
+        return None
+    last_use = {a: s for s, (_, args) in enumerate(statements) for a in args}
+    env = dict(enumerate(inputs))
+    found = {i: getattr(x, "strides", None) for i, x in env.items()}
+    try:
+        with np.errstate(all="ignore"):
+            for s, (eq, args) in enumerate(statements):
+                value = _kernel(eq)(*[env[a] if a >= 0 else eq.constants[p] for p, a in enumerate(args)])
+                found[eq.out] = getattr(value, "strides", None)
+                env[eq.out] = value
+                for a in (*args, eq.out):  # values freed after their last use, as the run's own
+                    if last_use.get(a, -1) <= s:
+                        env.pop(a, None)
+    except Exception:  # a value this call's check refuses (the source is written all the same)
+        pass
+    return found
+
+
+def _alike(layouts: Mapping[int, Any] | None, a: int, b: int) -> bool:
+    """Whether variables `a` and `b` had one memory layout on the run `layouts` records (True
+    where there is none to check)."""
+    return layouts is None or (a in layouts and b in layouts and layouts[a] == layouts[b])
 
 
 def interpreter(straight: Straight) -> Callable[..., tuple[Any, ...]]:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .codegen import REWRITES, BranchFlipped, Source, Straight, emit, interpreter, passes
+from .codegen import REWRITES, BranchFlipped, Source, Straight, emit, interpreter, layouts, passes
 from .control import _stop_gradient
 from .core import Trace, Var
 from .core.program import Aval, Program, Tape, new_equation
@@ -228,18 +228,18 @@ class Variant:
         self.lock = threading.Lock()
         self.unflatten = _unflattener(program.out_tree)
 
-    def runner(self) -> tuple[Callable[..., Any], str]:
-        """The function the next call runs and its tier, built or compiled here when due."""
+    def runner(self, inputs: Sequence[Any]) -> tuple[Callable[..., Any], str]:
+        """The function the next call (on `inputs`) runs and its tier, built or compiled here when due."""
         function, tier = self.function, self.tier
         if function is None or (tier in _FIRST_TIERS and self.runs >= self.interpret):
             with self.lock:  # one thread builds; the others wait for it, then run what it built
                 if self.function is None or (self.tier in _FIRST_TIERS and self.runs >= self.interpret):
-                    self._advance()
+                    self._advance(inputs)
                 function, tier = self.function, self.tier
         self.runs += 1
         return function, tier  # type: ignore[return-value]
 
-    def _advance(self) -> None:
+    def _advance(self, inputs: Sequence[Any]) -> None:
         start = time.perf_counter()
         was_enabled = gc.isenabled()
         gc.disable()  # as the trace: the tables built here are freed by reference counting, and the
@@ -257,7 +257,7 @@ class Variant:
                 else:
                     self.function, self.tier = interpreter(Straight(self.program, prune={"dead"})), "interpreted"
             else:
-                self.function, self.tier = self.compiled_source().function(), "compiled"
+                self.function, self.tier = self.compiled_source(inputs).function(), "compiled"
         finally:
             if was_enabled:
                 gc.enable()
@@ -265,12 +265,15 @@ class Variant:
         self.entry["tier"] = self.tier
         self.entry[f"{self.tier} seconds"] = time.perf_counter() - start  # to build this tier
 
-    def compiled_source(self) -> Source:
-        if self.straight is None:
-            self.straight = Straight(self.program, prune=self.options["prune"])
-            self.entry["statements"] = len(self.straight.statements)
+    def compiled_source(self, inputs: Sequence[Any]) -> Source:
+        """The straight-line source, written once; `inputs` (a call's) give the memory layouts
+        that decide which buffers a result may be written into (`codegen.layouts`)."""
         if self.source is None:
-            self.source = emit(self.straight, **{k: v for k, v in self.options.items() if k not in ("prune", "roll")})
+            found = layouts(Straight(self.program, prune=False), inputs)  # every variable, as recorded
+            self.straight = Straight(self.program, prune=self.options["prune"], layouts=found)
+            self.entry["statements"] = len(self.straight.statements)
+            options = {k: v for k, v in self.options.items() if k not in ("prune", "roll")}
+            self.source = emit(self.straight, layouts=found, **options)
         return self.source
 
 
@@ -366,8 +369,10 @@ class Compiled:
                         "eager": 0}  # fmt: skip
         self._log: list[dict[str, Any]] = []
         self._lift = True  # whether a transform's run may be lifted into the recording (CompileTrace.lift)
-        self._plain_keys: dict[Any, Any] = {}  # float-array arguments' shapes and dtypes -> their signature
-        functools.update_wrapper(self, fun)
+        self._plain_keys: dict[Any, Any] = {}  # float-array arguments' shapes, dtypes, strides -> their signature
+        # the name and docstring only: a transform's wrapper holds its function's __dict__, which
+        # for a Compiled is its state (`fun`, the cache), and would replace this one's
+        functools.update_wrapper(self, fun, updated=())
 
     @property
     def _name(self) -> str:
@@ -390,7 +395,7 @@ class Compiled:
         inputs = args if leaves is args else [_as_input(leaves[j]) for j in traced]
         flipped = None
         for variant in variants or ():
-            function, tier = variant.runner()
+            function, tier = variant.runner(inputs)
             try:
                 with np.errstate(invalid="ignore"):  # as the solve runs: NaN is answered eagerly below
                     outs = function(*inputs)
@@ -433,7 +438,7 @@ class Compiled:
         plain = None
         if not kwargs and not self.static_argnums:
             try:  # the types tell apart what else has a shape and a dtype (a NumPy scalar, a Var)
-                plain = tuple([(type(a), a.shape, a.dtype) for a in args])
+                plain = tuple([(type(a), a.shape, a.dtype, a.strides) for a in args])
             except Exception:  # a Python number, a list, ...: the full signature below
                 pass
             else:
@@ -476,10 +481,11 @@ class Compiled:
                 return None
             if type(leaf) is np.ndarray and leaf.dtype.kind in "fc":  # the common case, first
                 traced.append(j)
-                key.append((leaf.shape, leaf.dtype.str))
-            elif _is_float_leaf(leaf):
+                key.append((leaf.shape, leaf.dtype.str, leaf.strides))  # strides: see codegen.layouts
+            elif _is_float_leaf(leaf):  # a Python or NumPy scalar, an ndarray subclass (np.memmap)
                 traced.append(j)
-                key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf).__name__))
+                strides = getattr(leaf, "strides", None)
+                key.append((np.shape(leaf), np.result_type(leaf).str, type(leaf).__name__, strides))
             else:
                 key.append(_static_key(leaf, self._name))
         # static values equal by == but not alike: 1, 1.0 and True; 0.0 and -0.0
@@ -516,6 +522,7 @@ class Compiled:
         args = list(dynamic)
         for i, value in key[1]:
             args[i] = value
+        random_state = np.random.get_state(legacy=False)
         try:
             result = self.fun(*args, **kwargs)
         except Unlifted:  # traced again at both levels, and so from now on
@@ -563,7 +570,7 @@ class Compiled:
             self._count("eager")
             self._note(reason, "not kept: NaN in the outputs", program, time.perf_counter() - start)
             return self._eager(key, leaves, treedef, traced)
-        loop = _data_dependent_loop(program)
+        loop = _data_dependent_loop(program) or _drew(random_state)
         if loop is not None:  # its derivative was traced for this call's iterations and branches
             self._count("eager")
             self._note(reason, f"not kept: {loop}", program, time.perf_counter() - start)
@@ -637,11 +644,12 @@ class Compiled:
         for _ in range(2):
             with self._lock:
                 variants = list(self._cache.get(key, ()))
+            inputs = [_as_input(found[1][j]) for j in found[3]]
             for variant in variants:
                 with variant.lock:
-                    source = variant.compiled_source()
+                    source = variant.compiled_source(inputs)
                 try:
-                    (variant.function or source.function())(*[_as_input(found[1][j]) for j in found[3]])
+                    (variant.function or source.function())(*inputs)
                 except BranchFlipped:
                     continue
                 return source.text
@@ -679,6 +687,20 @@ def _data_dependent_loop(program: Program) -> str | None:
 
 
 _params = operator.attrgetter("params")
+
+
+def _drew(before: dict[str, Any]) -> str | None:
+    """Why the trace cannot be replayed, where the function drew from NumPy's global random
+    state (np.random.normal, lagrad.numpy.random...) since `before`: the draws are constants of
+    the trace, which a replay would repeat. (A Generator or RandomState of the function's own
+    is not seen: docs/compile.md, "Limits".)"""
+    after = np.random.get_state(legacy=False)
+    same = before["state"].keys() == after["state"].keys() and all(
+        np.array_equal(before["state"][k], after["state"][k]) for k in before["state"]
+    )
+    if same and all(before[k] == after[k] for k in before if k != "state"):
+        return None
+    return "it draws from NumPy's global random state (np.random.*), which a replay would repeat; this call ran eagerly"
 
 
 def _flip_reason(program: Program, i: int) -> str:

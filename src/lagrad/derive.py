@@ -203,9 +203,12 @@ def derive(fun: Any, *args: Any, argnums: int | Sequence[int] | None = None, **k
     # Twice: the first pass counts the subexpressions the block products would write (those
     # reading no multiplier: they mean the same wherever they stand), the second writes them,
     # naming each one written more than once at its first use (``t3 = …``), and a forward
-    # equation's own expression by its variable.
+    # equation's own expression by its variable. As lagrad's back-substitution, unguarded first;
+    # where NaN reaches an input's multiplier, both passes again with zero means zero (a zero
+    # multiplier against a NaN partial gives 0: the mask written where these values show NaN).
     tape = traced.tape
-    for counting in (True, False):
+    passes = [(True, False), (False, False)]  # (counting, guarded)
+    for counting, guarded in passes:
         lam: list[Any] = [None] * program.n_vars
         if out is not None:
             seed = np.ones((), dtype=np.dtype(program.dtype(out)))
@@ -220,7 +223,7 @@ def derive(fun: Any, *args: Any, argnums: int | Sequence[int] | None = None, **k
             for pos in eq.diff:
                 i = eq.args[pos]
                 ct, text, shared = _block_product(
-                    writer, eq, pos, g, tape.values[k], program.shape(i), z, env, counting
+                    writer, eq, pos, g, tape.values[k], program.shape(i), z, env, counting, guarded
                 )
                 lam[i] = ct if lam[i] is None else lam[i] + ct
                 if counting:
@@ -231,7 +234,21 @@ def derive(fun: Any, *args: Any, argnums: int | Sequence[int] | None = None, **k
                     lines.append(f"    {target} = {text}")
                 else:
                     lines.append(f"    {target} = {target} + {_paren(text)}")
-    grads = [f"lam_{j + 1}" if lam[j] is not None else f"np.zeros_like({z[j]})" for j in range(program.n_inputs)]
+        if (
+            counting
+            and not guarded
+            and any(np.isnan(lam[j]).any() for j in range(program.n_inputs) if lam[j] is not None)
+        ):
+            writer.counts.clear()
+            passes[1:] = [(True, True), (False, True)]
+    grads = []
+    for j, (_, dtype) in enumerate(program.inputs):
+        if lam[j] is None:
+            grads.append(f"np.zeros_like({z[j]})")
+        elif np.result_type(lam[j]) != np.dtype(dtype):  # as lagrad's gradient: in the input's dtype
+            grads.append(f"lam_{j + 1}.astype(np.{np.dtype(dtype).name})")
+        else:
+            grads.append(f"lam_{j + 1}")
     value = z[out] if out is not None else writer.constant(np.asarray(traced.outputs[0]))
     lines.append(f"    return {value}, ({', '.join(grads)}{',' if len(grads) == 1 else ''})")
     result = Derivation("\n".join(_inline_single_uses(lines)) + "\n")
@@ -271,11 +288,13 @@ def _block_product(
     z: list[str],
     env: list[Any],
     counting: bool = False,
+    guarded: bool = False,
 ) -> tuple[Any, str, list[str]]:
     """``(∂f_k/∂z_i)ᵀ g`` for argument `pos` of `eq`: its value, one expression for it, and the
     statements naming the subexpressions that expression uses more than once (``t3 = …``,
     computed once, as the rule computes them). The rule is traced with `g` and the forward
-    values it reads as inputs. `counting`: only count the subexpressions in `writer.counts`."""
+    values it reads as inputs. `counting`: only count the subexpressions in `writer.counts`;
+    `guarded`: zero means zero, as the operator applies it."""
     op = operator(eq.primitive, pos)
     trace = Trace()
     names = ["G"]
@@ -292,7 +311,7 @@ def _block_product(
             names.append(z[forward[p]])
             values.append(var)
     try:
-        ct = op.transpose(g_var, values, eq.params, shape, eq.dtype)
+        ct = op.transpose(g_var, values, eq.params, shape, eq.dtype, guarded)
     finally:
         trace.active = False
     rule, _ = trace.finish(inputs, [ct])

@@ -793,6 +793,11 @@ def _implicit(
                 f"lagrad.{who}: {name} is a {type(value).__name__}; the unknowns and each parameter are one "
                 f"array (concatenate a tree's leaves into one, or pass each leaf as its own parameter)"
             )
+    if any(type(transforms.value(v)) is Var for v in (z0, *theta)):  # only lagrad.compile's trace keeps them traced
+        raise NotImplementedError(
+            f"lagrad.{who} inside lagrad.compile is not supported yet: the forward solve would be "
+            f"baked into the compiled code. Call the function without lagrad.compile."
+        )
     z0 = np.asarray(transforms.value(z0))
     if z0.dtype.kind not in "fiub":
         raise TypeError(f"lagrad.{who}: z0 must be a real or complex array (got dtype {z0.dtype})")
@@ -810,11 +815,6 @@ def _implicit(
         params.append(p)
     theta = tuple(params)
     plain = tuple(transforms.value(p) for p in theta)
-    if any(type(p) is Var for p in plain):  # only lagrad.compile's trace keeps its values traced
-        raise NotImplementedError(
-            f"lagrad.{who} inside lagrad.compile is not supported yet: the forward solve would be "
-            f"baked into the compiled code. Call the function without lagrad.compile."
-        )
     probe = G(z0, *plain)
     if type(probe) is Var:
         raise TypeError(
