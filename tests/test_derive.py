@@ -159,12 +159,12 @@ def test_a_zero_multiplier_against_an_undefined_partial_gives_zero_as_lagrad_doe
         (lambda x: lnp.sum(lnp.where(x > 0, lnp.sqrt(x), 0.0)), np.where(positive, 0.5 / np.sqrt(a), 0.0)),
     ]
     for f, closed in cases:
-        text = lagrad.derive(f, x)
-        assert text.numpy_only
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"):  # the branch left out computes NaN, as NumPy would
+            text = lagrad.derive(f, x)
+            assert text.numpy_only
             value, (g,) = _run_with_numpy_alone(text, x)
+            expected_value, expected = lagrad.value_and_grad(f)(x)
         assert np.allclose(g, closed, rtol=1e-13, atol=0), text
-        expected_value, expected = lagrad.value_and_grad(f)(x)
         assert value == expected_value and np.array_equal(g, expected)
     text = lagrad.derive(lambda x: lnp.sum(lnp.tanh(x) * x), x)
     assert "isnan" not in text  # no mask where no NaN shows
