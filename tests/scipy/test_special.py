@@ -212,6 +212,18 @@ def test_xlogy_at_zero():
     assert np.isclose(lagrad.grad(special.xlogy)(0.0, 2.0), np.log(2.0))
 
 
+@pytest.mark.parametrize("fun,y,mixed", [(special.xlogy, 2.0, 1 / 2.0), (special.xlog1py, 3.0, 1 / 4.0)])
+def test_xlogy_second_derivative_at_zero(fun, y, mixed):
+    """∂²/∂x∂y of x·log(y) is 1/y (of x·log1p(y), 1/(1 + y)) at x = 0 too: the safe
+    denominator that keeps ∂/∂y zero there gave the mixed derivative 1, whatever y."""
+    for h in (
+        lagrad.hessian(lambda v: fun(v[0], v[1]))(np.array([0.0, y])),
+        lagrad.jacobian(lagrad.grad(lambda v: fun(v[0], v[1])), mode="rev")(np.array([0.0, y])),
+    ):
+        assert h[0, 1] == pytest.approx(mixed, rel=1e-15) and h[1, 0] == pytest.approx(mixed, rel=1e-15)
+    check(fun, np.zeros(3), positive(3))
+
+
 @pytest.mark.parametrize(
     "fun,arg",
     [

@@ -326,10 +326,12 @@ defrule(ndtri,        lambda g, ans, x: g * _SQRT_2PI * exp(0.5 * ans**2))
 defrule(expit,        lambda g, ans, x: g * ans * expit(-x))  # not 1 - ans: 0 once ans rounds to 1
 defrule(log_expit,    lambda g, ans, x: g * expit(-x))
 defrule(logit,        lambda g, ans, x: g / (x * (1 - x)))
+# ∂/∂y is x/y, and 0 at x = y = 0 (as the value): the safe denominator is taken there only,
+# not wherever x = 0, where it would make the mixed derivative 1 in place of 1/y
 defrule(xlogy,        lambda g, ans, x, y: g * log(y),
-                      lambda g, ans, x, y: g * x / where(x == 0, 1.0, y))  # 0 where x == 0, as the value
+                      lambda g, ans, x, y: g * x / where((x == 0) & (y == 0), 1.0, y))
 defrule(xlog1py,      lambda g, ans, x, y: g * log1p(y),
-                      lambda g, ans, x, y: g * x / where(x == 0, 1.0, 1 + y))
+                      lambda g, ans, x, y: g * x / where((x == 0) & (y == -1), 1.0, 1 + y))
 defrule(entr,         lambda g, ans, x: -g * (log(x) + 1))
 defrule(rel_entr,     lambda g, ans, x, y: g * (log(x / y) + 1),
                       lambda g, ans, x, y: -g * x / y)
