@@ -8,6 +8,7 @@ import pytest
 import scipy.special
 
 import lagrad
+import lagrad.numpy as lnp
 from lagrad.scipy import special
 from tests.conftest import positive, rand
 from tests.helpers import check
@@ -285,6 +286,24 @@ def test_normalizers(fun, shape, axis):
     reference = getattr(scipy.special, fun.__name__)
     assert np.allclose(fun(x, axis=axis), reference(x, axis=axis))
     check(lambda x: fun(x, axis=axis), x)
+
+
+def test_logsumexp_where_infinite():
+    """Where logsumexp is infinite (an entry +inf, or every entry -inf) exp(x - ans) is NaN;
+    the entries equal to the result share the derivative, as in logaddexp (docs/conventions.md),
+    and no NaN reaches another row's derivative (it did in reverse mode: 0 × NaN)."""
+    inf = np.inf
+    x = np.array([[0.0, -inf, 1.0], [-inf, -inf, -inf], [inf, 1.0, 0.0], [inf, inf, -inf]])
+    shares = np.array([[1 / (1 + np.e), 0.0, np.e / (1 + np.e)], [1 / 3, 1 / 3, 1 / 3], [1, 0, 0], [0.5, 0.5, 0]])
+    for keepdims in (False, True):
+        for mode in ("rev", "fwd"):
+            jac = lagrad.jacobian(lambda x: special.logsumexp(x, axis=1, keepdims=keepdims), mode=mode)(x)
+            assert np.allclose(jac.reshape(4, 4, 3), np.eye(4)[:, :, None] * shares, rtol=1e-15, atol=0)
+    assert np.array_equal(lagrad.grad(lambda x: special.logsumexp(x, axis=1)[0])(x)[1:], np.zeros((3, 3)))
+    assert lagrad.grad(lnp.logaddexp, (0, 1))(inf, 1.0) == (1.0, 0.0)  # the same convention
+    assert np.all(np.isnan(lagrad.grad(special.logsumexp)(np.array([1.0, np.nan, inf]))))  # NaN stays NaN
+    assert np.array_equal(lagrad.grad(special.logsumexp)(x[3]), shares[3])
+    assert np.array_equal(lagrad.hessian(lambda x: special.logsumexp(x, axis=1)[1])(x), np.zeros((4, 3, 4, 3)))
 
 
 def test_logsumexp_keepdims_and_weights():

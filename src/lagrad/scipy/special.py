@@ -23,9 +23,9 @@ import scipy.special as _sp
 from ..control import stop_gradient
 from ..core import Var, defjvp, defrule, defvjp
 from ..core.backend import numpy_dtype
-from ..numpy import abs, broadcast_to, exp, isfinite, log, log1p, max, minimum, sign, sum, where
+from ..numpy import abs, broadcast_to, exp, isfinite, isinf, log, log1p, max, maximum, minimum, sign, sum, where
 from ..numpy._register import elementwise, prim, ufunc
-from ..numpy.manipulation import reshape, shape_of
+from ..numpy.manipulation import astype, reshape, shape_of
 from ..numpy.reductions import kept_shape, normalize_axes
 from . import _shapes
 
@@ -298,8 +298,13 @@ def _kept(y: Any, x: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
 
 
 def _shifted_exp(x: Any, ans: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
-    """exp(x - logsumexp(x)): the weights the derivative of logsumexp puts on x."""
-    return exp(x - _kept(ans, x, axis, keepdims))
+    """exp(x - logsumexp(x)): the weights the derivative of logsumexp puts on x. Where the
+    result is infinite (an entry +inf, or every entry -inf) that is NaN: the entries equal to
+    the result share it equally there, as logaddexp's (the limit along equal entries)."""
+    top = _kept(ans, x, axis, keepdims)
+    tied = x == top
+    shares = astype(tied / maximum(sum(tied, axis=axis, keepdims=True), 1), x.dtype)
+    return where(isinf(top), shares, exp(x - top))  # NaN stays NaN
 
 
 # fmt: off
