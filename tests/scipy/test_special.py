@@ -333,6 +333,18 @@ def test_logsumexp_with_negative_weights():
     check(lambda a, b: special.logsumexp(a, axis=0, b=b, keepdims=True), rand(2, 3), positive(3))
 
 
+def test_logsumexp_weighted_with_an_infinite_entry():
+    """An entry +inf with a nonzero weight makes the sum infinite, as SciPy says: the cap that
+    keeps a zero-weight term's exp finite (0·inf is NaN) gave 700 there, and a zero slope."""
+    inf = np.inf
+    for a, b in [([inf, 1.0], [1.0, 1.0]), ([inf, 1.0], [-1.0, 1.0]), ([inf, inf, 0.0], [2.0, 1.0, 1.0])]:
+        a, b = np.array(a), np.array(b)
+        want = scipy.special.logsumexp(a, b=b, return_sign=True)
+        assert special.logsumexp(a, b=b, return_sign=True) == want
+        np.testing.assert_array_equal(special.logsumexp(a, b=b), scipy.special.logsumexp(a, b=b))  # a negative sum: NaN
+    assert special.logsumexp(np.array([inf, 800.0]), b=np.array([0.0, 1.0])) == 800.0  # a zero weight drops it
+
+
 def test_logsumexp_return_sign():
     a, b = rand(3, 4), rand(3, 4)
     out, sign = special.logsumexp(a, axis=1, b=b, return_sign=True)
