@@ -338,9 +338,10 @@ defrule(xlogy,        lambda g, ans, x, y: g * log(y),
 defrule(xlog1py,      lambda g, ans, x, y: g * log1p(y),
                       lambda g, ans, x, y: g * x / where((x == 0) & (y == -1), 1.0, 1 + y))
 defrule(entr,         lambda g, ans, x: -g * (log(x) + 1))
-defrule(rel_entr,     lambda g, ans, x, y: g * (log(x / y) + 1),
+# log(x) - log(y), not log(x / y): its derivative in y is -1/y at x = 0 too, and x/y may underflow
+defrule(rel_entr,     lambda g, ans, x, y: g * (log(x) - log(y) + 1),
                       lambda g, ans, x, y: -g * x / y)
-defrule(kl_div,       lambda g, ans, x, y: g * log(x / y),
+defrule(kl_div,       lambda g, ans, x, y: g * (log(x) - log(y)),
                       lambda g, ans, x, y: g * (1 - x / y))
 # ----- incomplete gamma and beta functions, Student's t: in x and in the shapes ----------
 # ∂/∂shape of an inverse x(shape, y) of F(shape, x) = y is -(∂F/∂shape) / (∂F/∂x) at x = ans
