@@ -48,6 +48,10 @@ def _torch_grad(torch: Any, f: Callable[..., Any], *xs: Any) -> Any:
     return grads[0] if len(grads) == 1 else grads
 
 
+def _torch_hessian(torch: Any, f: Callable[..., Any], x: Any) -> Any:
+    return torch.autograd.functional.hessian(f, torch.tensor(x, dtype=torch.float64)).numpy()
+
+
 def show(value: Any) -> str:
     """A value as the page prints it: 4 significant digits, NaN, ±∞, (a, b) for the
     derivatives in several arguments, [a, b] for an array."""
@@ -196,6 +200,19 @@ CONVENTIONS = [
                lambda torch: _torch_grad(torch, lambda x: torch.sqrt(x**2), 0.0), ("NaN", "NaN", "NaN"),
                "lagrad's forward mode gives 0, abs's subgradient (a zero tangent meets sqrt's ∞ slope); reverse mode "
                "has no fallback for a NaN multiplier (its ∞ meets the zero partial 2x), the modes disagree"),
+    Convention(GAPS, "abs(x)² at 0, second order", "d² abs(x)²/dx² at x = 0 (= 2)",
+               lambda: lagrad.hessian(lambda x: lnp.abs(x) ** 2)(0.0),
+               lambda jax, jnp: jax.hessian(lambda x: jnp.abs(x) ** 2)(0.0),
+               lambda torch: _torch_hessian(torch, lambda x: torch.abs(x) ** 2, 0.0), ("0", "2", "0"),
+               "abs's slope 0 at 0 (the subgradient of least norm) makes the 2·abs′(0)² of the chain rule 0, as "
+               "in PyTorch; JAX's slope 1 gives 2. Write x**2 (x·conj(x) for complex x), exact in every order"),
+    Convention(GAPS, "‖x‖² at 0, second order", "d² ‖x‖²/dx² at x = [0, 0] (= 2I)",
+               lambda: lagrad.hessian(lambda x: lnp.linalg.norm(x) ** 2)(np.zeros(2)),
+               lambda jax, jnp: jax.hessian(lambda x: jnp.linalg.norm(x) ** 2)(jnp.zeros(2)),
+               lambda torch: _torch_hessian(torch, lambda x: torch.linalg.norm(x) ** 2, np.zeros(2)),
+               ("[[0, 0], [0, 0]]", "[[NaN, NaN], [NaN, NaN]]", "[[NaN, NaN], [NaN, NaN]]"),
+               "norm's second derivative at 0, which does not exist, is taken as 0 (as abs's), and its slope 0: "
+               "the chain rule's 2‖x‖·‖x‖″ + 2‖x‖′‖x‖′ᵀ is 0. Write sum(x**2) (vdot(x, x))"),
 ]  # fmt: skip
 
 
