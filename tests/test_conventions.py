@@ -200,6 +200,20 @@ CONVENTIONS = [
                lambda torch: _torch_grad(torch, lambda x: torch.sqrt(x**2), 0.0), ("NaN", "NaN", "NaN"),
                "lagrad's forward mode gives 0, abs's subgradient (a zero tangent meets sqrt's ∞ slope); reverse mode "
                "has no fallback for a NaN multiplier (its ∞ meets the zero partial 2x), the modes disagree"),
+    Convention(GAPS, "x·log(x) at 0 by vjp", "d(x·log x)/dx at x = 0 by vjp (and jacobian, elementwise_grad)",
+               lambda: lagrad.vjp(lambda x: x * lnp.log(x), 0.0)[1](1.0)[0],
+               lambda jax, jnp: jax.vjp(lambda x: x * jnp.log(x), 0.0)[1](1.0)[0],
+               lambda torch: _torch_grad(torch, lambda x: x * torch.log(x), 0.0), ("−∞", "NaN", "NaN"),
+               "grad gives NaN (a NaN output is swept without zero means zero); the other transforms mask every "
+               "output, and reverse mode reads 0·∞ as 0"),
+    Convention(GAPS, "0/0 in tangent mode", "∂(y/(x² + y²))/∂(x, y) at x = y = 0 by jacobian(mode=\"fwd\") (and jvp)",
+               lambda: tuple(lagrad.jacobian(lambda v: v[1] / (v[0] ** 2 + v[1] ** 2), mode="fwd")(np.zeros(2))),
+               lambda jax, jnp: tuple(jax.jacfwd(lambda v: v[1] / (v[0] ** 2 + v[1] ** 2))(jnp.zeros(2))),
+               lambda torch: tuple(torch.func.jacfwd(lambda v: v[1] / (v[0] ** 2 + v[1] ** 2))(torch.zeros(2, dtype=torch.float64)).numpy()),
+               ("(0, ∞)", "(NaN, NaN)", "(NaN, NaN)"),
+               "the value is NaN; reverse mode and grad give (NaN, NaN), tangent mode masks the 0 × NaN of the "
+               "partial −y/(x² + y²)²; so the Hessian of arctan2 at 0 is [[0, ∞], [−∞, 0]] forward over reverse, "
+               "NaN reverse over reverse"),
     Convention(GAPS, "abs(x)² at 0, second order", "d² abs(x)²/dx² at x = 0 (= 2)",
                lambda: lagrad.hessian(lambda x: lnp.abs(x) ** 2)(0.0),
                lambda jax, jnp: jax.hessian(lambda x: jnp.abs(x) ** 2)(0.0),
