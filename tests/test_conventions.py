@@ -48,6 +48,10 @@ def _torch_grad(torch: Any, f: Callable[..., Any], *xs: Any) -> Any:
     return grads[0] if len(grads) == 1 else grads
 
 
+def _torch_hessian(torch: Any, f: Callable[..., Any], x: Any) -> Any:
+    return torch.autograd.functional.hessian(f, torch.tensor(x, dtype=torch.float64)).numpy()
+
+
 def show(value: Any) -> str:
     """A value as the page prints it: 4 significant digits, NaN, ±∞, (a, b) for the
     derivatives in several arguments, [a, b] for an array."""
@@ -110,7 +114,8 @@ CONVENTIONS = [
                lambda: lagrad.grad(lambda x: lnp.sort(x)[1])(np.array([2.0, 2.0, 1.0])),
                lambda jax, jnp: jax.grad(lambda x: jnp.sort(x)[1])(jnp.array([2.0, 2.0, 1.0])),
                lambda torch: _torch_grad(torch, lambda x: torch.sort(x)[0][1], np.array([2.0, 2.0, 1.0])),
-               ("[1, 0, 0]", "[1, 0, 0]", "[1, 0, 0]"), "the stable order decides"),
+               ("[1, 0, 0]", "[1, 0, 0]", "[1, 0, 0]"),
+               "argsort of the same kind decides: with kind=\"stable\" the tied entries keep their order (NumPy's default kind is not stable)"),
     Convention(KINKS, "median of an even count", "d median(x)/dx at x = [1, 2, 3, 4]",
                lambda: lagrad.grad(lnp.median)(np.array([1.0, 2.0, 3.0, 4.0])),
                lambda jax, jnp: jax.grad(jnp.median)(jnp.array([1.0, 2.0, 3.0, 4.0])),
@@ -195,6 +200,33 @@ CONVENTIONS = [
                lambda torch: _torch_grad(torch, lambda x: torch.sqrt(x**2), 0.0), ("NaN", "NaN", "NaN"),
                "lagrad's forward mode gives 0, abs's subgradient (a zero tangent meets sqrt's ∞ slope); reverse mode "
                "has no fallback for a NaN multiplier (its ∞ meets the zero partial 2x), the modes disagree"),
+    Convention(GAPS, "x·log(x) at 0 by vjp", "d(x·log x)/dx at x = 0 by vjp (and jacobian, elementwise_grad)",
+               lambda: lagrad.vjp(lambda x: x * lnp.log(x), 0.0)[1](1.0)[0],
+               lambda jax, jnp: jax.vjp(lambda x: x * jnp.log(x), 0.0)[1](1.0)[0],
+               lambda torch: _torch_grad(torch, lambda x: x * torch.log(x), 0.0), ("−∞", "NaN", "NaN"),
+               "grad gives NaN (a NaN output is swept without zero means zero); the other transforms mask every "
+               "output, and reverse mode reads 0·∞ as 0"),
+    Convention(GAPS, "0/0 in tangent mode", "∂(y/(x² + y²))/∂(x, y) at x = y = 0 by jacobian(mode=\"fwd\") (and jvp)",
+               lambda: tuple(lagrad.jacobian(lambda v: v[1] / (v[0] ** 2 + v[1] ** 2), mode="fwd")(np.zeros(2))),
+               lambda jax, jnp: tuple(jax.jacfwd(lambda v: v[1] / (v[0] ** 2 + v[1] ** 2))(jnp.zeros(2))),
+               lambda torch: tuple(torch.func.jacfwd(lambda v: v[1] / (v[0] ** 2 + v[1] ** 2))(torch.zeros(2, dtype=torch.float64)).numpy()),
+               ("(0, ∞)", "(NaN, NaN)", "(NaN, NaN)"),
+               "the value is NaN; reverse mode and grad give (NaN, NaN), tangent mode masks the 0 × NaN of the "
+               "partial −y/(x² + y²)²; so the Hessian of arctan2 at 0 is [[0, ∞], [−∞, 0]] forward over reverse, "
+               "NaN reverse over reverse"),
+    Convention(GAPS, "abs(x)² at 0, second order", "d² abs(x)²/dx² at x = 0 (= 2)",
+               lambda: lagrad.hessian(lambda x: lnp.abs(x) ** 2)(0.0),
+               lambda jax, jnp: jax.hessian(lambda x: jnp.abs(x) ** 2)(0.0),
+               lambda torch: _torch_hessian(torch, lambda x: torch.abs(x) ** 2, 0.0), ("0", "2", "0"),
+               "abs's slope 0 at 0 (the subgradient of least norm) makes the 2·abs′(0)² of the chain rule 0, as "
+               "in PyTorch; JAX's slope 1 gives 2. Write x**2 (x·conj(x) for complex x), exact in every order"),
+    Convention(GAPS, "‖x‖² at 0, second order", "d² ‖x‖²/dx² at x = [0, 0] (= 2I)",
+               lambda: lagrad.hessian(lambda x: lnp.linalg.norm(x) ** 2)(np.zeros(2)),
+               lambda jax, jnp: jax.hessian(lambda x: jnp.linalg.norm(x) ** 2)(jnp.zeros(2)),
+               lambda torch: _torch_hessian(torch, lambda x: torch.linalg.norm(x) ** 2, np.zeros(2)),
+               ("[[0, 0], [0, 0]]", "[[NaN, NaN], [NaN, NaN]]", "[[NaN, NaN], [NaN, NaN]]"),
+               "norm's second derivative at 0, which does not exist, is taken as 0 (as abs's), and its slope 0: "
+               "the chain rule's 2‖x‖·‖x‖″ + 2‖x‖′‖x‖′ᵀ is 0. Write sum(x**2) (vdot(x, x))"),
 ]  # fmt: skip
 
 

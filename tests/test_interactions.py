@@ -417,21 +417,23 @@ def test_compiled_constant_results_survive_the_caller_writing_into_them(fun, int
 # ----- forward mode where another input's derivative is NaN ------------------------------
 
 
-def _two_logsumexps(x):
-    return lnp.sum(lagrad.scipy.special.logsumexp(lnp.reshape(x, (2, 2)), axis=1))
+def _one_plus_arctan2(x):
+    return x[1] + lnp.arctan2(x[2], x[3])
 
 
 def test_forward_mode_keeps_a_finite_derivative_beside_a_nan_one():
-    # at x = (-inf, 0, -inf, -inf) the function is x1 + logsumexp(x2, x3): ∂/∂x0 = 0, ∂/∂x1 = 1,
-    # and the last two are 0/0. The forward sweep's NaN rows were recomputed as J[row] @ t,
-    # where NaN · 0 is NaN: every entry came back NaN in forward mode (reverse gave 0 and 1)
-    x = np.array([-np.inf, 0.0, -np.inf, -np.inf])
+    # at x = (5, 0, 0, 0) the function is x1 + arctan2(0, 0) = 0: ∂/∂x0 = 0, ∂/∂x1 = 1, and
+    # the last two are 0/0. The forward sweep's NaN rows were recomputed as J[row] @ t, where
+    # NaN · 0 is NaN: every entry came back NaN in forward mode (reverse gave 0 and 1). (The
+    # case was x1 + logsumexp(x2, x3) at x2 = x3 = -inf, whose slopes are now 1/2 each.)
+    x = np.array([5.0, 0.0, 0.0, 0.0])
     want = np.array([0.0, 1.0, np.nan, np.nan])
-    for mode in ("rev", "fwd"):
-        assert np.array_equal(lagrad.jacobian(_two_logsumexps, mode=mode)(x), want, equal_nan=True)
-    for i, w in enumerate(want):
-        tangent = lagrad.jvp(_two_logsumexps, (x,), (np.eye(4)[i],))[1]
-        assert np.array_equal(tangent, w, equal_nan=True)
+    with np.errstate(invalid="ignore"):  # arctan2's rule: 0/0
+        for mode in ("rev", "fwd"):
+            assert np.array_equal(lagrad.jacobian(_one_plus_arctan2, mode=mode)(x), want, equal_nan=True)
+        for i, w in enumerate(want):
+            tangent = lagrad.jvp(_one_plus_arctan2, (x,), (np.eye(4)[i],))[1]
+            assert np.array_equal(tangent, w, equal_nan=True)
     # an infinite derivative along a nonzero tangent still shows
     y = np.array([0.0, 1.0])
     with np.errstate(divide="ignore"):  # sqrt's rule divides by sqrt(0)

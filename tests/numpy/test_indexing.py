@@ -190,6 +190,21 @@ def test_interp_in_the_table():
     assert np.isclose(lagrad.grad(lambda x: lnp.interp(x, xp, fp))(np.float64(-0.1)), slope)
 
 
+def test_interp_at_the_ends_of_the_table():
+    """The table is closed: x = xp[0] falls in the first interval and x = xp[-1] in the last
+    (NumPy's search puts it there), so each takes that interval's slope, in x and in xp; at
+    xp[-1] the derivative was 0, as if x were beyond the table. The value stays fp[-1] exactly."""
+    xp, fp = np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 5.0])
+    x = np.array([0.0, 3.0])
+    assert np.array_equal(traced_value(lambda x: lnp.interp(x, xp, fp), x), [0.0, 5.0])
+    for mode in ("rev", "fwd"):
+        assert np.array_equal(lagrad.jacobian(lambda x: lnp.interp(x, xp, fp), mode=mode)(x), np.diag([2.0, 1.5]))
+        jac_xp = lagrad.jacobian(lambda xp: lnp.interp(x, xp, fp), mode=mode)(xp)
+        assert np.allclose(jac_xp, [[-2.0, 0.0, 0.0], [0.0, 0.0, -1.5]], rtol=1e-15, atol=0)
+    assert lagrad.grad(lambda x: lnp.interp(x, xp, fp, right=9.0))(3.0) == 1.5  # right= is for x > xp[-1]
+    assert traced_value(lambda fp: lnp.interp(3.0, xp, fp), np.array([0.0, 2.0, np.inf])) == np.inf  # as NumPy
+
+
 def test_interp_replays_with_new_intervals():
     xp, fp = np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 0.0])
     program = lagrad.trace(lambda x: lnp.interp(x, xp, fp), np.array([0.5, 2.0]))

@@ -318,6 +318,22 @@ def test_norm_at_zero_has_zero_derivative_and_ord0_none():
     assert traced(lambda x: la.norm(x, 0), np.array([0.0, 2.0, -1.0])) == 2
 
 
+@pytest.mark.parametrize("p", [0.5, 0.3, -1.0, -2.5])
+def test_norm_below_one_at_a_zero_entry_is_zero_in_both_modes(p):
+    """|x|^p has an infinite slope at 0 for p < 1 (no subgradient either): the entry gets 0,
+    as abs and ord=1 do; reverse mode gave NaN there (∞ times sign 0) and forward mode 0."""
+    x = np.array([0.0, 3.0, -4.0])
+    total = 3.0**p + 4.0**p
+    want = np.array([0.0, 3.0 ** (p - 1), -(4.0 ** (p - 1))]) * total ** (1 / p - 1)
+    if p < 0:  # |0|^p = inf: the norm is 0 near x = 0 and its derivative 0
+        want = np.zeros(3)
+    with np.errstate(divide="ignore"):  # 0**p for p < 0
+        for mode in ("rev", "fwd"):
+            assert np.allclose(lagrad.jacobian(lambda x: la.norm(x, p), mode=mode)(x), want, rtol=1e-14, atol=0)
+        rows = np.stack([x, x + 1.0])
+        assert np.allclose(lagrad.grad(lambda x: la.norm(x, p, axis=1)[0])(rows)[0], want, rtol=1e-14, atol=0)
+
+
 # ----- pinv, lstsq, powers, products -----------------------------------------------------------
 
 

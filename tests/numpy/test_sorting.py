@@ -59,6 +59,21 @@ def test_sort_transpose_scatters_through_the_permutation():
     assert np.array_equal(np.sort(jac.sum(axis=0)), [1.0, 1.0, 1.0]) and np.array_equal(jac.sum(axis=1), np.ones(3))
 
 
+def test_sort_ties_follow_the_kind():
+    """At ties the derivative follows np.argsort with sort's kind: kind="stable" (or
+    stable=True) keeps tied entries in their order (docs/conventions.md); the default follows
+    NumPy's default argsort, which is not stable."""
+    x = np.tile([2.0, 1.0, 2.0, 0.0], 10)
+    assert not np.array_equal(np.argsort(x), np.argsort(x, kind="stable"))  # the case tells them apart
+    for kwargs, order in [
+        ({}, np.argsort(x)),
+        ({"kind": "stable"}, np.argsort(x, kind="stable")),
+        ({"stable": True}, np.argsort(x, kind="stable")),
+    ]:
+        for mode in ("rev", "fwd"):
+            assert np.array_equal(lagrad.jacobian(lambda x: lnp.sort(x, **kwargs), mode=mode)(x), np.eye(40)[order])
+
+
 def test_sort_of_complex_and_of_every_kind():
     z = rand(5) + 1j * rand(5)
     check(lambda z: lnp.sort(z), z)

@@ -546,3 +546,21 @@ def test_logaddexp_slopes_at_infinities(fun):
     ]:
         assert np.allclose(g(x, y), want, rtol=1e-15, atol=0), (x, y)
     assert lagrad.grad(lambda x: fun(x, x))(-np.inf) == 1.0  # fun(x, x) = x + log 2
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-170, 1e-300])
+def test_complex_abs_and_angle_slopes_at_tiny_values(scale):
+    """|z| and arg z have the slopes conj(z)/|z| and -i/z (hypot(x, y): x/r, y/r): formed as
+    g·conj(z) (g·x) first, or over |z|², they underflowed for small |z|: the slope of
+    Re(z)·|z| lost its second term and that of arg z came out about 1e-170 in place of 1e170.
+    Closed forms, z = x + iy, and a real function's derivative ∂f/∂x - i ∂f/∂y as both modes
+    give it."""
+    x = y = scale
+    z, r = complex(x, y), np.hypot(x, y)
+    for mode in ("rev", "fwd"):
+        got = lagrad.jacobian(lambda z: lnp.real(z) * lnp.abs(z), mode=mode)(z)
+        assert np.isclose(got, (r + x * (x / r)) - 1j * (x * (y / r)), rtol=1e-14, atol=0), mode
+        got = lagrad.jacobian(lnp.angle, mode=mode)(z)
+        assert np.isclose(got, -y / r / r - 1j * (x / r / r), rtol=1e-14, atol=0), mode
+        got = lagrad.jacobian(lambda v: v[0] * lnp.hypot(v[0], v[1]), mode=mode)(np.array([x, y]))
+        assert np.allclose(got, [r + x * (x / r), x * (y / r)], rtol=1e-14, atol=0), mode

@@ -8,6 +8,7 @@ import pytest
 import scipy.special
 
 import lagrad
+import lagrad.numpy as lnp
 from lagrad.scipy import special
 from tests.conftest import positive, rand
 from tests.helpers import check
@@ -212,6 +213,34 @@ def test_xlogy_at_zero():
     assert np.isclose(lagrad.grad(special.xlogy)(0.0, 2.0), np.log(2.0))
 
 
+@pytest.mark.parametrize("fun,y,mixed", [(special.xlogy, 2.0, 1 / 2.0), (special.xlog1py, 3.0, 1 / 4.0)])
+def test_xlogy_second_derivative_at_zero(fun, y, mixed):
+    """∂²/∂x∂y of x·log(y) is 1/y (of x·log1p(y), 1/(1 + y)) at x = 0 too: the safe
+    denominator that keeps ∂/∂y zero there gave the mixed derivative 1, whatever y."""
+    for h in (
+        lagrad.hessian(lambda v: fun(v[0], v[1]))(np.array([0.0, y])),
+        lagrad.jacobian(lagrad.grad(lambda v: fun(v[0], v[1])), mode="rev")(np.array([0.0, y])),
+    ):
+        assert h[0, 1] == pytest.approx(mixed, rel=1e-15) and h[1, 0] == pytest.approx(mixed, rel=1e-15)
+    check(fun, np.zeros(3), positive(3))
+
+
+@pytest.mark.parametrize("name", ["rel_entr", "kl_div"])
+def test_entropies_slope_in_x_as_a_difference_of_logs(name):
+    """∂/∂x is log(x) - log(y) (+ 1 for rel_entr): at x = 0 its derivative in y is -1/y, as
+    ∂²/∂x∂y from the other side (log(x/y) gave 0 forward over reverse, NaN reverse over
+    reverse), and x/y underflowing to 0 made the slope -inf where it is about -921."""
+    fun = getattr(special, name)
+    for mode in ("fwd", "rev"):
+        with np.errstate(divide="ignore"):  # log(0)
+            h = lagrad.jacobian(lagrad.grad(lambda v: fun(v[0], v[1])), mode=mode)(np.array([0.0, 2.0]))
+        assert h[0, 0] == np.inf and h[0, 1] == h[1, 0] == -0.5 and h[1, 1] == 0.0
+    one = 1.0 if name == "rel_entr" else 0.0
+    slope = lagrad.grad(fun)(1e-300, 1e100)
+    assert slope == pytest.approx(np.log(1e-300) - np.log(1e100) + one, rel=1e-15)
+    check(fun, positive(3), positive(3))
+
+
 @pytest.mark.parametrize(
     "fun,arg",
     [
@@ -275,6 +304,24 @@ def test_normalizers(fun, shape, axis):
     check(lambda x: fun(x, axis=axis), x)
 
 
+def test_logsumexp_where_infinite():
+    """Where logsumexp is infinite (an entry +inf, or every entry -inf) exp(x - ans) is NaN;
+    the entries equal to the result share the derivative, as in logaddexp (docs/conventions.md),
+    and no NaN reaches another row's derivative (it did in reverse mode: 0 × NaN)."""
+    inf = np.inf
+    x = np.array([[0.0, -inf, 1.0], [-inf, -inf, -inf], [inf, 1.0, 0.0], [inf, inf, -inf]])
+    shares = np.array([[1 / (1 + np.e), 0.0, np.e / (1 + np.e)], [1 / 3, 1 / 3, 1 / 3], [1, 0, 0], [0.5, 0.5, 0]])
+    for keepdims in (False, True):
+        for mode in ("rev", "fwd"):
+            jac = lagrad.jacobian(lambda x: special.logsumexp(x, axis=1, keepdims=keepdims), mode=mode)(x)
+            assert np.allclose(jac.reshape(4, 4, 3), np.eye(4)[:, :, None] * shares, rtol=1e-15, atol=0)
+    assert np.array_equal(lagrad.grad(lambda x: special.logsumexp(x, axis=1)[0])(x)[1:], np.zeros((3, 3)))
+    assert lagrad.grad(lnp.logaddexp, (0, 1))(inf, 1.0) == (1.0, 0.0)  # the same convention
+    assert np.all(np.isnan(lagrad.grad(special.logsumexp)(np.array([1.0, np.nan, inf]))))  # NaN stays NaN
+    assert np.array_equal(lagrad.grad(special.logsumexp)(x[3]), shares[3])
+    assert np.array_equal(lagrad.hessian(lambda x: special.logsumexp(x, axis=1)[1])(x), np.zeros((4, 3, 4, 3)))
+
+
 def test_logsumexp_keepdims_and_weights():
     x, b = rand(3, 4), rand(3, 4) + 2.0
     assert np.allclose(special.logsumexp(x, axis=1, b=b), scipy.special.logsumexp(x, axis=1, b=b))
@@ -300,6 +347,18 @@ def test_logsumexp_with_negative_weights():
     assert np.allclose(ga, b * np.exp(a) / total) and np.allclose(gb, np.exp(a) / total)
     check(lambda a, b: special.logsumexp(a, axis=1, b=b), rand(2, 3), positive(2, 3) - 0.3)
     check(lambda a, b: special.logsumexp(a, axis=0, b=b, keepdims=True), rand(2, 3), positive(3))
+
+
+def test_logsumexp_weighted_with_an_infinite_entry():
+    """An entry +inf with a nonzero weight makes the sum infinite, as SciPy says: the cap that
+    keeps a zero-weight term's exp finite (0·inf is NaN) gave 700 there, and a zero slope."""
+    inf = np.inf
+    for a, b in [([inf, 1.0], [1.0, 1.0]), ([inf, 1.0], [-1.0, 1.0]), ([inf, inf, 0.0], [2.0, 1.0, 1.0])]:
+        a, b = np.array(a), np.array(b)
+        want = scipy.special.logsumexp(a, b=b, return_sign=True)
+        assert special.logsumexp(a, b=b, return_sign=True) == want
+        np.testing.assert_array_equal(special.logsumexp(a, b=b), scipy.special.logsumexp(a, b=b))  # a negative sum: NaN
+    assert special.logsumexp(np.array([inf, 800.0]), b=np.array([0.0, 1.0])) == 800.0  # a zero weight drops it
 
 
 def test_logsumexp_return_sign():

@@ -416,9 +416,9 @@ SPELLINGS: dict[str, F] = {
     "roll": _roll,
     "pad": _pad,
     "diff": lambda xp, x, n, axis: xp.diff(x, axis=axis, n=n),
-    # sorting (take_along_axis: 2024.12)
-    "sort": lambda xp, x, axis: xp.sort(x, axis=axis),
-    "sort_order": lambda xp, x, axis: xp.argsort(x, axis=axis),
+    # sorting (take_along_axis: 2024.12); the standard's sorts are stable whatever NumPy's kind
+    "sort": lambda xp, x, axis, kind: xp.sort(x, axis=axis),
+    "sort_order": lambda xp, x, axis, kind: xp.argsort(x, axis=axis),
     "gather_along": lambda xp, x, idx, axis, unique: xp.take_along_axis(x, idx, axis=axis),
     "scatter_along": _scatter_along,
     # fft (the standard's extension)

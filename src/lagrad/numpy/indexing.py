@@ -1028,7 +1028,8 @@ _interval = nondiff(_interval_impl, "interp_interval")
 @function(np.interp)
 def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period: Any = None) -> Any:
     """Piecewise-linear interpolation of the table (xp, fp) at `x`: linear in `fp`, with
-    derivative in `x` the slope of the interval `x` falls in, and differentiable in `xp`."""
+    derivative in `x` the slope of the interval `x` falls in (at a knot the one above it, at
+    xp[-1] the last), and differentiable in `xp`."""
     if not _shape.traced(x, xp, fp, left, right, period):
         return np.interp(x, xp, fp, left, right, period)
     x, xp, fp = (array_like(a) for a in (x, xp, fp))
@@ -1053,9 +1054,11 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period
     else:
         j = _interval(x, xp)
         x0, x1, f0, f1 = getitem(xp, j), getitem(xp, j + 1), getitem(fp, j), getitem(fp, j + 1)
-        h = x1 - x0
-        inner = f0 + (x - x0) * (f1 - f0) / ufuncs.where(h == 0, 1.0, h)
-        inner = ufuncs.where(x == hi, fp[-1], inner)
+        slope = (f1 - f0) / ufuncs.where(x1 == x0, 1.0, x1 - x0)
+        # x == hi is in the last interval: NumPy's fp[-1] exactly (an infinite fp[-1] too), and
+        # that interval's slope
+        last = f1 + (x - x1) * ufuncs.where(ufuncs.isfinite(slope), slope, 0.0)
+        inner = ufuncs.where(x == hi, last, f0 + (x - x0) * slope)
     inner = ufuncs.where(x > hi, fp[-1] if right is None else right, inner)
     return ufuncs.where(x < lo, fp[0] if left is None else left, inner)
 

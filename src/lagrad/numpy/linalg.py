@@ -954,7 +954,9 @@ def _vector_norm(x: Any, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Any
         return _red.sum(_shape.astype(x != 0, np.finfo(x.dtype).dtype), axis=axes, keepdims=keepdims)
     if ord == 1:
         return _red.sum(_modulus(x), axis=axes, keepdims=keepdims)
-    s = _red.sum(_modulus(x) ** ord, axis=axes, keepdims=keepdims)
+    m = _modulus(x)
+    # |x|^p for p < 1 has an infinite slope at 0: a zero entry gets 0 (as abs), in both modes
+    s = _red.sum(where(m == 0, 0.0, m) ** ord, axis=axes, keepdims=keepdims)
     zero = s == 0
     return where(zero, 0.0, where(zero, 1.0, s) ** (1.0 / ord))
 

@@ -60,10 +60,11 @@ def _scatter_impl(g: Any, idx: Any, axis: int, shape: tuple[int, ...], unique: b
 # Gathering along an axis and scattering back are transposes of each other.
 _gather = prim("gather_along", lambda x, idx, axis, unique: np.take_along_axis(x, idx, axis=axis))
 _scatter = prim("scatter_along", _scatter_impl)
-_sort = prim("sort", lambda x, axis: np.sort(x, axis=axis))
+_sort = prim("sort", lambda x, axis, kind: np.sort(x, axis=axis, kind=kind))
 
-# The permutations: integer results, recorded without a derivative.
-sort_order = nondiff(lambda x, axis: np.argsort(x, axis=axis), "sort_order")
+# The permutations: integer results, recorded without a derivative. At ties the derivative
+# follows argsort of the same kind (kind="stable": the tied entries in their order).
+sort_order = nondiff(lambda x, axis, kind: np.argsort(x, axis=axis, kind=kind), "sort_order")
 partition_order = nondiff(lambda x, kth, axis: np.argpartition(x, kth, axis=axis), "partition_order")
 
 # fmt: off
@@ -71,9 +72,10 @@ deflinear(_gather,  lambda g, ans, x, idx, axis, unique: _scatter(g, idx, axis=a
                     None)
 deflinear(_scatter, lambda g, ans, t, idx, axis, shape, unique: _gather(g, idx, axis=axis, unique=unique),
                     None)
-defvjp(_sort,       lambda g, ans, x, axis: _scatter(g, sort_order(x, axis=axis), axis=axis, shape=x.shape,
-                                                     unique=True))
-defjvp(_sort,       lambda t, ans, x, axis: _gather(t, sort_order(x, axis=axis), axis=axis, unique=True))
+defvjp(_sort,       lambda g, ans, x, axis, kind: _scatter(g, sort_order(x, axis=axis, kind=kind), axis=axis,
+                                                           shape=x.shape, unique=True))
+defjvp(_sort,       lambda t, ans, x, axis, kind: _gather(t, sort_order(x, axis=axis, kind=kind), axis=axis,
+                                                          unique=True))
 # fmt: on
 
 
@@ -89,10 +91,11 @@ def _axis(name: str, a: Any, axis: Any) -> tuple[Any, int]:
 @function(np.sort)
 def sort(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> Any:
     """numpy.sort along `axis` (None: the flattened array). Every `kind` gives the same
-    values; the derivative follows the permutation that sorts `a` (at ties, one of them)."""
+    values; the derivative follows the permutation that sorts `a`, at ties argsort's of the
+    same kind (`stable=True` or kind="stable": the tied entries keep their order)."""
     unsupported_keywords("sort", order=order)
     a, axis = _axis("sort", a, axis)
-    return _sort(a, axis=axis)
+    return _sort(a, axis=axis, kind="stable" if stable else kind)
 
 
 def _sort_in_place(a: Any, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> None:
@@ -149,7 +152,7 @@ def _interpolated(x: Any, q: Any, skip_nan: bool, dtype: Any) -> Any:
     """Linear-method quantiles along the last axis where the ranks are not constant: `q`
     is traced (the result is piecewise linear in it), or NaN entries are skipped (each
     slice has its own count). The ranks are computed in recorded equations."""
-    order = sort_order(x, axis=-1)  # NaN sort last
+    order = sort_order(x, axis=-1, kind=None)  # NaN sort last
     size = count_not_nan(x, axis=(len(x.shape) - 1,), keepdims=True) if skip_nan else x.shape[-1]
     ranks = maximum(q * (size - 1), 0.0)
     lo = _shape.astype(ranks, np.intp)  # the floor, as ranks >= 0

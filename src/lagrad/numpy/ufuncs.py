@@ -333,16 +333,17 @@ def _finite_part(g: Any, x: Any) -> Any:
 
 
 def _abs_vjp(g: Any, ans: Any, x: Any) -> Any:
-    """|z|: g·conj(z)/|z| (0 at z = 0); real x: g·sign(x)."""
+    """|z|: g·conj(z)/|z| (0 at z = 0), the unit conj(z)/|z| first (g·conj(z) underflows for a
+    small z); real x: g·sign(x)."""
     if numpy_dtype(x.dtype).kind == "c":
-        return g * conjugate(x) / _nonzero_base(ans)
+        return g * (conjugate(x) / _nonzero_base(ans))
     return g * _sign(x)
 
 
 def _abs_jvp(t: Any, ans: Any, x: Any) -> Any:
     """|z|: Re(conj(z)·t)/|z| (0 at z = 0); real x: t·sign(x)."""
     if numpy_dtype(x.dtype).kind == "c":
-        return real(conjugate(x) * t) / _nonzero_base(ans)
+        return real(conjugate(x) / _nonzero_base(ans) * t)
     return t * _sign(x)
 
 
@@ -359,13 +360,15 @@ def _sign_complex_jvp(t: Any, ans: Any, x: Any) -> Any:
 
 
 def _angle_vjp(g: Any, ans: Any, x: Any) -> Any:
-    """arg z: -i·g·conj(z)/|z|² (0 at z = 0)."""
-    return g * conjugate(x) * -1j / _nonzero_base(absolute(x) ** 2)
+    """arg z: -i·g·conj(z)/|z|² (0 at z = 0), as conj(z)/|z|/|z| (|z|² underflows for a small z)."""
+    r = _nonzero_base(absolute(x))
+    return g * (conjugate(x) / r / r) * -1j
 
 
 def _angle_jvp(t: Any, ans: Any, x: Any) -> Any:
-    """arg z: Im(conj(z)·t)/|z|² (0 at z = 0)."""
-    return imag(conjugate(x) * t) / _nonzero_base(absolute(x) ** 2)
+    """arg z: Im(conj(z)·t)/|z|² (0 at z = 0), as for the transpose."""
+    r = _nonzero_base(absolute(x))
+    return imag(conjugate(x) / r / r * t)
 
 
 # fmt: off
@@ -426,8 +429,8 @@ defrule(arccos,       lambda g, ans, x: -g / sqrt(1 - x**2))
 defrule(arctan,       lambda g, ans, x: g / (1 + x**2))
 defrule(arctan2,      lambda g, ans, x1, x2: g * x2 / (x1**2 + x2**2),
                       lambda g, ans, x1, x2: -g * x1 / (x1**2 + x2**2))
-defrule(hypot,        lambda g, ans, x, y: g * x / _nonzero_base(ans),  # 0 at the origin, as |z|
-                      lambda g, ans, x, y: g * y / _nonzero_base(ans))
+defrule(hypot,        lambda g, ans, x, y: g * (x / _nonzero_base(ans)),  # 0 at the origin, as |z|
+                      lambda g, ans, x, y: g * (y / _nonzero_base(ans)))
 defrule(sinh,         lambda g, ans, x: g * cosh(x))
 defrule(cosh,         lambda g, ans, x: g * sinh(x))
 defrule(tanh,         lambda g, ans, x: g * (1 - ans**2))

@@ -23,9 +23,9 @@ import scipy.special as _sp
 from ..control import stop_gradient
 from ..core import Var, defjvp, defrule, defvjp
 from ..core.backend import numpy_dtype
-from ..numpy import abs, broadcast_to, exp, isfinite, log, log1p, max, minimum, sign, sum, where
+from ..numpy import abs, broadcast_to, exp, isfinite, isinf, log, log1p, max, maximum, minimum, sign, sum, where
 from ..numpy._register import elementwise, prim, ufunc
-from ..numpy.manipulation import reshape, shape_of
+from ..numpy.manipulation import astype, reshape, shape_of
 from ..numpy.reductions import kept_shape, normalize_axes
 from . import _shapes
 
@@ -298,8 +298,13 @@ def _kept(y: Any, x: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
 
 
 def _shifted_exp(x: Any, ans: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
-    """exp(x - logsumexp(x)): the weights the derivative of logsumexp puts on x."""
-    return exp(x - _kept(ans, x, axis, keepdims))
+    """exp(x - logsumexp(x)): the weights the derivative of logsumexp puts on x. Where the
+    result is infinite (an entry +inf, or every entry -inf) that is NaN: the entries equal to
+    the result share it equally there, as logaddexp's (the limit along equal entries)."""
+    top = _kept(ans, x, axis, keepdims)
+    tied = x == top
+    shares = astype(tied / maximum(sum(tied, axis=axis, keepdims=True), 1), x.dtype)
+    return where(isinf(top), shares, exp(x - top))  # NaN stays NaN
 
 
 # fmt: off
@@ -326,14 +331,17 @@ defrule(ndtri,        lambda g, ans, x: g * _SQRT_2PI * exp(0.5 * ans**2))
 defrule(expit,        lambda g, ans, x: g * ans * expit(-x))  # not 1 - ans: 0 once ans rounds to 1
 defrule(log_expit,    lambda g, ans, x: g * expit(-x))
 defrule(logit,        lambda g, ans, x: g / (x * (1 - x)))
+# ∂/∂y is x/y, and 0 at x = y = 0 (as the value): the safe denominator is taken there only,
+# not wherever x = 0, where it would make the mixed derivative 1 in place of 1/y
 defrule(xlogy,        lambda g, ans, x, y: g * log(y),
-                      lambda g, ans, x, y: g * x / where(x == 0, 1.0, y))  # 0 where x == 0, as the value
+                      lambda g, ans, x, y: g * x / where((x == 0) & (y == 0), 1.0, y))
 defrule(xlog1py,      lambda g, ans, x, y: g * log1p(y),
-                      lambda g, ans, x, y: g * x / where(x == 0, 1.0, 1 + y))
+                      lambda g, ans, x, y: g * x / where((x == 0) & (y == -1), 1.0, 1 + y))
 defrule(entr,         lambda g, ans, x: -g * (log(x) + 1))
-defrule(rel_entr,     lambda g, ans, x, y: g * (log(x / y) + 1),
+# log(x) - log(y), not log(x / y): its derivative in y is -1/y at x = 0 too, and x/y may underflow
+defrule(rel_entr,     lambda g, ans, x, y: g * (log(x) - log(y) + 1),
                       lambda g, ans, x, y: -g * x / y)
-defrule(kl_div,       lambda g, ans, x, y: g * log(x / y),
+defrule(kl_div,       lambda g, ans, x, y: g * (log(x) - log(y)),
                       lambda g, ans, x, y: g * (1 - x / y))
 # ----- incomplete gamma and beta functions, Student's t: in x and in the shapes ----------
 # ∂/∂shape of an inverse x(shape, y) of F(shape, x) = y is -(∂F/∂shape) / (∂F/∂x) at x = ans
@@ -449,8 +457,9 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
     a = where((b == 0) & ~isfinite(a), -np.inf, a)
     top = max(where(b == 0, -np.inf, a), axis=axes, keepdims=True)
     shift = stop_gradient(where(isfinite(top), top, 0.0))  # cancels in value and derivative
-    # a zero-weight term far above the others would overflow exp (and 0·inf is NaN): capped
-    total = sum(b * exp(minimum(a - shift, 700.0)), axis=axes, keepdims=True)
+    # a zero-weight term far above the others would overflow exp (and 0·inf is NaN): capped, and
+    # only it (a +inf entry of nonzero weight makes the sum infinite)
+    total = sum(b * exp(where(b == 0, minimum(a - shift, 700.0), a - shift)), axis=axes, keepdims=True)
     with np.errstate(divide="ignore"):  # log(0) = -inf: an empty or cancelling sum
         out = log(abs(total)) + shift
     sign_ = stop_gradient(sign(total))
