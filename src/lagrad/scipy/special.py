@@ -302,6 +302,8 @@ def _shifted_exp(x: Any, ans: Any, axis: tuple[int, ...], keepdims: bool) -> Any
     result is infinite (an entry +inf, or every entry -inf) that is NaN: the entries equal to
     the result share it equally there, as logaddexp's (the limit along equal entries)."""
     top = _kept(ans, x, axis, keepdims)
+    if isinstance(top, (np.ndarray, np.generic)) and not np.isinf(top).any():  # NumPy's, none infinite: the common case
+        return exp(x - top)
     tied = x == top
     shares = astype(tied / maximum(sum(tied, axis=axis, keepdims=True), 1), x.dtype)
     return where(isinf(top), shares, exp(x - top))  # NaN stays NaN
