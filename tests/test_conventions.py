@@ -227,7 +227,21 @@ CONVENTIONS = [
                ("[[0, 0], [0, 0]]", "[[NaN, NaN], [NaN, NaN]]", "[[NaN, NaN], [NaN, NaN]]"),
                "norm's second derivative at 0, which does not exist, is taken as 0 (as abs's), and its slope 0: "
                "the chain rule's 2‖x‖·‖x‖″ + 2‖x‖′‖x‖′ᵀ is 0. Write sum(x**2) (vdot(x, x))"),
+    Convention(GAPS, "a sum over repeated eigenvalues, second order",
+               "d² sum(eigvalsh(xxᵀ + I))/dx² at x = [0.3, −0.5, 0.8] (= 2I; two eigenvalues are 1)",
+               lambda: lagrad.hessian(lambda x: lnp.sum(lnp.linalg.eigvalsh(lnp.outer(x, x) + np.eye(3))))(_X3)[0],
+               lambda jax, jnp: jax.hessian(lambda x: jnp.sum(jnp.linalg.eigvalsh(jnp.outer(x, x) + jnp.eye(3))))(
+                   jnp.asarray(_X3))[0],
+               lambda torch: _torch_hessian(
+                   torch, lambda x: torch.linalg.eigvalsh(torch.outer(x, x) + torch.eye(3, dtype=x.dtype)).sum(), _X3)[0],
+               ("[NaN, NaN, NaN]", "[NaN, NaN, NaN]", "[NaN, NaN, NaN]"),
+               "(its first row) eigvalsh's second derivative divides by the gaps λᵢ − λⱼ, 0 within a cluster of "
+               "repeated eigenvalues, though the cluster's sum is smooth; a simple eigenvalue beside it (the largest "
+               "here) has its exact 2I. JAX and PyTorch give 2I where rounding happens to split the cluster (at [0.6, −1, "
+               "1.6]), lagrad NaN there too. Write a cluster's sum without eigenvalues (here trace(A))"),
 ]  # fmt: skip
+
+_X3 = np.array([0.3, -0.5, 0.8])
 
 
 def _measure(c: Convention, library: str) -> str:
