@@ -65,14 +65,15 @@ class Sweep:
             end = s + p * c
             # the last two steps as usual (the last reads what follows the loop, the one before it the last)
             lam = sweep(program, tape, seeds, False, False, False, None, lam=lam, span=(end - 2 * p, hi))
-            marks, states, guards = [len(trace.equations)], [], len(trace.guards)
+            marks, guards = [len(trace.equations)], len(trace.guards)
             for j in (c - 3, c - 4):  # the pattern: two more, the second to be repeated
+                if j == c - 4:
+                    before = list(lam)  # the multipliers step c - 3 left
                 lam = sweep(program, tape, seeds, False, False, False, None, lam=lam, span=(s + j * p, s + (j + 1) * p))
                 marks.append(len(trace.equations))
-                states.append(list(lam))
             hi = s + (c - 4) * p
             plain = len(trace.guards) == guards and not (trace.nested or trace.pending)  # no branch on a value
-            if plain and _write(trace, program, tape, start, s, p, c - 4, marks, states, lam):
+            if plain and _write(trace, program, tape, start, s, p, c - 4, marks, before, lam):
                 hi = s + p  # the first step is swept as usual: it reads the loop's initial values
                 self.written += c - 5
         return sweep(program, tape, seeds, False, False, False, None, lam=lam, span=(0, hi))
@@ -103,10 +104,11 @@ def _loops(program: Program) -> list[tuple[int, int, int]]:
 
 
 def _write(trace: Any, program: Program, tape: Tape, start: int, s: int, p: int, t: int, marks: list[int],
-           states: list[list[Any]], lam: list[Any]) -> bool:  # fmt: skip
+           before: list[Any], lam: list[Any]) -> bool:  # fmt: skip
     """Write the solve of steps t - 1 … 1 of the loop of `p` equations from equation `s` from the
-    pattern of steps t + 1 and t (recorded between `marks`, leaving `states`), and update `lam` to
-    what the sweep would have left; False (nothing written) where there is no pattern."""
+    pattern of steps t + 1 and t (recorded between `marks`; `before` the multipliers step t + 1
+    left, `lam` those step t left), and update `lam` to what the sweep would have left; False
+    (nothing written, `lam` as it was) where there is no pattern."""
     equations = trace.equations
     before_t, at_t = equations[marks[0] : marks[1]], equations[marks[1] : marks[2]]  # steps t + 1, t
     size = len(at_t)  # equations (and so variables) a step's solve makes
@@ -114,7 +116,7 @@ def _write(trace: Any, program: Program, tape: Tape, start: int, s: int, p: int,
     if not size or len(before_t) != size or steps < 1 or trace.n_vars != at_t[-1].out + 1:
         return False
     first_var = at_t[0].out
-    before, after = states
+    after = lam
     made_before = {v.index: v.value for v in after if type(v) is Var and start <= v.index < first_var - size}
     # where each forward value step t's rules read sits in that step's run: (equation, position)
     runs = tape.values[s + t * p : s + (t + 1) * p]
@@ -162,8 +164,12 @@ def _write(trace: Any, program: Program, tape: Tape, start: int, s: int, p: int,
     carried = _carried(program, s, p, t, before, after, size, first_var)
     if carried is None:
         return False
-    # the multipliers step t made that the next step reads: their values, by variable
-    known = {v.index: v.value for v in after if type(v) is Var and first_var <= v.index < first_var + size}
+    # the values of step t's variables that the next step reads (its multipliers left in `lam`), by
+    # position in the step; None for the others, which no written step may read
+    known: list[Any] = [None] * size
+    for v in after:
+        if type(v) is Var and first_var <= v.index < first_var + size:
+            known[v.index - first_var] = v.value
     mark, n_vars = len(equations), trace.n_vars
     try:
         made = _written(trace, pattern, runs_of=tape.values, s=s, p=p, t=t, size=size, known=known,
@@ -190,7 +196,7 @@ class _NoPattern(Exception):
 
 
 def _written(trace: Any, pattern: list[Any], runs_of: list[Any], s: int, p: int, t: int, size: int,
-             known: dict[int, Any], first_var: int) -> list[Any]:  # fmt: skip
+             known: list[Any], first_var: int) -> list[Any]:  # fmt: skip
     """Append the equations of steps t - 1 … 1; the values of the last step's variables."""
     equations = trace.equations
     previous_first, previous = first_var, known
@@ -211,14 +217,10 @@ def _written(trace: Any, pattern: list[Any], runs_of: list[Any], s: int, p: int,
                     args.append(ref[0])
                 elif kind == LATER:
                     index = ref + k * size
-                    if index >= base:
-                        xs.append(made[index - base])
-                    elif k == 1:
-                        if index not in previous:
-                            raise _NoPattern
-                        xs.append(previous[index])
-                    else:
-                        xs.append(previous[index - previous_first])
+                    x = made[index - base] if index >= base else previous[index - previous_first]
+                    if x is None:  # a variable of step t the sweep left no multiplier for
+                        raise _NoPattern
+                    xs.append(x)
                     args.append(index)
                 else:  # a forward value, read off this step's run: the same variable, or one step earlier each step
                     index, r, q = ref
