@@ -461,7 +461,8 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
     shift = stop_gradient(where(isfinite(top), top, 0.0))  # cancels in value and derivative
     # a zero-weight term far above the others would overflow exp (and 0·inf is NaN): capped, and
     # only it (a +inf entry of nonzero weight makes the sum infinite)
-    total = sum(b * exp(where(b == 0, minimum(a - shift, 700.0), a - shift)), axis=axes, keepdims=True)
+    d = a - shift
+    total = sum(b * exp(where(b == 0, minimum(d, 700.0), d)), axis=axes, keepdims=True)
     with np.errstate(divide="ignore"):  # log(0) = -inf: an empty or cancelling sum
         out = log(abs(total)) + shift
     sign_ = stop_gradient(sign(total))
